@@ -1,0 +1,280 @@
+"""Settings: defaults, then the TOML config file, then CRONUI_* environment variables, then flags.
+
+Every problem is reported as a ConfigError naming where it came from (file or variable), the key and
+the reason, so the CLI can print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cronui import locations
+
+
+class ConfigError(ValueError):
+    """A bad setting; the message names the source, the key and the problem."""
+
+
+# ---------------------------------------------------------------- value checkers
+
+
+def _pos_int(v: Any) -> int:
+    if isinstance(v, str) and v.strip().isdigit():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"expected a positive integer, got {v!r}")
+    return v
+
+
+def _nonneg_number(v: Any) -> float:
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            raise ValueError(f"expected a number, got {v!r}") from None
+    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+        raise ValueError(f"expected a number >= 0, got {v!r}")
+    return float(v)
+
+
+def _pos_number(v: Any) -> float:
+    n = _nonneg_number(v)
+    if n <= 0:
+        raise ValueError(f"expected a number > 0, got {v!r}")
+    return n
+
+
+def _text(v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError(f"expected a non-empty string, got {v!r}")
+    return v
+
+
+def _zone(v: Any) -> str:
+    from cronui.schedule import ScheduleError, get_zone
+
+    name = _text(v)
+    try:
+        get_zone(name)
+    except ScheduleError as e:
+        raise ValueError(str(e)) from None
+    return name
+
+
+# ---------------------------------------------------------------- the settings
+
+
+@dataclass
+class Retention:
+    days: float = 30.0  # finished runs older than this are pruned
+    runs_per_job: int = 1000  # and at most this many runs are kept per job
+    event_hours: float = 6.0  # the live event log; finished runs keep their milestones on the run row
+
+
+@dataclass
+class Lease:
+    ttl: float = 30.0  # seconds a scheduler lease stays valid without renewal
+    renew: float = 10.0  # seconds between renewals
+
+
+@dataclass
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+
+
+@dataclass
+class Settings:
+    db: str = ""
+    timezone: str = "UTC"
+    timezone_source: str = "default"
+    max_concurrent: int = 16
+    auto_disable_after: int = 10
+    misfire_grace: float = 300.0
+    default_timeout: float = 600.0
+    output_cap: int = 256 * 1024
+    theme: str = "cronui-dark"
+    pools: dict[str, int] = field(default_factory=dict)
+    prices: dict[str, Price] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    retention: Retention = field(default_factory=Retention)
+    lease: Lease = field(default_factory=Lease)
+    config_file: Path | None = None
+
+
+_SCALARS: dict[str, Callable[[Any], Any]] = {
+    "db": _text,
+    "timezone": _zone,
+    "max_concurrent": _pos_int,
+    "auto_disable_after": _pos_int,
+    "misfire_grace": _nonneg_number,
+    "default_timeout": _pos_number,
+    "output_cap": _pos_int,
+    "theme": _text,
+}
+_SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "retention": {"days": _pos_number, "runs_per_job": _pos_int, "event_hours": _pos_number},
+    "lease": {"ttl": _pos_number, "renew": _pos_number},
+}
+
+
+def _apply(settings: Settings, data: Mapping[str, Any], source: str) -> None:
+    """Validate a parsed config table (or env mapping) and apply it to settings."""
+
+    def fail(key: str, reason: str) -> ConfigError:
+        return ConfigError(f"{source}: {key}: {reason}")
+
+    for key, value in data.items():
+        if key in _SCALARS:
+            try:
+                setattr(settings, key, _SCALARS[key](value))
+            except ValueError as e:
+                raise fail(key, str(e)) from None
+            if key == "timezone":
+                settings.timezone_source = source
+        elif key in _SECTIONS:
+            if not isinstance(value, Mapping):
+                raise fail(key, "expected a table")
+            target = getattr(settings, key)
+            for sub, subval in value.items():
+                check = _SECTIONS[key].get(sub)
+                if check is None:
+                    raise fail(f"{key}.{sub}", f"unknown key (known: {', '.join(_SECTIONS[key])})")
+                try:
+                    setattr(target, sub, check(subval))
+                except ValueError as e:
+                    raise fail(f"{key}.{sub}", str(e)) from None
+        elif key == "pools":
+            if not isinstance(value, Mapping):
+                raise fail(key, "expected a table of pool name = limit")
+            for name, limit in value.items():
+                try:
+                    settings.pools[name] = _pos_int(limit)
+                except ValueError as e:
+                    raise fail(f"pools.{name}", str(e)) from None
+        elif key == "prices":
+            if not isinstance(value, Mapping):
+                raise fail(key, "expected a table of model = { input = ..., output = ... }")
+            for model, price in value.items():
+                if not isinstance(price, Mapping) or set(price) != {"input", "output"}:
+                    raise fail(f"prices.{model}", "expected { input = USD per 1M tokens, output = USD per 1M }")
+                try:
+                    settings.prices[model] = Price(_nonneg_number(price["input"]), _nonneg_number(price["output"]))
+                except ValueError as e:
+                    raise fail(f"prices.{model}", str(e)) from None
+        elif key == "keys":
+            if not isinstance(value, Mapping):
+                raise fail(key, "expected a table of binding id = key")
+            for binding, keyname in value.items():
+                try:
+                    settings.keys[binding] = _text(keyname)
+                except ValueError as e:
+                    raise fail(f"keys.{binding}", str(e)) from None
+        else:
+            known = [*_SCALARS, *_SECTIONS, "pools", "prices", "keys"]
+            raise fail(key, f"unknown key (known: {', '.join(known)})")
+
+
+def _env_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """CRONUI_<KEY> for top-level keys, CRONUI_<SECTION>_<KEY> for section keys."""
+    out: dict[str, Any] = {}
+    for key in _SCALARS:
+        val = env.get(f"CRONUI_{key.upper()}")
+        if val is not None:
+            out[key] = val
+    for section, keys in _SECTIONS.items():
+        for key in keys:
+            val = env.get(f"CRONUI_{section.upper()}_{key.upper()}")
+            if val is not None:
+                out.setdefault(section, {})[key] = val
+    return out
+
+
+def system_timezone() -> tuple[str, str] | None:
+    """The machine's own IANA zone and where it was found, or None if it cannot be told."""
+    from cronui.schedule import ScheduleError, get_zone
+
+    def ok(name: str) -> bool:
+        try:
+            get_zone(name)
+        except ScheduleError:
+            return False
+        return True
+
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz and ok(tz):
+        return tz, "TZ environment variable"
+    localtime = Path("/etc/localtime")
+    try:
+        target = os.readlink(localtime)
+    except OSError:
+        target = ""
+    if "zoneinfo/" in target:
+        name = target.split("zoneinfo/", 1)[1]
+        if ok(name):
+            return name, "system (/etc/localtime)"
+    try:
+        name = Path("/etc/timezone").read_text().strip()
+    except OSError:
+        name = ""
+    if name and ok(name):
+        return name, "system (/etc/timezone)"
+    if not localtime.exists():
+        # glibc reads a missing /etc/localtime as UTC: that is then the system's own zone.
+        return "UTC", "system (no /etc/localtime: UTC)"
+    return None
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings: defaults < config file < environment < overrides (command-line flags)."""
+    env = os.environ if env is None else env
+    settings = Settings(db=str(locations.default_db_path()))
+
+    explicit = config_path or env.get("CRONUI_CONFIG")
+    path = locations.expand(explicit) if explicit else locations.default_config_file()
+    if path.exists():
+        try:
+            with path.open("rb") as f:
+                data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: invalid TOML: {e}") from None
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+        _apply(settings, data, str(path))
+        settings.config_file = path
+    elif explicit:
+        raise ConfigError(f"{path}: config file not found")
+
+    for name, value in _env_settings(env).items():
+        var = f"CRONUI_{name.upper()}"
+        _apply(settings, {name: value}, f"environment {var}" if not isinstance(value, dict) else "environment")
+
+    if overrides:
+        _apply(settings, {k: v for k, v in overrides.items() if v is not None}, "command line")
+
+    if settings.timezone_source == "default":
+        found = system_timezone()
+        if found is None:
+            raise ConfigError(
+                "cannot tell this machine's time zone: set `timezone` in the config, CRONUI_TIMEZONE, or pass --tz"
+            )
+        settings.timezone, settings.timezone_source = found
+    if settings.lease.renew >= settings.lease.ttl:
+        raise ConfigError(
+            f"{settings.config_file or 'settings'}: lease.renew ({settings.lease.renew:g}s) must be shorter "
+            f"than lease.ttl ({settings.lease.ttl:g}s)"
+        )
+    if "://" not in settings.db:
+        settings.db = str(locations.expand(settings.db))
+    return settings

@@ -1,0 +1,187 @@
+"""Writes that any process may make — add, edit, remove, enable, run now, cancel, pause — and the poke
+that tells the scheduling process to act on them at once instead of at its next wake-up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import Awaitable, Callable
+
+from cronui.config import Settings
+from cronui.engine.clock import Clock
+from cronui.jobs import JobError, check_chains, validate
+from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
+from cronui.schedule import parse
+from cronui.store.base import Store
+
+PAUSED_KEY = "paused"
+
+
+class NotFound(LookupError):
+    pass
+
+
+async def poke(address: str, timeout: float = 0.5) -> bool:
+    """Wake the scheduling process listening at `address` (tcp://127.0.0.1:PORT)."""
+    if not address.startswith("tcp://"):
+        return False
+    host, _, port = address[len("tcp://") :].rpartition(":")
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+    except (OSError, TimeoutError, ValueError):
+        return False
+    with contextlib.suppress(OSError):
+        writer.write(b"w")
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+    return True
+
+
+class Control:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock,
+        publish: Callable[[RunEvent], Awaitable[None] | None] | None = None,
+        wake_local: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self._publish = publish
+        self._wake_local = wake_local  # set when this process schedules: no socket needed
+
+    async def _emit(self, event: RunEvent) -> None:
+        if self._publish is None:
+            await self.store.append_events([event])
+            return
+        result = self._publish(event)
+        if result is not None:
+            await result
+
+    async def wake(self) -> None:
+        if self._wake_local is not None:
+            self._wake_local()
+            return
+        lease = await self.store.get_lease()
+        if lease is not None:
+            await poke(lease.address)
+
+    # ------------------------------------------------------------ jobs
+
+    async def job(self, name: str) -> Job:
+        job = await self.store.get_job_by_name(name)
+        if job is None:
+            raise NotFound(f"no job named {name!r}")
+        return job
+
+    def _next_fire(self, job: Job, now: int) -> int | None:
+        if not job.enabled:
+            return None
+        return parse(job.schedule, job.timezone, now_ms=now).next_after(now)
+
+    async def add_job(self, job: Job) -> Job:
+        now = self.clock.now_ms()
+        validate(job, now, self.settings.pools)
+        check_chains(job, await self.store.list_jobs())
+        if await self.store.get_job_by_name(job.name) is not None:
+            raise JobError(f"name: a job named {job.name!r} already exists")
+        job.created_at = job.updated_at = now
+        job.next_run_at = self._next_fire(job, now)
+        job = await self.store.create_job(job)
+        await self._emit(RunEvent(EventKind.JOB_CREATED, now, None, job.id, job.name, data={"source": job.source}))
+        await self.wake()
+        return job
+
+    async def update_job(self, job: Job, *, reschedule: bool = True) -> Job:
+        """Save an edited job. Its next fire is recomputed from now (slots are never replayed by an edit)."""
+        now = self.clock.now_ms()
+        validate(job, now, self.settings.pools)
+        check_chains(job, await self.store.list_jobs())
+        old = await self.store.get_job(job.id) if job.id is not None else None
+        if old is None or old.deleted_at is not None:
+            raise NotFound(f"no job named {job.name!r}")
+        if job.enabled and old.auto_disabled:
+            job.auto_disabled = None
+            job.consecutive_failures = 0
+        if not job.enabled:
+            job.next_run_at = None
+        elif reschedule or old.next_run_at is None or (old.schedule, old.timezone) != (job.schedule, job.timezone):
+            job.next_run_at = self._next_fire(job, now)
+        job.updated_at = now
+        changed = [
+            f.name
+            for f in dataclasses.fields(Job)
+            if f.name not in ("updated_at", "next_run_at") and getattr(old, f.name) != getattr(job, f.name)
+        ]
+        job = await self.store.update_job(job)
+        await self._emit(RunEvent(EventKind.JOB_UPDATED, now, None, job.id, job.name, data={"changed": changed}))
+        await self.wake()
+        return job
+
+    async def set_enabled(self, name: str, enabled: bool) -> Job:
+        job = await self.job(name)
+        if job.enabled == enabled and not job.auto_disabled:
+            return job
+        job.enabled = enabled
+        return await self.update_job(job)
+
+    async def remove_job(self, name: str) -> Job:
+        job = await self.job(name)
+        assert job.id is not None
+        users = [j.name for j in await self.store.list_jobs() if name in (*j.on_success, *j.on_failure)]
+        if users:
+            raise JobError(f"{name!r} is chained from {', '.join(users)}: edit those first")
+        now = self.clock.now_ms()
+        await self.store.remove_job(job.id, now)
+        await self._emit(RunEvent(EventKind.JOB_REMOVED, now, None, job.id, job.name))
+        await self.wake()
+        return job
+
+    # ------------------------------------------------------------ runs
+
+    async def trigger(self, name: str) -> Run:
+        """Run now: a pending manual run, which the scheduling process starts at once."""
+        job = await self.job(name)
+        assert job.id is not None
+        now = self.clock.now_ms()
+        run = await self.store.insert_run(
+            Run(job_id=job.id, trigger=Trigger.MANUAL, scheduled_for=now, queued_at=now, not_before=now)
+        )
+        assert run is not None and run.id is not None
+        run.job_name = job.name
+        await self._emit(RunEvent(EventKind.QUEUED, now, run.id, job.id, job.name, data={"trigger": "manual"}))
+        await self.wake()
+        return run
+
+    async def cancel(self, run_id: int) -> Run:
+        now = self.clock.now_ms()
+        run = await self.store.request_cancel(run_id, now)
+        if run is None:
+            raise NotFound(f"no run #{run_id}")
+        if run.status is RunStatus.CANCELLED and run.finished_at == now:
+            await self._emit(
+                RunEvent(EventKind.FINISHED, now, run.id, run.job_id, run.job_name, data={"status": "cancelled"})
+            )
+        await self.wake()
+        return run
+
+    # ------------------------------------------------------------ maintenance mode
+
+    async def paused(self) -> bool:
+        return await self.store.get_state(PAUSED_KEY) is not None
+
+    async def pause(self) -> None:
+        now = self.clock.now_ms()
+        await self.store.set_state(PAUSED_KEY, str(now))
+        await self._emit(RunEvent(EventKind.PAUSED, now))
+        await self.wake()
+
+    async def resume(self) -> None:
+        now = self.clock.now_ms()
+        await self.store.set_state(PAUSED_KEY, None)
+        await self._emit(RunEvent(EventKind.RESUMED, now))
+        await self.wake()

@@ -1,0 +1,392 @@
+"""Claiming pending runs and executing them: concurrency caps, pools, overlap, timeouts, retries, chains.
+
+The dispatcher only ever starts runs that exist as `pending` rows. Whatever happens inside an executor —
+an exception, a hang, a flood of output — ends as a recorded outcome of that one run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cronui.config import Settings
+from cronui.engine.clock import Clock
+from cronui.engine.events import EventBus
+from cronui.engine.executors.base import Outcome, RunContext
+from cronui.model import (
+    REASON_OVERLAP,
+    REASON_QUEUE_FULL,
+    EventKind,
+    Job,
+    Milestone,
+    OverlapPolicy,
+    Run,
+    RunEvent,
+    RunStatus,
+    TargetKind,
+    Trigger,
+)
+from cronui.store.base import Store
+
+log = logging.getLogger(__name__)
+
+Executor = Callable[[RunContext], Awaitable[Outcome]]
+
+RETRYABLE = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
+COUNTS_AS_FAILURE = (RunStatus.FAILED, RunStatus.TIMED_OUT)
+OUTPUT_EVENT_INTERVAL_S = 0.2  # live output is sent to viewers at most this often per run
+OUTPUT_EVENT_CAP = 256 * 1024  # and at most this much of it per run (the run row keeps head and tail)
+
+
+def default_executors() -> dict[TargetKind, Executor]:
+    from cronui.engine.executors import shell
+
+    execs: dict[TargetKind, Executor] = {TargetKind.SHELL: shell.run}
+    try:
+        from cronui.engine.executors import http
+
+        execs[TargetKind.HTTP] = http.run
+    except ImportError:
+        pass
+    try:
+        from cronui.engine.executors import agent
+
+        execs[TargetKind.AGENT] = agent.run
+    except ImportError:
+        pass
+    return execs
+
+
+def retry_delay_ms(job: Job, attempt: int, rng: random.Random, retry_after_s: float | None = None) -> int:
+    """Exponential backoff with jitter: base * 2^(attempt-1), scaled by a random factor in [0.5, 1.0]."""
+    base = job.retry_delay_s * (2 ** (attempt - 1))
+    delay = base * (0.5 + rng.random() / 2)
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return int(min(delay, 86_400) * 1000)
+
+
+@dataclass
+class _Active:
+    run: Run
+    job: Job
+    task: asyncio.Task[None]
+    cancel_reason: str | None = None  # set when we cancel it ourselves
+    cancel_status: RunStatus = RunStatus.CANCELLED
+    milestones: list[Milestone] = field(default_factory=list)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        settings: Settings,
+        clock: Clock,
+        node: str,
+        executors: Mapping[TargetKind, Executor] | None = None,
+        rng: random.Random | None = None,
+        on_finished: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.settings = settings
+        self.clock = clock
+        self.node = node
+        self.executors = dict(executors) if executors is not None else default_executors()
+        self.rng = rng or random.Random()
+        self.active: dict[int, _Active] = {}
+        self.on_finished = on_finished
+        self.only_roots: set[int] | None = None  # in-process `jobs run`: execute just these runs and retries
+
+    # ------------------------------------------------------------ dispatching
+
+    def _running_for(self, job_id: int) -> list[int]:
+        return [rid for rid, a in self.active.items() if a.run.job_id == job_id]
+
+    def _pool_use(self, pool: str) -> int:
+        return sum(1 for a in self.active.values() if a.job.pool == pool)
+
+    async def dispatch(self, paused: bool) -> int:
+        """Start what may start now; record overlap skips. Returns how many runs started."""
+        now = self.clock.now_ms()
+        await self._apply_cancel_requests()
+        if paused:
+            return 0
+        started = 0
+        waiting: dict[int, int] = {}
+        jobs: dict[int, Job | None] = {}
+        for run in await self.store.pending_runs(now):
+            assert run.id is not None
+            if self.only_roots is not None and (run.retry_of or run.id) not in self.only_roots:
+                continue
+            if run.job_id not in jobs:
+                jobs[run.job_id] = await self.store.get_job(run.job_id)
+            job = jobs[run.job_id]
+            if job is None or job.deleted_at is not None:
+                await self.store.skip_pending(run.id, RunStatus.CANCELLED, "job removed", now)
+                continue
+            running = self._running_for(run.job_id)
+            if running and run.trigger is not Trigger.RETRY:
+                if job.overlap is OverlapPolicy.SKIP:
+                    reason = f"{REASON_OVERLAP}: run #{min(running)} still running"
+                    await self._skip(run, job, reason, now)
+                    continue
+                if job.overlap is OverlapPolicy.QUEUE:
+                    waiting[run.job_id] = waiting.get(run.job_id, 0) + 1
+                    if waiting[run.job_id] > job.queue_limit:
+                        await self._skip(run, job, f"{REASON_QUEUE_FULL} (limit {job.queue_limit})", now)
+                    continue
+            if len(self.active) >= self.settings.max_concurrent:
+                continue
+            if job.pool is not None and self._pool_use(job.pool) >= self.settings.pools.get(job.pool, 1):
+                continue
+            claimed = await self.store.claim_run(run.id, self.node, now, int(self.settings.lease.ttl * 1000))
+            if claimed is None:
+                continue
+            self._start(claimed, job)
+            started += 1
+        return started
+
+    async def _skip(self, run: Run, job: Job, reason: str, now: int) -> None:
+        assert run.id is not None
+        if await self.store.skip_pending(run.id, RunStatus.SKIPPED, reason, now):
+            self.bus.publish(
+                RunEvent(
+                    EventKind.FINISHED,
+                    now,
+                    run.id,
+                    job.id,
+                    job.name,
+                    data={"status": "skipped", "reason": reason, "trigger": str(run.trigger)},
+                )
+            )
+
+    def _start(self, run: Run, job: Job) -> None:
+        assert run.id is not None
+        holder: dict[str, _Active] = {}
+        task = asyncio.create_task(self._execute(run, job, holder), name=f"cronui-run-{run.id}")
+        holder["a"] = self.active[run.id] = _Active(run, job, task)
+
+    async def _apply_cancel_requests(self) -> None:
+        for run_id in await self.store.cancel_requested(list(self.active)):
+            self.cancel(run_id, "cancelled by request")
+
+    def cancel(self, run_id: int, reason: str, status: RunStatus = RunStatus.CANCELLED) -> bool:
+        active = self.active.get(run_id)
+        if active is None or active.task.done():
+            return False
+        if active.cancel_reason is None:
+            active.cancel_reason = reason
+            active.cancel_status = status
+            active.task.cancel()
+        return True
+
+    async def drain(self, grace_s: float) -> None:
+        """Let running runs finish within grace_s, then cancel them as `interrupted`."""
+        tasks = [a.task for a in self.active.values()]
+        if not tasks:
+            return
+        _, still = await asyncio.wait(tasks, timeout=grace_s)
+        for rid in list(self.active):
+            self.cancel(rid, "the scheduler stopped before the run finished", RunStatus.INTERRUPTED)
+        if still:
+            await asyncio.wait(still)
+
+    async def wait_idle(self) -> None:
+        while self.active:
+            await asyncio.wait([a.task for a in self.active.values()])
+
+    # ------------------------------------------------------------ executing one run
+
+    async def _execute(self, run: Run, job: Job, holder: dict[str, _Active]) -> None:
+        assert run.id is not None and job.id is not None
+        await asyncio.sleep(0)
+        active = holder["a"]
+        started = run.started_at or self.clock.now_ms()
+        self.bus.publish(
+            RunEvent(
+                EventKind.STARTED,
+                started,
+                run.id,
+                job.id,
+                job.name,
+                data={"trigger": str(run.trigger), "attempt": run.attempt, "scheduled_for": run.scheduled_for},
+            )
+        )
+        last_output = [0.0]
+        out_buf: dict[str, list[str]] = {}
+        out_sent = [0]
+
+        def flush_output() -> None:
+            for stream, parts in out_buf.items():
+                text = "".join(parts)
+                if text and out_sent[0] < OUTPUT_EVENT_CAP:
+                    text = text[: OUTPUT_EVENT_CAP - out_sent[0]]
+                    out_sent[0] += len(text)
+                    self.bus.publish(
+                        RunEvent(
+                            EventKind.OUTPUT, self.clock.now_ms(), run.id, job.id, job.name, stream, {"text": text}
+                        )
+                    )
+            out_buf.clear()
+
+        def on_output(stream: str, text: str) -> None:
+            out_buf.setdefault(stream, []).append(text)
+            t = time.monotonic()
+            if t - last_output[0] >= OUTPUT_EVENT_INTERVAL_S:
+                last_output[0] = t
+                flush_output()
+
+        def on_milestone(name: str, data: dict[str, Any]) -> None:
+            flush_output()
+            m = Milestone(name, self.clock.now_ms(), data)
+            active.milestones.append(m)
+            self.bus.publish(RunEvent(EventKind.MILESTONE, m.at, run.id, job.id, job.name, name, data))
+
+        ctx = RunContext(
+            job=job,
+            run=run,
+            output_cap=self.settings.output_cap,
+            on_milestone=on_milestone,
+            on_output=on_output,
+        )
+        executor = self.executors.get(job.kind)
+        try:
+            if executor is None:
+                outcome = Outcome(RunStatus.FAILED, error=f"no executor for {job.kind} jobs", transient=False)
+            else:
+                async with asyncio.timeout(job.timeout_s):
+                    outcome = await executor(ctx)
+        except TimeoutError:
+            outcome = Outcome(RunStatus.TIMED_OUT, error=f"timed out after {job.timeout_s:g}s")
+        except asyncio.CancelledError:
+            if active.cancel_reason is None:  # not ours: the event loop is going away
+                raise
+            outcome = Outcome(active.cancel_status, error=active.cancel_reason)
+        except Exception as e:  # an executor bug is this run's failure, never the scheduler's
+            log.exception("run #%s of %s crashed", run.id, job.name)
+            outcome = Outcome(RunStatus.FAILED, error=f"{type(e).__name__}: {e}")
+        flush_output()
+        try:
+            await self._record(run, job, ctx, outcome, active.milestones)
+        except Exception:
+            log.exception("could not record the outcome of run #%s", run.id)
+        finally:
+            self.active.pop(run.id, None)
+            if self.on_finished:
+                self.on_finished()
+
+    async def _record(self, run: Run, job: Job, ctx: RunContext, outcome: Outcome, milestones: list[Milestone]) -> None:
+        assert run.id is not None and job.id is not None
+        now = self.clock.now_ms()
+        run.status = outcome.status
+        run.finished_at = now
+        run.duration_ms = now - run.started_at if run.started_at is not None else None
+        run.error = ctx.mask(outcome.error) if outcome.error else None
+        run.exit_code = outcome.exit_code
+        run.signal = outcome.signal
+        run.http_status = outcome.http_status
+        run.summary = outcome.summary
+        run.output = ctx.mask(ctx.stdout.text())
+        run.stderr = ctx.mask(ctx.stderr.text())
+        run.output_bytes = ctx.stdout.total
+        run.stderr_bytes = ctx.stderr.total
+        run.milestones = list(milestones)
+        for key, value in outcome.fields.items():
+            setattr(run, key, value)
+        if outcome.status is RunStatus.CANCELLED:
+            run.reason = outcome.error
+        await self.finish(run, job, outcome.transient, outcome.retry_after_s)
+
+    async def finish(self, run: Run, job: Job, transient: bool = True, retry_after_s: float | None = None) -> None:
+        """Store a final run with what follows from it: a retry, or (on the final attempt) the job's
+        status, auto-disable and chained runs — all in one transaction."""
+        assert run.id is not None and job.id is not None
+        now = self.clock.now_ms()
+        follow: list[Run] = []
+        changes: dict[str, Any] = {}
+        root = run.retry_of or run.id
+        retry = run.status in RETRYABLE and transient and run.attempt <= job.max_retries and job.deleted_at is None
+        if retry:
+            delay = retry_delay_ms(job, run.attempt, self.rng, retry_after_s)
+            follow.append(
+                Run(
+                    job_id=job.id,
+                    trigger=Trigger.RETRY,
+                    scheduled_for=run.scheduled_for,
+                    attempt=run.attempt + 1,
+                    retry_of=root,
+                    triggered_by=run.triggered_by,
+                    queued_at=now,
+                    not_before=now + delay,
+                )
+            )
+        else:
+            fresh = await self.store.get_job(job.id) or job
+            changes["last_status"] = run.status
+            if run.status is RunStatus.SUCCEEDED:
+                changes["consecutive_failures"] = 0
+            elif run.status in COUNTS_AS_FAILURE:
+                failures = fresh.consecutive_failures + 1
+                changes["consecutive_failures"] = failures
+                limit = self.settings.auto_disable_after
+                if failures >= limit and fresh.enabled:
+                    reason = f"{failures} consecutive failures (last: {run.error or run.status})"
+                    changes.update(enabled=0, auto_disabled=reason, next_run_at=None)
+            chain = (
+                job.on_success
+                if run.status is RunStatus.SUCCEEDED
+                else (job.on_failure if run.status in COUNTS_AS_FAILURE or run.status is RunStatus.INTERRUPTED else [])
+            )
+            for name in chain:
+                target = await self.store.get_job_by_name(name)
+                if target is None or target.id is None:
+                    log.warning("job %s chains to %s, which no longer exists", job.name, name)
+                    continue
+                follow.append(
+                    Run(job_id=target.id, trigger=Trigger.CHAIN, scheduled_for=now, triggered_by=run.id, queued_at=now)
+                )
+        inserted = await self.store.finish_run(run, changes, follow)
+        data: dict[str, Any] = {
+            "status": str(run.status),
+            "trigger": str(run.trigger),
+            "attempt": run.attempt,
+            "duration_ms": run.duration_ms,
+            "final": not retry,
+        }
+        if run.error:
+            data["error"] = run.error
+        if run.exit_code is not None:
+            data["exit_code"] = run.exit_code
+        self.bus.publish(RunEvent(EventKind.FINISHED, now, run.id, job.id, job.name, data=data))
+        for new in inserted:
+            if new.trigger is Trigger.RETRY:
+                assert new.id is not None
+                if self.only_roots is not None:
+                    self.only_roots.add(root)
+                self.bus.publish(
+                    RunEvent(
+                        EventKind.RETRY_SCHEDULED,
+                        now,
+                        new.id,
+                        job.id,
+                        job.name,
+                        data={"attempt": new.attempt, "not_before": new.not_before, "retry_of": root},
+                    )
+                )
+            else:
+                self.bus.publish(
+                    RunEvent(EventKind.QUEUED, now, new.id, new.job_id, data={"trigger": "chain", "by": run.id})
+                )
+        if changes.get("auto_disabled"):
+            self.bus.publish(
+                RunEvent(
+                    EventKind.JOB_AUTO_DISABLED, now, None, job.id, job.name, data={"reason": changes["auto_disabled"]}
+                )
+            )

@@ -1,0 +1,240 @@
+"""The engine: one process per store schedules and executes (it holds the scheduler lease); any other
+process is attached and only writes rows and pokes the holder.
+
+The loop sleeps until the earliest due slot, a retry's backoff end, the lease renewal, or a poke —
+there is no tick. Sleeping is on the event loop's monotonic clock; what is due is decided by the
+injected wall clock, re-read on every wake, so a wall-clock jump is noticed at the next wake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Mapping
+
+from cronui.config import Settings
+from cronui.engine.clock import Clock, SystemClock
+from cronui.engine.control import PAUSED_KEY, Control
+from cronui.engine.dispatcher import Dispatcher, Executor
+from cronui.engine.events import EventBus
+from cronui.engine.scheduler import plan_slots
+from cronui.model import EventKind, Job, Lease, RunEvent, RunStatus, TargetKind
+from cronui.schedule import Schedule, ScheduleError, parse
+from cronui.store.base import Store
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY_S = 3600.0
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Clock | None = None,
+        executors: Mapping[TargetKind, Executor] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.host = socket.gethostname()
+        self.pid = os.getpid()
+        self.node = f"{self.host}:{self.pid}:{uuid.uuid4().hex[:6]}"
+        self.bus = EventBus(store)
+        self.address = ""
+        self.holding = False
+        self.holder: Lease | None = None  # who holds the lease, as last seen
+        self._wake = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._schedules: dict[int, tuple[str, str, Schedule]] = {}
+        self._last_prune = 0.0
+        self.dispatcher = Dispatcher(
+            store, self.bus, settings, self.clock, self.node, executors, rng, on_finished=self._wake.set
+        )
+        self.control = Control(store, settings, self.clock, publish=self.bus.publish, wake_local=self.poke_local)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        """Start the event writer and the wake-up listener (the store must be open)."""
+        self.bus.start()
+        self._server = await asyncio.start_server(self._on_poke, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+
+    async def close(self, grace_s: float = 0.0) -> None:
+        """Stop starting runs; let running ones finish within grace_s, then interrupt them; release."""
+        await self.dispatcher.drain(grace_s)
+        if self.holding:
+            await self.store.release_lease(self.node)
+            self.holding = False
+            self.bus.publish(
+                RunEvent(EventKind.SCHEDULER, self.clock.now_ms(), data={"state": "released", "node": self.node})
+            )
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+        await self.bus.stop()
+
+    async def _on_poke(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(reader.read(16), 1.0)
+        self._wake.set()
+        writer.close()
+
+    def poke_local(self) -> None:
+        self._wake.set()
+
+    # ------------------------------------------------------------ the lease
+
+    def _holder_alive(self, lease: Lease) -> bool:
+        if lease.host != self.host:
+            return True  # another machine: only its lease expiry can tell
+        return pid_alive(lease.pid)
+
+    async def try_acquire(self) -> bool:
+        now = self.clock.now_ms()
+        ttl_ms = int(self.settings.lease.ttl * 1000)
+        me = Lease(self.node, self.host, self.pid, self.address, now, now + ttl_ms)
+        got = await self.store.acquire_lease(me, now, self._holder_alive)
+        self.holder = got
+        if got.holder == self.node:
+            if not self.holding:
+                self.holding = True
+                self.bus.publish(RunEvent(EventKind.SCHEDULER, now, data={"state": "acquired", "node": self.node}))
+                await self._recover_orphans()
+            return True
+        self.holding = False
+        return False
+
+    async def renew(self) -> bool:
+        now = self.clock.now_ms()
+        ttl_ms = int(self.settings.lease.ttl * 1000)
+        ok = await self.store.renew_lease(self.node, now, now + ttl_ms)
+        if not ok:
+            log.warning("lost the scheduler lease; no new runs start here")
+            self.holding = False
+            self.bus.publish(RunEvent(EventKind.SCHEDULER, now, data={"state": "lost", "node": self.node}))
+        else:
+            await self.store.renew_run_leases(self.node, list(self.dispatcher.active), now + ttl_ms)
+        return ok
+
+    async def _recover_orphans(self) -> None:
+        """Runs a gone holder left `running` become `interrupted`; their retry policy applies."""
+        now = self.clock.now_ms()
+        for run in await self.store.orphaned_runs(now, self.node):
+            job = await self.store.get_job(run.job_id)
+            if job is None:
+                continue
+            run.status = RunStatus.INTERRUPTED
+            run.reason = f"the scheduler running it ({run.node}) stopped"
+            run.error = run.reason
+            run.finished_at = now
+            if run.started_at is not None:
+                run.duration_ms = now - run.started_at
+            await self.dispatcher.finish(run, job)
+
+    # ------------------------------------------------------------ one pass
+
+    def _schedule(self, job: Job) -> Schedule:
+        assert job.id is not None
+        cached = self._schedules.get(job.id)
+        if cached is None or cached[0] != job.schedule or cached[1] != job.timezone:
+            cached = (job.schedule, job.timezone, parse(job.schedule, job.timezone))
+            self._schedules[job.id] = cached
+        return cached[2]
+
+    async def _materialize(self, job: Job, now: int, paused: bool) -> None:
+        assert job.id is not None
+        try:
+            sched = self._schedule(job)
+        except ScheduleError as e:  # e.g. a zone the system no longer knows: never a crash loop
+            log.error("job %s: %s; it will not fire until edited", job.name, e)
+            await self.store.materialize(job.id, [], None)
+            return
+        plan = plan_slots(job, sched, now, paused=paused)
+        inserted = await self.store.materialize(job.id, plan.runs, plan.next_run_at)
+        for run in inserted:
+            data = {"trigger": str(run.trigger), "scheduled_for": run.scheduled_for}
+            if run.status is RunStatus.PENDING:
+                self.bus.publish(RunEvent(EventKind.QUEUED, now, run.id, job.id, job.name, data=data))
+            else:
+                data.update(status=str(run.status), reason=run.reason, count=run.missed_count)
+                self.bus.publish(RunEvent(EventKind.FINISHED, now, run.id, job.id, job.name, data=data))
+
+    async def step(self) -> int | None:
+        """Materialize due slots and start what may start. Returns the next moment there is work."""
+        now = self.clock.now_ms()
+        paused = await self.store.get_state(PAUSED_KEY) is not None
+        for job in await self.store.due_jobs(now):
+            await self._materialize(job, now, paused)
+        await self.dispatcher.dispatch(paused)
+        return await self.store.next_wakeup(self.clock.now_ms())
+
+    async def _maybe_prune(self) -> None:
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._last_prune < PRUNE_EVERY_S:
+            return
+        self._last_prune = loop.time()
+        r = self.settings.retention
+        try:
+            res = await self.store.prune(self.clock.now_ms(), r.days, r.runs_per_job, r.event_hours)
+            if res.runs or res.events:
+                log.info("retention: pruned %d runs and %d events", res.runs, res.events)
+        except Exception:
+            log.exception("retention pruning failed")
+
+    # ------------------------------------------------------------ the loop
+
+    async def run(self, stop: asyncio.Event, *, standby: bool = True) -> None:
+        """Schedule until `stop` is set. Without the lease: wait and take over when it frees up
+        (standby), or return at once (not standby)."""
+        loop = asyncio.get_running_loop()
+        next_renew = 0.0
+        stop_task = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                if loop.time() >= next_renew:
+                    if self.holding:
+                        await self.renew()
+                    if not self.holding:
+                        await self.try_acquire()
+                        if not self.holding and not standby:
+                            return
+                    next_renew = loop.time() + self.settings.lease.renew
+                    if self.holding:
+                        await self._maybe_prune()
+                delay = next_renew - loop.time()
+                if self.holding:
+                    self._wake.clear()
+                    try:
+                        wake_at = await self.step()
+                    except Exception:
+                        log.exception("scheduler pass failed; retrying at the next wake-up")
+                        wake_at = None
+                    if wake_at is not None:
+                        delay = min(delay, (wake_at - self.clock.now_ms()) / 1000)
+                wake_task = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({wake_task, stop_task}, timeout=max(0.0, delay), return_when=asyncio.FIRST_COMPLETED)
+                wake_task.cancel()
+        finally:
+            stop_task.cancel()

@@ -1,0 +1,153 @@
+"""Shell jobs: `/bin/sh -c COMMAND` in its own process group, output captured and capped.
+
+On timeout or cancel the whole group gets SIGTERM, then SIGKILL after a grace period; when the shell
+itself exits, whatever it left running in its group is stopped the same way, so a job's processes never
+outlive its run (and a retry never overlaps a previous attempt's leftovers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+from datetime import UTC, datetime
+from typing import Any
+
+from cronui.engine.executors.base import Outcome, RunContext
+from cronui.model import RunStatus
+from cronui.secrets import MissingSecret
+
+MILESTONE = re.compile(r"^::milestone\s+([A-Za-z0-9_.:-]+)((?:\s+[A-Za-z0-9_.-]+=\S*)*)\s*::\s*$")
+_MAX_LINE = 4096
+
+
+def parse_milestone(line: str) -> tuple[str, dict[str, Any]] | None:
+    """`::milestone NAME key=value ...::` -> (NAME, {key: value}); None for any other line."""
+    m = MILESTONE.match(line)
+    if not m:
+        return None
+    data: dict[str, Any] = {}
+    for pair in m.group(2).split():
+        key, _, value = pair.partition("=")
+        data[key] = value
+    return m.group(1), data
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def stop_group(pgid: int, proc: asyncio.subprocess.Process, grace_s: float) -> None:
+    """SIGTERM the group, wait up to grace_s for it to go, then SIGKILL."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 2.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while loop.time() < deadline:
+            if proc.returncode is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), 0.05)
+            else:
+                await asyncio.sleep(0.05)
+            if proc.returncode is not None and not _group_alive(pgid):
+                return
+
+
+async def _pump(stream: asyncio.StreamReader, name: str, ctx: RunContext) -> None:
+    partial = b""
+    while True:
+        chunk = await stream.read(65536)
+        if not chunk:
+            break
+        ctx.output(name, chunk)
+        if name != "stdout":
+            continue
+        lines = (partial + chunk).split(b"\n")
+        partial = lines.pop()[-_MAX_LINE:]
+        for raw in lines:
+            if raw.startswith(b"::milestone"):
+                found = parse_milestone(raw.decode("utf-8", "replace").rstrip("\r"))
+                if found:
+                    ctx.milestone(found[0], **found[1])
+    if partial.startswith(b"::milestone"):
+        found = parse_milestone(partial.decode("utf-8", "replace"))
+        if found:
+            ctx.milestone(found[0], **found[1])
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def run(ctx: RunContext) -> Outcome:
+    spec = ctx.job.target
+    command: str = spec["command"]
+    cwd: str | None = spec.get("cwd") or None
+    env = dict(ctx.env)
+    try:
+        for key, value in (spec.get("env") or {}).items():
+            env[key] = ctx.resolve(value)
+    except MissingSecret as e:
+        return Outcome(RunStatus.FAILED, error=str(e), transient=False)
+    if cwd and not os.path.isdir(cwd):
+        return Outcome(RunStatus.FAILED, error=f"working directory {cwd} does not exist", transient=False)
+    env["CRONUI_RUN_ID"] = str(ctx.run.id)
+    env["CRONUI_JOB"] = ctx.job.name
+    env["CRONUI_SCHEDULED_FOR"] = _iso(ctx.run.scheduled_for)
+    env["CRONUI_ATTEMPT"] = str(ctx.run.attempt)
+
+    proc = await asyncio.create_subprocess_exec(
+        "/bin/sh",
+        "-c",
+        command,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+    )
+    pgid = proc.pid  # start_new_session: the shell leads its own group
+    ctx.milestone("process-started", pid=proc.pid)
+    assert proc.stdout is not None and proc.stderr is not None
+    pumps = [
+        asyncio.create_task(_pump(proc.stdout, "stdout", ctx)),
+        asyncio.create_task(_pump(proc.stderr, "stderr", ctx)),
+    ]
+    try:
+        await proc.wait()
+    except asyncio.CancelledError:
+        # timeout or cancel: stop the whole group before giving up the slot
+        await asyncio.shield(stop_group(pgid, proc, ctx.kill_grace_s))
+        for t in pumps:
+            t.cancel()
+        raise
+    if _group_alive(pgid):
+        await stop_group(pgid, proc, ctx.kill_grace_s)
+    _, pending = await asyncio.wait(pumps, timeout=2.0)
+    for t in pending:
+        t.cancel()
+
+    rc = proc.returncode
+    assert rc is not None
+    if rc < 0:
+        sig = -rc
+        ctx.milestone("process-exited", signal=sig)
+        return Outcome(
+            RunStatus.FAILED, error=f"killed by signal {signal.Signals(sig).name}", exit_code=None, signal=sig
+        )
+    ctx.milestone("process-exited", exit_code=rc)
+    if rc == 0:
+        return Outcome(RunStatus.SUCCEEDED, exit_code=0)
+    return Outcome(RunStatus.FAILED, error=f"exited with code {rc}", exit_code=rc)

@@ -1,0 +1,107 @@
+"""Turning due schedule slots into runs: on time, caught up, or recorded as missed.
+
+Pure functions of (job, schedule, now): the engine stores what they return in one transaction, together
+with the job's next fire, so a slot becomes a run exactly once however often this is called.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from cronui.model import REASON_MISSED, REASON_PAUSED, Job, MisfirePolicy, Run, RunStatus, Trigger
+from cronui.schedule import Schedule
+
+MISSED_ROWS_CAP = 1000  # one skipped row per missed slot up to this many per job and outage, then a summary
+RUN_ALL_CAP = 100  # catch-up runs at most, with misfire run_all
+SCAN_CAP = 5_000_000  # slots counted at most in one outage (an every-second job down for two months)
+
+
+@dataclass
+class SlotPlan:
+    runs: list[Run] = field(default_factory=list)
+    next_run_at: int | None = None
+    due: int = 0  # slots that fell due
+    missed: int = 0
+
+
+def _skipped(job: Job, slot: int, now: int, reason: str, count: int = 1) -> Run:
+    assert job.id is not None
+    text = reason if count == 1 else f"{reason} ({count:,} slots)"
+    return Run(
+        job_id=job.id,
+        trigger=Trigger.SCHEDULE,
+        scheduled_for=slot,
+        status=RunStatus.SKIPPED,
+        reason=text,
+        missed_count=count,
+        queued_at=now,
+        finished_at=now,
+    )
+
+
+def _pending(job: Job, slot: int, now: int, trigger: Trigger) -> Run:
+    assert job.id is not None
+    return Run(job_id=job.id, trigger=trigger, scheduled_for=slot, queued_at=now, not_before=slot)
+
+
+def plan_slots(job: Job, schedule: Schedule, now: int, *, paused: bool = False) -> SlotPlan:
+    """The runs for every slot of `job` from its next_run_at up to `now`, and its next fire after now."""
+    plan = SlotPlan()
+    first = job.next_run_at
+    if first is None or first > now:
+        plan.next_run_at = first
+        return plan
+
+    # Walk the due slots, keeping only the newest ones we may write rows for.
+    keep: deque[int] = deque(maxlen=MISSED_ROWS_CAP + RUN_ALL_CAP + 1)
+    oldest_dropped: int | None = None
+    slot: int | None = first
+    count = 0
+    while slot is not None and slot <= now and count < SCAN_CAP:
+        if len(keep) == keep.maxlen and oldest_dropped is None:
+            oldest_dropped = keep[0]
+        keep.append(slot)
+        count += 1
+        slot = schedule.next_after(slot)
+    if slot is not None and slot <= now:  # SCAN_CAP reached: skip ahead to now
+        slot = schedule.next_after(now)
+    plan.next_run_at = slot
+    plan.due = count
+
+    slots = list(keep)
+    grace_ms = int(job.misfire_grace_s * 1000)
+    to_run: list[tuple[int, Trigger]] = []
+    if paused:
+        rest = slots
+        reason = REASON_PAUSED
+    else:
+        reason = REASON_MISSED
+        latest = slots[-1]
+        on_time = now - latest <= grace_ms
+        if on_time:
+            to_run.append((latest, Trigger.SCHEDULE))
+            older = slots[:-1]
+        else:
+            older = slots
+        if job.misfire is MisfirePolicy.RUN_ALL:
+            catch = older[-RUN_ALL_CAP:]
+            to_run[:0] = [(s, Trigger.CATCHUP) for s in catch]
+            rest = older[: len(older) - len(catch)]
+        elif job.misfire is MisfirePolicy.RUN_ONCE and not on_time:
+            to_run.append((older[-1], Trigger.CATCHUP))
+            rest = older[:-1]
+        else:
+            rest = older
+
+    # Slots that will not run: one row each for the newest MISSED_ROWS_CAP, one summary row for the rest.
+    dropped = count - len(slots)
+    individual = rest[-MISSED_ROWS_CAP:]
+    summarized = len(rest) - len(individual) + dropped
+    if summarized:
+        anchor = oldest_dropped if oldest_dropped is not None else rest[0]
+        plan.runs.append(_skipped(job, anchor, now, reason, summarized))
+    plan.runs.extend(_skipped(job, s, now, reason) for s in individual)
+    plan.runs.extend(_pending(job, s, now, t) for s, t in to_run)
+    plan.missed = len(rest) + dropped
+    return plan

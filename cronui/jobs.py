@@ -1,0 +1,109 @@
+"""One set of rules for a job, whoever writes it: the CLI, the TUI editor, or a job file."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from cronui.model import Job, TargetKind
+from cronui.schedule import ScheduleError, get_zone, parse
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+class JobError(ValueError):
+    """A job field is wrong; the message names the field."""
+
+
+def parse_duration(text: str | float | int, field: str) -> float:
+    """'90', '90s', '15m', '2h', '1d' -> seconds."""
+    if isinstance(text, bool):
+        raise JobError(f"{field}: expected a duration like 30s, 10m or 2h, got {text!r}")
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        m = _DURATION_RE.match(text)
+        if not m:
+            raise JobError(f"{field}: expected a duration like 30s, 10m or 2h, got {text!r}")
+        value = float(m.group(1)) * _UNIT_S[m.group(2)]
+    if value < 0:
+        raise JobError(f"{field}: must not be negative")
+    return value
+
+
+def parse_env_pairs(pairs: Iterable[str], field: str = "--env") -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not ENV_KEY_RE.match(key):
+            raise JobError(f"{field}: expected KEY=VALUE with a shell-style KEY, got {pair!r}")
+        env[key] = value
+    return env
+
+
+def validate(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> Job:
+    """Check every field of `job` and normalize its schedule; raise JobError naming the first problem."""
+    if not NAME_RE.match(job.name or ""):
+        raise JobError(
+            f"name: {job.name!r} is not a valid job name (letters, digits, '.', '_', '-'; up to 80; "
+            "starting with a letter or digit)"
+        )
+    try:
+        get_zone(job.timezone)
+        sched = parse(job.schedule, job.timezone, now_ms=now_ms)
+    except ScheduleError as e:
+        raise JobError(f"schedule: {e}") from None
+    job.schedule = sched.expr
+    if job.kind is TargetKind.SHELL:
+        command = job.target.get("command")
+        if not isinstance(command, str) or not command.strip():
+            raise JobError("shell: the command is empty")
+        env = job.target.get("env") or {}
+        for key in env:
+            if not ENV_KEY_RE.match(key):
+                raise JobError(f"env: {key!r} is not a valid variable name")
+    if job.timeout_s <= 0:
+        raise JobError("timeout: must be more than 0 seconds")
+    if job.max_retries < 0 or job.max_retries > 100:
+        raise JobError(f"retries: expected 0 to 100, got {job.max_retries}")
+    if job.retry_delay_s < 0:
+        raise JobError("retry-delay: must not be negative")
+    if job.queue_limit < 1:
+        raise JobError(f"queue-limit: expected at least 1, got {job.queue_limit}")
+    if job.misfire_grace_s < 0:
+        raise JobError("misfire-grace: must not be negative")
+    if job.pool is not None and pools is not None and job.pool not in pools:
+        known = ", ".join(sorted(pools)) or "none configured"
+        raise JobError(f"pool: unknown pool {job.pool!r} (configured pools: {known}; add it under [pools])")
+    for tag in job.tags:
+        if not tag or any(c.isspace() for c in tag):
+            raise JobError(f"tag: {tag!r} must be a non-empty word")
+    for field_name in ("on_success", "on_failure"):
+        for target in getattr(job, field_name):
+            if target == job.name:
+                raise JobError(f"{field_name.replace('_', '-')}: a job cannot chain to itself")
+    return job
+
+
+def check_chains(job: Job, others: Iterable[Job]) -> None:
+    """Chains must name existing jobs and must not form a cycle."""
+    graph: dict[str, list[str]] = {j.name: [*j.on_success, *j.on_failure] for j in others if j.id != job.id}
+    for field_name in ("on_success", "on_failure"):
+        for target in getattr(job, field_name):
+            if target not in graph:
+                raise JobError(f"{field_name.replace('_', '-')}: no job named {target!r}")
+    graph[job.name] = [*job.on_success, *job.on_failure]
+    # a cycle through the new job is a path from one of its targets back to it
+    seen: set[str] = set()
+    stack = [(t, [job.name, t]) for t in graph[job.name]]
+    while stack:
+        node, path = stack.pop()
+        if node == job.name:
+            raise JobError(f"chain: this would make a cycle ({' -> '.join(path)})")
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend((n, [*path, n]) for n in graph.get(node, []))

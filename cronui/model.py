@@ -1,0 +1,178 @@
+"""The domain model shared by the store, the engine, the CLI and the UI.
+
+Times are UTC epoch milliseconds (int) everywhere inside cronui; they become ISO strings or local
+times only at the edges (CLI output, UI cells).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RunStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (RunStatus.PENDING, RunStatus.RUNNING)
+
+
+class Trigger(enum.StrEnum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    RETRY = "retry"
+    CHAIN = "chain"
+    CATCHUP = "catchup"
+
+
+class TargetKind(enum.StrEnum):
+    SHELL = "shell"
+    HTTP = "http"
+    AGENT = "agent"
+
+
+class OverlapPolicy(enum.StrEnum):
+    SKIP = "skip"
+    QUEUE = "queue"
+    ALLOW = "allow"
+
+
+class MisfirePolicy(enum.StrEnum):
+    SKIP = "skip"
+    RUN_ONCE = "run_once"
+    RUN_ALL = "run_all"
+
+
+class EventKind(enum.StrEnum):
+    QUEUED = "queued"
+    STARTED = "started"
+    MILESTONE = "milestone"
+    OUTPUT = "output"
+    RETRY_SCHEDULED = "retry_scheduled"
+    FINISHED = "finished"
+    JOB_CREATED = "job_created"
+    JOB_UPDATED = "job_updated"
+    JOB_REMOVED = "job_removed"
+    JOB_AUTO_DISABLED = "job_auto_disabled"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    SCHEDULER = "scheduler"  # lease acquired / lost / released: who schedules
+
+
+# Reasons recorded on skipped runs (the `reason` column); scripts may match on the first word.
+REASON_MISSED = "missed"
+REASON_PAUSED = "paused"
+REASON_OVERLAP = "overlap"
+REASON_QUEUE_FULL = "queue full"
+REASON_DISABLED = "disabled"
+
+
+@dataclass
+class Job:
+    name: str
+    schedule: str
+    timezone: str
+    kind: TargetKind
+    target: dict[str, Any]
+    id: int | None = None
+    description: str = ""
+    enabled: bool = True
+    auto_disabled: str | None = None  # the reason, when the engine switched the job off
+    overlap: OverlapPolicy = OverlapPolicy.SKIP
+    queue_limit: int = 3
+    misfire: MisfirePolicy = MisfirePolicy.RUN_ONCE
+    misfire_grace_s: float = 300.0
+    pool: str | None = None
+    max_retries: int = 0
+    retry_delay_s: float = 30.0
+    timeout_s: float = 600.0
+    delivery: dict[str, Any] = field(default_factory=dict)
+    on_success: list[str] = field(default_factory=list)
+    on_failure: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    source: str = "cli"
+    created_at: int = 0
+    updated_at: int = 0
+    deleted_at: int | None = None
+    next_run_at: int | None = None
+    last_status: RunStatus | None = None
+    consecutive_failures: int = 0
+
+
+@dataclass
+class Milestone:
+    name: str
+    at: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    job_id: int
+    trigger: Trigger
+    scheduled_for: int
+    id: int | None = None
+    job_name: str = ""
+    attempt: int = 1
+    retry_of: int | None = None  # the first attempt of this slot
+    triggered_by: int | None = None  # the run whose outcome chained to this one
+    status: RunStatus = RunStatus.PENDING
+    reason: str | None = None  # why skipped / cancelled / interrupted
+    missed_count: int = 1  # > 1 on a summary row standing for many missed slots
+    queued_at: int = 0
+    not_before: int = 0  # retries wait for their backoff
+    started_at: int | None = None
+    finished_at: int | None = None
+    duration_ms: int | None = None
+    node: str | None = None
+    lease_expires_at: int | None = None
+    cancel_requested: bool = False
+    exit_code: int | None = None
+    signal: int | None = None
+    http_status: int | None = None
+    output: str = ""
+    stderr: str = ""
+    output_bytes: int = 0
+    stderr_bytes: int = 0
+    error: str | None = None
+    summary: str | None = None
+    request: dict[str, Any] | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    cost_usd: float | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    milestones: list[Milestone] = field(default_factory=list)
+    delivery_status: str | None = None
+    delivery_reason: str | None = None
+
+
+@dataclass
+class RunEvent:
+    kind: EventKind
+    at: int
+    run_id: int | None = None
+    job_id: int | None = None
+    job_name: str = ""
+    name: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None  # the store's global, increasing id once persisted
+
+
+@dataclass
+class Lease:
+    holder: str
+    host: str
+    pid: int
+    address: str
+    acquired_at: int
+    expires_at: int

@@ -1,0 +1,187 @@
+"""How jobs and runs are shown outside the engine: the JSON contract and short human texts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from cronui.model import EventKind, Job, Run, RunEvent, RunStatus
+
+
+def iso_utc(ms: int | None) -> str | None:
+    """UTC epoch ms -> '2026-11-23T09:00:00.004Z' (the JSON contract's time format)."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def fmt_duration(ms: int | float | None) -> str:
+    if ms is None:
+        return "—"
+    s = ms / 1000
+    if s < 10:
+        return f"{s:.2f}s"
+    if s < 60:
+        return f"{s:.1f}s"
+    m, s = divmod(int(s), 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    if h < 48:
+        return f"{h}h{m:02d}m"
+    d, h = divmod(h, 24)
+    return f"{d}d{h:02d}h"
+
+
+def job_state(job: Job, paused: bool = False) -> str:
+    """Why a job is (not) running, in a word or a phrase."""
+    if job.auto_disabled:
+        return f"auto-disabled: {job.auto_disabled}"
+    if not job.enabled:
+        return "disabled"
+    if paused:
+        return "paused"
+    if job.next_run_at is None:
+        return "done"
+    return "enabled"
+
+
+def job_target_text(job: Job) -> str:
+    t = job.target
+    if job.kind == "shell":
+        return str(t.get("command", ""))
+    if job.kind == "http":
+        return f"{t.get('method', 'GET')} {t.get('url', '')}"
+    return f"{t.get('model', '')} @ {t.get('base_url', '')}"
+
+
+def job_json(job: Job, *, full: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": job.id,
+        "name": job.name,
+        "schedule": job.schedule,
+        "timezone": job.timezone,
+        "kind": str(job.kind),
+        "enabled": job.enabled,
+        "next_run_at": iso_utc(job.next_run_at),
+        "last_status": str(job.last_status) if job.last_status else None,
+    }
+    if full:
+        out.update(
+            description=job.description,
+            auto_disabled=job.auto_disabled,
+            target=job.target,
+            overlap=str(job.overlap),
+            queue_limit=job.queue_limit,
+            misfire=str(job.misfire),
+            misfire_grace_s=job.misfire_grace_s,
+            pool=job.pool,
+            retries=job.max_retries,
+            retry_delay_s=job.retry_delay_s,
+            timeout_s=job.timeout_s,
+            on_success=job.on_success,
+            on_failure=job.on_failure,
+            tags=job.tags,
+            source=job.source,
+            consecutive_failures=job.consecutive_failures,
+            created_at=iso_utc(job.created_at),
+            updated_at=iso_utc(job.updated_at),
+        )
+    return out
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "job": run.job_name,
+        "status": str(run.status),
+        "trigger": str(run.trigger),
+        "attempt": run.attempt,
+        "scheduled_for": iso_utc(run.scheduled_for),
+        "queued_at": iso_utc(run.queued_at),
+        "started_at": iso_utc(run.started_at),
+        "finished_at": iso_utc(run.finished_at),
+        "duration_ms": run.duration_ms,
+        "exit_code": run.exit_code,
+        "signal": run.signal,
+        "error": run.error,
+        "reason": run.reason,
+        "missed_count": run.missed_count,
+        "output": run.output,
+        "stderr": run.stderr,
+        "output_bytes": run.output_bytes,
+        "stderr_bytes": run.stderr_bytes,
+        "milestones": [{"name": m.name, "at": iso_utc(m.at), "data": m.data} for m in run.milestones],
+        "node": run.node,
+        "retry_of": run.retry_of,
+        "triggered_by": run.triggered_by,
+        "http_status": run.http_status,
+        "tokens": None
+        if run.total_tokens is None
+        else {
+            "prompt_tokens": run.prompt_tokens,
+            "completion_tokens": run.completion_tokens,
+            "total_tokens": run.total_tokens,
+        },
+        "cost_usd": run.cost_usd,
+        "tool_calls": run.tool_calls,
+        "delivery_status": run.delivery_status,
+    }
+
+
+STATUS_MARK = {
+    RunStatus.PENDING: "…",
+    RunStatus.RUNNING: "▶",
+    RunStatus.SUCCEEDED: "✔",
+    RunStatus.FAILED: "✖",
+    RunStatus.TIMED_OUT: "⏱",
+    RunStatus.SKIPPED: "⟳",
+    RunStatus.CANCELLED: "⊘",
+    RunStatus.INTERRUPTED: "↯",
+}
+
+
+def event_json(ev: RunEvent) -> dict[str, Any]:
+    out: dict[str, Any] = {"ts": iso_utc(ev.at), "event": str(ev.kind)}
+    if ev.id is not None:
+        out["id"] = ev.id
+    if ev.job_name:
+        out["job"] = ev.job_name
+    if ev.run_id is not None:
+        out["run"] = ev.run_id
+    if ev.name:
+        out["name"] = ev.name
+    for key, value in ev.data.items():
+        out.setdefault(key, iso_utc(value) if key in _TIME_KEYS and isinstance(value, int) else value)
+    return out
+
+
+_TIME_KEYS = {"scheduled_for", "not_before"}
+
+
+def event_text(ev: RunEvent) -> str:
+    """One human line for an event, for `--log-format text` and `runs tail`."""
+    ts = iso_utc(ev.at)
+    who = ev.job_name + (f" #{ev.run_id}" if ev.run_id is not None else "")
+    d = ev.data
+    kind = str(ev.kind)
+    if ev.kind is EventKind.MILESTONE:
+        extra = " ".join(f"{k}={v}" for k, v in d.items())
+        detail = f"{ev.name} {extra}".strip()
+    elif ev.kind is EventKind.OUTPUT:
+        text = str(d.get("text", "")).rstrip("\n")
+        detail = f"[{ev.name}] " + text.replace("\n", "\n" + " " * 28 + "| ")
+    elif ev.kind is EventKind.FINISHED:
+        parts = [str(d.get("status", ""))]
+        if d.get("duration_ms") is not None:
+            parts.append(fmt_duration(d["duration_ms"]))
+        if d.get("reason"):
+            parts.append(str(d["reason"]))
+        if d.get("error"):
+            parts.append(str(d["error"]))
+        detail = " · ".join(parts)
+    elif ev.kind is EventKind.RETRY_SCHEDULED:
+        detail = f"attempt {d.get('attempt')} at {iso_utc(d.get('not_before'))}"
+    else:
+        detail = " ".join(f"{k}={v}" for k, v in d.items())
+    return f"{ts}  {kind:<16} {who}  {detail}".rstrip()

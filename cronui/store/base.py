@@ -1,0 +1,247 @@
+"""The Store interface and the row <-> model mapping shared by every backend.
+
+Backends keep times as UTC epoch ms in integer columns and structured fields as JSON text. Every
+operation the engine needs to stay exactly-once is a single call here (materialize a slot and advance
+the job together; claim a pending run; finish a run and update its job), so a backend can make each one
+a transaction, and a multi-node backend can claim with `FOR UPDATE SKIP LOCKED` behind the same call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cronui.model import (
+    EventKind,
+    Job,
+    Lease,
+    Milestone,
+    MisfirePolicy,
+    OverlapPolicy,
+    Run,
+    RunEvent,
+    RunStatus,
+    TargetKind,
+    Trigger,
+)
+
+
+class StoreError(Exception):
+    """A problem the user can act on (the message names it)."""
+
+
+class DuplicateJobName(StoreError):
+    pass
+
+
+class SchemaTooNew(StoreError):
+    pass
+
+
+@dataclass
+class RunFilter:
+    job_id: int | None = None
+    statuses: Sequence[RunStatus] = ()
+    since: int | None = None  # queued_at >= since
+    limit: int = 50
+    before_id: int | None = None  # paging: runs with id < before_id
+
+
+@dataclass
+class PruneResult:
+    runs: int
+    events: int
+
+
+@dataclass
+class JobStats:
+    runs: int
+    succeeded: int
+    failed: int
+    median_ms: int | None
+    p95_ms: int | None
+    total_tokens: int
+    cost_usd: float | None
+
+    @property
+    def success_rate(self) -> float | None:
+        done = self.succeeded + self.failed
+        return None if done == 0 else self.succeeded / done
+
+
+class Store(Protocol):
+    url: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+
+    # jobs
+    async def create_job(self, job: Job) -> Job: ...
+    async def update_job(self, job: Job) -> Job: ...
+    async def remove_job(self, job_id: int, now: int) -> None: ...
+    async def get_job(self, job_id: int) -> Job | None: ...
+    async def get_job_by_name(self, name: str) -> Job | None: ...
+    async def list_jobs(self) -> list[Job]: ...
+
+    # scheduling
+    async def due_jobs(self, now: int) -> list[Job]: ...
+    async def next_wakeup(self, now: int) -> int | None: ...
+    async def materialize(self, job_id: int, runs: Sequence[Run], next_run_at: int | None) -> list[Run]: ...
+    async def insert_run(self, run: Run) -> Run | None: ...
+    async def pending_runs(self, now: int, limit: int = 500) -> list[Run]: ...
+    async def claim_run(self, run_id: int, node: str, now: int, lease_ms: int) -> Run | None: ...
+    async def skip_pending(self, run_id: int, status: RunStatus, reason: str, now: int) -> bool: ...
+    async def save_progress(self, run: Run) -> None: ...
+    async def finish_run(self, run: Run, job_changes: Mapping[str, Any], new_runs: Sequence[Run] = ()) -> list[Run]: ...
+    async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> None: ...
+    async def orphaned_runs(self, now: int, live_node: str | None) -> list[Run]: ...
+    async def request_cancel(self, run_id: int, now: int) -> Run | None: ...
+    async def cancel_requested(self, run_ids: Sequence[int]) -> list[int]: ...
+    async def get_run(self, run_id: int) -> Run | None: ...
+    async def attempts(self, root_id: int) -> list[Run]: ...
+    async def list_runs(self, flt: RunFilter) -> list[Run]: ...
+    async def count_runs(self, job_id: int, statuses: Sequence[RunStatus]) -> int: ...
+    async def recent_statuses(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[RunStatus]]: ...
+    async def job_stats(self, job_id: int, since: int | None = None) -> JobStats: ...
+
+    # events
+    async def append_events(self, events: Sequence[RunEvent]) -> None: ...
+    async def events_after(self, last_id: int, limit: int = 1000) -> list[RunEvent]: ...
+    async def run_events(self, run_id: int, after_id: int = 0) -> list[RunEvent]: ...
+    async def last_event_id(self) -> int: ...
+
+    # the scheduler lease
+    async def acquire_lease(self, me: Lease, now: int, holder_alive: Callable[[Lease], bool]) -> Lease: ...
+    async def renew_lease(self, holder: str, now: int, expires_at: int) -> bool: ...
+    async def release_lease(self, holder: str) -> None: ...
+    async def get_lease(self) -> Lease | None: ...
+
+    # scheduler-wide state (pause)
+    async def get_state(self, key: str) -> str | None: ...
+    async def set_state(self, key: str, value: str | None) -> None: ...
+
+    # maintenance
+    async def prune(self, now: int, keep_days: float, runs_per_job: int, event_hours: float) -> PruneResult: ...
+    async def check(self) -> list[str]: ...
+    async def backup(self, path: str) -> None: ...
+
+
+# ---------------------------------------------------------------- row mapping
+
+JOB_COLUMNS = (
+    "id name description schedule timezone kind target enabled auto_disabled overlap queue_limit misfire "
+    "misfire_grace_s pool max_retries retry_delay_s timeout_s delivery on_success on_failure tags source "
+    "created_at updated_at deleted_at next_run_at last_status consecutive_failures"
+).split()
+
+RUN_COLUMNS = (
+    "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "
+    "not_before started_at finished_at duration_ms node lease_expires_at cancel_requested exit_code signal "
+    "http_status output stderr output_bytes stderr_bytes error summary request prompt_tokens "
+    "completion_tokens total_tokens cost_usd tool_calls milestones delivery_status delivery_reason"
+).split()
+
+EVENT_COLUMNS = "id run_id job_id at kind name data".split()
+
+_JOB_JSON = {"target", "delivery", "on_success", "on_failure", "tags"}
+_RUN_JSON = {"request", "tool_calls", "milestones"}
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def job_to_row(job: Job) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for col in JOB_COLUMNS:
+        v = getattr(job, col)
+        if col in _JOB_JSON:
+            v = _dump(v)
+        elif col == "enabled":
+            v = int(v)
+        elif col == "last_status" and v is not None:
+            v = str(v)
+        row[col] = v
+    return row
+
+
+def job_from_row(row: Mapping[str, Any]) -> Job:
+    return Job(
+        id=row["id"],
+        name=row["name"],
+        description=row["description"],
+        schedule=row["schedule"],
+        timezone=row["timezone"],
+        kind=TargetKind(row["kind"]),
+        target=json.loads(row["target"]),
+        enabled=bool(row["enabled"]),
+        auto_disabled=row["auto_disabled"],
+        overlap=OverlapPolicy(row["overlap"]),
+        queue_limit=row["queue_limit"],
+        misfire=MisfirePolicy(row["misfire"]),
+        misfire_grace_s=row["misfire_grace_s"],
+        pool=row["pool"],
+        max_retries=row["max_retries"],
+        retry_delay_s=row["retry_delay_s"],
+        timeout_s=row["timeout_s"],
+        delivery=json.loads(row["delivery"]),
+        on_success=json.loads(row["on_success"]),
+        on_failure=json.loads(row["on_failure"]),
+        tags=json.loads(row["tags"]),
+        source=row["source"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        deleted_at=row["deleted_at"],
+        next_run_at=row["next_run_at"],
+        last_status=RunStatus(row["last_status"]) if row["last_status"] else None,
+        consecutive_failures=row["consecutive_failures"],
+    )
+
+
+def run_to_row(run: Run) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for col in RUN_COLUMNS:
+        v = getattr(run, col)
+        if col == "milestones":
+            v = _dump([{"name": m.name, "at": m.at, "data": m.data} for m in v])
+        elif col in _RUN_JSON:
+            v = None if v is None else _dump(v)
+        elif col == "cancel_requested":
+            v = int(v)
+        elif col in ("status", "trigger"):
+            v = str(v)
+        row[col] = v
+    return row
+
+
+def run_from_row(row: Mapping[str, Any]) -> Run:
+    kw: dict[str, Any] = {col: row[col] for col in RUN_COLUMNS}
+    kw["trigger"] = Trigger(kw["trigger"])
+    kw["status"] = RunStatus(kw["status"])
+    kw["cancel_requested"] = bool(kw["cancel_requested"])
+    kw["request"] = json.loads(kw["request"]) if kw["request"] else None
+    kw["tool_calls"] = json.loads(kw["tool_calls"]) if kw["tool_calls"] else []
+    kw["milestones"] = [Milestone(**m) for m in json.loads(kw["milestones"] or "[]")]
+    run = Run(**kw)
+    if "job_name" in row.keys():
+        run.job_name = row["job_name"] or ""
+    return run
+
+
+def event_from_row(row: Mapping[str, Any]) -> RunEvent:
+    return RunEvent(
+        id=row["id"],
+        run_id=row["run_id"],
+        job_id=row["job_id"],
+        at=row["at"],
+        kind=EventKind(row["kind"]),
+        name=row["name"],
+        data=json.loads(row["data"]) if row["data"] else {},
+        job_name=(row["job_name"] or "") if "job_name" in row.keys() else "",
+    )
+
+
+def event_to_row(ev: RunEvent) -> tuple[Any, ...]:
+    return (ev.run_id, ev.job_id, ev.at, str(ev.kind), ev.name, _dump(ev.data) if ev.data else None)
