@@ -120,6 +120,7 @@ class Dispatcher:
             return 0
         started = 0
         waiting: dict[int, int] = {}
+        catching_up = {a.run.job_id for a in self.active.values() if a.run.trigger is Trigger.CATCHUP}
         jobs: dict[int, Job | None] = {}
         for run in await self.store.pending_runs(now):
             assert run.id is not None
@@ -132,7 +133,12 @@ class Dispatcher:
                 await self.store.skip_pending(run.id, RunStatus.CANCELLED, "job removed", now)
                 continue
             running = self._running_for(run.job_id)
-            if running and run.trigger is not Trigger.RETRY:
+            if run.trigger is Trigger.CATCHUP:
+                catching_up.add(run.job_id)
+            if running and run.trigger is not Trigger.RETRY and job.overlap is not OverlapPolicy.ALLOW:
+                if run.job_id in catching_up:
+                    # catch-up runs go one after another, and new slots wait behind them
+                    continue
                 if job.overlap is OverlapPolicy.SKIP:
                     reason = f"{REASON_OVERLAP}: run #{min(running)} still running"
                     await self._skip(run, job, reason, now)

@@ -6,6 +6,7 @@ must be atomic is one `BEGIN IMMEDIATE` transaction, so two processes never inte
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import time
@@ -161,6 +162,8 @@ class SQLiteStore:
         self.path = Path(path)
         self.url = str(self.path)
         self._db: aiosqlite.Connection | None = None
+        # One connection, many coroutines: a transaction must not interleave with another statement.
+        self._lock = asyncio.Lock()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -217,21 +220,22 @@ class SQLiteStore:
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
         db = self.db
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            await db.execute("ROLLBACK")
-            raise
-        else:
-            await db.execute("COMMIT")
+        async with self._lock:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            else:
+                await db.execute("COMMIT")
 
     async def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with self.db.execute(sql, params) as cur:
+        async with self._lock, self.db.execute(sql, params) as cur:
             return await cur.fetchone()
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with self.db.execute(sql, params) as cur:
+        async with self._lock, self.db.execute(sql, params) as cur:
             return list(await cur.fetchall())
 
     # ------------------------------------------------------------ jobs

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cronui.config import Settings
+from cronui.engine.clock import FakeClock
+from cronui.engine.engine import Engine
+from cronui.engine.executors.base import Outcome, RunContext
+from cronui.model import Job, RunStatus, TargetKind
+from cronui.store.sqlite import SQLiteStore
+
+# Keep a developer's own config and database out of every test.
+os.environ.pop("CRONUI_CONFIG", None)
+os.environ.pop("CRONUI_DB", None)
+
+
+def ms(text: str) -> int:
+    """'2026-03-02T09:00:00Z' -> epoch ms."""
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000)
+
+
+class FakeExecutor:
+    """Behaves as the job's command says: 'ok', 'fail', 'perm' (permanent failure), 'crash', 'gate'
+    (waits until the test opens the gate), 'print:TEXT'."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.calls: list[int] = []
+        self.started = asyncio.Event()
+
+    async def __call__(self, ctx: RunContext) -> Outcome:
+        assert ctx.run.id is not None
+        self.calls.append(ctx.run.id)
+        self.started.set()
+        cmd = ctx.job.target["command"]
+        ctx.milestone("fake-started")
+        if cmd == "ok":
+            return Outcome(RunStatus.SUCCEEDED, exit_code=0)
+        if cmd == "fail":
+            return Outcome(RunStatus.FAILED, error="exited with code 1", exit_code=1)
+        if cmd == "perm":
+            return Outcome(RunStatus.FAILED, error="401 unauthorized", transient=False)
+        if cmd == "crash":
+            raise RuntimeError("executor bug")
+        if cmd == "gate":
+            await self.gate.wait()
+            return Outcome(RunStatus.SUCCEEDED)
+        if cmd.startswith("print:"):
+            ctx.output("stdout", cmd[6:].encode())
+            return Outcome(RunStatus.SUCCEEDED)
+        raise AssertionError(f"unknown fake command {cmd!r}")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(db=str(tmp_path / "cronui.db"), timezone="UTC", timezone_source="test")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(ms("2026-03-02T08:59:30Z"))  # a Monday
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[SQLiteStore]:
+    s = SQLiteStore(settings.db)
+    await s.open()
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def fake() -> FakeExecutor:
+    return FakeExecutor()
+
+
+@pytest.fixture
+async def engine(store: SQLiteStore, settings: Settings, clock: FakeClock, fake: FakeExecutor) -> AsyncIterator[Engine]:
+    eng = Engine(store, settings, clock, executors={TargetKind.SHELL: fake}, rng=random.Random(7))
+    await eng.open()
+    assert await eng.try_acquire()
+    yield eng
+    fake.gate.set()
+    await eng.close(grace_s=1.0)
+
+
+def make_job(name: str, schedule: str = "0 * * * *", command: str = "ok", **kw: object) -> Job:
+    return Job(
+        name=name,
+        schedule=schedule,
+        timezone=str(kw.pop("timezone", "UTC")),
+        kind=TargetKind.SHELL,
+        target={"command": command},
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def settle(engine: Engine) -> int | None:
+    """Step the engine until nothing is running; returns the next wake-up."""
+    while True:
+        wake = await engine.step()
+        if not engine.dispatcher.active:
+            return wake
+        await engine.dispatcher.wait_idle()
+
+
+async def run_until(engine: Engine, clock: FakeClock, until: int) -> None:
+    """Run the schedule on the fake clock, jumping from wake-up to wake-up, up to `until`."""
+    wake = await settle(engine)
+    while wake is not None and wake <= until:
+        clock.set(max(wake, clock.now_ms()))
+        wake = await settle(engine)
+    clock.set(max(until, clock.now_ms()))
+    await settle(engine)
