@@ -99,6 +99,7 @@ class Settings:
     auto_disable_after: int = 10
     misfire_grace: float = 300.0
     default_timeout: float = 600.0
+    kill_grace: float = 5.0  # seconds between SIGTERM and SIGKILL for a timed-out or cancelled job
     output_cap: int = 256 * 1024
     theme: str = "cronui-dark"
     pools: dict[str, int] = field(default_factory=dict)
@@ -116,6 +117,7 @@ _SCALARS: dict[str, Callable[[Any], Any]] = {
     "auto_disable_after": _pos_int,
     "misfire_grace": _nonneg_number,
     "default_timeout": _pos_number,
+    "kill_grace": _nonneg_number,
     "output_cap": _pos_int,
     "theme": _text,
 }

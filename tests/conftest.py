@@ -16,10 +16,6 @@ from cronui.engine.executors.base import Outcome, RunContext
 from cronui.model import Job, RunStatus, TargetKind
 from cronui.store.sqlite import SQLiteStore
 
-# Keep a developer's own config and database out of every test.
-os.environ.pop("CRONUI_CONFIG", None)
-os.environ.pop("CRONUI_DB", None)
-
 
 def ms(text: str) -> int:
     """'2026-03-02T09:00:00Z' -> epoch ms."""
@@ -56,6 +52,16 @@ class FakeExecutor:
             ctx.output("stdout", cmd[6:].encode())
             return Outcome(RunStatus.SUCCEEDED)
         raise AssertionError(f"unknown fake command {cmd!r}")
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's own config or database."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    for var in [v for v in os.environ if v.startswith("CRONUI_") and v != "CRONUI_TEST_POSTGRES_URL"]:
+        monkeypatch.delenv(var)
 
 
 @pytest.fixture

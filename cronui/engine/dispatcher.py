@@ -261,6 +261,7 @@ class Dispatcher:
             output_cap=self.settings.output_cap,
             on_milestone=on_milestone,
             on_output=on_output,
+            kill_grace_s=self.settings.kill_grace,
         )
         executor = self.executors.get(job.kind)
         try:

@@ -8,7 +8,6 @@ outlive its run (and a retry never overlaps a previous attempt's leftovers).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import signal
@@ -36,6 +35,22 @@ def parse_milestone(line: str) -> tuple[str, dict[str, Any]] | None:
 
 
 def _group_alive(pgid: int) -> bool:
+    """Whether any live (non-zombie) process is left in the group."""
+    proc_dir = "/proc"
+    if os.path.isdir(proc_dir):
+        for entry in os.listdir(proc_dir):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"{proc_dir}/{entry}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            # pid (comm) state ppid pgrp ...: comm may contain spaces, so split after the last ')'
+            fields = stat[stat.rfind(b")") + 2 :].split()
+            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+                return True
+        return False
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
@@ -43,6 +58,13 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+async def _wait_exit(proc: asyncio.subprocess.Process) -> None:
+    """Until the shell itself has exited. (Process.wait() also waits for its pipes to close, which a
+    background child can hold open for as long as it likes.)"""
+    while proc.returncode is None:
+        await asyncio.sleep(0.05)
 
 
 async def stop_group(pgid: int, proc: asyncio.subprocess.Process, grace_s: float) -> None:
@@ -55,11 +77,7 @@ async def stop_group(pgid: int, proc: asyncio.subprocess.Process, grace_s: float
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         while loop.time() < deadline:
-            if proc.returncode is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(proc.wait(), 0.05)
-            else:
-                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.05)
             if proc.returncode is not None and not _group_alive(pgid):
                 return
 
@@ -126,7 +144,7 @@ async def run(ctx: RunContext) -> Outcome:
         asyncio.create_task(_pump(proc.stderr, "stderr", ctx)),
     ]
     try:
-        await proc.wait()
+        await _wait_exit(proc)
     except asyncio.CancelledError:
         # timeout or cancel: stop the whole group before giving up the slot
         await asyncio.shield(stop_group(pgid, proc, ctx.kill_grace_s))

@@ -1,0 +1,5 @@
+import sys
+
+from cronui.cli import main
+
+sys.exit(main())

@@ -1,0 +1,302 @@
+"""The CLI contract: names, JSON fields, exit codes, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from cronui.cli import main
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "cli.db"
+    monkeypatch.setenv("CRONUI_DB", str(path))
+    monkeypatch.setenv("CRONUI_TIMEZONE", "UTC")
+    return path
+
+
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def snapshot(path: Path) -> list:
+    con = sqlite3.connect(path)
+    try:
+        return [
+            con.execute("SELECT * FROM jobs ORDER BY id").fetchall(),
+            con.execute("SELECT id, status FROM runs ORDER BY id").fetchall(),
+        ]
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------- cronui next
+
+
+def test_next_prints_instants_in_the_zone_then_the_reading(capsys):
+    code, out, err = cli(
+        capsys, "next", "0 9 * * 1-5", "--tz", "Europe/Berlin", "--from", "2026-11-20T12:00", "-n", "3"
+    )
+    assert code == 0 and err == ""
+    assert out.splitlines() == [
+        "2026-11-23T09:00:00+01:00",
+        "2026-11-24T09:00:00+01:00",
+        "2026-11-25T09:00:00+01:00",
+        "At 09:00, Monday through Friday (Europe/Berlin)",
+    ]
+
+
+def test_next_json_is_only_the_array(capsys):
+    code, out, _ = cli(
+        capsys, "next", "*/15 * * * *", "--tz", "UTC", "--from", "2026-11-23T10:07:00Z", "-n", "2", "--json"
+    )
+    assert code == 0
+    assert json.loads(out) == ["2026-11-23T10:15:00+00:00", "2026-11-23T10:30:00+00:00"]
+
+
+def test_next_is_strictly_after_from(capsys):
+    _, out, _ = cli(capsys, "next", "0 9 * * *", "--tz", "UTC", "--from", "2026-11-23T09:00:00Z", "-n", "1", "--json")
+    assert json.loads(out) == ["2026-11-24T09:00:00+00:00"]
+
+
+def test_next_from_with_an_offset_is_that_instant(capsys):
+    _, out, _ = cli(
+        capsys,
+        "next",
+        "0 9 * * *",
+        "--tz",
+        "America/New_York",
+        "--from",
+        "2026-03-08T13:59:00+00:00",
+        "-n",
+        "1",
+        "--json",
+    )
+    assert json.loads(out) == ["2026-03-09T09:00:00-04:00"]
+
+
+def test_next_defaults_to_the_configured_zone(capsys, monkeypatch):
+    monkeypatch.setenv("CRONUI_TIMEZONE", "Asia/Kolkata")
+    _, out, _ = cli(capsys, "next", "0 9 * * *", "--from", "2026-11-23T00:00:00", "-n", "1", "--json")
+    assert json.loads(out) == ["2026-11-23T09:00:00+05:30"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["next", "0 61 * * *"], "hour field: 61 is out of range 0-23"),
+        (["next", "61 * * * *"], "minute field: 61 is out of range 0-59"),
+        (["next", "0 9 * * *", "--tz", "Mars/Olympus"], "unknown time zone"),
+        (["next", "0 9 * * *", "-n", "zero"], "-n: expected a positive integer, got 'zero'"),
+        (["next", "0 9 * * *", "-n", "0"], "-n: expected a positive integer"),
+        (["next", "0 9 * * *", "--from", "yesterday"], "--from: 'yesterday' is not an ISO-8601 time"),
+        (["next", "0 9 31 2 *"], "never"),
+        (["next"], "the following arguments are required: EXPR"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_next_bad_input_is_one_line_exit_2(capsys, argv, message):
+    code, out, err = cli(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_help_explains_the_syntax(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["next", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for needle in ("every 15m", "@daily", "at 2026", "seconds"):
+        assert needle in out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "cronui next" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- jobs
+
+
+def test_job_lifecycle_json_contract(capsys, db):
+    code, out, _ = cli(capsys, "jobs", "add", "hello", "--schedule", "*/5 * * * *", "--shell", "echo hi", "--json")
+    assert code == 0
+    job = json.loads(out)
+    for key in ("id", "name", "schedule", "timezone", "kind", "enabled", "next_run_at", "last_status"):
+        assert key in job
+    assert (job["name"], job["schedule"], job["timezone"], job["kind"], job["enabled"]) == (
+        "hello",
+        "*/5 * * * *",
+        "UTC",
+        "shell",
+        True,
+    )
+    assert job["next_run_at"].endswith("Z")
+
+    code, out, _ = cli(capsys, "jobs", "run", "hello", "--wait", "--json")
+    assert code == 0
+    run = json.loads(out)
+    for key in (
+        "id",
+        "job",
+        "status",
+        "trigger",
+        "attempt",
+        "scheduled_for",
+        "started_at",
+        "finished_at",
+        "duration_ms",
+        "exit_code",
+        "error",
+        "output",
+        "milestones",
+        "node",
+    ):
+        assert key in run
+    assert (run["job"], run["status"], run["trigger"], run["attempt"], run["exit_code"]) == (
+        "hello",
+        "succeeded",
+        "manual",
+        1,
+        0,
+    )
+    assert run["output"] == "hi\n"
+    assert [m["name"] for m in run["milestones"]] == ["process-started", "process-exited"]
+    assert set(run["milestones"][0]) == {"name", "at", "data"}
+
+    code, out, _ = cli(capsys, "runs", "list", "--job", "hello", "--json")
+    assert [r["id"] for r in json.loads(out)] == [run["id"]]
+    code, out, _ = cli(capsys, "runs", "show", str(run["id"]), "--json")
+    assert json.loads(out)["output"] == "hi\n"
+    code, out, _ = cli(capsys, "jobs", "list", "--json")
+    listed = json.loads(out)
+    assert [j["name"] for j in listed] == ["hello"] and listed[0]["last_status"] == "succeeded"
+
+    assert cli(capsys, "jobs", "disable", "hello")[0] == 0
+    assert json.loads(cli(capsys, "jobs", "show", "hello", "--json")[1])["enabled"] is False
+    assert cli(capsys, "jobs", "enable", "hello")[0] == 0
+    code, out, _ = cli(capsys, "jobs", "edit", "hello", "--schedule", "@daily", "--retries", "2", "--json")
+    assert json.loads(out)["schedule"] == "@daily"
+    assert cli(capsys, "jobs", "rm", "hello")[0] == 0
+    assert json.loads(cli(capsys, "jobs", "list", "--json")[1]) == []
+
+
+def test_run_wait_exits_1_when_the_job_fails(capsys, db):
+    cli(capsys, "jobs", "add", "bad", "--schedule", "@daily", "--shell", "exit 4")
+    code, out, _ = cli(capsys, "jobs", "run", "bad", "--wait", "--json")
+    assert code == 1
+    assert json.loads(out)["exit_code"] == 4
+
+
+def test_edit_clears_an_option_with_an_empty_value(capsys, db):
+    cli(capsys, "jobs", "add", "t", "--schedule", "@daily", "--shell", "true", "--tag", "ops", "--tag", "db")
+    assert json.loads(cli(capsys, "jobs", "show", "t", "--json")[1])["tags"] == ["ops", "db"]
+    cli(capsys, "jobs", "edit", "t", "--tag", "")
+    assert json.loads(cli(capsys, "jobs", "show", "t", "--json")[1])["tags"] == []
+
+
+BAD_JOB_INPUT = [
+    (["jobs", "add", "x", "--schedule", "61 * * * *", "--shell", "true"], "minute field: 61 is out of range 0-59"),
+    (["jobs", "add", "x", "--schedule", "@daily", "--tz", "Nowhere/City", "--shell", "true"], "unknown time zone"),
+    (["jobs", "add", "x", "--schedule", "@daily", "--tz", "+02:00", "--shell", "true"], "fixed offset"),
+    (["jobs", "add", "existing", "--schedule", "@daily", "--shell", "true"], "a job named 'existing' already exists"),
+    (["jobs", "add", "bad name", "--schedule", "@daily", "--shell", "true"], "not a valid job name"),
+    (["jobs", "add", "x", "--schedule", "@daily"], "--shell"),
+    (
+        ["jobs", "add", "x", "--schedule", "@daily", "--shell", "true", "--retries", "many"],
+        "--retries: expected a whole number",
+    ),
+    (
+        ["jobs", "add", "x", "--schedule", "@daily", "--shell", "true", "--timeout", "soon"],
+        "--timeout: expected a duration",
+    ),
+    (
+        ["jobs", "add", "x", "--schedule", "@daily", "--shell", "true", "--overlap", "sometimes"],
+        "invalid choice: 'sometimes'",
+    ),
+    (["jobs", "add", "x", "--schedule", "@daily", "--shell", "true", "--on-success", "ghost"], "no job named 'ghost'"),
+    (["jobs", "add", "x", "--schedule", "@daily", "--shell", "true", "--env", "NOEQUALS"], "--env: expected KEY=VALUE"),
+    (["jobs", "add", "x", "--schedule", "@daily", "--shell", "true", "--pool", "gpu"], "unknown pool 'gpu'"),
+    (["jobs", "add", "x", "--schedule", "@reboot", "--shell", "true"], "@reboot"),
+    (["jobs", "show", "ghost"], "no job named 'ghost'"),
+    (["jobs", "edit", "ghost", "--schedule", "@daily"], "no job named 'ghost'"),
+    (["jobs", "edit", "existing", "--schedule", "0 0 30 2 *"], "never"),
+    (["jobs", "rm", "ghost"], "no job named 'ghost'"),
+    (["jobs", "run", "ghost"], "no job named 'ghost'"),
+    (["jobs", "enable", "ghost"], "no job named 'ghost'"),
+    (["runs", "show", "999"], "no run #999"),
+    (["runs", "show", "abc"], "RUN_ID: expected a whole number"),
+    (["runs", "cancel", "999"], "no run #999"),
+    (["runs", "list", "--status", "exploded"], "--status: expected one of"),
+    (["runs", "list", "--since", "a while"], "--since: expected a duration"),
+    (["jobs", "frobnicate"], "invalid choice"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_JOB_INPUT)
+def test_bad_input_changes_nothing(capsys, db, argv, message):
+    assert cli(capsys, "jobs", "add", "existing", "--schedule", "@daily", "--shell", "true")[0] == 0
+    before = snapshot(db)
+    code, out, err = cli(capsys, *argv)
+    assert code == 2, (out, err)
+    assert len(err.strip().splitlines()) == 1, err
+    assert message in err
+    assert "Traceback" not in err
+    assert snapshot(db) == before
+
+
+def test_bad_config_names_file_key_and_reason(capsys, tmp_path, monkeypatch):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('max_concurrent = "lots"\n')
+    code, _, err = cli(capsys, "--config", str(cfg), "locate", "db")
+    assert code == 2 and f"{cfg}: max_concurrent: expected a positive integer, got 'lots'" in err
+    cfg.write_text("colour = 'blue'\n")
+    code, _, err = cli(capsys, "--config", str(cfg), "locate", "db")
+    assert code == 2 and f"{cfg}: colour: unknown key" in err
+    cfg.write_text("[retention\n")
+    code, _, err = cli(capsys, "--config", str(cfg), "locate", "db")
+    assert code == 2 and "invalid TOML" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("CRONUI_MAX_CONCURRENT", "-3")
+    code, _, err = cli(capsys, "locate", "db")
+    assert code == 2 and "environment CRONUI_MAX_CONCURRENT: max_concurrent" in err
+    code, _, err = cli(capsys, "--config", str(tmp_path / "missing.toml"), "locate", "db")
+    assert code == 2 and "config file not found" in err
+
+
+def test_locate_prints_paths_in_use(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("CRONUI_DB", str(tmp_path / "x.db"))
+    assert cli(capsys, "locate", "db")[1].strip() == str(tmp_path / "x.db")
+    assert cli(capsys, "--db", str(tmp_path / "y.db"), "locate", "db")[1].strip() == str(tmp_path / "y.db")
+    assert cli(capsys, "locate", "config")[1].strip().endswith("cronui/config.toml")
+    assert cli(capsys, "locate", "themes")[1].strip().endswith("cronui/themes")
+
+
+def test_status_exits_1_when_nothing_schedules(capsys, db):
+    code, out, _ = cli(capsys, "status", "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["scheduler"] is None and data["paused"] is False
+
+
+def test_pause_and_resume_show_in_status(capsys, db):
+    cli(capsys, "pause")
+    assert json.loads(cli(capsys, "status", "--json")[1])["paused"] is True
+    cli(capsys, "resume")
+    assert json.loads(cli(capsys, "status", "--json")[1])["paused"] is False
+
+
+def test_db_check_backup_prune(capsys, db, tmp_path):
+    cli(capsys, "jobs", "add", "a", "--schedule", "@daily", "--shell", "true")
+    assert cli(capsys, "db", "check")[1].strip() == "ok"
+    assert cli(capsys, "db", "backup", str(tmp_path / "b.db"))[0] == 0
+    assert (tmp_path / "b.db").exists()
+    code, _, err = cli(capsys, "db", "backup", str(tmp_path / "b.db"))
+    assert code == 2 and "already exists" in err
+    assert cli(capsys, "db", "prune")[1].startswith("pruned 0 runs")

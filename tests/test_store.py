@@ -1,0 +1,238 @@
+"""The Store contract: every backend must pass this module (it is parametrized by backend)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from conftest import make_job
+
+from cronui.model import EventKind, Lease, Run, RunEvent, RunStatus, Trigger
+from cronui.store.base import DuplicateJobName, RunFilter, Store, StoreError
+from cronui.store.sqlite import SQLiteStore
+
+T0 = 1_780_000_000_000
+
+
+@pytest.fixture(params=["sqlite"])
+async def backend(request, tmp_path: Path) -> AsyncIterator[Store]:
+    s = SQLiteStore(tmp_path / "contract.db")
+    await s.open()
+    yield s
+    await s.close()
+
+
+async def new_job(store: Store, name: str = "j", **kw):
+    job = make_job(name, **kw)
+    job.created_at = job.updated_at = T0
+    job.next_run_at = T0 + 60_000
+    return await store.create_job(job)
+
+
+def pending(job_id: int, slot: int, trigger: Trigger = Trigger.SCHEDULE, **kw) -> Run:
+    return Run(job_id=job_id, trigger=trigger, scheduled_for=slot, queued_at=slot, **kw)
+
+
+async def test_jobs_round_trip(backend: Store):
+    job = await new_job(backend, "roundtrip", tags=["ops", "nightly"], on_success=[], pool="p")
+    job.target = {"command": "echo ${env:TOKEN}", "env": {"A": "1"}}
+    await backend.update_job(job)
+    again = await backend.get_job_by_name("roundtrip")
+    assert again == job
+    assert [j.name for j in await backend.list_jobs()] == ["roundtrip"]
+
+
+async def test_live_names_are_unique_and_removal_frees_the_name(backend: Store):
+    first = await new_job(backend, "same")
+    with pytest.raises(DuplicateJobName):
+        await new_job(backend, "same")
+    await backend.remove_job(first.id, T0)
+    second = await new_job(backend, "same")
+    assert second.id != first.id
+    assert (await backend.get_job(first.id)).deleted_at == T0
+    assert [j.id for j in await backend.list_jobs()] == [second.id]
+
+
+async def test_each_run_comes_to_exist_once(backend: Store):
+    job = await new_job(backend)
+    slot = T0 + 60_000
+    assert len(await backend.materialize(job.id, [pending(job.id, slot)], slot + 60_000)) == 1
+    assert await backend.materialize(job.id, [pending(job.id, slot, Trigger.CATCHUP)], slot + 60_000) == []
+    assert (await backend.get_job(job.id)).next_run_at == slot + 60_000
+    first = (await backend.list_runs(RunFilter(job_id=job.id)))[0]
+    retry = pending(job.id, slot, Trigger.RETRY, attempt=2, retry_of=first.id)
+    assert await backend.insert_run(retry) is not None
+    assert await backend.insert_run(pending(job.id, slot, Trigger.RETRY, attempt=2, retry_of=first.id)) is None
+    chain = pending(job.id, slot, Trigger.CHAIN, triggered_by=first.id)
+    assert await backend.insert_run(chain) is not None
+    assert await backend.insert_run(pending(job.id, slot, Trigger.CHAIN, triggered_by=first.id)) is None
+    # manual runs have no uniqueness: two clicks are two runs
+    assert await backend.insert_run(pending(job.id, slot, Trigger.MANUAL)) is not None
+    assert await backend.insert_run(pending(job.id, slot, Trigger.MANUAL)) is not None
+
+
+async def test_a_run_is_claimed_once(backend: Store):
+    job = await new_job(backend)
+    run = await backend.insert_run(pending(job.id, T0))
+    assert [r.id for r in await backend.pending_runs(T0)] == [run.id]
+    claimed = await backend.claim_run(run.id, "node-a", T0, 30_000)
+    assert claimed.status is RunStatus.RUNNING and claimed.node == "node-a"
+    assert await backend.claim_run(run.id, "node-b", T0, 30_000) is None
+    assert await backend.pending_runs(T0) == []
+
+
+async def test_pending_respects_not_before(backend: Store):
+    job = await new_job(backend)
+    run = await backend.insert_run(pending(job.id, T0, not_before=T0 + 5_000))
+    assert await backend.pending_runs(T0) == []
+    assert [r.id for r in await backend.pending_runs(T0 + 5_000)] == [run.id]
+    assert await backend.next_wakeup(T0) == min(T0 + 5_000, job.next_run_at)
+
+
+async def test_finish_run_updates_job_and_inserts_follow_ups_together(backend: Store):
+    job = await new_job(backend)
+    run = await backend.insert_run(pending(job.id, T0))
+    run = await backend.claim_run(run.id, "n", T0, 30_000)
+    run.status = RunStatus.FAILED
+    run.finished_at = T0 + 10
+    run.error = "boom"
+    retry = pending(job.id, T0, Trigger.RETRY, attempt=2, retry_of=run.id, not_before=T0 + 1000)
+    inserted = await backend.finish_run(run, {"last_status": RunStatus.FAILED, "consecutive_failures": 1}, [retry])
+    assert [r.attempt for r in inserted] == [2]
+    fresh = await backend.get_job(job.id)
+    assert fresh.last_status is RunStatus.FAILED and fresh.consecutive_failures == 1
+    assert [(r.attempt, r.status) for r in await backend.attempts(run.id)] == [
+        (1, RunStatus.FAILED),
+        (2, RunStatus.PENDING),
+    ]
+
+
+async def test_cancel_pending_directly_and_running_by_request(backend: Store):
+    job = await new_job(backend)
+    waiting = await backend.insert_run(pending(job.id, T0))
+    running = await backend.insert_run(pending(job.id, T0 + 1, Trigger.MANUAL))
+    await backend.claim_run(running.id, "n", T0, 30_000)
+    assert (await backend.request_cancel(waiting.id, T0)).status is RunStatus.CANCELLED
+    after = await backend.request_cancel(running.id, T0)
+    assert after.status is RunStatus.RUNNING and after.cancel_requested
+    assert await backend.cancel_requested([running.id, waiting.id]) == [running.id]
+
+
+async def test_events_are_ordered_and_read_after_an_id(backend: Store):
+    job = await new_job(backend)
+    evs = [RunEvent(EventKind.MILESTONE, T0 + i, 1, job.id, name=f"m{i}", data={"i": i}) for i in range(5)]
+    await backend.append_events(evs[:2])
+    await backend.append_events(evs[2:])
+    ids = [e.id for e in evs]
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    after = await backend.events_after(ids[1])
+    assert [e.name for e in after] == ["m2", "m3", "m4"]
+    assert after[0].job_name == "j" and after[0].data == {"i": 2}
+    assert await backend.last_event_id() == ids[-1]
+    assert [e.name for e in await backend.run_events(1, ids[3])] == ["m4"]
+
+
+async def test_lease_has_one_holder(backend: Store):
+    a = Lease("a", "h", 1, "tcp://127.0.0.1:1", T0, T0 + 30_000)
+    b = Lease("b", "h", 2, "tcp://127.0.0.1:2", T0, T0 + 30_000)
+    alive = lambda lease: True  # noqa: E731
+    assert (await backend.acquire_lease(a, T0, alive)).holder == "a"
+    assert (await backend.acquire_lease(b, T0 + 1, alive)).holder == "a"
+    assert await backend.renew_lease("a", T0 + 10_000, T0 + 40_000)
+    assert not await backend.renew_lease("b", T0 + 10_000, T0 + 40_000)
+    assert (await backend.acquire_lease(b, T0 + 39_999, alive)).holder == "a"
+    assert (await backend.acquire_lease(b, T0 + 40_000, alive)).holder == "b"  # expired
+    assert (await backend.acquire_lease(a, T0 + 40_001, lambda lease: False)).holder == "a"  # holder dead
+    await backend.release_lease("a")
+    assert await backend.get_lease() is None
+
+
+async def test_state_and_prune(backend: Store):
+    await backend.set_state("paused", "1")
+    assert await backend.get_state("paused") == "1"
+    await backend.set_state("paused", None)
+    assert await backend.get_state("paused") is None
+    job = await new_job(backend)
+    day = 86_400_000
+    for i in range(10):
+        r = await backend.insert_run(pending(job.id, T0 + i * day))
+        r.status = RunStatus.SUCCEEDED
+        await backend.finish_run(r, {})
+    await backend.append_events(
+        [RunEvent(EventKind.STARTED, T0, 1, job.id), RunEvent(EventKind.STARTED, T0 + 9 * day, 2, job.id)]
+    )
+    res = await backend.prune(T0 + 10 * day, keep_days=5, runs_per_job=3, event_hours=24)
+    assert res.runs == 7 and res.events == 1
+    left = await backend.list_runs(RunFilter(job_id=job.id))
+    assert [r.scheduled_for for r in left] == [T0 + i * day for i in (9, 8, 7)]
+
+
+async def test_a_jobs_latest_runs_use_an_index(backend: Store):
+    if not isinstance(backend, SQLiteStore):
+        pytest.skip("query plans are backend-specific")
+    plan = await backend._all(
+        "EXPLAIN QUERY PLAN SELECT r.*, j.name FROM runs r JOIN jobs j ON j.id = r.job_id "
+        "WHERE r.job_id = ? ORDER BY r.id DESC LIMIT 50",
+        (1,),
+    )
+    text = " ".join(str(row[3]) for row in plan)
+    assert "runs_job_latest" in text and "TEMP B-TREE" not in text
+
+
+async def test_sqlite_file_is_private_and_a_newer_schema_is_refused(tmp_path: Path):
+    path = tmp_path / "private.db"
+    s = SQLiteStore(path)
+    await s.open()
+    await s.close()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    import sqlite3
+
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA user_version = 99")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="newer cronui"):
+        await SQLiteStore(path).open()
+
+
+async def test_backup_refuses_to_overwrite(backend: Store, tmp_path: Path):
+    target = tmp_path / "copy.db"
+    await backend.backup(str(target))
+    assert target.exists()
+    with pytest.raises(StoreError, match="already exists"):
+        await backend.backup(str(target))
+
+
+async def test_not_a_database_is_a_clear_error(tmp_path: Path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello, this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a cronui database"):
+        await SQLiteStore(bad).open()
+
+
+async def test_migrating_an_existing_file_copies_it_aside_first(tmp_path: Path, monkeypatch):
+    import cronui.store.sqlite as mod
+
+    path = tmp_path / "old.db"
+    s = SQLiteStore(path)
+    await s.open()
+    await new_job(s, "kept")
+    await s.close()
+    monkeypatch.setattr(mod, "MIGRATIONS", [*mod.MIGRATIONS, "CREATE TABLE extra (x INTEGER)"])
+    monkeypatch.setattr(mod, "SCHEMA_VERSION", len(mod.MIGRATIONS))
+    s = SQLiteStore(path)
+    await s.open()
+    assert (await s._one("PRAGMA user_version"))[0] == 2
+    await s._all("SELECT * FROM extra")
+    await s.close()
+    copies = list(tmp_path.glob("old.db.v1-*.bak"))
+    assert len(copies) == 1
+    old = SQLiteStore(copies[0])
+    monkeypatch.setattr(mod, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(mod, "MIGRATIONS", mod.MIGRATIONS[:1])
+    await old.open()
+    assert [j.name for j in await old.list_jobs()] == ["kept"]
+    await old.close()
