@@ -76,6 +76,7 @@ async def run_daemon(
                 },
             ),
         )
+    started = loop.time()
     try:
         await engine.run(stop)
     finally:
@@ -86,4 +87,18 @@ async def run_daemon(
             _emit(out, log_format, sub.queue.get_nowait())
         sub.close()
         await store.close()
+        _emit(
+            out,
+            log_format,
+            RunEvent(
+                EventKind.SCHEDULER,
+                engine.clock.now_ms(),
+                data={
+                    "state": "stopped",
+                    "node": engine.node,
+                    "uptime_s": round(loop.time() - started, 3),
+                    "wakeups": engine.wakeups,
+                },
+            ),
+        )
     return 0

@@ -88,15 +88,19 @@ def validate(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> J
     return job
 
 
-def check_chains(job: Job, others: Iterable[Job]) -> None:
-    """Chains must name existing jobs and must not form a cycle."""
-    graph: dict[str, list[str]] = {j.name: [*j.on_success, *j.on_failure] for j in others if j.id != job.id}
+def check_chains(job: Job, edges: Mapping[str, list[str]], existing: Iterable[str]) -> None:
+    """Chains must name existing jobs and must not form a cycle.
+
+    `edges` maps the names of other jobs that chain to their targets; `existing` holds the names of
+    this job's targets that exist."""
+    found = set(existing)
     for field_name in ("on_success", "on_failure"):
         for target in getattr(job, field_name):
-            if target not in graph:
+            if target not in found:
                 raise JobError(f"{field_name.replace('_', '-')}: no job named {target!r}")
+    graph = {name: list(targets) for name, targets in edges.items() if name != job.name}
     graph[job.name] = [*job.on_success, *job.on_failure]
-    # a cycle through the new job is a path from one of its targets back to it
+    # a cycle through this job is a path from one of its targets back to it
     seen: set[str] = set()
     stack = [(t, [job.name, t]) for t in graph[job.name]]
     while stack:

@@ -12,9 +12,12 @@ Cron expressions follow Debian cron, evaluated in the job's IANA zone:
 * any other job is "fixed-time": it fires once in a repeated hour (the first pass), and a slot whose
   wall time is skipped fires once, at the transition instant.
 
-croniter finds the matching wall times (always on naive datetimes, with ``day_or`` decided here);
+croniter finds the matching wall times (always on naive datetimes, with the day rule decided here);
 the zone handling around it walks the stretches between UTC-offset transitions in UTC seconds, never
 by comparing aware datetimes (Python compares those by wall clock and ignores ``fold``).
+
+One-shots are stored as ``at <local wall time>``; a wall time that repeats means its first pass, and
+the rare second pass (``in 20m`` landing there) is written with its offset: ``at 2026-10-25T02:10:00+01:00``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import zoneinfo
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from cron_descriptor import DescriptionTypeEnum, ExpressionDescriptor, Options
@@ -90,23 +93,24 @@ def get_zone(name: str) -> ZoneInfo:
 
 @functools.lru_cache(maxsize=1024)
 def _get_zone(name: str) -> ZoneInfo:
-    key = name.strip()
-    if _FIXED_OFFSET_RE.fullmatch(key):
+    if _FIXED_OFFSET_RE.fullmatch(name.strip()):
         raise ScheduleError(
             f"{_show(name)} is a fixed UTC offset, and a fixed offset is not a time zone: "
             "use an IANA name such as Europe/Berlin"
         )
-    if key not in _zone_names():
-        hint = _zone_names_folded().get(key.casefold())
-        suffix = f" (did you mean {hint!r}?)" if hint else " (use an IANA name such as Europe/Berlin)"
+    if name not in _zone_names():
+        hint = _zone_names_folded().get(name.strip().casefold())
+        suffix = f" (did you mean {hint!r}?)" if hint else ""
         raise ScheduleError(f"unknown time zone: {_show(name)}{suffix}")
     try:
-        return ZoneInfo(key)
+        return ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise ScheduleError(f"unknown time zone: {_show(name)}") from None
 
 
-_SCAN_STEP = 86400  # offsets are sampled daily, then each change is bisected to the second
+# Offsets are sampled daily and each change is bisected to the second; two changes less than a day
+# apart that cancel out would be missed (tzdata has none in the years a scheduler cares about).
+_SCAN_STEP = 86400
 _MIN_YEAR, _MAX_YEAR = 2, 9998
 
 
@@ -118,8 +122,16 @@ _MIN_S = _year_start(_MIN_YEAR)
 _MAX_S = _year_start(_MAX_YEAR + 1) - 1
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _utc(s: int) -> datetime:
+    """UTC seconds as an aware datetime, by arithmetic (fromtimestamp refuses negatives on some systems)."""
+    return _EPOCH + timedelta(seconds=s)
+
+
 def _year_of(s: int) -> int:
-    return time.gmtime(s).tm_year
+    return _utc(s).year
 
 
 class _ZoneTable:
@@ -133,7 +145,7 @@ class _ZoneTable:
         self._lock = threading.Lock()
 
     def _offset(self, s: int) -> int:
-        off = datetime.fromtimestamp(s, self.zone).utcoffset()
+        off = _utc(s).astimezone(self.zone).utcoffset()
         assert off is not None
         return off.days * 86400 + off.seconds
 
@@ -159,7 +171,7 @@ class _ZoneTable:
         points = [*range(start, end, _SCAN_STEP), end]
         for p in points:
             o = self._offset(p)
-            if o != prev_o:
+            while o != prev_o:  # a change in (prev_t, p]: bisect to its first second
                 lo, hi = prev_t, p  # offset(lo) == prev_o != offset(hi)
                 while hi - lo > 1:
                     mid = (lo + hi) // 2
@@ -167,9 +179,9 @@ class _ZoneTable:
                         lo = mid
                     else:
                         hi = mid
+                prev_t, prev_o = hi, self._offset(hi)
                 times.append(hi)
-                offsets.append(o)
-                prev_o = o
+                offsets.append(prev_o)
             prev_t = p
         return base, times, offsets
 
@@ -247,15 +259,17 @@ _DOW = _Field("day-of-week", 0, 7, _DOW_NAMES)
 
 _DIGITS_RE = re.compile(r"[0-9]+", re.ASCII)
 _WHITESPACE_RE = re.compile(r"[ \t\r\n\f\v]+", re.ASCII)
-_MONTH_TITLES = [""] + [calendar.month_name[i] for i in range(1, 13)]
+_MONTH_TITLES = [
+    "",
+    *"January February March April May June July August September October November December".split(),
+]
 _DAY_TITLES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 _ORDINALS = ["", "first", "second", "third", "fourth", "fifth"]
 
 
 def _show(text: str, limit: int = 40) -> str:
     """`text` quoted for an error message: one line, and not too long."""
-    shown = repr(text if len(text) <= limit else text[:limit] + "…")
-    return shown
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def _value(f: _Field, tok: str) -> int:
@@ -467,10 +481,15 @@ def _parse_cron(text: str) -> _CronSpec:
 # ---------------------------------------------------------------- cron evaluation (croniter)
 
 
-def _list(values: frozenset[int], f: _Field) -> str:
-    if len(values) == f.hi - f.lo + 1:
+def _list(values: frozenset[int], f: _Field | None = None) -> str:
+    """Values as croniter text: '*' or a plain list of numbers.
+
+    Never ranges: croniter reads an equal range such as '5-5' as the whole field, and explicit
+    numbers keep its other readings of our syntax out of the way (and it builds lists faster).
+    """
+    if f is not None and len(values) == f.hi - f.lo + 1:
         return "*"
-    return ",".join(str(v) for v in sorted(values))
+    return ",".join(map(str, sorted(values)))
 
 
 class _CronEngine:
@@ -483,18 +502,18 @@ class _CronEngine:
     search decades in vain.
     """
 
-    __slots__ = ("_branches", "_lock")
+    __slots__ = ("_branches", "_lock", "_memo")
 
     def __init__(self, spec: _CronSpec) -> None:
         dom = spec.dom
         dom_all = len(dom.values) == 31
-        dom_items = [str(v) for v in sorted(dom.values)] + (["l"] if dom.last_day else [])
+        dom_items = ([_list(dom.values)] if dom.values else []) + (["l"] if dom.last_day else [])
         dom_text = "*" if dom_all else ",".join(dom_items)
         plain = _Parsed(spec.dow.values)
         special = _Parsed(frozenset(), last_weekdays=spec.dow.last_weekdays, nth_weekdays=spec.dow.nth_weekdays)
         dow_sides: list[tuple[_Parsed, str]] = []
         if spec.dow.values:
-            dow_sides.append((plain, "*" if len(spec.dow.values) == 7 else ",".join(map(str, sorted(spec.dow.values)))))
+            dow_sides.append((plain, "*" if len(spec.dow.values) == 7 else _list(spec.dow.values)))
         if special.last_weekdays or special.nth_weekdays:
             items = [f"l{wd}" for wd in sorted(special.last_weekdays)]
             items += [f"{wd}#{n}" for wd, n in sorted(special.nth_weekdays)]
@@ -533,25 +552,35 @@ class _CronEngine:
             )
         self._branches = tuple(branches)
         self._lock = threading.Lock()
+        # per branch, the last (asked, answer): the answer holds for every question in [asked, answer)
+        self._memo: list[tuple[int, int | None] | None] = [None] * len(branches)
 
     def next_wall(self, wall: int) -> int | None:
         """The first matching naive wall time strictly after `wall` (both seconds on a naive clock)."""
-        best: float | None = None
+        best: int | None = None
         with self._lock:
-            for c in self._branches:
-                c.set_current(float(wall))
-                try:
-                    found = c.get_next()
-                except (CroniterError, OverflowError, ValueError):
-                    continue
-                if best is None or found < best:
+            for i, c in enumerate(self._branches):
+                memo = self._memo[i]
+                if memo is not None and memo[0] <= wall and (memo[1] is None or wall < memo[1]):
+                    found = memo[1]
+                else:
+                    c.set_current(float(wall))
+                    try:
+                        found = int(c.get_next())
+                    except (CroniterError, OverflowError, ValueError):
+                        found = None
+                    self._memo[i] = (wall, found)
+                if found is not None and (best is None or found < best):
                     best = found
-        return None if best is None else int(best)
+        return best
 
 
 @functools.lru_cache(maxsize=16384)
 def _engine(expr: str) -> _CronEngine:
-    return _CronEngine(_parse_cron(expr))
+    """The croniter side of a normalized cron expression (or alias), built on first use and kept."""
+    spec = _read(expr).cron
+    assert spec is not None
+    return _CronEngine(spec)
 
 
 def _next_cron(spec: _CronSpec, engine: _CronEngine, table: _ZoneTable, s: int) -> int | None:
@@ -718,7 +747,7 @@ def _read_text(text: str) -> _Syntax:
         if lowered not in _ALIASES:
             raise ScheduleError(f"unknown alias {_show(stripped)} (expected one of {', '.join(_ALIASES)})")
         return _Syntax(ScheduleKind.CRON, lowered, cron=_parse_cron(_ALIASES[lowered]))
-    word = lowered.split(None, 1)[0]
+    word = _WHITESPACE_RE.split(lowered, maxsplit=1)[0]
     if word == "every":
         m = _EVERY_RE.fullmatch(stripped)
         if m is None:
@@ -745,14 +774,25 @@ def _read_text(text: str) -> _Syntax:
     return _Syntax(ScheduleKind.CRON, " ".join(spec.fields), cron=spec)
 
 
-@dataclass(frozen=True)
 class _Plan:
-    """What next_after needs for one (expr, zone), built once and shared."""
+    """What next_after needs for one (expr, zone): built once, shared, croniter only on first use."""
 
-    syntax: _Syntax
-    table: _ZoneTable | None = None
-    engine: _CronEngine | None = None
-    instant: int | None = None  # one-shots, UTC seconds
+    __slots__ = ("_engine", "instant", "last", "syntax", "table")
+
+    def __init__(self, syntax: _Syntax, table: _ZoneTable | None = None, instant: int | None = None) -> None:
+        self.syntax = syntax
+        self.table = table
+        self.instant = instant  # one-shots, UTC seconds
+        self._engine: _CronEngine | None = None
+        # the last (asked, answer) in ms: next_after(t) is the same answer for every t in [asked, answer)
+        self.last: tuple[int, int] | None = None
+
+    @property
+    def engine(self) -> _CronEngine:
+        if self._engine is None:
+            expr = self.syntax.expr
+            self._engine = _engine(_ALIASES.get(expr, expr))
+        return self._engine
 
 
 def _plan(expr: str, tz: str) -> _Plan:
@@ -768,24 +808,10 @@ def _plan_text(expr: str, tz: str) -> _Plan:
     if syntax.relative is not None:
         raise ScheduleError(f"{syntax.expr!r} is relative to now: read it with parse() to fix its time")
     if syntax.cron is not None:
-        return _Plan(
-            syntax, _zone_table(tz), _engine(syntax.expr if not syntax.expr.startswith("@") else _ALIASES[syntax.expr])
-        )
+        return _Plan(syntax, _zone_table(tz))
     if syntax.at is not None:
         return _Plan(syntax, instant=_at_instant(syntax.at, tz))
     return _Plan(syntax)
-
-
-class _Memo:
-    """The last answer per (expr, zone): next_after(t) is the same for every t in [asked, answer)."""
-
-    __slots__ = ("last",)
-
-    def __init__(self) -> None:
-        self.last: tuple[int, int] | None = None
-
-
-_MEMOS: dict[tuple[str, str], _Memo] = {}
 
 
 @dataclass(frozen=True)
@@ -813,33 +839,30 @@ class Schedule:
             return (after_ms // period + 1) * period
         if plan.instant is not None:
             return plan.instant * 1000 if plan.instant * 1000 > after_ms else None
-        key = (self.expr, self.timezone)
-        memo = _MEMOS.get(key)
-        if memo is None:
-            memo = _MEMOS.setdefault(key, _Memo())
-        last = memo.last
+        last = plan.last
         if last is not None and last[0] <= after_ms < last[1]:
             return last[1]
         s = after_ms // 1000
         if s >= _MAX_S:
             return None
-        assert plan.syntax.cron is not None and plan.engine is not None and plan.table is not None
-        found = _next_cron(plan.syntax.cron, plan.engine, plan.table, max(s, _MIN_S))
+        assert syntax.cron is not None and plan.table is not None
+        found = _next_cron(syntax.cron, plan.engine, plan.table, max(s, _MIN_S))
         if found is None or found >= _MAX_S:
             return None
         result = found * 1000
-        memo.last = (after_ms, result)
+        plan.last = (after_ms, result)
         return result
 
     def next_n(self, after_ms: int, n: int) -> list[int]:
         """The next `n` fire instants strictly after `after_ms` (fewer if the schedule ends)."""
         out: list[int] = []
-        current: int | None = after_ms
+        current = after_ms
         while len(out) < n:
-            current = self.next_after(current)
-            if current is None:
+            found = self.next_after(current)
+            if found is None:
                 break
-            out.append(current)
+            out.append(found)
+            current = found
         return out
 
     def describe(self) -> str:
@@ -860,7 +883,7 @@ def parse(expr: str, timezone: str, now_ms: int | None = None) -> Schedule:
         if not _MIN_S <= instant <= _MAX_S:
             raise ScheduleError(f"{syntax.expr!r} lands outside the supported years")
         zone = get_zone(timezone)
-        wall = datetime.fromtimestamp(instant, zone)
+        wall = _utc(instant).astimezone(zone)
         at = _At(wall.replace(tzinfo=None), None)
         if _at_instant(at, timezone) != instant:  # the second pass of a repeated hour
             off = wall.utcoffset()
@@ -891,21 +914,54 @@ def _weekday_phrase(dow: _Parsed, days_joiner: str = "and") -> str:
     return _join_words(parts, "or")
 
 
+def _is_name_or_number(f: _Field, tok: str) -> bool:
+    return bool(_DIGITS_RE.fullmatch(tok)) or (f.names is not None and tok.lower() in f.names)
+
+
+def _for_descriptor(f: _Field, text: str, values: frozenset[int]) -> str:
+    """A field as cron-descriptor reads it well: as written when simple, else its values spelled out.
+
+    cron-descriptor mangles lists that mix ranges and steps, and reads '5-5' or '47-59/60' (one
+    value each) as ranges or cycles.
+    """
+    items = text.split(",")
+    if all(_is_name_or_number(f, tok) for tok in items):
+        return text.upper()
+    if len(items) == 1 and len(values) >= 2:
+        base, slash, _ = text.partition("/")
+        a, dash, b = base.partition("-")
+        if base == "*" or (dash and _value(f, a) < _value(f, b)) or (slash and not dash):
+            return text.upper()
+    ordered = sorted(values)
+    if len(ordered) >= 3 and ordered[-1] - ordered[0] == len(ordered) - 1:
+        return f"{ordered[0]}-{ordered[-1]}"
+    return ",".join(map(str, ordered))
+
+
 def _describe_cron(spec: _CronSpec) -> str:
     fields = list(spec.fields)
+    if spec.seconds is not None:
+        fields[0] = _for_descriptor(_SECOND, fields[0], spec.seconds)
+    fields[-5] = _for_descriptor(_MINUTE, fields[-5], spec.minutes)
+    fields[-4] = _for_descriptor(_HOUR, fields[-4], spec.hours)
+    fields[-2] = _for_descriptor(_MONTH, fields[-2], spec.months)
     dom, dow = spec.dom, spec.dow
     dow_all = len(dow.values) == 7 and not dow.last_weekdays and not dow.nth_weekdays
     dom_all = len(dom.values) == 31
-    if spec.day_or and dow_all:  # "or on any weekday" is every day
-        dom_all = True
-    if "L" in spec.dom_text.upper() and spec.dom_text.upper() != "L":
+    if spec.day_or and (dom_all or dow_all):  # "any day of the month, or Monday" is every day
+        dom_all = dow_all = True
+    if dom.last_day and dom.values:
         numbers = _join_words([str(d) for d in sorted(dom.values)])
         dom_phrase: str | None = f", on day {numbers} and on the last day of the month"
     else:
         dom_phrase = None
-    fields[-3] = "*" if dom_all else spec.dom_text.upper()
+    if dom_all:
+        fields[-3] = "*"
+    elif dom.last_day and not dom.values:
+        fields[-3] = "L"
+    elif dom_phrase is None:
+        fields[-3] = _for_descriptor(_DOM, spec.dom_text, dom.values)
     fields[-1] = "*"
-    fields[-2] = fields[-2].upper()
     options = Options()
     options.use_24hour_time_format = True
     try:
@@ -928,7 +984,7 @@ def _describe_cron(spec: _CronSpec) -> str:
         else:  # Debian: a day-of-month starting with '*' is ANDed with the day-of-week
             dow_part = f", if it is {_weekday_phrase(dow, 'or')}"
     text = f"{time_part}{dom_part}{dow_part}{month_part}"
-    text = ed.transform_verbosity(text, use_verbose_format=False)
+    text = str(ed.transform_verbosity(text, use_verbose_format=False))
     return text[:1].upper() + text[1:]
 
 
@@ -1007,6 +1063,8 @@ Schedules (read in the job's time zone, an IANA name such as Europe/Berlin):
                       (counted from 1970-01-01 00:00 UTC: every 15m is :00 :15 :30 :45)
   once                at 2026-12-24T09:00   at 2026-12-24 09:00:30
                       in 45s | in 20m | in 2h | in 1d   (stored as an 'at' time)
+                      a time that repeats when clocks go back means its first pass;
+                      add the offset for the second: at 2026-10-25T02:30+01:00
 
 Daylight saving: a job at a fixed time runs once on the day clocks go back, and at the end
 of the gap when they spring forward over it; jobs with * in the minute or hour follow the

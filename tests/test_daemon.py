@@ -44,7 +44,7 @@ def daemons(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subpr
     procs: list[subprocess.Popen[str]] = []
 
     def start(*extra: str) -> subprocess.Popen[str]:
-        log = open(tmp_path / f"daemon{len(procs)}.log", "w")  # noqa: SIM115
+        log = open(tmp_path / f"daemon{len(procs)}.log", "w")
         p = subprocess.Popen(
             [sys.executable, "-m", "cronui", "daemon", *extra], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
         )
@@ -190,7 +190,7 @@ def test_jobs_run_wait_against_a_running_daemon_starts_at_once(env, daemons):
 
 def test_runs_tail_follows_another_process(env, daemons, tmp_path):
     cronui(env, "jobs", "add", "tick", "--schedule", "every 1s", "--shell", "echo '::milestone hello n=1::'")
-    out = open(tmp_path / "tail.log", "w")  # noqa: SIM115
+    out = open(tmp_path / "tail.log", "w")
     tail = subprocess.Popen([sys.executable, "-m", "cronui", "runs", "tail", "--json"], env=env, stdout=out, text=True)
     try:
         time.sleep(1.0)

@@ -54,11 +54,11 @@ async def test_materializing_a_slot_twice_inserts_it_once(engine: Engine, store:
     job = await engine.control.add_job(make_job("dup"))
     slot = ms("2026-03-02T09:00:00Z")
     run = Run(job_id=job.id, trigger=Trigger.SCHEDULE, scheduled_for=slot, queued_at=slot)
-    first = await store.materialize(job.id, [run], slot + 3_600_000)
+    first = await store.materialize([(job.id, [run], slot + 3_600_000)])
     again = Run(job_id=job.id, trigger=Trigger.SCHEDULE, scheduled_for=slot, queued_at=slot)
-    second = await store.materialize(job.id, [again], slot + 3_600_000)
+    second = await store.materialize([(job.id, [again], slot + 3_600_000)])
     catchup = Run(job_id=job.id, trigger=Trigger.CATCHUP, scheduled_for=slot, queued_at=slot)
-    third = await store.materialize(job.id, [catchup], slot + 3_600_000)
+    third = await store.materialize([(job.id, [catchup], slot + 3_600_000)])
     assert len(first) == 1 and second == [] and third == []
 
 
@@ -338,8 +338,7 @@ async def test_orphaned_runs_become_interrupted_and_are_retried(store, settings,
     await job_engine.try_acquire()
     job = await job_engine.control.add_job(make_job("o", "@yearly", "ok", max_retries=1, retry_delay_s=0))
     run = await job_engine.control.trigger("o")
-    claimed = await store.claim_run(run.id, "deadhost:1:x", clock.now_ms(), 30_000)
-    assert claimed is not None
+    assert await store.claim_runs([run.id], "deadhost:1:x", clock.now_ms(), 30_000)
     await store.release_lease(job_engine.node)
     job_engine.holding = False
     await job_engine.try_acquire()  # a new holder looks for what the old one left running

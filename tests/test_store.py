@@ -59,8 +59,8 @@ async def test_live_names_are_unique_and_removal_frees_the_name(backend: Store):
 async def test_each_run_comes_to_exist_once(backend: Store):
     job = await new_job(backend)
     slot = T0 + 60_000
-    assert len(await backend.materialize(job.id, [pending(job.id, slot)], slot + 60_000)) == 1
-    assert await backend.materialize(job.id, [pending(job.id, slot, Trigger.CATCHUP)], slot + 60_000) == []
+    assert len(await backend.materialize([(job.id, [pending(job.id, slot)], slot + 60_000)])) == 1
+    assert await backend.materialize([(job.id, [pending(job.id, slot, Trigger.CATCHUP)], slot + 60_000)]) == []
     assert (await backend.get_job(job.id)).next_run_at == slot + 60_000
     first = (await backend.list_runs(RunFilter(job_id=job.id)))[0]
     retry = pending(job.id, slot, Trigger.RETRY, attempt=2, retry_of=first.id)
@@ -78,9 +78,9 @@ async def test_a_run_is_claimed_once(backend: Store):
     job = await new_job(backend)
     run = await backend.insert_run(pending(job.id, T0))
     assert [r.id for r in await backend.pending_runs(T0)] == [run.id]
-    claimed = await backend.claim_run(run.id, "node-a", T0, 30_000)
+    [claimed] = await backend.claim_runs([run.id], "node-a", T0, 30_000)
     assert claimed.status is RunStatus.RUNNING and claimed.node == "node-a"
-    assert await backend.claim_run(run.id, "node-b", T0, 30_000) is None
+    assert await backend.claim_runs([run.id], "node-b", T0, 30_000) == []
     assert await backend.pending_runs(T0) == []
 
 
@@ -95,7 +95,7 @@ async def test_pending_respects_not_before(backend: Store):
 async def test_finish_run_updates_job_and_inserts_follow_ups_together(backend: Store):
     job = await new_job(backend)
     run = await backend.insert_run(pending(job.id, T0))
-    run = await backend.claim_run(run.id, "n", T0, 30_000)
+    [run] = await backend.claim_runs([run.id], "n", T0, 30_000)
     run.status = RunStatus.FAILED
     run.finished_at = T0 + 10
     run.error = "boom"
@@ -114,7 +114,7 @@ async def test_cancel_pending_directly_and_running_by_request(backend: Store):
     job = await new_job(backend)
     waiting = await backend.insert_run(pending(job.id, T0))
     running = await backend.insert_run(pending(job.id, T0 + 1, Trigger.MANUAL))
-    await backend.claim_run(running.id, "n", T0, 30_000)
+    await backend.claim_runs([running.id], "n", T0, 30_000)
     assert (await backend.request_cancel(waiting.id, T0)).status is RunStatus.CANCELLED
     after = await backend.request_cancel(running.id, T0)
     assert after.status is RunStatus.RUNNING and after.cancel_requested

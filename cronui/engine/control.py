@@ -83,10 +83,15 @@ class Control:
             return None
         return parse(job.schedule, job.timezone, now_ms=now).next_after(now)
 
+    async def _check_chains(self, job: Job) -> None:
+        targets = [*job.on_success, *job.on_failure]
+        if targets:  # a job that chains to nothing cannot close a cycle
+            check_chains(job, await self.store.chain_edges(), await self.store.existing_names(targets))
+
     async def add_job(self, job: Job) -> Job:
         now = self.clock.now_ms()
         validate(job, now, self.settings.pools)
-        check_chains(job, await self.store.list_jobs())
+        await self._check_chains(job)
         if await self.store.get_job_by_name(job.name) is not None:
             raise JobError(f"name: a job named {job.name!r} already exists")
         job.created_at = job.updated_at = now
@@ -100,7 +105,7 @@ class Control:
         """Save an edited job. Its next fire is recomputed from now (slots are never replayed by an edit)."""
         now = self.clock.now_ms()
         validate(job, now, self.settings.pools)
-        check_chains(job, await self.store.list_jobs())
+        await self._check_chains(job)
         old = await self.store.get_job(job.id) if job.id is not None else None
         if old is None or old.deleted_at is not None:
             raise NotFound(f"no job named {job.name!r}")
@@ -132,7 +137,7 @@ class Control:
     async def remove_job(self, name: str) -> Job:
         job = await self.job(name)
         assert job.id is not None
-        users = [j.name for j in await self.store.list_jobs() if name in (*j.on_success, *j.on_failure)]
+        users = sorted(other for other, targets in (await self.store.chain_edges()).items() if name in targets)
         if users:
             raise JobError(f"{name!r} is chained from {', '.join(users)}: edit those first")
         now = self.clock.now_ms()

@@ -106,22 +106,25 @@ class Dispatcher:
 
     # ------------------------------------------------------------ dispatching
 
-    def _running_for(self, job_id: int) -> list[int]:
-        return [rid for rid, a in self.active.items() if a.run.job_id == job_id]
-
-    def _pool_use(self, pool: str) -> int:
-        return sum(1 for a in self.active.values() if a.job.pool == pool)
-
     async def dispatch(self, paused: bool) -> int:
         """Start what may start now; record overlap skips. Returns how many runs started."""
         now = self.clock.now_ms()
         await self._apply_cancel_requests()
         if paused:
             return 0
-        started = 0
         waiting: dict[int, int] = {}
-        catching_up = {a.run.job_id for a in self.active.values() if a.run.trigger is Trigger.CATCHUP}
         jobs: dict[int, Job | None] = {}
+        busy: dict[int, list[int]] = {}  # job id -> runs running or claimed in this pass
+        pool_use: dict[str, int] = {}
+        catching_up: set[int] = set()
+        for a in self.active.values():
+            busy.setdefault(a.run.job_id, []).append(a.run.id or 0)
+            if a.job.pool is not None:
+                pool_use[a.job.pool] = pool_use.get(a.job.pool, 0) + 1
+            if a.run.trigger is Trigger.CATCHUP:
+                catching_up.add(a.run.job_id)
+        total = len(self.active)
+        chosen: dict[int, Job] = {}
         for run in await self.store.pending_runs(now):
             assert run.id is not None
             if self.only_roots is not None and (run.retry_of or run.id) not in self.only_roots:
@@ -132,7 +135,7 @@ class Dispatcher:
             if job is None or job.deleted_at is not None:
                 await self.store.skip_pending(run.id, RunStatus.CANCELLED, "job removed", now)
                 continue
-            running = self._running_for(run.job_id)
+            running = busy.get(run.job_id)
             if run.trigger is Trigger.CATCHUP:
                 catching_up.add(run.job_id)
             if running and run.trigger is not Trigger.RETRY and job.overlap is not OverlapPolicy.ALLOW:
@@ -140,24 +143,29 @@ class Dispatcher:
                     # catch-up runs go one after another, and new slots wait behind them
                     continue
                 if job.overlap is OverlapPolicy.SKIP:
-                    reason = f"{REASON_OVERLAP}: run #{min(running)} still running"
-                    await self._skip(run, job, reason, now)
+                    await self._skip(run, job, f"{REASON_OVERLAP}: run #{min(running)} still running", now)
                     continue
-                if job.overlap is OverlapPolicy.QUEUE:
-                    waiting[run.job_id] = waiting.get(run.job_id, 0) + 1
-                    if waiting[run.job_id] > job.queue_limit:
-                        await self._skip(run, job, f"{REASON_QUEUE_FULL} (limit {job.queue_limit})", now)
+                waiting[run.job_id] = waiting.get(run.job_id, 0) + 1
+                if waiting[run.job_id] > job.queue_limit:
+                    await self._skip(run, job, f"{REASON_QUEUE_FULL} (limit {job.queue_limit})", now)
+                continue
+            if total >= self.settings.max_concurrent:
+                break  # the rest waits for a free slot; a finishing run wakes the loop
+            if job.pool is not None:
+                if pool_use.get(job.pool, 0) >= self.settings.pools.get(job.pool, 1):
                     continue
-            if len(self.active) >= self.settings.max_concurrent:
-                continue
-            if job.pool is not None and self._pool_use(job.pool) >= self.settings.pools.get(job.pool, 1):
-                continue
-            claimed = await self.store.claim_run(run.id, self.node, now, int(self.settings.lease.ttl * 1000))
-            if claimed is None:
-                continue
-            self._start(claimed, job)
-            started += 1
-        return started
+                pool_use[job.pool] = pool_use.get(job.pool, 0) + 1
+            total += 1
+            busy.setdefault(run.job_id, []).append(run.id)
+            chosen[run.id] = job
+        if not chosen:
+            return 0
+        lease_ms = int(self.settings.lease.ttl * 1000)
+        claimed = await self.store.claim_runs(list(chosen), self.node, self.clock.now_ms(), lease_ms)
+        for run in claimed:
+            assert run.id is not None
+            self._start(run, chosen[run.id])
+        return len(claimed)
 
     async def _skip(self, run: Run, job: Job, reason: str, now: int) -> None:
         assert run.id is not None

@@ -23,7 +23,7 @@ from cronui.engine.control import PAUSED_KEY, Control
 from cronui.engine.dispatcher import Dispatcher, Executor
 from cronui.engine.events import EventBus
 from cronui.engine.scheduler import plan_slots
-from cronui.model import EventKind, Job, Lease, RunEvent, RunStatus, TargetKind
+from cronui.model import EventKind, Job, Lease, Run, RunEvent, RunStatus, TargetKind
 from cronui.schedule import Schedule, ScheduleError, parse
 from cronui.store.base import Store
 
@@ -65,6 +65,7 @@ class Engine:
         self._server: asyncio.Server | None = None
         self._schedules: dict[int, tuple[str, str, Schedule]] = {}
         self._last_prune = 0.0
+        self.wakeups = 0  # passes of the loop: an idle holder makes one per lease renewal
         self.dispatcher = Dispatcher(
             store, self.bus, settings, self.clock, self.node, executors, rng, on_finished=self._wake.set
         )
@@ -163,30 +164,43 @@ class Engine:
             self._schedules[job.id] = cached
         return cached[2]
 
-    async def _materialize(self, job: Job, now: int, paused: bool) -> None:
-        assert job.id is not None
-        try:
-            sched = self._schedule(job)
-        except ScheduleError as e:  # e.g. a zone the system no longer knows: never a crash loop
-            log.error("job %s: %s; it will not fire until edited", job.name, e)
-            await self.store.materialize(job.id, [], None)
-            return
-        plan = plan_slots(job, sched, now, paused=paused)
-        inserted = await self.store.materialize(job.id, plan.runs, plan.next_run_at)
-        for run in inserted:
+    async def _materialize(self, due: list[Job], now: int, paused: bool) -> None:
+        """Plan every due job's slots and store them all in one transaction."""
+        plans: list[tuple[int, list[Run], int | None]] = []
+        names: dict[int, str] = {}
+        for job in due:
+            assert job.id is not None
+            names[job.id] = job.name
+            try:
+                sched = self._schedule(job)
+            except ScheduleError as e:  # e.g. a zone the system no longer knows: never a crash loop
+                log.error("job %s: %s; it will not fire until edited", job.name, e)
+                plans.append((job.id, [], None))
+                continue
+            plan = plan_slots(job, sched, now, paused=paused)
+            plans.append((job.id, plan.runs, plan.next_run_at))
+        queued_at = self.clock.now_ms()
+        for _, runs, _ in plans:
+            for run in runs:
+                run.queued_at = queued_at
+                if run.finished_at is not None:
+                    run.finished_at = queued_at
+        for run in await self.store.materialize(plans):
+            name = names[run.job_id]
             data = {"trigger": str(run.trigger), "scheduled_for": run.scheduled_for}
             if run.status is RunStatus.PENDING:
-                self.bus.publish(RunEvent(EventKind.QUEUED, now, run.id, job.id, job.name, data=data))
+                self.bus.publish(RunEvent(EventKind.QUEUED, queued_at, run.id, run.job_id, name, data=data))
             else:
                 data.update(status=str(run.status), reason=run.reason, count=run.missed_count)
-                self.bus.publish(RunEvent(EventKind.FINISHED, now, run.id, job.id, job.name, data=data))
+                self.bus.publish(RunEvent(EventKind.FINISHED, queued_at, run.id, run.job_id, name, data=data))
 
     async def step(self) -> int | None:
         """Materialize due slots and start what may start. Returns the next moment there is work."""
         now = self.clock.now_ms()
         paused = await self.store.get_state(PAUSED_KEY) is not None
-        for job in await self.store.due_jobs(now):
-            await self._materialize(job, now, paused)
+        due = await self.store.due_jobs(now)
+        if due:
+            await self._materialize(due, now, paused)
         await self.dispatcher.dispatch(paused)
         return await self.store.next_wakeup(self.clock.now_ms())
 
@@ -233,6 +247,7 @@ class Engine:
                         wake_at = None
                     if wake_at is not None:
                         delay = min(delay, (wake_at - self.clock.now_ms()) / 1000)
+                self.wakeups += 1
                 wake_task = asyncio.ensure_future(self._wake.wait())
                 await asyncio.wait({wake_task, stop_task}, timeout=max(0.0, delay), return_when=asyncio.FIRST_COMPLETED)
                 wake_task.cancel()

@@ -7,6 +7,7 @@ must be atomic is one `BEGIN IMMEDIATE` transaction, so two processes never inte
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import time
@@ -288,6 +289,20 @@ class SQLiteStore:
         rows = await self._all("SELECT * FROM jobs WHERE deleted_at IS NULL ORDER BY name")
         return [job_from_row(r) for r in rows]
 
+    async def chain_edges(self) -> dict[str, list[str]]:
+        rows = await self._all(
+            "SELECT name, on_success, on_failure FROM jobs WHERE deleted_at IS NULL "
+            "AND (on_success != '[]' OR on_failure != '[]')"
+        )
+        return {r["name"]: [*json.loads(r["on_success"]), *json.loads(r["on_failure"])] for r in rows}
+
+    async def existing_names(self, names: Sequence[str]) -> set[str]:
+        if not names:
+            return set()
+        marks = ", ".join("?" for _ in names)
+        rows = await self._all(f"SELECT name FROM jobs WHERE deleted_at IS NULL AND name IN ({marks})", tuple(names))
+        return {r[0] for r in rows}
+
     # ------------------------------------------------------------ scheduling
 
     async def due_jobs(self, now: int) -> list[Job]:
@@ -318,13 +333,16 @@ class SQLiteStore:
         run.id = cur.lastrowid
         return run
 
-    async def materialize(self, job_id: int, runs: Sequence[Run], next_run_at: int | None) -> list[Run]:
+    async def materialize(self, plans: Sequence[tuple[int, Sequence[Run], int | None]]) -> list[Run]:
+        """For each (job id, runs, next fire): insert the runs (a slot that exists already is left
+        alone) and advance the job — all in one transaction."""
         inserted: list[Run] = []
         async with self._tx() as db:
-            for run in runs:
-                if await self._insert_run(db, run) is not None:
-                    inserted.append(run)
-            await db.execute("UPDATE jobs SET next_run_at = ? WHERE id = ?", (next_run_at, job_id))
+            for job_id, runs, next_run_at in plans:
+                for run in runs:
+                    if await self._insert_run(db, run) is not None:
+                        inserted.append(run)
+                await db.execute("UPDATE jobs SET next_run_at = ? WHERE id = ?", (next_run_at, job_id))
         return inserted
 
     async def insert_run(self, run: Run) -> Run | None:
@@ -338,16 +356,23 @@ class SQLiteStore:
         )
         return [run_from_row(r) for r in rows]
 
-    async def claim_run(self, run_id: int, node: str, now: int, lease_ms: int) -> Run | None:
+    async def claim_runs(self, run_ids: Sequence[int], node: str, now: int, lease_ms: int) -> list[Run]:
+        """Mark pending runs as running on `node`; returns those this call claimed (others lost a race)."""
+        claimed: list[int] = []
         async with self._tx() as db:
-            cur = await db.execute(
-                "UPDATE runs SET status = 'running', node = ?, started_at = ?, lease_expires_at = ? "
-                "WHERE id = ? AND status = 'pending'",
-                (node, now, now + lease_ms, run_id),
-            )
-            if cur.rowcount != 1:
-                return None
-        return await self.get_run(run_id)
+            for run_id in run_ids:
+                cur = await db.execute(
+                    "UPDATE runs SET status = 'running', node = ?, started_at = ?, lease_expires_at = ? "
+                    "WHERE id = ? AND status = 'pending'",
+                    (node, now, now + lease_ms, run_id),
+                )
+                if cur.rowcount == 1:
+                    claimed.append(run_id)
+        if not claimed:
+            return []
+        marks = ", ".join("?" for _ in claimed)
+        rows = await self._all(f"{_RUN_SELECT} WHERE r.id IN ({marks}) ORDER BY r.id", tuple(claimed))
+        return [run_from_row(r) for r in rows]
 
     async def skip_pending(self, run_id: int, status: RunStatus, reason: str, now: int) -> bool:
         async with self._tx() as db:

@@ -61,7 +61,7 @@ class RunContext:
     output_cap: int
     on_milestone: Callable[[str, dict[str, Any]], None]
     on_output: Callable[[str, str], None]
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    env: Mapping[str, str] = field(default_factory=lambda: os.environ)
     kill_grace_s: float = 5.0
     stdout: CappedBuffer = field(init=False)
     stderr: CappedBuffer = field(init=False)
