@@ -225,6 +225,7 @@ BAD_JOB_INPUT = [
     (["jobs", "add", "x", "--schedule", "@daily", "--shell", "true", "--env", "NOEQUALS"], "--env: expected KEY=VALUE"),
     (["jobs", "add", "x", "--schedule", "@daily", "--shell", "true", "--pool", "gpu"], "unknown pool 'gpu'"),
     (["jobs", "add", "x", "--schedule", "@reboot", "--shell", "true"], "@reboot"),
+    (["jobs", "add", "x", "--schedule", "at 2020-01-01T09:00", "--shell", "true"], "is in the past"),
     (["jobs", "show", "ghost"], "no job named 'ghost'"),
     (["jobs", "edit", "ghost", "--schedule", "@daily"], "no job named 'ghost'"),
     (["jobs", "edit", "existing", "--schedule", "0 0 30 2 *"], "never"),

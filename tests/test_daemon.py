@@ -208,3 +208,41 @@ def test_runs_tail_follows_another_process(env, daemons, tmp_path):
     ids = [e["id"] for e in events]
     assert ids == sorted(ids) and len(ids) == len(set(ids))
     assert all(e.get("job") == "tick" for e in events if "run" in e)
+
+
+def test_cancel_and_follow_logs_of_a_run_in_another_process(env, daemons):
+    cronui(
+        env,
+        "jobs",
+        "add",
+        "chatty",
+        "--schedule",
+        "@yearly",
+        "--shell",
+        "for i in 1 2 3 4 5 6 7 8 9; do echo line$i; sleep 0.3; done",
+    )
+    d = daemons()
+    wait_for(lambda: lease_pid(env) == d.pid, what="lease")
+    run = json.loads(cronui(env, "jobs", "run", "chatty", "--json").stdout)
+    wait_for(
+        lambda: query(env, "SELECT status FROM runs WHERE id = ?", (run["id"],))[0][0] == "running", what="running"
+    )
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "cronui", "runs", "logs", str(run["id"]), "--follow"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(
+        lambda: any("line3" in r[0] for r in query(env, "SELECT data FROM run_events WHERE kind = 'output'")),
+        what="some output",
+    )
+    res = cronui(env, "runs", "cancel", str(run["id"]))
+    assert f"cancelling run #{run['id']}" in res.stdout
+    out, _ = follower.communicate(timeout=20)
+    assert follower.returncode == 0
+    assert "line1" in out and "line9" not in out
+    status, reason = query(env, "SELECT status, reason FROM runs WHERE id = ?", (run["id"],))[0]
+    assert (status, reason) == ("cancelled", "cancelled by request")
+    d.send_signal(signal.SIGTERM)
+    assert d.wait(timeout=15) == 0

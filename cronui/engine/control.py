@@ -96,6 +96,8 @@ class Control:
             raise JobError(f"name: a job named {job.name!r} already exists")
         job.created_at = job.updated_at = now
         job.next_run_at = self._next_fire(job, now)
+        if job.enabled and job.next_run_at is None:
+            raise JobError(f"schedule: {job.schedule!r} is in the past; it would never run")
         job = await self.store.create_job(job)
         await self._emit(RunEvent(EventKind.JOB_CREATED, now, None, job.id, job.name, data={"source": job.source}))
         await self.wake()
