@@ -476,3 +476,34 @@ async def test_a_poke_wakes_the_loop_at_once(store, settings, clock, fake):
         stop.set()
         await loop_task
         await eng.close()
+
+
+async def test_the_scheduler_applies_retention_itself(store, settings, clock, fake):
+    settings.retention.days = 1
+    eng = Engine(store, settings, clock, executors={TargetKind.SHELL: fake})
+    await eng.open()
+    job = await eng.control.add_job(make_job("old", "@yearly"))
+    from cronui.model import Run
+
+    day = 86_400_000
+    for age in (5, 3, 0):
+        run = await store.insert_run(
+            Run(
+                job_id=job.id,
+                trigger=Trigger.MANUAL,
+                scheduled_for=clock.now_ms() - age * day,
+                queued_at=clock.now_ms() - age * day,
+            )
+        )
+        run.status = RunStatus.SUCCEEDED
+        await store.finish_run(run, {})
+    stop = asyncio.Event()
+    task = asyncio.create_task(eng.run(stop))
+    for _ in range(200):
+        if len(await all_runs(store, job.id)) == 1:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await task
+    await eng.close()
+    assert [r.queued_at for r in await all_runs(store, job.id)] == [clock.now_ms()]

@@ -64,7 +64,7 @@ class Engine:
         self._wake = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._schedules: dict[int, tuple[str, str, Schedule]] = {}
-        self._last_prune = 0.0
+        self._last_prune: float | None = None
         self.wakeups = 0  # passes of the loop: an idle holder makes one per lease renewal
         self.dispatcher = Dispatcher(
             store, self.bus, settings, self.clock, self.node, executors, rng, on_finished=self._wake.set
@@ -206,7 +206,7 @@ class Engine:
 
     async def _maybe_prune(self) -> None:
         loop = asyncio.get_running_loop()
-        if loop.time() - self._last_prune < PRUNE_EVERY_S:
+        if self._last_prune is not None and loop.time() - self._last_prune < PRUNE_EVERY_S:
             return
         self._last_prune = loop.time()
         r = self.settings.retention
