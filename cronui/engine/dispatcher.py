@@ -46,20 +46,7 @@ OUTPUT_EVENT_CAP = 256 * 1024  # and at most this much of it per run (the run ro
 def default_executors() -> dict[TargetKind, Executor]:
     from cronui.engine.executors import shell
 
-    execs: dict[TargetKind, Executor] = {TargetKind.SHELL: shell.run}
-    try:
-        from cronui.engine.executors import http
-
-        execs[TargetKind.HTTP] = http.run
-    except ImportError:
-        pass
-    try:
-        from cronui.engine.executors import agent
-
-        execs[TargetKind.AGENT] = agent.run
-    except ImportError:
-        pass
-    return execs
+    return {TargetKind.SHELL: shell.run}
 
 
 def retry_delay_ms(job: Job, attempt: int, rng: random.Random, retry_after_s: float | None = None) -> int:

@@ -636,7 +636,7 @@ class SQLiteStore:
             await dest.close()
 
 
-def _lease_from_row(row: Mapping[str, Any]) -> Lease:
+def _lease_from_row(row: Any) -> Lease:
     return Lease(
         holder=row["holder"],
         host=row["host"],
