@@ -50,6 +50,7 @@ def build_parser() -> _Parser:
     p.add_argument("--config", metavar="PATH", help="config file (default: the user config dir's config.toml)")
     p.add_argument("--db", metavar="URL", help="database: a SQLite path (default: the user data dir)")
     p.add_argument("--no-ui", action="store_true", help="run the scheduler headless, as a daemon")
+    add_daemon_options(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     nxt = sub.add_parser(
@@ -77,6 +78,12 @@ def build_parser() -> _Parser:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def add_daemon_options(p: argparse.ArgumentParser) -> None:
+    """Shared by `cronui --no-ui` and `cronui daemon` (default None, so neither overrides the other)."""
+    p.add_argument("--log-format", choices=["json", "text"], help="daemon log lines: json (default) or text")
+    p.add_argument("--grace", metavar="S", help="daemon: on SIGTERM, let runs finish this long (default 30s)")
 
 
 def _settings(args: argparse.Namespace, **overrides: object) -> Settings:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cronui.cli import UsageError, _settings
+from cronui.cli import UsageError, _settings, add_daemon_options
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
@@ -144,8 +144,7 @@ def add_parsers(sub: Any) -> None:
     dsub.add_parser("prune", help="apply the retention policy now").set_defaults(handler=cmd_db, action="prune")
 
     dm = sub.add_parser("daemon", help="run the scheduler headless (same as --no-ui)")
-    dm.add_argument("--log-format", choices=["json", "text"], default="json")
-    dm.add_argument("--grace", metavar="S", default="30", help="on SIGTERM, let runs finish this long (default 30s)")
+    add_daemon_options(dm)
     dm.set_defaults(handler=cmd_daemon)
 
 
@@ -661,8 +660,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     from cronui.daemon import run_daemon
 
     settings = _settings(args)
-    log_format = getattr(args, "log_format", "json")
-    grace = parse_duration(getattr(args, "grace", "30"), "--grace")
+    log_format = args.log_format or "json"
+    grace = parse_duration(args.grace or "30", "--grace")
     return asyncio.run(run_daemon(settings, log_format, grace))
 
 

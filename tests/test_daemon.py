@@ -246,3 +246,20 @@ def test_cancel_and_follow_logs_of_a_run_in_another_process(env, daemons):
     assert (status, reason) == ("cancelled", "cancelled by request")
     d.send_signal(signal.SIGTERM)
     assert d.wait(timeout=15) == 0
+
+
+def test_no_ui_with_text_log_format(env, tmp_path):
+    cronui(env, "jobs", "add", "tick", "--schedule", "every 1s", "--shell", "echo '::milestone step n=1::'")
+    with open(tmp_path / "text.log", "w") as log:
+        d = subprocess.Popen([sys.executable, "-m", "cronui", "--no-ui", "--log-format", "text"], env=env, stdout=log)
+        try:
+            wait_for(
+                lambda: query(env, "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")[0][0] >= 1, what="a run"
+            )
+        finally:
+            d.send_signal(signal.SIGTERM)
+            assert d.wait(timeout=15) == 0
+    lines = (tmp_path / "text.log").read_text().splitlines()
+    assert not any(line.startswith("{") for line in lines)
+    assert any(" milestone " in line and "tick #" in line and "step n=1" in line for line in lines)
+    assert any(" finished " in line and "succeeded" in line for line in lines)
