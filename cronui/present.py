@@ -183,5 +183,5 @@ def event_text(ev: RunEvent) -> str:
     elif ev.kind is EventKind.RETRY_SCHEDULED:
         detail = f"attempt {d.get('attempt')} at {iso_utc(d.get('not_before'))}"
     else:
-        detail = " ".join(f"{k}={v}" for k, v in d.items())
+        detail = " ".join(f"{k}={iso_utc(v) if k in _TIME_KEYS and isinstance(v, int) else v}" for k, v in d.items())
     return f"{ts}  {kind:<16} {who}  {detail}".rstrip()
