@@ -236,3 +236,17 @@ async def test_migrating_an_existing_file_copies_it_aside_first(tmp_path: Path, 
     await old.open()
     assert [j.name for j in await old.list_jobs()] == ["kept"]
     await old.close()
+
+
+async def test_finishing_a_run_taken_over_elsewhere_is_fenced(backend: Store):
+    job = await new_job(backend)
+    run = await backend.insert_run(pending(job.id, T0))
+    [mine] = await backend.claim_runs([run.id], "node-a", T0, 30_000)
+    # node-a stalls; another scheduler declares the run interrupted
+    taken = await backend.get_run(run.id)
+    taken.status = RunStatus.INTERRUPTED
+    assert await backend.finish_run(taken, {}) == []
+    mine.status = RunStatus.SUCCEEDED
+    assert await backend.finish_run(mine, {"last_status": RunStatus.SUCCEEDED}) is None
+    assert (await backend.get_run(run.id)).status is RunStatus.INTERRUPTED
+    assert (await backend.get_job(job.id)).last_status is None

@@ -355,6 +355,11 @@ class Dispatcher:
                     Run(job_id=target.id, trigger=Trigger.CHAIN, scheduled_for=now, triggered_by=run.id, queued_at=now)
                 )
         inserted = await self.store.finish_run(run, changes, follow)
+        if inserted is None:
+            log.warning(
+                "run #%s of %s was taken over by another scheduler; its outcome here is dropped", run.id, job.name
+            )
+            return
         data: dict[str, Any] = {
             "status": str(run.status),
             "trigger": str(run.trigger),

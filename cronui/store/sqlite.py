@@ -391,16 +391,26 @@ class SQLiteStore:
                 [*(row[c] for c in keep), run.id],
             )
 
-    async def finish_run(self, run: Run, job_changes: Mapping[str, Any], new_runs: Sequence[Run] = ()) -> list[Run]:
+    async def finish_run(
+        self, run: Run, job_changes: Mapping[str, Any], new_runs: Sequence[Run] = ()
+    ) -> list[Run] | None:
+        """Record a run's end, its job's new state and what follows (retry, chains) together.
+
+        Fenced: only a run still pending or running on `run.node` is written; None when another
+        scheduler has taken it over meanwhile (its outcome there stands)."""
         row = run_to_row(run)
         run_id = row.pop("id")
         for fixed in ("job_id", "trigger", "scheduled_for", "attempt", "retry_of", "triggered_by", "queued_at"):
             row.pop(fixed)
         inserted: list[Run] = []
         async with self._tx() as db:
-            await db.execute(
-                f"UPDATE runs SET {', '.join(f'{c} = ?' for c in row)} WHERE id = ?", [*row.values(), run_id]
+            cur = await db.execute(
+                f"UPDATE runs SET {', '.join(f'{c} = ?' for c in row)} "
+                "WHERE id = ? AND status IN ('pending', 'running') AND node IS ?",
+                [*row.values(), run_id, run.node],
             )
+            if cur.rowcount != 1:
+                return None
             if job_changes:
                 changes = {k: str(v) if k == "last_status" and v is not None else v for k, v in job_changes.items()}
                 await db.execute(
