@@ -382,15 +382,6 @@ class SQLiteStore:
             )
             return cur.rowcount == 1
 
-    async def save_progress(self, run: Run) -> None:
-        row = run_to_row(run)
-        keep = ("milestones", "output", "stderr", "output_bytes", "stderr_bytes", "request")
-        async with self._tx() as db:
-            await db.execute(
-                f"UPDATE runs SET {', '.join(f'{c} = ?' for c in keep)} WHERE id = ?",
-                [*(row[c] for c in keep), run.id],
-            )
-
     async def finish_run(
         self, run: Run, job_changes: Mapping[str, Any], new_runs: Sequence[Run] = ()
     ) -> list[Run] | None:
@@ -484,14 +475,6 @@ class SQLiteStore:
         sql = _RUN_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id DESC LIMIT ?"
         rows = await self._all(sql, (*params, flt.limit))
         return [run_from_row(r) for r in rows]
-
-    async def count_runs(self, job_id: int, statuses: Sequence[RunStatus]) -> int:
-        marks = ", ".join("?" for _ in statuses)
-        row = await self._one(
-            f"SELECT COUNT(*) FROM runs WHERE job_id = ? AND status IN ({marks})",
-            (job_id, *(str(s) for s in statuses)),
-        )
-        return int(row[0])
 
     async def recent_statuses(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[RunStatus]]:
         out: dict[int, list[RunStatus]] = {}
