@@ -88,6 +88,21 @@ def validate(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> J
     return job
 
 
+def _cycle_through(graph: Mapping[str, list[str]], start: str) -> list[str] | None:
+    """A path start -> ... -> start in `graph`, if there is one."""
+    seen: set[str] = set()
+    stack = [(t, [start, t]) for t in graph.get(start, [])]
+    while stack:
+        node, path = stack.pop()
+        if node == start:
+            return path
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend((n, [*path, n]) for n in graph.get(node, []))
+    return None
+
+
 def check_chains(job: Job, edges: Mapping[str, list[str]], existing: Iterable[str]) -> None:
     """Chains must name existing jobs and must not form a cycle.
 
@@ -100,14 +115,20 @@ def check_chains(job: Job, edges: Mapping[str, list[str]], existing: Iterable[st
                 raise JobError(f"{field_name.replace('_', '-')}: no job named {target!r}")
     graph = {name: list(targets) for name, targets in edges.items() if name != job.name}
     graph[job.name] = [*job.on_success, *job.on_failure]
-    # a cycle through this job is a path from one of its targets back to it
-    seen: set[str] = set()
-    stack = [(t, [job.name, t]) for t in graph[job.name]]
-    while stack:
-        node, path = stack.pop()
-        if node == job.name:
-            raise JobError(f"chain: this would make a cycle ({' -> '.join(path)})")
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.extend((n, [*path, n]) for n in graph.get(node, []))
+    cycle = _cycle_through(graph, job.name)
+    if cycle:
+        raise JobError(f"chain: this would make a cycle ({' -> '.join(cycle)})")
+
+
+def check_chain_graph(jobs: Iterable[Job], names: set[str]) -> None:
+    """The same rules for many jobs saved at once; `names` are all live job names afterwards."""
+    jobs = list(jobs)
+    graph = {j.name: [*j.on_success, *j.on_failure] for j in jobs}
+    for job in jobs:
+        for field_name in ("on_success", "on_failure"):
+            for target in getattr(job, field_name):
+                if target not in names:
+                    raise JobError(f"job {job.name!r}: {field_name.replace('_', '-')}: no job named {target!r}")
+        cycle = _cycle_through(graph, job.name)
+        if cycle:
+            raise JobError(f"job {job.name!r}: chain: this would make a cycle ({' -> '.join(cycle)})")

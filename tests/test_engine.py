@@ -507,3 +507,24 @@ async def test_the_scheduler_applies_retention_itself(store, settings, clock, fa
     await task
     await eng.close()
     assert [r.queued_at for r in await all_runs(store, job.id)] == [clock.now_ms()]
+
+
+async def test_apply_saves_many_jobs_in_one_go_or_none(engine, store):
+    await engine.control.add_job(make_job("keep", "@daily"))
+    gone = await engine.control.add_job(make_job("gone", "@daily"))
+    keep = await engine.control.job("keep")
+    keep.schedule = "@hourly"
+    new = [make_job(f"new{i}", "@daily", on_success=["keep"]) for i in range(3)]
+    await engine.control.apply(new, [keep], [gone])
+    names = [j.name for j in await store.list_jobs()]
+    assert names == ["keep", "new0", "new1", "new2"]
+    assert (await engine.control.job("keep")).schedule == "@hourly"
+    # one bad job: nothing is written, and the message names the job and the field
+    bad = [make_job("fine", "@daily"), make_job("broken", "0 61 * * *")]
+    with pytest.raises(JobError, match="job 'broken': schedule: hour field: 61 is out of range 0-23"):
+        await engine.control.apply(bad, [], [])
+    looped = await engine.control.job("keep")
+    looped.on_failure = ["new0"]
+    with pytest.raises(JobError, match="cycle"):
+        await engine.control.apply([], [looped], [])
+    assert [j.name for j in await store.list_jobs()] == names

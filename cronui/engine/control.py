@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from cronui.config import Settings
 from cronui.engine.clock import Clock
-from cronui.jobs import JobError, check_chains, validate
+from cronui.jobs import JobError, check_chain_graph, check_chains, validate
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.schedule import parse
 from cronui.store.base import Store
@@ -88,29 +88,16 @@ class Control:
         if targets:  # a job that chains to nothing cannot close a cycle
             check_chains(job, await self.store.chain_edges(), await self.store.existing_names(targets))
 
-    async def add_job(self, job: Job) -> Job:
-        now = self.clock.now_ms()
+    def _prepare_new(self, job: Job, now: int) -> None:
         validate(job, now, self.settings.pools)
-        await self._check_chains(job)
-        if await self.store.get_job_by_name(job.name) is not None:
-            raise JobError(f"name: a job named {job.name!r} already exists")
         job.created_at = job.updated_at = now
         job.next_run_at = self._next_fire(job, now)
         if job.enabled and job.next_run_at is None:
             raise JobError(f"schedule: {job.schedule!r} is in the past; it would never run")
-        job = await self.store.create_job(job)
-        await self._emit(RunEvent(EventKind.JOB_CREATED, now, None, job.id, job.name, data={"source": job.source}))
-        await self.wake()
-        return job
 
-    async def update_job(self, job: Job, *, reschedule: bool = True) -> Job:
-        """Save an edited job. Its next fire is recomputed from now (slots are never replayed by an edit)."""
-        now = self.clock.now_ms()
+    def _prepare_update(self, job: Job, old: Job, now: int, reschedule: bool) -> list[str]:
+        """Validate an edited job and work out its next fire; returns the names of changed fields."""
         validate(job, now, self.settings.pools)
-        await self._check_chains(job)
-        old = await self.store.get_job(job.id) if job.id is not None else None
-        if old is None or old.deleted_at is not None:
-            raise NotFound(f"no job named {job.name!r}")
         if job.enabled and old.auto_disabled:
             job.auto_disabled = None
             job.consecutive_failures = 0
@@ -119,15 +106,74 @@ class Control:
         elif reschedule or old.next_run_at is None or (old.schedule, old.timezone) != (job.schedule, job.timezone):
             job.next_run_at = self._next_fire(job, now)
         job.updated_at = now
-        changed = [
+        return [
             f.name
             for f in dataclasses.fields(Job)
             if f.name not in ("updated_at", "next_run_at") and getattr(old, f.name) != getattr(job, f.name)
         ]
+
+    async def add_job(self, job: Job) -> Job:
+        now = self.clock.now_ms()
+        self._prepare_new(job, now)
+        await self._check_chains(job)
+        if await self.store.get_job_by_name(job.name) is not None:
+            raise JobError(f"name: a job named {job.name!r} already exists")
+        job = await self.store.create_job(job)
+        await self._emit(RunEvent(EventKind.JOB_CREATED, now, None, job.id, job.name, data={"source": job.source}))
+        await self.wake()
+        return job
+
+    async def update_job(self, job: Job, *, reschedule: bool = True) -> Job:
+        """Save an edited job. Its next fire is recomputed from now (slots are never replayed by an edit)."""
+        now = self.clock.now_ms()
+        old = await self.store.get_job(job.id) if job.id is not None else None
+        if old is None or old.deleted_at is not None:
+            raise NotFound(f"no job named {job.name!r}")
+        changed = self._prepare_update(job, old, now, reschedule)
+        await self._check_chains(job)
         job = await self.store.update_job(job)
         await self._emit(RunEvent(EventKind.JOB_UPDATED, now, None, job.id, job.name, data={"changed": changed}))
         await self.wake()
         return job
+
+    async def apply(self, creates: list[Job], updates: list[Job], removes: list[Job]) -> None:
+        """Save many jobs at once (a job file): every one is validated first, then all are written in
+        one transaction, or nothing is. Updates keep their next fire unless their schedule changed."""
+        now = self.clock.now_ms()
+        live = {j.name: j for j in await self.store.list_jobs()}
+        changed: dict[str, list[str]] = {}
+        for job in creates:
+            try:
+                self._prepare_new(job, now)
+            except JobError as e:
+                raise JobError(f"job {job.name!r}: {e}") from None
+        for job in updates:
+            old = live.get(job.name)
+            if old is None or job.id != old.id:
+                raise NotFound(f"no job named {job.name!r}")
+            try:
+                changed[job.name] = self._prepare_update(job, old, now, reschedule=False)
+            except JobError as e:
+                raise JobError(f"job {job.name!r}: {e}") from None
+        gone = {j.name for j in removes}
+        final = {name: j for name, j in live.items() if name not in gone}
+        final.update({j.name: j for j in (*updates, *creates)})
+        check_chain_graph(final.values(), set(final))
+        await self.store.save_jobs(creates, updates, [j.id for j in removes if j.id is not None], now)
+        events = [
+            *(RunEvent(EventKind.JOB_CREATED, now, None, j.id, j.name, data={"source": j.source}) for j in creates),
+            *(
+                RunEvent(EventKind.JOB_UPDATED, now, None, j.id, j.name, data={"changed": changed[j.name]})
+                for j in updates
+            ),
+            *(RunEvent(EventKind.JOB_REMOVED, now, None, j.id, j.name) for j in removes),
+        ]
+        if self._publish is None:
+            await self.store.append_events(events)
+        else:
+            for ev in events:
+                await self._emit(ev)
+        await self.wake()
 
     async def set_enabled(self, name: str, enabled: bool) -> Job:
         job = await self.job(name)

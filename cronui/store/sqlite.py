@@ -242,40 +242,53 @@ class SQLiteStore:
     # ------------------------------------------------------------ jobs
 
     async def create_job(self, job: Job) -> Job:
-        row = job_to_row(job)
-        row.pop("id")
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        try:
-            async with self._tx() as db:
-                cur = await db.execute(f"INSERT INTO jobs ({cols}) VALUES ({marks})", list(row.values()))
-                job.id = cur.lastrowid
-        except sqlite3.IntegrityError:
-            raise DuplicateJobName(f"a job named {job.name!r} already exists") from None
+        await self.save_jobs([job], [], [], job.created_at)
         return job
 
     async def update_job(self, job: Job) -> Job:
-        row = job_to_row(job)
-        job_id = row.pop("id")
-        sets = ", ".join(f"{c} = ?" for c in row)
-        try:
-            async with self._tx() as db:
-                await db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*row.values(), job_id])
-        except sqlite3.IntegrityError:
-            raise DuplicateJobName(f"a job named {job.name!r} already exists") from None
+        await self.save_jobs([], [job], [], job.updated_at)
         return job
+
+    async def save_jobs(self, creates: Sequence[Job], updates: Sequence[Job], removes: Sequence[int], now: int) -> None:
+        """Create, update and remove many jobs in one transaction: all of them or none."""
+        async with self._tx() as db:
+            for job_id in removes:
+                await self._remove_job(db, job_id, now)
+            for job in updates:
+                row = job_to_row(job)
+                job_id = row.pop("id")
+                sets = ", ".join(f"{c} = ?" for c in row)
+                try:
+                    await db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*row.values(), job_id])
+                except sqlite3.IntegrityError:
+                    raise DuplicateJobName(f"a job named {job.name!r} already exists") from None
+            for job in creates:
+                row = job_to_row(job)
+                row.pop("id")
+                try:
+                    cur = await db.execute(
+                        f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                        list(row.values()),
+                    )
+                except sqlite3.IntegrityError:
+                    raise DuplicateJobName(f"a job named {job.name!r} already exists") from None
+                job.id = cur.lastrowid
 
     async def remove_job(self, job_id: int, now: int) -> None:
         async with self._tx() as db:
-            await db.execute(
-                "UPDATE jobs SET deleted_at = ?, enabled = 0, next_run_at = NULL, updated_at = ? WHERE id = ?",
-                (now, now, job_id),
-            )
-            await db.execute(
-                "UPDATE runs SET status = 'cancelled', reason = 'job removed', finished_at = ? "
-                "WHERE job_id = ? AND status = 'pending'",
-                (now, job_id),
-            )
+            await self._remove_job(db, job_id, now)
+
+    async def _remove_job(self, db: aiosqlite.Connection, job_id: int, now: int) -> None:
+        """Soft delete: the row and its runs stay, the name is free again, pending runs are cancelled."""
+        await db.execute(
+            "UPDATE jobs SET deleted_at = ?, enabled = 0, next_run_at = NULL, updated_at = ? WHERE id = ?",
+            (now, now, job_id),
+        )
+        await db.execute(
+            "UPDATE runs SET status = 'cancelled', reason = 'job removed', finished_at = ? "
+            "WHERE job_id = ? AND status = 'pending'",
+            (now, job_id),
+        )
 
     async def get_job(self, job_id: int) -> Job | None:
         row = await self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
