@@ -71,9 +71,10 @@ def build_parser() -> _Parser:
     loc.add_argument("what", choices=["config", "db", "themes"])
     loc.set_defaults(handler=cmd_locate)
 
-    from cronui import cli_commands
+    from cronui import cli_commands, cli_files
 
     cli_commands.add_parsers(sub)
+    cli_files.add_parsers(sub)
     return p
 
 
