@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from cronui.model import Job, Lease, Run, RunEvent, RunStatus
+from cronui.model import Job, Lease, Milestone, Run, RunEvent, RunStatus
 from cronui.store.base import (
     EVENT_COLUMNS,
     DuplicateJobName,
@@ -141,6 +141,17 @@ MIGRATIONS: list[str] = [
     );
 
     CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT);
+    """,
+    # v2: what a job carries from run to run (an agent's conversation, its alert state)
+    """
+    CREATE TABLE job_memory (
+        job_id INTEGER NOT NULL REFERENCES jobs(id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (job_id, key)
+    );
+    CREATE INDEX runs_job_finished ON runs(job_id, finished_at);
     """,
 ]
 
@@ -518,6 +529,44 @@ class SQLiteStore:
             total_tokens=sum(r["total_tokens"] or 0 for r in rows),
             cost_usd=sum(costs) if costs else None,
         )
+
+    async def update_delivery(
+        self, run_id: int, status: str, reason: str | None, milestones: Sequence[Milestone]
+    ) -> None:
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE runs SET delivery_status = ?, delivery_reason = ?, milestones = ? WHERE id = ?",
+                (
+                    status,
+                    reason,
+                    json.dumps([{"name": m.name, "at": m.at, "data": m.data} for m in milestones]),
+                    run_id,
+                ),
+            )
+
+    async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]:
+        """Runs per time bucket and status (bucket start, status, count), oldest first."""
+        rows = await self._all(
+            "SELECT (queued_at / ?) * ? AS bucket, status, COUNT(*) FROM runs "
+            "WHERE queued_at >= ? AND (? IS NULL OR job_id = ?) GROUP BY bucket, status ORDER BY bucket",
+            (bucket_ms, bucket_ms, since, job_id, job_id),
+        )
+        return [(r[0], RunStatus(r[1]), r[2]) for r in rows]
+
+    async def get_memory(self, job_id: int, key: str) -> Any:
+        row = await self._one("SELECT value FROM job_memory WHERE job_id = ? AND key = ?", (job_id, key))
+        return json.loads(row[0]) if row else None
+
+    async def set_memory(self, job_id: int, key: str, value: Any, now: int) -> None:
+        async with self._tx() as db:
+            if value is None:
+                await db.execute("DELETE FROM job_memory WHERE job_id = ? AND key = ?", (job_id, key))
+            else:
+                await db.execute(
+                    "INSERT INTO job_memory (job_id, key, value, updated_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(job_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                    (job_id, key, json.dumps(value), now),
+                )
 
     # ------------------------------------------------------------ events
 
