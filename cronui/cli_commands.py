@@ -10,6 +10,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from cronui.cli import UsageError, _settings, add_daemon_options
@@ -32,9 +33,32 @@ def _job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     req = not editing
     p.add_argument("--schedule", required=req, metavar="EXPR", help="when it runs (see `cronui next --help`)")
     p.add_argument("--tz", metavar="ZONE", help="IANA time zone (default: the config's, else the system's)")
-    p.add_argument("--shell", metavar="CMD", help="run CMD with /bin/sh -c")
-    p.add_argument("--cwd", metavar="DIR", help="working directory for --shell")
-    p.add_argument("--env", action="append", metavar="K=V", help="environment variable; V may be ${env:NAME}")
+    kind = p.add_argument_group("what it runs (one of --shell, --http, --agent)")
+    kind.add_argument("--shell", metavar="CMD", help="run CMD with /bin/sh -c")
+    kind.add_argument("--cwd", metavar="DIR", help="working directory for --shell")
+    kind.add_argument("--env", action="append", metavar="K=V", help="environment variable; V may be ${env:NAME}")
+    kind.add_argument("--http", metavar="URL", help="request URL (may contain ${env:NAME})")
+    kind.add_argument("--method", metavar="M", help="HTTP method (default GET)")
+    kind.add_argument("--header", action="append", metavar="'K: V'", help="HTTP header (repeatable)")
+    kind.add_argument("--body", metavar="TEXT|@FILE", help="request body; @FILE is read at run time")
+    kind.add_argument("--expect-status", metavar="CODE", help="success is this status (default: any 2xx)")
+    kind.add_argument("--expect-body", metavar="TEXT", help="success also needs TEXT in the response body")
+    kind.add_argument("--agent", metavar="BASE_URL", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
+    kind.add_argument("--model", metavar="MODEL")
+    kind.add_argument("--message", metavar="TEXT", help="placeholders: {job} {scheduled_for} {last_output}")
+    kind.add_argument("--system", metavar="TEXT", help="system prompt")
+    kind.add_argument("--api-key-env", metavar="VAR", help="the environment variable holding the API key")
+    kind.add_argument("--conversation", choices=["isolated", "persistent"], help="fresh each run, or carried over")
+    kind.add_argument("--max-tokens", metavar="N")
+    kind.add_argument("--temperature", metavar="T")
+    kind.add_argument("--idle-timeout", metavar="S", help="agent: fail when no token arrives for this long (2m)")
+    out = p.add_argument_group("delivery and alerts")
+    out.add_argument("--deliver-to", metavar="URL", help="webhook for results (may be ${env:NAME})")
+    out.add_argument("--deliver", choices=["never", "on_failure", "always"], help="when to deliver (default always)")
+    out.add_argument("--deliver-format", choices=["slack", "discord", "json"], help="payload shape (default json)")
+    out.add_argument("--alert-to", metavar="URL", help="failure alerts (default: the delivery target)")
+    out.add_argument("--alert-after", metavar="N", help="alert after N consecutive failures (default 2)")
+    out.add_argument("--alert-cooldown", metavar="S", help="quiet time after an alert (default 1h)")
     p.add_argument("--timeout", metavar="S", help="time limit, e.g. 90, 90s, 10m (default 10m)")
     p.add_argument("--retries", metavar="N", help="retries after a failed attempt (default 0)")
     p.add_argument("--retry-delay", metavar="S", help="first retry delay, doubling each time (default 30s)")
@@ -205,6 +229,9 @@ def _apply_options(job: Job, a: argparse.Namespace, settings: Settings) -> None:
     if a.env is not None:
         pairs = [e for e in a.env if e]
         job.target["env"] = {**(job.target.get("env") or {}), **parse_env_pairs(pairs)} if pairs else {}
+    _apply_http_options(job, a)
+    _apply_agent_options(job, a)
+    _apply_delivery_options(job, a)
     if a.timeout is not None:
         job.timeout_s = parse_duration(a.timeout or str(settings.default_timeout), "--timeout")
     if a.retries is not None:
@@ -231,6 +258,91 @@ def _apply_options(job: Job, a: argparse.Namespace, settings: Settings) -> None:
         job.description = a.description
 
 
+def _apply_http_options(job: Job, a: argparse.Namespace) -> None:
+    if a.http is not None:
+        job.target = {**(job.target if job.kind == TargetKind.HTTP else {}), "url": a.http}
+        job.kind = TargetKind.HTTP
+    given = [a.method, a.header, a.body, a.expect_status, a.expect_body]
+    if all(v is None for v in given):
+        return
+    if job.kind != TargetKind.HTTP:
+        raise JobError("--method/--header/--body/--expect-*: only for --http jobs")
+    t = job.target
+    if a.method is not None:
+        t["method"] = a.method.upper()
+    if a.header is not None:
+        headers = dict(t.get("headers") or {})
+        for h in a.header:
+            if not h:
+                headers = {}
+                continue
+            key, sep, value = h.partition(":")
+            if not sep or not key.strip():
+                raise JobError(f"--header: expected 'Name: value', got {h!r}")
+            headers[key.strip()] = value.strip()
+        t["headers"] = headers
+    if a.body is not None:
+        body = a.body or None
+        if body and body.startswith("@"):
+            path = Path(body[1:]).expanduser().resolve()
+            if not path.is_file():
+                raise JobError(f"--body: no file {path}")
+            body = f"@{path}"
+        t["body"] = body
+    if a.expect_status is not None:
+        t["expect_status"] = _int(a.expect_status, "--expect-status", 100, 599) if a.expect_status else None
+    if a.expect_body is not None:
+        t["expect_body"] = a.expect_body or None
+
+
+def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
+    if a.agent is not None:
+        job.target = {**(job.target if job.kind == TargetKind.AGENT else {}), "base_url": a.agent}
+        job.kind = TargetKind.AGENT
+    given = [a.model, a.message, a.system, a.api_key_env, a.conversation, a.max_tokens, a.temperature, a.idle_timeout]
+    if all(v is None for v in given):
+        return
+    if job.kind != TargetKind.AGENT:
+        raise JobError("--model/--message/--system/...: only for --agent jobs")
+    t = job.target
+    for key, value in (("model", a.model), ("message", a.message), ("conversation", a.conversation)):
+        if value is not None:
+            t[key] = value
+    if a.system is not None:
+        t["system"] = a.system or None
+    if a.api_key_env is not None:
+        t["api_key_env"] = a.api_key_env or None
+    if a.max_tokens is not None:
+        t["max_tokens"] = _int(a.max_tokens, "--max-tokens", 1, 10_000_000) if a.max_tokens else None
+    if a.temperature is not None:
+        try:
+            t["temperature"] = float(a.temperature) if a.temperature else None
+        except ValueError:
+            raise JobError(f"--temperature: expected a number, got {a.temperature!r}") from None
+    if a.idle_timeout is not None:
+        t["idle_timeout_s"] = parse_duration(a.idle_timeout, "--idle-timeout") if a.idle_timeout else None
+
+
+def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
+    d = dict(job.delivery)
+    if a.deliver_to is not None:
+        d["to"] = a.deliver_to or None
+        d.setdefault("mode", "always")
+    if a.deliver is not None:
+        d["mode"] = a.deliver
+    if a.deliver_format is not None:
+        d["format"] = a.deliver_format
+    if a.alert_to is not None:
+        d["alert_to"] = a.alert_to or None
+    if a.alert_after is not None:
+        d["alert_after"] = _int(a.alert_after, "--alert-after", 1, 10_000)
+    if a.alert_cooldown is not None:
+        d["alert_cooldown_s"] = parse_duration(a.alert_cooldown, "--alert-cooldown")
+    job.delivery = {k: v for k, v in d.items() if v is not None}
+    if job.delivery and not job.delivery.get("to") and not job.delivery.get("alert_to"):
+        job.delivery = {}
+
+
 def _job_line(job: Job, paused: bool) -> str:
     nxt = iso_utc(job.next_run_at) or "—"
     last = str(job.last_status) if job.last_status else "—"
@@ -252,14 +364,17 @@ def _run_line(run: Run) -> str:
 
 def cmd_jobs_add(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        if args.shell is None:
-            raise UsageError("cronui jobs add: say what to run: --shell CMD")
+        kinds = [k for k in ("shell", "http", "agent") if getattr(args, k) is not None]
+        if len(kinds) != 1:
+            raise UsageError(
+                "cronui jobs add: say what to run with exactly one of --shell CMD, --http URL, --agent URL"
+            )
         job = Job(
             name=args.name,
             schedule=args.schedule,
             timezone=settings.timezone,
-            kind=TargetKind.SHELL,
-            target={"command": args.shell},
+            kind=TargetKind(kinds[0]),
+            target={},
             timeout_s=settings.default_timeout,
             misfire_grace_s=settings.misfire_grace,
             enabled=not args.disabled,
@@ -671,4 +786,3 @@ def cmd_tui(args: argparse.Namespace) -> int:
     except ImportError:
         raise UsageError("cronui: the TUI is not part of this build yet; use the subcommands or --no-ui") from None
     return run_tui(_settings(args))
-

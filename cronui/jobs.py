@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from cronui.model import Job, TargetKind
 from cronui.schedule import ScheduleError, get_zone, parse
@@ -65,6 +66,11 @@ def validate(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> J
         for key in env:
             if not ENV_KEY_RE.match(key):
                 raise JobError(f"env: {key!r} is not a valid variable name")
+    elif job.kind is TargetKind.HTTP:
+        _validate_http(job.target)
+    elif job.kind is TargetKind.AGENT:
+        _validate_agent(job.target)
+    _validate_delivery(job.delivery)
     if job.timeout_s <= 0:
         raise JobError("timeout: must be more than 0 seconds")
     if job.max_retries < 0 or job.max_retries > 100:
@@ -132,3 +138,60 @@ def check_chain_graph(jobs: Iterable[Job], names: set[str]) -> None:
         cycle = _cycle_through(graph, job.name)
         if cycle:
             raise JobError(f"job {job.name!r}: chain: this would make a cycle ({' -> '.join(cycle)})")
+
+
+_URL_RE = re.compile(r"^(https?://|\$\{env:[A-Za-z_][A-Za-z0-9_]*\})", re.IGNORECASE)
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+
+def _check_url(value: object, field: str) -> None:
+    if not isinstance(value, str) or not _URL_RE.match(value.strip()):
+        raise JobError(f"{field}: expected an http:// or https:// URL (or ${{env:NAME}}), got {value!r}")
+
+
+def _validate_http(t: dict[str, Any]) -> None:
+    _check_url(t.get("url"), "http")
+    method = str(t.get("method") or "GET").upper()
+    if method not in HTTP_METHODS:
+        raise JobError(f"method: expected one of {', '.join(HTTP_METHODS)}, got {t.get('method')!r}")
+    t["method"] = method
+    expect = t.get("expect_status")
+    if expect is not None and (isinstance(expect, bool) or not isinstance(expect, int) or not 100 <= expect <= 599):
+        raise JobError(f"expect-status: expected an HTTP status code 100-599, got {expect!r}")
+    for key in t.get("headers") or {}:
+        if not key or any(c.isspace() or c == ":" for c in key):
+            raise JobError(f"header: {key!r} is not a valid header name")
+
+
+def _validate_agent(t: dict[str, Any]) -> None:
+    _check_url(t.get("base_url"), "agent")
+    if not str(t.get("model") or "").strip():
+        raise JobError("model: say which model to ask (--model)")
+    if not str(t.get("message") or "").strip():
+        raise JobError("message: the message to send is empty (--message)")
+    env = t.get("api_key_env")
+    if env is not None and not ENV_KEY_RE.match(str(env)):
+        raise JobError(f"api-key-env: {env!r} is not an environment variable name (give the name, not the key)")
+    if t.get("conversation", "isolated") not in ("isolated", "persistent"):
+        raise JobError(f"conversation: expected isolated or persistent, got {t.get('conversation')!r}")
+    max_tokens = t.get("max_tokens")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+        raise JobError(f"max-tokens: expected a positive whole number, got {max_tokens!r}")
+
+
+def _validate_delivery(d: dict[str, Any]) -> None:
+    if not d:
+        return
+    mode = d.get("mode", "never")
+    if mode not in ("never", "on_failure", "always"):
+        raise JobError(f"deliver: expected never, on_failure or always, got {mode!r}")
+    if d.get("format", "json") not in ("slack", "discord", "json"):
+        raise JobError(f"deliver-format: expected slack, discord or json, got {d.get('format')!r}")
+    if mode != "never" and not d.get("to"):
+        raise JobError("deliver-to: delivery is on but there is no target URL")
+    for key, option in (("to", "deliver-to"), ("alert_to", "alert-to")):
+        if d.get(key):
+            _check_url(d[key], option)
+    after = d.get("alert_after")
+    if after is not None and (not isinstance(after, int) or after < 1):
+        raise JobError(f"alert-after: expected a positive whole number, got {after!r}")

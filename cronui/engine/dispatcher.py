@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from cronui.config import Settings
+from cronui.engine import delivery
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
 from cronui.engine.executors.base import Outcome, RunContext
@@ -31,7 +35,7 @@ from cronui.model import (
     TargetKind,
     Trigger,
 )
-from cronui.store.base import Store
+from cronui.store.base import RunFilter, Store
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +48,9 @@ OUTPUT_EVENT_CAP = 256 * 1024  # and at most this much of it per run (the run ro
 
 
 def default_executors() -> dict[TargetKind, Executor]:
-    from cronui.engine.executors import shell
+    from cronui.engine.executors import agent, http, shell
 
-    return {TargetKind.SHELL: shell.run}
+    return {TargetKind.SHELL: shell.run, TargetKind.HTTP: http.run, TargetKind.AGENT: agent.run}
 
 
 def retry_delay_ms(job: Job, attempt: int, rng: random.Random, retry_after_s: float | None = None) -> int:
@@ -90,6 +94,25 @@ class Dispatcher:
         self.active: dict[int, _Active] = {}
         self.on_finished = on_finished
         self.only_roots: set[int] | None = None  # in-process `jobs run`: execute just these runs and retries
+        self.deliveries: set[asyncio.Task[None]] = set()
+        self.delivery_backoff_s = 1.0  # first pause between delivery attempts (then doubling)
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """One client for every HTTP, agent and delivery request: pooled connections, timeouts always set."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(30.0, connect=10.0),
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                follow_redirects=True,
+            )
+        return self._http
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     # ------------------------------------------------------------ dispatching
 
@@ -198,6 +221,14 @@ class Dispatcher:
             self.cancel(rid, "the scheduler stopped before the run finished", RunStatus.INTERRUPTED)
         if still:
             await asyncio.wait(still)
+        if self.deliveries:
+            _, late = await asyncio.wait(list(self.deliveries), timeout=max(grace_s, 1.0))
+            for t in late:
+                t.cancel()
+
+    async def wait_deliveries(self) -> None:
+        while self.deliveries:
+            await asyncio.wait(list(self.deliveries))
 
     async def wait_idle(self) -> None:
         while self.active:
@@ -257,7 +288,21 @@ class Dispatcher:
             on_milestone=on_milestone,
             on_output=on_output,
             kill_grace_s=self.settings.kill_grace,
+            prices=self.settings.prices,
         )
+        if job.kind is not TargetKind.SHELL:
+            ctx.http = self.http
+        if job.kind is TargetKind.AGENT:
+            from cronui.engine.executors.agent import CONVERSATION_KEY
+
+            try:
+                if job.target.get("conversation") == "persistent":
+                    ctx.memory[CONVERSATION_KEY] = await self.store.get_memory(job.id, CONVERSATION_KEY)
+                if "{last_output}" in str(job.target.get("message", "")):
+                    prev = await self.store.list_runs(RunFilter(job_id=job.id, statuses=[RunStatus.SUCCEEDED], limit=1))
+                    ctx.last_output = prev[0].output if prev else ""
+            except Exception:
+                log.exception("could not load what job %s carries from earlier runs", job.name)
         executor = self.executors.get(job.kind)
         try:
             if executor is None:
@@ -304,9 +349,21 @@ class Dispatcher:
             setattr(run, key, value)
         if outcome.status is RunStatus.CANCELLED:
             run.reason = outcome.error
-        await self.finish(run, job, outcome.transient, outcome.retry_after_s)
+        if outcome.status is RunStatus.SUCCEEDED:
+            for key, value in outcome.memory.items():
+                await self.store.set_memory(job.id, key, value, self.clock.now_ms())
+        text = outcome.deliver_text if outcome.deliver_text is not None else run.output
+        await self.finish(run, job, outcome.transient, outcome.retry_after_s, outcome.suppress_delivery, text)
 
-    async def finish(self, run: Run, job: Job, transient: bool = True, retry_after_s: float | None = None) -> None:
+    async def finish(
+        self,
+        run: Run,
+        job: Job,
+        transient: bool = True,
+        retry_after_s: float | None = None,
+        suppress: str | None = None,
+        deliver_text: str = "",
+    ) -> None:
         """Store a final run with what follows from it: a retry, or (on the final attempt) the job's
         status, auto-disable and chained runs — all in one transaction."""
         assert run.id is not None and job.id is not None
@@ -354,6 +411,12 @@ class Dispatcher:
                 follow.append(
                     Run(job_id=target.id, trigger=Trigger.CHAIN, scheduled_for=now, triggered_by=run.id, queued_at=now)
                 )
+        deliver = not retry and delivery.wanted(job, run)
+        if deliver and suppress:
+            run.delivery_status, run.delivery_reason = delivery.SUPPRESSED, suppress
+            deliver = False
+        elif deliver:
+            run.delivery_status = delivery.PENDING
         inserted = await self.store.finish_run(run, changes, follow)
         if inserted is None:
             log.warning(
@@ -391,9 +454,52 @@ class Dispatcher:
                 self.bus.publish(
                     RunEvent(EventKind.QUEUED, now, new.id, new.job_id, data={"trigger": "chain", "by": run.id})
                 )
+        if not retry:
+            alert_state = None
+            if job.delivery.get("alert_to") or job.delivery.get("to"):
+                alert_state = await self.store.get_memory(job.id, "alert")
+            failures = int(changes.get("consecutive_failures", job.consecutive_failures))
+            alert = delivery.decide_alert(job, run, failures, changes.get("auto_disabled"), alert_state, now)
+            if deliver or alert:
+                task = asyncio.create_task(self._deliver(run, job, deliver_text if deliver else None, alert))
+                self.deliveries.add(task)
+                task.add_done_callback(self.deliveries.discard)
         if changes.get("auto_disabled"):
             self.bus.publish(
                 RunEvent(
                     EventKind.JOB_AUTO_DISABLED, now, None, job.id, job.name, data={"reason": changes["auto_disabled"]}
                 )
             )
+
+    async def _deliver(self, run: Run, job: Job, text: str | None, alert: delivery.AlertDecision | None) -> None:
+        """Post the result (and an alert) after the final attempt; record delivery apart from the run."""
+        assert run.id is not None and job.id is not None
+        env = os.environ
+        fmt = str(job.delivery.get("format") or "json")
+        try:
+            if text is not None:
+                body = delivery.payload(fmt, job, run, text)
+                result = await delivery.post(
+                    self.http, job.delivery["to"], body, env, backoff_s=self.delivery_backoff_s
+                )
+                now = self.clock.now_ms()
+                name = "delivery-completed" if result.status == delivery.DELIVERED else "delivery-failed"
+                data: dict[str, Any] = {"status": result.status}
+                if result.reason:
+                    data["reason"] = result.reason
+                m = Milestone(name, now, data)
+                run.milestones.append(m)
+                await self.store.update_delivery(run.id, result.status, result.reason, run.milestones)
+                self.bus.publish(RunEvent(EventKind.MILESTONE, now, run.id, job.id, job.name, name, data))
+            if alert is not None:
+                target = job.delivery.get("alert_to") or job.delivery["to"]
+                body = delivery.alert_payload(fmt, job, alert.text)
+                sent = await delivery.post(self.http, target, body, env, backoff_s=self.delivery_backoff_s)
+                if sent.status == delivery.DELIVERED:
+                    await self.store.set_memory(job.id, "alert", alert.state, self.clock.now_ms())
+                else:
+                    log.warning("alert for %s not delivered: %s", job.name, sent.reason)
+        except Exception:
+            log.exception("delivery of run #%s failed unexpectedly", run.id)
+            if text is not None:
+                await self.store.update_delivery(run.id, delivery.FAILED, "internal error", run.milestones)

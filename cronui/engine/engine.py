@@ -83,6 +83,7 @@ class Engine:
     async def close(self, grace_s: float = 0.0) -> None:
         """Stop starting runs; let running ones finish within grace_s, then interrupt them; release."""
         await self.dispatcher.drain(grace_s)
+        await self.dispatcher.close()
         if self.holding:
             await self.store.release_lease(self.node)
             self.holding = False

@@ -7,7 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from cronui import secrets
+from cronui.config import Price
 from cronui.model import Job, Run, RunStatus
 
 
@@ -52,6 +55,9 @@ class Outcome:
     transient: bool = True  # False: retrying cannot help (a 401, a 404, a bad request)
     retry_after_s: float | None = None
     fields: dict[str, Any] = field(default_factory=dict)  # extra Run fields (tokens, cost, request, ...)
+    memory: dict[str, Any] = field(default_factory=dict)  # what the job carries to its next run
+    deliver_text: str | None = None  # what delivery posts (the reply); default: the output
+    suppress_delivery: str | None = None  # why this run's result is not to be delivered
 
 
 @dataclass
@@ -63,6 +69,10 @@ class RunContext:
     on_output: Callable[[str, str], None]
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
     kill_grace_s: float = 5.0
+    http: httpx.AsyncClient | None = None  # one shared client: pooled connections
+    memory: dict[str, Any] = field(default_factory=dict)  # what the job carried from earlier runs
+    last_output: str = ""  # the previous successful run's output (for {last_output})
+    prices: Mapping[str, Price] = field(default_factory=dict)
     stdout: CappedBuffer = field(init=False)
     stderr: CappedBuffer = field(init=False)
     secrets_used: list[str] = field(default_factory=list)

@@ -1,0 +1,159 @@
+"""Posting a run's result, and failure alerts, to webhooks (Slack, Discord, generic JSON).
+
+Delivery follows the final attempt of a run and has its own status, kept apart from the run's:
+`delivered` (the target answered 2xx — never claimed without one), `failed` (with the reason, after
+retries with backoff) or `suppressed` (with the reason). A run that succeeded stays succeeded when its
+delivery fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from cronui import secrets
+from cronui.model import Job, Run, RunStatus
+from cronui.present import fmt_duration, iso_utc
+
+DELIVERED = "delivered"
+FAILED = "failed"
+SUPPRESSED = "suppressed"
+PENDING = "pending"
+
+FORMATS = ("slack", "discord", "json")
+MODES = ("never", "on_failure", "always")
+TEXT_CAP = {"slack": 3500, "discord": 1800, "json": 16_000}
+DEFAULT_ALERT_AFTER = 2
+DEFAULT_ALERT_COOLDOWN_S = 3600.0
+ATTEMPTS = 3
+FAILURES = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
+
+
+@dataclass
+class Result:
+    status: str
+    reason: str | None = None
+
+
+def wanted(job: Job, run: Run) -> bool:
+    """Whether this run's result is meant to be delivered at all."""
+    mode = job.delivery.get("mode", "never")
+    if not job.delivery.get("to") or mode == "never":
+        return False
+    return mode == "always" or (mode == "on_failure" and run.status in FAILURES)
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 20] + "\n… (truncated)"
+
+
+def payload(fmt: str, job: Job, run: Run, text: str) -> dict[str, Any]:
+    """The message for the target: job, status, duration, cost and the reply or output."""
+    mark = "✅" if run.status is RunStatus.SUCCEEDED else "❌"
+    cost = f" · ${run.cost_usd:.4f}" if run.cost_usd is not None else ""
+    head = f"{mark} {job.name} #{run.id} {run.status} in {fmt_duration(run.duration_ms)}{cost}"
+    body = text.strip() or (run.error or "")
+    if fmt == "json":
+        return {
+            "job": job.name,
+            "run_id": run.id,
+            "status": str(run.status),
+            "trigger": str(run.trigger),
+            "attempt": run.attempt,
+            "scheduled_for": iso_utc(run.scheduled_for),
+            "finished_at": iso_utc(run.finished_at),
+            "duration_ms": run.duration_ms,
+            "cost_usd": run.cost_usd,
+            "total_tokens": run.total_tokens,
+            "error": run.error,
+            "text": _cap(text, TEXT_CAP["json"]),
+        }
+    limit = TEXT_CAP[fmt]
+    message = head if not body else f"{head}\n{_cap(body, limit)}"
+    if fmt == "discord":
+        return {"content": message}
+    return {"text": message}
+
+
+def alert_payload(fmt: str, job: Job, text: str) -> dict[str, Any]:
+    if fmt == "json":
+        return {"job": job.name, "alert": text}
+    return {"content": text} if fmt == "discord" else {"text": text}
+
+
+async def post(
+    client: httpx.AsyncClient,
+    url: str,
+    body: Mapping[str, Any],
+    env: Mapping[str, str],
+    *,
+    attempts: int = ATTEMPTS,
+    backoff_s: float = 1.0,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Result:
+    """POST with retries on transport errors, 429 and 5xx; `delivered` only on a 2xx."""
+    found: list[str] = []
+    try:
+        target = secrets.resolve(url, env, found)
+    except secrets.MissingSecret as e:
+        return Result(FAILED, str(e))
+    reason = ""
+    for attempt in range(1, attempts + 1):
+        try:
+            resp = await client.post(target, json=dict(body), timeout=httpx.Timeout(15.0, connect=5.0))
+        except httpx.HTTPError as e:
+            reason = f"{type(e).__name__}: {e}"
+        else:
+            if 200 <= resp.status_code < 300:
+                return Result(DELIVERED)
+            reason = f"HTTP {resp.status_code} {resp.reason_phrase} from the target".strip()
+            if resp.status_code != 429 and resp.status_code < 500:
+                return Result(FAILED, secrets.mask(reason, found))
+        if attempt < attempts:
+            await sleep(backoff_s * 2 ** (attempt - 1))
+    return Result(FAILED, secrets.mask(f"{reason} (after {attempts} attempts)", found))
+
+
+@dataclass
+class AlertDecision:
+    text: str
+    state: dict[str, Any] | None  # the job's new alert state (None: clear it)
+
+
+def decide_alert(
+    job: Job, run: Run, failures: int, auto_disabled: str | None, state: dict[str, Any] | None, now: int
+) -> AlertDecision | None:
+    """One alert after N consecutive failures, then quiet for the cooldown; one "recovered" message
+    when the job next succeeds; an auto-disabled job always says so."""
+    d = job.delivery
+    if not (d.get("alert_to") or d.get("to")):
+        return None
+    after = int(d.get("alert_after") or DEFAULT_ALERT_AFTER)
+    cooldown_ms = int(float(d.get("alert_cooldown_s") or DEFAULT_ALERT_COOLDOWN_S) * 1000)
+    state = state or {}
+    if run.status is RunStatus.SUCCEEDED:
+        if state.get("alerting"):
+            return AlertDecision(f"✅ {job.name} recovered: run #{run.id} succeeded", None)
+        return None
+    if run.status not in FAILURES:
+        return None
+    if auto_disabled:
+        return AlertDecision(
+            f"⛔ {job.name} was auto-disabled: {auto_disabled}", {"alerting": True, "last_alert_at": now}
+        )
+    if failures < after:
+        return None
+    last = state.get("last_alert_at")
+    if state.get("alerting") and last is not None and now - int(last) < cooldown_ms:
+        return None
+    text = f"🚨 {job.name} failed {failures} times in a row; last: {run.error or run.status} (run #{run.id})"
+    return AlertDecision(text, {"alerting": True, "last_alert_at": now})
+
+
+def describe_target(job: Job) -> str:
+    d = job.delivery
+    return f"{d.get('format', 'json')} → {d.get('to')}" if d.get("to") else "—"

@@ -1,0 +1,142 @@
+"""HTTP jobs: one request through the shared httpx client, judged by status and (optionally) body.
+
+Connect errors, timeouts, 429 and 5xx are transient (retried by the job's policy, honouring
+Retry-After); any other 4xx is permanent: retrying cannot fix a bad URL or a rejected credential.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from cronui.engine.executors.base import Outcome, RunContext
+from cronui.model import RunStatus
+from cronui.secrets import MASK, MissingSecret
+
+HEADERS_OF_INTEREST = ("content-type", "content-length", "retry-after", "location", "etag", "last-modified")
+SENSITIVE_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(status: int) -> tuple[bool, str]:
+    """(transient, words) for a non-success status."""
+    phrase = httpx.codes.get_reason_phrase(status)
+    if status == 429 or status >= 500:
+        return True, f"HTTP {status} {phrase}".strip()
+    return False, f"HTTP {status} {phrase} (permanent: not retried)".replace("  ", " ")
+
+
+def masked_request(method: str, url: str, headers: dict[str, str], body: Any, ctx: RunContext) -> dict[str, Any]:
+    """The request as sent, for the run record: secrets masked, credentials hidden."""
+    shown = {k: (MASK if k.lower() in SENSITIVE_HEADERS else ctx.mask(v)) for k, v in headers.items()}
+    if isinstance(body, str):
+        body = ctx.mask(body[:4096])
+    return {"method": method, "url": ctx.mask(url), "headers": shown, "body": body}
+
+
+def transport_error(e: httpx.HTTPError) -> str:
+    if isinstance(e, httpx.TimeoutException):
+        return f"timed out talking to the server ({type(e).__name__})"
+    if isinstance(e, httpx.ConnectError):
+        return f"could not connect: {e}"
+    return f"{type(e).__name__}: {e}"
+
+
+async def run(ctx: RunContext) -> Outcome:
+    spec = ctx.job.target
+    method = str(spec.get("method") or "GET").upper()
+    try:
+        url = ctx.resolve(spec["url"])
+        headers = {k: ctx.resolve(v) for k, v in (spec.get("headers") or {}).items()}
+        raw_body = spec.get("body")
+        content: bytes | None = None
+        if isinstance(raw_body, str) and raw_body.startswith("@"):
+            path = Path(raw_body[1:]).expanduser()
+            try:
+                content = path.read_bytes()
+            except OSError as e:
+                return Outcome(RunStatus.FAILED, error=f"body file {path}: {e.strerror}", transient=False)
+        elif raw_body is not None:
+            content = ctx.resolve(str(raw_body)).encode()
+    except MissingSecret as e:
+        return Outcome(RunStatus.FAILED, error=str(e), transient=False)
+    if content is not None and not any(k.lower() == "content-type" for k in headers):
+        try:
+            json.loads(content)
+            headers["Content-Type"] = "application/json"
+        except ValueError:
+            headers["Content-Type"] = "text/plain; charset=utf-8"
+    request_record = masked_request(method, url, headers, content.decode("utf-8", "replace") if content else None, ctx)
+    client = ctx.http
+    own = client is None
+    if client is None:
+        client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+    timeout = httpx.Timeout(ctx.job.timeout_s, connect=min(10.0, ctx.job.timeout_s))
+    try:
+        t0 = time.monotonic()
+        ctx.milestone("request-sent", method=method, url=ctx.mask(url))
+        async with client.stream(method, url, headers=headers, content=content, timeout=timeout) as resp:
+            body = bytearray()
+            async for chunk in resp.aiter_bytes():
+                if len(body) < ctx.output_cap:
+                    body += chunk
+                ctx.output("stdout", chunk)
+            elapsed_ms = int((time.monotonic() - t0) * 1000)
+    except httpx.HTTPError as e:
+        return Outcome(RunStatus.FAILED, error=ctx.mask(transport_error(e)), fields={"request": request_record})
+    finally:
+        if own:
+            await client.aclose()
+    status = resp.status_code
+    ctx.milestone("response-received", status=status, bytes=ctx.stdout.total, elapsed_ms=elapsed_ms)
+    interesting = {k: resp.headers[k] for k in HEADERS_OF_INTEREST if k in resp.headers}
+    fields: dict[str, Any] = {"request": request_record, "summary": f"HTTP {status} in {elapsed_ms} ms"}
+    if interesting:
+        fields["request"] = {**request_record, "response_headers": interesting}
+    expected = spec.get("expect_status")
+    ok_status = status == int(expected) if expected is not None else 200 <= status < 300
+    if not ok_status:
+        if expected is not None and 200 <= status < 400:
+            return Outcome(
+                RunStatus.FAILED,
+                error=f"HTTP {status}, expected {expected}",
+                http_status=status,
+                transient=False,
+                fields=fields,
+            )
+        transient, words = classify(status)
+        return Outcome(
+            RunStatus.FAILED,
+            error=words,
+            http_status=status,
+            transient=transient,
+            retry_after_s=retry_after_seconds(resp.headers.get("retry-after")),
+            fields=fields,
+        )
+    needle = spec.get("expect_body")
+    if needle and needle not in bytes(body).decode("utf-8", "replace"):
+        return Outcome(
+            RunStatus.FAILED,
+            error=f"the response body does not contain {needle!r}",
+            http_status=status,
+            fields=fields,
+        )
+    return Outcome(RunStatus.SUCCEEDED, http_status=status, fields=fields)
