@@ -8,13 +8,13 @@ import sqlite3
 from collections.abc import AsyncIterator
 
 import pytest
-
 from conftest import settle
+from servers import ChatServer, Sink
+
 from cronui.config import Price, Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.engine import Engine
 from cronui.model import EventKind, Job, Run, RunStatus, TargetKind, Trigger
-from servers import ChatServer, Sink
 
 
 @pytest.fixture
@@ -179,6 +179,7 @@ async def test_message_placeholders_leave_other_braces_alone(eng, llm):
     msg = 'Report on {job} for {scheduled_for}; answer as {"items": [...]} and keep {other} as is'
     await eng.control.add_job(agent_job("tmpl", llm, message=msg))
     [run] = await run_to_end(eng, "tmpl")
+    assert run.status is RunStatus.SUCCEEDED
     sent = llm.requests[-1].json()["messages"][-1]["content"]
     assert sent.startswith("Report on tmpl for 20") and sent.endswith('as {"items": [...]} and keep {other} as is')
 
