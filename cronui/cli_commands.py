@@ -339,8 +339,6 @@ def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
     if a.alert_cooldown is not None:
         d["alert_cooldown_s"] = parse_duration(a.alert_cooldown, "--alert-cooldown")
     job.delivery = {k: v for k, v in d.items() if v is not None}
-    if job.delivery and not job.delivery.get("to") and not job.delivery.get("alert_to"):
-        job.delivery = {}
 
 
 def _job_line(job: Job, paused: bool) -> str:
@@ -413,16 +411,20 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
 
         job = await control.job(args.name)
         assert job.id is not None
-        stats = await store.job_stats(job.id)
+        now = SystemClock().now_ms()
+        windows = {"all": None, "last_7d": now - 7 * 86_400_000, "last_30d": now - 30 * 86_400_000}
         data = job_json(job, full=True)
-        data["stats"] = {
-            "runs": stats.runs,
-            "success_rate": stats.success_rate,
-            "median_ms": stats.median_ms,
-            "p95_ms": stats.p95_ms,
-            "total_tokens": stats.total_tokens,
-            "cost_usd": stats.cost_usd,
-        }
+        data["stats"] = {}
+        for window, since in windows.items():
+            st = await store.job_stats(job.id, since)
+            data["stats"][window] = {
+                "runs": st.runs,
+                "success_rate": st.success_rate,
+                "median_ms": st.median_ms,
+                "p95_ms": st.p95_ms,
+                "total_tokens": st.total_tokens,
+                "cost_usd": st.cost_usd,
+            }
         if args.json:
             _print_json(data)
             return 0
@@ -444,11 +446,20 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             )
         if job.tags:
             print(f"  tags       {' '.join(job.tags)}")
-        rate = "—" if stats.success_rate is None else f"{stats.success_rate:.0%}"
-        print(
-            f"  stats      {stats.runs} runs · success {rate} · median {fmt_duration(stats.median_ms)} "
-            f"· p95 {fmt_duration(stats.p95_ms)}"
-        )
+        if job.delivery:
+            d = job.delivery
+            print(
+                f"  delivery   {d.get('mode', 'never')} → {d.get('to') or '—'} ({d.get('format', 'json')})"
+                + (f" · alerts → {d['alert_to']}" if d.get("alert_to") else "")
+            )
+        for window, label in (("all", "all time"), ("last_7d", "7 days"), ("last_30d", "30 days")):
+            w = data["stats"][window]
+            rate = "—" if w["success_rate"] is None else f"{w['success_rate']:.0%}"
+            cost = "—" if w["cost_usd"] is None else f"${w['cost_usd']:.4f}"
+            print(
+                f"  {label:<10} {w['runs']} runs · success {rate} · median {fmt_duration(w['median_ms'])} "
+                f"· p95 {fmt_duration(w['p95_ms'])} · tokens {w['total_tokens']:,} · cost {cost}"
+            )
         return 0
 
     return _run(args, body)
@@ -507,7 +518,7 @@ async def _wait_final(store: Store, root_id: int, poll_s: float = 0.05) -> Run:
     while True:
         attempts = await store.attempts(root_id)
         last = attempts[-1]
-        if last.status in FINAL:
+        if last.status in FINAL and last.delivery_status != "pending":
             return last
         await asyncio.sleep(poll_s)
 
@@ -530,7 +541,8 @@ async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | 
             attempts = await store.attempts(run.id)
             last = attempts[-1]
             if last.status in FINAL:
-                return last
+                await engine.dispatcher.wait_deliveries()
+                return await store.get_run(last.id) or last
             wait_ms = max(0, last.not_before - engine.clock.now_ms())
             await asyncio.sleep(min(wait_ms / 1000, settings.lease.renew))
             await engine.renew()
@@ -616,7 +628,24 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             f"  scheduled {iso_utc(run.scheduled_for)} · started {iso_utc(run.started_at) or '—'}"
             + (f" (late {late} ms)" if late is not None else "")
         )
-        print(f"  node {run.node or '—'} · exit {run.exit_code if run.exit_code is not None else '—'}")
+        print(
+            f"  node {run.node or '—'} · exit {run.exit_code if run.exit_code is not None else '—'}"
+            + (f" · HTTP {run.http_status}" if run.http_status is not None else "")
+        )
+        if run.request:
+            print(f"  request {run.request.get('method', '')} {run.request.get('url', '')}")
+        if run.total_tokens is not None or run.cost_usd is not None:
+            cost = "unknown" if run.cost_usd is None else f"${run.cost_usd:.6f}"
+            print(
+                f"  tokens in {run.prompt_tokens} · out {run.completion_tokens} · total {run.total_tokens}"
+                f" · cost {cost}"
+            )
+        for call in run.tool_calls:
+            print(f"  tool call {call.get('name')} {call.get('arguments')}")
+        if run.delivery_status:
+            print(f"  delivery {run.delivery_status}" + (f": {run.delivery_reason}" if run.delivery_reason else ""))
+        if run.error:
+            print(f"  error {run.error}")
         base = run.started_at or run.queued_at
         for m in run.milestones:
             data = " ".join(f"{k}={v}" for k, v in m.data.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from pathlib import Path
@@ -301,3 +302,101 @@ def test_db_check_backup_prune(capsys, db, tmp_path):
     code, _, err = cli(capsys, "db", "backup", str(tmp_path / "b.db"))
     assert code == 2 and "already exists" in err
     assert cli(capsys, "db", "prune")[1].startswith("pruned 0 runs")
+
+
+async def test_agent_job_from_the_cli_with_delivery(capsys, db, monkeypatch):
+    from servers import ChatServer, Sink
+
+    llm, sink = ChatServer(), Sink()
+    await llm.start()
+    await sink.start()
+    try:
+        monkeypatch.setenv("HOOK", f"{sink.url}/ok")
+        code, out, err = await asyncio.to_thread(
+            cli,
+            capsys,
+            "jobs",
+            "add",
+            "digest",
+            "--schedule",
+            "0 9 * * 1-5",
+            "--agent",
+            f"{llm.url}/v1",
+            "--model",
+            "echo",
+            "--message",
+            "What changed in {job}?",
+            "--max-tokens",
+            "200",
+            "--deliver-to",
+            "${env:HOOK}",
+            "--deliver-format",
+            "slack",
+            "--json",
+        )
+        assert code == 0, err
+        job = json.loads(out)
+        assert job["kind"] == "agent" and job["target"]["max_tokens"] == 200
+        code, out, err = await asyncio.to_thread(cli, capsys, "jobs", "run", "digest", "--wait", "--json")
+        assert code == 0, err
+        run = json.loads(out)
+        assert run["output"] == "Hello! You said: What changed in digest?"
+        assert run["tokens"] == {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
+        assert run["delivery_status"] == "delivered" and run["cost_usd"] is None and run["tool_calls"] == []
+        assert sink.requests[0].json()["text"].startswith("✅ digest")
+        code, out, _ = await asyncio.to_thread(cli, capsys, "jobs", "show", "digest", "--json")
+        stats = json.loads(out)["stats"]
+        assert stats["all"]["runs"] == 1 and stats["last_7d"]["success_rate"] == 1.0
+        assert stats["all"]["total_tokens"] == 17
+    finally:
+        await llm.stop()
+        await sink.stop()
+
+
+async def test_http_job_from_the_cli(capsys, db):
+    from servers import Sink
+
+    sink = Sink()
+    await sink.start()
+    try:
+        code, _, err = await asyncio.to_thread(
+            cli,
+            capsys,
+            "jobs",
+            "add",
+            "health",
+            "--schedule",
+            "*/5 * * * *",
+            "--http",
+            f"{sink.url}/status/503",
+            "--header",
+            "X-A: 1",
+            "--expect-status",
+            "200",
+        )
+        assert code == 0, err
+        code, out, _ = await asyncio.to_thread(cli, capsys, "jobs", "run", "health", "--wait", "--json")
+        run = json.loads(out)
+        assert code == 1 and run["http_status"] == 503 and run["error"] == "HTTP 503 Service Unavailable"
+        assert sink.requests[0].headers["x-a"] == "1"
+    finally:
+        await sink.stop()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--shell", "true", "--http", "http://x"], "exactly one of --shell CMD, --http URL, --agent URL"),
+        (["--http", "ftp://x"], "http: expected an http:// or https:// URL"),
+        (["--http", "http://x", "--method", "FETCH"], "method: expected one of"),
+        (["--http", "http://x", "--header", "nocolon"], "--header: expected 'Name: value'"),
+        (["--agent", "http://x/v1", "--message", "hi"], "model: say which model"),
+        (["--agent", "http://x/v1", "--model", "m", "--message", "hi", "--api-key-env", "sk-123"], "api-key-env"),
+        (["--shell", "true", "--model", "m"], "only for --agent jobs"),
+        (["--shell", "true", "--deliver-to", "nope"], "deliver-to: expected an http"),
+        (["--shell", "true", "--deliver", "always"], "deliver-to: delivery is on but there is no target URL"),
+    ],
+)
+def test_agent_http_bad_input(capsys, db, argv, message):
+    code, _, err = cli(capsys, "jobs", "add", "x", "--schedule", "@daily", *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
