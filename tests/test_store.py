@@ -238,3 +238,25 @@ async def test_migrating_an_existing_file_copies_it_aside_first(tmp_path: Path, 
     assert con.execute("PRAGMA user_version").fetchone()[0] == 1
     assert con.execute("SELECT name FROM jobs").fetchall() == [("kept",)]
     con.close()
+
+
+async def test_timeline_counts_runs_per_bucket_and_status(backend: Store):
+    job = await new_job(backend)
+    other = await new_job(backend, "other")
+    hour = 3_600_000
+    base = (T0 // hour) * hour
+    for offset, status, jid in [
+        (0, "succeeded", job.id),
+        (10, "failed", job.id),
+        (hour + 5, "succeeded", job.id),
+        (20, "succeeded", other.id),
+    ]:
+        r = await backend.insert_run(pending(jid, base + offset, Trigger.MANUAL))
+        r.status = RunStatus(status)
+        await backend.finish_run(r, {})
+    assert await backend.timeline(job.id, base, hour) == [
+        (base, RunStatus.FAILED, 1),
+        (base, RunStatus.SUCCEEDED, 1),
+        (base + hour, RunStatus.SUCCEEDED, 1),
+    ]
+    assert sum(n for _, _, n in await backend.timeline(None, base, hour)) == 4
