@@ -47,35 +47,15 @@ async def run_daemon(
             _emit(out, log_format, ev)
 
     printer_task = asyncio.create_task(printer())
-    _emit(
-        out,
-        log_format,
-        RunEvent(
-            EventKind.SCHEDULER,
-            engine.clock.now_ms(),
-            data={
-                "state": "starting",
-                "node": engine.node,
-                "db": settings.db,
-                "timezone": settings.timezone,
-            },
-        ),
-    )
+
+    def say(state: str, **data: object) -> None:
+        """A line about the daemon itself (not a run)."""
+        _emit(out, log_format, RunEvent(EventKind.SCHEDULER, engine.clock.now_ms(), data={"state": state, **data}))
+
+    say("starting", node=engine.node, db=settings.db, timezone=settings.timezone)
     if not await engine.try_acquire() and engine.holder is not None:
         h = engine.holder
-        _emit(
-            out,
-            log_format,
-            RunEvent(
-                EventKind.SCHEDULER,
-                engine.clock.now_ms(),
-                data={
-                    "state": "standby",
-                    "holder": f"{h.host}:{h.pid}",
-                    "note": "another process schedules; waiting to take over",
-                },
-            ),
-        )
+        say("standby", holder=f"{h.host}:{h.pid}", note="another process schedules; waiting to take over")
     started = loop.time()
     try:
         await engine.run(stop)
@@ -87,18 +67,5 @@ async def run_daemon(
             _emit(out, log_format, sub.queue.get_nowait())
         sub.close()
         await store.close()
-        _emit(
-            out,
-            log_format,
-            RunEvent(
-                EventKind.SCHEDULER,
-                engine.clock.now_ms(),
-                data={
-                    "state": "stopped",
-                    "node": engine.node,
-                    "uptime_s": round(loop.time() - started, 3),
-                    "wakeups": engine.wakeups,
-                },
-            ),
-        )
+        say("stopped", node=engine.node, uptime_s=round(loop.time() - started, 3), wakeups=engine.wakeups)
     return 0

@@ -581,23 +581,19 @@ class SQLiteStore:
                 )
                 ev.id = cur.lastrowid
 
-    async def events_after(self, last_id: int, limit: int = 1000) -> list[RunEvent]:
+    async def _events(self, where: str, params: Sequence[Any]) -> list[RunEvent]:
         cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
         rows = await self._all(
-            f"SELECT {cols}, j.name AS job_name FROM run_events e LEFT JOIN jobs j ON j.id = e.job_id "
-            "WHERE e.id > ? ORDER BY e.id LIMIT ?",
-            (last_id, limit),
+            f"SELECT {cols}, j.name AS job_name FROM run_events e LEFT JOIN jobs j ON j.id = e.job_id WHERE {where}",
+            params,
         )
         return [event_from_row(r) for r in rows]
 
+    async def events_after(self, last_id: int, limit: int = 1000) -> list[RunEvent]:
+        return await self._events("e.id > ? ORDER BY e.id LIMIT ?", (last_id, limit))
+
     async def run_events(self, run_id: int, after_id: int = 0) -> list[RunEvent]:
-        cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
-        rows = await self._all(
-            f"SELECT {cols}, j.name AS job_name FROM run_events e LEFT JOIN jobs j ON j.id = e.job_id "
-            "WHERE e.run_id = ? AND e.id > ? ORDER BY e.id",
-            (run_id, after_id),
-        )
-        return [event_from_row(r) for r in rows]
+        return await self._events("e.run_id = ? AND e.id > ? ORDER BY e.id", (run_id, after_id))
 
     async def last_event_id(self) -> int:
         row = await self._one("SELECT COALESCE(MAX(id), 0) FROM run_events")

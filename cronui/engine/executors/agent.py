@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from cronui.engine.executors.base import Outcome, RunContext
-from cronui.engine.executors.http import classify, masked_request, retry_after_seconds, transport_error
+from cronui.engine.executors.http import masked_request, status_failure, transport_error
 from cronui.model import RunStatus
 
 PLACEHOLDER = re.compile(r"\{(job|scheduled_for|last_output)\}")
@@ -295,12 +295,4 @@ def _http_failure(resp: httpx.Response, text: str, fields: dict[str, Any], key_e
             transient=False,
             fields=fields,
         )
-    transient, words = classify(status)
-    return Outcome(
-        RunStatus.FAILED,
-        error=f"{words}: {detail}" if detail else words,
-        http_status=status,
-        transient=transient,
-        retry_after_s=retry_after_seconds(resp.headers.get("retry-after")),
-        fields=fields,
-    )
+    return status_failure(resp, fields, detail)

@@ -44,6 +44,19 @@ def classify(status: int) -> tuple[bool, str]:
     return False, f"HTTP {status} {phrase} (permanent: not retried)".replace("  ", " ")
 
 
+def status_failure(resp: httpx.Response, fields: dict[str, Any], detail: str = "") -> Outcome:
+    """A failed run for an unwanted HTTP status: transient or permanent, with Retry-After honoured."""
+    transient, words = classify(resp.status_code)
+    return Outcome(
+        RunStatus.FAILED,
+        error=f"{words}: {detail}" if detail else words,
+        http_status=resp.status_code,
+        transient=transient,
+        retry_after_s=retry_after_seconds(resp.headers.get("retry-after")),
+        fields=fields,
+    )
+
+
 def masked_request(method: str, url: str, headers: dict[str, str], body: Any, ctx: RunContext) -> dict[str, Any]:
     """The request as sent, for the run record: secrets masked, credentials hidden."""
     shown = {k: (MASK if k.lower() in SENSITIVE_HEADERS else ctx.mask(v)) for k, v in headers.items()}
@@ -122,15 +135,7 @@ async def run(ctx: RunContext) -> Outcome:
                 transient=False,
                 fields=fields,
             )
-        transient, words = classify(status)
-        return Outcome(
-            RunStatus.FAILED,
-            error=words,
-            http_status=status,
-            transient=transient,
-            retry_after_s=retry_after_seconds(resp.headers.get("retry-after")),
-            fields=fields,
-        )
+        return status_failure(resp, fields)
     needle = spec.get("expect_body")
     if needle and needle not in bytes(body).decode("utf-8", "replace"):
         return Outcome(
