@@ -121,6 +121,18 @@ _SCALARS: dict[str, Callable[[Any], Any]] = {
     "output_cap": _pos_int,
     "theme": _text,
 }
+def _price(v: Any) -> Price:
+    if not isinstance(v, Mapping) or set(v) != {"input", "output"}:
+        raise ValueError("expected { input = USD per 1M tokens, output = USD per 1M }")
+    return Price(_nonneg_number(v["input"]), _nonneg_number(v["output"]))
+
+
+# tables of name = value: (check one value, what the table holds)
+_MAPS: dict[str, tuple[Callable[[Any], Any], str]] = {
+    "pools": (_pos_int, "pool name = limit"),
+    "prices": (_price, "model = { input = ..., output = ... }"),
+    "keys": (_text, "binding id = key"),
+}
 _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "retention": {"days": _pos_number, "runs_per_job": _pos_int, "event_hours": _pos_number},
     "lease": {"ttl": _pos_number, "renew": _pos_number},
@@ -153,34 +165,18 @@ def _apply(settings: Settings, data: Mapping[str, Any], source: str) -> None:
                     setattr(target, sub, check(subval))
                 except ValueError as e:
                     raise fail(f"{key}.{sub}", str(e)) from None
-        elif key == "pools":
+        elif key in _MAPS:
+            check, shape = _MAPS[key]
             if not isinstance(value, Mapping):
-                raise fail(key, "expected a table of pool name = limit")
-            for name, limit in value.items():
+                raise fail(key, f"expected a table of {shape}")
+            target = getattr(settings, key)
+            for name, item in value.items():
                 try:
-                    settings.pools[name] = _pos_int(limit)
+                    target[name] = check(item)
                 except ValueError as e:
-                    raise fail(f"pools.{name}", str(e)) from None
-        elif key == "prices":
-            if not isinstance(value, Mapping):
-                raise fail(key, "expected a table of model = { input = ..., output = ... }")
-            for model, price in value.items():
-                if not isinstance(price, Mapping) or set(price) != {"input", "output"}:
-                    raise fail(f"prices.{model}", "expected { input = USD per 1M tokens, output = USD per 1M }")
-                try:
-                    settings.prices[model] = Price(_nonneg_number(price["input"]), _nonneg_number(price["output"]))
-                except ValueError as e:
-                    raise fail(f"prices.{model}", str(e)) from None
-        elif key == "keys":
-            if not isinstance(value, Mapping):
-                raise fail(key, "expected a table of binding id = key")
-            for binding, keyname in value.items():
-                try:
-                    settings.keys[binding] = _text(keyname)
-                except ValueError as e:
-                    raise fail(f"keys.{binding}", str(e)) from None
+                    raise fail(f"{key}.{name}", str(e)) from None
         else:
-            known = [*_SCALARS, *_SECTIONS, "pools", "prices", "keys"]
+            known = [*_SCALARS, *_SECTIONS, *_MAPS]
             raise fail(key, f"unknown key (known: {', '.join(known)})")
 
 
