@@ -553,13 +553,18 @@ async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         await control.job(args.name)
+        paused = await control.paused()
+        if paused and args.wait:
+            raise UsageError("cronui: the scheduler is paused for maintenance; nothing was queued (`cronui resume` first)")
         final: Run | None = None
-        if not await _live_holder(store):
+        if not paused and not await _live_holder(store):
             final = await _run_in_process(settings, store, args.name)
         if final is None:
             run = await control.trigger(args.name)
             assert run.id is not None
             if not args.wait:
+                if paused:
+                    print(f"cronui: paused: run #{run.id} starts on `cronui resume`", file=sys.stderr)
                 if args.json:
                     _print_json(run_json(run))
                 else:

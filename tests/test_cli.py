@@ -288,8 +288,13 @@ def test_status_exits_1_when_nothing_schedules(capsys, db):
 
 
 def test_pause_and_resume_show_in_status(capsys, db):
+    cli(capsys, "jobs", "add", "p", "--schedule", "@daily", "--shell", "true")
     cli(capsys, "pause")
     assert json.loads(cli(capsys, "status", "--json")[1])["paused"] is True
+    code, _, err = cli(capsys, "jobs", "run", "p", "--wait")
+    assert code == 2 and "paused" in err and "nothing was queued" in err
+    code, out, err = cli(capsys, "jobs", "run", "p", "--json")
+    assert code == 0 and json.loads(out)["status"] == "pending" and "starts on `cronui resume`" in err
     cli(capsys, "resume")
     assert json.loads(cli(capsys, "status", "--json")[1])["paused"] is False
 
