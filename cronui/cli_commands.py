@@ -555,7 +555,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         await control.job(args.name)
         paused = await control.paused()
         if paused and args.wait:
-            raise UsageError("cronui: the scheduler is paused for maintenance; nothing was queued (`cronui resume` first)")
+            raise UsageError("cronui: the scheduler is paused; nothing was queued (`cronui resume` first)")
         final: Run | None = None
         if not paused and not await _live_holder(store):
             final = await _run_in_process(settings, store, args.name)

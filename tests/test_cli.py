@@ -292,7 +292,7 @@ def test_pause_and_resume_show_in_status(capsys, db):
     cli(capsys, "pause")
     assert json.loads(cli(capsys, "status", "--json")[1])["paused"] is True
     code, _, err = cli(capsys, "jobs", "run", "p", "--wait")
-    assert code == 2 and "paused" in err and "nothing was queued" in err
+    assert code == 2 and "is paused" in err and "nothing was queued" in err
     code, out, err = cli(capsys, "jobs", "run", "p", "--json")
     assert code == 0 and json.loads(out)["status"] == "pending" and "starts on `cronui resume`" in err
     cli(capsys, "resume")
