@@ -63,8 +63,10 @@ def _group_alive(pgid: int) -> bool:
 async def _wait_exit(proc: asyncio.subprocess.Process) -> None:
     """Until the shell itself has exited. (Process.wait() also waits for its pipes to close, which a
     background child can hold open for as long as it likes.)"""
-    while proc.returncode is None:
-        await asyncio.sleep(0.05)
+    pause = 0.01
+    while proc.returncode is None:  # quick for short jobs, a few wake-ups a second for long ones
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.25)
 
 
 async def stop_group(pgid: int, proc: asyncio.subprocess.Process, grace_s: float) -> None:
