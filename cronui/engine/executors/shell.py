@@ -60,13 +60,18 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-async def _wait_exit(proc: asyncio.subprocess.Process) -> None:
-    """Until the shell itself has exited. (Process.wait() also waits for its pipes to close, which a
-    background child can hold open for as long as it likes.)"""
-    pause = 0.01
-    while proc.returncode is None:  # quick for short jobs, a few wake-ups a second for long ones
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 0.25)
+async def _wait_exit(proc: asyncio.subprocess.Process, pumps: list[asyncio.Task[None]]) -> None:
+    """Until the shell itself has exited.
+
+    Usually its pipes close as it exits, and then Process.wait() returns at once. A background child
+    can hold the pipes open for as long as it likes, so the exit status is also polled (4 times a
+    second) rather than waiting for the pipes alone."""
+    both = asyncio.gather(*pumps, return_exceptions=True)
+    while proc.returncode is None:
+        done, _ = await asyncio.wait({both}, timeout=0.25)
+        if done:
+            await proc.wait()
+            return
 
 
 async def stop_group(pgid: int, proc: asyncio.subprocess.Process, grace_s: float) -> None:
@@ -146,7 +151,7 @@ async def run(ctx: RunContext) -> Outcome:
         asyncio.create_task(_pump(proc.stderr, "stderr", ctx)),
     ]
     try:
-        await _wait_exit(proc)
+        await _wait_exit(proc, pumps)
     except asyncio.CancelledError:
         # timeout or cancel: stop the whole group before giving up the slot
         await asyncio.shield(stop_group(pgid, proc, ctx.kill_grace_s))
