@@ -175,7 +175,8 @@ def add_parsers(sub: Any) -> None:
 # ---------------------------------------------------------------- plumbing
 
 
-def _run(args: argparse.Namespace, body: Callable[[Settings, Store, Control], Awaitable[int]]) -> int:
+def with_store(args: argparse.Namespace, body: Callable[[Settings, Store, Control], Awaitable[int]]) -> int:
+    """Open the store named by the settings, run `body` with it, close it."""
     settings = _settings(args)
 
     async def go() -> int:
@@ -387,7 +388,7 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
             print(f"added {job.name}: {job.schedule} ({job.timezone}); next run {when}")
         return 0
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
@@ -402,7 +403,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
             print(_job_line(job, paused))
         return 0
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 def cmd_jobs_show(args: argparse.Namespace) -> int:
@@ -462,7 +463,7 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             )
         return 0
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 def cmd_jobs_edit(args: argparse.Namespace) -> int:
@@ -480,7 +481,7 @@ def cmd_jobs_edit(args: argparse.Namespace) -> int:
             print(f"updated {job.name}; next run {iso_utc(job.next_run_at) or '—'}")
         return 0
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 def cmd_jobs_enable(args: argparse.Namespace) -> int:
@@ -490,7 +491,7 @@ def cmd_jobs_enable(args: argparse.Namespace) -> int:
         print(f"{job.name} {state}" + (f"; next run {iso_utc(job.next_run_at)}" if job.next_run_at else ""))
         return 0
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 def cmd_jobs_rm(args: argparse.Namespace) -> int:
@@ -499,7 +500,7 @@ def cmd_jobs_rm(args: argparse.Namespace) -> int:
         print(f"removed {job.name} (its runs are kept)")
         return 0
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 async def _live_holder(store: Store) -> bool:
@@ -542,6 +543,7 @@ async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | 
             last = attempts[-1]
             if last.status in FINAL:
                 await engine.dispatcher.wait_deliveries()
+                assert last.id is not None
                 return await store.get_run(last.id) or last
             wait_ms = max(0, last.not_before - engine.clock.now_ms())
             await asyncio.sleep(min(wait_ms / 1000, settings.lease.renew))
@@ -579,7 +581,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
                 print(final.output.rstrip("\n"))
         return 0 if final.status is RunStatus.SUCCEEDED else 1
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 # ---------------------------------------------------------------- runs
@@ -608,7 +610,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
             print(_run_line(run))
         return 0
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 async def _get_run(store: Store, text: str) -> Run:
@@ -663,7 +665,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             print(run.stderr.rstrip("\n"))
         return 0
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 def cmd_runs_logs(args: argparse.Namespace) -> int:
@@ -693,7 +695,7 @@ def cmd_runs_logs(args: argparse.Namespace) -> int:
                 return 0
             await asyncio.sleep(0.1)
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 def cmd_runs_tail(args: argparse.Namespace) -> int:
@@ -711,7 +713,7 @@ def cmd_runs_tail(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.1)
 
     try:
-        return _run(args, body)
+        return with_store(args, body)
     except KeyboardInterrupt:
         return 0
 
@@ -727,7 +729,7 @@ def cmd_runs_cancel(args: argparse.Namespace) -> int:
             raise UsageError(f"run #{run.id} already ended: {run.status}")
         return 0
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 # ---------------------------------------------------------------- status, pause, db
@@ -769,7 +771,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"next       {nxt['job'] + ' at ' + nxt['at'] if nxt else '—'}")
         return 0 if data["scheduler"] else 1
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
@@ -782,7 +784,7 @@ def cmd_pause(args: argparse.Namespace) -> int:
             print("resumed")
         return 0
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -802,7 +804,7 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(f"pruned {res.runs} runs and {res.events} events")
         return 0
 
-    return _run(args, body)
+    return with_store(args, body)
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:

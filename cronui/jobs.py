@@ -94,7 +94,7 @@ def validate(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> J
     return job
 
 
-def _cycle_through(graph: Mapping[str, list[str]], start: str) -> list[str] | None:
+def find_cycle(graph: Mapping[str, list[str]], start: str) -> list[str] | None:
     """A path start -> ... -> start in `graph`, if there is one."""
     seen: set[str] = set()
     stack = [(t, [start, t]) for t in graph.get(start, [])]
@@ -121,7 +121,7 @@ def check_chains(job: Job, edges: Mapping[str, list[str]], existing: Iterable[st
                 raise JobError(f"{field_name.replace('_', '-')}: no job named {target!r}")
     graph = {name: list(targets) for name, targets in edges.items() if name != job.name}
     graph[job.name] = [*job.on_success, *job.on_failure]
-    cycle = _cycle_through(graph, job.name)
+    cycle = find_cycle(graph, job.name)
     if cycle:
         raise JobError(f"chain: this would make a cycle ({' -> '.join(cycle)})")
 
@@ -135,7 +135,7 @@ def check_chain_graph(jobs: Iterable[Job], names: set[str]) -> None:
             for target in getattr(job, field_name):
                 if target not in names:
                     raise JobError(f"job {job.name!r}: {field_name.replace('_', '-')}: no job named {target!r}")
-        cycle = _cycle_through(graph, job.name)
+        cycle = find_cycle(graph, job.name)
         if cycle:
             raise JobError(f"job {job.name!r}: chain: this would make a cycle ({' -> '.join(cycle)})")
 
