@@ -1,0 +1,104 @@
+"""The jobs as the UI knows them: every live job in memory (10,000 are a few megabytes), the last outcomes
+of the ones on screen (fetched lazily, a page at a time), the pause flag, and the next fire.
+
+Widgets never query the store; the app fills the catalog from the store and from engine events, and
+widgets read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cronui.model import Job, RunStatus
+
+STRIP_LEN = 20
+
+
+class Catalog:
+    def __init__(self) -> None:
+        self.jobs: dict[int, Job] = {}
+        self.by_name: dict[str, Job] = {}
+        self.strips: dict[int, list[RunStatus]] = {}
+        self._strips_asked: set[int] = set()
+        self.paused = False
+        self.loaded = False
+        self.version = 0
+        self._next: tuple[int, int] | None = None  # (next fire ms, job id), cached
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def replace_all(self, jobs: Iterable[Job]) -> None:
+        self.jobs = {j.id: j for j in jobs if j.id is not None}
+        self.by_name = {j.name: j for j in self.jobs.values()}
+        self.loaded = True
+        self._changed()
+
+    def upsert(self, job: Job) -> None:
+        assert job.id is not None
+        old = self.jobs.get(job.id)
+        if old is not None and old.name != job.name:
+            self.by_name.pop(old.name, None)
+        if job.deleted_at is not None:
+            self.remove(job.id)
+            return
+        self.jobs[job.id] = job
+        self.by_name[job.name] = job
+        self._changed()
+
+    def remove(self, job_id: int) -> None:
+        job = self.jobs.pop(job_id, None)
+        if job is not None:
+            self.by_name.pop(job.name, None)
+        self.strips.pop(job_id, None)
+        self._changed()
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._next = None
+
+    def name_of(self, job_id: int | None) -> str:
+        job = self.jobs.get(job_id) if job_id is not None else None
+        return job.name if job else ""
+
+    # ------------------------------------------------------------ outcome strips
+
+    def strip(self, job_id: int) -> list[RunStatus] | None:
+        return self.strips.get(job_id)
+
+    def missing_strips(self, job_ids: Iterable[int]) -> list[int]:
+        """Ids whose strip is neither known nor already asked for (each is asked for once)."""
+        out = [i for i in job_ids if i not in self.strips and i not in self._strips_asked]
+        self._strips_asked.update(out)
+        return out
+
+    def set_strips(self, strips: dict[int, list[RunStatus]]) -> None:
+        self.strips.update(strips)
+        self.version += 1
+
+    def add_outcome(self, job_id: int, status: RunStatus) -> None:
+        strip = self.strips.get(job_id)
+        if strip is None:
+            return  # never shown yet: fetched fresh when it is
+        strip.append(status)
+        del strip[:-STRIP_LEN]
+        self.version += 1
+
+    # ------------------------------------------------------------ what fires next
+
+    def next_fire(self) -> tuple[int, Job] | None:
+        if self._next is None:
+            best: tuple[int, int] | None = None
+            for job in self.jobs.values():
+                if job.enabled and job.next_run_at is not None and (best is None or job.next_run_at < best[0]):
+                    best = (job.next_run_at, job.id or 0)
+            self._next = best if best is not None else (-1, -1)
+        if self._next[0] < 0:
+            return None
+        job = self.jobs.get(self._next[1])
+        return None if job is None else (self._next[0], job)
+
+    def stale_next(self, now_ms: int) -> bool:
+        """The cached next fire has passed: the job has moved on; the caller reloads it."""
+        nxt = self.next_fire()
+        return nxt is not None and nxt[0] <= now_ms

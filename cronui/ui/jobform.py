@@ -1,0 +1,217 @@
+"""The job editor's fields as text, and the job they make.
+
+The editor shows every field as text (what a person types); this module turns a job into those texts
+and back. Building a job raises `JobError` naming the field, with the same parsers the CLI uses
+(`parse_duration`, `parse_env_pairs`); the full check (`jobs.validate`, chains) runs when the job is saved
+through the engine's control, exactly as for `cronui jobs add`.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from cronui import secrets
+from cronui.config import Settings
+from cronui.jobs import JobError, parse_duration, parse_env_pairs
+from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+DELIVERY_MODES = ("never", "on_failure", "always")
+DELIVERY_FORMATS = ("slack", "discord", "json")
+
+TEXT_FIELDS = (
+    "name schedule timezone command cwd env method url headers body expect_status base_url model api_key_env "
+    "message system overlap queue_limit retries retry_delay timeout misfire misfire_grace pool on_success "
+    "on_failure deliver deliver_to deliver_format alert_to tags description"
+).split()
+
+
+def fmt_seconds(s: float) -> str:
+    """600 -> '10m', 5400 -> '90m', 30 -> '30s', 7200 -> '2h' (what parse_duration reads back)."""
+    if s and s % 3600 == 0:
+        return f"{int(s // 3600)}h"
+    if s and s % 60 == 0:
+        return f"{int(s // 60)}m"
+    return f"{s:g}s"
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in text.replace(",", " ").split() if w]
+
+
+def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
+    """The editor's initial values: the job's, or the defaults a new job gets from the CLI."""
+    if job is None:
+        return {
+            **dict.fromkeys(TEXT_FIELDS, ""),
+            "kind": TargetKind.SHELL,
+            "schedule": "0 9 * * *",
+            "timezone": settings.timezone,
+            "method": "GET",
+            "overlap": str(OverlapPolicy.SKIP),
+            "queue_limit": "3",
+            "retries": "0",
+            "retry_delay": "30s",
+            "timeout": fmt_seconds(settings.default_timeout),
+            "misfire": str(MisfirePolicy.RUN_ONCE),
+            "misfire_grace": fmt_seconds(settings.misfire_grace),
+            "deliver": "never",
+            "deliver_format": "slack",
+            "enabled": True,
+        }
+    t = job.target
+    d = job.delivery or {}
+    env = t.get("env") or {}
+    headers = t.get("headers") or {}
+    return {
+        "name": job.name,
+        "kind": job.kind,
+        "schedule": job.schedule,
+        "timezone": job.timezone,
+        "command": str(t.get("command", "")) if job.kind is TargetKind.SHELL else "",
+        "cwd": str(t.get("cwd") or ""),
+        "env": " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()),
+        "method": str(t.get("method", "GET")),
+        "url": str(t.get("url", "")),
+        "headers": "; ".join(f"{k}: {v}" for k, v in headers.items()),
+        "body": str(t.get("body") or ""),
+        "expect_status": str(t.get("expect_status") or ""),
+        "base_url": str(t.get("base_url", "")),
+        "model": str(t.get("model", "")),
+        "api_key_env": str(t.get("api_key_env") or ""),
+        "message": str(t.get("message", "")),
+        "system": str(t.get("system") or ""),
+        "overlap": str(job.overlap),
+        "queue_limit": str(job.queue_limit),
+        "retries": str(job.max_retries),
+        "retry_delay": fmt_seconds(job.retry_delay_s),
+        "timeout": fmt_seconds(job.timeout_s),
+        "misfire": str(job.misfire),
+        "misfire_grace": fmt_seconds(job.misfire_grace_s),
+        "pool": job.pool or "",
+        "on_success": ", ".join(job.on_success),
+        "on_failure": ", ".join(job.on_failure),
+        "deliver": str(d.get("mode", "never")),
+        "deliver_to": str(d.get("to", "")),
+        "deliver_format": str(d.get("format", "slack")),
+        "alert_to": str(d.get("alert_to", "")),
+        "tags": " ".join(job.tags),
+        "description": job.description,
+        "enabled": job.enabled,
+    }
+
+
+def _int(text: str, field: str, lo: int, hi: int) -> int:
+    try:
+        n = int(text.strip() or "0")
+    except ValueError:
+        raise JobError(f"{field}: expected a whole number, got {text!r}") from None
+    if not lo <= n <= hi:
+        raise JobError(f"{field}: expected {lo} to {hi}, got {n}")
+    return n
+
+
+def _headers(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition(":")
+        if not sep or not key.strip():
+            raise JobError(f"headers: expected 'Name: value; Other: value', got {part.strip()!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def job_from_form(values: Mapping[str, Any], base: Job | None) -> Job:
+    """A job from the editor's texts (a copy of `base` when editing); raises JobError naming the field."""
+    kind = TargetKind(values["kind"])
+    job = copy.deepcopy(base) if base is not None else Job(name="", schedule="", timezone="UTC", kind=kind, target={})
+    job.name = str(values["name"]).strip()
+    job.schedule = str(values["schedule"]).strip()
+    job.timezone = str(values["timezone"]).strip()
+    target: dict[str, Any] = dict(job.target) if job.kind is kind else {}
+    job.kind = kind
+    v = {k: str(values.get(k, "")).strip() for k in TEXT_FIELDS}
+    if kind is TargetKind.SHELL:
+        target["command"] = str(values.get("command", ""))
+        target["cwd"] = v["cwd"] or None
+        try:
+            target["env"] = parse_env_pairs(shlex.split(v["env"]), "env") if v["env"] else {}
+        except ValueError as e:
+            raise JobError(f"env: {e}") from None
+        if not target["cwd"]:
+            target.pop("cwd")
+        if not target["env"]:
+            target.pop("env")
+    elif kind is TargetKind.HTTP:
+        if not v["url"]:
+            raise JobError("url: say which URL to call")
+        target.update(method=(v["method"] or "GET").upper(), url=v["url"])
+        for key, value in (("headers", _headers(v["headers"])), ("body", v["body"])):
+            if value:
+                target[key] = value
+            else:
+                target.pop(key, None)
+        if v["expect_status"]:
+            target["expect_status"] = _int(v["expect_status"], "expect status", 100, 599)
+        else:
+            target.pop("expect_status", None)
+    else:
+        for key in ("base_url", "model", "message"):
+            if not v[key]:
+                raise JobError(f"{key.replace('_', ' ')}: needed for an agent job")
+            target[key] = v[key]
+        for key in ("api_key_env", "system"):
+            if v[key]:
+                target[key] = v[key]
+            else:
+                target.pop(key, None)
+    job.target = target
+    job.overlap = OverlapPolicy(v["overlap"] or "skip")
+    job.queue_limit = _int(v["queue_limit"] or "3", "queue limit", 1, 10_000)
+    job.max_retries = _int(v["retries"] or "0", "retries", 0, 100)
+    job.retry_delay_s = parse_duration(v["retry_delay"] or "30s", "retry delay")
+    job.timeout_s = parse_duration(v["timeout"] or "10m", "timeout")
+    job.misfire = MisfirePolicy(v["misfire"] or "run_once")
+    job.misfire_grace_s = parse_duration(v["misfire_grace"] or "5m", "misfire grace")
+    job.pool = v["pool"] or None
+    job.on_success = _words(v["on_success"])
+    job.on_failure = _words(v["on_failure"])
+    job.tags = _words(v["tags"])
+    job.description = v["description"]
+    mode = v["deliver"] or "never"
+    if mode != "never" or v["deliver_to"] or v["alert_to"]:
+        if mode != "never" and not v["deliver_to"]:
+            raise JobError("deliver to: say where to post results (a webhook URL or ${env:NAME})")
+        job.delivery = {**job.delivery, "mode": mode, "to": v["deliver_to"], "format": v["deliver_format"] or "slack"}
+        if v["alert_to"]:
+            job.delivery["alert_to"] = v["alert_to"]
+    else:
+        job.delivery = {}
+    enabled = bool(values.get("enabled", True))
+    if base is None or enabled != base.enabled:
+        job.enabled = enabled
+    job.source = "tui" if base is None else job.source
+    return job
+
+
+def missing_env(values: Mapping[str, Any], env: Mapping[str, str] | None = None) -> list[str]:
+    """Variables the job refers to (`${env:NAME}`, the agent's API key variable) that this environment lacks."""
+    env = os.environ if env is None else env
+    kind = TargetKind(values["kind"])
+    fields = {
+        TargetKind.SHELL: ("command", "cwd", "env"),
+        TargetKind.HTTP: ("url", "headers", "body"),
+        TargetKind.AGENT: ("base_url", "message", "system"),
+    }[kind]
+    texts = [str(values.get(k, "")) for k in (*fields, "deliver_to", "alert_to")]
+    out = secrets.missing(texts, env)
+    key_var = str(values.get("api_key_env", "")).strip()
+    if kind is TargetKind.AGENT and key_var and key_var not in env and key_var not in out:
+        out.append(key_var)
+    return out

@@ -1,0 +1,68 @@
+"""`?`: the keys that apply where you were (as remapped), the filter grammar and the commands."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Static
+
+FILTER_HELP = """\
+status:failed kind:agent tag:ops backup   every term must match
+status:failed,timed_out                   a comma means any of
+-tag:ops  !status:succeeded               - or ! negates a term
+keys: status (a run status, or enabled / disabled / auto / paused), kind, tag, name, zone, trigger (runs)
+bare words match the job's name"""
+
+COMMAND_HELP = """\
+:jobs  :runs  :failed (last 24 h)  :pause  :resume  :new  :theme NAME  :zone  :help  :q"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,question_mark,q", "close", "Close", id="help-close"),
+    ]
+
+    def __init__(self, below: Screen[object] | None = None) -> None:
+        super().__init__()
+        self.below = below
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-dialog", classes="dialog"):
+            yield Static(self._keys(), id="help-keys")
+            yield Static(Text("Filter (/)", style="bold"))
+            yield Static(FILTER_HELP, classes="help-block")
+            yield Static(Text("Commands (:)", style="bold"))
+            yield Static(COMMAND_HELP, classes="help-block")
+            yield Static(
+                Text('Keys can be remapped in the config: [keys] binding-id = "key"', style="italic"),
+                classes="help-block",
+            )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#help-dialog").border_title = "Help"
+
+    def _keys(self) -> Table:
+        below = self.below
+        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
+        table.add_column("key", no_wrap=True)
+        table.add_column("does")
+        table.add_column("binding id", style="dim", no_wrap=True)
+        seen: set[str] = set()
+        if below is not None:
+            for _key, binding, enabled, _tooltip in below.active_bindings.values():
+                if binding.action in seen or binding.id is None or binding.id.startswith("help"):
+                    continue
+                seen.add(binding.action)
+                shown = binding.key_display or self.app.get_key_display(binding)
+                table.add_row(shown, binding.description + ("" if enabled else " (not here)"), binding.id)
+        return table
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,395 @@
+"""The job editor (n new, e edit): a modal that dismisses with the saved job, or None when cancelled.
+
+The schedule is checked as it is typed: its plain-English reading and the next five fire times in the
+chosen zone, or the problem in place (`✖ hour field: 61 is out of range 0-23`) with Save disabled.
+Saving goes through the engine's control — the same validation as `cronui jobs add` — and a refusal is
+shown in place; nothing changes until a save succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Footer,
+    Input,
+    Label,
+    OptionList,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+)
+
+from cronui.config import Settings
+from cronui.engine.control import Control, NotFound
+from cronui.jobs import JobError
+from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.schedule import PRESETS, ScheduleError, all_zones, get_zone, parse
+from cronui.store import StoreError
+from cronui.ui.jobform import (
+    DELIVERY_FORMATS,
+    DELIVERY_MODES,
+    HTTP_METHODS,
+    form_from_job,
+    job_from_form,
+    missing_env,
+)
+from cronui.ui.screens.keys import KeysFollowState
+from cronui.ui.times import fire_time
+
+CUSTOM = "Custom…"
+
+
+def _row(label: str, *widgets: Any, classes: str = "") -> Horizontal:
+    return Horizontal(Label(label, classes="label"), *widgets, classes=f"row {classes}".strip())
+
+
+class JobEditor(KeysFollowState, ModalScreen[Job | None]):
+    KEY_ACTIONS = ("save",)
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save", id="save", priority=True),
+        Binding("escape", "cancel", "Cancel", id="cancel"),
+    ]
+
+    DEFAULT_CSS = """
+    JobEditor #editor { width: 112; max-width: 100%; height: 95%; max-height: 46; }
+    JobEditor #editor-body { height: 1fr; padding-right: 1; }
+    JobEditor .row { height: 1; margin: 0; }
+    JobEditor .label { width: 11; color: $text-muted; }
+    JobEditor .short { width: 10; color: $text-muted; }
+    JobEditor Input { width: 1fr; background: $panel; }
+    JobEditor Input:focus { background: $primary 25%; }
+    JobEditor Input.-invalid { background: $error 25%; }
+    JobEditor .narrow-input { width: 10; }
+    JobEditor Select { width: 16; }
+    JobEditor .section { text-style: bold; color: $primary; margin: 1 0 0 0; height: 1; }
+    JobEditor #kind { height: 1; border: none; padding: 0; layout: horizontal; width: auto; background: transparent; }
+    JobEditor #kind:focus-within { background: $primary 15%; }
+    JobEditor #kind RadioButton { width: auto; margin-right: 2; padding: 0; border: none; height: 1; }
+    JobEditor #when { height: auto; }
+    JobEditor #presets-box { width: 24; height: auto; }
+    JobEditor #presets { height: auto; max-height: 14; border: none; padding: 0; background: $surface; }
+    JobEditor #presets:focus { background: $primary 10%; }
+    JobEditor #schedule-box { width: 1fr; height: auto; padding-left: 1; }
+    JobEditor .check { height: auto; margin: 0 0 0 11; }
+    JobEditor .check.-ok { color: $run-succeeded; }
+    JobEditor .check.-bad { color: $error; text-style: bold; }
+    JobEditor .check.-empty { display: none; }
+    JobEditor #next-fires { height: auto; margin: 1 0 0 0; }
+    JobEditor #kind-note, JobEditor #env-warnings { height: auto; color: $warning; }
+    JobEditor #env-warnings { padding: 0 1; }
+    JobEditor #editor-error { height: auto; color: $error; text-style: bold; padding: 0 1; }
+    JobEditor .buttons { height: 1; margin-top: 1; }
+    JobEditor #enabled { border: none; padding: 0; height: 1; background: transparent; }
+    """
+
+    def __init__(
+        self,
+        job: Job | None,
+        *,
+        control: Control,
+        settings: Settings,
+        now_ms: Callable[[], int],
+        kinds: Iterable[TargetKind] = (TargetKind.SHELL,),
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.job = job
+        self.control = control
+        self.settings = settings
+        self.now_ms = now_ms
+        self.kinds = set(kinds)
+        self.cursor_blink = cursor_blink
+        self.values = form_from_job(job, settings)
+        self.schedule_ok = True
+        self._saving = False
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        v = self.values
+        kind = TargetKind(v["kind"])
+        with Vertical(id="editor", classes="dialog"):
+            with VerticalScroll(id="editor-body"):
+                with Horizontal(classes="row"):
+                    yield Label("Name", classes="label")
+                    yield self._in("name", placeholder="nightly-backup")
+                    yield Label("  Kind", classes="short")
+                    with RadioSet(id="kind"):
+                        for k in TargetKind:
+                            yield RadioButton(str(k), value=k is kind, id=f"kind-{k}")
+                with Horizontal(id="when"):
+                    with Vertical(id="presets-box"):
+                        yield Label("Presets", classes="section")
+                        yield OptionList(*(p.name for p in PRESETS), CUSTOM, id="presets")
+                    with Vertical(id="schedule-box"):
+                        yield Label("When", classes="section")
+                        yield _row("Schedule", self._in("schedule"))
+                        yield Static("", id="schedule-check", classes="check")
+                        yield _row(
+                            "Zone",
+                            Input(
+                                v["timezone"],
+                                id="timezone",
+                                compact=True,
+                                suggester=SuggestFromList(all_zones(), case_sensitive=False),
+                            ),
+                        )
+                        yield Static("", id="zone-check", classes="check")
+                        yield Static("", id="next-fires")
+                yield Label("What", classes="section")
+                yield Static("", id="kind-note")
+                with Vertical(id="shell-fields", classes="kind-fields"):
+                    yield _row("Command", self._in("command", placeholder="restic backup ~/work"))
+                    yield _row("Cwd", self._in("cwd", placeholder="working directory (optional)"))
+                    yield _row("Env", self._in("env", placeholder="KEY=value TOKEN=${env:TOKEN}"))
+                with Vertical(id="http-fields", classes="kind-fields"):
+                    yield _row(
+                        "Request",
+                        self._sel("method", [(m, m) for m in HTTP_METHODS]),
+                        self._in("url", placeholder="https://example.com/health"),
+                    )
+                    yield _row(
+                        "Headers",
+                        self._in("headers", placeholder="Authorization: Bearer ${env:TOKEN}; Accept: application/json"),
+                    )
+                    yield _row("Body", self._in("body", placeholder="text, JSON or @file (optional)"))
+                    yield _row("Expect", self._in("expect_status", placeholder="status (default: any 2xx)"))
+                with Vertical(id="agent-fields", classes="kind-fields"):
+                    yield _row(
+                        "Endpoint",
+                        self._in("base_url", placeholder="http://127.0.0.1:11434/v1"),
+                        Label("  Model", classes="short"),
+                        self._in("model", placeholder="llama3.1:8b"),
+                    )
+                    yield _row(
+                        "API key",
+                        self._in("api_key_env", placeholder="name of the variable holding it, e.g. OPENAI_API_KEY"),
+                    )
+                    yield _row(
+                        "Message",
+                        self._in("message", placeholder="Summarise what changed in {job} since {scheduled_for}"),
+                    )
+                    yield _row("System", self._in("system", placeholder="system prompt (optional)"))
+                yield Label("Policies", classes="section")
+                yield _row(
+                    "Overlap",
+                    self._sel("overlap", [(str(o), str(o)) for o in OverlapPolicy]),
+                    Label("  Queue", classes="short"),
+                    self._in("queue_limit", classes="narrow-input"),
+                    Label("  Pool", classes="short"),
+                    self._in("pool", placeholder="none", classes="narrow-input"),
+                )
+                yield _row(
+                    "Retries",
+                    self._in("retries", classes="narrow-input"),
+                    Label("  Delay", classes="short"),
+                    self._in("retry_delay", classes="narrow-input"),
+                    Label("  Timeout", classes="short"),
+                    self._in("timeout", classes="narrow-input"),
+                )
+                yield _row(
+                    "Misfire",
+                    self._sel("misfire", [(str(m), str(m)) for m in MisfirePolicy]),
+                    Label("  Grace", classes="short"),
+                    self._in("misfire_grace", classes="narrow-input"),
+                )
+                yield Label("Chains and delivery", classes="section")
+                yield _row("On success", self._in("on_success", placeholder="jobs to run after a success"))
+                yield _row("On failure", self._in("on_failure", placeholder="jobs to run after a failure"))
+                yield _row(
+                    "Deliver",
+                    self._sel("deliver", [(m, m) for m in DELIVERY_MODES]),
+                    Label("  to", classes="short"),
+                    self._in("deliver_to", placeholder="${env:SLACK_HOOK}"),
+                    self._sel("deliver_format", [(f, f) for f in DELIVERY_FORMATS]),
+                )
+                yield _row(
+                    "Alert to",
+                    self._in("alert_to", placeholder="where failure alerts go (default: the delivery target)"),
+                )
+                yield Label("About", classes="section")
+                yield _row("Tags", self._in("tags", placeholder="ops nightly"))
+                yield _row("Notes", self._in("description", placeholder="what this job is for"))
+                yield _row("State", Checkbox("enabled", v["enabled"], id="enabled"))
+            yield Static("", id="env-warnings")
+            yield Static("", id="editor-error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+                yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        dialog = self.query_one("#editor")
+        dialog.border_title = f"Edit job · {self.job.name}" if self.job else "New job"
+        if not self.cursor_blink:
+            for inp in self.query(Input):
+                inp.cursor_blink = False
+        expr = self.values["schedule"]
+        presets = self.query_one("#presets", OptionList)
+        match = next((i for i, p in enumerate(PRESETS) if p.expr == expr), len(PRESETS))
+        presets.highlighted = match
+        self._show_kind(TargetKind(self.values["kind"]))
+        self._check_schedule()
+        self._check_env()
+        self.query_one("#name" if self.job is None else "#schedule", Input).focus()
+
+    def _in(self, field: str, placeholder: str = "", **kw: Any) -> Input:
+        return Input(str(self.values[field]), placeholder=placeholder, id=field, compact=True, **kw)
+
+    def _sel(self, field: str, options: list[tuple[str, str]]) -> Select[str]:
+        return Select(options, value=str(self.values[field]), id=field, allow_blank=False, compact=True)
+
+    # ------------------------------------------------------------ reading the form
+
+    def form_values(self) -> dict[str, Any]:
+        values: dict[str, Any] = dict(self.values)
+        for inp in self.query(Input):
+            if inp.id:
+                values[inp.id] = inp.value
+        for sel in self.query(Select):
+            if sel.id and sel.value is not Select.BLANK:
+                values[sel.id] = sel.value
+        pressed = self.query_one("#kind", RadioSet).pressed_button
+        if pressed is not None and pressed.id:
+            values["kind"] = TargetKind(pressed.id.removeprefix("kind-"))
+        values["enabled"] = self.query_one("#enabled", Checkbox).value
+        return values
+
+    # ------------------------------------------------------------ checking as you type
+
+    @on(Input.Changed, "#schedule, #timezone")
+    def _schedule_changed(self) -> None:
+        self._check_schedule()
+
+    @on(Input.Changed)
+    def _any_changed(self, event: Input.Changed) -> None:
+        self.query_one("#editor-error", Static).update("")
+        if event.input.id not in ("schedule", "timezone"):
+            self._check_env()
+
+    def _check_schedule(self) -> None:
+        expr = self.query_one("#schedule", Input).value.strip()
+        zone = self.query_one("#timezone", Input).value.strip()
+        sched_check = self.query_one("#schedule-check", Static)
+        zone_check = self.query_one("#zone-check", Static)
+        next_fires = self.query_one("#next-fires", Static)
+        ok = True
+        for inp in self.query("#schedule, #timezone").results(Input):
+            inp.remove_class("-invalid")
+        try:
+            get_zone(zone)
+            zone_check.update("")
+            zone_check.set_classes("check -empty")
+        except ScheduleError as e:
+            zone_check.update(f"✖ {e}")
+            zone_check.set_classes("check -bad")
+            self.query_one("#timezone", Input).add_class("-invalid")
+            ok = False
+        try:
+            sched = parse(expr, zone if ok else "UTC", now_ms=self.now_ms())
+            sched_check.update(f"✔ {sched.describe()}")
+            sched_check.set_classes("check -ok")
+        except ScheduleError as e:
+            sched_check.update(f"✖ {e}")
+            sched_check.set_classes("check -bad")
+            self.query_one("#schedule", Input).add_class("-invalid")
+            ok = False
+            sched = None
+        if ok and sched is not None:
+            now = self.now_ms()
+            text = Text()
+            fires = sched.next_n(now, 5)
+            for i, ms in enumerate(fires):
+                text.append("Next" if i == 0 else "", "bold")
+                text.append(
+                    " " * (11 - (4 if i == 0 else 0)) + fire_time(ms, zone) + ("\n" if i < len(fires) - 1 else "")
+                )
+            if not fires:
+                text.append("Next       never fires again", "bold")
+            next_fires.update(text)
+        else:
+            next_fires.update("")
+        self.schedule_ok = ok
+        self.query_one("#save", Button).disabled = not ok
+        self.refresh_keys()
+
+    def _check_env(self) -> None:
+        values = self.form_values()
+        missing = missing_env(values)
+        widget = self.query_one("#env-warnings", Static)
+        if missing:
+            names = ", ".join(f"${{env:{n}}}" for n in missing)
+            widget.update(f"⚠ not set in this environment: {names} (it must be set where the scheduler runs)")
+        else:
+            widget.update("")
+        widget.display = bool(missing)
+
+    def _show_kind(self, kind: TargetKind) -> None:
+        for k in TargetKind:
+            self.query_one(f"#{k}-fields").display = k is kind
+        note = self.query_one("#kind-note", Static)
+        if kind not in self.kinds:
+            note.update(f"⚠ this cronui cannot execute {kind} jobs yet: the job can be saved, its runs will fail")
+        else:
+            note.update("")
+        note.display = kind not in self.kinds
+        self._check_env()
+
+    # ------------------------------------------------------------ events
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        if event.pressed.id:
+            self._show_kind(TargetKind(event.pressed.id.removeprefix("kind-")))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        schedule = self.query_one("#schedule", Input)
+        if event.option_index < len(PRESETS):
+            schedule.value = PRESETS[event.option_index].expr
+        else:
+            schedule.focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "save":
+            return self.schedule_ok and not self._saving
+        return True
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        if not self.schedule_ok or self._saving:
+            return
+        self._saving = True
+        self.run_worker(self._save(), group="editor-save", exit_on_error=False)
+
+    async def _save(self) -> None:
+        error = self.query_one("#editor-error", Static)
+        try:
+            job = job_from_form(self.form_values(), self.job)
+            saved = await (self.control.add_job(job) if self.job is None else self.control.update_job(job))
+        except (JobError, NotFound, StoreError, ValueError) as e:
+            error.update(f"✖ {e}")
+            return
+        finally:
+            self._saving = False
+        self.dismiss(saved)

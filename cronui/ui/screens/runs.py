@@ -1,0 +1,280 @@
+"""Every job's runs, newest first (`:runs`), or the failures of the last 24 hours (`:failed`).
+
+Runs are read a page at a time as the view scrolls; a million of them cost what is on screen. A status
+term in the filter narrows the store query; the other terms are checked here, page by page.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from cronui.model import Run, RunEvent, RunStatus
+from cronui.store.base import RunFilter
+from cronui.ui.filters import FAILURES, Filter, FilterError, parse_filter
+from cronui.ui.screens.keys import KeysFollowState
+from cronui.ui.widgets.header import StatusHeader
+from cronui.ui.widgets.prompt import Prompt, PromptBar, PromptKeys
+from cronui.ui.widgets.run_table import RunTable
+from cronui.ui.widgets.table import VirtualTable
+
+if TYPE_CHECKING:
+    from cronui.ui.app import CronuiApp
+
+PAGE = 200
+MAX_SCAN = 20_000  # runs read per page request when the filter is checked here; more on scrolling
+DAY_MS = 86_400_000
+
+
+class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
+    KEY_ACTIONS = ("open", "run_again", "cancel_run", "follow")
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="filter", key_display="/"),
+        Binding("enter", "open", "Open", id="open"),
+        Binding("x", "cancel_run", "Cancel run", id="cancel-run"),
+        Binding("R", "run_again", "Run again", id="run-again"),
+        Binding("l", "follow", "Follow", id="follow"),
+        Binding("1", "focus_table", "Runs pane", id="focus-jobs", show=False),
+        Binding("escape", "back", "Back", id="back"),
+    ]
+
+    def __init__(self, *, failed: bool) -> None:
+        super().__init__()
+        self.failed = failed
+        self.filter = Filter()
+        self._loading = False
+        self._again = False
+        self._scanned = 0
+
+    @property
+    def capp(self) -> CronuiApp:
+        return cast("CronuiApp", self.app)
+
+    @property
+    def where(self) -> str:
+        return "Failed runs (24 h)" if self.failed else "Runs"
+
+    def compose(self) -> ComposeResult:
+        app = self.capp
+        yield StatusHeader()
+        with Vertical(id="all-runs-pane", classes="pane"):
+            yield RunTable(app.catalog, app.clock.now_ms, show_job=True, id="all-runs")
+        yield Footer()
+        yield PromptBar()  # after the footer: it covers the footer's line while it is open
+
+    def on_mount(self) -> None:
+        table = self.query_one(RunTable)
+        table.local_zone = self.capp.settings.timezone
+        table.zone_mode = self.capp.zone_mode
+        table.empty_text = "loading…"
+        if not self.capp.cursor_blink:
+            self.query_one(Prompt).cursor_blink = False
+        self._title()
+        table.focus()
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.capp.refresh_header()
+
+    def _title(self, count: int | None = None) -> None:
+        pane = self.query_one("#all-runs-pane")
+        title = "Failed runs · last 24 h" if self.failed else "Runs · all jobs"
+        table = self.query_one(RunTable)
+        shown = len(table.rows)
+        if shown:
+            title += f" · {shown:,}{'+' if table.more else ''}"
+        pane.border_title = title
+        pane.border_subtitle = f"/{self.filter.text}" if self.filter else ""
+
+    # ------------------------------------------------------------ loading
+
+    def _store_filter(self, before_id: int | None) -> RunFilter:
+        statuses: list[RunStatus] = list(FAILURES) if self.failed else []
+        wanted = self.filter.run_statuses()
+        if wanted and statuses:
+            # both narrow: what is in both (nothing in both still has to match nothing, checked below)
+            statuses = [s for s in wanted if s in statuses] or statuses
+        elif wanted:
+            statuses = wanted
+        since = self.capp.clock.now_ms() - DAY_MS if self.failed else None
+        return RunFilter(statuses=statuses, since=since, limit=PAGE, before_id=before_id)
+
+    def reload(self) -> None:
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        self.run_worker(self._load_first(), group="runs-view", exit_on_error=False)
+
+    async def _load_first(self) -> None:
+        try:
+            while True:
+                self._again = False
+                runs, more = await self._fetch(None)
+                if self._again:
+                    continue
+                table = self.query_one(RunTable)
+                table.more = more
+                table.empty_text = "no failures in the last 24 hours" if self.failed else "no runs"
+                if self.filter:
+                    table.empty_text = "no run matches the filter"
+                table.set_rows(runs)
+                self._title()
+                return
+        finally:
+            self._loading = False
+
+    async def _fetch(self, before_id: int | None) -> tuple[list[Run], bool]:
+        """A page of runs that pass the filter; reads further pages while too few pass, up to MAX_SCAN."""
+        store = self.capp.store
+        catalog = self.capp.catalog
+        out: list[Run] = []
+        scanned = 0
+        while len(out) < PAGE and scanned < MAX_SCAN:
+            page = await store.list_runs(self._store_filter(before_id))
+            scanned += len(page)
+            if self.filter:
+                out += [r for r in page if self.filter.matches_run(r, catalog.jobs.get(r.job_id))]
+            else:
+                out += page
+            if len(page) < PAGE:
+                return out, False
+            before_id = page[-1].id
+            if not self.filter:
+                break
+        return out, True
+
+    def on_virtual_table_need_more(self, message: VirtualTable.NeedMore) -> None:
+        table = self.query_one(RunTable)
+        if not table.rows or self._loading:
+            return
+        before = table.rows[-1].id
+
+        async def more() -> None:
+            runs, more = await self._fetch(before)
+            table.more = more
+            table.append_rows(runs)
+            self._title()
+
+        self.run_worker(more(), group="runs-view-more", exit_on_error=False)
+
+    # ------------------------------------------------------------ told by the app
+
+    def engine_events(self, events: list[RunEvent]) -> None:
+        if any(e.run_id is not None for e in events):
+            self.reload()
+
+    def tick(self) -> None:
+        table = self.query_one(RunTable)
+        if any(r.status is RunStatus.RUNNING for r in table.rows[:100]):
+            table.refresh()
+
+    def zone_changed(self) -> None:
+        table = self.query_one(RunTable)
+        table.zone_mode = self.capp.zone_mode
+        table.refresh()
+
+    # ------------------------------------------------------------ keys
+
+    @property
+    def run(self) -> Run | None:
+        return self.query_one(RunTable).current
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        run = self.run
+        if action in ("open", "run_again"):
+            return run is not None
+        if action in ("cancel_run", "follow"):
+            return run is not None and not run.status.is_final
+        return True
+
+    def on_virtual_table_highlighted(self, message: VirtualTable.Highlighted) -> None:
+        self.refresh_keys()
+
+    def on_virtual_table_selected(self, message: VirtualTable.Selected) -> None:
+        self.action_open()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.query_one(RunTable).invalidate_layout()
+
+    def action_open(self) -> None:
+        if self.run is not None and self.run.id is not None:
+            self.capp.open_run(self.run.id)
+
+    def action_follow(self) -> None:
+        if self.run is not None and self.run.id is not None:
+            self.capp.open_run(self.run.id, follow=True)
+
+    def action_cancel_run(self) -> None:
+        run = self.run
+        if run is not None and run.id is not None and not run.status.is_final:
+            self.capp.cancel_run(run.id)
+
+    def action_run_again(self) -> None:
+        run = self.run
+        job = self.capp.catalog.jobs.get(run.job_id) if run else None
+        if job is None:
+            self.notify("its job was removed", severity="warning")
+            return
+        self.capp.run_now(job)
+
+    def action_focus_table(self) -> None:
+        self.query_one(RunTable).focus()
+
+    def action_filter(self) -> None:
+        self.query_one(Prompt).open("filter", self.filter.text)
+
+    def open_command(self) -> None:
+        self.query_one(Prompt).open("command", "", themes=sorted(self.app.available_themes))
+
+    def action_back(self) -> None:
+        if self.filter:
+            self.filter = Filter()
+            self.reload()
+            self._title()
+            return
+        self.app.pop_screen()
+
+    def on_prompt_edited(self, message: Prompt.Edited) -> None:
+        if message.mode != "filter":
+            message.prompt.show_error(False)
+            return
+        try:
+            flt = parse_filter(message.value, for_runs=True)
+        except FilterError as e:
+            message.prompt.show_error(True)
+            self.query_one("#all-runs-pane").border_subtitle = str(e)
+            return
+        message.prompt.show_error(False)
+        self.filter = flt
+        self._title()
+        self.reload()
+
+    def on_prompt_done(self, message: Prompt.Done) -> None:
+        prompt = message.prompt
+        if message.mode == "filter":
+            if not message.submitted:
+                self.filter = Filter()
+                self.reload()
+            elif prompt.has_class("-error"):
+                return
+            prompt.close()
+            self._title()
+            self.query_one(RunTable).focus()
+            return
+        if message.submitted:
+            error = self.capp.run_command(message.value)
+            if error:
+                prompt.show_error(True)
+                self.notify(error, severity="warning", timeout=4)
+                return
+        prompt.close()
+        if self.is_current:
+            self.query_one(RunTable).focus()

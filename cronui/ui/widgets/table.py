@@ -1,0 +1,415 @@
+"""A table drawn with the Line API: only the rows on screen are ever rendered.
+
+A DataTable measures and stores every cell, which is fine for a hundred rows and takes seconds for ten
+thousand. Here the rows are plain objects in a list; `render_line` turns the one row a screen line shows
+into a strip when the compositor asks for it. Columns have a priority: when the table is narrow the least
+important ones are dropped whole, so the ones that stay (the job's name first) are never cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Generic, Literal, TypeVar
+
+from rich.cells import cell_len
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from cronui.model import RunStatus
+from cronui.present import STATUS_MARK
+
+R = TypeVar("R")
+
+SPAN = None
+"""A cell value meaning "the cell before this one spans into this column"."""
+
+MARK: dict[RunStatus, str] = {
+    **STATUS_MARK,
+    RunStatus.TIMED_OUT: "✖",  # the hourglass is an emoji in many fonts: two cells wide, or missing
+}
+"""The status marks of the CLI, with the ones that render badly in terminals and SVG fonts replaced."""
+
+STATUS_CLASS: dict[RunStatus, str] = {
+    RunStatus.SUCCEEDED: "status--succeeded",
+    RunStatus.FAILED: "status--failed",
+    RunStatus.TIMED_OUT: "status--failed",
+    RunStatus.INTERRUPTED: "status--failed",
+    RunStatus.RUNNING: "status--running",
+    RunStatus.PENDING: "status--running",
+    RunStatus.SKIPPED: "status--skipped",
+    RunStatus.CANCELLED: "status--skipped",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    width: int
+    priority: int = 50  # higher stays longer when the table is narrow
+    flex: bool = False  # takes the width the others leave (at least `width`)
+    align: Literal["left", "right"] = "left"
+
+
+class StatusStyles:
+    """Run-status colours from the theme variables, via component classes, cached per theme."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {*STATUS_CLASS.values(), "status--dim", "status--warning"}
+
+    _status_cache: dict[str, Style]
+    _status_theme: str
+
+    def status_style(self, status: RunStatus | str | None) -> Style:
+        key = STATUS_CLASS.get(RunStatus(status)) if status in RunStatus._value2member_map_ else None
+        return self.component_style(key or "status--dim")
+
+    def component_style(self, name: str) -> Style:
+        theme = self.app.theme  # type: ignore[attr-defined]
+        if getattr(self, "_status_theme", None) != theme:
+            self._status_cache = {}
+            self._status_theme = theme
+        style = self._status_cache.get(name)
+        if style is None:
+            # the colour as blended over the widget's background (theme colours may be translucent or
+            # "auto"), without a background of its own, so a cursor row's background still shows
+            full = self.get_component_rich_style(name)  # type: ignore[attr-defined]
+            partial = self.get_component_rich_style(name, partial=True)  # type: ignore[attr-defined]
+            style = self._status_cache[name] = Style.from_color(full.color) + partial.without_color
+        return style
+
+
+class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
+    """Rows are objects; a subclass says what the columns are and how one row reads."""
+
+    DEFAULT_CSS = """
+    VirtualTable {
+        height: 1fr;
+        overflow-x: hidden;
+        background: $surface;
+        & > .vtable--header { text-style: bold; color: $text-muted; }
+        & > .vtable--cursor { background: $primary 15%; }
+        & > .vtable--empty { color: $text-muted; text-style: italic; }
+        & > .status--succeeded { color: $run-succeeded; }
+        & > .status--failed { color: $run-failed; }
+        & > .status--running { color: $run-running; }
+        & > .status--skipped { color: $run-skipped; }
+        & > .status--dim { color: $text-muted; }
+        & > .status--warning { color: $warning; }
+    }
+    VirtualTable:focus > .vtable--cursor {
+        background: $primary 35%;
+        text-style: bold;
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "vtable--header",
+        "vtable--cursor",
+        "vtable--empty",
+        *StatusStyles.COMPONENT_CLASSES,
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home,g", "jump(0)", "First", show=False),
+        Binding("end,G", "jump(-1)", "Last", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0, init=False, always_update=True, repaint=False)
+
+    class Highlighted(Message):
+        """The cursor moved to another row."""
+
+        def __init__(self, table: VirtualTable[object], index: int) -> None:
+            super().__init__()
+            self.table = table
+            self.index = index
+
+        @property
+        def control(self) -> VirtualTable[object]:
+            return self.table
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, VirtualTable.Highlighted) and message.table is self.table
+
+    class Selected(Message):
+        """Enter on a row."""
+
+        def __init__(self, table: VirtualTable[object], index: int) -> None:
+            super().__init__()
+            self.table = table
+            self.index = index
+
+        @property
+        def control(self) -> VirtualTable[object]:
+            return self.table
+
+    class NeedMore(Message):
+        """The view came near the last loaded row and `more` says there are others."""
+
+        def __init__(self, table: VirtualTable[object]) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> VirtualTable[object]:
+            return self.table
+
+    columns: Sequence[Column] = ()
+    empty_text = "nothing here"
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.rows: list[R] = []
+        self.more = False  # more rows exist beyond the loaded ones (paged tables)
+        self._asked_more = False
+        self._layout_key: tuple[int, int] | None = None
+        self._layout: list[tuple[Column, int]] = []
+        self._layout_version = 0
+        self.sort_key: str | None = None
+        self.sort_reverse = False
+
+    # ------------------------------------------------------------ what subclasses provide
+
+    def row_key(self, row: R) -> Hashable:
+        return id(row)
+
+    def render_cells(self, row: R, index: int) -> list[Text | str | None]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ rows
+
+    @property
+    def current(self) -> R | None:
+        return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
+
+    def set_rows(self, rows: list[R], *, keep_cursor: bool = True) -> None:
+        """Show `rows`; the cursor stays on the same row (by key) when it is still there."""
+        old = self.current
+        key = self.row_key(old) if (keep_cursor and old is not None) else None
+        self.rows = rows
+        self._asked_more = False
+        index = 0
+        if key is not None:
+            for i, row in enumerate(rows):
+                if self.row_key(row) == key:
+                    index = i
+                    break
+            else:
+                index = min(self.cursor, max(0, len(rows) - 1))
+        self._update_virtual_size()
+        self.set_reactive(VirtualTable.cursor, index)
+        self._scroll_to_cursor()
+        self.refresh()
+        self.post_message(self.Highlighted(self, index))  # type: ignore[arg-type]
+
+    def append_rows(self, rows: list[R]) -> None:
+        self.rows.extend(rows)
+        self._asked_more = False
+        self._update_virtual_size()
+        self.refresh()
+
+    def select_key(self, key: Hashable) -> bool:
+        for i, row in enumerate(self.rows):
+            if self.row_key(row) == key:
+                self.cursor = i
+                return True
+        return False
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width or 1, len(self.rows) + 1)
+
+    # ------------------------------------------------------------ cursor and scrolling
+
+    @property
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def validate_cursor(self, value: int) -> int:
+        return max(0, min(value, len(self.rows) - 1)) if self.rows else 0
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        top = int(self.scroll_y)
+        self._scroll_to_cursor()
+        if int(self.scroll_y) == top:  # only the two rows whose highlight changed are drawn again
+            self.refresh_line(old + 1)
+            self.refresh_line(new + 1)
+        else:
+            self.refresh()
+        self.post_message(self.Highlighted(self, new))  # type: ignore[arg-type]
+        self._maybe_need_more()
+
+    def _scroll_to_cursor(self) -> None:
+        top = int(self.scroll_y)
+        page = self._page
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + page:
+            self.scroll_to(y=self.cursor - page + 1, animate=False, immediate=True)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        self._maybe_need_more()
+
+    def _maybe_need_more(self) -> None:
+        if self.more and not self._asked_more and int(self.scroll_y) + 2 * self._page >= len(self.rows):
+            self._asked_more = True
+            self.post_message(self.NeedMore(self))  # type: ignore[arg-type]
+
+    def action_cursor(self, delta: int) -> None:
+        self.cursor += delta
+
+    def action_page(self, direction: int) -> None:
+        self.cursor += direction * self._page
+
+    def action_jump(self, where: int) -> None:
+        self.cursor = 0 if where == 0 else len(self.rows) - 1
+
+    def action_select(self) -> None:
+        if self.current is not None:
+            self.post_message(self.Selected(self, self.cursor))  # type: ignore[arg-type]
+
+    async def _on_click(self, event: events.Click) -> None:
+        index = int(self.scroll_y) + event.y - 1
+        if event.y >= 1 and 0 <= index < len(self.rows):
+            if index == self.cursor and event.chain >= 2:
+                self.action_select()
+            self.cursor = index
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._update_virtual_size()
+        self._scroll_to_cursor()
+
+    # ------------------------------------------------------------ drawing
+
+    def visible_rows(self) -> range:
+        top = int(self.scroll_y)
+        return range(top, min(len(self.rows), top + self._page))
+
+    def fit_columns(self, width: int) -> list[tuple[Column, int]]:
+        """The columns that fit in `width`, by priority, each with its width (flex ones share the rest)."""
+        key = (width, self._layout_version)
+        if self._layout_key == key:
+            return self._layout
+        by_priority = sorted(self.columns, key=lambda c: -c.priority)
+        chosen: list[Column] = []
+        used = 0
+        for col in by_priority:
+            need = col.width + (1 if chosen else 0)
+            if used + need <= width or not chosen:
+                chosen.append(col)
+                used += need
+        kept = [c for c in self.columns if c in chosen]
+        spare = max(0, width - used)
+        flex = [c for c in kept if c.flex]
+        layout: list[tuple[Column, int]] = []
+        for col in kept:
+            w = col.width
+            if col in flex:
+                share = spare // len(flex)
+                w += share + (spare - share * len(flex) if col is flex[-1] else 0)
+            layout.append((col, w))
+        if not flex and layout and spare:
+            col, w = layout[-1]
+            layout[-1] = (col, w + spare)
+        self._layout_key, self._layout = key, layout
+        return layout
+
+    def invalidate_layout(self) -> None:
+        self._layout_version += 1
+        self.refresh()
+
+    def _line_text(self, cells: Sequence[Text | str | None], layout: list[tuple[Column, int]]) -> Text:
+        line = Text(no_wrap=True, end="")
+        i = 0
+        while i < len(layout):
+            col, width = layout[i]
+            cell = cells[i] if i < len(cells) else ""
+            j = i + 1
+            while j < len(layout) and j < len(cells) and cells[j] is SPAN:
+                width += 1 + layout[j][1]
+                j += 1
+            text = cell if isinstance(cell, Text) else Text(str(cell or ""), no_wrap=True)
+            text = text.copy()
+            text.truncate(width, overflow="ellipsis")
+            pad = width - text.cell_len
+            if pad > 0:
+                if col.align == "right":
+                    text = Text(" " * pad) + text
+                else:
+                    text.append(" " * pad)
+            if i:
+                line.append(" ")
+            line.append_text(text)
+            i = j
+        return line
+
+    def header_cells(self) -> list[Text | str | None]:
+        out: list[Text | str | None] = []
+        for col in self.columns:
+            title = col.title
+            if self.sort_key == col.key and title:
+                title += " ▼" if self.sort_reverse else " ▲"
+            out.append(title)
+        return out
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        layout = self.fit_columns(width)
+        if y == 0:
+            titles = self.header_cells()
+            cells = [titles[self.columns.index(c)] for c, _ in layout]
+            text = self._line_text(cells, layout)
+            return self._strip(text, width, base + self.get_component_rich_style("vtable--header"))
+        index = int(self.scroll_y) + y - 1
+        if not self.rows:
+            if y == 1:
+                return self._strip(
+                    Text(" " + self.empty_text), width, base + self.get_component_rich_style("vtable--empty")
+                )
+            return Strip.blank(width, base)
+        if index >= len(self.rows):
+            return Strip.blank(width, base)
+        row = self.rows[index]
+        all_cells = self.render_cells(row, index)
+        positions = {c.key: n for n, c in enumerate(self.columns)}
+        cells = [all_cells[positions[c.key]] if positions[c.key] < len(all_cells) else "" for c, _ in layout]
+        text = self._line_text(cells, layout)
+        style = base
+        if index == self.cursor:
+            style = base + self.get_component_rich_style("vtable--cursor")
+        return self._strip(text, width, style)
+
+    def _strip(self, text: Text, width: int, style: Style) -> Strip:
+        text.stylize_before(style)
+        segments = list(text.render(self.app.console))
+        strip = Strip(segments, cell_len(text.plain))
+        return strip.crop_extend(0, width, style)
+
+
+def strip_cells(statuses: Sequence[RunStatus], styles: StatusStyles, length: int = 20) -> Text:
+    """The last outcomes as a strip of bars, newest on the right: tall for success, low for the rest."""
+    text = Text(no_wrap=True)
+    for status in statuses[-length:]:
+        glyph = (
+            "▇"
+            if status is RunStatus.SUCCEEDED
+            else ("▃" if status in (RunStatus.SKIPPED, RunStatus.CANCELLED) else "▁")
+        )
+        text.append(glyph, styles.status_style(status))
+    return text
+
+
+__all__ = ["MARK", "SPAN", "Column", "StatusStyles", "VirtualTable", "strip_cells"]

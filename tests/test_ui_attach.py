@@ -1,0 +1,115 @@
+"""The TUI attached to a daemon in another process: it says so, "run now" is executed by the daemon, the
+daemon's events reach the UI through the event log, and when the daemon dies the TUI takes over."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cronui.config import Lease, Settings
+from cronui.engine.clock import SystemClock
+from cronui.engine.control import Control
+from cronui.model import Run, RunStatus
+from cronui.store.base import RunFilter
+from cronui.store.sqlite import SQLiteStore
+from cronui.ui.app import make_app
+from cronui.ui.screenshots import settle
+from cronui.ui.widgets.header import StatusHeader
+from tests.conftest import make_job
+from tests.test_ui_app import main, until
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    e = {k: v for k, v in os.environ.items() if not k.startswith("CRONUI_")}
+    (tmp_path / "none.toml").write_text("")
+    e.update(
+        CRONUI_DB=str(tmp_path / "shared.db"),
+        CRONUI_TIMEZONE="UTC",
+        CRONUI_LEASE_TTL="3",
+        CRONUI_LEASE_RENEW="1",
+        CRONUI_CONFIG=str(tmp_path / "none.toml"),
+        PYTHONUNBUFFERED="1",
+    )
+    return e
+
+
+@pytest.fixture
+def daemon(env: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(tmp_path / "daemon.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cronui", "daemon"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+async def test_attached_to_a_daemon_and_taking_over_when_it_dies(
+    env: dict[str, str], daemon: subprocess.Popen[bytes]
+) -> None:
+    settings = Settings(db=env["CRONUI_DB"], timezone="UTC", timezone_source="test", lease=Lease(ttl=3, renew=1))
+    store = SQLiteStore(settings.db)
+    await store.open()
+    try:
+        control = Control(store, settings, SystemClock())
+        await control.add_job(make_job("hello", schedule="0 0 1 1 *", command="echo hello from the daemon"))
+        for _ in range(1000):  # the daemon schedules first
+            lease = await store.get_lease()
+            if lease is not None and lease.pid == daemon.pid:
+                break
+            assert daemon.poll() is None, "the daemon exited"
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the daemon did not take the lease")
+        app = make_app(settings, store)  # the real engine and clock: a second process on the same file
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot, owning=False)
+
+            def header() -> StatusHeader:
+                return main(app).query_one(StatusHeader)
+
+            await until(
+                pilot,
+                lambda: header().state.scheduler_kind == "attached" and f":{daemon.pid}" in header().state.scheduler,
+                "the header to say attached",
+                timeout=20,
+            )
+            assert header().state.scheduler.startswith("attached to daemon ")
+            assert not app.engine.holding
+
+            await pilot.press("r")  # run now, from the TUI
+            job = await store.get_job_by_name("hello")
+            assert job is not None
+
+            runs: list[Run] = []
+            for _ in range(1000):
+                runs = await store.list_runs(RunFilter(job_id=job.id, statuses=[RunStatus.SUCCEEDED]))
+                if runs:
+                    break
+                await pilot.pause(0.02)
+            assert runs, "the daemon did not run it"
+            run = runs[0]
+            assert run.node is not None and run.node.split(":")[1] == str(daemon.pid)  # executed by the daemon
+            assert run.output == "hello from the daemon\n"
+            # the daemon's events reach this UI through the event log
+            await until(pilot, lambda: app.catalog.by_name["hello"].last_status is RunStatus.SUCCEEDED, "the outcome")
+            assert any(r.run_id == run.id for r in app.inflight.recent)
+
+            daemon.kill()
+            daemon.wait()
+            await until(pilot, lambda: app.engine.holding, "this process to take over", timeout=20)
+            await until(pilot, lambda: header().state.scheduler_kind == "owning", "the header to say so")
+    finally:
+        await store.close()
