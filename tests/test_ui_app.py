@@ -506,3 +506,62 @@ async def test_store_listing_is_paged_in_the_runs_pane(app: CronuiApp, engine: E
         await until(pilot, lambda: len(table.rows) == 250 and not table.more, "the last page")
     total = await store.list_runs(RunFilter(job_id=app_job.id, limit=1000))
     assert len(total) == 250
+
+
+# ---------------------------------------------------------------- attach mode
+
+
+async def test_attaches_to_a_daemon_in_another_process(settings: Settings, store: SQLiteStore) -> None:
+    """A daemon holds the lease: the TUI says it is attached, and its "run now" is executed by the daemon."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from cronui.engine.clock import SystemClock
+    from cronui.engine.control import Control
+
+    control = Control(store, settings, SystemClock())
+    await control.add_job(make_job("remote", "@yearly", "echo '::milestone remote-step n=1::'; sleep 0.3"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRONUI_")}
+    env.update(CRONUI_DB=settings.db, CRONUI_TIMEZONE="UTC", CRONUI_LEASE_RENEW="1", CRONUI_LEASE_TTL="3")
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "cronui", "daemon"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(200):
+            lease = await store.get_lease()
+            if lease is not None and lease.pid == daemon.pid:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the daemon did not take the lease")
+        app = make_app(settings, store, SystemClock(), cursor_blink=False)
+        async with app.run_test(size=SIZE) as pilot:
+            header = main(app).query_one(StatusHeader)
+            await until(pilot, lambda: header.state.scheduler_kind == "attached", "attached")
+            assert header.state.scheduler == f"attached to daemon {lease.host}:{daemon.pid}"
+            assert not app.engine.holding
+            await settle(pilot, owning=False)
+            job = app.catalog.by_name["remote"]
+            assert job.id is not None
+            main(app).select_job(job.id)
+            await settle(pilot, owning=False)
+            await pilot.press("r")
+            # the daemon's milestones reach the live pane through the event log
+            await until(
+                pilot,
+                lambda: (
+                    any(m.name == "remote-step" for r in app.inflight.runs.values() for m in r.milestones)
+                    or any(r.job_name == "remote" for r in app.inflight.recent)
+                ),
+                "the daemon's milestones",
+            )
+            await until(pilot, lambda: app.catalog.by_name["remote"].last_status is RunStatus.SUCCEEDED, "done")
+        [run] = await store.list_runs(RunFilter())
+        assert run.status is RunStatus.SUCCEEDED and run.node is not None
+        assert run.node.split(":")[1] == str(daemon.pid)
+        assert [m.name for m in run.milestones] == ["process-started", "remote-step", "process-exited"]
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=15)
