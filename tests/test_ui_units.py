@@ -331,3 +331,16 @@ async def test_bridge_reads_the_log_when_another_process_schedules(store, settin
         assert bridge.owning is False
     finally:
         task.cancel()
+
+
+def test_output_folds_long_lines_at_words_and_pretty_prints_json() -> None:
+    from cronui.ui.widgets.output import _wrap, pretty
+
+    assert _wrap("the quick brown fox jumps over the lazy dog", 16) == [
+        "the quick brown",
+        "fox jumps over",
+        "the lazy dog",
+    ]
+    assert _wrap("x" * 20, 8) == ["x" * 8, "x" * 8, "x" * 4]
+    assert pretty('{"a": [1, 2]}') == '{\n  "a": [\n    1,\n    2\n  ]\n}'
+    assert pretty("not json {") == "not json {"

@@ -47,12 +47,14 @@ class Control:
         clock: Clock,
         publish: Callable[[RunEvent], Awaitable[None] | None] | None = None,
         wake_local: Callable[[], None] | None = None,
+        is_holder: Callable[[], bool] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
         self._publish = publish
-        self._wake_local = wake_local  # set when this process schedules: no socket needed
+        self._wake_local = wake_local  # this process's own loop: no socket needed while it schedules
+        self._is_holder = is_holder
 
     async def _emit(self, event: RunEvent) -> None:
         if self._publish is None:
@@ -63,7 +65,7 @@ class Control:
             await result
 
     async def wake(self) -> None:
-        if self._wake_local is not None:
+        if self._wake_local is not None and (self._is_holder is None or self._is_holder()):
             self._wake_local()
             return
         lease = await self.store.get_lease()

@@ -69,7 +69,14 @@ class Engine:
         self.dispatcher = Dispatcher(
             store, self.bus, settings, self.clock, self.node, executors, rng, on_finished=self._wake.set
         )
-        self.control = Control(store, settings, self.clock, publish=self.bus.publish, wake_local=self.poke_local)
+        self.control = Control(
+            store,
+            settings,
+            self.clock,
+            publish=self.bus.publish,
+            wake_local=self.poke_local,
+            is_holder=lambda: self.holding,
+        )
 
     # ------------------------------------------------------------ lifecycle
 
@@ -250,7 +257,11 @@ class Engine:
                         delay = min(delay, (wake_at - self.clock.now_ms()) / 1000)
                 self.wakeups += 1
                 wake_task = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait({wake_task, stop_task}, timeout=max(0.0, delay), return_when=asyncio.FIRST_COMPLETED)
-                wake_task.cancel()
+                try:
+                    await asyncio.wait(
+                        {wake_task, stop_task}, timeout=max(0.0, delay), return_when=asyncio.FIRST_COMPLETED
+                    )
+                finally:
+                    wake_task.cancel()
         finally:
             stop_task.cancel()

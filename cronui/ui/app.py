@@ -49,11 +49,30 @@ class CronuiApp(App[int]):
     TITLE = "cronui"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark", "help", "Help", id="help", key_display="?"),
-        Binding("colon", "command", "Cmd", id="command", key_display=":"),
-        Binding("ctrl+p", "command_palette", "Palette", id="palette", show=False, priority=True),
-        Binding("t", "zone", "Zone", id="zone", show=False),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding(
+            "question_mark", "help", "Help", id="help", key_display="?", tooltip="Keys, filter grammar and commands"
+        ),
+        Binding(
+            "colon",
+            "command",
+            "Cmd",
+            id="command",
+            key_display=":",
+            tooltip="Command mode: jobs runs failed pause resume new theme zone q",
+        ),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Palette",
+            id="palette",
+            show=False,
+            priority=True,
+            tooltip="Command palette (themes too)",
+        ),
+        Binding(
+            "t", "zone", "Zone", id="zone", show=False, tooltip="Show times in the job's zone, the local zone, or UTC"
+        ),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first when runs in flight would be interrupted)"),
     ]
 
     COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {CronuiCommands}
@@ -124,7 +143,7 @@ class CronuiApp(App[int]):
         await self.push_screen(MainScreen())
         self.refresh_header()
         self.theme_changed_signal.subscribe(self, lambda _theme: self._broadcast("theme_changed"))
-        self.run_worker(self._startup(), name="startup", group="startup", exit_on_error=False)
+        self.run_worker(self._startup, name="startup", group="startup", exit_on_error=False)
         self.set_interval(1.0, self._tick, name="tick")
 
     async def _startup(self) -> None:
@@ -139,8 +158,8 @@ class CronuiApp(App[int]):
             self._opened_engine = True
         await self.bridge.prime()
         await self.load_all()
-        self._engine_worker = self.run_worker(self._run_engine(), name="engine", group="engine", exit_on_error=False)
-        self.run_worker(self.bridge.run(), name="bridge", group="bridge", exit_on_error=False)
+        self._engine_worker = self.run_worker(self._run_engine, name="engine", group="engine", exit_on_error=False)
+        self.run_worker(self.bridge.run, name="bridge", group="bridge", exit_on_error=False)
         self.ready.set()
 
     async def _run_engine(self) -> None:
@@ -262,15 +281,17 @@ class CronuiApp(App[int]):
         self.refresh_header()
 
     def on_engine_bridge_scheduler_changed(self, message: EngineBridge.SchedulerChanged) -> None:
+        if self._engine_stopped:
+            return
         self.refresh_header()
-        self.run_worker(self.load_all(), group="reload-all", exclusive=True, exit_on_error=False)
+        self.run_worker(self.load_all, group="reload-all", exclusive=True, exit_on_error=False)
 
     def reload_jobs(self, job_ids: Iterable[int]) -> None:
         """Read these jobs again (one worker at a time; ids asked for meanwhile join the next pass)."""
         self._reload_ids.update(job_ids)
         if not self._reloading:
             self._reloading = True
-            self.run_worker(self._reload_loop(), group="reload-jobs", exit_on_error=False)
+            self.run_worker(self._reload_loop, group="reload-jobs", exit_on_error=False)
 
     async def _reload_loop(self) -> None:
         try:
@@ -357,7 +378,7 @@ class CronuiApp(App[int]):
             if done is not None:
                 done(result)
 
-        self.run_worker(go(), group="actions", exit_on_error=False)
+        self.run_worker(go, group="actions", exit_on_error=False)
 
     async def poke_holder(self) -> None:
         """Attached: wake the process that schedules so it acts on our write now, not at its next poll."""
@@ -418,7 +439,7 @@ class CronuiApp(App[int]):
                 self._broadcast("jobs_changed")
                 self._broadcast("select_job", result.id)
                 self.refresh_header()
-                self.run_worker(self.poke_holder(), group="actions")
+                self.run_worker(self.poke_holder, group="actions")
 
         editor = JobEditor(
             job,
@@ -468,7 +489,7 @@ class CronuiApp(App[int]):
             return None
         verb, args = words[0].lower(), words[1:]
         if verb in ("q", "quit", "q!"):
-            self.run_worker(self.action_quit(), group="actions")
+            self.run_worker(self.action_quit, group="actions")
         elif verb in ("jobs", "job", "j"):
             self.show_jobs()
         elif verb in ("runs", "r"):

@@ -51,7 +51,6 @@ class EngineBridge:
         self._pending: list[RunEvent] = []
         self._posted = False
         self._delivered_tail: RunEvent | None = None
-        self.batches = 0  # how many batches were handed over (tests and benchmarks read it)
 
     # ------------------------------------------------------------ the consumer side
 
@@ -59,8 +58,6 @@ class EngineBridge:
         """Everything buffered since the last call, oldest first; re-arms the next EventsArrived."""
         events, self._pending = self._pending, []
         self._posted = False
-        if events:
-            self.batches += 1
         return events
 
     # ------------------------------------------------------------ the producer side

@@ -22,7 +22,6 @@ class Catalog:
         self._strips_asked: set[int] = set()
         self.paused = False
         self.loaded = False
-        self.version = 0
         self._next: tuple[int, int] | None = None  # (next fire ms, job id), cached
 
     def __len__(self) -> int:
@@ -54,7 +53,6 @@ class Catalog:
         self._changed()
 
     def _changed(self) -> None:
-        self.version += 1
         self._next = None
 
     def name_of(self, job_id: int | None) -> str:
@@ -74,7 +72,6 @@ class Catalog:
 
     def set_strips(self, strips: dict[int, list[RunStatus]]) -> None:
         self.strips.update(strips)
-        self.version += 1
 
     def add_outcome(self, job_id: int, status: RunStatus) -> None:
         strip = self.strips.get(job_id)
@@ -82,7 +79,6 @@ class Catalog:
             return  # never shown yet: fetched fresh when it is
         strip.append(status)
         del strip[:-STRIP_LEN]
-        self.version += 1
 
     # ------------------------------------------------------------ what fires next
 
@@ -97,8 +93,3 @@ class Catalog:
             return None
         job = self.jobs.get(self._next[1])
         return None if job is None else (self._next[0], job)
-
-    def stale_next(self, now_ms: int) -> bool:
-        """The cached next fire has passed: the job has moved on; the caller reloads it."""
-        nxt = self.next_fire()
-        return nxt is not None and nxt[0] <= now_ms

@@ -37,7 +37,6 @@ class InFlight:
         self._job_name = job_name
         self.runs: dict[int, LiveRun] = {}
         self.recent: deque[LiveRun] = deque(maxlen=RECENT_KEPT)
-        self.version = 0  # bumped on every change; widgets redraw when it moves
 
     @property
     def running(self) -> int:
@@ -73,7 +72,6 @@ class InFlight:
             self.runs[run.id] = live
             for ev in events.get(run.id, []):
                 self._apply_detail(live, ev)
-        self.version += 1
 
     def apply(self, events: Iterable[RunEvent]) -> bool:
         """Fold a batch of events in; returns whether anything shown changed."""
@@ -82,8 +80,6 @@ class InFlight:
             if ev.run_id is None:
                 continue
             changed |= self._apply(ev)
-        if changed:
-            self.version += 1
         return changed
 
     def _apply(self, ev: RunEvent) -> bool:

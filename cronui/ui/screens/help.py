@@ -10,7 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
+
+from cronui.ui.widgets.footer import KeysFooter
 
 FILTER_HELP = """\
 status:failed kind:agent tag:ops backup   every term must match
@@ -43,7 +45,7 @@ class HelpScreen(ModalScreen[None]):
                 Text('Keys can be remapped in the config: [keys] binding-id = "key"', style="italic"),
                 classes="help-block",
             )
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#help-dialog").border_title = "Help"
@@ -61,7 +63,8 @@ class HelpScreen(ModalScreen[None]):
                     continue
                 seen.add(binding.action)
                 shown = binding.key_display or self.app.get_key_display(binding)
-                table.add_row(shown, binding.description + ("" if enabled else " (not here)"), binding.id)
+                does = binding.tooltip or binding.description
+                table.add_row(shown, does + ("" if enabled else " (not here)"), binding.id)
         return table
 
     def action_close(self) -> None:

@@ -21,7 +21,6 @@ from textual.suggester import SuggestFromList
 from textual.widgets import (
     Button,
     Checkbox,
-    Footer,
     Input,
     Label,
     OptionList,
@@ -47,6 +46,7 @@ from cronui.ui.jobform import (
 )
 from cronui.ui.screens.keys import KeysFollowState
 from cronui.ui.times import fire_time
+from cronui.ui.widgets.footer import KeysFooter
 
 CUSTOM = "Custom…"
 
@@ -59,8 +59,10 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     KEY_ACTIONS = ("save",)
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Save", id="save", priority=True),
-        Binding("escape", "cancel", "Cancel", id="cancel"),
+        Binding(
+            "ctrl+s", "save", "Save", id="save", priority=True, tooltip="Save the job (the same checks as the CLI)"
+        ),
+        Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Close without saving"),
     ]
 
     DEFAULT_CSS = """
@@ -229,7 +231,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel (esc)", id="cancel", compact=True)
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         dialog = self.query_one("#editor")
@@ -380,7 +382,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         if not self.schedule_ok or self._saving:
             return
         self._saving = True
-        self.run_worker(self._save(), group="editor-save", exit_on_error=False)
+        self.run_worker(self._save, group="editor-save", exit_on_error=False)
 
     async def _save(self) -> None:
         error = self.query_one("#editor-error", Static)

@@ -14,13 +14,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from cronui.model import Job, Run, RunEvent, RunStatus
 from cronui.present import fmt_duration, job_target_text
 from cronui.store.base import JobStats, RunFilter
 from cronui.ui.filters import Filter, FilterError, parse_filter
 from cronui.ui.screens.keys import KeysFollowState
+from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.job_table import SORTS, JobTable
 from cronui.ui.widgets.live import LivePane
@@ -37,7 +37,8 @@ NARROW = 100  # below this many columns the lower panes stack
 WEEK_MS = 7 * 86_400_000
 
 
-def stats_text(stats: JobStats, week: JobStats | None) -> str:
+def stats_text(stats: JobStats) -> str:
+    """How the job has been doing: runs, success rate, median and p95 duration."""
     if not stats.runs:
         return ""
     parts = [f"{stats.runs:,} run{'s' if stats.runs != 1 else ''}"]
@@ -47,12 +48,19 @@ def stats_text(stats: JobStats, week: JobStats | None) -> str:
         parts.append(f"median {fmt_duration(stats.median_ms)}")
     if stats.p95_ms is not None:
         parts.append(f"p95 {fmt_duration(stats.p95_ms)}")
+    return " · ".join(parts)
+
+
+def usage_text(stats: JobStats, week: JobStats | None) -> str:
+    """What the job has used (agent jobs): tokens and cost, all time and the last 7 days."""
+    parts: list[str] = []
     if stats.total_tokens:
         parts.append(f"{stats.total_tokens:,} tokens")
     if stats.cost_usd is not None:
-        parts.append(f"cost {cost_text(stats.cost_usd)}")
+        cost = f"cost {cost_text(stats.cost_usd)}"
         if week is not None and week.cost_usd is not None:
-            parts.append(f"7d {cost_text(week.cost_usd)}")
+            cost += f" · 7d {cost_text(week.cost_usd)}"
+        parts.append(cost)
     return " · ".join(parts)
 
 
@@ -62,22 +70,53 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
     where = "Jobs"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter", id="filter", key_display="/"),
-        Binding("n", "new_job", "New", id="new-job"),
-        Binding("e", "edit_job", "Edit", id="edit-job"),
-        Binding("space", "toggle_job", "On/off", id="toggle-job"),
-        Binding("r", "run_now", "Run", id="run-now"),
-        Binding("R", "run_again", "Run again", id="run-again", show=False),
-        Binding("enter", "open", "Open", id="open"),
-        Binding("x", "cancel_run", "Cancel", id="cancel-run"),
-        Binding("l", "follow", "Follow", id="follow"),
-        Binding("ctrl+d", "delete_job", "Delete", id="delete-job"),
-        Binding("s", "sort", "Sort", id="sort", show=False),
-        Binding("S", "sort_reverse", "Reverse sort", id="sort-reverse", show=False),
-        Binding("1", "focus_pane(1)", "Jobs pane", id="focus-jobs", show=False),
-        Binding("2", "focus_pane(2)", "Runs pane", id="focus-runs", show=False),
-        Binding("3", "focus_pane(3)", "Live pane", id="focus-live", show=False),
-        Binding("escape", "back", "Back", id="back", show=False),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="filter",
+            key_display="/",
+            tooltip="Filter with status:, kind:, tag:, name: and words",
+        ),
+        Binding("n", "new_job", "New", id="new-job", tooltip="Create a job in the editor"),
+        Binding("e", "edit_job", "Edit", id="edit-job", tooltip="Edit the selected job"),
+        Binding("space", "toggle_job", "On/off", id="toggle-job", tooltip="Enable or disable the selected job"),
+        Binding("r", "run_now", "Run", id="run-now", tooltip="Run the selected job now"),
+        Binding("R", "run_again", "Run again", id="run-again", show=False, tooltip="Run the selected run's job again"),
+        Binding("enter", "open", "Open", id="open", tooltip="Open: jobs → their runs → a run's detail"),
+        Binding(
+            "x", "cancel_run", "Cancel", id="cancel-run", tooltip="Cancel the selected run (or the job's run in flight)"
+        ),
+        Binding("l", "follow", "Follow", id="follow", tooltip="Open a running run and follow its output"),
+        Binding(
+            "ctrl+d",
+            "delete_job",
+            "Delete",
+            id="delete-job",
+            tooltip="Delete the selected job (asks first; history is kept)",
+        ),
+        Binding(
+            "s",
+            "sort",
+            "Sort",
+            id="sort",
+            show=False,
+            tooltip="Sort by the next column: name, next, last, kind, zone, schedule",
+        ),
+        Binding("S", "sort_reverse", "Reverse sort", id="sort-reverse", show=False, tooltip="Reverse the sort order"),
+        Binding("1", "focus_pane(1)", "Jobs pane", id="focus-jobs", show=False, tooltip="Focus the job list"),
+        Binding(
+            "2", "focus_pane(2)", "Runs pane", id="focus-runs", show=False, tooltip="Focus the selected job's runs"
+        ),
+        Binding("3", "focus_pane(3)", "Live pane", id="focus-live", show=False, tooltip="Focus the runs in flight"),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            id="back",
+            show=False,
+            tooltip="Back: close the prompt, clear the filter, or leave this view",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -103,7 +142,7 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
                 yield StyledStatic("", id="job-info")
             with Vertical(id="live-pane", classes="pane"):
                 yield LivePane(app.inflight, app.clock.now_ms, id="live")
-        yield Footer()
+        yield KeysFooter()
         yield PromptBar()  # after the footer: it covers the footer's line while it is open
 
     def on_mount(self) -> None:
@@ -120,9 +159,6 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < NARROW
         self.set_class(narrow, "-narrow")
-        footer = self.query_one(Footer)
-        footer.compact = narrow
-        footer.show_command_palette = not narrow
         self._lower_titles()
 
     def _show_lower(self, which: str) -> None:
@@ -135,19 +171,26 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
         runs = self.query_one("#runs-pane")
         n = len(self.capp.inflight.runs)
         live.border_title = f"3 Live {n}" if n else "3 Live"
+        usage = self._usage_text()
         if self.has_class("-narrow"):
             live.border_subtitle = "2 ▸ runs"
             hint = f"3 ▸ live {n}" if n else "3 ▸ live"
-            runs.border_subtitle = hint if not self._stats_text() else f"{self._stats_text()} · {hint}"
+            runs.border_subtitle = f"{usage} · {hint}" if usage else hint
         else:
             live.border_subtitle = ""
-            runs.border_subtitle = self._stats_text()
+            runs.border_subtitle = usage
+
+    def _usage_text(self) -> str:
+        job = self.job
+        if job is None or self._stats is None or self._shown_job != job.id:
+            return ""
+        return usage_text(*self._stats)
 
     def _stats_text(self) -> str:
         job = self.job
         if job is None or self._stats is None or self._shown_job != job.id:
             return ""
-        return stats_text(*self._stats)
+        return stats_text(self._stats[0])
 
     def on_screen_resume(self) -> None:
         self.capp.refresh_header()
@@ -249,7 +292,7 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
             self.capp.catalog.set_strips(strips)
             self.query_one(JobTable).refresh()
 
-        self.run_worker(load(), group="strips", exit_on_error=False)
+        self.run_worker(load, group="strips", exit_on_error=False)
 
     def on_virtual_table_need_more(self, message: VirtualTable.NeedMore) -> None:
         table = message.table
@@ -263,7 +306,7 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
                     table.more = len(runs) == RUNS_PAGE
                     table.append_rows(runs)
 
-            self.run_worker(more(), group="runs-more", exit_on_error=False)
+            self.run_worker(more, group="runs-more", exit_on_error=False)
 
     def _reload_runs(self) -> None:
         """Load the selected job's runs; at most one load at a time, the latest wish wins."""
@@ -271,7 +314,7 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
         self._runs_dirty = True
         if not self._runs_loading:
             self._runs_loading = True
-            self.run_worker(self._runs_loop(), group="runs", exit_on_error=False)
+            self.run_worker(self._runs_loop, group="runs", exit_on_error=False)
 
     async def _runs_loop(self) -> None:
         store = self.capp.store
@@ -303,26 +346,28 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
     _shown_job: int | None = None
 
     def _job_info(self) -> None:
+        """Under the selected job's runs: what it runs, then why it is off or how it has been doing."""
         job = self.job
         pane = self.query_one("#runs-pane")
         info = self.query_one("#job-info", StyledStatic)
         if job is None:
             pane.border_title = "2 Runs"
-            pane.border_subtitle = ""
             info.update("", layout=False)
             return
         pane.border_title = f"2 {job.name} · runs"
-        self._lower_titles()
+        dim = info.component_style("status--dim")
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{job.kind} ", "bold")
-        text.append(job_target_text(job), info.component_style("status--dim"))
+        text.append(job_target_text(job), dim)
+        text.append("\n")
         if job.auto_disabled:
-            text.append("\n")
             text.append(f"auto-disabled: {job.auto_disabled} — space enables it", info.status_style("failed"))
         elif not job.enabled:
-            text.append("\n")
             text.append("disabled — space enables it", info.component_style("status--warning"))
+        else:
+            text.append(self._stats_text(), dim)
         info.update(text, layout=False)  # fixed height: no layout pass for every cursor move
+        self._lower_titles()
 
     # ------------------------------------------------------------ keys
 

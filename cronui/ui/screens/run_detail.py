@@ -14,12 +14,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from cronui.model import EventKind, Milestone, Run, RunEvent, RunStatus, TargetKind
 from cronui.present import fmt_duration
 from cronui.ui.screens.keys import KeysFollowState
 from cronui.ui.times import clock_span, full_time, lateness, offset, zone_for
+from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.live import milestone_text
 from cronui.ui.widgets.output import OutputView
@@ -46,15 +46,30 @@ class RunDetailScreen(PromptKeys, KeysFollowState, Screen[None]):
     KEY_ACTIONS = ("cancel_run", "follow", "next_match")
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("x", "cancel_run", "Cancel run", id="cancel-run"),
-        Binding("R", "run_again", "Run again", id="run-again"),
-        Binding("c", "copy", "Copy output", id="copy"),
-        Binding("l", "follow", "Follow", id="follow"),
-        Binding("slash", "search", "Search", id="filter", key_display="/"),
-        Binding("w", "wrap", "Wrap", id="wrap", show=False),
-        Binding("n", "next_match(1)", "Next match", id="search-next", show=False),
-        Binding("N", "next_match(-1)", "Previous match", id="search-prev", show=False),
-        Binding("escape", "back", "Back", id="back"),
+        Binding(
+            "x",
+            "cancel_run",
+            "Cancel run",
+            id="cancel-run",
+            tooltip="Cancel the selected run (or the job's run in flight)",
+        ),
+        Binding("R", "run_again", "Run again", id="run-again", tooltip="Run the selected run's job again"),
+        Binding("c", "copy", "Copy output", id="copy", tooltip="Copy the output to the clipboard"),
+        Binding("l", "follow", "Follow", id="follow", tooltip="Open a running run and follow its output"),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            id="filter",
+            key_display="/",
+            tooltip="Filter with status:, kind:, tag:, name: and words",
+        ),
+        Binding("w", "wrap", "Wrap", id="wrap", show=False, tooltip="Wrap long lines, or show them whole"),
+        Binding("n", "next_match(1)", "Next match", id="search-next", show=False, tooltip="Next match"),
+        Binding("N", "next_match(-1)", "Previous match", id="search-prev", show=False, tooltip="Previous match"),
+        Binding(
+            "escape", "back", "Back", id="back", tooltip="Back: close the prompt, clear the filter, or leave this view"
+        ),
     ]
 
     def __init__(self, run_id: int, *, follow: bool = False) -> None:
@@ -85,7 +100,7 @@ class RunDetailScreen(PromptKeys, KeysFollowState, Screen[None]):
             with Vertical(id="output-pane", classes="pane"):
                 yield OutputView(id="output")
         yield StyledStatic("", id="detail-facts")
-        yield Footer()
+        yield KeysFooter()
         yield PromptBar()  # after the footer: it covers the footer's line while it is open
 
     def on_mount(self) -> None:
@@ -107,7 +122,7 @@ class RunDetailScreen(PromptKeys, KeysFollowState, Screen[None]):
             self._reload_again = True
             return
         self._reloading = True
-        self.run_worker(self._load(), group="run-detail", exit_on_error=False)
+        self.run_worker(self._load, group="run-detail", exit_on_error=False)
 
     async def _load(self) -> None:
         store = self.capp.store

@@ -13,12 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from cronui.model import Run, RunEvent, RunStatus
 from cronui.store.base import RunFilter
 from cronui.ui.filters import FAILURES, Filter, FilterError, parse_filter
 from cronui.ui.screens.keys import KeysFollowState
+from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.prompt import Prompt, PromptBar, PromptKeys
 from cronui.ui.widgets.run_table import RunTable
@@ -36,13 +36,28 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
     KEY_ACTIONS = ("open", "run_again", "cancel_run", "follow")
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter", id="filter", key_display="/"),
-        Binding("enter", "open", "Open", id="open"),
-        Binding("x", "cancel_run", "Cancel run", id="cancel-run"),
-        Binding("R", "run_again", "Run again", id="run-again"),
-        Binding("l", "follow", "Follow", id="follow"),
-        Binding("1", "focus_table", "Runs pane", id="focus-jobs", show=False),
-        Binding("escape", "back", "Back", id="back"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="filter",
+            key_display="/",
+            tooltip="Filter with status:, kind:, tag:, name: and words",
+        ),
+        Binding("enter", "open", "Open", id="open", tooltip="Open: jobs → their runs → a run's detail"),
+        Binding(
+            "x",
+            "cancel_run",
+            "Cancel run",
+            id="cancel-run",
+            tooltip="Cancel the selected run (or the job's run in flight)",
+        ),
+        Binding("R", "run_again", "Run again", id="run-again", tooltip="Run the selected run's job again"),
+        Binding("l", "follow", "Follow", id="follow", tooltip="Open a running run and follow its output"),
+        Binding("1", "focus_table", "Runs pane", id="focus-jobs", show=False, tooltip="Focus the job list"),
+        Binding(
+            "escape", "back", "Back", id="back", tooltip="Back: close the prompt, clear the filter, or leave this view"
+        ),
     ]
 
     def __init__(self, *, failed: bool) -> None:
@@ -51,7 +66,6 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
         self.filter = Filter()
         self._loading = False
         self._again = False
-        self._scanned = 0
 
     @property
     def capp(self) -> CronuiApp:
@@ -66,7 +80,7 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
         yield StatusHeader()
         with Vertical(id="all-runs-pane", classes="pane"):
             yield RunTable(app.catalog, app.clock.now_ms, show_job=True, id="all-runs")
-        yield Footer()
+        yield KeysFooter()
         yield PromptBar()  # after the footer: it covers the footer's line while it is open
 
     def on_mount(self) -> None:
@@ -111,7 +125,7 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
             self._again = True
             return
         self._loading = True
-        self.run_worker(self._load_first(), group="runs-view", exit_on_error=False)
+        self.run_worker(self._load_first, group="runs-view", exit_on_error=False)
 
     async def _load_first(self) -> None:
         try:
@@ -163,7 +177,7 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
             table.append_rows(runs)
             self._title()
 
-        self.run_worker(more(), group="runs-view-more", exit_on_error=False)
+        self.run_worker(more, group="runs-view-more", exit_on_error=False)
 
     # ------------------------------------------------------------ told by the app
 

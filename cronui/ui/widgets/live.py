@@ -75,7 +75,6 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
         self._lines: list[tuple[Text, int | None]] = []
         self._order: list[int] = []  # run ids, in the order shown
         self._selected: int | None = None
-        self._drawn_version = -1
 
     @property
     def current_run_id(self) -> int | None:
@@ -112,7 +111,6 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
         self._order = order
         if self._selected not in order:
             self._selected = order[0] if order else None
-        self._drawn_version = self.inflight.version
         self.virtual_size = Size(self.scrollable_content_region.width or 1, max(1, len(lines)))
         self.refresh()
 
@@ -178,10 +176,6 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
             self.scroll_to(y=y, animate=False)
         elif y >= top + height:
             self.scroll_to(y=y - height + 1, animate=False)
-
-    def select(self, run_id: int) -> None:
-        self._selected = run_id
-        self.refresh()
 
     async def _on_click(self, event: events.Click) -> None:
         y = int(self.scroll_y) + event.y

@@ -32,6 +32,20 @@ def pretty(text: str) -> str:
     return text
 
 
+def _wrap(line: str, width: int) -> list[str]:
+    """Fold a long line at word boundaries where it can, mid-word where a word is wider than the pane."""
+    out: list[str] = []
+    while cell_len(line) > width:
+        head = chop_cells(line, width)[0]
+        cut = head.rfind(" ")
+        if cut > width // 3:  # a space late enough: break after it
+            head = head[: cut + 1]
+        out.append(head.rstrip(" ") or head)
+        line = line[len(head) :]
+    out.append(line)
+    return out
+
+
 class OutputView(StatusStyles, ScrollView, can_focus=True):
     DEFAULT_CSS = """
     OutputView {
@@ -102,7 +116,7 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
         for line, err in lines:
             line = line.expandtabs(4)
             if self.wrap and width > 1 and cell_len(line) > width:
-                out.extend((part, err) for part in chop_cells(line, width))
+                out.extend((part, err) for part in _wrap(line, width))
             else:
                 out.append((line, err))
         self._lines = out

@@ -140,10 +140,24 @@ class PromptKeys:
     on their way to the widget focused before. They belong to the prompt, not to that widget's bindings
     (`:q` must not reach the job list as `q`)."""
 
+    PROMPT_ACTIONS = ("command", "filter", "search")
+
     async def on_key(self, event: events.Key) -> None:
         prompts = self.query(Prompt)  # type: ignore[attr-defined]
         prompt = prompts.first() if prompts else None
-        if prompt is None or not prompt.is_open or prompt.has_focus:
+        if prompt is None or prompt.has_focus:
+            return
+        if not prompt.is_open:
+            # Bindings run only after the keys queued behind this one have gone by: open the prompt
+            # now, so that they find it open.
+            active = self.active_bindings.get(event.key)  # type: ignore[attr-defined]
+            if active is not None and active.binding.action in self.PROMPT_ACTIONS and active.enabled:
+                event.stop()
+                event.prevent_default()
+                if active.binding.action == "command":
+                    self.open_command()  # type: ignore[attr-defined]
+                else:
+                    await self.run_action(active.binding.action)  # type: ignore[attr-defined]
             return
         if event.key == "enter":
             await prompt.action_submit()

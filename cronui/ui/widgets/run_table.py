@@ -57,7 +57,7 @@ class RunTable(VirtualTable[Run]):
             cols.append(Column("job", "JOB", 18, priority=96))
         cols += [
             Column("status", "STATUS", 13, priority=95),
-            Column("trigger", "TRIGGER", 10, priority=50),
+            Column("trigger", "TRIGGER", 9, priority=50),
             Column("started", "STARTED", 12, priority=80),
             Column("duration", "DURATION", 8, priority=75, align="right"),
             Column("cost", "COST", 7, priority=40, align="right"),
@@ -68,6 +68,13 @@ class RunTable(VirtualTable[Run]):
     def row_key(self, row: Run) -> Hashable:
         return row.id
 
+    def header_cells(self) -> list[Text | str | None]:
+        cells = super().header_cells()
+        if self.zone_mode is not ZoneMode.JOB:  # say which zone the times are in when it is not the job's
+            index = [c.key for c in self.columns].index("started")
+            cells[index] = "UTC TIME" if self.zone_mode is ZoneMode.UTC else "LOCAL TIME"
+        return cells
+
     def set_rows(self, rows: list[Run], *, keep_cursor: bool = True) -> None:
         if self.show_job:
             longest = max((len(r.job_name) for r in rows), default=10)
@@ -76,15 +83,6 @@ class RunTable(VirtualTable[Run]):
                 self.columns[1] = Column("job", "JOB", width, priority=96)
                 self._layout_version += 1
         super().set_rows(rows, keep_cursor=keep_cursor)
-
-    def update_run(self, run: Run) -> bool:
-        """Replace a loaded run by its fresher copy; returns whether it was shown."""
-        for i, row in enumerate(self.rows):
-            if row.id == run.id:
-                self.rows[i] = run
-                self.refresh()
-                return True
-        return False
 
     def render_cells(self, run: Run, index: int) -> list[Text | str | None]:
         job = self.catalog.jobs.get(run.job_id)
