@@ -19,6 +19,8 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from cronui.config import Settings
@@ -481,6 +483,18 @@ class CronuiApp(App[int]):
         opener = getattr(self.screen, "open_command", None)
         if opener is not None:
             opener()
+
+    def end_command(self, screen: Screen[Any], prompt: Any, submitted: bool, value: str, focus: Widget) -> None:
+        """Command mode's end, the same on every screen: run it (an error stays in place), close, refocus."""
+        if submitted:
+            error = self.run_command(value)
+            if error:
+                prompt.show_error(True)
+                screen.notify(error, severity="warning", timeout=4)
+                return
+        prompt.close()
+        if screen.is_current:
+            focus.focus()
 
     def run_command(self, text: str) -> str | None:
         """Command mode (`:`); returns an error to show in place, or None when done."""

@@ -446,15 +446,7 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
             prompt.close()
             self.query_one(JobTable).focus()
             return
-        if message.submitted:
-            error = self.capp.run_command(message.value)
-            if error:
-                prompt.show_error(True)
-                self.notify(error, severity="warning", timeout=4)
-                return
-        prompt.close()
-        if self.is_current:
-            self.query_one(JobTable).focus()
+        self.capp.end_command(self, prompt, message.submitted, message.value, self.query_one(JobTable))
 
     def _set_filter(self, flt: Filter) -> None:
         self.filter = flt

@@ -421,12 +421,4 @@ class RunDetailScreen(PromptKeys, KeysFollowState, Screen[None]):
             view.focus()
             self.refresh_keys()
             return
-        if message.submitted:
-            error = self.capp.run_command(message.value)
-            if error:
-                prompt.show_error(True)
-                self.notify(error, severity="warning", timeout=4)
-                return
-        prompt.close()
-        if self.is_current:
-            view.focus()
+        self.capp.end_command(self, prompt, message.submitted, message.value, view)

@@ -283,12 +283,4 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
             self._title()
             self.query_one(RunTable).focus()
             return
-        if message.submitted:
-            error = self.capp.run_command(message.value)
-            if error:
-                prompt.show_error(True)
-                self.notify(error, severity="warning", timeout=4)
-                return
-        prompt.close()
-        if self.is_current:
-            self.query_one(RunTable).focus()
+        self.capp.end_command(self, prompt, message.submitted, message.value, self.query_one(RunTable))
