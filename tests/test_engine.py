@@ -528,3 +528,28 @@ async def test_apply_saves_many_jobs_in_one_go_or_none(engine, store):
     with pytest.raises(JobError, match="cycle"):
         await engine.control.apply([], [looped], [])
     assert [j.name for j in await store.list_jobs()] == names
+
+
+async def test_a_write_from_an_attached_engine_wakes_the_holder(store, settings, clock, fake):
+    other_store = SQLiteStore(settings.db)
+    await other_store.open()
+    holder = Engine(store, settings, clock, executors={TargetKind.SHELL: fake})
+    attached = Engine(other_store, settings, clock, executors={TargetKind.SHELL: fake})
+    await holder.open()
+    await attached.open()
+    try:
+        assert await holder.try_acquire()
+        assert not await attached.try_acquire()
+        await attached.control.add_job(make_job("poked", "@yearly"))
+        holder._wake.clear()
+        await attached.control.trigger("poked")
+        for _ in range(200):  # the poke travels over the holder's loopback socket
+            if holder._wake.is_set():
+                break
+            await asyncio.sleep(0.01)
+        assert holder._wake.is_set()
+        assert not attached._wake.is_set()
+    finally:
+        await holder.close()
+        await attached.close()
+        await other_store.close()
