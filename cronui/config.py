@@ -121,6 +121,8 @@ _SCALARS: dict[str, Callable[[Any], Any]] = {
     "output_cap": _pos_int,
     "theme": _text,
 }
+
+
 def _price(v: Any) -> Price:
     if not isinstance(v, Mapping) or set(v) != {"input", "output"}:
         raise ValueError("expected { input = USD per 1M tokens, output = USD per 1M }")
