@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import NoReturn
 
 from cronui.config import ConfigError, Settings, load_settings
+from cronui.timefmt import iso_in_zone
 
 
 class UsageError(Exception):
@@ -115,13 +116,6 @@ def parse_instant(text: str, zone: str) -> int:
     return int(dt.timestamp() * 1000)
 
 
-def iso_in_zone(ms: int, zone: str) -> str:
-    from cronui.schedule import get_zone
-
-    dt = datetime.fromtimestamp(ms / 1000, get_zone(zone))
-    return dt.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
-
-
 # ---------------------------------------------------------------- commands
 
 
@@ -134,7 +128,7 @@ def cmd_next(args: argparse.Namespace) -> int:
     now_ms = int(time.time() * 1000)
     start = parse_instant(args.start, zone) if args.start is not None else now_ms
     sched = parse(args.expr, zone, now_ms=now_ms)
-    fires = [iso_in_zone(ms, zone) for ms in sched.next_n(start, count)]
+    fires = [iso_in_zone(ms, get_zone(zone)) for ms in sched.next_n(start, count)]
     if args.json:
         print(json.dumps(fires))
     else:

@@ -19,9 +19,10 @@ from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, Run, RunStatus, TargetKind
-from cronui.present import event_json, event_text, fmt_duration, iso_utc, job_json, job_state, run_json
+from cronui.present import event_json, event_text, job_json, job_state, run_json
 from cronui.store import Store, make_store
 from cronui.store.base import RunFilter
+from cronui.timefmt import human_span, iso_utc
 
 FINAL = {s for s in RunStatus if s.is_final}
 
@@ -354,7 +355,7 @@ def _run_line(run: Run) -> str:
     extra = run.error or run.reason or ""
     return (
         f"#{run.id:<7} {run.job_name:<24} {run.status!s:<11} {run.trigger!s:<9} {run.attempt:>2} "
-        f"{started:<25} {fmt_duration(run.duration_ms):>8}  {extra}"
+        f"{started:<25} {human_span(run.duration_ms):>8}  {extra}"
     ).rstrip()
 
 
@@ -435,8 +436,8 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         print(f"  {job.kind!s:<10} {json.dumps(job.target, ensure_ascii=False)}")
         print(
             f"  policies   overlap {job.overlap} (queue {job.queue_limit}) · misfire {job.misfire} "
-            f"(grace {fmt_duration(job.misfire_grace_s * 1000)}) · retries {job.max_retries} "
-            f"(delay {fmt_duration(job.retry_delay_s * 1000)}) · timeout {fmt_duration(job.timeout_s * 1000)}"
+            f"(grace {human_span(job.misfire_grace_s * 1000)}) · retries {job.max_retries} "
+            f"(delay {human_span(job.retry_delay_s * 1000)}) · timeout {human_span(job.timeout_s * 1000)}"
         )
         if job.pool:
             print(f"  pool       {job.pool}")
@@ -458,8 +459,8 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             rate = "—" if w["success_rate"] is None else f"{w['success_rate']:.0%}"
             cost = "—" if w["cost_usd"] is None else f"${w['cost_usd']:.4f}"
             print(
-                f"  {label:<10} {w['runs']} runs · success {rate} · median {fmt_duration(w['median_ms'])} "
-                f"· p95 {fmt_duration(w['p95_ms'])} · tokens {w['total_tokens']:,} · cost {cost}"
+                f"  {label:<10} {w['runs']} runs · success {rate} · median {human_span(w['median_ms'])} "
+                f"· p95 {human_span(w['p95_ms'])} · tokens {w['total_tokens']:,} · cost {cost}"
             )
         return 0
 

@@ -30,6 +30,7 @@ from cronui.jobs import JobError, find_cycle, parse_duration, validate
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.schedule import ScheduleError, get_zone, parse
 from cronui.secrets import MASK, REF
+from cronui.timefmt import duration_spec
 
 SOURCE_PREFIX = "file:"
 MAX_REPORTED = 25  # errors printed for one file; the rest are counted
@@ -753,20 +754,6 @@ def _exportable(key: str) -> bool:
 # ---------------------------------------------------------------- export
 
 
-def fmt_duration(seconds: float) -> str | float:
-    """Seconds as the shortest exact duration text ('90s', '10m', '2h', '1d'), or the number itself
-    when it is not a whole number of seconds (so reading it back gives exactly the same float)."""
-    if seconds != int(seconds):
-        return seconds
-    s = int(seconds)
-    if s == 0:
-        return "0s"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s % size == 0:
-            return f"{s // size}{unit}"
-    return f"{s}s"
-
-
 def export_entry(job: Job) -> tuple[dict[str, Any], list[str]]:
     """One job as a `[[job]]` table, built-in defaults left out; and warnings for fields it cannot write."""
     warnings: list[str] = []
@@ -778,7 +765,7 @@ def export_entry(job: Job) -> tuple[dict[str, Any], list[str]]:
         default = _EXPORT_DEFAULTS.get(key, _NO_DEFAULT)
         if value == default and isinstance(value, bool) == isinstance(default, bool):
             continue
-        entry[key] = fmt_duration(value) if key in DURATION_KEYS else value
+        entry[key] = duration_spec(value) if key in DURATION_KEYS else value
     nested = _nest(entry)
     return {k: nested[k] for k in _export_order(nested)}, warnings
 
@@ -1001,7 +988,7 @@ def show_value(key: str, value: Any) -> str:
     if value is None:
         return "(unset)"
     if key in DURATION_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
-        shown = fmt_duration(float(value))
+        shown = duration_spec(float(value))
         return shown if isinstance(shown, str) else f"{shown}s"
     if isinstance(value, str) and not REF.fullmatch(value.strip()):
         parts = key.split(".")
@@ -1083,7 +1070,7 @@ def plan_json(plan: Plan, *, source: str, dry_run: bool) -> dict[str, Any]:
 
 def _json_value(key: str, value: Any) -> Any:
     if key in DURATION_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
-        return fmt_duration(float(value))
+        return duration_spec(float(value))
     if isinstance(value, str):
         shown = show_value(key, value)
         return MASK if shown == MASK else json.loads(shown)

@@ -2,35 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus
-
-
-def iso_utc(ms: int | None) -> str | None:
-    """UTC epoch ms -> '2026-11-23T09:00:00.004Z' (the JSON contract's time format)."""
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def fmt_duration(ms: int | float | None) -> str:
-    if ms is None:
-        return "—"
-    s = ms / 1000
-    if s < 10:
-        return f"{s:.2f}s"
-    if s < 60:
-        return f"{s:.1f}s"
-    m, s = divmod(int(s), 60)
-    if m < 60:
-        return f"{m}m{s:02d}s"
-    h, m = divmod(m, 60)
-    if h < 48:
-        return f"{h}h{m:02d}m"
-    d, h = divmod(h, 24)
-    return f"{d}d{h:02d}h"
+from cronui.timefmt import human_span, iso_utc
 
 
 def job_state(job: Job, paused: bool = False) -> str:
@@ -174,7 +149,7 @@ def event_text(ev: RunEvent) -> str:
     elif ev.kind is EventKind.FINISHED:
         parts = [str(d.get("status", ""))]
         if d.get("duration_ms") is not None:
-            parts.append(fmt_duration(d["duration_ms"]))
+            parts.append(human_span(d["duration_ms"]))
         if d.get("reason"):
             parts.append(str(d["reason"]))
         if d.get("error"):

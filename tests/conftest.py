@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from cronui.config import Settings
 from cronui.engine.clock import FakeClock
@@ -15,6 +16,29 @@ from cronui.engine.engine import Engine
 from cronui.engine.executors.base import Outcome, RunContext
 from cronui.model import Job, RunStatus, TargetKind
 from cronui.store.sqlite import SQLiteStore
+
+# Property tests: randomized on a developer's machine (new cases each run), derandomized in CI (the same
+# cases every run, so a red CI is reproducible); every case a run ever found is pinned as an @example.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("dev")
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        help="also run the end-to-end tier (real daemons, real time); always on when CI=true",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow") or os.environ.get("CI") == "true" or os.environ.get("CRONUI_RUN_SLOW"):
+        return
+    skip = pytest.mark.skip(reason="end-to-end tier: pass --run-slow (CI always runs it)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 def ms(text: str) -> int:

@@ -18,9 +18,10 @@ from cronui.cli import main
 from cronui.config import Settings
 from cronui.engine.clock import FakeClock
 from cronui.engine.control import Control
-from cronui.jobfile import dump_json, dump_toml, fmt_duration, load_entries, parse_text, view
+from cronui.jobfile import dump_json, dump_toml, load_entries, parse_text, view
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.store.sqlite import SQLiteStore
+from cronui.timefmt import duration_spec
 
 
 @pytest.fixture
@@ -734,4 +735,12 @@ def test_property_what_export_writes_apply_reads_back_the_same(job, as_json):
 
 
 def test_durations_are_written_in_the_largest_exact_unit():
-    assert [fmt_duration(s) for s in (0, 45, 90, 600, 7200, 86400, 1.5)] == ["0s", "45s", "90s", "10m", "2h", "1d", 1.5]
+    assert [duration_spec(s) for s in (0, 45, 90, 600, 7200, 86400, 1.5)] == [
+        "0s",
+        "45s",
+        "90s",
+        "10m",
+        "2h",
+        "1d",
+        1.5,
+    ]

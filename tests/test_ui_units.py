@@ -11,11 +11,12 @@ import pytest
 from cronui.config import Settings
 from cronui.jobs import JobError
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, TargetKind, Trigger
+from cronui.timefmt import duration_field
 from cronui.ui.bridge import EngineBridge
 from cronui.ui.catalog import Catalog
 from cronui.ui.filters import FilterError, parse_filter
 from cronui.ui.inflight import InFlight
-from cronui.ui.jobform import fmt_seconds, form_from_job, job_from_form, missing_env
+from cronui.ui.jobform import form_from_job, job_from_form, missing_env
 from cronui.ui.themes import load_themes, theme_from_mapping
 from cronui.ui.times import ZoneMode, clock_span, countdown, fire_time, lateness, offset, short_time, zone_for
 from tests.conftest import make_job, ms
@@ -201,8 +202,8 @@ def test_missing_env_references_are_flagged(settings: Settings) -> None:
     assert missing_env(values, {}) == ["OPENAI_API_KEY"]
 
 
-def test_fmt_seconds() -> None:
-    assert [fmt_seconds(s) for s in (30, 600, 5400, 7200, 1.5)] == ["30s", "10m", "90m", "2h", "1.5s"]
+def test_duration_field() -> None:
+    assert [duration_field(s) for s in (30, 600, 5400, 7200, 1.5)] == ["30s", "10m", "90m", "2h", "1.5s"]
 
 
 # ---------------------------------------------------------------- themes

@@ -17,7 +17,7 @@ import httpx
 
 from cronui import secrets
 from cronui.model import Job, Run, RunStatus
-from cronui.present import fmt_duration, iso_utc
+from cronui.timefmt import human_span, iso_utc
 
 DELIVERED = "delivered"
 FAILED = "failed"
@@ -55,7 +55,7 @@ def payload(fmt: str, job: Job, run: Run, text: str) -> dict[str, Any]:
     """The message for the target: job, status, duration, cost and the reply or output."""
     mark = "✅" if run.status is RunStatus.SUCCEEDED else "❌"
     cost = f" · ${run.cost_usd:.4f}" if run.cost_usd is not None else ""
-    head = f"{mark} {job.name} #{run.id} {run.status} in {fmt_duration(run.duration_ms)}{cost}"
+    head = f"{mark} {job.name} #{run.id} {run.status} in {human_span(run.duration_ms)}{cost}"
     body = text.strip() or (run.error or "")
     if fmt == "json":
         return {

@@ -18,6 +18,7 @@ from cronui import secrets
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.timefmt import duration_field
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 DELIVERY_MODES = ("never", "on_failure", "always")
@@ -28,15 +29,6 @@ TEXT_FIELDS = (
     "message system overlap queue_limit retries retry_delay timeout misfire misfire_grace pool on_success "
     "on_failure deliver deliver_to deliver_format alert_to tags description"
 ).split()
-
-
-def fmt_seconds(s: float) -> str:
-    """600 -> '10m', 5400 -> '90m', 30 -> '30s', 7200 -> '2h' (what parse_duration reads back)."""
-    if s and s % 3600 == 0:
-        return f"{int(s // 3600)}h"
-    if s and s % 60 == 0:
-        return f"{int(s // 60)}m"
-    return f"{s:g}s"
 
 
 def _words(text: str) -> list[str]:
@@ -56,9 +48,9 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
             "queue_limit": "3",
             "retries": "0",
             "retry_delay": "30s",
-            "timeout": fmt_seconds(settings.default_timeout),
+            "timeout": duration_field(settings.default_timeout),
             "misfire": str(MisfirePolicy.RUN_ONCE),
-            "misfire_grace": fmt_seconds(settings.misfire_grace),
+            "misfire_grace": duration_field(settings.misfire_grace),
             "deliver": "never",
             "deliver_format": "slack",
             "enabled": True,
@@ -88,10 +80,10 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "overlap": str(job.overlap),
         "queue_limit": str(job.queue_limit),
         "retries": str(job.max_retries),
-        "retry_delay": fmt_seconds(job.retry_delay_s),
-        "timeout": fmt_seconds(job.timeout_s),
+        "retry_delay": duration_field(job.retry_delay_s),
+        "timeout": duration_field(job.timeout_s),
         "misfire": str(job.misfire),
-        "misfire_grace": fmt_seconds(job.misfire_grace_s),
+        "misfire_grace": duration_field(job.misfire_grace_s),
         "pool": job.pool or "",
         "on_success": ", ".join(job.on_success),
         "on_failure": ", ".join(job.on_failure),

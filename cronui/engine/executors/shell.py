@@ -11,12 +11,12 @@ import asyncio
 import os
 import re
 import signal
-from datetime import UTC, datetime
 from typing import Any
 
 from cronui.engine.executors.base import Outcome, RunContext
 from cronui.model import RunStatus
 from cronui.secrets import MissingSecret
+from cronui.timefmt import iso_utc
 
 MILESTONE = re.compile(r"^::milestone\s+([A-Za-z0-9_.:-]+)((?:\s+[A-Za-z0-9_.-]+=\S*)*)\s*::\s*$")
 _MAX_LINE = 4096
@@ -111,10 +111,6 @@ async def _pump(stream: asyncio.StreamReader, name: str, ctx: RunContext) -> Non
             ctx.milestone(found[0], **found[1])
 
 
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 async def run(ctx: RunContext) -> Outcome:
     spec = ctx.job.target
     command: str = spec["command"]
@@ -129,7 +125,7 @@ async def run(ctx: RunContext) -> Outcome:
         return Outcome(RunStatus.FAILED, error=f"working directory {cwd} does not exist", transient=False)
     env["CRONUI_RUN_ID"] = str(ctx.run.id)
     env["CRONUI_JOB"] = ctx.job.name
-    env["CRONUI_SCHEDULED_FOR"] = _iso(ctx.run.scheduled_for)
+    env["CRONUI_SCHEDULED_FOR"] = iso_utc(ctx.run.scheduled_for) or ""
     env["CRONUI_ATTEMPT"] = str(ctx.run.attempt)
 
     proc = await asyncio.create_subprocess_exec(

@@ -16,8 +16,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from cronui.model import Job, Run, RunEvent, RunStatus
-from cronui.present import fmt_duration, job_target_text
+from cronui.present import job_target_text
 from cronui.store.base import JobStats, RunFilter
+from cronui.timefmt import human_span
 from cronui.ui.filters import Filter, FilterError, parse_filter
 from cronui.ui.screens.keys import KeysFollowState
 from cronui.ui.widgets.footer import KeysFooter
@@ -45,9 +46,9 @@ def stats_text(stats: JobStats) -> str:
     if stats.success_rate is not None:
         parts.append(f"success {stats.success_rate:.0%}")
     if stats.median_ms is not None:
-        parts.append(f"median {fmt_duration(stats.median_ms)}")
+        parts.append(f"median {human_span(stats.median_ms)}")
     if stats.p95_ms is not None:
-        parts.append(f"p95 {fmt_duration(stats.p95_ms)}")
+        parts.append(f"p95 {human_span(stats.p95_ms)}")
     return " · ".join(parts)
 
 

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 
 from cronui.model import EventKind, Milestone, Run, RunEvent, RunStatus, TargetKind
-from cronui.present import fmt_duration
+from cronui.timefmt import human_span
 from cronui.ui.screens.keys import KeysFollowState
 from cronui.ui.times import clock_span, full_time, lateness, offset, zone_for
 from cronui.ui.widgets.footer import KeysFooter
@@ -222,7 +222,7 @@ class RunDetailScreen(PromptKeys, KeysFollowState, Screen[None]):
         if run.status is RunStatus.RUNNING and run.started_at is not None:
             line1.append(f" {clock_span(now - run.started_at)}", style)
         elif run.duration_ms is not None:
-            line1.append(f" in {fmt_duration(run.duration_ms)}", style)
+            line1.append(f" in {human_span(run.duration_ms)}", style)
         parts = [f"trigger {trigger_text(run, None) if run.attempt > 1 else run.trigger}"]
         attempts = (job.max_retries + 1) if job else None
         parts.append(f"attempt {run.attempt}/{attempts}" if attempts else f"attempt {run.attempt}")

@@ -17,7 +17,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cronui.model import RunStatus
-from cronui.present import fmt_duration
+from cronui.timefmt import human_span
 from cronui.ui.inflight import InFlight, LiveRun
 from cronui.ui.times import clock_span, offset, short_time
 from cronui.ui.widgets.table import MARK, StatusStyles
@@ -151,7 +151,7 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
         line.append(live.job_name or f"job {live.job_id}", dim)
         line.append(f" #{live.run_id} {live.status}", self.status_style(live.status))
         if live.duration_ms is not None:
-            line.append(f" in {fmt_duration(live.duration_ms)}", dim)
+            line.append(f" in {human_span(live.duration_ms)}", dim)
         if live.error:
             line.append(f" — {live.error}", dim)
         return line

@@ -7,7 +7,7 @@ from collections.abc import Callable, Hashable
 from rich.text import Text
 
 from cronui.model import Run, RunStatus, Trigger
-from cronui.present import fmt_duration
+from cronui.timefmt import human_span
 from cronui.ui.catalog import Catalog
 from cronui.ui.times import ZoneMode, short_time, zone_for
 from cronui.ui.widgets.table import MARK, Column, VirtualTable
@@ -91,9 +91,9 @@ class RunTable(VirtualTable[Run]):
         status = Text(f"{MARK[run.status]} {run.status}", style)
         started = short_time(run.started_at or run.scheduled_for, zone, self.now_ms())
         if run.status is RunStatus.RUNNING and run.started_at is not None:
-            duration = Text(fmt_duration(self.now_ms() - run.started_at), style)
+            duration = Text(human_span(self.now_ms() - run.started_at), style)
         else:
-            duration = Text(fmt_duration(run.duration_ms) if run.duration_ms is not None else "—")
+            duration = Text(human_span(run.duration_ms) if run.duration_ms is not None else "—")
         cells: list[Text | str | None] = [Text(f"#{run.id}", self.component_style("status--dim"))]
         if self.show_job:
             cells.append(run.job_name or (job.name if job else f"job {run.job_id}"))
