@@ -1,0 +1,134 @@
+"""What a job runs and where its result goes, as types: the one home of their defaults and choices.
+
+A job's target is a `ShellTarget`, an `HttpTarget` or an `AgentTarget`; its delivery settings are a
+`Delivery`. The model, the store, job files, the CLI, the TUI form and the executors all use these types,
+so a default or a list of choices is written once, here. Stored and shown as JSON through `to_dict` /
+`target_from_dict`; the dict shapes are the job file's `http` / `agent` tables and `cronui jobs show --json`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from cronui.model import TargetKind
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+CONVERSATIONS = ("isolated", "persistent")
+DELIVERY_MODES = ("never", "on_failure", "always")
+DELIVERY_FORMATS = ("json", "slack", "discord")
+DEFAULT_DELIVERY_FORMAT = "json"
+DEFAULT_IDLE_TIMEOUT_S = 120.0
+DEFAULT_KEEP_TURNS = 10
+DEFAULT_ALERT_AFTER = 2
+DEFAULT_ALERT_COOLDOWN_S = 3600.0
+
+
+@dataclass
+class ShellTarget:
+    command: str = ""
+    cwd: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    kind = TargetKind.SHELL
+
+    def summary(self) -> str:
+        return self.command
+
+
+@dataclass
+class HttpTarget:
+    url: str = ""
+    method: str = "GET"
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None  # text, or @PATH of a file read when the job runs
+    expect_status: int | None = None  # None: any 2xx
+    expect_body: str | None = None
+
+    kind = TargetKind.HTTP
+
+    def summary(self) -> str:
+        return f"{self.method} {self.url}"
+
+
+@dataclass
+class AgentTarget:
+    base_url: str = ""
+    model: str = ""
+    message: str = ""
+    system: str | None = None
+    api_key_env: str | None = None  # the variable's name; the key itself is never stored
+    conversation: str = "isolated"
+    max_tokens: int | None = None
+    temperature: float | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # more request fields, sent as they are
+    idle_timeout_s: float | None = None  # None: DEFAULT_IDLE_TIMEOUT_S
+    stream: bool | None = None  # None: stream, falling back to one plain request
+    keep_turns: int | None = None  # None: DEFAULT_KEEP_TURNS (persistent conversations)
+
+    kind = TargetKind.AGENT
+
+    def summary(self) -> str:
+        return f"{self.model} @ {self.base_url}"
+
+
+Target = ShellTarget | HttpTarget | AgentTarget
+TARGET_TYPES: dict[TargetKind, type[ShellTarget] | type[HttpTarget] | type[AgentTarget]] = {
+    TargetKind.SHELL: ShellTarget,
+    TargetKind.HTTP: HttpTarget,
+    TargetKind.AGENT: AgentTarget,
+}
+
+
+@dataclass
+class Delivery:
+    """Where a run's result goes, and when an alert is sent."""
+
+    mode: str = "never"
+    to: str | None = None
+    format: str = DEFAULT_DELIVERY_FORMAT
+    alert_to: str | None = None  # None: the delivery target
+    alert_after: int | None = None  # None: DEFAULT_ALERT_AFTER consecutive failures
+    alert_cooldown_s: float | None = None  # None: DEFAULT_ALERT_COOLDOWN_S
+
+    @property
+    def alert_target(self) -> str | None:
+        return self.alert_to or self.to
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.to or self.alert_to or self.mode != "never")
+
+    def describe(self) -> str:
+        return f"{self.format} → {self.to}" if self.to else "—"
+
+
+def to_dict(value: Target | Delivery) -> dict[str, Any]:
+    """The JSON form, without keys that hold nothing (None or an empty table)."""
+    return {k: v for k, v in dataclasses.asdict(value).items() if v is not None and v != {}}
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def target_from_dict(kind: TargetKind | str, data: dict[str, Any]) -> Target:
+    """A stored or given dict as the kind's target; keys the type does not have are dropped."""
+    cls = TARGET_TYPES[TargetKind(kind)]
+    values = _known(cls, data)
+    for key in ("env", "headers", "extra"):
+        if key in values and values[key] is None:
+            values[key] = {}
+    return cls(**values)
+
+
+def delivery_from_dict(data: dict[str, Any] | None) -> Delivery:
+    values = _known(Delivery, data or {})
+    if values.get("format") is None:
+        values.pop("format", None)
+    if values.get("mode") is None:
+        values.pop("mode", None)
+    return Delivery(**values)
