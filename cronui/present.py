@@ -21,6 +21,27 @@ def job_state(job: Job, paused: bool = False) -> str:
     return "enabled"
 
 
+JOB_LINE_HEADER = f"{'NAME':<24} {'SCHEDULE':<18} {'ZONE':<18} {'KIND':<6} {'STATE':<10} {'LAST':<11} NEXT (UTC)"
+
+
+def job_line(job: Job, paused: bool) -> str:
+    """One row of `cronui jobs list`, under JOB_LINE_HEADER."""
+    nxt = iso_utc(job.next_run_at) or "—"
+    last = str(job.last_status) if job.last_status else "—"
+    state = job_state(job, paused)
+    return f"{job.name:<24} {job.schedule:<18} {job.timezone:<18} {job.kind!s:<6} {state:<10} {last:<11} {nxt}"
+
+
+def run_line(run: Run) -> str:
+    """One line for a run, as `cronui runs list` prints it."""
+    started = iso_utc(run.started_at or run.scheduled_for) or ""
+    extra = run.error or run.reason or ""
+    return (
+        f"#{run.id:<7} {run.job_name:<24} {run.status!s:<11} {run.trigger!s:<9} {run.attempt:>2} "
+        f"{started:<25} {human_span(run.duration_ms):>8}  {extra}"
+    ).rstrip()
+
+
 def job_target_text(job: Job) -> str:
     t = job.target
     if job.kind == "shell":
@@ -127,11 +148,16 @@ def event_json(ev: RunEvent) -> dict[str, Any]:
     if ev.name:
         out["name"] = ev.name
     for key, value in ev.data.items():
-        out.setdefault(key, iso_utc(value) if key in _TIME_KEYS and isinstance(value, int) else value)
+        out.setdefault(key, _data_value(key, value))
     return out
 
 
 _TIME_KEYS = {"scheduled_for", "not_before"}
+
+
+def _data_value(key: str, value: Any) -> Any:
+    """An event's data value as shown: the instants among them as ISO-8601 text."""
+    return iso_utc(value) if key in _TIME_KEYS and isinstance(value, int) else value
 
 
 def event_text(ev: RunEvent) -> str:
@@ -158,5 +184,5 @@ def event_text(ev: RunEvent) -> str:
     elif ev.kind is EventKind.RETRY_SCHEDULED:
         detail = f"attempt {d.get('attempt')} at {iso_utc(d.get('not_before'))}"
     else:
-        detail = " ".join(f"{k}={iso_utc(v) if k in _TIME_KEYS and isinstance(v, int) else v}" for k, v in d.items())
+        detail = " ".join(f"{k}={_data_value(k, v)}" for k, v in d.items())
     return f"{ts}  {kind:<16} {who}  {detail}".rstrip()

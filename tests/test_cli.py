@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import sqlite3
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import cronui.cli
 from cronui.cli import main
 
 
@@ -405,3 +407,32 @@ async def test_http_job_from_the_cli(capsys, db):
 def test_agent_http_bad_input(capsys, db, argv, message):
     code, _, err = cli(capsys, "jobs", "add", "x", "--schedule", "@daily", *argv)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+# ---------------------------------------------------------------- the package's layering
+
+
+def _cli_imports(path: Path) -> set[str]:
+    """The cronui.cli modules a file imports (`from cronui.cli import jobs` counts as cronui.cli.jobs)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
+    return {name for name in found if name.startswith("cronui.cli.")}
+
+
+def test_command_modules_import_common_never_each_other():
+    root = Path(cronui.cli.__file__).parent
+    helpers = {"common", "job_options"}
+    entry = {"__init__", "__main__", "parser"}
+    modules = {p.stem: p for p in root.glob("*.py")}
+    commands = set(modules) - helpers - entry
+    assert {"jobs", "runs", "files", "system"} <= commands
+    for name in commands | helpers:
+        imported = {m.removeprefix("cronui.cli.") for m in _cli_imports(modules[name])}
+        assert not imported & (commands | entry), f"cronui.cli.{name} imports {sorted(imported & (commands | entry))}"
+    assert not _cli_imports(modules["common"]), "common is the bottom layer"
+    assert {f"cronui.cli.{c}" for c in commands} <= _cli_imports(modules["parser"])

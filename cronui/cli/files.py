@@ -12,11 +12,10 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any
 
-from cronui.cli import UsageError, _settings
-from cronui.cli_commands import with_store
+from cronui.cli.common import EXIT_BAD_INPUT, Commands, UsageError, command, group, settings_from, warn, with_store
 from cronui.config import Settings
+from cronui.crontab import CronEntry, looks_like_system, names_for, parse_crontab
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.jobfile import (
@@ -31,6 +30,9 @@ from cronui.jobfile import (
     read_jobfile,
     show_value,
 )
+from cronui.jobs import JobError, parse_duration, validate
+from cronui.model import Job, TargetKind
+from cronui.schedule import ScheduleError, get_zone
 from cronui.store import Store
 
 APPLY_EPILOG = """\
@@ -54,35 +56,44 @@ current on/off state; `enabled = true` or `false` enforces it.
 """
 
 
-def add_parsers(sub: Any) -> None:
+def add_parsers(sub: Commands) -> None:
     """Registers apply, export and import."""
-    ap = sub.add_parser(
+    ap = command(
+        sub,
         "apply",
-        help="create/update jobs from a TOML job file",
+        "create/update jobs from a TOML job file",
+        cmd_apply,
         description="Create and update the jobs in FILE (by name), in one transaction; validate everything first.",
         epilog=APPLY_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     ap.add_argument("file", metavar="FILE", help="a .toml job file (or .json in the same shape)")
     ap.add_argument("--dry-run", action="store_true", help="print what would change; change nothing")
     ap.add_argument("--prune", action="store_true", help="remove jobs applied from this file earlier and gone from it")
     ap.add_argument("--json", action="store_true", help="print the changes as JSON")
-    ap.set_defaults(handler=cmd_apply)
 
-    ex = sub.add_parser(
+    ex = command(
+        sub,
         "export",
-        help="print all jobs as a job file",
+        "print all jobs as a job file",
+        cmd_export,
         description="Print every job as a TOML job file that `cronui apply` reads back to the same jobs. "
         "${env:NAME} references are written as they are.",
     )
     ex.add_argument("--json", action="store_true", help="JSON instead of TOML (apply reads .json files too)")
-    ex.set_defaults(handler=cmd_export)
 
-    im = sub.add_parser("import", help="import jobs from elsewhere", description="Import jobs from another scheduler.")
-    isub = im.add_subparsers(dest="import_kind", metavar="FORMAT", required=True)
-    ct = isub.add_parser(
+    isub = group(
+        sub,
+        "import",
+        "import jobs from elsewhere",
+        dest="import_kind",
+        metavar="FORMAT",
+        description="Import jobs from another scheduler.",
+    )
+    ct = command(
+        isub,
         "crontab",
-        help="import a crontab: each line becomes a shell job",
+        "import a crontab: each line becomes a shell job",
+        cmd_import_crontab,
         description="Turn each crontab(5) line into a shell job. Without FILE, reads `crontab -l`; "
         "`-` reads standard input (crontab -l | cronui import crontab -).",
     )
@@ -91,7 +102,6 @@ def add_parsers(sub: Any) -> None:
     ct.add_argument("--skip-invalid", action="store_true", help="import the good lines even if some are bad")
     ct.add_argument("--tz", metavar="ZONE", help="zone for lines before any CRON_TZ= (default: the config's)")
     ct.add_argument("--timeout", metavar="S", help="time limit for the imported jobs (default: the config's, 10m)")
-    ct.set_defaults(handler=cmd_import_crontab)
 
 
 # ---------------------------------------------------------------- plumbing
@@ -100,19 +110,19 @@ def add_parsers(sub: Any) -> None:
 def _report(problems: list[str], summary: str | None = None) -> int:
     """Every problem on its own line (a file is fixed in one pass, not one error per run); exit 2."""
     for line in problems[:MAX_REPORTED]:
-        print(f"cronui: {line}", file=sys.stderr)
+        warn(line)
     if len(problems) > MAX_REPORTED:
-        print(f"cronui: ... and {len(problems) - MAX_REPORTED} more", file=sys.stderr)
+        warn(f"... and {len(problems) - MAX_REPORTED} more")
     if summary and len(problems) > 1:
-        print(f"cronui: {summary}", file=sys.stderr)
-    return 2
+        warn(summary)
+    return EXIT_BAD_INPUT
 
 
 # ---------------------------------------------------------------- apply
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     try:
         jobfile = read_jobfile(args.file, settings, SystemClock().now_ms())
     except JobFileError as e:
@@ -152,7 +162,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         jobs = await store.list_jobs()
         text, warnings = dump_json(jobs) if args.json else dump_toml(jobs)
         for w in warnings:
-            print(f"cronui: warning: {w}", file=sys.stderr)
+            warn(f"warning: {w}")
         sys.stdout.write(text)
         return 0
 
@@ -186,7 +196,7 @@ def _read_crontab(path: str | None) -> tuple[str, str, str]:
         raise UsageError(f"cronui import crontab: {path}: cannot read it: {e}") from None
 
 
-def _same_key(job: Any) -> tuple[str, str, str, str]:
+def _same_key(job: Job) -> tuple[str, str, str, str]:
     """What makes an imported line the same job as one already there: importing a crontab twice
     (crontab -l | cronui import crontab -) adds only the lines that are new."""
     env = json.dumps(job.target.get("env") or {}, sort_keys=True)
@@ -194,12 +204,7 @@ def _same_key(job: Any) -> tuple[str, str, str, str]:
 
 
 def cmd_import_crontab(args: argparse.Namespace) -> int:
-    from cronui.crontab import looks_like_system, names_for, parse_crontab
-    from cronui.jobs import JobError, parse_duration, validate
-    from cronui.model import Job, TargetKind
-    from cronui.schedule import ScheduleError, get_zone
-
-    settings = _settings(args)
+    settings = settings_from(args)
     default_zone = args.tz if args.tz is not None else settings.timezone
     get_zone(default_zone)
     timeout = parse_duration(args.timeout, "--timeout") if args.timeout else settings.default_timeout
@@ -212,7 +217,7 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
 
     errors = list(tab.errors)
     bad_zones: dict[int, str] = {}
-    built: list[tuple[Any, Job]] = []
+    built: list[tuple[CronEntry, Job]] = []
     for entry in tab.entries:
         zone = entry.zone or default_zone
         if entry.zone_line is not None and entry.zone_line not in bad_zones:
@@ -254,9 +259,9 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
         for n, note in tab.notes:
             print(f"{display}:{n}: {note}" if n else f"{display}: {note}")
         for n, msg in errors:
-            print(f"cronui: {display}:{n}: {msg} (skipped)", file=sys.stderr)
+            warn(f"{display}:{n}: {msg} (skipped)")
         same = {_same_key(j): j for j in live if j.kind is TargetKind.SHELL}
-        fresh: list[tuple[Any, Job]] = []
+        fresh: list[tuple[CronEntry, Job]] = []
         for entry, job in built:
             key = _same_key(job)
             if key in same:

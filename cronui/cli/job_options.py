@@ -1,0 +1,199 @@
+"""The options `cronui jobs add` and `cronui jobs edit` share, and how they change a Job.
+
+An empty value clears an option on edit (`--pool ''`, `--on-success ''`, `--tag ''`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cronui.cli.common import parse_int
+from cronui.config import Settings
+from cronui.jobs import JobError, parse_duration, parse_env_pairs
+from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+
+
+def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
+    req = not editing
+    p.add_argument("--schedule", required=req, metavar="EXPR", help="when it runs (see `cronui next --help`)")
+    p.add_argument("--tz", metavar="ZONE", help="IANA time zone (default: the config's, else the system's)")
+    kind = p.add_argument_group("what it runs (one of --shell, --http, --agent)")
+    kind.add_argument("--shell", metavar="CMD", help="run CMD with /bin/sh -c")
+    kind.add_argument("--cwd", metavar="DIR", help="working directory for --shell")
+    kind.add_argument("--env", action="append", metavar="K=V", help="environment variable; V may be ${env:NAME}")
+    kind.add_argument("--http", metavar="URL", help="request URL (may contain ${env:NAME})")
+    kind.add_argument("--method", metavar="M", help="HTTP method (default GET)")
+    kind.add_argument("--header", action="append", metavar="'K: V'", help="HTTP header (repeatable)")
+    kind.add_argument("--body", metavar="TEXT|@FILE", help="request body; @FILE is read at run time")
+    kind.add_argument("--expect-status", metavar="CODE", help="success is this status (default: any 2xx)")
+    kind.add_argument("--expect-body", metavar="TEXT", help="success also needs TEXT in the response body")
+    kind.add_argument("--agent", metavar="BASE_URL", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
+    kind.add_argument("--model", metavar="MODEL")
+    kind.add_argument("--message", metavar="TEXT", help="placeholders: {job} {scheduled_for} {last_output}")
+    kind.add_argument("--system", metavar="TEXT", help="system prompt")
+    kind.add_argument("--api-key-env", metavar="VAR", help="the environment variable holding the API key")
+    kind.add_argument("--conversation", choices=["isolated", "persistent"], help="fresh each run, or carried over")
+    kind.add_argument("--max-tokens", metavar="N")
+    kind.add_argument("--temperature", metavar="T")
+    kind.add_argument("--idle-timeout", metavar="S", help="agent: fail when no token arrives for this long (2m)")
+    out = p.add_argument_group("delivery and alerts")
+    out.add_argument("--deliver-to", metavar="URL", help="webhook for results (may be ${env:NAME})")
+    out.add_argument("--deliver", choices=["never", "on_failure", "always"], help="when to deliver (default always)")
+    out.add_argument("--deliver-format", choices=["slack", "discord", "json"], help="payload shape (default json)")
+    out.add_argument("--alert-to", metavar="URL", help="failure alerts (default: the delivery target)")
+    out.add_argument("--alert-after", metavar="N", help="alert after N consecutive failures (default 2)")
+    out.add_argument("--alert-cooldown", metavar="S", help="quiet time after an alert (default 1h)")
+    p.add_argument("--timeout", metavar="S", help="time limit, e.g. 90, 90s, 10m (default 10m)")
+    p.add_argument("--retries", metavar="N", help="retries after a failed attempt (default 0)")
+    p.add_argument("--retry-delay", metavar="S", help="first retry delay, doubling each time (default 30s)")
+    p.add_argument("--overlap", choices=[str(o) for o in OverlapPolicy], help="when the previous run still runs")
+    p.add_argument("--queue-limit", metavar="N", help="with --overlap queue: runs waiting at most (default 3)")
+    p.add_argument("--misfire", choices=[str(m) for m in MisfirePolicy], help="slots missed while down")
+    p.add_argument("--misfire-grace", metavar="S", help="a slot late by less than this still runs (default 5m)")
+    p.add_argument("--pool", metavar="NAME", help="concurrency pool (limits in the config's [pools])")
+    p.add_argument("--on-success", action="append", metavar="JOB", help="run JOB after a success")
+    p.add_argument("--on-failure", action="append", metavar="JOB", help="run JOB after a failure")
+    p.add_argument("--tag", action="append", metavar="T", help="a tag (repeatable)")
+    p.add_argument("--description", metavar="TEXT")
+    if editing:
+        p.add_argument("--name", dest="new_name", metavar="NEW", help="rename the job")
+        p.add_argument("--enabled", dest="enabled", action="store_const", const=True, help="enable it")
+        p.add_argument("--disabled", dest="enabled", action="store_const", const=False, help="disable it")
+    else:
+        p.add_argument("--disabled", action="store_true", help="create it disabled")
+    p.add_argument("--json", action="store_true", help="print the job as JSON")
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """Repeatable name options; a single empty value clears the list."""
+    if values is None:
+        return None
+    return [v for v in values if v.strip()]
+
+
+def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> None:
+    if a.schedule is not None:
+        job.schedule = a.schedule
+    if a.tz is not None:
+        job.timezone = a.tz
+    if a.shell is not None:
+        job.kind = TargetKind.SHELL
+        job.target = {**(job.target if job.kind == TargetKind.SHELL else {}), "command": a.shell}
+    if a.cwd is not None:
+        if job.kind != TargetKind.SHELL:
+            raise JobError("--cwd: only shell jobs have a working directory")
+        job.target["cwd"] = a.cwd or None
+    if a.env is not None:
+        pairs = [e for e in a.env if e]
+        job.target["env"] = {**(job.target.get("env") or {}), **parse_env_pairs(pairs)} if pairs else {}
+    _apply_http_options(job, a)
+    _apply_agent_options(job, a)
+    _apply_delivery_options(job, a)
+    if a.timeout is not None:
+        job.timeout_s = parse_duration(a.timeout or str(settings.default_timeout), "--timeout")
+    if a.retries is not None:
+        job.max_retries = parse_int(a.retries or "0", "--retries", 0, 100)
+    if a.retry_delay is not None:
+        job.retry_delay_s = parse_duration(a.retry_delay or "30", "--retry-delay")
+    if a.overlap is not None:
+        job.overlap = OverlapPolicy(a.overlap)
+    if a.queue_limit is not None:
+        job.queue_limit = parse_int(a.queue_limit or "3", "--queue-limit", 1, 10_000)
+    if a.misfire is not None:
+        job.misfire = MisfirePolicy(a.misfire)
+    if a.misfire_grace is not None:
+        job.misfire_grace_s = parse_duration(a.misfire_grace or str(settings.misfire_grace), "--misfire-grace")
+    if a.pool is not None:
+        job.pool = a.pool or None
+    if (names := _names(a.on_success)) is not None:
+        job.on_success = names
+    if (names := _names(a.on_failure)) is not None:
+        job.on_failure = names
+    if (names := _names(a.tag)) is not None:
+        job.tags = names
+    if a.description is not None:
+        job.description = a.description
+
+
+def _apply_http_options(job: Job, a: argparse.Namespace) -> None:
+    if a.http is not None:
+        job.target = {**(job.target if job.kind == TargetKind.HTTP else {}), "url": a.http}
+        job.kind = TargetKind.HTTP
+    given = [a.method, a.header, a.body, a.expect_status, a.expect_body]
+    if all(v is None for v in given):
+        return
+    if job.kind != TargetKind.HTTP:
+        raise JobError("--method/--header/--body/--expect-*: only for --http jobs")
+    t = job.target
+    if a.method is not None:
+        t["method"] = a.method.upper()
+    if a.header is not None:
+        headers = dict(t.get("headers") or {})
+        for h in a.header:
+            if not h:
+                headers = {}
+                continue
+            key, sep, value = h.partition(":")
+            if not sep or not key.strip():
+                raise JobError(f"--header: expected 'Name: value', got {h!r}")
+            headers[key.strip()] = value.strip()
+        t["headers"] = headers
+    if a.body is not None:
+        body = a.body or None
+        if body and body.startswith("@"):
+            path = Path(body[1:]).expanduser().resolve()
+            if not path.is_file():
+                raise JobError(f"--body: no file {path}")
+            body = f"@{path}"
+        t["body"] = body
+    if a.expect_status is not None:
+        t["expect_status"] = parse_int(a.expect_status, "--expect-status", 100, 599) if a.expect_status else None
+    if a.expect_body is not None:
+        t["expect_body"] = a.expect_body or None
+
+
+def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
+    if a.agent is not None:
+        job.target = {**(job.target if job.kind == TargetKind.AGENT else {}), "base_url": a.agent}
+        job.kind = TargetKind.AGENT
+    given = [a.model, a.message, a.system, a.api_key_env, a.conversation, a.max_tokens, a.temperature, a.idle_timeout]
+    if all(v is None for v in given):
+        return
+    if job.kind != TargetKind.AGENT:
+        raise JobError("--model/--message/--system/...: only for --agent jobs")
+    t = job.target
+    for key, value in (("model", a.model), ("message", a.message), ("conversation", a.conversation)):
+        if value is not None:
+            t[key] = value
+    if a.system is not None:
+        t["system"] = a.system or None
+    if a.api_key_env is not None:
+        t["api_key_env"] = a.api_key_env or None
+    if a.max_tokens is not None:
+        t["max_tokens"] = parse_int(a.max_tokens, "--max-tokens", 1, 10_000_000) if a.max_tokens else None
+    if a.temperature is not None:
+        try:
+            t["temperature"] = float(a.temperature) if a.temperature else None
+        except ValueError:
+            raise JobError(f"--temperature: expected a number, got {a.temperature!r}") from None
+    if a.idle_timeout is not None:
+        t["idle_timeout_s"] = parse_duration(a.idle_timeout, "--idle-timeout") if a.idle_timeout else None
+
+
+def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
+    d = dict(job.delivery)
+    if a.deliver_to is not None:
+        d["to"] = a.deliver_to or None
+        d.setdefault("mode", "always")
+    if a.deliver is not None:
+        d["mode"] = a.deliver
+    if a.deliver_format is not None:
+        d["format"] = a.deliver_format
+    if a.alert_to is not None:
+        d["alert_to"] = a.alert_to or None
+    if a.alert_after is not None:
+        d["alert_after"] = parse_int(a.alert_after, "--alert-after", 1, 10_000)
+    if a.alert_cooldown is not None:
+        d["alert_cooldown_s"] = parse_duration(a.alert_cooldown, "--alert-cooldown")
+    job.delivery = {k: v for k, v in d.items() if v is not None}

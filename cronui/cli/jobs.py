@@ -1,0 +1,287 @@
+"""`cronui jobs`: add, list, show, edit, enable/disable, remove and run jobs.
+
+Names, options and JSON fields here are a contract: scripts depend on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from typing import Any
+
+from cronui.cli.common import (
+    Commands,
+    Handler,
+    UsageError,
+    command,
+    group,
+    live_holder,
+    print_json,
+    warn,
+    with_store,
+)
+from cronui.cli.job_options import add_job_options, apply_job_options
+from cronui.config import Settings
+from cronui.engine.clock import SystemClock
+from cronui.engine.control import Control
+from cronui.model import Job, Run, RunStatus, TargetKind
+from cronui.present import JOB_LINE_HEADER, job_json, job_line, job_state, run_json, run_line
+from cronui.schedule import describe
+from cronui.store import Store
+from cronui.timefmt import human_span, iso_utc
+
+
+def add_parsers(sub: Commands) -> None:
+    """Registers jobs and its actions."""
+    jsub = group(sub, "jobs", "add, list, edit and run jobs", dest="jobs_command", description="Manage jobs.")
+    add = _job_command(
+        jsub,
+        "add",
+        "add a job",
+        cmd_jobs_add,
+        description="Add a job. Example: cronui jobs add backup --schedule '30 2 * * *' --shell 'restic backup ~'",
+    )
+    add_job_options(add, editing=False)
+    command(jsub, "list", "list jobs", cmd_jobs_list).add_argument("--json", action="store_true")
+    _job_command(jsub, "show", "show one job", cmd_jobs_show).add_argument("--json", action="store_true")
+    edit = _job_command(
+        jsub,
+        "edit",
+        "change a job",
+        cmd_jobs_edit,
+        description="Change a job's options. An empty value clears an option: --pool '' --on-success '' --tag ''.",
+    )
+    add_job_options(edit, editing=True)
+    for verb, flag in (("enable", True), ("disable", False)):
+        _job_command(jsub, verb, f"{verb} a job", cmd_jobs_enable, enable=flag)
+    _job_command(jsub, "rm", "remove a job (its history is kept; the name is freed)", cmd_jobs_rm)
+    run = _job_command(jsub, "run", "run a job now", cmd_jobs_run)
+    run.add_argument("--wait", action="store_true", help="wait for the final attempt; exit 0 if it succeeded")
+    run.add_argument("--json", action="store_true")
+
+
+def _job_command(
+    jsub: Commands, verb: str, help: str, handler: Handler, *, description: str | None = None, **defaults: Any
+) -> argparse.ArgumentParser:
+    """An action on one job, given as NAME."""
+    p = command(jsub, verb, help, handler, description=description, **defaults)
+    p.add_argument("name", metavar="NAME")
+    return p
+
+
+# ---------------------------------------------------------------- add, list, show, edit, enable, rm
+
+
+def cmd_jobs_add(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        kinds = [k for k in ("shell", "http", "agent") if getattr(args, k) is not None]
+        if len(kinds) != 1:
+            raise UsageError(
+                "cronui jobs add: say what to run with exactly one of --shell CMD, --http URL, --agent URL"
+            )
+        job = Job(
+            name=args.name,
+            schedule=args.schedule,
+            timezone=settings.timezone,
+            kind=TargetKind(kinds[0]),
+            target={},
+            timeout_s=settings.default_timeout,
+            misfire_grace_s=settings.misfire_grace,
+            enabled=not args.disabled,
+            source="cli",
+        )
+        apply_job_options(job, args, settings)
+        job = await control.add_job(job)
+        if args.json:
+            print_json(job_json(job, full=True))
+        else:
+            when = iso_utc(job.next_run_at) or "never (disabled or done)"
+            print(f"added {job.name}: {job.schedule} ({job.timezone}); next run {when}")
+        return 0
+
+    return with_store(args, body)
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        jobs = await store.list_jobs()
+        if args.json:
+            print_json([job_json(j) for j in jobs])
+            return 0
+        paused = await control.paused()
+        print(JOB_LINE_HEADER)
+        for job in jobs:
+            print(job_line(job, paused))
+        return 0
+
+    return with_store(args, body)
+
+
+def cmd_jobs_show(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        job = await control.job(args.name)
+        assert job.id is not None
+        now = SystemClock().now_ms()
+        windows = {"all": None, "last_7d": now - 7 * 86_400_000, "last_30d": now - 30 * 86_400_000}
+        data = job_json(job, full=True)
+        data["stats"] = {}
+        for window, since in windows.items():
+            st = await store.job_stats(job.id, since)
+            data["stats"][window] = {
+                "runs": st.runs,
+                "success_rate": st.success_rate,
+                "median_ms": st.median_ms,
+                "p95_ms": st.p95_ms,
+                "total_tokens": st.total_tokens,
+                "cost_usd": st.cost_usd,
+            }
+        if args.json:
+            print_json(data)
+            return 0
+        print(f"{job.name}  ({job_state(job, await control.paused())})")
+        print(f"  schedule   {job.schedule}  — {describe(job.schedule)} ({job.timezone})")
+        print(f"  next run   {iso_utc(job.next_run_at) or '—'}")
+        print(f"  {job.kind!s:<10} {json.dumps(job.target, ensure_ascii=False)}")
+        print(
+            f"  policies   overlap {job.overlap} (queue {job.queue_limit}) · misfire {job.misfire} "
+            f"(grace {human_span(job.misfire_grace_s * 1000)}) · retries {job.max_retries} "
+            f"(delay {human_span(job.retry_delay_s * 1000)}) · timeout {human_span(job.timeout_s * 1000)}"
+        )
+        if job.pool:
+            print(f"  pool       {job.pool}")
+        if job.on_success or job.on_failure:
+            print(
+                f"  chains     on success: {', '.join(job.on_success) or '—'}"
+                f" · on failure: {', '.join(job.on_failure) or '—'}"
+            )
+        if job.tags:
+            print(f"  tags       {' '.join(job.tags)}")
+        if job.delivery:
+            d = job.delivery
+            print(
+                f"  delivery   {d.get('mode', 'never')} → {d.get('to') or '—'} ({d.get('format', 'json')})"
+                + (f" · alerts → {d['alert_to']}" if d.get("alert_to") else "")
+            )
+        for window, label in (("all", "all time"), ("last_7d", "7 days"), ("last_30d", "30 days")):
+            w = data["stats"][window]
+            rate = "—" if w["success_rate"] is None else f"{w['success_rate']:.0%}"
+            cost = "—" if w["cost_usd"] is None else f"${w['cost_usd']:.4f}"
+            print(
+                f"  {label:<10} {w['runs']} runs · success {rate} · median {human_span(w['median_ms'])} "
+                f"· p95 {human_span(w['p95_ms'])} · tokens {w['total_tokens']:,} · cost {cost}"
+            )
+        return 0
+
+    return with_store(args, body)
+
+
+def cmd_jobs_edit(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        job = await control.job(args.name)
+        apply_job_options(job, args, settings)
+        if args.new_name:
+            job.name = args.new_name
+        if args.enabled is not None:
+            job.enabled = args.enabled
+        job = await control.update_job(job)
+        if args.json:
+            print_json(job_json(job, full=True))
+        else:
+            print(f"updated {job.name}; next run {iso_utc(job.next_run_at) or '—'}")
+        return 0
+
+    return with_store(args, body)
+
+
+def cmd_jobs_enable(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        job = await control.set_enabled(args.name, args.enable)
+        state = "enabled" if job.enabled else "disabled"
+        print(f"{job.name} {state}" + (f"; next run {iso_utc(job.next_run_at)}" if job.next_run_at else ""))
+        return 0
+
+    return with_store(args, body)
+
+
+def cmd_jobs_rm(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        job = await control.remove_job(args.name)
+        print(f"removed {job.name} (its runs are kept)")
+        return 0
+
+    return with_store(args, body)
+
+
+# ---------------------------------------------------------------- run
+
+
+async def _wait_final(store: Store, root_id: int, poll_s: float = 0.05) -> Run:
+    """The last attempt of a run, once it is final (retries included)."""
+    while True:
+        attempts = await store.attempts(root_id)
+        last = attempts[-1]
+        if last.status.is_final and last.delivery_status != "pending":
+            return last
+        await asyncio.sleep(poll_s)
+
+
+async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | None:
+    """No process schedules: take the lease, execute this one run (and its retries), release."""
+    # the engine loads the dispatcher and its executors (httpx): only a run in this process pays for it
+    from cronui.engine.engine import Engine
+
+    engine = Engine(store, settings)
+    await engine.open()
+    try:
+        if not await engine.try_acquire():
+            return None
+        run = await engine.control.trigger(name)
+        assert run.id is not None
+        engine.dispatcher.only_roots = {run.id}
+        while True:
+            await engine.dispatcher.dispatch(paused=False)
+            await engine.dispatcher.wait_idle()
+            attempts = await store.attempts(run.id)
+            last = attempts[-1]
+            if last.status.is_final:
+                await engine.dispatcher.wait_deliveries()
+                assert last.id is not None
+                return await store.get_run(last.id) or last
+            wait_ms = max(0, last.not_before - engine.clock.now_ms())
+            await asyncio.sleep(min(wait_ms / 1000, settings.lease.renew))
+            await engine.renew()
+    finally:
+        await engine.close()
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        await control.job(args.name)
+        paused = await control.paused()
+        if paused and args.wait:
+            raise UsageError("cronui: the scheduler is paused; nothing was queued (`cronui resume` first)")
+        final: Run | None = None
+        if not paused and not await live_holder(store):
+            final = await _run_in_process(settings, store, args.name)
+        if final is None:
+            run = await control.trigger(args.name)
+            assert run.id is not None
+            if not args.wait:
+                if paused:
+                    warn(f"paused: run #{run.id} starts on `cronui resume`")
+                if args.json:
+                    print_json(run_json(run))
+                else:
+                    print(f"queued run #{run.id} of {args.name}")
+                return 0
+            final = await _wait_final(store, run.id)
+        if args.json:
+            print_json(run_json(final))
+        else:
+            print(run_line(final))
+            if final.output:
+                print(final.output.rstrip("\n"))
+        return 0 if final.status is RunStatus.SUCCEEDED else 1
+
+    return with_store(args, body)

@@ -1,0 +1,54 @@
+"""The `cronui` command line: the top-level options, the subcommands in the order --help lists them, and
+`main`, which parses and runs one of them (no subcommand: the TUI, or the daemon with --no-ui)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from cronui.cli import files, jobs, runs, system
+from cronui.cli.common import CliParser, Handler, guarded
+
+EPILOG = """\
+examples:
+  cronui                               open the TUI (it schedules, or attaches to a running daemon)
+  cronui --no-ui                       run the scheduler headless (a daemon)
+  cronui next '0 9 * * 1-5' --tz Europe/Berlin -n 3
+  cronui next 'every 15m' --json
+  cronui locate db
+
+schedules: 5 cron fields (or 6 with seconds first), @daily-style aliases, `every 15m`,
+`at 2026-12-24T09:00`, `in 20m`; see `cronui next --help` for the full syntax.
+"""
+
+
+def build_parser() -> CliParser:
+    p = CliParser(
+        prog="cronui",
+        description="A scheduler for agent tasks, shell commands and HTTP calls, in the terminal.",
+        epilog=EPILOG,
+    )
+    p.add_argument("--config", metavar="PATH", help="config file (default: the user config dir's config.toml)")
+    p.add_argument("--db", metavar="URL", help="database: a SQLite path (default: the user data dir)")
+    p.add_argument("--no-ui", action="store_true", help="run the scheduler headless, as a daemon")
+    system.add_daemon_options(p)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=CliParser)
+    system.add_storeless_parsers(sub)
+    jobs.add_parsers(sub)
+    runs.add_parsers(sub)
+    system.add_parsers(sub)
+    files.add_parsers(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+
+    def run() -> int:
+        args = build_parser().parse_args(args_list)
+        handler: Handler | None = getattr(args, "handler", None)
+        if handler is None:
+            handler = system.cmd_daemon if args.no_ui else system.cmd_tui
+        return handler(args)
+
+    return guarded(run)

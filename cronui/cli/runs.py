@@ -1,0 +1,194 @@
+"""`cronui runs`: list, show, logs, tail and cancel runs.
+
+Names, options and JSON fields here are a contract: scripts depend on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from cronui.cli.common import Commands, Handler, UsageError, command, group, parse_int, print_json, with_store
+from cronui.config import Settings
+from cronui.engine.clock import SystemClock
+from cronui.engine.control import Control, NotFound
+from cronui.jobs import parse_duration
+from cronui.model import EventKind, Run, RunStatus
+from cronui.present import event_json, event_text, run_json, run_line
+from cronui.store import Store
+from cronui.store.base import RunFilter
+from cronui.timefmt import iso_utc
+
+
+def add_parsers(sub: Commands) -> None:
+    """Registers runs and its actions."""
+    rsub = group(sub, "runs", "list, inspect, follow and cancel runs", dest="runs_command", description="Inspect runs.")
+    rl = command(rsub, "list", "list runs, newest first", cmd_runs_list)
+    rl.add_argument("--job", metavar="NAME")
+    rl.add_argument("--status", action="append", metavar="S", help="filter by status (repeatable)")
+    rl.add_argument("--since", metavar="DURATION", help="queued within this long, e.g. 24h")
+    rl.add_argument("--limit", metavar="N", default="50")
+    rl.add_argument("--json", action="store_true")
+    rs = _run_command(rsub, "show", "show one run, with its milestones", cmd_runs_show)
+    rs.add_argument("--json", action="store_true")
+    rlog = _run_command(rsub, "logs", "print a run's output", cmd_runs_logs)
+    rlog.add_argument("--follow", "-f", action="store_true", help="keep printing while it runs")
+    rt = command(rsub, "tail", "follow live events (of whichever process schedules)", cmd_runs_tail)
+    rt.add_argument("--json", action="store_true", help="one JSON object per event")
+    rt.add_argument("--job", metavar="NAME", help="only this job's events")
+    _run_command(rsub, "cancel", "cancel a pending or running run", cmd_runs_cancel)
+
+
+def _run_command(rsub: Commands, verb: str, help: str, handler: Handler) -> argparse.ArgumentParser:
+    """An action on one run, given as RUN_ID."""
+    p = command(rsub, verb, help, handler)
+    p.add_argument("run_id", metavar="RUN_ID")
+    return p
+
+
+def parse_run_id(text: str) -> int:
+    """A run id as printed (`#12`) or bare (`12`)."""
+    return parse_int(text.lstrip("#"), "RUN_ID", 1, 2**62)
+
+
+async def get_run(store: Store, text: str) -> Run:
+    run_id = parse_run_id(text)
+    run = await store.get_run(run_id)
+    if run is None:
+        raise NotFound(f"no run #{run_id}")
+    return run
+
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        flt = RunFilter(limit=parse_int(args.limit, "--limit", 1, 100_000))
+        if args.job:
+            job = await control.job(args.job)
+            flt.job_id = job.id
+        if args.status:
+            try:
+                flt.statuses = [RunStatus(s) for s in args.status]
+            except ValueError:
+                known = " ".join(str(s) for s in RunStatus)
+                raise UsageError(f"--status: expected one of {known}, got {args.status}") from None
+        if args.since:
+            seconds = parse_duration(args.since, "--since")
+            flt.since = SystemClock().now_ms() - int(seconds * 1000)
+        runs = await store.list_runs(flt)
+        if args.json:
+            print_json([run_json(r) for r in runs])
+            return 0
+        for run in runs:
+            print(run_line(run))
+        return 0
+
+    return with_store(args, body)
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        run = await get_run(store, args.run_id)
+        if args.json:
+            print_json(run_json(run))
+            return 0
+        print(run_line(run))
+        late = None if run.started_at is None else run.started_at - run.scheduled_for
+        print(
+            f"  scheduled {iso_utc(run.scheduled_for)} · started {iso_utc(run.started_at) or '—'}"
+            + (f" (late {late} ms)" if late is not None else "")
+        )
+        print(
+            f"  node {run.node or '—'} · exit {run.exit_code if run.exit_code is not None else '—'}"
+            + (f" · HTTP {run.http_status}" if run.http_status is not None else "")
+        )
+        if run.request:
+            print(f"  request {run.request.get('method', '')} {run.request.get('url', '')}")
+        if run.total_tokens is not None or run.cost_usd is not None:
+            cost = "unknown" if run.cost_usd is None else f"${run.cost_usd:.6f}"
+            print(
+                f"  tokens in {run.prompt_tokens} · out {run.completion_tokens} · total {run.total_tokens}"
+                f" · cost {cost}"
+            )
+        for call in run.tool_calls:
+            print(f"  tool call {call.get('name')} {call.get('arguments')}")
+        if run.delivery_status:
+            print(f"  delivery {run.delivery_status}" + (f": {run.delivery_reason}" if run.delivery_reason else ""))
+        if run.error:
+            print(f"  error {run.error}")
+        base = run.started_at or run.queued_at
+        for m in run.milestones:
+            data = " ".join(f"{k}={v}" for k, v in m.data.items())
+            print(f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip())
+        if run.output:
+            print("--- stdout ---")
+            print(run.output.rstrip("\n"))
+        if run.stderr:
+            print("--- stderr ---")
+            print(run.stderr.rstrip("\n"))
+        return 0
+
+    return with_store(args, body)
+
+
+def cmd_runs_logs(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        run = await get_run(store, args.run_id)
+        assert run.id is not None
+        if run.status.is_final or not args.follow:
+            sys.stdout.write(run.output)
+            if run.stderr:
+                sys.stderr.write(run.stderr)
+            return 0
+        last = 0
+        while True:
+            for ev in await store.run_events(run.id, last):
+                last = ev.id or last
+                if ev.kind is EventKind.OUTPUT:
+                    (sys.stderr if ev.name == "stderr" else sys.stdout).write(str(ev.data.get("text", "")))
+                    sys.stdout.flush()
+                elif ev.kind is EventKind.FINISHED:
+                    return 0
+            current = await store.get_run(run.id)
+            if current is None or current.status.is_final:
+                if current is not None and last == 0:
+                    sys.stdout.write(current.output)
+                return 0
+            await asyncio.sleep(0.1)
+
+    return with_store(args, body)
+
+
+def cmd_runs_tail(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        job_id = (await control.job(args.job)).id if args.job else None
+        last = await store.last_event_id()
+        while True:
+            events = await store.events_after(last)
+            for ev in events:
+                last = ev.id or last
+                if job_id is not None and ev.job_id != job_id:
+                    continue
+                print(json.dumps(event_json(ev), ensure_ascii=False) if args.json else event_text(ev), flush=True)
+            if not events:
+                await asyncio.sleep(0.1)
+
+    try:
+        return with_store(args, body)
+    except KeyboardInterrupt:
+        return 0
+
+
+def cmd_runs_cancel(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        run = await control.cancel(parse_run_id(args.run_id))
+        if run.status is RunStatus.RUNNING:
+            print(f"cancelling run #{run.id} of {run.job_name}")
+        elif run.status is RunStatus.CANCELLED:
+            print(f"run #{run.id} of {run.job_name} cancelled")
+        else:
+            raise UsageError(f"run #{run.id} already ended: {run.status}")
+        return 0
+
+    return with_store(args, body)

@@ -1,0 +1,204 @@
+"""The commands about the scheduler as a whole: `next` and `locate` (no store needed), `status`,
+`pause`/`resume`, `db`, `daemon` (= `--no-ui`), and opening the TUI."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from cronui import locations
+from cronui.cli.common import (
+    Commands,
+    UsageError,
+    command,
+    group,
+    live_holder,
+    parse_count,
+    parse_instant,
+    print_json,
+    settings_from,
+    with_store,
+)
+from cronui.config import Settings
+from cronui.engine.clock import SystemClock
+from cronui.engine.control import Control
+from cronui.jobs import parse_duration
+from cronui.model import RunStatus
+from cronui.schedule import SYNTAX_HELP, get_zone, parse
+from cronui.store import Store
+from cronui.store.base import RunFilter
+from cronui.timefmt import iso_in_zone, iso_utc
+
+
+def add_daemon_options(p: argparse.ArgumentParser) -> None:
+    """Shared by `cronui --no-ui` and `cronui daemon` (default None, so neither overrides the other)."""
+    p.add_argument("--log-format", choices=["json", "text"], help="daemon log lines: json (default) or text")
+    p.add_argument("--grace", metavar="S", help="daemon: on SIGTERM, let runs finish this long (default 30s)")
+
+
+def add_storeless_parsers(sub: Commands) -> None:
+    """Registers next and locate (first in --help)."""
+    nxt = command(
+        sub,
+        "next",
+        "print the next fire times of a schedule",
+        cmd_next,
+        description="Print the next N fire instants of a schedule, strictly after --from, then its reading.",
+        epilog=SYNTAX_HELP,
+    )
+    nxt.add_argument("expr", metavar="EXPR", help="the schedule, e.g. '0 9 * * 1-5' (quote it)")
+    nxt.add_argument("--tz", metavar="ZONE", help="IANA time zone (default: the config's, else the system's)")
+    nxt.add_argument("--from", dest="start", metavar="ISO", help="start instant (default: now); no offset = --tz")
+    nxt.add_argument("-n", dest="count", metavar="N", default="5", help="how many fire times (default 5)")
+    nxt.add_argument("--json", action="store_true", help="print only a JSON array of ISO-8601 strings")
+
+    loc = command(sub, "locate", "print the paths in use", cmd_locate, description="Print a path cronui uses.")
+    loc.add_argument("what", choices=["config", "db", "themes"])
+
+
+def add_parsers(sub: Commands) -> None:
+    """Registers status, pause, resume, db and daemon."""
+    st = command(sub, "status", "who schedules, what runs, what is next (exit 1 if nothing schedules)", cmd_status)
+    st.add_argument("--json", action="store_true")
+    command(sub, "pause", "maintenance: start nothing new (due slots are recorded skipped)", cmd_pause, pause=True)
+    command(sub, "resume", "end maintenance", cmd_pause, pause=False)
+
+    dsub = group(sub, "db", "database maintenance", dest="db_command")
+    command(dsub, "check", "integrity check", cmd_db, action="check")
+    bk = command(dsub, "backup", "write a consistent copy to PATH", cmd_db, action="backup")
+    bk.add_argument("path", metavar="PATH")
+    command(dsub, "prune", "apply the retention policy now", cmd_db, action="prune")
+
+    dm = command(sub, "daemon", "run the scheduler headless (same as --no-ui)", cmd_daemon)
+    add_daemon_options(dm)
+
+
+# ---------------------------------------------------------------- next, locate
+
+
+def cmd_next(args: argparse.Namespace) -> int:
+    count = parse_count(args.count)
+    zone = args.tz if args.tz is not None else settings_from(args).timezone
+    get_zone(zone)
+    now_ms = int(time.time() * 1000)
+    start = parse_instant(args.start, zone) if args.start is not None else now_ms
+    sched = parse(args.expr, zone, now_ms=now_ms)
+    fires = [iso_in_zone(ms, get_zone(zone)) for ms in sched.next_n(start, count)]
+    if args.json:
+        print(json.dumps(fires))
+    else:
+        for line in fires:
+            print(line)
+        print(f"{sched.describe()} ({zone})")
+    return 0
+
+
+def cmd_locate(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if args.what == "config":
+        print(settings.config_file or locations.default_config_file())
+    elif args.what == "db":
+        print(settings.db)
+    else:
+        print(locations.user_themes_dir())
+    return 0
+
+
+# ---------------------------------------------------------------- status, pause, db
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        lease = await store.get_lease()
+        live = await live_holder(store)
+        jobs = await store.list_jobs()
+        running = await store.list_runs(RunFilter(statuses=[RunStatus.RUNNING], limit=10_000))
+        pending = await store.list_runs(RunFilter(statuses=[RunStatus.PENDING], limit=100_000))
+        upcoming = sorted((j for j in jobs if j.enabled and j.next_run_at), key=lambda j: j.next_run_at or 0)
+        paused = await control.paused()
+        data: dict[str, Any] = {
+            "db": settings.db,
+            "scheduler": None
+            if not live or lease is None
+            else {"host": lease.host, "pid": lease.pid, "since": iso_utc(lease.acquired_at), "node": lease.holder},
+            "paused": paused,
+            "jobs": len(jobs),
+            "enabled": sum(1 for j in jobs if j.enabled),
+            "running": len(running),
+            "pending": len(pending),
+            "next": None if not upcoming else {"job": upcoming[0].name, "at": iso_utc(upcoming[0].next_run_at)},
+        }
+        if args.json:
+            print_json(data)
+        else:
+            sched = data["scheduler"]
+            who = (
+                f"{sched['host']}:{sched['pid']} since {sched['since']}" if sched else "nothing (no scheduler running)"
+            )
+            print(f"database   {settings.db}")
+            print(f"scheduler  {who}{' · PAUSED' if paused else ''}")
+            print(f"jobs       {data['jobs']} ({data['enabled']} enabled)")
+            print(f"runs       {data['running']} running · {data['pending']} pending")
+            nxt = data["next"]
+            print(f"next       {nxt['job'] + ' at ' + nxt['at'] if nxt else '—'}")
+        return 0 if data["scheduler"] else 1
+
+    return with_store(args, body)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        if args.pause:
+            await control.pause()
+            print("paused: nothing new starts; due slots are recorded as skipped (paused)")
+        else:
+            await control.resume()
+            print("resumed")
+        return 0
+
+    return with_store(args, body)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        if args.action == "check":
+            problems = await store.check()
+            for p in problems:
+                print(p)
+            print("ok" if not problems else f"{len(problems)} problems")
+            return 0 if not problems else 1
+        if args.action == "backup":
+            await store.backup(args.path)
+            print(f"backed up to {args.path}")
+            return 0
+        r = settings.retention
+        res = await store.prune(SystemClock().now_ms(), r.days, r.runs_per_job, r.event_hours)
+        print(f"pruned {res.runs} runs and {res.events} events")
+        return 0
+
+    return with_store(args, body)
+
+
+# ---------------------------------------------------------------- the two faces: daemon and TUI
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    # the daemon loads the whole engine (dispatcher, executors, httpx): only `cronui daemon` pays for it
+    from cronui.daemon import run_daemon
+
+    settings = settings_from(args)
+    log_format = args.log_format or "json"
+    grace = parse_duration(args.grace or "30", "--grace")
+    return asyncio.run(run_daemon(settings, log_format, grace))
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    # Textual loads only when the TUI opens; every other command (and the daemon) stays without it
+    try:
+        from cronui.ui.app import run_tui
+    except ImportError:
+        raise UsageError("cronui: the TUI is not part of this build yet; use the subcommands or --no-ui") from None
+    return run_tui(settings_from(args))
