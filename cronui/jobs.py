@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
+from typing import Any, overload
 
 from cronui.model import Job, TargetKind
 from cronui.schedule import ScheduleError, get_zone, parse
@@ -16,22 +16,50 @@ _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
 class JobError(ValueError):
-    """A job field is wrong; the message names the field."""
+    """A job field is wrong. `field` names it as the CLI spells its option ("retry-delay", "on-success"),
+    `problem` says what is wrong, `hint` where to fix it (an option, for the CLI), and `job` which job,
+    when many are checked at once. `str()` is the line users see: "job 'x': field: problem (hint)".
+
+    `JobError(message)` is a refusal about no single field: `field` is None and `problem` the message."""
+
+    @overload
+    def __init__(self, message: str, /) -> None: ...
+
+    @overload
+    def __init__(self, field: str, problem: str, /, *, hint: str | None = None, job: str | None = None) -> None: ...
+
+    def __init__(
+        self, first: str, problem: str | None = None, /, *, hint: str | None = None, job: str | None = None
+    ) -> None:
+        self.field: str | None = first if problem is not None else None
+        self.problem: str = problem if problem is not None else first
+        self.hint = hint
+        self.job = job
+        text = self.problem if self.field is None else f"{self.field}: {self.problem}"
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text if job is None else f"job {job!r}: {text}")
+
+    def in_job(self, name: str) -> JobError:
+        """The same problem, said of job `name` (when many jobs are checked at once)."""
+        if self.field is None:
+            return JobError(f"job {name!r}: {self}")
+        return JobError(self.field, self.problem, hint=self.hint, job=name)
 
 
 def parse_duration(text: str | float | int, field: str) -> float:
     """'90', '90s', '15m', '2h', '1d' -> seconds."""
     if isinstance(text, bool):
-        raise JobError(f"{field}: expected a duration like 30s, 10m or 2h, got {text!r}")
+        raise JobError(field, f"expected a duration like 30s, 10m or 2h, got {text!r}")
     if isinstance(text, int | float):
         value = float(text)
     else:
         m = _DURATION_RE.match(text)
         if not m:
-            raise JobError(f"{field}: expected a duration like 30s, 10m or 2h, got {text!r}")
+            raise JobError(field, f"expected a duration like 30s, 10m or 2h, got {text!r}")
         value = float(m.group(1)) * _UNIT_S[m.group(2)]
     if value < 0:
-        raise JobError(f"{field}: must not be negative")
+        raise JobError(field, "must not be negative")
     return value
 
 
@@ -40,7 +68,7 @@ def parse_env_pairs(pairs: Iterable[str], field: str = "--env") -> dict[str, str
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not ENV_KEY_RE.match(key):
-            raise JobError(f"{field}: expected KEY=VALUE with a shell-style KEY, got {pair!r}")
+            raise JobError(field, f"expected KEY=VALUE with a shell-style KEY, got {pair!r}")
         env[key] = value
     return env
 
@@ -56,45 +84,51 @@ def validate(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> J
         get_zone(job.timezone)
         sched = parse(job.schedule, job.timezone, now_ms=now_ms)
     except ScheduleError as e:
-        raise JobError(f"schedule: {e}") from None
+        raise JobError("schedule", str(e)) from None
     job.schedule = sched.expr
     if job.kind is TargetKind.SHELL:
         command = job.target.get("command")
         if not isinstance(command, str) or not command.strip():
-            raise JobError("shell: the command is empty")
+            raise JobError("shell", "the command is empty")
         env = job.target.get("env") or {}
         for key in env:
             if not ENV_KEY_RE.match(key):
-                raise JobError(f"env: {key!r} is not a valid variable name")
+                raise JobError("env", f"{key!r} is not a valid variable name")
     elif job.kind is TargetKind.HTTP:
         _validate_http(job.target)
     elif job.kind is TargetKind.AGENT:
         _validate_agent(job.target)
     _validate_delivery(job.delivery)
     if job.timeout_s <= 0:
-        raise JobError("timeout: must be more than 0 seconds")
+        raise JobError("timeout", "must be more than 0 seconds")
     if job.max_retries < 0 or job.max_retries > 100:
-        raise JobError(f"retries: expected 0 to 100, got {job.max_retries}")
+        raise JobError("retries", f"expected 0 to 100, got {job.max_retries}")
     if job.retry_delay_s < 0:
-        raise JobError("retry-delay: must not be negative")
+        raise JobError("retry-delay", "must not be negative")
     if job.queue_limit < 1:
-        raise JobError(f"queue-limit: expected at least 1, got {job.queue_limit}")
+        raise JobError("queue-limit", f"expected at least 1, got {job.queue_limit}")
     if job.misfire_grace_s < 0:
-        raise JobError("misfire-grace: must not be negative")
+        raise JobError("misfire-grace", "must not be negative")
     if job.pool is not None and pools is not None and job.pool not in pools:
         known = ", ".join(sorted(pools)) or "none configured"
-        raise JobError(f"pool: unknown pool {job.pool!r} (configured pools: {known}; add it under [pools])")
+        raise JobError("pool", f"unknown pool {job.pool!r} (configured pools: {known}; add it under [pools])")
     for tag in job.tags:
         if not tag or any(c.isspace() for c in tag):
-            raise JobError(f"tag: {tag!r} must be a non-empty word")
-    for field_name in ("on_success", "on_failure"):
-        for target in getattr(job, field_name):
-            if target == job.name:
-                raise JobError(f"{field_name.replace('_', '-')}: a job cannot chain to itself")
+            raise JobError("tag", f"{tag!r} must be a non-empty word")
+    for label, target in chain_targets(job):
+        if target == job.name:
+            raise JobError(label, "a job cannot chain to itself")
     return job
 
 
-def find_cycle(graph: Mapping[str, list[str]], start: str) -> list[str] | None:
+def chain_targets(job: Job) -> Iterator[tuple[str, str]]:
+    """(option, target name) for each job that `job` triggers: on-success first, then on-failure."""
+    for label, targets in (("on-success", job.on_success), ("on-failure", job.on_failure)):
+        for target in targets:
+            yield label, target
+
+
+def find_cycle(graph: Mapping[str, Sequence[str]], start: str) -> list[str] | None:
     """A path start -> ... -> start in `graph`, if there is one."""
     seen: set[str] = set()
     stack = [(t, [start, t]) for t in graph.get(start, [])]
@@ -109,35 +143,45 @@ def find_cycle(graph: Mapping[str, list[str]], start: str) -> list[str] | None:
     return None
 
 
+def chain_errors(
+    job: Job, graph: Mapping[str, Sequence[str]], exists: Container[str], notes: Mapping[str, str] | None = None
+) -> Iterator[JobError]:
+    """What is wrong with `job`'s chains, in the order to fix it: each target not in `exists` (with the
+    target's entry in `notes`, if any, saying why it is missing), then a loop through `graph`, the
+    chains of every job as they would be saved. Lazy: a caller that stops at the first problem pays
+    for no cycle search."""
+    for label, target in chain_targets(job):
+        if target not in exists:
+            note = (notes or {}).get(target)
+            yield JobError(label, f"no job named {target!r}" + (f" ({note})" if note else ""))
+    cycle = find_cycle(graph, job.name)
+    if cycle:
+        yield JobError("chain", f"this would make a cycle ({' -> '.join(cycle)})")
+
+
+def chain_graph(jobs: Iterable[Job]) -> dict[str, list[str]]:
+    """Job name -> the names it triggers."""
+    return {j.name: [t for _, t in chain_targets(j)] for j in jobs}
+
+
 def check_chains(job: Job, edges: Mapping[str, list[str]], existing: Iterable[str]) -> None:
     """Chains must name existing jobs and must not form a cycle.
 
     `edges` maps the names of other jobs that chain to their targets; `existing` holds the names of
     this job's targets that exist."""
-    found = set(existing)
-    for field_name in ("on_success", "on_failure"):
-        for target in getattr(job, field_name):
-            if target not in found:
-                raise JobError(f"{field_name.replace('_', '-')}: no job named {target!r}")
-    graph = {name: list(targets) for name, targets in edges.items() if name != job.name}
-    graph[job.name] = [*job.on_success, *job.on_failure]
-    cycle = find_cycle(graph, job.name)
-    if cycle:
-        raise JobError(f"chain: this would make a cycle ({' -> '.join(cycle)})")
+    graph = {name: targets for name, targets in edges.items() if name != job.name}
+    graph.update(chain_graph([job]))
+    for error in chain_errors(job, graph, set(existing)):
+        raise error
 
 
 def check_chain_graph(jobs: Iterable[Job], names: set[str]) -> None:
     """The same rules for many jobs saved at once; `names` are all live job names afterwards."""
     jobs = list(jobs)
-    graph = {j.name: [*j.on_success, *j.on_failure] for j in jobs}
+    graph = chain_graph(jobs)
     for job in jobs:
-        for field_name in ("on_success", "on_failure"):
-            for target in getattr(job, field_name):
-                if target not in names:
-                    raise JobError(f"job {job.name!r}: {field_name.replace('_', '-')}: no job named {target!r}")
-        cycle = find_cycle(graph, job.name)
-        if cycle:
-            raise JobError(f"job {job.name!r}: chain: this would make a cycle ({' -> '.join(cycle)})")
+        for error in chain_errors(job, graph, names):
+            raise error.in_job(job.name)
 
 
 _URL_RE = re.compile(r"^(https?://|\$\{env:[A-Za-z_][A-Za-z0-9_]*\})", re.IGNORECASE)
@@ -146,37 +190,37 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 def _check_url(value: object, field: str) -> None:
     if not isinstance(value, str) or not _URL_RE.match(value.strip()):
-        raise JobError(f"{field}: expected an http:// or https:// URL (or ${{env:NAME}}), got {value!r}")
+        raise JobError(field, f"expected an http:// or https:// URL (or ${{env:NAME}}), got {value!r}")
 
 
 def _validate_http(t: dict[str, Any]) -> None:
     _check_url(t.get("url"), "http")
     method = str(t.get("method") or "GET").upper()
     if method not in HTTP_METHODS:
-        raise JobError(f"method: expected one of {', '.join(HTTP_METHODS)}, got {t.get('method')!r}")
+        raise JobError("method", f"expected one of {', '.join(HTTP_METHODS)}, got {t.get('method')!r}")
     t["method"] = method
     expect = t.get("expect_status")
     if expect is not None and (isinstance(expect, bool) or not isinstance(expect, int) or not 100 <= expect <= 599):
-        raise JobError(f"expect-status: expected an HTTP status code 100-599, got {expect!r}")
+        raise JobError("expect-status", f"expected an HTTP status code 100-599, got {expect!r}")
     for key in t.get("headers") or {}:
         if not key or any(c.isspace() or c == ":" for c in key):
-            raise JobError(f"header: {key!r} is not a valid header name")
+            raise JobError("header", f"{key!r} is not a valid header name")
 
 
 def _validate_agent(t: dict[str, Any]) -> None:
     _check_url(t.get("base_url"), "agent")
     if not str(t.get("model") or "").strip():
-        raise JobError("model: say which model to ask (--model)")
+        raise JobError("model", "say which model to ask", hint="--model")
     if not str(t.get("message") or "").strip():
-        raise JobError("message: the message to send is empty (--message)")
+        raise JobError("message", "the message to send is empty", hint="--message")
     env = t.get("api_key_env")
     if env is not None and not ENV_KEY_RE.match(str(env)):
-        raise JobError(f"api-key-env: {env!r} is not an environment variable name (give the name, not the key)")
+        raise JobError("api-key-env", f"{env!r} is not an environment variable name (give the name, not the key)")
     if t.get("conversation", "isolated") not in ("isolated", "persistent"):
-        raise JobError(f"conversation: expected isolated or persistent, got {t.get('conversation')!r}")
+        raise JobError("conversation", f"expected isolated or persistent, got {t.get('conversation')!r}")
     max_tokens = t.get("max_tokens")
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-        raise JobError(f"max-tokens: expected a positive whole number, got {max_tokens!r}")
+        raise JobError("max-tokens", f"expected a positive whole number, got {max_tokens!r}")
 
 
 def _validate_delivery(d: dict[str, Any]) -> None:
@@ -184,14 +228,14 @@ def _validate_delivery(d: dict[str, Any]) -> None:
         return
     mode = d.get("mode", "never")
     if mode not in ("never", "on_failure", "always"):
-        raise JobError(f"deliver: expected never, on_failure or always, got {mode!r}")
+        raise JobError("deliver", f"expected never, on_failure or always, got {mode!r}")
     if d.get("format", "json") not in ("slack", "discord", "json"):
-        raise JobError(f"deliver-format: expected slack, discord or json, got {d.get('format')!r}")
+        raise JobError("deliver-format", f"expected slack, discord or json, got {d.get('format')!r}")
     if mode != "never" and not d.get("to"):
-        raise JobError("deliver-to: delivery is on but there is no target URL")
+        raise JobError("deliver-to", "delivery is on but there is no target URL")
     for key, option in (("to", "deliver-to"), ("alert_to", "alert-to")):
         if d.get(key):
             _check_url(d[key], option)
     after = d.get("alert_after")
     if after is not None and (not isinstance(after, int) or after < 1):
-        raise JobError(f"alert-after: expected a positive whole number, got {after!r}")
+        raise JobError("alert-after", f"expected a positive whole number, got {after!r}")

@@ -3,13 +3,16 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from cronui.cli import main
 from cronui.config import Settings
 from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
@@ -149,3 +152,35 @@ async def run_until(engine: Engine, clock: FakeClock, until: int) -> None:
         wake = await settle(engine)
     clock.set(max(until, clock.now_ms()))
     await settle(engine)
+
+
+# --- job files and crontab
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The database that `cli(...)` commands use (through CRONUI_DB), in a UTC default zone; the working
+    directory is tmp_path, so the file names a command is given are relative to it."""
+    path = tmp_path / "cli.db"
+    monkeypatch.setenv("CRONUI_DB", str(path))
+    monkeypatch.setenv("CRONUI_TIMEZONE", "UTC")
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`cronui ARGV` run in this process: (exit code, stdout, stderr)."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def live_jobs(path: Path) -> dict[str, dict[str, Any]]:
+    """The jobs not removed, as rows by name, in the order they were made."""
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    try:
+        rows = con.execute("SELECT * FROM jobs WHERE deleted_at IS NULL ORDER BY id").fetchall()
+        return {r["name"]: dict(r) for r in rows}
+    finally:
+        con.close()

@@ -5,46 +5,20 @@ from __future__ import annotations
 import io
 import json
 import os
-import sqlite3
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import cli, live_jobs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cronui.cli import main
 from cronui.crontab import derive_name, looks_like_system, parse_crontab, split_percent, unique_name, with_stdin
 
 DATA = Path(__file__).parent / "data"
 CRONTAB = DATA / "crontab.txt"
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "cli.db"
-    monkeypatch.setenv("CRONUI_DB", str(path))
-    monkeypatch.setenv("CRONUI_TIMEZONE", "UTC")
-    monkeypatch.chdir(tmp_path)
-    return path
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def live_jobs(path: Path) -> dict[str, dict]:
-    con = sqlite3.connect(path)
-    con.row_factory = sqlite3.Row
-    try:
-        rows = con.execute("SELECT * FROM jobs WHERE deleted_at IS NULL ORDER BY id").fetchall()
-        return {r["name"]: dict(r) for r in rows}
-    finally:
-        con.close()
 
 
 def run_sh(command: str, env: dict[str, str] | None = None) -> str:
@@ -193,7 +167,7 @@ def test_a_user_name_that_is_also_a_command_reads_as_the_command(monkeypatch):
 # ---------------------------------------------------------------- the command
 
 
-def test_dry_run_previews_and_writes_nothing(capsys, db):
+def test_dry_run_previews_and_writes_nothing(capsys, cli_db):
     code, out, err = cli(capsys, "import", "crontab", str(CRONTAB), "--dry-run")
     assert code == 0 and err == ""
     c = str(CRONTAB)
@@ -213,14 +187,14 @@ def test_dry_run_previews_and_writes_nothing(capsys, db):
         "cronui jobs edit NAME --timeout 2h)",
         f"dry run: 6 jobs to import from {c}; nothing written",
     ]
-    assert not db.exists() or live_jobs(db) == {}
+    assert not cli_db.exists() or live_jobs(cli_db) == {}
 
 
-def test_import_makes_shell_jobs_and_a_second_import_adds_only_new_lines(capsys, db):
+def test_import_makes_shell_jobs_and_a_second_import_adds_only_new_lines(capsys, cli_db):
     code, out, err = cli(capsys, "import", "crontab", str(CRONTAB), "--timeout", "2h")
     assert code == 0, err
     assert out.splitlines()[-1] == f"imported 6 jobs from {CRONTAB}"
-    jobs = live_jobs(db)
+    jobs = live_jobs(cli_db)
     assert list(jobs) == ["backup-sh", "find", "curl-example-com", "report-sh", "df", "backup-sh-2"]
     report = jobs["report-sh"]
     assert (report["schedule"], report["timezone"], report["timeout_s"]) == ("0 9 * * 1-5", "America/New_York", 7200)
@@ -252,7 +226,7 @@ def test_import_makes_shell_jobs_and_a_second_import_adds_only_new_lines(capsys,
     assert lines[-1] == "imported 1 jobs from crontab2.txt"
 
 
-def test_imported_jobs_export_and_apply_back(capsys, db, tmp_path):
+def test_imported_jobs_export_and_apply_back(capsys, cli_db, tmp_path):
     cli(capsys, "import", "crontab", str(CRONTAB))
     exported = cli(capsys, "export")[1]
     os.environ["CRONUI_DB"] = str(tmp_path / "other.db")
@@ -261,7 +235,7 @@ def test_imported_jobs_export_and_apply_back(capsys, db, tmp_path):
         assert cli(capsys, "apply", "jobs.toml")[0] == 0
         assert cli(capsys, "export")[1] == exported
     finally:
-        os.environ["CRONUI_DB"] = str(db)
+        os.environ["CRONUI_DB"] = str(cli_db)
 
 
 BAD = """\
@@ -274,7 +248,7 @@ MAILTO=""
 """
 
 
-def test_bad_lines_stop_the_import_unless_skip_invalid(capsys, db, tmp_path):
+def test_bad_lines_stop_the_import_unless_skip_invalid(capsys, cli_db, tmp_path):
     (tmp_path / "bad.cron").write_text(BAD)
     code, out, err = cli(capsys, "import", "crontab", "bad.cron")
     assert (code, out) == (2, "")
@@ -285,15 +259,15 @@ def test_bad_lines_stop_the_import_unless_skip_invalid(capsys, db, tmp_path):
         "@weekly, @daily, @midnight, @hourly)",
         "cronui: bad.cron: 3 bad lines; nothing imported (--skip-invalid imports the rest)",
     ]
-    assert not db.exists() or live_jobs(db) == {}
+    assert not cli_db.exists() or live_jobs(cli_db) == {}
     code, out, err = cli(capsys, "import", "crontab", "bad.cron", "--skip-invalid")
     assert code == 0
     assert err.splitlines()[0] == "cronui: bad.cron:3: schedule: hour field: 61 is out of range 0-23 (skipped)"
     assert out.splitlines()[-1] == "imported 2 jobs from bad.cron (3 bad lines skipped)"
-    assert list(live_jobs(db)) == ["good-sh", "also-good-sh"]
+    assert list(live_jobs(cli_db)) == ["good-sh", "also-good-sh"]
 
 
-def test_one_bad_line_is_one_line(capsys, db, tmp_path):
+def test_one_bad_line_is_one_line(capsys, cli_db, tmp_path):
     (tmp_path / "one.cron").write_text("0 3 * * * ok\n0 3 * * 8 nope\n")
     code, out, err = cli(capsys, "import", "crontab", "one.cron")
     assert (code, out) == (2, "")
@@ -303,7 +277,7 @@ def test_one_bad_line_is_one_line(capsys, db, tmp_path):
     )
 
 
-def test_a_bad_cron_tz_invalidates_the_lines_it_governs(capsys, db, tmp_path):
+def test_a_bad_cron_tz_invalidates_the_lines_it_governs(capsys, cli_db, tmp_path):
     (tmp_path / "tz.cron").write_text("0 1 * * * a\nCRON_TZ=Europe/Berln\n0 2 * * * b\n0 3 * * * c\n")
     code, _, err = cli(capsys, "import", "crontab", "tz.cron", "--skip-invalid")
     assert code == 0
@@ -312,19 +286,19 @@ def test_a_bad_cron_tz_invalidates_the_lines_it_governs(capsys, db, tmp_path):
         "cronui: tz.cron:4: not imported: its time zone (line 2) is not valid (skipped)",
     ]
     assert err.splitlines()[0].startswith("cronui: tz.cron:2: time zone: unknown time zone: 'Europe/Berln'")
-    assert list(live_jobs(db)) == ["a"]
+    assert list(live_jobs(cli_db)) == ["a"]
 
 
-def test_dash_reads_standard_input_and_tz_sets_the_default_zone(capsys, db, monkeypatch):
+def test_dash_reads_standard_input_and_tz_sets_the_default_zone(capsys, cli_db, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.StringIO("# from crontab -l\n15 6 * * * /opt/bin/sync.sh%go\n"))
     code, out, err = cli(capsys, "import", "crontab", "-", "--tz", "Asia/Tokyo")
     assert code == 0, err
     assert out.splitlines()[0] == "+ sync-sh  15 6 * * * (Asia/Tokyo)  printf '%s' go | (/opt/bin/sync.sh)"
-    job = live_jobs(db)["sync-sh"]
+    job = live_jobs(cli_db)["sync-sh"]
     assert (job["source"], job["description"]) == ("crontab:stdin", "from crontab -l")
 
 
-def test_without_a_file_it_reads_crontab_l(capsys, db, tmp_path, monkeypatch):
+def test_without_a_file_it_reads_crontab_l(capsys, cli_db, tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "crontab"
@@ -337,17 +311,17 @@ def test_without_a_file_it_reads_crontab_l(capsys, db, tmp_path, monkeypatch):
     assert cli(capsys, "import", "crontab") == (2, "", "cronui import crontab: crontab -l: no crontab for alice\n")
 
 
-def test_a_missing_file_and_a_bad_zone_are_one_line(capsys, db):
+def test_a_missing_file_and_a_bad_zone_are_one_line(capsys, cli_db):
     assert cli(capsys, "import", "crontab", "nope") == (2, "", "cronui import crontab: nope: no such file\n")
     code, _, err = cli(capsys, "import", "crontab", str(CRONTAB), "--tz", "Mars/Base")
     assert code == 2 and len(err.splitlines()) == 1 and "Mars/Base" in err
 
 
-def test_an_imported_job_runs_with_its_input_and_environment(capsys, db, tmp_path):
+def test_an_imported_job_runs_with_its_input_and_environment(capsys, cli_db, tmp_path):
     out = tmp_path / "out.txt"
     (tmp_path / "run.cron").write_text(f"GREETING=hello\n* * * * * cat > {out}; echo $GREETING >> {out}%a%b\n")
     assert cli(capsys, "import", "crontab", "run.cron")[0] == 0
-    (name,) = live_jobs(db)
+    (name,) = live_jobs(cli_db)
     code, _, err = cli(capsys, "jobs", "run", name, "--wait")
     assert code == 0, err
     assert out.read_text() == "a\nbhello\n"

@@ -9,50 +9,24 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import ms
+from conftest import cli, live_jobs, ms
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from cronui.cli import main
 from cronui.config import Settings
 from cronui.engine.clock import FakeClock
 from cronui.engine.control import Control
-from cronui.jobfile import dump_json, dump_toml, load_entries, parse_text, view
+from cronui.jobfile import JobFile, dump_json, dump_toml, load_entries, parse_text, plan_apply, view
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.store.sqlite import SQLiteStore
 from cronui.timefmt import duration_spec
-
-
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "cli.db"
-    monkeypatch.setenv("CRONUI_DB", str(path))
-    monkeypatch.setenv("CRONUI_TIMEZONE", "UTC")
-    monkeypatch.chdir(tmp_path)
-    return path
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def jobs_rows(path: Path) -> list[tuple]:
     con = sqlite3.connect(path)
     try:
         return con.execute("SELECT * FROM jobs ORDER BY id").fetchall()
-    finally:
-        con.close()
-
-
-def live_jobs(path: Path) -> dict[str, dict]:
-    con = sqlite3.connect(path)
-    con.row_factory = sqlite3.Row
-    try:
-        rows = con.execute("SELECT * FROM jobs WHERE deleted_at IS NULL ORDER BY name").fetchall()
-        return {r["name"]: dict(r) for r in rows}
     finally:
         con.close()
 
@@ -68,6 +42,13 @@ def event_count(path: Path) -> int:
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def daily(name: str, *more: str) -> str:
+    """A `[[job]]` table: job `name` runs `true` daily, with the lines `more` added."""
+    return "".join(
+        f"{line}\n" for line in ("[[job]]", f'name = "{name}"', 'schedule = "@daily"', 'shell = "true"', *more)
+    )
 
 
 BASIC = """\
@@ -98,7 +79,7 @@ deliver_format = "slack"
 # ---------------------------------------------------------------- apply
 
 
-def test_apply_creates_the_jobs_with_the_file_as_their_source(capsys, db, tmp_path):
+def test_apply_creates_the_jobs_with_the_file_as_their_source(capsys, cli_db, tmp_path):
     write(tmp_path / "jobs.toml", BASIC)
     code, out, err = cli(capsys, "apply", "jobs.toml")
     assert code == 0, err
@@ -108,7 +89,7 @@ def test_apply_creates_the_jobs_with_the_file_as_their_source(capsys, db, tmp_pa
         '+ digest  agent "0 9 * * 1-5" (UTC): llama3 @ http://127.0.0.1:11434/v1',
         "applied jobs.toml: 3 added, 0 changed, 0 removed, 0 unchanged",
     ]
-    jobs = live_jobs(db)
+    jobs = live_jobs(cli_db)
     assert set(jobs) == {"backup", "health", "digest"}
     assert {j["source"] for j in jobs.values()} == {f"file:{tmp_path / 'jobs.toml'}"}
     backup = jobs["backup"]
@@ -133,18 +114,18 @@ def test_apply_creates_the_jobs_with_the_file_as_their_source(capsys, db, tmp_pa
     assert agent["conversation"] == "isolated" and agent["api_key_env"] is None
 
 
-def test_applying_the_same_file_twice_changes_nothing(capsys, db, tmp_path):
+def test_applying_the_same_file_twice_changes_nothing(capsys, cli_db, tmp_path):
     write(tmp_path / "jobs.toml", BASIC)
     assert cli(capsys, "apply", "jobs.toml")[0] == 0
-    before, events = jobs_rows(db), event_count(db)
+    before, events = jobs_rows(cli_db), event_count(cli_db)
     code, out, _ = cli(capsys, "apply", "jobs.toml")
     assert code == 0
     assert out == "jobs.toml: no changes (3 jobs up to date)\n"
-    assert jobs_rows(db) == before  # not even updated_at moved
-    assert event_count(db) == events  # no job_updated events
+    assert jobs_rows(cli_db) == before  # not even updated_at moved
+    assert event_count(cli_db) == events  # no job_updated events
 
 
-def test_dry_run_prints_the_diff_and_writes_nothing(capsys, db, tmp_path):
+def test_dry_run_prints_the_diff_and_writes_nothing(capsys, cli_db, tmp_path):
     write(tmp_path / "jobs.toml", BASIC)
     cli(capsys, "apply", "jobs.toml")
     changed = (
@@ -157,7 +138,7 @@ def test_dry_run_prints_the_diff_and_writes_nothing(capsys, db, tmp_path):
         '[[job]]\nname = "cleanup"\nschedule = "@hourly"\nshell = "find /tmp -mtime +7 -delete"\n'
     )
     write(tmp_path / "jobs.toml", changed)
-    before, events = jobs_rows(db), event_count(db)
+    before, events = jobs_rows(cli_db), event_count(cli_db)
     code, out, err = cli(capsys, "apply", "jobs.toml", "--dry-run", "--prune")
     assert code == 0, err
     assert out.splitlines() == [
@@ -172,17 +153,17 @@ def test_dry_run_prints_the_diff_and_writes_nothing(capsys, db, tmp_path):
         "- digest",
         "dry run: 1 to add, 2 to change, 1 to remove, 0 unchanged; nothing written",
     ]
-    assert jobs_rows(db) == before and event_count(db) == events
+    assert jobs_rows(cli_db) == before and event_count(cli_db) == events
     # and then for real: the same diff, and the state it described
     code, out, _ = cli(capsys, "apply", "jobs.toml", "--prune")
     assert out.splitlines()[-1] == "applied jobs.toml: 1 added, 2 changed, 1 removed, 0 unchanged"
-    jobs = live_jobs(db)
+    jobs = live_jobs(cli_db)
     assert set(jobs) == {"backup", "health", "cleanup"}
     assert (jobs["backup"]["schedule"], jobs["backup"]["timeout_s"]) == ("0 3 * * *", 5400)
     assert cli(capsys, "apply", "jobs.toml", "--prune")[1] == "jobs.toml: no changes (3 jobs up to date)\n"
 
 
-def test_apply_json_lists_the_changes(capsys, db, tmp_path):
+def test_apply_json_lists_the_changes(capsys, cli_db, tmp_path):
     write(tmp_path / "jobs.toml", BASIC)
     cli(capsys, "apply", "jobs.toml")
     write(tmp_path / "jobs.toml", BASIC.replace("retries = 2", "retries = 3"))
@@ -200,8 +181,8 @@ def test_apply_json_lists_the_changes(capsys, db, tmp_path):
     }
 
 
-def test_a_job_without_timezone_moved_to_another_machine_shows_the_zone_change(capsys, db, tmp_path, monkeypatch):
-    write(tmp_path / "jobs.toml", '[[job]]\nname = "n"\nschedule = "@daily"\nshell = "true"\n')
+def test_a_job_without_timezone_moved_to_another_machine_shows_the_zone_change(capsys, cli_db, tmp_path, monkeypatch):
+    write(tmp_path / "jobs.toml", daily("n"))
     cli(capsys, "apply", "jobs.toml")
     monkeypatch.setenv("CRONUI_TIMEZONE", "Europe/Berlin")
     code, out, _ = cli(capsys, "apply", "jobs.toml", "--dry-run")
@@ -213,46 +194,46 @@ def test_a_job_without_timezone_moved_to_another_machine_shows_the_zone_change(c
     ]
 
 
-def test_prune_removes_only_this_files_jobs(capsys, db, tmp_path):
-    two = "".join(f'[[job]]\nname = "a{i}"\nschedule = "@daily"\nshell = "true"\n' for i in (1, 2))
+def test_prune_removes_only_this_files_jobs(capsys, cli_db, tmp_path):
+    two = daily("a1") + daily("a2")
     write(tmp_path / "a.toml", two)
-    write(tmp_path / "b.toml", '[[job]]\nname = "b1"\nschedule = "@daily"\nshell = "true"\n')
+    write(tmp_path / "b.toml", daily("b1"))
     cli(capsys, "apply", "a.toml")
     cli(capsys, "apply", "b.toml")
     cli(capsys, "jobs", "add", "c1", "--schedule", "@daily", "--shell", "true")
-    write(tmp_path / "a.toml", '[[job]]\nname = "a1"\nschedule = "@daily"\nshell = "true"\n')
+    write(tmp_path / "a.toml", daily("a1"))
     # without --prune the job dropped from the file is kept, and said so
     code, out, _ = cli(capsys, "apply", "a.toml")
     assert out.splitlines() == [
         "! a2  (no longer in a.toml; kept: --prune removes it)",
         "a.toml: no changes (1 jobs up to date)",
     ]
-    assert set(live_jobs(db)) == {"a1", "a2", "b1", "c1"}
+    assert set(live_jobs(cli_db)) == {"a1", "a2", "b1", "c1"}
     code, out, _ = cli(capsys, "apply", "a.toml", "--prune")
     assert out.splitlines() == ["- a2", "applied a.toml: 0 added, 0 changed, 1 removed, 1 unchanged"]
-    assert set(live_jobs(db)) == {"a1", "b1", "c1"}
+    assert set(live_jobs(cli_db)) == {"a1", "b1", "c1"}
     # an emptied file with --prune removes all of its jobs, and nothing else
     write(tmp_path / "a.toml", "")
     code, out, _ = cli(capsys, "apply", "a.toml", "--prune")
     assert code == 0 and out.splitlines() == ["- a1", "applied a.toml: 0 added, 0 changed, 1 removed, 0 unchanged"]
-    assert set(live_jobs(db)) == {"b1", "c1"}
+    assert set(live_jobs(cli_db)) == {"b1", "c1"}
 
 
-def test_prune_refuses_to_remove_a_job_another_job_chains_to(capsys, db, tmp_path):
-    write(tmp_path / "a.toml", '[[job]]\nname = "target"\nschedule = "@daily"\nshell = "true"\n')
+def test_prune_refuses_to_remove_a_job_another_job_chains_to(capsys, cli_db, tmp_path):
+    write(tmp_path / "a.toml", daily("target"))
     cli(capsys, "apply", "a.toml")
     cli(capsys, "jobs", "add", "user", "--schedule", "@daily", "--shell", "true", "--on-success", "target")
     write(tmp_path / "a.toml", "")
-    before = jobs_rows(db)
+    before = jobs_rows(cli_db)
     code, out, err = cli(capsys, "apply", "a.toml", "--prune")
     assert code == 2 and out == ""
     assert err == (
         "cronui: a.toml: --prune: cannot remove 'target': job 'user' (from cli) chains to it; edit that job first\n"
     )
-    assert jobs_rows(db) == before
+    assert jobs_rows(cli_db) == before
 
 
-def test_a_job_made_elsewhere_is_adopted_and_then_belongs_to_the_file(capsys, db, tmp_path):
+def test_a_job_made_elsewhere_is_adopted_and_then_belongs_to_the_file(capsys, cli_db, tmp_path):
     cli(capsys, "jobs", "add", "report", "--schedule", "0 9 * * *", "--shell", "./report.sh")
     write(tmp_path / "jobs.toml", '[[job]]\nname = "report"\nschedule = "0 9 * * *"\nshell = "./report.sh"\n')
     _, out, _ = cli(capsys, "apply", "jobs.toml")
@@ -260,25 +241,25 @@ def test_a_job_made_elsewhere_is_adopted_and_then_belongs_to_the_file(capsys, db
         "~ report  (adopted from cli: from now on it belongs to this file)",
         "applied jobs.toml: 0 added, 1 changed (1 adopted), 0 removed, 0 unchanged",
     ]
-    assert live_jobs(db)["report"]["source"] == f"file:{tmp_path / 'jobs.toml'}"
+    assert live_jobs(cli_db)["report"]["source"] == f"file:{tmp_path / 'jobs.toml'}"
     write(tmp_path / "jobs.toml", "")
     _, out, _ = cli(capsys, "apply", "jobs.toml", "--prune")
-    assert out.splitlines()[0] == "- report" and live_jobs(db) == {}
+    assert out.splitlines()[0] == "- report" and live_jobs(cli_db) == {}
 
 
-def test_leaving_enabled_out_keeps_a_job_switched_off_elsewhere(capsys, db, tmp_path):
-    write(tmp_path / "jobs.toml", '[[job]]\nname = "n"\nschedule = "@daily"\nshell = "true"\n')
+def test_leaving_enabled_out_keeps_a_job_switched_off_elsewhere(capsys, cli_db, tmp_path):
+    write(tmp_path / "jobs.toml", daily("n"))
     cli(capsys, "apply", "jobs.toml")
     cli(capsys, "jobs", "disable", "n")
     assert cli(capsys, "apply", "jobs.toml")[1] == "jobs.toml: no changes (1 jobs up to date)\n"
-    assert live_jobs(db)["n"]["enabled"] == 0
-    write(tmp_path / "jobs.toml", '[[job]]\nname = "n"\nschedule = "@daily"\nshell = "true"\nenabled = true\n')
+    assert live_jobs(cli_db)["n"]["enabled"] == 0
+    write(tmp_path / "jobs.toml", daily("n", "enabled = true"))
     _, out, _ = cli(capsys, "apply", "jobs.toml")
     assert out.splitlines()[:2] == ["~ n", "    enabled: false → true"]
-    assert live_jobs(db)["n"]["enabled"] == 1 and live_jobs(db)["n"]["next_run_at"] is not None
+    assert live_jobs(cli_db)["n"]["enabled"] == 1 and live_jobs(cli_db)["n"]["next_run_at"] is not None
 
 
-def test_an_at_body_file_is_relative_to_the_job_file(capsys, db, tmp_path):
+def test_an_at_body_file_is_relative_to_the_job_file(capsys, cli_db, tmp_path):
     (tmp_path / "conf").mkdir()
     write(tmp_path / "conf" / "body.json", "{}")
     write(
@@ -288,7 +269,7 @@ def test_an_at_body_file_is_relative_to_the_job_file(capsys, db, tmp_path):
     )
     code, _, err = cli(capsys, "apply", "conf/jobs.toml")
     assert code == 0, err
-    target = json.loads(live_jobs(db)["post"]["target"])
+    target = json.loads(live_jobs(cli_db)["post"]["target"])
     assert (target["method"], target["body"]) == ("POST", f"@{tmp_path / 'conf' / 'body.json'}")
 
 
@@ -375,18 +356,18 @@ def test_an_at_body_file_is_relative_to_the_job_file(capsys, db, tmp_path):
         ('[[jobs]]\nname = "x"\n', "bad.toml: unknown top-level key 'jobs' (a job file holds [[job]] tables)"),
     ],
 )
-def test_invalid_files_name_the_file_job_and_key_and_change_nothing(capsys, db, tmp_path, text, message):
+def test_invalid_files_name_the_file_job_and_key_and_change_nothing(capsys, cli_db, tmp_path, text, message):
     cli(capsys, "jobs", "add", "existing", "--schedule", "@daily", "--shell", "true")
-    before = jobs_rows(db)
+    before = jobs_rows(cli_db)
     write(tmp_path / "bad.toml", text)
     code, out, err = cli(capsys, "apply", "bad.toml")
     assert (code, out) == (2, "")
     assert err.startswith(f"cronui: {message}"), err
     assert len(err.splitlines()) == 1
-    assert jobs_rows(db) == before
+    assert jobs_rows(cli_db) == before
 
 
-def test_a_new_one_shot_in_the_past_is_refused_but_a_done_one_is_kept(capsys, db, tmp_path):
+def test_a_new_one_shot_in_the_past_is_refused_but_a_done_one_is_kept(capsys, cli_db, tmp_path):
     write(tmp_path / "once.toml", '[[job]]\nname = "once"\nschedule = "at 2000-01-01T09:00"\nshell = "true"\n')
     code, out, err = cli(capsys, "apply", "once.toml")
     assert (code, out) == (2, "")
@@ -401,7 +382,7 @@ def test_a_new_one_shot_in_the_past_is_refused_but_a_done_one_is_kept(capsys, db
     assert cli(capsys, "apply", "once.toml")[0] == 0
 
 
-def test_toml_dates_cannot_go_into_a_json_request(capsys, db, tmp_path):
+def test_toml_dates_cannot_go_into_a_json_request(capsys, cli_db, tmp_path):
     write(
         tmp_path / "d.toml",
         '[[job]]\nname = "d"\nschedule = "@daily"\n[job.agent]\nbase_url = "http://h/v1"\nmodel = "m"\n'
@@ -415,15 +396,17 @@ def test_toml_dates_cannot_go_into_a_json_request(capsys, db, tmp_path):
     )
 
 
-def test_the_diff_masks_literal_secrets_but_shows_references(capsys, db, tmp_path):
+def test_the_diff_masks_literal_secrets_but_shows_references(capsys, cli_db, tmp_path):
     write(
         tmp_path / "s.toml",
-        '[[job]]\nname = "s"\nschedule = "@daily"\nshell = "true"\n'
-        'env = { API_TOKEN = "tok-123", TOKEN_REF = "${env:TOKEN}", REGION = "eu" }\n'
-        'deliver_to = "https://hooks.slack.com/services/T000/B000/XXXX"\n',
+        daily(
+            "s",
+            'env = { API_TOKEN = "tok-123", TOKEN_REF = "${env:TOKEN}", REGION = "eu" }',
+            'deliver_to = "https://hooks.slack.com/services/T000/B000/XXXX"',
+        ),
     )
     cli(capsys, "apply", "s.toml")
-    write(tmp_path / "s.toml", '[[job]]\nname = "s"\nschedule = "@daily"\nshell = "true"\n')
+    write(tmp_path / "s.toml", daily("s"))
     _, out, _ = cli(capsys, "apply", "s.toml", "--dry-run")
     assert out.splitlines()[:7] == [
         "~ s",
@@ -439,11 +422,10 @@ def test_the_diff_masks_literal_secrets_but_shows_references(capsys, db, tmp_pat
     assert code == 0 and "tok-123" not in out and "XXXX" not in out
 
 
-def test_every_problem_of_a_file_is_listed_at_once(capsys, db, tmp_path):
+def test_every_problem_of_a_file_is_listed_at_once(capsys, cli_db, tmp_path):
     write(
         tmp_path / "bad.toml",
-        '[[job]]\nname = "a"\nschedule = "@daily"\nshell = "true"\ntimeout = "soon"\nretries = -1\n\n'
-        '[[job]]\nname = "b"\nschedule = "@daily"\nshell = "true"\nmisfire = "never"\n',
+        daily("a", 'timeout = "soon"', "retries = -1") + "\n" + daily("b", 'misfire = "never"'),
     )
     code, out, err = cli(capsys, "apply", "bad.toml")
     assert (code, out) == (2, "")
@@ -455,7 +437,7 @@ def test_every_problem_of_a_file_is_listed_at_once(capsys, db, tmp_path):
     ]
 
 
-def test_a_missing_file_is_one_line(capsys, db):
+def test_a_missing_file_is_one_line(capsys, cli_db):
     assert cli(capsys, "apply", "nope.toml") == (2, "", "cronui: nope.toml: no such file\n")
 
 
@@ -522,7 +504,7 @@ def with_pool(tmp_path: Path) -> str:
     return str(cfg)
 
 
-def test_export_apply_export_round_trips(capsys, db, tmp_path, monkeypatch, with_pool):
+def test_export_apply_export_round_trips(capsys, cli_db, tmp_path, monkeypatch, with_pool):
     monkeypatch.setenv("TOKEN", "s3cr3t-token-value")
     write(tmp_path / "full.toml", FULL)
     code, _, err = cli(capsys, "--config", with_pool, "apply", "full.toml")
@@ -551,12 +533,12 @@ def test_export_apply_export_round_trips(capsys, db, tmp_path, monkeypatch, with
     }
 
 
-def test_applying_the_export_onto_the_same_database_changes_no_job(capsys, db, tmp_path, with_pool):
+def test_applying_the_export_onto_the_same_database_changes_no_job(capsys, cli_db, tmp_path, with_pool):
     write(tmp_path / "full.toml", FULL)
     cli(capsys, "--config", with_pool, "apply", "full.toml")
     cli(capsys, "jobs", "add", "by-hand", "--schedule", "*/5 * * * *", "--shell", "date", "--env", "A=1")
     cli(capsys, "jobs", "disable", "by-hand")
-    before = live_jobs(db)
+    before = live_jobs(cli_db)
     write(tmp_path / "export.toml", cli(capsys, "export")[1])
     code, out, err = cli(capsys, "--config", with_pool, "apply", "export.toml")
     assert code == 0, err
@@ -564,7 +546,7 @@ def test_applying_the_export_onto_the_same_database_changes_no_job(capsys, db, t
     assert [line for line in out.splitlines() if not line.startswith("~ ")] == [
         "applied export.toml: 0 added, 4 changed (4 adopted), 0 removed, 0 unchanged"
     ]
-    after = live_jobs(db)
+    after = live_jobs(cli_db)
     for name, row in before.items():
         for col in ("source", "updated_at"):
             row.pop(col), after[name].pop(col)
@@ -597,8 +579,6 @@ async def test_jobs_saved_with_sparse_targets_export_to_files_that_change_nothin
         assert warnings == []
         data, headers = parse_text(text, "x.toml")
         loaded = load_entries(data, "x.toml", settings, ms("2026-03-02T08:59:30Z"), text=text, headers=headers)
-        from cronui.jobfile import JobFile, plan_apply
-
         live = await store.list_jobs()
         jf = JobFile("x.toml", "cli", loaded)  # same source: no adoption either
         for j in live:
@@ -609,10 +589,10 @@ async def test_jobs_saved_with_sparse_targets_export_to_files_that_change_nothin
         await store.close()
 
 
-def test_export_warns_about_fields_the_format_does_not_know(capsys, db, tmp_path):
-    write(tmp_path / "jobs.toml", '[[job]]\nname = "n"\nschedule = "@daily"\nshell = "true"\n')
+def test_export_warns_about_fields_the_format_does_not_know(capsys, cli_db, tmp_path):
+    write(tmp_path / "jobs.toml", daily("n"))
     cli(capsys, "apply", "jobs.toml")
-    con = sqlite3.connect(db)
+    con = sqlite3.connect(cli_db)
     con.execute("""UPDATE jobs SET target = '{"command": "true", "umask": "022"}'""")
     con.commit()
     con.close()
@@ -622,7 +602,7 @@ def test_export_warns_about_fields_the_format_does_not_know(capsys, db, tmp_path
     assert "umask" not in out
 
 
-def test_export_of_no_jobs_is_a_file_apply_accepts(capsys, db, tmp_path):
+def test_export_of_no_jobs_is_a_file_apply_accepts(capsys, cli_db, tmp_path):
     code, out, _ = cli(capsys, "export")
     assert code == 0 and tomllib.loads(out) == {}
     write(tmp_path / "empty.toml", out)
@@ -632,7 +612,7 @@ def test_export_of_no_jobs_is_a_file_apply_accepts(capsys, db, tmp_path):
 # ---------------------------------------------------------------- scale
 
 
-def test_ten_thousand_jobs_apply_in_one_go(capsys, db, tmp_path):
+def test_ten_thousand_jobs_apply_in_one_go(capsys, cli_db, tmp_path):
     """Functional only: timing is in tests/benchmarks/bench_apply.py."""
     n = 10_000
     text = "".join(
@@ -644,7 +624,7 @@ def test_ten_thousand_jobs_apply_in_one_go(capsys, db, tmp_path):
     code, out, err = cli(capsys, "apply", "big.toml")
     assert code == 0, err
     assert out.splitlines()[-1] == f"applied big.toml: {n} added, 0 changed, 0 removed, 0 unchanged"
-    jobs = live_jobs(db)
+    jobs = live_jobs(cli_db)
     assert len(jobs) == n and all(j["next_run_at"] for j in jobs.values())
     assert json.loads(jobs["job00042"]["target"])["command"] == "echo 42"
     assert cli(capsys, "apply", "big.toml")[1] == f"big.toml: no changes ({n} jobs up to date)\n"

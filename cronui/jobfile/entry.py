@@ -1,0 +1,321 @@
+"""One `[[job]]` table read into a Job, with every problem collected as (key, problem) in file terms."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cronui.config import Settings
+from cronui.jobfile.schema import (
+    AGENT_KEYS,
+    CONVERSATIONS,
+    DELIVERY_FORMATS,
+    DELIVERY_MODES,
+    HTTP_KEYS,
+    JOB_KEYS,
+    KINDS,
+    QUEUE_LIMIT,
+    RETRIES,
+    RETRY_DELAY_S,
+    file_key,
+)
+from cronui.jobs import JobError, parse_duration, validate
+from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.schedule import ScheduleError, get_zone
+from cronui.secrets import REF
+
+_RELATIVE_SCHEDULE = re.compile(r"^\s*in\s", re.IGNORECASE)
+_ABSENT = object()
+
+
+def show_short(value: Any) -> str:
+    """A value as the user wrote it, shortened: for messages."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, dict):
+        text = "a table"
+    elif isinstance(value, list):
+        text = "an array"
+    else:
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _default(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+class EntryReader:
+    """Reads one `[[job]]` table into a Job, collecting (key, problem) pairs instead of stopping at the first."""
+
+    def __init__(self, entry: Mapping[str, Any], settings: Settings, now_ms: int, base_dir: Path | None) -> None:
+        self.entry = entry
+        self.settings = settings
+        self.now_ms = now_ms
+        self.base_dir = base_dir
+        self.problems: list[tuple[str, str]] = []
+        self.suggested: set[str] = set()
+
+    def fail(self, key: str, problem: str) -> None:
+        self.problems.append((key, problem))
+
+    # -- typed getters: each returns None when the key is absent, and None (recording a problem) when
+    # its value has the wrong type or is out of range
+
+    def typed(self, table: Mapping[str, Any], key: str, label: str, ok: Callable[[Any], bool], expected: str) -> Any:
+        """`table[key]` when `ok` accepts it; `_ABSENT` when there is no such key; else None, and a problem."""
+        if key not in table:
+            return _ABSENT
+        value = table[key]
+        if not ok(value):
+            self.fail(label, f"expected {expected}, got {show_short(value)}")
+            return None
+        return value
+
+    def text(self, table: Mapping[str, Any], key: str, label: str, *, required: bool = False) -> str | None:
+        value = self.typed(table, key, label, lambda v: isinstance(v, str), "a string")
+        if value is _ABSENT:
+            if required and label not in self.suggested:  # a misspelling of it was reported already
+                self.fail(label, "missing (required)")
+            return None
+        if value is not None and required and not value.strip():
+            self.fail(label, "must not be empty")
+            return None
+        return value
+
+    def integer(self, table: Mapping[str, Any], key: str, label: str, lo: int, hi: int) -> int | None:
+        value = self.typed(table, key, label, _is_int, "a whole number")
+        if value is _ABSENT or value is None:
+            return None
+        if not lo <= value <= hi:
+            self.fail(label, f"expected {lo} to {hi}, got {value}")
+            return None
+        return int(value)
+
+    def number(self, table: Mapping[str, Any], key: str, label: str) -> float | None:
+        value = self.typed(table, key, label, _is_finite_number, "a number")
+        return None if value is _ABSENT or value is None else float(value)
+
+    def boolean(self, table: Mapping[str, Any], key: str, label: str) -> bool | None:
+        value = self.typed(table, key, label, lambda v: isinstance(v, bool), "true or false")
+        return None if value is _ABSENT else value
+
+    def duration(self, table: Mapping[str, Any], key: str, label: str) -> float | None:
+        expected = "a duration like 30s, 10m or 2h (or seconds)"
+        value = self.typed(
+            table, key, label, lambda v: isinstance(v, str | int | float) and not isinstance(v, bool), expected
+        )
+        if value is _ABSENT or value is None:
+            return None
+        try:
+            seconds = parse_duration(value, label)
+        except JobError as e:
+            self.fail(label, e.problem)
+            return None
+        if not math.isfinite(seconds):
+            self.fail(label, f"expected a finite duration, got {show_short(value)}")
+            return None
+        return seconds
+
+    def choice(self, table: Mapping[str, Any], key: str, label: str, choices: Sequence[str]) -> str | None:
+        value = self.text(table, key, label)
+        if value is not None and value not in choices:
+            self.fail(label, f"expected one of {', '.join(choices)}, got {value!r}")
+            return None
+        return value
+
+    def names(self, table: Mapping[str, Any], key: str, label: str) -> list[str] | None:
+        """A list of strings; a single string is read as a list of one (`on_success = "cleanup"`)."""
+        value = self.typed(table, key, label, _is_names, 'a list of strings like ["a", "b"]')
+        if value is _ABSENT or value is None:
+            return None
+        return [value] if isinstance(value, str) else list(value)
+
+    def str_table(self, table: Mapping[str, Any], key: str, label: str) -> dict[str, str] | None:
+        value = self.typed(table, key, label, lambda v: isinstance(v, dict), 'a table like { NAME = "value" }')
+        if value is _ABSENT or value is None:
+            return None
+        bad = [k for k, v in value.items() if not isinstance(v, str)]
+        if bad:
+            self.fail(f"{label}.{bad[0]}", f"expected a string, got {show_short(value[bad[0]])}")
+            return None
+        return dict(value)
+
+    def unknown(self, table: Mapping[str, Any], known: Iterable[str], prefix: str = "") -> None:
+        known = list(known)
+        for key in table:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                if close:
+                    self.suggested.add(f"{prefix}{close[0]}")
+                hint = f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(known)})"
+                self.fail(f"{prefix}{key}", f"unknown key{hint}")
+
+    # -- the job
+
+    def read(self, source: str) -> Job | None:
+        e = self.entry
+        self.unknown(e, JOB_KEYS)
+        name = self.text(e, "name", "name", required=True)
+        schedule = self.text(e, "schedule", "schedule", required=True)
+        timezone = self.text(e, "timezone", "timezone")
+        if timezone is not None:
+            try:
+                get_zone(timezone)
+            except ScheduleError as err:
+                self.fail("timezone", str(err))
+        kinds = [k for k in KINDS if k in e]
+        if not kinds:
+            self.fail("shell", "say what the job runs: one of shell, http or agent")
+        elif len(kinds) > 1:
+            self.fail(kinds[1], f"a job runs one thing: {' and '.join(kinds)} are both given; keep one")
+        kind = TargetKind(kinds[0]) if len(kinds) == 1 else None
+        if kind is not TargetKind.SHELL:
+            for key in ("cwd", "env"):
+                if key in e and kind is not None:
+                    self.fail(key, f"only shell jobs have {'a working directory' if key == 'cwd' else 'env'}")
+        target = self.target(kind) if kind is not None else None
+        job = Job(
+            name=name or "",
+            schedule=schedule or "",
+            timezone=timezone if timezone is not None else self.settings.timezone,
+            kind=kind or TargetKind.SHELL,
+            target=target or {},
+            description=self.text(e, "description", "description") or "",
+            enabled=_default(self.boolean(e, "enabled", "enabled"), True),
+            timeout_s=_default(self.duration(e, "timeout", "timeout"), self.settings.default_timeout),
+            max_retries=_default(self.integer(e, "retries", "retries", 0, 100), RETRIES),
+            retry_delay_s=_default(self.duration(e, "retry_delay", "retry_delay"), RETRY_DELAY_S),
+            overlap=OverlapPolicy(self.choice(e, "overlap", "overlap", [str(o) for o in OverlapPolicy]) or "skip"),
+            queue_limit=_default(self.integer(e, "queue_limit", "queue_limit", 1, 10_000), QUEUE_LIMIT),
+            misfire=MisfirePolicy(self.choice(e, "misfire", "misfire", [str(m) for m in MisfirePolicy]) or "run_once"),
+            misfire_grace_s=_default(self.duration(e, "misfire_grace", "misfire_grace"), self.settings.misfire_grace),
+            pool=self.text(e, "pool", "pool") or None,
+            on_success=self.names(e, "on_success", "on_success") or [],
+            on_failure=self.names(e, "on_failure", "on_failure") or [],
+            tags=self.names(e, "tags", "tags") or [],
+            delivery=self.delivery(),
+            source=source,
+        )
+        if schedule is not None and _RELATIVE_SCHEDULE.match(schedule):
+            self.fail("schedule", f"{schedule!r} counts from when the file is applied; write 'at YYYY-MM-DDTHH:MM'")
+        if self.problems:
+            return None
+        try:
+            validate(job, self.now_ms, self.settings.pools)
+        except JobError as err:
+            self.fail(file_key(err.field), err.problem)
+            return None
+        return job
+
+    def target(self, kind: TargetKind) -> dict[str, Any] | None:
+        e = self.entry
+        if kind is TargetKind.SHELL:
+            command = self.text(e, "shell", "shell", required=True)
+            cwd = self.text(e, "cwd", "cwd")
+            env = self.str_table(e, "env", "env")
+            return {"command": command, "cwd": cwd or None, "env": env or {}}
+        label = str(kind)
+        table = e[label]
+        if not isinstance(table, dict):
+            example = 'http = { url = "https://..." }' if kind is TargetKind.HTTP else 'agent = { base_url = "..." }'
+            self.fail(label, f"expected a table like {example}, got {show_short(table)}")
+            return None
+        if kind is TargetKind.HTTP:
+            self.unknown(table, HTTP_KEYS, "http.")
+            body = self.text(table, "body", "http.body")
+            if body and body.startswith("@") and self.base_dir is not None:
+                path = (self.base_dir / Path(body[1:]).expanduser()).resolve()
+                if not path.is_file():
+                    self.fail("http.body", f"no file {path} (an @FILE body is relative to the job file)")
+                body = f"@{path}"
+            method = self.text(table, "method", "http.method")
+            return {
+                "url": self.text(table, "url", "http.url", required=True),
+                "method": (method or "GET").upper(),
+                "headers": self.str_table(table, "headers", "http.headers") or {},
+                "body": body,
+                "expect_status": self.integer(table, "expect_status", "http.expect_status", 100, 599),
+                "expect_body": self.text(table, "expect_body", "http.expect_body"),
+            }
+        self.unknown(table, AGENT_KEYS, "agent.")
+        extra = table.get("extra", {})
+        if not isinstance(extra, dict):
+            self.fail("agent.extra", f"expected a table of request fields, got {show_short(extra)}")
+            extra = {}
+        try:
+            json.dumps(extra)
+        except (TypeError, ValueError):  # TOML dates and times have no JSON form
+            self.fail("agent.extra", "holds a date or time, which a JSON request cannot carry; write it as a string")
+            extra = {}
+        api_key_env = self.text(table, "api_key_env", "agent.api_key_env")
+        if api_key_env is not None and REF.fullmatch(api_key_env):
+            self.fail("agent.api_key_env", "give the variable's name (OPENAI_API_KEY), not ${env:...}")
+        target: dict[str, Any] = {
+            "base_url": self.text(table, "base_url", "agent.base_url", required=True),
+            "model": self.text(table, "model", "agent.model", required=True),
+            "message": self.text(table, "message", "agent.message", required=True),
+            "system": self.text(table, "system", "agent.system"),
+            "api_key_env": api_key_env,
+            "conversation": self.choice(table, "conversation", "agent.conversation", CONVERSATIONS) or "isolated",
+            "max_tokens": self.integer(table, "max_tokens", "agent.max_tokens", 1, 10_000_000),
+            "temperature": self.number(table, "temperature", "agent.temperature"),
+            "headers": self.str_table(table, "headers", "agent.headers") or {},
+            "extra": copy.deepcopy(extra),
+        }
+        # keys beyond the model's core set are stored only when the file sets them
+        idle = self.duration(table, "idle_timeout", "agent.idle_timeout")
+        if idle is not None:
+            target["idle_timeout_s"] = idle
+        stream = self.boolean(table, "stream", "agent.stream")
+        if stream is not None:
+            target["stream"] = stream
+        keep = self.integer(table, "keep_turns", "agent.keep_turns", 1, 10_000)
+        if keep is not None:
+            target["keep_turns"] = keep
+        return target
+
+    def delivery(self) -> dict[str, Any]:
+        e = self.entry
+        mode = self.choice(e, "deliver", "deliver", DELIVERY_MODES)
+        to = self.text(e, "deliver_to", "deliver_to")
+        fmt = self.choice(e, "deliver_format", "deliver_format", DELIVERY_FORMATS)
+        alert_to = self.text(e, "alert_to", "alert_to")
+        after = self.integer(e, "alert_after", "alert_after", 1, 10_000)
+        cooldown = self.duration(e, "alert_cooldown", "alert_cooldown")
+        if not to and not alert_to:
+            if mode in ("always", "on_failure"):
+                self.fail("deliver_to", f"deliver = {mode!r} needs a deliver_to URL (or ${{env:NAME}})")
+            for key in ("deliver_format", "alert_after", "alert_cooldown"):
+                if key in e:
+                    self.fail(key, "has no effect without deliver_to or alert_to")
+            return {}
+        out: dict[str, Any] = {"mode": mode or ("always" if to else "never")}
+        for key, value in (
+            ("to", to),
+            ("format", fmt),
+            ("alert_to", alert_to),
+            ("alert_after", after),
+            ("alert_cooldown_s", cooldown),
+        ):
+            if value is not None:
+                out[key] = value
+        return out
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_names(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))

@@ -1,0 +1,125 @@
+"""A job in file terms: flat `key -> value` pairs with every default filled in (what plans compare and
+export writes), and those values shown in file notation with literal secrets masked."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from cronui.jobfile.schema import AGENT_KEYS, DELIVERY_KEYS, DURATION_KEYS, HTTP_KEYS, SHELL_KEYS
+from cronui.model import Job, TargetKind
+from cronui.secrets import MASK, REF
+from cronui.timefmt import duration_spec
+
+_SENSITIVE_NAME = re.compile(r"auth|token|key|secret|cookie|passw|credential", re.IGNORECASE)
+_URL_PATH = re.compile(r"^([a-z][a-z0-9+.-]*://[^/?#]+)(.*)$", re.IGNORECASE)
+
+
+def _norm_table(
+    target: Mapping[str, Any], keys: Mapping[str, tuple[str, Any]], prefix: str, unknown_prefix: str | None = None
+) -> dict[str, Any]:
+    """A target in file terms with defaults filled in and unset values left out, so a sparse target
+    saved by the CLI and a full one read from a file compare equal."""
+    out: dict[str, Any] = {}
+    known = set()
+    for file_key, (target_key, default) in keys.items():
+        known.add(target_key)
+        value = target.get(target_key)
+        if value is None:
+            value = copy.deepcopy(default)
+        if value is None or value == {}:
+            continue
+        if isinstance(value, dict):
+            for k in sorted(value):
+                if value[k] is not None:
+                    out[f"{prefix}{file_key}.{k}"] = value[k]
+        else:
+            out[f"{prefix}{file_key}"] = value
+    for key in sorted(set(target) - known):  # fields this format does not know yet: kept visible
+        if target[key] is not None:
+            out[f"{unknown_prefix if unknown_prefix is not None else prefix}{key}"] = target[key]
+    return out
+
+
+def _delivery_view(d: Mapping[str, Any]) -> dict[str, Any]:
+    if not d:
+        return {}
+    out = _norm_table(d, DELIVERY_KEYS, "", "delivery.")
+    out["deliver"] = d.get("mode") or "never"
+    return out
+
+
+def view(job: Job) -> dict[str, Any]:
+    """A job as flat `key -> value` pairs in file terms (dotted keys for tables), defaults filled in:
+    two jobs with equal views behave the same, whatever shape their dicts were saved in."""
+    out: dict[str, Any] = {
+        "name": job.name,
+        "description": job.description,
+        "schedule": job.schedule,
+        "timezone": job.timezone,
+        "enabled": job.enabled,
+    }
+    if job.kind is TargetKind.SHELL:
+        out.update(_norm_table(job.target, SHELL_KEYS, "", "shell."))
+    elif job.kind is TargetKind.HTTP:
+        t = dict(job.target)
+        if isinstance(t.get("method"), str):
+            t["method"] = t["method"].upper()
+        out.update(_norm_table(t, HTTP_KEYS, "http."))
+        out.setdefault("http.url", "")  # marks the kind even for a malformed stored target
+    else:
+        out.update(_norm_table(job.target, AGENT_KEYS, "agent."))
+        out.setdefault("agent.base_url", "")
+    out.update(
+        {
+            "timeout": float(job.timeout_s),
+            "retries": job.max_retries,
+            "retry_delay": float(job.retry_delay_s),
+            "overlap": str(job.overlap),
+            "queue_limit": job.queue_limit,
+            "misfire": str(job.misfire),
+            "misfire_grace": float(job.misfire_grace_s),
+        }
+    )
+    if job.pool:
+        out["pool"] = job.pool
+    for key in ("on_success", "on_failure", "tags"):
+        if getattr(job, key):
+            out[key] = list(getattr(job, key))
+    out.update(_delivery_view(job.delivery))
+    return out
+
+
+def show_value(key: str, value: Any) -> str:
+    """A value in file notation for the diff: strings quoted (newlines escaped, so one change is one
+    line), durations as 10m. Literal credentials are masked, since diffs end up in CI logs: header and
+    env values with secret-looking names, and the path of webhook URLs (a Slack or Discord webhook URL
+    is itself the secret). `${env:NAME}` references are shown: they hold no secret."""
+    if value is None:
+        return "(unset)"
+    if key in DURATION_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
+        shown = duration_spec(float(value))
+        return shown if isinstance(shown, str) else f"{shown}s"
+    if isinstance(value, str) and not REF.fullmatch(value.strip()):
+        parts = key.split(".")
+        secret_name = (len(parts) == 3 and parts[1] == "headers") or (len(parts) == 2 and parts[0] == "env")
+        if secret_name and _SENSITIVE_NAME.search(parts[-1]):
+            return MASK
+        if key in ("deliver_to", "alert_to"):
+            m = _URL_PATH.match(value)
+            if m and m.group(2).strip("/"):
+                return json.dumps(f"{m.group(1)}/{MASK}", ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_value(key: str, value: Any) -> Any:
+    """A value for `--json` output: durations as in a file, literal secrets masked as in the diff."""
+    if key in DURATION_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
+        return duration_spec(float(value))
+    if isinstance(value, str):
+        shown = show_value(key, value)
+        return MASK if shown == MASK else json.loads(shown)
+    return value
