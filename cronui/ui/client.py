@@ -196,7 +196,3 @@ class EngineClient:
 
     async def resume(self) -> None:
         await self._control.resume()
-
-    async def wake(self) -> None:
-        """Wake the scheduling process so it acts now rather than at its next poll."""
-        await self._control.wake()

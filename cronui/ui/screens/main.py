@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 
 from cronui.model import Job, Run, RunStatus
-from cronui.store.base import JobStats, RunFilter
+from cronui.store.base import JobStats
 from cronui.ui.context import ScreenContext
 from cronui.ui.filters import Filter, FilterError, parse_filter
 from cronui.ui.messages import (
@@ -36,7 +36,8 @@ from cronui.ui.messages import (
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, OPEN, RUN_AGAIN, hidden
 from cronui.ui.screens.confirm import ConfirmScreen
-from cronui.ui.screens.job_info import WEEK_MS, job_info_text, usage_text
+from cronui.ui.screens.job_info import job_info_text, usage_text
+from cronui.ui.screens.job_runs import JobRuns
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.job_table import SORTS, JobTable
@@ -47,7 +48,6 @@ from cronui.ui.widgets.styled import StyledStatic
 from cronui.ui.widgets.table import VirtualTable
 from cronui.ui.workers import spawn
 
-RUNS_PAGE = 100
 NARROW = 100  # below this many columns the lower panes stack
 STRIP_RUNS = 20  # outcomes per job in the sparkline
 
@@ -96,10 +96,7 @@ class MainScreen(CronuiScreen):
     def __init__(self, ctx: ScreenContext) -> None:
         super().__init__(ctx)
         self.filter = Filter()
-        self._runs_job: int | None = None  # whose runs the runs pane shows
-        self._runs_wanted: int | None = None
-        self._runs_loading = False
-        self._runs_dirty = False
+        self.job_runs = JobRuns(self, ctx.client, lambda: self.query_one(RunTable), self._job_info)
 
     def compose(self) -> ComposeResult:
         ctx = self.ctx
@@ -151,9 +148,7 @@ class MainScreen(CronuiScreen):
     def _shown_stats(self) -> tuple[JobStats, JobStats] | None:
         """The stats of the selected job, when those loaded are its."""
         job = self.job
-        if job is None or self._stats is None or self._shown_job != job.id:
-            return None
-        return self._stats
+        return self.job_runs.stats(job.id if job else None)
 
     def _usage_text(self) -> str:
         stats = self._shown_stats()
@@ -161,7 +156,7 @@ class MainScreen(CronuiScreen):
 
     def on_screen_resume(self) -> None:
         self.show_jobs()
-        self._reload_runs()
+        self.job_runs.reload()
 
     # ------------------------------------------------------------ told by the app
 
@@ -211,9 +206,9 @@ class MainScreen(CronuiScreen):
         self._lower_titles()
 
     def on_engine_events(self, message: EngineEvents) -> None:
-        job_id = self._runs_job
+        job_id = self.job_runs.job_id
         if job_id is not None and any(e.job_id == job_id and e.run_id is not None for e in message.events):
-            self._reload_runs()
+            self.job_runs.reload()
 
     def on_tick(self, message: Tick) -> None:
         self.query_one(JobTable).refresh()
@@ -250,10 +245,7 @@ class MainScreen(CronuiScreen):
     def on_virtual_table_highlighted(self, message: VirtualTable.Highlighted) -> None:
         if isinstance(message.table, JobTable):
             job = self.job
-            new = job.id if job else None
-            if new != self._runs_job:
-                self._runs_job = new
-                self._reload_runs()
+            self.job_runs.select(job.id if job else None)
             self._job_info()
         self.refresh_keys()
 
@@ -271,55 +263,8 @@ class MainScreen(CronuiScreen):
         spawn(self, load, "strips")
 
     def on_virtual_table_need_more(self, message: VirtualTable.NeedMore) -> None:
-        table = message.table
-        if isinstance(table, RunTable) and table.rows and self._runs_job is not None:
-            job_id = self._runs_job
-            before = table.rows[-1].id
-
-            async def more() -> None:
-                runs = await self.ctx.client.runs(RunFilter(job_id=job_id, limit=RUNS_PAGE, before_id=before))
-                if self._runs_job == job_id:
-                    table.more = len(runs) == RUNS_PAGE
-                    table.append_rows(runs)
-
-            spawn(self, more, "runs-more")
-
-    def _reload_runs(self) -> None:
-        """Load the selected job's runs; at most one load at a time, the latest wish wins."""
-        self._runs_wanted = self._runs_job
-        self._runs_dirty = True
-        if not self._runs_loading:
-            self._runs_loading = True
-            spawn(self, self._runs_loop, "runs")
-
-    async def _runs_loop(self) -> None:
-        client = self.ctx.client
-        try:
-            while self._runs_dirty:
-                self._runs_dirty = False
-                job_id = self._runs_wanted
-                table = self.query_one(RunTable)
-                if job_id is None:
-                    table.set_rows([])
-                    self._stats = None
-                    self._job_info()
-                    continue
-                runs = await client.runs(RunFilter(job_id=job_id, limit=RUNS_PAGE))
-                stats = await client.job_stats(job_id)
-                week = await client.job_stats(job_id, since=self.ctx.now_ms() - WEEK_MS)
-                if self._runs_dirty and self._runs_wanted != job_id:
-                    continue
-                same = table.rows and table.rows and self._shown_job == job_id
-                table.more = len(runs) == RUNS_PAGE
-                table.set_rows(runs, keep_cursor=bool(same))
-                self._shown_job = job_id
-                self._stats = (stats, week)
-                self._job_info()
-        finally:
-            self._runs_loading = False
-
-    _stats: tuple[JobStats, JobStats] | None = None
-    _shown_job: int | None = None
+        if isinstance(message.table, RunTable):
+            self.job_runs.more(message.table)
 
     def _job_info(self) -> None:
         """Under the selected job's runs: what it runs, then why it is off or how it has been doing."""
