@@ -265,3 +265,15 @@ class Engine:
                     wake_task.cancel()
         finally:
             stop_task.cancel()
+
+    # ------------------------------------------------------------ read-only views for callers
+
+    @property
+    def running_count(self) -> int:
+        """How many runs this process is executing now (none while it does not hold the lease)."""
+        return len(self.dispatcher.active) if self.holding else 0
+
+    @property
+    def target_kinds(self) -> frozenset[TargetKind]:
+        """The target kinds this process has an executor for."""
+        return frozenset(self.dispatcher.executors)

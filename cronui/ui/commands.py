@@ -1,11 +1,69 @@
-"""The command palette (ctrl+p): the verbs of command mode, plus one entry per theme."""
+"""Command mode (`:jobs`, `:theme NAME`, `:q`...) and the command palette (ctrl+p), which offers the same
+verbs plus one entry per theme."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from typing import Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+VERBS = "jobs runs failed pause resume new theme zone help q"
+
+
+class CommandTarget(Protocol):
+    """What command mode drives (the app)."""
+
+    theme: str
+
+    @property
+    def available_themes(self) -> Iterable[str]: ...
+
+    def quit_soon(self) -> None: ...
+    def show_jobs(self) -> None: ...
+    def open_runs(self, failed: bool) -> None: ...
+    def pause(self, paused: bool) -> None: ...
+    def open_editor(self, job: None) -> None: ...
+    def action_zone(self) -> None: ...
+    def action_help(self) -> None: ...
+
+
+def run_command(target: CommandTarget, text: str) -> str | None:
+    """Do what a command says; returns an error to show in place, or None when done."""
+    words = text.strip().lstrip(":").split()
+    if not words:
+        return None
+    verb, args = words[0].lower(), words[1:]
+    if verb in ("q", "quit", "q!"):
+        target.quit_soon()
+    elif verb in ("jobs", "job", "j"):
+        target.show_jobs()
+    elif verb in ("runs", "r"):
+        target.open_runs(failed=False)
+    elif verb in ("failed", "failures", "f"):
+        target.open_runs(failed=True)
+    elif verb == "pause":
+        target.pause(True)
+    elif verb == "resume":
+        target.pause(False)
+    elif verb in ("new", "add"):
+        target.open_editor(None)
+    elif verb in ("zone", "tz"):
+        target.action_zone()
+    elif verb in ("help", "h", "?"):
+        target.action_help()
+    elif verb == "theme":
+        themes = sorted(target.available_themes)
+        if not args:
+            return f"themes: {', '.join(themes)}"
+        name = " ".join(args)
+        if name not in themes:
+            return f"unknown theme {name!r} (try :theme {themes[0]})"
+        target.theme = name
+    else:
+        return f"unknown command {verb!r} ({VERBS})"
+    return None
 
 
 class CronuiCommands(Provider):

@@ -2,7 +2,7 @@
 
 The schedule is checked as it is typed: its plain-English reading and the next five fire times in the
 chosen zone, or the problem in place (`✖ hour field: 61 is out of range 0-23`) with Save disabled.
-Saving goes through the engine's control — the same validation as `cronui jobs add` — and a refusal is
+Saving goes through the engine client — the same validation as `cronui jobs add` — and a refusal is
 shown in place; nothing changes until a save succeeds.
 """
 
@@ -31,11 +31,12 @@ from textual.widgets import (
 )
 
 from cronui.config import Settings
-from cronui.engine.control import Control, NotFound
+from cronui.engine.control import NotFound
 from cronui.jobs import JobError
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.schedule import PRESETS, ScheduleError, all_zones, get_zone, parse
 from cronui.store import StoreError
+from cronui.ui.client import EngineClient
 from cronui.ui.jobform import (
     DELIVERY_FORMATS,
     DELIVERY_MODES,
@@ -47,6 +48,7 @@ from cronui.ui.jobform import (
 from cronui.ui.screens.keys import KeysFollowState
 from cronui.ui.times import fire_time
 from cronui.ui.widgets.footer import KeysFooter
+from cronui.ui.workers import spawn
 
 CUSTOM = "Custom…"
 
@@ -101,7 +103,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         self,
         job: Job | None,
         *,
-        control: Control,
+        client: EngineClient,
         settings: Settings,
         now_ms: Callable[[], int],
         kinds: Iterable[TargetKind] = (TargetKind.SHELL,),
@@ -109,7 +111,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     ) -> None:
         super().__init__()
         self.job = job
-        self.control = control
+        self.client = client
         self.settings = settings
         self.now_ms = now_ms
         self.kinds = set(kinds)
@@ -382,13 +384,13 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         if not self.schedule_ok or self._saving:
             return
         self._saving = True
-        self.run_worker(self._save, group="editor-save", exit_on_error=False)
+        spawn(self, self._save, "editor-save")
 
     async def _save(self) -> None:
         error = self.query_one("#editor-error", Static)
         try:
             job = job_from_form(self.form_values(), self.job)
-            saved = await (self.control.add_job(job) if self.job is None else self.control.update_job(job))
+            saved = await (self.client.add_job(job) if self.job is None else self.client.update_job(job))
         except (JobError, NotFound, StoreError, ValueError) as e:
             error.update(f"✖ {e}")
             return

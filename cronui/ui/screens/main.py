@@ -6,89 +6,69 @@ stack, and the job list drops its least important columns whole, so job names ar
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from dataclasses import replace
+from typing import ClassVar
 
-from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 
-from cronui.model import Job, Run, RunEvent, RunStatus
-from cronui.present import job_target_text
-from cronui.store.base import JobStats, RunFilter
-from cronui.timefmt import human_span
+from cronui.model import Job, Run, RunStatus
+from cronui.store.base import JobStats
+from cronui.ui.context import ScreenContext
 from cronui.ui.filters import Filter, FilterError, parse_filter
-from cronui.ui.screens.keys import KeysFollowState
+from cronui.ui.messages import (
+    CancelRun,
+    EditJob,
+    EngineEvents,
+    JobsChanged,
+    LiveChanged,
+    OpenRun,
+    RemoveJob,
+    RunNow,
+    SelectJob,
+    SetEnabled,
+    ThemeChanged,
+    Tick,
+    ZoneChanged,
+)
+from cronui.ui.screens.base import CronuiScreen
+from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, OPEN, RUN_AGAIN, hidden
+from cronui.ui.screens.confirm import ConfirmScreen
+from cronui.ui.screens.job_info import job_info_text, usage_text
+from cronui.ui.screens.job_runs import JobRuns
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.job_table import SORTS, JobTable
 from cronui.ui.widgets.live import LivePane
-from cronui.ui.widgets.prompt import Prompt, PromptBar, PromptKeys
-from cronui.ui.widgets.run_table import RunTable, cost_text
+from cronui.ui.widgets.prompt import Prompt, PromptBar
+from cronui.ui.widgets.run_table import RunTable
 from cronui.ui.widgets.styled import StyledStatic
 from cronui.ui.widgets.table import VirtualTable
+from cronui.ui.workers import spawn
 
-if TYPE_CHECKING:
-    from cronui.ui.app import CronuiApp
-
-RUNS_PAGE = 100
 NARROW = 100  # below this many columns the lower panes stack
-WEEK_MS = 7 * 86_400_000
+STRIP_RUNS = 20  # outcomes per job in the sparkline
 
 
-def stats_text(stats: JobStats) -> str:
-    """How the job has been doing: runs, success rate, median and p95 duration."""
-    if not stats.runs:
-        return ""
-    parts = [f"{stats.runs:,} run{'s' if stats.runs != 1 else ''}"]
-    if stats.success_rate is not None:
-        parts.append(f"success {stats.success_rate:.0%}")
-    if stats.median_ms is not None:
-        parts.append(f"median {human_span(stats.median_ms)}")
-    if stats.p95_ms is not None:
-        parts.append(f"p95 {human_span(stats.p95_ms)}")
-    return " · ".join(parts)
-
-
-def usage_text(stats: JobStats, week: JobStats | None) -> str:
-    """What the job has used (agent jobs): tokens and cost, all time and the last 7 days."""
-    parts: list[str] = []
-    if stats.total_tokens:
-        parts.append(f"{stats.total_tokens:,} tokens")
-    if stats.cost_usd is not None:
-        cost = f"cost {cost_text(stats.cost_usd)}"
-        if week is not None and week.cost_usd is not None:
-            cost += f" · 7d {cost_text(week.cost_usd)}"
-        parts.append(cost)
-    return " · ".join(parts)
-
-
-class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
+class MainScreen(CronuiScreen):
     KEY_ACTIONS = ("edit_job", "toggle_job", "run_now", "delete_job", "run_again", "cancel_run", "follow", "open")
 
-    where = "Jobs"
+    @property
+    def where(self) -> str:
+        return "Jobs"
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "slash",
-            "filter",
-            "Filter",
-            id="filter",
-            key_display="/",
-            tooltip="Filter with status:, kind:, tag:, name: and words",
-        ),
+        FILTER,
         Binding("n", "new_job", "New", id="new-job", tooltip="Create a job in the editor"),
         Binding("e", "edit_job", "Edit", id="edit-job", tooltip="Edit the selected job"),
         Binding("space", "toggle_job", "On/off", id="toggle-job", tooltip="Enable or disable the selected job"),
         Binding("r", "run_now", "Run", id="run-now", tooltip="Run the selected job now"),
-        Binding("R", "run_again", "Run again", id="run-again", show=False, tooltip="Run the selected run's job again"),
-        Binding("enter", "open", "Open", id="open", tooltip="Open: jobs → their runs → a run's detail"),
-        Binding(
-            "x", "cancel_run", "Cancel", id="cancel-run", tooltip="Cancel the selected run (or the job's run in flight)"
-        ),
-        Binding("l", "follow", "Follow", id="follow", tooltip="Open a running run and follow its output"),
+        hidden(RUN_AGAIN),
+        OPEN,
+        replace(CANCEL_RUN, description="Cancel"),
+        FOLLOW,
         Binding(
             "ctrl+d",
             "delete_job",
@@ -110,39 +90,25 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
             "2", "focus_pane(2)", "Runs pane", id="focus-runs", show=False, tooltip="Focus the selected job's runs"
         ),
         Binding("3", "focus_pane(3)", "Live pane", id="focus-live", show=False, tooltip="Focus the runs in flight"),
-        Binding(
-            "escape",
-            "back",
-            "Back",
-            id="back",
-            show=False,
-            tooltip="Back: close the prompt, clear the filter, or leave this view",
-        ),
+        hidden(BACK),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, ctx: ScreenContext) -> None:
+        super().__init__(ctx)
         self.filter = Filter()
-        self._runs_job: int | None = None  # whose runs the runs pane shows
-        self._runs_wanted: int | None = None
-        self._runs_loading = False
-        self._runs_dirty = False
-
-    @property
-    def capp(self) -> CronuiApp:
-        return cast("CronuiApp", self.app)
+        self.job_runs = JobRuns(self, ctx.client, lambda: self.query_one(RunTable), self._job_info)
 
     def compose(self) -> ComposeResult:
-        app = self.capp
+        ctx = self.ctx
         yield StatusHeader()
         with Vertical(id="jobs-pane", classes="pane"):
-            yield JobTable(app.catalog, app.clock.now_ms, id="jobs")
+            yield JobTable(ctx.catalog, ctx.now_ms, id="jobs")
         with Horizontal(id="lower"):
             with Vertical(id="runs-pane", classes="pane"):
-                yield RunTable(app.catalog, app.clock.now_ms, show_job=False, id="runs")
+                yield RunTable(ctx.catalog, ctx.now_ms, show_job=False, id="runs")
                 yield StyledStatic("", id="job-info")
             with Vertical(id="live-pane", classes="pane"):
-                yield LivePane(app.inflight, app.clock.now_ms, id="live")
+                yield LivePane(ctx.inflight, ctx.now_ms, id="live")
         yield KeysFooter()
         yield PromptBar()  # after the footer: it covers the footer's line while it is open
 
@@ -150,12 +116,10 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
         self.query_one("#jobs-pane").border_title = "1 Jobs"
         self.query_one("#runs-pane").border_title = "2 Runs"
         self.query_one("#live-pane").border_title = "3 Live"
-        self.query_one(RunTable).local_zone = self.capp.settings.timezone
-        self.query_one(LivePane).zone = self.capp.settings.timezone
+        self.query_one(RunTable).local_zone = self.ctx.local_zone
+        self.query_one(LivePane).zone = self.ctx.local_zone
         self.query_one(JobTable).focus()
-        if not self.capp.cursor_blink:
-            self.query_one(Prompt).cursor_blink = False
-        self.jobs_changed()
+        self.show_jobs()
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < NARROW
@@ -170,7 +134,7 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
     def _lower_titles(self) -> None:
         live = self.query_one("#live-pane")
         runs = self.query_one("#runs-pane")
-        n = len(self.capp.inflight.runs)
+        n = len(self.ctx.inflight.runs)
         live.border_title = f"3 Live {n}" if n else "3 Live"
         usage = self._usage_text()
         if self.has_class("-narrow"):
@@ -181,87 +145,93 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
             live.border_subtitle = ""
             runs.border_subtitle = usage
 
-    def _usage_text(self) -> str:
+    def _shown_stats(self) -> tuple[JobStats, JobStats] | None:
+        """The stats of the selected job, when those loaded are its."""
         job = self.job
-        if job is None or self._stats is None or self._shown_job != job.id:
-            return ""
-        return usage_text(*self._stats)
+        return self.job_runs.stats(job.id if job else None)
 
-    def _stats_text(self) -> str:
-        job = self.job
-        if job is None or self._stats is None or self._shown_job != job.id:
-            return ""
-        return stats_text(self._stats[0])
+    def _usage_text(self) -> str:
+        stats = self._shown_stats()
+        return usage_text(*stats) if stats is not None else ""
 
     def on_screen_resume(self) -> None:
-        self.capp.refresh_header()
-        self.jobs_changed()
-        self._reload_runs()
+        self.show_jobs()
+        self.job_runs.reload()
 
     # ------------------------------------------------------------ told by the app
 
-    def jobs_changed(self) -> None:
-        app = self.capp
+    def on_jobs_changed(self, message: JobsChanged) -> None:
+        self.show_jobs()
+
+    def show_jobs(self) -> None:
+        """Fill the job list from the catalog, filtered and sorted."""
+        catalog = self.ctx.catalog
         table = self.query_one(JobTable)
-        paused = app.catalog.paused
+        paused = catalog.paused
         jobs = (
-            [j for j in app.catalog.jobs.values() if self.filter.matches_job(j, paused)]
+            [j for j in catalog.jobs.values() if self.filter.matches_job(j, paused)]
             if self.filter
-            else list(app.catalog.jobs.values())
+            else list(catalog.jobs.values())
         )
         key = SORTS[table.sort_key or "name"]
         jobs.sort(key=key, reverse=table.sort_reverse)  # type: ignore[arg-type]
-        table.running_jobs = {r.job_id for r in app.inflight.runs.values() if r.status is RunStatus.RUNNING}
+        table.running_jobs = self._running_jobs()
         table.set_rows(jobs)
-        total = len(app.catalog)
+        total = len(catalog)
         pane = self.query_one("#jobs-pane")
         if self.filter:
             pane.border_title = f"1 Jobs {len(jobs):,}/{total:,}"
             pane.border_subtitle = f"/{self.filter.text}"
         else:
-            pane.border_title = f"1 Jobs {total:,}" if app.catalog.loaded else "1 Jobs"
+            pane.border_title = f"1 Jobs {total:,}" if catalog.loaded else "1 Jobs"
             pane.border_subtitle = ""
         if not jobs:
             table.empty_text = (
                 "no job matches the filter"
                 if self.filter
-                else ("loading…" if not app.catalog.loaded else "no jobs yet — press n to add one")
+                else ("loading…" if not catalog.loaded else "no jobs yet — press n to add one")
             )
         self._job_info()
 
-    def live_changed(self) -> None:
-        app = self.capp
+    def _running_jobs(self) -> set[int]:
+        return {r.job_id for r in self.ctx.inflight.runs.values() if r.status is RunStatus.RUNNING}
+
+    def on_live_changed(self, message: LiveChanged) -> None:
         self.query_one(LivePane).rebuild()
         table = self.query_one(JobTable)
-        running = {r.job_id for r in app.inflight.runs.values() if r.status is RunStatus.RUNNING}
+        running = self._running_jobs()
         if running != table.running_jobs:
             table.running_jobs = running
             table.refresh()
         self._lower_titles()
 
-    def engine_events(self, events: list[RunEvent]) -> None:
-        job_id = self._runs_job
-        if job_id is not None and any(e.job_id == job_id and e.run_id is not None for e in events):
-            self._reload_runs()
+    def on_engine_events(self, message: EngineEvents) -> None:
+        job_id = self.job_runs.job_id
+        if job_id is not None and any(e.job_id == job_id and e.run_id is not None for e in message.events):
+            self.job_runs.reload()
 
-    def tick(self) -> None:
+    def on_tick(self, message: Tick) -> None:
         self.query_one(JobTable).refresh()
-        if self.capp.inflight.runs:
+        if self.ctx.inflight.runs:
             self.query_one(LivePane).rebuild()
         runs = self.query_one(RunTable)
         if any(r.status is RunStatus.RUNNING for r in runs.rows[:50]):
             runs.refresh()
 
-    def theme_changed(self) -> None:
+    def on_theme_changed(self, message: ThemeChanged) -> None:
         self.query_one(LivePane).rebuild()
         self._job_info()
 
-    def zone_changed(self) -> None:
+    def on_zone_changed(self, message: ZoneChanged) -> None:
         runs = self.query_one(RunTable)
-        runs.zone_mode = self.capp.zone_mode
+        runs.zone_mode = message.mode
         runs.refresh()
 
+    def on_select_job(self, message: SelectJob) -> None:
+        self.select_job(message.job_id)
+
     def select_job(self, job_id: int) -> None:
+        """Put the cursor on this job (clearing a filter that hides it)."""
         if self.filter and job_id not in {j.id for j in self.query_one(JobTable).rows}:
             self._set_filter(Filter())
         self.query_one(JobTable).select_key(job_id)
@@ -275,10 +245,7 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
     def on_virtual_table_highlighted(self, message: VirtualTable.Highlighted) -> None:
         if isinstance(message.table, JobTable):
             job = self.job
-            new = job.id if job else None
-            if new != self._runs_job:
-                self._runs_job = new
-                self._reload_runs()
+            self.job_runs.select(job.id if job else None)
             self._job_info()
         self.refresh_keys()
 
@@ -289,62 +256,15 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
         ids = message.job_ids
 
         async def load() -> None:
-            strips = await self.capp.store.recent_statuses(ids, 20)
-            self.capp.catalog.set_strips(strips)
+            strips = await self.ctx.client.recent_statuses(ids, STRIP_RUNS)
+            self.ctx.catalog.set_strips(strips)
             self.query_one(JobTable).refresh()
 
-        self.run_worker(load, group="strips", exit_on_error=False)
+        spawn(self, load, "strips")
 
     def on_virtual_table_need_more(self, message: VirtualTable.NeedMore) -> None:
-        table = message.table
-        if isinstance(table, RunTable) and table.rows and self._runs_job is not None:
-            job_id = self._runs_job
-            before = table.rows[-1].id
-
-            async def more() -> None:
-                runs = await self.capp.store.list_runs(RunFilter(job_id=job_id, limit=RUNS_PAGE, before_id=before))
-                if self._runs_job == job_id:
-                    table.more = len(runs) == RUNS_PAGE
-                    table.append_rows(runs)
-
-            self.run_worker(more, group="runs-more", exit_on_error=False)
-
-    def _reload_runs(self) -> None:
-        """Load the selected job's runs; at most one load at a time, the latest wish wins."""
-        self._runs_wanted = self._runs_job
-        self._runs_dirty = True
-        if not self._runs_loading:
-            self._runs_loading = True
-            self.run_worker(self._runs_loop, group="runs", exit_on_error=False)
-
-    async def _runs_loop(self) -> None:
-        store = self.capp.store
-        try:
-            while self._runs_dirty:
-                self._runs_dirty = False
-                job_id = self._runs_wanted
-                table = self.query_one(RunTable)
-                if job_id is None:
-                    table.set_rows([])
-                    self._stats = None
-                    self._job_info()
-                    continue
-                runs = await store.list_runs(RunFilter(job_id=job_id, limit=RUNS_PAGE))
-                stats = await store.job_stats(job_id)
-                week = await store.job_stats(job_id, since=self.capp.clock.now_ms() - WEEK_MS)
-                if self._runs_dirty and self._runs_wanted != job_id:
-                    continue
-                same = table.rows and table.rows and self._shown_job == job_id
-                table.more = len(runs) == RUNS_PAGE
-                table.set_rows(runs, keep_cursor=bool(same))
-                self._shown_job = job_id
-                self._stats = (stats, week)
-                self._job_info()
-        finally:
-            self._runs_loading = False
-
-    _stats: tuple[JobStats, JobStats] | None = None
-    _shown_job: int | None = None
+        if isinstance(message.table, RunTable):
+            self.job_runs.more(message.table)
 
     def _job_info(self) -> None:
         """Under the selected job's runs: what it runs, then why it is off or how it has been doing."""
@@ -356,17 +276,8 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
             info.update("", layout=False)
             return
         pane.border_title = f"2 {job.name} · runs"
-        dim = info.component_style("status--dim")
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f"{job.kind} ", "bold")
-        text.append(job_target_text(job), dim)
-        text.append("\n")
-        if job.auto_disabled:
-            text.append(f"auto-disabled: {job.auto_disabled} — space enables it", info.status_style("failed"))
-        elif not job.enabled:
-            text.append("disabled — space enables it", info.component_style("status--warning"))
-        else:
-            text.append(self._stats_text(), dim)
+        stats = self._shown_stats()
+        text = job_info_text(job, stats[0] if stats else None, info)
         info.update(text, layout=False)  # fixed height: no layout pass for every cursor move
         self._lower_titles()
 
@@ -388,7 +299,7 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
         job = self.job
         if job is None:
             return None
-        for r in self.capp.inflight.runs.values():
+        for r in self.ctx.inflight.runs.values():
             if r.job_id == job.id:
                 return r.run_id
         return None
@@ -421,9 +332,6 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
     def action_filter(self) -> None:
         self.query_one(Prompt).open("filter", self.filter.text)
 
-    def open_command(self) -> None:
-        self.query_one(Prompt).open("command", "", themes=sorted(self.app.available_themes))
-
     def on_prompt_edited(self, message: Prompt.Edited) -> None:
         if message.mode == "filter":
             try:
@@ -447,11 +355,11 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
             prompt.close()
             self.query_one(JobTable).focus()
             return
-        self.capp.end_command(self, prompt, message.submitted, message.value, self.query_one(JobTable))
+        self.end_command(prompt, message.submitted, message.value, self.query_one(JobTable))
 
     def _set_filter(self, flt: Filter) -> None:
         self.filter = flt
-        self.jobs_changed()
+        self.show_jobs()
 
     def action_back(self) -> None:
         if self.filter:
@@ -460,44 +368,44 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
             self.query_one(JobTable).focus()
 
     def action_new_job(self) -> None:
-        self.capp.open_editor(None)
+        self.post_message(EditJob(None))
 
     def action_edit_job(self) -> None:
         if self.job is not None:
-            self.capp.open_editor(self.job)
+            self.post_message(EditJob(self.job))
 
     def action_toggle_job(self) -> None:
         job = self.job
         if job is not None:
-            self.capp.set_enabled(job, not job.enabled or bool(job.auto_disabled))
+            self.post_message(SetEnabled(job, not job.enabled or bool(job.auto_disabled)))
 
     def action_run_now(self) -> None:
         if self.job is not None:
-            self.capp.run_now(self.job)
+            self.post_message(RunNow(self.job))
 
     def action_run_again(self) -> None:
         run = self._focused_run()
         if run is not None:
-            job = self.capp.catalog.by_name.get(run[2])
+            job = self.ctx.catalog.by_name.get(run[2])
             if job is not None:
-                self.capp.run_now(job)
+                self.post_message(RunNow(job))
 
     def action_cancel_run(self) -> None:
         if isinstance(self.focused, JobTable):
             rid = self._job_in_flight()
             if rid is not None:
-                self.capp.cancel_run(rid)
+                self.post_message(CancelRun(rid))
             return
         run = self._focused_run()
         if run is not None and not run[1].is_final:
-            self.capp.cancel_run(run[0])
+            self.post_message(CancelRun(run[0]))
 
     def action_follow(self) -> None:
         rid = self._job_in_flight() if isinstance(self.focused, JobTable) else None
         run = self._focused_run()
         target = rid if rid is not None else (run[0] if run else None)
         if target is not None:
-            self.capp.open_run(target, follow=True)
+            self.post_message(OpenRun(target, follow=True))
 
     def action_open(self) -> None:
         focused = self.focused
@@ -507,21 +415,19 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
             return
         run = self._focused_run()
         if run is not None:
-            self.capp.open_run(run[0])
+            self.post_message(OpenRun(run[0]))
 
     def on_live_pane_selected(self, message: LivePane.Selected) -> None:
-        self.capp.open_run(message.run_id)
+        self.post_message(OpenRun(message.run_id))
 
     def action_delete_job(self) -> None:
-        from cronui.ui.screens.confirm import ConfirmScreen
-
         job = self.job
         if job is None:
             return
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.capp.remove_job(job)
+                self.post_message(RemoveJob(job))
 
         self.app.push_screen(
             ConfirmScreen(
@@ -539,13 +445,13 @@ class MainScreen(PromptKeys, KeysFollowState, Screen[None]):
         table.sort_key = keys[(keys.index(table.sort_key or "name") + 1) % len(keys)]
         table.invalidate_layout()
         self.notify(f"sorted by {table.sort_key}", timeout=2)
-        self.jobs_changed()
+        self.show_jobs()
 
     def action_sort_reverse(self) -> None:
         table = self.query_one(JobTable)
         table.sort_reverse = not table.sort_reverse
         table.invalidate_layout()
-        self.jobs_changed()
+        self.show_jobs()
 
     def action_focus_pane(self, n: int) -> None:
         target = {1: "#jobs", 2: "#runs", 3: "#live"}.get(n)

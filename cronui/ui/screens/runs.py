@@ -6,96 +6,71 @@ term in the filter narrows the store query; the other terms are checked here, pa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import ClassVar
 
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import Screen
 
-from cronui.model import Run, RunEvent, RunStatus
+from cronui.model import Run, RunStatus
 from cronui.store.base import RunFilter
+from cronui.ui.context import ScreenContext
 from cronui.ui.filters import FAILURES, Filter, FilterError, parse_filter
-from cronui.ui.screens.keys import KeysFollowState
+from cronui.ui.messages import CancelRun, EngineEvents, OpenRun, RunNow, Tick, ZoneChanged
+from cronui.ui.screens.base import CronuiScreen
+from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, OPEN, RUN_AGAIN
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
-from cronui.ui.widgets.prompt import Prompt, PromptBar, PromptKeys
+from cronui.ui.widgets.prompt import Prompt, PromptBar
 from cronui.ui.widgets.run_table import RunTable
 from cronui.ui.widgets.table import VirtualTable
-
-if TYPE_CHECKING:
-    from cronui.ui.app import CronuiApp
+from cronui.ui.workers import spawn
 
 PAGE = 200
 MAX_SCAN = 20_000  # runs read per page request when the filter is checked here; more on scrolling
 DAY_MS = 86_400_000
 
 
-class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
+class RunsScreen(CronuiScreen):
     KEY_ACTIONS = ("open", "run_again", "cancel_run", "follow")
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "slash",
-            "filter",
-            "Filter",
-            id="filter",
-            key_display="/",
-            tooltip="Filter with status:, kind:, tag:, name: and words",
-        ),
-        Binding("enter", "open", "Open", id="open", tooltip="Open: jobs → their runs → a run's detail"),
-        Binding(
-            "x",
-            "cancel_run",
-            "Cancel run",
-            id="cancel-run",
-            tooltip="Cancel the selected run (or the job's run in flight)",
-        ),
-        Binding("R", "run_again", "Run again", id="run-again", tooltip="Run the selected run's job again"),
-        Binding("l", "follow", "Follow", id="follow", tooltip="Open a running run and follow its output"),
+        FILTER,
+        OPEN,
+        CANCEL_RUN,
+        RUN_AGAIN,
+        FOLLOW,
         Binding("1", "focus_table", "Runs pane", id="focus-jobs", show=False, tooltip="Focus the job list"),
-        Binding(
-            "escape", "back", "Back", id="back", tooltip="Back: close the prompt, clear the filter, or leave this view"
-        ),
+        BACK,
     ]
 
-    def __init__(self, *, failed: bool) -> None:
-        super().__init__()
+    def __init__(self, ctx: ScreenContext, *, failed: bool) -> None:
+        super().__init__(ctx)
         self.failed = failed
         self.filter = Filter()
         self._loading = False
         self._again = False
 
     @property
-    def capp(self) -> CronuiApp:
-        return cast("CronuiApp", self.app)
-
-    @property
     def where(self) -> str:
         return "Failed runs (24 h)" if self.failed else "Runs"
 
     def compose(self) -> ComposeResult:
-        app = self.capp
         yield StatusHeader()
         with Vertical(id="all-runs-pane", classes="pane"):
-            yield RunTable(app.catalog, app.clock.now_ms, show_job=True, id="all-runs")
+            yield RunTable(self.ctx.catalog, self.ctx.now_ms, show_job=True, id="all-runs")
         yield KeysFooter()
         yield PromptBar()  # after the footer: it covers the footer's line while it is open
 
     def on_mount(self) -> None:
         table = self.query_one(RunTable)
-        table.local_zone = self.capp.settings.timezone
-        table.zone_mode = self.capp.zone_mode
+        table.local_zone = self.ctx.local_zone
+        table.zone_mode = self.ctx.zone_mode
         table.empty_text = "loading…"
-        if not self.capp.cursor_blink:
-            self.query_one(Prompt).cursor_blink = False
         self._title()
         table.focus()
         self.reload()
-
-    def on_screen_resume(self) -> None:
-        self.capp.refresh_header()
 
     def _title(self, count: int | None = None) -> None:
         pane = self.query_one("#all-runs-pane")
@@ -117,7 +92,7 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
             statuses = [s for s in wanted if s in statuses] or statuses
         elif wanted:
             statuses = wanted
-        since = self.capp.clock.now_ms() - DAY_MS if self.failed else None
+        since = self.ctx.now_ms() - DAY_MS if self.failed else None
         return RunFilter(statuses=statuses, since=since, limit=PAGE, before_id=before_id)
 
     def reload(self) -> None:
@@ -125,7 +100,7 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
             self._again = True
             return
         self._loading = True
-        self.run_worker(self._load_first, group="runs-view", exit_on_error=False)
+        spawn(self, self._load_first, "runs-view")
 
     async def _load_first(self) -> None:
         try:
@@ -147,12 +122,12 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
 
     async def _fetch(self, before_id: int | None) -> tuple[list[Run], bool]:
         """A page of runs that pass the filter; reads further pages while too few pass, up to MAX_SCAN."""
-        store = self.capp.store
-        catalog = self.capp.catalog
+        client = self.ctx.client
+        catalog = self.ctx.catalog
         out: list[Run] = []
         scanned = 0
         while len(out) < PAGE and scanned < MAX_SCAN:
-            page = await store.list_runs(self._store_filter(before_id))
+            page = await client.runs(self._store_filter(before_id))
             scanned += len(page)
             if self.filter:
                 out += [r for r in page if self.filter.matches_run(r, catalog.jobs.get(r.job_id))]
@@ -177,22 +152,22 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
             table.append_rows(runs)
             self._title()
 
-        self.run_worker(more, group="runs-view-more", exit_on_error=False)
+        spawn(self, more, "runs-view-more")
 
     # ------------------------------------------------------------ told by the app
 
-    def engine_events(self, events: list[RunEvent]) -> None:
-        if any(e.run_id is not None for e in events):
+    def on_engine_events(self, message: EngineEvents) -> None:
+        if any(e.run_id is not None for e in message.events):
             self.reload()
 
-    def tick(self) -> None:
+    def on_tick(self, message: Tick) -> None:
         table = self.query_one(RunTable)
         if any(r.status is RunStatus.RUNNING for r in table.rows[:100]):
             table.refresh()
 
-    def zone_changed(self) -> None:
+    def on_zone_changed(self, message: ZoneChanged) -> None:
         table = self.query_one(RunTable)
-        table.zone_mode = self.capp.zone_mode
+        table.zone_mode = message.mode
         table.refresh()
 
     # ------------------------------------------------------------ keys
@@ -220,33 +195,30 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
 
     def action_open(self) -> None:
         if self.run is not None and self.run.id is not None:
-            self.capp.open_run(self.run.id)
+            self.post_message(OpenRun(self.run.id))
 
     def action_follow(self) -> None:
         if self.run is not None and self.run.id is not None:
-            self.capp.open_run(self.run.id, follow=True)
+            self.post_message(OpenRun(self.run.id, follow=True))
 
     def action_cancel_run(self) -> None:
         run = self.run
         if run is not None and run.id is not None and not run.status.is_final:
-            self.capp.cancel_run(run.id)
+            self.post_message(CancelRun(run.id))
 
     def action_run_again(self) -> None:
         run = self.run
-        job = self.capp.catalog.jobs.get(run.job_id) if run else None
+        job = self.ctx.catalog.jobs.get(run.job_id) if run else None
         if job is None:
             self.notify("its job was removed", severity="warning")
             return
-        self.capp.run_now(job)
+        self.post_message(RunNow(job))
 
     def action_focus_table(self) -> None:
         self.query_one(RunTable).focus()
 
     def action_filter(self) -> None:
         self.query_one(Prompt).open("filter", self.filter.text)
-
-    def open_command(self) -> None:
-        self.query_one(Prompt).open("command", "", themes=sorted(self.app.available_themes))
 
     def action_back(self) -> None:
         if self.filter:
@@ -283,4 +255,4 @@ class RunsScreen(PromptKeys, KeysFollowState, Screen[None]):
             self._title()
             self.query_one(RunTable).focus()
             return
-        self.capp.end_command(self, prompt, message.submitted, message.value, self.query_one(RunTable))
+        self.end_command(prompt, message.submitted, message.value, self.query_one(RunTable))

@@ -1,0 +1,198 @@
+"""The UI's one road to the engine: every read the screens need, every write, and the wake-up.
+
+Screens and the app never touch the store or the engine's internals; they ask an `EngineClient`.
+Writes go through the engine's `Control` (the same validation as the CLI), which wakes the process that
+schedules once the write is done. Reads are plain store queries shaped for what the screens show.
+Events reach the UI through the bridge (`bridge.py`), which the client builds for the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from textual.message_pump import MessagePump
+
+from cronui.engine.clock import Clock
+from cronui.engine.engine import Engine
+from cronui.model import EventKind, Job, Lease, Milestone, Run, RunEvent, RunStatus, TargetKind
+from cronui.store.base import JobStats, RunFilter, Store
+from cronui.ui.bridge import EngineBridge
+
+ENGINE_STOP_S = 5.0  # how long a stopping engine gets to finish its pass
+
+
+@dataclass
+class RunView:
+    """A run as its detail screen shows it: while it runs, milestones and output come from the live log."""
+
+    run: Run
+    milestones: list[Milestone] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass
+class InFlightState:
+    """What the live pane starts from: runs pending or running, and the logged events of the newest."""
+
+    paused: bool
+    jobs: list[Job]
+    active: list[Run]
+    events: dict[int, list[RunEvent]]
+
+
+class EngineClient:
+    def __init__(self, store: Store, engine: Engine, *, manage: bool = False) -> None:
+        self._store = store
+        self._engine = engine
+        self._control = engine.control
+        self.manage = manage  # the client opens and closes the store (the CLI, snapshot tests)
+        self._opened_engine = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        """Open the store (when managed) and the engine (when the caller has not); StoreError on failure."""
+        if self.manage:
+            await self._store.open()
+        if not self._engine.address:
+            await self._engine.open()
+            self._opened_engine = True
+
+    def bridge(self, target: MessagePump) -> EngineBridge:
+        """The event feed for `target` (the app)."""
+        return EngineBridge(target, self._store, self._engine)
+
+    async def run_engine(self, stop: asyncio.Event) -> None:
+        """Schedule (or stand by) until `stop` is set. Cancelled (the app is going away): the loop is asked
+        to stop and given a moment to finish its pass, rather than being torn down in the middle of one."""
+        task = asyncio.ensure_future(self._engine.run(stop, standby=True))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, ENGINE_STOP_S)
+            raise
+
+    async def close(self) -> None:
+        """Stop scheduling here (runs in flight are interrupted and recorded, the lease is released), and
+        close what `open` opened. Errors on the way out are not the user's business any more."""
+        if self._opened_engine:
+            with contextlib.suppress(Exception):
+                await self._engine.close(grace_s=0)
+        if self.manage:
+            with contextlib.suppress(Exception):
+                await self._store.close()
+
+    # ------------------------------------------------------------ who schedules, and what it can run
+
+    @property
+    def clock(self) -> Clock:
+        return self._engine.clock
+
+    def now_ms(self) -> int:
+        return self._engine.clock.now_ms()
+
+    @property
+    def holding(self) -> bool:
+        """This process holds the scheduler lease."""
+        return self._engine.holding
+
+    @property
+    def holder(self) -> Lease | None:
+        """Another process that holds a live lease (as last seen), or None."""
+        lease = self._engine.holder
+        if lease is None or lease.holder == self._engine.node or lease.expires_at <= self.now_ms():
+            return None
+        return lease
+
+    @property
+    def running_count(self) -> int:
+        """Runs this process executes now: what quitting would interrupt."""
+        return self._engine.running_count
+
+    @property
+    def kinds(self) -> frozenset[TargetKind]:
+        return self._engine.target_kinds
+
+    # ------------------------------------------------------------ reads
+
+    async def jobs(self) -> list[Job]:
+        return await self._store.list_jobs()
+
+    async def job(self, job_id: int) -> Job | None:
+        """The job, or None when it is gone (removed jobs count as gone)."""
+        job = await self._store.get_job(job_id)
+        return None if job is None or job.deleted_at is not None else job
+
+    async def paused(self) -> bool:
+        return await self._control.paused()
+
+    async def in_flight(self, limit: int, with_events: int) -> InFlightState:
+        """Jobs, the pause flag and up to `limit` runs pending or running, the first `with_events` of them
+        with their logged events."""
+        jobs = await self._store.list_jobs()
+        paused = await self._control.paused()
+        active = await self._store.list_runs(RunFilter(statuses=[RunStatus.RUNNING, RunStatus.PENDING], limit=limit))
+        events: dict[int, list[RunEvent]] = {}
+        for run in active[:with_events]:
+            assert run.id is not None
+            events[run.id] = await self._store.run_events(run.id)
+        return InFlightState(paused, jobs, active, events)
+
+    async def runs(self, flt: RunFilter) -> list[Run]:
+        return await self._store.list_runs(flt)
+
+    async def job_stats(self, job_id: int, since: int | None = None) -> JobStats:
+        return await self._store.job_stats(job_id, since=since)
+
+    async def recent_statuses(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[RunStatus]]:
+        return await self._store.recent_statuses(job_ids, per_job)
+
+    async def run_view(self, run_id: int) -> RunView | None:
+        """The run and what it has said so far; None when it no longer exists."""
+        run = await self._store.get_run(run_id)
+        if run is None:
+            return None
+        if run.status.is_final:
+            return RunView(run, list(run.milestones), run.output, run.stderr)
+        view = RunView(run)  # while it runs, milestones and output live in the event log
+        for ev in await self._store.run_events(run_id):
+            if ev.kind is EventKind.MILESTONE:
+                view.milestones.append(Milestone(ev.name or "", ev.at, dict(ev.data)))
+            elif ev.kind is EventKind.OUTPUT:
+                if ev.name == "stderr":
+                    view.stderr += str(ev.data.get("text", ""))
+                else:
+                    view.stdout += str(ev.data.get("text", ""))
+        return view
+
+    # ------------------------------------------------------------ writes (each wakes the scheduler itself)
+
+    async def add_job(self, job: Job) -> Job:
+        return await self._control.add_job(job)
+
+    async def update_job(self, job: Job) -> Job:
+        return await self._control.update_job(job)
+
+    async def set_enabled(self, name: str, enabled: bool) -> Job:
+        return await self._control.set_enabled(name, enabled)
+
+    async def remove_job(self, name: str) -> Job:
+        return await self._control.remove_job(name)
+
+    async def trigger(self, name: str) -> Run:
+        return await self._control.trigger(name)
+
+    async def cancel(self, run_id: int) -> Run:
+        return await self._control.cancel(run_id)
+
+    async def pause(self) -> None:
+        await self._control.pause()
+
+    async def resume(self) -> None:
+        await self._control.resume()

@@ -1,0 +1,107 @@
+"""The messages between the app and its screens.
+
+Down (the app tells every screen on the stack; they do not bubble back): `JobsChanged`, `LiveChanged`,
+`EngineEvents`, `ZoneChanged`, `ThemeChanged`, `Tick`, `SelectJob`. A screen handles the ones it has a
+use for with `on_...` methods and ignores the rest.
+
+Up (a screen asks; the message bubbles to the app): `RunNow`, `SetEnabled`, `RemoveJob`, `CancelRun`,
+`OpenRun`, `EditJob`, `HeaderStale`. A screen therefore needs nothing of the app but its messages.
+"""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from cronui.model import Job, RunEvent
+from cronui.ui.times import ZoneMode
+
+# ---------------------------------------------------------------- down: the app tells the screens
+
+
+class Notice(Message, bubble=False):
+    """Something the app tells a screen; it stops at the screen."""
+
+
+class JobsChanged(Notice):
+    """The job catalog (or the pause flag) changed."""
+
+
+class LiveChanged(Notice):
+    """The runs in flight changed."""
+
+
+class EngineEvents(Notice):
+    """A batch of engine events, oldest first (after the catalog and the runs in flight took them in)."""
+
+    def __init__(self, events: list[RunEvent]) -> None:
+        super().__init__()
+        self.events = events
+
+
+class ZoneChanged(Notice):
+    def __init__(self, mode: ZoneMode) -> None:
+        super().__init__()
+        self.mode = mode
+
+
+class ThemeChanged(Notice):
+    pass
+
+
+class Tick(Notice):
+    """Once a second: countdowns and running clocks move on."""
+
+
+class SelectJob(Notice):
+    """Put the cursor on this job (a job was just saved)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__()
+        self.job_id = job_id
+
+
+# ---------------------------------------------------------------- up: a screen asks the app
+
+
+class RunNow(Message):
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self.job = job
+
+
+class SetEnabled(Message):
+    def __init__(self, job: Job, enabled: bool) -> None:
+        super().__init__()
+        self.job = job
+        self.enabled = enabled
+
+
+class RemoveJob(Message):
+    def __init__(self, job: Job) -> None:
+        super().__init__()
+        self.job = job
+
+
+class CancelRun(Message):
+    def __init__(self, run_id: int) -> None:
+        super().__init__()
+        self.run_id = run_id
+
+
+class OpenRun(Message):
+    def __init__(self, run_id: int, *, follow: bool = False) -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.follow = follow
+
+
+class EditJob(Message):
+    """Open the job editor on this job, or on a new one (None)."""
+
+    def __init__(self, job: Job | None) -> None:
+        super().__init__()
+        self.job = job
+
+
+class HeaderStale(Message):
+    """What the header shows for this screen changed (it came back on top, or its place changed)."""

@@ -1,0 +1,163 @@
+"""A run put into words for its detail screen: the head (status, timing, lateness), the milestone
+timeline, the output pane's titles and the facts (result, error, request, tokens, tools, delivery).
+Pure functions of the run; colours come from the widget the text is for (`StatusStyles`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from rich.style import Style
+from rich.text import Text
+
+from cronui.model import Job, Milestone, Run, RunStatus, TargetKind
+from cronui.timefmt import human_span
+from cronui.ui.times import clock_span, full_time, lateness, offset
+from cronui.ui.widgets.live import milestone_text
+from cronui.ui.widgets.run_table import cost_text, trigger_text
+from cronui.ui.widgets.table import MARK, StatusStyles
+
+DIM = "status--dim"
+DELIVERY_STATUS = {"delivered": RunStatus.SUCCEEDED, "failed": RunStatus.FAILED}
+LABEL_WIDTH = 9
+
+
+def bytes_text(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def head_text(run: Run, job: Job | None, now: int, zone: str, styles: StatusStyles) -> Text:
+    """Two lines: the job, the run and its status with its clock; then trigger, attempt and times."""
+    style = styles.status_style(run.status)
+    dim = styles.component_style(DIM)
+    line1 = Text(no_wrap=True, overflow="ellipsis")
+    line1.append(run.job_name or f"job {run.job_id}", "bold")
+    line1.append(f" › run #{run.id}   ", dim)
+    line1.append(f"{MARK[run.status]} {run.status}", style + Style(bold=True))
+    if run.status is RunStatus.RUNNING and run.started_at is not None:
+        line1.append(f" {clock_span(now - run.started_at)}", style)
+    elif run.duration_ms is not None:
+        line1.append(f" in {human_span(run.duration_ms)}", style)
+    parts = [f"trigger {trigger_text(run, None) if run.attempt > 1 else run.trigger}"]
+    attempts = (job.max_retries + 1) if job else None
+    parts.append(f"attempt {run.attempt}/{attempts}" if attempts else f"attempt {run.attempt}")
+    parts.append(f"scheduled {full_time(run.scheduled_for, zone)}")
+    if run.started_at is not None:
+        late = lateness(run.scheduled_for, run.started_at)
+        parts.append(f"started {full_time(run.started_at, zone)}" + (f" ({late})" if late else ""))
+    if run.finished_at is not None:
+        parts.append(f"finished {full_time(run.finished_at, zone)}")
+    if run.node:
+        parts.append(f"node {run.node}")
+    return Text("\n").join([line1, Text(" · ".join(parts), dim)])
+
+
+def timeline_text(run: Run, milestones: list[Milestone], styles: StatusStyles) -> Text:
+    """Queued, started, each milestone and the end, as offsets from when the run was queued."""
+    dim = styles.component_style(DIM)
+    base = run.queued_at or run.started_at or run.scheduled_for
+    rows: list[tuple[int | None, str, str]] = [(run.queued_at, "queued", "")]
+    if run.started_at is not None:
+        rows.append((run.started_at, "started", ""))
+    rows += [(m.at, m.name, milestone_text("", m.data)) for m in milestones]
+    if run.finished_at is not None:
+        rows.append((run.finished_at, str(run.status), run.reason or ""))
+    elif run.status is RunStatus.RUNNING:
+        rows.append((None, "…", ""))
+    text = Text()
+    for i, (at, name, extra) in enumerate(rows):
+        if i:
+            text.append("\n")
+        text.append(f"{offset(at - base) if at is not None else '':>9} ", dim)
+        status_name = name in RunStatus._value2member_map_ and i == len(rows) - 1 and run.finished_at
+        text.append(name, styles.status_style(name) if status_name else "")
+        if extra:
+            text.append(f" {extra}", dim)
+    return text
+
+
+def output_titles(run: Run, job: Job | None, *, following: bool, search: str, matches: int) -> tuple[str, str]:
+    """The output pane's title (what it holds, whether it follows) and subtitle (cut output, or search)."""
+    noun = "Reply" if job is not None and job.kind is TargetKind.AGENT else "Output"
+    if following:
+        title = f"{noun} (following — l to stop)"
+    elif not run.status.is_final:
+        title = f"{noun} (l to follow)"
+    else:
+        title = noun
+    if run.output_bytes > len(run.output.encode()) or run.stderr_bytes > len(run.stderr.encode()):
+        subtitle = f"{bytes_text(run.output_bytes)} stdout · {bytes_text(run.stderr_bytes)} stderr, head and tail kept"
+    elif search:
+        subtitle = f"/{search}: {matches} match{'es' if matches != 1 else ''}"
+    else:
+        subtitle = ""
+    return title, subtitle
+
+
+def _request_text(req: Mapping[str, object]) -> str:
+    desc = " ".join(str(req[k]) for k in ("method", "url") if req.get(k)) or json.dumps(req, ensure_ascii=False)[:200]
+    if req.get("model"):
+        desc += f"  model {req['model']}"
+    return desc
+
+
+def _usage_text(run: Run) -> Text:
+    usage = Text()
+    if run.total_tokens is not None:
+        usage.append(f"in {run.prompt_tokens or 0:,} · out {run.completion_tokens or 0:,} · total {run.total_tokens:,}")
+    usage.append(f"     cost {cost_text(run.cost_usd) if run.cost_usd is not None else 'unknown'}")
+    return usage
+
+
+def _arguments(call: Mapping[str, object]) -> str:
+    return json.dumps(call.get("arguments", ""), ensure_ascii=False)[:60]
+
+
+def fact_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
+    """(label, value) for each fact the run has."""
+    rows: list[tuple[str, Text | str]] = []
+    outcome: list[str] = []
+    if run.exit_code is not None:
+        outcome.append(f"exit code {run.exit_code}")
+    if run.signal is not None:
+        outcome.append(f"signal {run.signal}")
+    if run.http_status is not None:
+        outcome.append(f"HTTP {run.http_status}")
+    if outcome:
+        rows.append(("result", " · ".join(outcome)))
+    if run.error:
+        rows.append(("error", Text(run.error.splitlines()[0], styles.status_style(RunStatus.FAILED))))
+    elif run.reason:
+        rows.append(("reason", Text(run.reason, styles.component_style(DIM))))
+    if run.request:
+        rows.append(("request", _request_text(run.request)))
+    if run.total_tokens is not None or run.cost_usd is not None:
+        rows.append(("tokens", _usage_text(run)))
+    if run.tool_calls:
+        calls = [
+            f"{c.get('name', '?')} {json.dumps(c.get('arguments', ''), ensure_ascii=False)[:60]}"
+            for c in run.tool_calls
+        ]
+        rows.append(("tools", f"{len(calls)}: " + " · ".join(calls)))
+    if run.delivery_status:
+        st = run.delivery_status
+        style = styles.status_style(DELIVERY_STATUS.get(st, RunStatus.SKIPPED))
+        rows.append(("delivery", Text(st + (f" — {run.delivery_reason}" if run.delivery_reason else ""), style)))
+    if run.summary:
+        rows.append(("summary", run.summary))
+    return rows
+
+
+def facts_text(run: Run, styles: StatusStyles) -> Text:
+    """The facts, one labelled line each (empty when there are none)."""
+    lines: list[Text] = []
+    for label, value in fact_rows(run, styles):
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(f"{label:<{LABEL_WIDTH}}", "bold")
+        line.append_text(value if isinstance(value, Text) else Text(value))
+        lines.append(line)
+    return Text("\n").join(lines)
