@@ -26,13 +26,13 @@ from cronui.ui.screens.job_editor import JobEditor
 from cronui.ui.screens.main import MainScreen
 from cronui.ui.screens.run_detail import RunDetailScreen
 from cronui.ui.screens.runs import RunsScreen
-from cronui.ui.screenshots import settle
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.job_table import JobTable
 from cronui.ui.widgets.live import LivePane
 from cronui.ui.widgets.output import OutputView
 from cronui.ui.widgets.run_table import RunTable
 from tests.conftest import FakeExecutor, make_job
+from tests.make_screenshots import settle
 
 SIZE = (120, 36)
 

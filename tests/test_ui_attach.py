@@ -17,9 +17,9 @@ from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.store.sqlite import SQLiteStore
 from cronui.ui.app import make_app
-from cronui.ui.screenshots import settle
 from cronui.ui.widgets.header import StatusHeader
 from tests.conftest import make_job
+from tests.make_screenshots import settle
 from tests.test_ui_app import main, until
 
 pytestmark = pytest.mark.slow

@@ -19,6 +19,8 @@ from cronui.ui.inflight import InFlight
 from cronui.ui.jobform import form_from_job, job_from_form, missing_env
 from cronui.ui.themes import load_themes, theme_from_mapping
 from cronui.ui.times import ZoneMode, clock_span, countdown, fire_time, lateness, offset, short_time, zone_for
+from cronui.ui.widgets.output import fold_line, pretty
+from cronui.ui.widgets.status import status_class
 from tests.conftest import make_job, ms
 
 # ---------------------------------------------------------------- filters
@@ -335,13 +337,57 @@ async def test_bridge_reads_the_log_when_another_process_schedules(store, settin
 
 
 def test_output_folds_long_lines_at_words_and_pretty_prints_json() -> None:
-    from cronui.ui.widgets.output import _wrap, pretty
-
-    assert _wrap("the quick brown fox jumps over the lazy dog", 16) == [
+    assert fold_line("the quick brown fox jumps over the lazy dog", 16) == [
         "the quick brown",
         "fox jumps over",
         "the lazy dog",
     ]
-    assert _wrap("x" * 20, 8) == ["x" * 8, "x" * 8, "x" * 4]
+    assert fold_line("x" * 20, 8) == ["x" * 8, "x" * 8, "x" * 4]
     assert pretty('{"a": [1, 2]}') == '{\n  "a": [\n    1,\n    2\n  ]\n}'
     assert pretty("not json {") == "not json {"
+
+
+def test_catalog_next_fire_follows_changes_to_the_first_job() -> None:
+    cat = Catalog()
+    cat.replace_all([make_job("a", id=1, next_run_at=500), make_job("b", id=2, next_run_at=200)])
+    assert (nxt := cat.next_fire()) is not None and (nxt[0], nxt[1].name) == (200, "b")
+    cat.upsert(make_job("b", id=2, next_run_at=900))  # b fired: its next slot moved on
+    assert (nxt := cat.next_fire()) is not None and (nxt[0], nxt[1].name) == (500, "a")
+    cat.upsert(make_job("a", id=1, next_run_at=500, enabled=False))
+    assert (nxt := cat.next_fire()) is not None and nxt[1].name == "b"
+    cat.remove(2)
+    assert cat.next_fire() is None
+
+
+@pytest.mark.parametrize("order", [(1, 2), (2, 1)])
+def test_catalog_names_survive_two_jobs_swapping_them(order: tuple[int, int]) -> None:
+    """Both jobs are read again after one change; in whichever order they arrive, each name finds its job."""
+    cat = Catalog()
+    cat.replace_all([make_job("a", id=1), make_job("b", id=2)])
+    swapped = {1: make_job("b", id=1), 2: make_job("a", id=2)}
+    for job_id in order:
+        cat.upsert(swapped[job_id])
+    assert {name: job.id for name, job in cat.by_name.items()} == {"a": 2, "b": 1}
+
+
+def test_catalog_keeps_a_freed_name_for_the_job_that_took_it() -> None:
+    cat = Catalog()
+    cat.replace_all([make_job("x", id=3)])
+    cat.upsert(make_job("x", id=5))  # a new job with the name, read before the old one's removal
+    cat.remove(3)
+    assert cat.by_name["x"].id == 5
+
+
+@pytest.mark.parametrize(
+    ("status", "component"),
+    [
+        (RunStatus.SUCCEEDED, "status--succeeded"),
+        (RunStatus.TIMED_OUT, "status--failed"),
+        ("failed", "status--failed"),  # a status as text (a finished event's data, a timeline row)
+        ("pending", "status--running"),
+        ("setup-completed", "status--dim"),  # a milestone's name is no status
+        (None, "status--dim"),  # a run with no status yet
+    ],
+)
+def test_status_colours_by_component_class(status: RunStatus | str | None, component: str) -> None:
+    assert status_class(status) == component

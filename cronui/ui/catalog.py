@@ -37,7 +37,7 @@ class Catalog:
         assert job.id is not None
         old = self.jobs.get(job.id)
         if old is not None and old.name != job.name:
-            self.by_name.pop(old.name, None)
+            self._forget_name(old)
         if job.deleted_at is not None:
             self.remove(job.id)
             return
@@ -48,9 +48,16 @@ class Catalog:
     def remove(self, job_id: int) -> None:
         job = self.jobs.pop(job_id, None)
         if job is not None:
-            self.by_name.pop(job.name, None)
+            self._forget_name(job)
         self.strips.pop(job_id, None)
         self._changed()
+
+    def _forget_name(self, job: Job) -> None:
+        """Drop the job's name, unless another job has taken it meanwhile (two jobs that swapped names,
+        a job removed after a new one with its freed name was read)."""
+        held = self.by_name.get(job.name)
+        if held is not None and held.id == job.id:
+            del self.by_name[job.name]
 
     def _changed(self) -> None:
         self._next = None
@@ -91,5 +98,5 @@ class Catalog:
             self._next = best if best is not None else (-1, -1)
         if self._next[0] < 0:
             return None
-        job = self.jobs.get(self._next[1])
-        return None if job is None else (self._next[0], job)
+        first = self.jobs.get(self._next[1])
+        return None if first is None else (self._next[0], first)

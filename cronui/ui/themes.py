@@ -28,8 +28,19 @@ STATUS_VARIABLES: dict[str, str] = {
 }
 """Defaults for themes that do not set the run-status colours (Textual's built-in themes)."""
 
-_COLOR_KEYS = ("primary", "secondary", "warning", "error", "success", "accent")
-_COLOR_KEYS += ("foreground", "background", "surface", "panel", "boost")
+_COLOR_KEYS = (
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 _OTHER_KEYS = {"name", "dark", "luminosity_spread", "text_alpha", "variables"}
 
 FALLBACK = Theme(

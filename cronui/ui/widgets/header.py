@@ -9,7 +9,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.widget import Widget
 
-from cronui.ui.widgets.table import StatusStyles
+from cronui.ui.widgets.status import StatusStyles, status_css
 
 
 @dataclass
@@ -36,9 +36,8 @@ class StatusHeader(StatusStyles, Widget):
         & > .header--none { color: $warning; text-style: bold; }
         & > .header--paused { color: $warning; text-style: bold reverse; }
         & > .header--where { color: $accent; text-style: bold; }
-        & > .status--dim { color: $text-muted; }
     }
-    """
+    """ + status_css("StatusHeader")
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "header--title",
         "header--owning",
@@ -46,7 +45,7 @@ class StatusHeader(StatusStyles, Widget):
         "header--none",
         "header--paused",
         "header--where",
-        "status--dim",
+        *StatusStyles.COMPONENT_CLASSES,
     }
 
     def __init__(self, **kw: object) -> None:

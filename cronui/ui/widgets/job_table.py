@@ -7,12 +7,14 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.message import Message
+from textual.strip import Strip
 
 from cronui.model import Job, RunStatus
 from cronui.schedule import ScheduleError, describe
 from cronui.ui.catalog import Catalog
 from cronui.ui.times import countdown
-from cronui.ui.widgets.table import MARK, SPAN, Column, VirtualTable, strip_cells
+from cronui.ui.widgets.status import MARK, strip_cells
+from cronui.ui.widgets.table import SPAN, Column, VirtualTable
 
 STATUS_WORD = {
     RunStatus.SUCCEEDED: "ok",
@@ -76,14 +78,10 @@ class JobTable(VirtualTable[Job]):
         return row.id
 
     def set_rows(self, rows: list[Job], *, keep_cursor: bool = True) -> None:
-        longest = max((len(j.name) for j in rows), default=10)
-        width = max(10, min(longest, 40))
-        if width != self.columns[1].width:
-            self.columns[1] = Column("name", "NAME", width, priority=99)
-            self._layout_version += 1
+        self.fit_column("name", (j.name for j in rows), 10, 40)
         super().set_rows(rows, keep_cursor=keep_cursor)
 
-    def render_line(self, y: int):  # type: ignore[no-untyped-def]
+    def render_line(self, y: int) -> Strip:
         if y == 1:  # once per paint: ask for the outcome strips of the rows on screen
             ids = [r.id for i in self.visible_rows() if (r := self.rows[i]).id is not None]
             missing = self.catalog.missing_strips(ids)
@@ -97,7 +95,7 @@ class JobTable(VirtualTable[Job]):
         warn = self.component_style("status--warning")
         failed = self.status_style(RunStatus.FAILED)
         if job.auto_disabled:
-            mark = Text("✖", failed)
+            mark = Text(MARK[RunStatus.FAILED], failed)
         elif not job.enabled:
             mark = Text("○", dim)
         elif paused:

@@ -20,7 +20,7 @@ from cronui.model import RunStatus
 from cronui.timefmt import human_span
 from cronui.ui.inflight import InFlight, LiveRun
 from cronui.ui.times import clock_span, offset, short_time
-from cronui.ui.widgets.table import MARK, StatusStyles
+from cronui.ui.widgets.status import MARK, StatusStyles, status_css
 
 SHOWN_MILESTONES = 5
 SHOWN_RUNS = 200
@@ -40,17 +40,11 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
         & > .live--cursor { background: $primary 15%; }
         & > .live--empty { color: $text-muted; text-style: italic; }
         & > .live--job { text-style: bold; }
-        & > .status--succeeded { color: $run-succeeded; }
-        & > .status--failed { color: $run-failed; }
-        & > .status--running { color: $run-running; }
-        & > .status--skipped { color: $run-skipped; }
-        & > .status--dim { color: $text-muted; }
-        & > .status--warning { color: $warning; }
     }
     LivePane:focus > .live--cursor {
         background: $primary 35%;
     }
-    """
+    """ + status_css("LivePane")
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "live--cursor",
         "live--empty",
@@ -179,8 +173,8 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
 
     async def _on_click(self, event: events.Click) -> None:
         y = int(self.scroll_y) + event.y
-        if 0 <= y < len(self._lines) and self._lines[y][1] is not None:
-            rid = self._lines[y][1]
+        rid = self._lines[y][1] if 0 <= y < len(self._lines) else None
+        if rid is not None:  # a run's line, not the gap before the finished ones
             if rid == self._selected and event.chain >= 2:
                 self.post_message(self.Selected(rid))
             self._selected = rid

@@ -16,7 +16,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from cronui.ui.widgets.table import StatusStyles
+from cronui.ui.widgets.status import StatusStyles, status_css
 
 STDERR_RULE = "── stderr ──"
 
@@ -32,7 +32,7 @@ def pretty(text: str) -> str:
     return text
 
 
-def _wrap(line: str, width: int) -> list[str]:
+def fold_line(line: str, width: int) -> list[str]:
     """Fold a long line at word boundaries where it can, mid-word where a word is wider than the pane."""
     out: list[str] = []
     while cell_len(line) > width:
@@ -56,10 +56,8 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
         & > .output--current { background: $warning; color: $background; }
         & > .output--rule { color: $text-muted; }
         & > .output--empty { color: $text-muted; text-style: italic; }
-        & > .status--failed { color: $run-failed; }
-        & > .status--dim { color: $text-muted; }
     }
-    """
+    """ + status_css("OutputView")
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "output--match",
         "output--current",
@@ -116,7 +114,7 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
         for line, err in lines:
             line = line.expandtabs(4)
             if self.wrap and width > 1 and cell_len(line) > width:
-                out.extend((part, err) for part in _wrap(line, width))
+                out.extend((part, err) for part in fold_line(line, width))
             else:
                 out.append((line, err))
         self._lines = out

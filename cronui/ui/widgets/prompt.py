@@ -48,6 +48,20 @@ class PromptBar(Horizontal):
         yield Prompt(id="prompt")
 
 
+class PromptMessage(Message):
+    """What the prompt says about its text: in which mode, and the text."""
+
+    def __init__(self, prompt: Prompt, mode: Mode, value: str) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.mode = mode
+        self.value = value
+
+    @property
+    def control(self) -> Prompt:
+        return self.prompt
+
+
 class Prompt(Input):
     DEFAULT_CSS = """
     Prompt {
@@ -62,30 +76,15 @@ class Prompt(Input):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close", show=False)]
 
-    class Done(Message):
+    class Edited(PromptMessage):
+        """The text changed."""
+
+    class Done(PromptMessage):
         """Enter (submitted=True) or escape (False)."""
 
         def __init__(self, prompt: Prompt, mode: Mode, value: str, submitted: bool) -> None:
-            super().__init__()
-            self.prompt = prompt
-            self.mode = mode
-            self.value = value
+            super().__init__(prompt, mode, value)
             self.submitted = submitted
-
-        @property
-        def control(self) -> Prompt:
-            return self.prompt
-
-    class Edited(Message):
-        def __init__(self, prompt: Prompt, mode: Mode, value: str) -> None:
-            super().__init__()
-            self.prompt = prompt
-            self.mode = mode
-            self.value = value
-
-        @property
-        def control(self) -> Prompt:
-            return self.prompt
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]

@@ -10,7 +10,8 @@ from cronui.model import Run, RunStatus, Trigger
 from cronui.timefmt import human_span
 from cronui.ui.catalog import Catalog
 from cronui.ui.times import ZoneMode, short_time, zone_for
-from cronui.ui.widgets.table import MARK, Column, VirtualTable
+from cronui.ui.widgets.status import MARK
+from cronui.ui.widgets.table import Column, VirtualTable
 
 
 def trigger_text(run: Run, max_attempts: int | None) -> str:
@@ -77,11 +78,7 @@ class RunTable(VirtualTable[Run]):
 
     def set_rows(self, rows: list[Run], *, keep_cursor: bool = True) -> None:
         if self.show_job:
-            longest = max((len(r.job_name) for r in rows), default=10)
-            width = max(8, min(longest, 32))
-            if width != self.columns[1].width:
-                self.columns[1] = Column("job", "JOB", width, priority=96)
-                self._layout_version += 1
+            self.fit_column("job", (r.job_name for r in rows), 8, 32)
         super().set_rows(rows, keep_cursor=keep_cursor)
 
     def render_cells(self, run: Run, index: int) -> list[Text | str | None]:

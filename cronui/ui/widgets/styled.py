@@ -1,4 +1,4 @@
-"""A Static whose text can use the theme's run-status colours (as `StatusStyles` does for tables)."""
+"""A Static whose text can use the theme's run-status colours (see `StatusStyles`)."""
 
 from __future__ import annotations
 
@@ -6,20 +6,11 @@ from typing import ClassVar
 
 from textual.widgets import Static
 
-from cronui.ui.widgets.table import StatusStyles
+from cronui.ui.widgets.status import StatusStyles, status_css
 
 
 class StyledStatic(StatusStyles, Static):
     """A Static that can colour run statuses from the theme."""
 
-    DEFAULT_CSS = """
-    StyledStatic {
-        & > .status--succeeded { color: $run-succeeded; }
-        & > .status--failed { color: $run-failed; }
-        & > .status--running { color: $run-running; }
-        & > .status--skipped { color: $run-skipped; }
-        & > .status--dim { color: $text-muted; }
-        & > .status--warning { color: $warning; }
-    }
-    """
+    DEFAULT_CSS = status_css("StyledStatic")
     COMPONENT_CLASSES: ClassVar[set[str]] = set(StatusStyles.COMPONENT_CLASSES)

@@ -8,8 +8,8 @@ important ones are dropped whole, so the ones that stay (the job's name first) a
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import ClassVar, Generic, Literal, TypeVar
 
 from rich.cells import cell_len
@@ -23,30 +23,12 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from cronui.model import RunStatus
-from cronui.present import STATUS_MARK
+from cronui.ui.widgets.status import MARK, StatusStyles, status_css
 
 R = TypeVar("R")
 
 SPAN = None
 """A cell value meaning "the cell before this one spans into this column"."""
-
-MARK: dict[RunStatus, str] = {
-    **STATUS_MARK,
-    RunStatus.TIMED_OUT: "✖",  # the hourglass is an emoji in many fonts: two cells wide, or missing
-}
-"""The status marks of the CLI, with the ones that render badly in terminals and SVG fonts replaced."""
-
-STATUS_CLASS: dict[RunStatus, str] = {
-    RunStatus.SUCCEEDED: "status--succeeded",
-    RunStatus.FAILED: "status--failed",
-    RunStatus.TIMED_OUT: "status--failed",
-    RunStatus.INTERRUPTED: "status--failed",
-    RunStatus.RUNNING: "status--running",
-    RunStatus.PENDING: "status--running",
-    RunStatus.SKIPPED: "status--skipped",
-    RunStatus.CANCELLED: "status--skipped",
-}
 
 
 @dataclass(frozen=True)
@@ -59,31 +41,17 @@ class Column:
     align: Literal["left", "right"] = "left"
 
 
-class StatusStyles:
-    """Run-status colours from the theme variables, via component classes, cached per theme."""
+class RowMessage(Message):
+    """A message from a table about one of its rows."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {*STATUS_CLASS.values(), "status--dim", "status--warning"}
+    def __init__(self, table: VirtualTable[object], index: int) -> None:
+        super().__init__()
+        self.table = table
+        self.index = index
 
-    _status_cache: dict[str, Style]
-    _status_theme: str
-
-    def status_style(self, status: RunStatus | str | None) -> Style:
-        key = STATUS_CLASS.get(RunStatus(status)) if status in RunStatus._value2member_map_ else None
-        return self.component_style(key or "status--dim")
-
-    def component_style(self, name: str) -> Style:
-        theme = self.app.theme  # type: ignore[attr-defined]
-        if getattr(self, "_status_theme", None) != theme:
-            self._status_cache = {}
-            self._status_theme = theme
-        style = self._status_cache.get(name)
-        if style is None:
-            # the colour as blended over the widget's background (theme colours may be translucent or
-            # "auto"), without a background of its own, so a cursor row's background still shows
-            full = self.get_component_rich_style(name)  # type: ignore[attr-defined]
-            partial = self.get_component_rich_style(name, partial=True)  # type: ignore[attr-defined]
-            style = self._status_cache[name] = Style.from_color(full.color) + partial.without_color
-        return style
+    @property
+    def control(self) -> VirtualTable[object]:
+        return self.table
 
 
 class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
@@ -97,18 +65,12 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
         & > .vtable--header { text-style: bold; color: $text-muted; }
         & > .vtable--cursor { background: $primary 15%; }
         & > .vtable--empty { color: $text-muted; text-style: italic; }
-        & > .status--succeeded { color: $run-succeeded; }
-        & > .status--failed { color: $run-failed; }
-        & > .status--running { color: $run-running; }
-        & > .status--skipped { color: $run-skipped; }
-        & > .status--dim { color: $text-muted; }
-        & > .status--warning { color: $warning; }
     }
     VirtualTable:focus > .vtable--cursor {
         background: $primary 35%;
         text-style: bold;
     }
-    """
+    """ + status_css("VirtualTable")
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "vtable--header",
@@ -128,32 +90,14 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
 
     cursor: reactive[int] = reactive(0, init=False, always_update=True, repaint=False)
 
-    class Highlighted(Message):
+    class Highlighted(RowMessage):
         """The cursor moved to another row."""
-
-        def __init__(self, table: VirtualTable[object], index: int) -> None:
-            super().__init__()
-            self.table = table
-            self.index = index
-
-        @property
-        def control(self) -> VirtualTable[object]:
-            return self.table
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, VirtualTable.Highlighted) and message.table is self.table
 
-    class Selected(Message):
+    class Selected(RowMessage):
         """Enter on a row."""
-
-        def __init__(self, table: VirtualTable[object], index: int) -> None:
-            super().__init__()
-            self.table = table
-            self.index = index
-
-        @property
-        def control(self) -> VirtualTable[object]:
-            return self.table
 
     class NeedMore(Message):
         """The view came near the last loaded row and `more` says there are others."""
@@ -330,6 +274,13 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
         self._layout_version += 1
         self.refresh()
 
+    def fit_column(self, key: str, texts: Iterable[str], least: int, most: int) -> None:
+        """Make column `key` as wide as the longest of `texts`, kept within `least`..`most` (10 when none)."""
+        width = max(least, min(max((len(t) for t in texts), default=10), most))
+        if any(c.key == key and c.width != width for c in self.columns):
+            self.columns = [replace(c, width=width) if c.key == key else c for c in self.columns]
+            self._layout_version += 1
+
     def _line_text(self, cells: Sequence[Text | str | None], layout: list[tuple[Column, int]]) -> Text:
         line = Text(no_wrap=True, end="")
         i = 0
@@ -399,17 +350,5 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
         return strip.crop_extend(0, width, style)
 
 
-def strip_cells(statuses: Sequence[RunStatus], styles: StatusStyles, length: int = 20) -> Text:
-    """The last outcomes as a strip of bars, newest on the right: tall for success, low for the rest."""
-    text = Text(no_wrap=True)
-    for status in statuses[-length:]:
-        glyph = (
-            "▇"
-            if status is RunStatus.SUCCEEDED
-            else ("▃" if status in (RunStatus.SKIPPED, RunStatus.CANCELLED) else "▁")
-        )
-        text.append(glyph, styles.status_style(status))
-    return text
-
-
-__all__ = ["MARK", "SPAN", "Column", "StatusStyles", "VirtualTable", "strip_cells"]
+# MARK lives in `status`; it stays importable from here, where the screens have always found it
+__all__ = ["MARK", "SPAN", "Column", "RowMessage", "VirtualTable"]

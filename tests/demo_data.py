@@ -1,4 +1,5 @@
-"""Fixed, seeded demo data: the jobs and runs the screenshots and the snapshot tests show.
+"""Fixed, seeded demo data: the jobs and runs the screenshots and the snapshot tests show (developer
+tooling, not part of the installed package).
 
 Everything is derived from `now_ms` and a seeded random generator, so the same call always writes the
 same database. Two runs are left in flight, owned by `node` (pass the engine's node, so the engine that

@@ -1,11 +1,12 @@
 """Real app states on the fixed demo data (a frozen clock, seeded runs), rendered to SVG.
 
-    python -m cronui.ui.screenshots                 # writes screenshots/*.svg (main, editor, run detail)
-    python -m cronui.ui.screenshots --out DIR --size 120x36
-    python -m cronui.ui.screenshots --demo          # open the demo app in this terminal, to try it
+    python tests/make_screenshots.py --out screenshots   # writes screenshots/*.svg (main, editor, run detail)
+    python tests/make_screenshots.py --out DIR --size 120x36
+    python tests/make_screenshots.py --demo              # open the demo app in this terminal, to try it
 
-The snapshot tests build their apps with `demo_app` too, so the README pictures and the tests show the
-same thing.
+The folder given to `--out` (default: `screenshots` in the current directory) is created if missing. The
+snapshot tests build their apps with `demo_app` too, so the README pictures and the tests show the same
+thing. Developer tooling: it lives under tests/ and is not part of the installed package.
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from demo_data import DEMO_DB, DEMO_NODE, DEMO_NOW, seed_demo
 from textual.pilot import Pilot
+from textual.widgets import Input, OptionList
 
 from cronui.config import Retention, Settings
 from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.store.sqlite import SQLiteStore
 from cronui.ui.app import CronuiApp, make_app
-from cronui.ui.demo import DEMO_DB, DEMO_NODE, DEMO_NOW, seed_demo
 
 BACKGROUND_GROUPS = {"engine", "bridge"}
 
@@ -83,10 +85,7 @@ async def at_editor(pilot: Pilot[object]) -> None:
     await settle(pilot)
     await pilot.press("n")
     await settle(pilot)
-    app = pilot.app
-    from textual.widgets import Input, OptionList
-
-    screen = app.screen
+    screen = pilot.app.screen
     screen.query_one("#name", Input).value = "research-digest-eu"
     presets = screen.query_one("#presets", OptionList)
     presets.highlighted = 9  # Weekdays at 09:00
@@ -135,7 +134,7 @@ async def render_all(out: Path, size: tuple[int, int], names: list[str]) -> list
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parents[2] / "screenshots"))
+    parser.add_argument("--out", default="screenshots", help="folder for the SVGs (created if missing)")
     parser.add_argument("--size", default="120x36", help="COLUMNSxROWS")
     parser.add_argument("--only", action="append", choices=sorted(SHOTS), help="render just this one (repeatable)")
     parser.add_argument("--demo", action="store_true", help="open the demo app in this terminal instead")

@@ -1,0 +1,61 @@
+"""Widgets on their own, each in a small app with the theme's run-status colours: what a click or a key does
+to them, without a store or an engine behind."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from cronui.model import EventKind, RunEvent
+from cronui.ui.inflight import InFlight
+from cronui.ui.themes import STATUS_VARIABLES
+from cronui.ui.widgets.live import LivePane
+
+
+class LiveApp(App[None]):
+    def __init__(self, inflight: InFlight) -> None:
+        super().__init__()
+        self.inflight = inflight
+        self.opened: list[int] = []
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(STATUS_VARIABLES)
+
+    def compose(self) -> ComposeResult:
+        yield LivePane(self.inflight, lambda: 10_000)
+
+    def on_mount(self) -> None:
+        self.query_one(LivePane).rebuild()
+
+    def on_live_pane_selected(self, message: LivePane.Selected) -> None:
+        self.opened.append(message.run_id)
+
+
+def one_running_one_finished() -> InFlight:
+    live = InFlight(lambda job_id: "job")
+    live.apply(
+        [
+            RunEvent(EventKind.QUEUED, 1000, 7, 1, "backup", data={"trigger": "manual"}),
+            RunEvent(EventKind.STARTED, 1004, 7, 1, "backup", data={"trigger": "manual", "attempt": 1}),
+            RunEvent(EventKind.QUEUED, 1000, 8, 2, "digest", data={"trigger": "schedule"}),
+            RunEvent(EventKind.STARTED, 1004, 8, 2, "digest", data={"trigger": "schedule", "attempt": 1}),
+            RunEvent(EventKind.FINISHED, 2000, 8, 2, "digest", data={"status": "succeeded", "duration_ms": 996}),
+        ]
+    )
+    return live
+
+
+async def test_live_pane_clicks_select_runs_and_skip_the_gap_line() -> None:
+    app = LiveApp(one_running_one_finished())
+    async with app.run_test(size=(80, 10)) as pilot:
+        pane = app.query_one(LivePane)
+        await pilot.pause()
+        assert pane.current_run_id == 7  # lines: the run in flight, a gap, the finished run
+        await pilot.click(LivePane, offset=(5, 1), times=2)  # the gap belongs to no run
+        await pilot.pause()
+        assert pane.current_run_id == 7 and app.opened == []
+        await pilot.click(LivePane, offset=(5, 2))
+        await pilot.pause()
+        assert pane.current_run_id == 8 and app.opened == []
+        await pilot.click(LivePane, offset=(5, 2), times=2)  # a double click opens it
+        await pilot.pause()
+        assert app.opened == [8]
