@@ -45,7 +45,9 @@ def day_sides(parsed: Parsed, f: Field) -> list[tuple[Parsed, str]]:
     croniter reads any list with as many distinct items as the field has values as '*'. For plain
     numbers that is right (the list is the whole field), but with items of another kind in the count
     it is not: 'L,2-31' would fire on the 1st. So plain values are one side and the ``L``, ``5L`` and
-    ``1#2`` items another, and no croniter field ever mixes the two kinds.
+    ``1#2`` items another, and no croniter field ever mixes the two kinds. (A side of ``5L``/``1#2``
+    items naming all seven weekdays also counts as '*' in croniter's list, but croniter matches those
+    items from a table of their own, so they stay exact.)
     """
     if parsed.values and croniter_list(parsed.values, f) == "*":
         return [(parsed, "*")]  # every day already: the special items add nothing
