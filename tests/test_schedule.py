@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from cronsim import CronSim
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from cronui.schedule import (
@@ -361,6 +361,125 @@ def test_rare_schedules_are_found_far_ahead() -> None:
     assert fires("0 0 29 2 *", "UTC", "2097-01-01T00:00Z", 1) == ["2104-02-29T00:00:00Z"]
 
 
+# ---------------------------------------------------------------- lists that fill a whole field
+# croniter reads a list with as many items as its field has values as "*". A list that really is the
+# whole field means every value, but in the day fields it may be mixed with L, 5L or 1#2 items, and
+# for the day rule a restricted field stays restricted (Debian: only a field *starting* with '*' is
+# unrestricted). Each case is checked against cronsim (which follows Debian cron) in UTC.
+
+
+def cronsim_fires(expr: str, start: str, n: int) -> list[str]:
+    oracle = CronSim(expr, datetime.fromisoformat(start.replace("Z", "+00:00")))
+    return [iso(int(next(oracle).timestamp()) * 1000) for _ in range(n)]
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        # minute and hour: a list or ranges covering the field fire on every value
+        "0-58,59 12 * * *",
+        "0-29,30-59 12 1 * *",
+        "0 0-22,23 * * *",
+        "0 0-11,12-23 1 * 1",
+        # day-of-month: L with the 30 days 2-31 (or 1 and 3-31) is 31 items and not every day
+        "0 12 L,2-31 * *",
+        "0 12 2-31,L * *",
+        "0 12 1,L,3-31 * *",
+        "0 12 L,2-31 2 *",
+        "0 12 L,1-30 * *",  # every day after all: each month's last day is at most the 31st
+        "0 12 L,2-31 * 1",  # restricted day fields: OR
+        "0 12 L,2-31 * 5L",
+        "0 12 L,2-31 * 1#2",
+        "0 12 L,2-31 * */2",  # a day-of-week starting with '*': AND
+        "0 12 */2,L * 1",
+        "0 12 1-31 * 1",  # '1-31' is restricted: OR with Monday, so every day
+        "0 12 1-15,16-31 * 5L",
+        "0 12 */1 * 1",  # '*/1' starts with '*': AND, so Mondays only
+        # month
+        "0 12 1 1-11,dec *",
+        "0 12 1 jan-jun,7-12 1",
+        # day-of-week: 7 is Sunday, '#' and 'L' items that name every weekday
+        "0 12 * * 0-6,7",
+        "0 12 * * 1-7",
+        "0 12 13 * 0-7",  # restricted: OR with the 13th, so every day
+        "0 12 * * 0L,1L,2L,3L,4L,5L,6L",  # the last seven days of each month
+        "0 12 * * 1L,2L,3L,4L,5L,6L,7L",
+        "0 12 * * 0#1,1#1,2#1,3#1,4#1,5#1,6#1",  # the first seven days of each month
+        "0 12 * * 1#1,2#1,3#1,4#1,5#1,6#1,7#1",
+        "0 12 15 * 0#1,1#1,2#1,3#1,4#1,5#1,6#1",
+        "0 12 * * 1-7,1#2",
+        "0 12 */2 * 0-6,0L",
+        "0 12 L,2-31 * 0L,1L,2L,3L,4L,5L,6L",
+        # seconds first (6 fields)
+        "0-58,59 0 12 * * *",
+        "0-29,30-59 0 12 1 * *",
+        "0 0 12 L,2-31 * *",
+    ],
+)
+@pytest.mark.parametrize("start", ["2026-01-01T00:00Z", "2028-02-20T13:00Z"])
+def test_lists_filling_a_field_agree_with_cronsim(expr: str, start: str) -> None:
+    assert fires(expr, "UTC", start, 70) == cronsim_fires(expr, start, 70)
+
+
+def test_last_day_with_the_other_30_days_is_not_the_first() -> None:
+    # every day but the 1st (by hand: the 2nd to the 31st, and the last day is one of them)
+    days = [x[:10] for x in fires("0 12 L,2-31 * *", "UTC", "2026-01-25T00:00Z", 10)]
+    assert days == [
+        "2026-01-25",
+        "2026-01-26",
+        "2026-01-27",
+        "2026-01-28",
+        "2026-01-29",
+        "2026-01-30",
+        "2026-01-31",
+        "2026-02-02",
+        "2026-02-03",
+        "2026-02-04",
+    ]
+    year = fires("0 12 L,2-31 * *", "UTC", "2025-12-31T23:00Z", 400)
+    assert sum(x.startswith("2026-") for x in year) == 365 - 12
+    assert not any(x[8:10] == "01" for x in year)
+    assert fires("0 12 1,L,3-31 2 *", "UTC", "2026-01-01T00:00Z", 2) == ["2026-02-01T12:00:00Z", "2026-02-03T12:00:00Z"]
+
+
+def test_last_day_with_the_other_30_days_or_a_weekday() -> None:
+    # both day fields restricted: OR, so the 1st fires only when it is a Monday (June 2026)
+    firsts = [x for x in fires("0 12 L,2-31 * 1", "UTC", "2025-12-31T23:00Z", 365) if x[8:10] == "01"]
+    assert firsts == ["2026-06-01T12:00:00Z"]
+    # a day-of-week starting with '*' makes it AND: the 2nd-31st that are Sun, Tue, Thu or Sat
+    assert fires("0 12 L,2-31 * */2", "UTC", "2026-03-29T00:00Z", 4) == [
+        "2026-03-29T12:00:00Z",  # Sunday
+        "2026-03-31T12:00:00Z",  # Tuesday, the last day
+        "2026-04-02T12:00:00Z",  # Thursday (Wednesday the 1st is out twice over)
+        "2026-04-04T12:00:00Z",
+    ]
+
+
+def test_a_day_field_is_unrestricted_only_when_it_starts_with_a_star() -> None:
+    # '1-31' and '0-7' are restricted, so the OR rule makes every day match
+    assert fires("0 12 1-31 * 1", "UTC", "2026-01-01T00:00Z", 3) == [
+        "2026-01-01T12:00:00Z",
+        "2026-01-02T12:00:00Z",
+        "2026-01-03T12:00:00Z",
+    ]
+    assert fires("0 12 13 * 0-7", "UTC", "2026-01-01T00:00Z", 2) == ["2026-01-01T12:00:00Z", "2026-01-02T12:00:00Z"]
+    # '*/1' is the same days as '1-31', but starts with '*': AND, Mondays only
+    assert fires("0 12 */1 * 1", "UTC", "2026-01-01T00:00Z", 2) == ["2026-01-05T12:00:00Z", "2026-01-12T12:00:00Z"]
+
+
+def test_weekday_items_naming_every_weekday() -> None:
+    # the last of each weekday is the last seven days; the first of each is the first seven
+    assert [x[:10] for x in fires("0 12 * * 0L,1L,2L,3L,4L,5L,6L", "UTC", "2026-02-01T00:00Z", 8)] == [
+        *(f"2026-02-{d}" for d in range(22, 29)),
+        "2026-03-25",
+    ]
+    assert [x[:10] for x in fires("0 12 * * 1#1,2#1,3#1,4#1,5#1,6#1,7#1", "UTC", "2026-02-06T00:00Z", 3)] == [
+        "2026-02-06",
+        "2026-02-07",
+        "2026-03-01",
+    ]
+
+
 # ---------------------------------------------------------------- intervals
 
 
@@ -579,6 +698,10 @@ _keywords = st.tuples(
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(), _cronish, _keywords), st.sampled_from(["UTC", "Europe/Berlin", "Pacific/Chatham"]))
+@example("0 0 * * \u0661", "UTC")  # a non-ASCII digit
+@example("0 0 1_0 * *", "UTC")  # int() reads "1_0" as 10
+@example("9" * 5000 + " * * * *", "UTC")
+@example("0 12 L,2-31 * *", "Pacific/Chatham")
 def test_any_text_is_a_schedule_or_a_schedule_error(text: str, tz: str) -> None:
     try:
         sched = parse(text, tz, now_ms=_NOW)
@@ -602,6 +725,8 @@ def _field(lo: int, hi: int, *extra: st.SearchStrategy[str]) -> st.SearchStrateg
         pair.map(lambda p: f"{p[0]}-{p[1]}"),
         st.tuples(wide, st.integers(1, span)).map(lambda t: f"{t[0][0]}-{t[0][1]}/{t[1]}"),
         st.tuples(value, st.integers(1, span)).map(lambda t: f"{t[0]}/{t[1]}"),
+        # the whole field, or all of it but its first value (with L, 2-31 fills day-of-month)
+        st.sampled_from([f"{lo}-{hi}", f"{lo + 1}-{hi}"]),
         *extra,
     )
     star = st.one_of(st.just("*"), st.integers(1, span).map(lambda k: f"*/{k}"))
@@ -623,8 +748,16 @@ _cron_5 = st.tuples(
 ).map(" ".join)
 
 
+_cron_6 = st.tuples(_field(0, 59), _cron_5).map(" ".join)  # seconds first
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_cron_5, st.integers(ms("2000-01-01T00:00Z") // 1000, ms("2040-01-01T00:00Z") // 1000))
+@given(st.one_of(_cron_5, _cron_6), st.integers(ms("2000-01-01T00:00Z") // 1000, ms("2040-01-01T00:00Z") // 1000))
+@example("0 12 L,2-31 * *", ms("2026-01-31T13:00Z") // 1000)  # croniter read the 31 items as '*'
+@example("0 12 L,2-31 * 1", ms("2026-01-31T13:00Z") // 1000)
+@example("0 0 12 L,2-31 * *", ms("2026-01-31T13:00Z") // 1000)
+@example("5-5 10 * * *", ms("2026-01-01T00:00Z") // 1000)  # croniter reads 5-5 as the whole field
+@example("0 12 1-31 * 1", ms("2026-01-01T00:00Z") // 1000)  # restricted: OR
 def test_cron_agrees_with_cronsim_in_utc(expr: str, start: int) -> None:
     try:
         sched = parse(expr, "UTC")
@@ -638,7 +771,11 @@ def test_cron_agrees_with_cronsim_in_utc(expr: str, start: int) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_cron_5)
+@given(st.one_of(_cron_5, _cron_6))
+@example("* 20/8,7-7 * * */8")  # a list mixing a step and a one-value range
+@example("47-59/60 * * * *")  # one value written as a stepped range
+@example("5-5 10 * * *")
+@example("0 12 L,2-31 * *")
 def test_describe_reads_cleanly(expr: str) -> None:
     try:
         reading = describe(expr)
