@@ -10,8 +10,8 @@ from conftest import FakeExecutor, make_job, ms, run_until, settle
 
 from cronui.config import Settings
 from cronui.engine.clock import FakeClock
-from cronui.engine.dispatcher import retry_delay_ms
 from cronui.engine.engine import Engine
+from cronui.engine.finishing import retry_delay_ms
 from cronui.jobs import JobError
 from cronui.model import EventKind, MisfirePolicy, OverlapPolicy, RunStatus, TargetKind, Trigger
 from cronui.schedule import parse
