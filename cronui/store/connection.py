@@ -17,8 +17,8 @@ from typing import Any
 
 import aiosqlite
 
-from cronui.store import schema
 from cronui.store.base import StoreError
+from cronui.store.schema import aside_path, migration_for
 
 
 class SQLiteConnection:
@@ -66,16 +66,16 @@ class SQLiteConnection:
     async def migrate(self) -> None:
         """Bring the file to the current schema; a file that has data is copied aside first."""
         version = (await self.fetch_one("PRAGMA user_version"))[0]
-        statements = schema.pending_statements(version, str(self.path))
-        if version == schema.SCHEMA_VERSION:
+        plan = migration_for(version, str(self.path))
+        if plan is None:
             return
-        if version > 0 and str(self.path) != ":memory:":
+        if plan.from_version > 0 and str(self.path) != ":memory:":
             # Keep the old file aside before touching it; a failed migration loses nothing.
-            await self.backup(str(schema.aside_path(self.path, version)))
+            await self.backup(str(aside_path(self.path, plan.from_version)))
         async with self.transaction() as db:
-            for stmt in statements:
+            for stmt in plan.statements:
                 await db.execute(stmt)
-            await db.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+            await db.execute(f"PRAGMA user_version = {plan.to_version}")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

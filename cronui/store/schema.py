@@ -8,6 +8,7 @@ is refused. A new migration is appended to MIGRATIONS, never edited in place.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from cronui.store.base import SchemaTooNew
@@ -138,11 +139,24 @@ SCHEMA_VERSION = len(MIGRATIONS)
 RUN_SELECT = "SELECT r.*, j.name AS job_name FROM runs r JOIN jobs j ON j.id = r.job_id"
 
 
-def pending_statements(version: int, where: str) -> list[str]:
-    """The statements that bring a file at schema `version` to SCHEMA_VERSION (none when it is current)."""
+@dataclass
+class Migration:
+    """What brings one file up to date: the statements from its version to the current one."""
+
+    from_version: int
+    to_version: int
+    statements: list[str]
+
+
+def migration_for(version: int, where: str) -> Migration | None:
+    """The migration for a file at schema `version`; None when it is current. A file written by a newer
+    cronui is refused (SchemaTooNew)."""
     if version > SCHEMA_VERSION:
         raise SchemaTooNew(f"{where}: written by a newer cronui (schema {version}, this one knows {SCHEMA_VERSION})")
-    return [stmt for script in MIGRATIONS[version:SCHEMA_VERSION] for stmt in split_sql(script)]
+    if version == SCHEMA_VERSION:
+        return None
+    statements = [stmt for script in MIGRATIONS[version:SCHEMA_VERSION] for stmt in split_sql(script)]
+    return Migration(version, SCHEMA_VERSION, statements)
 
 
 def aside_path(path: Path, version: int) -> Path:
