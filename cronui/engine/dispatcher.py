@@ -22,7 +22,7 @@ from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
 from cronui.engine.executors import agent, http, shell
 from cronui.engine.executors.agent import CONVERSATION_KEY
-from cronui.engine.executors.base import Outcome, RunContext
+from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
 from cronui.engine.finishing import Finisher
 from cronui.model import (
     REASON_OVERLAP,
@@ -282,7 +282,7 @@ class Dispatcher:
         executor = self.executors.get(job.kind)
         try:
             if executor is None:
-                outcome = Outcome(RunStatus.FAILED, error=f"no executor for {job.kind} jobs", transient=False)
+                outcome = permanent_failure(f"no executor for {job.kind} jobs")
             else:
                 async with asyncio.timeout(job.timeout_s):
                     outcome = await executor(ctx)
@@ -319,17 +319,10 @@ class Dispatcher:
 
     # ------------------------------------------------------------ what follows a run's end
 
-    async def finish(
-        self,
-        run: Run,
-        job: Job,
-        transient: bool = True,
-        retry_after_s: float | None = None,
-        suppress: str | None = None,
-        deliver_text: str = "",
-    ) -> None:
-        """Store a final run with what follows from it (see `Finisher.finish`)."""
-        await self.finisher.finish(run, job, transient, retry_after_s, suppress, deliver_text)
+    async def finish(self, run: Run, job: Job) -> None:
+        """Record a run that ended without an executor's outcome (one a gone scheduler left running),
+        with what follows from it (see `Finisher.finish`)."""
+        await self.finisher.finish(run, job)
 
     def _retry_queued(self, root: int) -> None:
         if self.only_roots is not None:
