@@ -62,6 +62,9 @@ class _Active:
 
 
 class Dispatcher:
+    """Starts the pending runs that may start now and executes each in its own task; `active` holds the
+    runs in flight on this node."""
+
     def __init__(
         self,
         store: Store,
