@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cronui import locations
+from cronui.schedule import ScheduleError, get_zone
 
 
 class ConfigError(ValueError):
@@ -56,8 +57,6 @@ def _text(v: Any) -> str:
 
 
 def _zone(v: Any) -> str:
-    from cronui.schedule import ScheduleError, get_zone
-
     name = _text(v)
     try:
         get_zone(name)
@@ -197,9 +196,19 @@ def _env_settings(env: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's table; ValueError says why it cannot be had ("invalid TOML: ...", "cannot read: ...")."""
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"invalid TOML: {e}") from None
+    except OSError as e:
+        raise ValueError(f"cannot read: {e.strerror}") from None
+
+
 def system_timezone() -> tuple[str, str] | None:
     """The machine's own IANA zone and where it was found, or None if it cannot be told."""
-    from cronui.schedule import ScheduleError, get_zone
 
     def ok(name: str) -> bool:
         try:
@@ -245,12 +254,9 @@ def load_settings(
     path = locations.expand(explicit) if explicit else locations.default_config_file()
     if path.exists():
         try:
-            with path.open("rb") as f:
-                data = tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: invalid TOML: {e}") from None
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+            data = read_toml(path)
+        except ValueError as e:
+            raise ConfigError(f"{path}: {e}") from None
         _apply(settings, data, str(path))
         settings.config_file = path
     elif explicit:

@@ -38,7 +38,7 @@ async def eng(store, settings: Settings) -> AsyncIterator[Engine]:
     e = Engine(store, settings, SystemClock())
     await e.open()
     assert await e.try_acquire()
-    e.dispatcher.delivery_backoff_s = 0.01
+    e.dispatcher.finisher.delivery_backoff_s = 0.01
     yield e
     await e.close(grace_s=2)
 

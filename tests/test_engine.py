@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+from collections.abc import AsyncIterator
 
 import pytest
 from conftest import FakeExecutor, make_job, ms, run_until, settle
 
 from cronui.config import Settings
 from cronui.engine.clock import FakeClock
-from cronui.engine.dispatcher import retry_delay_ms
 from cronui.engine.engine import Engine
+from cronui.engine.finishing import retry_delay_ms
 from cronui.jobs import JobError
 from cronui.model import EventKind, MisfirePolicy, OverlapPolicy, RunStatus, TargetKind, Trigger
 from cronui.schedule import parse
@@ -351,7 +353,11 @@ async def test_orphaned_runs_become_interrupted_and_are_retried(store, settings,
     await job_engine.close()
 
 
-async def test_one_lease_holder_per_store(store, settings, clock, fake, tmp_path):
+@contextlib.asynccontextmanager
+async def two_engines(
+    store: SQLiteStore, settings: Settings, clock: FakeClock, fake: FakeExecutor
+) -> AsyncIterator[tuple[Engine, Engine]]:
+    """Two engines on one database file, each with its own connection: two processes, in effect."""
     other_store = SQLiteStore(settings.db)
     await other_store.open()
     a = Engine(store, settings, clock, executors={TargetKind.SHELL: fake})
@@ -359,6 +365,15 @@ async def test_one_lease_holder_per_store(store, settings, clock, fake, tmp_path
     await a.open()
     await b.open()
     try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+        await other_store.close()
+
+
+async def test_one_lease_holder_per_store(store, settings, clock, fake):
+    async with two_engines(store, settings, clock, fake) as (a, b):
         assert await a.try_acquire()
         assert not await b.try_acquire()
         assert b.holder is not None and b.holder.holder == a.node
@@ -366,10 +381,6 @@ async def test_one_lease_holder_per_store(store, settings, clock, fake, tmp_path
         assert await b.try_acquire()
         assert not await a.renew()
         assert not a.holding
-    finally:
-        await a.close()
-        await b.close()
-        await other_store.close()
 
 
 async def test_a_dead_holder_on_this_host_is_replaced_at_once(store, settings, clock):
@@ -531,13 +542,7 @@ async def test_apply_saves_many_jobs_in_one_go_or_none(engine, store):
 
 
 async def test_a_write_from_an_attached_engine_wakes_the_holder(store, settings, clock, fake):
-    other_store = SQLiteStore(settings.db)
-    await other_store.open()
-    holder = Engine(store, settings, clock, executors={TargetKind.SHELL: fake})
-    attached = Engine(other_store, settings, clock, executors={TargetKind.SHELL: fake})
-    await holder.open()
-    await attached.open()
-    try:
+    async with two_engines(store, settings, clock, fake) as (holder, attached):
         assert await holder.try_acquire()
         assert not await attached.try_acquire()
         await attached.control.add_job(make_job("poked", "@yearly"))
@@ -549,7 +554,3 @@ async def test_a_write_from_an_attached_engine_wakes_the_holder(store, settings,
             await asyncio.sleep(0.01)
         assert holder._wake.is_set()
         assert not attached._wake.is_set()
-    finally:
-        await holder.close()
-        await attached.close()
-        await other_store.close()

@@ -10,7 +10,7 @@ from conftest import make_job, settle
 from cronui.engine.clock import SystemClock
 from cronui.engine.engine import Engine
 from cronui.engine.executors.shell import parse_milestone
-from cronui.model import RunStatus
+from cronui.model import Run, RunStatus
 
 
 @pytest.fixture
@@ -32,12 +32,16 @@ def alive(pid: int) -> bool:
     return stat[stat.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")
 
 
-async def run_once(eng: Engine, name: str, command: str, **kw):
-    job = make_job(name, "@yearly", command, **kw)
-    await eng.control.add_job(job)
+async def run_now(eng: Engine, name: str) -> Run:
+    """Trigger a job and return its run once it has ended."""
     run = await eng.control.trigger(name)
     await settle(eng)
     return await eng.store.get_run(run.id)
+
+
+async def run_once(eng: Engine, name: str, command: str, **kw) -> Run:
+    await eng.control.add_job(make_job(name, "@yearly", command, **kw))
+    return await run_now(eng, name)
 
 
 def test_milestone_lines():
@@ -106,9 +110,7 @@ async def test_secrets_resolve_at_run_time_and_are_masked(real: Engine, monkeypa
     job = await real.store.get_job(run.job_id)
     job.target["env"] = {"TOKEN": "${env:CRONUI_TEST_TOKEN}"}
     await real.control.update_job(job)
-    again = await real.control.trigger("sec")
-    await settle(real)
-    done = await real.store.get_run(again.id)
+    done = await run_now(real, "sec")
     assert done.status is RunStatus.SUCCEEDED
     assert "s3cr3t-value" not in done.output and "token is ••••••••" in done.output
     stored = await real.store.get_job(run.job_id)
@@ -119,9 +121,7 @@ async def test_missing_secret_fails_naming_the_variable(real: Engine):
     job = make_job("nosec", "@yearly", "echo hi")
     job.target["env"] = {"TOKEN": "${env:CRONUI_SURELY_UNSET_VAR}"}
     await real.control.add_job(job)
-    run = await real.control.trigger("nosec")
-    await settle(real)
-    done = await real.store.get_run(run.id)
+    done = await run_now(real, "nosec")
     assert done.status is RunStatus.FAILED
     assert (
         done.error

@@ -173,7 +173,7 @@ async def test_state_and_prune(backend: Store):
 async def test_a_jobs_latest_runs_use_an_index(backend: Store):
     if not isinstance(backend, SQLiteStore):
         pytest.skip("query plans are backend-specific")
-    plan = await backend._all(
+    plan = await backend.fetch_all(
         "EXPLAIN QUERY PLAN SELECT r.*, j.name FROM runs r JOIN jobs j ON j.id = r.job_id "
         "WHERE r.job_id = ? ORDER BY r.id DESC LIMIT 50",
         (1,),
@@ -214,7 +214,7 @@ async def test_not_a_database_is_a_clear_error(tmp_path: Path):
 
 
 async def test_migrating_an_existing_file_copies_it_aside_first(tmp_path: Path, monkeypatch):
-    import cronui.store.sqlite as mod
+    import cronui.store.schema as mod
 
     real = list(mod.MIGRATIONS)
     path = tmp_path / "old.db"
@@ -227,7 +227,7 @@ async def test_migrating_an_existing_file_copies_it_aside_first(tmp_path: Path, 
         await s.close()
     s = SQLiteStore(path)
     await s.open()
-    assert (await s._one("PRAGMA user_version"))[0] == len(real)
+    assert (await s.fetch_one("PRAGMA user_version"))[0] == len(real)
     job = await s.get_job_by_name("kept")
     await s.set_memory(job.id, "k", {"v": 1}, T0)
     assert await s.get_memory(job.id, "k") == {"v": 1}

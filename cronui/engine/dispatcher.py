@@ -1,14 +1,14 @@
-"""Claiming pending runs and executing them: concurrency caps, pools, overlap, timeouts, retries, chains.
+"""Claiming pending runs and executing them: concurrency caps, pools, overlap, timeouts, cancellation.
 
 The dispatcher only ever starts runs that exist as `pending` rows. Whatever happens inside an executor —
-an exception, a hang, a flood of output — ends as a recorded outcome of that one run.
+an exception, a hang, a flood of output — ends as a recorded outcome of that one run; what that outcome
+leads to (a retry, chains, the job's state, delivery) is `finishing.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,10 +18,12 @@ from typing import Any
 import httpx
 
 from cronui.config import Settings
-from cronui.engine import delivery
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
-from cronui.engine.executors.base import Outcome, RunContext
+from cronui.engine.executors import agent, http, shell
+from cronui.engine.executors.agent import CONVERSATION_KEY
+from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
+from cronui.engine.finishing import Finisher
 from cronui.model import (
     REASON_OVERLAP,
     REASON_QUEUE_FULL,
@@ -41,25 +43,12 @@ log = logging.getLogger(__name__)
 
 Executor = Callable[[RunContext], Awaitable[Outcome]]
 
-RETRYABLE = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
-COUNTS_AS_FAILURE = (RunStatus.FAILED, RunStatus.TIMED_OUT)
 OUTPUT_EVENT_INTERVAL_S = 0.2  # live output is sent to viewers at most this often per run
 OUTPUT_EVENT_CAP = 256 * 1024  # and at most this much of it per run (the run row keeps head and tail)
 
 
 def default_executors() -> dict[TargetKind, Executor]:
-    from cronui.engine.executors import agent, http, shell
-
     return {TargetKind.SHELL: shell.run, TargetKind.HTTP: http.run, TargetKind.AGENT: agent.run}
-
-
-def retry_delay_ms(job: Job, attempt: int, rng: random.Random, retry_after_s: float | None = None) -> int:
-    """Exponential backoff with jitter: base * 2^(attempt-1), scaled by a random factor in [0.5, 1.0]."""
-    base = job.retry_delay_s * (2 ** (attempt - 1))
-    delay = base * (0.5 + rng.random() / 2)
-    if retry_after_s is not None:
-        delay = max(delay, retry_after_s)
-    return int(min(delay, 86_400) * 1000)
 
 
 @dataclass
@@ -73,6 +62,9 @@ class _Active:
 
 
 class Dispatcher:
+    """Starts the pending runs that may start now and executes each in its own task; `active` holds the
+    runs in flight on this node."""
+
     def __init__(
         self,
         store: Store,
@@ -90,13 +82,13 @@ class Dispatcher:
         self.clock = clock
         self.node = node
         self.executors = dict(executors) if executors is not None else default_executors()
-        self.rng = rng or random.Random()
         self.active: dict[int, _Active] = {}
         self.on_finished = on_finished
         self.only_roots: set[int] | None = None  # in-process `jobs run`: execute just these runs and retries
-        self.deliveries: set[asyncio.Task[None]] = set()
-        self.delivery_backoff_s = 1.0  # first pause between delivery attempts (then doubling)
         self._http: httpx.AsyncClient | None = None
+        self.finisher = Finisher(
+            store, bus, settings, clock, rng or random.Random(), lambda: self.http, self._retry_queued
+        )
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -221,14 +213,10 @@ class Dispatcher:
             self.cancel(rid, "the scheduler stopped before the run finished", RunStatus.INTERRUPTED)
         if still:
             await asyncio.wait(still)
-        if self.deliveries:
-            _, late = await asyncio.wait(list(self.deliveries), timeout=max(grace_s, 1.0))
-            for t in late:
-                t.cancel()
+        await self.finisher.drain_deliveries(grace_s)
 
     async def wait_deliveries(self) -> None:
-        while self.deliveries:
-            await asyncio.wait(list(self.deliveries))
+        await self.finisher.wait_deliveries()
 
     async def wait_idle(self) -> None:
         while self.active:
@@ -293,20 +281,11 @@ class Dispatcher:
         if job.kind is not TargetKind.SHELL:
             ctx.http = self.http
         if job.kind is TargetKind.AGENT:
-            from cronui.engine.executors.agent import CONVERSATION_KEY
-
-            try:
-                if job.target.get("conversation") == "persistent":
-                    ctx.memory[CONVERSATION_KEY] = await self.store.get_memory(job.id, CONVERSATION_KEY)
-                if "{last_output}" in str(job.target.get("message", "")):
-                    prev = await self.store.list_runs(RunFilter(job_id=job.id, statuses=[RunStatus.SUCCEEDED], limit=1))
-                    ctx.last_output = prev[0].output if prev else ""
-            except Exception:
-                log.exception("could not load what job %s carries from earlier runs", job.name)
+            await self._load_carried(ctx, job)
         executor = self.executors.get(job.kind)
         try:
             if executor is None:
-                outcome = Outcome(RunStatus.FAILED, error=f"no executor for {job.kind} jobs", transient=False)
+                outcome = permanent_failure(f"no executor for {job.kind} jobs")
             else:
                 async with asyncio.timeout(job.timeout_s):
                     outcome = await executor(ctx)
@@ -321,7 +300,7 @@ class Dispatcher:
             outcome = Outcome(RunStatus.FAILED, error=f"{type(e).__name__}: {e}")
         flush_output()
         try:
-            await self._record(run, job, ctx, outcome, active.milestones)
+            await self.finisher.record(run, job, ctx, outcome, active.milestones)
         except Exception:
             log.exception("could not record the outcome of run #%s", run.id)
         finally:
@@ -329,177 +308,25 @@ class Dispatcher:
             if self.on_finished:
                 self.on_finished()
 
-    async def _record(self, run: Run, job: Job, ctx: RunContext, outcome: Outcome, milestones: list[Milestone]) -> None:
-        assert run.id is not None and job.id is not None
-        now = self.clock.now_ms()
-        run.status = outcome.status
-        run.finished_at = now
-        run.duration_ms = now - run.started_at if run.started_at is not None else None
-        run.error = ctx.mask(outcome.error) if outcome.error else None
-        run.exit_code = outcome.exit_code
-        run.signal = outcome.signal
-        run.http_status = outcome.http_status
-        run.summary = outcome.summary
-        run.output = ctx.mask(ctx.stdout.text())
-        run.stderr = ctx.mask(ctx.stderr.text())
-        run.output_bytes = ctx.stdout.total
-        run.stderr_bytes = ctx.stderr.total
-        run.milestones = list(milestones)
-        for key, value in outcome.fields.items():
-            setattr(run, key, value)
-        if outcome.status is RunStatus.CANCELLED:
-            run.reason = outcome.error
-        if outcome.status is RunStatus.SUCCEEDED:
-            for key, value in outcome.memory.items():
-                await self.store.set_memory(job.id, key, value, self.clock.now_ms())
-        text = outcome.deliver_text if outcome.deliver_text is not None else run.output
-        await self.finish(run, job, outcome.transient, outcome.retry_after_s, outcome.suppress_delivery, text)
-
-    async def finish(
-        self,
-        run: Run,
-        job: Job,
-        transient: bool = True,
-        retry_after_s: float | None = None,
-        suppress: str | None = None,
-        deliver_text: str = "",
-    ) -> None:
-        """Store a final run with what follows from it: a retry, or (on the final attempt) the job's
-        status, auto-disable and chained runs — all in one transaction."""
-        assert run.id is not None and job.id is not None
-        now = self.clock.now_ms()
-        follow: list[Run] = []
-        changes: dict[str, Any] = {}
-        root = run.retry_of or run.id
-        retry = run.status in RETRYABLE and transient and run.attempt <= job.max_retries and job.deleted_at is None
-        if retry:
-            delay = retry_delay_ms(job, run.attempt, self.rng, retry_after_s)
-            follow.append(
-                Run(
-                    job_id=job.id,
-                    trigger=Trigger.RETRY,
-                    scheduled_for=run.scheduled_for,
-                    attempt=run.attempt + 1,
-                    retry_of=root,
-                    triggered_by=run.triggered_by,
-                    queued_at=now,
-                    not_before=now + delay,
-                )
-            )
-        else:
-            fresh = await self.store.get_job(job.id) or job
-            changes["last_status"] = run.status
-            if run.status is RunStatus.SUCCEEDED:
-                changes["consecutive_failures"] = 0
-            elif run.status in COUNTS_AS_FAILURE:
-                failures = fresh.consecutive_failures + 1
-                changes["consecutive_failures"] = failures
-                limit = self.settings.auto_disable_after
-                if failures >= limit and fresh.enabled:
-                    reason = f"{failures} consecutive failures (last: {run.error or run.status})"
-                    changes.update(enabled=0, auto_disabled=reason, next_run_at=None)
-            chain = (
-                job.on_success
-                if run.status is RunStatus.SUCCEEDED
-                else (job.on_failure if run.status in COUNTS_AS_FAILURE or run.status is RunStatus.INTERRUPTED else [])
-            )
-            for name in chain:
-                target = await self.store.get_job_by_name(name)
-                if target is None or target.id is None:
-                    log.warning("job %s chains to %s, which no longer exists", job.name, name)
-                    continue
-                follow.append(
-                    Run(job_id=target.id, trigger=Trigger.CHAIN, scheduled_for=now, triggered_by=run.id, queued_at=now)
-                )
-        deliver = not retry and delivery.wanted(job, run)
-        if deliver and suppress:
-            run.delivery_status, run.delivery_reason = delivery.SUPPRESSED, suppress
-            deliver = False
-        elif deliver:
-            run.delivery_status = delivery.PENDING
-        inserted = await self.store.finish_run(run, changes, follow)
-        if inserted is None:
-            log.warning(
-                "run #%s of %s was taken over by another scheduler; its outcome here is dropped", run.id, job.name
-            )
-            return
-        data: dict[str, Any] = {
-            "status": str(run.status),
-            "trigger": str(run.trigger),
-            "attempt": run.attempt,
-            "duration_ms": run.duration_ms,
-            "final": not retry,
-        }
-        if run.error:
-            data["error"] = run.error
-        if run.exit_code is not None:
-            data["exit_code"] = run.exit_code
-        self.bus.publish(RunEvent(EventKind.FINISHED, now, run.id, job.id, job.name, data=data))
-        for new in inserted:
-            if new.trigger is Trigger.RETRY:
-                assert new.id is not None
-                if self.only_roots is not None:
-                    self.only_roots.add(root)
-                self.bus.publish(
-                    RunEvent(
-                        EventKind.RETRY_SCHEDULED,
-                        now,
-                        new.id,
-                        job.id,
-                        job.name,
-                        data={"attempt": new.attempt, "not_before": new.not_before, "retry_of": root},
-                    )
-                )
-            else:
-                self.bus.publish(
-                    RunEvent(EventKind.QUEUED, now, new.id, new.job_id, data={"trigger": "chain", "by": run.id})
-                )
-        if not retry:
-            alert_state = None
-            if job.delivery.get("alert_to") or job.delivery.get("to"):
-                alert_state = await self.store.get_memory(job.id, "alert")
-            failures = int(changes.get("consecutive_failures", job.consecutive_failures))
-            alert = delivery.decide_alert(job, run, failures, changes.get("auto_disabled"), alert_state, now)
-            if deliver or alert:
-                task = asyncio.create_task(self._deliver(run, job, deliver_text if deliver else None, alert))
-                self.deliveries.add(task)
-                task.add_done_callback(self.deliveries.discard)
-        if changes.get("auto_disabled"):
-            self.bus.publish(
-                RunEvent(
-                    EventKind.JOB_AUTO_DISABLED, now, None, job.id, job.name, data={"reason": changes["auto_disabled"]}
-                )
-            )
-
-    async def _deliver(self, run: Run, job: Job, text: str | None, alert: delivery.AlertDecision | None) -> None:
-        """Post the result (and an alert) after the final attempt; record delivery apart from the run."""
-        assert run.id is not None and job.id is not None
-        env = os.environ
-        fmt = str(job.delivery.get("format") or "json")
+    async def _load_carried(self, ctx: RunContext, job: Job) -> None:
+        """What an agent job carries from earlier runs: its conversation, the last successful output."""
+        assert job.id is not None
         try:
-            if text is not None:
-                body = delivery.payload(fmt, job, run, text)
-                result = await delivery.post(
-                    self.http, job.delivery["to"], body, env, backoff_s=self.delivery_backoff_s
-                )
-                now = self.clock.now_ms()
-                name = "delivery-completed" if result.status == delivery.DELIVERED else "delivery-failed"
-                data: dict[str, Any] = {"status": result.status}
-                if result.reason:
-                    data["reason"] = result.reason
-                m = Milestone(name, now, data)
-                run.milestones.append(m)
-                await self.store.update_delivery(run.id, result.status, result.reason, run.milestones)
-                self.bus.publish(RunEvent(EventKind.MILESTONE, now, run.id, job.id, job.name, name, data))
-            if alert is not None:
-                target = job.delivery.get("alert_to") or job.delivery["to"]
-                body = delivery.alert_payload(fmt, job, alert.text)
-                sent = await delivery.post(self.http, target, body, env, backoff_s=self.delivery_backoff_s)
-                if sent.status == delivery.DELIVERED:
-                    await self.store.set_memory(job.id, "alert", alert.state, self.clock.now_ms())
-                else:
-                    log.warning("alert for %s not delivered: %s", job.name, sent.reason)
+            if job.target.get("conversation") == "persistent":
+                ctx.memory[CONVERSATION_KEY] = await self.store.get_memory(job.id, CONVERSATION_KEY)
+            if "{last_output}" in str(job.target.get("message", "")):
+                prev = await self.store.list_runs(RunFilter(job_id=job.id, statuses=[RunStatus.SUCCEEDED], limit=1))
+                ctx.last_output = prev[0].output if prev else ""
         except Exception:
-            log.exception("delivery of run #%s failed unexpectedly", run.id)
-            if text is not None:
-                await self.store.update_delivery(run.id, delivery.FAILED, "internal error", run.milestones)
+            log.exception("could not load what job %s carries from earlier runs", job.name)
+
+    # ------------------------------------------------------------ what follows a run's end
+
+    async def finish(self, run: Run, job: Job) -> None:
+        """Record a run that ended without an executor's outcome (one a gone scheduler left running),
+        with what follows from it (see `Finisher.finish`)."""
+        await self.finisher.finish(run, job)
+
+    def _retry_queued(self, root: int) -> None:
+        if self.only_roots is not None:
+            self.only_roots.add(root)

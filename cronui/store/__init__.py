@@ -1,18 +1,28 @@
-"""Persistence behind one async Store interface."""
+"""Persistence behind one async Store interface.
+
+- `base.py`: the `Store` protocol the engine, CLI and UI program against, its errors and value types
+  (`RunFilter`, `JobStats`, `PruneResult`), and the row <-> model mapping every backend shares.
+- `schema.py`: the SQLite tables as versioned migrations, and how a file is brought up to date.
+- `connection.py`: one SQLite file behind one connection: opening, pragmas, the transaction lock, backup.
+- `history.py`: the SQLite read side: run lists, attempts, stats, timelines, the live event log.
+- `sqlite.py`: `SQLiteStore`, the SQLite write path and the scheduler's queries (jobs, slots, claims,
+  finishing runs, the scheduler lease, scheduler state, pruning).
+
+`make_store(url)` picks the backend for a database URL.
+"""
 
 from __future__ import annotations
 
 from cronui.store.base import Store, StoreError
+from cronui.store.sqlite import SQLiteStore
 
 
 def make_store(url: str) -> Store:
     """A store for a database URL: a SQLite path (or sqlite:///path); PostgreSQL comes with cluster mode."""
     if url.startswith(("postgresql://", "postgres://")):
         raise StoreError("PostgreSQL (cluster mode) is not available in this version; use a SQLite path")
-    from cronui.store.sqlite import SQLiteStore
-
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
     return SQLiteStore(path)
 
 
-__all__ = ["Store", "StoreError", "make_store"]
+__all__ = ["SQLiteStore", "Store", "StoreError", "make_store"]

@@ -157,89 +157,88 @@ RUN_COLUMNS = (
 
 EVENT_COLUMNS = "id run_id job_id at kind name data".split()
 
-_JOB_JSON = {"target", "delivery", "on_success", "on_failure", "tags"}
-_RUN_JSON = {"request", "tool_calls", "milestones"}
+LEASE_COLUMNS = "holder host pid address acquired_at expires_at".split()
+
+# How a column's model value becomes its SQL value and back, for columns where the two differ.
+Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 
 
 def _dump(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _or_none(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda v: None if v is None else convert(v)
+
+
+def milestones_to_json(milestones: Sequence[Milestone]) -> str:
+    return _dump([{"name": m.name, "at": m.at, "data": m.data} for m in milestones])
+
+
+def milestones_from_json(text: str | None) -> list[Milestone]:
+    return [Milestone(**m) for m in json.loads(text or "[]")]
+
+
+_JSON: Codec = (_dump, json.loads)
+
+JOB_CODECS: dict[str, Codec] = {
+    "kind": (_same, TargetKind),
+    "target": _JSON,
+    "enabled": (int, bool),
+    "overlap": (_same, OverlapPolicy),
+    "misfire": (_same, MisfirePolicy),
+    "delivery": _JSON,
+    "on_success": _JSON,
+    "on_failure": _JSON,
+    "tags": _JSON,
+    "last_status": (_or_none(str), lambda v: RunStatus(v) if v else None),
+}
+
+RUN_CODECS: dict[str, Codec] = {
+    "trigger": (str, Trigger),
+    "status": (str, RunStatus),
+    "cancel_requested": (int, bool),
+    "request": (_or_none(_dump), lambda v: json.loads(v) if v else None),
+    "tool_calls": (_or_none(_dump), lambda v: json.loads(v) if v else []),
+    "milestones": (milestones_to_json, milestones_from_json),
+}
+
+
+def to_row(obj: Any, columns: Sequence[str], codecs: Mapping[str, Codec]) -> dict[str, Any]:
+    """A model object's columns as SQL values."""
+    return {c: codecs[c][0](getattr(obj, c)) if c in codecs else getattr(obj, c) for c in columns}
+
+
+def from_row(row: Mapping[str, Any], columns: Sequence[str], codecs: Mapping[str, Codec]) -> dict[str, Any]:
+    """A row's columns as model values (keyword arguments for the model's constructor)."""
+    return {c: codecs[c][1](row[c]) if c in codecs else row[c] for c in columns}
+
+
 def job_to_row(job: Job) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for col in JOB_COLUMNS:
-        v = getattr(job, col)
-        if col in _JOB_JSON:
-            v = _dump(v)
-        elif col == "enabled":
-            v = int(v)
-        elif col == "last_status" and v is not None:
-            v = str(v)
-        row[col] = v
-    return row
+    return to_row(job, JOB_COLUMNS, JOB_CODECS)
 
 
 def job_from_row(row: Mapping[str, Any]) -> Job:
-    return Job(
-        id=row["id"],
-        name=row["name"],
-        description=row["description"],
-        schedule=row["schedule"],
-        timezone=row["timezone"],
-        kind=TargetKind(row["kind"]),
-        target=json.loads(row["target"]),
-        enabled=bool(row["enabled"]),
-        auto_disabled=row["auto_disabled"],
-        overlap=OverlapPolicy(row["overlap"]),
-        queue_limit=row["queue_limit"],
-        misfire=MisfirePolicy(row["misfire"]),
-        misfire_grace_s=row["misfire_grace_s"],
-        pool=row["pool"],
-        max_retries=row["max_retries"],
-        retry_delay_s=row["retry_delay_s"],
-        timeout_s=row["timeout_s"],
-        delivery=json.loads(row["delivery"]),
-        on_success=json.loads(row["on_success"]),
-        on_failure=json.loads(row["on_failure"]),
-        tags=json.loads(row["tags"]),
-        source=row["source"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        deleted_at=row["deleted_at"],
-        next_run_at=row["next_run_at"],
-        last_status=RunStatus(row["last_status"]) if row["last_status"] else None,
-        consecutive_failures=row["consecutive_failures"],
-    )
+    return Job(**from_row(row, JOB_COLUMNS, JOB_CODECS))
 
 
 def run_to_row(run: Run) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for col in RUN_COLUMNS:
-        v = getattr(run, col)
-        if col == "milestones":
-            v = _dump([{"name": m.name, "at": m.at, "data": m.data} for m in v])
-        elif col in _RUN_JSON:
-            v = None if v is None else _dump(v)
-        elif col == "cancel_requested":
-            v = int(v)
-        elif col in ("status", "trigger"):
-            v = str(v)
-        row[col] = v
-    return row
+    return to_row(run, RUN_COLUMNS, RUN_CODECS)
 
 
 def run_from_row(row: Mapping[str, Any]) -> Run:
-    kw: dict[str, Any] = {col: row[col] for col in RUN_COLUMNS}
-    kw["trigger"] = Trigger(kw["trigger"])
-    kw["status"] = RunStatus(kw["status"])
-    kw["cancel_requested"] = bool(kw["cancel_requested"])
-    kw["request"] = json.loads(kw["request"]) if kw["request"] else None
-    kw["tool_calls"] = json.loads(kw["tool_calls"]) if kw["tool_calls"] else []
-    kw["milestones"] = [Milestone(**m) for m in json.loads(kw["milestones"] or "[]")]
-    run = Run(**kw)
+    run = Run(**from_row(row, RUN_COLUMNS, RUN_CODECS))
     if "job_name" in row.keys():
         run.job_name = row["job_name"] or ""
     return run
+
+
+def lease_from_row(row: Any) -> Lease:
+    return Lease(**from_row(row, LEASE_COLUMNS, {}))
 
 
 def event_from_row(row: Mapping[str, Any]) -> RunEvent:

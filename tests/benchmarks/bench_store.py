@@ -84,7 +84,7 @@ async def main() -> None:
         print(f"seeded {args.jobs:,} jobs and {args.runs:,} runs in {time.perf_counter() - t:.1f} s")
         await store.open()
         job_id = args.jobs // 2
-        floor = await timed("SELECT 1 (the floor: one aiosqlite round trip)", lambda: store._one("SELECT 1"))
+        floor = await timed("SELECT 1 (the floor: one aiosqlite round trip)", lambda: store.fetch_one("SELECT 1"))
         q = await timed("a job's latest 50 runs (run history pane)", lambda: store.list_runs(RunFilter(job_id=job_id)))
         await timed("latest 50 runs across all jobs (runs view)", lambda: store.list_runs(RunFilter()))
         await timed(

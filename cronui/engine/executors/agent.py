@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from cronui.engine.executors.base import Outcome, RunContext
+from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
 from cronui.engine.executors.http import masked_request, status_failure, transport_error
 from cronui.model import RunStatus
 
@@ -163,18 +163,14 @@ async def run(ctx: RunContext) -> Outcome:
     if key_env:
         key = ctx.env.get(key_env)
         if not key:
-            return Outcome(
-                RunStatus.FAILED,
-                error=f"environment variable {key_env} is not set (the API key for this job)",
-                transient=False,
-            )
+            return permanent_failure(f"environment variable {key_env} is not set (the API key for this job)")
         ctx.secrets_used.append(key)
         headers["Authorization"] = f"Bearer {key}"
     try:
         for k, v in (spec.get("headers") or {}).items():
             headers[k] = ctx.resolve(v)
     except LookupError as e:
-        return Outcome(RunStatus.FAILED, error=str(e), transient=False)
+        return permanent_failure(str(e))
     slot = datetime.fromtimestamp(ctx.run.scheduled_for / 1000, UTC).isoformat(timespec="seconds")
     values = {"job": ctx.job.name, "scheduled_for": slot.replace("+00:00", "Z"), "last_output": ctx.last_output}
     user_message = render_message(str(spec["message"]), values)
@@ -228,7 +224,7 @@ async def run(ctx: RunContext) -> Outcome:
             return Outcome(RunStatus.TIMED_OUT, error=f"no token for {idle_s:g}s (idle timeout)", fields=fields)
         return Outcome(RunStatus.FAILED, error=ctx.mask(transport_error(e)), fields=fields)
     except (StreamError, ValueError) as e:
-        return Outcome(RunStatus.FAILED, error=ctx.mask(str(e)), transient=False, fields=fields)
+        return permanent_failure(ctx.mask(str(e)), fields=fields)
     finally:
         if ctx.http is None:
             await client.aclose()
@@ -260,18 +256,10 @@ async def run(ctx: RunContext) -> Outcome:
 
     if not reply.text.strip() and reply.tool_calls:
         names = ", ".join(f"{c['name']}({c['arguments'][:60]})" for c in reply.tool_calls)
-        return Outcome(
-            RunStatus.FAILED,
-            error=f"the reply ended in tool calls and no text: {names}",
-            transient=False,
-            fields=fields,
-            memory=memory,
-        )
+        return permanent_failure(f"the reply ended in tool calls and no text: {names}", fields=fields, memory=memory)
     sentinel = last_line(reply.text)
     if sentinel == FAILED_SENTINEL:
-        return Outcome(
-            RunStatus.FAILED, error="the agent reported TASK_FAILED", transient=False, fields=fields, memory=memory
-        )
+        return permanent_failure("the agent reported TASK_FAILED", fields=fields, memory=memory)
     if sentinel in QUIET_SENTINELS:
         return Outcome(
             RunStatus.SUCCEEDED,
@@ -288,11 +276,7 @@ def _http_failure(resp: httpx.Response, text: str, fields: dict[str, Any], key_e
     detail = text.strip().replace("\n", " ")[:200]
     if status in (401, 403):
         hint = f"check the API key in ${key_env}" if key_env else "the server wants an API key (--api-key-env)"
-        return Outcome(
-            RunStatus.FAILED,
-            error=f"HTTP {status} from the model server: {hint} (permanent: not retried)",
-            http_status=status,
-            transient=False,
-            fields=fields,
+        return permanent_failure(
+            f"HTTP {status} from the model server: {hint} (permanent: not retried)", http_status=status, fields=fields
         )
     return status_failure(resp, fields, detail)

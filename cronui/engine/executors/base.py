@@ -60,6 +60,11 @@ class Outcome:
     suppress_delivery: str | None = None  # why this run's result is not to be delivered
 
 
+def permanent_failure(error: str, **details: Any) -> Outcome:
+    """A failed run that retrying cannot fix (a rejected key, a bad request, a missing file)."""
+    return Outcome(RunStatus.FAILED, error=error, transient=False, **details)
+
+
 @dataclass
 class RunContext:
     job: Job

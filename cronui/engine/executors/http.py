@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from cronui.engine.executors.base import Outcome, RunContext
+from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MASK, MissingSecret
 
@@ -86,11 +86,11 @@ async def run(ctx: RunContext) -> Outcome:
             try:
                 content = path.read_bytes()
             except OSError as e:
-                return Outcome(RunStatus.FAILED, error=f"body file {path}: {e.strerror}", transient=False)
+                return permanent_failure(f"body file {path}: {e.strerror}")
         elif raw_body is not None:
             content = ctx.resolve(str(raw_body)).encode()
     except MissingSecret as e:
-        return Outcome(RunStatus.FAILED, error=str(e), transient=False)
+        return permanent_failure(str(e))
     if content is not None and not any(k.lower() == "content-type" for k in headers):
         try:
             json.loads(content)
@@ -128,13 +128,7 @@ async def run(ctx: RunContext) -> Outcome:
     ok_status = status == int(expected) if expected is not None else 200 <= status < 300
     if not ok_status:
         if expected is not None and 200 <= status < 400:
-            return Outcome(
-                RunStatus.FAILED,
-                error=f"HTTP {status}, expected {expected}",
-                http_status=status,
-                transient=False,
-                fields=fields,
-            )
+            return permanent_failure(f"HTTP {status}, expected {expected}", http_status=status, fields=fields)
         return status_failure(resp, fields)
     needle = spec.get("expect_body")
     if needle and needle not in bytes(body).decode("utf-8", "replace"):

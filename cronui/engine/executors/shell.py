@@ -13,7 +13,7 @@ import re
 import signal
 from typing import Any
 
-from cronui.engine.executors.base import Outcome, RunContext
+from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MissingSecret
 from cronui.timefmt import iso_utc
@@ -120,9 +120,9 @@ async def run(ctx: RunContext) -> Outcome:
         for key, value in (spec.get("env") or {}).items():
             env[key] = ctx.resolve(value)
     except MissingSecret as e:
-        return Outcome(RunStatus.FAILED, error=str(e), transient=False)
+        return permanent_failure(str(e))
     if cwd and not os.path.isdir(cwd):
-        return Outcome(RunStatus.FAILED, error=f"working directory {cwd} does not exist", transient=False)
+        return permanent_failure(f"working directory {cwd} does not exist")
     env["CRONUI_RUN_ID"] = str(ctx.run.id)
     env["CRONUI_JOB"] = ctx.job.name
     env["CRONUI_SCHEDULED_FOR"] = iso_utc(ctx.run.scheduled_for) or ""

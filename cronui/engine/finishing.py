@@ -1,0 +1,269 @@
+"""What follows a run's end: its outcome on the run row, then either a retry or (on the final attempt)
+the job's status, auto-disable and chained runs, all stored in one transaction; the events that say so;
+and the delivery of the result and of alerts, posted after the run is recorded.
+
+The dispatcher decides what starts and runs it; this module decides what its end means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from cronui.config import Settings
+from cronui.engine import delivery
+from cronui.engine.clock import Clock
+from cronui.engine.events import EventBus
+from cronui.engine.executors.base import Outcome, RunContext
+from cronui.model import EventKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
+from cronui.store.base import Store
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
+COUNTS_AS_FAILURE = (RunStatus.FAILED, RunStatus.TIMED_OUT)
+
+
+def retry_delay_ms(job: Job, attempt: int, rng: random.Random, retry_after_s: float | None = None) -> int:
+    """Exponential backoff with jitter: base * 2^(attempt-1), scaled by a random factor in [0.5, 1.0]."""
+    base = job.retry_delay_s * (2 ** (attempt - 1))
+    delay = base * (0.5 + rng.random() / 2)
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return int(min(delay, 86_400) * 1000)
+
+
+def apply_outcome(run: Run, ctx: RunContext, outcome: Outcome, milestones: list[Milestone], now: int) -> None:
+    """Copy an executor's outcome onto the run: status, timing, exit details, output and error (masked)."""
+    run.status = outcome.status
+    run.finished_at = now
+    run.duration_ms = now - run.started_at if run.started_at is not None else None
+    run.error = ctx.mask(outcome.error) if outcome.error else None
+    run.exit_code = outcome.exit_code
+    run.signal = outcome.signal
+    run.http_status = outcome.http_status
+    run.summary = outcome.summary
+    run.output = ctx.mask(ctx.stdout.text())
+    run.stderr = ctx.mask(ctx.stderr.text())
+    run.output_bytes = ctx.stdout.total
+    run.stderr_bytes = ctx.stderr.total
+    run.milestones = list(milestones)
+    for key, value in outcome.fields.items():
+        setattr(run, key, value)
+    if outcome.status is RunStatus.CANCELLED:
+        run.reason = outcome.error
+
+
+class Finisher:
+    """Records runs' ends and what follows from them; owns the delivery tasks still in flight."""
+
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        settings: Settings,
+        clock: Clock,
+        rng: random.Random,
+        http: Callable[[], httpx.AsyncClient],
+        on_retry_queued: Callable[[int], None],
+    ) -> None:
+        self.store = store
+        self.bus = bus
+        self.settings = settings
+        self.clock = clock
+        self.rng = rng
+        self.http = http  # the dispatcher's shared client, made on first use
+        self.on_retry_queued = on_retry_queued  # called with the root run's id
+        self.deliveries: set[asyncio.Task[None]] = set()
+        self.delivery_backoff_s = 1.0  # first pause between delivery attempts (then doubling)
+
+    async def record(self, run: Run, job: Job, ctx: RunContext, outcome: Outcome, milestones: list[Milestone]) -> None:
+        """Store an executed run's outcome, what the job carries to its next run, and what follows."""
+        assert job.id is not None
+        apply_outcome(run, ctx, outcome, milestones, self.clock.now_ms())
+        if outcome.status is RunStatus.SUCCEEDED:
+            for key, value in outcome.memory.items():
+                await self.store.set_memory(job.id, key, value, self.clock.now_ms())
+        text = outcome.deliver_text if outcome.deliver_text is not None else run.output
+        await self.finish(run, job, outcome.transient, outcome.retry_after_s, outcome.suppress_delivery, text)
+
+    async def finish(
+        self,
+        run: Run,
+        job: Job,
+        transient: bool = True,
+        retry_after_s: float | None = None,
+        suppress: str | None = None,
+        deliver_text: str = "",
+    ) -> None:
+        """Store a final run with what follows from it: a retry, or (on the final attempt) the job's
+        status, auto-disable and chained runs — all in one transaction."""
+        assert run.id is not None and job.id is not None
+        now = self.clock.now_ms()
+        follow: list[Run] = []
+        changes: dict[str, Any] = {}
+        root = run.retry_of or run.id
+        retry = run.status in RETRYABLE and transient and run.attempt <= job.max_retries and job.deleted_at is None
+        if retry:
+            delay = retry_delay_ms(job, run.attempt, self.rng, retry_after_s)
+            follow.append(
+                Run(
+                    job_id=job.id,
+                    trigger=Trigger.RETRY,
+                    scheduled_for=run.scheduled_for,
+                    attempt=run.attempt + 1,
+                    retry_of=root,
+                    triggered_by=run.triggered_by,
+                    queued_at=now,
+                    not_before=now + delay,
+                )
+            )
+        else:
+            changes = await self._job_changes(run, job)
+            follow = await self._chained(run, job, now)
+        deliver = not retry and delivery.wanted(job, run)
+        if deliver and suppress:
+            run.delivery_status, run.delivery_reason = delivery.SUPPRESSED, suppress
+            deliver = False
+        elif deliver:
+            run.delivery_status = delivery.PENDING
+        inserted = await self.store.finish_run(run, changes, follow)
+        if inserted is None:
+            log.warning(
+                "run #%s of %s was taken over by another scheduler; its outcome here is dropped", run.id, job.name
+            )
+            return
+        self._publish_finished(run, job, inserted, root, final=not retry, now=now)
+        if not retry:
+            alert_state = None
+            if job.delivery.get("alert_to") or job.delivery.get("to"):
+                alert_state = await self.store.get_memory(job.id, "alert")
+            failures = int(changes.get("consecutive_failures", job.consecutive_failures))
+            alert = delivery.decide_alert(job, run, failures, changes.get("auto_disabled"), alert_state, now)
+            if deliver or alert:
+                task = asyncio.create_task(self._deliver(run, job, deliver_text if deliver else None, alert))
+                self.deliveries.add(task)
+                task.add_done_callback(self.deliveries.discard)
+        if changes.get("auto_disabled"):
+            self.bus.publish(
+                RunEvent(
+                    EventKind.JOB_AUTO_DISABLED, now, None, job.id, job.name, data={"reason": changes["auto_disabled"]}
+                )
+            )
+
+    async def _job_changes(self, run: Run, job: Job) -> dict[str, Any]:
+        """The job's new state after its final attempt: last status, failure count, auto-disable."""
+        assert job.id is not None
+        fresh = await self.store.get_job(job.id) or job
+        changes: dict[str, Any] = {"last_status": run.status}
+        if run.status is RunStatus.SUCCEEDED:
+            changes["consecutive_failures"] = 0
+        elif run.status in COUNTS_AS_FAILURE:
+            failures = fresh.consecutive_failures + 1
+            changes["consecutive_failures"] = failures
+            limit = self.settings.auto_disable_after
+            if failures >= limit and fresh.enabled:
+                reason = f"{failures} consecutive failures (last: {run.error or run.status})"
+                changes.update(enabled=0, auto_disabled=reason, next_run_at=None)
+        return changes
+
+    async def _chained(self, run: Run, job: Job, now: int) -> list[Run]:
+        """The runs the job's chains ask for after this final attempt."""
+        chain = (
+            job.on_success
+            if run.status is RunStatus.SUCCEEDED
+            else (job.on_failure if run.status in COUNTS_AS_FAILURE or run.status is RunStatus.INTERRUPTED else [])
+        )
+        follow: list[Run] = []
+        for name in chain:
+            target = await self.store.get_job_by_name(name)
+            if target is None or target.id is None:
+                log.warning("job %s chains to %s, which no longer exists", job.name, name)
+                continue
+            follow.append(
+                Run(job_id=target.id, trigger=Trigger.CHAIN, scheduled_for=now, triggered_by=run.id, queued_at=now)
+            )
+        return follow
+
+    def _publish_finished(self, run: Run, job: Job, inserted: list[Run], root: int, final: bool, now: int) -> None:
+        assert run.id is not None
+        data: dict[str, Any] = {
+            "status": str(run.status),
+            "trigger": str(run.trigger),
+            "attempt": run.attempt,
+            "duration_ms": run.duration_ms,
+            "final": final,
+        }
+        if run.error:
+            data["error"] = run.error
+        if run.exit_code is not None:
+            data["exit_code"] = run.exit_code
+        self.bus.publish(RunEvent(EventKind.FINISHED, now, run.id, job.id, job.name, data=data))
+        for new in inserted:
+            if new.trigger is Trigger.RETRY:
+                assert new.id is not None
+                self.on_retry_queued(root)
+                self.bus.publish(
+                    RunEvent(
+                        EventKind.RETRY_SCHEDULED,
+                        now,
+                        new.id,
+                        job.id,
+                        job.name,
+                        data={"attempt": new.attempt, "not_before": new.not_before, "retry_of": root},
+                    )
+                )
+            else:
+                self.bus.publish(
+                    RunEvent(EventKind.QUEUED, now, new.id, new.job_id, data={"trigger": "chain", "by": run.id})
+                )
+
+    async def _deliver(self, run: Run, job: Job, text: str | None, alert: delivery.AlertDecision | None) -> None:
+        """Post the result (and an alert) after the final attempt; record delivery apart from the run."""
+        assert run.id is not None and job.id is not None
+        env = os.environ
+        fmt = str(job.delivery.get("format") or "json")
+        try:
+            if text is not None:
+                body = delivery.payload(fmt, job, run, text)
+                result = await delivery.post(
+                    self.http(), job.delivery["to"], body, env, backoff_s=self.delivery_backoff_s
+                )
+                now = self.clock.now_ms()
+                name = "delivery-completed" if result.status == delivery.DELIVERED else "delivery-failed"
+                data: dict[str, Any] = {"status": result.status}
+                if result.reason:
+                    data["reason"] = result.reason
+                m = Milestone(name, now, data)
+                run.milestones.append(m)
+                await self.store.update_delivery(run.id, result.status, result.reason, run.milestones)
+                self.bus.publish(RunEvent(EventKind.MILESTONE, now, run.id, job.id, job.name, name, data))
+            if alert is not None:
+                target = job.delivery.get("alert_to") or job.delivery["to"]
+                body = delivery.alert_payload(fmt, job, alert.text)
+                sent = await delivery.post(self.http(), target, body, env, backoff_s=self.delivery_backoff_s)
+                if sent.status == delivery.DELIVERED:
+                    await self.store.set_memory(job.id, "alert", alert.state, self.clock.now_ms())
+                else:
+                    log.warning("alert for %s not delivered: %s", job.name, sent.reason)
+        except Exception:
+            log.exception("delivery of run #%s failed unexpectedly", run.id)
+            if text is not None:
+                await self.store.update_delivery(run.id, delivery.FAILED, "internal error", run.milestones)
+
+    async def wait_deliveries(self) -> None:
+        while self.deliveries:
+            await asyncio.wait(list(self.deliveries))
+
+    async def drain_deliveries(self, grace_s: float) -> None:
+        """Give deliveries in flight grace_s (at least a second) to end, then cancel the rest."""
+        if self.deliveries:
+            _, late = await asyncio.wait(list(self.deliveries), timeout=max(grace_s, 1.0))
+            for t in late:
+                t.cancel()

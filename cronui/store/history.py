@@ -1,0 +1,116 @@
+"""What viewers read from the SQLite store: runs by id and by filter (newest first, paged), a slot's
+attempts, per-job recent statuses and stats, run timelines, and the live event log read after an id.
+
+These queries only read; the write path (jobs, scheduling, claiming, finishing) is in `sqlite.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cronui.model import Run, RunEvent, RunStatus
+from cronui.store.base import EVENT_COLUMNS, JobStats, RunFilter, event_from_row, run_from_row
+from cronui.store.connection import SQLiteConnection
+from cronui.store.schema import RUN_SELECT
+
+
+def percentile(sorted_values: list[int], q: float) -> int | None:
+    """The value at quantile q of an ascending list (nearest rank); None for an empty list."""
+    if not sorted_values:
+        return None
+    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+class SQLiteHistory(SQLiteConnection):
+    """The read side of the SQLite store."""
+
+    async def get_run(self, run_id: int) -> Run | None:
+        row = await self.fetch_one(f"{RUN_SELECT} WHERE r.id = ?", (run_id,))
+        return run_from_row(row) if row else None
+
+    async def attempts(self, root_id: int) -> list[Run]:
+        """Every attempt of one slot, first to last."""
+        rows = await self.fetch_all(
+            f"{RUN_SELECT} WHERE r.id = ? OR r.retry_of = ? ORDER BY r.attempt", (root_id, root_id)
+        )
+        return [run_from_row(r) for r in rows]
+
+    async def list_runs(self, flt: RunFilter) -> list[Run]:
+        where: list[str] = []
+        params: list[Any] = []
+        if flt.job_id is not None:
+            where.append("r.job_id = ?")
+            params.append(flt.job_id)
+        if flt.statuses:
+            where.append(f"r.status IN ({', '.join('?' for _ in flt.statuses)})")
+            params.extend(str(s) for s in flt.statuses)
+        if flt.since is not None:
+            where.append("r.queued_at >= ?")
+            params.append(flt.since)
+        if flt.before_id is not None:
+            where.append("r.id < ?")
+            params.append(flt.before_id)
+        sql = RUN_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id DESC LIMIT ?"
+        rows = await self.fetch_all(sql, (*params, flt.limit))
+        return [run_from_row(r) for r in rows]
+
+    async def recent_statuses(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[RunStatus]]:
+        out: dict[int, list[RunStatus]] = {}
+        for job_id in job_ids:
+            rows = await self.fetch_all(
+                "SELECT status FROM runs WHERE job_id = ? AND status NOT IN ('pending', 'running') "
+                "ORDER BY id DESC LIMIT ?",
+                (job_id, per_job),
+            )
+            out[job_id] = [RunStatus(r[0]) for r in reversed(rows)]
+        return out
+
+    async def job_stats(self, job_id: int, since: int | None = None) -> JobStats:
+        rows = await self.fetch_all(
+            "SELECT status, duration_ms, total_tokens, cost_usd FROM runs "
+            "WHERE job_id = ? AND status IN ('succeeded', 'failed', 'timed_out', 'interrupted') "
+            "AND (? IS NULL OR queued_at >= ?)",
+            (job_id, since, since),
+        )
+        durations = sorted(r["duration_ms"] for r in rows if r["duration_ms"] is not None)
+        costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
+        return JobStats(
+            runs=len(rows),
+            succeeded=sum(1 for r in rows if r["status"] == "succeeded"),
+            failed=sum(1 for r in rows if r["status"] != "succeeded"),
+            median_ms=percentile(durations, 0.5),
+            p95_ms=percentile(durations, 0.95),
+            total_tokens=sum(r["total_tokens"] or 0 for r in rows),
+            cost_usd=sum(costs) if costs else None,
+        )
+
+    async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]:
+        """Runs per time bucket and status (bucket start, status, count), oldest first."""
+        rows = await self.fetch_all(
+            "SELECT (queued_at / ?) * ? AS bucket, status, COUNT(*) FROM runs "
+            "WHERE queued_at >= ? AND (? IS NULL OR job_id = ?) GROUP BY bucket, status ORDER BY bucket",
+            (bucket_ms, bucket_ms, since, job_id, job_id),
+        )
+        return [(r[0], RunStatus(r[1]), r[2]) for r in rows]
+
+    # ------------------------------------------------------------ the live event log
+
+    async def events_where(self, where: str, params: Sequence[Any]) -> list[RunEvent]:
+        cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+        rows = await self.fetch_all(
+            f"SELECT {cols}, j.name AS job_name FROM run_events e LEFT JOIN jobs j ON j.id = e.job_id WHERE {where}",
+            params,
+        )
+        return [event_from_row(r) for r in rows]
+
+    async def events_after(self, last_id: int, limit: int = 1000) -> list[RunEvent]:
+        return await self.events_where("e.id > ? ORDER BY e.id LIMIT ?", (last_id, limit))
+
+    async def run_events(self, run_id: int, after_id: int = 0) -> list[RunEvent]:
+        return await self.events_where("e.run_id = ? AND e.id > ? ORDER BY e.id", (run_id, after_id))
+
+    async def last_event_id(self) -> int:
+        row = await self.fetch_one("SELECT COALESCE(MAX(id), 0) FROM run_events")
+        return int(row[0])
