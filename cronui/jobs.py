@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
-from typing import Any, overload
+from typing import overload
 
-from cronui.model import Job, TargetKind
+from cronui.model import Job
 from cronui.schedule import ScheduleError, get_zone, parse
+from cronui.targets import (
+    CONVERSATIONS,
+    DELIVERY_FORMATS,
+    DELIVERY_MODES,
+    HTTP_METHODS,
+    AgentTarget,
+    Delivery,
+    HttpTarget,
+    ShellTarget,
+)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -86,17 +96,13 @@ def validate(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> J
     except ScheduleError as e:
         raise JobError("schedule", str(e)) from None
     job.schedule = sched.expr
-    if job.kind is TargetKind.SHELL:
-        command = job.target.get("command")
-        if not isinstance(command, str) or not command.strip():
-            raise JobError("shell", "the command is empty")
-        env = job.target.get("env") or {}
-        for key in env:
-            if not ENV_KEY_RE.match(key):
-                raise JobError("env", f"{key!r} is not a valid variable name")
-    elif job.kind is TargetKind.HTTP:
+    if job.target.kind is not job.kind:
+        raise JobError("kind", f"a {job.kind} job holds a {job.target.kind} target")
+    if isinstance(job.target, ShellTarget):
+        _validate_shell(job.target)
+    elif isinstance(job.target, HttpTarget):
         _validate_http(job.target)
-    elif job.kind is TargetKind.AGENT:
+    else:
         _validate_agent(job.target)
     _validate_delivery(job.delivery)
     if job.timeout_s <= 0:
@@ -185,7 +191,6 @@ def check_chain_graph(jobs: Iterable[Job], names: set[str]) -> None:
 
 
 _URL_RE = re.compile(r"^(https?://|\$\{env:[A-Za-z_][A-Za-z0-9_]*\})", re.IGNORECASE)
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
 def _check_url(value: object, field: str) -> None:
@@ -193,49 +198,56 @@ def _check_url(value: object, field: str) -> None:
         raise JobError(field, f"expected an http:// or https:// URL (or ${{env:NAME}}), got {value!r}")
 
 
-def _validate_http(t: dict[str, Any]) -> None:
-    _check_url(t.get("url"), "http")
-    method = str(t.get("method") or "GET").upper()
+def _validate_shell(t: ShellTarget) -> None:
+    if not isinstance(t.command, str) or not t.command.strip():
+        raise JobError("shell", "the command is empty")
+    for key in t.env:
+        if not ENV_KEY_RE.match(key):
+            raise JobError("env", f"{key!r} is not a valid variable name")
+
+
+def _validate_http(t: HttpTarget) -> None:
+    _check_url(t.url, "http")
+    method = str(t.method or "GET").upper()
     if method not in HTTP_METHODS:
-        raise JobError("method", f"expected one of {', '.join(HTTP_METHODS)}, got {t.get('method')!r}")
-    t["method"] = method
-    expect = t.get("expect_status")
+        raise JobError("method", f"expected one of {', '.join(HTTP_METHODS)}, got {t.method!r}")
+    t.method = method
+    expect = t.expect_status
     if expect is not None and (isinstance(expect, bool) or not isinstance(expect, int) or not 100 <= expect <= 599):
         raise JobError("expect-status", f"expected an HTTP status code 100-599, got {expect!r}")
-    for key in t.get("headers") or {}:
+    for key in t.headers:
         if not key or any(c.isspace() or c == ":" for c in key):
             raise JobError("header", f"{key!r} is not a valid header name")
 
 
-def _validate_agent(t: dict[str, Any]) -> None:
-    _check_url(t.get("base_url"), "agent")
-    if not str(t.get("model") or "").strip():
+def _validate_agent(t: AgentTarget) -> None:
+    _check_url(t.base_url, "agent")
+    if not str(t.model or "").strip():
         raise JobError("model", "say which model to ask", hint="--model")
-    if not str(t.get("message") or "").strip():
+    if not str(t.message or "").strip():
         raise JobError("message", "the message to send is empty", hint="--message")
-    env = t.get("api_key_env")
+    env = t.api_key_env
     if env is not None and not ENV_KEY_RE.match(str(env)):
         raise JobError("api-key-env", f"{env!r} is not an environment variable name (give the name, not the key)")
-    if t.get("conversation", "isolated") not in ("isolated", "persistent"):
-        raise JobError("conversation", f"expected isolated or persistent, got {t.get('conversation')!r}")
-    max_tokens = t.get("max_tokens")
-    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+    if t.conversation not in CONVERSATIONS:
+        raise JobError("conversation", f"expected {' or '.join(CONVERSATIONS)}, got {t.conversation!r}")
+    max_tokens = t.max_tokens
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
         raise JobError("max-tokens", f"expected a positive whole number, got {max_tokens!r}")
 
 
-def _validate_delivery(d: dict[str, Any]) -> None:
-    if not d:
-        return
-    mode = d.get("mode", "never")
-    if mode not in ("never", "on_failure", "always"):
-        raise JobError("deliver", f"expected never, on_failure or always, got {mode!r}")
-    if d.get("format", "json") not in ("slack", "discord", "json"):
-        raise JobError("deliver-format", f"expected slack, discord or json, got {d.get('format')!r}")
-    if mode != "never" and not d.get("to"):
+def _validate_delivery(d: Delivery) -> None:
+    if d.mode not in DELIVERY_MODES:
+        raise JobError("deliver", f"expected {', '.join(DELIVERY_MODES[:-1])} or {DELIVERY_MODES[-1]}, got {d.mode!r}")
+    if d.format not in DELIVERY_FORMATS:
+        raise JobError(
+            "deliver-format", f"expected {', '.join(DELIVERY_FORMATS[:-1])} or {DELIVERY_FORMATS[-1]}, got {d.format!r}"
+        )
+    if d.mode != "never" and not d.to:
         raise JobError("deliver-to", "delivery is on but there is no target URL")
-    for key, option in (("to", "deliver-to"), ("alert_to", "alert-to")):
-        if d.get(key):
-            _check_url(d[key], option)
-    after = d.get("alert_after")
-    if after is not None and (not isinstance(after, int) or after < 1):
+    for value, option in ((d.to, "deliver-to"), (d.alert_to, "alert-to")):
+        if value:
+            _check_url(value, option)
+    after = d.alert_after
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 1):
         raise JobError("alert-after", f"expected a positive whole number, got {after!r}")

@@ -10,6 +10,10 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from cronui.targets import Delivery, Target, TargetKind, delivery_from_dict, target_from_dict
+
+__all__ = ["Delivery", "Target", "TargetKind"]  # the job's parts, from their own module
+
 
 class RunStatus(enum.StrEnum):
     PENDING = "pending"
@@ -32,12 +36,6 @@ class Trigger(enum.StrEnum):
     RETRY = "retry"
     CHAIN = "chain"
     CATCHUP = "catchup"
-
-
-class TargetKind(enum.StrEnum):
-    SHELL = "shell"
-    HTTP = "http"
-    AGENT = "agent"
 
 
 class OverlapPolicy(enum.StrEnum):
@@ -82,7 +80,7 @@ class Job:
     schedule: str
     timezone: str
     kind: TargetKind
-    target: dict[str, Any]
+    target: Target  # a dict (stored JSON, a test's shorthand) becomes the kind's type
     id: int | None = None
     description: str = ""
     enabled: bool = True
@@ -95,7 +93,7 @@ class Job:
     max_retries: int = 0
     retry_delay_s: float = 30.0
     timeout_s: float = 600.0
-    delivery: dict[str, Any] = field(default_factory=dict)
+    delivery: Delivery = field(default_factory=Delivery)
     on_success: list[str] = field(default_factory=list)
     on_failure: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
@@ -106,6 +104,13 @@ class Job:
     next_run_at: int | None = None
     last_status: RunStatus | None = None
     consecutive_failures: int = 0
+
+    def __post_init__(self) -> None:
+        self.kind = TargetKind(self.kind)
+        if isinstance(self.target, dict):
+            self.target = target_from_dict(self.kind, self.target)
+        if isinstance(self.delivery, dict):
+            self.delivery = delivery_from_dict(self.delivery)
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus
+from cronui.targets import to_dict
 from cronui.timefmt import human_span, iso_utc
 
 
@@ -43,12 +44,7 @@ def run_line(run: Run) -> str:
 
 
 def job_target_text(job: Job) -> str:
-    t = job.target
-    if job.kind == "shell":
-        return str(t.get("command", ""))
-    if job.kind == "http":
-        return f"{t.get('method', 'GET')} {t.get('url', '')}"
-    return f"{t.get('model', '')} @ {t.get('base_url', '')}"
+    return job.target.summary()
 
 
 def job_json(job: Job, *, full: bool = False) -> dict[str, Any]:
@@ -66,7 +62,7 @@ def job_json(job: Job, *, full: bool = False) -> dict[str, Any]:
         out.update(
             description=job.description,
             auto_disabled=job.auto_disabled,
-            target=job.target,
+            target=to_dict(job.target),
             overlap=str(job.overlap),
             queue_limit=job.queue_limit,
             misfire=str(job.misfire),

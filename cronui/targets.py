@@ -9,15 +9,21 @@ so a default or a list of choices is written once, here. Stored and shown as JSO
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from cronui.model import TargetKind
+
+class TargetKind(enum.StrEnum):
+    SHELL = "shell"
+    HTTP = "http"
+    AGENT = "agent"
+
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 CONVERSATIONS = ("isolated", "persistent")
 DELIVERY_MODES = ("never", "on_failure", "always")
-DELIVERY_FORMATS = ("json", "slack", "discord")
+DELIVERY_FORMATS = ("slack", "discord", "json")
 DEFAULT_DELIVERY_FORMAT = "json"
 DEFAULT_IDLE_TIMEOUT_S = 120.0
 DEFAULT_KEEP_TURNS = 10
@@ -30,6 +36,10 @@ class ShellTarget:
     command: str = ""
     cwd: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+
+    # keys a stored target has that this version does not know (written by a newer one): kept, so
+    # saving the job again loses nothing, and shown, so export can say it leaves them out
+    unknown: dict[str, Any] = field(default_factory=dict, kw_only=True)
 
     kind = TargetKind.SHELL
 
@@ -45,6 +55,10 @@ class HttpTarget:
     body: str | None = None  # text, or @PATH of a file read when the job runs
     expect_status: int | None = None  # None: any 2xx
     expect_body: str | None = None
+
+    # keys a stored target has that this version does not know (written by a newer one): kept, so
+    # saving the job again loses nothing, and shown, so export can say it leaves them out
+    unknown: dict[str, Any] = field(default_factory=dict, kw_only=True)
 
     kind = TargetKind.HTTP
 
@@ -67,6 +81,10 @@ class AgentTarget:
     idle_timeout_s: float | None = None  # None: DEFAULT_IDLE_TIMEOUT_S
     stream: bool | None = None  # None: stream, falling back to one plain request
     keep_turns: int | None = None  # None: DEFAULT_KEEP_TURNS (persistent conversations)
+
+    # keys a stored target has that this version does not know (written by a newer one): kept, so
+    # saving the job again loses nothing, and shown, so export can say it leaves them out
+    unknown: dict[str, Any] = field(default_factory=dict, kw_only=True)
 
     kind = TargetKind.AGENT
 
@@ -105,28 +123,34 @@ class Delivery:
         return f"{self.format} → {self.to}" if self.to else "—"
 
 
-def to_dict(value: Target | Delivery) -> dict[str, Any]:
-    """The JSON form, without keys that hold nothing (None or an empty table)."""
-    return {k: v for k, v in dataclasses.asdict(value).items() if v is not None and v != {}}
+def to_dict(value: Target | Delivery, *, keep_none: bool = False) -> dict[str, Any]:
+    """The JSON form: without keys that hold nothing (None or an empty table) unless `keep_none`, which
+    the store uses so that a stored target always has every key of its type. Unknown keys come back
+    as they were read."""
+    data = dataclasses.asdict(value)
+    unknown = data.pop("unknown", {})
+    if not keep_none:
+        data = {k: v for k, v in data.items() if v is not None and v != {}}
+    return {**data, **unknown}
 
 
-def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
+def _split(cls: type, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    names = {f.name for f in dataclasses.fields(cls)} - {"unknown"}
+    return {k: v for k, v in data.items() if k in names}, {k: v for k, v in data.items() if k not in names}
 
 
 def target_from_dict(kind: TargetKind | str, data: dict[str, Any]) -> Target:
-    """A stored or given dict as the kind's target; keys the type does not have are dropped."""
+    """A stored or given dict as the kind's target; keys the type does not have are kept in `unknown`."""
     cls = TARGET_TYPES[TargetKind(kind)]
-    values = _known(cls, data)
+    values, unknown = _split(cls, data)
     for key in ("env", "headers", "extra"):
         if key in values and values[key] is None:
             values[key] = {}
-    return cls(**values)
+    return cls(**values, unknown=unknown)
 
 
 def delivery_from_dict(data: dict[str, Any] | None) -> Delivery:
-    values = _known(Delivery, data or {})
+    values, _ = _split(Delivery, data or {})
     if values.get("format") is None:
         values.pop("format", None)
     if values.get("mode") is None:

@@ -26,6 +26,7 @@ from cronui.model import (
 )
 from cronui.schedule import parse
 from cronui.store.base import Store
+from cronui.targets import AgentTarget, HttpTarget
 
 DEMO_NOW = int(datetime(2026, 3, 2, 9, 0, 12, tzinfo=UTC).timestamp() * 1000)  # a Monday, 10:00:12 in Berlin
 DEMO_NODE = "demo-host:4242:a1b2c3"
@@ -199,8 +200,8 @@ def _history(job: Job, rng: random.Random, now: int) -> list[Run]:
                 run.stderr_bytes = len(run.stderr.encode())
                 run.error = "exited with code 1"
         elif job.kind is TargetKind.HTTP:
-            method = str(job.target.get("method", "GET"))
-            run.request = {"method": method, "url": job.target["url"]}
+            assert isinstance(job.target, HttpTarget)
+            run.request = {"method": job.target.method, "url": job.target.url}
             if status is RunStatus.TIMED_OUT:
                 run.error = f"timed out after {job.timeout_s:g}s"
             elif status is RunStatus.FAILED:
@@ -211,19 +212,20 @@ def _history(job: Job, rng: random.Random, now: int) -> list[Run]:
                 run.http_status = 200
                 run.output = '{"status": "ok", "version": "4.12.1", "uptime_s": 864211}'
         else:
+            assert isinstance(job.target, AgentTarget)
             prompt = rng.randint(900, 1400)
             completion = rng.randint(250, 520)
             run.request = {
                 "method": "POST",
-                "url": f"{job.target['base_url']}/chat/completions",
-                "model": job.target["model"],
+                "url": f"{job.target.base_url}/chat/completions",
+                "model": job.target.model,
             }
             run.prompt_tokens, run.completion_tokens = prompt, completion
             run.total_tokens = prompt + completion
             run.cost_usd = round(prompt * 0.000_005 + completion * 0.000_015, 5)
             if status is RunStatus.SUCCEEDED:
                 run.output = _REPLY
-                run.delivery_status = "delivered" if job.delivery else None
+                run.delivery_status = "delivered" if job.delivery.is_set else None
             else:
                 run.error = "429 Too Many Requests (rate limited; retried)"
         runs.append(run)
@@ -233,7 +235,7 @@ def _history(job: Job, rng: random.Random, now: int) -> list[Run]:
 def _milestones(job: Job, started: int, duration: int) -> list[Milestone]:
     if job.kind is TargetKind.AGENT:
         names = ["setup-completed", "execution-started", "first-token", "execution-completed", "usage-calculated"]
-        if job.delivery:
+        if job.delivery.is_set:
             names.append("delivery-completed")
         fractions = [0.0003, 0.001, 0.045, 0.97, 0.971, 0.999]
         return [Milestone(n, started + int(duration * f)) for n, f in zip(names, fractions, strict=False)]

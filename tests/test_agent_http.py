@@ -15,6 +15,7 @@ from cronui.config import Price, Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.engine import Engine
 from cronui.model import EventKind, Job, Run, RunStatus, TargetKind, Trigger
+from cronui.targets import Delivery
 
 
 @pytest.fixture
@@ -167,7 +168,7 @@ async def test_sentinels(eng, llm, sink):
     [run] = await run_to_end(eng, "gave-up")
     assert run.status is RunStatus.FAILED and run.error == "the agent reported TASK_FAILED"
     job = agent_job("heartbeat", llm, model="quiet")
-    job.delivery = {"mode": "always", "to": f"{sink.url}/ok", "format": "slack"}
+    job.delivery = Delivery(mode="always", to=f"{sink.url}/ok", format="slack")
     await eng.control.add_job(job)
     [run] = await run_to_end(eng, "heartbeat")
     assert run.status is RunStatus.SUCCEEDED
@@ -269,7 +270,7 @@ async def test_http_secrets_resolved_at_run_time_and_masked(eng, sink, monkeypat
     assert req.headers["content-type"] == "application/json" and req.json() == {"hello": 1}
     assert "tok-123456" not in json.dumps(run.request)
     stored = await eng.store.get_job_by_name("secret")
-    assert stored.target["headers"] == {"X-Token": "${env:SINK_TOKEN}"}
+    assert stored.target.headers == {"X-Token": "${env:SINK_TOKEN}"}
 
 
 # ---------------------------------------------------------------- delivery and alerts
@@ -278,7 +279,7 @@ async def test_http_secrets_resolved_at_run_time_and_masked(eng, sink, monkeypat
 @pytest.mark.parametrize("fmt", ["slack", "discord", "json"])
 async def test_delivery_formats(eng, llm, sink, fmt):
     job = agent_job(f"deliver-{fmt}", llm)
-    job.delivery = {"mode": "always", "to": f"{sink.url}/ok", "format": fmt}
+    job.delivery = Delivery(mode="always", to=f"{sink.url}/ok", format=fmt)
     await eng.control.add_job(job)
     [run] = await run_to_end(eng, job.name)
     assert run.delivery_status == "delivered"
@@ -296,7 +297,7 @@ async def test_delivery_formats(eng, llm, sink, fmt):
 
 async def test_delivery_failure_keeps_the_run_succeeded(eng, llm, sink):
     job = agent_job("undeliverable", llm)
-    job.delivery = {"mode": "always", "to": f"{sink.url}/fail", "format": "json"}
+    job.delivery = Delivery(mode="always", to=f"{sink.url}/fail", format="json")
     await eng.control.add_job(job)
     [run] = await run_to_end(eng, "undeliverable")
     assert run.status is RunStatus.SUCCEEDED
@@ -305,7 +306,7 @@ async def test_delivery_failure_keeps_the_run_succeeded(eng, llm, sink):
     assert len(sink.requests) == 3
     assert run.milestones[-1].name == "delivery-failed"
     job = agent_job("rejected", llm)
-    job.delivery = {"mode": "always", "to": f"{sink.url}/gone", "format": "json"}
+    job.delivery = Delivery(mode="always", to=f"{sink.url}/gone", format="json")
     await eng.control.add_job(job)
     [run] = await run_to_end(eng, "rejected")
     assert run.delivery_reason == "HTTP 404 Not Found from the target" and len(sink.requests) == 4
@@ -313,13 +314,13 @@ async def test_delivery_failure_keeps_the_run_succeeded(eng, llm, sink):
 
 async def test_delivery_modes_and_final_attempt_only(eng, llm, sink):
     ok = agent_job("quiet-ok", llm)
-    ok.delivery = {"mode": "on_failure", "to": f"{sink.url}/ok", "format": "json"}
+    ok.delivery = Delivery(mode="on_failure", to=f"{sink.url}/ok", format="json")
     await eng.control.add_job(ok)
     [run] = await run_to_end(eng, "quiet-ok")
     assert run.delivery_status is None and sink.requests == []
     bad = agent_job("loud-fail", llm, model="fail500")
     bad.max_retries, bad.retry_delay_s = 2, 0
-    bad.delivery = {"mode": "on_failure", "to": f"{sink.url}/ok", "format": "json", "alert_after": 99}
+    bad.delivery = Delivery(mode="on_failure", to=f"{sink.url}/ok", format="json", alert_after=99)
     await eng.control.add_job(bad)
     runs = await run_to_end(eng, "loud-fail")
     assert [r.delivery_status for r in runs] == [None, None, "delivered"]
@@ -328,14 +329,14 @@ async def test_delivery_modes_and_final_attempt_only(eng, llm, sink):
 
 async def test_alert_after_consecutive_failures_cooldown_and_recovery(eng, llm, sink):
     job = agent_job("alerting", llm, model="fail500")
-    job.delivery = {"mode": "never", "alert_to": f"{sink.url}/ok", "format": "slack", "alert_after": 2}
+    job.delivery = Delivery(mode="never", alert_to=f"{sink.url}/ok", format="slack", alert_after=2)
     await eng.control.add_job(job)
     for _ in range(3):
         await run_to_end(eng, "alerting")
     texts = [r.json()["text"] for r in sink.requests]
     assert len(texts) == 1 and texts[0].startswith("🚨 alerting failed 2 times in a row; last: HTTP 500")
     job = await eng.control.job("alerting")
-    job.target["model"] = "echo"
+    job.target.model = "echo"
     await eng.control.update_job(job)
     await run_to_end(eng, "alerting")
     await run_to_end(eng, "alerting")
@@ -346,7 +347,7 @@ async def test_alert_after_consecutive_failures_cooldown_and_recovery(eng, llm, 
 async def test_auto_disabled_job_alerts(eng, llm, sink, settings):
     settings.auto_disable_after = 1
     job = agent_job("fragile", llm, model="fail500")
-    job.delivery = {"mode": "never", "alert_to": f"{sink.url}/ok", "format": "discord"}
+    job.delivery = Delivery(mode="never", alert_to=f"{sink.url}/ok", format="discord")
     await eng.control.add_job(job)
     await run_to_end(eng, "fragile")
     [alert] = [r.json()["content"] for r in sink.requests]
@@ -357,7 +358,7 @@ async def test_secrets_never_reach_the_database(eng, llm, sink, settings, monkey
     monkeypatch.setenv("TEST_LLM_KEY", "sk-test")
     monkeypatch.setenv("HOOK_URL", f"{sink.url}/ok?secret=hook-secret-99")
     job = agent_job("private", llm, model="auth", api_key_env="TEST_LLM_KEY")
-    job.delivery = {"mode": "always", "to": "${env:HOOK_URL}", "format": "json"}
+    job.delivery = Delivery(mode="always", to="${env:HOOK_URL}", format="json")
     await eng.control.add_job(job)
     [run] = await run_to_end(eng, "private")
     assert run.status is RunStatus.SUCCEEDED and run.delivery_status == "delivered"

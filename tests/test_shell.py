@@ -108,18 +108,18 @@ async def test_secrets_resolve_at_run_time_and_are_masked(real: Engine, monkeypa
     monkeypatch.setenv("CRONUI_TEST_TOKEN", "s3cr3t-value")
     run = await run_once(real, "sec", 'echo "token is $TOKEN"', timeout_s=5)
     job = await real.store.get_job(run.job_id)
-    job.target["env"] = {"TOKEN": "${env:CRONUI_TEST_TOKEN}"}
+    job.target.env = {"TOKEN": "${env:CRONUI_TEST_TOKEN}"}
     await real.control.update_job(job)
     done = await run_now(real, "sec")
     assert done.status is RunStatus.SUCCEEDED
     assert "s3cr3t-value" not in done.output and "token is ••••••••" in done.output
     stored = await real.store.get_job(run.job_id)
-    assert stored.target["env"] == {"TOKEN": "${env:CRONUI_TEST_TOKEN}"}
+    assert stored.target.env == {"TOKEN": "${env:CRONUI_TEST_TOKEN}"}
 
 
 async def test_missing_secret_fails_naming_the_variable(real: Engine):
     job = make_job("nosec", "@yearly", "echo hi")
-    job.target["env"] = {"TOKEN": "${env:CRONUI_SURELY_UNSET_VAR}"}
+    job.target.env = {"TOKEN": "${env:CRONUI_SURELY_UNSET_VAR}"}
     await real.control.add_job(job)
     done = await run_now(real, "nosec")
     assert done.status is RunStatus.FAILED
@@ -131,7 +131,7 @@ async def test_missing_secret_fails_naming_the_variable(real: Engine):
 
 async def test_missing_working_directory_is_a_clear_failure(real: Engine):
     job = make_job("nocwd", "@yearly", "pwd")
-    job.target["cwd"] = "/surely/not/here"
+    job.target.cwd = "/surely/not/here"
     await real.control.add_job(job)
     run = await real.control.trigger("nocwd")
     await settle(real)

@@ -13,6 +13,7 @@ from conftest import make_job
 from cronui.model import EventKind, Lease, Run, RunEvent, RunStatus, Trigger
 from cronui.store.base import DuplicateJobName, RunFilter, Store, StoreError
 from cronui.store.sqlite import SQLiteStore
+from cronui.targets import ShellTarget
 
 T0 = 1_780_000_000_000
 
@@ -38,7 +39,7 @@ def pending(job_id: int, slot: int, trigger: Trigger = Trigger.SCHEDULE, **kw) -
 
 async def test_jobs_round_trip(backend: Store):
     job = await new_job(backend, "roundtrip", tags=["ops", "nightly"], on_success=[], pool="p")
-    job.target = {"command": "echo ${env:TOKEN}", "env": {"A": "1"}}
+    job.target = ShellTarget(command="echo ${env:TOKEN}", env={"A": "1"})
     await backend.update_job(job)
     again = await backend.get_job_by_name("roundtrip")
     assert again == job

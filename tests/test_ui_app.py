@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets import Button, Input, OptionList, Select, Static
 
 from cronui.config import Settings
 from cronui.engine.engine import Engine
-from cronui.model import RunStatus
+from cronui.model import Job, RunStatus
 from cronui.schedule import PRESETS
 from cronui.store.base import RunFilter
 from cronui.store.sqlite import SQLiteStore
+from cronui.targets import DEFAULT_DELIVERY_FORMAT, Delivery, HttpTarget, ShellTarget, TargetKind
 from cronui.ui.app import CronuiApp, make_app
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.help import HelpScreen
@@ -188,7 +189,8 @@ async def test_create_a_job_from_a_preset(app: CronuiApp, store: SQLiteStore) ->
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
         job = await store.get_job_by_name("health-check")
         assert job is not None
-        assert (job.schedule, job.source, job.target["command"]) == (
+        assert isinstance(job.target, ShellTarget)
+        assert (job.schedule, job.source, job.target.command) == (
             "*/5 * * * *",
             "tui",
             "curl -fsS http://127.0.0.1/health",
@@ -230,6 +232,7 @@ async def test_edit_saves_through_the_same_validation_as_the_cli(app: CronuiApp,
         await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
         editor = app.screen
         editor.query_one("#name", Input).value = "research-digest"  # taken
+        await pilot.pause()  # the editor takes in the edit (which clears old errors) before the save
         await pilot.press("ctrl+s")
         error = editor.query_one("#editor-error", Static)
         await until(pilot, lambda: "already exists" in str(error.render()), "the refusal")
@@ -238,11 +241,62 @@ async def test_edit_saves_through_the_same_validation_as_the_cli(app: CronuiApp,
         editor.query_one("#schedule", Input).value = "45 3 * * *"
         editor.query_one("#retries", Input).value = "3"
         editor.query_one("#on_success", Input).value = "sync-crm"
+        await pilot.pause()
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
         job = await store.get_job_by_name("nightly-backup")
         assert job is not None and (job.schedule, job.max_retries, job.on_success) == ("45 3 * * *", 3, ["sync-crm"])
         await until(pilot, lambda: app.catalog.by_name["nightly-backup"].schedule == "45 3 * * *", "the list")
+
+
+async def test_edit_an_http_job_with_any_method_and_save_it_unchanged(
+    settings: Settings, store: SQLiteStore, engine: Engine
+) -> None:
+    target = HttpTarget(url="https://api.example.com/items", method="OPTIONS", expect_status=204)
+    await engine.control.add_job(Job("preflight", "*/5 * * * *", "UTC", TargetKind.HTTP, target))
+    before = await store.get_job_by_name("preflight")
+    app = make_app(settings, store, engine=engine, cursor_blink=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
+        editor = app.screen
+        assert editor.query_one("#method", Select).value == "OPTIONS"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
+        after = await store.get_job_by_name("preflight")
+        assert after is not None and before is not None
+        assert after.target == target
+        assert (after.schedule, after.delivery) == (before.schedule, before.delivery)
+
+
+async def test_editing_a_job_without_delivery_keeps_the_runtime_default_format(
+    app: CronuiApp, store: SQLiteStore
+) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("e")  # nightly-backup: no delivery
+        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
+        editor = app.screen
+        assert editor.query_one("#deliver_format", Select).value == DEFAULT_DELIVERY_FORMAT
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
+        job = await store.get_job_by_name("nightly-backup")
+        assert job is not None and job.delivery == Delivery()
+        assert job.delivery.format == DEFAULT_DELIVERY_FORMAT != "slack"
+        # switching delivery on without choosing a format: the runtime default, not "slack"
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
+        editor = app.screen
+        editor.query_one("#deliver", Select).value = "always"
+        editor.query_one("#deliver_to", Input).value = "https://hooks.example.com/T0"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
+        job = await store.get_job_by_name("nightly-backup")
+        assert job is not None
+        assert (job.delivery.mode, job.delivery.to) == ("always", "https://hooks.example.com/T0")
+        assert job.delivery.format == DEFAULT_DELIVERY_FORMAT != "slack"
 
 
 async def test_missing_env_references_are_flagged_before_saving(

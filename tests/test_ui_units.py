@@ -11,6 +11,7 @@ import pytest
 from cronui.config import Settings
 from cronui.jobs import JobError
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, TargetKind, Trigger
+from cronui.targets import AgentTarget, ShellTarget, to_dict
 from cronui.timefmt import duration_field
 from cronui.ui.bridge import EngineBridge
 from cronui.ui.catalog import Catalog
@@ -144,8 +145,9 @@ def test_form_round_trip_keeps_every_field(settings: Settings) -> None:
         on_success=["report"],
         delivery={"mode": "on_failure", "to": "${env:SLACK_HOOK}", "format": "slack"},
     )
-    job.target["env"] = {"A": "1", "B": "two words"}
-    job.target["cwd"] = "/srv"
+    assert isinstance(job.target, ShellTarget)
+    job.target.env = {"A": "1", "B": "two words"}
+    job.target.cwd = "/srv"
     values = form_from_job(job, settings)
     assert values["retry_delay"] == "5m" and values["timeout"] == "1h"
     back = job_from_form(values, job)
@@ -158,7 +160,7 @@ def test_new_job_defaults_follow_the_settings(settings: Settings) -> None:
     values.update(name="x", command="true")
     job = job_from_form(values, None)
     assert (job.timezone, job.timeout_s, job.source, job.kind) == ("Europe/Berlin", 600.0, "tui", TargetKind.SHELL)
-    assert job.target == {"command": "true"}
+    assert to_dict(job.target) == {"command": "true"}
 
 
 @pytest.mark.parametrize(
@@ -182,7 +184,7 @@ def test_http_and_agent_targets(settings: Settings) -> None:
     values = form_from_job(None, settings)
     values.update(name="h", kind=TargetKind.HTTP, url="https://x.test/health", headers="Accept: json; X-Key: ${env:K}")
     job = job_from_form(values, None)
-    assert job.target == {
+    assert to_dict(job.target) == {
         "method": "GET",
         "url": "https://x.test/health",
         "headers": {"Accept": "json", "X-Key": "${env:K}"},
@@ -190,7 +192,8 @@ def test_http_and_agent_targets(settings: Settings) -> None:
     values.update(kind=TargetKind.AGENT, base_url="http://127.0.0.1:11434/v1", model="m", message="hi {job}")
     values["api_key_env"] = "OPENAI_API_KEY"
     job = job_from_form(values, None)
-    assert job.target["api_key_env"] == "OPENAI_API_KEY"
+    assert isinstance(job.target, AgentTarget)
+    assert job.target.api_key_env == "OPENAI_API_KEY"
     values["message"] = ""
     with pytest.raises(JobError, match="message: needed"):
         job_from_form(values, None)

@@ -34,6 +34,7 @@ from cronui.jobs import JobError, parse_duration, validate
 from cronui.model import Job, TargetKind
 from cronui.schedule import ScheduleError, get_zone
 from cronui.store import Store
+from cronui.targets import ShellTarget
 
 APPLY_EPILOG = """\
 a job file holds [[job]] tables; keys mirror `cronui jobs add` options:
@@ -199,8 +200,10 @@ def _read_crontab(path: str | None) -> tuple[str, str, str]:
 def _same_key(job: Job) -> tuple[str, str, str, str]:
     """What makes an imported line the same job as one already there: importing a crontab twice
     (crontab -l | cronui import crontab -) adds only the lines that are new."""
-    env = json.dumps(job.target.get("env") or {}, sort_keys=True)
-    return (job.schedule, job.timezone, str(job.target.get("command")), env)
+    t = job.target
+    if not isinstance(t, ShellTarget):  # only shell jobs are compared
+        return (job.schedule, job.timezone, t.summary(), "{}")
+    return (job.schedule, job.timezone, t.command, json.dumps(t.env, sort_keys=True))
 
 
 def cmd_import_crontab(args: argparse.Namespace) -> int:
@@ -234,7 +237,7 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
             schedule=entry.schedule,
             timezone=zone,
             kind=TargetKind.SHELL,
-            target={"command": entry.command, "cwd": None, "env": dict(entry.env)},
+            target=ShellTarget(command=entry.command, env=dict(entry.env)),
             description=entry.description,
             timeout_s=timeout,
             misfire_grace_s=settings.misfire_grace,
@@ -272,7 +275,7 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
         for (_entry, job), name in zip(fresh, names_for([e for e, _ in fresh], taken), strict=True):
             job.name = name
         for _entry, job in fresh:
-            command = job.target["command"].replace("\n", "\\n")
+            command = job.target.summary().replace("\n", "\\n")
             print(f"+ {job.name}  {job.schedule} ({job.timezone})  {command}")
         jobs = [job for _, job in fresh]
         if jobs and not args.timeout:

@@ -6,12 +6,25 @@ An empty value clears an option on edit (`--pool ''`, `--on-success ''`, `--tag 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from cronui.cli.common import parse_int
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.targets import (
+    CONVERSATIONS,
+    DEFAULT_ALERT_AFTER,
+    DEFAULT_ALERT_COOLDOWN_S,
+    DEFAULT_DELIVERY_FORMAT,
+    DELIVERY_FORMATS,
+    DELIVERY_MODES,
+    AgentTarget,
+    HttpTarget,
+    ShellTarget,
+)
+from cronui.timefmt import duration_spec
 
 
 def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
@@ -23,7 +36,7 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     kind.add_argument("--cwd", metavar="DIR", help="working directory for --shell")
     kind.add_argument("--env", action="append", metavar="K=V", help="environment variable; V may be ${env:NAME}")
     kind.add_argument("--http", metavar="URL", help="request URL (may contain ${env:NAME})")
-    kind.add_argument("--method", metavar="M", help="HTTP method (default GET)")
+    kind.add_argument("--method", metavar="M", help=f"HTTP method (default {HttpTarget.method})")
     kind.add_argument("--header", action="append", metavar="'K: V'", help="HTTP header (repeatable)")
     kind.add_argument("--body", metavar="TEXT|@FILE", help="request body; @FILE is read at run time")
     kind.add_argument("--expect-status", metavar="CODE", help="success is this status (default: any 2xx)")
@@ -33,17 +46,25 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     kind.add_argument("--message", metavar="TEXT", help="placeholders: {job} {scheduled_for} {last_output}")
     kind.add_argument("--system", metavar="TEXT", help="system prompt")
     kind.add_argument("--api-key-env", metavar="VAR", help="the environment variable holding the API key")
-    kind.add_argument("--conversation", choices=["isolated", "persistent"], help="fresh each run, or carried over")
+    kind.add_argument("--conversation", choices=CONVERSATIONS, help="fresh each run, or carried over")
     kind.add_argument("--max-tokens", metavar="N")
     kind.add_argument("--temperature", metavar="T")
     kind.add_argument("--idle-timeout", metavar="S", help="agent: fail when no token arrives for this long (2m)")
     out = p.add_argument_group("delivery and alerts")
     out.add_argument("--deliver-to", metavar="URL", help="webhook for results (may be ${env:NAME})")
-    out.add_argument("--deliver", choices=["never", "on_failure", "always"], help="when to deliver (default always)")
-    out.add_argument("--deliver-format", choices=["slack", "discord", "json"], help="payload shape (default json)")
+    out.add_argument("--deliver", choices=DELIVERY_MODES, help="when to deliver (default always)")
+    out.add_argument(
+        "--deliver-format", choices=DELIVERY_FORMATS, help=f"payload shape (default {DEFAULT_DELIVERY_FORMAT})"
+    )
     out.add_argument("--alert-to", metavar="URL", help="failure alerts (default: the delivery target)")
-    out.add_argument("--alert-after", metavar="N", help="alert after N consecutive failures (default 2)")
-    out.add_argument("--alert-cooldown", metavar="S", help="quiet time after an alert (default 1h)")
+    out.add_argument(
+        "--alert-after", metavar="N", help=f"alert after N consecutive failures (default {DEFAULT_ALERT_AFTER})"
+    )
+    out.add_argument(
+        "--alert-cooldown",
+        metavar="S",
+        help=f"quiet time after an alert (default {duration_spec(DEFAULT_ALERT_COOLDOWN_S)})",
+    )
     p.add_argument("--timeout", metavar="S", help="time limit, e.g. 90, 90s, 10m (default 10m)")
     p.add_argument("--retries", metavar="N", help="retries after a failed attempt (default 0)")
     p.add_argument("--retry-delay", metavar="S", help="first retry delay, doubling each time (default 30s)")
@@ -79,14 +100,19 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.timezone = a.tz
     if a.shell is not None:
         job.kind = TargetKind.SHELL
-        job.target = {**(job.target if job.kind == TargetKind.SHELL else {}), "command": a.shell}
+        if isinstance(job.target, ShellTarget):
+            job.target = dataclasses.replace(job.target, command=a.shell)
+        else:
+            job.target = ShellTarget(command=a.shell)
     if a.cwd is not None:
-        if job.kind != TargetKind.SHELL:
+        if not isinstance(job.target, ShellTarget):
             raise JobError("--cwd: only shell jobs have a working directory")
-        job.target["cwd"] = a.cwd or None
+        job.target.cwd = a.cwd or None
     if a.env is not None:
+        if not isinstance(job.target, ShellTarget):
+            raise JobError("--env: only shell jobs have environment variables")
         pairs = [e for e in a.env if e]
-        job.target["env"] = {**(job.target.get("env") or {}), **parse_env_pairs(pairs)} if pairs else {}
+        job.target.env = {**job.target.env, **parse_env_pairs(pairs)} if pairs else {}
     _apply_http_options(job, a)
     _apply_agent_options(job, a)
     _apply_delivery_options(job, a)
@@ -118,18 +144,21 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
 
 def _apply_http_options(job: Job, a: argparse.Namespace) -> None:
     if a.http is not None:
-        job.target = {**(job.target if job.kind == TargetKind.HTTP else {}), "url": a.http}
+        if isinstance(job.target, HttpTarget):
+            job.target = dataclasses.replace(job.target, url=a.http)
+        else:
+            job.target = HttpTarget(url=a.http)
         job.kind = TargetKind.HTTP
     given = [a.method, a.header, a.body, a.expect_status, a.expect_body]
     if all(v is None for v in given):
         return
-    if job.kind != TargetKind.HTTP:
-        raise JobError("--method/--header/--body/--expect-*: only for --http jobs")
     t = job.target
+    if not isinstance(t, HttpTarget):
+        raise JobError("--method/--header/--body/--expect-*: only for --http jobs")
     if a.method is not None:
-        t["method"] = a.method.upper()
+        t.method = a.method.upper()
     if a.header is not None:
-        headers = dict(t.get("headers") or {})
+        headers = dict(t.headers)
         for h in a.header:
             if not h:
                 headers = {}
@@ -138,7 +167,7 @@ def _apply_http_options(job: Job, a: argparse.Namespace) -> None:
             if not sep or not key.strip():
                 raise JobError(f"--header: expected 'Name: value', got {h!r}")
             headers[key.strip()] = value.strip()
-        t["headers"] = headers
+        t.headers = headers
     if a.body is not None:
         body = a.body or None
         if body and body.startswith("@"):
@@ -146,54 +175,61 @@ def _apply_http_options(job: Job, a: argparse.Namespace) -> None:
             if not path.is_file():
                 raise JobError(f"--body: no file {path}")
             body = f"@{path}"
-        t["body"] = body
+        t.body = body
     if a.expect_status is not None:
-        t["expect_status"] = parse_int(a.expect_status, "--expect-status", 100, 599) if a.expect_status else None
+        t.expect_status = parse_int(a.expect_status, "--expect-status", 100, 599) if a.expect_status else None
     if a.expect_body is not None:
-        t["expect_body"] = a.expect_body or None
+        t.expect_body = a.expect_body or None
 
 
 def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
     if a.agent is not None:
-        job.target = {**(job.target if job.kind == TargetKind.AGENT else {}), "base_url": a.agent}
+        if isinstance(job.target, AgentTarget):
+            job.target = dataclasses.replace(job.target, base_url=a.agent)
+        else:
+            job.target = AgentTarget(base_url=a.agent)
         job.kind = TargetKind.AGENT
     given = [a.model, a.message, a.system, a.api_key_env, a.conversation, a.max_tokens, a.temperature, a.idle_timeout]
     if all(v is None for v in given):
         return
-    if job.kind != TargetKind.AGENT:
-        raise JobError("--model/--message/--system/...: only for --agent jobs")
     t = job.target
-    for key, value in (("model", a.model), ("message", a.message), ("conversation", a.conversation)):
-        if value is not None:
-            t[key] = value
+    if not isinstance(t, AgentTarget):
+        raise JobError("--model/--message/--system/...: only for --agent jobs")
+    if a.model is not None:
+        t.model = a.model
+    if a.message is not None:
+        t.message = a.message
+    if a.conversation is not None:
+        t.conversation = a.conversation
     if a.system is not None:
-        t["system"] = a.system or None
+        t.system = a.system or None
     if a.api_key_env is not None:
-        t["api_key_env"] = a.api_key_env or None
+        t.api_key_env = a.api_key_env or None
     if a.max_tokens is not None:
-        t["max_tokens"] = parse_int(a.max_tokens, "--max-tokens", 1, 10_000_000) if a.max_tokens else None
+        t.max_tokens = parse_int(a.max_tokens, "--max-tokens", 1, 10_000_000) if a.max_tokens else None
     if a.temperature is not None:
         try:
-            t["temperature"] = float(a.temperature) if a.temperature else None
+            t.temperature = float(a.temperature) if a.temperature else None
         except ValueError:
             raise JobError(f"--temperature: expected a number, got {a.temperature!r}") from None
     if a.idle_timeout is not None:
-        t["idle_timeout_s"] = parse_duration(a.idle_timeout, "--idle-timeout") if a.idle_timeout else None
+        t.idle_timeout_s = parse_duration(a.idle_timeout, "--idle-timeout") if a.idle_timeout else None
 
 
 def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
-    d = dict(job.delivery)
+    d = dataclasses.replace(job.delivery)
     if a.deliver_to is not None:
-        d["to"] = a.deliver_to or None
-        d.setdefault("mode", "always")
+        if d.mode == "never" and not d.to:  # no mode chosen yet: a target turns delivery on
+            d.mode = "always"
+        d.to = a.deliver_to or None
     if a.deliver is not None:
-        d["mode"] = a.deliver
+        d.mode = a.deliver
     if a.deliver_format is not None:
-        d["format"] = a.deliver_format
+        d.format = a.deliver_format
     if a.alert_to is not None:
-        d["alert_to"] = a.alert_to or None
+        d.alert_to = a.alert_to or None
     if a.alert_after is not None:
-        d["alert_after"] = parse_int(a.alert_after, "--alert-after", 1, 10_000)
+        d.alert_after = parse_int(a.alert_after, "--alert-after", 1, 10_000)
     if a.alert_cooldown is not None:
-        d["alert_cooldown_s"] = parse_duration(a.alert_cooldown, "--alert-cooldown")
-    job.delivery = {k: v for k, v in d.items() if v is not None}
+        d.alert_cooldown_s = parse_duration(a.alert_cooldown, "--alert-cooldown")
+    job.delivery = d

@@ -29,6 +29,7 @@ from cronui.model import Job, Run, RunStatus, TargetKind
 from cronui.present import JOB_LINE_HEADER, job_json, job_line, job_state, run_json, run_line
 from cronui.schedule import describe
 from cronui.store import Store
+from cronui.targets import TARGET_TYPES, Delivery, to_dict
 from cronui.timefmt import human_span, iso_utc
 
 
@@ -85,7 +86,7 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
             schedule=args.schedule,
             timezone=settings.timezone,
             kind=TargetKind(kinds[0]),
-            target={},
+            target=TARGET_TYPES[TargetKind(kinds[0])](),
             timeout_s=settings.default_timeout,
             misfire_grace_s=settings.misfire_grace,
             enabled=not args.disabled,
@@ -142,7 +143,7 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         print(f"{job.name}  ({job_state(job, await control.paused())})")
         print(f"  schedule   {job.schedule}  — {describe(job.schedule)} ({job.timezone})")
         print(f"  next run   {iso_utc(job.next_run_at) or '—'}")
-        print(f"  {job.kind!s:<10} {json.dumps(job.target, ensure_ascii=False)}")
+        print(f"  {job.kind!s:<10} {json.dumps(to_dict(job.target), ensure_ascii=False)}")
         print(
             f"  policies   overlap {job.overlap} (queue {job.queue_limit}) · misfire {job.misfire} "
             f"(grace {human_span(job.misfire_grace_s * 1000)}) · retries {job.max_retries} "
@@ -157,11 +158,11 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             )
         if job.tags:
             print(f"  tags       {' '.join(job.tags)}")
-        if job.delivery:
-            d = job.delivery
+        d = job.delivery
+        if d != Delivery():
             print(
-                f"  delivery   {d.get('mode', 'never')} → {d.get('to') or '—'} ({d.get('format', 'json')})"
-                + (f" · alerts → {d['alert_to']}" if d.get("alert_to") else "")
+                f"  delivery   {d.mode} → {d.to or '—'} ({d.format})"
+                + (f" · alerts → {d.alert_to}" if d.alert_to else "")
             )
         for window, label in (("all", "all time"), ("last_7d", "7 days"), ("last_30d", "30 days")):
             w = data["stats"][window]

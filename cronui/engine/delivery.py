@@ -17,6 +17,7 @@ import httpx
 
 from cronui import secrets
 from cronui.model import Job, Run, RunStatus
+from cronui.targets import DEFAULT_ALERT_AFTER, DEFAULT_ALERT_COOLDOWN_S
 from cronui.timefmt import human_span, iso_utc
 
 DELIVERED = "delivered"
@@ -24,11 +25,7 @@ FAILED = "failed"
 SUPPRESSED = "suppressed"
 PENDING = "pending"
 
-FORMATS = ("slack", "discord", "json")
-MODES = ("never", "on_failure", "always")
-TEXT_CAP = {"slack": 3500, "discord": 1800, "json": 16_000}
-DEFAULT_ALERT_AFTER = 2
-DEFAULT_ALERT_COOLDOWN_S = 3600.0
+TEXT_CAP = {"slack": 3500, "discord": 1800, "json": 16_000}  # by format (targets.DELIVERY_FORMATS)
 ATTEMPTS = 3
 FAILURES = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
 
@@ -41,8 +38,8 @@ class Result:
 
 def wanted(job: Job, run: Run) -> bool:
     """Whether this run's result is meant to be delivered at all."""
-    mode = job.delivery.get("mode", "never")
-    if not job.delivery.get("to") or mode == "never":
+    mode = job.delivery.mode
+    if not job.delivery.to or mode == "never":
         return False
     return mode == "always" or (mode == "on_failure" and run.status in FAILURES)
 
@@ -130,10 +127,10 @@ def decide_alert(
     """One alert after N consecutive failures, then quiet for the cooldown; one "recovered" message
     when the job next succeeds; an auto-disabled job always says so."""
     d = job.delivery
-    if not (d.get("alert_to") or d.get("to")):
+    if not d.alert_target:
         return None
-    after = int(d.get("alert_after") or DEFAULT_ALERT_AFTER)
-    cooldown_ms = int(float(d.get("alert_cooldown_s") or DEFAULT_ALERT_COOLDOWN_S) * 1000)
+    after = int(d.alert_after or DEFAULT_ALERT_AFTER)
+    cooldown_ms = int(float(d.alert_cooldown_s or DEFAULT_ALERT_COOLDOWN_S) * 1000)
     state = state or {}
     if run.status is RunStatus.SUCCEEDED:
         if state.get("alerting"):
@@ -155,5 +152,4 @@ def decide_alert(
 
 
 def describe_target(job: Job) -> str:
-    d = job.delivery
-    return f"{d.get('format', 'json')} → {d.get('to')}" if d.get("to") else "—"
+    return job.delivery.describe()

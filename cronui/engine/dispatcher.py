@@ -38,6 +38,7 @@ from cronui.model import (
     Trigger,
 )
 from cronui.store.base import RunFilter, Store
+from cronui.targets import AgentTarget
 
 log = logging.getLogger(__name__)
 
@@ -311,10 +312,13 @@ class Dispatcher:
     async def _load_carried(self, ctx: RunContext, job: Job) -> None:
         """What an agent job carries from earlier runs: its conversation, the last successful output."""
         assert job.id is not None
+        spec = job.target
+        if not isinstance(spec, AgentTarget):
+            return
         try:
-            if job.target.get("conversation") == "persistent":
+            if spec.conversation == "persistent":
                 ctx.memory[CONVERSATION_KEY] = await self.store.get_memory(job.id, CONVERSATION_KEY)
-            if "{last_output}" in str(job.target.get("message", "")):
+            if "{last_output}" in spec.message:
                 prev = await self.store.list_runs(RunFilter(job_id=job.id, statuses=[RunStatus.SUCCEEDED], limit=1))
                 ctx.last_output = prev[0].output if prev else ""
         except Exception:

@@ -23,6 +23,7 @@ from cronui.engine.events import EventBus
 from cronui.engine.executors.base import Outcome, RunContext
 from cronui.model import EventKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
 from cronui.store.base import Store
+from cronui.targets import DEFAULT_DELIVERY_FORMAT
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class Finisher:
         self._publish_finished(run, job, inserted, root, final=not retry, now=now)
         if not retry:
             alert_state = None
-            if job.delivery.get("alert_to") or job.delivery.get("to"):
+            if job.delivery.alert_target:
                 alert_state = await self.store.get_memory(job.id, "alert")
             failures = int(changes.get("consecutive_failures", job.consecutive_failures))
             alert = delivery.decide_alert(job, run, failures, changes.get("auto_disabled"), alert_state, now)
@@ -228,13 +229,13 @@ class Finisher:
         """Post the result (and an alert) after the final attempt; record delivery apart from the run."""
         assert run.id is not None and job.id is not None
         env = os.environ
-        fmt = str(job.delivery.get("format") or "json")
+        fmt = job.delivery.format or DEFAULT_DELIVERY_FORMAT
         try:
             if text is not None:
                 body = delivery.payload(fmt, job, run, text)
-                result = await delivery.post(
-                    self.http(), job.delivery["to"], body, env, backoff_s=self.delivery_backoff_s
-                )
+                to = job.delivery.to
+                assert to is not None  # delivery.wanted() asks for one
+                result = await delivery.post(self.http(), to, body, env, backoff_s=self.delivery_backoff_s)
                 now = self.clock.now_ms()
                 name = "delivery-completed" if result.status == delivery.DELIVERED else "delivery-failed"
                 data: dict[str, Any] = {"status": result.status}
@@ -245,7 +246,8 @@ class Finisher:
                 await self.store.update_delivery(run.id, result.status, result.reason, run.milestones)
                 self.bus.publish(RunEvent(EventKind.MILESTONE, now, run.id, job.id, job.name, name, data))
             if alert is not None:
-                target = job.delivery.get("alert_to") or job.delivery["to"]
+                target = job.delivery.alert_target
+                assert target is not None  # delivery.decide_alert() asks for one
                 body = delivery.alert_payload(fmt, job, alert.text)
                 sent = await delivery.post(self.http(), target, body, env, backoff_s=self.delivery_backoff_s)
                 if sent.status == delivery.DELIVERED:

@@ -14,9 +14,6 @@ from typing import Any
 from cronui.config import Settings
 from cronui.jobfile.schema import (
     AGENT_KEYS,
-    CONVERSATIONS,
-    DELIVERY_FORMATS,
-    DELIVERY_MODES,
     HTTP_KEYS,
     JOB_KEYS,
     KINDS,
@@ -29,6 +26,17 @@ from cronui.jobs import JobError, parse_duration, validate
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.schedule import ScheduleError, get_zone
 from cronui.secrets import REF
+from cronui.targets import (
+    CONVERSATIONS,
+    DELIVERY_FORMATS,
+    DELIVERY_MODES,
+    TARGET_TYPES,
+    AgentTarget,
+    Delivery,
+    HttpTarget,
+    ShellTarget,
+    Target,
+)
 
 _RELATIVE_SCHEDULE = re.compile(r"^\s*in\s", re.IGNORECASE)
 _ABSENT = object()
@@ -181,12 +189,13 @@ class EntryReader:
                 if key in e and kind is not None:
                     self.fail(key, f"only shell jobs have {'a working directory' if key == 'cwd' else 'env'}")
         target = self.target(kind) if kind is not None else None
+        job_kind = kind or TargetKind.SHELL
         job = Job(
             name=name or "",
             schedule=schedule or "",
             timezone=timezone if timezone is not None else self.settings.timezone,
-            kind=kind or TargetKind.SHELL,
-            target=target or {},
+            kind=job_kind,
+            target=target if target is not None else TARGET_TYPES[job_kind](),  # a problem was recorded
             description=self.text(e, "description", "description") or "",
             enabled=_default(self.boolean(e, "enabled", "enabled"), True),
             timeout_s=_default(self.duration(e, "timeout", "timeout"), self.settings.default_timeout),
@@ -214,13 +223,13 @@ class EntryReader:
             return None
         return job
 
-    def target(self, kind: TargetKind) -> dict[str, Any] | None:
+    def target(self, kind: TargetKind) -> Target | None:
         e = self.entry
         if kind is TargetKind.SHELL:
             command = self.text(e, "shell", "shell", required=True)
             cwd = self.text(e, "cwd", "cwd")
             env = self.str_table(e, "env", "env")
-            return {"command": command, "cwd": cwd or None, "env": env or {}}
+            return ShellTarget(command=command or "", cwd=cwd or None, env=env or {})
         label = str(kind)
         table = e[label]
         if not isinstance(table, dict):
@@ -236,14 +245,14 @@ class EntryReader:
                     self.fail("http.body", f"no file {path} (an @FILE body is relative to the job file)")
                 body = f"@{path}"
             method = self.text(table, "method", "http.method")
-            return {
-                "url": self.text(table, "url", "http.url", required=True),
-                "method": (method or "GET").upper(),
-                "headers": self.str_table(table, "headers", "http.headers") or {},
-                "body": body,
-                "expect_status": self.integer(table, "expect_status", "http.expect_status", 100, 599),
-                "expect_body": self.text(table, "expect_body", "http.expect_body"),
-            }
+            return HttpTarget(
+                url=self.text(table, "url", "http.url", required=True) or "",
+                method=(method or HttpTarget.method).upper(),
+                headers=self.str_table(table, "headers", "http.headers") or {},
+                body=body,
+                expect_status=self.integer(table, "expect_status", "http.expect_status", 100, 599),
+                expect_body=self.text(table, "expect_body", "http.expect_body"),
+            )
         self.unknown(table, AGENT_KEYS, "agent.")
         extra = table.get("extra", {})
         if not isinstance(extra, dict):
@@ -257,31 +266,24 @@ class EntryReader:
         api_key_env = self.text(table, "api_key_env", "agent.api_key_env")
         if api_key_env is not None and REF.fullmatch(api_key_env):
             self.fail("agent.api_key_env", "give the variable's name (OPENAI_API_KEY), not ${env:...}")
-        target: dict[str, Any] = {
-            "base_url": self.text(table, "base_url", "agent.base_url", required=True),
-            "model": self.text(table, "model", "agent.model", required=True),
-            "message": self.text(table, "message", "agent.message", required=True),
-            "system": self.text(table, "system", "agent.system"),
-            "api_key_env": api_key_env,
-            "conversation": self.choice(table, "conversation", "agent.conversation", CONVERSATIONS) or "isolated",
-            "max_tokens": self.integer(table, "max_tokens", "agent.max_tokens", 1, 10_000_000),
-            "temperature": self.number(table, "temperature", "agent.temperature"),
-            "headers": self.str_table(table, "headers", "agent.headers") or {},
-            "extra": copy.deepcopy(extra),
-        }
-        # keys beyond the model's core set are stored only when the file sets them
-        idle = self.duration(table, "idle_timeout", "agent.idle_timeout")
-        if idle is not None:
-            target["idle_timeout_s"] = idle
-        stream = self.boolean(table, "stream", "agent.stream")
-        if stream is not None:
-            target["stream"] = stream
-        keep = self.integer(table, "keep_turns", "agent.keep_turns", 1, 10_000)
-        if keep is not None:
-            target["keep_turns"] = keep
-        return target
+        conversation = self.choice(table, "conversation", "agent.conversation", CONVERSATIONS)
+        return AgentTarget(
+            base_url=self.text(table, "base_url", "agent.base_url", required=True) or "",
+            model=self.text(table, "model", "agent.model", required=True) or "",
+            message=self.text(table, "message", "agent.message", required=True) or "",
+            system=self.text(table, "system", "agent.system"),
+            api_key_env=api_key_env,
+            conversation=conversation or AgentTarget.conversation,
+            max_tokens=self.integer(table, "max_tokens", "agent.max_tokens", 1, 10_000_000),
+            temperature=self.number(table, "temperature", "agent.temperature"),
+            headers=self.str_table(table, "headers", "agent.headers") or {},
+            extra=copy.deepcopy(extra),
+            idle_timeout_s=self.duration(table, "idle_timeout", "agent.idle_timeout"),
+            stream=self.boolean(table, "stream", "agent.stream"),
+            keep_turns=self.integer(table, "keep_turns", "agent.keep_turns", 1, 10_000),
+        )
 
-    def delivery(self) -> dict[str, Any]:
+    def delivery(self) -> Delivery:
         e = self.entry
         mode = self.choice(e, "deliver", "deliver", DELIVERY_MODES)
         to = self.text(e, "deliver_to", "deliver_to")
@@ -295,18 +297,15 @@ class EntryReader:
             for key in ("deliver_format", "alert_after", "alert_cooldown"):
                 if key in e:
                     self.fail(key, "has no effect without deliver_to or alert_to")
-            return {}
-        out: dict[str, Any] = {"mode": mode or ("always" if to else "never")}
-        for key, value in (
-            ("to", to),
-            ("format", fmt),
-            ("alert_to", alert_to),
-            ("alert_after", after),
-            ("alert_cooldown_s", cooldown),
-        ):
-            if value is not None:
-                out[key] = value
-        return out
+            return Delivery()
+        return Delivery(
+            mode=mode or ("always" if to else "never"),
+            to=to,
+            format=fmt or Delivery.format,
+            alert_to=alert_to,
+            alert_after=after,
+            alert_cooldown_s=cooldown,
+        )
 
 
 def _is_int(value: Any) -> bool:

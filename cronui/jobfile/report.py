@@ -9,16 +9,11 @@ from typing import Any
 from cronui.jobfile.plan import Plan
 from cronui.jobfile.schema import SOURCE_PREFIX
 from cronui.jobfile.view import json_value, show_value
-from cronui.model import Job, TargetKind
+from cronui.model import Job
 
 
 def _summary(job: Job) -> str:
-    what = {
-        TargetKind.SHELL: lambda t: str(t.get("command", "")),
-        TargetKind.HTTP: lambda t: f"{(t.get('method') or 'GET')} {t.get('url', '')}",
-        TargetKind.AGENT: lambda t: f"{t.get('model', '')} @ {t.get('base_url', '')}",
-    }[job.kind](job.target)
-    what = what.replace("\n", "\\n")
+    what = job.target.summary().replace("\n", "\\n")
     if len(what) > 60:
         what = what[:57] + "..."
     return f"{job.kind} {json.dumps(job.schedule)} ({job.timezone}): {what}"

@@ -8,29 +8,34 @@ from dataclasses import dataclass
 from typing import Any
 
 from cronui.model import Job, MisfirePolicy, OverlapPolicy
+from cronui.targets import (
+    DEFAULT_ALERT_AFTER,
+    DEFAULT_ALERT_COOLDOWN_S,
+    DEFAULT_DELIVERY_FORMAT,
+    AgentTarget,
+    HttpTarget,
+    TargetKind,
+)
 
 SOURCE_PREFIX = "file:"
 MAX_REPORTED = 25  # errors printed for one file; the rest are counted
 
-KINDS = ("shell", "http", "agent")
-DELIVERY_MODES = ("never", "on_failure", "always")
-DELIVERY_FORMATS = ("slack", "discord", "json")
-CONVERSATIONS = ("isolated", "persistent")
+KINDS = tuple(str(k) for k in TargetKind)  # the file's keys naming what a job runs
 
 # Built-in defaults the engine applies when a key is absent. A file that leaves a key out gets these,
 # and `export` leaves a key out when it equals one. (timezone, timeout and misfire_grace default to
-# per-machine settings instead, so export always writes them.)
+# per-machine settings instead, so export always writes them.) Those of targets and delivery are
+# cronui.targets'.
 RETRIES = 0
 RETRY_DELAY_S = 30.0
 QUEUE_LIMIT = 3
-DELIVERY_FORMAT = "json"
-ALERT_AFTER = 2
-ALERT_COOLDOWN_S = 3600.0
+HTTP_METHOD = HttpTarget.method
+CONVERSATION = AgentTarget.conversation
 
 # The keys of each target table: file key -> (target key, default). A None default means "not set".
 HTTP_KEYS: dict[str, tuple[str, Any]] = {
     "url": ("url", None),
-    "method": ("method", "GET"),
+    "method": ("method", HTTP_METHOD),
     "headers": ("headers", {}),
     "body": ("body", None),
     "expect_status": ("expect_status", None),
@@ -42,7 +47,7 @@ AGENT_KEYS: dict[str, tuple[str, Any]] = {
     "message": ("message", None),
     "system": ("system", None),
     "api_key_env": ("api_key_env", None),
-    "conversation": ("conversation", "isolated"),
+    "conversation": ("conversation", CONVERSATION),
     "max_tokens": ("max_tokens", None),
     "temperature": ("temperature", None),
     "headers": ("headers", {}),
@@ -55,10 +60,10 @@ SHELL_KEYS: dict[str, tuple[str, Any]] = {"shell": ("command", None), "cwd": ("c
 DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
     "deliver": ("mode", None),  # filled in by _delivery_view: "always" with a target, else "never"
     "deliver_to": ("to", None),
-    "deliver_format": ("format", DELIVERY_FORMAT),
+    "deliver_format": ("format", DEFAULT_DELIVERY_FORMAT),
     "alert_to": ("alert_to", None),
-    "alert_after": ("alert_after", ALERT_AFTER),
-    "alert_cooldown": ("alert_cooldown_s", ALERT_COOLDOWN_S),
+    "alert_after": ("alert_after", DEFAULT_ALERT_AFTER),
+    "alert_cooldown": ("alert_cooldown_s", DEFAULT_ALERT_COOLDOWN_S),
 }
 
 JOB_KEYS = (
@@ -95,11 +100,11 @@ EXPORT_DEFAULTS: dict[str, Any] = {
     "overlap": str(OverlapPolicy.SKIP),
     "queue_limit": QUEUE_LIMIT,
     "misfire": str(MisfirePolicy.RUN_ONCE),
-    "deliver_format": DELIVERY_FORMAT,
-    "alert_after": ALERT_AFTER,
-    "alert_cooldown": ALERT_COOLDOWN_S,
-    "http.method": "GET",
-    "agent.conversation": "isolated",
+    "deliver_format": DEFAULT_DELIVERY_FORMAT,
+    "alert_after": DEFAULT_ALERT_AFTER,
+    "alert_cooldown": DEFAULT_ALERT_COOLDOWN_S,
+    "http.method": HTTP_METHOD,
+    "agent.conversation": CONVERSATION,
     "agent.stream": True,
 }
 # Fields as `jobs.validate` names them (the CLI's options) -> the file's key; others only swap - for _.

@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from cronui.jobfile.schema import AGENT_KEYS, DELIVERY_KEYS, DURATION_KEYS, HTTP_KEYS, SHELL_KEYS
-from cronui.model import Job, TargetKind
+from cronui.model import Job
 from cronui.secrets import MASK, REF
+from cronui.targets import AgentTarget, Delivery, HttpTarget, ShellTarget, to_dict
 from cronui.timefmt import duration_spec
 
 _SENSITIVE_NAME = re.compile(r"auth|token|key|secret|cookie|passw|credential", re.IGNORECASE)
@@ -44,11 +45,11 @@ def _norm_table(
     return out
 
 
-def _delivery_view(d: Mapping[str, Any]) -> dict[str, Any]:
-    if not d:
+def _delivery_view(d: Delivery) -> dict[str, Any]:
+    if d == Delivery():  # none set: no delivery keys at all
         return {}
-    out = _norm_table(d, DELIVERY_KEYS, "", "delivery.")
-    out["deliver"] = d.get("mode") or "never"
+    out = _norm_table(to_dict(d), DELIVERY_KEYS, "", "delivery.")
+    out["deliver"] = d.mode or "never"
     return out
 
 
@@ -62,16 +63,17 @@ def view(job: Job) -> dict[str, Any]:
         "timezone": job.timezone,
         "enabled": job.enabled,
     }
-    if job.kind is TargetKind.SHELL:
-        out.update(_norm_table(job.target, SHELL_KEYS, "", "shell."))
-    elif job.kind is TargetKind.HTTP:
-        t = dict(job.target)
+    target = job.target
+    if isinstance(target, ShellTarget):
+        out.update(_norm_table(to_dict(target), SHELL_KEYS, "", "shell."))
+    elif isinstance(target, HttpTarget):
+        t = to_dict(target)
         if isinstance(t.get("method"), str):
             t["method"] = t["method"].upper()
         out.update(_norm_table(t, HTTP_KEYS, "http."))
         out.setdefault("http.url", "")  # marks the kind even for a malformed stored target
-    else:
-        out.update(_norm_table(job.target, AGENT_KEYS, "agent."))
+    elif isinstance(target, AgentTarget):
+        out.update(_norm_table(to_dict(target), AGENT_KEYS, "agent."))
         out.setdefault("agent.base_url", "")
     out.update(
         {

@@ -26,6 +26,7 @@ from cronui.model import (
     TargetKind,
     Trigger,
 )
+from cronui.targets import to_dict
 
 
 class StoreError(Exception):
@@ -187,11 +188,11 @@ _JSON: Codec = (_dump, json.loads)
 
 JOB_CODECS: dict[str, Codec] = {
     "kind": (_same, TargetKind),
-    "target": _JSON,
+    "target": (lambda target: _dump(to_dict(target, keep_none=True)), json.loads),
     "enabled": (int, bool),
     "overlap": (_same, OverlapPolicy),
     "misfire": (_same, MisfirePolicy),
-    "delivery": _JSON,
+    "delivery": (lambda delivery: _dump(to_dict(delivery)), json.loads),
     "on_success": _JSON,
     "on_failure": _JSON,
     "tags": _JSON,

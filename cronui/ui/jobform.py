@@ -9,6 +9,7 @@ through the engine's control, exactly as for `cronui jobs add`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import shlex
 from collections.abc import Mapping
@@ -18,11 +19,16 @@ from cronui import secrets
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.targets import (
+    DEFAULT_DELIVERY_FORMAT,
+    TARGET_TYPES,
+    AgentTarget,
+    Delivery,
+    HttpTarget,
+    ShellTarget,
+    Target,
+)
 from cronui.timefmt import duration_field
-
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
-DELIVERY_MODES = ("never", "on_failure", "always")
-DELIVERY_FORMATS = ("slack", "discord", "json")
 
 TEXT_FIELDS = (
     "name schedule timezone command cwd env method url headers body expect_status base_url model api_key_env "
@@ -52,31 +58,32 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
             "misfire": str(MisfirePolicy.RUN_ONCE),
             "misfire_grace": duration_field(settings.misfire_grace),
             "deliver": "never",
-            "deliver_format": "slack",
+            "deliver_format": DEFAULT_DELIVERY_FORMAT,
             "enabled": True,
         }
     t = job.target
-    d = job.delivery or {}
-    env = t.get("env") or {}
-    headers = t.get("headers") or {}
+    d = job.delivery
+    shell = t if isinstance(t, ShellTarget) else ShellTarget()
+    http = t if isinstance(t, HttpTarget) else HttpTarget()
+    agent = t if isinstance(t, AgentTarget) else AgentTarget()
     return {
         "name": job.name,
         "kind": job.kind,
         "schedule": job.schedule,
         "timezone": job.timezone,
-        "command": str(t.get("command", "")) if job.kind is TargetKind.SHELL else "",
-        "cwd": str(t.get("cwd") or ""),
-        "env": " ".join(shlex.quote(f"{k}={v}") for k, v in env.items()),
-        "method": str(t.get("method", "GET")),
-        "url": str(t.get("url", "")),
-        "headers": "; ".join(f"{k}: {v}" for k, v in headers.items()),
-        "body": str(t.get("body") or ""),
-        "expect_status": str(t.get("expect_status") or ""),
-        "base_url": str(t.get("base_url", "")),
-        "model": str(t.get("model", "")),
-        "api_key_env": str(t.get("api_key_env") or ""),
-        "message": str(t.get("message", "")),
-        "system": str(t.get("system") or ""),
+        "command": shell.command,
+        "cwd": shell.cwd or "",
+        "env": " ".join(shlex.quote(f"{k}={v}") for k, v in shell.env.items()),
+        "method": http.method,
+        "url": http.url,
+        "headers": "; ".join(f"{k}: {v}" for k, v in (http.headers or agent.headers).items()),
+        "body": http.body or "",
+        "expect_status": str(http.expect_status or ""),
+        "base_url": agent.base_url,
+        "model": agent.model,
+        "api_key_env": agent.api_key_env or "",
+        "message": agent.message,
+        "system": agent.system or "",
         "overlap": str(job.overlap),
         "queue_limit": str(job.queue_limit),
         "retries": str(job.max_retries),
@@ -87,10 +94,10 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "pool": job.pool or "",
         "on_success": ", ".join(job.on_success),
         "on_failure": ", ".join(job.on_failure),
-        "deliver": str(d.get("mode", "never")),
-        "deliver_to": str(d.get("to", "")),
-        "deliver_format": str(d.get("format", "slack")),
-        "alert_to": str(d.get("alert_to", "")),
+        "deliver": d.mode,
+        "deliver_to": d.to or "",
+        "deliver_format": d.format,
+        "alert_to": d.alert_to or "",
         "tags": " ".join(job.tags),
         "description": job.description,
         "enabled": job.enabled,
@@ -119,51 +126,73 @@ def _headers(text: str) -> dict[str, str]:
     return out
 
 
+def _target(kind: TargetKind, v: Mapping[str, str], values: Mapping[str, Any], old: Target | None) -> Target:
+    """The kind's target from the texts; fields the editor does not show are kept from `old` (same kind)."""
+    if kind is TargetKind.SHELL:
+        try:
+            env = parse_env_pairs(shlex.split(v["env"]), "env") if v["env"] else {}
+        except ValueError as e:
+            raise JobError(f"env: {e}") from None
+        shell = old if isinstance(old, ShellTarget) else ShellTarget()
+        return dataclasses.replace(shell, command=str(values.get("command", "")), cwd=v["cwd"] or None, env=env)
+    if kind is TargetKind.HTTP:
+        if not v["url"]:
+            raise JobError("url: say which URL to call")
+        headers = _headers(v["headers"])
+        expect = _int(v["expect_status"], "expect status", 100, 599) if v["expect_status"] else None
+        http = old if isinstance(old, HttpTarget) else HttpTarget()
+        return dataclasses.replace(
+            http,
+            method=(v["method"] or "GET").upper(),
+            url=v["url"],
+            headers=headers,
+            body=v["body"] or None,
+            expect_status=expect,
+        )
+    for key in ("base_url", "model", "message"):
+        if not v[key]:
+            raise JobError(f"{key.replace('_', ' ')}: needed for an agent job")
+    agent = old if isinstance(old, AgentTarget) else AgentTarget()
+    return dataclasses.replace(
+        agent,
+        base_url=v["base_url"],
+        model=v["model"],
+        message=v["message"],
+        api_key_env=v["api_key_env"] or None,
+        system=v["system"] or None,
+    )
+
+
+def _delivery(v: Mapping[str, str], old: Delivery) -> Delivery:
+    """The delivery settings from the texts; the alert thresholds the editor does not show are kept."""
+    mode = v["deliver"] or "never"
+    if mode == "never" and not v["deliver_to"] and not v["alert_to"]:
+        return Delivery()
+    if mode != "never" and not v["deliver_to"]:
+        raise JobError("deliver to: say where to post results (a webhook URL or ${env:NAME})")
+    return dataclasses.replace(
+        old,
+        mode=mode,
+        to=v["deliver_to"] or None,
+        format=v["deliver_format"] or DEFAULT_DELIVERY_FORMAT,
+        alert_to=v["alert_to"] or None,
+    )
+
+
 def job_from_form(values: Mapping[str, Any], base: Job | None) -> Job:
     """A job from the editor's texts (a copy of `base` when editing); raises JobError naming the field."""
     kind = TargetKind(values["kind"])
-    job = copy.deepcopy(base) if base is not None else Job(name="", schedule="", timezone="UTC", kind=kind, target={})
+    job = (
+        copy.deepcopy(base)
+        if base is not None
+        else Job(name="", schedule="", timezone="UTC", kind=kind, target=TARGET_TYPES[kind]())
+    )
     job.name = str(values["name"]).strip()
     job.schedule = str(values["schedule"]).strip()
     job.timezone = str(values["timezone"]).strip()
-    target: dict[str, Any] = dict(job.target) if job.kind is kind else {}
-    job.kind = kind
     v = {k: str(values.get(k, "")).strip() for k in TEXT_FIELDS}
-    if kind is TargetKind.SHELL:
-        target["command"] = str(values.get("command", ""))
-        target["cwd"] = v["cwd"] or None
-        try:
-            target["env"] = parse_env_pairs(shlex.split(v["env"]), "env") if v["env"] else {}
-        except ValueError as e:
-            raise JobError(f"env: {e}") from None
-        if not target["cwd"]:
-            target.pop("cwd")
-        if not target["env"]:
-            target.pop("env")
-    elif kind is TargetKind.HTTP:
-        if not v["url"]:
-            raise JobError("url: say which URL to call")
-        target.update(method=(v["method"] or "GET").upper(), url=v["url"])
-        for key, value in (("headers", _headers(v["headers"])), ("body", v["body"])):
-            if value:
-                target[key] = value
-            else:
-                target.pop(key, None)
-        if v["expect_status"]:
-            target["expect_status"] = _int(v["expect_status"], "expect status", 100, 599)
-        else:
-            target.pop("expect_status", None)
-    else:
-        for key in ("base_url", "model", "message"):
-            if not v[key]:
-                raise JobError(f"{key.replace('_', ' ')}: needed for an agent job")
-            target[key] = v[key]
-        for key in ("api_key_env", "system"):
-            if v[key]:
-                target[key] = v[key]
-            else:
-                target.pop(key, None)
-    job.target = target
+    job.target = _target(kind, v, values, job.target if job.kind is kind else None)
+    job.kind = kind
     job.overlap = OverlapPolicy(v["overlap"] or "skip")
     job.queue_limit = _int(v["queue_limit"] or "3", "queue limit", 1, 10_000)
     job.max_retries = _int(v["retries"] or "0", "retries", 0, 100)
@@ -176,15 +205,7 @@ def job_from_form(values: Mapping[str, Any], base: Job | None) -> Job:
     job.on_failure = _words(v["on_failure"])
     job.tags = _words(v["tags"])
     job.description = v["description"]
-    mode = v["deliver"] or "never"
-    if mode != "never" or v["deliver_to"] or v["alert_to"]:
-        if mode != "never" and not v["deliver_to"]:
-            raise JobError("deliver to: say where to post results (a webhook URL or ${env:NAME})")
-        job.delivery = {**job.delivery, "mode": mode, "to": v["deliver_to"], "format": v["deliver_format"] or "slack"}
-        if v["alert_to"]:
-            job.delivery["alert_to"] = v["alert_to"]
-    else:
-        job.delivery = {}
+    job.delivery = _delivery(v, job.delivery)
     enabled = bool(values.get("enabled", True))
     if base is None or enabled != base.enabled:
         job.enabled = enabled

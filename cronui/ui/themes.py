@@ -9,7 +9,6 @@ theme files were not installed.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from textual.theme import Theme
 
 import cronui
 from cronui import locations
+from cronui.config import read_toml
 
 STATUS_VARIABLES: dict[str, str] = {
     "run-succeeded": "#3fb950",
@@ -116,14 +116,7 @@ def _color(value: Any, key: str) -> str:
 
 
 def load_theme_file(path: Path) -> Theme:
-    try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"invalid TOML: {e}") from None
-    except OSError as e:
-        raise ValueError(f"cannot read: {e.strerror}") from None
-    return theme_from_mapping(data, str(path))
+    return theme_from_mapping(read_toml(path), str(path))
 
 
 def load_themes(extra_dirs: list[Path] | None = None) -> Loaded:

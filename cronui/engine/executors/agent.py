@@ -21,12 +21,11 @@ import httpx
 from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
 from cronui.engine.executors.http import masked_request, status_failure, transport_error
 from cronui.model import RunStatus
+from cronui.targets import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_KEEP_TURNS, AgentTarget
 
 PLACEHOLDER = re.compile(r"\{(job|scheduled_for|last_output)\}")
 FAILED_SENTINEL = "TASK_FAILED"
 QUIET_SENTINELS = ("HEARTBEAT_OK", "NO_REPLY")
-DEFAULT_IDLE_TIMEOUT_S = 120.0
-DEFAULT_KEEP_TURNS = 10
 CONVERSATION_KEY = "conversation"
 
 
@@ -153,13 +152,15 @@ def cost_usd(ctx: RunContext, model: str, usage: dict[str, int] | None) -> float
 
 async def run(ctx: RunContext) -> Outcome:
     spec = ctx.job.target
-    model = str(spec["model"])
-    base = str(spec["base_url"]).rstrip("/")
+    if not isinstance(spec, AgentTarget):
+        return permanent_failure(f"not an agent job ({spec.kind})")
+    model = spec.model
+    base = spec.base_url.rstrip("/")
     url = base if base.endswith("/chat/completions") else f"{base}/chat/completions"
 
     # setup: key, conversation, request
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream, application/json"}
-    key_env = spec.get("api_key_env")
+    key_env = spec.api_key_env
     if key_env:
         key = ctx.env.get(key_env)
         if not key:
@@ -167,35 +168,35 @@ async def run(ctx: RunContext) -> Outcome:
         ctx.secrets_used.append(key)
         headers["Authorization"] = f"Bearer {key}"
     try:
-        for k, v in (spec.get("headers") or {}).items():
+        for k, v in spec.headers.items():
             headers[k] = ctx.resolve(v)
     except LookupError as e:
         return permanent_failure(str(e))
     slot = datetime.fromtimestamp(ctx.run.scheduled_for / 1000, UTC).isoformat(timespec="seconds")
     values = {"job": ctx.job.name, "scheduled_for": slot.replace("+00:00", "Z"), "last_output": ctx.last_output}
-    user_message = render_message(str(spec["message"]), values)
-    persistent = spec.get("conversation") == "persistent"
+    user_message = render_message(spec.message, values)
+    persistent = spec.conversation == "persistent"
     history: list[dict[str, Any]] = list(ctx.memory.get(CONVERSATION_KEY) or []) if persistent else []
     messages: list[dict[str, Any]] = []
-    if spec.get("system"):
-        messages.append({"role": "system", "content": render_message(str(spec["system"]), values)})
+    if spec.system:
+        messages.append({"role": "system", "content": render_message(spec.system, values)})
     messages += history
     messages.append({"role": "user", "content": user_message})
     body: dict[str, Any] = {"model": model, "messages": messages}
-    if spec.get("max_tokens") is not None:
-        body["max_tokens"] = int(spec["max_tokens"])
-    if spec.get("temperature") is not None:
-        body["temperature"] = float(spec["temperature"])
-    body.update(spec.get("extra") or {})
+    if spec.max_tokens is not None:
+        body["max_tokens"] = int(spec.max_tokens)
+    if spec.temperature is not None:
+        body["temperature"] = float(spec.temperature)
+    body.update(spec.extra)
     request = masked_request("POST", url, headers, None, ctx)
     request["body"] = body
     fields: dict[str, Any] = {"request": request}
     ctx.milestone("setup-completed", messages=len(messages), conversation="persistent" if persistent else "isolated")
 
     client = ctx.http or httpx.AsyncClient()
-    idle_s = float(spec.get("idle_timeout_s") or DEFAULT_IDLE_TIMEOUT_S)
+    idle_s = float(spec.idle_timeout_s or DEFAULT_IDLE_TIMEOUT_S)
     timeout = httpx.Timeout(ctx.job.timeout_s, connect=min(10.0, ctx.job.timeout_s), read=idle_s)
-    stream = spec.get("stream", True)
+    stream = spec.stream is not False  # None: stream, falling back to one plain request
     started = time.monotonic()
     try:
         reply: Reply | None = None
@@ -250,7 +251,7 @@ async def run(ctx: RunContext) -> Outcome:
     )
     memory: dict[str, Any] = {}
     if persistent:
-        keep = int(spec.get("keep_turns") or DEFAULT_KEEP_TURNS)
+        keep = int(spec.keep_turns or DEFAULT_KEEP_TURNS)
         turns = [*history, {"role": "user", "content": user_message}, {"role": "assistant", "content": reply.text}]
         memory[CONVERSATION_KEY] = turns[-2 * keep :]
 

@@ -17,6 +17,7 @@ import httpx
 from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MASK, MissingSecret
+from cronui.targets import HttpTarget
 
 HEADERS_OF_INTEREST = ("content-type", "content-length", "retry-after", "location", "etag", "last-modified")
 SENSITIVE_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
@@ -75,11 +76,13 @@ def transport_error(e: httpx.HTTPError) -> str:
 
 async def run(ctx: RunContext) -> Outcome:
     spec = ctx.job.target
-    method = str(spec.get("method") or "GET").upper()
+    if not isinstance(spec, HttpTarget):
+        return permanent_failure(f"not an http job ({spec.kind})")
+    method = (spec.method or "GET").upper()
     try:
-        url = ctx.resolve(spec["url"])
-        headers = {k: ctx.resolve(v) for k, v in (spec.get("headers") or {}).items()}
-        raw_body = spec.get("body")
+        url = ctx.resolve(spec.url)
+        headers = {k: ctx.resolve(v) for k, v in spec.headers.items()}
+        raw_body = spec.body
         content: bytes | None = None
         if isinstance(raw_body, str) and raw_body.startswith("@"):
             path = Path(raw_body[1:]).expanduser()
@@ -124,13 +127,13 @@ async def run(ctx: RunContext) -> Outcome:
     fields: dict[str, Any] = {"request": request_record, "summary": f"HTTP {status} in {elapsed_ms} ms"}
     if interesting:
         fields["request"] = {**request_record, "response_headers": interesting}
-    expected = spec.get("expect_status")
+    expected = spec.expect_status
     ok_status = status == int(expected) if expected is not None else 200 <= status < 300
     if not ok_status:
         if expected is not None and 200 <= status < 400:
             return permanent_failure(f"HTTP {status}, expected {expected}", http_status=status, fields=fields)
         return status_failure(resp, fields)
-    needle = spec.get("expect_body")
+    needle = spec.expect_body
     if needle and needle not in bytes(body).decode("utf-8", "replace"):
         return Outcome(
             RunStatus.FAILED,

@@ -16,6 +16,7 @@ from typing import Any
 from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MissingSecret
+from cronui.targets import ShellTarget
 from cronui.timefmt import iso_utc
 
 MILESTONE = re.compile(r"^::milestone\s+([A-Za-z0-9_.:-]+)((?:\s+[A-Za-z0-9_.-]+=\S*)*)\s*::\s*$")
@@ -113,11 +114,13 @@ async def _pump(stream: asyncio.StreamReader, name: str, ctx: RunContext) -> Non
 
 async def run(ctx: RunContext) -> Outcome:
     spec = ctx.job.target
-    command: str = spec["command"]
-    cwd: str | None = spec.get("cwd") or None
+    if not isinstance(spec, ShellTarget):
+        return permanent_failure(f"not a shell job ({spec.kind})")
+    command = spec.command
+    cwd = spec.cwd or None
     env = dict(ctx.env)
     try:
-        for key, value in (spec.get("env") or {}).items():
+        for key, value in spec.env.items():
             env[key] = ctx.resolve(value)
     except MissingSecret as e:
         return permanent_failure(str(e))

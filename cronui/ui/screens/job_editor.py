@@ -36,15 +36,9 @@ from cronui.jobs import JobError
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.schedule import PRESETS, ScheduleError, all_zones, get_zone, parse
 from cronui.store import StoreError
+from cronui.targets import DELIVERY_FORMATS, DELIVERY_MODES, HTTP_METHODS
 from cronui.ui.client import EngineClient
-from cronui.ui.jobform import (
-    DELIVERY_FORMATS,
-    DELIVERY_MODES,
-    HTTP_METHODS,
-    form_from_job,
-    job_from_form,
-    missing_env,
-)
+from cronui.ui.jobform import form_from_job, job_from_form, missing_env
 from cronui.ui.screens.keys import KeysFollowState
 from cronui.ui.times import fire_time
 from cronui.ui.widgets.footer import KeysFooter
