@@ -9,7 +9,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import cli, live_jobs, ms
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -21,6 +20,7 @@ from cronui.jobfile import JobFile, dump_json, dump_toml, load_entries, parse_te
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.store.sqlite import SQLiteStore
 from cronui.timefmt import duration_spec
+from tests.helpers import cli, live_jobs, ms
 
 
 def jobs_rows(path: Path) -> list[tuple]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -13,23 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("CRONUI_")}
-    e.update(
-        CRONUI_DB=str(tmp_path / "d.db"),
-        CRONUI_TIMEZONE="UTC",
-        CRONUI_LEASE_TTL="3",
-        CRONUI_LEASE_RENEW="1",
-        CRONUI_CONFIG=str(tmp_path / "none.toml"),
-        PYTHONUNBUFFERED="1",
-    )
-    (tmp_path / "none.toml").write_text("")
-    return e
 
 
 def cronui(env: dict[str, str], *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:

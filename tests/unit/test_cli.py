@@ -312,7 +312,7 @@ def test_db_check_backup_prune(capsys, db, tmp_path):
 
 
 async def test_agent_job_from_the_cli_with_delivery(capsys, db, monkeypatch):
-    from servers import ChatServer, Sink
+    from tests.engine.servers import ChatServer, Sink
 
     llm, sink = ChatServer(), Sink()
     await llm.start()
@@ -361,7 +361,7 @@ async def test_agent_job_from_the_cli_with_delivery(capsys, db, monkeypatch):
 
 
 async def test_http_job_from_the_cli(capsys, db):
-    from servers import Sink
+    from tests.engine.servers import Sink
 
     sink = Sink()
     await sink.start()

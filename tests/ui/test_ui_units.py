@@ -22,7 +22,7 @@ from cronui.ui.themes import load_themes, theme_from_mapping
 from cronui.ui.times import ZoneMode, clock_span, countdown, fire_time, lateness, offset, short_time, zone_for
 from cronui.ui.widgets.output import fold_line, pretty
 from cronui.ui.widgets.status import status_class
-from tests.conftest import make_job, ms
+from tests.helpers import make_job, ms
 
 # ---------------------------------------------------------------- filters
 

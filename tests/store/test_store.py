@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import make_job
 
 from cronui.model import EventKind, Lease, Run, RunEvent, RunStatus, Trigger
 from cronui.store.base import DuplicateJobName, RunFilter, Store, StoreError
 from cronui.store.sqlite import SQLiteStore
 from cronui.targets import ShellTarget
+from tests.helpers import make_job
 
 T0 = 1_780_000_000_000
 

@@ -4,7 +4,6 @@ from an attached TUI, executed by the daemon, is tested in test_ui_app.py)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,26 +17,9 @@ from cronui.engine.control import Control
 from cronui.store.sqlite import SQLiteStore
 from cronui.ui.app import make_app
 from cronui.ui.widgets.header import StatusHeader
-from tests.conftest import make_job
-from tests.make_screenshots import settle
-from tests.test_ui_app import main, until
-
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if not k.startswith("CRONUI_")}
-    (tmp_path / "none.toml").write_text("")
-    e.update(
-        CRONUI_DB=str(tmp_path / "shared.db"),
-        CRONUI_TIMEZONE="UTC",
-        CRONUI_LEASE_TTL="3",
-        CRONUI_LEASE_RENEW="1",
-        CRONUI_CONFIG=str(tmp_path / "none.toml"),
-        PYTHONUNBUFFERED="1",
-    )
-    return e
+from tests.helpers import make_job
+from tests.ui.make_screenshots import settle
+from tests.ui.pilot import main, until
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -32,19 +32,11 @@ from cronui.ui.widgets.job_table import JobTable
 from cronui.ui.widgets.live import LivePane
 from cronui.ui.widgets.output import OutputView
 from cronui.ui.widgets.run_table import RunTable
-from tests.conftest import FakeExecutor, make_job
-from tests.make_screenshots import settle
+from tests.helpers import FakeExecutor, make_job
+from tests.ui.make_screenshots import settle
+from tests.ui.pilot import main, until
 
 SIZE = (120, 36)
-
-
-async def until(pilot: Pilot[object], cond: Callable[[], object], what: str = "", timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not cond():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        await pilot.pause(0.01)
 
 
 @pytest.fixture
@@ -71,12 +63,6 @@ async def command(pilot: Pilot[object], text: str) -> None:
     await pilot.press("colon")
     await type_text(pilot, text)
     await pilot.press("enter")
-
-
-def main(app: CronuiApp) -> MainScreen:
-    screen = app.screen
-    assert isinstance(screen, MainScreen), screen
-    return screen
 
 
 def names(app: CronuiApp) -> list[str]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import make_job, settle
 
 from cronui.engine.clock import SystemClock
 from cronui.engine.engine import Engine
 from cronui.engine.executors.shell import parse_milestone
 from cronui.model import Run, RunStatus
+from tests.helpers import make_job, settle
 
 
 @pytest.fixture

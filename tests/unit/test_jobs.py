@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_job, ms
 
 from cronui.jobs import JobError, chain_errors, chain_graph, check_chain_graph, check_chains, validate
+from tests.helpers import make_job, ms
 
 NOW = ms("2026-03-02T08:59:30Z")
 

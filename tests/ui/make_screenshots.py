@@ -1,8 +1,8 @@
 """Real app states on the fixed demo data (a frozen clock, seeded runs), rendered to SVG.
 
-    python tests/make_screenshots.py --out screenshots   # writes screenshots/*.svg (main, editor, run detail)
-    python tests/make_screenshots.py --out DIR --size 120x36
-    python tests/make_screenshots.py --demo              # open the demo app in this terminal, to try it
+    python -m tests.ui.make_screenshots --out screenshots   # writes screenshots/*.svg (main, editor, run detail)
+    python -m tests.ui.make_screenshots --out DIR --size 120x36
+    python -m tests.ui.make_screenshots --demo              # open the demo app in this terminal, to try it
 
 The folder given to `--out` (default: `screenshots` in the current directory) is created if missing. The
 snapshot tests build their apps with `demo_app` too, so the README pictures and the tests show the same
@@ -17,7 +17,6 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from demo_data import DEMO_DB, DEMO_NODE, DEMO_NOW, seed_demo
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
@@ -26,6 +25,7 @@ from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.store.sqlite import SQLiteStore
 from cronui.ui.app import CronuiApp, make_app
+from tests.ui.demo_data import DEMO_DB, DEMO_NODE, DEMO_NOW, seed_demo
 
 BACKGROUND_GROUPS = {"engine", "bridge"}
 

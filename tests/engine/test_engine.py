@@ -8,7 +8,6 @@ import random
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import FakeExecutor, make_job, ms, run_until, settle
 
 from cronui.config import Settings
 from cronui.engine.clock import FakeClock
@@ -19,6 +18,7 @@ from cronui.model import EventKind, MisfirePolicy, OverlapPolicy, RunStatus, Tar
 from cronui.schedule import parse
 from cronui.store.base import RunFilter
 from cronui.store.sqlite import SQLiteStore
+from tests.helpers import FakeExecutor, make_job, ms, run_until, settle
 
 
 async def all_runs(store: SQLiteStore, job_id: int | None = None) -> list:

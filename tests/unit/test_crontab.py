@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import cli, live_jobs
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cronui.crontab import derive_name, looks_like_system, parse_crontab, split_percent, unique_name, with_stdin
+from tests.helpers import cli, live_jobs
 
 DATA = Path(__file__).parent / "data"
 CRONTAB = DATA / "crontab.txt"

@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from cronui.ui.app import CronuiApp
-from tests.make_screenshots import at_editor, at_main, at_run_detail, demo_app, prepare_demo_db, settle
+from tests.ui.make_screenshots import at_editor, at_main, at_run_detail, demo_app, prepare_demo_db, settle
 
 SnapCompare = Callable[..., bool]
 

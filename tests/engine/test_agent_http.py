@@ -8,14 +8,14 @@ import sqlite3
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import settle
-from servers import ChatServer, Sink
 
 from cronui.config import Price, Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.engine import Engine
 from cronui.model import EventKind, Job, Run, RunStatus, TargetKind, Trigger
 from cronui.targets import Delivery
+from tests.engine.servers import ChatServer, Sink
+from tests.helpers import settle
 
 
 @pytest.fixture

@@ -1,0 +1,103 @@
+"""What tests of every tier share: instants from text, a job in one line, a fake executor, stepping the
+engine on its fake clock, and the CLI run in-process. Fixtures that build on them are in conftest.py."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cronui.cli import main
+from cronui.engine.clock import FakeClock
+from cronui.engine.engine import Engine
+from cronui.engine.executors.base import Outcome, RunContext
+from cronui.model import Job, RunStatus, TargetKind
+
+
+def ms(text: str) -> int:
+    """'2026-03-02T09:00:00Z' -> epoch ms."""
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).timestamp() * 1000)
+
+
+class FakeExecutor:
+    """Behaves as the job's command says: 'ok', 'fail', 'perm' (permanent failure), 'crash', 'gate'
+    (waits until the test opens the gate), 'print:TEXT'."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.calls: list[int] = []
+        self.started = asyncio.Event()
+
+    async def __call__(self, ctx: RunContext) -> Outcome:
+        assert ctx.run.id is not None
+        self.calls.append(ctx.run.id)
+        self.started.set()
+        cmd = ctx.job.target.command  # type: ignore[union-attr]  # the fake runs shell jobs only
+        ctx.milestone("fake-started")
+        if cmd == "ok":
+            return Outcome(RunStatus.SUCCEEDED, exit_code=0)
+        if cmd == "fail":
+            return Outcome(RunStatus.FAILED, error="exited with code 1", exit_code=1)
+        if cmd == "perm":
+            return Outcome(RunStatus.FAILED, error="401 unauthorized", transient=False)
+        if cmd == "crash":
+            raise RuntimeError("executor bug")
+        if cmd == "gate":
+            await self.gate.wait()
+            return Outcome(RunStatus.SUCCEEDED)
+        if cmd.startswith("print:"):
+            ctx.output("stdout", cmd[6:].encode())
+            return Outcome(RunStatus.SUCCEEDED)
+        raise AssertionError(f"unknown fake command {cmd!r}")
+
+
+def make_job(name: str, schedule: str = "0 * * * *", command: str = "ok", **kw: object) -> Job:
+    return Job(
+        name=name,
+        schedule=schedule,
+        timezone=str(kw.pop("timezone", "UTC")),
+        kind=TargetKind.SHELL,
+        target={"command": command},
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def settle(engine: Engine) -> int | None:
+    """Step the engine until nothing is running; returns the next wake-up."""
+    while True:
+        wake = await engine.step()
+        if not engine.dispatcher.active:
+            return wake
+        await engine.dispatcher.wait_idle()
+
+
+async def run_until(engine: Engine, clock: FakeClock, until: int) -> None:
+    """Run the schedule on the fake clock, jumping from wake-up to wake-up, up to `until`."""
+    wake = await settle(engine)
+    while wake is not None and wake <= until:
+        clock.set(max(wake, clock.now_ms()))
+        wake = await settle(engine)
+    clock.set(max(until, clock.now_ms()))
+    await settle(engine)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`cronui ARGV` run in this process: (exit code, stdout, stderr)."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def live_jobs(path: Path) -> dict[str, dict[str, Any]]:
+    """The jobs not removed, as rows by name, in the order they were made."""
+    con = sqlite3.connect(path)
+    con.row_factory = sqlite3.Row
+    try:
+        rows = con.execute("SELECT * FROM jobs WHERE deleted_at IS NULL ORDER BY id").fetchall()
+        return {r["name"]: dict(r) for r in rows}
+    finally:
+        con.close()
