@@ -149,6 +149,15 @@ def target_from_dict(kind: TargetKind | str, data: dict[str, Any]) -> Target:
     return cls(**values, unknown=unknown)
 
 
+def retarget(target: Target | None, kind: TargetKind, **values: Any) -> Target:
+    """`target` with `values` set; a fresh target of `kind` holding them when `target` is of another kind.
+    The CLI's options and the TUI's form change a job this way, so fields they do not touch are kept."""
+    cls = TARGET_TYPES[kind]
+    if isinstance(target, cls):
+        return dataclasses.replace(target, **values)
+    return cls(**values)
+
+
 def delivery_from_dict(data: dict[str, Any] | None) -> Delivery:
     values, _ = _split(Delivery, data or {})
     if values.get("format") is None:

@@ -26,13 +26,14 @@ def iso_in_zone(ms: int, zone: ZoneInfo) -> str:
     return dt.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
 
 
-def human_span(ms: int | float | None) -> str:
-    """A duration for reading: '0.04s', '12.3s', '3m05s', '2h07m', '3d04h'; '—' when unknown."""
+def human_span(ms: int | float | None, decimals: int = 2) -> str:
+    """A duration for reading: '0.04s', '12.3s', '3m05s', '2h07m', '3d04h'; '—' when unknown. Under ten
+    seconds it shows `decimals` places (3 for a milestone's offset, where milliseconds matter)."""
     if ms is None:
         return "—"
     s = ms / 1000
     if s < 10:
-        return f"{s:.2f}s"
+        return f"{s:.{decimals}f}s"
     if s < 60:
         return f"{s:.1f}s"
     m, s = divmod(int(s), 60)

@@ -23,6 +23,7 @@ from cronui.targets import (
     AgentTarget,
     HttpTarget,
     ShellTarget,
+    retarget,
 )
 from cronui.timefmt import duration_spec
 
@@ -100,10 +101,7 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.timezone = a.tz
     if a.shell is not None:
         job.kind = TargetKind.SHELL
-        if isinstance(job.target, ShellTarget):
-            job.target = dataclasses.replace(job.target, command=a.shell)
-        else:
-            job.target = ShellTarget(command=a.shell)
+        job.target = retarget(job.target, job.kind, command=a.shell)
     if a.cwd is not None:
         if not isinstance(job.target, ShellTarget):
             raise JobError("--cwd: only shell jobs have a working directory")
@@ -144,11 +142,8 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
 
 def _apply_http_options(job: Job, a: argparse.Namespace) -> None:
     if a.http is not None:
-        if isinstance(job.target, HttpTarget):
-            job.target = dataclasses.replace(job.target, url=a.http)
-        else:
-            job.target = HttpTarget(url=a.http)
         job.kind = TargetKind.HTTP
+        job.target = retarget(job.target, job.kind, url=a.http)
     given = [a.method, a.header, a.body, a.expect_status, a.expect_body]
     if all(v is None for v in given):
         return
@@ -184,27 +179,20 @@ def _apply_http_options(job: Job, a: argparse.Namespace) -> None:
 
 def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
     if a.agent is not None:
-        if isinstance(job.target, AgentTarget):
-            job.target = dataclasses.replace(job.target, base_url=a.agent)
-        else:
-            job.target = AgentTarget(base_url=a.agent)
         job.kind = TargetKind.AGENT
+        job.target = retarget(job.target, job.kind, base_url=a.agent)
     given = [a.model, a.message, a.system, a.api_key_env, a.conversation, a.max_tokens, a.temperature, a.idle_timeout]
     if all(v is None for v in given):
         return
     t = job.target
     if not isinstance(t, AgentTarget):
         raise JobError("--model/--message/--system/...: only for --agent jobs")
-    if a.model is not None:
-        t.model = a.model
-    if a.message is not None:
-        t.message = a.message
-    if a.conversation is not None:
-        t.conversation = a.conversation
-    if a.system is not None:
-        t.system = a.system or None
-    if a.api_key_env is not None:
-        t.api_key_env = a.api_key_env or None
+    for name in ("model", "message", "conversation"):
+        if (value := getattr(a, name)) is not None:
+            setattr(t, name, value)
+    for name in ("system", "api_key_env"):  # an empty value clears it
+        if (value := getattr(a, name)) is not None:
+            setattr(t, name, value or None)
     if a.max_tokens is not None:
         t.max_tokens = parse_int(a.max_tokens, "--max-tokens", 1, 10_000_000) if a.max_tokens else None
     if a.temperature is not None:

@@ -27,6 +27,7 @@ from cronui.targets import (
     HttpTarget,
     ShellTarget,
     Target,
+    retarget,
 )
 from cronui.timefmt import duration_field
 
@@ -133,16 +134,15 @@ def _target(kind: TargetKind, v: Mapping[str, str], values: Mapping[str, Any], o
             env = parse_env_pairs(shlex.split(v["env"]), "env") if v["env"] else {}
         except ValueError as e:
             raise JobError(f"env: {e}") from None
-        shell = old if isinstance(old, ShellTarget) else ShellTarget()
-        return dataclasses.replace(shell, command=str(values.get("command", "")), cwd=v["cwd"] or None, env=env)
+        return retarget(old, kind, command=str(values.get("command", "")), cwd=v["cwd"] or None, env=env)
     if kind is TargetKind.HTTP:
         if not v["url"]:
             raise JobError("url: say which URL to call")
         headers = _headers(v["headers"])
         expect = _int(v["expect_status"], "expect status", 100, 599) if v["expect_status"] else None
-        http = old if isinstance(old, HttpTarget) else HttpTarget()
-        return dataclasses.replace(
-            http,
+        return retarget(
+            old,
+            kind,
             method=(v["method"] or "GET").upper(),
             url=v["url"],
             headers=headers,
@@ -152,9 +152,9 @@ def _target(kind: TargetKind, v: Mapping[str, str], values: Mapping[str, Any], o
     for key in ("base_url", "model", "message"):
         if not v[key]:
             raise JobError(f"{key.replace('_', ' ')}: needed for an agent job")
-    agent = old if isinstance(old, AgentTarget) else AgentTarget()
-    return dataclasses.replace(
-        agent,
+    return retarget(
+        old,
+        kind,
         base_url=v["base_url"],
         model=v["model"],
         message=v["message"],

@@ -10,6 +10,7 @@ import enum
 from datetime import datetime
 
 from cronui.schedule import ScheduleError, get_zone
+from cronui.timefmt import human_span
 
 
 class ZoneMode(enum.StrEnum):
@@ -102,16 +103,7 @@ def countdown(target_ms: int | None, now_ms: int) -> str:
 
 def offset(ms: int) -> str:
     """A milestone's offset from the start of its run: '+0.004s', '+12.3s', '+3m05s'."""
-    s = max(0, ms) / 1000
-    if s < 10:
-        return f"+{s:.3f}s"
-    if s < 60:
-        return f"+{s:.1f}s"
-    m, sec = divmod(int(s), 60)
-    if m < 60:
-        return f"+{m}m{sec:02d}s"
-    h, m = divmod(m, 60)
-    return f"+{h}h{m:02d}m"
+    return f"+{human_span(max(0, ms), decimals=3)}"
 
 
 def lateness(scheduled_ms: int, started_ms: int | None) -> str:

@@ -278,6 +278,13 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         if event.input.id not in ("schedule", "timezone"):
             self._check_env()
 
+    def _show_check(self, check: Static, text: str, state: str, invalid: str | None = None) -> None:
+        """A check line under a field: its text and state (ok, bad, empty); a bad one marks the field."""
+        check.update(text)
+        check.set_classes(f"check -{state}")
+        if invalid is not None:
+            self.query_one(f"#{invalid}", Input).add_class("-invalid")
+
     def _check_schedule(self) -> None:
         expr = self.query_one("#schedule", Input).value.strip()
         zone = self.query_one("#timezone", Input).value.strip()
@@ -289,21 +296,15 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
             inp.remove_class("-invalid")
         try:
             get_zone(zone)
-            zone_check.update("")
-            zone_check.set_classes("check -empty")
+            self._show_check(zone_check, "", "empty")
         except ScheduleError as e:
-            zone_check.update(f"✖ {e}")
-            zone_check.set_classes("check -bad")
-            self.query_one("#timezone", Input).add_class("-invalid")
+            self._show_check(zone_check, f"✖ {e}", "bad", invalid="timezone")
             ok = False
         try:
             sched = parse(expr, zone if ok else "UTC", now_ms=self.now_ms())
-            sched_check.update(f"✔ {sched.describe()}")
-            sched_check.set_classes("check -ok")
+            self._show_check(sched_check, f"✔ {sched.describe()}", "ok")
         except ScheduleError as e:
-            sched_check.update(f"✖ {e}")
-            sched_check.set_classes("check -bad")
-            self.query_one("#schedule", Input).add_class("-invalid")
+            self._show_check(sched_check, f"✖ {e}", "bad", invalid="schedule")
             ok = False
             sched = None
         if ok and sched is not None:
