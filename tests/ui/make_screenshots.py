@@ -91,7 +91,11 @@ async def at_editor(pilot: Pilot[object]) -> None:
     presets.highlighted = 9  # Weekdays at 09:00
     presets.action_select()
     screen.query_one("#timezone", Input).value = "Europe/Berlin"
-    screen.query_one("#command", Input).value = "./bin/digest --post ${env:SLACK_HOOK}"
+    await pilot.click("#kind-agent")
+    await settle(pilot)
+    screen.query_one("#base_url", Input).value = "http://127.0.0.1:11434/v1"
+    screen.query_one("#model", Input).value = "llama3.1:8b"
+    screen.query_one("#message", Input).value = "Summarise what changed in {job} since {scheduled_for}"
     await settle(pilot)
     screen.query_one("#schedule", Input).focus()
     await settle(pilot)

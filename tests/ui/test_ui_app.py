@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -37,17 +36,6 @@ from tests.ui.make_screenshots import settle
 from tests.ui.pilot import main, until
 
 SIZE = (120, 36)
-
-
-@pytest.fixture
-async def app(settings: Settings, store: SQLiteStore, engine: Engine) -> AsyncIterator[CronuiApp]:
-    for name, kw in [
-        ("nightly-backup", {"schedule": "30 2 * * *", "tags": ["ops"]}),
-        ("research-digest", {"schedule": "0 9 * * 1-5", "timezone": "Europe/Berlin"}),
-        ("sync-crm", {"schedule": "every 15m", "command": "fail"}),
-    ]:
-        await engine.control.add_job(make_job(name, **kw))
-    yield make_app(settings, store, engine=engine, cursor_blink=False)
 
 
 async def type_text(pilot: Pilot[object], text: str) -> None:

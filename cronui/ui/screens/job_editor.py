@@ -89,6 +89,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     JobEditor #kind-note, JobEditor #env-warnings { height: auto; color: $warning; }
     JobEditor #env-warnings { padding: 0 1; }
     JobEditor #editor-error { height: auto; color: $error; text-style: bold; padding: 0 1; }
+    JobEditor .kind-fields { height: auto; }
     JobEditor .buttons { height: 1; margin-top: 1; }
     JobEditor #enabled { border: none; padding: 0; height: 1; background: transparent; }
     """

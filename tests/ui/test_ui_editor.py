@@ -1,0 +1,54 @@
+"""The job editor at the sizes people use: every field of every kind can be reached with the keyboard and
+is on screen when it has the focus."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widget import Widget
+
+from cronui.targets import TargetKind
+from cronui.ui.app import CronuiApp
+from cronui.ui.screens.job_editor import JobEditor
+from tests.ui.make_screenshots import settle
+from tests.ui.pilot import until
+
+KIND_FIELDS = {
+    TargetKind.SHELL: ["command", "cwd", "env"],
+    TargetKind.HTTP: ["method", "url", "headers", "body", "expect_status"],
+    TargetKind.AGENT: ["base_url", "model", "api_key_env", "message", "system"],
+}
+COMMON_FIELDS = ["name", "schedule", "timezone", "overlap", "retries", "timeout", "on_success", "deliver", "tags"]
+
+
+def fully_visible(app: CronuiApp, widget: Widget) -> bool:
+    """The whole widget is drawn: not cut off by the dialog or scrolled out of its body."""
+    geometry = app.screen.find_widget(widget)
+    return geometry.region.height > 0 and geometry.clip.contains_region(geometry.region)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+@pytest.mark.parametrize("kind", list(TargetKind), ids=str)
+async def test_every_field_of_every_kind_is_reachable_and_shown(app: CronuiApp, kind: TargetKind, size) -> None:
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
+        editor = app.screen
+        await pilot.click(f"#kind-{kind}")
+        await pilot.pause()
+        seen: dict[str, bool] = {}
+        for _ in range(80):  # tab through the whole form, once around
+            await pilot.press("tab")
+            await pilot.pause()
+            focused = app.focused
+            assert focused is not None
+            field = focused.id or ""
+            if field in seen:
+                break
+            seen[field] = fully_visible(app, focused)
+        wanted = KIND_FIELDS[kind] + COMMON_FIELDS
+        assert [f for f in wanted if f not in seen] == [], f"never focused at {size}"
+        assert [f for f in wanted if not seen[f]] == [], f"focused but not on screen at {size}"
+        hidden = [f for group in KIND_FIELDS.values() for f in group if f not in KIND_FIELDS[kind] and f in seen]
+        assert hidden == [], "the focus went into another kind's fields, which are not shown"
+        assert isinstance(editor, JobEditor)
