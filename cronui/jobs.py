@@ -237,13 +237,13 @@ def _validate_agent(t: AgentTarget) -> None:
 
 
 def _validate_delivery(d: Delivery) -> None:
-    if d.mode not in DELIVERY_MODES:
+    if d.mode is not None and d.mode not in DELIVERY_MODES:
         raise JobError("deliver", f"expected {', '.join(DELIVERY_MODES[:-1])} or {DELIVERY_MODES[-1]}, got {d.mode!r}")
     if d.format not in DELIVERY_FORMATS:
         raise JobError(
             "deliver-format", f"expected {', '.join(DELIVERY_FORMATS[:-1])} or {DELIVERY_FORMATS[-1]}, got {d.format!r}"
         )
-    if d.mode != "never" and not d.to:
+    if d.mode not in (None, "never") and not d.to:
         raise JobError("deliver-to", "delivery is on but there is no target URL")
     for value, option in ((d.to, "deliver-to"), (d.alert_to, "alert-to")):
         if value:

@@ -62,7 +62,7 @@ def job_json(job: Job, *, full: bool = False) -> dict[str, Any]:
         out.update(
             description=job.description,
             auto_disabled=job.auto_disabled,
-            target=to_dict(job.target),
+            target=to_dict(job.target, keep_none=True),
             overlap=str(job.overlap),
             queue_limit=job.queue_limit,
             misfire=str(job.misfire),

@@ -104,12 +104,13 @@ TARGET_TYPES: dict[TargetKind, type[ShellTarget] | type[HttpTarget] | type[Agent
 class Delivery:
     """Where a run's result goes, and when an alert is sent."""
 
-    mode: str = "never"
+    mode: str | None = None  # None: never chosen (no delivery); a target given later turns it on
     to: str | None = None
     format: str = DEFAULT_DELIVERY_FORMAT
     alert_to: str | None = None  # None: the delivery target
     alert_after: int | None = None  # None: DEFAULT_ALERT_AFTER consecutive failures
     alert_cooldown_s: float | None = None  # None: DEFAULT_ALERT_COOLDOWN_S
+    unknown: dict[str, Any] = field(default_factory=dict, kw_only=True)  # as on the targets
 
     @property
     def alert_target(self) -> str | None:
@@ -117,10 +118,7 @@ class Delivery:
 
     @property
     def is_set(self) -> bool:
-        return bool(self.to or self.alert_to or self.mode != "never")
-
-    def describe(self) -> str:
-        return f"{self.format} → {self.to}" if self.to else "—"
+        return bool(self.to or self.alert_to or self.mode not in (None, "never"))
 
 
 def to_dict(value: Target | Delivery, *, keep_none: bool = False) -> dict[str, Any]:
@@ -139,13 +137,17 @@ def _split(cls: type, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     return {k: v for k, v in data.items() if k in names}, {k: v for k, v in data.items() if k not in names}
 
 
+_NULLABLE = {
+    cls: {f.name for f in dataclasses.fields(cls) if f.default is None} for cls in (*TARGET_TYPES.values(), Delivery)
+}
+
+
 def target_from_dict(kind: TargetKind | str, data: dict[str, Any]) -> Target:
     """A stored or given dict as the kind's target; keys the type does not have are kept in `unknown`."""
     cls = TARGET_TYPES[TargetKind(kind)]
     values, unknown = _split(cls, data)
-    for key in ("env", "headers", "extra"):
-        if key in values and values[key] is None:
-            values[key] = {}
+    # a null where the type has a default (an old row's "method": null) means that default
+    values = {k: v for k, v in values.items() if v is not None or k in _NULLABLE[cls]}
     return cls(**values, unknown=unknown)
 
 
@@ -159,9 +161,6 @@ def retarget(target: Target | None, kind: TargetKind, **values: Any) -> Target:
 
 
 def delivery_from_dict(data: dict[str, Any] | None) -> Delivery:
-    values, _ = _split(Delivery, data or {})
-    if values.get("format") is None:
-        values.pop("format", None)
-    if values.get("mode") is None:
-        values.pop("mode", None)
-    return Delivery(**values)
+    values, unknown = _split(Delivery, data or {})
+    values = {k: v for k, v in values.items() if v is not None or k in _NULLABLE[Delivery]}
+    return Delivery(**values, unknown=unknown)

@@ -207,7 +207,7 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
 def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
     d = dataclasses.replace(job.delivery)
     if a.deliver_to is not None:
-        if d.mode == "never" and not d.to:  # no mode chosen yet: a target turns delivery on
+        if d.mode is None:  # no mode chosen yet: a target turns delivery on
             d.mode = "always"
         d.to = a.deliver_to or None
     if a.deliver is not None:

@@ -161,7 +161,7 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         d = job.delivery
         if d != Delivery():
             print(
-                f"  delivery   {d.mode} → {d.to or '—'} ({d.format})"
+                f"  delivery   {d.mode or 'never'} → {d.to or '—'} ({d.format})"
                 + (f" · alerts → {d.alert_to}" if d.alert_to else "")
             )
         for window, label in (("all", "all time"), ("last_7d", "7 days"), ("last_30d", "30 days")):

@@ -38,7 +38,7 @@ class Result:
 
 def wanted(job: Job, run: Run) -> bool:
     """Whether this run's result is meant to be delivered at all."""
-    mode = job.delivery.mode
+    mode = job.delivery.mode or "never"
     if not job.delivery.to or mode == "never":
         return False
     return mode == "always" or (mode == "on_failure" and run.status in FAILURES)
@@ -149,7 +149,3 @@ def decide_alert(
         return None
     text = f"🚨 {job.name} failed {failures} times in a row; last: {run.error or run.status} (run #{run.id})"
     return AlertDecision(text, {"alerting": True, "last_alert_at": now})
-
-
-def describe_target(job: Job) -> str:
-    return job.delivery.describe()

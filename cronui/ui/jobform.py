@@ -95,7 +95,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "pool": job.pool or "",
         "on_success": ", ".join(job.on_success),
         "on_failure": ", ".join(job.on_failure),
-        "deliver": d.mode,
+        "deliver": d.mode or "never",
         "deliver_to": d.to or "",
         "deliver_format": d.format,
         "alert_to": d.alert_to or "",

@@ -12,6 +12,7 @@ import pytest
 
 import cronui.cli
 from cronui.cli import main
+from tests.helpers import cli
 
 
 @pytest.fixture
@@ -20,12 +21,6 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CRONUI_DB", str(path))
     monkeypatch.setenv("CRONUI_TIMEZONE", "UTC")
     return path
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def snapshot(path: Path) -> list:

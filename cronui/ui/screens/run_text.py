@@ -113,10 +113,6 @@ def _usage_text(run: Run) -> Text:
     return usage
 
 
-def _arguments(call: Mapping[str, object]) -> str:
-    return json.dumps(call.get("arguments", ""), ensure_ascii=False)[:60]
-
-
 def fact_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
     """(label, value) for each fact the run has."""
     rows: list[tuple[str, Text | str]] = []
