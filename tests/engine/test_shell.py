@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 
 import pytest
 
 from cronui.engine.clock import SystemClock
 from cronui.engine.engine import Engine
+from cronui.engine.executors import children
 from cronui.engine.executors.shell import parse_milestone
 from cronui.model import Run, RunStatus
 from tests.helpers import make_job, settle
@@ -143,3 +146,33 @@ async def test_killed_by_a_signal_is_reported(real: Engine):
     run = await run_once(real, "sig", "kill -9 $$")
     assert run.status is RunStatus.FAILED
     assert run.signal == 9 and run.error == "killed by signal SIGKILL"
+
+
+@pytest.mark.skipif(not children.pidfd_works(), reason="this kernel or sandbox has no pidfd_open")
+async def test_many_shell_runs_at_once_start_no_thread_per_child(real) -> None:
+    """Waiting for a child costs no thread: the loop watches each child's pidfd."""
+    for i in range(12):
+        await real.control.add_job(make_job(f"s{i}", schedule="@yearly", command="sleep 0.6"))
+    before = threading.active_count()
+    for i in range(12):
+        await real.control.trigger(f"s{i}")
+    await real.step()
+    peak = before
+    while real.dispatcher.active:
+        peak = max(peak, threading.active_count())
+        await asyncio.sleep(0.02)
+    await settle(real)
+    assert peak - before < 6, f"{peak - before} threads started for 12 children"
+    assert isinstance(asyncio.get_child_watcher(), children.PidfdWatcher)
+
+
+@pytest.mark.skipif(not children.pidfd_works(), reason="this kernel or sandbox has no pidfd_open")
+def test_children_of_other_loops_are_still_reaped_after_install() -> None:
+    """The watcher is process-wide; each child is watched by the loop that started it."""
+    assert children.install()
+
+    async def spawn() -> int:
+        proc = await asyncio.create_subprocess_exec("sh", "-c", "exit 3")
+        return await proc.wait()
+
+    assert [asyncio.run(spawn()) for _ in range(3)] == [3, 3, 3]

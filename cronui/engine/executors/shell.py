@@ -13,6 +13,7 @@ import re
 import signal
 from typing import Any
 
+from cronui.engine.executors import children
 from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MissingSecret
@@ -36,29 +37,33 @@ def parse_milestone(line: str) -> tuple[str, dict[str, Any]] | None:
 
 
 def _group_alive(pgid: int) -> bool:
-    """Whether any live (non-zombie) process is left in the group."""
-    proc_dir = "/proc"
-    if os.path.isdir(proc_dir):
-        for entry in os.listdir(proc_dir):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"{proc_dir}/{entry}/stat", "rb") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            # pid (comm) state ppid pgrp ...: comm may contain spaces, so split after the last ')'
-            fields = stat[stat.rfind(b")") + 2 :].split()
-            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-                return True
-        return False
+    """Whether any live (non-zombie) process is left in the group.
+
+    One signal-0 to the group answers the usual case (the shell has exited and been reaped, nothing is
+    left: ESRCH). Only when something answers is /proc read, because a zombie answers too and a group of
+    zombies waiting for init to reap them is as good as empty."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    proc_dir = "/proc"
+    if not os.path.isdir(proc_dir):
+        return True
+    for entry in os.listdir(proc_dir):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"{proc_dir}/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...: comm may contain spaces, so split after the last ')'
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 async def _wait_exit(proc: asyncio.subprocess.Process, pumps: list[asyncio.Task[None]]) -> None:
@@ -131,6 +136,7 @@ async def run(ctx: RunContext) -> Outcome:
     env["CRONUI_SCHEDULED_FOR"] = iso_utc(ctx.run.scheduled_for) or ""
     env["CRONUI_ATTEMPT"] = str(ctx.run.attempt)
 
+    children.install()
     proc = await asyncio.create_subprocess_exec(
         "/bin/sh",
         "-c",
