@@ -193,7 +193,9 @@ async def test_a_bad_schedule_is_shown_in_place_and_blocks_save(app: CronuiApp, 
         await pilot.pause()
         assert "did you mean" not in str(editor.query_one("#zone-check", Static).render())
         assert "unknown time zone: 'Europe/Berln'" in str(editor.query_one("#zone-check", Static).render())
-        await pilot.press("escape")  # cancel changes nothing
+        await pilot.press("escape")  # cancel changes nothing, once the edits are given up
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the discard question")
+        await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
         job = await store.get_job_by_name("nightly-backup")
         assert job is not None and job.schedule == "30 2 * * *"

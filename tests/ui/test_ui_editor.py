@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 from textual.widget import Widget
+from textual.widgets import Input
 
 from cronui.targets import TargetKind
 from cronui.ui.app import CronuiApp
+from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.job_editor import JobEditor
+from cronui.ui.screens.main import MainScreen
 from tests.ui.make_screenshots import settle
 from tests.ui.pilot import until
 
@@ -52,3 +55,31 @@ async def test_every_field_of_every_kind_is_reachable_and_shown(app: CronuiApp, 
         hidden = [f for group in KIND_FIELDS.values() for f in group if f not in KIND_FIELDS[kind] and f in seen]
         assert hidden == [], "the focus went into another kind's fields, which are not shown"
         assert isinstance(editor, JobEditor)
+
+
+async def test_escape_closes_an_unchanged_form_and_asks_before_throwing_edits_away(app: CronuiApp) -> None:
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "an unchanged form to close at once")
+
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
+        editor = app.screen
+        jobs = app.catalog.by_name
+        original = editor.query_one("#schedule", Input).value
+        editor.query_one("#schedule", Input).value = "45 3 * * *"
+        await pilot.pause()
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the discard question")
+        await pilot.press("escape")  # keep editing
+        await until(pilot, lambda: app.screen is editor, "the editor again")
+        assert editor.query_one("#schedule", Input).value == "45 3 * * *"
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the discard question")
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
+        assert [j.schedule for j in jobs.values() if j.schedule == "45 3 * * *"] == []
+        assert original != "45 3 * * *"

@@ -39,6 +39,7 @@ from cronui.store import StoreError
 from cronui.targets import DELIVERY_FORMATS, DELIVERY_MODES, HTTP_METHODS
 from cronui.ui.client import EngineClient
 from cronui.ui.jobform import form_from_job, job_from_form, missing_env
+from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.keys import KeysFollowState
 from cronui.ui.times import fire_time
 from cronui.ui.widgets.footer import KeysFooter
@@ -114,6 +115,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         self.values = form_from_job(job, settings)
         self.schedule_ok = True
         self._saving = False
+        self._start: dict[str, Any] | None = None  # the form as opened, to tell whether cancel loses work
 
     # ------------------------------------------------------------ layout
 
@@ -243,6 +245,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         self._show_kind(TargetKind(self.values["kind"]))
         self._check_schedule()
         self._check_env()
+        self.call_after_refresh(self._remember_start)
         self.query_one("#name" if self.job is None else "#schedule", Input).focus()
 
     def _in(self, field: str, placeholder: str = "", **kw: Any) -> Input:
@@ -373,8 +376,24 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
             return self.schedule_ok and not self._saving
         return True
 
+    def _remember_start(self) -> None:
+        self._start = self.form_values()
+
     def action_cancel(self) -> None:
-        self.dismiss(None)
+        """Close; if anything was changed, only after the user says to throw the changes away."""
+        if self._start is None or self.form_values() == self._start:
+            self.dismiss(None)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(None)
+
+        what = f"your changes to {self.job.name}" if self.job else "this new job"
+        self.app.push_screen(
+            ConfirmScreen(f"Discard {what}?", "Nothing is saved.", yes="Discard", no="Keep editing", danger=True),
+            answered,
+        )
 
     def action_save(self) -> None:
         if not self.schedule_ok or self._saving:
