@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import pytest
 from textual.widget import Widget
-from textual.widgets import Input
+from textual.widgets import Input, RadioButton, RadioSet
 
-from cronui.targets import TargetKind
+from cronui.model import Job
+from cronui.targets import AgentTarget, TargetKind
 from cronui.ui.app import CronuiApp
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.job_editor import JobEditor
 from cronui.ui.screens.main import MainScreen
 from tests.ui.make_screenshots import settle
-from tests.ui.pilot import until
+from tests.ui.pilot import main, until
 
 KIND_FIELDS = {
     TargetKind.SHELL: ["command", "cwd", "env"],
@@ -83,3 +84,22 @@ async def test_escape_closes_an_unchanged_form_and_asks_before_throwing_edits_aw
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
         assert [j.schedule for j in jobs.values() if j.schedule == "45 3 * * *"] == []
         assert original != "45 3 * * *"
+
+
+async def test_the_kind_highlight_starts_on_the_jobs_own_kind(app: CronuiApp, engine) -> None:
+    await engine.control.add_job(
+        Job("digest", "@daily", "UTC", TargetKind.AGENT, AgentTarget(base_url="http://m/v1", model="m", message="hi"))
+    )
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await until(pilot, lambda: "digest" in app.catalog.by_name, "the new job")
+        job = app.catalog.by_name["digest"]
+        assert job.id is not None
+        main(app).select_job(job.id)
+        await pilot.pause()
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
+        kinds = app.screen.query_one("#kind", RadioSet)
+        await pilot.pause()
+        highlighted = [b.id for b in kinds.query(RadioButton) if b.has_class("-selected")]
+        assert (kinds.pressed_button and kinds.pressed_button.id, highlighted) == ("kind-agent", ["kind-agent"])

@@ -48,6 +48,20 @@ from cronui.ui.workers import spawn
 CUSTOM = "Custom…"
 
 
+class KindSet(RadioSet):
+    """The job kinds. Textual's RadioSet puts its keyboard highlight on the first button when mounted,
+    whichever is pressed; an agent job's editor then showed "shell" highlighted next to the agent dot.
+    Here the highlight starts on the pressed button."""
+
+    def on_mount(self) -> None:
+        # RadioSet's own mount handler runs after this one and moves the highlight: set it afterwards
+        self.call_after_refresh(self._highlight_pressed)
+
+    def _highlight_pressed(self) -> None:
+        if self.pressed_button is not None:
+            self._selected = self.pressed_index
+
+
 def _row(label: str, *widgets: Any, classes: str = "") -> Horizontal:
     return Horizontal(Label(label, classes="label"), *widgets, classes=f"row {classes}".strip())
 
@@ -128,7 +142,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     yield Label("Name", classes="label")
                     yield self._in("name", placeholder="nightly-backup")
                     yield Label("  Kind", classes="short")
-                    with RadioSet(id="kind"):
+                    with KindSet(id="kind"):
                         for k in TargetKind:
                             yield RadioButton(str(k), value=k is kind, id=f"kind-{k}")
                 with Horizontal(id="when"):
