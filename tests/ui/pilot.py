@@ -8,7 +8,9 @@ from collections.abc import Callable
 from textual.pilot import Pilot
 
 from cronui.ui.app import CronuiApp
+from cronui.ui.screens.job_editor import JobEditor
 from cronui.ui.screens.main import MainScreen
+from tests.ui.make_screenshots import settle
 
 
 async def until(pilot: Pilot[object], cond: Callable[[], object], what: str = "", timeout: float = 10.0) -> None:
@@ -24,3 +26,19 @@ def main(app: CronuiApp) -> MainScreen:
     screen = app.screen
     assert isinstance(screen, MainScreen), screen
     return screen
+
+
+async def select(pilot: Pilot[object], app: CronuiApp, name: str) -> None:
+    """Select the job called `name` in the job list."""
+    job = app.catalog.by_name[name]
+    assert job.id is not None
+    main(app).select_job(job.id)
+    await settle(pilot)
+
+
+async def open_editor(pilot: Pilot[object], app: CronuiApp, key: str = "e") -> JobEditor:
+    """Press `key` (e: edit the selected job, n: a new one) and wait for the editor."""
+    await pilot.press(key)
+    await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
+    assert isinstance(app.screen, JobEditor)
+    return app.screen

@@ -33,7 +33,7 @@ from cronui.ui.widgets.output import OutputView
 from cronui.ui.widgets.run_table import RunTable
 from tests.helpers import FakeExecutor, make_job
 from tests.ui.make_screenshots import settle
-from tests.ui.pilot import main, until
+from tests.ui.pilot import main, select, until
 
 SIZE = (120, 36)
 
@@ -55,13 +55,6 @@ async def command(pilot: Pilot[object], text: str) -> None:
 
 def names(app: CronuiApp) -> list[str]:
     return [j.name for j in main(app).query_one(JobTable).rows]
-
-
-async def select(pilot: Pilot[object], app: CronuiApp, name: str) -> None:
-    job = app.catalog.by_name[name]
-    assert job.id is not None
-    main(app).select_job(job.id)
-    await settle(pilot)
 
 
 # ---------------------------------------------------------------- the main screen

@@ -14,7 +14,7 @@ from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.job_editor import JobEditor
 from cronui.ui.screens.main import MainScreen
 from tests.ui.make_screenshots import settle
-from tests.ui.pilot import main, until
+from tests.ui.pilot import open_editor, select, until
 
 KIND_FIELDS = {
     TargetKind.SHELL: ["command", "cwd", "env"],
@@ -35,9 +35,7 @@ def fully_visible(app: CronuiApp, widget: Widget) -> bool:
 async def test_every_field_of_every_kind_is_reachable_and_shown(app: CronuiApp, kind: TargetKind, size) -> None:
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
-        await pilot.press("n")
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
-        editor = app.screen
+        editor = await open_editor(pilot, app, "n")
         await pilot.click(f"#kind-{kind}")
         await pilot.pause()
         seen: dict[str, bool] = {}
@@ -61,14 +59,11 @@ async def test_every_field_of_every_kind_is_reachable_and_shown(app: CronuiApp, 
 async def test_escape_closes_an_unchanged_form_and_asks_before_throwing_edits_away(app: CronuiApp) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
-        await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
+        await open_editor(pilot, app)
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "an unchanged form to close at once")
 
-        await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
-        editor = app.screen
+        editor = await open_editor(pilot, app)
         jobs = app.catalog.by_name
         original = editor.query_one("#schedule", Input).value
         editor.query_one("#schedule", Input).value = "45 3 * * *"
@@ -93,13 +88,8 @@ async def test_the_kind_highlight_starts_on_the_jobs_own_kind(app: CronuiApp, en
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         await until(pilot, lambda: "digest" in app.catalog.by_name, "the new job")
-        job = app.catalog.by_name["digest"]
-        assert job.id is not None
-        main(app).select_job(job.id)
-        await pilot.pause()
-        await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
-        kinds = app.screen.query_one("#kind", RadioSet)
+        await select(pilot, app, "digest")
+        kinds = (await open_editor(pilot, app)).query_one("#kind", RadioSet)
         await pilot.pause()
         highlighted = [b.id for b in kinds.query(RadioButton) if b.has_class("-selected")]
         assert (kinds.pressed_button and kinds.pressed_button.id, highlighted) == ("kind-agent", ["kind-agent"])
