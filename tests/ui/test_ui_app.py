@@ -33,7 +33,7 @@ from cronui.ui.widgets.output import OutputView
 from cronui.ui.widgets.run_table import RunTable
 from tests.helpers import FakeExecutor, make_job
 from tests.ui.make_screenshots import settle
-from tests.ui.pilot import main, select, until
+from tests.ui.pilot import main, open_editor, select, until
 
 SIZE = (120, 36)
 
@@ -136,9 +136,7 @@ async def test_sort_cycles_columns(app: CronuiApp) -> None:
 async def test_create_a_job_from_a_preset(app: CronuiApp, store: SQLiteStore) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("n")
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
-        editor = app.screen
+        editor = await open_editor(pilot, app, "n")
         await type_text(pilot, "health-check")
         presets = editor.query_one("#presets", OptionList)
         presets.focus()
@@ -169,9 +167,7 @@ async def test_create_a_job_from_a_preset(app: CronuiApp, store: SQLiteStore) ->
 async def test_a_bad_schedule_is_shown_in_place_and_blocks_save(app: CronuiApp, store: SQLiteStore) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
-        editor = app.screen
+        editor = await open_editor(pilot, app, "e")
         schedule = editor.query_one("#schedule", Input)
         assert app.focused is schedule
         await pilot.press("ctrl+u", *"0 61")  # typed, as a person would
@@ -197,9 +193,7 @@ async def test_a_bad_schedule_is_shown_in_place_and_blocks_save(app: CronuiApp, 
 async def test_edit_saves_through_the_same_validation_as_the_cli(app: CronuiApp, store: SQLiteStore) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
-        editor = app.screen
+        editor = await open_editor(pilot, app, "e")
         editor.query_one("#name", Input).value = "research-digest"  # taken
         await pilot.pause()  # the editor takes in the edit (which clears old errors) before the save
         await pilot.press("ctrl+s")
@@ -227,9 +221,7 @@ async def test_edit_an_http_job_with_any_method_and_save_it_unchanged(
     app = make_app(settings, store, engine=engine, cursor_blink=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
-        editor = app.screen
+        editor = await open_editor(pilot, app, "e")
         assert editor.query_one("#method", Select).value == "OPTIONS"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
@@ -254,9 +246,7 @@ async def test_editing_a_job_without_delivery_keeps_the_runtime_default_format(
         assert job is not None and job.delivery == Delivery()
         assert job.delivery.format == DEFAULT_DELIVERY_FORMAT != "slack"
         # switching delivery on without choosing a format: the runtime default, not "slack"
-        await pilot.press("e")
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
-        editor = app.screen
+        editor = await open_editor(pilot, app, "e")
         editor.query_one("#deliver", Select).value = "always"
         editor.query_one("#deliver_to", Input).value = "https://hooks.example.com/T0"
         await pilot.pause()
@@ -274,9 +264,7 @@ async def test_missing_env_references_are_flagged_before_saving(
     monkeypatch.delenv("CRONUI_TEST_HOOK", raising=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("n")
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
-        editor = app.screen
+        editor = await open_editor(pilot, app, "n")
         editor.query_one("#command", Input).value = "curl -d @- ${env:CRONUI_TEST_HOOK}"
         await pilot.pause()
         warning = str(editor.query_one("#env-warnings", Static).render())
