@@ -29,6 +29,12 @@ class RunStatus(enum.StrEnum):
     def is_final(self) -> bool:
         return self not in (RunStatus.PENDING, RunStatus.RUNNING)
 
+    @property
+    def counts_as_failure(self) -> bool:
+        """A final attempt that adds to the job's consecutive failures (a success resets them; a skip,
+        a cancel or an interruption leaves them as they are)."""
+        return self in (RunStatus.FAILED, RunStatus.TIMED_OUT)
+
 
 class Trigger(enum.StrEnum):
     SCHEDULE = "schedule"

@@ -25,19 +25,15 @@ from cronui.engine.executors.agent import CONVERSATION_KEY
 from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
 from cronui.engine.finishing import Finisher
 from cronui.model import (
-    REASON_OVERLAP,
-    REASON_QUEUE_FULL,
     EventKind,
     Job,
     Milestone,
-    OverlapPolicy,
     Run,
     RunEvent,
     RunStatus,
     TargetKind,
-    Trigger,
 )
-from cronui.store.base import RunFilter, Store
+from cronui.store.base import ClaimLimits, RunFilter, Store
 from cronui.targets import AgentTarget
 
 log = logging.getLogger(__name__)
@@ -110,79 +106,31 @@ class Dispatcher:
     # ------------------------------------------------------------ dispatching
 
     async def dispatch(self, paused: bool) -> int:
-        """Start what may start now; record overlap skips. Returns how many runs started."""
-        now = self.clock.now_ms()
+        """Start what the store says may start now; publish what it turned away. Returns how many started."""
         await self._apply_cancel_requests()
         if paused:
             return 0
-        waiting: dict[int, int] = {}
-        jobs: dict[int, Job | None] = {}
-        busy: dict[int, list[int]] = {}  # job id -> runs running or claimed in this pass
-        pool_use: dict[str, int] = {}
-        catching_up: set[int] = set()
-        for a in self.active.values():
-            busy.setdefault(a.run.job_id, []).append(a.run.id or 0)
-            if a.job.pool is not None:
-                pool_use[a.job.pool] = pool_use.get(a.job.pool, 0) + 1
-            if a.run.trigger is Trigger.CATCHUP:
-                catching_up.add(a.run.job_id)
-        total = len(self.active)
-        chosen: dict[int, Job] = {}
-        for run in await self.store.pending_runs(now):
-            assert run.id is not None
-            if self.only_roots is not None and (run.retry_of or run.id) not in self.only_roots:
-                continue
-            if run.job_id not in jobs:
-                jobs[run.job_id] = await self.store.get_job(run.job_id)
-            job = jobs[run.job_id]
-            if job is None or job.deleted_at is not None:
-                await self.store.skip_pending(run.id, RunStatus.CANCELLED, "job removed", now)
-                continue
-            running = busy.get(run.job_id)
-            if run.trigger is Trigger.CATCHUP:
-                catching_up.add(run.job_id)
-            if running and run.trigger is not Trigger.RETRY and job.overlap is not OverlapPolicy.ALLOW:
-                if run.job_id in catching_up:
-                    # catch-up runs go one after another, and new slots wait behind them
-                    continue
-                if job.overlap is OverlapPolicy.SKIP:
-                    await self._skip(run, job, f"{REASON_OVERLAP}: run #{min(running)} still running", now)
-                    continue
-                waiting[run.job_id] = waiting.get(run.job_id, 0) + 1
-                if waiting[run.job_id] > job.queue_limit:
-                    await self._skip(run, job, f"{REASON_QUEUE_FULL} (limit {job.queue_limit})", now)
-                continue
-            if total >= self.settings.max_concurrent:
-                break  # the rest waits for a free slot; a finishing run wakes the loop
-            if job.pool is not None:
-                if pool_use.get(job.pool, 0) >= self.settings.pools.get(job.pool, 1):
-                    continue
-                pool_use[job.pool] = pool_use.get(job.pool, 0) + 1
-            total += 1
-            busy.setdefault(run.job_id, []).append(run.id)
-            chosen[run.id] = job
-        if not chosen:
-            return 0
+        limits = ClaimLimits(
+            capacity=self.settings.max_concurrent - len(self.active),
+            pools=self.settings.pools,
+            only_roots=self.only_roots,
+        )
         lease_ms = int(self.settings.lease.ttl * 1000)
-        claimed = await self.store.claim_runs(list(chosen), self.node, self.clock.now_ms(), lease_ms)
-        for run in claimed:
-            assert run.id is not None
-            self._start(run, chosen[run.id])
-        return len(claimed)
-
-    async def _skip(self, run: Run, job: Job, reason: str, now: int) -> None:
-        assert run.id is not None
-        if await self.store.skip_pending(run.id, RunStatus.SKIPPED, reason, now):
+        claim = await self.store.claim(self.node, self.clock.now_ms(), lease_ms, limits)
+        for run in claim.skipped:
             self.bus.publish(
                 RunEvent(
                     EventKind.FINISHED,
-                    now,
+                    run.finished_at or self.clock.now_ms(),
                     run.id,
-                    job.id,
-                    job.name,
-                    data={"status": "skipped", "reason": reason, "trigger": str(run.trigger)},
+                    run.job_id,
+                    run.job_name,
+                    data={"status": str(run.status), "reason": run.reason, "trigger": str(run.trigger)},
                 )
             )
+        for run, job in claim.started:
+            self._start(run, job)
+        return len(claim.started)
 
     def _start(self, run: Run, job: Job) -> None:
         assert run.id is not None
@@ -207,14 +155,15 @@ class Dispatcher:
     async def drain(self, grace_s: float) -> None:
         """Let running runs finish within grace_s, then cancel them as `interrupted`."""
         tasks = [a.task for a in self.active.values()]
-        if not tasks:
-            return
-        _, still = await asyncio.wait(tasks, timeout=grace_s)
-        for rid in list(self.active):
-            self.cancel(rid, "the scheduler stopped before the run finished", RunStatus.INTERRUPTED)
-        if still:
-            await asyncio.wait(still)
-        await self.finisher.drain_deliveries(grace_s)
+        if tasks:
+            _, still = await asyncio.wait(tasks, timeout=grace_s)
+            for rid in list(self.active):
+                self.cancel(rid, "the scheduler stopped before the run finished", RunStatus.INTERRUPTED)
+            if still:
+                await asyncio.wait(still)
+        await self.finisher.writes.close()
+        if tasks:
+            await self.finisher.drain_deliveries(grace_s)
 
     async def wait_deliveries(self) -> None:
         await self.finisher.wait_deliveries()

@@ -23,9 +23,9 @@ from cronui.engine.control import PAUSED_KEY, Control
 from cronui.engine.dispatcher import Dispatcher, Executor
 from cronui.engine.events import EventBus
 from cronui.engine.scheduler import plan_slots
-from cronui.model import EventKind, Job, Lease, Run, RunEvent, RunStatus, TargetKind
+from cronui.model import EventKind, Job, Lease, RunEvent, RunStatus, TargetKind
 from cronui.schedule import Schedule, ScheduleError, parse
-from cronui.store.base import Store
+from cronui.store.base import SlotWrite, Store
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +173,9 @@ class Engine:
         return cached[2]
 
     async def _materialize(self, due: list[Job], now: int, paused: bool) -> None:
-        """Plan every due job's slots and store them all in one transaction."""
-        plans: list[tuple[int, list[Run], int | None]] = []
+        """Plan every due job's slots and store them all in one transaction, each job's guarded by the
+        next fire it was planned from."""
+        writes: list[SlotWrite] = []
         names: dict[int, str] = {}
         for job in due:
             assert job.id is not None
@@ -183,17 +184,17 @@ class Engine:
                 sched = self._schedule(job)
             except ScheduleError as e:  # e.g. a zone the system no longer knows: never a crash loop
                 log.error("job %s: %s; it will not fire until edited", job.name, e)
-                plans.append((job.id, [], None))
+                writes.append(SlotWrite(job.id, job.next_run_at, [], None))
                 continue
             plan = plan_slots(job, sched, now, paused=paused)
-            plans.append((job.id, plan.runs, plan.next_run_at))
+            writes.append(SlotWrite(job.id, job.next_run_at, plan.runs, plan.next_run_at))
         queued_at = self.clock.now_ms()
-        for _, runs, _ in plans:
-            for run in runs:
+        for write in writes:
+            for run in write.runs:
                 run.queued_at = queued_at
                 if run.finished_at is not None:
                     run.finished_at = queued_at
-        for run in await self.store.materialize(plans):
+        for run in await self.store.materialize(writes):
             name = names[run.job_id]
             data = {"trigger": str(run.trigger), "scheduled_for": run.scheduled_for}
             if run.status is RunStatus.PENDING:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -21,14 +21,14 @@ from cronui.engine import delivery
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
 from cronui.engine.executors.base import Outcome, RunContext
+from cronui.engine.writes import GroupCommit
 from cronui.model import EventKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
-from cronui.store.base import Store
+from cronui.store.base import RunEnd, Store
 from cronui.targets import DEFAULT_DELIVERY_FORMAT
 
 log = logging.getLogger(__name__)
 
 RETRYABLE = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
-COUNTS_AS_FAILURE = (RunStatus.FAILED, RunStatus.TIMED_OUT)
 
 
 def retry_delay_ms(job: Job, attempt: int, rng: random.Random, retry_after_s: float | None = None) -> int:
@@ -61,6 +61,15 @@ def apply_outcome(run: Run, ctx: RunContext, outcome: Outcome, milestones: list[
         run.reason = outcome.error
 
 
+def chained(run: Run, job: Job) -> list[str]:
+    """The jobs the job's chains name after this final attempt."""
+    if run.status is RunStatus.SUCCEEDED:
+        return list(job.on_success)
+    if run.status.counts_as_failure or run.status is RunStatus.INTERRUPTED:
+        return list(job.on_failure)
+    return []
+
+
 class Finisher:
     """Records runs' ends and what follows from them; owns the delivery tasks still in flight."""
 
@@ -81,18 +90,16 @@ class Finisher:
         self.rng = rng
         self.http = http  # the dispatcher's shared client, made on first use
         self.on_retry_queued = on_retry_queued  # called with the root run's id
+        self.writes = GroupCommit(store)
         self.deliveries: set[asyncio.Task[None]] = set()
         self.delivery_backoff_s = 1.0  # first pause between delivery attempts (then doubling)
 
     async def record(self, run: Run, job: Job, ctx: RunContext, outcome: Outcome, milestones: list[Milestone]) -> None:
         """Store an executed run's outcome, what the job carries to its next run, and what follows."""
-        assert job.id is not None
         apply_outcome(run, ctx, outcome, milestones, self.clock.now_ms())
-        if outcome.status is RunStatus.SUCCEEDED:
-            for key, value in outcome.memory.items():
-                await self.store.set_memory(job.id, key, value, self.clock.now_ms())
+        memory = outcome.memory if outcome.status is RunStatus.SUCCEEDED else {}
         text = outcome.deliver_text if outcome.deliver_text is not None else run.output
-        await self.finish(run, job, outcome.transient, outcome.retry_after_s, outcome.suppress_delivery, text)
+        await self.finish(run, job, outcome.transient, outcome.retry_after_s, outcome.suppress_delivery, text, memory)
 
     async def finish(
         self,
@@ -102,95 +109,61 @@ class Finisher:
         retry_after_s: float | None = None,
         suppress: str | None = None,
         deliver_text: str = "",
+        memory: Mapping[str, Any] | None = None,
     ) -> None:
         """Store a final run with what follows from it: a retry, or (on the final attempt) the job's
-        status, auto-disable and chained runs — all in one transaction."""
+        status, auto-disable and chained runs — one transaction, batched with other runs' ends."""
         assert run.id is not None and job.id is not None
         now = self.clock.now_ms()
-        follow: list[Run] = []
-        changes: dict[str, Any] = {}
         root = run.retry_of or run.id
+        end = RunEnd(run, memory=memory or {}, failure_limit=self.settings.auto_disable_after)
         retry = run.status in RETRYABLE and transient and run.attempt <= job.max_retries and job.deleted_at is None
         if retry:
             delay = retry_delay_ms(job, run.attempt, self.rng, retry_after_s)
-            follow.append(
-                Run(
-                    job_id=job.id,
-                    trigger=Trigger.RETRY,
-                    scheduled_for=run.scheduled_for,
-                    attempt=run.attempt + 1,
-                    retry_of=root,
-                    triggered_by=run.triggered_by,
-                    queued_at=now,
-                    not_before=now + delay,
-                )
+            end.retry = Run(
+                job_id=job.id,
+                trigger=Trigger.RETRY,
+                scheduled_for=run.scheduled_for,
+                attempt=run.attempt + 1,
+                retry_of=root,
+                triggered_by=run.triggered_by,
+                queued_at=now,
+                not_before=now + delay,
             )
         else:
-            changes = await self._job_changes(run, job)
-            follow = await self._chained(run, job, now)
+            end.chain_to = chained(run, job)
         deliver = not retry and delivery.wanted(job, run)
         if deliver and suppress:
             run.delivery_status, run.delivery_reason = delivery.SUPPRESSED, suppress
             deliver = False
         elif deliver:
             run.delivery_status = delivery.PENDING
-        inserted = await self.store.finish_run(run, changes, follow)
-        if inserted is None:
+        recorded = await self.writes.record(end)
+        if recorded is None:
             log.warning(
                 "run #%s of %s was taken over by another scheduler; its outcome here is dropped", run.id, job.name
             )
             return
-        self._publish_finished(run, job, inserted, root, final=not retry, now=now)
+        for name in recorded.missing_chains:
+            log.warning("job %s chains to %s, which no longer exists", job.name, name)
+        self._publish_finished(run, job, recorded.inserted, root, final=not retry, now=now)
         if not retry:
             alert_state = None
             if job.delivery.alert_target:
                 alert_state = await self.store.get_memory(job.id, "alert")
-            failures = int(changes.get("consecutive_failures", job.consecutive_failures))
-            alert = delivery.decide_alert(job, run, failures, changes.get("auto_disabled"), alert_state, now)
+            alert = delivery.decide_alert(
+                job, run, recorded.consecutive_failures, recorded.auto_disabled, alert_state, now
+            )
             if deliver or alert:
                 task = asyncio.create_task(self._deliver(run, job, deliver_text if deliver else None, alert))
                 self.deliveries.add(task)
                 task.add_done_callback(self.deliveries.discard)
-        if changes.get("auto_disabled"):
+        if recorded.auto_disabled:
             self.bus.publish(
                 RunEvent(
-                    EventKind.JOB_AUTO_DISABLED, now, None, job.id, job.name, data={"reason": changes["auto_disabled"]}
+                    EventKind.JOB_AUTO_DISABLED, now, None, job.id, job.name, data={"reason": recorded.auto_disabled}
                 )
             )
-
-    async def _job_changes(self, run: Run, job: Job) -> dict[str, Any]:
-        """The job's new state after its final attempt: last status, failure count, auto-disable."""
-        assert job.id is not None
-        fresh = await self.store.get_job(job.id) or job
-        changes: dict[str, Any] = {"last_status": run.status}
-        if run.status is RunStatus.SUCCEEDED:
-            changes["consecutive_failures"] = 0
-        elif run.status in COUNTS_AS_FAILURE:
-            failures = fresh.consecutive_failures + 1
-            changes["consecutive_failures"] = failures
-            limit = self.settings.auto_disable_after
-            if failures >= limit and fresh.enabled:
-                reason = f"{failures} consecutive failures (last: {run.error or run.status})"
-                changes.update(enabled=0, auto_disabled=reason, next_run_at=None)
-        return changes
-
-    async def _chained(self, run: Run, job: Job, now: int) -> list[Run]:
-        """The runs the job's chains ask for after this final attempt."""
-        chain = (
-            job.on_success
-            if run.status is RunStatus.SUCCEEDED
-            else (job.on_failure if run.status in COUNTS_AS_FAILURE or run.status is RunStatus.INTERRUPTED else [])
-        )
-        follow: list[Run] = []
-        for name in chain:
-            target = await self.store.get_job_by_name(name)
-            if target is None or target.id is None:
-                log.warning("job %s chains to %s, which no longer exists", job.name, name)
-                continue
-            follow.append(
-                Run(job_id=target.id, trigger=Trigger.CHAIN, scheduled_for=now, triggered_by=run.id, queued_at=now)
-            )
-        return follow
 
     def _publish_finished(self, run: Run, job: Job, inserted: list[Run], root: int, final: bool, now: int) -> None:
         assert run.id is not None

@@ -1,16 +1,24 @@
 """The Store interface and the row <-> model mapping shared by every backend.
 
-Backends keep times as UTC epoch ms in integer columns and structured fields as JSON text. Every
-operation the engine needs to stay exactly-once is a single call here (materialize a slot and advance
-the job together; claim a pending run; finish a run and update its job), so a backend can make each one
-a transaction, and a multi-node backend can claim with `FOR UPDATE SKIP LOCKED` behind the same call.
+Backends keep times as UTC epoch ms in integer columns and structured fields as JSON text. Everything the
+engine needs to stay exactly-once is decided by the store in one transaction, never against one process's
+memory, so that several nodes sharing one database decide it alike:
+
+- `materialize` writes a job's due slots and advances its next fire together, compare-and-set on the
+  old next fire; a slot is unique on (job, scheduled_for).
+- `claim` hands a node the runs it may start now (`ClaimLimits`): per-job overlap and queue limits,
+  pools, the node's free capacity and `not_before`, oldest first and fair across jobs. A multi-node
+  backend does the same with `FOR UPDATE SKIP LOCKED` on the candidate rows.
+- `finish_runs` records typed run ends (`RunEnd`): the run's final state, the job's bookkeeping with its
+  arithmetic in SQL (last status, consecutive failures, auto-disable) and what follows (a retry, chained
+  runs), many ends in one transaction — no column dicts cross this boundary.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cronui.model import (
@@ -72,6 +80,60 @@ class JobStats:
         return None if done == 0 else self.succeeded / done
 
 
+@dataclass
+class SlotWrite:
+    """One job's due slots and its next fire, written only while the job's next fire is still
+    `expected` (compare-and-set: a second planner of the same slots, or an edit in between, wins)."""
+
+    job_id: int
+    expected: int | None
+    runs: Sequence[Run]
+    next_run_at: int | None
+
+
+@dataclass
+class ClaimLimits:
+    """What a node may start in one claim."""
+
+    capacity: int  # how many more runs this node may run at once
+    pools: Mapping[str, int] = field(default_factory=dict)  # pool name -> size (a pool not named: 1)
+    only_roots: Collection[int] | None = None  # execute only these runs and their retries
+
+
+@dataclass
+class Claim:
+    """What one claim decided."""
+
+    started: list[tuple[Run, Job]] = field(default_factory=list)  # now `running` on the node, oldest first
+    skipped: list[Run] = field(default_factory=list)  # pending runs an overlap or queue limit turned away
+
+
+@dataclass
+class RunEnd:
+    """A run's final state as the engine recorded it, and what follows from it.
+
+    `run` carries its final fields (status, finished_at, output, ...). With `retry` set, this was not the
+    last attempt: the retry is queued and the job's bookkeeping waits for the last one. Otherwise the job's
+    last status and consecutive failures follow `run.status` (arithmetic in SQL), the job switches itself
+    off at `failure_limit` consecutive failures (0: never), and the jobs named in `chain_to` get a run."""
+
+    run: Run
+    retry: Run | None = None
+    chain_to: Sequence[str] = ()
+    memory: Mapping[str, Any] = field(default_factory=dict)  # what the job carries to its next run
+    failure_limit: int = 0
+
+
+@dataclass
+class Recorded:
+    """What recording one RunEnd did."""
+
+    inserted: list[Run] = field(default_factory=list)  # the retry or chained runs that now exist
+    consecutive_failures: int = 0  # the job's count after this end
+    auto_disabled: str | None = None  # the reason, when this end switched the job off
+    missing_chains: list[str] = field(default_factory=list)  # chained names with no live job
+
+
 class Store(Protocol):
     url: str
 
@@ -94,14 +156,10 @@ class Store(Protocol):
     # scheduling
     async def due_jobs(self, now: int) -> list[Job]: ...
     async def next_wakeup(self, now: int) -> int | None: ...
-    async def materialize(self, plans: Sequence[tuple[int, Sequence[Run], int | None]]) -> list[Run]: ...
+    async def materialize(self, writes: Sequence[SlotWrite]) -> list[Run]: ...
     async def insert_run(self, run: Run) -> Run | None: ...
-    async def pending_runs(self, now: int, limit: int = 500) -> list[Run]: ...
-    async def claim_runs(self, run_ids: Sequence[int], node: str, now: int, lease_ms: int) -> list[Run]: ...
-    async def skip_pending(self, run_id: int, status: RunStatus, reason: str, now: int) -> bool: ...
-    async def finish_run(
-        self, run: Run, job_changes: Mapping[str, Any], new_runs: Sequence[Run] = ()
-    ) -> list[Run] | None: ...
+    async def claim(self, node: str, now: int, lease_ms: int, limits: ClaimLimits) -> Claim: ...
+    async def finish_runs(self, ends: Sequence[RunEnd]) -> list[Recorded | None]: ...
     async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> None: ...
     async def orphaned_runs(self, now: int, live_node: str | None) -> list[Run]: ...
     async def request_cancel(self, run_id: int, now: int) -> Run | None: ...

@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiosqlite
 
-from cronui.model import Job, Lease, Milestone, Run, RunEvent, RunStatus
+from cronui.model import REASON_OVERLAP, REASON_QUEUE_FULL, Job, Lease, Milestone, Run, RunEvent, RunStatus, Trigger
 from cronui.store.base import (
+    Claim,
+    ClaimLimits,
     DuplicateJobName,
     PruneResult,
+    Recorded,
+    RunEnd,
+    SlotWrite,
     event_to_row,
     job_from_row,
     job_to_row,
@@ -28,6 +33,78 @@ from cronui.store.base import (
 )
 from cronui.store.history import SQLiteHistory
 from cronui.store.schema import RUN_SELECT
+
+# The pending runs due now, each with what the claim needs to know of its job: how many of the job's runs
+# are running (anywhere), whether it is catching up, and its place in the job's line (retries have a
+# line of their own: they never wait behind new slots).
+CLAIM_DUE = """
+WITH busy AS (
+    SELECT job_id, COUNT(*) AS n, MIN(id) AS first_id, MAX(trigger = 'catchup') AS catching_up
+    FROM runs WHERE status = 'running' GROUP BY job_id
+), due AS (
+    SELECT r.id, r.job_id, r.trigger, r.not_before, j.overlap, j.queue_limit, j.pool,
+           j.deleted_at IS NOT NULL AS removed, COALESCE(b.n, 0) AS busy, b.first_id AS busy_id,
+           MAX(COALESCE(b.catching_up, 0), MAX(r.trigger = 'catchup') OVER per_job) AS catching_up,
+           ROW_NUMBER() OVER (lane ORDER BY r.not_before, r.id) AS k,
+           FIRST_VALUE(r.id) OVER (lane ORDER BY r.not_before, r.id) AS head_id
+    FROM runs r JOIN jobs j ON j.id = r.job_id LEFT JOIN busy b ON b.job_id = r.job_id
+    WHERE r.status = 'pending' AND r.not_before <= ?{only}
+    WINDOW per_job AS (PARTITION BY r.job_id), lane AS (PARTITION BY r.job_id, r.trigger = 'retry')
+)"""
+
+# What the job's overlap policy turns away: with `skip`, every new run while one runs or waits ahead of
+# it; with `queue`, the runs beyond `queue_limit` waiting. Catch-up runs go one after another and new
+# slots wait behind them; retries are never turned away. Runs of a removed job are cancelled.
+CLAIM_SKIPS = """
+SELECT id, overlap, queue_limit, busy, busy_id, head_id, removed FROM due
+WHERE removed OR (trigger NOT IN ('retry', 'catchup') AND overlap != 'allow' AND NOT catching_up AND (
+    (overlap = 'skip' AND (busy > 0 OR k > 1)) OR (overlap = 'queue' AND k > queue_limit + (busy = 0))))"""
+
+# What may start: every retry and every run of an `allow` job, else a job's first run when none runs.
+# Fair: each job's first eligible run comes before any job's second. A pool admits as many as it has free.
+CLAIM_START = """
+, eligible AS (
+    SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.job_id ORDER BY d.not_before, d.id) AS fair
+    FROM due d WHERE NOT d.removed AND (d.trigger = 'retry' OR d.overlap = 'allow' OR (d.busy = 0 AND d.k = 1))
+), pool_use AS (
+    SELECT j.pool, COUNT(*) AS n FROM runs r JOIN jobs j ON j.id = r.job_id
+    WHERE r.status = 'running' AND j.pool IS NOT NULL GROUP BY j.pool
+), pooled AS (
+    SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.pool ORDER BY e.fair, e.not_before, e.id) AS in_pool
+    FROM eligible e
+)
+SELECT p.id FROM pooled p LEFT JOIN pool_use u ON u.pool = p.pool
+WHERE p.pool IS NULL
+   OR p.in_pool <= COALESCE((SELECT s.value FROM json_each(?) s WHERE s.key = p.pool), 1) - COALESCE(u.n, 0)
+ORDER BY p.fair, p.not_before, p.id LIMIT ?"""
+
+MEMORY_UPSERT = (
+    "INSERT INTO job_memory (job_id, key, value, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT(job_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+)
+
+# A run's columns that never change once it exists.
+_FIXED_RUN_COLUMNS = frozenset(
+    ("id", "job_id", "trigger", "scheduled_for", "attempt", "retry_of", "triggered_by", "queued_at")
+)
+
+
+def _turned_away(row: sqlite3.Row) -> tuple[str, str]:
+    """The status and reason of a run CLAIM_SKIPS picked."""
+    if row["removed"]:
+        return str(RunStatus.CANCELLED), "job removed"
+    if row["overlap"] == "queue":
+        return str(RunStatus.SKIPPED), f"{REASON_QUEUE_FULL} (limit {row['queue_limit']})"
+    if row["busy"]:
+        return str(RunStatus.SKIPPED), f"{REASON_OVERLAP}: run #{row['busy_id']} still running"
+    return str(RunStatus.SKIPPED), f"{REASON_OVERLAP}: run #{row['head_id']} still waiting to start"
+
+
+def _failure_effect(status: RunStatus) -> str:
+    """What a last attempt does to the job's consecutive failures."""
+    if status is RunStatus.SUCCEEDED:
+        return "reset"
+    return "add" if status.counts_as_failure else "keep"
 
 
 class SQLiteStore(SQLiteHistory):
@@ -131,96 +208,231 @@ class SQLiteStore(SQLiteHistory):
         )
         return row[0]
 
-    async def _insert_run(self, db: aiosqlite.Connection, run: Run) -> Run | None:
-        row = run_to_row(run)
-        row.pop("id")
-        cols = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        cur = await db.execute(f"INSERT INTO runs ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING", list(row.values()))
-        if cur.rowcount != 1:
-            return None
-        run.id = cur.lastrowid
-        return run
-
-    async def materialize(self, plans: Sequence[tuple[int, Sequence[Run], int | None]]) -> list[Run]:
-        """For each (job id, runs, next fire): insert the runs (a slot that exists already is left
-        alone) and advance the job — all in one transaction."""
+    async def _insert_runs(self, db: aiosqlite.Connection, runs: Sequence[Run]) -> list[Run]:
+        """Insert runs (one that exists already — the same slot, retry or chain — is left alone); returns
+        those inserted, with their ids. One statement for all: inside a write transaction nobody else
+        inserts, and AUTOINCREMENT ids only grow, so the new rows are exactly those above the old top id."""
+        if not runs:
+            return []
+        rows = [run_to_row(run) for run in runs]
+        cols = [c for c in rows[0] if c != "id"]
+        async with db.execute("SELECT COALESCE(MAX(id), 0) FROM runs") as cur:
+            top: int = (await cur.fetchone() or (0,))[0]
+        await db.executemany(
+            f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)}) ON CONFLICT DO NOTHING",
+            [[row[c] for c in cols] for row in rows],
+        )
+        async with db.execute(
+            "SELECT id, job_id, trigger, scheduled_for, attempt, retry_of, triggered_by "
+            "FROM runs WHERE id > ? ORDER BY id",
+            (top,),
+        ) as cur:
+            fresh = await cur.fetchall()
+        # match each new row to the Run it came from (runs are unique on these keys)
+        by_key = {(r.job_id, str(r.trigger), r.scheduled_for, r.attempt, r.retry_of, r.triggered_by): r for r in runs}
         inserted: list[Run] = []
-        async with self.transaction() as db:
-            for job_id, runs, next_run_at in plans:
-                for run in runs:
-                    if await self._insert_run(db, run) is not None:
-                        inserted.append(run)
-                await db.execute("UPDATE jobs SET next_run_at = ? WHERE id = ?", (next_run_at, job_id))
+        for row in fresh:
+            run = by_key.get((row[1], row[2], row[3], row[4], row[5], row[6]))
+            if run is not None:
+                run.id = row[0]
+                inserted.append(run)
         return inserted
+
+    async def materialize(self, writes: Sequence[SlotWrite]) -> list[Run]:
+        """For each job: advance its next fire from `expected` (compare-and-set) and insert its slots'
+        runs — all jobs in one transaction. A job whose next fire moved meanwhile is left as it is."""
+        runs: list[Run] = []
+        async with self.transaction() as db:
+            await db.executemany(
+                "UPDATE jobs SET next_run_at = ? WHERE id = ? AND next_run_at IS ?",
+                [(w.next_run_at, w.job_id, w.expected) for w in writes],
+            )
+            with_runs = [w for w in writes if w.runs]
+            if with_runs:
+                # Which compare-and-sets held: the job's next fire is now the planned one (a plan with
+                # runs always moves it). Had another planner written the same plan, the slots' unique
+                # index keeps its runs from being inserted twice.
+                marks = ", ".join("?" for _ in with_runs)
+                async with db.execute(
+                    f"SELECT id, next_run_at FROM jobs WHERE id IN ({marks})", [w.job_id for w in with_runs]
+                ) as cur:
+                    next_now = {row[0]: row[1] for row in await cur.fetchall()}
+                runs = [
+                    run
+                    for w in with_runs
+                    if w.expected != w.next_run_at and next_now.get(w.job_id) == w.next_run_at
+                    for run in w.runs
+                ]
+            return await self._insert_runs(db, runs)
 
     async def insert_run(self, run: Run) -> Run | None:
         async with self.transaction() as db:
-            return await self._insert_run(db, run)
+            inserted = await self._insert_runs(db, [run])
+        return inserted[0] if inserted else None
 
-    async def pending_runs(self, now: int, limit: int = 500) -> list[Run]:
-        rows = await self.fetch_all(
-            f"{RUN_SELECT} WHERE r.status = 'pending' AND r.not_before <= ? ORDER BY r.not_before, r.id LIMIT ?",
-            (now, limit),
-        )
-        return [run_from_row(r) for r in rows]
-
-    async def claim_runs(self, run_ids: Sequence[int], node: str, now: int, lease_ms: int) -> list[Run]:
-        """Mark pending runs as running on `node`; returns those this call claimed (others lost a race)."""
-        claimed: list[int] = []
+    async def claim(self, node: str, now: int, lease_ms: int, limits: ClaimLimits) -> Claim:
+        """Skip what an overlap or queue limit turns away, then start the oldest runs that may start,
+        fair across jobs, within the node's capacity and the pools' sizes — in one transaction."""
+        only = ""
+        params: list[Any] = [now]
+        if limits.only_roots is not None:
+            roots = list(limits.only_roots)
+            only = f" AND COALESCE(r.retry_of, r.id) IN ({', '.join('?' for _ in roots)})"
+            params += roots
+        due = CLAIM_DUE.format(only=only)
+        claim = Claim()
         async with self.transaction() as db:
-            for run_id in run_ids:
-                cur = await db.execute(
-                    "UPDATE runs SET status = 'running', node = ?, started_at = ?, lease_expires_at = ? "
-                    "WHERE id = ? AND status = 'pending'",
-                    (node, now, now + lease_ms, run_id),
+            async with db.execute(f"{due} {CLAIM_SKIPS}", params) as cur:
+                turned_away = await cur.fetchall()
+            if turned_away:
+                await db.executemany(
+                    "UPDATE runs SET status = ?, reason = ?, finished_at = ? WHERE id = ? AND status = 'pending'",
+                    [(*_turned_away(row), now, row["id"]) for row in turned_away],
                 )
-                if cur.rowcount == 1:
-                    claimed.append(run_id)
-        if not claimed:
+                claim.skipped = await self._runs_by_id(db, [row["id"] for row in turned_away])
+            if limits.capacity <= 0:
+                return claim
+            sizes = json.dumps(dict(limits.pools))
+            async with db.execute(f"{due} {CLAIM_START}", [*params, sizes, limits.capacity]) as cur:
+                ids = [row[0] for row in await cur.fetchall()]
+            if not ids:
+                return claim
+            marks = ", ".join("?" for _ in ids)
+            await db.execute(
+                f"UPDATE runs SET status = 'running', node = ?, started_at = ?, lease_expires_at = ? "
+                f"WHERE status = 'pending' AND id IN ({marks})",
+                [node, now, now + lease_ms, *ids],
+            )
+            runs = {run.id: run for run in await self._runs_by_id(db, ids)}
+            job_ids = sorted({run.job_id for run in runs.values()})
+            async with db.execute(
+                f"SELECT * FROM jobs WHERE id IN ({', '.join('?' for _ in job_ids)})", job_ids
+            ) as cur:
+                jobs = {row["id"]: job_from_row(row) for row in list[Any](await cur.fetchall())}
+            claim.started = [(runs[i], jobs[runs[i].job_id]) for i in ids if i in runs]
+        return claim
+
+    async def _runs_by_id(self, db: aiosqlite.Connection, ids: Sequence[int]) -> list[Run]:
+        marks = ", ".join("?" for _ in ids)
+        async with db.execute(f"{RUN_SELECT} WHERE r.id IN ({marks}) ORDER BY r.id", list(ids)) as cur:
+            return [run_from_row(row) for row in list[Any](await cur.fetchall())]
+
+    async def finish_runs(self, ends: Sequence[RunEnd]) -> list[Recorded | None]:
+        """Record many run ends in one transaction (see RunEnd). An end whose run is no longer pending or
+        running on its node (another scheduler took it over) is not written: None in its place."""
+        if not ends:
             return []
-        marks = ", ".join("?" for _ in claimed)
-        rows = await self.fetch_all(f"{RUN_SELECT} WHERE r.id IN ({marks}) ORDER BY r.id", tuple(claimed))
-        return [run_from_row(r) for r in rows]
-
-    async def skip_pending(self, run_id: int, status: RunStatus, reason: str, now: int) -> bool:
+        results: list[Recorded | None] = [None] * len(ends)
         async with self.transaction() as db:
-            cur = await db.execute(
-                "UPDATE runs SET status = ?, reason = ?, finished_at = ? WHERE id = ? AND status = 'pending'",
-                (str(status), reason, now, run_id),
+            # the fence: only a run still pending or running on the node that ran it is written
+            ids = [end.run.id for end in ends]
+            marks = ", ".join("?" for _ in ids)
+            async with db.execute(
+                f"SELECT id, node FROM runs WHERE id IN ({marks}) AND status IN ('pending', 'running')", ids
+            ) as cur:
+                open_on = {row[0]: row[1] for row in await cur.fetchall()}
+            live = [i for i, end in enumerate(ends) if end.run.id in open_on and open_on[end.run.id] == end.run.node]
+            if not live:
+                return results
+            rows = [run_to_row(ends[i].run) for i in live]
+            cols = [c for c in rows[0] if c not in _FIXED_RUN_COLUMNS]
+            await db.executemany(
+                f"UPDATE runs SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
+                [[row[c] for c in cols] + [row["id"]] for row in rows],
             )
-            return cur.rowcount == 1
-
-    async def finish_run(
-        self, run: Run, job_changes: Mapping[str, Any], new_runs: Sequence[Run] = ()
-    ) -> list[Run] | None:
-        """Record a run's end, its job's new state and what follows (retry, chains) together.
-
-        Fenced: only a run still pending or running on `run.node` is written; None when another
-        scheduler has taken it over meanwhile (its outcome there stands)."""
-        row = run_to_row(run)
-        run_id = row.pop("id")
-        for fixed in ("job_id", "trigger", "scheduled_for", "attempt", "retry_of", "triggered_by", "queued_at"):
-            row.pop(fixed)
-        inserted: list[Run] = []
-        async with self.transaction() as db:
-            cur = await db.execute(
-                f"UPDATE runs SET {', '.join(f'{c} = ?' for c in row)} "
-                "WHERE id = ? AND status IN ('pending', 'running') AND node IS ?",
-                [*row.values(), run_id, run.node],
-            )
-            if cur.rowcount != 1:
-                return None
-            if job_changes:
-                changes = {k: str(v) if k == "last_status" and v is not None else v for k, v in job_changes.items()}
-                await db.execute(
-                    f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in changes)} WHERE id = ?",
-                    [*changes.values(), run.job_id],
+            memory = [
+                (ends[i].run.job_id, key, json.dumps(value), ends[i].run.finished_at or 0)
+                for i in live
+                for key, value in ends[i].memory.items()
+            ]
+            if memory:
+                await db.executemany(MEMORY_UPSERT, [m for m in memory if m[2] != "null"])
+                await db.executemany(
+                    "DELETE FROM job_memory WHERE job_id = ? AND key = ?", [m[:2] for m in memory if m[2] == "null"]
                 )
-            for new in new_runs:
-                if await self._insert_run(db, new) is not None:
-                    inserted.append(new)
-        return inserted
+            final = [i for i in live if ends[i].retry is None]
+            counts = await self._bookkeeping(db, [ends[i] for i in final])
+            for i in live:
+                results[i] = Recorded()
+            for i, (failures, disabled) in zip(final, counts, strict=True):
+                rec = results[i]
+                assert rec is not None
+                rec.consecutive_failures, rec.auto_disabled = failures, disabled
+            follow: list[tuple[int, Run]] = []
+            for i in live:
+                end = ends[i]
+                if end.retry is not None:
+                    follow.append((i, end.retry))
+                    continue
+                for name in end.chain_to:
+                    async with db.execute("SELECT id FROM jobs WHERE name = ? AND deleted_at IS NULL", (name,)) as cur:
+                        target = await cur.fetchone()
+                    rec = results[i]
+                    assert rec is not None
+                    if target is None:
+                        rec.missing_chains.append(name)
+                        continue
+                    now = end.run.finished_at or 0
+                    follow.append(
+                        (
+                            i,
+                            Run(
+                                job_id=target[0],
+                                trigger=Trigger.CHAIN,
+                                scheduled_for=now,
+                                triggered_by=end.run.id,
+                                queued_at=now,
+                            ),
+                        )
+                    )
+            inserted = {id(run) for run in await self._insert_runs(db, [run for _, run in follow])}
+            for i, run in follow:
+                rec = results[i]
+                if rec is not None and id(run) in inserted:
+                    rec.inserted.append(run)
+        return results
+
+    async def _bookkeeping(self, db: aiosqlite.Connection, ends: Sequence[RunEnd]) -> list[tuple[int, str | None]]:
+        """The jobs' state after their last attempts, in order: last status, then consecutive failures
+        (+1, reset to 0, or left) and auto-disable, with the arithmetic in SQL. Returns, per end, the
+        job's failure count after it and the auto-disable reason when this end switched the job off."""
+        if not ends:
+            return []
+        job_ids = sorted({end.run.job_id for end in ends})
+        marks = ", ".join("?" for _ in job_ids)
+        # Read for the report only: BEGIN IMMEDIATE keeps every other writer out until COMMIT.
+        async with db.execute(
+            f"SELECT id, consecutive_failures, enabled FROM jobs WHERE id IN ({marks})", job_ids
+        ) as cur:
+            state = {row[0]: [row[1], bool(row[2])] for row in await cur.fetchall()}
+        out: list[tuple[int, str | None]] = []
+        disable: list[tuple[str, int, int]] = []
+        for end in ends:
+            run = end.run
+            count, enabled = state.get(run.job_id, [0, False])
+            disabled = None
+            if run.status is RunStatus.SUCCEEDED:
+                count = 0
+            elif run.status.counts_as_failure:
+                count += 1
+                if end.failure_limit and count >= end.failure_limit and enabled:
+                    disabled = f"{count} consecutive failures (last: {run.error or run.status})"
+                    disable.append((disabled, run.job_id, end.failure_limit))
+                    enabled = False
+            state[run.job_id] = [count, enabled]
+            out.append((count, disabled))
+        await db.executemany(
+            "UPDATE jobs SET last_status = ?, consecutive_failures = CASE ? WHEN 'reset' THEN 0 "
+            "WHEN 'add' THEN consecutive_failures + 1 ELSE consecutive_failures END WHERE id = ?",
+            [(str(end.run.status), _failure_effect(end.run.status), end.run.job_id) for end in ends],
+        )
+        if disable:
+            await db.executemany(
+                "UPDATE jobs SET enabled = 0, auto_disabled = ?, next_run_at = NULL "
+                "WHERE id = ? AND enabled = 1 AND consecutive_failures >= ?",
+                disable,
+            )
+        return out
 
     async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> None:
         if not run_ids:
@@ -282,11 +494,7 @@ class SQLiteStore(SQLiteHistory):
             if value is None:
                 await db.execute("DELETE FROM job_memory WHERE job_id = ? AND key = ?", (job_id, key))
             else:
-                await db.execute(
-                    "INSERT INTO job_memory (job_id, key, value, updated_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(job_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                    (job_id, key, json.dumps(value), now),
-                )
+                await db.execute(MEMORY_UPSERT, (job_id, key, json.dumps(value), now))
 
     # ------------------------------------------------------------ events
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from cronui.model import RunStatus
-from cronui.store.base import RunFilter
+from cronui.store.base import ClaimLimits, RunFilter
 from cronui.store.sqlite import SQLiteStore
 
 T0 = 1_780_000_000_000
@@ -98,7 +98,10 @@ async def main() -> None:
         await timed("a job's last 20 outcomes (sparkline)", lambda: store.recent_statuses([job_id], 20))
         await timed("due jobs (scheduler)", lambda: store.due_jobs(T0 - 1))
         await timed("next wake-up (scheduler)", lambda: store.next_wakeup(T0))
-        await timed("pending runs (dispatcher)", lambda: store.pending_runs(T0))
+        await timed(
+            "claim with nothing due (dispatcher, a write transaction)",
+            lambda: store.claim("bench", T0, 30_000, ClaimLimits(16)),
+        )
         await timed("a job's stats (all time)", lambda: store.job_stats(job_id), repeat=10)
         await timed("list all jobs", lambda: store.list_jobs(), repeat=5)
         print(f"a job's latest runs: {q:.3f} ms = {q / floor:.1f}x the floor")

@@ -16,7 +16,7 @@ from cronui.engine.finishing import retry_delay_ms
 from cronui.jobs import JobError
 from cronui.model import EventKind, MisfirePolicy, OverlapPolicy, RunStatus, TargetKind, Trigger
 from cronui.schedule import parse
-from cronui.store.base import RunFilter
+from cronui.store.base import ClaimLimits, RunEnd, RunFilter, SlotWrite
 from cronui.store.sqlite import SQLiteStore
 from tests.helpers import FakeExecutor, make_job, ms, run_until, settle
 
@@ -56,12 +56,17 @@ async def test_materializing_a_slot_twice_inserts_it_once(engine: Engine, store:
     job = await engine.control.add_job(make_job("dup"))
     slot = ms("2026-03-02T09:00:00Z")
     run = Run(job_id=job.id, trigger=Trigger.SCHEDULE, scheduled_for=slot, queued_at=slot)
-    first = await store.materialize([(job.id, [run], slot + 3_600_000)])
+    planned_from = job.next_run_at
+    first = await store.materialize([SlotWrite(job.id, planned_from, [run], slot + 3_600_000)])
+    # a second planner that saw the same next fire: its compare-and-set fails, it writes nothing
     again = Run(job_id=job.id, trigger=Trigger.SCHEDULE, scheduled_for=slot, queued_at=slot)
-    second = await store.materialize([(job.id, [again], slot + 3_600_000)])
+    second = await store.materialize([SlotWrite(job.id, planned_from, [again], slot + 7_200_000)])
+    assert (await store.get_job(job.id)).next_run_at == slot + 3_600_000
+    # one whose compare-and-set holds still cannot make the slot a second time
     catchup = Run(job_id=job.id, trigger=Trigger.CATCHUP, scheduled_for=slot, queued_at=slot)
-    third = await store.materialize([(job.id, [catchup], slot + 3_600_000)])
+    third = await store.materialize([SlotWrite(job.id, slot + 3_600_000, [catchup], slot + 7_200_000)])
     assert len(first) == 1 and second == [] and third == []
+    assert len(await all_runs(store, job.id)) == 1
 
 
 @pytest.mark.parametrize(
@@ -340,7 +345,7 @@ async def test_orphaned_runs_become_interrupted_and_are_retried(store, settings,
     await job_engine.try_acquire()
     job = await job_engine.control.add_job(make_job("o", "@yearly", "ok", max_retries=1, retry_delay_s=0))
     run = await job_engine.control.trigger("o")
-    assert await store.claim_runs([run.id], "deadhost:1:x", clock.now_ms(), 30_000)
+    assert (await store.claim("deadhost:1:x", clock.now_ms(), 30_000, ClaimLimits(1, only_roots=[run.id]))).started
     await store.release_lease(job_engine.node)
     job_engine.holding = False
     await job_engine.try_acquire()  # a new holder looks for what the old one left running
@@ -507,7 +512,7 @@ async def test_the_scheduler_applies_retention_itself(store, settings, clock, fa
             )
         )
         run.status = RunStatus.SUCCEEDED
-        await store.finish_run(run, {})
+        await store.finish_runs([RunEnd(run)])
     stop = asyncio.Event()
     task = asyncio.create_task(eng.run(stop))
     for _ in range(200):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cronui.model import EventKind, Lease, Run, RunEvent, RunStatus, Trigger
-from cronui.store.base import DuplicateJobName, RunFilter, Store, StoreError
+from cronui.model import EventKind, Lease, OverlapPolicy, Run, RunEvent, RunStatus, Trigger
+from cronui.store.base import ClaimLimits, DuplicateJobName, RunEnd, RunFilter, SlotWrite, Store, StoreError
 from cronui.store.sqlite import SQLiteStore
 from cronui.targets import ShellTarget
 from tests.helpers import make_job
@@ -60,9 +60,11 @@ async def test_live_names_are_unique_and_removal_frees_the_name(backend: Store):
 async def test_each_run_comes_to_exist_once(backend: Store):
     job = await new_job(backend)
     slot = T0 + 60_000
-    assert len(await backend.materialize([(job.id, [pending(job.id, slot)], slot + 60_000)])) == 1
-    assert await backend.materialize([(job.id, [pending(job.id, slot, Trigger.CATCHUP)], slot + 60_000)]) == []
-    assert (await backend.get_job(job.id)).next_run_at == slot + 60_000
+    assert len(await backend.materialize([SlotWrite(job.id, slot, [pending(job.id, slot)], slot + 60_000)])) == 1
+    # a second plan for the same slot (its compare-and-set holds) still makes no second run of it
+    again = SlotWrite(job.id, slot + 60_000, [pending(job.id, slot, Trigger.CATCHUP)], slot + 120_000)
+    assert await backend.materialize([again]) == []
+    assert (await backend.get_job(job.id)).next_run_at == slot + 120_000
     first = (await backend.list_runs(RunFilter(job_id=job.id)))[0]
     retry = pending(job.id, slot, Trigger.RETRY, attempt=2, retry_of=first.id)
     assert await backend.insert_run(retry) is not None
@@ -76,35 +78,35 @@ async def test_each_run_comes_to_exist_once(backend: Store):
 
 
 async def test_a_run_is_claimed_once(backend: Store):
-    job = await new_job(backend)
+    job = await new_job(backend, overlap=OverlapPolicy.ALLOW)
     run = await backend.insert_run(pending(job.id, T0))
-    assert [r.id for r in await backend.pending_runs(T0)] == [run.id]
-    [claimed] = await backend.claim_runs([run.id], "node-a", T0, 30_000)
-    assert claimed.status is RunStatus.RUNNING and claimed.node == "node-a"
-    assert await backend.claim_runs([run.id], "node-b", T0, 30_000) == []
-    assert await backend.pending_runs(T0) == []
+    [(claimed, claimed_job)] = (await backend.claim("node-a", T0, 30_000, ClaimLimits(10))).started
+    assert claimed.id == run.id and claimed.status is RunStatus.RUNNING and claimed.node == "node-a"
+    assert claimed.lease_expires_at == T0 + 30_000 and claimed_job.name == job.name
+    assert (await backend.claim("node-b", T0, 30_000, ClaimLimits(10))).started == []
 
 
-async def test_pending_respects_not_before(backend: Store):
+async def test_a_claim_respects_not_before(backend: Store):
     job = await new_job(backend)
     run = await backend.insert_run(pending(job.id, T0, not_before=T0 + 5_000))
-    assert await backend.pending_runs(T0) == []
-    assert [r.id for r in await backend.pending_runs(T0 + 5_000)] == [run.id]
+    assert (await backend.claim("n", T0, 30_000, ClaimLimits(10))).started == []
     assert await backend.next_wakeup(T0) == min(T0 + 5_000, job.next_run_at)
+    [(started, _)] = (await backend.claim("n", T0 + 5_000, 30_000, ClaimLimits(10))).started
+    assert started.id == run.id
 
 
 async def test_finish_run_updates_job_and_inserts_follow_ups_together(backend: Store):
     job = await new_job(backend)
     run = await backend.insert_run(pending(job.id, T0))
-    [run] = await backend.claim_runs([run.id], "n", T0, 30_000)
+    [(run, _)] = (await backend.claim("n", T0, 30_000, ClaimLimits(10))).started
     run.status = RunStatus.FAILED
     run.finished_at = T0 + 10
     run.error = "boom"
     retry = pending(job.id, T0, Trigger.RETRY, attempt=2, retry_of=run.id, not_before=T0 + 1000)
-    inserted = await backend.finish_run(run, {"last_status": RunStatus.FAILED, "consecutive_failures": 1}, [retry])
-    assert [r.attempt for r in inserted] == [2]
+    [recorded] = await backend.finish_runs([RunEnd(run, retry=retry)])
+    assert [r.attempt for r in recorded.inserted] == [2]
     fresh = await backend.get_job(job.id)
-    assert fresh.last_status is RunStatus.FAILED and fresh.consecutive_failures == 1
+    assert fresh.last_status is None and fresh.consecutive_failures == 0  # the job waits for the last attempt
     assert [(r.attempt, r.status) for r in await backend.attempts(run.id)] == [
         (1, RunStatus.FAILED),
         (2, RunStatus.PENDING),
@@ -115,7 +117,7 @@ async def test_cancel_pending_directly_and_running_by_request(backend: Store):
     job = await new_job(backend)
     waiting = await backend.insert_run(pending(job.id, T0))
     running = await backend.insert_run(pending(job.id, T0 + 1, Trigger.MANUAL))
-    await backend.claim_runs([running.id], "n", T0, 30_000)
+    await backend.claim("n", T0, 30_000, ClaimLimits(10, only_roots=[running.id]))
     assert (await backend.request_cancel(waiting.id, T0)).status is RunStatus.CANCELLED
     after = await backend.request_cancel(running.id, T0)
     assert after.status is RunStatus.RUNNING and after.cancel_requested
@@ -161,7 +163,7 @@ async def test_state_and_prune(backend: Store):
     for i in range(10):
         r = await backend.insert_run(pending(job.id, T0 + i * day))
         r.status = RunStatus.SUCCEEDED
-        await backend.finish_run(r, {})
+        await backend.finish_runs([RunEnd(r)])
     await backend.append_events(
         [RunEvent(EventKind.STARTED, T0, 1, job.id), RunEvent(EventKind.STARTED, T0 + 9 * day, 2, job.id)]
     )
@@ -254,7 +256,7 @@ async def test_timeline_counts_runs_per_bucket_and_status(backend: Store):
     ]:
         r = await backend.insert_run(pending(jid, base + offset, Trigger.MANUAL))
         r.status = RunStatus(status)
-        await backend.finish_run(r, {})
+        await backend.finish_runs([RunEnd(r)])
     assert await backend.timeline(job.id, base, hour) == [
         (base, RunStatus.FAILED, 1),
         (base, RunStatus.SUCCEEDED, 1),
