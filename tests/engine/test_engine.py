@@ -559,3 +559,27 @@ async def test_a_write_from_an_attached_engine_wakes_the_holder(store, settings,
             await asyncio.sleep(0.01)
         assert holder._wake.is_set()
         assert not attached._wake.is_set()
+
+
+async def test_a_deep_queue_starves_no_other_job(engine, clock, store, settings: Settings, fake: FakeExecutor):
+    """300 every-second jobs share a pool of one (their runs pile up behind it): an ordinary every-second
+    job keeps firing each second, and a run-now of an unrelated job starts in the next pass."""
+    settings.pools = {"p": 1}
+    for i in range(300):
+        await engine.control.add_job(
+            make_job(f"pooled{i:03d}", "every 1s", "gate", pool="p", overlap=OverlapPolicy.QUEUE)
+        )
+    ticker = await engine.control.add_job(make_job("ticker", "every 1s", "ok"))
+    await engine.control.add_job(make_job("other", "@yearly", "ok"))
+    start = clock.now_ms()
+    for second in range(1, 6):
+        clock.set(start + second * 1000)
+        await engine.step()
+        await asyncio.sleep(0.01)  # let the ticker's run finish
+    assert [a.job.pool for a in engine.dispatcher.active.values()] == ["p"]
+    ticks = [r for r in await all_runs(store, ticker.id) if r.status is RunStatus.SUCCEEDED]
+    assert len(ticks) == 5
+    run = await engine.control.trigger("other")
+    await engine.step()
+    await asyncio.sleep(0.01)
+    assert run.id in fake.calls

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +15,6 @@ from cronui.targets import ShellTarget
 from tests.helpers import make_job
 
 T0 = 1_780_000_000_000
-
-
-@pytest.fixture(params=["sqlite"])
-async def backend(request, tmp_path: Path) -> AsyncIterator[Store]:
-    s = SQLiteStore(tmp_path / "contract.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def new_job(store: Store, name: str = "j", **kw):
