@@ -16,6 +16,8 @@ import aiosqlite
 
 from cronui.model import REASON_OVERLAP, REASON_QUEUE_FULL, Job, Lease, Milestone, Run, RunEvent, RunStatus, Trigger
 from cronui.store.base import (
+    RUN_CODECS,
+    RUN_COLUMNS,
     Claim,
     ClaimLimits,
     DuplicateJobName,
@@ -30,6 +32,7 @@ from cronui.store.base import (
     milestones_to_json,
     run_from_row,
     run_to_row,
+    to_row,
 )
 from cronui.store.history import SQLiteHistory
 from cronui.store.schema import RUN_SELECT
@@ -82,6 +85,12 @@ MEMORY_UPSERT = (
     "INSERT INTO job_memory (job_id, key, value, updated_at) VALUES (?, ?, ?, ?) "
     "ON CONFLICT(job_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
 )
+
+# What a run that has just come to exist has (the other columns keep their defaults until it runs).
+NEW_RUN_COLUMNS = (
+    "job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at not_before "
+    "finished_at"
+).split()
 
 # A run's columns that never change once it exists.
 _FIXED_RUN_COLUMNS = frozenset(
@@ -208,14 +217,17 @@ class SQLiteStore(SQLiteHistory):
         )
         return row[0]
 
-    async def _insert_runs(self, db: aiosqlite.Connection, runs: Sequence[Run]) -> list[Run]:
+    async def _insert_runs(
+        self, db: aiosqlite.Connection, runs: Sequence[Run], columns: Sequence[str] = NEW_RUN_COLUMNS
+    ) -> list[Run]:
         """Insert runs (one that exists already — the same slot, retry or chain — is left alone); returns
         those inserted, with their ids. One statement for all: inside a write transaction nobody else
-        inserts, and AUTOINCREMENT ids only grow, so the new rows are exactly those above the old top id."""
+        inserts, and AUTOINCREMENT ids only grow, so the new rows are exactly those above the old top id.
+        Only `columns` are written (a new run's; the rest keep their defaults)."""
         if not runs:
             return []
-        rows = [run_to_row(run) for run in runs]
-        cols = [c for c in rows[0] if c != "id"]
+        cols = [c for c in columns if c != "id"]
+        rows = [to_row(run, cols, RUN_CODECS) for run in runs]
         async with db.execute("SELECT COALESCE(MAX(id), 0) FROM runs") as cur:
             top: int = (await cur.fetchone() or (0,))[0]
         await db.executemany(
@@ -267,7 +279,7 @@ class SQLiteStore(SQLiteHistory):
 
     async def insert_run(self, run: Run) -> Run | None:
         async with self.transaction() as db:
-            inserted = await self._insert_runs(db, [run])
+            inserted = await self._insert_runs(db, [run], RUN_COLUMNS)
         return inserted[0] if inserted else None
 
     async def claim(self, node: str, now: int, lease_ms: int, limits: ClaimLimits) -> Claim:
