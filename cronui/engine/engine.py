@@ -25,7 +25,7 @@ from cronui.engine.events import EventBus
 from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, Lease, RunEvent, RunStatus, TargetKind
 from cronui.schedule import Schedule, ScheduleError, parse
-from cronui.store.base import SlotWrite, Store
+from cronui.store.base import DueJob, SlotWrite, Store
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class Engine:
 
     # ------------------------------------------------------------ one pass
 
-    def _schedule(self, job: Job) -> Schedule:
+    def _schedule(self, job: Job | DueJob) -> Schedule:
         assert job.id is not None
         cached = self._schedules.get(job.id)
         if cached is None or cached[0] != job.schedule or cached[1] != job.timezone:
@@ -172,7 +172,7 @@ class Engine:
             self._schedules[job.id] = cached
         return cached[2]
 
-    async def _materialize(self, due: list[Job], now: int, paused: bool) -> None:
+    async def _materialize(self, due: list[DueJob], now: int, paused: bool) -> None:
         """Plan every due job's slots and store them all in one transaction, each job's guarded by the
         next fire it was planned from."""
         writes: list[SlotWrite] = []

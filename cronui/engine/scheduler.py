@@ -8,13 +8,27 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from cronui.model import REASON_MISSED, REASON_PAUSED, Job, MisfirePolicy, Run, RunStatus, Trigger
+from cronui.model import REASON_MISSED, REASON_PAUSED, MisfirePolicy, Run, RunStatus, Trigger
 from cronui.schedule import Schedule
 
 MISSED_ROWS_CAP = 1000  # one skipped row per missed slot up to this many per job and outage, then a summary
 RUN_ALL_CAP = 100  # catch-up runs at most, with misfire run_all
 SCAN_CAP = 5_000_000  # slots counted at most in one outage (an every-second job down for two months)
+
+
+class Plannable(Protocol):
+    """What planning needs of a job (a Job, or the store's DueJob)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def next_run_at(self) -> int | None: ...
+    @property
+    def misfire(self) -> MisfirePolicy: ...
+    @property
+    def misfire_grace_s(self) -> float: ...
 
 
 @dataclass
@@ -25,7 +39,7 @@ class SlotPlan:
     missed: int = 0
 
 
-def _skipped(job: Job, slot: int, now: int, reason: str, count: int = 1) -> Run:
+def _skipped(job: Plannable, slot: int, now: int, reason: str, count: int = 1) -> Run:
     assert job.id is not None
     text = reason if count == 1 else f"{reason} ({count:,} slots)"
     return Run(
@@ -40,12 +54,12 @@ def _skipped(job: Job, slot: int, now: int, reason: str, count: int = 1) -> Run:
     )
 
 
-def _pending(job: Job, slot: int, now: int, trigger: Trigger) -> Run:
+def _pending(job: Plannable, slot: int, now: int, trigger: Trigger) -> Run:
     assert job.id is not None
     return Run(job_id=job.id, trigger=trigger, scheduled_for=slot, queued_at=now, not_before=slot)
 
 
-def plan_slots(job: Job, schedule: Schedule, now: int, *, paused: bool = False) -> SlotPlan:
+def plan_slots(job: Plannable, schedule: Schedule, now: int, *, paused: bool = False) -> SlotPlan:
     """The runs for every slot of `job` from its next_run_at up to `now`, and its next fire after now."""
     plan = SlotPlan()
     first = job.next_run_at

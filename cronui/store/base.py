@@ -81,6 +81,19 @@ class JobStats:
 
 
 @dataclass
+class DueJob:
+    """What planning a due job's slots needs of it (no target, no delivery: cheap to read by the thousand)."""
+
+    id: int
+    name: str
+    schedule: str
+    timezone: str
+    next_run_at: int
+    misfire: MisfirePolicy
+    misfire_grace_s: float
+
+
+@dataclass
 class SlotWrite:
     """One job's due slots and its next fire, written only while the job's next fire is still
     `expected` (compare-and-set: a second planner of the same slots, or an edit in between, wins)."""
@@ -154,7 +167,7 @@ class Store(Protocol):
     async def existing_names(self, names: Sequence[str]) -> set[str]: ...
 
     # scheduling
-    async def due_jobs(self, now: int) -> list[Job]: ...
+    async def due_jobs(self, now: int) -> list[DueJob]: ...
     async def next_wakeup(self, now: int) -> int | None: ...
     async def materialize(self, writes: Sequence[SlotWrite]) -> list[Run]: ...
     async def insert_run(self, run: Run) -> Run | None: ...

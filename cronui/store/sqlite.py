@@ -14,12 +14,24 @@ from typing import Any
 
 import aiosqlite
 
-from cronui.model import REASON_OVERLAP, REASON_QUEUE_FULL, Job, Lease, Milestone, Run, RunEvent, RunStatus, Trigger
+from cronui.model import (
+    REASON_OVERLAP,
+    REASON_QUEUE_FULL,
+    Job,
+    Lease,
+    Milestone,
+    MisfirePolicy,
+    Run,
+    RunEvent,
+    RunStatus,
+    Trigger,
+)
 from cronui.store.base import (
     RUN_CODECS,
     RUN_COLUMNS,
     Claim,
     ClaimLimits,
+    DueJob,
     DuplicateJobName,
     PruneResult,
     Recorded,
@@ -200,12 +212,13 @@ class SQLiteStore(SQLiteHistory):
 
     # ------------------------------------------------------------ scheduling
 
-    async def due_jobs(self, now: int) -> list[Job]:
+    async def due_jobs(self, now: int) -> list[DueJob]:
         rows = await self.fetch_all(
-            "SELECT * FROM jobs WHERE deleted_at IS NULL AND enabled = 1 AND next_run_at <= ? ORDER BY next_run_at",
+            "SELECT id, name, schedule, timezone, next_run_at, misfire, misfire_grace_s FROM jobs "
+            "WHERE deleted_at IS NULL AND enabled = 1 AND next_run_at <= ? ORDER BY next_run_at",
             (now,),
         )
-        return [job_from_row(r) for r in rows]
+        return [DueJob(r[0], r[1], r[2], r[3], r[4], MisfirePolicy(r[5]), r[6]) for r in rows]
 
     async def next_wakeup(self, now: int) -> int | None:
         """The earliest future moment with work: a job's next slot or a retry's backoff end."""
