@@ -6,8 +6,9 @@
 Scenarios:
   one     one `every 1s` shell job under `cronui --no-ui`: start lateness (started_at - slot)
   many    1,000 shell jobs due in the same second (`*/10 * * * * *`): lateness of materialization and start
+          (bench_burst.py measures one such burst against a bare-asyncio floor)
   poke    `cronui jobs run NAME --wait` against an idle daemon: queued -> started
-  idle    an idle daemon for 60 s: loop wake-ups and OS context switches per minute
+  idle    an idle daemon for 60 s: loop wake-ups and OS context switches per minute (more in bench_idle.py)
   peer    APScheduler 3 (AsyncIOScheduler, a cron job every second running the same shell command), same
           measure as `one`, in the same run, for a ratio
 """
@@ -18,8 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -27,10 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
+from common import Daemon, ctx_switches, pct
 
 
 def summary(name: str, values: list[float]) -> str:
@@ -40,56 +36,6 @@ def summary(name: str, values: list[float]) -> str:
         f"{name}: n={len(values)} p50={pct(values, 0.5):.1f} ms p99={pct(values, 0.99):.1f} ms "
         f"max={max(values):.1f} ms mean={statistics.fmean(values):.1f} ms"
     )
-
-
-class Daemon:
-    def __init__(self, root: Path, **env: str) -> None:
-        self.root = root
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CRONUI_")}
-        self.env.update(CRONUI_DB=str(root / "bench.db"), CRONUI_TIMEZONE="UTC", CRONUI_CONFIG=str(root / "c.toml"))
-        self.env.update(env)
-        (root / "c.toml").write_text("")
-        self.proc: subprocess.Popen[str] | None = None
-
-    def cli(self, *argv: str) -> str:
-        return subprocess.run(
-            [sys.executable, "-m", "cronui", *argv], env=self.env, check=True, capture_output=True, text=True
-        ).stdout
-
-    def db(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.env["CRONUI_DB"], timeout=30)
-
-    def start(self) -> None:
-        self.log = open(self.root / "daemon.log", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cronui", "--no-ui"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        while True:
-            with self.db() as con:
-                try:
-                    rows = con.execute("SELECT pid FROM scheduler_lease").fetchall()
-                except sqlite3.OperationalError:
-                    rows = []
-            if rows and rows[0][0] == self.proc.pid:
-                return
-            time.sleep(0.05)
-
-    def stop(self) -> dict:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=60)
-        self.log.close()
-        last = [json.loads(x) for x in (self.root / "daemon.log").read_text().splitlines() if x.startswith("{")]
-        return last[-1] if last else {}
-
-
-def ctx_switches(pid: int) -> int:
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for line in (task / "status").read_text().splitlines():
-            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                total += int(line.split()[1])
-    return total
 
 
 def bench_one(seconds: float) -> list[float]:

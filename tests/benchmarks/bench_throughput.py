@@ -9,11 +9,13 @@ Both sides run one after the other (never at once) as their own process, on the 
   - the window is W whole seconds from a second boundary s0: slots s0 .. s0+W-1, N x W runs due;
   - CPU (utime+stime+cutime+cstime of the scheduler process, from /proc) and peak RSS (VmHWM) are read at the
     window's edges; the scheduler is stopped with SIGTERM 1.5 s after the window (in-flight runs may finish);
-  - ran = runs of window slots that succeeded (exit 0) by then; lateness = start - slot, in ms, where start is
-    cronui's started_at (the claim, just before the spawn) and APScheduler's entry into the job coroutine;
+  - ran = runs of window slots that succeeded (exit 0) by then; on time = of those, the ones that started less
+    than 1 s after their slot (before the job's next slot); lateness = start - slot, in ms, where start is
+    cronui's started_at (the claim, just before the spawn) and APScheduler's entry into the job coroutine,
+    both read as epoch milliseconds (time.time_ns() // 10**6, cronui's SystemClock);
   - backlog at stop = slots from s0 up to the SIGTERM that had not started; CPU per run = CPU seconds in the
     window / runs that started inside it.
-cronui: `cronui apply` of a generated job file (`*/1 * * * * *`, shell `true`, UTC), CRONUI_MAX_CONCURRENT=N,
+cronui: `cronui apply` of a generated job file (`*/1 * * * * *`, shell `true`, UTC), CRONUI_MAX_CONCURRENT=N (>= 16),
 `--no-ui --log-format text`, stdout to /dev/null. It persists every run to SQLite; APScheduler keeps nothing.
 APScheduler: AsyncIOScheduler, CronTrigger(second="*"), max_instances=1, coalesce=False, misfire_grace_time=3600;
 each job spawns `/bin/sh -c true` like cronui's shell executor (own session, stdout/stderr piped and read).
@@ -26,7 +28,6 @@ import json
 import math
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -35,34 +36,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from common import Daemon, Run, cpu_seconds, now, pct, peak_rss_mb, sleep_until, spawn_shell, stop_process
+
 WARMUP_S = 2.0
 TAIL_S = 1.5  # stop mid-second, away from a slot boundary
 SKIPPED = {"skipped", "missed"}  # cronui: overlap policy skip; APScheduler: max_instances, misfire
-TICK = os.sysconf("SC_CLK_TCK")
-
-Record = tuple[float, float | None, str, float | None]  # (slot, start, status, process spawned), epoch s
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))] if s else math.nan
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / TICK  # utime stime cutime cstime
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return math.nan
-
-
-def sleep_until(t: float) -> None:
-    while (d := t - time.time()) > 0:
-        time.sleep(min(d, 0.5))
 
 
 def measure(proc: subprocess.Popen[Any], window: int) -> dict[str, float]:
@@ -75,31 +53,30 @@ def measure(proc: subprocess.Popen[Any], window: int) -> dict[str, float]:
     c1, rss = cpu_seconds(proc.pid), peak_rss_mb(proc.pid)
     sleep_until(s0 + window + TAIL_S)
     stop = time.time()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
+    stop_process(proc)
     return {"s0": s0, "cpu_s": c1 - c0, "rss_mb": rss, "stop": stop}
 
 
-def metrics(records: list[Record], jobs: int, window: int, m: dict[str, float]) -> dict[str, Any]:
+def metrics(records: list[Run], jobs: int, window: int, m: dict[str, float]) -> dict[str, Any]:
     s0, s1, stop = m["s0"], m["s0"] + window, m["stop"]
-    in_window = [r for r in records if s0 <= r[0] < s1]
-    late = [(r[1] - r[0]) * 1000 for r in in_window if r[1] is not None]
-    spawn = [(r[3] - r[0]) * 1000 for r in in_window if r[3] is not None]
-    started_in_cpu_window = sum(1 for r in records if r[1] is not None and s0 <= r[1] < s1)
+    in_window = [r for r in records if s0 <= r.slot < s1]
+    late = [round((r.start - r.slot) * 1000, 3) for r in in_window if r.start is not None]
+    spawn = [round((r.spawned - r.slot) * 1000, 3) for r in in_window if r.spawned is not None]
+    started_in_cpu_window = sum(1 for r in records if r.start is not None and s0 <= r.start < s1)
     due_by_stop = jobs * (math.floor(stop) - int(s0) + 1)
-    by_stop = [r for r in records if s0 <= r[0] <= stop]
-    started_by_stop = sum(1 for r in by_stop if r[1] is not None and r[1] <= stop)
-    skipped_by_stop = sum(1 for r in by_stop if r[2] in SKIPPED)
-    ran = sum(1 for r in in_window if r[2] == "succeeded")
+    by_stop = [r for r in records if s0 <= r.slot <= stop]
+    started_by_stop = sum(1 for r in by_stop if r.start is not None and r.start <= stop)
+    skipped_by_stop = sum(1 for r in by_stop if r.status in SKIPPED)
+    ran = sum(1 for r in in_window if r.status == "succeeded")
+    # on time: succeeded, and started before the job's next slot was due (less than 1 s late)
+    on_time = sum(1 for r in in_window if r.status == "succeeded" and r.start is not None and r.start - r.slot < 1)
     return {
         "due": jobs * window,
         "ran": ran,
         "ran_pct": 100 * ran / (jobs * window),
-        "skipped": sum(1 for r in in_window if r[2] in SKIPPED),
+        "on_time": on_time,
+        "on_time_pct": 100 * on_time / (jobs * window),
+        "skipped": sum(1 for r in in_window if r.status in SKIPPED),
         "late_p50_ms": pct(late, 0.5),
         "late_p99_ms": pct(late, 0.99),
         "late_max_ms": max(late, default=math.nan),
@@ -111,55 +88,25 @@ def metrics(records: list[Record], jobs: int, window: int, m: dict[str, float]) 
         "cpu_pct_of_core": 100 * m["cpu_s"] / window,
         "cpu_ms_per_run": 1000 * m["cpu_s"] / max(started_in_cpu_window, 1),
         "peak_rss_mb": m["rss_mb"],
-        "window_statuses": dict(Counter(r[2] for r in in_window)),
+        "window_statuses": dict(Counter(r.status for r in in_window)),
     }
 
 
-def bench_cronui(jobs: int, window: int) -> dict[str, Any]:
+def bench_cronui(jobs: int, window: int, max_concurrent: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CRONUI_")}
-        env.update(
-            CRONUI_DB=str(root / "bench.db"),
-            CRONUI_TIMEZONE="UTC",
-            CRONUI_CONFIG=str(root / "c.toml"),
-            CRONUI_MAX_CONCURRENT=str(max(jobs, 16)),
-        )
-        (root / "c.toml").write_text("")
-        (root / "jobs.toml").write_text(
+        d = Daemon(Path(tmp), CRONUI_MAX_CONCURRENT=str(max_concurrent))
+        d.apply(
             "".join(
                 f'[[job]]\nname = "j{i:05d}"\nschedule = "*/1 * * * * *"\ntimezone = "UTC"\nshell = "true"\n\n'
                 for i in range(jobs)
             )
         )
-        cli = [sys.executable, "-m", "cronui"]
-        subprocess.run([*cli, "apply", str(root / "jobs.toml")], env=env, check=True, capture_output=True)
-        with open(root / "daemon.err", "w") as err:
-            proc = subprocess.Popen(
-                [*cli, "--no-ui", "--log-format", "text"], env=env, stdout=subprocess.DEVNULL, stderr=err
-            )
-            db = str(root / "bench.db")
-            while True:  # ready = this process holds the scheduler lease
-                with sqlite3.connect(db, timeout=30) as con:
-                    try:
-                        row = con.execute("SELECT pid FROM scheduler_lease").fetchone()
-                    except sqlite3.OperationalError:
-                        row = None
-                if row and row[0] == proc.pid:
-                    break
-                if proc.poll() is not None:
-                    raise SystemExit(f"cronui daemon exited: {(root / 'daemon.err').read_text()[-2000:]}")
-                time.sleep(0.05)
-            m = measure(proc, window)
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-        rows = con.execute(
-            "SELECT r.scheduled_for, r.started_at, r.status, e.at FROM runs r LEFT JOIN run_events e "
-            "ON e.run_id = r.id AND e.kind = 'milestone' AND e.name = 'process-started' WHERE r.trigger = 'schedule'"
-        ).fetchall()
-        pending = con.execute("SELECT count(*) FROM runs WHERE status = 'pending'").fetchone()[0]
-        con.close()
-    ms = lambda v: None if v is None else v / 1000  # noqa: E731
-    records = [(s / 1000, ms(st), status, ms(sp)) for s, st, status, sp in rows]
+        d.start(log=False)
+        assert d.proc is not None
+        m = measure(d.proc, window)
+        records = d.schedule_runs()
+        with d.db() as con:
+            pending = con.execute("SELECT count(*) FROM runs WHERE status = 'pending'").fetchone()[0]
     out = metrics(records, jobs, window, m)
     out["pending_rows_at_stop"] = pending
     return out
@@ -180,7 +127,7 @@ def bench_apscheduler(jobs: int, window: int) -> dict[str, Any]:
                 raise SystemExit(f"APScheduler peer did not start: {log.read_text()[-2000:]}")
             m = measure(proc, window)
         data = json.loads(dump.read_text())
-    return metrics([(s, st, status, sp) for s, st, status, sp in data["runs"]], jobs, window, m)
+    return metrics([Run(*r) for r in data["runs"]], jobs, window, m)
 
 
 def peer(jobs: int, dump: str) -> None:
@@ -192,31 +139,21 @@ def peer(jobs: int, dump: str) -> None:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from apscheduler.triggers.cron import CronTrigger
 
-    runs: list[Record] = []
+    runs: list[Run] = []
     slots: dict[str, deque[float]] = {}
 
     async def job(job_id: str) -> None:
-        start, slot = time.time(), slots[job_id].popleft()
-        p = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            "true",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-        spawned = time.time()
-        await p.communicate()
-        runs.append((slot, start, "succeeded" if p.returncode == 0 else "failed", spawned))
+        start, slot = now(), slots[job_id].popleft()
+        spawned, rc = await spawn_shell("true")
+        runs.append(Run(slot, start, "succeeded" if rc == 0 else "failed", spawned, now()))
 
     def on_event(ev: JobEvent) -> None:
         if ev.code == EVENT_JOB_SUBMITTED:  # runs before the job's task starts: a FIFO of its slots
             slots[ev.job_id].extend(t.timestamp() for t in ev.scheduled_run_times)  # type: ignore[attr-defined]
         elif ev.code == EVENT_JOB_MAX_INSTANCES:  # the slot is dropped (the previous run is still going)
-            runs.extend((t.timestamp(), None, "skipped", None) for t in ev.scheduled_run_times)  # type: ignore[attr-defined]
+            runs.extend(Run(t.timestamp(), None, "skipped", None, None) for t in ev.scheduled_run_times)  # type: ignore[attr-defined]
         else:
-            runs.append((ev.scheduled_run_time.timestamp(), None, "missed", None))  # type: ignore[attr-defined]
+            runs.append(Run(ev.scheduled_run_time.timestamp(), None, "missed", None, None))  # type: ignore[attr-defined]
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -245,7 +182,7 @@ def peer(jobs: int, dump: str) -> None:
         if others:
             await asyncio.wait(others, timeout=30)
         sched.shutdown(wait=False)
-        unstarted = [(s, None, "pending", None) for q in slots.values() for s in q]
+        unstarted = [Run(s, None, "pending", None, None) for q in slots.values() for s in q]
         Path(dump).write_text(json.dumps({"runs": runs + unstarted}))
 
     asyncio.run(main())
@@ -255,6 +192,8 @@ ROWS = [
     ("due", "runs due in window (N x W)", "{:.0f}"),
     ("ran", "ran (succeeded)", "{:.0f}"),
     ("ran_pct", "ran, % of due", "{:.1f}"),
+    ("on_time", "ran on time (< 1 s late)", "{:.0f}"),
+    ("on_time_pct", "on time, % of due", "{:.1f}"),
     ("late_p50_ms", "lateness p50 (ms)", "{:.1f}"),
     ("late_p99_ms", "lateness p99 (ms)", "{:.1f}"),
     ("late_max_ms", "lateness max (ms)", "{:.1f}"),
@@ -297,17 +236,31 @@ def main() -> None:
     except ImportError:
         raise SystemExit("needs APScheduler 3: pip install -e '.[bench]'") from None
 
+    max_concurrent = max(jobs, 16)
+    meta = {
+        "jobs": jobs,
+        "window": window,
+        "max_concurrent": max_concurrent,
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "apscheduler_version": apscheduler.__version__,
+    }
     print(
         f"throughput · {jobs} one-second jobs (`true`) · window {window} s after {WARMUP_S:.0f} s warm-up · "
-        f"{os.cpu_count()} cores · python {sys.version.split()[0]} · APScheduler {apscheduler.__version__}"
+        f"cronui max_concurrent {max_concurrent} · {meta['cores']} cores · python {meta['python']} · "
+        f"APScheduler {meta['apscheduler_version']}"
     )
-    ours = bench_cronui(jobs, window)
+    ours = bench_cronui(jobs, window, max_concurrent)
     theirs = bench_apscheduler(jobs, window)
     print(table(ours, theirs))
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"jobs": jobs, "window": window, "cronui": ours, "apscheduler": theirs}, indent=2) + "\n"
-        )
+        ratios = {
+            key: ours[key] / theirs[key]
+            for key, _, _ in ROWS
+            if theirs[key] and not math.isnan(ours[key]) and not math.isnan(theirs[key])
+        }
+        out = {**meta, "cronui": ours, "apscheduler": theirs, "ratio_cronui_over_apscheduler": ratios}
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":
