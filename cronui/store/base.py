@@ -326,5 +326,8 @@ def event_from_row(row: Mapping[str, Any]) -> RunEvent:
     )
 
 
+_EVENT_DATA = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def event_to_row(ev: RunEvent) -> tuple[Any, ...]:
-    return (ev.run_id, ev.job_id, ev.at, str(ev.kind), ev.name, _dump(ev.data) if ev.data else None)
+    return (ev.run_id, ev.job_id, ev.at, str(ev.kind), ev.name, _EVENT_DATA(ev.data) if ev.data else None)

@@ -127,6 +127,12 @@ async def test_events_are_ordered_and_read_after_an_id(backend: Store):
     assert after[0].job_name == "j" and after[0].data == {"i": 2}
     assert await backend.last_event_id() == ids[-1]
     assert [e.name for e in await backend.run_events(1, ids[3])] == ["m4"]
+    assert [e.id for e in await backend.run_events(1)] == ids  # the ids handed back are the stored ones
+    await backend.prune(T0 + 10 * 3_600_000, keep_days=365, runs_per_job=10, event_hours=1)  # the log emptied
+    late = [RunEvent(EventKind.MILESTONE, T0, 1, job.id, name=f"late{i}") for i in range(3)]
+    await backend.append_events(late)
+    assert [(e.id, e.name) for e in await backend.run_events(1)] == [(e.id, e.name) for e in late]
+    assert late[0].id > ids[-1]
 
 
 async def test_lease_has_one_holder(backend: Store):
