@@ -9,6 +9,7 @@ functions. Two kinds of duration text exist, and each has one function:
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,11 @@ def iso_utc(ms: int | None) -> str | None:
     """UTC epoch ms -> '2026-11-23T09:00:00.004Z' (the JSON contract's time format)."""
     if ms is None:
         return None
+    return _iso_utc(ms)
+
+
+@functools.lru_cache(maxsize=4096)  # a burst of runs shares its slot; a page of rows shares its times
+def _iso_utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -123,18 +123,19 @@ async def run(ctx: RunContext) -> Outcome:
         return permanent_failure(f"not a shell job ({spec.kind})")
     command = spec.command
     cwd = spec.cwd or None
-    env = dict(ctx.env)
+    # The child's environment as bytes: the process's own is copied without decoding every entry.
+    env = dict(os.environb) if ctx.env is os.environ else {os.fsencode(k): os.fsencode(v) for k, v in ctx.env.items()}
     try:
         for key, value in spec.env.items():
-            env[key] = ctx.resolve(value)
+            env[os.fsencode(key)] = os.fsencode(ctx.resolve(value))
     except MissingSecret as e:
         return permanent_failure(str(e))
     if cwd and not os.path.isdir(cwd):
         return permanent_failure(f"working directory {cwd} does not exist")
-    env["CRONUI_RUN_ID"] = str(ctx.run.id)
-    env["CRONUI_JOB"] = ctx.job.name
-    env["CRONUI_SCHEDULED_FOR"] = iso_utc(ctx.run.scheduled_for) or ""
-    env["CRONUI_ATTEMPT"] = str(ctx.run.attempt)
+    env[b"CRONUI_RUN_ID"] = str(ctx.run.id).encode()
+    env[b"CRONUI_JOB"] = os.fsencode(ctx.job.name)
+    env[b"CRONUI_SCHEDULED_FOR"] = (iso_utc(ctx.run.scheduled_for) or "").encode()
+    env[b"CRONUI_ATTEMPT"] = str(ctx.run.attempt).encode()
 
     children.install()
     proc = await asyncio.create_subprocess_exec(
