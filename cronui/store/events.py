@@ -62,11 +62,9 @@ class EventCursor:
         return event_id <= self.last_id and event_id not in self._gaps
 
     def skip_to(self, event_id: int) -> None:
-        """Treat every id up to `event_id` as seen (what the reader got some other way)."""
-        if event_id > self.last_id:
-            self.last_id = event_id
-        for gap in [g for g in self._gaps if g <= event_id]:
-            del self._gaps[gap]
+        """Move on to `event_id`: the ids from the highest seen up to it count as seen (the reader got
+        them some other way); the gaps below the highest seen stay awaited."""
+        self.last_id = max(self.last_id, event_id)
 
     async def read(self, limit: int = PAGE) -> list[RunEvent]:
         """The next events, in id order, none handed out before; a full page (`limit`) means more wait."""

@@ -121,9 +121,6 @@ class SQLiteHistory(SQLiteConnection):
         )
         return [event_from_row(r) for r in rows]
 
-    async def events_after(self, last_id: int, limit: int = 1000) -> list[RunEvent]:
-        return await self.events_where("e.id > ? ORDER BY e.id LIMIT ?", (last_id, limit))
-
     async def run_events(self, run_id: int, after_id: int = 0) -> list[RunEvent]:
         return await self.events_where("e.run_id = ? AND e.id > ? ORDER BY e.id", (run_id, after_id))
 

@@ -147,6 +147,18 @@ async def test_filled_gaps_alone_can_fill_a_page(store: SQLiteStore, clock: Fake
     assert cursor.gaps == [1, 3, 5, 7, 8, 9]
 
 
+async def test_events_got_another_way_are_not_handed_out_again(store: SQLiteStore, clock: FakeClock) -> None:
+    """The UI takes its own process's events from the in-process bus, then goes back to the log."""
+    cursor = cursor_on(store, clock, after_id=0)
+    await commit(store, 1, 3)
+    await cursor.read()
+    assert [cursor.seen(i) for i in (1, 2, 3, 4)] == [True, False, True, False]
+    await commit(store, 4, 5)
+    cursor.skip_to(5)  # 4 and 5 came from the bus
+    await commit(store, 2, 6)
+    assert ids(await cursor.read()) == [2, 6]
+
+
 @hsettings(max_examples=60, deadline=None)
 @given(
     order=st.permutations(list(range(1, 21))),
