@@ -28,9 +28,10 @@ from cronui.store.base import (
 )
 from cronui.store.history import SQLiteHistory
 from cronui.store.schema import RUN_SELECT
+from cronui.store.wakeup import SQLiteWakeups
 
 
-class SQLiteStore(SQLiteHistory):
+class SQLiteStore(SQLiteWakeups, SQLiteHistory):
     """The default store: one local SQLite file (mode 0600)."""
 
     # ------------------------------------------------------------ jobs
