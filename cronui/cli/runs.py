@@ -15,10 +15,11 @@ from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control, NotFound
 from cronui.jobs import parse_duration
-from cronui.model import EventKind, Run, RunStatus
+from cronui.model import EventKind, Run, RunEvent, RunStatus
 from cronui.present import event_json, event_text, run_json, run_line
 from cronui.store import Store
 from cronui.store.base import RunFilter
+from cronui.store.events import EventCursor
 from cronui.timefmt import iso_utc
 
 
@@ -141,18 +142,30 @@ def cmd_runs_logs(args: argparse.Namespace) -> int:
             if run.stderr:
                 sys.stderr.write(run.stderr)
             return 0
-        last = 0
+        cursor = EventCursor(store)
+        await cursor.prime()
+        shown = 0
+
+        def show(ev: RunEvent) -> bool:
+            """Print an output chunk; True once the run has finished."""
+            nonlocal shown
+            shown += 1
+            if ev.kind is EventKind.OUTPUT:
+                (sys.stderr if ev.name == "stderr" else sys.stdout).write(str(ev.data.get("text", "")))
+                sys.stdout.flush()
+            return ev.kind is EventKind.FINISHED
+
+        # what the log held when the cursor started, then what the cursor hands out
+        for ev in await store.run_events(run.id):
+            if ev.id is not None and ev.id <= cursor.last_id and show(ev):
+                return 0
         while True:
-            for ev in await store.run_events(run.id, last):
-                last = ev.id or last
-                if ev.kind is EventKind.OUTPUT:
-                    (sys.stderr if ev.name == "stderr" else sys.stdout).write(str(ev.data.get("text", "")))
-                    sys.stdout.flush()
-                elif ev.kind is EventKind.FINISHED:
+            for ev in await cursor.read():
+                if ev.run_id == run.id and show(ev):
                     return 0
             current = await store.get_run(run.id)
             if current is None or current.status.is_final:
-                if current is not None and last == 0:
+                if current is not None and shown == 0:
                     sys.stdout.write(current.output)
                 return 0
             await asyncio.sleep(0.1)
@@ -163,11 +176,11 @@ def cmd_runs_logs(args: argparse.Namespace) -> int:
 def cmd_runs_tail(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         job_id = (await control.job(args.job)).id if args.job else None
-        last = await store.last_event_id()
+        cursor = EventCursor(store)
+        await cursor.prime()
         while True:
-            events = await store.events_after(last)
+            events = await cursor.read()
             for ev in events:
-                last = ev.id or last
                 if job_id is not None and ev.job_id != job_id:
                     continue
                 print(json.dumps(event_json(ev), ensure_ascii=False) if args.json else event_text(ev), flush=True)

@@ -1,10 +1,8 @@
-"""Writes that any process may make — add, edit, remove, enable, run now, cancel, pause — and the poke
-that tells the scheduling process to act on them at once instead of at its next wake-up."""
+"""Writes that any process may make — add, edit, remove, enable, run now, cancel, pause — and the wake-up
+(through the store) that tells the scheduling process to act on them at once instead of at its next one."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable
 
@@ -14,29 +12,13 @@ from cronui.jobs import JobError, check_chain_graph, check_chains, validate
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.schedule import parse
 from cronui.store.base import Store
+from cronui.store.wakeup import poke as poke  # a caller that knows an address may poke it directly
 
 PAUSED_KEY = "paused"
 
 
 class NotFound(LookupError):
     pass
-
-
-async def poke(address: str, timeout: float = 0.5) -> bool:
-    """Wake the scheduling process listening at `address` (tcp://127.0.0.1:PORT)."""
-    if not address.startswith("tcp://"):
-        return False
-    host, _, port = address[len("tcp://") :].rpartition(":")
-    try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
-    except (OSError, TimeoutError, ValueError):
-        return False
-    with contextlib.suppress(OSError):
-        writer.write(b"w")
-        await writer.drain()
-        writer.close()
-        await writer.wait_closed()
-    return True
 
 
 class Control:
@@ -68,9 +50,7 @@ class Control:
         if self._wake_local is not None and (self._is_holder is None or self._is_holder()):
             self._wake_local()
             return
-        lease = await self.store.get_lease()
-        if lease is not None:
-            await poke(lease.address)
+        await self.store.notify()
 
     # ------------------------------------------------------------ jobs
 

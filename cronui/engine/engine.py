@@ -9,7 +9,6 @@ injected wall clock, re-read on every wake, so a wall-clock jump is noticed at t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import random
@@ -62,7 +61,7 @@ class Engine:
         self.holding = False
         self.holder: Lease | None = None  # who holds the lease, as last seen
         self._wake = asyncio.Event()
-        self._server: asyncio.Server | None = None
+        self._listening = False
         self._schedules: dict[int, tuple[str, str, Schedule]] = {}
         self._last_prune: float | None = None
         self.wakeups = 0  # passes of the loop: an idle holder makes one per lease renewal
@@ -81,11 +80,11 @@ class Engine:
     # ------------------------------------------------------------ lifecycle
 
     async def open(self) -> None:
-        """Start the event writer and the wake-up listener (the store must be open)."""
+        """Start the event writer and listen for wake-ups through the store (the store must be open)."""
         self.bus.start()
-        self._server = await asyncio.start_server(self._on_poke, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        self.address = f"tcp://127.0.0.1:{port}"
+        if not self._listening:
+            self.address = await self.store.listen(self.poke_local)
+            self._listening = True
 
     async def close(self, grace_s: float = 0.0) -> None:
         """Stop starting runs; let running ones finish within grace_s, then interrupt them; release."""
@@ -97,20 +96,13 @@ class Engine:
             self.bus.publish(
                 RunEvent(EventKind.SCHEDULER, self.clock.now_ms(), data={"state": "released", "node": self.node})
             )
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
+        if self._listening:
+            self._listening = False
+            await self.store.unlisten(self.poke_local)
         await self.bus.stop()
 
-    async def _on_poke(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(reader.read(16), 1.0)
-        self._wake.set()
-        writer.close()
-
     def poke_local(self) -> None:
+        """Wake this process's loop (another process's notify through the store arrives here too)."""
         self._wake.set()
 
     # ------------------------------------------------------------ the lease

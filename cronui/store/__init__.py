@@ -5,6 +5,10 @@
 - `schema.py`: the SQLite tables as versioned migrations, and how a file is brought up to date.
 - `connection.py`: one SQLite file behind one connection: opening, pragmas, the transaction lock, backup.
 - `history.py`: the SQLite read side: run lists, attempts, stats, timelines, the live event log.
+- `events.py`: `EventCursor`, how every reader follows the live event log (on any backend) without
+  skipping an event that commits late.
+- `wakeup.py`: wake-ups through the store (the lease holder listens, other processes notify it); for
+  SQLite a loopback socket advertised in the lease row.
 - `sqlite.py`: `SQLiteStore`, the SQLite write path and the scheduler's queries (jobs, slots, claims,
   finishing runs, the scheduler lease, scheduler state, pruning).
 

@@ -1,11 +1,13 @@
 """What viewers read from the SQLite store: runs by id and by filter (newest first, paged), a slot's
-attempts, per-job recent statuses and stats, run timelines, and the live event log read after an id.
+attempts, per-job recent statuses and stats, run timelines, and the live event log (read through an
+`EventCursor`, `events.py`).
 
 These queries only read; the write path (jobs, scheduling, claiming, finishing) is in `sqlite.py`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -105,8 +107,19 @@ class SQLiteHistory(SQLiteConnection):
         )
         return [event_from_row(r) for r in rows]
 
-    async def events_after(self, last_id: int, limit: int = 1000) -> list[RunEvent]:
-        return await self.events_where("e.id > ? ORDER BY e.id LIMIT ?", (last_id, limit))
+    async def events_since(self, after_id: int, extra_ids: Sequence[int] = (), limit: int = 1000) -> list[RunEvent]:
+        """Events with an id above `after_id` or among `extra_ids`, in id order, at most `limit`."""
+        if not extra_ids:
+            return await self.events_where("e.id > ? ORDER BY e.id LIMIT ?", (after_id, limit))
+        # two rowid searches merged in id order (an OR of the two would scan the whole table)
+        cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+        select = f"SELECT {cols}, j.name AS job_name FROM run_events e LEFT JOIN jobs j ON j.id = e.job_id"
+        rows = await self.fetch_all(
+            f"SELECT * FROM ({select} WHERE e.id IN (SELECT value FROM json_each(?)) AND e.id <= ?"
+            f" UNION ALL {select} WHERE e.id > ?) ORDER BY id LIMIT ?",
+            (json.dumps(sorted(set(extra_ids))), after_id, after_id, limit),
+        )
+        return [event_from_row(r) for r in rows]
 
     async def run_events(self, run_id: int, after_id: int = 0) -> list[RunEvent]:
         return await self.events_where("e.run_id = ? AND e.id > ? ORDER BY e.id", (run_id, after_id))

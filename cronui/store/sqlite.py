@@ -48,6 +48,7 @@ from cronui.store.base import (
 )
 from cronui.store.history import SQLiteHistory
 from cronui.store.schema import RUN_SELECT
+from cronui.store.wakeup import SQLiteWakeups
 
 # The pending runs due now, each with what the claim needs to know of its job: how many of the job's runs
 # are running (anywhere), whether it is catching up, and its place in the job's line (retries have a
@@ -128,7 +129,7 @@ def _failure_effect(status: RunStatus) -> str:
     return "add" if status.counts_as_failure else "keep"
 
 
-class SQLiteStore(SQLiteHistory):
+class SQLiteStore(SQLiteWakeups, SQLiteHistory):
     """The default store: one local SQLite file (mode 0600)."""
 
     # ------------------------------------------------------------ jobs

@@ -1,11 +1,12 @@
 """The one place engine events enter the UI.
 
 When this process schedules, events come from the engine's in-process bus the moment they happen; when
-another process schedules (a daemon), they come from the store's event log, read by "id greater than the
-last one I saw". Either way they are buffered here and handed to the app in batches: at most one
-`EventsArrived` message is ever waiting in the app's queue, and the handler takes everything buffered
-since. A burst of thousands of milestones or output chunks therefore costs the UI one message, and a
-slow UI makes the batches bigger rather than the queue longer (the producer backs off by itself).
+another process schedules (a daemon), they come from the store's event log, read through an event cursor
+(each event once, even one that commits after a later one was read). Either way they are buffered here
+and handed to the app in batches: at most one `EventsArrived` message is ever waiting in the app's
+queue, and the handler takes everything buffered since. A burst of thousands of milestones or output
+chunks therefore costs the UI one message, and a slow UI makes the batches bigger rather than the queue
+longer (the producer backs off by itself).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from cronui.engine.engine import Engine
 from cronui.engine.events import Subscription
 from cronui.model import EventKind, RunEvent
 from cronui.store.base import Store
+from cronui.store.events import EventCursor
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ class EngineBridge:
         self._target = target
         self.store = store
         self.engine = engine
-        self.last_id = 0
+        self.cursor = EventCursor(store)
         self.owning: bool | None = None
         self._pending: list[RunEvent] = []
         self._posted = False
@@ -94,11 +96,9 @@ class EngineBridge:
             self._target.post_message(self.EventsArrived())
 
     async def _read_log(self) -> int:
-        """Deliver what the log holds after `last_id`; returns how many events were read."""
-        events = await self.store.events_after(self.last_id, LOG_PAGE)
-        if events:
-            self.last_id = events[-1].id or self.last_id
-            self._deliver(events)
+        """Deliver what the log holds that the cursor has not handed out; returns how many events were read."""
+        events = await self.cursor.read(LOG_PAGE)
+        self._deliver(events)
         return len(events)
 
     async def _switch(self, sub: Subscription, owning: bool) -> None:
@@ -111,14 +111,14 @@ class EngineBridge:
         else:
             tail = self._delivered_tail
             if tail is not None and tail.id is not None:
-                self.last_id = max(self.last_id, tail.id)
+                self.cursor.skip_to(tail.id)
             _drain(sub)
         self._target.post_message(self.SchedulerChanged())
 
     async def prime(self) -> None:
         """Start from the end of the log as it is now (call it before reading the state from the store,
         so that nothing written in between is missed)."""
-        self.last_id = await self.store.last_event_id()
+        await self.cursor.prime()
         self._primed = True
 
     _primed = False
@@ -135,7 +135,7 @@ class EngineBridge:
                 if self.owning:
                     batch = await _next_batch(sub, BUS_WAIT_S)
                     # events published before the switch were read from the log already
-                    self._deliver([e for e in batch if e.id is None or e.id > self.last_id])
+                    self._deliver([e for e in batch if e.id is None or not self.cursor.seen(e.id)])
                 else:
                     _drain(sub)  # our own writes reach the log too; read them there, once
                     try:

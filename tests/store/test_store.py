@@ -122,7 +122,7 @@ async def test_events_are_ordered_and_read_after_an_id(backend: Store):
     await backend.append_events(evs[2:])
     ids = [e.id for e in evs]
     assert ids == sorted(ids) and len(set(ids)) == 5
-    after = await backend.events_after(ids[1])
+    after = await backend.events_since(ids[1])
     assert [e.name for e in after] == ["m2", "m3", "m4"]
     assert after[0].job_name == "j" and after[0].data == {"i": 2}
     assert await backend.last_event_id() == ids[-1]
