@@ -1,7 +1,9 @@
 """In-process pub/sub of RunEvents, persisted to the store's run_events log in batches.
 
-Subscribers in this process get each event at once and in order; other processes read the log by
-"id greater than the last one I saw". A commit per event is too slow for chatty runs, so persistence
+Subscribers in this process get each event at once and in order; other processes read the log through
+an `EventCursor` (cronui/store/events.py), which also picks up an id that commits after a higher one
+(as a sequence-backed store can). A run's `finished` event is published only once its end is committed
+(engine/writes.py), so nobody is told of an end a crash could take back. A commit per event is too slow for chatty runs, so persistence
 is batched: events are written together every `flush_interval` seconds (or when a batch fills up).
 """
 
