@@ -3,8 +3,9 @@
 Subscribers in this process get each event at once and in order; other processes read the log through
 an `EventCursor` (cronui/store/events.py), which also picks up an id that commits after a higher one
 (as a sequence-backed store can). A run's `finished` event is published only once its end is committed
-(engine/writes.py), so nobody is told of an end a crash could take back. A commit per event is too slow for chatty runs, so persistence
-is batched: events are written together every `flush_interval` seconds (or when a batch fills up).
+(engine/writes.py), so nobody is told of an end a crash could take back. A commit per event is too slow
+for chatty runs, so persistence is batched: events are written together every `flush_interval` seconds
+(or when a batch fills up).
 """
 
 from __future__ import annotations

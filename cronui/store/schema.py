@@ -131,6 +131,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX runs_job_finished ON runs(job_id, finished_at);
     """,
+    # v3: the claim's two lookups (what waits, what runs), each on its own small partial index
+    """
+    CREATE INDEX runs_pending ON runs(not_before) WHERE status = 'pending';
+    CREATE INDEX runs_running ON runs(job_id) WHERE status = 'running';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

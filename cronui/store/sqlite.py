@@ -54,7 +54,9 @@ from cronui.store.wakeup import SQLiteWakeups
 # are running (anywhere), whether it is catching up, and its place in the job's line (retries have a
 # line of their own: they never wait behind new slots).
 CLAIM_DUE = """
-WITH busy AS (
+WITH pend AS MATERIALIZED (
+    SELECT id, job_id, trigger, not_before FROM runs WHERE status = 'pending' AND not_before <= ?{only}
+), busy AS MATERIALIZED (
     SELECT job_id, COUNT(*) AS n, MIN(id) AS first_id, MAX(trigger = 'catchup') AS catching_up
     FROM runs WHERE status = 'running' GROUP BY job_id
 ), due AS (
@@ -63,8 +65,7 @@ WITH busy AS (
            MAX(COALESCE(b.catching_up, 0), MAX(r.trigger = 'catchup') OVER per_job) AS catching_up,
            ROW_NUMBER() OVER (lane ORDER BY r.not_before, r.id) AS k,
            FIRST_VALUE(r.id) OVER (lane ORDER BY r.not_before, r.id) AS head_id
-    FROM runs r JOIN jobs j ON j.id = r.job_id LEFT JOIN busy b ON b.job_id = r.job_id
-    WHERE r.status = 'pending' AND r.not_before <= ?{only}
+    FROM pend r JOIN jobs j ON j.id = r.job_id LEFT JOIN busy b ON b.job_id = r.job_id
     WINDOW per_job AS (PARTITION BY r.job_id), lane AS (PARTITION BY r.job_id, r.trigger = 'retry')
 )"""
 
@@ -83,15 +84,16 @@ CLAIM_START = """
     SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.job_id ORDER BY d.not_before, d.id) AS fair
     FROM due d WHERE NOT d.removed AND (d.trigger = 'retry' OR d.overlap = 'allow' OR (d.busy = 0 AND d.k = 1))
 ), pool_use AS (
-    SELECT j.pool, COUNT(*) AS n FROM runs r JOIN jobs j ON j.id = r.job_id
-    WHERE r.status = 'running' AND j.pool IS NOT NULL GROUP BY j.pool
+    SELECT j.pool, SUM(b.n) AS n FROM busy b JOIN jobs j ON j.id = b.job_id
+    WHERE j.pool IS NOT NULL GROUP BY j.pool
 ), pooled AS (
     SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.pool ORDER BY e.fair, e.not_before, e.id) AS in_pool
     FROM eligible e
+), sizes AS MATERIALIZED (
+    SELECT key AS pool, value AS size FROM json_each(?)
 )
-SELECT p.id FROM pooled p LEFT JOIN pool_use u ON u.pool = p.pool
-WHERE p.pool IS NULL
-   OR p.in_pool <= COALESCE((SELECT s.value FROM json_each(?) s WHERE s.key = p.pool), 1) - COALESCE(u.n, 0)
+SELECT p.id FROM pooled p LEFT JOIN pool_use u ON u.pool = p.pool LEFT JOIN sizes s ON s.pool = p.pool
+WHERE p.pool IS NULL OR p.in_pool <= COALESCE(s.size, 1) - COALESCE(u.n, 0)
 ORDER BY p.fair, p.not_before, p.id LIMIT ?"""
 
 MEMORY_UPSERT = (
@@ -303,7 +305,7 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
         params: list[Any] = [now]
         if limits.only_roots is not None:
             roots = list(limits.only_roots)
-            only = f" AND COALESCE(r.retry_of, r.id) IN ({', '.join('?' for _ in roots)})"
+            only = f" AND COALESCE(retry_of, id) IN ({', '.join('?' for _ in roots)})"
             params += roots
         due = CLAIM_DUE.format(only=only)
         claim = Claim()

@@ -102,6 +102,18 @@ async def main() -> None:
             "claim with nothing due (dispatcher, a write transaction)",
             lambda: store.claim("bench", T0, 30_000, ClaimLimits(16)),
         )
+        # 1,000 jobs in a full pool of one, each with a run waiting: the claim weighs them all, starts none
+        with sqlite3.connect(path) as con:
+            con.execute("UPDATE jobs SET pool = 'p', overlap = 'queue' WHERE id <= 1000")
+            con.executemany(
+                "INSERT INTO runs (job_id, trigger, scheduled_for, status, queued_at, not_before) "
+                "VALUES (?, 'manual', ?, ?, ?, 0)",
+                [(j, T0 + j, "running" if j == 1 else "pending", T0) for j in range(1, 1001)],
+            )
+        await timed(
+            "claim with 1,000 runs waiting on a full pool (starts none)",
+            lambda: store.claim("bench", T0, 30_000, ClaimLimits(16, pools={"p": 1})),
+        )
         await timed("a job's stats (all time)", lambda: store.job_stats(job_id), repeat=10)
         await timed("list all jobs", lambda: store.list_jobs(), repeat=5)
         print(f"a job's latest runs: {q:.3f} ms = {q / floor:.1f}x the floor")
