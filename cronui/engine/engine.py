@@ -239,8 +239,10 @@ class Engine:
                     if self.holding:
                         await self._maybe_prune()
                 delay = next_renew - loop.time()
+                # Cleared whether or not we schedule: a standby woken by its last runs finishing (or by a
+                # poke) must sleep until its next lease attempt, not spin on a wake-up that stays set.
+                self._wake.clear()
                 if self.holding:
-                    self._wake.clear()
                     try:
                         wake_at = await self.step()
                     except Exception:
