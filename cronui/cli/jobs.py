@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cronui.cli.common import (
     Commands,
@@ -31,6 +31,9 @@ from cronui.schedule import describe
 from cronui.store import Store
 from cronui.targets import TARGET_TYPES, Delivery, to_dict
 from cronui.timefmt import human_span, iso_utc
+
+if TYPE_CHECKING:
+    from cronui.engine.engine import Engine
 
 
 def add_parsers(sub: Commands) -> None:
@@ -227,6 +230,13 @@ async def _wait_final(store: Store, root_id: int, poll_s: float = 0.05) -> Run:
         await asyncio.sleep(poll_s)
 
 
+async def _keep_lease(engine: Engine, every_s: float) -> None:
+    """Renew the scheduler lease while this process executes a run; losing it stops the run (Engine.renew)."""
+    while engine.holding:
+        await asyncio.sleep(every_s)
+        await engine.renew()
+
+
 async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | None:
     """No process schedules: take the lease, execute this one run (and its retries), release."""
     # the engine loads the dispatcher and its executors (httpx): only a run in this process pays for it
@@ -240,18 +250,23 @@ async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | 
         run = await engine.control.trigger(name)
         assert run.id is not None
         engine.dispatcher.only_roots = {run.id}
-        while True:
-            await engine.dispatcher.dispatch(paused=False)
-            await engine.dispatcher.wait_idle()
-            attempts = await store.attempts(run.id)
-            last = attempts[-1]
-            if last.status.is_final:
-                await engine.dispatcher.wait_deliveries()
-                assert last.id is not None
-                return await store.get_run(last.id) or last
-            wait_ms = max(0, last.not_before - engine.clock.now_ms())
-            await asyncio.sleep(min(wait_ms / 1000, settings.lease.renew))
-            await engine.renew()
+        renewer = asyncio.create_task(_keep_lease(engine, settings.lease.renew))
+        try:
+            while True:
+                if engine.holding:
+                    await engine.dispatcher.dispatch(paused=False)
+                await engine.dispatcher.wait_idle()
+                attempts = await store.attempts(run.id)
+                last = attempts[-1]
+                if last.status.is_final or not engine.holding:
+                    # final, or another scheduler took over (ours were stopped first): it has the rest
+                    await engine.dispatcher.wait_deliveries()
+                    assert last.id is not None
+                    return await store.get_run(last.id) or last
+                wait_ms = max(0, last.not_before - engine.clock.now_ms())
+                await asyncio.sleep(min(wait_ms / 1000, settings.lease.renew))
+        finally:
+            renewer.cancel()
     finally:
         await engine.close()
 

@@ -21,6 +21,9 @@ from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import PAUSED_KEY, Control
 from cronui.engine.dispatcher import Dispatcher, Executor
 from cronui.engine.events import EventBus
+from cronui.engine.executors import containment
+from cronui.engine.executors.containment import mark, node_host
+from cronui.engine.executors.shell import LEADERS
 from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, Lease, RunEvent, RunStatus, TargetKind
 from cronui.schedule import Schedule, ScheduleError, parse
@@ -82,6 +85,8 @@ class Engine:
     async def open(self) -> None:
         """Start the event writer and listen for wake-ups through the store (the store must be open)."""
         self.bus.start()
+        if not containment.become_subreaper():
+            log.debug("not a child subreaper here: a process that leaves its run's group is not adopted")
         if not self._listening:
             self.address = await self.store.listen(self.poke_local)
             self._listening = True
@@ -132,20 +137,49 @@ class Engine:
         ttl_ms = int(self.settings.lease.ttl * 1000)
         ok = await self.store.renew_lease(self.node, now, now + ttl_ms)
         if not ok:
-            log.warning("lost the scheduler lease; no new runs start here")
+            if self.holding:
+                log.warning("lost the scheduler lease; no new runs start here and the runs in flight are stopped")
+                self.bus.publish(RunEvent(EventKind.SCHEDULER, now, data={"state": "lost", "node": self.node}))
             self.holding = False
-            self.bus.publish(RunEvent(EventKind.SCHEDULER, now, data={"state": "lost", "node": self.node}))
+            # Another scheduler holds the lease now and may start these jobs again: stop ours first.
+            for run_id in list(self.dispatcher.active):
+                self.dispatcher.cancel(run_id, "this scheduler lost its lease", RunStatus.INTERRUPTED)
         else:
             await self.store.renew_run_leases(self.node, list(self.dispatcher.active), now + ttl_ms)
+            await self._contain()
         return ok
 
+    async def _contain(self) -> None:
+        """Stop what finished runs left behind (processes that left their group), and take over runs a
+        gone holder left running once it is safe to (see `_recover_orphans`)."""
+        active = {mark(self.node, run_id) for run_id in self.dispatcher.active}
+        try:
+            await containment.sweep(active, LEADERS, self.settings.kill_grace)
+        except Exception:
+            log.exception("could not look for processes left behind by finished runs")
+        await self._recover_orphans()
+
     async def _recover_orphans(self) -> None:
-        """Runs a gone holder left `running` become `interrupted`; their retry policy applies."""
+        """Runs a gone holder left `running` become `interrupted`, and their retry policy applies — but only
+        once none of their processes can still be running: on this host, every process carrying the run's
+        mark is stopped first; a run of another host waits until its lease has expired (its own scheduler,
+        if alive, stops it when it finds it lost the lease, within that time)."""
         now = self.clock.now_ms()
         for run in await self.store.orphaned_runs(now, self.node):
+            here = node_host(run.node) == self.host
+            if not here and (run.lease_expires_at or 0) > now:
+                continue  # looked at again at the next renewal
             job = await self.store.get_job(run.job_id)
             if job is None:
                 continue
+            if here:
+                left = containment.find({mark(run.node, run.id)})
+                if left:
+                    log.warning(
+                        "run #%s of %s: stopping %d process(es) its scheduler left", run.id, job.name, len(left)
+                    )
+                    await containment.stop(left, self.settings.kill_grace)
+            now = self.clock.now_ms()
             run.status = RunStatus.INTERRUPTED
             run.reason = f"the scheduler running it ({run.node}) stopped"
             run.error = run.reason
@@ -173,12 +207,17 @@ class Engine:
             assert job.id is not None
             names[job.id] = job.name
             try:
-                sched = self._schedule(job)
+                plan = plan_slots(job, self._schedule(job), now, paused=paused)
             except ScheduleError as e:  # e.g. a zone the system no longer knows: never a crash loop
                 log.error("job %s: %s; it will not fire until edited", job.name, e)
                 writes.append(SlotWrite(job.id, job.next_run_at, [], None))
                 continue
-            plan = plan_slots(job, sched, now, paused=paused)
+            except Exception as e:  # one job's bad value (an overflowing duration...) is that job's alone
+                log.error(
+                    "job %s cannot be planned (%s: %s); it will not fire until edited", job.name, type(e).__name__, e
+                )
+                writes.append(SlotWrite(job.id, job.next_run_at, [], None))
+                continue
             writes.append(SlotWrite(job.id, job.next_run_at, plan.runs, plan.next_run_at))
         queued_at = self.clock.now_ms()
         for write in writes:

@@ -349,6 +349,10 @@ async def test_orphaned_runs_become_interrupted_and_are_retried(store, settings,
     await store.release_lease(job_engine.node)
     job_engine.holding = False
     await job_engine.try_acquire()  # a new holder looks for what the old one left running
+    # another host's run: its own scheduler may still be stopping it until the run's lease runs out
+    assert (await store.get_run(run.id)).status is RunStatus.RUNNING
+    clock.advance(31)
+    assert await job_engine.renew()
     runs = await all_runs(store, job.id)
     assert runs[0].status is RunStatus.INTERRUPTED
     assert "deadhost:1:x" in runs[0].reason
@@ -583,3 +587,19 @@ async def test_a_deep_queue_starves_no_other_job(engine, clock, store, settings:
     await engine.step()
     await asyncio.sleep(0.01)
     assert run.id in fake.calls
+
+
+async def test_one_job_with_a_bad_value_never_stops_the_others(engine, clock, store, fake: FakeExecutor):
+    """A job stored with a duration that overflows (written behind the validators' back) is set aside with a
+    log line; every other job keeps firing, and a manual run still starts."""
+    bad = await engine.control.add_job(make_job("bad", "* * * * *", "ok"))
+    good = await engine.control.add_job(make_job("good", "* * * * *", "ok"))
+    async with store.transaction() as db:
+        await db.execute("UPDATE jobs SET misfire_grace_s = 1e306 WHERE id = ?", (bad.id,))
+    clock.set(ms("2026-03-02T09:00:00Z"))
+    await settle(engine)
+    assert [r.status for r in await all_runs(store, good.id)] == [RunStatus.SUCCEEDED]
+    assert (await store.get_job(bad.id)).next_run_at is None
+    manual = await engine.control.trigger("bad")
+    await settle(engine)
+    assert (await store.get_run(manual.id)).status is RunStatus.SUCCEEDED

@@ -13,7 +13,7 @@ import re
 import signal
 from typing import Any
 
-from cronui.engine.executors import children
+from cronui.engine.executors import children, containment
 from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MissingSecret
@@ -34,6 +34,10 @@ def parse_milestone(line: str) -> tuple[str, dict[str, Any]] | None:
         key, _, value = pair.partition("=")
         data[key] = value
     return m.group(1), data
+
+
+# The shells of runs in flight in this process (the event loop waits for them; a sweep leaves them alone).
+LEADERS: set[int] = set()
 
 
 def _group_alive(pgid: int) -> bool:
@@ -136,6 +140,7 @@ async def run(ctx: RunContext) -> Outcome:
     env[b"CRONUI_JOB"] = os.fsencode(ctx.job.name)
     env[b"CRONUI_SCHEDULED_FOR"] = (iso_utc(ctx.run.scheduled_for) or "").encode()
     env[b"CRONUI_ATTEMPT"] = str(ctx.run.attempt).encode()
+    env[containment.MARK.encode()] = os.fsencode(containment.mark(ctx.run.node, ctx.run.id))
 
     children.install()
     proc = await asyncio.create_subprocess_exec(
@@ -150,6 +155,7 @@ async def run(ctx: RunContext) -> Outcome:
         start_new_session=True,
     )
     pgid = proc.pid  # start_new_session: the shell leads its own group
+    LEADERS.add(proc.pid)
     ctx.milestone("process-started", pid=proc.pid)
     assert proc.stdout is not None and proc.stderr is not None
     pumps = [
@@ -163,6 +169,7 @@ async def run(ctx: RunContext) -> Outcome:
         await asyncio.shield(stop_group(pgid, proc, ctx.kill_grace_s))
         for t in pumps:
             t.cancel()
+        LEADERS.discard(proc.pid)
         raise
     if _group_alive(pgid):
         await stop_group(pgid, proc, ctx.kill_grace_s)
@@ -170,6 +177,7 @@ async def run(ctx: RunContext) -> Outcome:
     for t in pending:
         t.cancel()
 
+    LEADERS.discard(proc.pid)
     rc = proc.returncode
     assert rc is not None
     if rc < 0:
