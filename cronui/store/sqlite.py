@@ -77,18 +77,21 @@ SELECT id, overlap, queue_limit, busy, busy_id, head_id, removed FROM due
 WHERE removed OR (trigger NOT IN ('retry', 'catchup') AND overlap != 'allow' AND NOT catching_up AND (
     (overlap = 'skip' AND (busy > 0 OR k > 1)) OR (overlap = 'queue' AND k > queue_limit + (busy = 0))))"""
 
-# What may start: every retry and every run of an `allow` job, else a job's first run when none runs.
-# Fair: each job's first eligible run comes before any job's second. A pool admits as many as it has free.
+# What may start: any run of an `allow` job; for any other job, one run and only while none of its runs is
+# running — its oldest retry first (an attempt of an older slot), else its first waiting run. Fair: each
+# job's first eligible run comes before any job's second. A pool admits as many as it has free.
 CLAIM_START = """
 , eligible AS (
-    SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.job_id ORDER BY d.not_before, d.id) AS fair
-    FROM due d WHERE NOT d.removed AND (d.trigger = 'retry' OR d.overlap = 'allow' OR (d.busy = 0 AND d.k = 1))
+    SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.job_id ORDER BY d.trigger = 'retry' DESC, d.not_before, d.id)
+           AS fair
+    FROM due d
+    WHERE NOT d.removed AND (d.overlap = 'allow' OR (d.busy = 0 AND (d.trigger = 'retry' OR d.k = 1)))
 ), pool_use AS (
     SELECT j.pool, SUM(b.n) AS n FROM busy b JOIN jobs j ON j.id = b.job_id
     WHERE j.pool IS NOT NULL GROUP BY j.pool
 ), pooled AS (
     SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.pool ORDER BY e.fair, e.not_before, e.id) AS in_pool
-    FROM eligible e
+    FROM eligible e WHERE e.overlap = 'allow' OR e.fair = 1
 ), sizes AS MATERIALIZED (
     SELECT key AS pool, value AS size FROM json_each(?)
 )

@@ -109,7 +109,7 @@ async def test_a_pool_counts_runs_running_on_other_nodes(backend: Store):
     assert (await claim(backend, node="me", pools={"gpu": 2})).started != []
 
 
-async def test_overlap_skip_turns_away_new_runs_while_one_runs_but_never_a_retry(backend: Store):
+async def test_overlap_skip_turns_away_new_runs_while_one_runs_and_a_retry_waits_its_turn(backend: Store):
     job = await add_job(backend, "skipper", overlap=OverlapPolicy.SKIP)
     [first] = await queue(backend, job.id)
     assert names(await claim(backend, node="elsewhere")) == ["skipper"]
@@ -121,7 +121,24 @@ async def test_overlap_skip_turns_away_new_runs_while_one_runs_but_never_a_retry
     assert [r.id for r in got.skipped] == [second.id]
     assert got.skipped[0].status is RunStatus.SKIPPED
     assert got.skipped[0].reason == f"overlap: run #{first.id} still running"
-    assert [r.id for r, _ in got.started] == [retry.id]
+    assert got.started == []  # never two executions of the job at once, not even a retry
+    assert (await backend.get_run(retry.id)).status is RunStatus.PENDING
+    first.status, first.node, first.finished_at = RunStatus.SUCCEEDED, "elsewhere", T0 + 2
+    await backend.finish_runs([RunEnd(first)])
+    assert [r.id for r, _ in (await claim(backend)).started] == [retry.id]
+
+
+async def test_a_retry_goes_before_a_new_slot_of_its_job(backend: Store):
+    job = await add_job(backend, "both", overlap=OverlapPolicy.SKIP)
+    [slot] = await queue(backend, job.id, at=T0 + 5_000)
+    retry = await backend.insert_run(
+        Run(job_id=job.id, trigger=Trigger.RETRY, scheduled_for=T0, attempt=2, queued_at=T0, not_before=T0 + 10_000)
+    )
+    got = await claim(backend)
+    assert [r.id for r, _ in got.started] == [retry.id]  # one at a time, the older slot's attempt first
+    assert (await backend.get_run(slot.id)).status is RunStatus.PENDING
+    got = await claim(backend)
+    assert [r.id for r in got.skipped] == [slot.id] and got.started == []
 
 
 async def test_overlap_skip_keeps_one_waiting_run_per_job(backend: Store):

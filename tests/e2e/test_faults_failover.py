@@ -1,0 +1,164 @@
+"""Fault injection with real processes: schedulers killed -9, frozen past their lease, a CLI run racing a
+daemon, and processes that leave their run's group. The jobs count overlapping executions themselves:
+each holds an flock on a file for as long as any of its processes lives, and writes to `overlaps` when it
+finds the lock taken — so an execution that outlived its scheduler shows up, whatever the rows say."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_daemon import cronui, lease_pid, query, wait_for
+
+pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+
+
+@pytest.fixture
+def start(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def launch(*argv: str) -> subprocess.Popen[str]:
+        log = open(tmp_path / f"proc{len(procs)}.log", "w")
+        p = subprocess.Popen(
+            [sys.executable, "-m", "cronui", *(argv or ("daemon",))],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        p.log_path = log.name  # type: ignore[attr-defined]
+        procs.append(p)
+        return p
+
+    yield launch
+    for p in procs:
+        if p.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                p.send_signal(signal.SIGCONT)
+            p.kill()
+            p.wait()
+
+
+def guarded(tmp_path: Path, body: str) -> str:
+    """A shell command that runs `body` holding an exclusive lock, or records an overlap."""
+    lock, overlaps = tmp_path / "exec.lock", tmp_path / "overlaps"
+    return f"flock -n {lock} sh -c '{body}' || echo overlap >> {overlaps}"
+
+
+def overlaps(tmp_path: Path) -> int:
+    f = tmp_path / "overlaps"
+    return len(f.read_text().splitlines()) if f.exists() else 0
+
+
+def running(env: dict[str, str]) -> int:
+    return query(env, "SELECT COUNT(*) FROM runs WHERE status = 'running'")[0][0]
+
+
+def test_kill_9_cycles_with_retries_never_run_a_job_twice_at_once(env, start, tmp_path):
+    cronui(
+        env, "jobs", "add", "work", "--schedule", "every 1s", "--shell", guarded(tmp_path, "sleep 2"),
+        "--retries", "3", "--retry-delay", "0s", "--misfire", "skip",
+    )  # fmt: skip
+    holder = start()
+    standby = start()
+    cycles = 3
+    for _ in range(cycles):
+        wait_for(lambda: running(env) == 1, timeout=20, what="a running run")
+        time.sleep(0.5)  # well inside the run: its processes are up
+        victim = holder if lease_pid(env) == holder.pid else standby
+        victim.kill()
+        victim.wait()
+        replacement = start()
+        holder, standby = (standby, replacement) if victim is holder else (holder, replacement)
+        wait_for(lambda gone=victim.pid: lease_pid(env) not in (None, gone), timeout=15, what="a takeover")
+    wait_for(lambda: query(env, "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")[0][0] >= 1, timeout=20)
+    for p in (holder, standby):
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 0
+    assert overlaps(tmp_path) == 0
+    interrupted = query(env, "SELECT COUNT(*) FROM runs WHERE status = 'interrupted'")[0][0]
+    assert interrupted >= cycles
+    slots = [r[0] for r in query(env, "SELECT scheduled_for FROM runs WHERE trigger IN ('schedule', 'catchup')")]
+    assert len(slots) == len(set(slots))
+
+
+def test_a_holder_frozen_past_its_lease_is_stopped_before_the_job_runs_again(env, start, tmp_path):
+    cronui(
+        env, "jobs", "add", "long", "--schedule", "every 1s", "--shell", guarded(tmp_path, "sleep 6"),
+        "--retries", "2", "--retry-delay", "0s", "--misfire", "skip",
+    )  # fmt: skip
+    frozen = start()
+    wait_for(lambda: lease_pid(env) == frozen.pid, what="the first holder")
+    standby = start()
+    wait_for(lambda: running(env) == 1, timeout=15, what="a running run")
+    [(first_id,)] = query(env, "SELECT id FROM runs WHERE status = 'running'")
+    frozen.send_signal(signal.SIGSTOP)  # past the 3 s lease: the standby takes over while it sleeps
+    wait_for(lambda: lease_pid(env) == standby.pid, timeout=15, what="the standby's takeover")
+    wait_for(
+        lambda: query(env, "SELECT status FROM runs WHERE id = ?", (first_id,))[0][0] == "interrupted",
+        timeout=15,
+        what="the frozen holder's run recorded interrupted",
+    )
+    wait_for(lambda: running(env) == 1, timeout=15, what="the job running again under the new holder")
+    frozen.send_signal(signal.SIGCONT)  # it finds its lease gone and stops what it still thinks it runs
+    time.sleep(2.5)
+    cpu_before = _cpu_s(frozen.pid)
+    time.sleep(2.0)
+    frozen_cpu = _cpu_s(frozen.pid) - cpu_before
+    for p in (standby, frozen):
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 0
+    assert overlaps(tmp_path) == 0
+    assert frozen_cpu < 1.0, f"a standby that lost its lease used {frozen_cpu:.2f} s of CPU in 2 s"
+
+
+def test_jobs_run_wait_without_a_daemon_keeps_its_lease_while_a_daemon_starts(env, start, tmp_path):
+    cronui(env, "jobs", "add", "once", "--schedule", "@yearly", "--shell", guarded(tmp_path, "sleep 5; echo done"))
+    cli = start("jobs", "run", "once", "--wait")
+    wait_for(lambda: running(env) == 1, timeout=15, what="the CLI's run")
+    daemon = start()
+    assert cli.wait(timeout=30) == 0
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=20) == 0
+    assert overlaps(tmp_path) == 0
+    statuses = [r[0] for r in query(env, "SELECT status FROM runs")]
+    assert statuses == ["succeeded"]
+    log = Path(cli.log_path).read_text()  # type: ignore[attr-defined]
+    assert log.count("lease") <= 1, log[-2000:]
+
+
+def test_a_process_that_leaves_its_runs_group_is_stopped_after_the_run(env, start, tmp_path):
+    pidfile = tmp_path / "escapee.pid"
+    body = f"setsid sh -c 'echo $$ > {pidfile}; exec sleep 60' & sleep 0.3"
+    cronui(env, "jobs", "add", "escape", "--schedule", "@yearly", "--shell", body)
+    daemon = start()
+    wait_for(lambda: lease_pid(env) == daemon.pid, what="the daemon")
+    cronui(env, "jobs", "run", "escape")
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != "", timeout=15, what="the escapee")
+    escapee = int(pidfile.read_text())
+    wait_for(lambda: query(env, "SELECT status FROM runs")[0][0] == "succeeded", timeout=15, what="the run's end")
+    wait_for(lambda: not _alive(escapee), timeout=15, what="the escapee stopped")
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=20) == 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
+    return bool(stat) and stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
