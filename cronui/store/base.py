@@ -81,6 +81,19 @@ class JobStats:
 
 
 @dataclass
+class FleetBucket:
+    """One job's finished runs in one time bucket (the fleet view's cell)."""
+
+    job_id: int
+    bucket: int  # the bucket's start, epoch ms
+    runs: int
+    succeeded: int
+    failed: int  # failed or timed out
+    tokens: int
+    cost_usd: float | None  # None when no run in it had a known cost
+
+
+@dataclass
 class DueJob:
     """What planning a due job's slots needs of it (no target, no delivery: cheap to read by the thousand)."""
 
@@ -187,6 +200,7 @@ class Store(Protocol):
         self, run_id: int, status: str, reason: str | None, milestones: Sequence[Milestone]
     ) -> None: ...
     async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]: ...
+    async def fleet(self, since: int, bucket_ms: int) -> list[FleetBucket]: ...
     async def get_memory(self, job_id: int, key: str) -> Any: ...
     async def set_memory(self, job_id: int, key: str, value: Any, now: int) -> None: ...
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cronui.model import Run, RunEvent, RunStatus
-from cronui.store.base import EVENT_COLUMNS, JobStats, RunFilter, event_from_row, run_from_row
+from cronui.store.base import EVENT_COLUMNS, FleetBucket, JobStats, RunFilter, event_from_row, run_from_row
 from cronui.store.connection import SQLiteConnection
 from cronui.store.schema import RUN_SELECT
 
@@ -96,6 +96,18 @@ class SQLiteHistory(SQLiteConnection):
             (bucket_ms, bucket_ms, since, job_id, job_id),
         )
         return [(r[0], RunStatus(r[1]), r[2]) for r in rows]
+
+    async def fleet(self, since: int, bucket_ms: int) -> list[FleetBucket]:
+        """Every job's finished runs (not skips or cancels) per time bucket since `since`, by when they
+        were queued: what ran, what failed, tokens and cost."""
+        rows = await self.fetch_all(
+            "SELECT job_id, ((queued_at - ?) / ?) * ? + ? AS bucket, COUNT(*), SUM(status = 'succeeded'), "
+            "SUM(status IN ('failed', 'timed_out')), COALESCE(SUM(total_tokens), 0), SUM(cost_usd) FROM runs "
+            "WHERE queued_at >= ? AND status IN ('succeeded', 'failed', 'timed_out', 'interrupted') "
+            "GROUP BY job_id, bucket ORDER BY job_id, bucket",
+            (since, bucket_ms, bucket_ms, since, since),
+        )
+        return [FleetBucket(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
     # ------------------------------------------------------------ the live event log
 

@@ -56,6 +56,7 @@ from cronui.ui.messages import (
 )
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.confirm import ConfirmScreen
+from cronui.ui.screens.fleet import FleetScreen
 from cronui.ui.screens.help import HelpScreen
 from cronui.ui.screens.job_editor import JobEditor
 from cronui.ui.screens.main import MainScreen
@@ -86,7 +87,7 @@ class CronuiApp(App[int]):
             "Cmd",
             id="command",
             key_display=":",
-            tooltip="Command mode: jobs runs failed pause resume new theme zone q",
+            tooltip="Command mode: jobs runs failed overview pause resume new theme zone q",
         ),
         Binding(
             "ctrl+p",
@@ -100,6 +101,7 @@ class CronuiApp(App[int]):
         Binding(
             "t", "zone", "Zone", id="zone", show=False, tooltip="Show times in the job's zone, the local zone, or UTC"
         ),
+        Binding("o", "overview", "Overview", id="overview", show=False, tooltip="Every job at a glance (:overview)"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first when runs in flight would be interrupted)"),
     ]
 
@@ -388,6 +390,10 @@ class CronuiApp(App[int]):
         self.show_jobs()  # one runs view at a time, on top of the main screen
         self.push_screen(RunsScreen(self.ctx, failed=failed))
 
+    def open_overview(self) -> None:
+        self.show_jobs()  # like the runs view: one at a time, on top of the main screen
+        self.push_screen(FleetScreen(self.ctx))
+
     def show_jobs(self) -> None:
         while len(self.screen_stack) > 2:
             self.pop_screen()
@@ -401,6 +407,9 @@ class CronuiApp(App[int]):
         self.ctx.zone_mode = mode
         self.notify(f"times shown in {mode.label(self.settings.timezone)}", timeout=2)
         self.tell(ZoneChanged(mode))
+
+    def action_overview(self) -> None:
+        self.open_overview()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -18,7 +18,7 @@ from textual.message_pump import MessagePump
 from cronui.engine.clock import Clock
 from cronui.engine.engine import Engine
 from cronui.model import EventKind, Job, Lease, Milestone, Run, RunEvent, RunStatus, TargetKind
-from cronui.store.base import JobStats, RunFilter, Store
+from cronui.store.base import FleetBucket, JobStats, RunFilter, Store
 from cronui.ui.bridge import EngineBridge
 
 ENGINE_STOP_S = 5.0  # how long a stopping engine gets to finish its pass
@@ -149,6 +149,9 @@ class EngineClient:
 
     async def job_stats(self, job_id: int, since: int | None = None) -> JobStats:
         return await self._store.job_stats(job_id, since=since)
+
+    async def fleet(self, since: int, bucket_ms: int) -> list[FleetBucket]:
+        return await self._store.fleet(since, bucket_ms)
 
     async def recent_statuses(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[RunStatus]]:
         return await self._store.recent_statuses(job_ids, per_job)

@@ -260,3 +260,25 @@ async def test_timeline_counts_runs_per_bucket_and_status(backend: Store):
         (base + hour, RunStatus.SUCCEEDED, 1),
     ]
     assert sum(n for _, _, n in await backend.timeline(None, base, hour)) == 4
+
+
+async def test_fleet_counts_each_jobs_finished_runs_per_bucket(backend: Store):
+    job = await new_job(backend)
+    other = await new_job(backend, "other")
+    hour = 3_600_000
+    since = T0 - 2 * hour
+    for queued, status, tokens, cost, jid in [
+        (since + 10, "succeeded", 100, 0.01, job.id),
+        (since + 20, "failed", None, None, job.id),
+        (since + hour + 5, "timed_out", 50, 0.02, job.id),
+        (since + 30, "skipped", None, None, job.id),  # not a run that ran: left out
+        (since - 1, "succeeded", 7, None, job.id),  # before the window
+        (since + 40, "succeeded", None, None, other.id),
+    ]:
+        r = await backend.insert_run(pending(jid, queued, Trigger.MANUAL))
+        r.status, r.total_tokens, r.cost_usd = RunStatus(status), tokens, cost
+        await backend.finish_runs([RunEnd(r)])
+    rows = await backend.fleet(since, hour)
+    mine = [(b.bucket, b.runs, b.succeeded, b.failed, b.tokens, b.cost_usd) for b in rows if b.job_id == job.id]
+    assert mine == [(since, 2, 1, 1, 100, 0.01), (since + hour, 1, 0, 1, 50, 0.02)]
+    assert [(b.job_id, b.runs, b.cost_usd) for b in rows if b.job_id != job.id] == [(other.id, 1, None)]

@@ -108,10 +108,19 @@ async def at_run_detail(pilot: Pilot[object]) -> None:
     await settle(pilot)
 
 
+async def at_overview(pilot: Pilot[object]) -> None:
+    await settle(pilot)
+    await pilot.press("o")
+    await settle(pilot)
+    await pilot.press("2")  # the last 7 days
+    await settle(pilot)
+
+
 SHOTS: dict[str, Callable[[Pilot[object]], Awaitable[None]]] = {
     "main": at_main,
     "job-editor": at_editor,
     "run-detail": at_run_detail,
+    "overview": at_overview,
 }
 
 
