@@ -14,6 +14,7 @@ from cronui.cli.common import Commands, Handler, UsageError, command, group, par
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control, NotFound
+from cronui.engine.executors.base import MILESTONES_DROPPED
 from cronui.jobs import parse_duration
 from cronui.model import EventKind, Run, RunEvent, RunStatus
 from cronui.present import event_json, event_text, run_json, run_line
@@ -121,6 +122,9 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         base = run.started_at or run.queued_at
         for m in run.milestones:
             data = " ".join(f"{k}={v}" for k, v in m.data.items())
+            if m.name == MILESTONES_DROPPED:
+                dropped, kept = m.data.get("dropped", 0), m.data.get("kept")
+                data = f"{dropped:,} more reported by the output, not kept (the first {kept} are)"
             print(f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip())
         if run.output:
             print("--- stdout ---")

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import random
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +21,9 @@ import httpx
 from cronui.config import Settings
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
-from cronui.engine.executors import agent, http, shell
+from cronui.engine.executors import agent, http, redirects, shell
 from cronui.engine.executors.agent import CONVERSATION_KEY
-from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
+from cronui.engine.executors.base import MILESTONES_DROPPED, Outcome, RunContext, permanent_failure
 from cronui.engine.finishing import Finisher
 from cronui.model import (
     EventKind,
@@ -42,6 +43,8 @@ Executor = Callable[[RunContext], Awaitable[Outcome]]
 
 OUTPUT_EVENT_INTERVAL_S = 0.2  # live output is sent to viewers at most this often per run
 OUTPUT_EVENT_CAP = 256 * 1024  # and at most this much of it per run (the run row keeps head and tail)
+OUTPUT_EVENTS_MAX = 4096  # in at most this many events per run
+OUTPUT_CAPPED_NOTE = "\n… [live output stops here: the run's output is kept (head and tail) when it ends] …\n"
 
 
 def default_executors() -> dict[TargetKind, Executor]:
@@ -91,7 +94,10 @@ class Dispatcher:
     def http(self) -> httpx.AsyncClient:
         """One client for every HTTP, agent and delivery request: pooled connections, timeouts always set."""
         if self._http is None:
-            self._http = httpx.AsyncClient(
+            # the client's own INFO lines print resolved URLs (secrets in them): only its warnings are logged
+            logging.getLogger("httpx").setLevel(logging.WARNING)
+            logging.getLogger("httpcore").setLevel(logging.WARNING)
+            self._http = redirects.client(
                 timeout=httpx.Timeout(30.0, connect=10.0),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
                 follow_redirects=True,
@@ -189,24 +195,31 @@ class Dispatcher:
                 data={"trigger": str(run.trigger), "attempt": run.attempt, "scheduled_for": run.scheduled_for},
             )
         )
+        # The run's events are made here, from what its RunContext hands on: masked, and capped (live output
+        # in bytes and events; the milestones its output reports in number, see RunContext).
         last_output = [0.0]
         out_buf: dict[str, list[str]] = {}
-        out_sent = [0]
+        out_sent = [0, 0]  # characters, events
+        out_open = [True]  # False once the live output has reached its cap
 
         def flush_output() -> None:
             for stream, parts in out_buf.items():
                 text = "".join(parts)
-                if text and out_sent[0] < OUTPUT_EVENT_CAP:
-                    text = text[: OUTPUT_EVENT_CAP - out_sent[0]]
-                    out_sent[0] += len(text)
-                    self.bus.publish(
-                        RunEvent(
-                            EventKind.OUTPUT, self.clock.now_ms(), run.id, job.id, job.name, stream, {"text": text}
-                        )
-                    )
+                if not text or not out_open[0]:
+                    continue
+                if out_sent[0] + len(text) > OUTPUT_EVENT_CAP or out_sent[1] + 1 >= OUTPUT_EVENTS_MAX:
+                    text = text[: max(0, OUTPUT_EVENT_CAP - out_sent[0])] + OUTPUT_CAPPED_NOTE
+                    out_open[0] = False
+                out_sent[0] += len(text)
+                out_sent[1] += 1
+                self.bus.publish(
+                    RunEvent(EventKind.OUTPUT, self.clock.now_ms(), run.id, job.id, job.name, stream, {"text": text})
+                )
             out_buf.clear()
 
         def on_output(stream: str, text: str) -> None:
+            if not out_open[0]:
+                return
             out_buf.setdefault(stream, []).append(text)
             t = time.monotonic()
             if t - last_output[0] >= OUTPUT_EVENT_INTERVAL_S:
@@ -246,9 +259,13 @@ class Dispatcher:
                 raise
             outcome = Outcome(active.cancel_status, error=active.cancel_reason)
         except Exception as e:  # an executor bug is this run's failure, never the scheduler's
-            log.exception("run #%s of %s crashed", run.id, job.name)
+            log.error("run #%s of %s crashed\n%s", run.id, job.name, ctx.mask(traceback.format_exc()).rstrip())
             outcome = Outcome(RunStatus.FAILED, error=f"{type(e).__name__}: {e}")
+        ctx.end_output()
         flush_output()
+        if ctx.milestones_dropped:
+            on_milestone(MILESTONES_DROPPED, {"dropped": ctx.milestones_dropped, "kept": ctx.milestones_reported})
+        outcome = ctx.masked_outcome(outcome)
         try:
             await self.finisher.record(run, job, ctx, outcome, active.milestones)
         except Exception:

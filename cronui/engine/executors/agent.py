@@ -18,8 +18,9 @@ from typing import Any
 
 import httpx
 
+from cronui.engine.executors import redirects
 from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
-from cronui.engine.executors.http import masked_request, status_failure, transport_error
+from cronui.engine.executors.http import masked_request, redirect_guard, status_failure, transport_error
 from cronui.model import RunStatus
 from cronui.targets import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_KEEP_TURNS, AgentTarget
 
@@ -193,7 +194,8 @@ async def run(ctx: RunContext) -> Outcome:
     fields: dict[str, Any] = {"request": request}
     ctx.milestone("setup-completed", messages=len(messages), conversation="persistent" if persistent else "isolated")
 
-    client = ctx.http or httpx.AsyncClient()
+    client = ctx.http or redirects.client(follow_redirects=True)
+    guard = redirect_guard(spec.headers)  # the key and ${env:} headers never follow to another origin
     idle_s = float(spec.idle_timeout_s or DEFAULT_IDLE_TIMEOUT_S)
     timeout = httpx.Timeout(ctx.job.timeout_s, connect=min(10.0, ctx.job.timeout_s), read=idle_s)
     stream = spec.stream is not False  # None: stream, falling back to one plain request
@@ -203,7 +205,9 @@ async def run(ctx: RunContext) -> Outcome:
         if stream:
             streaming = {**body, "stream": True, "stream_options": {"include_usage": True}}
             ctx.milestone("execution-started", stream=True)
-            async with client.stream("POST", url, headers=headers, json=streaming, timeout=timeout) as resp:
+            async with client.stream(
+                "POST", url, headers=headers, json=streaming, timeout=timeout, extensions=guard.extensions()
+            ) as resp:
                 if resp.status_code >= 400:
                     text = (await resp.aread()).decode("utf-8", "replace")
                     if not _refuses_streaming(resp.status_code, text):
@@ -214,7 +218,7 @@ async def run(ctx: RunContext) -> Outcome:
                     reply = _plain_reply(json.loads(await resp.aread()), ctx, started)
         if reply is None:
             ctx.milestone("execution-started", stream=False)
-            resp = await client.post(url, headers=headers, json=body, timeout=timeout)
+            resp = await client.post(url, headers=headers, json=body, timeout=timeout, extensions=guard.extensions())
             if resp.status_code >= 400:
                 return _http_failure(resp, resp.text, fields, key_env)
             reply = _plain_reply(resp.json(), ctx, started)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,15 +15,20 @@ from cronui import secrets
 from cronui.config import Price
 from cronui.model import Job, Run, RunStatus
 
+MILESTONE_CAP = 200  # milestones a job's own output may report per run; the rest are counted, not kept
+MILESTONES_DROPPED = "milestones-dropped"  # the last milestone of a run whose output reported more
+
 
 class CappedBuffer:
-    """Keeps the head and the tail of a stream within `cap` bytes, and counts everything."""
+    """Keeps the head and the tail of a stream within `cap` bytes, and counts everything. Its text has
+    the values in `secrets` masked, a value cut in two where the omitted middle begins or ends too."""
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, secrets: list[str] | None = None) -> None:
         self.cap = max(cap, 64)
         self.head = bytearray()
         self.tail = bytearray()
         self.total = 0
+        self.secrets = secrets if secrets is not None else []
 
     def write(self, data: bytes) -> None:
         self.total += len(data)
@@ -36,12 +43,19 @@ class CappedBuffer:
                 del self.tail[: len(self.tail) - half]
 
     def text(self) -> str:
-        head = self.head.decode("utf-8", "replace")
-        if not self.tail:
-            return head
         omitted = self.total - len(self.head) - len(self.tail)
-        gap = f"\n… [{omitted:,} bytes omitted] …\n" if omitted else ""
-        return head + gap + self.tail.decode("utf-8", "replace")
+        if not omitted:
+            return secrets.mask((self.head + self.tail).decode("utf-8", "replace"), self.secrets)
+        values = secrets.maskable(self.secrets)
+        head = secrets.mask(self.head.decode("utf-8", "replace"), values)
+        tail = secrets.mask(self.tail.decode("utf-8", "replace"), values)
+        for v in values:  # a value the cut went through: its first part ends the head, its last begins the tail
+            for n in range(len(v) - 1, 3, -1):
+                if head.endswith(v[:n]):
+                    head = head[:-n] + secrets.MASK
+                if tail.startswith(v[-n:]):
+                    tail = secrets.MASK + tail[n:]
+        return f"{head}\n… [{omitted:,} bytes omitted] …\n{tail}"
 
 
 @dataclass
@@ -82,16 +96,54 @@ class RunContext:
     stderr: CappedBuffer = field(init=False)
     secrets_used: list[str] = field(default_factory=list)
 
+    milestone_cap: int = MILESTONE_CAP
+    milestones_reported: int = 0  # kept, of those the job's output reported
+    milestones_dropped: int = 0  # reported beyond the cap: counted, not kept
+    _live: dict[str, tuple[Any, secrets.StreamMasker]] = field(default_factory=dict, init=False, repr=False)
+
     def __post_init__(self) -> None:
-        self.stdout = CappedBuffer(self.output_cap)
-        self.stderr = CappedBuffer(self.output_cap)
+        self.stdout = CappedBuffer(self.output_cap, self.secrets_used)
+        self.stderr = CappedBuffer(self.output_cap, self.secrets_used)
+
+    # Everything a run shows leaves through here, masked: milestones, live output, and (masked_outcome)
+    # what the run row records. Values resolved from `${env:NAME}` are added to secrets_used before use.
 
     def milestone(self, name: str, **data: Any) -> None:
-        self.on_milestone(name, data)
+        self._milestone(name, data)
+
+    def _milestone(self, name: str, data: dict[str, Any]) -> None:
+        self.on_milestone(self.mask(name), secrets.mask_data(data, self.secrets_used))
+
+    @property
+    def milestones_full(self) -> bool:
+        return self.milestones_reported >= self.milestone_cap
+
+    def reported_milestone(self, name: str, data: dict[str, Any]) -> None:
+        """A milestone the job's own output reported: kept up to the cap, counted beyond it."""
+        if self.milestones_full:
+            self.milestones_dropped += 1
+            return
+        self.milestones_reported += 1
+        self._milestone(name, data)
 
     def output(self, stream: str, data: bytes) -> None:
         (self.stderr if stream == "stderr" else self.stdout).write(data)
-        self.on_output(stream, data.decode("utf-8", "replace"))
+        live = self._live.get(stream)
+        if live is None:
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            live = self._live[stream] = (decoder, secrets.StreamMasker(self.secrets_used))
+        text = live[1].feed(live[0].decode(data))
+        if text:
+            self.on_output(stream, text)
+
+    def end_output(self) -> None:
+        """The run's output is complete: hand on what was held back (the end of a character or of what
+        may have been a secret)."""
+        for stream, (decoder, masker) in self._live.items():
+            text = masker.feed(decoder.decode(b"", final=True)) + masker.end()
+            if text:
+                self.on_output(stream, text)
+        self._live.clear()
 
     def resolve(self, text: str) -> str:
         """Resolve `${env:NAME}` now; raises MissingSecret naming the variable."""
@@ -99,3 +151,19 @@ class RunContext:
 
     def mask(self, text: str) -> str:
         return secrets.mask(text, self.secrets_used)
+
+    def masked_outcome(self, outcome: Outcome) -> Outcome:
+        """The outcome with every text it carries masked: error, summary, fields (the request, the
+        reply's tool calls, ...), what delivery posts and what the job carries to its next run."""
+        used = self.secrets_used
+        if not secrets.maskable(used):
+            return outcome
+        return dataclasses.replace(
+            outcome,
+            error=None if outcome.error is None else self.mask(outcome.error),
+            summary=None if outcome.summary is None else self.mask(outcome.summary),
+            fields=secrets.mask_data(outcome.fields, used),
+            memory=secrets.mask_data(outcome.memory, used),
+            deliver_text=None if outcome.deliver_text is None else self.mask(outcome.deliver_text),
+            suppress_delivery=None if outcome.suppress_delivery is None else self.mask(outcome.suppress_delivery),
+        )

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from cronui.engine.executors import redirects
 from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MASK, MissingSecret
+from cronui.secrets import references as secret_refs
 from cronui.targets import HttpTarget
 
 HEADERS_OF_INTEREST = ("content-type", "content-length", "retry-after", "location", "etag", "last-modified")
@@ -66,7 +69,16 @@ def masked_request(method: str, url: str, headers: dict[str, str], body: Any, ct
     return {"method": method, "url": ctx.mask(url), "headers": shown, "body": body}
 
 
+def redirect_guard(headers: Mapping[str, str], body: object = None) -> redirects.RedirectGuard:
+    """What must not follow a redirect to another origin: headers written with `${env:NAME}` and
+    credential headers; a body written with `${env:NAME}` (such a redirect is refused)."""
+    names = {k for k, v in headers.items() if secret_refs(v)} | SENSITIVE_HEADERS
+    return redirects.guard_for(names, body_secret=isinstance(body, str) and bool(secret_refs(body)))
+
+
 def transport_error(e: httpx.HTTPError) -> str:
+    if isinstance(e, redirects.RedirectRefused):
+        return str(e)
     if isinstance(e, httpx.TimeoutException):
         return f"timed out talking to the server ({type(e).__name__})"
     if isinstance(e, httpx.ConnectError):
@@ -94,6 +106,7 @@ async def run(ctx: RunContext) -> Outcome:
             content = ctx.resolve(str(raw_body)).encode()
     except MissingSecret as e:
         return permanent_failure(str(e))
+    guard = redirect_guard(spec.headers, raw_body)
     if content is not None and not any(k.lower() == "content-type" for k in headers):
         try:
             json.loads(content)
@@ -104,23 +117,29 @@ async def run(ctx: RunContext) -> Outcome:
     client = ctx.http
     own = client is None
     if client is None:
-        client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        client = redirects.client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True)
     timeout = httpx.Timeout(ctx.job.timeout_s, connect=min(10.0, ctx.job.timeout_s))
     try:
         t0 = time.monotonic()
         ctx.milestone("request-sent", method=method, url=ctx.mask(url))
-        async with client.stream(method, url, headers=headers, content=content, timeout=timeout) as resp:
+        async with client.stream(
+            method, url, headers=headers, content=content, timeout=timeout, extensions=guard.extensions()
+        ) as resp:
             body = bytearray()
             async for chunk in resp.aiter_bytes():
                 if len(body) < ctx.output_cap:
                     body += chunk
                 ctx.output("stdout", chunk)
             elapsed_ms = int((time.monotonic() - t0) * 1000)
+    except redirects.RedirectRefused as e:
+        return permanent_failure(ctx.mask(str(e)), fields={"request": request_record})
     except httpx.HTTPError as e:
         return Outcome(RunStatus.FAILED, error=ctx.mask(transport_error(e)), fields={"request": request_record})
     finally:
         if own:
             await client.aclose()
+    if guard.dropped:
+        ctx.milestone("redirect-headers-dropped", to=guard.left_for, headers=", ".join(guard.dropped))
     status = resp.status_code
     ctx.milestone("response-received", status=status, bytes=ctx.stdout.total, elapsed_ms=elapsed_ms)
     interesting = {k: resp.headers[k] for k in HEADERS_OF_INTEREST if k in resp.headers}

@@ -99,26 +99,47 @@ async def stop_group(pgid: int, proc: asyncio.subprocess.Process, grace_s: float
                 return
 
 
+def _report_milestones(lines: bytes, ctx: RunContext) -> None:
+    """The milestones in complete output lines: parsed until the run's cap is reached, then only counted
+    (lines starting `::milestone`, counted in one pass over the bytes)."""
+    if b"::milestone" not in lines:
+        return
+    if ctx.milestones_full:
+        ctx.milestones_dropped += (b"\n" + lines).count(b"\n::milestone")
+        return
+    for raw in lines.split(b"\n"):
+        if not raw.startswith(b"::milestone") or len(raw) > _MAX_LINE:
+            continue
+        found = parse_milestone(raw.decode("utf-8", "replace").rstrip("\r"))
+        if found:
+            ctx.reported_milestone(*found)
+
+
 async def _pump(stream: asyncio.StreamReader, name: str, ctx: RunContext) -> None:
-    partial = b""
+    partial = b""  # the line in progress, while it may still be a milestone line
+    overlong = False  # the line in progress is too long to be one
     while True:
         chunk = await stream.read(65536)
         if not chunk:
             break
         ctx.output(name, chunk)
-        if name != "stdout":
-            continue
-        lines = (partial + chunk).split(b"\n")
-        partial = lines.pop()[-_MAX_LINE:]
-        for raw in lines:
-            if raw.startswith(b"::milestone"):
-                found = parse_milestone(raw.decode("utf-8", "replace").rstrip("\r"))
-                if found:
-                    ctx.milestone(found[0], **found[1])
-    if partial.startswith(b"::milestone"):
-        found = parse_milestone(partial.decode("utf-8", "replace"))
-        if found:
-            ctx.milestone(found[0], **found[1])
+        if name == "stdout":
+            data = partial + chunk
+            end = data.rfind(b"\n")
+            if end < 0:
+                partial = b"" if overlong else data
+            else:
+                lines, partial = data[:end], data[end + 1 :]
+                if overlong:  # the first line ends the overlong one
+                    lines = lines.partition(b"\n")[2]
+                    overlong = False
+                _report_milestones(lines, ctx)
+            if len(partial) > _MAX_LINE:
+                partial, overlong = b"", True
+        # read() returns at once while the pipe has data: a flooding job must still leave the loop to others
+        await asyncio.sleep(0)
+    if partial:
+        _report_milestones(partial, ctx)
 
 
 async def run(ctx: RunContext) -> Outcome:
