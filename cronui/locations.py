@@ -1,11 +1,12 @@
-"""Where cronui keeps its files: config, database and user themes (per OS, via platformdirs)."""
+"""Where cronui keeps its files: config, database, user themes and the UI's remembered choices (per OS, via
+platformdirs)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from platformdirs import user_config_path, user_data_path
+from platformdirs import user_config_path, user_data_path, user_state_path
 
 APP = "cronui"
 
@@ -16,6 +17,11 @@ def config_dir() -> Path:
 
 def data_dir() -> Path:
     return user_data_path(APP, appauthor=False)
+
+
+def state_dir() -> Path:
+    """What the UI remembers between sessions (its choices), apart from config and data."""
+    return user_state_path(APP, appauthor=False)
 
 
 def default_config_file() -> Path:

@@ -49,6 +49,7 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     for var in [v for v in os.environ if v.startswith("CRONUI_") and v != "CRONUI_TEST_POSTGRES_URL"]:
         monkeypatch.delenv(var)
 

@@ -30,7 +30,7 @@ from cronui.engine.engine import Engine
 from cronui.jobs import JobError
 from cronui.model import Job, TargetKind
 from cronui.store import Store, StoreError, make_store
-from cronui.ui import themes
+from cronui.ui import prefs, themes
 from cronui.ui.bridge import EngineBridge
 from cronui.ui.catalog import Catalog
 from cronui.ui.client import EngineClient
@@ -64,11 +64,13 @@ from cronui.ui.screens.run_detail import RunDetailScreen
 from cronui.ui.screens.runs import RunsScreen
 from cronui.ui.status import header_state
 from cronui.ui.sync import ViewSync
-from cronui.ui.times import ZoneMode
+from cronui.ui.times import ZoneMode, zone_known
 from cronui.ui.widgets.header import HeaderState, StatusHeader
 from cronui.ui.workers import spawn
 
 log = logging.getLogger(__name__)
+
+DEFAULT_THEME: str = Settings.theme  # the theme when the config names none
 
 T = TypeVar("T")
 
@@ -131,6 +133,7 @@ class CronuiApp(App[int]):
         self.ctx = ScreenContext(self.client, self.catalog, self.inflight, settings, cursor_blink, self.run_command)
         self.ready = asyncio.Event()
         self.theme_problems: list[str] = []
+        self.prefs: dict[str, Any] = {}  # what the UI remembered from last time (read at mount)
         self._stop = asyncio.Event()
         self._engine_stopped = False
         self._reloading = False
@@ -156,19 +159,38 @@ class CronuiApp(App[int]):
                 timeout=10,
             )
         wanted = self.settings.theme
+        remembered = self.prefs.get("theme")
+        if wanted == DEFAULT_THEME and isinstance(remembered, str) and remembered in self.available_themes:
+            wanted = remembered  # the config leaves it open: the last theme chosen here
         if wanted in self.available_themes:
             self.theme = wanted
         else:
             self.theme = themes.FALLBACK.name
             self.notify(f"unknown theme {wanted!r}; using {themes.FALLBACK.name}", severity="warning")
 
+    def _recall_zone(self) -> None:
+        """How times were shown last time, and the zone of "local" times if one was chosen (`:zone NAME`)."""
+        zone = self.prefs.get("local_zone")
+        if isinstance(zone, str) and zone_known(zone):
+            self.ctx.view_zone = zone
+        mode = self.prefs.get("zone_mode")
+        if isinstance(mode, str) and mode in ZoneMode._value2member_map_:
+            self.set_reactive(CronuiApp.zone_mode, ZoneMode(mode))
+            self.ctx.zone_mode = ZoneMode(mode)
+
+    def _theme_chosen(self, theme: object) -> None:
+        self.tell(ThemeChanged())
+        prefs.save(theme=self.theme)
+
     async def on_mount(self) -> None:
+        self.prefs = prefs.load()
         self._install_themes()
+        self._recall_zone()
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
         await self.push_screen(MainScreen(self.ctx))
         self.refresh_header()
-        self.theme_changed_signal.subscribe(self, lambda _theme: self.tell(ThemeChanged()))
+        self.theme_changed_signal.subscribe(self, self._theme_chosen)
         spawn(self, self._startup, "startup", name="startup")
         self.set_interval(1.0, self._tick, name="tick")
 
@@ -405,8 +427,21 @@ class CronuiApp(App[int]):
 
     def watch_zone_mode(self, mode: ZoneMode) -> None:
         self.ctx.zone_mode = mode
-        self.notify(f"times shown in {mode.label(self.settings.timezone)}", timeout=2)
+        self.notify(f"times shown in {mode.label(self.ctx.local_zone)}", timeout=2)
         self.tell(ZoneChanged(mode))
+        prefs.save(zone_mode=str(mode))
+
+    def set_zone(self, name: str) -> str | None:
+        """`:zone NAME`: show times in NAME (any IANA zone) from now on; an error for an unknown zone."""
+        if not zone_known(name):
+            return f"unknown time zone {name!r} (an IANA name, e.g. Europe/Berlin)"
+        self.ctx.view_zone = name
+        prefs.save(local_zone=name)
+        if self.zone_mode is ZoneMode.LOCAL:
+            self.watch_zone_mode(ZoneMode.LOCAL)  # the mode stays; the zone changed
+        else:
+            self.zone_mode = ZoneMode.LOCAL
+        return None
 
     def action_overview(self) -> None:
         self.open_overview()

@@ -27,6 +27,7 @@ class CommandTarget(Protocol):
     def pause(self, paused: bool) -> None: ...
     def open_editor(self, job: None) -> None: ...
     def action_zone(self) -> None: ...
+    def set_zone(self, name: str) -> str | None: ...
     def action_help(self) -> None: ...
 
 
@@ -53,6 +54,8 @@ def run_command(target: CommandTarget, text: str) -> str | None:
     elif verb in ("new", "add"):
         target.open_editor(None)
     elif verb in ("zone", "tz"):
+        if args:
+            return target.set_zone(" ".join(args))
         target.action_zone()
     elif verb in ("help", "h", "?"):
         target.action_help()

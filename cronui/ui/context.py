@@ -25,11 +25,12 @@ class ScreenContext:
     cursor_blink: bool
     run_command: Callable[[str], str | None]  # command mode: an error to show in place, or None when done
     zone_mode: ZoneMode = ZoneMode.JOB  # the app keeps it current
+    view_zone: str | None = None  # chosen with `:zone NAME`, else the configured zone
 
     @property
     def local_zone(self) -> str:
         """The zone of "local" times."""
-        return self.settings.timezone
+        return self.view_zone or self.settings.timezone
 
     def now_ms(self) -> int:
         return self.client.now_ms()

@@ -225,7 +225,9 @@ class MainScreen(CronuiScreen):
     def on_zone_changed(self, message: ZoneChanged) -> None:
         runs = self.query_one(RunTable)
         runs.zone_mode = message.mode
+        runs.local_zone = self.ctx.local_zone
         runs.refresh()
+        self.query_one(LivePane).zone = self.ctx.local_zone
 
     def on_select_job(self, message: SelectJob) -> None:
         self.select_job(message.job_id)

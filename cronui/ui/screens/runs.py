@@ -168,6 +168,7 @@ class RunsScreen(CronuiScreen):
     def on_zone_changed(self, message: ZoneChanged) -> None:
         table = self.query_one(RunTable)
         table.zone_mode = message.mode
+        table.local_zone = self.ctx.local_zone
         table.refresh()
 
     # ------------------------------------------------------------ keys
