@@ -7,11 +7,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
+from typing import TextIO
 
-from cronui.cli.common import Commands, Handler, UsageError, command, group, parse_int, print_json, with_store
+from cronui import bounds
+from cronui.cli.common import (
+    Commands,
+    Handler,
+    UsageError,
+    command,
+    group,
+    json_text,
+    parse_int,
+    print_json,
+    say,
+    with_store,
+)
 from cronui.config import Settings
+from cronui.controls import neutralise
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control, NotFound
 from cronui.jobs import parse_duration
@@ -36,6 +49,9 @@ def add_parsers(sub: Commands) -> None:
     rs.add_argument("--json", action="store_true")
     rlog = _run_command(rsub, "logs", "print a run's output", cmd_runs_logs)
     rlog.add_argument("--follow", "-f", action="store_true", help="keep printing while it runs")
+    rlog.add_argument(
+        "--raw", action="store_true", help="write the output's bytes as they are (escape sequences included)"
+    )
     rt = command(rsub, "tail", "follow live events (of whichever process schedules)", cmd_runs_tail)
     rt.add_argument("--json", action="store_true", help="one JSON object per event")
     rt.add_argument("--job", metavar="NAME", help="only this job's events")
@@ -75,14 +91,14 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
                 known = " ".join(str(s) for s in RunStatus)
                 raise UsageError(f"--status: expected one of {known}, got {args.status}") from None
         if args.since:
-            seconds = parse_duration(args.since, "--since")
+            seconds = parse_duration(args.since, "--since", bounds.LOOKBACK)
             flt.since = SystemClock().now_ms() - int(seconds * 1000)
         runs = await store.list_runs(flt)
         if args.json:
             print_json([run_json(r) for r in runs])
             return 0
         for run in runs:
-            print(run_line(run))
+            say(run_line(run))
         return 0
 
     return with_store(args, body)
@@ -94,40 +110,40 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         if args.json:
             print_json(run_json(run))
             return 0
-        print(run_line(run))
+        say(run_line(run))
         late = None if run.started_at is None else run.started_at - run.scheduled_for
-        print(
+        say(
             f"  scheduled {iso_utc(run.scheduled_for)} · started {iso_utc(run.started_at) or '—'}"
             + (f" (late {late} ms)" if late is not None else "")
         )
-        print(
+        say(
             f"  node {run.node or '—'} · exit {run.exit_code if run.exit_code is not None else '—'}"
             + (f" · HTTP {run.http_status}" if run.http_status is not None else "")
         )
         if run.request:
-            print(f"  request {run.request.get('method', '')} {run.request.get('url', '')}")
+            say(f"  request {run.request.get('method', '')} {run.request.get('url', '')}")
         if run.total_tokens is not None or run.cost_usd is not None:
             cost = "unknown" if run.cost_usd is None else f"${run.cost_usd:.6f}"
-            print(
+            say(
                 f"  tokens in {run.prompt_tokens} · out {run.completion_tokens} · total {run.total_tokens}"
                 f" · cost {cost}"
             )
         for call in run.tool_calls:
-            print(f"  tool call {call.get('name')} {call.get('arguments')}")
+            say(f"  tool call {call.get('name')} {call.get('arguments')}")
         if run.delivery_status:
-            print(f"  delivery {run.delivery_status}" + (f": {run.delivery_reason}" if run.delivery_reason else ""))
+            say(f"  delivery {run.delivery_status}" + (f": {run.delivery_reason}" if run.delivery_reason else ""))
         if run.error:
-            print(f"  error {run.error}")
+            say(f"  error {run.error}")
         base = run.started_at or run.queued_at
         for m in run.milestones:
             data = " ".join(f"{k}={v}" for k, v in m.data.items())
-            print(f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip())
+            say(f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip())
         if run.output:
-            print("--- stdout ---")
-            print(run.output.rstrip("\n"))
+            say("--- stdout ---")
+            say(run.output.rstrip("\n"))
         if run.stderr:
-            print("--- stderr ---")
-            print(run.stderr.rstrip("\n"))
+            say("--- stderr ---")
+            say(run.stderr.rstrip("\n"))
         return 0
 
     return with_store(args, body)
@@ -137,40 +153,70 @@ def cmd_runs_logs(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         run = await get_run(store, args.run_id)
         assert run.id is not None
+        shown = _Shown(raw=args.raw)
         if run.status.is_final or not args.follow:
-            sys.stdout.write(run.output)
+            shown.write(sys.stdout, run.output)
             if run.stderr:
-                sys.stderr.write(run.stderr)
+                shown.write(sys.stderr, run.stderr)
+            shown.end()
             return 0
         cursor = EventCursor(store)
         await cursor.prime()
-        shown = 0
+        seen = 0
 
         def show(ev: RunEvent) -> bool:
             """Print an output chunk; True once the run has finished."""
-            nonlocal shown
-            shown += 1
+            nonlocal seen
+            seen += 1
             if ev.kind is EventKind.OUTPUT:
-                (sys.stderr if ev.name == "stderr" else sys.stdout).write(str(ev.data.get("text", "")))
+                shown.write(sys.stderr if ev.name == "stderr" else sys.stdout, str(ev.data.get("text", "")))
                 sys.stdout.flush()
             return ev.kind is EventKind.FINISHED
 
         # what the log held when the cursor started, then what the cursor hands out
-        for ev in await store.run_events(run.id):
-            if ev.id is not None and ev.id <= cursor.last_id and show(ev):
-                return 0
-        while True:
-            for ev in await cursor.read():
-                if ev.run_id == run.id and show(ev):
+        try:
+            for ev in await store.run_events(run.id):
+                if ev.id is not None and ev.id <= cursor.last_id and show(ev):
                     return 0
-            current = await store.get_run(run.id)
-            if current is None or current.status.is_final:
-                if current is not None and shown == 0:
-                    sys.stdout.write(current.output)
-                return 0
-            await asyncio.sleep(0.1)
+            while True:
+                for ev in await cursor.read():
+                    if ev.run_id == run.id and show(ev):
+                        return 0
+                current = await store.get_run(run.id)
+                if current is None or current.status.is_final:
+                    if current is not None and seen == 0:
+                        shown.write(sys.stdout, current.output)
+                    return 0
+                await asyncio.sleep(0.1)
+        finally:
+            shown.end()
 
     return with_store(args, body)
+
+
+class _Shown:
+    """Writes a run's output for a terminal: control sequences neutralised (cronui.controls), unless `raw`.
+    A chunk that ends in a carriage return keeps it back, so a CRLF split across two chunks is a line end."""
+
+    def __init__(self, raw: bool) -> None:
+        self.raw = raw
+        self.held: dict[int, tuple[TextIO, str]] = {}
+
+    def write(self, stream: TextIO, text: str) -> None:
+        if self.raw:
+            stream.write(text)
+            return
+        _, held = self.held.pop(id(stream), (stream, ""))
+        text = held + text
+        if text.endswith("\r"):
+            self.held[id(stream)] = (stream, "\r")
+            text = text[:-1]
+        stream.write(neutralise(text))
+
+    def end(self) -> None:
+        for stream, held in self.held.values():
+            stream.write(neutralise(held))
+        self.held.clear()
 
 
 def cmd_runs_tail(args: argparse.Namespace) -> int:
@@ -183,7 +229,7 @@ def cmd_runs_tail(args: argparse.Namespace) -> int:
             for ev in events:
                 if job_id is not None and ev.job_id != job_id:
                     continue
-                print(json.dumps(event_json(ev), ensure_ascii=False) if args.json else event_text(ev), flush=True)
+                print(json_text(event_json(ev), indent=None) if args.json else neutralise(event_text(ev)), flush=True)
             if not events:
                 await asyncio.sleep(0.1)
 
