@@ -10,9 +10,10 @@ import math
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NoReturn, TypeAlias
+from typing import Any, NoReturn, TextIO, TypeAlias, cast
 
 from cronui.bounds import OutOfBounds, Whole, cut, show
 from cronui.config import ConfigError, Settings, load_settings
@@ -125,6 +126,46 @@ def _print_err(text: str) -> None:
 def warn(text: str) -> None:
     """One `cronui: ...` line on stderr (control characters in it shown visibly)."""
     _print_err(f"cronui: {text}")
+
+
+class Neutralised:
+    """A text stream that writes what it is given with control characters neutralised (cronui.controls).
+    A trailing carriage return waits for the next write, so a CRLF split across two writes is a line end."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.held = ""
+
+    def write(self, text: str) -> int:
+        n = len(text)
+        text, self.held = self.held + text, ""
+        if text.endswith("\r"):
+            text, self.held = text[:-1], "\r"
+        self.stream.write(neutralise(text))
+        return n
+
+    def end(self) -> None:
+        """Write a carriage return still held back (the text ended with it)."""
+        if self.held:
+            self.stream.write(neutralise(self.held))
+            self.held = ""
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding: the stream's own
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def neutralised_output() -> Iterator[None]:
+    """Within it, what is printed to stdout and stderr has its control characters neutralised: for commands
+    that show job output, errors and milestones, which may hold escape sequences."""
+    out, err = Neutralised(sys.stdout), Neutralised(sys.stderr)
+    sys.stdout, sys.stderr = cast(TextIO, out), cast(TextIO, err)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out.stream, err.stream
+        out.end()
+        err.end()
 
 
 def say(text: str = "") -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import TextIO
 
 from cronui import bounds
 from cronui.cli.common import (
@@ -18,13 +17,12 @@ from cronui.cli.common import (
     command,
     group,
     json_text,
+    neutralised_output,
     parse_int,
     print_json,
-    say,
     with_store,
 )
 from cronui.config import Settings
-from cronui.controls import neutralise
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control, NotFound
 from cronui.jobs import parse_duration
@@ -98,10 +96,11 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
             print_json([run_json(r) for r in runs])
             return 0
         for run in runs:
-            say(run_line(run))
+            print(run_line(run))
         return 0
 
-    return with_store(args, body)
+    with neutralised_output():  # errors may hold escape sequences: shown visibly
+        return with_store(args, body)
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
@@ -110,113 +109,87 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         if args.json:
             print_json(run_json(run))
             return 0
-        say(run_line(run))
+        print(run_line(run))
         late = None if run.started_at is None else run.started_at - run.scheduled_for
-        say(
+        print(
             f"  scheduled {iso_utc(run.scheduled_for)} · started {iso_utc(run.started_at) or '—'}"
             + (f" (late {late} ms)" if late is not None else "")
         )
-        say(
+        print(
             f"  node {run.node or '—'} · exit {run.exit_code if run.exit_code is not None else '—'}"
             + (f" · HTTP {run.http_status}" if run.http_status is not None else "")
         )
         if run.request:
-            say(f"  request {run.request.get('method', '')} {run.request.get('url', '')}")
+            print(f"  request {run.request.get('method', '')} {run.request.get('url', '')}")
         if run.total_tokens is not None or run.cost_usd is not None:
             cost = "unknown" if run.cost_usd is None else f"${run.cost_usd:.6f}"
-            say(
+            print(
                 f"  tokens in {run.prompt_tokens} · out {run.completion_tokens} · total {run.total_tokens}"
                 f" · cost {cost}"
             )
         for call in run.tool_calls:
-            say(f"  tool call {call.get('name')} {call.get('arguments')}")
+            print(f"  tool call {call.get('name')} {call.get('arguments')}")
         if run.delivery_status:
-            say(f"  delivery {run.delivery_status}" + (f": {run.delivery_reason}" if run.delivery_reason else ""))
+            print(f"  delivery {run.delivery_status}" + (f": {run.delivery_reason}" if run.delivery_reason else ""))
         if run.error:
-            say(f"  error {run.error}")
+            print(f"  error {run.error}")
         base = run.started_at or run.queued_at
         for m in run.milestones:
             data = " ".join(f"{k}={v}" for k, v in m.data.items())
-            say(f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip())
+            print(f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip())
         if run.output:
-            say("--- stdout ---")
-            say(run.output.rstrip("\n"))
+            print("--- stdout ---")
+            print(run.output.rstrip("\n"))
         if run.stderr:
-            say("--- stderr ---")
-            say(run.stderr.rstrip("\n"))
+            print("--- stderr ---")
+            print(run.stderr.rstrip("\n"))
         return 0
 
-    return with_store(args, body)
+    with neutralised_output():  # output, errors and milestones may hold escape sequences: shown visibly
+        return with_store(args, body)
 
 
 def cmd_runs_logs(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         run = await get_run(store, args.run_id)
         assert run.id is not None
-        shown = _Shown(raw=args.raw)
         if run.status.is_final or not args.follow:
-            shown.write(sys.stdout, run.output)
+            sys.stdout.write(run.output)
             if run.stderr:
-                shown.write(sys.stderr, run.stderr)
-            shown.end()
+                sys.stderr.write(run.stderr)
             return 0
         cursor = EventCursor(store)
         await cursor.prime()
-        seen = 0
+        shown = 0
 
         def show(ev: RunEvent) -> bool:
             """Print an output chunk; True once the run has finished."""
-            nonlocal seen
-            seen += 1
+            nonlocal shown
+            shown += 1
             if ev.kind is EventKind.OUTPUT:
-                shown.write(sys.stderr if ev.name == "stderr" else sys.stdout, str(ev.data.get("text", "")))
+                (sys.stderr if ev.name == "stderr" else sys.stdout).write(str(ev.data.get("text", "")))
                 sys.stdout.flush()
             return ev.kind is EventKind.FINISHED
 
         # what the log held when the cursor started, then what the cursor hands out
-        try:
-            for ev in await store.run_events(run.id):
-                if ev.id is not None and ev.id <= cursor.last_id and show(ev):
+        for ev in await store.run_events(run.id):
+            if ev.id is not None and ev.id <= cursor.last_id and show(ev):
+                return 0
+        while True:
+            for ev in await cursor.read():
+                if ev.run_id == run.id and show(ev):
                     return 0
-            while True:
-                for ev in await cursor.read():
-                    if ev.run_id == run.id and show(ev):
-                        return 0
-                current = await store.get_run(run.id)
-                if current is None or current.status.is_final:
-                    if current is not None and seen == 0:
-                        shown.write(sys.stdout, current.output)
-                    return 0
-                await asyncio.sleep(0.1)
-        finally:
-            shown.end()
+            current = await store.get_run(run.id)
+            if current is None or current.status.is_final:
+                if current is not None and shown == 0:
+                    sys.stdout.write(current.output)
+                return 0
+            await asyncio.sleep(0.1)
 
-    return with_store(args, body)
-
-
-class _Shown:
-    """Writes a run's output for a terminal: control sequences neutralised (cronui.controls), unless `raw`.
-    A chunk that ends in a carriage return keeps it back, so a CRLF split across two chunks is a line end."""
-
-    def __init__(self, raw: bool) -> None:
-        self.raw = raw
-        self.held: dict[int, tuple[TextIO, str]] = {}
-
-    def write(self, stream: TextIO, text: str) -> None:
-        if self.raw:
-            stream.write(text)
-            return
-        _, held = self.held.pop(id(stream), (stream, ""))
-        text = held + text
-        if text.endswith("\r"):
-            self.held[id(stream)] = (stream, "\r")
-            text = text[:-1]
-        stream.write(neutralise(text))
-
-    def end(self) -> None:
-        for stream, held in self.held.values():
-            stream.write(neutralise(held))
-        self.held.clear()
+    if args.raw:
+        return with_store(args, body)
+    with neutralised_output():  # escape sequences shown visibly; --raw writes them as they are
+        return with_store(args, body)
 
 
 def cmd_runs_tail(args: argparse.Namespace) -> int:
@@ -229,7 +202,8 @@ def cmd_runs_tail(args: argparse.Namespace) -> int:
             for ev in events:
                 if job_id is not None and ev.job_id != job_id:
                     continue
-                print(json_text(event_json(ev), indent=None) if args.json else neutralise(event_text(ev)), flush=True)
+                # event_text shows control characters visibly; json_text escapes them
+                print(json_text(event_json(ev), indent=None) if args.json else event_text(ev), flush=True)
             if not events:
                 await asyncio.sleep(0.1)
 

@@ -5,6 +5,7 @@ before these checks existed is shown, not crashed on."""
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import sqlite3
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cronui.cli.common import EXIT_BROKEN_PIPE, guarded, json_text
+from cronui.cli.common import EXIT_BROKEN_PIPE, Neutralised, guarded, json_text
 from cronui.config import ConfigError, load_settings
 from cronui.jobs import JobError, number_errors, validate
 from cronui.model import EventKind, Job, RunEvent
@@ -412,6 +413,15 @@ def test_an_event_line_shows_output_escapes_visibly():
 def test_errors_are_printed_with_control_characters_visible(capsys, db):
     code, _, err = cli(capsys, "jobs", "show", "x\x1b[2J")
     assert code == 2 and err == "cronui: no job named 'x\\x1b[2J'\n"
+
+
+def test_a_crlf_split_across_two_writes_is_still_a_line_end():
+    buf = io.StringIO()
+    stream = Neutralised(buf)
+    stream.write("50%\r")
+    stream.write("\ndone\x1b[K\r")
+    stream.end()
+    assert buf.getvalue() == "50%\ndone^[[K^M"
 
 
 def test_a_closed_pipe_ends_quietly(capsys):
