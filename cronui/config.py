@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cronui import locations
+from cronui import bounds, locations
+from cronui.bounds import Duration, Number, Whole, show
 from cronui.schedule import ScheduleError, get_zone
 
 
@@ -24,30 +25,27 @@ class ConfigError(ValueError):
 # ---------------------------------------------------------------- value checkers
 
 
-def _pos_int(v: Any) -> int:
-    if isinstance(v, str) and v.strip().isdigit():
-        v = int(v)
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"expected a positive integer, got {v!r}")
-    return v
+def _whole(bound: Whole) -> Callable[[Any], int]:
+    """A whole number within `bound`, written as a TOML integer or as text (an environment variable)."""
+
+    def check(v: Any) -> int:
+        return bound.parse(v) if isinstance(v, str) else bound.check(v)
+
+    return check
 
 
-def _nonneg_number(v: Any) -> float:
-    if isinstance(v, str):
-        try:
-            v = float(v)
-        except ValueError:
-            raise ValueError(f"expected a number, got {v!r}") from None
-    if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
-        raise ValueError(f"expected a number >= 0, got {v!r}")
-    return float(v)
+def _number(bound: Number | Duration) -> Callable[[Any], float]:
+    """A finite number within `bound` (a Duration counts seconds), as a TOML number or as text."""
 
+    def check(v: Any) -> float:
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                raise ValueError(f"expected a number, got {show(v)}") from None
+        return float(bound.check(v))
 
-def _pos_number(v: Any) -> float:
-    n = _nonneg_number(v)
-    if n <= 0:
-        raise ValueError(f"expected a number > 0, got {v!r}")
-    return n
+    return check
 
 
 def _text(v: Any) -> str:
@@ -112,12 +110,12 @@ class Settings:
 _SCALARS: dict[str, Callable[[Any], Any]] = {
     "db": _text,
     "timezone": _zone,
-    "max_concurrent": _pos_int,
-    "auto_disable_after": _pos_int,
-    "misfire_grace": _nonneg_number,
-    "default_timeout": _pos_number,
-    "kill_grace": _nonneg_number,
-    "output_cap": _pos_int,
+    "max_concurrent": _whole(bounds.POOL_SIZE),
+    "auto_disable_after": _whole(bounds.AUTO_DISABLE_AFTER),
+    "misfire_grace": _number(bounds.DURATION),
+    "default_timeout": _number(bounds.POSITIVE_DURATION),
+    "kill_grace": _number(bounds.DURATION),
+    "output_cap": _whole(bounds.OUTPUT_CAP),
     "theme": _text,
 }
 
@@ -125,18 +123,23 @@ _SCALARS: dict[str, Callable[[Any], Any]] = {
 def _price(v: Any) -> Price:
     if not isinstance(v, Mapping) or set(v) != {"input", "output"}:
         raise ValueError("expected { input = USD per 1M tokens, output = USD per 1M }")
-    return Price(_nonneg_number(v["input"]), _nonneg_number(v["output"]))
+    price = _number(bounds.PRICE)
+    return Price(price(v["input"]), price(v["output"]))
 
 
 # tables of name = value: (check one value, what the table holds)
 _MAPS: dict[str, tuple[Callable[[Any], Any], str]] = {
-    "pools": (_pos_int, "pool name = limit"),
+    "pools": (_whole(bounds.POOL_SIZE), "pool name = limit"),
     "prices": (_price, "model = { input = ..., output = ... }"),
     "keys": (_text, "binding id = key"),
 }
 _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "retention": {"days": _pos_number, "runs_per_job": _pos_int, "event_hours": _pos_number},
-    "lease": {"ttl": _pos_number, "renew": _pos_number},
+    "retention": {
+        "days": _number(bounds.RETENTION_DAYS),
+        "runs_per_job": _whole(bounds.RETENTION_RUNS),
+        "event_hours": _number(bounds.EVENT_HOURS),
+    },
+    "lease": {"ttl": _number(bounds.LEASE_TTL), "renew": _number(bounds.LEASE_RENEW)},
 }
 
 
@@ -203,6 +206,8 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"invalid TOML: {e}") from None
+    except ValueError:  # an integer of more than 4300 digits, which int() refuses to read
+        raise ValueError("invalid TOML: a number is too long to read") from None
     except OSError as e:
         raise ValueError(f"cannot read: {e.strerror}") from None
 
@@ -263,8 +268,11 @@ def load_settings(
         raise ConfigError(f"{path}: config file not found")
 
     for name, value in _env_settings(env).items():
-        var = f"CRONUI_{name.upper()}"
-        _apply(settings, {name: value}, f"environment {var}" if not isinstance(value, dict) else "environment")
+        if isinstance(value, dict):  # a section's keys, each from its own variable
+            for key, item in value.items():
+                _apply(settings, {name: {key: item}}, f"environment CRONUI_{name.upper()}_{key.upper()}")
+        else:
+            _apply(settings, {name: value}, f"environment CRONUI_{name.upper()}")
 
     if overrides:
         _apply(settings, {k: v for k, v in overrides.items() if v is not None}, "command line")

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from typing import overload
+from urllib.parse import urlsplit
 
+from cronui.bounds import (
+    ALERT_AFTER,
+    DURATION,
+    HTTP_STATUS,
+    KEEP_TURNS,
+    MAX_TOKENS,
+    POSITIVE_DURATION,
+    QUEUE_LIMIT,
+    RETRIES,
+    TEMPERATURE,
+    Bound,
+    Duration,
+    OutOfBounds,
+    show,
+)
+from cronui.controls import has_control
 from cronui.model import Job
 from cronui.schedule import ScheduleError, get_zone, parse
 from cronui.targets import (
@@ -19,8 +37,11 @@ from cronui.targets import (
     ShellTarget,
 )
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
-ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# \Z, not $: `$` also matches before a trailing newline, which let "name\n" through
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}\Z")
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+# a header name is an HTTP token (RFC 9110); a value holds no control character but tab
+HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -57,20 +78,21 @@ class JobError(ValueError):
         return JobError(self.field, self.problem, hint=self.hint, job=name)
 
 
-def parse_duration(text: str | float | int, field: str) -> float:
-    """'90', '90s', '15m', '2h', '1d' -> seconds."""
-    if isinstance(text, bool):
-        raise JobError(field, f"expected a duration like 30s, 10m or 2h, got {text!r}")
-    if isinstance(text, int | float):
-        value = float(text)
-    else:
+def parse_duration(text: str | float | int, field: str, bound: Duration = DURATION) -> float:
+    """'90', '90s', '15m', '2h', '1d' (or a number of seconds) -> seconds, finite and within `bound`."""
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise JobError(field, f"expected a duration like 30s, 10m or 2h, got {show(text)}")
+    if isinstance(text, str):
         m = _DURATION_RE.match(text)
         if not m:
-            raise JobError(field, f"expected a duration like 30s, 10m or 2h, got {text!r}")
-        value = float(m.group(1)) * _UNIT_S[m.group(2)]
-    if value < 0:
-        raise JobError(field, "must not be negative")
-    return value
+            raise JobError(field, f"expected a duration like 30s, 10m or 2h, got {show(text)}")
+        value: int | float = float(m.group(1)) * _UNIT_S[m.group(2)]
+    else:
+        value = text
+    try:
+        return bound.check(value, given=text)
+    except OutOfBounds as e:
+        raise JobError(field, str(e)) from None
 
 
 def parse_env_pairs(pairs: Iterable[str], field: str = "--env") -> dict[str, str]:
@@ -85,9 +107,9 @@ def parse_env_pairs(pairs: Iterable[str], field: str = "--env") -> dict[str, str
 
 def validate(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> Job:
     """Check every field of `job` and normalize its schedule; raise JobError naming the first problem."""
-    if not NAME_RE.match(job.name or ""):
+    if not isinstance(job.name, str) or not NAME_RE.match(job.name):
         raise JobError(
-            f"name: {job.name!r} is not a valid job name (letters, digits, '.', '_', '-'; up to 80; "
+            f"name: {show(job.name)} is not a valid job name (letters, digits, '.', '_', '-'; up to 80; "
             "starting with a letter or digit)"
         )
     try:
@@ -105,26 +127,63 @@ def validate(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> J
     else:
         _validate_agent(job.target)
     _validate_delivery(job.delivery)
-    if job.timeout_s <= 0:
-        raise JobError("timeout", "must be more than 0 seconds")
-    if job.max_retries < 0 or job.max_retries > 100:
-        raise JobError("retries", f"expected 0 to 100, got {job.max_retries}")
-    if job.retry_delay_s < 0:
-        raise JobError("retry-delay", "must not be negative")
-    if job.queue_limit < 1:
-        raise JobError("queue-limit", f"expected at least 1, got {job.queue_limit}")
-    if job.misfire_grace_s < 0:
-        raise JobError("misfire-grace", "must not be negative")
-    if job.pool is not None and pools is not None and job.pool not in pools:
-        known = ", ".join(sorted(pools)) or "none configured"
-        raise JobError("pool", f"unknown pool {job.pool!r} (configured pools: {known}; add it under [pools])")
+    for error in number_errors(job):
+        raise error
+    if job.pool is not None:
+        _check_word(job.pool, "pool")
+        if pools is not None and job.pool not in pools:
+            known = ", ".join(sorted(pools)) or "none configured"
+            raise JobError("pool", f"unknown pool {job.pool!r} (configured pools: {known}; add it under [pools])")
     for tag in job.tags:
-        if not tag or any(c.isspace() for c in tag):
-            raise JobError("tag", f"{tag!r} must be a non-empty word")
+        _check_word(tag, "tag")
     for label, target in chain_targets(job):
+        if not isinstance(target, str) or not NAME_RE.match(target):
+            raise JobError(label, f"{show(target)} is not a job name")
         if target == job.name:
             raise JobError(label, "a job cannot chain to itself")
     return job
+
+
+def _check_word(value: object, field: str) -> None:
+    if not isinstance(value, str) or not value or not value.isprintable() or any(c.isspace() for c in value):
+        raise JobError(field, f"{show(value)} must be a non-empty word (no spaces or control characters)")
+
+
+def job_numbers(job: Job) -> Iterator[tuple[str, Bound, object]]:
+    """(field, bound, value) for every number a job holds; None values are "not set" and are skipped."""
+    yield "timeout", POSITIVE_DURATION, job.timeout_s
+    yield "retries", RETRIES, job.max_retries
+    yield "retry-delay", DURATION, job.retry_delay_s
+    yield "queue-limit", QUEUE_LIMIT, job.queue_limit
+    yield "misfire-grace", DURATION, job.misfire_grace_s
+    t = job.target
+    if isinstance(t, HttpTarget):
+        yield "expect-status", HTTP_STATUS, t.expect_status
+    elif isinstance(t, AgentTarget):
+        yield "max-tokens", MAX_TOKENS, t.max_tokens
+        yield "temperature", TEMPERATURE, t.temperature
+        yield "idle-timeout", POSITIVE_DURATION, t.idle_timeout_s
+        yield "keep-turns", KEEP_TURNS, t.keep_turns
+    d = job.delivery
+    yield "alert-after", ALERT_AFTER, d.alert_after
+    yield "alert-cooldown", DURATION, d.alert_cooldown_s
+
+
+_REQUIRED_NUMBERS = frozenset({"timeout", "retries", "retry-delay", "queue-limit", "misfire-grace"})
+
+
+def number_errors(job: Job) -> list[JobError]:
+    """Every number of `job` that is not finite or out of its bounds (see cronui.bounds), one error each.
+    `validate` refuses the first; a job stored before these checks existed is shown with all of them."""
+    errors: list[JobError] = []
+    for field, bound, value in job_numbers(job):
+        if value is None and field not in _REQUIRED_NUMBERS:
+            continue
+        try:
+            bound.check(value)
+        except OutOfBounds as e:
+            errors.append(JobError(field, str(e)))
+    return errors
 
 
 def chain_targets(job: Job) -> Iterator[tuple[str, str]]:
@@ -190,12 +249,42 @@ def check_chain_graph(jobs: Iterable[Job], names: set[str]) -> None:
             raise error.in_job(job.name)
 
 
-_URL_RE = re.compile(r"^(https?://|\$\{env:[A-Za-z_][A-Za-z0-9_]*\})", re.IGNORECASE)
+_ENV_REF_RE = re.compile(r"^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 def _check_url(value: object, field: str) -> None:
-    if not isinstance(value, str) or not _URL_RE.match(value.strip()):
-        raise JobError(field, f"expected an http:// or https:// URL (or ${{env:NAME}}), got {value!r}")
+    """An http(s) URL with a host, or one that starts with ${env:NAME} (resolved when the job runs)."""
+    expected = "expected an http:// or https:// URL (or ${env:NAME})"
+    if not isinstance(value, str) or not value.strip():
+        raise JobError(field, f"{expected}, got {show(value)}")
+    if _ENV_REF_RE.match(value):
+        return
+    if value != value.strip() or any(c.isspace() for c in value) or has_control(value):
+        raise JobError(field, f"{expected} without spaces or control characters, got {show(value)}")
+    try:
+        parts = urlsplit(value)
+    except ValueError as e:  # e.g. an unbalanced [ in the host
+        raise JobError(field, f"{expected}, got {show(value)} ({e})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise JobError(field, f"{expected}, got {show(value)}")
+    host = parts.netloc.rpartition("@")[2]
+    if not host or host.startswith(":") or (not parts.hostname and "${env:" not in host):
+        raise JobError(field, f"{show(value)} has no host (expected e.g. https://example.com/path)")
+    if "${env:" not in host:
+        try:
+            parts.port  # noqa: B018 - it raises on a port that is not a number from 0 to 65535
+        except ValueError:
+            raise JobError(field, f"{show(value)} has an invalid port") from None
+
+
+def _check_headers(headers: object, field: str) -> None:
+    if not isinstance(headers, dict):
+        raise JobError(field, f"expected a table of header names and values, got {show(headers)}")
+    for key, value in headers.items():
+        if not isinstance(key, str) or not HEADER_NAME_RE.match(key):
+            raise JobError(field, f"{show(key)} is not a valid header name")
+        if not isinstance(value, str) or has_control(value):
+            raise JobError(field, f"{key}: the value must be text without line breaks or control characters")
 
 
 def _validate_shell(t: ShellTarget) -> None:
@@ -215,15 +304,15 @@ def _validate_http(t: HttpTarget) -> None:
     expect = t.expect_status
     if expect is not None and (isinstance(expect, bool) or not isinstance(expect, int) or not 100 <= expect <= 599):
         raise JobError("expect-status", f"expected an HTTP status code 100-599, got {expect!r}")
-    for key in t.headers:
-        if not key or any(c.isspace() or c == ":" for c in key):
-            raise JobError("header", f"{key!r} is not a valid header name")
+    _check_headers(t.headers, "header")
 
 
 def _validate_agent(t: AgentTarget) -> None:
     _check_url(t.base_url, "agent")
     if not str(t.model or "").strip():
         raise JobError("model", "say which model to ask", hint="--model")
+    if not isinstance(t.model, str) or t.model != t.model.strip() or has_control(t.model):
+        raise JobError("model", f"{show(t.model)} must not start or end with spaces or hold control characters")
     if not str(t.message or "").strip():
         raise JobError("message", "the message to send is empty", hint="--message")
     env = t.api_key_env
@@ -231,9 +320,13 @@ def _validate_agent(t: AgentTarget) -> None:
         raise JobError("api-key-env", f"{env!r} is not an environment variable name (give the name, not the key)")
     if t.conversation not in CONVERSATIONS:
         raise JobError("conversation", f"expected {' or '.join(CONVERSATIONS)}, got {t.conversation!r}")
-    max_tokens = t.max_tokens
-    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
-        raise JobError("max-tokens", f"expected a positive whole number, got {max_tokens!r}")
+    _check_headers(t.headers, "agent-headers")
+    if t.stream is not None and not isinstance(t.stream, bool):
+        raise JobError("stream", f"expected true or false, got {show(t.stream)}")
+    try:
+        json.dumps(t.extra, allow_nan=False)
+    except (TypeError, ValueError):
+        raise JobError("extra", "holds a value a JSON request cannot carry (a date, NaN or infinity)") from None
 
 
 def _validate_delivery(d: Delivery) -> None:
@@ -248,6 +341,3 @@ def _validate_delivery(d: Delivery) -> None:
     for value, option in ((d.to, "deliver-to"), (d.alert_to, "alert-to")):
         if value:
             _check_url(value, option)
-    after = d.alert_after
-    if after is not None and (isinstance(after, bool) or not isinstance(after, int) or after < 1):
-        raise JobError("alert-after", f"expected a positive whole number, got {after!r}")

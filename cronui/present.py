@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cronui.controls import neutralise
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus
 from cronui.targets import to_dict
 from cronui.timefmt import human_span, iso_utc
@@ -181,4 +182,5 @@ def event_text(ev: RunEvent) -> str:
         detail = f"attempt {d.get('attempt')} at {iso_utc(d.get('not_before'))}"
     else:
         detail = " ".join(f"{k}={_data_value(k, v)}" for k, v in d.items())
-    return f"{ts}  {kind:<16} {who}  {detail}".rstrip()
+    # job output and errors may hold escape sequences: shown visibly, never acted on by a terminal
+    return neutralise(f"{ts}  {kind:<16} {who}  {detail}".rstrip())

@@ -10,6 +10,7 @@ functions. Two kinds of duration text exist, and each has one function:
 from __future__ import annotations
 
 import functools
+import math
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,8 @@ def human_span(ms: int | float | None, decimals: int = 2) -> str:
     seconds it shows `decimals` places (3 for a milestone's offset, where milliseconds matter)."""
     if ms is None:
         return "—"
+    if not math.isfinite(ms) or abs(ms) >= 1e15:  # only a value stored before bounds were checked
+        return f"{ms / 1000:g}s"
     s = ms / 1000
     if s < 10:
         return f"{s:.{decimals}f}s"
@@ -55,7 +58,7 @@ def human_span(ms: int | float | None, decimals: int = 2) -> str:
 def duration_spec(seconds: float) -> str | float:
     """Seconds as the shortest exact duration text ('90s', '10m', '2h', '1d'), or the number itself
     when it is not a whole number of seconds (so reading it back gives exactly the same float)."""
-    if seconds != int(seconds):
+    if not math.isfinite(seconds) or seconds != int(seconds):
         return seconds
     s = int(seconds)
     if s == 0:

@@ -6,27 +6,40 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
+import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NoReturn, TypeAlias
+from typing import Any, NoReturn, TextIO, TypeAlias, cast
 
+from cronui.bounds import OutOfBounds, Whole, cut, show
 from cronui.config import ConfigError, Settings, load_settings
+from cronui.controls import escape_json_text, neutralise
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control, NotFound
-from cronui.jobs import JobError
+from cronui.jobs import JobError, number_errors
+from cronui.model import Job
 from cronui.schedule import ScheduleError, get_zone
 from cronui.store import Store, make_store
 from cronui.store.base import StoreError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 128 + 13  # as a process ended by SIGPIPE
 
 
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2."""
 
+
+# the numbers of a job `cronui jobs edit` has an option for (all but the agent's keep-turns)
+EDITABLE_NUMBERS = frozenset(
+    "timeout retries retry-delay queue-limit misfire-grace expect-status max-tokens temperature idle-timeout "
+    "alert-after alert-cooldown".split()
+)
 
 USER_ERRORS: tuple[type[Exception], ...] = (UsageError, ConfigError, ScheduleError, JobError, NotFound, StoreError)
 """Bad input or a missing thing: one line on stderr and exit 2, never a traceback."""
@@ -75,24 +88,125 @@ def group(
 
 
 def guarded(call: Callable[[], int]) -> int:
-    """Run a command: bad input is one line on stderr and exit 2; ctrl-c is exit 130."""
+    """Run a command: bad input is one line on stderr and exit 2; ctrl-c is exit 130; a reader that goes
+    away (`cronui runs list | head`) ends it quietly, as SIGPIPE ends other tools (exit 141)."""
     try:
-        return call()
+        code = call()
+        sys.stdout.flush()  # here, where a closed pipe can still be told apart, not at interpreter exit
+        return code
     except USER_ERRORS as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(msg if msg.startswith("cronui") else f"cronui: {msg}", file=sys.stderr)
+        _print_err(msg if msg.startswith("cronui") else f"cronui: {msg}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _drop_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered for the closed pipe is thrown away instead of
+    failing again (with a traceback) when the interpreter flushes it at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing will flush to the pipe
+        pass
+
+
+def _print_err(text: str) -> None:
+    try:
+        print(neutralise(text), file=sys.stderr)
+    except BrokenPipeError:  # stderr closed too: nobody is left to tell
+        pass
 
 
 def warn(text: str) -> None:
-    """One `cronui: ...` line on stderr."""
-    print(f"cronui: {text}", file=sys.stderr)
+    """One `cronui: ...` line on stderr (control characters in it shown visibly)."""
+    _print_err(f"cronui: {text}")
+
+
+class Neutralised:
+    """A text stream that writes what it is given with control characters neutralised (cronui.controls).
+    A trailing carriage return waits for the next write, so a CRLF split across two writes is a line end."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.held = ""
+
+    def write(self, text: str) -> int:
+        n = len(text)
+        text, self.held = self.held + text, ""
+        if text.endswith("\r"):
+            text, self.held = text[:-1], "\r"
+        self.stream.write(neutralise(text))
+        return n
+
+    def end(self) -> None:
+        """Write a carriage return still held back (the text ended with it)."""
+        if self.held:
+            self.stream.write(neutralise(self.held))
+            self.held = ""
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding: the stream's own
+        return getattr(self.stream, name)
+
+
+@contextmanager
+def neutralised_output() -> Iterator[None]:
+    """Within it, what is printed to stdout and stderr has its control characters neutralised: for commands
+    that show job output, errors and milestones, which may hold escape sequences."""
+    out, err = Neutralised(sys.stdout), Neutralised(sys.stderr)
+    sys.stdout, sys.stderr = cast(TextIO, out), cast(TextIO, err)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = out.stream, err.stream
+        out.end()
+        err.end()
+
+
+def say(text: str = "") -> None:
+    """A line of text for a person on stdout: job output, names and errors in it are shown with their
+    control characters neutralised (cronui.controls), so they cannot drive the terminal."""
+    print(neutralise(text))
+
+
+def stored_problems(job: Job) -> list[str]:
+    """What is wrong with the numbers of a stored job (one saved before they were checked), each with how
+    to set it again: one line each, for `jobs show` to warn of and `export` to refuse with."""
+    out = []
+    for error in number_errors(job):
+        how = (
+            f"set it again with `cronui jobs edit {job.name} --{error.field} ...` or `cronui apply`"
+            if error.field in EDITABLE_NUMBERS
+            else "set it again with `cronui apply`"
+        )
+        out.append(f"job {job.name!r}: {error.field}: {error.problem} (a stored value; {how})")
+    return out
+
+
+def json_safe(value: Any) -> Any:
+    """`value` with every float that is not finite as None: JSON has no inf or nan (a job stored before
+    numbers were checked can hold one), and scripts reading the output must still parse it."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def json_text(value: Any, indent: int | None = 2) -> str:
+    """Strict JSON for stdout: non-finite numbers as null, and C1 controls escaped (json escapes C0)."""
+    return escape_json_text(json.dumps(json_safe(value), indent=indent, ensure_ascii=False, allow_nan=False))
 
 
 def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+    print(json_text(value))
 
 
 # ---------------------------------------------------------------- settings and the store
@@ -132,25 +246,20 @@ async def live_holder(store: Store) -> bool:
 # ---------------------------------------------------------------- parsing
 
 
-def _to_int(text: str, problem: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(problem) from None
-
-
 def parse_count(text: str, name: str = "-n", limit: int = 10_000) -> int:
-    n = _to_int(text, f"{name}: expected a positive integer, got {text!r}")
-    if not 1 <= n <= limit:
-        raise UsageError(f"{name}: expected a positive integer up to {limit}, got {n}")
-    return n
+    try:
+        return Whole(1, limit).parse(text)
+    except OutOfBounds as e:
+        if str(e).startswith("expected a whole number"):
+            raise UsageError(f"{name}: expected a positive integer, got {show(text)}") from None
+        raise UsageError(f"{name}: expected a positive integer up to {limit}, got {cut(text.strip())}") from None
 
 
 def parse_int(text: str, name: str, lo: int = 0, hi: int = 1_000_000) -> int:
-    n = _to_int(text, f"{name}: expected a whole number, got {text!r}")
-    if not lo <= n <= hi:
-        raise UsageError(f"{name}: expected {lo} to {hi}, got {n}")
-    return n
+    try:
+        return Whole(lo, hi).parse(text)
+    except OutOfBounds as e:
+        raise UsageError(f"{name}: {e}") from None
 
 
 def parse_instant(text: str, zone: str) -> int:

@@ -13,7 +13,19 @@ import os
 import subprocess
 import sys
 
-from cronui.cli.common import EXIT_BAD_INPUT, Commands, UsageError, command, group, settings_from, warn, with_store
+from cronui.cli.common import (
+    EXIT_BAD_INPUT,
+    Commands,
+    UsageError,
+    command,
+    group,
+    print_json,
+    say,
+    settings_from,
+    stored_problems,
+    warn,
+    with_store,
+)
 from cronui.config import Settings
 from cronui.crontab import CronEntry, looks_like_system, names_for, parse_crontab
 from cronui.engine.clock import SystemClock
@@ -135,12 +147,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
         if not args.dry_run and not plan.empty:
             await control.apply(plan.creates, [u.job for u in plan.updates], plan.removes)
         if args.json:
-            print(
-                json.dumps(plan_json(plan, source=jobfile.source, dry_run=args.dry_run), indent=2, ensure_ascii=False)
-            )
+            print_json(plan_json(plan, source=jobfile.source, dry_run=args.dry_run))
             return 0
         for line in format_plan(plan):
-            print(line)
+            say(line)
         if plan.empty:
             print(f"{args.file}: no changes ({len(jobfile.jobs)} jobs up to date)")
         elif args.dry_run:
@@ -161,6 +171,9 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         jobs = await store.list_jobs()
+        problems = [line for job in jobs for line in stored_problems(job)]
+        if problems:  # a file holding them would not apply; say what to fix instead
+            return _report(problems, f"{len(problems)} stored values out of bounds; nothing exported")
         text, warnings = dump_json(jobs) if args.json else dump_toml(jobs)
         for w in warnings:
             warn(f"warning: {w}")
@@ -260,7 +273,7 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         live = await store.list_jobs()
         for n, note in tab.notes:
-            print(f"{display}:{n}: {note}" if n else f"{display}: {note}")
+            say(f"{display}:{n}: {note}" if n else f"{display}: {note}")
         for n, msg in errors:
             warn(f"{display}:{n}: {msg} (skipped)")
         same = {_same_key(j): j for j in live if j.kind is TargetKind.SHELL}
@@ -268,7 +281,7 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
         for entry, job in built:
             key = _same_key(job)
             if key in same:
-                print(f"= {display}:{entry.line}: already imported as {same[key].name!r}; skipped")
+                say(f"= {display}:{entry.line}: already imported as {same[key].name!r}; skipped")
             else:
                 fresh.append((entry, job))
         taken = {j.name for j in live}
@@ -276,7 +289,7 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
             job.name = name
         for _entry, job in fresh:
             command = job.target.summary().replace("\n", "\\n")
-            print(f"+ {job.name}  {job.schedule} ({job.timezone})  {command}")
+            say(f"+ {job.name}  {job.schedule} ({job.timezone})  {command}")
         jobs = [job for _, job in fresh]
         if jobs and not args.timeout:
             print(

@@ -9,7 +9,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from cronui.cli.common import parse_int
+from cronui import bounds
+from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
@@ -94,6 +95,20 @@ def _names(values: list[str] | None) -> list[str] | None:
     return [v for v in values if v.strip()]
 
 
+def _whole(text: str, option: str, bound: Whole) -> int:
+    try:
+        return bound.parse(text)
+    except OutOfBounds as e:
+        raise JobError(option, str(e)) from None
+
+
+def _number(text: str, option: str, bound: Number) -> float:
+    try:
+        return bound.parse(text)
+    except OutOfBounds as e:
+        raise JobError(option, str(e)) from None
+
+
 def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> None:
     if a.schedule is not None:
         job.schedule = a.schedule
@@ -115,15 +130,17 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
     _apply_agent_options(job, a)
     _apply_delivery_options(job, a)
     if a.timeout is not None:
-        job.timeout_s = parse_duration(a.timeout or str(settings.default_timeout), "--timeout")
+        job.timeout_s = parse_duration(
+            a.timeout or str(settings.default_timeout), "--timeout", bounds.POSITIVE_DURATION
+        )
     if a.retries is not None:
-        job.max_retries = parse_int(a.retries or "0", "--retries", 0, 100)
+        job.max_retries = _whole(a.retries or "0", "--retries", bounds.RETRIES)
     if a.retry_delay is not None:
         job.retry_delay_s = parse_duration(a.retry_delay or "30", "--retry-delay")
     if a.overlap is not None:
         job.overlap = OverlapPolicy(a.overlap)
     if a.queue_limit is not None:
-        job.queue_limit = parse_int(a.queue_limit or "3", "--queue-limit", 1, 10_000)
+        job.queue_limit = _whole(a.queue_limit or "3", "--queue-limit", bounds.QUEUE_LIMIT)
     if a.misfire is not None:
         job.misfire = MisfirePolicy(a.misfire)
     if a.misfire_grace is not None:
@@ -160,8 +177,8 @@ def _apply_http_options(job: Job, a: argparse.Namespace) -> None:
                 continue
             key, sep, value = h.partition(":")
             if not sep or not key.strip():
-                raise JobError(f"--header: expected 'Name: value', got {h!r}")
-            headers[key.strip()] = value.strip()
+                raise JobError(f"--header: expected 'Name: value', got {show(h)}")
+            headers[key.strip()] = value.strip(" \t")
         t.headers = headers
     if a.body is not None:
         body = a.body or None
@@ -172,7 +189,7 @@ def _apply_http_options(job: Job, a: argparse.Namespace) -> None:
             body = f"@{path}"
         t.body = body
     if a.expect_status is not None:
-        t.expect_status = parse_int(a.expect_status, "--expect-status", 100, 599) if a.expect_status else None
+        t.expect_status = _whole(a.expect_status, "--expect-status", bounds.HTTP_STATUS) if a.expect_status else None
     if a.expect_body is not None:
         t.expect_body = a.expect_body or None
 
@@ -194,14 +211,13 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         if (value := getattr(a, name)) is not None:
             setattr(t, name, value or None)
     if a.max_tokens is not None:
-        t.max_tokens = parse_int(a.max_tokens, "--max-tokens", 1, 10_000_000) if a.max_tokens else None
+        t.max_tokens = _whole(a.max_tokens, "--max-tokens", bounds.MAX_TOKENS) if a.max_tokens else None
     if a.temperature is not None:
-        try:
-            t.temperature = float(a.temperature) if a.temperature else None
-        except ValueError:
-            raise JobError(f"--temperature: expected a number, got {a.temperature!r}") from None
+        t.temperature = _number(a.temperature, "--temperature", bounds.TEMPERATURE) if a.temperature else None
     if a.idle_timeout is not None:
-        t.idle_timeout_s = parse_duration(a.idle_timeout, "--idle-timeout") if a.idle_timeout else None
+        t.idle_timeout_s = (
+            parse_duration(a.idle_timeout, "--idle-timeout", bounds.POSITIVE_DURATION) if a.idle_timeout else None
+        )
 
 
 def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
@@ -217,7 +233,7 @@ def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
     if a.alert_to is not None:
         d.alert_to = a.alert_to or None
     if a.alert_after is not None:
-        d.alert_after = parse_int(a.alert_after, "--alert-after", 1, 10_000)
+        d.alert_after = _whole(a.alert_after, "--alert-after", bounds.ALERT_AFTER)
     if a.alert_cooldown is not None:
         d.alert_cooldown_s = parse_duration(a.alert_cooldown, "--alert-cooldown")
     job.delivery = d

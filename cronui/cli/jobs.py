@@ -18,6 +18,8 @@ from cronui.cli.common import (
     group,
     live_holder,
     print_json,
+    say,
+    stored_problems,
     warn,
     with_store,
 )
@@ -116,7 +118,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
         paused = await control.paused()
         print(JOB_LINE_HEADER)
         for job in jobs:
-            print(job_line(job, paused))
+            say(job_line(job, paused))
         return 0
 
     return with_store(args, body)
@@ -140,30 +142,32 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
                 "total_tokens": st.total_tokens,
                 "cost_usd": st.cost_usd,
             }
+        for problem in stored_problems(job):
+            warn(f"warning: {problem}")
         if args.json:
             print_json(data)
             return 0
-        print(f"{job.name}  ({job_state(job, await control.paused())})")
-        print(f"  schedule   {job.schedule}  — {describe(job.schedule)} ({job.timezone})")
-        print(f"  next run   {iso_utc(job.next_run_at) or '—'}")
-        print(f"  {job.kind!s:<10} {json.dumps(to_dict(job.target), ensure_ascii=False)}")
-        print(
+        say(f"{job.name}  ({job_state(job, await control.paused())})")
+        say(f"  schedule   {job.schedule}  — {describe(job.schedule)} ({job.timezone})")
+        say(f"  next run   {iso_utc(job.next_run_at) or '—'}")
+        say(f"  {job.kind!s:<10} {json.dumps(to_dict(job.target), ensure_ascii=False)}")
+        say(
             f"  policies   overlap {job.overlap} (queue {job.queue_limit}) · misfire {job.misfire} "
             f"(grace {human_span(job.misfire_grace_s * 1000)}) · retries {job.max_retries} "
             f"(delay {human_span(job.retry_delay_s * 1000)}) · timeout {human_span(job.timeout_s * 1000)}"
         )
         if job.pool:
-            print(f"  pool       {job.pool}")
+            say(f"  pool       {job.pool}")
         if job.on_success or job.on_failure:
-            print(
+            say(
                 f"  chains     on success: {', '.join(job.on_success) or '—'}"
                 f" · on failure: {', '.join(job.on_failure) or '—'}"
             )
         if job.tags:
-            print(f"  tags       {' '.join(job.tags)}")
+            say(f"  tags       {' '.join(job.tags)}")
         d = job.delivery
         if d != Delivery():
-            print(
+            say(
                 f"  delivery   {d.mode or 'never'} → {d.to or '—'} ({d.format})"
                 + (f" · alerts → {d.alert_to}" if d.alert_to else "")
             )
@@ -171,7 +175,7 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             w = data["stats"][window]
             rate = "—" if w["success_rate"] is None else f"{w['success_rate']:.0%}"
             cost = "—" if w["cost_usd"] is None else f"${w['cost_usd']:.4f}"
-            print(
+            say(
                 f"  {label:<10} {w['runs']} runs · success {rate} · median {human_span(w['median_ms'])} "
                 f"· p95 {human_span(w['p95_ms'])} · tokens {w['total_tokens']:,} · cost {cost}"
             )
@@ -295,9 +299,9 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         if args.json:
             print_json(run_json(final))
         else:
-            print(run_line(final))
+            say(run_line(final))
             if final.output:
-                print(final.output.rstrip("\n"))
+                say(final.output.rstrip("\n"))
         return 0 if final.status is RunStatus.SUCCEEDED else 1
 
     return with_store(args, body)

@@ -7,10 +7,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 
-from cronui.cli.common import Commands, Handler, UsageError, command, group, parse_int, print_json, with_store
+from cronui import bounds
+from cronui.cli.common import (
+    Commands,
+    Handler,
+    UsageError,
+    command,
+    group,
+    json_text,
+    neutralised_output,
+    parse_int,
+    print_json,
+    with_store,
+)
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control, NotFound
@@ -37,6 +48,9 @@ def add_parsers(sub: Commands) -> None:
     rs.add_argument("--json", action="store_true")
     rlog = _run_command(rsub, "logs", "print a run's output", cmd_runs_logs)
     rlog.add_argument("--follow", "-f", action="store_true", help="keep printing while it runs")
+    rlog.add_argument(
+        "--raw", action="store_true", help="write the output's bytes as they are (escape sequences included)"
+    )
     rt = command(rsub, "tail", "follow live events (of whichever process schedules)", cmd_runs_tail)
     rt.add_argument("--json", action="store_true", help="one JSON object per event")
     rt.add_argument("--job", metavar="NAME", help="only this job's events")
@@ -76,7 +90,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
                 known = " ".join(str(s) for s in RunStatus)
                 raise UsageError(f"--status: expected one of {known}, got {args.status}") from None
         if args.since:
-            seconds = parse_duration(args.since, "--since")
+            seconds = parse_duration(args.since, "--since", bounds.LOOKBACK)
             flt.since = SystemClock().now_ms() - int(seconds * 1000)
         runs = await store.list_runs(flt)
         if args.json:
@@ -86,7 +100,8 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
             print(run_line(run))
         return 0
 
-    return with_store(args, body)
+    with neutralised_output():  # errors may hold escape sequences: shown visibly
+        return with_store(args, body)
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
@@ -134,7 +149,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             print(run.stderr.rstrip("\n"))
         return 0
 
-    return with_store(args, body)
+    with neutralised_output():  # output, errors and milestones may hold escape sequences: shown visibly
+        return with_store(args, body)
 
 
 def cmd_runs_logs(args: argparse.Namespace) -> int:
@@ -174,7 +190,10 @@ def cmd_runs_logs(args: argparse.Namespace) -> int:
                 return 0
             await asyncio.sleep(0.1)
 
-    return with_store(args, body)
+    if args.raw:
+        return with_store(args, body)
+    with neutralised_output():  # escape sequences shown visibly; --raw writes them as they are
+        return with_store(args, body)
 
 
 def cmd_runs_tail(args: argparse.Namespace) -> int:
@@ -187,7 +206,8 @@ def cmd_runs_tail(args: argparse.Namespace) -> int:
             for ev in events:
                 if job_id is not None and ev.job_id != job_id:
                     continue
-                print(json.dumps(event_json(ev), ensure_ascii=False) if args.json else event_text(ev), flush=True)
+                # event_text shows control characters visibly; json_text escapes them
+                print(json_text(event_json(ev), indent=None) if args.json else event_text(ev), flush=True)
             if not events:
                 await asyncio.sleep(0.1)
 

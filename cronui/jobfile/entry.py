@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 import difflib
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from cronui import bounds
+from cronui.bounds import Duration, Number, OutOfBounds, Whole
 from cronui.config import Settings
 from cronui.jobfile.schema import (
     AGENT_KEYS,
@@ -97,24 +98,33 @@ class EntryReader:
             return None
         return value
 
-    def integer(self, table: Mapping[str, Any], key: str, label: str, lo: int, hi: int) -> int | None:
+    def integer(self, table: Mapping[str, Any], key: str, label: str, bound: Whole) -> int | None:
         value = self.typed(table, key, label, _is_int, "a whole number")
         if value is _ABSENT or value is None:
             return None
-        if not lo <= value <= hi:
-            self.fail(label, f"expected {lo} to {hi}, got {value}")
+        try:
+            return bound.check(value)
+        except OutOfBounds as e:
+            self.fail(label, str(e))
             return None
-        return int(value)
 
-    def number(self, table: Mapping[str, Any], key: str, label: str) -> float | None:
-        value = self.typed(table, key, label, _is_finite_number, "a number")
-        return None if value is _ABSENT or value is None else float(value)
+    def number(self, table: Mapping[str, Any], key: str, label: str, bound: Number) -> float | None:
+        value = self.typed(table, key, label, _is_number, "a number")
+        if value is _ABSENT or value is None:
+            return None
+        try:
+            return bound.check(value)
+        except OutOfBounds as e:
+            self.fail(label, str(e))
+            return None
 
     def boolean(self, table: Mapping[str, Any], key: str, label: str) -> bool | None:
         value = self.typed(table, key, label, lambda v: isinstance(v, bool), "true or false")
         return None if value is _ABSENT else value
 
-    def duration(self, table: Mapping[str, Any], key: str, label: str) -> float | None:
+    def duration(
+        self, table: Mapping[str, Any], key: str, label: str, bound: Duration = bounds.DURATION
+    ) -> float | None:
         expected = "a duration like 30s, 10m or 2h (or seconds)"
         value = self.typed(
             table, key, label, lambda v: isinstance(v, str | int | float) and not isinstance(v, bool), expected
@@ -122,14 +132,10 @@ class EntryReader:
         if value is _ABSENT or value is None:
             return None
         try:
-            seconds = parse_duration(value, label)
+            return parse_duration(value, label, bound)
         except JobError as e:
             self.fail(label, e.problem)
             return None
-        if not math.isfinite(seconds):
-            self.fail(label, f"expected a finite duration, got {show_short(value)}")
-            return None
-        return seconds
 
     def choice(self, table: Mapping[str, Any], key: str, label: str, choices: Sequence[str]) -> str | None:
         value = self.text(table, key, label)
@@ -198,11 +204,13 @@ class EntryReader:
             target=target if target is not None else TARGET_TYPES[job_kind](),  # a problem was recorded
             description=self.text(e, "description", "description") or "",
             enabled=_default(self.boolean(e, "enabled", "enabled"), True),
-            timeout_s=_default(self.duration(e, "timeout", "timeout"), self.settings.default_timeout),
-            max_retries=_default(self.integer(e, "retries", "retries", 0, 100), RETRIES),
+            timeout_s=_default(
+                self.duration(e, "timeout", "timeout", bounds.POSITIVE_DURATION), self.settings.default_timeout
+            ),
+            max_retries=_default(self.integer(e, "retries", "retries", bounds.RETRIES), RETRIES),
             retry_delay_s=_default(self.duration(e, "retry_delay", "retry_delay"), RETRY_DELAY_S),
             overlap=OverlapPolicy(self.choice(e, "overlap", "overlap", [str(o) for o in OverlapPolicy]) or "skip"),
-            queue_limit=_default(self.integer(e, "queue_limit", "queue_limit", 1, 10_000), QUEUE_LIMIT),
+            queue_limit=_default(self.integer(e, "queue_limit", "queue_limit", bounds.QUEUE_LIMIT), QUEUE_LIMIT),
             misfire=MisfirePolicy(self.choice(e, "misfire", "misfire", [str(m) for m in MisfirePolicy]) or "run_once"),
             misfire_grace_s=_default(self.duration(e, "misfire_grace", "misfire_grace"), self.settings.misfire_grace),
             pool=self.text(e, "pool", "pool") or None,
@@ -250,7 +258,7 @@ class EntryReader:
                 method=(method or HttpTarget.method).upper(),
                 headers=self.str_table(table, "headers", "http.headers") or {},
                 body=body,
-                expect_status=self.integer(table, "expect_status", "http.expect_status", 100, 599),
+                expect_status=self.integer(table, "expect_status", "http.expect_status", bounds.HTTP_STATUS),
                 expect_body=self.text(table, "expect_body", "http.expect_body"),
             )
         self.unknown(table, AGENT_KEYS, "agent.")
@@ -259,9 +267,10 @@ class EntryReader:
             self.fail("agent.extra", f"expected a table of request fields, got {show_short(extra)}")
             extra = {}
         try:
-            json.dumps(extra)
-        except (TypeError, ValueError):  # TOML dates and times have no JSON form
-            self.fail("agent.extra", "holds a date or time, which a JSON request cannot carry; write it as a string")
+            json.dumps(extra, allow_nan=False)
+        except (TypeError, ValueError):  # TOML dates and times have no JSON form; nan and inf neither
+            why = "holds a date, time, nan or inf, which a JSON request cannot carry; write it as a string"
+            self.fail("agent.extra", why)
             extra = {}
         api_key_env = self.text(table, "api_key_env", "agent.api_key_env")
         if api_key_env is not None and REF.fullmatch(api_key_env):
@@ -274,13 +283,13 @@ class EntryReader:
             system=self.text(table, "system", "agent.system"),
             api_key_env=api_key_env,
             conversation=conversation or AgentTarget.conversation,
-            max_tokens=self.integer(table, "max_tokens", "agent.max_tokens", 1, 10_000_000),
-            temperature=self.number(table, "temperature", "agent.temperature"),
+            max_tokens=self.integer(table, "max_tokens", "agent.max_tokens", bounds.MAX_TOKENS),
+            temperature=self.number(table, "temperature", "agent.temperature", bounds.TEMPERATURE),
             headers=self.str_table(table, "headers", "agent.headers") or {},
             extra=copy.deepcopy(extra),
-            idle_timeout_s=self.duration(table, "idle_timeout", "agent.idle_timeout"),
+            idle_timeout_s=self.duration(table, "idle_timeout", "agent.idle_timeout", bounds.POSITIVE_DURATION),
             stream=self.boolean(table, "stream", "agent.stream"),
-            keep_turns=self.integer(table, "keep_turns", "agent.keep_turns", 1, 10_000),
+            keep_turns=self.integer(table, "keep_turns", "agent.keep_turns", bounds.KEEP_TURNS),
         )
 
     def delivery(self) -> Delivery:
@@ -289,7 +298,7 @@ class EntryReader:
         to = self.text(e, "deliver_to", "deliver_to")
         fmt = self.choice(e, "deliver_format", "deliver_format", DELIVERY_FORMATS)
         alert_to = self.text(e, "alert_to", "alert_to")
-        after = self.integer(e, "alert_after", "alert_after", 1, 10_000)
+        after = self.integer(e, "alert_after", "alert_after", bounds.ALERT_AFTER)
         cooldown = self.duration(e, "alert_cooldown", "alert_cooldown")
         if not to and not alert_to:
             if mode in ("always", "on_failure"):
@@ -312,8 +321,8 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_finite_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _is_names(value: Any) -> bool:

@@ -36,6 +36,8 @@ def parse_text(text: str, display: str, *, as_json: bool = False) -> tuple[dict[
             data = json.loads(text)
         except json.JSONDecodeError as e:
             raise JobFileError([f"{display}:{e.lineno}: invalid JSON: {e.msg}"]) from None
+        except ValueError:  # an integer of more than 4300 digits, which int() refuses to read
+            raise JobFileError([f"{display}: invalid JSON: a number is too long to read"]) from None
         if not isinstance(data, dict):
             raise JobFileError([f'{display}: expected an object like {{"job": [...]}}'])
         return data, None
@@ -49,6 +51,8 @@ def parse_text(text: str, display: str, *, as_json: bool = False) -> tuple[dict[
                 [f"{display}:{m[1]}: invalid TOML: {msg[: m.start()].strip()} (column {m[2]})"]
             ) from None
         raise JobFileError([f"{display}: invalid TOML: {msg}"]) from None
+    except ValueError:  # an integer of more than 4300 digits
+        raise JobFileError([f"{display}: invalid TOML: a number is too long to read"]) from None
     return data, _job_header_lines(text)
 
 

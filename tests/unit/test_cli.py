@@ -255,7 +255,7 @@ def test_bad_config_names_file_key_and_reason(capsys, tmp_path, monkeypatch):
     cfg = tmp_path / "config.toml"
     cfg.write_text('max_concurrent = "lots"\n')
     code, _, err = cli(capsys, "--config", str(cfg), "locate", "db")
-    assert code == 2 and f"{cfg}: max_concurrent: expected a positive integer, got 'lots'" in err
+    assert code == 2 and f"{cfg}: max_concurrent: expected a whole number, got 'lots'" in err
     cfg.write_text("colour = 'blue'\n")
     code, _, err = cli(capsys, "--config", str(cfg), "locate", "db")
     assert code == 2 and f"{cfg}: colour: unknown key" in err

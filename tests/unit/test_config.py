@@ -65,11 +65,11 @@ run_now = "g"
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("max_concurrent = 0\n", "max_concurrent: expected a positive integer, got 0"),
+        ("max_concurrent = 0\n", "max_concurrent: expected 1 to 10000, got 0"),
         ('timezone = "Mars/Base"\n', "timezone: unknown time zone"),
         ('timezone = "UTC+2"\n', "timezone:"),
         ("[retention]\nweeks = 2\n", "retention.weeks: unknown key"),
-        ("[pools]\ngpu = -1\n", "pools.gpu: expected a positive integer"),
+        ("[pools]\ngpu = -1\n", "pools.gpu: expected 1 to 10000, got -1"),
         ('[prices.m]\ninput = "cheap"\noutput = 1\n', "prices.m: expected a number"),
         ("[lease]\nttl = 5\nrenew = 10\n", "lease.renew (10s) must be shorter than lease.ttl (5s)"),
         ("retention = 3\n", "retention: expected a table"),
