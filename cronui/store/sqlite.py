@@ -37,6 +37,7 @@ from cronui.store.base import (
     Recorded,
     RunEnd,
     SlotWrite,
+    StoreError,
     event_to_row,
     job_from_row,
     job_to_row,
@@ -127,6 +128,13 @@ def _turned_away(row: sqlite3.Row) -> tuple[str, str]:
     return str(RunStatus.SKIPPED), f"{REASON_OVERLAP}: run #{row['head_id']} still waiting to start"
 
 
+def _job_refused(job: Job, error: sqlite3.IntegrityError) -> StoreError:
+    """What a refused job row means: a name taken, or a value the column cannot hold (a NaN stored as NULL)."""
+    if "UNIQUE" in str(error):
+        return DuplicateJobName(f"a job named {job.name!r} already exists")
+    return StoreError(f"job {job.name!r} cannot be stored: {error}")
+
+
 def _failure_effect(status: RunStatus) -> str:
     """What a last attempt does to the job's consecutive failures."""
     if status is RunStatus.SUCCEEDED:
@@ -158,8 +166,8 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                 sets = ", ".join(f"{c} = ?" for c in row)
                 try:
                     await db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", [*row.values(), job_id])
-                except sqlite3.IntegrityError:
-                    raise DuplicateJobName(f"a job named {job.name!r} already exists") from None
+                except sqlite3.IntegrityError as e:
+                    raise _job_refused(job, e) from None
             for job in creates:
                 row = job_to_row(job)
                 row.pop("id")
@@ -168,8 +176,8 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                         f"INSERT INTO jobs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
                         list(row.values()),
                     )
-                except sqlite3.IntegrityError:
-                    raise DuplicateJobName(f"a job named {job.name!r} already exists") from None
+                except sqlite3.IntegrityError as e:
+                    raise _job_refused(job, e) from None
                 job.id = cur.lastrowid
 
     async def remove_job(self, job_id: int, now: int) -> None:

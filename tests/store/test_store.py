@@ -282,3 +282,13 @@ async def test_fleet_counts_each_jobs_finished_runs_per_bucket(backend: Store):
     mine = [(b.bucket, b.runs, b.succeeded, b.failed, b.tokens, b.cost_usd) for b in rows if b.job_id == job.id]
     assert mine == [(since, 2, 1, 1, 100, 0.01), (since + hour, 1, 0, 1, 50, 0.02)]
     assert [(b.job_id, b.runs, b.cost_usd) for b in rows if b.job_id != job.id] == [(other.id, 1, None)]
+
+
+async def test_a_value_a_column_cannot_hold_is_not_called_a_duplicate_name(backend: Store):
+    job = make_job("nan-grace")
+    job.created_at = job.updated_at = T0
+    job.misfire_grace_s = float("nan")  # past every validator: the store still says what is wrong
+    with pytest.raises(StoreError) as caught:
+        await backend.create_job(job)
+    assert not isinstance(caught.value, DuplicateJobName)
+    assert "nan-grace" in str(caught.value)
