@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from pathlib import Path
 
 from cronui.model import OverlapPolicy, Run, RunStatus, Trigger
 from cronui.store.base import ClaimLimits, RunEnd, RunFilter, SlotWrite, Store
-from cronui.store.sqlite import SQLiteStore
 from tests.helpers import make_job
+from tests.store.backends import same_database
 
 T0 = 1_780_000_000_000
 LEASE = 30_000
@@ -196,10 +195,10 @@ async def test_only_roots_limits_a_claim_to_those_runs_and_their_retries(backend
     assert (await backend.get_run(theirs.id)).status is RunStatus.PENDING
 
 
-async def test_two_nodes_claiming_at_once_never_claim_a_run_twice(backend: Store, tmp_path: Path):
+async def test_two_nodes_claiming_at_once_never_claim_a_run_twice(backend: Store):
     job = await add_job(backend, "contended", overlap=OverlapPolicy.ALLOW)
     await queue(backend, job.id, 40)
-    other = SQLiteStore(tmp_path / "contract.db")
+    other = same_database(backend)
     await other.open()
     try:
         results = await asyncio.gather(
@@ -240,11 +239,11 @@ async def test_failures_are_counted_in_the_store_and_a_success_resets_them(backe
     assert (await backend.get_job(job.id)).consecutive_failures == 0
 
 
-async def test_counters_are_right_under_two_concurrent_writers(backend: Store, tmp_path: Path):
+async def test_counters_are_right_under_two_concurrent_writers(backend: Store):
     """Two processes record failures of one job at the same time: every failure counts, and the job is
     switched off exactly once, by the end that reached the limit."""
     job = await add_job(backend, "raced", overlap=OverlapPolicy.ALLOW)
-    other = SQLiteStore(tmp_path / "contract.db")
+    other = same_database(backend)
     await other.open()
     try:
         runs = [await claimed(backend, job.id, node="shared") for _ in range(30)]
