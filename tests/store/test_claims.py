@@ -210,6 +210,28 @@ async def test_two_nodes_claiming_at_once_never_claim_a_run_twice(backend: Store
     assert len(ids) == len(set(ids)) == 40
 
 
+async def test_nodes_claiming_at_once_never_exceed_a_pool_or_a_jobs_overlap_rule(backend: Store):
+    """Sixteen claims from two processes at the same moment: the pool of two holds two running runs, the
+    job that runs one at a time runs one, whoever claimed them."""
+    for i in range(6):
+        await queue(backend, (await add_job(backend, f"gpu{i}", pool="gpu")).id, at=T0 + i)
+    solo = await add_job(backend, "solo", overlap=OverlapPolicy.QUEUE, queue_limit=10)
+    await queue(backend, solo.id, 5)
+    other = same_database(backend)
+    await other.open()
+    try:
+        # every claimer ready at once (a server store opens its pool's connections as they are needed)
+        await asyncio.gather(*[s.list_jobs() for _ in range(8) for s in (backend, other)])
+        results = await asyncio.gather(
+            *[claim(s, capacity=2, node=f"node{i}", pools={"gpu": 2}) for i in range(8) for s in (backend, other)]
+        )
+    finally:
+        await other.close()
+    assert sum(len(got.skipped) for got in results) == 0
+    running = await backend.list_runs(RunFilter(statuses=[RunStatus.RUNNING]))
+    assert sorted(r.job_name.rstrip("0123456789") for r in running) == ["gpu", "gpu", "solo"]
+
+
 # ------------------------------------------------------------------ run ends
 
 
