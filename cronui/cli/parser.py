@@ -29,7 +29,11 @@ def build_parser() -> CliParser:
         epilog=EPILOG,
     )
     p.add_argument("--config", metavar="PATH", help="config file (default: the user config dir's config.toml)")
-    p.add_argument("--db", metavar="URL", help="database: a SQLite path (default: the user data dir)")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="database: a SQLite path (default: the user data dir), or postgresql://user@host/db[?schema=NAME]",
+    )
     p.add_argument("--no-ui", action="store_true", help="run the scheduler headless, as a daemon")
     system.add_daemon_options(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=CliParser)

@@ -11,6 +11,8 @@
   SQLite a loopback socket advertised in the lease row.
 - `sqlite.py`: `SQLiteStore`, the SQLite write path and the scheduler's queries (jobs, slots, claims,
   finishing runs, the scheduler lease, scheduler state, pruning).
+- `postgres.py`, `pg_schema.py`: `PostgresStore`, the same contract on PostgreSQL (asyncpg) for several
+  nodes sharing one database, and its tables as migrations of their own.
 
 `make_store(url)` picks the backend for a database URL.
 """
@@ -22,9 +24,13 @@ from cronui.store.sqlite import SQLiteStore
 
 
 def make_store(url: str) -> Store:
-    """A store for a database URL: a SQLite path (or sqlite:///path); PostgreSQL comes with cluster mode."""
+    """A store for a database URL: postgresql://... (or postgres://...; `?schema=NAME` picks the schema),
+    else a SQLite path (or sqlite:///path)."""
     if url.startswith(("postgresql://", "postgres://")):
-        raise StoreError("PostgreSQL (cluster mode) is not available in this version; use a SQLite path")
+        # asyncpg loads only for a PostgreSQL URL: the SQLite commands stay without it
+        from cronui.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
     return SQLiteStore(path)
 

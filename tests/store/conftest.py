@@ -1,4 +1,4 @@
-"""The store contract's backends: every test that takes `backend` runs once per backend."""
+"""The store contract's backends: every test that takes `backend` runs once per backend (`backends.py`)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 
 from cronui.store.base import Store
-from cronui.store.sqlite import SQLiteStore
+from tests.store.backends import BACKENDS, fresh_store
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=BACKENDS)
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = SQLiteStore(tmp_path / "contract.db")
-    await s.open()
-    yield s
-    await s.close()
+    async with fresh_store(request.param, tmp_path / "contract.db") as s:
+        yield s

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from pathlib import Path
 
 from cronui.model import OverlapPolicy, Run, RunStatus, Trigger
 from cronui.store.base import ClaimLimits, RunEnd, RunFilter, SlotWrite, Store
-from cronui.store.sqlite import SQLiteStore
 from tests.helpers import make_job
+from tests.store.backends import same_database
 
 T0 = 1_780_000_000_000
 LEASE = 30_000
@@ -196,10 +195,10 @@ async def test_only_roots_limits_a_claim_to_those_runs_and_their_retries(backend
     assert (await backend.get_run(theirs.id)).status is RunStatus.PENDING
 
 
-async def test_two_nodes_claiming_at_once_never_claim_a_run_twice(backend: Store, tmp_path: Path):
+async def test_two_nodes_claiming_at_once_never_claim_a_run_twice(backend: Store):
     job = await add_job(backend, "contended", overlap=OverlapPolicy.ALLOW)
     await queue(backend, job.id, 40)
-    other = SQLiteStore(tmp_path / "contract.db")
+    other = same_database(backend)
     await other.open()
     try:
         results = await asyncio.gather(
@@ -209,6 +208,28 @@ async def test_two_nodes_claiming_at_once_never_claim_a_run_twice(backend: Store
         await other.close()
     ids = [run.id for got in results for run, _ in got.started]
     assert len(ids) == len(set(ids)) == 40
+
+
+async def test_nodes_claiming_at_once_never_exceed_a_pool_or_a_jobs_overlap_rule(backend: Store):
+    """Sixteen claims from two processes at the same moment: the pool of two holds two running runs, the
+    job that runs one at a time runs one, whoever claimed them."""
+    for i in range(6):
+        await queue(backend, (await add_job(backend, f"gpu{i}", pool="gpu")).id, at=T0 + i)
+    solo = await add_job(backend, "solo", overlap=OverlapPolicy.QUEUE, queue_limit=10)
+    await queue(backend, solo.id, 5)
+    other = same_database(backend)
+    await other.open()
+    try:
+        # every claimer ready at once (a server store opens its pool's connections as they are needed)
+        await asyncio.gather(*[s.list_jobs() for _ in range(8) for s in (backend, other)])
+        results = await asyncio.gather(
+            *[claim(s, capacity=2, node=f"node{i}", pools={"gpu": 2}) for i in range(8) for s in (backend, other)]
+        )
+    finally:
+        await other.close()
+    assert sum(len(got.skipped) for got in results) == 0
+    running = await backend.list_runs(RunFilter(statuses=[RunStatus.RUNNING]))
+    assert sorted(r.job_name.rstrip("0123456789") for r in running) == ["gpu", "gpu", "solo"]
 
 
 # ------------------------------------------------------------------ run ends
@@ -240,11 +261,11 @@ async def test_failures_are_counted_in_the_store_and_a_success_resets_them(backe
     assert (await backend.get_job(job.id)).consecutive_failures == 0
 
 
-async def test_counters_are_right_under_two_concurrent_writers(backend: Store, tmp_path: Path):
+async def test_counters_are_right_under_two_concurrent_writers(backend: Store):
     """Two processes record failures of one job at the same time: every failure counts, and the job is
     switched off exactly once, by the end that reached the limit."""
     job = await add_job(backend, "raced", overlap=OverlapPolicy.ALLOW)
-    other = SQLiteStore(tmp_path / "contract.db")
+    other = same_database(backend)
     await other.open()
     try:
         runs = [await claimed(backend, job.id, node="shared") for _ in range(30)]

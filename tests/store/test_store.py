@@ -10,6 +10,8 @@ import pytest
 
 from cronui.model import EventKind, Lease, OverlapPolicy, Run, RunEvent, RunStatus, Trigger
 from cronui.store.base import ClaimLimits, DuplicateJobName, RunEnd, RunFilter, SlotWrite, Store, StoreError
+from cronui.store.pg_schema import SCHEMA_VERSION as PG_SCHEMA_VERSION
+from cronui.store.postgres import PostgresStore
 from cronui.store.sqlite import SQLiteStore
 from cronui.targets import ShellTarget
 from tests.helpers import make_job
@@ -200,6 +202,11 @@ async def test_sqlite_file_is_private_and_a_newer_schema_is_refused(tmp_path: Pa
 
 async def test_backup_refuses_to_overwrite(backend: Store, tmp_path: Path):
     target = tmp_path / "copy.db"
+    if not isinstance(backend, SQLiteStore):  # a server's database is copied by its own tools
+        with pytest.raises(StoreError, match="pg_dump --schema="):
+            await backend.backup(str(target))
+        assert not target.exists()
+        return
     await backend.backup(str(target))
     assert target.exists()
     with pytest.raises(StoreError, match="already exists"):
@@ -287,8 +294,27 @@ async def test_fleet_counts_each_jobs_finished_runs_per_bucket(backend: Store):
 async def test_a_value_a_column_cannot_hold_is_not_called_a_duplicate_name(backend: Store):
     job = make_job("nan-grace")
     job.created_at = job.updated_at = T0
-    job.misfire_grace_s = float("nan")  # past every validator: the store still says what is wrong
-    with pytest.raises(StoreError) as caught:
+    job.misfire_grace_s = float("nan")  # past every validator (SQLite stores NaN as NULL; PostgreSQL keeps it)
+    try:
         await backend.create_job(job)
-    assert not isinstance(caught.value, DuplicateJobName)
-    assert "nan-grace" in str(caught.value)
+    except DuplicateJobName:
+        pytest.fail("a value the store cannot hold was reported as a duplicate name")
+    except StoreError as e:
+        assert "nan-grace" in str(e)
+
+
+async def test_a_fresh_database_checks_clean(backend: Store):
+    assert await backend.check() == []
+
+
+async def test_a_postgres_schema_written_by_a_newer_cronui_is_refused(backend: Store):
+    if not isinstance(backend, PostgresStore):
+        pytest.skip("the SQLite case is test_sqlite_file_is_private_and_a_newer_schema_is_refused")
+    async with backend.transaction() as db:
+        await db.execute("UPDATE cronui_schema SET version = 99")
+    assert await backend.check() == [f"schema version 99, expected {PG_SCHEMA_VERSION}"]
+    async with backend.transaction() as db:
+        await db.execute("DROP INDEX runs_slot")
+    assert "missing index runs_slot" in await backend.check()
+    with pytest.raises(StoreError, match="newer cronui"):
+        await PostgresStore(backend.url).open()

@@ -431,3 +431,36 @@ def test_command_modules_import_common_never_each_other():
         assert not imported & (commands | entry), f"cronui.cli.{name} imports {sorted(imported & (commands | entry))}"
     assert not _cli_imports(modules["common"]), "common is the bottom layer"
     assert {f"cronui.cli.{c}" for c in commands} <= _cli_imports(modules["parser"])
+
+
+def test_the_cli_works_against_postgresql(capsys, monkeypatch, tmp_path):
+    """`CRONUI_DB=postgresql://...` (or --db): the same commands against a server (a schema of the test's own)."""
+    from tests.store.backends import drop_schema, postgres_url
+
+    url = asyncio.run(postgres_url())
+    monkeypatch.setenv("CRONUI_DB", url)
+    monkeypatch.setenv("CRONUI_TIMEZONE", "UTC")
+    try:
+        code, out, _ = cli(capsys, "jobs", "add", "hello", "--schedule", "*/5 * * * *", "--shell", "echo hi", "--json")
+        assert code == 0 and json.loads(out)["name"] == "hello"
+        code, _, err = cli(capsys, "jobs", "add", "hello", "--schedule", "@daily", "--shell", "true")
+        assert code == 2 and "a job named 'hello' already exists" in err
+        code, out, _ = cli(capsys, "jobs", "list", "--json")
+        assert [j["name"] for j in json.loads(out)] == ["hello"]
+        code, out, _ = cli(capsys, "jobs", "run", "hello", "--wait", "--json")
+        assert code == 0 and json.loads(out)["output"] == "hi\n"
+        code, out, _ = cli(capsys, "--db", url, "runs", "list", "--json")
+        assert [r["status"] for r in json.loads(out)] == ["succeeded"]
+        assert cli(capsys, "db", "check")[1] == "ok\n"
+        code, _, err = cli(capsys, "db", "backup", str(tmp_path / "copy.sql"))
+        assert code == 2 and "pg_dump" in err and not (tmp_path / "copy.sql").exists()
+    finally:
+        asyncio.run(drop_schema(url))
+
+
+def test_an_unreachable_postgresql_server_is_a_one_line_error(capsys, monkeypatch):
+    monkeypatch.setenv("CRONUI_DB", "postgresql://someone:secret@127.0.0.1:1/cronui")
+    code, _, err = cli(capsys, "jobs", "list")
+    assert code == 2
+    assert err.startswith("cronui: postgresql://someone:***@127.0.0.1:1/cronui: cannot connect to PostgreSQL: ")
+    assert err.count("\n") == 1 and "secret" not in err

@@ -1,0 +1,993 @@
+"""The PostgreSQL store (asyncpg): the Store contract for several nodes sharing one database.
+
+`postgresql://user@host:5432/db` (or `postgres://`) selects it; `?schema=NAME` keeps cronui's tables in
+that schema (created when missing), else they go where the server's search_path says (usually `public`).
+Every write that must be atomic is one transaction on a pooled connection, at READ COMMITTED (each
+statement sees what was committed when it began). What the SQLite store decides under its single-writer
+lock is decided here by statements that are safe under concurrency:
+
+- **claim**: the same rules as SQLite's (CLAIM_DUE, CLAIM_SKIPS, CLAIM_START below mirror `sqlite.py`
+  line for line). The decision — which runs may start given what is running anywhere, the pools, the
+  overlap and queue limits — is serialized by a transaction-level advisory lock (`pg_advisory_xact_lock`,
+  one key per schema): a claimer reads the running runs only after the previous claimer committed, so
+  two nodes never both fill the last place of a pool or both start a job's one allowed run. The rows
+  themselves change only through `UPDATE ... WHERE id IN (SELECT ... AND status = 'pending' FOR UPDATE
+  SKIP LOCKED)`: a run some other writer holds (a cancel, a removal) is left for the next claim, and a
+  run is never started twice. Claims are short (two statements), so one lock for the whole cluster
+  costs little; the lock is per schema so separate cronui databases in one server never wait for each
+  other.
+- **finish_runs**: the fence locks the runs (`FOR UPDATE`, in id order) and writes only those still
+  pending or running on the node that ran them; the job's counters are changed by `UPDATE ...
+  RETURNING` with the arithmetic in SQL (never read, then written back): concurrent ends of one job
+  queue on its row and each sees the count its own end made. Job rows are locked in id order first, so
+  two batches never deadlock.
+- **materialize**: the compare-and-set on `next_run_at` and `INSERT ... ON CONFLICT DO NOTHING` on the
+  slot's unique index, one transaction; RETURNING says which compare-and-sets held and which runs are new.
+- **events**: ids from the table's sequence, drawn first and assigned in order, so a batch's ids ascend in
+  the order given; a later-drawn id may commit first, which `events.py`'s cursor is built for.
+- **wake-ups**: LISTEN/NOTIFY on a dedicated connection; `listen` returns '' (no address to advertise) and
+  `notify` sends a NOTIFY every listener of this schema receives. A hint only: readers still poll.
+- **the scheduler lease and state**: the same semantics as SQLite's, on the caller's clock (the lease row
+  is taken under an advisory lock so two acquirers never both win an empty row).
+- **check/backup**: `check` verifies the schema version, tables and indexes; `backup` is `pg_dump`'s job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+
+from cronui.model import (
+    Job,
+    Lease,
+    Milestone,
+    MisfirePolicy,
+    Run,
+    RunEvent,
+    RunStatus,
+    Trigger,
+)
+from cronui.store.base import (
+    EVENT_COLUMNS,
+    RUN_CODECS,
+    RUN_COLUMNS,
+    Claim,
+    ClaimLimits,
+    DueJob,
+    DuplicateJobName,
+    FleetBucket,
+    JobStats,
+    PruneResult,
+    Recorded,
+    RunEnd,
+    RunFilter,
+    SchemaTooNew,
+    SlotWrite,
+    StoreError,
+    event_from_row,
+    event_to_row,
+    job_from_row,
+    job_to_row,
+    lease_from_row,
+    milestones_to_json,
+    run_from_row,
+    run_to_row,
+    to_row,
+)
+from cronui.store.history import percentile
+from cronui.store.pg_schema import (
+    EVENT_SEQUENCE,
+    MIGRATIONS,
+    RUN_SELECT,
+    SCHEMA_VERSION,
+    VERSION_TABLE,
+    expected_objects,
+)
+from cronui.store.sqlite import _FIXED_RUN_COLUMNS, NEW_RUN_COLUMNS, _failure_effect, _turned_away
+
+# advisory lock classes (the second key is the schema's hash)
+LOCK_MIGRATE = 0x63726F01
+LOCK_CLAIM = 0x63726F02
+LOCK_LEASE = 0x63726F03
+
+# asyncpg's limit on one statement's parameters
+MAX_PARAMS = 32_767
+
+CLAIM_DUE = """
+WITH pend AS MATERIALIZED (
+    SELECT id, job_id, trigger, not_before FROM runs WHERE status = 'pending' AND not_before <= $1{only}
+), busy AS MATERIALIZED (
+    SELECT job_id, COUNT(*) AS n, MIN(id) AS first_id, bool_or(trigger = 'catchup') AS catching_up
+    FROM runs WHERE status = 'running' GROUP BY job_id
+), due AS (
+    SELECT r.id, r.job_id, r.trigger, r.not_before, j.overlap, j.queue_limit, j.pool,
+           j.deleted_at IS NOT NULL AS removed, COALESCE(b.n, 0) AS busy, b.first_id AS busy_id,
+           COALESCE(b.catching_up, false) OR bool_or(r.trigger = 'catchup') OVER per_job AS catching_up,
+           ROW_NUMBER() OVER (lane ORDER BY r.not_before, r.id) AS k,
+           FIRST_VALUE(r.id) OVER (lane ORDER BY r.not_before, r.id) AS head_id
+    FROM pend r JOIN jobs j ON j.id = r.job_id LEFT JOIN busy b ON b.job_id = r.job_id
+    WINDOW per_job AS (PARTITION BY r.job_id), lane AS (PARTITION BY r.job_id, r.trigger = 'retry')
+)"""
+
+CLAIM_SKIPS = """
+SELECT id, overlap, queue_limit, busy, busy_id, head_id, removed FROM due
+WHERE removed OR (trigger NOT IN ('retry', 'catchup') AND overlap != 'allow' AND NOT catching_up AND (
+    (overlap = 'skip' AND (busy > 0 OR k > 1))
+    OR (overlap = 'queue' AND k > queue_limit + CASE WHEN busy = 0 THEN 1 ELSE 0 END)))"""
+
+CLAIM_START = """
+, eligible AS (
+    SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.job_id ORDER BY d.trigger = 'retry' DESC, d.not_before, d.id)
+           AS fair
+    FROM due d
+    WHERE NOT d.removed AND (d.overlap = 'allow' OR (d.busy = 0 AND (d.trigger = 'retry' OR d.k = 1)))
+), pool_use AS (
+    SELECT j.pool, SUM(b.n) AS n FROM busy b JOIN jobs j ON j.id = b.job_id
+    WHERE j.pool IS NOT NULL GROUP BY j.pool
+), pooled AS (
+    SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.pool ORDER BY e.fair, e.not_before, e.id) AS in_pool
+    FROM eligible e WHERE e.overlap = 'allow' OR e.fair = 1
+), sizes AS (
+    SELECT * FROM unnest(${p}::text[], ${p1}::bigint[]) AS s(pool, size)
+)
+SELECT p.id FROM pooled p LEFT JOIN pool_use u ON u.pool = p.pool LEFT JOIN sizes s ON s.pool = p.pool
+WHERE p.pool IS NULL OR p.in_pool <= COALESCE(s.size, 1) - COALESCE(u.n, 0)
+ORDER BY p.fair, p.not_before, p.id LIMIT ${p2}"""
+
+SKIP_RUNS = """
+UPDATE runs SET status = u.status, reason = u.reason, finished_at = $4
+FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(id, status, reason)
+WHERE runs.id = u.id
+  AND runs.id IN (SELECT id FROM runs WHERE id = ANY($1::bigint[]) AND status = 'pending' FOR UPDATE SKIP LOCKED)
+RETURNING runs.id"""
+
+START_RUNS = """
+UPDATE runs SET status = 'running', node = $2, started_at = $3, lease_expires_at = $4
+WHERE id IN (SELECT id FROM runs WHERE id = ANY($1::bigint[]) AND status = 'pending' FOR UPDATE SKIP LOCKED)
+RETURNING id"""
+
+MEMORY_UPSERT = (
+    "INSERT INTO job_memory (job_id, key, value, updated_at) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT (job_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+)
+
+# the columns that identify a new run (runs are unique on them; see _insert_runs)
+_RUN_KEY = "id job_id trigger scheduled_for attempt retry_of triggered_by".split()
+
+
+def _count(status: str) -> int:
+    """The row count of a command tag ('DELETE 7' -> 7)."""
+    return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
+
+
+def _qmarks(sql: str) -> str:
+    """'?' placeholders as PostgreSQL's $1, $2, ... (for SQL written for SQLite; no '?' inside literals)."""
+    n = 0
+
+    def number(_: re.Match[str]) -> str:
+        nonlocal n
+        n += 1
+        return f"${n}"
+
+    return re.sub(r"\?", number, sql)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password (for messages)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def split_url(url: str) -> tuple[str, str | None]:
+    """The DSN asyncpg connects with, and the schema named by `?schema=` (None: the server's search_path)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((v for k, v in query if k == "schema"), None)
+    rest = [(k, v) for k, v in query if k != "schema"]
+    return urlunsplit(parts._replace(query=urlencode(rest))), schema or None
+
+
+class QmarkConnection:
+    """A transaction's connection that takes SQLite-style SQL ('?' placeholders, a params sequence), so
+    code and tests written against `SQLiteStore.transaction()` can run against PostgreSQL unchanged."""
+
+    def __init__(self, con: asyncpg.Connection) -> None:
+        self.con = con
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> str:
+        return str(await self.con.execute(_qmarks(sql), *params))
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(await self.con.fetch(_qmarks(sql), *params))
+
+
+class PostgresStore:
+    """The store on a PostgreSQL server, for one node or many."""
+
+    def __init__(self, url: str, *, min_connections: int = 1, max_connections: int = 8) -> None:
+        self.url = url
+        self._dsn, self.schema = split_url(url)
+        self._min = min_connections
+        self._max = max_connections
+        self._pool: asyncpg.Pool | None = None
+        self._ns = 0  # the schema's hash: the second key of every advisory lock
+        self.channel = ""
+        self._listen_con: asyncpg.Connection | None = None
+        self._callbacks: list[Callable[[], None]] = []
+
+    # ------------------------------------------------------------ the connection pool
+
+    def _server_settings(self) -> dict[str, str]:
+        settings = {"application_name": "cronui"}
+        if self.schema:
+            settings["search_path"] = _ident(self.schema)
+        return settings
+
+    async def open(self) -> None:
+        where = redacted(self.url)
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._dsn, min_size=self._min, max_size=self._max, server_settings=self._server_settings()
+            )
+            if self.schema:  # the search_path may name a schema that does not exist yet
+                with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError):
+                    await self._pool.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(self.schema)}")
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            await self.close()
+            raise StoreError(f"{where}: cannot connect to PostgreSQL: {e}") from None
+        try:
+            await self.migrate()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def migrate(self) -> None:
+        """Bring the schema up to date, one opener at a time."""
+        async with self.pool.acquire() as con, con.transaction():
+            schema = await con.fetchval("SELECT current_schema()")
+            if schema is None:
+                raise StoreError(f"{redacted(self.url)}: no schema to create cronui's tables in (add ?schema=NAME)")
+            self._ns = await con.fetchval("SELECT hashtext($1)", schema)
+            self.channel = f"cronui_wake_{schema}"[:63]
+            await con.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_MIGRATE, self._ns)
+            await con.execute(VERSION_TABLE)
+            version = await con.fetchval("SELECT version FROM cronui_schema WHERE id = 1") or 0
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"{redacted(self.url)}: written by a newer cronui (schema {version}, "
+                    f"this one knows {SCHEMA_VERSION})"
+                )
+            if version == SCHEMA_VERSION:
+                return
+            for script in MIGRATIONS[version:]:
+                await con.execute(script)
+            await con.execute(
+                "INSERT INTO cronui_schema (id, version) VALUES (1, $1) "
+                "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+                SCHEMA_VERSION,
+            )
+
+    async def close(self) -> None:
+        self._callbacks.clear()
+        if self._listen_con is not None:
+            con, self._listen_con = self._listen_con, None
+            await con.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        return self._pool
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[asyncpg.Connection]:
+        async with self.pool.acquire() as con, con.transaction():
+            yield con
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[QmarkConnection]:
+        """One transaction (COMMIT, or ROLLBACK on any exception), its connection taking '?' SQL."""
+        async with self._tx() as con:
+            yield QmarkConnection(con)
+
+    async def fetch_one(self, sql: str, *params: Any) -> Any:
+        return await self.pool.fetchrow(sql, *params)
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[Any]:
+        return list(await self.pool.fetch(sql, *params))
+
+    async def _lock(self, con: asyncpg.Connection, kind: int) -> None:
+        await con.execute("SELECT pg_advisory_xact_lock($1, $2)", kind, self._ns)
+
+    # ------------------------------------------------------------ jobs
+
+    async def create_job(self, job: Job) -> Job:
+        await self.save_jobs([job], [], [], job.created_at)
+        return job
+
+    async def update_job(self, job: Job) -> Job:
+        await self.save_jobs([], [job], [], job.updated_at)
+        return job
+
+    async def save_jobs(self, creates: Sequence[Job], updates: Sequence[Job], removes: Sequence[int], now: int) -> None:
+        """Create, update and remove many jobs in one transaction: all of them or none."""
+        async with self._tx() as con:
+            for job_id in removes:
+                await self._remove_job(con, job_id, now)
+            for job in updates:
+                row = job_to_row(job)
+                job_id = row.pop("id")
+                sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(row, 1))
+                try:
+                    await con.execute(f"UPDATE jobs SET {sets} WHERE id = ${len(row) + 1}", *row.values(), job_id)
+                except asyncpg.UniqueViolationError:
+                    raise DuplicateJobName(f"a job named {job.name!r} already exists") from None
+            for job in creates:
+                row = job_to_row(job)
+                row.pop("id")
+                marks = ", ".join(f"${i}" for i in range(1, len(row) + 1))
+                try:
+                    job.id = await con.fetchval(
+                        f"INSERT INTO jobs ({', '.join(row)}) VALUES ({marks}) RETURNING id", *row.values()
+                    )
+                except asyncpg.UniqueViolationError:
+                    raise DuplicateJobName(f"a job named {job.name!r} already exists") from None
+
+    async def remove_job(self, job_id: int, now: int) -> None:
+        async with self._tx() as con:
+            await self._remove_job(con, job_id, now)
+
+    async def _remove_job(self, con: asyncpg.Connection, job_id: int, now: int) -> None:
+        """Soft delete: the row and its runs stay, the name is free again, pending runs are cancelled.
+        Runs before the job, the order every writer locks them in (finish_runs: runs, then jobs)."""
+        await con.execute(
+            "UPDATE runs SET status = 'cancelled', reason = 'job removed', finished_at = $1 "
+            "WHERE job_id = $2 AND status = 'pending'",
+            now,
+            job_id,
+        )
+        await con.execute(
+            "UPDATE jobs SET deleted_at = $1, enabled = 0, next_run_at = NULL, updated_at = $1 WHERE id = $2",
+            now,
+            job_id,
+        )
+
+    async def get_job(self, job_id: int) -> Job | None:
+        row = await self.fetch_one("SELECT * FROM jobs WHERE id = $1", job_id)
+        return job_from_row(row) if row else None
+
+    async def get_job_by_name(self, name: str) -> Job | None:
+        row = await self.fetch_one("SELECT * FROM jobs WHERE name = $1 AND deleted_at IS NULL", name)
+        return job_from_row(row) if row else None
+
+    async def list_jobs(self) -> list[Job]:
+        rows = await self.fetch_all("SELECT * FROM jobs WHERE deleted_at IS NULL ORDER BY name")
+        return [job_from_row(r) for r in rows]
+
+    async def chain_edges(self) -> dict[str, list[str]]:
+        rows = await self.fetch_all(
+            "SELECT name, on_success, on_failure FROM jobs WHERE deleted_at IS NULL "
+            "AND (on_success != '[]' OR on_failure != '[]')"
+        )
+        return {r["name"]: [*json.loads(r["on_success"]), *json.loads(r["on_failure"])] for r in rows}
+
+    async def existing_names(self, names: Sequence[str]) -> set[str]:
+        if not names:
+            return set()
+        rows = await self.fetch_all(
+            "SELECT name FROM jobs WHERE deleted_at IS NULL AND name = ANY($1::text[])", list(names)
+        )
+        return {r[0] for r in rows}
+
+    # ------------------------------------------------------------ scheduling
+
+    async def due_jobs(self, now: int) -> list[DueJob]:
+        rows = await self.fetch_all(
+            "SELECT id, name, schedule, timezone, next_run_at, misfire, misfire_grace_s FROM jobs "
+            "WHERE deleted_at IS NULL AND enabled = 1 AND next_run_at <= $1 ORDER BY next_run_at",
+            now,
+        )
+        return [DueJob(r[0], r[1], r[2], r[3], r[4], MisfirePolicy(r[5]), r[6]) for r in rows]
+
+    async def next_wakeup(self, now: int) -> int | None:
+        """The earliest future moment with work: a job's next slot or a retry's backoff end."""
+        row = await self.fetch_one(
+            "SELECT MIN(t) FROM ("
+            " SELECT MIN(next_run_at) AS t FROM jobs WHERE deleted_at IS NULL AND enabled = 1"
+            " UNION ALL SELECT MIN(not_before) FROM runs WHERE status = 'pending' AND not_before > $1) AS w",
+            now,
+        )
+        return row[0]
+
+    async def _insert_runs(
+        self, con: asyncpg.Connection, runs: Sequence[Run], columns: Sequence[str] = NEW_RUN_COLUMNS
+    ) -> list[Run]:
+        """Insert runs (one that exists already — the same slot, retry or chain — is left alone); returns
+        those inserted, with their ids, in id order. Multi-row INSERTs; RETURNING names exactly the rows
+        this statement inserted, matched back to their Runs by the keys runs are unique on."""
+        if not runs:
+            return []
+        cols = [c for c in columns if c != "id"]
+        per_statement = max(1, MAX_PARAMS // len(cols))
+        waiting: dict[tuple[Any, ...], list[Run]] = defaultdict(list)
+        for run in runs:
+            waiting[
+                (run.job_id, str(run.trigger), run.scheduled_for, run.attempt, run.retry_of, run.triggered_by)
+            ].append(run)
+        inserted: list[Run] = []
+        for start in range(0, len(runs), per_statement):
+            chunk = runs[start : start + per_statement]
+            values: list[Any] = []
+            rows_sql = []
+            for run in chunk:
+                row = to_row(run, cols, RUN_CODECS)
+                base = len(values)
+                rows_sql.append("(" + ", ".join(f"${base + i}" for i in range(1, len(cols) + 1)) + ")")
+                values += [row[c] for c in cols]
+            returned = await con.fetch(
+                f"INSERT INTO runs ({', '.join(cols)}) VALUES {', '.join(rows_sql)} "
+                f"ON CONFLICT DO NOTHING RETURNING {', '.join(_RUN_KEY)}",
+                *values,
+            )
+            for row in returned:
+                same = waiting.get(tuple(row[c] for c in _RUN_KEY[1:]))
+                if same:
+                    run = same.pop(0)
+                    run.id = row["id"]
+                    inserted.append(run)
+        inserted.sort(key=lambda r: r.id or 0)
+        return inserted
+
+    async def materialize(self, writes: Sequence[SlotWrite]) -> list[Run]:
+        """For each job: advance its next fire from `expected` (compare-and-set) and insert its slots'
+        runs — all jobs in one transaction. A job whose next fire moved meanwhile is left as it is."""
+        if not writes:
+            return []
+        async with self._tx() as con:
+            job_ids = sorted({w.job_id for w in writes})
+            await con.execute("SELECT 1 FROM jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", job_ids)
+            held = await con.fetch(
+                "UPDATE jobs SET next_run_at = w.next FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) "
+                "AS w(id, expected, next) WHERE jobs.id = w.id AND jobs.next_run_at IS NOT DISTINCT FROM w.expected "
+                "RETURNING jobs.id",
+                [w.job_id for w in writes],
+                [w.expected for w in writes],
+                [w.next_run_at for w in writes],
+            )
+            won = {row[0] for row in held}
+            # A plan with runs always moves the next fire; had another planner written the same plan,
+            # the slots' unique index keeps its runs from being inserted twice.
+            runs = [run for w in writes if w.runs and w.expected != w.next_run_at and w.job_id in won for run in w.runs]
+            return await self._insert_runs(con, runs)
+
+    async def insert_run(self, run: Run) -> Run | None:
+        async with self._tx() as con:
+            inserted = await self._insert_runs(con, [run], RUN_COLUMNS)
+        return inserted[0] if inserted else None
+
+    async def claim(self, node: str, now: int, lease_ms: int, limits: ClaimLimits) -> Claim:
+        """Skip what an overlap or queue limit turns away, then start the oldest runs that may start,
+        fair across jobs, within the node's capacity and the pools' sizes — in one transaction, the
+        decision serialized across nodes by the claim lock (see the module's docstring)."""
+        only = ""
+        params: list[Any] = [now]
+        if limits.only_roots is not None:
+            only = " AND COALESCE(retry_of, id) = ANY($2::bigint[])"
+            params.append(list(limits.only_roots))
+        due = CLAIM_DUE.format(only=only)
+        claim = Claim()
+        async with self._tx() as con:
+            await self._lock(con, LOCK_CLAIM)
+            turned_away = await con.fetch(f"{due} {CLAIM_SKIPS}", *params)
+            if turned_away:
+                outcomes = [_turned_away(row) for row in turned_away]
+                skipped = await con.fetch(
+                    SKIP_RUNS,
+                    [row["id"] for row in turned_away],
+                    [o[0] for o in outcomes],
+                    [o[1] for o in outcomes],
+                    now,
+                )
+                if skipped:
+                    claim.skipped = await self._runs_by_id(con, [row[0] for row in skipped])
+            if limits.capacity <= 0:
+                return claim
+            p = len(params) + 1
+            start = CLAIM_START.replace("${p}", f"${p}").replace("${p1}", f"${p + 1}").replace("${p2}", f"${p + 2}")
+            pools = dict(limits.pools)
+            rows = await con.fetch(f"{due} {start}", *params, list(pools), list(pools.values()), limits.capacity)
+            ids = [row[0] for row in rows]
+            if not ids:
+                return claim
+            started = {row[0] for row in await con.fetch(START_RUNS, ids, node, now, now + lease_ms)}
+            runs = {run.id: run for run in await self._runs_by_id(con, sorted(started))}
+            job_ids = sorted({run.job_id for run in runs.values()})
+            jobs = {
+                row["id"]: job_from_row(row)
+                for row in await con.fetch("SELECT * FROM jobs WHERE id = ANY($1::bigint[])", job_ids)
+            }
+            claim.started = [(runs[i], jobs[runs[i].job_id]) for i in ids if i in runs]
+        return claim
+
+    async def _runs_by_id(self, con: asyncpg.Connection, ids: Sequence[int]) -> list[Run]:
+        rows = await con.fetch(f"{RUN_SELECT} WHERE r.id = ANY($1::bigint[]) ORDER BY r.id", list(ids))
+        return [run_from_row(row) for row in rows]
+
+    async def finish_runs(self, ends: Sequence[RunEnd]) -> list[Recorded | None]:
+        """Record many run ends in one transaction (see RunEnd). An end whose run is no longer pending or
+        running on its node (another node took it over) is not written: None in its place."""
+        if not ends:
+            return []
+        results: list[Recorded | None] = [None] * len(ends)
+        async with self._tx() as con:
+            # the fence: only a run still pending or running on the node that ran it is written; the
+            # lock keeps a recovery from changing it between this check and the write
+            open_on = {
+                row[0]: row[1]
+                for row in await con.fetch(
+                    "SELECT id, node FROM runs WHERE id = ANY($1::bigint[]) AND status IN ('pending', 'running') "
+                    "ORDER BY id FOR UPDATE",
+                    [end.run.id for end in ends],
+                )
+            }
+            live = [i for i, end in enumerate(ends) if end.run.id in open_on and open_on[end.run.id] == end.run.node]
+            if not live:
+                return results
+            rows = [run_to_row(ends[i].run) for i in live]
+            cols = [c for c in rows[0] if c not in _FIXED_RUN_COLUMNS]
+            sets = ", ".join(f"{c} = ${n}" for n, c in enumerate(cols, 1))
+            await con.executemany(
+                f"UPDATE runs SET {sets} WHERE id = ${len(cols) + 1}",
+                [[row[c] for c in cols] + [row["id"]] for row in rows],
+            )
+            memory = [
+                (ends[i].run.job_id, key, json.dumps(value), ends[i].run.finished_at or 0)
+                for i in live
+                for key, value in ends[i].memory.items()
+            ]
+            if memory:
+                upserts = [m for m in memory if m[2] != "null"]
+                deletes = [m[:2] for m in memory if m[2] == "null"]
+                if upserts:
+                    await con.executemany(MEMORY_UPSERT, upserts)
+                if deletes:
+                    await con.executemany("DELETE FROM job_memory WHERE job_id = $1 AND key = $2", deletes)
+            final = [i for i in live if ends[i].retry is None]
+            counts = await self._bookkeeping(con, [ends[i] for i in final])
+            for i in live:
+                results[i] = Recorded()
+            for i, (failures, disabled) in zip(final, counts, strict=True):
+                rec = results[i]
+                assert rec is not None
+                rec.consecutive_failures, rec.auto_disabled = failures, disabled
+            wanted = sorted({name for i in final for name in ends[i].chain_to})
+            targets: dict[str, int] = {}
+            if wanted:
+                targets = {
+                    row[0]: row[1]
+                    for row in await con.fetch(
+                        "SELECT name, id FROM jobs WHERE name = ANY($1::text[]) AND deleted_at IS NULL", wanted
+                    )
+                }
+            follow: list[tuple[int, Run]] = []
+            for i in live:
+                end = ends[i]
+                if end.retry is not None:
+                    follow.append((i, end.retry))
+                    continue
+                rec = results[i]
+                assert rec is not None
+                for name in end.chain_to:
+                    if name not in targets:
+                        rec.missing_chains.append(name)
+                        continue
+                    now = end.run.finished_at or 0
+                    chained = Run(
+                        job_id=targets[name],
+                        trigger=Trigger.CHAIN,
+                        scheduled_for=now,
+                        triggered_by=end.run.id,
+                        queued_at=now,
+                    )
+                    follow.append((i, chained))
+            inserted = {id(run) for run in await self._insert_runs(con, [run for _, run in follow])}
+            for i, run in follow:
+                rec = results[i]
+                if rec is not None and id(run) in inserted:
+                    rec.inserted.append(run)
+        return results
+
+    async def _bookkeeping(self, con: asyncpg.Connection, ends: Sequence[RunEnd]) -> list[tuple[int, str | None]]:
+        """The jobs' state after their last attempts, in order: last status, then consecutive failures
+        (+1, reset to 0, or left) and auto-disable. Each end is one `UPDATE ... RETURNING` doing its own
+        arithmetic on the row as committed (a concurrent end of the same job waits for the row and then
+        sees this one's count); the job is switched off by the end whose count reached the limit while
+        it was on. Returns, per end, the job's failure count after it and the auto-disable reason."""
+        if not ends:
+            return []
+        job_ids = sorted({end.run.job_id for end in ends})
+        await con.execute("SELECT 1 FROM jobs WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", job_ids)
+        out: list[tuple[int, str | None]] = []
+        for end in ends:
+            run = end.run
+            effect = _failure_effect(run.status)
+            row = await con.fetchrow(
+                "UPDATE jobs SET last_status = $2, consecutive_failures = CASE $3::text WHEN 'reset' THEN 0 "
+                "WHEN 'add' THEN consecutive_failures + 1 ELSE consecutive_failures END WHERE id = $1 "
+                "RETURNING consecutive_failures",
+                run.job_id,
+                str(run.status),
+                effect,
+            )
+            count = 0 if row is None else int(row[0])
+            disabled = None
+            if row is not None and effect == "add" and end.failure_limit and count >= end.failure_limit:
+                reason = f"{count} consecutive failures (last: {run.error or run.status})"
+                switched = await con.fetchval(
+                    "UPDATE jobs SET enabled = 0, auto_disabled = $2, next_run_at = NULL "
+                    "WHERE id = $1 AND enabled = 1 AND consecutive_failures >= $3 RETURNING id",
+                    run.job_id,
+                    reason,
+                    end.failure_limit,
+                )
+                disabled = reason if switched is not None else None
+            out.append((count, disabled))
+        return out
+
+    async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> None:
+        if not run_ids:
+            return
+        await self.pool.execute(
+            "UPDATE runs SET lease_expires_at = $1 WHERE node = $2 AND status = 'running' AND id = ANY($3::bigint[])",
+            expires_at,
+            node,
+            list(run_ids),
+        )
+
+    async def orphaned_runs(self, now: int, live_node: str | None) -> list[Run]:
+        """Runs left `running` by a holder that is gone (any node but `live_node`)."""
+        rows = await self.fetch_all(
+            f"{RUN_SELECT} WHERE r.status = 'running' AND (r.node IS NULL OR r.node != $1) ORDER BY r.id",
+            live_node or "",
+        )
+        return [run_from_row(r) for r in rows]
+
+    async def request_cancel(self, run_id: int, now: int) -> Run | None:
+        async with self._tx() as con:
+            await con.execute(
+                "UPDATE runs SET status = 'cancelled', reason = 'cancelled before it started', finished_at = $1 "
+                "WHERE id = $2 AND status = 'pending'",
+                now,
+                run_id,
+            )
+            await con.execute("UPDATE runs SET cancel_requested = 1 WHERE id = $1 AND status = 'running'", run_id)
+        return await self.get_run(run_id)
+
+    async def cancel_requested(self, run_ids: Sequence[int]) -> list[int]:
+        if not run_ids:
+            return []
+        rows = await self.fetch_all(
+            "SELECT id FROM runs WHERE cancel_requested = 1 AND id = ANY($1::bigint[]) ORDER BY id", list(run_ids)
+        )
+        return [r[0] for r in rows]
+
+    async def update_delivery(
+        self, run_id: int, status: str, reason: str | None, milestones: Sequence[Milestone]
+    ) -> None:
+        await self.pool.execute(
+            "UPDATE runs SET delivery_status = $1, delivery_reason = $2, milestones = $3 WHERE id = $4",
+            status,
+            reason,
+            milestones_to_json(milestones),
+            run_id,
+        )
+
+    async def get_memory(self, job_id: int, key: str) -> Any:
+        row = await self.fetch_one("SELECT value FROM job_memory WHERE job_id = $1 AND key = $2", job_id, key)
+        return json.loads(row[0]) if row else None
+
+    async def set_memory(self, job_id: int, key: str, value: Any, now: int) -> None:
+        if value is None:
+            await self.pool.execute("DELETE FROM job_memory WHERE job_id = $1 AND key = $2", job_id, key)
+        else:
+            await self.pool.execute(MEMORY_UPSERT, job_id, key, json.dumps(value), now)
+
+    # ------------------------------------------------------------ the read side
+
+    async def get_run(self, run_id: int) -> Run | None:
+        row = await self.fetch_one(f"{RUN_SELECT} WHERE r.id = $1", run_id)
+        return run_from_row(row) if row else None
+
+    async def attempts(self, root_id: int) -> list[Run]:
+        """Every attempt of one slot, first to last."""
+        rows = await self.fetch_all(f"{RUN_SELECT} WHERE r.id = $1 OR r.retry_of = $1 ORDER BY r.attempt", root_id)
+        return [run_from_row(r) for r in rows]
+
+    async def list_runs(self, flt: RunFilter) -> list[Run]:
+        where: list[str] = []
+        params: list[Any] = []
+
+        def param(value: Any) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        if flt.job_id is not None:
+            where.append(f"r.job_id = {param(flt.job_id)}")
+        if flt.statuses:
+            where.append(f"r.status = ANY({param([str(s) for s in flt.statuses])}::text[])")
+        if flt.since is not None:
+            where.append(f"r.queued_at >= {param(flt.since)}")
+        if flt.before_id is not None:
+            where.append(f"r.id < {param(flt.before_id)}")
+        sql = RUN_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        rows = await self.fetch_all(f"{sql} ORDER BY r.id DESC LIMIT {param(flt.limit)}", *params)
+        return [run_from_row(r) for r in rows]
+
+    async def recent_statuses(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[RunStatus]]:
+        out: dict[int, list[RunStatus]] = {job_id: [] for job_id in job_ids}
+        if not job_ids:
+            return out
+        rows = await self.fetch_all(
+            "SELECT j.id, r.status FROM unnest($1::bigint[]) AS j(id) CROSS JOIN LATERAL ("
+            " SELECT id, status FROM runs WHERE job_id = j.id AND status NOT IN ('pending', 'running')"
+            " ORDER BY id DESC LIMIT $2) AS r ORDER BY j.id, r.id",
+            list(job_ids),
+            per_job,
+        )
+        for row in rows:
+            out[row[0]].append(RunStatus(row[1]))
+        return out
+
+    async def job_stats(self, job_id: int, since: int | None = None) -> JobStats:
+        rows = await self.fetch_all(
+            "SELECT status, duration_ms, total_tokens, cost_usd FROM runs "
+            "WHERE job_id = $1 AND status IN ('succeeded', 'failed', 'timed_out', 'interrupted') "
+            "AND ($2::bigint IS NULL OR queued_at >= $2)",
+            job_id,
+            since,
+        )
+        durations = sorted(r["duration_ms"] for r in rows if r["duration_ms"] is not None)
+        costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
+        return JobStats(
+            runs=len(rows),
+            succeeded=sum(1 for r in rows if r["status"] == "succeeded"),
+            failed=sum(1 for r in rows if r["status"] != "succeeded"),
+            median_ms=percentile(durations, 0.5),
+            p95_ms=percentile(durations, 0.95),
+            total_tokens=sum(r["total_tokens"] or 0 for r in rows),
+            cost_usd=sum(costs) if costs else None,
+        )
+
+    async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]:
+        """Runs per time bucket and status (bucket start, status, count), oldest first."""
+        rows = await self.fetch_all(
+            "SELECT (queued_at / $1) * $1 AS bucket, status, COUNT(*) FROM runs "
+            "WHERE queued_at >= $2 AND ($3::bigint IS NULL OR job_id = $3) "
+            "GROUP BY bucket, status ORDER BY bucket, status",
+            bucket_ms,
+            since,
+            job_id,
+        )
+        return [(r[0], RunStatus(r[1]), r[2]) for r in rows]
+
+    async def fleet(self, since: int, bucket_ms: int) -> list[FleetBucket]:
+        """Every job's finished runs (not skips or cancels) per time bucket since `since`."""
+        rows = await self.fetch_all(
+            "SELECT job_id, ((queued_at - $1) / $2) * $2 + $1 AS bucket, COUNT(*), "
+            "COUNT(*) FILTER (WHERE status = 'succeeded'), "
+            "COUNT(*) FILTER (WHERE status IN ('failed', 'timed_out')), COALESCE(SUM(total_tokens), 0), "
+            "SUM(cost_usd) FROM runs "
+            "WHERE queued_at >= $1 AND status IN ('succeeded', 'failed', 'timed_out', 'interrupted') "
+            "GROUP BY job_id, bucket ORDER BY job_id, bucket",
+            since,
+            bucket_ms,
+        )
+        return [FleetBucket(r[0], r[1], r[2], r[3], r[4], int(r[5]), r[6]) for r in rows]
+
+    # ------------------------------------------------------------ events
+
+    async def append_events(self, events: Sequence[RunEvent]) -> None:
+        """Insert events; each gets its id (ascending in the order given) from the table's sequence."""
+        if not events:
+            return
+        async with self._tx() as con:
+            ids = sorted(
+                row[0]
+                for row in await con.fetch(
+                    "SELECT nextval($1::regclass) FROM generate_series(1, $2)", EVENT_SEQUENCE, len(events)
+                )
+            )
+            rows = [event_to_row(ev) for ev in events]
+            await con.execute(
+                "INSERT INTO run_events (id, run_id, job_id, at, kind, name, data) SELECT * FROM "
+                "unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::text[])",
+                ids,
+                *[list(column) for column in zip(*rows, strict=True)],
+            )
+        for ev, event_id in zip(events, ids, strict=True):
+            ev.id = event_id
+
+    async def _events_where(self, where: str, *params: Any) -> list[RunEvent]:
+        cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+        rows = await self.fetch_all(
+            f"SELECT {cols}, j.name AS job_name FROM run_events e LEFT JOIN jobs j ON j.id = e.job_id WHERE {where}",
+            *params,
+        )
+        return [event_from_row(r) for r in rows]
+
+    async def events_since(self, after_id: int, extra_ids: Sequence[int] = (), limit: int = 1000) -> list[RunEvent]:
+        """Events with an id above `after_id` or among `extra_ids`, in id order, at most `limit`."""
+        if not extra_ids:
+            return await self._events_where("e.id > $1 ORDER BY e.id LIMIT $2", after_id, limit)
+        cols = ", ".join(f"e.{c}" for c in EVENT_COLUMNS)
+        select = f"SELECT {cols}, j.name AS job_name FROM run_events e LEFT JOIN jobs j ON j.id = e.job_id"
+        rows = await self.fetch_all(
+            f"SELECT * FROM ({select} WHERE e.id = ANY($1::bigint[]) AND e.id <= $2"
+            f" UNION ALL {select} WHERE e.id > $2) AS ev ORDER BY id LIMIT $3",
+            sorted(set(extra_ids)),
+            after_id,
+            limit,
+        )
+        return [event_from_row(r) for r in rows]
+
+    async def run_events(self, run_id: int, after_id: int = 0) -> list[RunEvent]:
+        return await self._events_where("e.run_id = $1 AND e.id > $2 ORDER BY e.id", run_id, after_id)
+
+    async def last_event_id(self) -> int:
+        row = await self.fetch_one("SELECT COALESCE(MAX(id), 0) FROM run_events")
+        return int(row[0])
+
+    # ------------------------------------------------------------ the scheduler lease
+
+    async def acquire_lease(self, me: Lease, now: int, holder_alive: Callable[[Lease], bool]) -> Lease:
+        async with self._tx() as con:
+            await self._lock(con, LOCK_LEASE)
+            row = await con.fetchrow("SELECT * FROM scheduler_lease WHERE id = 1")
+            current = lease_from_row(row) if row else None
+            if current is None or current.holder == me.holder or current.expires_at <= now or not holder_alive(current):
+                acquired_at = current.acquired_at if current and current.holder == me.holder else now
+                await con.execute(
+                    "INSERT INTO scheduler_lease (id, holder, host, pid, address, acquired_at, expires_at) "
+                    "VALUES (1, $1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, "
+                    "host = excluded.host, pid = excluded.pid, address = excluded.address, "
+                    "acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+                    me.holder,
+                    me.host,
+                    me.pid,
+                    me.address,
+                    acquired_at,
+                    me.expires_at,
+                )
+                return Lease(me.holder, me.host, me.pid, me.address, acquired_at, me.expires_at)
+            return current
+
+    async def renew_lease(self, holder: str, now: int, expires_at: int) -> bool:
+        status = await self.pool.execute(
+            "UPDATE scheduler_lease SET expires_at = $1 WHERE id = 1 AND holder = $2", expires_at, holder
+        )
+        return _count(status) == 1
+
+    async def release_lease(self, holder: str) -> None:
+        await self.pool.execute("DELETE FROM scheduler_lease WHERE id = 1 AND holder = $1", holder)
+
+    async def get_lease(self) -> Lease | None:
+        row = await self.fetch_one("SELECT * FROM scheduler_lease WHERE id = 1")
+        return lease_from_row(row) if row else None
+
+    # ------------------------------------------------------------ wake-ups: LISTEN/NOTIFY
+
+    async def listen(self, on_wake: Callable[[], None]) -> str:
+        """Call `on_wake` on every NOTIFY of this schema's channel (one dedicated connection per store,
+        open while anyone listens). Returns '': nothing needs advertising."""
+        if self._listen_con is None:
+            try:
+                con = await asyncpg.connect(self._dsn, server_settings=self._server_settings())
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                raise StoreError(f"{redacted(self.url)}: cannot listen for wake-ups: {e}") from None
+            await con.add_listener(self.channel, self._on_notify)
+            self._listen_con = con
+        self._callbacks.append(on_wake)
+        return ""
+
+    def _on_notify(self, con: Any, pid: int, channel: str, payload: object) -> None:
+        for on_wake in list(self._callbacks):
+            on_wake()
+
+    async def unlisten(self, on_wake: Callable[[], None]) -> None:
+        """Stop calling `on_wake`; the connection closes when nobody listens any more."""
+        if on_wake in self._callbacks:
+            self._callbacks.remove(on_wake)
+        if self._callbacks or self._listen_con is None:
+            return
+        con, self._listen_con = self._listen_con, None
+        with contextlib.suppress(asyncpg.InterfaceError):  # already closed: nothing left to stop
+            await con.remove_listener(self.channel, self._on_notify)
+        await con.close()
+
+    async def notify(self) -> bool:
+        """Send a wake-up to every listener; whether a scheduler holds the lease (a NOTIFY cannot tell
+        whether anyone heard it: it is a hint)."""
+        row = await self.fetch_one(
+            "SELECT pg_notify($1, ''), EXISTS (SELECT 1 FROM scheduler_lease WHERE id = 1)", self.channel
+        )
+        return bool(row[1])
+
+    # ------------------------------------------------------------ state
+
+    async def get_state(self, key: str) -> str | None:
+        row = await self.fetch_one("SELECT value FROM state WHERE key = $1", key)
+        return row[0] if row else None
+
+    async def set_state(self, key: str, value: str | None) -> None:
+        if value is None:
+            await self.pool.execute("DELETE FROM state WHERE key = $1", key)
+        else:
+            await self.pool.execute(
+                "INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                key,
+                value,
+            )
+
+    # ------------------------------------------------------------ maintenance
+
+    async def prune(self, now: int, keep_days: float, runs_per_job: int, event_hours: float) -> PruneResult:
+        cutoff = now - int(keep_days * 86_400_000)
+        final = "status NOT IN ('pending', 'running')"
+        async with self._tx() as con:
+            runs = _count(await con.execute(f"DELETE FROM runs WHERE {final} AND queued_at < $1", cutoff))
+            runs += _count(
+                await con.execute(
+                    f"DELETE FROM runs WHERE {final} AND id IN ("
+                    " SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY id DESC) AS n"
+                    f" FROM runs WHERE {final}) AS ranked WHERE n > $1)",
+                    runs_per_job,
+                )
+            )
+            events = _count(
+                await con.execute("DELETE FROM run_events WHERE at < $1", now - int(event_hours * 3_600_000))
+            )
+        return PruneResult(runs=runs, events=events)
+
+    async def check(self) -> list[str]:
+        """What is wrong with the schema: its version, a missing table or index (the server looks after
+        the data's integrity itself; foreign keys are enforced as rows are written)."""
+        problems: list[str] = []
+        version = await self.fetch_one("SELECT version FROM cronui_schema WHERE id = 1")
+        if version is None or version[0] != SCHEMA_VERSION:
+            problems.append(f"schema version {None if version is None else version[0]}, expected {SCHEMA_VERSION}")
+        tables, indexes = expected_objects()
+        have_tables = {
+            r[0] for r in await self.fetch_all("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        }
+        have_indexes = {
+            r[0] for r in await self.fetch_all("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+        }
+        problems += [f"missing table {t}" for t in sorted(tables - have_tables)]
+        problems += [f"missing index {i}" for i in sorted(indexes - have_indexes)]
+        return problems
+
+    async def backup(self, path: str) -> None:
+        dsn, schema = split_url(redacted(self.url))
+        only = f" --schema={_ident(schema)}" if schema else ""
+        raise StoreError(
+            f"a PostgreSQL database is backed up with pg_dump, not by cronui: pg_dump{only} '{dsn}' > {path}"
+        )
+
+
+def _ident(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
