@@ -27,7 +27,7 @@ from cronui.engine.executors.shell import LEADERS
 from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, Lease, RunEvent, RunStatus, TargetKind
 from cronui.schedule import Schedule, ScheduleError, parse
-from cronui.store.base import DueJob, SlotWrite, Store
+from cronui.store.base import DueJob, Node, SlotWrite, Store
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,9 @@ class Engine:
         self._schedules: dict[int, tuple[str, str, Schedule]] = {}
         self._last_prune: float | None = None
         self.wakeups = 0  # passes of the loop: an idle holder makes one per lease renewal
+        self.started_at = self.clock.now_ms()
+        self._beat_ok_at: int | None = None  # multi-node: the last heartbeat the database took
+        self._skew_warned = False
         self.dispatcher = Dispatcher(
             store, self.bus, settings, self.clock, self.node, executors, rng, on_finished=self._wake.set
         )
@@ -96,7 +99,10 @@ class Engine:
         await self.dispatcher.drain(grace_s)
         await self.dispatcher.close()
         if self.holding:
-            await self.store.release_lease(self.node)
+            if self.store.multi_node:
+                await self.store.forget_node(self.node)
+            else:
+                await self.store.release_lease(self.node)
             self.holding = False
             self.bus.publish(
                 RunEvent(EventKind.SCHEDULER, self.clock.now_ms(), data={"state": "released", "node": self.node})
@@ -118,6 +124,8 @@ class Engine:
         return pid_alive(lease.pid)
 
     async def try_acquire(self) -> bool:
+        if self.store.multi_node:
+            return await self._beat()
         now = self.clock.now_ms()
         ttl_ms = int(self.settings.lease.ttl * 1000)
         me = Lease(self.node, self.host, self.pid, self.address, now, now + ttl_ms)
@@ -132,9 +140,47 @@ class Engine:
         self.holding = False
         return False
 
+    async def _beat(self) -> bool:
+        """Cluster mode: every node schedules; its heartbeat (the nodes table) is what says it lives. A
+        node whose heartbeats fail for most of a lease stops its runs before other nodes take them over."""
+        now = self.clock.now_ms()
+        ttl_ms = int(self.settings.lease.ttl * 1000)
+        try:
+            db_now = await self.store.heartbeat(
+                Node(self.node, self.host, self.pid, self.started_at, now, now + ttl_ms, len(self.dispatcher.active))
+            )
+        except Exception as e:
+            log.warning("heartbeat failed (%s: %s)", type(e).__name__, e)
+            if self._beat_ok_at is not None and now - self._beat_ok_at > ttl_ms * 0.8:
+                self._stop_own_runs("this node could not reach the database for most of its lease")
+                self.holding = False
+            return self.holding
+        self._beat_ok_at = now
+        if abs(db_now - now) > 1000 and not self._skew_warned:
+            self._skew_warned = True
+            log.warning(
+                "this node's clock is %+.1f s off the database's; leases and slots use both", (now - db_now) / 1000
+            )
+        self.holder = Lease(self.node, self.host, self.pid, self.address, self.started_at, now + ttl_ms)
+        if not self.holding:
+            self.holding = True
+            self.bus.publish(RunEvent(EventKind.SCHEDULER, now, data={"state": "acquired", "node": self.node}))
+            await self._recover_orphans()
+        return True
+
+    def _stop_own_runs(self, reason: str) -> None:
+        for run_id in list(self.dispatcher.active):
+            self.dispatcher.cancel(run_id, reason, RunStatus.INTERRUPTED)
+
     async def renew(self) -> bool:
         now = self.clock.now_ms()
         ttl_ms = int(self.settings.lease.ttl * 1000)
+        if self.store.multi_node:
+            if not await self._beat():
+                return False
+            await self.store.renew_run_leases(self.node, list(self.dispatcher.active), now + ttl_ms)
+            await self._contain()
+            return True
         ok = await self.store.renew_lease(self.node, now, now + ttl_ms)
         if not ok:
             if self.holding:
@@ -142,8 +188,7 @@ class Engine:
                 self.bus.publish(RunEvent(EventKind.SCHEDULER, now, data={"state": "lost", "node": self.node}))
             self.holding = False
             # Another scheduler holds the lease now and may start these jobs again: stop ours first.
-            for run_id in list(self.dispatcher.active):
-                self.dispatcher.cancel(run_id, "this scheduler lost its lease", RunStatus.INTERRUPTED)
+            self._stop_own_runs("this scheduler lost its lease")
         else:
             await self.store.renew_run_leases(self.node, list(self.dispatcher.active), now + ttl_ms)
             await self._contain()
@@ -163,12 +208,13 @@ class Engine:
         """Runs a gone holder left `running` become `interrupted`, and their retry policy applies — but only
         once none of their processes can still be running: on this host, every process carrying the run's
         mark is stopped first; a run of another host waits until its lease has expired (its own scheduler,
-        if alive, stops it when it finds it lost the lease, within that time)."""
+        if alive, stops it when it finds it lost the lease, within that time). In cluster mode other nodes
+        are alive as a rule, so every run waits for its lease to expire, wherever it ran."""
         now = self.clock.now_ms()
         for run in await self.store.orphaned_runs(now, self.node):
             here = node_host(run.node) == self.host
-            if not here and (run.lease_expires_at or 0) > now:
-                continue  # looked at again at the next renewal
+            if (self.store.multi_node or not here) and (run.lease_expires_at or 0) > now:
+                continue  # its node may be alive (or stopping it): looked at again at the next renewal
             job = await self.store.get_job(run.job_id)
             if job is None:
                 continue

@@ -81,6 +81,19 @@ class JobStats:
 
 
 @dataclass
+class Node:
+    """A process that schedules this database, as its last heartbeat said."""
+
+    node: str
+    host: str
+    pid: int
+    started_at: int
+    seen_at: int
+    expires_at: int
+    running: int  # runs it had in flight
+
+
+@dataclass
 class FleetBucket:
     """One job's finished runs in one time bucket (the fleet view's cell)."""
 
@@ -162,6 +175,9 @@ class Recorded:
 
 class Store(Protocol):
     url: str
+    # Several processes schedule at once (cluster mode: each claims runs, slots are compare-and-set), rather
+    # than one lease holder at a time.
+    multi_node: bool
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -209,6 +225,11 @@ class Store(Protocol):
     async def events_since(self, after_id: int, extra_ids: Sequence[int] = (), limit: int = 1000) -> list[RunEvent]: ...
     async def run_events(self, run_id: int, after_id: int = 0) -> list[RunEvent]: ...
     async def last_event_id(self) -> int: ...
+
+    # nodes: each scheduling process's heartbeat; returns the database's clock (epoch ms)
+    async def heartbeat(self, node: Node) -> int: ...
+    async def nodes(self) -> list[Node]: ...
+    async def forget_node(self, node: str) -> None: ...
 
     # the scheduler lease
     async def acquire_lease(self, me: Lease, now: int, holder_alive: Callable[[Lease], bool]) -> Lease: ...

@@ -132,6 +132,18 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (job_id, key)
     );
     """,
+    # v2: the processes that schedule this database, each with its heartbeat (`cronui nodes`)
+    """
+    CREATE TABLE nodes (
+        node TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at BIGINT NOT NULL,
+        seen_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        running INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

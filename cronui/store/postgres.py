@@ -65,6 +65,7 @@ from cronui.store.base import (
     DuplicateJobName,
     FleetBucket,
     JobStats,
+    Node,
     PruneResult,
     Recorded,
     RunEnd,
@@ -214,6 +215,8 @@ class QmarkConnection:
 
 class PostgresStore:
     """The store on a PostgreSQL server, for one node or many."""
+
+    multi_node = True  # every node schedules: claims and slots are decided in the database
 
     def __init__(self, url: str, *, min_connections: int = 1, max_connections: int = 8) -> None:
         self.url = url
@@ -647,6 +650,34 @@ class PostgresStore:
                 disabled = reason if switched is not None else None
             out.append((count, disabled))
         return out
+
+    # ------------------------------------------------------------ nodes
+
+    async def heartbeat(self, node: Node) -> int:
+        """Upsert this node's row; its expiry is counted on the database's clock. Returns that clock."""
+        row = await self.fetch_one(
+            "INSERT INTO nodes (node, host, pid, started_at, seen_at, expires_at, running) "
+            "VALUES ($1, $2, $3, $4, (extract(epoch from clock_timestamp()) * 1000)::bigint, "
+            "(extract(epoch from clock_timestamp()) * 1000)::bigint + $5, $6) "
+            "ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at, "
+            "running = excluded.running RETURNING seen_at",
+            node.node,
+            node.host,
+            node.pid,
+            node.started_at,
+            node.expires_at - node.seen_at,
+            node.running,
+        )
+        return int(row[0])
+
+    async def nodes(self) -> list[Node]:
+        rows = await self.fetch_all(
+            "SELECT node, host, pid, started_at, seen_at, expires_at, running FROM nodes ORDER BY host, node"
+        )
+        return [Node(*r) for r in rows]
+
+    async def forget_node(self, node: str) -> None:
+        await self.pool.execute("DELETE FROM nodes WHERE node = $1", node)
 
     async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> None:
         if not run_ids:

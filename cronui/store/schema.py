@@ -136,6 +136,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_pending ON runs(not_before) WHERE status = 'pending';
     CREATE INDEX runs_running ON runs(job_id) WHERE status = 'running';
     """,
+    # v4: the processes that schedule this database, each with its heartbeat (`cronui nodes`)
+    """
+    CREATE TABLE nodes (
+        node TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        running INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -33,6 +33,7 @@ from cronui.store.base import (
     ClaimLimits,
     DueJob,
     DuplicateJobName,
+    Node,
     PruneResult,
     Recorded,
     RunEnd,
@@ -142,8 +143,17 @@ def _failure_effect(status: RunStatus) -> str:
     return "add" if status.counts_as_failure else "keep"
 
 
+NODE_COLUMNS = "node, host, pid, started_at, seen_at, expires_at, running"
+NODE_UPSERT = (
+    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(node) DO UPDATE SET "
+    "seen_at = excluded.seen_at, expires_at = excluded.expires_at, running = excluded.running"
+)
+
+
 class SQLiteStore(SQLiteWakeups, SQLiteHistory):
     """The default store: one local SQLite file (mode 0600)."""
+
+    multi_node = False  # one process schedules at a time (the scheduler lease)
 
     # ------------------------------------------------------------ jobs
 
@@ -551,6 +561,24 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                 last: int = (await cur.fetchone() or (0,))[0]
         for offset, ev in enumerate(events):
             ev.id = last - len(events) + 1 + offset
+
+    # ------------------------------------------------------------ nodes
+
+    async def heartbeat(self, node: Node) -> int:
+        async with self.transaction() as db:
+            await db.execute(
+                NODE_UPSERT,
+                (node.node, node.host, node.pid, node.started_at, node.seen_at, node.expires_at, node.running),
+            )
+        return node.seen_at  # one host: its own clock is the database's
+
+    async def nodes(self) -> list[Node]:
+        rows = await self.fetch_all(f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY host, node")
+        return [Node(*r) for r in rows]
+
+    async def forget_node(self, node: str) -> None:
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM nodes WHERE node = ?", (node,))
 
     # ------------------------------------------------------------ the scheduler lease
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cronui.model import EventKind, Lease, OverlapPolicy, Run, RunEvent, RunStatus, Trigger
-from cronui.store.base import ClaimLimits, DuplicateJobName, RunEnd, RunFilter, SlotWrite, Store, StoreError
+from cronui.store.base import ClaimLimits, DuplicateJobName, Node, RunEnd, RunFilter, SlotWrite, Store, StoreError
 from cronui.store.pg_schema import SCHEMA_VERSION as PG_SCHEMA_VERSION
 from cronui.store.postgres import PostgresStore
 from cronui.store.sqlite import SQLiteStore
@@ -318,3 +318,18 @@ async def test_a_postgres_schema_written_by_a_newer_cronui_is_refused(backend: S
     assert "missing index runs_slot" in await backend.check()
     with pytest.raises(StoreError, match="newer cronui"):
         await PostgresStore(backend.url).open()
+
+
+async def test_nodes_heartbeat_list_and_forget(backend: Store):
+    me = Node("host-a:1:abc", "host-a", 1, T0, T0, T0 + 30_000, 2)
+    db_now = await backend.heartbeat(me)
+    assert abs(db_now - T0) < 10**13  # an epoch-ms clock (the database's, on a server)
+    await backend.heartbeat(Node("host-b:2:def", "host-b", 2, T0, T0, T0 + 30_000, 0))
+    me.running = 5
+    await backend.heartbeat(me)
+    listed = {n.node: n for n in await backend.nodes()}
+    assert sorted(listed) == ["host-a:1:abc", "host-b:2:def"]
+    assert listed["host-a:1:abc"].running == 5 and listed["host-a:1:abc"].started_at == T0
+    assert listed["host-a:1:abc"].expires_at - listed["host-a:1:abc"].seen_at == 30_000
+    await backend.forget_node("host-b:2:def")
+    assert [n.node for n in await backend.nodes()] == ["host-a:1:abc"]

@@ -1,0 +1,131 @@
+"""Cluster mode with real processes on the real PostgreSQL server: three daemons on one database, jobs on a
+one-second schedule. Every execution appends "<job> <slot>" to a file of its own making, so slots are
+counted by the jobs themselves, not only by rows."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from tests.e2e.test_daemon import cronui, wait_for
+from tests.store.backends import drop_schema, postgres_url
+
+
+@pytest.fixture
+def cluster(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
+    url = asyncio.run(postgres_url())  # skips (or fails in CI) without a server
+    env = {**env, "CRONUI_DB": url}
+    yield env
+    asyncio.run(drop_schema(url))
+
+
+@pytest.fixture
+def nodes(cluster: dict[str, str], tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start() -> subprocess.Popen[str]:
+        log = open(tmp_path / f"node{len(procs)}.log", "w")
+        p = subprocess.Popen(
+            [sys.executable, "-m", "cronui", "daemon"], env=cluster, stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+        procs.append(p)
+        return p
+
+    yield start
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def rows(env: dict[str, str], sql: str) -> list[tuple]:
+    async def go() -> list[tuple]:
+        from cronui.store.postgres import split_url
+
+        dsn, schema = split_url(env["CRONUI_DB"])
+        con = await asyncpg.connect(dsn)
+        try:
+            await con.execute(f'SET search_path TO "{schema}"')
+            return [tuple(r) for r in await con.fetch(sql)]
+        finally:
+            await con.close()
+
+    return asyncio.run(go())
+
+
+def test_three_nodes_run_every_slot_exactly_once(cluster, nodes, tmp_path):
+    log = tmp_path / "executions"
+    jobs = 12
+    for i in range(jobs):
+        cronui(
+            cluster, "jobs", "add", f"j{i:02d}", "--schedule", "every 1s", "--misfire", "skip",
+            "--shell", f'echo "$CRONUI_JOB $CRONUI_SCHEDULED_FOR" >> {log}',
+        )  # fmt: skip
+    started = [nodes() for _ in range(3)]
+    wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= jobs * 3, timeout=30, what="executions")
+    time.sleep(6)
+    for p in started:
+        p.send_signal(signal.SIGTERM)
+    for p in started:
+        assert p.wait(timeout=30) == 0
+    executions = Counter(tuple(line.split()) for line in log.read_text().splitlines())
+    assert executions and max(executions.values()) == 1, [e for e, n in executions.items() if n > 1][:5]
+    ran_on = {r[0].split(":")[1] for r in rows(cluster, "SELECT DISTINCT node FROM runs WHERE node IS NOT NULL")}
+    assert len(ran_on) >= 2, "the work was not shared"
+    slots = rows(cluster, "SELECT job_id, scheduled_for, missed_count, status FROM runs WHERE trigger = 'schedule'")
+    by_job: dict[int, list[tuple]] = {}
+    for r in slots:
+        by_job.setdefault(r[0], []).append(r)
+    for job_rows in by_job.values():
+        times = sorted(r[1] for r in job_rows)
+        assert len(times) == len(set(times)), "a slot has two rows"
+        assert sum(r[2] for r in job_rows) == (times[-1] - times[0]) // 1000 + 1, "a hole in the slots"
+    succeeded = sum(1 for r in slots if r[3] == "succeeded")
+    assert succeeded == sum(executions.values())
+
+
+def test_a_node_killed_mid_run_has_its_runs_recovered_by_the_others(cluster, nodes, tmp_path):
+    locks = tmp_path / "locks"
+    locks.mkdir()
+    overlaps = tmp_path / "overlaps"
+    for i in range(4):
+        body = f"flock -n {locks}/$CRONUI_JOB sleep 2 || echo overlap >> {overlaps}"
+        cronui(cluster, "jobs", "add", f"w{i}", "--schedule", "every 1s", "--shell", body, "--retries", "2",
+               "--retry-delay", "0s", "--misfire", "skip")  # fmt: skip
+    a, b, c = nodes(), nodes(), nodes()
+    wait_for(
+        lambda: (
+            rows(cluster, f"SELECT COUNT(*) FROM runs WHERE status = 'running' AND node LIKE '%:{a.pid}:%'")[0][0] > 0
+        ),
+        timeout=30,
+        what="a run on the first node",
+    )
+    a.kill()
+    a.wait()
+    killed_at = time.monotonic()
+    wait_for(
+        lambda: (
+            rows(cluster, f"SELECT COUNT(*) FROM runs WHERE status = 'running' AND node LIKE '%:{a.pid}:%'")[0][0] == 0
+        ),
+        timeout=20,
+        what="the killed node's runs recovered",
+    )
+    recovered_after = time.monotonic() - killed_at
+    interrupted = rows(cluster, f"SELECT COUNT(*) FROM runs WHERE status = 'interrupted' AND node LIKE '%:{a.pid}:%'")
+    assert interrupted[0][0] >= 1
+    time.sleep(3)
+    for p in (b, c):
+        p.send_signal(signal.SIGTERM)
+    for p in (b, c):
+        assert p.wait(timeout=30) == 0
+    assert not overlaps.exists(), overlaps.read_text()
+    print(f"recovered {recovered_after:.1f} s after kill -9 (lease 3 s, renewed every 1 s)")
