@@ -99,10 +99,9 @@ class Engine:
         await self.dispatcher.drain(grace_s)
         await self.dispatcher.close()
         if self.holding:
-            if self.store.multi_node:
-                await self.store.forget_node(self.node)
-            else:
+            if not self.store.multi_node:
                 await self.store.release_lease(self.node)
+            await self.store.forget_node(self.node)
             self.holding = False
             self.bus.publish(
                 RunEvent(EventKind.SCHEDULER, self.clock.now_ms(), data={"state": "released", "node": self.node})
@@ -191,6 +190,9 @@ class Engine:
             self._stop_own_runs("this scheduler lost its lease")
         else:
             await self.store.renew_run_leases(self.node, list(self.dispatcher.active), now + ttl_ms)
+            await self.store.heartbeat(
+                Node(self.node, self.host, self.pid, self.started_at, now, now + ttl_ms, len(self.dispatcher.active))
+            )  # so `cronui nodes` shows the holder on SQLite too
             await self._contain()
         return ok
 

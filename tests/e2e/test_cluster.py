@@ -129,3 +129,18 @@ def test_a_node_killed_mid_run_has_its_runs_recovered_by_the_others(cluster, nod
         assert p.wait(timeout=30) == 0
     assert not overlaps.exists(), overlaps.read_text()
     print(f"recovered {recovered_after:.1f} s after kill -9 (lease 3 s, renewed every 1 s)")
+
+
+def test_nodes_lists_every_node_with_its_heartbeat(cluster, nodes):
+    import json
+
+    started = [nodes() for _ in range(2)]
+    wait_for(lambda: len(json.loads(cronui(cluster, "nodes", "--json").stdout)) == 2, timeout=20, what="two nodes")
+    listed = json.loads(cronui(cluster, "nodes", "--json").stdout)
+    assert sorted(n["pid"] for n in listed) == sorted(p.pid for p in started)
+    assert all(n["alive"] for n in listed)
+    assert "alive" in cronui(cluster, "nodes").stdout
+    for p in started:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
+    assert json.loads(cronui(cluster, "nodes", "--json").stdout) == []  # a node that stops says goodbye

@@ -1,0 +1,50 @@
+"""`cronui nodes`: the processes that schedule this database, from their heartbeats (cluster mode on
+PostgreSQL: every node; SQLite: the one that holds the scheduler lease)."""
+
+from __future__ import annotations
+
+import argparse
+
+from cronui.cli.common import Commands, command, print_json, with_store
+from cronui.config import Settings
+from cronui.engine.clock import SystemClock
+from cronui.engine.control import Control
+from cronui.store import Store
+from cronui.timefmt import human_span, iso_utc
+
+
+def add_parsers(sub: Commands) -> None:
+    """Registers nodes."""
+    p = command(sub, "nodes", "the processes that schedule this database, from their heartbeats", cmd_nodes)
+    p.add_argument("--json", action="store_true", help="one JSON object per node, in a list")
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        now = SystemClock().now_ms()
+        nodes = await store.nodes()
+        data = [
+            {
+                "node": n.node,
+                "host": n.host,
+                "pid": n.pid,
+                "since": iso_utc(n.started_at),
+                "seen": iso_utc(n.seen_at),
+                "alive": n.expires_at > now,
+                "running": n.running,
+            }
+            for n in nodes
+        ]
+        if args.json:
+            print_json(data)
+            return 0
+        if not data:
+            print("no node has a heartbeat on this database")
+            return 0
+        print(f"{'NODE':<36} {'STATE':<6} {'RUNNING':>7}  SEEN")
+        for n, d in zip(nodes, data, strict=True):
+            state = "alive" if d["alive"] else "gone"
+            print(f"{n.node:<36} {state:<6} {n.running:>7}  {human_span(max(0, now - n.seen_at))} ago")
+        return 0
+
+    return with_store(args, body)
