@@ -59,6 +59,8 @@ def _literal(value: Any, *, multiline: bool = False) -> str:
         return "{ " + ", ".join(f"{_key(k)} = {_literal(v)}" for k, v in value.items()) + " }"
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_literal(v) for v in value) + "]"
+    # A multi-line string reads a CR LF back as LF (TOML normalizes line ends): text with a CR stays escaped.
+    multiline = multiline and not (isinstance(value, str) and "\r" in value)
     return tomli_w.dumps({"v": value}, multiline_strings=multiline)[len("v = ") :].rstrip("\n")
 
 

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given
+from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
@@ -706,6 +706,10 @@ def jobs(draw: st.DrawFn) -> Job:
 
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(job=jobs(), as_json=st.booleans())
+@example(
+    job=Job(name="a", schedule="@daily", timezone="UTC", kind=TargetKind.SHELL, target={"command": "x", "cwd": "\r\n"}),
+    as_json=False,
+)
 def test_property_what_export_writes_apply_reads_back_the_same(job, as_json):
     settings = Settings(db="unused", timezone="America/Chicago", default_timeout=77, misfire_grace=11)
     text, warnings = (dump_json if as_json else dump_toml)([job])
