@@ -233,10 +233,14 @@ def with_store(args: argparse.Namespace, body: StoreBody) -> int:
 
 
 async def live_holder(store: Store) -> bool:
-    """Whether a live process holds the scheduler lease (a holder on this host must still have its pid)."""
+    """Whether a live process schedules: holds the scheduler lease (a holder on this host must still have its
+    pid), or in cluster mode, any node with a live heartbeat."""
     # the engine module loads the dispatcher and its executors (httpx): only commands that ask pay for it
     from cronui.engine.engine import pid_alive
 
+    if store.multi_node:  # cluster mode: any node with a live heartbeat schedules
+        now = SystemClock().now_ms()
+        return any(n.expires_at > now for n in await store.nodes())
     lease = await store.get_lease()
     if lease is None or lease.expires_at <= SystemClock().now_ms():
         return False

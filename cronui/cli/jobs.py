@@ -283,7 +283,12 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
             raise UsageError("cronui: the scheduler is paused; nothing was queued (`cronui resume` first)")
         final: Run | None = None
         if not paused and not await live_holder(store):
-            final = await _run_in_process(settings, store, args.name)
+            if store.multi_node and args.wait:  # a CLI never runs a cluster's jobs itself
+                raise UsageError(
+                    "cronui: no node schedules this database (start `cronui daemon` on one); nothing was queued"
+                )
+            if not store.multi_node:
+                final = await _run_in_process(settings, store, args.name)
         if final is None:
             run = await control.trigger(args.name)
             assert run.id is not None

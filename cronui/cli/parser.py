@@ -35,6 +35,11 @@ def build_parser() -> CliParser:
         help="database: a SQLite path (default: the user data dir), or postgresql://user@host/db[?schema=NAME]",
     )
     p.add_argument("--no-ui", action="store_true", help="run the scheduler headless, as a daemon")
+    p.add_argument(
+        "--execute",
+        action="store_true",
+        help="cluster mode (PostgreSQL): this TUI runs jobs too (by default it views and controls only)",
+    )
     system.add_daemon_options(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=CliParser)
     system.add_storeless_parsers(sub)

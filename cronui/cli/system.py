@@ -201,4 +201,4 @@ def cmd_tui(args: argparse.Namespace) -> int:
         from cronui.ui.app import run_tui
     except ImportError:
         raise UsageError("cronui: the TUI is not part of this build yet; use the subcommands or --no-ui") from None
-    return run_tui(settings_from(args))
+    return run_tui(settings_from(args), execute=args.execute)

@@ -119,11 +119,12 @@ class CronuiApp(App[int]):
         *,
         manage: bool = False,
         cursor_blink: bool = True,
+        execute: bool = False,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.engine = engine  # the caller's handle on it (tests); the UI itself goes through the client
-        self.client = EngineClient(store, engine, manage=manage)
+        self.client = EngineClient(store, engine, manage=manage, execute=execute)
         self.clock: Clock = engine.clock
         self.cursor_blink = cursor_blink
         self.catalog = Catalog()
@@ -479,16 +480,17 @@ def make_app(
     executors: dict[TargetKind, Executor] | None = None,
     manage: bool = False,
     cursor_blink: bool = True,
+    execute: bool = False,
 ) -> CronuiApp:
     """The configured app. `manage=True`: the app opens and closes the store itself (in its own event
     loop); otherwise the caller has opened it. An engine that is not open yet is opened and closed by
     the app."""
     if engine is None:
         engine = Engine(store, settings, clock, executors=executors)
-    return CronuiApp(settings, store, engine, manage=manage, cursor_blink=cursor_blink)
+    return CronuiApp(settings, store, engine, manage=manage, cursor_blink=cursor_blink, execute=execute)
 
 
-def run_tui(settings: Settings) -> int:
+def run_tui(settings: Settings, *, execute: bool = False) -> int:
     """`cronui`: open the database, schedule or attach, and show it all until the user quits."""
 
     async def check() -> None:  # a bad path or a newer schema is a one-line error before the screen opens
@@ -497,6 +499,6 @@ def run_tui(settings: Settings) -> int:
         await probe.close()
 
     asyncio.run(check())
-    app = make_app(settings, make_store(settings.db), manage=True)
+    app = make_app(settings, make_store(settings.db), manage=True, execute=execute)
     result = app.run()
     return int(result or 0)

@@ -45,11 +45,14 @@ class InFlightState:
 
 
 class EngineClient:
-    def __init__(self, store: Store, engine: Engine, *, manage: bool = False) -> None:
+    def __init__(self, store: Store, engine: Engine, *, manage: bool = False, execute: bool = False) -> None:
         self._store = store
         self._engine = engine
         self._control = engine.control
         self.manage = manage  # the client opens and closes the store (the CLI, snapshot tests)
+        # In cluster mode a TUI views and controls; it runs jobs only when asked to (a laptop pointed at the
+        # servers' database must not start running their shell jobs). With SQLite it schedules when nothing else does.
+        self.execute = execute or not store.multi_node
         self._opened_engine = False
 
     # ------------------------------------------------------------ lifecycle
@@ -69,6 +72,9 @@ class EngineClient:
     async def run_engine(self, stop: asyncio.Event) -> None:
         """Schedule (or stand by) until `stop` is set. Cancelled (the app is going away): the loop is asked
         to stop and given a moment to finish its pass, rather than being torn down in the middle of one."""
+        if not self.execute:
+            await stop.wait()  # a viewer: the cluster's nodes schedule
+            return
         task = asyncio.ensure_future(self._engine.run(stop, standby=True))
         try:
             await asyncio.shield(task)

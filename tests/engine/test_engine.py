@@ -603,3 +603,21 @@ async def test_one_job_with_a_bad_value_never_stops_the_others(engine, clock, st
     manual = await engine.control.trigger("bad")
     await settle(engine)
     assert (await store.get_run(manual.id)).status is RunStatus.SUCCEEDED
+
+
+async def test_a_tui_on_a_cluster_views_unless_told_to_execute(store, settings, clock, fake):
+    """In cluster mode a TUI's client does not run the engine (no jobs run on a laptop by accident)."""
+    from cronui.ui.client import EngineClient
+
+    eng = Engine(store, settings, clock, executors={TargetKind.SHELL: fake})
+    store.multi_node = True  # as PostgresStore says
+    try:
+        viewer, executor = EngineClient(store, eng), EngineClient(store, eng, execute=True)
+        assert not viewer.execute and executor.execute
+        stop = asyncio.Event()
+        stop.set()
+        await viewer.run_engine(stop)
+        assert not eng.holding and eng.wakeups == 0  # the loop never ran
+    finally:
+        store.multi_node = False
+    assert EngineClient(store, eng).execute  # one SQLite file: the TUI schedules when nothing else does

@@ -447,10 +447,13 @@ def test_the_cli_works_against_postgresql(capsys, monkeypatch, tmp_path):
         assert code == 2 and "a job named 'hello' already exists" in err
         code, out, _ = cli(capsys, "jobs", "list", "--json")
         assert [j["name"] for j in json.loads(out)] == ["hello"]
-        code, out, _ = cli(capsys, "jobs", "run", "hello", "--wait", "--json")
-        assert code == 0 and json.loads(out)["output"] == "hi\n"
+        # no node schedules: a CLI never runs a cluster's jobs itself (tests/e2e/test_cluster.py runs nodes)
+        code, _, err = cli(capsys, "jobs", "run", "hello", "--wait")
+        assert code == 2 and "no node schedules this database" in err
+        code, out, _ = cli(capsys, "jobs", "run", "hello", "--json")  # queued for when a node runs
+        assert code == 0
         code, out, _ = cli(capsys, "--db", url, "runs", "list", "--json")
-        assert [r["status"] for r in json.loads(out)] == ["succeeded"]
+        assert [r["status"] for r in json.loads(out)] == ["pending"]
         assert cli(capsys, "db", "check")[1] == "ok\n"
         code, _, err = cli(capsys, "db", "backup", str(tmp_path / "copy.sql"))
         assert code == 2 and "pg_dump" in err and not (tmp_path / "copy.sql").exists()
