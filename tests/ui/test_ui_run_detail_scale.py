@@ -61,6 +61,8 @@ async def test_a_run_with_100k_milestones_opens_at_its_start_and_keys_work(
         await settle(pilot)
         detail = await open_detail(pilot, app, run.id)
         timeline = detail.query_one(TimelineView)
+        assert timeline.preparing and shown(timeline)[0].endswith("queued")  # a first screenful at once
+        await pilot.resize_terminal(100, 30)  # resized while the rest is laid out: laid out again, not lost
         await until(pilot, lambda: timeline.line_count >= MILESTONES + 3, "the timeline laid out", timeout=60)
         top = shown(timeline)
         assert top[0].endswith("queued") and top[1].endswith("started")

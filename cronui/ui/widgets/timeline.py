@@ -117,12 +117,14 @@ class TimelineView(StatusStyles, ScrollView, can_focus=True):
         self._generation = 0
         self.preparing = False
         self._late: list[Milestone] = []  # milestones that came while a layout was being prepared
+        self._source: tuple[Run, list[Milestone]] | None = None  # what `show` was given
         self.follow = False  # keep the newest milestone in view (while the run goes on)
 
     # ------------------------------------------------------------ content
 
     def show(self, run: Run, milestones: list[Milestone]) -> None:
-        """The whole timeline; a long one is prepared in a thread while the old one stays on screen."""
+        """The whole timeline; of a long one a first screenful at once, and the rest from a thread."""
+        self._source = (run, milestones)
         self._generation += 1
         generation = self._generation
         if len(milestones) <= SYNC_ROWS:
@@ -161,7 +163,8 @@ class TimelineView(StatusStyles, ScrollView, can_focus=True):
         return len(self._lines)
 
     def add(self, run: Run, milestones: list[Milestone]) -> None:
-        """Milestones that arrived while the run goes on: laid out alone, the rest stays as it was."""
+        """Milestones that arrived while the run goes on (and were appended to the list `show` was given,
+        which is what a resize lays out again): laid out alone, the rest stays as it was."""
         if self.preparing:  # a full layout is on its way: these follow it
             self._late += milestones
             return
@@ -190,20 +193,8 @@ class TimelineView(StatusStyles, ScrollView, can_focus=True):
         return self._width
 
     def on_resize(self, event: events.Resize) -> None:
-        if self.scrollable_content_region.width != self._width and self.rows:
-            self._generation += 1
-            generation = self._generation
-            rows, ends, width = self.rows, self._ends, self._fold_width()
-            if len(rows) <= SYNC_ROWS:
-                self._apply(rows, ends, fold_rows(rows, 0, width))
-                return
-
-            async def work() -> None:
-                lines = await asyncio.to_thread(fold_rows, rows, 0, width)
-                if generation == self._generation:
-                    self._apply(rows, ends, lines)
-
-            spawn(self, work, "timeline-layout")
+        if self.scrollable_content_region.width != self._width and self._source is not None:
+            self.show(*self._source)  # folded again at the new width (a long timeline in a thread)
 
     @property
     def plain_lines(self) -> list[str]:
