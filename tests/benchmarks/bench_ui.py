@@ -4,6 +4,7 @@ asserts nothing.
     python tests/benchmarks/bench_ui.py                  # 10,000 jobs, 1,000,000 runs (the DB is cached)
     python tests/benchmarks/bench_ui.py --jobs 1000 --runs 100000
     python tests/benchmarks/bench_ui.py --datatable      # also time a naive DataTable with every job row
+    python tests/benchmarks/bench_ui.py --detail         # only: the run detail of huge runs (below)
 
 What is measured, in the app as `cronui` runs it (its own engine in the event loop, owning the scheduler),
 headless at 120x36:
@@ -11,6 +12,11 @@ headless at 120x36:
   key latency     from a key press to the frame that draws the row under the new cursor (p50 / p95 /
                   max) for cursor moves, page and end jumps and sorting in the job list, and moves and
                   paging in `:runs` over every run; typing a filter: the key to the filtered rows drawn
+  run detail      (--detail) a run with 100,000 milestones and a run with one 256 KB line of output: from
+                  opening the run to the run read from the store, to the first frame that draws its
+                  content, to the content laid out in full, and the longest the event loop (which the
+                  embedded scheduler shares) was held meanwhile (reading the run included);
+                  `--shots DIR` also saves SVG screenshots at 80x24 and 120x36
 """
 
 from __future__ import annotations
@@ -246,14 +252,138 @@ async def datatable(jobs: int) -> None:
         print(f"naive DataTable, {jobs:,} rows added and painted: {(time.perf_counter() - t) * 1000:.0f} ms")
 
 
+def seed_detail(path: Path, milestones: int, line_kb: int) -> tuple[int, int]:
+    """One job with two finished runs: one with `milestones` milestones, one whose output is one line."""
+    from cronui.model import Job, Milestone, TargetKind
+    from cronui.store.base import milestones_to_json
+    from cronui.store.sqlite import SQLiteStore
+
+    now = int(time.time() * 1000)
+
+    async def schema() -> None:
+        store = SQLiteStore(path)
+        await store.open()
+        job = Job(name="flood", schedule="@yearly", timezone="UTC", kind=TargetKind.SHELL, target={"command": "x"})
+        job.created_at = job.updated_at = now
+        await store.create_job(job)
+        await store.close()
+
+    asyncio.run(schema())
+    flood = [Milestone(f"step-{i}", now - 60_000 + i, {"i": i, "note": "rows copied"}) for i in range(milestones)]
+    line = " ".join(f"word{i}" for i in range(line_kb * 1024 // 5))[: line_kb * 1024]
+    con = sqlite3.connect(path)
+    ids = []
+    for k, (ms, out) in enumerate([(flood, "done\n"), ([], line)]):
+        cur = con.execute(
+            "INSERT INTO runs (job_id, trigger, scheduled_for, status, queued_at, started_at, finished_at, "
+            "duration_ms, output, output_bytes, milestones) VALUES (1, 'manual', ?, 'succeeded', ?, ?, ?, ?, ?, ?, ?)",
+            (now - 60_000 - k, now - 60_000, now - 60_000, now, 60_000, out, len(out), milestones_to_json(ms)),
+        )
+        ids.append(int(cur.lastrowid or 0))
+    con.commit()
+    con.close()
+    return ids[0], ids[1]
+
+
+async def heartbeat(stalls: list[float], stop: asyncio.Event) -> None:
+    """How late each 5 ms sleep of the event loop wakes: how long something else held the loop."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        t = loop.time()
+        await asyncio.sleep(0.005)
+        stalls.append(loop.time() - t - 0.005)
+
+
+async def measure_detail(db: Path, runs: dict[str, int], shots: Path | None) -> None:
+    from cronui.config import Settings
+    from cronui.store.sqlite import SQLiteStore
+    from cronui.ui.app import make_app
+    from cronui.ui.screens.main import MainScreen
+    from cronui.ui.screens.run_detail import RunDetailScreen
+    from cronui.ui.widgets.output import OutputView
+    from cronui.ui.widgets.timeline import TimelineView
+
+    drawn: dict[str, float] = {}
+    for cls, key in ((TimelineView, "timeline"), (OutputView, "output")):
+        original = cls.render_line
+
+        def render_line(widget, y, original=original, key=key):  # type: ignore[no-untyped-def]
+            strip = original(widget, y)
+            if y == 0 and widget.virtual_size.height > 0 and key not in drawn:
+                drawn[key] = time.perf_counter()
+            return strip
+
+        cls.render_line = render_line  # type: ignore[method-assign]
+
+    settings = Settings(db=str(db), timezone="UTC", timezone_source="bench")
+    for size in ((120, 36), (80, 24)):
+        app = make_app(settings, SQLiteStore(db), manage=True, cursor_blink=False)
+        async with app.run_test(size=size) as pilot:
+            loop = asyncio.get_running_loop()
+            while not app.ready.is_set() or not isinstance(app.screen, MainScreen):
+                await asyncio.sleep(0.01)
+            await pilot.pause(1.0)
+            print(f"run detail at {size[0]}x{size[1]} (the app owns the scheduler, in the same event loop)")
+            for what, run_id in runs.items():
+                key = "timeline" if "milestones" in what else "output"
+                stalls: list[float] = []
+                beating = asyncio.Event()
+                beater = asyncio.create_task(heartbeat(stalls, beating))
+                drawn.clear()
+                t = time.perf_counter()
+                app.open_run(run_id)
+                deadline = loop.time() + 120
+                while not (isinstance(app.screen, RunDetailScreen) and app.screen.run is not None):
+                    if loop.time() > deadline:
+                        raise TimeoutError(f"{what}: not loaded after 120 s")
+                    await asyncio.sleep(0.001)
+                loaded = time.perf_counter() - t
+                while key not in drawn:
+                    if loop.time() > deadline:
+                        raise TimeoutError(f"{what}: nothing drawn after 120 s")
+                    await asyncio.sleep(0.001)
+                first = drawn[key] - t
+                screen = app.screen
+                assert isinstance(screen, RunDetailScreen)
+                widget = screen.query_one(TimelineView if key == "timeline" else OutputView)
+                while widget.preparing or screen.run is None:
+                    await asyncio.sleep(0.001)
+                full = time.perf_counter() - t
+                await pilot.pause(0.2)
+                beating.set()
+                await beater
+                print(
+                    f"  {what:<20} read from the store {loaded * 1000:6.0f} ms  first frame {first * 1000:6.0f} ms  "
+                    f"laid out {full * 1000:6.0f} ms  "
+                    f"loop held at most {max(stalls) * 1000:5.0f} ms"
+                )
+                if shots is not None:
+                    shots.mkdir(parents=True, exist_ok=True)
+                    name = f"detail-{what.split()[-1]}-{size[0]}x{size[1]}.svg"
+                    app.save_screenshot(name, str(shots))
+                await pilot.press("escape")
+                await pilot.pause(0.3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--cache", default=tempfile.gettempdir(), help="where the seeded database is kept")
     parser.add_argument("--datatable", action="store_true", help="also time a naive DataTable")
+    parser.add_argument("--detail", action="store_true", help="only the run detail of huge runs")
+    parser.add_argument("--milestones", type=int, default=100_000, help="(--detail) milestones of the one run")
+    parser.add_argument("--line-kb", type=int, default=256, help="(--detail) KB of the other run's one line")
+    parser.add_argument("--shots", type=Path, help="(--detail) save SVG screenshots here")
     args = parser.parse_args()
     os.environ.setdefault("XDG_CONFIG_HOME", tempfile.mkdtemp())  # no user themes or config in the numbers
+    if args.detail:
+        with tempfile.TemporaryDirectory() as work:
+            db = Path(work) / "detail.db"
+            flood, wide = seed_detail(db, args.milestones, args.line_kb)
+            runs = {f"{args.milestones:,} milestones": flood, f"one {args.line_kb} KB line": wide}
+            asyncio.run(measure_detail(db, runs, args.shots))
+        return 0
     base = Path(args.cache) / f"cronui-bench-ui-{args.jobs}-{args.runs}.db"
     if not base.exists():
         t = time.perf_counter()

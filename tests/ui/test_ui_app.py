@@ -31,6 +31,7 @@ from cronui.ui.widgets.job_table import JobTable
 from cronui.ui.widgets.live import LivePane
 from cronui.ui.widgets.output import OutputView
 from cronui.ui.widgets.run_table import RunTable
+from cronui.ui.widgets.timeline import TimelineView
 from tests.helpers import FakeExecutor, make_job
 from tests.ui.make_screenshots import settle
 from tests.ui.pilot import main, open_editor, select, until
@@ -316,7 +317,7 @@ async def test_drill_into_a_run(app: CronuiApp, store: SQLiteStore, engine: Engi
         assert isinstance(detail, RunDetailScreen) and detail.run is not None and detail.run.id == run.id
         head = str(detail.query_one("#detail-head", Static).render())
         assert "printer › run #" in head and "succeeded" in head and "trigger manual" in head
-        milestones = str(detail.query_one("#milestones", Static).render())
+        milestones = "\n".join(detail.query_one(TimelineView).plain_lines)
         assert "queued" in milestones and "fake-started" in milestones and "succeeded" in milestones
         view = detail.query_one(OutputView)
         assert view.stdout == "hello from the run\nsecond line"

@@ -34,13 +34,119 @@ class StreamError(Exception):
     """The server's stream could not be understood (the message names the problem)."""
 
 
+class CutStream(Exception):
+    """The stream ended before the reply did (no finish_reason, no [DONE]): worth another try."""
+
+
+class StalledStream(Exception):
+    """No content arrived for the idle timeout (keep-alives and empty chunks do not count)."""
+
+    def __init__(self, idle_s: float, idle_events: int) -> None:
+        extra = f"; {idle_events} keep-alive{'s' if idle_events != 1 else ''} or empty chunks meanwhile"
+        super().__init__(f"no token for {idle_s:g}s (idle timeout{extra if idle_events else ''})")
+
+
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
+MAX_TOKENS_COUNTED = 10**12  # a count beyond this is not a count (and would overflow the cost)
+REASONING_FIELDS = ("reasoning_content", "reasoning")  # what some servers stream while the model thinks
+
+
 @dataclass
 class Reply:
     text: str = ""
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    usage: dict[str, int] | None = None
+    usage: dict[str, int | None] | None = None  # None: the server did not say (unknown, never zero)
     first_token_ms: int | None = None
+
+
+# ---------------------------------------------------------------- the shape of what the server sends
+# Every field is checked before it is used: a malformed payload is a permanent failure that names the
+# field and what it held, never a TypeError that the dispatcher would retry as transient.
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise StreamError(f"{where} is {_json_kind(value)}, not {what}")
+    return value
+
+
+def _opt_str(obj: dict[str, Any], key: str, where: str) -> str | None:
+    value = obj.get(key)
+    return None if value is None else _expect(value, str, f"{where}.{key}", "a string")
+
+
+def _opt_obj(obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = obj.get(key)
+    return {} if value is None else _expect(value, dict, f"{where}.{key}", "an object")
+
+
+def _tool_call_deltas(value: Any, where: str) -> list[dict[str, Any]]:
+    calls = _expect(value, list, where, "an array")
+    out = []
+    for i, call in enumerate(calls):
+        at = f"{where}[{i}]"
+        _expect(call, dict, at, "an object")
+        index = call.get("index")
+        if index is not None:
+            _expect(index, int, f"{at}.index", "an integer")
+            if index < 0:
+                raise StreamError(f"{at}.index is {index}, not a non-negative integer")
+        fn = _opt_obj(call, "function", at)
+        out.append(
+            {
+                "index": index,
+                "id": _opt_str(call, "id", at),
+                "name": _opt_str(fn, "name", f"{at}.function"),
+                "arguments": _opt_str(fn, "arguments", f"{at}.function"),
+            }
+        )
+    return out
+
+
+def _usage(value: Any, where: str) -> dict[str, int | None] | None:
+    """Token counts; a missing or null usage (or count) is unknown, never an error and never zero."""
+    if value is None:
+        return None
+    _expect(value, dict, where, "an object")
+    usage: dict[str, int | None] = {}
+    for key in USAGE_FIELDS:
+        n = value.get(key)
+        if n is not None:
+            if isinstance(n, float) and n.is_integer():
+                n = int(n)
+            _expect(n, int, f"{where}.{key}", "an integer")
+            if not 0 <= n <= MAX_TOKENS_COUNTED:
+                shown = n if abs(n) < 10**15 else f"a number of {len(str(abs(n)))} digits"
+                raise StreamError(f"{where}.{key} is {shown}, not a count of tokens")
+        usage[key] = n
+    if usage["total_tokens"] is None and usage["prompt_tokens"] is not None and usage["completion_tokens"] is not None:
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    return usage
+
+
+def _server_error(chunk: dict[str, Any]) -> str | None:
+    err = chunk.get("error")
+    if not err:
+        return None
+    message = err.get("message") if isinstance(err, dict) else None
+    return str(message) if message else json.dumps(err, ensure_ascii=False)[:200]
 
 
 def render_message(template: str, values: dict[str, str]) -> str:
@@ -55,100 +161,169 @@ def last_line(text: str) -> str:
 
 def _merge_tool_calls(acc: dict[int, dict[str, Any]], deltas: list[dict[str, Any]]) -> None:
     for d in deltas:
-        slot = acc.setdefault(int(d.get("index", len(acc))), {"id": None, "name": "", "arguments": ""})
-        if d.get("id"):
+        index = d["index"] if d["index"] is not None else len(acc)
+        slot = acc.setdefault(index, {"id": None, "name": "", "arguments": ""})
+        if d["id"]:
             slot["id"] = d["id"]
-        fn = d.get("function") or {}
-        if fn.get("name"):
-            slot["name"] += fn["name"]
-        if fn.get("arguments"):
-            slot["arguments"] += fn["arguments"]
+        if d["name"]:
+            slot["name"] += d["name"]
+        if d["arguments"]:
+            slot["arguments"] += d["arguments"]
 
 
-def _tool_calls_from_message(message: dict[str, Any]) -> list[dict[str, Any]]:
+def _tool_calls_from_message(message: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    calls = message.get("tool_calls")
+    if calls is None:
+        return []
     out = []
-    for call in message.get("tool_calls") or []:
-        fn = call.get("function") or {}
-        out.append({"id": call.get("id"), "name": fn.get("name", ""), "arguments": fn.get("arguments", "")})
+    for i, call in enumerate(_expect(calls, list, f"{where}.tool_calls", "an array")):
+        at = f"{where}.tool_calls[{i}]"
+        _expect(call, dict, at, "an object")
+        fn = _opt_obj(call, "function", at)
+        name = _opt_str(fn, "name", f"{at}.function") or ""
+        out.append({"id": _opt_str(call, "id", at), "name": name, "arguments": _opt_str(fn, "arguments", at) or ""})
     return out
 
 
+def _first_token(reply: Reply, ctx: RunContext, started: float) -> None:
+    if reply.first_token_ms is None:
+        reply.first_token_ms = int((time.monotonic() - started) * 1000)
+        ctx.milestone("first-token", after_ms=reply.first_token_ms)
+
+
+def _take_chunk(chunk: Any, reply: Reply, tools: dict[int, dict[str, Any]], ctx: RunContext, started: float) -> bool:
+    """Fold one parsed `data:` payload into the reply; True when it carried content (text or tool calls)."""
+    _expect(chunk, dict, "the chunk", "an object")
+    if error := _server_error(chunk):
+        raise StreamError(f"the server reported an error mid-stream: {error}")
+    if "usage" in chunk:
+        usage = _usage(chunk["usage"], "usage")
+        if usage is not None:
+            reply.usage = usage
+    if "choices" not in chunk:
+        if "usage" in chunk:
+            return False  # a usage-only chunk
+        raise StreamError("the chunk has no choices")
+    progress = False
+    for i, choice in enumerate(_expect(chunk["choices"], list, "choices", "an array")):
+        where = f"choices[{i}]"
+        _expect(choice, dict, where, "an object")
+        delta = _opt_obj(choice, "delta", where)
+        text = _opt_str(delta, "content", f"{where}.delta")
+        thinking = any(isinstance(delta.get(k), str) and delta[k] for k in REASONING_FIELDS)
+        calls = delta.get("tool_calls")
+        deltas = _tool_call_deltas(calls, f"{where}.delta.tool_calls") if calls is not None else []
+        finish = _opt_str(choice, "finish_reason", where)
+        if text:
+            _first_token(reply, ctx, started)
+            reply.text += text
+            ctx.output("stdout", text.encode())
+        if deltas:
+            _first_token(reply, ctx, started)
+            _merge_tool_calls(tools, deltas)
+        if finish:
+            reply.finish_reason = finish
+        progress = progress or bool(text or deltas or thinking)
+    return progress
+
+
 async def _read_stream(resp: httpx.Response, ctx: RunContext, started: float, idle_s: float) -> Reply:
+    """Read the SSE stream to `[DONE]`. The idle timeout runs from the last content (text, tool calls or
+    reasoning): keep-alive comments, empty chunks and usage-only chunks do not reset it."""
     reply = Reply()
     tools: dict[int, dict[str, Any]] = {}
     lines = resp.aiter_lines()
+    loop = asyncio.get_running_loop()
+    last_progress = loop.time()
+    idle_events = 0  # keep-alives and chunks without content since the last content
     line_no = 0
+    done = False
     while True:
+        left = last_progress + idle_s - loop.time()
+        if left <= 0:
+            raise StalledStream(idle_s, idle_events)
         try:
-            line = await asyncio.wait_for(anext(lines), idle_s)
+            line = await asyncio.wait_for(anext(lines), left)
         except StopAsyncIteration:
             break
+        except TimeoutError:
+            raise StalledStream(idle_s, idle_events) from None
         line_no += 1
-        if not line or line.startswith(":"):
+        if line.startswith(":"):
+            idle_events += 1
             continue
         if not line.startswith("data:"):
-            continue  # event:, id:, retry: fields carry nothing we need
+            continue  # the blank line between events; event:, id:, retry: fields carry nothing we need
         data = line[5:].strip()
         if data == "[DONE]":
+            done = True
             break
         try:
             chunk = json.loads(data)
         except ValueError:
             raise StreamError(f"malformed stream: line {line_no} is not JSON: {data[:80]!r}") from None
-        if not isinstance(chunk, dict):
-            raise StreamError(f"malformed stream: line {line_no} is not a JSON object")
-        if chunk.get("error"):
-            raise StreamError(f"the server reported an error mid-stream: {json.dumps(chunk['error'])[:200]}")
-        if chunk.get("usage"):
-            reply.usage = chunk["usage"]
-        for choice in chunk.get("choices") or []:
-            delta = choice.get("delta") or {}
-            text = delta.get("content")
-            if text:
-                if reply.first_token_ms is None:
-                    reply.first_token_ms = int((time.monotonic() - started) * 1000)
-                    ctx.milestone("first-token", after_ms=reply.first_token_ms)
-                reply.text += text
-                ctx.output("stdout", text.encode())
-            if delta.get("tool_calls"):
-                if reply.first_token_ms is None:
-                    reply.first_token_ms = int((time.monotonic() - started) * 1000)
-                    ctx.milestone("first-token", after_ms=reply.first_token_ms)
-                _merge_tool_calls(tools, delta["tool_calls"])
-            if choice.get("finish_reason"):
-                reply.finish_reason = choice["finish_reason"]
-    reply.tool_calls = [tools[i] for i in sorted(tools)]
+        try:
+            if _take_chunk(chunk, reply, tools, ctx, started):
+                last_progress = loop.time()
+                idle_events = 0
+            else:
+                idle_events += 1
+        except StreamError as e:
+            raise StreamError(f"malformed stream: line {line_no}: {e}") from None
+    if not done and reply.finish_reason is None:
+        raise CutStream("the stream ended before the reply was complete (no finish_reason and no [DONE])")
+    reply.tool_calls = [
+        {"id": c["id"], "name": c["name"], "arguments": c["arguments"]} for _, c in sorted(tools.items())
+    ]
     return reply
 
 
 def _plain_reply(payload: Any, ctx: RunContext, started: float) -> Reply:
-    if not isinstance(payload, dict) or not payload.get("choices"):
-        raise StreamError("the server's reply has no choices")
-    choice = payload["choices"][0]
-    message = choice.get("message") or {}
-    reply = Reply(
-        text=message.get("content") or "",
-        finish_reason=choice.get("finish_reason"),
-        tool_calls=_tool_calls_from_message(message),
-        usage=payload.get("usage"),
-        first_token_ms=int((time.monotonic() - started) * 1000),
-    )
-    ctx.milestone("first-token", after_ms=reply.first_token_ms)
+    """One whole (non-streamed) completion, checked field by field like a streamed one."""
+    try:
+        _expect(payload, dict, "the reply", "an object")
+        if error := _server_error(payload):
+            raise StreamError(f"the server reported an error: {error}")
+        choices = _expect(payload.get("choices"), list, "choices", "an array")
+        if not choices:
+            raise StreamError("choices is empty")
+        choice = _expect(choices[0], dict, "choices[0]", "an object")
+        message = _opt_obj(choice, "message", "choices[0]")
+        reply = Reply(
+            text=_opt_str(message, "content", "choices[0].message") or "",
+            finish_reason=_opt_str(choice, "finish_reason", "choices[0]"),
+            tool_calls=_tool_calls_from_message(message, "choices[0].message"),
+            usage=_usage(payload.get("usage"), "usage"),
+        )
+    except StreamError as e:
+        raise StreamError(f"malformed reply: {e}") from None
+    _first_token(reply, ctx, started)
     if reply.text:
         ctx.output("stdout", reply.text.encode())
     return reply
+
+
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        text = raw.decode("utf-8", "replace").strip()
+        raise StreamError(f"malformed reply: not JSON: {text[:80]!r}") from None
 
 
 def _refuses_streaming(status: int, body: str) -> bool:
     return status in (400, 422) and "stream" in body.lower()
 
 
-def cost_usd(ctx: RunContext, model: str, usage: dict[str, int] | None) -> float | None:
-    """From the config's price table; unknown model (or no usage) -> unknown, never zero."""
+def cost_usd(ctx: RunContext, model: str, usage: dict[str, int | None] | None) -> float | None:
+    """From the config's price table; unknown model, or unknown token counts -> unknown, never zero."""
     price = ctx.prices.get(model)
     if price is None or not usage:
         return None
-    return (usage.get("prompt_tokens", 0) * price.input + usage.get("completion_tokens", 0) * price.output) / 1e6
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if prompt is None or completion is None:
+        return None
+    return (prompt * price.input + completion * price.output) / 1e6
 
 
 async def run(ctx: RunContext) -> Outcome:
@@ -215,20 +390,22 @@ async def run(ctx: RunContext) -> Outcome:
                 elif "text/event-stream" in resp.headers.get("content-type", ""):
                     reply = await _read_stream(resp, ctx, started, idle_s)
                 else:  # answered the whole thing at once
-                    reply = _plain_reply(json.loads(await resp.aread()), ctx, started)
+                    reply = _plain_reply(_json_body(await resp.aread()), ctx, started)
         if reply is None:
             ctx.milestone("execution-started", stream=False)
             resp = await client.post(url, headers=headers, json=body, timeout=timeout, extensions=guard.extensions())
             if resp.status_code >= 400:
                 return _http_failure(resp, resp.text, fields, key_env)
-            reply = _plain_reply(resp.json(), ctx, started)
-    except TimeoutError:
-        return Outcome(RunStatus.TIMED_OUT, error=f"no token for {idle_s:g}s (idle timeout)", fields=fields)
+            reply = _plain_reply(_json_body(resp.content), ctx, started)
+    except StalledStream as e:
+        return Outcome(RunStatus.TIMED_OUT, error=str(e), fields=fields)
+    except CutStream as e:
+        return Outcome(RunStatus.FAILED, error=str(e), fields=fields)
     except httpx.HTTPError as e:
         if isinstance(e, httpx.ReadTimeout):
             return Outcome(RunStatus.TIMED_OUT, error=f"no token for {idle_s:g}s (idle timeout)", fields=fields)
         return Outcome(RunStatus.FAILED, error=ctx.mask(transport_error(e)), fields=fields)
-    except (StreamError, ValueError) as e:
+    except StreamError as e:
         return permanent_failure(ctx.mask(str(e)), fields=fields)
     finally:
         if ctx.http is None:

@@ -10,20 +10,21 @@ from typing import ClassVar
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 
 from cronui.model import EventKind, Milestone, Run, RunStatus
 from cronui.ui.context import ScreenContext
 from cronui.ui.messages import CancelRun, EngineEvents, HeaderStale, RunNow, ThemeChanged, Tick, ZoneChanged
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, RUN_AGAIN
-from cronui.ui.screens.run_text import facts_text, head_text, output_titles, timeline_text
+from cronui.ui.screens.run_text import facts_text, head_text, output_titles
 from cronui.ui.times import zone_for
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.output import OutputView
 from cronui.ui.widgets.prompt import Prompt, PromptBar
 from cronui.ui.widgets.styled import StyledStatic
+from cronui.ui.widgets.timeline import TimelineView
 from cronui.ui.workers import spawn
 
 NARROW = 100
@@ -63,8 +64,7 @@ class RunDetailScreen(CronuiScreen):
         yield StyledStatic("", id="detail-head")
         with Horizontal(id="detail-body"):
             with Vertical(id="milestones-pane", classes="pane"):
-                with VerticalScroll():
-                    yield StyledStatic("", id="milestones")
+                yield TimelineView(id="milestones")
             with Vertical(id="output-pane", classes="pane"):
                 yield OutputView(id="output")
         yield StyledStatic("", id="detail-facts")
@@ -107,6 +107,9 @@ class RunDetailScreen(CronuiScreen):
                 if first or run.status.is_final:
                     view.follow = self._want_follow and not run.status.is_final
                     view.set_output(got.stdout, got.stderr)
+                timeline = self.query_one(TimelineView)
+                timeline.follow = run.status is RunStatus.RUNNING
+                timeline.show(run, self.milestones)
                 self._show()
                 if not self._reload_again:
                     return
@@ -121,13 +124,17 @@ class RunDetailScreen(CronuiScreen):
             return
         view = self.query_one(OutputView)
         again = False
+        new: list[Milestone] = []
         for ev in mine:
             if ev.kind is EventKind.MILESTONE:
-                self.milestones.append(Milestone(ev.name or "", ev.at, dict(ev.data)))
+                new.append(Milestone(ev.name or "", ev.at, dict(ev.data)))
             elif ev.kind is EventKind.OUTPUT:
                 view.append(ev.name or "stdout", str(ev.data.get("text", "")))
             else:
                 again = True
+        if new:
+            self.milestones += new
+            self.query_one(TimelineView).add(self.run, new)
         if again:
             self.reload()
         self._show()
@@ -151,7 +158,7 @@ class RunDetailScreen(CronuiScreen):
 
     def _show(self) -> None:
         self._show_head()
-        self._show_milestones()
+        self.query_one(TimelineView).refresh()  # colours follow the theme
         self._show_facts()
         self.post_message(HeaderStale())
         self.refresh_keys()
@@ -162,17 +169,6 @@ class RunDetailScreen(CronuiScreen):
             head = self.query_one("#detail-head", StyledStatic)
             job = self.ctx.catalog.jobs.get(run.job_id)
             head.update(head_text(run, job, self.ctx.now_ms(), self._zone(), head))
-
-    def _show_milestones(self) -> None:
-        run = self.run
-        if run is None:
-            return
-        widget = self.query_one("#milestones", StyledStatic)
-        widget.update(timeline_text(run, self.milestones, widget))
-        if run.status is RunStatus.RUNNING:
-            scroller = widget.parent
-            if isinstance(scroller, VerticalScroll):
-                scroller.scroll_end(animate=False)
 
     def _show_facts(self) -> None:
         run = self.run

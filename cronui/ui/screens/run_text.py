@@ -1,6 +1,7 @@
-"""A run put into words for its detail screen: the head (status, timing, lateness), the milestone
-timeline, the output pane's titles and the facts (result, error, request, tokens, tools, delivery).
-Pure functions of the run; colours come from the widget the text is for (`StatusStyles`)."""
+"""A run put into words for its detail screen: the head (status, timing, lateness), the output pane's
+titles and the facts (result, error, request, tokens, tools, delivery); the milestone timeline is
+`cronui.ui.widgets.timeline`. Pure functions of the run; colours come from the widget the text is for
+(`StatusStyles`)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,9 @@ from collections.abc import Mapping
 from rich.style import Style
 from rich.text import Text
 
-from cronui.model import Job, Milestone, Run, RunStatus, TargetKind
+from cronui.model import Job, Run, RunStatus, TargetKind
 from cronui.timefmt import human_span
-from cronui.ui.times import clock_span, full_time, lateness, offset
-from cronui.ui.widgets.live import milestone_text
+from cronui.ui.times import clock_span, full_time, lateness
 from cronui.ui.widgets.run_table import cost_text, trigger_text
 from cronui.ui.widgets.table import MARK, StatusStyles
 
@@ -54,30 +54,6 @@ def head_text(run: Run, job: Job | None, now: int, zone: str, styles: StatusStyl
     if run.node:
         parts.append(f"node {run.node}")
     return Text("\n").join([line1, Text(" · ".join(parts), dim)])
-
-
-def timeline_text(run: Run, milestones: list[Milestone], styles: StatusStyles) -> Text:
-    """Queued, started, each milestone and the end, as offsets from when the run was queued."""
-    dim = styles.component_style(DIM)
-    base = run.queued_at or run.started_at or run.scheduled_for
-    rows: list[tuple[int | None, str, str]] = [(run.queued_at, "queued", "")]
-    if run.started_at is not None:
-        rows.append((run.started_at, "started", ""))
-    rows += [(m.at, m.name, milestone_text("", m.data)) for m in milestones]
-    if run.finished_at is not None:
-        rows.append((run.finished_at, str(run.status), run.reason or ""))
-    elif run.status is RunStatus.RUNNING:
-        rows.append((None, "…", ""))
-    text = Text()
-    for i, (at, name, extra) in enumerate(rows):
-        if i:
-            text.append("\n")
-        text.append(f"{offset(at - base) if at is not None else '':>9} ", dim)
-        status_name = name in RunStatus._value2member_map_ and i == len(rows) - 1 and run.finished_at
-        text.append(name, styles.status_style(name) if status_name else "")
-        if extra:
-            text.append(f" {extra}", dim)
-    return text
 
 
 def output_titles(run: Run, job: Job | None, *, following: bool, search: str, matches: int) -> tuple[str, str]:

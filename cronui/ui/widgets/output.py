@@ -1,13 +1,16 @@
 """A run's output (stdout and stderr, or an agent's reply): scrollable, searchable, and following new
-output while the run goes on. Line API, so a 256 KB log costs only the lines on screen."""
+output while the run goes on. Line API, so a 256 KB log costs only the lines on screen; a large output is
+laid out (pretty-printed, split, folded) in a thread, never on the event loop the scheduler shares."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.cells import cell_len, chop_cells
+from rich.cells import cell_len, get_character_cell_size
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -17,8 +20,12 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cronui.ui.widgets.status import StatusStyles, status_css
+from cronui.ui.workers import spawn
 
 STDERR_RULE = "── stderr ──"
+SYNC_LAYOUT_CHARS = 64 * 1024  # output this long is laid out at once; a longer one in a thread
+PREVIEW_CHARS = 16 * 1024  # of a longer one, laid out at once (its start, or its end when following)
+LINE_CAP = 10_000  # characters of one line drawn when lines are not wrapped (wrapped, all of it is shown)
 
 
 def pretty(text: str) -> str:
@@ -32,18 +39,79 @@ def pretty(text: str) -> str:
     return text
 
 
+def _single_cells(text: str) -> bool:
+    return text.isascii() and text.isprintable()
+
+
+def _cells_end(line: str, pos: int, width: int) -> int:
+    """The furthest end such that line[pos:end] fits in `width` cells (at least one character)."""
+    cells = 0
+    end = pos
+    for ch in line[pos : pos + width]:  # a character is at most 2 cells wide, at least 0
+        size = get_character_cell_size(ch)
+        if cells + size > width:
+            return max(end, pos + 1)
+        cells += size
+        end += 1
+    if end < len(line) and cells < width:  # zero-width characters: take more
+        for ch in line[end:]:
+            size = get_character_cell_size(ch)
+            if cells + size > width:
+                break
+            cells += size
+            end += 1
+    return max(end, pos + 1)
+
+
 def fold_line(line: str, width: int) -> list[str]:
-    """Fold a long line at word boundaries where it can, mid-word where a word is wider than the pane."""
+    """Fold a long line at word boundaries where it can, mid-word where a word is wider than the pane.
+    Linear in the line's length (a 256 KB line folds in milliseconds)."""
+    if width < 1 or cell_len(line) <= width:
+        return [line]
+    single = _single_cells(line)
     out: list[str] = []
-    while cell_len(line) > width:
-        head = chop_cells(line, width)[0]
-        cut = head.rfind(" ")
-        if cut > width // 3:  # a space late enough: break after it
-            head = head[: cut + 1]
-        out.append(head.rstrip(" ") or head)
-        line = line[len(head) :]
-    out.append(line)
+    pos, n = 0, len(line)
+    while pos < n:
+        end = min(n, pos + width) if single else _cells_end(line, pos, width)
+        if end >= n:
+            out.append(line[pos:])
+            break
+        cut = line.rfind(" ", pos, end)
+        if cut - pos > width // 3:  # a space late enough: break after it
+            end = cut + 1
+        piece = line[pos:end]
+        out.append(piece.rstrip(" ") or piece)
+        pos = end
     return out
+
+
+def clip_line(line: str, cap: int = LINE_CAP) -> str:
+    """A line as drawn unwrapped: at most `cap` characters, and how much more there is."""
+    if len(line) <= cap:
+        return line
+    return f"{line[:cap]} … [{len(line) - cap:,} more characters: w wraps, c copies]"
+
+
+@dataclass
+class Layout:
+    lines: list[tuple[str, bool]]  # (text, is stderr), one per screen line
+    width: int  # the widest line, in cells
+
+
+def layout(stdout: str, stderr: str, width: int, wrap: bool, *, indent_json: bool = True) -> Layout:
+    """The output as screen lines: JSON indented, tabs expanded, long lines folded (or clipped)."""
+    lines: list[tuple[str, bool]] = [(line, False) for line in (pretty(stdout) if indent_json else stdout).splitlines()]
+    if stderr:
+        lines.append((STDERR_RULE, True))
+        lines.extend((line, True) for line in stderr.splitlines())
+    out: list[tuple[str, bool]] = []
+    for line, err in lines:
+        line = line.expandtabs(4) if "\t" in line else line
+        if wrap and width > 1:
+            out.extend((part, err) for part in fold_line(line, width))
+        else:
+            out.append((clip_line(line), err))
+    return Layout(out, max((cell_len(line) for line, _ in out), default=0))
 
 
 class OutputView(StatusStyles, ScrollView, can_focus=True):
@@ -84,6 +152,9 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
         self._wrapped_at = 0
         self._lines: list[tuple[str, bool]] = []  # (text, is stderr), one per screen line
         self._width = 0
+        self._preparing = False
+        self._layout_again = False
+        self._layout_generation = 0
         self.search = ""
         self.matches: list[int] = []
         self.current_match = -1
@@ -103,22 +174,47 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
             self.stdout += text
         self._relayout()
 
+    @property
+    def preparing(self) -> bool:
+        """A layout is being prepared in a thread (the screen shows the previous one meanwhile)."""
+        return self._preparing
+
     def _relayout(self) -> None:
-        lines: list[tuple[str, bool]] = [(line, False) for line in pretty(self.stdout).splitlines()]
-        if self.stderr:
-            lines.append((STDERR_RULE, True))
-            lines.extend((line, True) for line in self.stderr.splitlines())
         width = self.scrollable_content_region.width
         self._wrapped_at = width if self.wrap else 0
-        out: list[tuple[str, bool]] = []
-        for line, err in lines:
-            line = line.expandtabs(4)
-            if self.wrap and width > 1 and cell_len(line) > width:
-                out.extend((part, err) for part in fold_line(line, width))
-            else:
-                out.append((line, err))
-        self._lines = out
-        self._width = max((cell_len(line) for line, _ in self._lines), default=0)
+        if len(self.stdout) + len(self.stderr) <= SYNC_LAYOUT_CHARS:
+            self._layout_generation += 1
+            self._preparing = False
+            self._apply(layout(self.stdout, self.stderr, width, self.wrap))
+            return
+        if self._preparing:  # one layout at a time; the newest wish runs when it is done
+            self._layout_again = True
+            return
+        self._layout_generation += 1
+        generation = self._layout_generation
+        stdout, stderr, wrap = self.stdout, self.stderr, self.wrap
+        if not self._lines:  # nothing on screen yet: a first screenful at once, the rest in a thread
+            text = self.text
+            part = text[-PREVIEW_CHARS:] if self.follow else text[:PREVIEW_CHARS]
+            self._apply(layout(part, "", width, wrap, indent_json=False))
+        self._preparing = True
+
+        async def work() -> None:
+            try:
+                done = await asyncio.to_thread(layout, stdout, stderr, width, wrap)
+            finally:
+                self._preparing = False
+            if generation == self._layout_generation:
+                self._apply(done)
+            if self._layout_again:
+                self._layout_again = False
+                self._relayout()
+
+        spawn(self, work, "output-layout")
+
+    def _apply(self, done: Layout) -> None:
+        self._lines = done.lines
+        self._width = done.width
         self.virtual_size = Size(self._width if self.wrap else self._width + 1, len(self._lines))
         if self.search:
             self._find()
@@ -171,11 +267,16 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
         index = int(self.scroll_y) + y
         if not self._lines:
             if y == 0:
-                return self._strip(Text(self.empty_text), width, base + self.get_component_rich_style("output--empty"))
+                empty = "preparing the output…" if self._preparing else self.empty_text
+                return self._strip(Text(empty), width, base + self.get_component_rich_style("output--empty"))
             return Strip.blank(width, base)
         if index >= len(self._lines):
             return Strip.blank(width, base)
         line, err = self._lines[index]
+        scroll_x = int(self.scroll_x)
+        if len(line) > width and _single_cells(line):  # draw only what is in view
+            line = line[scroll_x : scroll_x + width]
+            scroll_x = 0
         text = Text(line, no_wrap=True)
         if line == STDERR_RULE and err:
             text.stylize(self.component_style("status--dim"))
@@ -183,7 +284,7 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
             text.stylize(self.component_style("status--failed"))
         if self.search:
             self._highlight(text, index)
-        return self._strip(text, width, base, int(self.scroll_x))
+        return self._strip(text, width, base, scroll_x)
 
     def _highlight(self, text: Text, index: int) -> None:
         current = self.matches[self.current_match] if 0 <= self.current_match < len(self.matches) else -1
