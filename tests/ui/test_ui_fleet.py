@@ -35,6 +35,7 @@ async def test_overview_lists_the_worst_job_first_with_its_numbers(
         await settle(engine)
         clock.advance(600)
     async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: app.catalog.loaded, "the jobs")
         await pilot.press("o")
         await until(pilot, lambda: isinstance(app.screen, FleetScreen), "the overview")
         pane = app.screen.query_one("#fleet-pane")

@@ -19,6 +19,7 @@ from textual.containers import VerticalScroll
 
 from cronui.model import Job, RunStatus
 from cronui.store.base import FleetBucket
+from cronui.ui.messages import JobsChanged
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.bindings import BACK
 from cronui.ui.widgets.footer import KeysFooter
@@ -193,6 +194,9 @@ class FleetScreen(CronuiScreen):
         super().on_mount()
         self.query_one("#fleet-pane").focus()
         self.action_reload()
+
+    def on_jobs_changed(self, message: JobsChanged) -> None:
+        self.action_reload()  # jobs arrived (the first read) or changed
 
     def action_back(self) -> None:
         prompt = self.query_one(Prompt)
