@@ -292,6 +292,7 @@ class Engine:
             # The lease is gone or going: ends that cannot be written are left for the next holder, which
             # records those runs interrupted; nothing waits on a database that refuses.
             self.dispatcher.finisher.writes.abort(e)
+            self.bus.abandon()
             raise
         finally:
             stop_task.cancel()

@@ -61,6 +61,11 @@ class EventBus:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._abandoned = False  # the engine gave up on the database: stop() tries once, then drops
+
+    def abandon(self) -> None:
+        """The database is given up on (a fault past the lease, the file gone): `stop` makes one try only."""
+        self._abandoned = True
 
     def subscribe(self) -> Subscription:
         sub = Subscription(self)
@@ -103,12 +108,12 @@ class EventBus:
                 await self._task
             self._task = None
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + (0.0 if self._abandoned else timeout)
         backoff = Backoff(first=0.1, cap=1.0)
         while self._pending:
             left = deadline - loop.time()
             try:
-                async with asyncio.timeout(max(0.0, left)):
+                async with asyncio.timeout(max(0.0, left) if not self._abandoned else None):
                     await self.flush()
             except TimeoutError:
                 self._drop(len(self._pending), f"not written within {timeout:g}s of stopping")
