@@ -245,6 +245,7 @@ class Engine:
         stop_task = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
+                tried = (loop.time(), self.clock.now_ms())  # a fault began when the try that met it began
                 try:
                     if loop.time() >= next_renew:
                         if self.holding:
@@ -273,7 +274,7 @@ class Engine:
                         if wake_at is not None:
                             delay = min(delay, (wake_at - self.clock.now_ms()) / 1000)
                 except StoreFault as e:
-                    delay = self._fault_retry(e, loop.time(), backoff)
+                    delay = self._fault_retry(e, loop.time(), backoff, tried)
                     next_renew = 0.0  # the next try starts with the lease: it tells whether the fault is over
                     self._wake.clear()
                 else:
@@ -314,11 +315,12 @@ class Engine:
     fault: FaultState | None = None  # the database fault being ridden out, if any
     _renewed_at: float | None = None  # monotonic time of the last lease renewal the loop made
 
-    def _fault_retry(self, e: StoreFault, now: float, backoff: Backoff) -> float:
-        """Note a failed try; the wait before the next one. Raises FaultPersisted once the lease has run out."""
+    def _fault_retry(self, e: StoreFault, now: float, backoff: Backoff, tried: tuple[float, int]) -> float:
+        """Note a failed try (begun at `tried`: loop time, wall ms); the wait before the next one. Raises
+        FaultPersisted once the lease has run out."""
         if self.fault is None:
-            base = self._renewed_at if self.holding and self._renewed_at is not None else now
-            self.fault = FaultState(str(e), e.kind, self.clock.now_ms(), now, base + self.settings.lease.ttl)
+            base = self._renewed_at if self.holding and self._renewed_at is not None else tried[0]
+            self.fault = FaultState(str(e), e.kind, tried[1], tried[0], base + self.settings.lease.ttl)
             log.warning(
                 "database fault: %s; retrying with backoff (giving up in %.1fs if it lasts)",
                 e,
