@@ -2,6 +2,14 @@
 
 SIGTERM / SIGINT: stop starting runs, let running ones finish within the grace period, then cancel them
 (recorded `interrupted`), release the lease, exit 0. Never imports Textual.
+
+Database faults (the write lock held elsewhere, a full disk, an I/O error) are retried with backoff and
+reported: a `scheduler` line with state `db-fault` on stdout and warnings on stderr, then `db-recovered`
+when a try succeeds, and the daemon carries on. A fault that outlasts the scheduler lease ends the daemon
+with exit code 75 (EX_TEMPFAIL), its runs stopped first (another process may take over); a database file
+deleted or replaced underneath ends it with exit code 1. Closing never takes longer than the grace plus
+SHUTDOWN_LIMIT_S: a database that still refuses then is not waited for (SQLite's journal keeps the file
+consistent) and the process exits non-zero, so a supervisor's Restart=on-failure applies.
 """
 
 from __future__ import annotations
@@ -9,17 +17,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from cronui.config import Settings
 from cronui.engine.engine import Engine
+from cronui.engine.faults import FaultPersisted
 from cronui.model import EventKind, RunEvent
 from cronui.present import event_json, event_text
 from cronui.store import make_store
+from cronui.store.faults import StoreFault, StoreGone
 
 log = logging.getLogger("cronui")
+
+EXIT_DB_GONE = 1  # the database file was deleted or replaced under the daemon
+EXIT_DB_FAULT = 75  # EX_TEMPFAIL: the database refused writes for longer than the lease; a restart may do
+SHUTDOWN_LIMIT_S = 20.0  # closing (after the grace) never takes longer than this
 
 
 def _emit(out: TextIO, log_format: str, ev: RunEvent) -> None:
@@ -28,12 +44,27 @@ def _emit(out: TextIO, log_format: str, ev: RunEvent) -> None:
     out.flush()
 
 
+def _hard_exit(code: int) -> None:
+    """Leave without waiting for the database connection's thread (it may be stuck in a busy wait)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 async def run_daemon(
-    settings: Settings, log_format: str = "json", grace_s: float = 30.0, out: TextIO = sys.stdout
+    settings: Settings,
+    log_format: str = "json",
+    grace_s: float = 30.0,
+    out: TextIO = sys.stdout,
+    hard_exit: Callable[[int], None] = _hard_exit,
 ) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     store = make_store(settings.db)
-    await store.open()
+    try:
+        await store.open()
+    except StoreFault as e:
+        log.error("cannot open the database: %s", e)
+        return EXIT_DB_FAULT
     engine = Engine(store, settings)
     await engine.open()
     sub = engine.bus.subscribe()
@@ -53,19 +84,49 @@ async def run_daemon(
         _emit(out, log_format, RunEvent(EventKind.SCHEDULER, engine.clock.now_ms(), data={"state": state, **data}))
 
     say("starting", node=engine.node, db=settings.db, timezone=settings.timezone)
-    if not await engine.try_acquire() and engine.holder is not None:
-        h = engine.holder
-        say("standby", holder=f"{h.host}:{h.pid}", note="another process schedules; waiting to take over")
     started = loop.time()
+    code = 0
     try:
+        try:
+            acquired = await engine.try_acquire()
+        except StoreFault as e:  # the loop retries it, with backoff, and reports the fault
+            log.warning("could not take the scheduler lease at start: %s", e)
+            acquired = False
+        if not acquired and engine.holder is not None:
+            h = engine.holder
+            say("standby", holder=f"{h.host}:{h.pid}", note="another process schedules; waiting to take over")
         await engine.run(stop)
+    except FaultPersisted as e:
+        code = EXIT_DB_FAULT
+        log.error("%s", e)
+        say("db-fault-exit", node=engine.node, error=e.fault.error, lasted_s=round(e.lasted_s, 3), exit_code=code)
+    except StoreGone as e:
+        code = EXIT_DB_GONE
+        log.error("%s; stopping (exit code %d)", e, code)
+        say("db-gone", node=engine.node, error=str(e), exit_code=code)
     finally:
-        await engine.close(grace_s)
-        await asyncio.sleep(0)
-        printer_task.cancel()
-        while not sub.queue.empty():
-            _emit(out, log_format, sub.queue.get_nowait())
-        sub.close()
-        await store.close()
-        say("stopped", node=engine.node, uptime_s=round(loop.time() - started, 3), wakeups=engine.wakeups)
-    return 0
+        # runs of a scheduler that lost its database are stopped at once: another process may take over
+        grace = grace_s if code == 0 else 0.0
+
+        async def close() -> None:
+            await engine.close(grace)
+            await asyncio.sleep(0)
+            printer_task.cancel()
+            while not sub.queue.empty():
+                _emit(out, log_format, sub.queue.get_nowait())
+            sub.close()
+            await store.close()
+
+        closing = asyncio.ensure_future(close())
+        done, _ = await asyncio.wait({closing}, timeout=grace + SHUTDOWN_LIMIT_S)
+        if done:
+            closing.result()
+            ended = {"exit_code": code} if code else {}
+            say("stopped", node=engine.node, uptime_s=round(loop.time() - started, 3), wakeups=engine.wakeups, **ended)
+        else:
+            code = code or EXIT_DB_FAULT
+            limit = grace + SHUTDOWN_LIMIT_S
+            log.error("could not close within %gs (the database does not answer); exiting without it", limit)
+            say("stopped", node=engine.node, uptime_s=round(loop.time() - started, 3), exit_code=code)
+            hard_exit(code)
+    return code

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import time
 from typing import Any
 
@@ -25,8 +26,9 @@ from cronui.cli.common import (
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
+from cronui.engine.faults import LAST_FAULT_KEY
 from cronui.jobs import parse_duration
-from cronui.model import RunStatus
+from cronui.model import Lease, RunStatus
 from cronui.schedule import SYNTAX_HELP, get_zone, parse
 from cronui.store import Store
 from cronui.store.base import RunFilter
@@ -119,34 +121,86 @@ def cmd_status(args: argparse.Namespace) -> int:
         pending = await store.list_runs(RunFilter(statuses=[RunStatus.PENDING], limit=100_000))
         upcoming = sorted((j for j in jobs if j.enabled and j.next_run_at), key=lambda j: j.next_run_at or 0)
         paused = await control.paused()
+        now = SystemClock().now_ms()
         data: dict[str, Any] = {
             "db": settings.db,
-            "scheduler": None
-            if not live or lease is None
-            else {"host": lease.host, "pid": lease.pid, "since": iso_utc(lease.acquired_at), "node": lease.holder},
+            "scheduler": None if not live or lease is None else _scheduler(lease, settings, now),
+            "stalled": None if live or lease is None or not _alive(lease) else _scheduler(lease, settings, now),
             "paused": paused,
             "jobs": len(jobs),
             "enabled": sum(1 for j in jobs if j.enabled),
             "running": len(running),
             "pending": len(pending),
             "next": None if not upcoming else {"job": upcoming[0].name, "at": iso_utc(upcoming[0].next_run_at)},
+            "last_db_fault": _last_fault(await store.get_state(LAST_FAULT_KEY)),
         }
         if args.json:
             print_json(data)
         else:
-            sched = data["scheduler"]
-            who = (
-                f"{sched['host']}:{sched['pid']} since {sched['since']}" if sched else "nothing (no scheduler running)"
-            )
+            sched, stalled = data["scheduler"], data["stalled"]
+            if sched:
+                who = f"{sched['host']}:{sched['pid']} since {sched['since']}"
+                if not sched["renewing"]:
+                    who += f" · NOT RENEWING its lease since {sched['renewed']} (a database fault?)"
+            elif stalled:
+                who = (
+                    f"nothing: {stalled['host']}:{stalled['pid']} is running but has not renewed its lease "
+                    f"since {stalled['renewed']} (a database fault?)"
+                )
+            else:
+                who = "nothing (no scheduler running)"
             print(f"database   {settings.db}")
             print(f"scheduler  {who}{' · PAUSED' if paused else ''}")
             print(f"jobs       {data['jobs']} ({data['enabled']} enabled)")
             print(f"runs       {data['running']} running · {data['pending']} pending")
             nxt = data["next"]
             print(f"next       {nxt['job'] + ' at ' + nxt['at'] if nxt else '—'}")
+            fault = data["last_db_fault"]
+            if fault:
+                print(f"db fault   last: {fault['error']} · at {fault['since']} for {fault['lasted_s']:g}s, then over")
         return 0 if data["scheduler"] else 1
 
     return with_store(args, body)
+
+
+def _alive(lease: Lease) -> bool:
+    """A lease holder on this host whose process still exists (another host's cannot be told)."""
+    from cronui.engine.engine import pid_alive
+
+    return lease.host == socket.gethostname() and pid_alive(lease.pid)
+
+
+def _scheduler(lease: Lease, settings: Settings, now: int) -> dict[str, Any]:
+    """Who holds the lease, and whether it keeps renewing it: a holder renews every lease.renew seconds,
+    to now + lease.ttl, so a lease renewed longer ago than two renewals says its holder is stuck (most
+    likely the database refuses its writes)."""
+    renewed = lease.expires_at - int(settings.lease.ttl * 1000)
+    return {
+        "host": lease.host,
+        "pid": lease.pid,
+        "since": iso_utc(lease.acquired_at),
+        "node": lease.holder,
+        "renewed": iso_utc(renewed),
+        "renewing": now - renewed <= 2 * settings.lease.renew * 1000,
+    }
+
+
+def _last_fault(raw: str | None) -> dict[str, Any] | None:
+    """The last database fault a scheduler rode out, as it noted it."""
+    if raw is None:
+        return None
+    try:
+        note = json.loads(raw)
+        return {
+            "error": str(note["error"]),
+            "since": iso_utc(int(note["since"])),
+            "until": iso_utc(int(note["until"])),
+            "lasted_s": float(note["lasted_s"]),
+            "failures": int(note["failures"]),
+            "node": str(note["node"]),
+        }
+    except (ValueError, TypeError, KeyError):
+        return None  # a note written by another version: nothing to show
 
 
 def cmd_pause(args: argparse.Namespace) -> int:

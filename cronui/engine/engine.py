@@ -9,6 +9,7 @@ injected wall clock, re-read on every wake, so a wall-clock jump is noticed at t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -24,14 +25,18 @@ from cronui.engine.events import EventBus
 from cronui.engine.executors import containment
 from cronui.engine.executors.containment import mark, node_host
 from cronui.engine.executors.shell import LEADERS
+from cronui.engine.faults import LAST_FAULT_KEY, Backoff, FaultPersisted, FaultState
 from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, Lease, RunEvent, RunStatus, TargetKind
 from cronui.schedule import Schedule, ScheduleError, parse
-from cronui.store.base import DueJob, Node, SlotWrite, Store
+from cronui.store.base import DueJob, Node, SlotWrite, Store, StoreError
+from cronui.store.faults import StoreFault, StoreGone
 
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 3600.0
+FAULT_FIRST_RETRY_S = 0.25  # database faults: the first retry, doubling up to
+FAULT_MAX_RETRY_S = 5.0  # this (or the lease renewal interval, if shorter)
 
 
 def pid_alive(pid: int) -> bool:
@@ -99,13 +104,17 @@ class Engine:
         await self.dispatcher.drain(grace_s)
         await self.dispatcher.close()
         if self.holding:
-            if not self.store.multi_node:
-                await self.store.release_lease(self.node)
-            await self.store.forget_node(self.node)
             self.holding = False
-            self.bus.publish(
-                RunEvent(EventKind.SCHEDULER, self.clock.now_ms(), data={"state": "released", "node": self.node})
-            )
+            try:
+                if not self.store.multi_node:
+                    await self.store.release_lease(self.node)
+                await self.store.forget_node(self.node)
+            except StoreError as e:  # a database that refuses writes: the lease runs out by itself
+                log.warning("could not release the scheduler lease (%s); it expires on its own", e)
+            else:
+                self.bus.publish(
+                    RunEvent(EventKind.SCHEDULER, self.clock.now_ms(), data={"state": "released", "node": self.node})
+                )
         if self._listening:
             self._listening = False
             await self.store.unlisten(self.poke_local)
@@ -309,34 +318,56 @@ class Engine:
 
     async def run(self, stop: asyncio.Event, *, standby: bool = True) -> None:
         """Schedule until `stop` is set. Without the lease: wait and take over when it frees up
-        (standby), or return at once (not standby)."""
+        (standby), or return at once (not standby).
+
+        A database fault (StoreFault: the write lock held elsewhere, a full disk, an I/O error) is retried
+        with backoff, reported (`fault`, a warning, a `scheduler` event) and, once a try succeeds, the loop
+        carries on. A fault that outlasts the lease this process holds (without the lease: the lease ttl)
+        raises FaultPersisted, and a database file deleted or replaced underneath raises StoreGone: the
+        caller stops (the daemon exits non-zero for a supervisor to restart it)."""
         loop = asyncio.get_running_loop()
         next_renew = 0.0
+        backoff = Backoff(first=FAULT_FIRST_RETRY_S, cap=min(FAULT_MAX_RETRY_S, self.settings.lease.renew))
+        self.dispatcher.finisher.writes.retry_for = self.settings.lease.ttl
         stop_task = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                if loop.time() >= next_renew:
+                tried = (loop.time(), self.clock.now_ms())  # a fault began when the try that met it began
+                try:
+                    if loop.time() >= next_renew:
+                        if self.holding:
+                            await self.renew()
+                        if not self.holding:
+                            await self.try_acquire()
+                            if not self.holding and not standby:
+                                return
+                        if self.holding:
+                            self._renewed_at = loop.time()
+                        next_renew = loop.time() + self.settings.lease.renew
+                        if self.holding:
+                            await self._maybe_prune()
+                    delay = next_renew - loop.time()
+                    # Cleared whether or not we schedule: a standby woken by its last runs finishing (or by a
+                    # poke) must sleep until its next lease attempt, not spin on a wake-up that stays set.
+                    self._wake.clear()
                     if self.holding:
-                        await self.renew()
-                    if not self.holding:
-                        await self.try_acquire()
-                        if not self.holding and not standby:
-                            return
-                    next_renew = loop.time() + self.settings.lease.renew
-                    if self.holding:
-                        await self._maybe_prune()
-                delay = next_renew - loop.time()
-                # Cleared whether or not we schedule: a standby woken by its last runs finishing (or by a
-                # poke) must sleep until its next lease attempt, not spin on a wake-up that stays set.
-                self._wake.clear()
-                if self.holding:
-                    try:
-                        wake_at = await self.step()
-                    except Exception:
-                        log.exception("scheduler pass failed; retrying at the next wake-up")
-                        wake_at = None
-                    if wake_at is not None:
-                        delay = min(delay, (wake_at - self.clock.now_ms()) / 1000)
+                        try:
+                            wake_at = await self.step()
+                        except StoreFault:
+                            raise
+                        except Exception:
+                            log.exception("scheduler pass failed; retrying at the next wake-up")
+                            wake_at = None
+                        if wake_at is not None:
+                            delay = min(delay, (wake_at - self.clock.now_ms()) / 1000)
+                except StoreFault as e:
+                    delay = self._fault_retry(e, loop.time(), backoff, tried)
+                    next_renew = 0.0  # the next try starts with the lease: it tells whether the fault is over
+                    self._wake.clear()
+                else:
+                    if self.fault is not None:
+                        await self._fault_cleared(loop.time())
+                    backoff.reset()
                 self.wakeups += 1
                 wake_task = asyncio.ensure_future(self._wake.wait())
                 try:
@@ -345,6 +376,12 @@ class Engine:
                     )
                 finally:
                     wake_task.cancel()
+        except (FaultPersisted, StoreGone) as e:
+            # The lease is gone or going: ends that cannot be written are left for the next holder, which
+            # records those runs interrupted; nothing waits on a database that refuses.
+            self.dispatcher.finisher.writes.abort(e)
+            self.bus.abandon()
+            raise
         finally:
             stop_task.cancel()
 
@@ -359,3 +396,62 @@ class Engine:
     def target_kinds(self) -> frozenset[TargetKind]:
         """The target kinds this process has an executor for."""
         return frozenset(self.dispatcher.executors)
+
+    # ------------------------------------------------------------ database faults (the loop's)
+
+    fault: FaultState | None = None  # the database fault being ridden out, if any
+    _renewed_at: float | None = None  # monotonic time of the last lease renewal the loop made
+
+    def _fault_retry(self, e: StoreFault, now: float, backoff: Backoff, tried: tuple[float, int]) -> float:
+        """Note a failed try (begun at `tried`: loop time, wall ms); the wait before the next one. Raises
+        FaultPersisted once the lease has run out."""
+        if self.fault is None:
+            base = self._renewed_at if self.holding and self._renewed_at is not None else tried[0]
+            self.fault = FaultState(str(e), e.kind, tried[1], tried[0], base + self.settings.lease.ttl)
+            log.warning(
+                "database fault: %s; retrying with backoff (giving up in %.1fs if it lasts)",
+                e,
+                max(0.0, self.fault.give_up_at - now),
+            )
+            self.bus.publish(
+                RunEvent(
+                    EventKind.SCHEDULER,
+                    self.fault.since_ms,
+                    data={"state": "db-fault", "node": self.node, "error": str(e), "kind": e.kind},
+                )
+            )
+        else:
+            self.fault.failed_again(str(e), e.kind)
+        fault = self.fault
+        if fault.exhausted(now):
+            raise FaultPersisted(fault, fault.lasted(now))
+        wait = min(backoff.next(), max(0.0, fault.give_up_at - now))
+        if fault.failures > 1:
+            log.warning(
+                "database fault for %.1fs (%d failed tries): %s; next try in %.2fs",
+                fault.lasted(now),
+                fault.failures,
+                fault.error,
+                wait,
+            )
+        return wait
+
+    async def _fault_cleared(self, now: float) -> None:
+        """A try succeeded: report how long the fault lasted and keep a note of it for `status`."""
+        fault, self.fault = self.fault, None
+        if fault is None:
+            return
+        lasted = round(fault.lasted(now), 3)
+        log.warning("database fault over after %.1fs (%d failed tries); carrying on", lasted, fault.failures)
+        note = {**fault.describe(), "until": self.clock.now_ms(), "lasted_s": lasted, "node": self.node}
+        self.bus.publish(
+            RunEvent(
+                EventKind.SCHEDULER,
+                self.clock.now_ms(),
+                data={"state": "db-recovered", "node": self.node, "error": fault.error, "lasted_s": lasted},
+            )
+        )
+        try:
+            await self.store.set_state(LAST_FAULT_KEY, json.dumps(note))
+        except StoreError as e:  # the note is for people; the next pass meets the fault again if it is back
+            log.warning("could not note the database fault for status: %s", e)
