@@ -1,12 +1,14 @@
 """The scheduler: one queue of pending runs, fed by schedules, run-now, retries, chains and catch-ups.
 
-- `engine.py`      the loop and the scheduler lease: sleep until something is due, materialize slots
+- `engine.py`      the loop, the scheduler lease (or, in cluster mode, the node's heartbeat), orphaned runs
 - `scheduler.py`   pure functions: which of a job's slots are due, on time, caught up or missed
-- `dispatcher.py`  claims pending runs under the caps and runs each in its own task
-- `finishing.py`   what a run's end leads to: retry, job counters, auto-disable, chains, delivery
+- `dispatcher.py`  asks the store which runs may start now (Store.claim) and runs each in its own task
+- `finishing.py`   what a run's end leads to: retry, chains, delivery; the job's counters are the store's
+- `writes.py`      the batched write path (group commit of run ends) and the durability rule
+- `faults.py`      database faults: backoff, and what the loop reports while one lasts
 - `delivery.py`    posting results and alerts to webhooks
 - `control.py`     the writes any process may make (add, edit, run now, cancel, pause) and the wake-up
 - `events.py`      in-process pub/sub of RunEvents, persisted to the store in batches
 - `clock.py`       the injected clock (a fake one in tests runs a week in milliseconds)
-- `executors/`     one module per job kind
+- `executors/`     one module per job kind; `containment.py` keeps a run's processes inside its run
 """
