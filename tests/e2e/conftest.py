@@ -4,9 +4,12 @@ real time with a short scheduler lease. Opt-in locally (`--run-slow`), always ru
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.processes import Processes
 
 
 @pytest.fixture
@@ -23,3 +26,11 @@ def env(tmp_path: Path) -> dict[str, str]:
     )
     (tmp_path / "none.toml").write_text("")
     return e
+
+
+@pytest.fixture
+def procs(tmp_path: Path) -> Iterator[Processes]:
+    """Long-lived cronui processes, killed when the test ends (see processes.py)."""
+    started = Processes(tmp_path)
+    yield started
+    started.stop_all()

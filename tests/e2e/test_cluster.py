@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.e2e.test_daemon import cronui, wait_for
+from tests.e2e.processes import Processes, cronui, wait_for
 from tests.store.backends import drop_schema, postgres_url
 
 
@@ -29,22 +28,8 @@ def cluster(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def nodes(cluster: dict[str, str], tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
-
-    def start() -> subprocess.Popen[str]:
-        log = open(tmp_path / f"node{len(procs)}.log", "w")
-        p = subprocess.Popen(
-            [sys.executable, "-m", "cronui", "daemon"], env=cluster, stdout=log, stderr=subprocess.STDOUT, text=True
-        )
-        procs.append(p)
-        return p
-
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+def nodes(cluster: dict[str, str], procs: Processes) -> Callable[[], subprocess.Popen[str]]:
+    return lambda: procs.spawn("daemon", env=cluster, name="node")
 
 
 def rows(env: dict[str, str], sql: str) -> list[tuple]:

@@ -4,66 +4,20 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-
-def cronui(env: dict[str, str], *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    res = subprocess.run([sys.executable, "-m", "cronui", *argv], env=env, capture_output=True, text=True, timeout=60)
-    if check and res.returncode != 0:
-        raise AssertionError(f"cronui {' '.join(argv)} -> {res.returncode}: {res.stderr}")
-    return res
+from tests.e2e.processes import Processes, cronui, lease_pid, query, wait_for
 
 
 @pytest.fixture
-def daemons(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(*extra: str) -> subprocess.Popen[str]:
-        log = open(tmp_path / f"daemon{len(procs)}.log", "w")
-        p = subprocess.Popen(
-            [sys.executable, "-m", "cronui", "daemon", *extra], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
-        )
-        p.log_path = log.name  # type: ignore[attr-defined]
-        procs.append(p)
-        return p
-
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-def query(env: dict[str, str], sql: str, params: tuple = ()) -> list[tuple]:
-    con = sqlite3.connect(env["CRONUI_DB"], timeout=10)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
-
-
-def wait_for(pred: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if pred():
-                return
-        except sqlite3.OperationalError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def lease_pid(env: dict[str, str]) -> int | None:
-    rows = query(env, "SELECT pid FROM scheduler_lease")
-    return rows[0][0] if rows else None
+def daemons(env: dict[str, str], procs: Processes) -> Callable[..., subprocess.Popen[str]]:
+    return lambda *extra: procs.spawn("daemon", *extra, env=env, name="daemon")
 
 
 def test_daemon_runs_a_one_second_job_and_stops_cleanly_on_sigterm(env, daemons):

@@ -14,12 +14,13 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.processes import Processes, cronui, query, wait_for
 
 EXIT_DB_GONE = 1
 EXIT_DB_FAULT = 75
@@ -30,51 +31,9 @@ def fenv(env: dict[str, str]) -> dict[str, str]:
     return {**env, "CRONUI_SQLITE_BUSY_TIMEOUT": "0.3"}
 
 
-def cronui(env: dict[str, str], *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    res = subprocess.run([sys.executable, "-m", "cronui", *argv], env=env, capture_output=True, text=True, timeout=60)
-    if check and res.returncode != 0:
-        raise AssertionError(f"cronui {' '.join(argv)} -> {res.returncode}: {res.stderr}")
-    return res
-
-
 @pytest.fixture
-def daemons(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
-
-    def start(env: dict[str, str]) -> subprocess.Popen[str]:
-        log = open(tmp_path / f"daemon{len(procs)}.log", "w")
-        p = subprocess.Popen(
-            [sys.executable, "-m", "cronui", "daemon"], env=env, stdout=log, stderr=subprocess.STDOUT, text=True
-        )
-        p.log_path = log.name  # type: ignore[attr-defined]
-        procs.append(p)
-        return p
-
-    yield start
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-def query(db: str, sql: str) -> list[tuple]:
-    con = sqlite3.connect(db, timeout=10)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-def wait_for(pred: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if pred():
-                return
-        except sqlite3.OperationalError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+def daemons(procs: Processes) -> Callable[..., subprocess.Popen[str]]:
+    return lambda env: procs.spawn("daemon", env=env, name="daemon")
 
 
 def succeeded(db: str) -> int:

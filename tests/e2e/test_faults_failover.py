@@ -5,46 +5,23 @@ finds the lock taken — so an execution that outlived its scheduler shows up, w
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_daemon import cronui, lease_pid, query, wait_for
+from tests.e2e.processes import Processes, cronui, lease_pid, query, wait_for
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 
 
 @pytest.fixture
-def start(env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
-
-    def launch(*argv: str) -> subprocess.Popen[str]:
-        log = open(tmp_path / f"proc{len(procs)}.log", "w")
-        p = subprocess.Popen(
-            [sys.executable, "-m", "cronui", *(argv or ("daemon",))],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        p.log_path = log.name  # type: ignore[attr-defined]
-        procs.append(p)
-        return p
-
-    yield launch
-    for p in procs:
-        if p.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                p.send_signal(signal.SIGCONT)
-            p.kill()
-            p.wait()
+def start(env: dict[str, str], procs: Processes) -> Callable[..., subprocess.Popen[str]]:
+    return lambda *argv: procs.spawn(*(argv or ("daemon",)), env=env)
 
 
 def guarded(tmp_path: Path, body: str) -> str:

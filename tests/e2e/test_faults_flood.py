@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.e2e.test_daemon import cronui, query, wait_for
+from tests.e2e.processes import cronui, query, wait_for
 
 FLOOD_S = 8.0  # how long the flood runs next to the every-second job
 GRACE_S = 1.0  # the daemon's --grace

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_daemon import cronui, query, wait_for
+from tests.e2e.processes import cronui, query, wait_for
 
 SECRET = "e2e-Secr3t-5d8f1c0a"
 HOOK_SECRET = "hook-Secr3t-77aa01"

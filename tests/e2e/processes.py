@@ -1,0 +1,78 @@
+"""What the end-to-end tier's tests share: cronui run as a separate process (one-shot commands, and
+long-lived ones with their output in a log file, killed at the end of the test), the database read from
+outside, and bounded waits for a condition."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def cronui(env: Mapping[str, str], *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`python -m cronui ARGV`, to its end; with check, a non-zero exit fails the test with its stderr."""
+    res = subprocess.run(
+        [sys.executable, "-m", "cronui", *argv], env=dict(env), capture_output=True, text=True, timeout=60
+    )
+    if check and res.returncode != 0:
+        raise AssertionError(f"cronui {' '.join(argv)} -> {res.returncode}: {res.stderr}")
+    return res
+
+
+class Processes:
+    """Long-lived cronui processes of one test, each with its output in `<name><n>.log` under `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.started: list[subprocess.Popen[str]] = []
+
+    def spawn(self, *argv: str, env: Mapping[str, str], name: str = "proc") -> subprocess.Popen[str]:
+        log = open(self.folder / f"{name}{len(self.started)}.log", "w")
+        p = subprocess.Popen(
+            [sys.executable, "-m", "cronui", *argv], env=dict(env), stdout=log, stderr=subprocess.STDOUT, text=True
+        )
+        p.log_path = log.name  # type: ignore[attr-defined]
+        self.started.append(p)
+        return p
+
+    def stop_all(self) -> None:
+        for p in self.started:
+            if p.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    p.send_signal(signal.SIGCONT)  # a test may have frozen it
+                p.kill()
+                p.wait()
+
+
+def query(db: Mapping[str, str] | str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a SQLite database, named by its path or by an environment's CRONUI_DB."""
+    path = db if isinstance(db, str) else db["CRONUI_DB"]
+    con = sqlite3.connect(path, timeout=10)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def wait_for(pred: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+    """Until `pred()` holds (a database busy meanwhile is asked again), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if pred():
+                return
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def lease_pid(env: Mapping[str, str]) -> int | None:
+    rows = query(env, "SELECT pid FROM scheduler_lease")
+    return rows[0][0] if rows else None
