@@ -80,6 +80,29 @@ class JobStats:
         return None if done == 0 else self.succeeded / done
 
 
+def stats_from_rows(rows: Sequence[Mapping[str, Any]]) -> JobStats:
+    """A job's stats from its finished runs' (status, duration_ms, total_tokens, cost_usd) rows."""
+    durations = sorted(r["duration_ms"] for r in rows if r["duration_ms"] is not None)
+    costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
+    return JobStats(
+        runs=len(rows),
+        succeeded=sum(1 for r in rows if r["status"] == "succeeded"),
+        failed=sum(1 for r in rows if r["status"] != "succeeded"),
+        median_ms=percentile(durations, 0.5),
+        p95_ms=percentile(durations, 0.95),
+        total_tokens=sum(r["total_tokens"] or 0 for r in rows),
+        cost_usd=sum(costs) if costs else None,
+    )
+
+
+def percentile(sorted_values: list[int], q: float) -> int | None:
+    """The q-quantile (nearest rank) of sorted values; None when there are none."""
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
 @dataclass
 class Node:
     """A process that schedules this database, as its last heartbeat said."""

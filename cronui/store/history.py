@@ -12,17 +12,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from cronui.model import Run, RunEvent, RunStatus
-from cronui.store.base import EVENT_COLUMNS, FleetBucket, JobStats, RunFilter, event_from_row, run_from_row
+from cronui.store.base import (
+    EVENT_COLUMNS,
+    FleetBucket,
+    JobStats,
+    RunFilter,
+    event_from_row,
+    run_from_row,
+    stats_from_rows,
+)
 from cronui.store.connection import SQLiteConnection
 from cronui.store.schema import RUN_SELECT
-
-
-def percentile(sorted_values: list[int], q: float) -> int | None:
-    """The value at quantile q of an ascending list (nearest rank); None for an empty list."""
-    if not sorted_values:
-        return None
-    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
-    return sorted_values[k]
 
 
 class SQLiteHistory(SQLiteConnection):
@@ -76,17 +76,7 @@ class SQLiteHistory(SQLiteConnection):
             "AND (? IS NULL OR queued_at >= ?)",
             (job_id, since, since),
         )
-        durations = sorted(r["duration_ms"] for r in rows if r["duration_ms"] is not None)
-        costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
-        return JobStats(
-            runs=len(rows),
-            succeeded=sum(1 for r in rows if r["status"] == "succeeded"),
-            failed=sum(1 for r in rows if r["status"] != "succeeded"),
-            median_ms=percentile(durations, 0.5),
-            p95_ms=percentile(durations, 0.95),
-            total_tokens=sum(r["total_tokens"] or 0 for r in rows),
-            cost_usd=sum(costs) if costs else None,
-        )
+        return stats_from_rows(rows)
 
     async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]:
         """Runs per time bucket and status (bucket start, status, count), oldest first."""

@@ -81,9 +81,9 @@ from cronui.store.base import (
     milestones_to_json,
     run_from_row,
     run_to_row,
+    stats_from_rows,
     to_row,
 )
-from cronui.store.history import percentile
 from cronui.store.pg_schema import (
     EVENT_SEQUENCE,
     MIGRATIONS,
@@ -791,17 +791,7 @@ class PostgresStore:
             job_id,
             since,
         )
-        durations = sorted(r["duration_ms"] for r in rows if r["duration_ms"] is not None)
-        costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
-        return JobStats(
-            runs=len(rows),
-            succeeded=sum(1 for r in rows if r["status"] == "succeeded"),
-            failed=sum(1 for r in rows if r["status"] != "succeeded"),
-            median_ms=percentile(durations, 0.5),
-            p95_ms=percentile(durations, 0.95),
-            total_tokens=sum(r["total_tokens"] or 0 for r in rows),
-            cost_usd=sum(costs) if costs else None,
-        )
+        return stats_from_rows(rows)
 
     async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]:
         """Runs per time bucket and status (bucket start, status, count), oldest first."""
