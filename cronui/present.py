@@ -128,7 +128,7 @@ STATUS_MARK = {
     RunStatus.SUCCEEDED: "✔",
     RunStatus.FAILED: "✖",
     RunStatus.TIMED_OUT: "⏱",
-    RunStatus.SKIPPED: "⟳",
+    RunStatus.SKIPPED: "»",  # passed over (an arrow that turns back would read as "retrying")
     RunStatus.CANCELLED: "⊘",
     RunStatus.INTERRUPTED: "↯",
 }

@@ -86,3 +86,20 @@ def test_bucket_starts_cover_the_window_up_to_now() -> None:
         assert len(starts) == window.span_ms // window.bucket_ms
         assert starts[-1] <= now < starts[-1] + window.bucket_ms
         assert all(b - a == window.bucket_ms for a, b in itertools.pairwise(starts))
+
+
+async def test_a_retry_waiting_for_its_backoff_reads_as_retrying(
+    app: CronuiApp, store: SQLiteStore, engine: Engine
+) -> None:
+    from cronui.ui.widgets.run_table import RunTable
+
+    await engine.control.add_job(make_job("flaky", "@yearly", "fail", max_retries=1, retry_delay_s=3600))
+    await engine.control.trigger("flaky")
+    await settle(engine)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await until(pilot, lambda: "flaky" in app.catalog.by_name, "the jobs")
+        await pilot.press("colon", *"runs", "enter")
+        table = app.screen.query_one(RunTable)
+        await until(pilot, lambda: len(table.rows) >= 2, "the runs")
+        cells = [str(table.render_cells(run, i)[2]) for i, run in enumerate(table.rows)]
+        assert "↻ retrying" in cells and "✖ failed" in cells

@@ -10,7 +10,7 @@ from cronui.model import Run, RunStatus, Trigger
 from cronui.timefmt import human_span
 from cronui.ui.catalog import Catalog
 from cronui.ui.times import ZoneMode, short_time, zone_for
-from cronui.ui.widgets.status import MARK
+from cronui.ui.widgets.status import MARK, RETRY_MARK
 from cronui.ui.widgets.table import Column, VirtualTable
 
 
@@ -85,7 +85,10 @@ class RunTable(VirtualTable[Run]):
         job = self.catalog.jobs.get(run.job_id)
         zone = zone_for(self.zone_mode, job.timezone if job else None, self.local_zone)
         style = self.status_style(run.status)
-        status = Text(f"{MARK[run.status]} {run.status}", style)
+        if run.status is RunStatus.PENDING and run.trigger is Trigger.RETRY:
+            status = Text(f"{RETRY_MARK} retrying", style)  # waiting for its backoff, not for a free slot
+        else:
+            status = Text(f"{MARK[run.status]} {run.status}", style)
         started = short_time(run.started_at or run.scheduled_for, zone, self.now_ms())
         if run.status is RunStatus.RUNNING and run.started_at is not None:
             duration = Text(human_span(self.now_ms() - run.started_at), style)

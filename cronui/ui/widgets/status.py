@@ -18,6 +18,9 @@ MARK: dict[RunStatus, str] = {
 }
 """The status marks of the CLI, with the ones that render badly in terminals and SVG fonts replaced."""
 
+RETRY_MARK = "↻"
+"""A pending run that is a retry: waiting for its backoff (plain pending runs wait for a slot: "…")."""
+
 STATUS_CLASS: dict[str, str] = {
     RunStatus.SUCCEEDED: "status--succeeded",
     RunStatus.FAILED: "status--failed",
