@@ -59,6 +59,7 @@ class _Active:
     cancel_reason: str | None = None  # set when we cancel it ourselves
     cancel_status: RunStatus = RunStatus.CANCELLED
     milestones: list[Milestone] = field(default_factory=list)
+    ending: bool = False  # its outcome is being recorded: nothing to cancel any more
 
 
 class Dispatcher:
@@ -150,7 +151,7 @@ class Dispatcher:
 
     def cancel(self, run_id: int, reason: str, status: RunStatus = RunStatus.CANCELLED) -> bool:
         active = self.active.get(run_id)
-        if active is None or active.task.done():
+        if active is None or active.task.done() or active.ending:
             return False
         if active.cancel_reason is None:
             active.cancel_reason = reason
@@ -266,6 +267,7 @@ class Dispatcher:
         if ctx.milestones_dropped:
             on_milestone(MILESTONES_DROPPED, {"dropped": ctx.milestones_dropped, "kept": ctx.milestones_reported})
         outcome = ctx.masked_outcome(outcome)
+        active.ending = True
         try:
             await self.finisher.record(run, job, ctx, outcome, active.milestones)
         except Exception:

@@ -186,7 +186,7 @@ class Engine:
         if self.store.multi_node:
             if not await self._beat():
                 return False
-            await self.store.renew_run_leases(self.node, list(self.dispatcher.active), now + ttl_ms)
+            await self._renew_runs(now + ttl_ms)
             await self._contain()
             return True
         ok = await self.store.renew_lease(self.node, now, now + ttl_ms)
@@ -198,12 +198,21 @@ class Engine:
             # Another scheduler holds the lease now and may start these jobs again: stop ours first.
             self._stop_own_runs("this scheduler lost its lease")
         else:
-            await self.store.renew_run_leases(self.node, list(self.dispatcher.active), now + ttl_ms)
+            await self._renew_runs(now + ttl_ms)
             await self.store.heartbeat(
                 Node(self.node, self.host, self.pid, self.started_at, now, now + ttl_ms, len(self.dispatcher.active))
             )  # so `cronui nodes` shows the holder on SQLite too
             await self._contain()
         return ok
+
+    async def _renew_runs(self, expires_at: int) -> None:
+        """Extend our runs' leases; a run another node has taken over meanwhile (this process was frozen or
+        cut off past the lease) is stopped here at once: its retry may already be running elsewhere."""
+        ours = list(self.dispatcher.active)
+        kept = set(await self.store.renew_run_leases(self.node, ours, expires_at))
+        for run_id in ours:
+            if run_id not in kept:
+                self.dispatcher.cancel(run_id, "taken over by another scheduler", RunStatus.INTERRUPTED)
 
     async def _contain(self) -> None:
         """Stop what finished runs left behind (processes that left their group), and take over runs a

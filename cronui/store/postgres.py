@@ -679,15 +679,18 @@ class PostgresStore:
     async def forget_node(self, node: str) -> None:
         await self.pool.execute("DELETE FROM nodes WHERE node = $1", node)
 
-    async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> None:
+    async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> list[int]:
+        """Extend the leases of `node`'s runs; returns those still running on it (the rest were taken over)."""
         if not run_ids:
-            return
-        await self.pool.execute(
-            "UPDATE runs SET lease_expires_at = $1 WHERE node = $2 AND status = 'running' AND id = ANY($3::bigint[])",
+            return []
+        rows = await self.fetch_all(
+            "UPDATE runs SET lease_expires_at = $1 WHERE node = $2 AND status = 'running' "
+            "AND id = ANY($3::bigint[]) RETURNING id",
             expires_at,
             node,
             list(run_ids),
         )
+        return sorted(r[0] for r in rows)
 
     async def orphaned_runs(self, now: int, live_node: str | None) -> list[Run]:
         """Runs left `running` by a holder that is gone (any node but `live_node`)."""
@@ -940,10 +943,12 @@ class PostgresStore:
         await con.close()
 
     async def notify(self) -> bool:
-        """Send a wake-up to every listener; whether a scheduler holds the lease (a NOTIFY cannot tell
-        whether anyone heard it: it is a hint)."""
+        """Send a wake-up to every listener; whether a scheduler is there to hear it — a lease holder or a
+        node with a live heartbeat (a NOTIFY cannot tell whether anyone did: it is a hint)."""
         row = await self.fetch_one(
-            "SELECT pg_notify($1, ''), EXISTS (SELECT 1 FROM scheduler_lease WHERE id = 1)", self.channel
+            "SELECT pg_notify($1, ''), EXISTS (SELECT 1 FROM scheduler_lease WHERE id = 1) OR EXISTS (SELECT 1 "
+            "FROM nodes WHERE expires_at > (extract(epoch from clock_timestamp()) * 1000)::bigint)",
+            self.channel,
         )
         return bool(row[1])
 

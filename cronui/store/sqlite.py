@@ -483,15 +483,18 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
             )
         return out
 
-    async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> None:
+    async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> list[int]:
+        """Extend the leases of `node`'s runs; returns those still running on it (the rest were taken over)."""
         if not run_ids:
-            return
+            return []
         marks = ", ".join("?" for _ in run_ids)
         async with self.transaction() as db:
-            await db.execute(
-                f"UPDATE runs SET lease_expires_at = ? WHERE node = ? AND status = 'running' AND id IN ({marks})",
+            async with db.execute(
+                f"UPDATE runs SET lease_expires_at = ? WHERE node = ? AND status = 'running' AND id IN ({marks}) "
+                "RETURNING id",
                 (expires_at, node, *run_ids),
-            )
+            ) as cur:
+                return sorted(row[0] for row in await cur.fetchall())
 
     async def orphaned_runs(self, now: int, live_node: str | None) -> list[Run]:
         """Runs left `running` by a holder that is gone (any node but `live_node`)."""

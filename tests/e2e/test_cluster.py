@@ -86,24 +86,19 @@ def test_a_node_killed_mid_run_has_its_runs_recovered_by_the_others(cluster, nod
         body = f"flock -n {locks}/$CRONUI_JOB sleep 2 || echo overlap >> {overlaps}"
         cronui(cluster, "jobs", "add", f"w{i}", "--schedule", "every 1s", "--shell", body, "--retries", "2",
                "--retry-delay", "0s", "--misfire", "skip")  # fmt: skip
-    a, b, c = nodes(), nodes(), nodes()
-    wait_for(
-        lambda: (
-            rows(cluster, f"SELECT COUNT(*) FROM runs WHERE status = 'running' AND node LIKE '%:{a.pid}:%'")[0][0] > 0
-        ),
-        timeout=30,
-        what="a run on the first node",
-    )
+    started = [nodes(), nodes(), nodes()]
+
+    def running_on(p: subprocess.Popen[str]) -> int:
+        sql = f"SELECT COUNT(*) FROM runs WHERE status = 'running' AND node LIKE '%:{p.pid}:%'"
+        return int(rows(cluster, sql)[0][0])
+
+    wait_for(lambda: any(running_on(p) for p in started), timeout=30, what="a running run")
+    a = next(p for p in started if running_on(p))  # the node that has work in flight
+    b, c = (p for p in started if p is not a)
     a.kill()
     a.wait()
     killed_at = time.monotonic()
-    wait_for(
-        lambda: (
-            rows(cluster, f"SELECT COUNT(*) FROM runs WHERE status = 'running' AND node LIKE '%:{a.pid}:%'")[0][0] == 0
-        ),
-        timeout=20,
-        what="the killed node's runs recovered",
-    )
+    wait_for(lambda: running_on(a) == 0, timeout=20, what="the killed node's runs recovered")
     recovered_after = time.monotonic() - killed_at
     interrupted = rows(cluster, f"SELECT COUNT(*) FROM runs WHERE status = 'interrupted' AND node LIKE '%:{a.pid}:%'")
     assert interrupted[0][0] >= 1
@@ -129,3 +124,34 @@ def test_nodes_lists_every_node_with_its_heartbeat(cluster, nodes):
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=30) == 0
     assert json.loads(cronui(cluster, "nodes", "--json").stdout) == []  # a node that stops says goodbye
+
+
+def test_a_node_frozen_past_its_lease_overlaps_nothing_and_overwrites_no_recovery(cluster, nodes, tmp_path):
+    locks = tmp_path / "locks"
+    locks.mkdir()
+    overlaps = tmp_path / "overlaps"
+    for i in range(3):
+        body = f"flock -n {locks}/$CRONUI_JOB sleep 3 || echo overlap >> {overlaps}"
+        cronui(cluster, "jobs", "add", f"f{i}", "--schedule", "every 1s", "--shell", body, "--retries", "2",
+               "--retry-delay", "0s", "--misfire", "skip")  # fmt: skip
+    started = [nodes(), nodes(), nodes()]
+
+    def running_on(p: subprocess.Popen[str]) -> list[int]:
+        sql = f"SELECT id FROM runs WHERE status = 'running' AND node LIKE '%:{p.pid}:%'"
+        return [r[0] for r in rows(cluster, sql)]
+
+    wait_for(lambda: any(running_on(p) for p in started), timeout=30, what="a running run")
+    frozen = next(p for p in started if running_on(p))  # the node that has work in flight
+    b, c = (p for p in started if p is not frozen)
+    taken = running_on(frozen)
+    frozen.send_signal(signal.SIGSTOP)
+    wait_for(lambda: not running_on(frozen), timeout=20, what="its runs recovered by the others")
+    frozen.send_signal(signal.SIGCONT)  # it comes back: its runs are someone else's business now
+    time.sleep(3)
+    statuses = dict(rows(cluster, f"SELECT id, status FROM runs WHERE id IN ({', '.join(map(str, taken))})"))
+    assert set(statuses.values()) == {"interrupted"}, statuses  # the recovery stands
+    for p in (frozen, b, c):
+        p.send_signal(signal.SIGTERM)
+    for p in (frozen, b, c):
+        assert p.wait(timeout=30) == 0
+    assert not overlaps.exists(), overlaps.read_text()

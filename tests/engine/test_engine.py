@@ -621,3 +621,20 @@ async def test_a_tui_on_a_cluster_views_unless_told_to_execute(store, settings, 
     finally:
         store.multi_node = False
     assert EngineClient(store, eng).execute  # one SQLite file: the TUI schedules when nothing else does
+
+
+async def test_a_run_taken_over_while_this_scheduler_was_away_is_stopped_at_its_next_renewal(
+    engine, clock, store, fake: FakeExecutor
+):
+    """Frozen or cut off past the lease, a scheduler comes back to find its run recorded by another one:
+    it stops the run at once rather than let it overlap the retry that may be running elsewhere."""
+    await engine.control.add_job(make_job("long", "@yearly", "gate"))
+    run = await engine.control.trigger("long")
+    await engine.step()
+    await fake.started.wait()
+    async with store.transaction() as db:  # what the other scheduler's recovery wrote
+        await db.execute("UPDATE runs SET status = 'interrupted' WHERE id = ?", (run.id,))
+    assert await engine.renew()
+    await engine.dispatcher.wait_idle()
+    assert engine.dispatcher.active == {}
+    assert (await store.get_run(run.id)).status is RunStatus.INTERRUPTED  # the recovery stands (fenced)
