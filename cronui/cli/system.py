@@ -134,11 +134,17 @@ def cmd_status(args: argparse.Namespace) -> int:
             "next": None if not upcoming else {"job": upcoming[0].name, "at": iso_utc(upcoming[0].next_run_at)},
             "last_db_fault": _last_fault(await store.get_state(LAST_FAULT_KEY)),
         }
+        if store.multi_node:  # cluster mode: no single holder; the nodes with a live heartbeat schedule
+            alive = [n for n in await store.nodes() if n.expires_at > now]
+            data["nodes"] = len(alive)
+            data["scheduler"] = None if not alive else {"nodes": len(alive), "hosts": sorted({n.host for n in alive})}
         if args.json:
             print_json(data)
         else:
             sched, stalled = data["scheduler"], data["stalled"]
-            if sched:
+            if sched and "nodes" in sched:
+                who = f"{sched['nodes']} node{'s' if sched['nodes'] != 1 else ''} on {', '.join(sched['hosts'])}"
+            elif sched:
                 who = f"{sched['host']}:{sched['pid']} since {sched['since']}"
                 if not sched["renewing"]:
                     who += f" · NOT RENEWING its lease since {sched['renewed']} (a database fault?)"

@@ -155,3 +155,16 @@ def test_a_node_frozen_past_its_lease_overlaps_nothing_and_overwrites_no_recover
     for p in (frozen, b, c):
         assert p.wait(timeout=30) == 0
     assert not overlaps.exists(), overlaps.read_text()
+
+
+def test_status_counts_the_live_nodes(cluster, nodes):
+    import json
+
+    assert cronui(cluster, "status", check=False).returncode == 1  # nothing schedules yet
+    started = [nodes() for _ in range(2)]
+    wait_for(lambda: cronui(cluster, "status", check=False).returncode == 0, timeout=20, what="a scheduler")
+    wait_for(lambda: json.loads(cronui(cluster, "status", "--json").stdout)["nodes"] == 2, timeout=20, what="two nodes")
+    assert "2 nodes on" in cronui(cluster, "status").stdout
+    for p in started:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=30) == 0
