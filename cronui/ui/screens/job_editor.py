@@ -140,7 +140,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
             with VerticalScroll(id="editor-body"):
                 with Horizontal(classes="row"):
                     yield Label("Name", classes="label")
-                    yield self._in("name", placeholder="nightly-backup")
+                    yield self._in("name", placeholder="e.g. backup")
                     yield Label("  Kind", classes="short")
                     with KindSet(id="kind"):
                         for k in TargetKind:
@@ -167,27 +167,29 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                 yield Label("What", classes="section")
                 yield Static("", id="kind-note")
                 with Vertical(id="shell-fields", classes="kind-fields"):
-                    yield _row("Command", self._in("command", placeholder="restic backup ~/work"))
+                    yield _row("Command", self._in("command", placeholder="e.g. restic backup ~/work"))
                     yield _row("Cwd", self._in("cwd", placeholder="working directory (optional)"))
-                    yield _row("Env", self._in("env", placeholder="KEY=value TOKEN=${env:TOKEN}"))
+                    yield _row("Env", self._in("env", placeholder="e.g. KEY=value TOKEN=${env:TOKEN}"))
                 with Vertical(id="http-fields", classes="kind-fields"):
                     yield _row(
                         "Request",
                         self._sel("method", [(m, m) for m in HTTP_METHODS]),
-                        self._in("url", placeholder="https://example.com/health"),
+                        self._in("url", placeholder="e.g. https://example.com/health"),
                     )
                     yield _row(
                         "Headers",
-                        self._in("headers", placeholder="Authorization: Bearer ${env:TOKEN}; Accept: application/json"),
+                        self._in(
+                            "headers", placeholder="e.g. Authorization: Bearer ${env:TOKEN}; Accept: application/json"
+                        ),
                     )
                     yield _row("Body", self._in("body", placeholder="text, JSON or @file (optional)"))
                     yield _row("Expect", self._in("expect_status", placeholder="status (default: any 2xx)"))
                 with Vertical(id="agent-fields", classes="kind-fields"):
                     yield _row(
                         "Endpoint",
-                        self._in("base_url", placeholder="http://127.0.0.1:11434/v1"),
+                        self._in("base_url", placeholder="e.g. http://127.0.0.1:11434/v1"),
                         Label("  Model", classes="short"),
-                        self._in("model", placeholder="llama3.1:8b"),
+                        self._in("model", placeholder="e.g. llama3.1:8b"),
                     )
                     yield _row(
                         "API key",
@@ -195,7 +197,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     )
                     yield _row(
                         "Message",
-                        self._in("message", placeholder="Summarise what changed in {job} since {scheduled_for}"),
+                        self._in("message", placeholder="e.g. Summarise what changed in {job} since {scheduled_for}"),
                     )
                     yield _row("System", self._in("system", placeholder="system prompt (optional)"))
                 yield Label("Policies", classes="section")
@@ -228,7 +230,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     "Deliver",
                     self._sel("deliver", [(m, m) for m in DELIVERY_MODES]),
                     Label("  to", classes="short"),
-                    self._in("deliver_to", placeholder="${env:SLACK_HOOK}"),
+                    self._in("deliver_to", placeholder="e.g. ${env:SLACK_HOOK}"),
                     self._sel("deliver_format", [(f, f) for f in DELIVERY_FORMATS]),
                 )
                 yield _row(
@@ -236,7 +238,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     self._in("alert_to", placeholder="where failure alerts go (default: the delivery target)"),
                 )
                 yield Label("About", classes="section")
-                yield _row("Tags", self._in("tags", placeholder="ops nightly"))
+                yield _row("Tags", self._in("tags", placeholder="e.g. ops nightly"))
                 yield _row("Notes", self._in("description", placeholder="what this job is for"))
                 yield _row("State", Checkbox("enabled", v["enabled"], id="enabled"))
             yield Static("", id="env-warnings")
