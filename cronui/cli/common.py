@@ -236,7 +236,7 @@ async def live_holder(store: Store) -> bool:
     """Whether a live process schedules: holds the scheduler lease (a holder on this host must still have its
     pid), or in cluster mode, any node with a live heartbeat."""
     # the engine module loads the dispatcher and its executors (httpx): only commands that ask pay for it
-    from cronui.engine.engine import pid_alive
+    from cronui.engine.executors.containment import pid_alive
 
     if store.multi_node:  # cluster mode: any node with a live heartbeat schedules
         now = SystemClock().now_ms()

@@ -171,7 +171,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def _alive(lease: Lease) -> bool:
     """A lease holder on this host whose process still exists (another host's cannot be told)."""
-    from cronui.engine.engine import pid_alive
+    from cronui.engine.executors.containment import pid_alive
 
     return lease.host == socket.gethostname() and pid_alive(lease.pid)
 

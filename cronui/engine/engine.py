@@ -23,7 +23,7 @@ from cronui.engine.control import PAUSED_KEY, Control
 from cronui.engine.dispatcher import Dispatcher, Executor
 from cronui.engine.events import EventBus
 from cronui.engine.executors import containment
-from cronui.engine.executors.containment import mark, node_host
+from cronui.engine.executors.containment import mark, node_host, pid_alive
 from cronui.engine.executors.shell import LEADERS
 from cronui.engine.faults import LAST_FAULT_KEY, Backoff, FaultPersisted, FaultState
 from cronui.engine.scheduler import plan_slots
@@ -37,16 +37,6 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY_S = 3600.0
 FAULT_FIRST_RETRY_S = 0.25  # database faults: the first retry, doubling up to
 FAULT_MAX_RETRY_S = 5.0  # this (or the lease renewal interval, if shorter)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Engine:

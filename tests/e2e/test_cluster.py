@@ -78,27 +78,34 @@ def test_three_nodes_run_every_slot_exactly_once(cluster, nodes, tmp_path):
     assert succeeded == sum(executions.values())
 
 
-def test_a_node_killed_mid_run_has_its_runs_recovered_by_the_others(cluster, nodes, tmp_path):
+def guarded_jobs(env: dict[str, str], tmp_path: Path, prefix: str, count: int, seconds: int) -> Path:
+    """`count` every-second jobs that each sleep while holding a lock of their own, or write to the
+    returned `overlaps` file when another execution of the same job holds it."""
     locks = tmp_path / "locks"
     locks.mkdir()
     overlaps = tmp_path / "overlaps"
-    for i in range(4):
-        body = f"flock -n {locks}/$CRONUI_JOB sleep 2 || echo overlap >> {overlaps}"
-        cronui(cluster, "jobs", "add", f"w{i}", "--schedule", "every 1s", "--shell", body, "--retries", "2",
+    for i in range(count):
+        body = f"flock -n {locks}/$CRONUI_JOB sleep {seconds} || echo overlap >> {overlaps}"
+        cronui(env, "jobs", "add", f"{prefix}{i}", "--schedule", "every 1s", "--shell", body, "--retries", "2",
                "--retry-delay", "0s", "--misfire", "skip")  # fmt: skip
+    return overlaps
+
+
+def running_on(env: dict[str, str], p: subprocess.Popen[str]) -> list[int]:
+    """The runs running on the node that is process `p`."""
+    return [r[0] for r in rows(env, f"SELECT id FROM runs WHERE status = 'running' AND node LIKE '%:{p.pid}:%'")]
+
+
+def test_a_node_killed_mid_run_has_its_runs_recovered_by_the_others(cluster, nodes, tmp_path):
+    overlaps = guarded_jobs(cluster, tmp_path, "w", 4, 2)
     started = [nodes(), nodes(), nodes()]
-
-    def running_on(p: subprocess.Popen[str]) -> int:
-        sql = f"SELECT COUNT(*) FROM runs WHERE status = 'running' AND node LIKE '%:{p.pid}:%'"
-        return int(rows(cluster, sql)[0][0])
-
-    wait_for(lambda: any(running_on(p) for p in started), timeout=30, what="a running run")
-    a = next(p for p in started if running_on(p))  # the node that has work in flight
+    wait_for(lambda: any(running_on(cluster, p) for p in started), timeout=30, what="a running run")
+    a = next(p for p in started if running_on(cluster, p))  # the node that has work in flight
     b, c = (p for p in started if p is not a)
     a.kill()
     a.wait()
     killed_at = time.monotonic()
-    wait_for(lambda: running_on(a) == 0, timeout=20, what="the killed node's runs recovered")
+    wait_for(lambda: not running_on(cluster, a), timeout=20, what="the killed node's runs recovered")
     recovered_after = time.monotonic() - killed_at
     interrupted = rows(cluster, f"SELECT COUNT(*) FROM runs WHERE status = 'interrupted' AND node LIKE '%:{a.pid}:%'")
     assert interrupted[0][0] >= 1
@@ -127,25 +134,14 @@ def test_nodes_lists_every_node_with_its_heartbeat(cluster, nodes):
 
 
 def test_a_node_frozen_past_its_lease_overlaps_nothing_and_overwrites_no_recovery(cluster, nodes, tmp_path):
-    locks = tmp_path / "locks"
-    locks.mkdir()
-    overlaps = tmp_path / "overlaps"
-    for i in range(3):
-        body = f"flock -n {locks}/$CRONUI_JOB sleep 3 || echo overlap >> {overlaps}"
-        cronui(cluster, "jobs", "add", f"f{i}", "--schedule", "every 1s", "--shell", body, "--retries", "2",
-               "--retry-delay", "0s", "--misfire", "skip")  # fmt: skip
+    overlaps = guarded_jobs(cluster, tmp_path, "f", 3, 3)
     started = [nodes(), nodes(), nodes()]
-
-    def running_on(p: subprocess.Popen[str]) -> list[int]:
-        sql = f"SELECT id FROM runs WHERE status = 'running' AND node LIKE '%:{p.pid}:%'"
-        return [r[0] for r in rows(cluster, sql)]
-
-    wait_for(lambda: any(running_on(p) for p in started), timeout=30, what="a running run")
-    frozen = next(p for p in started if running_on(p))  # the node that has work in flight
+    wait_for(lambda: any(running_on(cluster, p) for p in started), timeout=30, what="a running run")
+    frozen = next(p for p in started if running_on(cluster, p))  # the node that has work in flight
     b, c = (p for p in started if p is not frozen)
-    taken = running_on(frozen)
+    taken = running_on(cluster, frozen)
     frozen.send_signal(signal.SIGSTOP)
-    wait_for(lambda: not running_on(frozen), timeout=20, what="its runs recovered by the others")
+    wait_for(lambda: not running_on(cluster, frozen), timeout=20, what="its runs recovered by the others")
     frozen.send_signal(signal.SIGCONT)  # it comes back: its runs are someone else's business now
     time.sleep(3)
     statuses = dict(rows(cluster, f"SELECT id, status FROM runs WHERE id IN ({', '.join(map(str, taken))})"))

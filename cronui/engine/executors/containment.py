@@ -95,14 +95,20 @@ def _state(pid: int) -> bytes | None:
     return stat[end + 2 : end + 3]
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists (one we may not signal exists too; a zombie does as well)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return _state(pid) not in (b"Z", b"X")
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process exists and has not exited (a zombie waiting to be reaped has)."""
+    return pid_alive(pid) and _state(pid) not in (b"Z", b"X")
 
 
 def _signal(pids: Iterable[int], sig: int) -> None:
