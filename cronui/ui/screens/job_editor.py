@@ -187,7 +187,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                 with Vertical(id="agent-fields", classes="kind-fields"):
                     yield _row(
                         "Endpoint",
-                        self._in("base_url", placeholder="e.g. http://127.0.0.1:11434/v1"),
+                        self._in("base_url", placeholder="API base URL, e.g. http://127.0.0.1:11434/v1"),
                         Label("  Model", classes="short"),
                         self._in("model", placeholder="e.g. llama3.1:8b"),
                     )
