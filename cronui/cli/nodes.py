@@ -4,11 +4,13 @@ PostgreSQL: every node; SQLite: the one that holds the scheduler lease)."""
 from __future__ import annotations
 
 import argparse
+import socket
 
 from cronui.cli.common import Commands, command, print_json, with_store
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
+from cronui.engine.executors.containment import pid_alive
 from cronui.store import Store
 from cronui.timefmt import human_span, iso_utc
 
@@ -22,6 +24,7 @@ def add_parsers(sub: Commands) -> None:
 def cmd_nodes(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         now = SystemClock().now_ms()
+        here = socket.gethostname()  # a node on this host is alive only while its process is
         nodes = await store.nodes()
         data = [
             {
@@ -30,7 +33,7 @@ def cmd_nodes(args: argparse.Namespace) -> int:
                 "pid": n.pid,
                 "since": iso_utc(n.started_at),
                 "seen": iso_utc(n.seen_at),
-                "alive": n.expires_at > now,
+                "alive": n.expires_at > now and (n.host != here or pid_alive(n.pid)),
                 "running": n.running,
             }
             for n in nodes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -467,3 +468,26 @@ def test_an_unreachable_postgresql_server_is_a_one_line_error(capsys, monkeypatc
     assert code == 2
     assert err.startswith("cronui: postgresql://someone:***@127.0.0.1:1/cronui: cannot connect to PostgreSQL: ")
     assert err.count("\n") == 1 and "secret" not in err
+
+
+def test_nodes_shows_a_node_of_this_host_whose_process_is_gone_as_gone(capsys, cli_db):
+    """A scheduler killed before it could say goodbye leaves its heartbeat row; on this host its pid tells."""
+    import socket
+
+    from cronui.store.base import Node
+    from cronui.store.sqlite import SQLiteStore
+
+    async def beat() -> None:
+        store = SQLiteStore(cli_db)
+        await store.open()
+        now = int(__import__("time").time() * 1000)
+        here = socket.gethostname()
+        dead = 2**22 + 12345  # above the default pid_max: no such process
+        await store.heartbeat(Node(f"{here}:{dead}:x", here, dead, now, now, now + 60_000, 0))
+        await store.heartbeat(Node(f"{here}:{os.getpid()}:y", here, os.getpid(), now, now, now + 60_000, 1))
+        await store.close()
+
+    asyncio.run(beat())
+    code, out, _ = cli(capsys, "nodes", "--json")
+    assert code == 0
+    assert {n["pid"]: n["alive"] for n in json.loads(out)} == {2**22 + 12345: False, os.getpid(): True}
