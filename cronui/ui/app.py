@@ -58,7 +58,7 @@ from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.fleet import FleetScreen
 from cronui.ui.screens.help import HelpScreen
-from cronui.ui.screens.job_editor import JobEditor
+from cronui.ui.screens.job_editor import JobEditor, cloned, unique_copy_name
 from cronui.ui.screens.main import MainScreen
 from cronui.ui.screens.run_detail import RunDetailScreen
 from cronui.ui.screens.runs import RunsScreen
@@ -388,9 +388,11 @@ class CronuiApp(App[int]):
         self.push_screen(RunDetailScreen(self.ctx, run_id, follow=follow))
 
     def on_edit_job(self, message: EditJob) -> None:
-        self.open_editor(message.job)
+        self.open_editor(message.job, clone=message.clone)
 
-    def open_editor(self, job: Job | None) -> None:
+    def open_editor(self, job: Job | None, *, clone: bool = False) -> None:
+        """The editor on `job` (None: a new job); `clone`: on a new job made from `job`, unsaved until saved."""
+
         def saved(result: Job | None) -> None:
             if result is not None:
                 assert result.id is not None
@@ -399,8 +401,10 @@ class CronuiApp(App[int]):
                 self.tell(SelectJob(result.id))
                 self.refresh_header()
 
+        template = cloned(job, unique_copy_name(job.name, self.catalog.by_name)) if clone and job else None
         editor = JobEditor(
-            job,
+            None if template else job,
+            template=template,
             client=self.client,
             settings=self.settings,
             now_ms=self.clock.now_ms,
