@@ -58,7 +58,7 @@ from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.fleet import FleetScreen
 from cronui.ui.screens.help import HelpScreen
-from cronui.ui.screens.job_editor import JobEditor, cloned, unique_copy_name
+from cronui.ui.screens.job_editor import JobEditor
 from cronui.ui.screens.main import MainScreen
 from cronui.ui.screens.run_detail import RunDetailScreen
 from cronui.ui.screens.runs import RunsScreen
@@ -401,10 +401,10 @@ class CronuiApp(App[int]):
                 self.tell(SelectJob(result.id))
                 self.refresh_header()
 
-        template = cloned(job, unique_copy_name(job.name, self.catalog.by_name)) if clone and job else None
         editor = JobEditor(
-            None if template else job,
-            template=template,
+            None if clone else job,
+            clone_of=job if clone else None,
+            taken=self.catalog.by_name,
             client=self.client,
             settings=self.settings,
             now_ms=self.clock.now_ms,

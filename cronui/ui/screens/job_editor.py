@@ -215,7 +215,8 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         self,
         job: Job | None,
         *,
-        template: Job | None = None,
+        clone_of: Job | None = None,
+        taken: Container[str] = (),
         client: EngineClient,
         settings: Settings,
         now_ms: Callable[[], int],
@@ -224,13 +225,15 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     ) -> None:
         super().__init__()
         self.job = job
-        self.template = template  # a new job made from this one (a clone): the form starts from it
+        self.clone_of = clone_of
+        # a clone is a new job that starts as a copy of `clone_of`, under a name no job in `taken` has
+        self.template = cloned(clone_of, unique_copy_name(clone_of.name, taken)) if clone_of else None
         self.client = client
         self.settings = settings
         self.now_ms = now_ms
         self.kinds = set(kinds)
         self.cursor_blink = cursor_blink
-        self.values = form_from_job(job or template, settings)
+        self.values = form_from_job(job or self.template, settings)
         self.schedule_ok = True
         self._saving = False
         self.problems: dict[str, str] = {}  # widget id -> the problem shown under it, from the last check
@@ -380,7 +383,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         if self.job is not None:
             dialog.border_title = f"Edit job · {self.job.name}"
         else:
-            dialog.border_title = f"New job · a copy of {self.template.name}" if self.template else "New job"
+            dialog.border_title = f"New job · a copy of {self.clone_of.name}" if self.clone_of else "New job"
         if not self.cursor_blink:
             for inp in self.query(Input):
                 inp.cursor_blink = False
