@@ -106,7 +106,7 @@ async def test_a_save_marks_every_bad_field_with_its_own_message_and_saves_nothi
             assert editor.query_one(f"#{field}").has_class("-invalid"), field
             assert message in text_of(editor, line), field
             assert editor.query_one(line).display
-        assert "5 problems" in text_of(editor, "#editor-error")
+        assert "5 problems, each marked at its field" in text_of(editor, "#editor-error")
         assert app.focused is editor.query_one("#name"), "the first bad field has the focus"
         await pilot.pause()
         assert fully_visible(app, editor.query_one("#error-name")), "its message is on screen"

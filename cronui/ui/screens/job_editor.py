@@ -1,7 +1,7 @@
-"""The job editor (n new, e edit): a modal that dismisses with the saved job, or None when cancelled.
+"""The job editor (n new, e edit, c clone): a modal that dismisses with the saved job, or None when cancelled.
 
 The schedule is checked as it is typed: its plain-English reading and the next five fire times in the
-chosen zone, or the problem in place (`✖ hour field: 61 is out of range 0-23`) with Save disabled.
+chosen zone, or the problem in place (`✖ hour field: 61 is out of range 0-23`).
 Saving checks the whole form through the engine client — the same validation as `cronui jobs add` — and
 shows every problem at once, each under its field (the field marked, the first one focused); nothing
 changes until a save succeeds. A test run (ctrl+t) runs the form's job once as it stands, unsaved, and
@@ -628,10 +628,12 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         if not errors:
             bottom.update("")
             return
-        first = next(iter(errors))
         n = len(self.problems) + len(loose)
-        summary = f"✖ {first}" if n == 1 else f"✖ {n} problems: {first}; each is marked at its field"
-        bottom.update("\n".join([summary, *(f"✖ {text}" for text in loose if text != str(first))]))
+        if n == 1:
+            bottom.update(f"✖ {next(iter(self.problems.values()), loose[0] if loose else '')}")
+        else:
+            marked = f", {len(self.problems)} of them marked at their fields" if loose else ", each marked at its field"
+            bottom.update("\n".join([f"✖ {n} problems{marked if self.problems else ''}", *(f"✖ {t}" for t in loose)]))
         self._focus_first_problem()
 
     def _render_problem_line(self, widget: str) -> None:
