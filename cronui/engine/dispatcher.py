@@ -335,7 +335,12 @@ class Dispatcher:
 
     def _record_test(self, run: Run, ctx: RunContext, outcome: Outcome, milestones: list[Milestone]) -> None:
         apply_outcome(run, ctx, outcome, milestones, self.clock.now_ms())
-        data: dict[str, Any] = {"status": str(run.status), "duration_ms": run.duration_ms, "kind": str(ctx.job.kind)}
+        data: dict[str, Any] = {
+            "job": run.job_name,  # a job never saved has no id for the event log to name it by
+            "kind": str(ctx.job.kind),
+            "status": str(run.status),
+            "duration_ms": run.duration_ms,
+        }
         for key in ("exit_code", "http_status", "error"):
             if getattr(run, key) is not None:
                 data[key] = getattr(run, key)
