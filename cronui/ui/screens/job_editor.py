@@ -234,7 +234,6 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         self.kinds = set(kinds)
         self.cursor_blink = cursor_blink
         self.values = form_from_job(job or self.template, settings)
-        self.schedule_ok = True
         self._saving = False
         self.problems: dict[str, str] = {}  # widget id -> the problem shown under it, from the last check
         self.testing = False
@@ -483,7 +482,6 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
             next_fires.update(text)
         else:
             next_fires.update("")
-        self.schedule_ok = ok
 
     def _check_env(self) -> None:
         values = self.form_values()

@@ -81,6 +81,7 @@ class TestRunScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#test-dialog").border_title = f"Test run · {self.job.name or 'new job'} ({self.job.kind})"
+        self.query_one("#test-facts").display = False  # until the run has ended
         self._show_running()
         self._worker = spawn(self, self._run, "test-run")
 
@@ -153,7 +154,9 @@ class TestRunScreen(ModalScreen[None]):
             text.append(f" in {human_span(run.duration_ms)}", style)
         status.update(text)
         facts = self.query_one("#test-facts", StyledStatic)
-        facts.update(facts_text(run, facts))
+        text = facts_text(run, facts)
+        facts.update(text)
+        facts.display = bool(text.plain)
         self._show_milestones()
         self._show_output(run.output, run.stderr)
 
