@@ -107,46 +107,65 @@ def parse_env_pairs(pairs: Iterable[str], field: str = "--env") -> dict[str, str
 
 def validate(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> Job:
     """Check every field of `job` and normalize its schedule; raise JobError naming the first problem."""
+    for error in problems(job, now_ms, pools):
+        raise error
+    return job
+
+
+def job_errors(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> list[JobError]:
+    """Every problem of `job`, in the order `validate` checks them (it refuses the first); [] when none.
+    A form that shows each problem at its field (the TUI editor) asks for all of them at once."""
+    return list(problems(job, now_ms, pools))
+
+
+def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> Iterator[JobError]:
+    """The problems of `job`, one per wrong value, lazily (a caller that stops at the first pays for no
+    more checks); the schedule is normalized on the way when it is valid."""
     if not isinstance(job.name, str) or not NAME_RE.match(job.name):
-        raise JobError(
-            f"name: {show(job.name)} is not a valid job name (letters, digits, '.', '_', '-'; up to 80; "
-            "starting with a letter or digit)"
+        yield JobError(
+            "name",
+            f"{show(job.name)} is not a valid job name (letters, digits, '.', '_', '-'; up to 80; "
+            "starting with a letter or digit)",
         )
     try:
         get_zone(job.timezone)
         sched = parse(job.schedule, job.timezone, now_ms=now_ms)
     except ScheduleError as e:
-        raise JobError("schedule", str(e)) from None
-    job.schedule = sched.expr
-    if job.target.kind is not job.kind:
-        raise JobError("kind", f"a {job.kind} job holds a {job.target.kind} target")
-    if isinstance(job.target, ShellTarget):
-        _validate_shell(job.target)
-    elif isinstance(job.target, HttpTarget):
-        _validate_http(job.target)
+        yield JobError("schedule", str(e))
     else:
-        _validate_agent(job.target)
-    _validate_delivery(job.delivery)
-    for error in number_errors(job):
-        raise error
+        job.schedule = sched.expr
+    if job.target.kind is not job.kind:
+        yield JobError("kind", f"a {job.kind} job holds a {job.target.kind} target")
+    elif isinstance(job.target, ShellTarget):
+        yield from _shell_errors(job.target)
+    elif isinstance(job.target, HttpTarget):
+        yield from _http_errors(job.target)
+    else:
+        yield from _agent_errors(job.target)
+    yield from _delivery_errors(job.delivery)
+    yield from number_errors(job)
     if job.pool is not None:
-        _check_word(job.pool, "pool")
-        if pools is not None and job.pool not in pools:
+        error = _word_error(job.pool, "pool")
+        if error is None and pools is not None and job.pool not in pools:
             known = ", ".join(sorted(pools)) or "none configured"
-            raise JobError("pool", f"unknown pool {job.pool!r} (configured pools: {known}; add it under [pools])")
+            error = JobError("pool", f"unknown pool {job.pool!r} (configured pools: {known}; add it under [pools])")
+        if error is not None:
+            yield error
     for tag in job.tags:
-        _check_word(tag, "tag")
+        error = _word_error(tag, "tag")
+        if error is not None:
+            yield error
     for label, target in chain_targets(job):
         if not isinstance(target, str) or not NAME_RE.match(target):
-            raise JobError(label, f"{show(target)} is not a job name")
-        if target == job.name:
-            raise JobError(label, "a job cannot chain to itself")
-    return job
+            yield JobError(label, f"{show(target)} is not a job name")
+        elif target == job.name:
+            yield JobError(label, "a job cannot chain to itself")
 
 
-def _check_word(value: object, field: str) -> None:
+def _word_error(value: object, field: str) -> JobError | None:
     if not isinstance(value, str) or not value or not value.isprintable() or any(c.isspace() for c in value):
-        raise JobError(field, f"{show(value)} must be a non-empty word (no spaces or control characters)")
+        return JobError(field, f"{show(value)} must be a non-empty word (no spaces or control characters)")
+    return None
 
 
 def job_numbers(job: Job) -> Iterator[tuple[str, Bound, object]]:
@@ -234,10 +253,15 @@ def check_chains(job: Job, edges: Mapping[str, list[str]], existing: Iterable[st
 
     `edges` maps the names of other jobs that chain to their targets; `existing` holds the names of
     this job's targets that exist."""
+    for error in chain_problems(job, edges, existing):
+        raise error
+
+
+def chain_problems(job: Job, edges: Mapping[str, list[str]], existing: Iterable[str]) -> Iterator[JobError]:
+    """What `check_chains` refuses, every problem in turn (see `chain_errors`)."""
     graph = {name: targets for name, targets in edges.items() if name != job.name}
     graph.update(chain_graph([job]))
-    for error in chain_errors(job, graph, set(existing)):
-        raise error
+    return chain_errors(job, graph, set(existing))
 
 
 def check_chain_graph(jobs: Iterable[Job], names: set[str]) -> None:
@@ -252,92 +276,99 @@ def check_chain_graph(jobs: Iterable[Job], names: set[str]) -> None:
 _ENV_REF_RE = re.compile(r"^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
 
 
-def _check_url(value: object, field: str) -> None:
+def _url_error(value: object, field: str) -> JobError | None:
     """An http(s) URL with a host, or one that starts with ${env:NAME} (resolved when the job runs)."""
     expected = "expected an http:// or https:// URL (or ${env:NAME})"
     if not isinstance(value, str) or not value.strip():
-        raise JobError(field, f"{expected}, got {show(value)}")
+        return JobError(field, f"{expected}, got {show(value)}")
     if _ENV_REF_RE.match(value):
-        return
+        return None
     if value != value.strip() or any(c.isspace() for c in value) or has_control(value):
-        raise JobError(field, f"{expected} without spaces or control characters, got {show(value)}")
+        return JobError(field, f"{expected} without spaces or control characters, got {show(value)}")
     try:
         parts = urlsplit(value)
     except ValueError as e:  # e.g. an unbalanced [ in the host
-        raise JobError(field, f"{expected}, got {show(value)} ({e})") from None
+        return JobError(field, f"{expected}, got {show(value)} ({e})")
     if parts.scheme.lower() not in ("http", "https"):
-        raise JobError(field, f"{expected}, got {show(value)}")
+        return JobError(field, f"{expected}, got {show(value)}")
     host = parts.netloc.rpartition("@")[2]
     if not host or host.startswith(":") or (not parts.hostname and "${env:" not in host):
-        raise JobError(field, f"{show(value)} has no host (expected e.g. https://example.com/path)")
+        return JobError(field, f"{show(value)} has no host (expected e.g. https://example.com/path)")
     if "${env:" not in host:
         try:
             parts.port  # noqa: B018 - it raises on a port that is not a number from 0 to 65535
         except ValueError:
-            raise JobError(field, f"{show(value)} has an invalid port") from None
+            return JobError(field, f"{show(value)} has an invalid port")
+    return None
 
 
-def _check_headers(headers: object, field: str) -> None:
+def _headers_error(headers: object, field: str) -> JobError | None:
     if not isinstance(headers, dict):
-        raise JobError(field, f"expected a table of header names and values, got {show(headers)}")
+        return JobError(field, f"expected a table of header names and values, got {show(headers)}")
     for key, value in headers.items():
         if not isinstance(key, str) or not HEADER_NAME_RE.match(key):
-            raise JobError(field, f"{show(key)} is not a valid header name")
+            return JobError(field, f"{show(key)} is not a valid header name")
         if not isinstance(value, str) or has_control(value):
-            raise JobError(field, f"{key}: the value must be text without line breaks or control characters")
+            return JobError(field, f"{key}: the value must be text without line breaks or control characters")
+    return None
 
 
-def _validate_shell(t: ShellTarget) -> None:
+def _present(*errors: JobError | None) -> Iterator[JobError]:
+    return (e for e in errors if e is not None)
+
+
+def _shell_errors(t: ShellTarget) -> Iterator[JobError]:
     if not isinstance(t.command, str) or not t.command.strip():
-        raise JobError("shell", "the command is empty")
-    for key in t.env:
-        if not ENV_KEY_RE.match(key):
-            raise JobError("env", f"{key!r} is not a valid variable name")
+        yield JobError("shell", "the command is empty")
+    bad = next((key for key in t.env if not ENV_KEY_RE.match(key)), None)
+    if bad is not None:
+        yield JobError("env", f"{bad!r} is not a valid variable name")
 
 
-def _validate_http(t: HttpTarget) -> None:
-    _check_url(t.url, "http")
+def _http_errors(t: HttpTarget) -> Iterator[JobError]:
+    yield from _present(_url_error(t.url, "http"))
     method = str(t.method or "GET").upper()
     if method not in HTTP_METHODS:
-        raise JobError("method", f"expected one of {', '.join(HTTP_METHODS)}, got {t.method!r}")
-    t.method = method
+        yield JobError("method", f"expected one of {', '.join(HTTP_METHODS)}, got {t.method!r}")
+    else:
+        t.method = method
     expect = t.expect_status
     if expect is not None and (isinstance(expect, bool) or not isinstance(expect, int) or not 100 <= expect <= 599):
-        raise JobError("expect-status", f"expected an HTTP status code 100-599, got {expect!r}")
-    _check_headers(t.headers, "header")
+        yield JobError("expect-status", f"expected an HTTP status code 100-599, got {expect!r}")
+    yield from _present(_headers_error(t.headers, "header"))
 
 
-def _validate_agent(t: AgentTarget) -> None:
-    _check_url(t.base_url, "agent")
+def _agent_errors(t: AgentTarget) -> Iterator[JobError]:
+    yield from _present(_url_error(t.base_url, "agent"))
     if not str(t.model or "").strip():
-        raise JobError("model", "say which model to ask", hint="--model")
-    if not isinstance(t.model, str) or t.model != t.model.strip() or has_control(t.model):
-        raise JobError("model", f"{show(t.model)} must not start or end with spaces or hold control characters")
+        yield JobError("model", "say which model to ask", hint="--model")
+    elif not isinstance(t.model, str) or t.model != t.model.strip() or has_control(t.model):
+        yield JobError("model", f"{show(t.model)} must not start or end with spaces or hold control characters")
     if not str(t.message or "").strip():
-        raise JobError("message", "the message to send is empty", hint="--message")
+        yield JobError("message", "the message to send is empty", hint="--message")
     env = t.api_key_env
     if env is not None and not ENV_KEY_RE.match(str(env)):
-        raise JobError("api-key-env", f"{env!r} is not an environment variable name (give the name, not the key)")
+        yield JobError("api-key-env", f"{env!r} is not an environment variable name (give the name, not the key)")
     if t.conversation not in CONVERSATIONS:
-        raise JobError("conversation", f"expected {' or '.join(CONVERSATIONS)}, got {t.conversation!r}")
-    _check_headers(t.headers, "agent-headers")
+        yield JobError("conversation", f"expected {' or '.join(CONVERSATIONS)}, got {t.conversation!r}")
+    yield from _present(_headers_error(t.headers, "agent-headers"))
     if t.stream is not None and not isinstance(t.stream, bool):
-        raise JobError("stream", f"expected true or false, got {show(t.stream)}")
+        yield JobError("stream", f"expected true or false, got {show(t.stream)}")
     try:
         json.dumps(t.extra, allow_nan=False)
     except (TypeError, ValueError):
-        raise JobError("extra", "holds a value a JSON request cannot carry (a date, NaN or infinity)") from None
+        yield JobError("extra", "holds a value a JSON request cannot carry (a date, NaN or infinity)")
 
 
-def _validate_delivery(d: Delivery) -> None:
+def _delivery_errors(d: Delivery) -> Iterator[JobError]:
     if d.mode is not None and d.mode not in DELIVERY_MODES:
-        raise JobError("deliver", f"expected {', '.join(DELIVERY_MODES[:-1])} or {DELIVERY_MODES[-1]}, got {d.mode!r}")
+        yield JobError("deliver", f"expected {', '.join(DELIVERY_MODES[:-1])} or {DELIVERY_MODES[-1]}, got {d.mode!r}")
     if d.format not in DELIVERY_FORMATS:
-        raise JobError(
+        yield JobError(
             "deliver-format", f"expected {', '.join(DELIVERY_FORMATS[:-1])} or {DELIVERY_FORMATS[-1]}, got {d.format!r}"
         )
     if d.mode not in (None, "never") and not d.to:
-        raise JobError("deliver-to", "delivery is on but there is no target URL")
+        yield JobError("deliver-to", "delivery is on but there is no target URL")
     for value, option in ((d.to, "deliver-to"), (d.alert_to, "alert-to")):
         if value:
-            _check_url(value, option)
+            yield from _present(_url_error(value, option))

@@ -70,6 +70,7 @@ class EventKind(enum.StrEnum):
     PAUSED = "paused"
     RESUMED = "resumed"
     SCHEDULER = "scheduler"  # lease acquired / lost / released: who schedules
+    TEST_RUN = "test_run"  # a job run once from the editor, as a test: no run row, only this record
 
 
 # Reasons recorded on skipped runs (the `reason` column); scripts may match on the first word.

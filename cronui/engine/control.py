@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Awaitable, Callable
 
 from cronui.config import Settings
 from cronui.engine.clock import Clock
-from cronui.jobs import JobError, check_chain_graph, check_chains, validate
+from cronui.jobs import JobError, chain_problems, check_chain_graph, check_chains, job_errors, validate
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.schedule import parse
 from cronui.store.base import Store
@@ -19,6 +20,10 @@ PAUSED_KEY = "paused"
 
 class NotFound(LookupError):
     pass
+
+
+def _never_runs(job: Job) -> JobError:
+    return JobError("schedule", f"{job.schedule!r} is in the past; it would never run")
 
 
 class Control:
@@ -75,7 +80,25 @@ class Control:
         job.created_at = job.updated_at = now
         job.next_run_at = self._next_fire(job, now)
         if job.enabled and job.next_run_at is None:
-            raise JobError(f"schedule: {job.schedule!r} is in the past; it would never run")
+            raise _never_runs(job)
+
+    async def problems(self, job: Job) -> list[JobError]:
+        """Every reason saving `job` (`add_job` without an id, `update_job` with one) would be refused, one
+        per wrong value, without saving anything: for a form that marks each bad field at once."""
+        now = self.clock.now_ms()
+        probe = copy.deepcopy(job)  # validation normalizes fields: the caller's job stays as given
+        errors = job_errors(probe, now, self.settings.pools)
+        schedule_ok = not any(e.field == "schedule" for e in errors)
+        if job.id is None and schedule_ok and job.enabled and self._next_fire(probe, now) is None:
+            errors.append(_never_runs(probe))
+        other = await self.store.get_job_by_name(job.name)
+        if other is not None and other.id != job.id:
+            errors.append(JobError("name", f"a job named {job.name!r} already exists"))
+        targets = [*job.on_success, *job.on_failure]
+        if targets:
+            existing = await self.store.existing_names(targets)
+            errors.extend(chain_problems(probe, await self.store.chain_edges(), existing))
+        return errors
 
     def _prepare_update(self, job: Job, old: Job, now: int, reschedule: bool) -> list[str]:
         """Validate an edited job and work out its next fire; returns the names of changed fields."""
@@ -99,7 +122,7 @@ class Control:
         self._prepare_new(job, now)
         await self._check_chains(job)
         if await self.store.get_job_by_name(job.name) is not None:
-            raise JobError(f"name: a job named {job.name!r} already exists")
+            raise JobError("name", f"a job named {job.name!r} already exists")
         job = await self.store.create_job(job)
         await self._emit(RunEvent(EventKind.JOB_CREATED, now, None, job.id, job.name, data={"source": job.source}))
         await self.wake()

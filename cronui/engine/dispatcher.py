@@ -24,7 +24,7 @@ from cronui.engine.events import EventBus
 from cronui.engine.executors import agent, http, redirects, shell
 from cronui.engine.executors.agent import CONVERSATION_KEY
 from cronui.engine.executors.base import MILESTONES_DROPPED, Outcome, RunContext, permanent_failure
-from cronui.engine.finishing import Finisher
+from cronui.engine.finishing import Finisher, apply_outcome
 from cronui.model import (
     EventKind,
     Job,
@@ -33,6 +33,7 @@ from cronui.model import (
     RunEvent,
     RunStatus,
     TargetKind,
+    Trigger,
 )
 from cronui.store.base import ClaimLimits, RunFilter, Store
 from cronui.targets import AgentTarget
@@ -233,35 +234,15 @@ class Dispatcher:
             active.milestones.append(m)
             self.bus.publish(RunEvent(EventKind.MILESTONE, m.at, run.id, job.id, job.name, name, data))
 
-        ctx = RunContext(
-            job=job,
-            run=run,
-            output_cap=self.settings.output_cap,
-            on_milestone=on_milestone,
-            on_output=on_output,
-            kill_grace_s=self.settings.kill_grace,
-            prices=self.settings.prices,
-        )
-        if job.kind is not TargetKind.SHELL:
-            ctx.http = self.http
+        ctx = self._context(run, job, on_milestone, on_output)
         if job.kind is TargetKind.AGENT:
             await self._load_carried(ctx, job)
-        executor = self.executors.get(job.kind)
         try:
-            if executor is None:
-                outcome = permanent_failure(f"no executor for {job.kind} jobs")
-            else:
-                async with asyncio.timeout(job.timeout_s):
-                    outcome = await executor(ctx)
-        except TimeoutError:
-            outcome = Outcome(RunStatus.TIMED_OUT, error=f"timed out after {job.timeout_s:g}s")
+            outcome = await self._outcome(ctx)
         except asyncio.CancelledError:
             if active.cancel_reason is None:  # not ours: the event loop is going away
                 raise
             outcome = Outcome(active.cancel_status, error=active.cancel_reason)
-        except Exception as e:  # an executor bug is this run's failure, never the scheduler's
-            log.error("run #%s of %s crashed\n%s", run.id, job.name, ctx.mask(traceback.format_exc()).rstrip())
-            outcome = Outcome(RunStatus.FAILED, error=f"{type(e).__name__}: {e}")
         ctx.end_output()
         flush_output()
         if ctx.milestones_dropped:
@@ -276,6 +257,95 @@ class Dispatcher:
             self.active.pop(run.id, None)
             if self.on_finished:
                 self.on_finished()
+
+    def _context(
+        self,
+        run: Run,
+        job: Job,
+        on_milestone: Callable[[str, dict[str, Any]], None],
+        on_output: Callable[[str, str], None],
+    ) -> RunContext:
+        ctx = RunContext(
+            job=job,
+            run=run,
+            output_cap=self.settings.output_cap,
+            on_milestone=on_milestone,
+            on_output=on_output,
+            kill_grace_s=self.settings.kill_grace,
+            prices=self.settings.prices,
+        )
+        if job.kind is not TargetKind.SHELL:
+            ctx.http = self.http
+        return ctx
+
+    async def _outcome(self, ctx: RunContext) -> Outcome:
+        """The executor's outcome within the job's timeout; a crash is the run's failure, never the caller's."""
+        job, run = ctx.job, ctx.run
+        executor = self.executors.get(job.kind)
+        if executor is None:
+            return permanent_failure(f"no executor for {job.kind} jobs")
+        try:
+            async with asyncio.timeout(job.timeout_s):
+                return await executor(ctx)
+        except TimeoutError:
+            return Outcome(RunStatus.TIMED_OUT, error=f"timed out after {job.timeout_s:g}s")
+        except Exception as e:  # an executor bug is this run's failure, never the scheduler's
+            log.error("run #%s of %s crashed\n%s", run.id, job.name, ctx.mask(traceback.format_exc()).rstrip())
+            return Outcome(RunStatus.FAILED, error=f"{type(e).__name__}: {e}")
+
+    async def test_run(
+        self,
+        job: Job,
+        on_milestone: Callable[[Milestone], None],
+        on_output: Callable[[str, str], None],
+    ) -> Run:
+        """Run `job` once, here and now, as a test (a job being edited, perhaps never saved): the executor,
+        timeout, masking and output caps of a real run, but no run row, no retry, chain, delivery or
+        change to the job. The run returned was never stored (its id is None); what is recorded is one
+        `test_run` event (job name, status, duration), so the event log shows that a test ran.
+        Cancelling the caller stops the run (a shell run's processes with it)."""
+        now = self.clock.now_ms()
+        run = Run(
+            job_id=job.id or 0,
+            trigger=Trigger.MANUAL,
+            scheduled_for=now,
+            job_name=job.name,
+            queued_at=now,
+            not_before=now,
+            started_at=now,
+            node=self.node,
+            status=RunStatus.RUNNING,
+        )
+        milestones: list[Milestone] = []
+
+        def milestone(name: str, data: dict[str, Any]) -> None:
+            milestones.append(Milestone(name, self.clock.now_ms(), data))
+            on_milestone(milestones[-1])
+
+        ctx = self._context(run, job, milestone, on_output)
+        try:
+            outcome = await self._outcome(ctx)
+        except asyncio.CancelledError:
+            outcome = Outcome(RunStatus.CANCELLED, error="the test run was stopped")
+            self._record_test(run, ctx, outcome, milestones)
+            raise
+        ctx.end_output()
+        self._record_test(run, ctx, ctx.masked_outcome(outcome), milestones)
+        return run
+
+    def _record_test(self, run: Run, ctx: RunContext, outcome: Outcome, milestones: list[Milestone]) -> None:
+        apply_outcome(run, ctx, outcome, milestones, self.clock.now_ms())
+        data: dict[str, Any] = {
+            "job": run.job_name,  # a job never saved has no id for the event log to name it by
+            "kind": str(ctx.job.kind),
+            "status": str(run.status),
+            "duration_ms": run.duration_ms,
+        }
+        for key in ("exit_code", "http_status", "error"):
+            if getattr(run, key) is not None:
+                data[key] = getattr(run, key)
+        job_id = ctx.job.id
+        self.bus.publish(RunEvent(EventKind.TEST_RUN, run.finished_at or 0, None, job_id, run.job_name, data=data))
 
     async def _load_carried(self, ctx: RunContext, job: Job) -> None:
         """What an agent job carries from earlier runs: its conversation, the last successful output."""

@@ -388,9 +388,11 @@ class CronuiApp(App[int]):
         self.push_screen(RunDetailScreen(self.ctx, run_id, follow=follow))
 
     def on_edit_job(self, message: EditJob) -> None:
-        self.open_editor(message.job)
+        self.open_editor(message.job, clone=message.clone)
 
-    def open_editor(self, job: Job | None) -> None:
+    def open_editor(self, job: Job | None, *, clone: bool = False) -> None:
+        """The editor on `job` (None: a new job); `clone`: on a new job made from `job`, unsaved until saved."""
+
         def saved(result: Job | None) -> None:
             if result is not None:
                 assert result.id is not None
@@ -400,7 +402,9 @@ class CronuiApp(App[int]):
                 self.refresh_header()
 
         editor = JobEditor(
-            job,
+            None if clone else job,
+            clone_of=job if clone else None,
+            taken=self.catalog.by_name,
             client=self.client,
             settings=self.settings,
             now_ms=self.clock.now_ms,

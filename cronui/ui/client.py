@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from textual.message_pump import MessagePump
 
 from cronui.engine.clock import Clock
 from cronui.engine.engine import Engine
+from cronui.jobs import JobError
 from cronui.model import EventKind, Job, Lease, Milestone, Run, RunEvent, RunStatus, TargetKind
 from cronui.store.base import FleetBucket, JobStats, RunFilter, Store
 from cronui.ui.bridge import EngineBridge
@@ -181,6 +182,16 @@ class EngineClient:
         return view
 
     # ------------------------------------------------------------ writes (each wakes the scheduler itself)
+
+    async def problems(self, job: Job) -> list[JobError]:
+        """Every reason saving `job` would be refused (the checks of add_job / update_job), nothing saved."""
+        return await self._control.problems(job)
+
+    async def test_run(
+        self, job: Job, on_milestone: Callable[[Milestone], None], on_output: Callable[[str, str], None]
+    ) -> Run:
+        """Run `job` once in this process as a test: never stored as a run, recorded as a `test_run` event."""
+        return await self._engine.dispatcher.test_run(job, on_milestone, on_output)
 
     async def add_job(self, job: Job) -> Job:
         return await self._control.add_job(job)

@@ -1,9 +1,10 @@
 """The job editor's fields as text, and the job they make.
 
 The editor shows every field as text (what a person types); this module turns a job into those texts
-and back. Building a job raises `JobError` naming the field, with the same parsers the CLI uses
-(`parse_duration`, `parse_env_pairs`); the full check (`jobs.validate`, chains) runs when the job is saved
-through the engine's control, exactly as for `cronui jobs add`.
+and back. Building a job collects a `JobError` for each field it cannot read, naming the field, with the same parsers
+the CLI uses (`parse_duration`, `parse_env_pairs`); the full check (`jobs.validate`, chains) comes from the
+engine's control (`Control.problems` before saving, and again when the job is saved), exactly as for
+`cronui jobs add`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import copy
 import dataclasses
 import os
 import shlex
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from cronui import secrets
 from cronui.config import Settings
@@ -30,6 +31,8 @@ from cronui.targets import (
     retarget,
 )
 from cronui.timefmt import duration_field
+
+T = TypeVar("T")
 
 TEXT_FIELDS = (
     "name schedule timezone command cwd env method url headers body expect_status base_url model api_key_env "
@@ -109,9 +112,9 @@ def _int(text: str, field: str, lo: int, hi: int) -> int:
     try:
         n = int(text.strip() or "0")
     except ValueError:
-        raise JobError(f"{field}: expected a whole number, got {text!r}") from None
+        raise JobError(field, f"expected a whole number, got {text!r}") from None
     if not lo <= n <= hi:
-        raise JobError(f"{field}: expected {lo} to {hi}, got {n}")
+        raise JobError(field, f"expected {lo} to {hi}, got {n}")
     return n
 
 
@@ -122,24 +125,51 @@ def _headers(text: str) -> dict[str, str]:
             continue
         key, sep, value = part.partition(":")
         if not sep or not key.strip():
-            raise JobError(f"headers: expected 'Name: value; Other: value', got {part.strip()!r}")
+            raise JobError("headers", f"expected 'Name: value; Other: value', got {part.strip()!r}")
         out[key.strip()] = value.strip()
     return out
 
 
-def _target(kind: TargetKind, v: Mapping[str, str], values: Mapping[str, Any], old: Target | None) -> Target:
+def _env(text: str) -> dict[str, str]:
+    try:
+        words = shlex.split(text)
+    except ValueError as e:  # an unclosed quote
+        raise JobError("env", str(e)) from None
+    return parse_env_pairs(words, "env")
+
+
+class _Problems:
+    """The problems met while reading the form: each field that cannot be read keeps its old value and
+    adds its JobError here, so every field is read and every problem reported at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[JobError] = []
+
+    def read(self, parse: Callable[[], T], default: T) -> T:
+        try:
+            return parse()
+        except JobError as e:
+            self.errors.append(e)
+            return default
+
+    def need(self, v: Mapping[str, str], key: str, problem: str) -> None:
+        if not v[key]:
+            self.errors.append(JobError(key.replace("_", " "), problem))
+
+
+def _target(
+    kind: TargetKind, v: Mapping[str, str], values: Mapping[str, Any], old: Target | None, p: _Problems
+) -> Target:
     """The kind's target from the texts; fields the editor does not show are kept from `old` (same kind)."""
     if kind is TargetKind.SHELL:
-        try:
-            env = parse_env_pairs(shlex.split(v["env"]), "env") if v["env"] else {}
-        except ValueError as e:
-            raise JobError(f"env: {e}") from None
+        env: dict[str, str] = p.read(lambda: _env(v["env"]), {})
         return retarget(old, kind, command=str(values.get("command", "")), cwd=v["cwd"] or None, env=env)
     if kind is TargetKind.HTTP:
-        if not v["url"]:
-            raise JobError("url: say which URL to call")
-        headers = _headers(v["headers"])
-        expect = _int(v["expect_status"], "expect status", 100, 599) if v["expect_status"] else None
+        p.need(v, "url", "say which URL to call")
+        headers: dict[str, str] = p.read(lambda: _headers(v["headers"]), {})
+        expect = None
+        if v["expect_status"]:
+            expect = p.read(lambda: _int(v["expect_status"], "expect status", 100, 599), None)
         return retarget(
             old,
             kind,
@@ -150,8 +180,7 @@ def _target(kind: TargetKind, v: Mapping[str, str], values: Mapping[str, Any], o
             expect_status=expect,
         )
     for key in ("base_url", "model", "message"):
-        if not v[key]:
-            raise JobError(f"{key.replace('_', ' ')}: needed for an agent job")
+        p.need(v, key, "needed for an agent job")
     return retarget(
         old,
         kind,
@@ -169,7 +198,7 @@ def _delivery(v: Mapping[str, str], old: Delivery) -> Delivery:
     if mode == "never" and not v["deliver_to"] and not v["alert_to"]:
         return Delivery()
     if mode != "never" and not v["deliver_to"]:
-        raise JobError("deliver to: say where to post results (a webhook URL or ${env:NAME})")
+        raise JobError("deliver to", "say where to post results (a webhook URL or ${env:NAME})")
     return dataclasses.replace(
         old,
         mode=mode,
@@ -179,8 +208,10 @@ def _delivery(v: Mapping[str, str], old: Delivery) -> Delivery:
     )
 
 
-def job_from_form(values: Mapping[str, Any], base: Job | None) -> Job:
-    """A job from the editor's texts (a copy of `base` when editing); raises JobError naming the field."""
+def form_job(values: Mapping[str, Any], base: Job | None) -> tuple[Job, list[JobError]]:
+    """A job from the editor's texts (a copy of `base` when editing), and every field that could not be
+    read, one JobError each, naming the field; such a field keeps its old value in the job."""
+    p = _Problems()
     kind = TargetKind(values["kind"])
     job = (
         copy.deepcopy(base)
@@ -191,25 +222,36 @@ def job_from_form(values: Mapping[str, Any], base: Job | None) -> Job:
     job.schedule = str(values["schedule"]).strip()
     job.timezone = str(values["timezone"]).strip()
     v = {k: str(values.get(k, "")).strip() for k in TEXT_FIELDS}
-    job.target = _target(kind, v, values, job.target if job.kind is kind else None)
+    job.target = _target(kind, v, values, job.target if job.kind is kind else None, p)
     job.kind = kind
     job.overlap = OverlapPolicy(v["overlap"] or "skip")
-    job.queue_limit = _int(v["queue_limit"] or "3", "queue limit", 1, 10_000)
-    job.max_retries = _int(v["retries"] or "0", "retries", 0, 100)
-    job.retry_delay_s = parse_duration(v["retry_delay"] or "30s", "retry delay")
-    job.timeout_s = parse_duration(v["timeout"] or "10m", "timeout")
+    job.queue_limit = p.read(lambda: _int(v["queue_limit"] or "3", "queue limit", 1, 10_000), job.queue_limit)
+    job.max_retries = p.read(lambda: _int(v["retries"] or "0", "retries", 0, 100), job.max_retries)
+    job.retry_delay_s = p.read(lambda: parse_duration(v["retry_delay"] or "30s", "retry delay"), job.retry_delay_s)
+    job.timeout_s = p.read(lambda: parse_duration(v["timeout"] or "10m", "timeout"), job.timeout_s)
     job.misfire = MisfirePolicy(v["misfire"] or "run_once")
-    job.misfire_grace_s = parse_duration(v["misfire_grace"] or "5m", "misfire grace")
+    job.misfire_grace_s = p.read(
+        lambda: parse_duration(v["misfire_grace"] or "5m", "misfire grace"), job.misfire_grace_s
+    )
     job.pool = v["pool"] or None
     job.on_success = _words(v["on_success"])
     job.on_failure = _words(v["on_failure"])
     job.tags = _words(v["tags"])
     job.description = v["description"]
-    job.delivery = _delivery(v, job.delivery)
+    job.delivery = p.read(lambda: _delivery(v, job.delivery), job.delivery)
     enabled = bool(values.get("enabled", True))
     if base is None or enabled != base.enabled:
         job.enabled = enabled
     job.source = "tui" if base is None else job.source
+    return job, p.errors
+
+
+def job_from_form(values: Mapping[str, Any], base: Job | None) -> Job:
+    """A job from the editor's texts (a copy of `base` when editing); raises JobError naming the first
+    field that cannot be read (`form_job` reports them all)."""
+    job, errors = form_job(values, base)
+    if errors:
+        raise errors[0]
     return job
 
 

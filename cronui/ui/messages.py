@@ -96,11 +96,12 @@ class OpenRun(Message):
 
 
 class EditJob(Message):
-    """Open the job editor on this job, or on a new one (None)."""
+    """Open the job editor on this job, or on a new one (None); `clone`: on a new copy of this job."""
 
-    def __init__(self, job: Job | None) -> None:
+    def __init__(self, job: Job | None, *, clone: bool = False) -> None:
         super().__init__()
         self.job = job
+        self.clone = clone
 
 
 class HeaderStale(Message):

@@ -1,14 +1,18 @@
-"""The job editor (n new, e edit): a modal that dismisses with the saved job, or None when cancelled.
+"""The job editor (n new, e edit, c clone): a modal that dismisses with the saved job, or None when cancelled.
 
 The schedule is checked as it is typed: its plain-English reading and the next five fire times in the
-chosen zone, or the problem in place (`✖ hour field: 61 is out of range 0-23`) with Save disabled.
-Saving goes through the engine client — the same validation as `cronui jobs add` — and a refusal is
-shown in place; nothing changes until a save succeeds.
+chosen zone, or the problem in place (`✖ hour field: 61 is out of range 0-23`).
+Saving checks the whole form through the engine client — the same validation as `cronui jobs add` — and
+shows every problem at once, each under its field (the field marked, the first one focused); nothing
+changes until a save succeeds. A test run (ctrl+t) runs the form's job once as it stands, unsaved, and
+shows how it went (`TestRunScreen`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import copy
+import dataclasses
+from collections.abc import Awaitable, Callable, Container, Iterable, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -38,9 +42,10 @@ from cronui.schedule import PRESETS, ScheduleError, all_zones, get_zone, parse
 from cronui.store import StoreError
 from cronui.targets import DELIVERY_FORMATS, DELIVERY_MODES, HTTP_METHODS
 from cronui.ui.client import EngineClient
-from cronui.ui.jobform import form_from_job, job_from_form, missing_env
+from cronui.ui.jobform import form_from_job, form_job, missing_env
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.keys import KeysFollowState
+from cronui.ui.screens.test_run import TestRunScreen
 from cronui.ui.times import fire_time
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.workers import spawn
@@ -66,12 +71,106 @@ def _row(label: str, *widgets: Any, classes: str = "") -> Horizontal:
     return Horizontal(Label(label, classes="label"), *widgets, classes=f"row {classes}".strip())
 
 
+# Where each problem is shown: JobError.field (the CLI's option names, or the editor's own labels) -> the
+# id of the widget that holds it. "chain" (a cycle) goes to whichever chain field is filled in.
+FIELD_WIDGETS = {
+    "name": "name",
+    "kind": "kind",
+    "schedule": "schedule",
+    "timezone": "timezone",
+    "tz": "timezone",
+    "shell": "command",
+    "command": "command",
+    "cwd": "cwd",
+    "env": "env",
+    "http": "url",
+    "url": "url",
+    "method": "method",
+    "header": "headers",
+    "headers": "headers",
+    "body": "body",
+    "expect status": "expect_status",
+    "agent": "base_url",
+    "base url": "base_url",
+    "model": "model",
+    "api key env": "api_key_env",
+    "message": "message",
+    "system": "system",
+    "overlap": "overlap",
+    "queue limit": "queue_limit",
+    "pool": "pool",
+    "retries": "retries",
+    "retry delay": "retry_delay",
+    "timeout": "timeout",
+    "misfire": "misfire",
+    "misfire grace": "misfire_grace",
+    "on success": "on_success",
+    "on failure": "on_failure",
+    "deliver": "deliver",
+    "deliver to": "deliver_to",
+    "deliver format": "deliver_format",
+    "alert to": "alert_to",
+    "tag": "tags",
+    "tags": "tags",
+}
+# the line under the fields that share a row (schedule and zone have their own check lines)
+ERROR_LINES = {
+    "kind": "name",
+    "model": "base_url",
+    "method": "url",
+    "queue_limit": "overlap",
+    "pool": "overlap",
+    "retry_delay": "retries",
+    "timeout": "retries",
+    "misfire_grace": "misfire",
+    "deliver_to": "deliver",
+    "deliver_format": "deliver",
+}
+CHECK_LINES = {"schedule": "schedule-check", "timezone": "zone-check"}
+
+
+def unique_copy_name(name: str, taken: Container[str]) -> str:
+    """`name-copy`, or `name-copy-2`, ... : the first that no job has (within the 80 characters a name may have)."""
+    n = 1
+    while True:
+        suffix = "-copy" if n == 1 else f"-copy-{n}"
+        candidate = name[: 80 - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+        n += 1
+
+
+def cloned(job: Job, name: str) -> Job:
+    """A new, unsaved job with everything of `job` but its identity, history and state."""
+    return dataclasses.replace(
+        copy.deepcopy(job),
+        id=None,
+        name=name,
+        source="tui",
+        created_at=0,
+        updated_at=0,
+        deleted_at=None,
+        next_run_at=None,
+        last_status=None,
+        consecutive_failures=0,
+        auto_disabled=None,
+    )
+
+
 class JobEditor(KeysFollowState, ModalScreen[Job | None]):
-    KEY_ACTIONS = ("save",)
+    KEY_ACTIONS = ("save", "test_run")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "ctrl+s", "save", "Save", id="save", priority=True, tooltip="Save the job (the same checks as the CLI)"
+        ),
+        Binding(
+            "ctrl+t",
+            "test_run",
+            "Test run",
+            id="test-run",
+            priority=True,
+            tooltip="Run the job as it stands once, without saving it, and show how it went",
         ),
         Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Close without saving"),
     ]
@@ -85,6 +184,9 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     JobEditor Input { width: 1fr; background: $panel; }
     JobEditor Input:focus { background: $primary 25%; }
     JobEditor Input.-invalid { background: $error 25%; }
+    JobEditor Select.-invalid > SelectCurrent { background: $error 25%; }
+    JobEditor #kind.-invalid { background: $error 25%; }
+    JobEditor .field-error { height: auto; margin: 0 0 0 11; color: $error; text-style: bold; display: none; }
     JobEditor .narrow-input { width: 10; }
     JobEditor Select { width: 16; }
     JobEditor .section { text-style: bold; color: $primary; margin: 1 0 0 0; height: 1; }
@@ -113,6 +215,8 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         self,
         job: Job | None,
         *,
+        clone_of: Job | None = None,
+        taken: Container[str] = (),
         client: EngineClient,
         settings: Settings,
         now_ms: Callable[[], int],
@@ -121,14 +225,18 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     ) -> None:
         super().__init__()
         self.job = job
+        self.clone_of = clone_of
+        # a clone is a new job that starts as a copy of `clone_of`, under a name no job in `taken` has
+        self.template = cloned(clone_of, unique_copy_name(clone_of.name, taken)) if clone_of else None
         self.client = client
         self.settings = settings
         self.now_ms = now_ms
         self.kinds = set(kinds)
         self.cursor_blink = cursor_blink
-        self.values = form_from_job(job, settings)
-        self.schedule_ok = True
+        self.values = form_from_job(job or self.template, settings)
         self._saving = False
+        self.problems: dict[str, str] = {}  # widget id -> the problem shown under it, from the last check
+        self.testing = False
         self._start: dict[str, Any] | None = None  # the form as opened, to tell whether cancel loses work
 
     # ------------------------------------------------------------ layout
@@ -145,6 +253,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     with KindSet(id="kind"):
                         for k in TargetKind:
                             yield RadioButton(str(k), value=k is kind, id=f"kind-{k}")
+                yield self._error_line("name")
                 with Horizontal(id="when"):
                     with Vertical(id="presets-box"):
                         yield Label("Presets", classes="section")
@@ -168,22 +277,29 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                 yield Static("", id="kind-note")
                 with Vertical(id="shell-fields", classes="kind-fields"):
                     yield _row("Command", self._in("command", placeholder="e.g. restic backup ~/work"))
+                    yield self._error_line("command")
                     yield _row("Cwd", self._in("cwd", placeholder="working directory (optional)"))
+                    yield self._error_line("cwd")
                     yield _row("Env", self._in("env", placeholder="e.g. KEY=value TOKEN=${env:TOKEN}"))
+                    yield self._error_line("env")
                 with Vertical(id="http-fields", classes="kind-fields"):
                     yield _row(
                         "Request",
                         self._sel("method", [(m, m) for m in HTTP_METHODS]),
                         self._in("url", placeholder="e.g. https://example.com/health"),
                     )
+                    yield self._error_line("url")
                     yield _row(
                         "Headers",
                         self._in(
                             "headers", placeholder="e.g. Authorization: Bearer ${env:TOKEN}; Accept: application/json"
                         ),
                     )
+                    yield self._error_line("headers")
                     yield _row("Body", self._in("body", placeholder="text, JSON or @file (optional)"))
+                    yield self._error_line("body")
                     yield _row("Expect", self._in("expect_status", placeholder="status (default: any 2xx)"))
+                    yield self._error_line("expect_status")
                 with Vertical(id="agent-fields", classes="kind-fields"):
                     yield _row(
                         "Endpoint",
@@ -191,15 +307,19 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                         Label("  Model", classes="short"),
                         self._in("model", placeholder="e.g. llama3.1:8b"),
                     )
+                    yield self._error_line("base_url")
                     yield _row(
                         "API key",
                         self._in("api_key_env", placeholder="name of the variable holding it, e.g. OPENAI_API_KEY"),
                     )
+                    yield self._error_line("api_key_env")
                     yield _row(
                         "Message",
                         self._in("message", placeholder="e.g. Summarise what changed in {job} since {scheduled_for}"),
                     )
+                    yield self._error_line("message")
                     yield _row("System", self._in("system", placeholder="system prompt (optional)"))
+                    yield self._error_line("system")
                 yield Label("Policies", classes="section")
                 yield _row(
                     "Overlap",
@@ -209,6 +329,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     Label("  Pool", classes="short"),
                     self._in("pool", placeholder="none", classes="narrow-input"),
                 )
+                yield self._error_line("overlap")
                 yield _row(
                     "Retries",
                     self._in("retries", classes="narrow-input"),
@@ -217,15 +338,19 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     Label("  Timeout", classes="short"),
                     self._in("timeout", classes="narrow-input"),
                 )
+                yield self._error_line("retries")
                 yield _row(
                     "Misfire",
                     self._sel("misfire", [(str(m), str(m)) for m in MisfirePolicy]),
                     Label("  Grace", classes="short"),
                     self._in("misfire_grace", classes="narrow-input"),
                 )
+                yield self._error_line("misfire")
                 yield Label("Chains and delivery", classes="section")
                 yield _row("On success", self._in("on_success", placeholder="jobs to run after a success"))
+                yield self._error_line("on_success")
                 yield _row("On failure", self._in("on_failure", placeholder="jobs to run after a failure"))
+                yield self._error_line("on_failure")
                 yield _row(
                     "Deliver",
                     self._sel("deliver", [(m, m) for m in DELIVERY_MODES]),
@@ -233,24 +358,31 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     self._in("deliver_to", placeholder="e.g. ${env:SLACK_HOOK}"),
                     self._sel("deliver_format", [(f, f) for f in DELIVERY_FORMATS]),
                 )
+                yield self._error_line("deliver")
                 yield _row(
                     "Alert to",
                     self._in("alert_to", placeholder="where failure alerts go (default: the delivery target)"),
                 )
+                yield self._error_line("alert_to")
                 yield Label("About", classes="section")
                 yield _row("Tags", self._in("tags", placeholder="e.g. ops nightly"))
+                yield self._error_line("tags")
                 yield _row("Notes", self._in("description", placeholder="what this job is for"))
                 yield _row("State", Checkbox("enabled", v["enabled"], id="enabled"))
             yield Static("", id="env-warnings")
             yield Static("", id="editor-error")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel (esc)", id="cancel", compact=True)
+                yield Button("Test run (ctrl+t)", id="test", compact=True)
                 yield Button("Save (ctrl+s)", id="save", variant="primary", compact=True)
         yield KeysFooter()
 
     def on_mount(self) -> None:
         dialog = self.query_one("#editor")
-        dialog.border_title = f"Edit job · {self.job.name}" if self.job else "New job"
+        if self.job is not None:
+            dialog.border_title = f"Edit job · {self.job.name}"
+        else:
+            dialog.border_title = f"New job · a copy of {self.clone_of.name}" if self.clone_of else "New job"
         if not self.cursor_blink:
             for inp in self.query(Input):
                 inp.cursor_blink = False
@@ -261,7 +393,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         self._show_kind(TargetKind(self.values["kind"]))
         self._check_schedule()
         self._check_env()
-        self.call_after_refresh(self._remember_start)
+        self._start = self.form_values()  # every widget holds its value from the start
         self.query_one("#name" if self.job is None else "#schedule", Input).focus()
 
     def _in(self, field: str, placeholder: str = "", **kw: Any) -> Input:
@@ -269,6 +401,10 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
 
     def _sel(self, field: str, options: list[tuple[str, str]]) -> Select[str]:
         return Select(options, value=str(self.values[field]), id=field, allow_blank=False, compact=True)
+
+    def _error_line(self, field: str) -> Static:
+        """The line under a row where its fields' problems are shown (hidden while there are none)."""
+        return Static("", id=f"error-{field}", classes="field-error")
 
     # ------------------------------------------------------------ reading the form
 
@@ -295,8 +431,13 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     @on(Input.Changed)
     def _any_changed(self, event: Input.Changed) -> None:
         self.query_one("#editor-error", Static).update("")
+        self._forget_problem(event.input.id)
         if event.input.id not in ("schedule", "timezone"):
             self._check_env()
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        self._forget_problem(event.select.id)
 
     def _show_check(self, check: Static, text: str, state: str, invalid: str | None = None) -> None:
         """A check line under a field: its text and state (ok, bad, empty); a bad one marks the field."""
@@ -341,9 +482,6 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
             next_fires.update(text)
         else:
             next_fires.update("")
-        self.schedule_ok = ok
-        self.query_one("#save", Button).disabled = not ok
-        self.refresh_keys()
 
     def _check_env(self) -> None:
         values = self.form_values()
@@ -372,6 +510,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         if event.pressed.id:
             self._show_kind(TargetKind(event.pressed.id.removeprefix("kind-")))
+        self._forget_problem("kind")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         schedule = self.query_one("#schedule", Input)
@@ -384,16 +523,15 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         event.stop()
         if event.button.id == "save":
             self.action_save()
+        elif event.button.id == "test":
+            self.action_test_run()
         else:
             self.action_cancel()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "save":
-            return self.schedule_ok and not self._saving
+        if action in ("save", "test_run"):
+            return not self._saving
         return True
-
-    def _remember_start(self) -> None:
-        self._start = self.form_values()
 
     def action_cancel(self) -> None:
         """Close; if anything was changed, only after the user says to throw the changes away."""
@@ -411,20 +549,116 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
             answered,
         )
 
+    # ------------------------------------------------------------ checking, saving, test runs
+
     def action_save(self) -> None:
-        if not self.schedule_ok or self._saving:
+        self._checked(self._save)
+
+    def action_test_run(self) -> None:
+        self._checked(self._test_run)
+
+    def _checked(self, then: Callable[[Job], Awaitable[None]]) -> None:
+        """Check the whole form (in a worker: the checks read the store); when it holds no problem, go on
+        with its job. Each problem is shown at its field; nothing else happens."""
+        if self._saving:
             return
         self._saving = True
-        spawn(self, self._save, "editor-save")
+        self.refresh_keys()
 
-    async def _save(self) -> None:
-        error = self.query_one("#editor-error", Static)
+        async def check() -> None:
+            try:
+                job, errors = form_job(self.form_values(), self.job or self.template)
+                errors.extend(await self.client.problems(job))
+                self._show_problems(errors)
+                if not errors:
+                    await then(job)
+            except (StoreError, ValueError) as e:  # the store cannot be read: said in place, nothing done
+                self._show_problems([e])
+            finally:
+                self._saving = False
+                self.refresh_keys()
+
+        spawn(self, check, "editor-check")
+
+    async def _save(self, job: Job) -> None:
         try:
-            job = job_from_form(self.form_values(), self.job)
             saved = await (self.client.add_job(job) if self.job is None else self.client.update_job(job))
-        except (JobError, NotFound, StoreError, ValueError) as e:
-            error.update(f"✖ {e}")
+        except (JobError, NotFound, StoreError) as e:  # e.g. another process took the name meanwhile
+            self._show_problems([e])
             return
-        finally:
-            self._saving = False
         self.dismiss(saved)
+
+    async def _test_run(self, job: Job) -> None:
+        self.app.push_screen(TestRunScreen(job, self.client, now_ms=self.now_ms))
+
+    def _widget_for(self, error: Exception) -> str | None:
+        """The id of the widget that holds what `error` is about, when the form shows it."""
+        field = getattr(error, "field", None)
+        if field is None:
+            return None
+        key = field.replace("-", " ").replace("_", " ")
+        if key == "schedule" and self.query_one("#timezone", Input).has_class("-invalid"):
+            return "timezone"  # the rules check the zone with the schedule; the form has a field for each
+        if key == "chain":  # a cycle: the chain field that takes part in it
+            return "on_success" if self.query_one("#on_success", Input).value.strip() else "on_failure"
+        widget = FIELD_WIDGETS.get(key)
+        if widget is None or not self.query(f"#{widget}"):
+            return None
+        return widget
+
+    def _show_problems(self, errors: Sequence[Exception]) -> None:
+        """Mark each field with a problem and say what it is under it (the first problem of each field);
+        problems with no field on the form are listed at the bottom; focus goes to the first bad field."""
+        for old in list(self.problems):
+            self.problems.pop(old)
+            self._render_problem_line(old)
+        loose: list[str] = []
+        for error in errors:
+            at = self._widget_for(error)
+            if at is None:
+                if str(error) not in loose:
+                    loose.append(str(error))
+            elif at not in self.problems:
+                self.problems[at] = str(error)
+        for widget in self.problems:
+            self._render_problem_line(widget)
+        bottom = self.query_one("#editor-error", Static)
+        if not errors:
+            bottom.update("")
+            return
+        n = len(self.problems) + len(loose)
+        if n == 1:
+            bottom.update(f"✖ {next(iter(self.problems.values()), loose[0] if loose else '')}")
+        else:
+            marked = f", {len(self.problems)} of them marked at their fields" if loose else ", each marked at its field"
+            bottom.update("\n".join([f"✖ {n} problems{marked if self.problems else ''}", *(f"✖ {t}" for t in loose)]))
+        self._focus_first_problem()
+
+    def _render_problem_line(self, widget: str) -> None:
+        """The line under `widget` shows the problems of its row's fields; the field is marked while it has one."""
+        if widget in CHECK_LINES:  # the schedule's and zone's own checks, redone as they are typed
+            if widget in self.problems:
+                check = self.query_one(f"#{CHECK_LINES[widget]}", Static)
+                self._show_check(check, f"✖ {self.problems[widget]}", "bad", invalid=widget)
+            return
+        self.query_one(f"#{widget}").set_class(widget in self.problems, "-invalid")
+        line_id = ERROR_LINES.get(widget, widget)
+        row = [w for w in self.problems if ERROR_LINES.get(w, w) == line_id]
+        line = self.query_one(f"#error-{line_id}", Static)
+        line.update("\n".join(f"✖ {self.problems[w]}" for w in row))
+        line.display = bool(row)
+
+    def _forget_problem(self, widget: str | None) -> None:
+        """A field with a problem was changed: its mark and message go (the next check says if it is fixed)."""
+        if widget is not None and widget in self.problems:
+            del self.problems[widget]
+            self._render_problem_line(widget)
+
+    def _focus_first_problem(self) -> None:
+        """Focus the first marked field in the form's order and bring it, with its message, into view."""
+        for widget in self.query("#editor-body Input, #editor-body Select, #editor-body #kind"):
+            if widget.has_class("-invalid"):
+                widget.focus(scroll_visible=False)
+                body = self.query_one("#editor-body", VerticalScroll)
+                self.call_after_refresh(body.scroll_to_center, widget, animate=False)
+                return

@@ -53,7 +53,17 @@ STRIP_RUNS = 20  # outcomes per job in the sparkline
 
 
 class MainScreen(CronuiScreen):
-    KEY_ACTIONS = ("edit_job", "toggle_job", "run_now", "delete_job", "run_again", "cancel_run", "follow", "open")
+    KEY_ACTIONS = (
+        "edit_job",
+        "clone_job",
+        "toggle_job",
+        "run_now",
+        "delete_job",
+        "run_again",
+        "cancel_run",
+        "follow",
+        "open",
+    )
 
     @property
     def where(self) -> str:
@@ -63,6 +73,7 @@ class MainScreen(CronuiScreen):
         FILTER,
         Binding("n", "new_job", "New", id="new-job", tooltip="Create a job in the editor"),
         Binding("e", "edit_job", "Edit", id="edit-job", tooltip="Edit the selected job"),
+        Binding("c", "clone_job", "Clone", id="clone-job", show=False, tooltip="A new job, a copy of the selected one"),
         Binding("space", "toggle_job", "On/off", id="toggle-job", tooltip="Enable or disable the selected job"),
         Binding("r", "run_now", "Run", id="run-now", tooltip="Run the selected job now"),
         hidden(RUN_AGAIN),
@@ -309,7 +320,7 @@ class MainScreen(CronuiScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         job = self.job
         focused = self.focused
-        if action in ("edit_job", "toggle_job", "run_now", "delete_job"):
+        if action in ("edit_job", "clone_job", "toggle_job", "run_now", "delete_job"):
             return job is not None and isinstance(focused, JobTable)
         if action == "run_again":
             return self._focused_run() is not None
@@ -375,6 +386,10 @@ class MainScreen(CronuiScreen):
     def action_edit_job(self) -> None:
         if self.job is not None:
             self.post_message(EditJob(self.job))
+
+    def action_clone_job(self) -> None:
+        if self.job is not None:
+            self.post_message(EditJob(self.job, clone=True))
 
     def action_toggle_job(self) -> None:
         job = self.job
