@@ -17,7 +17,7 @@ lock is decided here by statements that are safe under concurrency:
   costs little; the lock is per schema so separate cronui databases in one server never wait for each
   other.
 - **finish_runs**: the fence locks the runs (`FOR UPDATE`, in id order) and writes only those still
-  pending or running on the node that ran them; the job's counters are changed by `UPDATE ...
+  pending or running, held by the node and fence token the end carries; the job's counters are changed by `UPDATE ...
   RETURNING` with the arithmetic in SQL (never read, then written back): concurrent ends of one job
   queue on its row and each sees the count its own end made. Job rows are locked in id order first, so
   two batches never deadlock.
@@ -26,16 +26,24 @@ lock is decided here by statements that are safe under concurrency:
 - **events**: ids from the table's sequence, drawn first and assigned in order, so a batch's ids ascend in
   the order given; a later-drawn id may commit first, which `events.py`'s cursor is built for.
 - **wake-ups**: LISTEN/NOTIFY on a dedicated connection; `listen` returns '' (no address to advertise) and
-  `notify` sends a NOTIFY every listener of this schema receives. A hint only: readers still poll.
-- **the scheduler lease and state**: the same semantics as SQLite's, on the caller's clock (the lease row
-  is taken under an advisory lock so two acquirers never both win an empty row).
+  `notify` sends a NOTIFY every listener of this schema receives. A hint only: readers still poll. A lost
+  listening connection is made again with backoff, and the listeners are woken to catch up from the tables.
+- **faults**: the server unreachable or restarting, or this process's connection terminated, is a
+  `StoreFault` (kind `connection`); the caller retries, and the pool opens a fresh connection.
+- **leases and fencing**: run leases are counted on the server's clock (`clock_timestamp()`), never a
+  node's; each claim and takeover bumps the run's fence token (see `base.py`).
+- **the scheduler lease and state**: the same semantics as SQLite's, on the caller's clock (the lease
+  row is taken under an advisory lock so two acquirers never both win an empty row).
 - **check/backup**: `check` verifies the schema version, tables and indexes; `backup` is `pg_dump`'s job.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
+import os
 import re
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -95,10 +103,17 @@ from cronui.store.pg_schema import (
 )
 from cronui.store.sqlite import END_COLUMNS, NEW_RUN_COLUMNS, _failure_effect, _host_pattern, _turned_away, fenced_live
 
+log = logging.getLogger(__name__)
+
 # advisory lock classes (the second key is the schema's hash)
 LOCK_MIGRATE = 0x63726F01
 LOCK_CLAIM = 0x63726F02
 LOCK_LEASE = 0x63726F03
+
+# the listening connection: how long connecting may take, and the waits between reconnects
+LISTEN_TIMEOUT_S = 10.0
+RELISTEN_FIRST_S = 0.1
+RELISTEN_MAX_S = 5.0
 
 # asyncpg's limit on one statement's parameters
 MAX_PARAMS = 32_767
@@ -248,11 +263,14 @@ class PostgresStore:
         self.channel = ""
         self._listen_con: asyncpg.Connection | None = None
         self._callbacks: list[Callable[[], None]] = []
+        self._relisten: asyncio.Task[None] | None = None  # reconnecting the listening connection
+        self.relistens = 0  # times the listening connection was lost and made again
 
     # ------------------------------------------------------------ the connection pool
 
     def _server_settings(self) -> dict[str, str]:
-        settings = {"application_name": "cronui"}
+        # one name per process, so an operator (or a test) can tell a node's connections apart
+        settings = {"application_name": f"cronui:{os.getpid()}"}
         if self.schema:
             settings["search_path"] = _ident(self.schema)
         return settings
@@ -303,6 +321,7 @@ class PostgresStore:
 
     async def close(self) -> None:
         self._callbacks.clear()
+        await self._stop_relistening()
         if self._listen_con is not None:
             con, self._listen_con = self._listen_con, None
             await con.close()
@@ -991,26 +1010,80 @@ class PostgresStore:
 
     async def listen(self, on_wake: Callable[[], None]) -> str:
         """Call `on_wake` on every NOTIFY of this schema's channel (one dedicated connection per store,
-        open while anyone listens). Returns '': nothing needs advertising."""
-        if self._listen_con is None:
+        open while anyone listens). Returns '': nothing needs advertising. A listening connection that
+        is lost (the server restarted, the backend terminated) is made again with backoff, and every
+        listener is woken once it is back: what was notified meanwhile is found in the tables."""
+        if self._listen_con is None and self._relisten is None:
             try:
-                con = await asyncpg.connect(self._dsn, server_settings=self._server_settings())
+                self._listen_con = await self._connect_listener()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
                 raise StoreError(f"{redacted(self.url)}: cannot listen for wake-ups: {e}") from None
-            await con.add_listener(self.channel, self._on_notify)
-            self._listen_con = con
         self._callbacks.append(on_wake)
         return ""
 
+    async def _connect_listener(self) -> asyncpg.Connection:
+        con = await asyncpg.connect(self._dsn, server_settings=self._server_settings(), timeout=LISTEN_TIMEOUT_S)
+        try:
+            await con.add_listener(self.channel, self._on_notify)
+        except BaseException:
+            await con.close()
+            raise
+        con.add_termination_listener(self._on_listen_lost)
+        return con
+
     def _on_notify(self, con: Any, pid: int, channel: str, payload: object) -> None:
+        self._wake_all()
+
+    def _wake_all(self) -> None:
         for on_wake in list(self._callbacks):
             on_wake()
+
+    def _on_listen_lost(self, con: Any) -> None:
+        if con is not self._listen_con:
+            return  # closed by us
+        self._listen_con = None
+        if self._callbacks and self._relisten is None:
+            log.warning("%s: the connection listening for wake-ups was lost; reconnecting", redacted(self.url))
+            self._relisten = asyncio.get_running_loop().create_task(self._listen_again(), name="cronui-relisten")
+
+    async def _listen_again(self) -> None:
+        """Reconnect the listening connection, waiting 0.1 s, 0.2 s, ... up to 5 s between tries."""
+        delay = RELISTEN_FIRST_S
+        try:
+            while self._callbacks:
+                try:
+                    con = await self._connect_listener()
+                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                    log.debug("listening again failed (%s); next try in %.1fs", e, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RELISTEN_MAX_S)
+                    continue
+                if not self._callbacks:  # everyone left meanwhile
+                    await con.close()
+                    return
+                self._listen_con = con
+                self.relistens += 1
+                log.warning("%s: listening for wake-ups again", redacted(self.url))
+                self._wake_all()  # catch up: what was notified while nobody listened is in the tables
+                return
+        finally:
+            self._relisten = None
+
+    async def _stop_relistening(self) -> None:
+        task, self._relisten = self._relisten, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def unlisten(self, on_wake: Callable[[], None]) -> None:
         """Stop calling `on_wake`; the connection closes when nobody listens any more."""
         if on_wake in self._callbacks:
             self._callbacks.remove(on_wake)
-        if self._callbacks or self._listen_con is None:
+        if self._callbacks:
+            return
+        await self._stop_relistening()
+        if self._listen_con is None:
             return
         con, self._listen_con = self._listen_con, None
         with contextlib.suppress(asyncpg.InterfaceError):  # already closed: nothing left to stop
