@@ -46,7 +46,7 @@ import logging
 import os
 import re
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -192,6 +192,8 @@ def fault_kind(exc: BaseException) -> str | None:
         return "connection"
     if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc):
         return "connection"
+    if isinstance(exc, asyncpg.InternalClientError):  # a connection left mid-operation by a lost server
+        return "connection"
     if isinstance(exc, asyncpg.InsufficientResourcesError):
         return "full"
     if isinstance(exc, (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)):
@@ -335,23 +337,25 @@ class PostgresStore:
             raise RuntimeError("store is not open")
         return self._pool
 
-    @contextlib.contextmanager
-    def _faults(self) -> Iterator[None]:
+    @asynccontextmanager
+    async def _faults(self) -> AsyncIterator[None]:
         """A failure that may pass (the server restarting, this connection cut off) as StoreFault: the
-        caller retries it, and the pool opens a new connection for the next try."""
+        caller retries. After a lost connection every pooled one is replaced before its next use (a
+        restarted server has dropped them all)."""
         try:
             yield
         except Exception as e:
             kind = fault_kind(e)
             if kind is None:
                 raise
+            if kind == "connection" and self._pool is not None:
+                await self._pool.expire_connections()
             raise StoreFault(f"{redacted(self.url)}: {type(e).__name__}: {e}", kind) from e
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[asyncpg.Connection]:
-        with self._faults():
-            async with self.pool.acquire() as con, con.transaction():
-                yield con
+        async with self._faults(), self.pool.acquire() as con, con.transaction():
+            yield con
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[QmarkConnection]:
@@ -360,15 +364,15 @@ class PostgresStore:
             yield QmarkConnection(con)
 
     async def fetch_one(self, sql: str, *params: Any) -> Any:
-        with self._faults():
+        async with self._faults():
             return await self.pool.fetchrow(sql, *params)
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Any]:
-        with self._faults():
+        async with self._faults():
             return list(await self.pool.fetch(sql, *params))
 
     async def _execute(self, sql: str, *params: Any) -> str:
-        with self._faults():
+        async with self._faults():
             return str(await self.pool.execute(sql, *params))
 
     async def _lock(self, con: asyncpg.Connection, kind: int) -> None:
