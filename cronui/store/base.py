@@ -166,6 +166,7 @@ class ClaimLimits:
     capacity: int  # how many more runs this node may run at once
     pools: Mapping[str, int] = field(default_factory=dict)  # pool name -> size (a pool not named: 1)
     only_roots: Collection[int] | None = None  # execute only these runs and their retries
+    max_running: int | None = None  # runs at once across every node of the database (None: no cap)
 
 
 @dataclass

@@ -546,8 +546,9 @@ class PostgresStore:
 
     async def claim(self, node: str, now: int, lease_ms: int, limits: ClaimLimits) -> Claim:
         """Skip what an overlap or queue limit turns away, then start the oldest runs that may start,
-        fair across jobs, within the node's capacity and the pools' sizes — in one transaction, the
-        decision serialized across nodes by the claim lock (see the module's docstring)."""
+        fair across jobs, within the node's capacity, the pools' sizes and the cap on runs at once across
+        nodes — in one transaction, the decision serialized across nodes by the claim lock (see the
+        module's docstring)."""
         only = ""
         params: list[Any] = [now]
         if limits.only_roots is not None:
@@ -569,12 +570,16 @@ class PostgresStore:
                 )
                 if skipped:
                     claim.skipped = await self._runs_by_id(con, [row[0] for row in skipped])
-            if limits.capacity <= 0:
+            room = limits.capacity
+            if limits.max_running is not None:  # the cap across nodes: the claim lock serializes this count
+                running = await con.fetchval("SELECT COUNT(*) FROM runs WHERE status = 'running'")
+                room = min(room, limits.max_running - running)
+            if room <= 0:
                 return claim
             p = len(params) + 1
             start = CLAIM_START.replace("${p}", f"${p}").replace("${p1}", f"${p + 1}").replace("${p2}", f"${p + 2}")
             pools = dict(limits.pools)
-            rows = await con.fetch(f"{due} {start}", *params, list(pools), list(pools.values()), limits.capacity)
+            rows = await con.fetch(f"{due} {start}", *params, list(pools), list(pools.values()), room)
             ids = [row[0] for row in rows]
             if not ids:
                 return claim

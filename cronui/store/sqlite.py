@@ -336,7 +336,8 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
 
     async def claim(self, node: str, now: int, lease_ms: int, limits: ClaimLimits) -> Claim:
         """Skip what an overlap or queue limit turns away, then start the oldest runs that may start,
-        fair across jobs, within the node's capacity and the pools' sizes — in one transaction."""
+        fair across jobs, within the node's capacity, the pools' sizes and the cap on runs at once across
+        nodes — in one transaction."""
         only = ""
         params: list[Any] = [now]
         if limits.only_roots is not None:
@@ -354,10 +355,14 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                     [(*_turned_away(row), now, row["id"]) for row in turned_away],
                 )
                 claim.skipped = await self._runs_by_id(db, [row["id"] for row in turned_away])
-            if limits.capacity <= 0:
+            room = limits.capacity
+            if limits.max_running is not None:  # the cap across nodes, counted inside the claim
+                async with db.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'") as cur:
+                    room = min(room, limits.max_running - (await cur.fetchone() or (0,))[0])
+            if room <= 0:
                 return claim
             sizes = json.dumps(dict(limits.pools))
-            async with db.execute(f"{due} {CLAIM_START}", [*params, sizes, limits.capacity]) as cur:
+            async with db.execute(f"{due} {CLAIM_START}", [*params, sizes, room]) as cur:
                 ids = [row[0] for row in await cur.fetchall()]
             if not ids:
                 return claim

@@ -680,3 +680,19 @@ async def test_an_end_written_after_a_takeover_is_refused_and_neither_recorded_n
         if ev.kind is EventKind.FINISHED and ev.run_id == run.id:
             ends.append(ev)
     assert ends == [] and posted == []
+
+
+async def test_the_cluster_wide_cap_from_the_settings_limits_runs_at_once(engine, store, settings, fake: FakeExecutor):
+    """`[cluster] max_running = 2`: of five jobs due at once only two run until one of them ends, though
+    the node itself could run sixteen."""
+    settings.cluster.max_running = 2
+    for i in range(5):
+        await engine.control.add_job(make_job(f"c{i}", "@yearly", "gate"))
+        await engine.control.trigger(f"c{i}")
+    await engine.step()
+    assert len(engine.dispatcher.active) == 2
+    await engine.step()
+    assert len(engine.dispatcher.active) == 2
+    fake.gate.set()
+    await settle(engine)
+    assert [r.status for r in await all_runs(store)] == [RunStatus.SUCCEEDED] * 5

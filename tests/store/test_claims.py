@@ -211,6 +211,29 @@ async def test_two_nodes_claiming_at_once_never_claim_a_run_twice(backend: Store
     assert len(ids) == len(set(ids)) == 40
 
 
+async def test_a_cluster_wide_cap_holds_across_nodes_claiming_at_once(backend: Store):
+    """With at most five runs at once across the cluster, sixteen claims from two processes at the same
+    moment start five, each node within its own capacity too; a run ending makes room for one more."""
+    job = await add_job(backend, "capped", overlap=OverlapPolicy.ALLOW)
+    await queue(backend, job.id, 30)
+    other = same_database(backend)
+    await other.open()
+    try:
+        await asyncio.gather(*[s.list_jobs() for _ in range(8) for s in (backend, other)])
+        results = await asyncio.gather(
+            *[claim(s, capacity=2, node=f"node{i}", max_running=5) for i in range(8) for s in (backend, other)]
+        )
+    finally:
+        await other.close()
+    assert sum(len(got.started) for got in results) == 5
+    assert max(len(got.started) for got in results) <= 2
+    assert (await claim(backend, capacity=10, node="late", max_running=5)).started == []
+    [(done, _)] = results[next(i for i, got in enumerate(results) if got.started)].started[:1]
+    done.status, done.finished_at = RunStatus.SUCCEEDED, T0 + 1
+    await backend.finish_runs([RunEnd(done)])
+    assert len((await claim(backend, capacity=10, node="late", max_running=5)).started) == 1
+
+
 async def test_nodes_claiming_at_once_never_exceed_a_pool_or_a_jobs_overlap_rule(backend: Store):
     """Sixteen claims from two processes at the same moment: the pool of two holds two running runs, the
     job that runs one at a time runs one, whoever claimed them."""
