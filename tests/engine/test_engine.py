@@ -696,3 +696,23 @@ async def test_the_cluster_wide_cap_from_the_settings_limits_runs_at_once(engine
     fake.gate.set()
     await settle(engine)
     assert [r.status for r in await all_runs(store)] == [RunStatus.SUCCEEDED] * 5
+
+
+async def test_a_node_warns_once_when_its_clock_is_off_the_databases(
+    store, settings, clock, fake: FakeExecutor, monkeypatch, caplog
+):
+    """In cluster mode each heartbeat returns the database's clock: a node 5 s ahead of it says so, once."""
+    real_heartbeat = store.heartbeat
+
+    async def heartbeat(node):
+        await real_heartbeat(node)
+        return node.seen_at - 5_000  # the database's clock, 5 s behind this node's
+
+    monkeypatch.setattr(store, "heartbeat", heartbeat)
+    monkeypatch.setattr(store, "multi_node", True)
+    eng = Engine(store, settings, clock, executors={TargetKind.SHELL: fake})
+    with caplog.at_level("WARNING", logger="cronui.engine.engine"):
+        assert await eng.try_acquire()
+        assert await eng.renew()
+    warned = [r.getMessage() for r in caplog.records if "off the database's" in r.getMessage()]
+    assert len(warned) == 1 and "+5.0 s" in warned[0]
