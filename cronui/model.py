@@ -147,6 +147,7 @@ class Run:
     duration_ms: int | None = None
     node: str | None = None
     lease_expires_at: int | None = None
+    fence: int = 0  # bumped by every claim and takeover: only the current holder's writes are taken
     cancel_requested: bool = False
     exit_code: int | None = None
     signal: int | None = None

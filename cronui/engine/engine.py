@@ -157,7 +157,9 @@ class Engine:
         if abs(db_now - now) > 1000 and not self._skew_warned:
             self._skew_warned = True
             log.warning(
-                "this node's clock is %+.1f s off the database's; leases and slots use both", (now - db_now) / 1000
+                "this node's clock is %+.1f s off the database's: leases are counted on the database's clock, "
+                "but this node fires slots by its own (keep clocks in sync with NTP)",
+                (now - db_now) / 1000,
             )
         self.holder = Lease(self.node, self.host, self.pid, self.address, self.started_at, now + ttl_ms)
         if not self.holding:
@@ -176,7 +178,7 @@ class Engine:
         if self.store.multi_node:
             if not await self._beat():
                 return False
-            await self._renew_runs(now + ttl_ms)
+            await self._renew_runs(now, ttl_ms)
             await self._contain()
             return True
         ok = await self.store.renew_lease(self.node, now, now + ttl_ms)
@@ -188,18 +190,19 @@ class Engine:
             # Another scheduler holds the lease now and may start these jobs again: stop ours first.
             self._stop_own_runs("this scheduler lost its lease")
         else:
-            await self._renew_runs(now + ttl_ms)
+            await self._renew_runs(now, ttl_ms)
             await self.store.heartbeat(
                 Node(self.node, self.host, self.pid, self.started_at, now, now + ttl_ms, len(self.dispatcher.active))
             )  # so `cronui nodes` shows the holder on SQLite too
             await self._contain()
         return ok
 
-    async def _renew_runs(self, expires_at: int) -> None:
-        """Extend our runs' leases; a run another node has taken over meanwhile (this process was frozen or
-        cut off past the lease) is stopped here at once: its retry may already be running elsewhere."""
-        ours = list(self.dispatcher.active)
-        kept = set(await self.store.renew_run_leases(self.node, ours, expires_at))
+    async def _renew_runs(self, now: int, lease_ms: int) -> None:
+        """Extend our runs' leases (on the store's clock, fenced by each run's token); a run another node has
+        taken over meanwhile (this process was frozen or cut off past the lease) is stopped here at once:
+        its retry may already be running elsewhere."""
+        ours = {run_id: a.run.fence for run_id, a in self.dispatcher.active.items()}
+        kept = set(await self.store.renew_run_leases(self.node, ours, now, lease_ms))
         for run_id in ours:
             if run_id not in kept:
                 self.dispatcher.cancel(run_id, "taken over by another scheduler", RunStatus.INTERRUPTED)
@@ -216,18 +219,21 @@ class Engine:
 
     async def _recover_orphans(self) -> None:
         """Runs a gone holder left `running` become `interrupted`, and their retry policy applies — but only
-        once none of their processes can still be running: on this host, every process carrying the run's
-        mark is stopped first; a run of another host waits until its lease has expired (its own scheduler,
-        if alive, stops it when it finds it lost the lease, within that time). In cluster mode other nodes
-        are alive as a rule, so every run waits for its lease to expire, wherever it ran."""
+        once none of their processes can still be running: a run's lease must have expired on the store's
+        clock (its own scheduler, if alive, stops it when it finds it lost the lease, within that time),
+        except, with one scheduler at a time (SQLite), a run of this host, whose processes are looked for
+        and stopped here. The run is taken over first (its fence token bumped): whatever its old holder
+        still writes about it is refused, and of several nodes recovering it at once one records it."""
         now = self.clock.now_ms()
-        for run in await self.store.orphaned_runs(now, self.node):
-            here = node_host(run.node) == self.host
-            if (self.store.multi_node or not here) and (run.lease_expires_at or 0) > now:
-                continue  # its node may be alive (or stopping it): looked at again at the next renewal
-            job = await self.store.get_job(run.job_id)
+        host = None if self.store.multi_node else self.host
+        for orphan in await self.store.orphaned_runs(now, self.node, host):
+            here = node_host(orphan.node) == self.host
+            job = await self.store.get_job(orphan.job_id)
             if job is None:
                 continue
+            run = await self.store.take_over(orphan, now, expired_only=self.store.multi_node or not here)
+            if run is None:
+                continue  # renewed, finished or taken over by another node meanwhile
             if here:
                 left = containment.find({mark(run.node, run.id)})
                 if left:

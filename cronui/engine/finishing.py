@@ -216,7 +216,9 @@ class Finisher:
                     data["reason"] = result.reason
                 m = Milestone(name, now, data)
                 run.milestones.append(m)
-                await self.store.update_delivery(run.id, result.status, result.reason, run.milestones)
+                await self.store.update_delivery(
+                    run.id, result.status, result.reason, run.milestones, (run.node, run.fence)
+                )
                 self.bus.publish(RunEvent(EventKind.MILESTONE, now, run.id, job.id, job.name, name, data))
             if alert is not None:
                 target = job.delivery.alert_target
@@ -230,7 +232,9 @@ class Finisher:
         except Exception:
             log.exception("delivery of run #%s failed unexpectedly", run.id)
             if text is not None:
-                await self.store.update_delivery(run.id, delivery.FAILED, "internal error", run.milestones)
+                await self.store.update_delivery(
+                    run.id, delivery.FAILED, "internal error", run.milestones, (run.node, run.fence)
+                )
 
     async def wait_deliveries(self) -> None:
         while self.deliveries:

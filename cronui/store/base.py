@@ -12,6 +12,12 @@ memory, so that several nodes sharing one database decide it alike:
 - `finish_runs` records typed run ends (`RunEnd`): the run's final state, the job's bookkeeping with its
   arithmetic in SQL (last status, consecutive failures, auto-disable) and what follows (a retry, chained
   runs), many ends in one transaction — no column dicts cross this boundary.
+- Leases and fencing: a claimed run has a lease (its node, an expiry, a fence token). The expiry is
+  counted on the store's clock — the database server's `now()` on PostgreSQL, never a node's; on SQLite
+  (one host) the caller's `now`. Every claim and every takeover (`take_over`, once the lease expired)
+  bumps the token, and every write about a running run — its end, a lease renewal, its delivery — is
+  taken only from the node holding it with the current token: a node paused or cut off past its lease
+  cannot overwrite the recovery another node made.
 """
 
 from __future__ import annotations
@@ -160,6 +166,7 @@ class ClaimLimits:
     capacity: int  # how many more runs this node may run at once
     pools: Mapping[str, int] = field(default_factory=dict)  # pool name -> size (a pool not named: 1)
     only_roots: Collection[int] | None = None  # execute only these runs and their retries
+    max_running: int | None = None  # runs at once across every node of the database (None: no cap)
 
 
 @dataclass
@@ -225,8 +232,11 @@ class Store(Protocol):
     async def insert_run(self, run: Run) -> Run | None: ...
     async def claim(self, node: str, now: int, lease_ms: int, limits: ClaimLimits) -> Claim: ...
     async def finish_runs(self, ends: Sequence[RunEnd]) -> list[Recorded | None]: ...
-    async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> list[int]: ...
-    async def orphaned_runs(self, now: int, live_node: str | None) -> list[Run]: ...
+    # run leases, on the store's clock (PostgreSQL's `now()`; SQLite, one host: the caller's `now`), each
+    # held with a fence token: only the holder's writes with the current token are taken
+    async def renew_run_leases(self, node: str, fences: Mapping[int, int], now: int, lease_ms: int) -> list[int]: ...
+    async def orphaned_runs(self, now: int, live_node: str | None, host: str | None = None) -> list[Run]: ...
+    async def take_over(self, run: Run, now: int, expired_only: bool = True) -> Run | None: ...
     async def request_cancel(self, run_id: int, now: int) -> Run | None: ...
     async def cancel_requested(self, run_ids: Sequence[int]) -> list[int]: ...
     async def get_run(self, run_id: int) -> Run | None: ...
@@ -236,8 +246,13 @@ class Store(Protocol):
     async def job_stats(self, job_id: int, since: int | None = None) -> JobStats: ...
 
     async def update_delivery(
-        self, run_id: int, status: str, reason: str | None, milestones: Sequence[Milestone]
-    ) -> None: ...
+        self,
+        run_id: int,
+        status: str,
+        reason: str | None,
+        milestones: Sequence[Milestone],
+        holder: tuple[str | None, int] | None = None,  # (node, fence): written only while they hold the run
+    ) -> bool: ...
     async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]: ...
     async def fleet(self, since: int, bucket_ms: int) -> list[FleetBucket]: ...
     async def get_memory(self, job_id: int, key: str) -> Any: ...
@@ -287,7 +302,7 @@ RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "
     "not_before started_at finished_at duration_ms node lease_expires_at cancel_requested exit_code signal "
     "http_status output stderr output_bytes stderr_bytes error summary request prompt_tokens "
-    "completion_tokens total_tokens cost_usd tool_calls milestones delivery_status delivery_reason"
+    "completion_tokens total_tokens cost_usd tool_calls milestones delivery_status delivery_reason fence"
 ).split()
 
 EVENT_COLUMNS = "id run_id job_id at kind name data".split()

@@ -144,6 +144,11 @@ MIGRATIONS: list[str] = [
         running INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # v3: a running run's fence token, bumped by every claim and takeover (the writes of a holder whose
+    # run was taken over are refused)
+    """
+    ALTER TABLE runs ADD COLUMN fence BIGINT NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,7 +17,7 @@ lock is decided here by statements that are safe under concurrency:
   costs little; the lock is per schema so separate cronui databases in one server never wait for each
   other.
 - **finish_runs**: the fence locks the runs (`FOR UPDATE`, in id order) and writes only those still
-  pending or running on the node that ran them; the job's counters are changed by `UPDATE ...
+  pending or running, held by the node and fence token the end carries; the job's counters are changed by `UPDATE ...
   RETURNING` with the arithmetic in SQL (never read, then written back): concurrent ends of one job
   queue on its row and each sees the count its own end made. Job rows are locked in id order first, so
   two batches never deadlock.
@@ -26,19 +26,27 @@ lock is decided here by statements that are safe under concurrency:
 - **events**: ids from the table's sequence, drawn first and assigned in order, so a batch's ids ascend in
   the order given; a later-drawn id may commit first, which `events.py`'s cursor is built for.
 - **wake-ups**: LISTEN/NOTIFY on a dedicated connection; `listen` returns '' (no address to advertise) and
-  `notify` sends a NOTIFY every listener of this schema receives. A hint only: readers still poll.
-- **the scheduler lease and state**: the same semantics as SQLite's, on the caller's clock (the lease row
-  is taken under an advisory lock so two acquirers never both win an empty row).
+  `notify` sends a NOTIFY every listener of this schema receives. A hint only: readers still poll. A lost
+  listening connection is made again with backoff, and the listeners are woken to catch up from the tables.
+- **faults**: the server unreachable or restarting, or this process's connection terminated, is a
+  `StoreFault` (kind `connection`); the caller retries, and the pool opens a fresh connection.
+- **leases and fencing**: run leases are counted on the server's clock (`clock_timestamp()`), never a
+  node's; each claim and takeover bumps the run's fence token (see `base.py`).
+- **the scheduler lease and state**: the same semantics as SQLite's, on the caller's clock (the lease
+  row is taken under an advisory lock so two acquirers never both win an empty row).
 - **check/backup**: `check` verifies the schema version, tables and indexes; `backup` is `pg_dump`'s job.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import logging
+import os
 import re
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -84,6 +92,7 @@ from cronui.store.base import (
     stats_from_rows,
     to_row,
 )
+from cronui.store.faults import StoreFault
 from cronui.store.pg_schema import (
     EVENT_SEQUENCE,
     MIGRATIONS,
@@ -92,12 +101,19 @@ from cronui.store.pg_schema import (
     VERSION_TABLE,
     expected_objects,
 )
-from cronui.store.sqlite import _FIXED_RUN_COLUMNS, NEW_RUN_COLUMNS, _failure_effect, _turned_away
+from cronui.store.sqlite import END_COLUMNS, NEW_RUN_COLUMNS, _failure_effect, _host_pattern, _turned_away, fenced_live
+
+log = logging.getLogger(__name__)
 
 # advisory lock classes (the second key is the schema's hash)
 LOCK_MIGRATE = 0x63726F01
 LOCK_CLAIM = 0x63726F02
 LOCK_LEASE = 0x63726F03
+
+# the listening connection: how long connecting may take, and the waits between reconnects
+LISTEN_TIMEOUT_S = 10.0
+RELISTEN_FIRST_S = 0.1
+RELISTEN_MAX_S = 5.0
 
 # asyncpg's limit on one statement's parameters
 MAX_PARAMS = 32_767
@@ -150,8 +166,11 @@ WHERE runs.id = u.id
   AND runs.id IN (SELECT id FROM runs WHERE id = ANY($1::bigint[]) AND status = 'pending' FOR UPDATE SKIP LOCKED)
 RETURNING runs.id"""
 
-START_RUNS = """
-UPDATE runs SET status = 'running', node = $2, started_at = $3, lease_expires_at = $4
+# the database's clock, epoch ms: every lease (a node's heartbeat, a run's) is counted on it, never a node's
+DB_NOW = "(extract(epoch from clock_timestamp()) * 1000)::bigint"
+
+START_RUNS = f"""
+UPDATE runs SET status = 'running', node = $2, started_at = $3, lease_expires_at = {DB_NOW} + $4, fence = fence + 1
 WHERE id IN (SELECT id FROM runs WHERE id = ANY($1::bigint[]) AND status = 'pending' FOR UPDATE SKIP LOCKED)
 RETURNING id"""
 
@@ -162,6 +181,24 @@ MEMORY_UPSERT = (
 
 # the columns that identify a new run (runs are unique on them; see _insert_runs)
 _RUN_KEY = "id job_id trigger scheduled_for attempt retry_of triggered_by".split()
+
+
+def fault_kind(exc: BaseException) -> str | None:
+    """What kind of passing fault `exc` is — the server unreachable, restarting or cutting this connection
+    off (connection), out of resources (full), a transaction that lost a race (locked) — or None."""
+    if isinstance(exc, (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError)):
+        return "connection"
+    if isinstance(exc, asyncpg.OperatorInterventionError):  # shutting down, or this backend terminated
+        return "connection"
+    if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc):
+        return "connection"
+    if isinstance(exc, asyncpg.InternalClientError):  # a connection left mid-operation by a lost server
+        return "connection"
+    if isinstance(exc, asyncpg.InsufficientResourcesError):
+        return "full"
+    if isinstance(exc, (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)):
+        return "locked"
+    return None
 
 
 def _count(status: str) -> int:
@@ -228,11 +265,14 @@ class PostgresStore:
         self.channel = ""
         self._listen_con: asyncpg.Connection | None = None
         self._callbacks: list[Callable[[], None]] = []
+        self._relisten: asyncio.Task[None] | None = None  # reconnecting the listening connection
+        self.relistens = 0  # times the listening connection was lost and made again
 
     # ------------------------------------------------------------ the connection pool
 
     def _server_settings(self) -> dict[str, str]:
-        settings = {"application_name": "cronui"}
+        # one name per process, so an operator (or a test) can tell a node's connections apart
+        settings = {"application_name": f"cronui:{os.getpid()}"}
         if self.schema:
             settings["search_path"] = _ident(self.schema)
         return settings
@@ -283,6 +323,7 @@ class PostgresStore:
 
     async def close(self) -> None:
         self._callbacks.clear()
+        await self._stop_relistening()
         if self._listen_con is not None:
             con, self._listen_con = self._listen_con, None
             await con.close()
@@ -297,8 +338,23 @@ class PostgresStore:
         return self._pool
 
     @asynccontextmanager
+    async def _faults(self) -> AsyncIterator[None]:
+        """A failure that may pass (the server restarting, this connection cut off) as StoreFault: the
+        caller retries. After a lost connection every pooled one is replaced before its next use (a
+        restarted server has dropped them all)."""
+        try:
+            yield
+        except Exception as e:
+            kind = fault_kind(e)
+            if kind is None:
+                raise
+            if kind == "connection" and self._pool is not None:
+                await self._pool.expire_connections()
+            raise StoreFault(f"{redacted(self.url)}: {type(e).__name__}: {e}", kind) from e
+
+    @asynccontextmanager
     async def _tx(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self.pool.acquire() as con, con.transaction():
+        async with self._faults(), self.pool.acquire() as con, con.transaction():
             yield con
 
     @asynccontextmanager
@@ -308,10 +364,16 @@ class PostgresStore:
             yield QmarkConnection(con)
 
     async def fetch_one(self, sql: str, *params: Any) -> Any:
-        return await self.pool.fetchrow(sql, *params)
+        async with self._faults():
+            return await self.pool.fetchrow(sql, *params)
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Any]:
-        return list(await self.pool.fetch(sql, *params))
+        async with self._faults():
+            return list(await self.pool.fetch(sql, *params))
+
+    async def _execute(self, sql: str, *params: Any) -> str:
+        async with self._faults():
+            return str(await self.pool.execute(sql, *params))
 
     async def _lock(self, con: asyncpg.Connection, kind: int) -> None:
         await con.execute("SELECT pg_advisory_xact_lock($1, $2)", kind, self._ns)
@@ -484,8 +546,9 @@ class PostgresStore:
 
     async def claim(self, node: str, now: int, lease_ms: int, limits: ClaimLimits) -> Claim:
         """Skip what an overlap or queue limit turns away, then start the oldest runs that may start,
-        fair across jobs, within the node's capacity and the pools' sizes — in one transaction, the
-        decision serialized across nodes by the claim lock (see the module's docstring)."""
+        fair across jobs, within the node's capacity, the pools' sizes and the cap on runs at once across
+        nodes — in one transaction, the decision serialized across nodes by the claim lock (see the
+        module's docstring)."""
         only = ""
         params: list[Any] = [now]
         if limits.only_roots is not None:
@@ -507,16 +570,20 @@ class PostgresStore:
                 )
                 if skipped:
                     claim.skipped = await self._runs_by_id(con, [row[0] for row in skipped])
-            if limits.capacity <= 0:
+            room = limits.capacity
+            if limits.max_running is not None:  # the cap across nodes: the claim lock serializes this count
+                running = await con.fetchval("SELECT COUNT(*) FROM runs WHERE status = 'running'")
+                room = min(room, limits.max_running - running)
+            if room <= 0:
                 return claim
             p = len(params) + 1
             start = CLAIM_START.replace("${p}", f"${p}").replace("${p1}", f"${p + 1}").replace("${p2}", f"${p + 2}")
             pools = dict(limits.pools)
-            rows = await con.fetch(f"{due} {start}", *params, list(pools), list(pools.values()), limits.capacity)
+            rows = await con.fetch(f"{due} {start}", *params, list(pools), list(pools.values()), room)
             ids = [row[0] for row in rows]
             if not ids:
                 return claim
-            started = {row[0] for row in await con.fetch(START_RUNS, ids, node, now, now + lease_ms)}
+            started = {row[0] for row in await con.fetch(START_RUNS, ids, node, now, lease_ms)}
             runs = {run.id: run for run in await self._runs_by_id(con, sorted(started))}
             job_ids = sorted({run.job_id for run in runs.values()})
             jobs = {
@@ -532,26 +599,27 @@ class PostgresStore:
 
     async def finish_runs(self, ends: Sequence[RunEnd]) -> list[Recorded | None]:
         """Record many run ends in one transaction (see RunEnd). An end whose run is no longer pending or
-        running on its node (another node took it over) is not written: None in its place."""
+        running, held by the node and fence token it carries (another node took it over, or recorded it),
+        is not written: None in its place."""
         if not ends:
             return []
         results: list[Recorded | None] = [None] * len(ends)
         async with self._tx() as con:
-            # the fence: only a run still pending or running on the node that ran it is written; the
-            # lock keeps a recovery from changing it between this check and the write
-            open_on = {
-                row[0]: row[1]
+            # the fence: only a run still open, held by the node and token the end carries, is written;
+            # the row lock keeps a takeover from changing it between this check and the write
+            holders = {
+                row[0]: (row[1], row[2])
                 for row in await con.fetch(
-                    "SELECT id, node FROM runs WHERE id = ANY($1::bigint[]) AND status IN ('pending', 'running') "
-                    "ORDER BY id FOR UPDATE",
+                    "SELECT id, node, fence FROM runs WHERE id = ANY($1::bigint[]) "
+                    "AND status IN ('pending', 'running') ORDER BY id FOR UPDATE",
                     [end.run.id for end in ends],
                 )
             }
-            live = [i for i, end in enumerate(ends) if end.run.id in open_on and open_on[end.run.id] == end.run.node]
+            live = fenced_live(ends, holders)
             if not live:
                 return results
             rows = [run_to_row(ends[i].run) for i in live]
-            cols = [c for c in rows[0] if c not in _FIXED_RUN_COLUMNS]
+            cols = END_COLUMNS
             sets = ", ".join(f"{c} = ${n}" for n, c in enumerate(cols, 1))
             await con.executemany(
                 f"UPDATE runs SET {sets} WHERE id = ${len(cols) + 1}",
@@ -657,8 +725,7 @@ class PostgresStore:
         """Upsert this node's row; its expiry is counted on the database's clock. Returns that clock."""
         row = await self.fetch_one(
             "INSERT INTO nodes (node, host, pid, started_at, seen_at, expires_at, running) "
-            "VALUES ($1, $2, $3, $4, (extract(epoch from clock_timestamp()) * 1000)::bigint, "
-            "(extract(epoch from clock_timestamp()) * 1000)::bigint + $5, $6) "
+            f"VALUES ($1, $2, $3, $4, {DB_NOW}, {DB_NOW} + $5, $6) "
             "ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at, "
             "running = excluded.running RETURNING seen_at",
             node.node,
@@ -677,28 +744,53 @@ class PostgresStore:
         return [Node(*r) for r in rows]
 
     async def forget_node(self, node: str) -> None:
-        await self.pool.execute("DELETE FROM nodes WHERE node = $1", node)
+        await self._execute("DELETE FROM nodes WHERE node = $1", node)
 
-    async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> list[int]:
-        """Extend the leases of `node`'s runs; returns those still running on it (the rest were taken over)."""
-        if not run_ids:
+    async def renew_run_leases(self, node: str, fences: Mapping[int, int], now: int, lease_ms: int) -> list[int]:
+        """Extend the leases of `node`'s runs (run id -> the fence token it holds) to `lease_ms` from now on
+        the database's clock; returns those still held (the rest were taken over)."""
+        if not fences:
             return []
         rows = await self.fetch_all(
-            "UPDATE runs SET lease_expires_at = $1 WHERE node = $2 AND status = 'running' "
-            "AND id = ANY($3::bigint[]) RETURNING id",
-            expires_at,
+            f"UPDATE runs SET lease_expires_at = {DB_NOW} + $1 FROM unnest($2::bigint[], $3::bigint[]) AS f(id, fence) "
+            "WHERE runs.id = f.id AND runs.fence = f.fence AND runs.node = $4 AND runs.status = 'running' "
+            "RETURNING runs.id",
+            lease_ms,
+            list(fences),
+            list(fences.values()),
             node,
-            list(run_ids),
         )
         return sorted(r[0] for r in rows)
 
-    async def orphaned_runs(self, now: int, live_node: str | None) -> list[Run]:
-        """Runs left `running` by a holder that is gone (any node but `live_node`)."""
+    async def orphaned_runs(self, now: int, live_node: str | None, host: str | None = None) -> list[Run]:
+        """Runs left `running` by a holder that is gone (any node but `live_node`) whose lease has expired on
+        the database's clock — and, with `host`, any of that host's (its processes can be looked for)."""
         rows = await self.fetch_all(
-            f"{RUN_SELECT} WHERE r.status = 'running' AND (r.node IS NULL OR r.node != $1) ORDER BY r.id",
+            f"{RUN_SELECT} WHERE r.status = 'running' AND (r.node IS NULL OR r.node != $1) "
+            f"AND (COALESCE(r.lease_expires_at, 0) <= {DB_NOW} OR r.node LIKE $2) ORDER BY r.id",
             live_node or "",
+            _host_pattern(host),
         )
         return [run_from_row(r) for r in rows]
+
+    async def take_over(self, run: Run, now: int, expired_only: bool = True) -> Run | None:
+        """Take a running run from the node holding it, to record its end: its fence token is bumped, so
+        whatever its holder still writes about it is refused. Only while it is held with the token `run`
+        carries and (with `expired_only`) its lease has expired on the database's clock; else None."""
+        async with self._tx() as con:
+            taken = await con.fetchval(
+                "UPDATE runs SET fence = fence + 1 WHERE id = $1 AND status = 'running' AND fence = $2 "
+                f"AND node IS NOT DISTINCT FROM $3 AND (NOT $4 OR COALESCE(lease_expires_at, 0) <= {DB_NOW}) "
+                "RETURNING id",
+                run.id,
+                run.fence,
+                run.node,
+                expired_only,
+            )
+            if taken is None:
+                return None
+            row = await con.fetchrow(f"{RUN_SELECT} WHERE r.id = $1", run.id)
+        return run_from_row(row) if row else None
 
     async def request_cancel(self, run_id: int, now: int) -> Run | None:
         async with self._tx() as con:
@@ -720,15 +812,26 @@ class PostgresStore:
         return [r[0] for r in rows]
 
     async def update_delivery(
-        self, run_id: int, status: str, reason: str | None, milestones: Sequence[Milestone]
-    ) -> None:
-        await self.pool.execute(
-            "UPDATE runs SET delivery_status = $1, delivery_reason = $2, milestones = $3 WHERE id = $4",
+        self,
+        run_id: int,
+        status: str,
+        reason: str | None,
+        milestones: Sequence[Milestone],
+        holder: tuple[str | None, int] | None = None,
+    ) -> bool:
+        node, fence = holder if holder is not None else (None, None)
+        result = await self._execute(
+            "UPDATE runs SET delivery_status = $1, delivery_reason = $2, milestones = $3 WHERE id = $4 "
+            "AND ($5 OR (node IS NOT DISTINCT FROM $6 AND fence = $7))",
             status,
             reason,
             milestones_to_json(milestones),
             run_id,
+            holder is None,
+            node,
+            fence,
         )
+        return _count(result) == 1
 
     async def get_memory(self, job_id: int, key: str) -> Any:
         row = await self.fetch_one("SELECT value FROM job_memory WHERE job_id = $1 AND key = $2", job_id, key)
@@ -736,9 +839,9 @@ class PostgresStore:
 
     async def set_memory(self, job_id: int, key: str, value: Any, now: int) -> None:
         if value is None:
-            await self.pool.execute("DELETE FROM job_memory WHERE job_id = $1 AND key = $2", job_id, key)
+            await self._execute("DELETE FROM job_memory WHERE job_id = $1 AND key = $2", job_id, key)
         else:
-            await self.pool.execute(MEMORY_UPSERT, job_id, key, json.dumps(value), now)
+            await self._execute(MEMORY_UPSERT, job_id, key, json.dumps(value), now)
 
     # ------------------------------------------------------------ the read side
 
@@ -900,13 +1003,13 @@ class PostgresStore:
             return current
 
     async def renew_lease(self, holder: str, now: int, expires_at: int) -> bool:
-        status = await self.pool.execute(
+        status = await self._execute(
             "UPDATE scheduler_lease SET expires_at = $1 WHERE id = 1 AND holder = $2", expires_at, holder
         )
         return _count(status) == 1
 
     async def release_lease(self, holder: str) -> None:
-        await self.pool.execute("DELETE FROM scheduler_lease WHERE id = 1 AND holder = $1", holder)
+        await self._execute("DELETE FROM scheduler_lease WHERE id = 1 AND holder = $1", holder)
 
     async def get_lease(self) -> Lease | None:
         row = await self.fetch_one("SELECT * FROM scheduler_lease WHERE id = 1")
@@ -916,26 +1019,80 @@ class PostgresStore:
 
     async def listen(self, on_wake: Callable[[], None]) -> str:
         """Call `on_wake` on every NOTIFY of this schema's channel (one dedicated connection per store,
-        open while anyone listens). Returns '': nothing needs advertising."""
-        if self._listen_con is None:
+        open while anyone listens). Returns '': nothing needs advertising. A listening connection that
+        is lost (the server restarted, the backend terminated) is made again with backoff, and every
+        listener is woken once it is back: what was notified meanwhile is found in the tables."""
+        if self._listen_con is None and self._relisten is None:
             try:
-                con = await asyncpg.connect(self._dsn, server_settings=self._server_settings())
+                self._listen_con = await self._connect_listener()
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
                 raise StoreError(f"{redacted(self.url)}: cannot listen for wake-ups: {e}") from None
-            await con.add_listener(self.channel, self._on_notify)
-            self._listen_con = con
         self._callbacks.append(on_wake)
         return ""
 
+    async def _connect_listener(self) -> asyncpg.Connection:
+        con = await asyncpg.connect(self._dsn, server_settings=self._server_settings(), timeout=LISTEN_TIMEOUT_S)
+        try:
+            await con.add_listener(self.channel, self._on_notify)
+        except BaseException:
+            await con.close()
+            raise
+        con.add_termination_listener(self._on_listen_lost)
+        return con
+
     def _on_notify(self, con: Any, pid: int, channel: str, payload: object) -> None:
+        self._wake_all()
+
+    def _wake_all(self) -> None:
         for on_wake in list(self._callbacks):
             on_wake()
+
+    def _on_listen_lost(self, con: Any) -> None:
+        if con is not self._listen_con:
+            return  # closed by us
+        self._listen_con = None
+        if self._callbacks and self._relisten is None:
+            log.warning("%s: the connection listening for wake-ups was lost; reconnecting", redacted(self.url))
+            self._relisten = asyncio.get_running_loop().create_task(self._listen_again(), name="cronui-relisten")
+
+    async def _listen_again(self) -> None:
+        """Reconnect the listening connection, waiting 0.1 s, 0.2 s, ... up to 5 s between tries."""
+        delay = RELISTEN_FIRST_S
+        try:
+            while self._callbacks:
+                try:
+                    con = await self._connect_listener()
+                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                    log.debug("listening again failed (%s); next try in %.1fs", e, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, RELISTEN_MAX_S)
+                    continue
+                if not self._callbacks:  # everyone left meanwhile
+                    await con.close()
+                    return
+                self._listen_con = con
+                self.relistens += 1
+                log.warning("%s: listening for wake-ups again", redacted(self.url))
+                self._wake_all()  # catch up: what was notified while nobody listened is in the tables
+                return
+        finally:
+            self._relisten = None
+
+    async def _stop_relistening(self) -> None:
+        task, self._relisten = self._relisten, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def unlisten(self, on_wake: Callable[[], None]) -> None:
         """Stop calling `on_wake`; the connection closes when nobody listens any more."""
         if on_wake in self._callbacks:
             self._callbacks.remove(on_wake)
-        if self._callbacks or self._listen_con is None:
+        if self._callbacks:
+            return
+        await self._stop_relistening()
+        if self._listen_con is None:
             return
         con, self._listen_con = self._listen_con, None
         with contextlib.suppress(asyncpg.InterfaceError):  # already closed: nothing left to stop
@@ -947,7 +1104,7 @@ class PostgresStore:
         node with a live heartbeat (a NOTIFY cannot tell whether anyone did: it is a hint)."""
         row = await self.fetch_one(
             "SELECT pg_notify($1, ''), EXISTS (SELECT 1 FROM scheduler_lease WHERE id = 1) OR EXISTS (SELECT 1 "
-            "FROM nodes WHERE expires_at > (extract(epoch from clock_timestamp()) * 1000)::bigint)",
+            f"FROM nodes WHERE expires_at > {DB_NOW})",
             self.channel,
         )
         return bool(row[1])
@@ -960,9 +1117,9 @@ class PostgresStore:
 
     async def set_state(self, key: str, value: str | None) -> None:
         if value is None:
-            await self.pool.execute("DELETE FROM state WHERE key = $1", key)
+            await self._execute("DELETE FROM state WHERE key = $1", key)
         else:
-            await self.pool.execute(
+            await self._execute(
                 "INSERT INTO state (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 key,
                 value,

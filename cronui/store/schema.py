@@ -148,6 +148,11 @@ MIGRATIONS: list[str] = [
         running INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # v5: a running run's fence token, bumped by every claim and takeover (the writes of a holder whose
+    # run was taken over are refused)
+    """
+    ALTER TABLE runs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiosqlite
@@ -116,6 +116,14 @@ NEW_RUN_COLUMNS = (
 _FIXED_RUN_COLUMNS = frozenset(
     ("id", "job_id", "trigger", "scheduled_for", "attempt", "retry_of", "triggered_by", "queued_at")
 )
+# What recording a run's end writes: everything but those, and the fence token (the end is fenced by it).
+END_COLUMNS = [c for c in RUN_COLUMNS if c not in _FIXED_RUN_COLUMNS and c != "fence"]
+
+
+def fenced_live(ends: Sequence[RunEnd], holders: dict[int, tuple[str | None, int]]) -> list[int]:
+    """The ends that may be written: their run is still open and held by the node and fence token the end
+    carries (`holders`: run id -> node, fence of the open runs)."""
+    return [i for i, end in enumerate(ends) if holders.get(end.run.id or 0) == (end.run.node, end.run.fence)]
 
 
 def _turned_away(row: sqlite3.Row) -> tuple[str, str]:
@@ -134,6 +142,13 @@ def _job_refused(job: Job, error: sqlite3.IntegrityError) -> StoreError:
     if "UNIQUE" in str(error):
         return DuplicateJobName(f"a job named {job.name!r} already exists")
     return StoreError(f"job {job.name!r} cannot be stored: {error}")
+
+
+def _host_pattern(host: str | None) -> str | None:
+    """A LIKE pattern for the node names of `host` (`host:pid:tag`); None matches nothing."""
+    if host is None:
+        return None
+    return host.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ":%"
 
 
 def _failure_effect(status: RunStatus) -> str:
@@ -321,7 +336,8 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
 
     async def claim(self, node: str, now: int, lease_ms: int, limits: ClaimLimits) -> Claim:
         """Skip what an overlap or queue limit turns away, then start the oldest runs that may start,
-        fair across jobs, within the node's capacity and the pools' sizes — in one transaction."""
+        fair across jobs, within the node's capacity, the pools' sizes and the cap on runs at once across
+        nodes — in one transaction."""
         only = ""
         params: list[Any] = [now]
         if limits.only_roots is not None:
@@ -339,17 +355,21 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                     [(*_turned_away(row), now, row["id"]) for row in turned_away],
                 )
                 claim.skipped = await self._runs_by_id(db, [row["id"] for row in turned_away])
-            if limits.capacity <= 0:
+            room = limits.capacity
+            if limits.max_running is not None:  # the cap across nodes, counted inside the claim
+                async with db.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'") as cur:
+                    room = min(room, limits.max_running - (await cur.fetchone() or (0,))[0])
+            if room <= 0:
                 return claim
             sizes = json.dumps(dict(limits.pools))
-            async with db.execute(f"{due} {CLAIM_START}", [*params, sizes, limits.capacity]) as cur:
+            async with db.execute(f"{due} {CLAIM_START}", [*params, sizes, room]) as cur:
                 ids = [row[0] for row in await cur.fetchall()]
             if not ids:
                 return claim
             marks = ", ".join("?" for _ in ids)
             await db.execute(
-                f"UPDATE runs SET status = 'running', node = ?, started_at = ?, lease_expires_at = ? "
-                f"WHERE status = 'pending' AND id IN ({marks})",
+                f"UPDATE runs SET status = 'running', node = ?, started_at = ?, lease_expires_at = ?, "
+                f"fence = fence + 1 WHERE status = 'pending' AND id IN ({marks})",
                 [node, now, now + lease_ms, *ids],
             )
             runs = {run.id: run for run in await self._runs_by_id(db, ids)}
@@ -368,23 +388,24 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
 
     async def finish_runs(self, ends: Sequence[RunEnd]) -> list[Recorded | None]:
         """Record many run ends in one transaction (see RunEnd). An end whose run is no longer pending or
-        running on its node (another scheduler took it over) is not written: None in its place."""
+        running, held by the node and fence token it carries (another scheduler took it over, or recorded
+        it), is not written: None in its place."""
         if not ends:
             return []
         results: list[Recorded | None] = [None] * len(ends)
         async with self.transaction() as db:
-            # the fence: only a run still pending or running on the node that ran it is written
+            # the fence: only a run still open, held by the node and token the end carries, is written
             ids = [end.run.id for end in ends]
             marks = ", ".join("?" for _ in ids)
             async with db.execute(
-                f"SELECT id, node FROM runs WHERE id IN ({marks}) AND status IN ('pending', 'running')", ids
+                f"SELECT id, node, fence FROM runs WHERE id IN ({marks}) AND status IN ('pending', 'running')", ids
             ) as cur:
-                open_on = {row[0]: row[1] for row in await cur.fetchall()}
-            live = [i for i, end in enumerate(ends) if end.run.id in open_on and open_on[end.run.id] == end.run.node]
+                holders = {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
+            live = fenced_live(ends, holders)
             if not live:
                 return results
             rows = [run_to_row(ends[i].run) for i in live]
-            cols = [c for c in rows[0] if c not in _FIXED_RUN_COLUMNS]
+            cols = END_COLUMNS
             await db.executemany(
                 f"UPDATE runs SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
                 [[row[c] for c in cols] + [row["id"]] for row in rows],
@@ -483,26 +504,44 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
             )
         return out
 
-    async def renew_run_leases(self, node: str, run_ids: Sequence[int], expires_at: int) -> list[int]:
-        """Extend the leases of `node`'s runs; returns those still running on it (the rest were taken over)."""
-        if not run_ids:
+    async def renew_run_leases(self, node: str, fences: Mapping[int, int], now: int, lease_ms: int) -> list[int]:
+        """Extend the leases of `node`'s runs (run id -> the fence token it holds) to `lease_ms` from now on
+        the store's clock (one host: `now`); returns those still held (the rest were taken over)."""
+        if not fences:
             return []
-        marks = ", ".join("?" for _ in run_ids)
         async with self.transaction() as db:
             async with db.execute(
-                f"UPDATE runs SET lease_expires_at = ? WHERE node = ? AND status = 'running' AND id IN ({marks}) "
-                "RETURNING id",
-                (expires_at, node, *run_ids),
+                "UPDATE runs SET lease_expires_at = ? FROM json_each(?) AS f "
+                "WHERE runs.id = CAST(f.key AS INTEGER) AND runs.fence = f.value AND runs.node = ? "
+                "AND runs.status = 'running' RETURNING runs.id",
+                (now + lease_ms, json.dumps({str(k): v for k, v in fences.items()}), node),
             ) as cur:
                 return sorted(row[0] for row in await cur.fetchall())
 
-    async def orphaned_runs(self, now: int, live_node: str | None) -> list[Run]:
-        """Runs left `running` by a holder that is gone (any node but `live_node`)."""
+    async def orphaned_runs(self, now: int, live_node: str | None, host: str | None = None) -> list[Run]:
+        """Runs left `running` by a holder that is gone (any node but `live_node`) whose lease has expired on
+        the store's clock — and, with `host`, any of that host's (its processes can be looked for)."""
         rows = await self.fetch_all(
-            f"{RUN_SELECT} WHERE r.status = 'running' AND (r.node IS NULL OR r.node != ?)",
-            (live_node or "",),
+            f"{RUN_SELECT} WHERE r.status = 'running' AND (r.node IS NULL OR r.node != ?) "
+            "AND (COALESCE(r.lease_expires_at, 0) <= ? OR r.node LIKE ? ESCAPE '\\') ORDER BY r.id",
+            (live_node or "", now, _host_pattern(host)),
         )
         return [run_from_row(r) for r in rows]
+
+    async def take_over(self, run: Run, now: int, expired_only: bool = True) -> Run | None:
+        """Take a running run from the node holding it, to record its end: its fence token is bumped, so
+        whatever its holder still writes about it is refused. Only while it is held with the token `run`
+        carries and (with `expired_only`) its lease has expired on the store's clock; else None."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE runs SET fence = fence + 1 WHERE id = ? AND status = 'running' AND fence = ? "
+                "AND node IS ? AND (? = 0 OR COALESCE(lease_expires_at, 0) <= ?)",
+                (run.id, run.fence, run.node, int(expired_only), now),
+            )
+            if cur.rowcount != 1 or run.id is None:
+                return None
+            [taken] = await self._runs_by_id(db, [run.id])
+        return taken
 
     async def request_cancel(self, run_id: int, now: int) -> Run | None:
         async with self.transaction() as db:
@@ -524,18 +563,21 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
         return [r[0] for r in rows]
 
     async def update_delivery(
-        self, run_id: int, status: str, reason: str | None, milestones: Sequence[Milestone]
-    ) -> None:
+        self,
+        run_id: int,
+        status: str,
+        reason: str | None,
+        milestones: Sequence[Milestone],
+        holder: tuple[str | None, int] | None = None,
+    ) -> bool:
+        node, fence = holder if holder is not None else (None, None)
         async with self.transaction() as db:
-            await db.execute(
-                "UPDATE runs SET delivery_status = ?, delivery_reason = ?, milestones = ? WHERE id = ?",
-                (
-                    status,
-                    reason,
-                    milestones_to_json(milestones),
-                    run_id,
-                ),
+            cur = await db.execute(
+                "UPDATE runs SET delivery_status = ?, delivery_reason = ?, milestones = ? WHERE id = ? "
+                "AND (? OR (node IS ? AND fence = ?))",
+                (status, reason, milestones_to_json(milestones), run_id, holder is None, node, fence),
             )
+            return cur.rowcount == 1
 
     async def get_memory(self, job_id: int, key: str) -> Any:
         row = await self.fetch_one("SELECT value FROM job_memory WHERE job_id = ? AND key = ?", (job_id, key))

@@ -5,10 +5,15 @@ outside, and bounded waits for a condition."""
 from __future__ import annotations
 
 import contextlib
+import os
+import pwd
+import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -76,3 +81,60 @@ def wait_for(pred: Callable[[], bool], timeout: float = 20.0, what: str = "") ->
 def lease_pid(env: Mapping[str, str]) -> int | None:
     rows = query(env, "SELECT pid FROM scheduler_lease")
     return rows[0][0] if rows else None
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL server of one test's own (initdb into a temporary folder, on a free port), for
+    what must not happen to a shared server: restarting it. Run as the `postgres` OS user when this
+    process is root (the server refuses to run as root)."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="cronui-pg-"))
+        self.data = self.folder / "data"
+        self.log = self.folder / "server.log"
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @staticmethod
+    def missing() -> str | None:
+        """Why a private server cannot be made here (None: it can)."""
+        for tool in ("initdb", "pg_ctl"):
+            if not (PG_BIN / tool).exists():
+                return f"{PG_BIN / tool} is not installed"
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                return "running as root and there is no `postgres` user to run the server as"
+        return None
+
+    def _run(self, *argv: str, timeout: float = 60) -> None:
+        cmd = [str(PG_BIN / argv[0]), *argv[1:]]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if res.returncode != 0:
+            log = self.log.read_text() if self.log.exists() else ""
+            raise AssertionError(f"{' '.join(argv[:2])} -> {res.returncode}: {res.stderr}{log[-2000:]}")
+
+    def start(self) -> None:
+        if not self.data.exists():
+            if os.geteuid() == 0:
+                shutil.chown(self.folder, "postgres")
+            self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off"
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
+            if (self.data / "postmaster.pid").exists():
+                self.stop("immediate")
+        shutil.rmtree(self.folder, ignore_errors=True)

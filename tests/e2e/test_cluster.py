@@ -5,6 +5,7 @@ counted by the jobs themselves, not only by rows."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import time
@@ -15,8 +16,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.e2e.processes import Processes, cronui, wait_for
-from tests.store.backends import drop_schema, postgres_url
+from tests.e2e.processes import PrivatePostgres, Processes, cronui, wait_for
+from tests.store.backends import URL_VAR, drop_schema, postgres_url
 
 
 @pytest.fixture
@@ -47,26 +48,26 @@ def rows(env: dict[str, str], sql: str) -> list[tuple]:
     return asyncio.run(go())
 
 
-def test_three_nodes_run_every_slot_exactly_once(cluster, nodes, tmp_path):
-    log = tmp_path / "executions"
-    jobs = 12
-    for i in range(jobs):
+def logging_jobs(env: dict[str, str], log: Path, count: int, work: str = "") -> None:
+    """`count` every-second jobs, each execution appending "<job> <slot>" to `log` (then doing `work`)."""
+    for i in range(count):
         cronui(
-            cluster, "jobs", "add", f"j{i:02d}", "--schedule", "every 1s", "--misfire", "skip",
-            "--shell", f'echo "$CRONUI_JOB $CRONUI_SCHEDULED_FOR" >> {log}',
+            env, "jobs", "add", f"j{i:02d}", "--schedule", "every 1s", "--misfire", "skip",
+            "--shell", f'echo "$CRONUI_JOB $CRONUI_SCHEDULED_FOR" >> {log}{work}',
         )  # fmt: skip
-    started = [nodes() for _ in range(3)]
-    wait_for(lambda: log.exists() and len(log.read_text().splitlines()) >= jobs * 3, timeout=30, what="executions")
-    time.sleep(6)
-    for p in started:
-        p.send_signal(signal.SIGTERM)
-    for p in started:
-        assert p.wait(timeout=30) == 0
+
+
+def executions_of(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def assert_every_slot_once(env: dict[str, str], log: Path) -> Counter[tuple[str, ...]]:
+    """Every slot executed at most once (counted by the jobs' own log), every slot between a job's first
+    and last accounted for by a row (run, or a missed slot the misfire policy recorded), and every run
+    that succeeded seen in the log."""
     executions = Counter(tuple(line.split()) for line in log.read_text().splitlines())
     assert executions and max(executions.values()) == 1, [e for e, n in executions.items() if n > 1][:5]
-    ran_on = {r[0].split(":")[1] for r in rows(cluster, "SELECT DISTINCT node FROM runs WHERE node IS NOT NULL")}
-    assert len(ran_on) >= 2, "the work was not shared"
-    slots = rows(cluster, "SELECT job_id, scheduled_for, missed_count, status FROM runs WHERE trigger = 'schedule'")
+    slots = rows(env, "SELECT job_id, scheduled_for, missed_count, status FROM runs WHERE trigger = 'schedule'")
     by_job: dict[int, list[tuple]] = {}
     for r in slots:
         by_job.setdefault(r[0], []).append(r)
@@ -76,6 +77,30 @@ def test_three_nodes_run_every_slot_exactly_once(cluster, nodes, tmp_path):
         assert sum(r[2] for r in job_rows) == (times[-1] - times[0]) // 1000 + 1, "a hole in the slots"
     succeeded = sum(1 for r in slots if r[3] == "succeeded")
     assert succeeded == sum(executions.values())
+    assert rows(env, "SELECT COUNT(*) FROM runs WHERE status IN ('running', 'pending') AND trigger = 'schedule'")[0][
+        0
+    ] <= len(by_job), "runs left behind"
+    return executions
+
+
+def stop(started: list[subprocess.Popen[str]]) -> None:
+    for p in started:
+        p.send_signal(signal.SIGTERM)
+    for p in started:
+        assert p.wait(timeout=30) == 0, f"node {p.pid} exited {p.returncode}"
+
+
+def test_three_nodes_run_every_slot_exactly_once(cluster, nodes, tmp_path):
+    log = tmp_path / "executions"
+    jobs = 12
+    logging_jobs(cluster, log, jobs)
+    started = [nodes() for _ in range(3)]
+    wait_for(lambda: executions_of(log) >= jobs * 3, timeout=30, what="executions")
+    time.sleep(6)
+    stop(started)
+    ran_on = {r[0].split(":")[1] for r in rows(cluster, "SELECT DISTINCT node FROM runs WHERE node IS NOT NULL")}
+    assert len(ran_on) >= 2, "the work was not shared"
+    assert_every_slot_once(cluster, log)
 
 
 def guarded_jobs(env: dict[str, str], tmp_path: Path, prefix: str, count: int, seconds: int) -> Path:
@@ -164,3 +189,89 @@ def test_status_counts_the_live_nodes(cluster, nodes):
     for p in started:
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=30) == 0
+
+
+def terminate_backends(env: dict[str, str], pid: int) -> int:
+    """pg_terminate_backend on every connection of cronui process `pid` (its pool and its LISTEN)."""
+    return len(
+        [
+            r
+            for r in rows(
+                env,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                f"WHERE application_name = 'cronui:{pid}' AND pid != pg_backend_pid()",
+            )
+            if r[0]
+        ]
+    )
+
+
+def ran_since(env: dict[str, str], since_ms: int) -> Counter[int]:
+    """How many runs each node (by pid) started since `since_ms` and finished well."""
+    found = rows(env, f"SELECT node FROM runs WHERE status = 'succeeded' AND started_at >= {since_ms}")
+    return Counter(int(r[0].split(":")[1]) for r in found)
+
+
+def test_a_node_whose_connections_are_terminated_mid_run_reconnects_and_carries_on(cluster, nodes, tmp_path):
+    """The server ends every connection of one node (pg_terminate_backend, three times while its runs are in
+    flight): the node reconnects and keeps claiming and finishing runs; no slot runs twice."""
+    log = tmp_path / "executions"
+    logging_jobs(cluster, log, 8, "; sleep 0.4")
+    started = [nodes() for _ in range(3)]
+    wait_for(lambda: any(running_on(cluster, p) for p in started), timeout=30, what="a running run")
+    victim = next(p for p in started if running_on(cluster, p))
+    cut = 0
+    for _ in range(3):
+        wait_for(lambda: bool(running_on(cluster, victim)), timeout=10, what="a run in flight on the node")
+        cut += terminate_backends(cluster, victim.pid)
+        time.sleep(1)
+    assert cut >= 3
+    after = int(time.time() * 1000)
+    wait_for(lambda: ran_since(cluster, after)[victim.pid] >= 3, timeout=20, what="the node running jobs again")
+    assert all(p.poll() is None for p in started), "a node stopped"
+    time.sleep(2)
+    stop(started)
+    assert_every_slot_once(cluster, log)
+    assert "listening for wake-ups again" in Path(victim.log_path).read_text()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def private_server() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of this test's own, to restart (never the shared one)."""
+    why = PrivatePostgres.missing()
+    if why:
+        if os.environ.get("CI") == "true" and os.environ.get(URL_VAR):
+            pytest.fail(f"the PostgreSQL restart test must run in CI: {why}")
+        pytest.skip(f"no private PostgreSQL server to restart: {why}")
+    server = PrivatePostgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+def test_nodes_carry_on_when_postgresql_restarts_under_them(env, procs, private_server, tmp_path):
+    """PostgreSQL stops for two seconds and starts again under three nodes with jobs every second: every
+    node reconnects and carries on, no slot runs twice, and the slots missed meanwhile are recorded."""
+    cluster = {**env, "CRONUI_DB": f"{private_server.url}?schema=cronui", "CRONUI_LEASE_TTL": "10",
+               "CRONUI_LEASE_RENEW": "1"}  # fmt: skip
+    log = tmp_path / "executions"
+    logging_jobs(cluster, log, 8)
+    started = [procs.spawn("daemon", env=cluster, name="node") for _ in range(3)]
+    wait_for(lambda: executions_of(log) >= 8 * 3, timeout=30, what="executions")
+    private_server.stop("fast")
+    time.sleep(2)
+    private_server.start()
+    back = int(time.time() * 1000)
+    wait_for(lambda: executions_of(log) >= 8 * 3 + 8 * 4, timeout=30, what="executions after the restart")
+    wait_for(
+        lambda: len(rows(cluster, f"SELECT node FROM nodes WHERE seen_at > {back + 2000}")) == 3,
+        timeout=20,
+        what="every node's heartbeat after the restart",
+    )
+    assert all(p.poll() is None for p in started), "a node stopped"
+    time.sleep(2)
+    stop(started)
+    assert_every_slot_once(cluster, log)
+    assert sum(ran_since(cluster, back).values()) >= 8 * 3

@@ -638,3 +638,81 @@ async def test_a_run_taken_over_while_this_scheduler_was_away_is_stopped_at_its_
     await engine.dispatcher.wait_idle()
     assert engine.dispatcher.active == {}
     assert (await store.get_run(run.id)).status is RunStatus.INTERRUPTED  # the recovery stands (fenced)
+
+
+async def test_an_end_written_after_a_takeover_is_refused_and_neither_recorded_nor_delivered(
+    engine, clock, store, fake: FakeExecutor, monkeypatch
+):
+    """A scheduler paused past its run's lease finishes the run after another one took it over, before that
+    one recorded it interrupted: its stale end is refused by the fence token, so it publishes no end and
+    delivers nothing; the recovery's end is then recorded."""
+    from cronui.engine import finishing
+    from cronui.targets import Delivery
+
+    posted: list[str] = []
+
+    async def post(client, url, body, env, **kw):  # any delivery attempt is a second outcome
+        posted.append(url)
+        raise AssertionError("a fenced-off end must not be delivered")
+
+    monkeypatch.setattr(finishing.delivery, "post", post)
+    job = make_job("paused", "@yearly", "gate")
+    job.delivery = Delivery(mode="always", to="http://127.0.0.1:9/hook")
+    await engine.control.add_job(job)
+    run = await engine.control.trigger("paused")
+    await engine.step()
+    await fake.started.wait()
+    events = engine.bus.subscribe()
+    held = await store.get_run(run.id)
+    taken = await store.take_over(held, clock.now_ms(), expired_only=False)  # another scheduler's recovery
+    assert taken is not None
+    fake.gate.set()  # the paused scheduler's run ends now
+    await engine.dispatcher.wait_idle()
+    await engine.dispatcher.wait_deliveries()
+    assert (await store.get_run(run.id)).status is RunStatus.RUNNING  # its end was refused
+    taken.status, taken.finished_at, taken.reason = RunStatus.INTERRUPTED, clock.now_ms(), "its scheduler stopped"
+    assert (await store.finish_runs([RunEnd(taken)]))[0] is not None
+    final = await store.get_run(run.id)
+    assert (final.status, final.reason, final.delivery_status) == (RunStatus.INTERRUPTED, "its scheduler stopped", None)
+    ends = []
+    while not events.queue.empty():
+        ev = events.queue.get_nowait()
+        if ev.kind is EventKind.FINISHED and ev.run_id == run.id:
+            ends.append(ev)
+    assert ends == [] and posted == []
+
+
+async def test_the_cluster_wide_cap_from_the_settings_limits_runs_at_once(engine, store, settings, fake: FakeExecutor):
+    """`[cluster] max_running = 2`: of five jobs due at once only two run until one of them ends, though
+    the node itself could run sixteen."""
+    settings.cluster.max_running = 2
+    for i in range(5):
+        await engine.control.add_job(make_job(f"c{i}", "@yearly", "gate"))
+        await engine.control.trigger(f"c{i}")
+    await engine.step()
+    assert len(engine.dispatcher.active) == 2
+    await engine.step()
+    assert len(engine.dispatcher.active) == 2
+    fake.gate.set()
+    await settle(engine)
+    assert [r.status for r in await all_runs(store)] == [RunStatus.SUCCEEDED] * 5
+
+
+async def test_a_node_warns_once_when_its_clock_is_off_the_databases(
+    store, settings, clock, fake: FakeExecutor, monkeypatch, caplog
+):
+    """In cluster mode each heartbeat returns the database's clock: a node 5 s ahead of it says so, once."""
+    real_heartbeat = store.heartbeat
+
+    async def heartbeat(node):
+        await real_heartbeat(node)
+        return node.seen_at - 5_000  # the database's clock, 5 s behind this node's
+
+    monkeypatch.setattr(store, "heartbeat", heartbeat)
+    monkeypatch.setattr(store, "multi_node", True)
+    eng = Engine(store, settings, clock, executors={TargetKind.SHELL: fake})
+    with caplog.at_level("WARNING", logger="cronui.engine.engine"):
+        assert await eng.try_acquire()
+        assert await eng.renew()
+    warned = [r.getMessage() for r in caplog.records if "off the database's" in r.getMessage()]
+    assert len(warned) == 1 and "+5.0 s" in warned[0]

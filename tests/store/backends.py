@@ -83,3 +83,10 @@ def same_database(store: Store) -> Store:
     if isinstance(store, SQLiteStore):
         return SQLiteStore(store.path)
     return PostgresStore(store.url)
+
+
+async def store_clock(store: Store, now: int) -> int:
+    """The clock a store counts leases on: the server's on PostgreSQL; on SQLite (one host) the caller's `now`."""
+    if isinstance(store, PostgresStore):
+        return int(await store.pool.fetchval("SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint"))
+    return now

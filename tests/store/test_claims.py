@@ -9,8 +9,9 @@ from collections import Counter
 
 from cronui.model import OverlapPolicy, Run, RunStatus, Trigger
 from cronui.store.base import ClaimLimits, RunEnd, RunFilter, SlotWrite, Store
+from cronui.store.postgres import PostgresStore
 from tests.helpers import make_job
-from tests.store.backends import same_database
+from tests.store.backends import same_database, store_clock
 
 T0 = 1_780_000_000_000
 LEASE = 30_000
@@ -110,8 +111,8 @@ async def test_a_pool_counts_runs_running_on_other_nodes(backend: Store):
 
 async def test_overlap_skip_turns_away_new_runs_while_one_runs_and_a_retry_waits_its_turn(backend: Store):
     job = await add_job(backend, "skipper", overlap=OverlapPolicy.SKIP)
-    [first] = await queue(backend, job.id)
-    assert names(await claim(backend, node="elsewhere")) == ["skipper"]
+    await queue(backend, job.id)
+    [(first, _)] = (await claim(backend, node="elsewhere")).started
     [second] = await queue(backend, job.id, at=T0 + 1000)
     retry = await backend.insert_run(
         Run(job_id=job.id, trigger=Trigger.RETRY, scheduled_for=T0 - 60_000, attempt=2, queued_at=T0, not_before=T0)
@@ -122,7 +123,7 @@ async def test_overlap_skip_turns_away_new_runs_while_one_runs_and_a_retry_waits
     assert got.skipped[0].reason == f"overlap: run #{first.id} still running"
     assert got.started == []  # never two executions of the job at once, not even a retry
     assert (await backend.get_run(retry.id)).status is RunStatus.PENDING
-    first.status, first.node, first.finished_at = RunStatus.SUCCEEDED, "elsewhere", T0 + 2
+    first.status, first.finished_at = RunStatus.SUCCEEDED, T0 + 2
     await backend.finish_runs([RunEnd(first)])
     assert [r.id for r, _ in (await claim(backend)).started] == [retry.id]
 
@@ -208,6 +209,29 @@ async def test_two_nodes_claiming_at_once_never_claim_a_run_twice(backend: Store
         await other.close()
     ids = [run.id for got in results for run, _ in got.started]
     assert len(ids) == len(set(ids)) == 40
+
+
+async def test_a_cluster_wide_cap_holds_across_nodes_claiming_at_once(backend: Store):
+    """With at most five runs at once across the cluster, sixteen claims from two processes at the same
+    moment start five, each node within its own capacity too; a run ending makes room for one more."""
+    job = await add_job(backend, "capped", overlap=OverlapPolicy.ALLOW)
+    await queue(backend, job.id, 30)
+    other = same_database(backend)
+    await other.open()
+    try:
+        await asyncio.gather(*[s.list_jobs() for _ in range(8) for s in (backend, other)])
+        results = await asyncio.gather(
+            *[claim(s, capacity=2, node=f"node{i}", max_running=5) for i in range(8) for s in (backend, other)]
+        )
+    finally:
+        await other.close()
+    assert sum(len(got.started) for got in results) == 5
+    assert max(len(got.started) for got in results) <= 2
+    assert (await claim(backend, capacity=10, node="late", max_running=5)).started == []
+    [(done, _)] = results[next(i for i, got in enumerate(results) if got.started)].started[:1]
+    done.status, done.finished_at = RunStatus.SUCCEEDED, T0 + 1
+    await backend.finish_runs([RunEnd(done)])
+    assert len((await claim(backend, capacity=10, node="late", max_running=5)).started) == 1
 
 
 async def test_nodes_claiming_at_once_never_exceed_a_pool_or_a_jobs_overlap_rule(backend: Store):
@@ -310,6 +334,59 @@ async def test_an_end_is_fenced_off_once_another_node_took_the_run_over(backend:
     results = await backend.finish_runs([ended(run, RunStatus.SUCCEEDED), ended(other, RunStatus.SUCCEEDED)])
     assert results[0] is None and results[1] is not None
     assert (await backend.get_run(run.id)).status is RunStatus.INTERRUPTED
+
+
+async def test_a_takeover_fences_off_every_write_of_the_runs_old_holder(backend: Store):
+    """A node paused or cut off past its run's lease comes back: once another node took the run over (its
+    fence token bumped), the old holder's end, lease renewal and delivery are refused, the recovery's end
+    is recorded, and the old holder's end is still refused after it."""
+    job = await add_job(backend, "paused")
+    run = await claimed(backend, job.id, node="old")
+    assert await backend.take_over(run, T0) is None  # its lease has not expired: nobody may take it
+    taken = await backend.take_over(run, T0, expired_only=False)
+    assert taken is not None and taken.fence == run.fence + 1 and taken.node == "old"  # who ran it stays
+    assert await backend.take_over(run, T0, expired_only=False) is None  # a second recoverer loses
+    assert await backend.renew_run_leases("old", {run.id: run.fence}, T0, LEASE) == []
+    assert await backend.finish_runs([ended(run, RunStatus.SUCCEEDED)]) == [None]
+    assert not await backend.update_delivery(run.id, "delivered", None, [], holder=("old", run.fence))
+    taken.status, taken.finished_at, taken.reason = RunStatus.INTERRUPTED, T0 + 2, "its node stopped"
+    [recovered] = await backend.finish_runs([RunEnd(taken)])
+    assert recovered is not None
+    assert await backend.finish_runs([ended(run, RunStatus.SUCCEEDED)]) == [None]
+    row = await backend.get_run(run.id)
+    assert (row.status, row.reason, row.delivery_status) == (RunStatus.INTERRUPTED, "its node stopped", None)
+    assert await backend.update_delivery(run.id, "delivered", None, [], holder=("old", taken.fence))
+    assert (await backend.get_job(job.id)).last_status is RunStatus.INTERRUPTED
+
+
+async def test_a_renewal_keeps_only_the_runs_held_with_their_current_token(backend: Store):
+    job = await add_job(backend, "renewed", overlap=OverlapPolicy.ALLOW)
+    kept, lost = await claimed(backend, job.id, node="a"), await claimed(backend, job.id, node="a")
+    await backend.take_over(lost, T0, expired_only=False)
+    before = await store_clock(backend, T0 + 5_000)
+    assert await backend.renew_run_leases("a", {kept.id: kept.fence, lost.id: lost.fence}, T0 + 5_000, LEASE) == [
+        kept.id
+    ]
+    after = await store_clock(backend, T0 + 5_000)
+    assert before + LEASE <= (await backend.get_run(kept.id)).lease_expires_at <= after + LEASE
+    assert await backend.renew_run_leases("b", {kept.id: kept.fence}, T0, LEASE) == []  # not b's run
+
+
+async def test_a_run_is_orphaned_once_its_lease_expires_on_the_stores_clock(backend: Store):
+    """Recovery waits for a run's lease to expire on the store's clock (the database's on PostgreSQL: a
+    node whose clock runs a day fast still finds nothing to recover)."""
+    job = await add_job(backend, "leased", overlap=OverlapPolicy.ALLOW)
+    [r1, r2] = await queue(backend, job.id, 2, Trigger.MANUAL)
+    now = T0 + 60_000
+    [(expired, _)] = (await backend.claim("gone", now, 0, ClaimLimits(1, only_roots=[r1.id]))).started
+    [(alive, _)] = (await backend.claim("here:1:a", now, 60_000, ClaimLimits(1, only_roots=[r2.id]))).started
+    node_now = (await store_clock(backend, now)) + (86_400_000 if isinstance(backend, PostgresStore) else 1)
+    assert [r.id for r in await backend.orphaned_runs(node_now, "me")] == [expired.id]
+    assert [r.id for r in await backend.orphaned_runs(node_now, "gone")] == []  # its own node is alive
+    assert await backend.take_over(alive, node_now) is None
+    assert (await backend.take_over(expired, node_now)) is not None
+    # one scheduler at a time (SQLite): a run of this host is handed over at once, whatever its lease
+    assert [r.id for r in await backend.orphaned_runs(node_now, "me", host="here")] == [expired.id, alive.id]
 
 
 async def test_what_a_job_carries_is_written_with_its_run(backend: Store):

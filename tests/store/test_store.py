@@ -15,6 +15,7 @@ from cronui.store.postgres import PostgresStore
 from cronui.store.sqlite import SQLiteStore
 from cronui.targets import ShellTarget
 from tests.helpers import make_job
+from tests.store.backends import store_clock
 
 T0 = 1_780_000_000_000
 
@@ -73,9 +74,12 @@ async def test_each_run_comes_to_exist_once(backend: Store):
 async def test_a_run_is_claimed_once(backend: Store):
     job = await new_job(backend, overlap=OverlapPolicy.ALLOW)
     run = await backend.insert_run(pending(job.id, T0))
+    before = await store_clock(backend, T0)
     [(claimed, claimed_job)] = (await backend.claim("node-a", T0, 30_000, ClaimLimits(10))).started
+    after = await store_clock(backend, T0)
     assert claimed.id == run.id and claimed.status is RunStatus.RUNNING and claimed.node == "node-a"
-    assert claimed.lease_expires_at == T0 + 30_000 and claimed_job.name == job.name
+    assert claimed.fence == 1 and claimed_job.name == job.name
+    assert before + 30_000 <= claimed.lease_expires_at <= after + 30_000  # on the store's clock
     assert (await backend.claim("node-b", T0, 30_000, ClaimLimits(10))).started == []
 
 

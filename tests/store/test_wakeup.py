@@ -124,6 +124,30 @@ async def test_every_listener_of_a_store_is_woken_until_it_leaves(
         await backend.unlisten(second.set)
 
 
+async def test_a_lost_listening_connection_is_made_again_and_its_listeners_catch_up(
+    backend: Store, other: Store
+) -> None:
+    """The server cuts off the connection a node listens on (a restart, pg_terminate_backend): the node
+    connects again by itself, wakes its listeners once to catch up from the tables (what was notified
+    meanwhile is lost), and notifications reach it again."""
+    if not isinstance(backend, PostgresStore):
+        pytest.skip("SQLite's listener is a loopback socket of this process: no server can cut it off")
+    woken = asyncio.Event()
+    await backend.listen(woken.set)
+    try:
+        cut = await other.fetch_all(  # type: ignore[attr-defined]
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1",
+            f'LISTEN "{backend.channel}"',
+        )
+        assert [r[0] for r in cut] == [True]
+        assert await eventually(lambda: backend.relistens == 1 and woken.is_set())  # the catch-up wake
+        woken.clear()
+        await other.notify()
+        assert await eventually(woken.is_set)
+    finally:
+        await backend.unlisten(woken.set)
+
+
 async def test_a_job_run_from_another_process_starts_at_once(
     backend: Store, other: Store, settings: Settings, clock: FakeClock, fake: FakeExecutor
 ) -> None:
