@@ -1,0 +1,208 @@
+"""Agent jobs that run unattended: sentinels, where a cost comes from, fallback models, a gate before the
+model. Against a real chat server on loopback whose answers each test scripts per model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from cronui.config import Settings
+from cronui.engine.clock import SystemClock
+from cronui.engine.engine import Engine
+from cronui.model import Job, Run, RunStatus, TargetKind
+from cronui.targets import Delivery
+from tests.engine.servers import Request, Server, Sink, send, sse
+from tests.helpers import settle
+
+USAGE = {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}
+
+
+@dataclass
+class Answer:
+    text: str = "Done."
+    status: int = 200  # not 200: an error response whose message is `text`
+    usage: dict[str, Any] | None = field(default_factory=lambda: dict(USAGE))
+
+
+@dataclass
+class ScriptedChat(Server):
+    """A chat endpoint answering each model from `script[model]`: its n-th request gets the n-th answer
+    (the last one again once they run out); a model without a script gets 404."""
+
+    script: dict[str, list[Answer]] = field(default_factory=dict)
+
+    def asked(self) -> list[str]:
+        return [r.json()["model"] for r in self.requests]
+
+    async def respond(self, req: Request, writer: asyncio.StreamWriter) -> None:
+        body = req.json()
+        model = body["model"]
+        answers = self.script.get(model)
+        if not answers:
+            await send(writer, 404, json.dumps({"error": {"message": f"no model {model}"}}).encode())
+            return
+        n = sum(1 for r in self.requests if r.json()["model"] == model)
+        answer = answers[min(n, len(answers)) - 1]
+        if answer.status != 200:
+            await send(writer, answer.status, json.dumps({"error": {"message": answer.text}}).encode())
+            return
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
+        words = [answer.text[i : i + 12] for i in range(0, len(answer.text), 12)] or [""]
+        for i, w in enumerate(words):
+            choice: dict[str, Any] = {"index": 0, "delta": {"content": w}}
+            if i == len(words) - 1:
+                choice["finish_reason"] = "stop"
+            writer.write(sse({"choices": [choice]}))
+        if answer.usage is not None:
+            writer.write(sse({"choices": [], "usage": answer.usage}))
+        writer.write(b"data: [DONE]\n\n")
+        await writer.drain()
+
+
+@pytest.fixture
+async def chat() -> AsyncIterator[ScriptedChat]:
+    s = ScriptedChat()
+    await s.start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Sink]:
+    s = Sink()
+    await s.start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+async def eng(store, settings: Settings) -> AsyncIterator[Engine]:
+    e = Engine(store, settings, SystemClock())
+    await e.open()
+    assert await e.try_acquire()
+    e.dispatcher.finisher.delivery_backoff_s = 0.01
+    yield e
+    await e.close(grace_s=2)
+
+
+def agent_job(name: str, chat: ScriptedChat, model: str, retries: int = 0, **target: Any) -> Job:
+    spec = {"base_url": f"{chat.url}/v1", "model": model, "message": "Check {job}", **target}
+    job = Job(name=name, schedule="@yearly", timezone="UTC", kind=TargetKind.AGENT, target=spec)
+    job.max_retries, job.retry_delay_s = retries, 0
+    return job
+
+
+def delivered(job: Job, sink: Sink) -> Job:
+    job.delivery = Delivery(mode="always", to=f"{sink.url}/ok", format="json")
+    return job
+
+
+async def run_to_end(eng: Engine, name: str) -> list[Run]:
+    """Run a job now and follow its retries to the final attempt (and its delivery)."""
+    first = await eng.control.trigger(name)
+    for _ in range(500):
+        await settle(eng)
+        attempts = await eng.store.attempts(first.id)
+        last = attempts[-1]
+        if last.status.is_final:
+            await eng.dispatcher.wait_deliveries()
+            return await eng.store.attempts(first.id)
+        await asyncio.sleep(max(0.01, (last.not_before - eng.clock.now_ms()) / 1000))
+    raise AssertionError("the run did not finish")
+
+
+# ---------------------------------------------------------------- sentinels
+
+
+async def test_task_failed_as_first_token_fails_with_its_reason_and_is_not_retried(eng, chat, sink):
+    chat.script["m"] = [Answer("TASK_FAILED: the source was unreachable\nI tried twice.")]
+    await eng.control.add_job(delivered(agent_job("feed", chat, "m", retries=2), sink))
+    runs = await run_to_end(eng, "feed")
+    assert [(r.status, r.error) for r in runs] == [(RunStatus.FAILED, "the source was unreachable")]
+    assert chat.asked() == ["m"]
+
+
+async def test_task_failed_as_last_line_with_a_reason(eng, chat):
+    chat.script["m"] = [Answer("Fetched 0 items.\nTASK_FAILED: empty feed"), Answer("Checked.\nTASK_FAILED")]
+    await eng.control.add_job(agent_job("feed", chat, "m"))
+    [first] = await run_to_end(eng, "feed")
+    [second] = await run_to_end(eng, "feed")
+    assert (first.status, first.error) == (RunStatus.FAILED, "empty feed")
+    assert (second.status, second.error) == (RunStatus.FAILED, "the agent reported TASK_FAILED")
+
+
+@pytest.mark.parametrize(
+    ("reply", "sentinel"),
+    [
+        ("HEARTBEAT_OK", "HEARTBEAT_OK"),
+        ("NO_REPLY: nothing new since yesterday", "NO_REPLY"),
+        ("NO_FLUSH keep the notes for later", "NO_FLUSH"),
+        ("IDEMPOTENT_SKIP:already sent today", "IDEMPOTENT_SKIP"),
+        ("Looked at 3 feeds, nothing new.\nIDEMPOTENT_SKIP", "IDEMPOTENT_SKIP"),
+        ("Checked the inbox.\nNO_FLUSH: unchanged", "NO_FLUSH"),
+    ],
+)
+async def test_quiet_sentinels_succeed_without_delivery(eng, chat, sink, reply, sentinel):
+    chat.script["m"] = [Answer(reply)]
+    await eng.control.add_job(delivered(agent_job("watch", chat, "m"), sink))
+    [run] = await run_to_end(eng, "watch")
+    assert run.status is RunStatus.SUCCEEDED and run.error is None
+    assert (run.delivery_status, run.delivery_reason) == ("suppressed", f"the agent replied {sentinel}")
+    assert sink.requests == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "I would normally answer NO_REPLY here, but three items changed.",
+        "NO_REPLYING to spam today; two real mails need you.",
+        "HEARTBEAT_OK_BUT two disks are nearly full",
+    ],
+)
+async def test_a_sentinel_inside_a_reply_is_just_text(eng, chat, sink, reply):
+    chat.script["m"] = [Answer(reply)]
+    await eng.control.add_job(delivered(agent_job("watch", chat, "m"), sink))
+    [run] = await run_to_end(eng, "watch")
+    assert run.status is RunStatus.SUCCEEDED and run.delivery_status == "delivered"
+    assert [r.json()["text"] for r in sink.requests] == [reply]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Rate limit exceeded, please retry in 20s",
+        "Error: 529 Overloaded",
+        "The server is overloaded. Try again later.",
+        "503 Service Unavailable",
+        "rate_limit_error",
+    ],
+)
+async def test_a_gateway_error_as_the_reply_is_a_retryable_failure(eng, chat, sink, reply):
+    chat.script["m"] = [Answer(reply), Answer("Three new items.")]
+    await eng.control.add_job(delivered(agent_job("digest", chat, "m", retries=1), sink))
+    first, second = await run_to_end(eng, "digest")
+    assert first.status is RunStatus.FAILED
+    assert first.error == f"the model server answered with an error as its reply: {reply}"
+    assert (second.status, second.output) == (RunStatus.SUCCEEDED, "Three new items.")
+    assert [r.json()["text"] for r in sink.requests] == ["Three new items."]  # the failure was not delivered
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Rate limits look fine today.",
+        "Overloaded trains again on line 4.",
+        "The API rate limit was raised to 500 requests a minute yesterday, so the nightly sync can run in one "
+        "go; nothing else changed in the provider's status page.",
+    ],
+)
+async def test_a_reply_that_mentions_rate_limits_is_a_reply(eng, chat, reply):
+    chat.script["m"] = [Answer(reply)]
+    await eng.control.add_job(agent_job("digest", chat, "m", retries=1))
+    [run] = await run_to_end(eng, "digest")
+    assert (run.status, run.output) == (RunStatus.SUCCEEDED, reply)
