@@ -166,6 +166,18 @@ class Run:
     delivery_status: str | None = None
     delivery_reason: str | None = None
 
+    # What an agent run's milestones record, read back as the run's own fields.
+
+    def milestone_data(self, name: str) -> dict[str, Any]:
+        """The data of the run's last milestone of that name ({} when it has none)."""
+        return next((m.data for m in reversed(self.milestones) if m.name == name), {})
+
+    @property
+    def cost_source(self) -> str | None:
+        """Where cost_usd came from: `prices` (the config's), `gateway` (its usage.cost), `table`
+        (genai-prices) or `unknown`; None for a run that counted no usage."""
+        return self.milestone_data("usage-calculated").get("cost_source")
+
 
 @dataclass
 class RunEvent:

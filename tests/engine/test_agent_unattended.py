@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from cronui.config import Settings
+from cronui.config import Price, Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.engine import Engine
 from cronui.model import Job, Run, RunStatus, TargetKind
+from cronui.present import run_json
 from cronui.targets import Delivery
 from tests.engine.servers import Request, Server, Sink, send, sse
 from tests.helpers import settle
@@ -206,3 +207,46 @@ async def test_a_reply_that_mentions_rate_limits_is_a_reply(eng, chat, reply):
     await eng.control.add_job(agent_job("digest", chat, "m", retries=1))
     [run] = await run_to_end(eng, "digest")
     assert (run.status, run.output) == (RunStatus.SUCCEEDED, reply)
+
+
+# ---------------------------------------------------------------- where a cost comes from
+
+
+async def test_cost_from_prices_then_the_gateway_then_the_table_else_unknown(eng, chat, settings):
+    with_cost = {**USAGE, "cost": 0.0123}
+    chat.script["priced"] = [Answer(usage=with_cost)]  # [prices] overrides what the gateway says
+    chat.script["routed"] = [Answer(usage=with_cost)]
+    chat.script["gpt-4o-mini"] = [Answer()]  # in genai-prices' table: $0.15 in, $0.60 out per million
+    chat.script["home-llama"] = [Answer()]
+    chat.script["no-usage"] = [Answer(usage=None)]
+    settings.prices["priced"] = Price(input=1.0, output=2.0)
+    runs = {}
+    for model in chat.script:
+        await eng.control.add_job(agent_job(model, chat, model))
+        [runs[model]] = await run_to_end(eng, model)
+    got = {m: (r.cost_usd, r.cost_source) for m, r in runs.items()}
+    assert got == {
+        "priced": (pytest.approx((1000 * 1.0 + 500 * 2.0) / 1e6), "prices"),
+        "routed": (0.0123, "gateway"),
+        "gpt-4o-mini": (pytest.approx((1000 * 0.15 + 500 * 0.60) / 1e6), "table"),
+        "home-llama": (None, "unknown"),
+        "no-usage": (None, "unknown"),
+    }
+    shown = run_json(runs["routed"])
+    assert (shown["cost_usd"], shown["cost_source"]) == (0.0123, "gateway")
+    assert runs["home-llama"].milestone_data("usage-calculated") == {
+        "prompt_tokens": 1000,
+        "completion_tokens": 500,
+        "total_tokens": 1500,
+        "cost_usd": None,
+        "cost_source": "unknown",
+    }
+
+
+async def test_a_gateway_cost_that_is_not_a_number_fails_the_run_naming_it(eng, chat):
+    chat.script["m"] = [Answer(usage={**USAGE, "cost": "cheap"})]
+    await eng.control.add_job(agent_job("odd", chat, "m", retries=2))
+    runs = await run_to_end(eng, "odd")
+    assert [(r.status, r.error) for r in runs] == [
+        (RunStatus.FAILED, "malformed stream: line 3: usage.cost is a string, not a number")
+    ]

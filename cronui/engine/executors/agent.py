@@ -44,6 +44,8 @@ TRANSIENT_REPLY = re.compile(
 )
 TRANSIENT_REPLY_MAX = 160  # characters: a longer reply is never taken for a gateway's error text
 CONVERSATION_KEY = "conversation"
+# Where a run's cost came from (the usage-calculated milestone's cost_source)
+COST_FROM_PRICES, COST_FROM_GATEWAY, COST_FROM_TABLE, COST_UNKNOWN = "prices", "gateway", "table", "unknown"
 
 
 class StreamError(Exception):
@@ -64,6 +66,7 @@ class StalledStream(Exception):
 
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
 MAX_TOKENS_COUNTED = 10**12  # a count beyond this is not a count (and would overflow the cost)
+MAX_COST_USD = 1e9  # a gateway's cost beyond this (or NaN) is not a cost
 REASONING_FIELDS = ("reasoning_content", "reasoning")  # what some servers stream while the model thinks
 
 
@@ -73,6 +76,7 @@ class Reply:
     finish_reason: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, int | None] | None = None  # None: the server did not say (unknown, never zero)
+    gateway_cost: float | None = None  # usage.cost (LiteLLM, OpenRouter): what the gateway charged, in USD
     first_token_ms: int | None = None
 
 
@@ -157,6 +161,16 @@ def _usage(value: Any, where: str) -> dict[str, int | None] | None:
     return usage
 
 
+def _gateway_cost(value: Any, where: str) -> float | None:
+    """`usage.cost`, the USD a gateway (LiteLLM, OpenRouter) says the request cost; absent or null: unknown."""
+    if not isinstance(value, dict) or value.get("cost") is None:
+        return None
+    cost = _expect(value["cost"], (int, float), f"{where}.cost", "a number")
+    if not 0 <= cost < MAX_COST_USD:
+        raise StreamError(f"{where}.cost is {cost}, not a cost in USD")
+    return float(cost)
+
+
 def _server_error(chunk: dict[str, Any]) -> str | None:
     err = chunk.get("error")
     if not err:
@@ -230,6 +244,8 @@ def _take_chunk(chunk: Any, reply: Reply, tools: dict[int, dict[str, Any]], ctx:
         usage = _usage(chunk["usage"], "usage")
         if usage is not None:
             reply.usage = usage
+        if (cost := _gateway_cost(chunk["usage"], "usage")) is not None:
+            reply.gateway_cost = cost
     if "choices" not in chunk:
         if "usage" in chunk:
             return False  # a usage-only chunk
@@ -324,6 +340,7 @@ def _plain_reply(payload: Any, ctx: RunContext, started: float) -> Reply:
             finish_reason=_opt_str(choice, "finish_reason", "choices[0]"),
             tool_calls=_tool_calls_from_message(message, "choices[0].message"),
             usage=_usage(payload.get("usage"), "usage"),
+            gateway_cost=_gateway_cost(payload.get("usage"), "usage"),
         )
     except StreamError as e:
         raise StreamError(f"malformed reply: {e}") from None
@@ -345,15 +362,39 @@ def _refuses_streaming(status: int, body: str) -> bool:
     return status in (400, 422) and "stream" in body.lower()
 
 
-def cost_usd(ctx: RunContext, model: str, usage: dict[str, int | None] | None) -> float | None:
-    """From the config's price table; unknown model, or unknown token counts -> unknown, never zero."""
-    price = ctx.prices.get(model)
-    if price is None or not usage:
-        return None
+def cost_usd(ctx: RunContext, model: str, base_url: str, reply: Reply) -> tuple[float | None, str]:
+    """The reply's cost in USD and where it came from, first that knows: the config's `[prices]` (it
+    overrides the rest), the gateway's own `usage.cost`, the genai-prices table; else unknown (None, never
+    zero: unknown token counts, or a model none of them knows)."""
+    usage = reply.usage or {}
     prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    price = ctx.prices.get(model)
+    if price is not None:
+        if prompt is None or completion is None:
+            return None, COST_UNKNOWN
+        return (prompt * price.input + completion * price.output) / 1e6, COST_FROM_PRICES
+    if reply.gateway_cost is not None:
+        return reply.gateway_cost, COST_FROM_GATEWAY
     if prompt is None or completion is None:
+        return None, COST_UNKNOWN
+    cost = table_cost(model, base_url, prompt, completion)
+    return (cost, COST_FROM_TABLE) if cost is not None else (None, COST_UNKNOWN)
+
+
+def table_cost(model: str, base_url: str, prompt: int, completion: int) -> float | None:
+    """From genai-prices' table (the provider recognised by its API URL, else by the model's name);
+    None for a model it does not know."""
+    from genai_prices import Usage, calc_price  # its table loads on first use, not with the CLI
+
+    usage = Usage(input_tokens=prompt, output_tokens=completion)
+    try:
+        return float(calc_price(usage, model, provider_api_url=base_url).total_price)
+    except LookupError:
+        pass
+    try:
+        return float(calc_price(usage, model).total_price)
+    except LookupError:
         return None
-    return (prompt * price.input + completion * price.output) / 1e6
 
 
 async def run(ctx: RunContext) -> Outcome:
@@ -443,7 +484,7 @@ async def run(ctx: RunContext) -> Outcome:
 
     ctx.milestone("execution-completed", finish_reason=reply.finish_reason, chars=len(reply.text))
     usage = reply.usage or {}
-    cost = cost_usd(ctx, model, reply.usage)
+    cost, cost_source = cost_usd(ctx, model, base, reply)
     fields.update(
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens"),
@@ -459,6 +500,7 @@ async def run(ctx: RunContext) -> Outcome:
         completion_tokens=usage.get("completion_tokens"),
         total_tokens=usage.get("total_tokens"),
         cost_usd=cost,
+        cost_source=cost_source,
     )
     memory: dict[str, Any] = {}
     if persistent:
