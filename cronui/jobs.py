@@ -35,6 +35,7 @@ from cronui.targets import (
     Delivery,
     HttpTarget,
     ShellTarget,
+    split_fallback,
 )
 
 # \Z, not $: `$` also matches before a trailing newline, which let "name\n" through
@@ -321,12 +322,29 @@ def _validate_agent(t: AgentTarget) -> None:
     if t.conversation not in CONVERSATIONS:
         raise JobError("conversation", f"expected {' or '.join(CONVERSATIONS)}, got {t.conversation!r}")
     _check_headers(t.headers, "agent-headers")
+    _validate_fallbacks(t.fallbacks)
     if t.stream is not None and not isinstance(t.stream, bool):
         raise JobError("stream", f"expected true or false, got {show(t.stream)}")
     try:
         json.dumps(t.extra, allow_nan=False)
     except (TypeError, ValueError):
         raise JobError("extra", "holds a value a JSON request cannot carry (a date, NaN or infinity)") from None
+
+
+def _validate_fallbacks(fallbacks: object) -> None:
+    if not isinstance(fallbacks, list):
+        raise JobError("fallback", f"expected a list of MODEL or MODEL@BASE_URL, got {show(fallbacks)}")
+    for text in fallbacks:
+        if not isinstance(text, str):
+            raise JobError("fallback", f"expected MODEL or MODEL@BASE_URL, got {show(text)}")
+        try:
+            model, url = split_fallback(text)
+        except ValueError as e:
+            raise JobError("fallback", str(e)) from None
+        if model != model.strip() or has_control(model):
+            raise JobError("fallback", f"{show(model)} must not start or end with spaces or hold control characters")
+        if url is not None:
+            _check_url(url, "fallback")
 
 
 def _validate_delivery(d: Delivery) -> None:

@@ -178,6 +178,21 @@ class Run:
         (genai-prices) or `unknown`; None for a run that counted no usage."""
         return self.milestone_data("usage-calculated").get("cost_source")
 
+    @property
+    def answered_by(self) -> str | None:
+        """The model whose reply the run recorded (a fallback's, when the job's own failed)."""
+        return self.milestone_data("usage-calculated").get("model")
+
+    @property
+    def models_failed(self) -> list[dict[str, Any]]:
+        """The models that failed this attempt, in order, with their errors ({model, error}): the job's
+        own and the fallbacks asked after it, as the `model-failed` milestones say."""
+        return [
+            {"model": m.data.get("model"), "error": m.data.get("error")}
+            for m in self.milestones
+            if m.name == "model-failed"
+        ]
+
 
 @dataclass
 class RunEvent:

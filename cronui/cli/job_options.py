@@ -52,6 +52,13 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     kind.add_argument("--max-tokens", metavar="N")
     kind.add_argument("--temperature", metavar="T")
     kind.add_argument("--idle-timeout", metavar="S", help="agent: fail when no token arrives for this long (2m)")
+    unattended = p.add_argument_group("agent jobs that run unattended")
+    unattended.add_argument(
+        "--fallback",
+        action="append",
+        metavar="MODEL[@BASE_URL]",
+        help="asked when the model before it fails transiently (repeatable, in order; '' clears)",
+    )
     out = p.add_argument_group("delivery and alerts")
     out.add_argument("--deliver-to", metavar="URL", help="webhook for results (may be ${env:NAME})")
     out.add_argument("--deliver", choices=DELIVERY_MODES, help="when to deliver (default always)")
@@ -199,6 +206,7 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         job.kind = TargetKind.AGENT
         job.target = retarget(job.target, job.kind, base_url=a.agent)
     given = [a.model, a.message, a.system, a.api_key_env, a.conversation, a.max_tokens, a.temperature, a.idle_timeout]
+    given += [a.fallback]
     if all(v is None for v in given):
         return
     t = job.target
@@ -218,6 +226,8 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         t.idle_timeout_s = (
             parse_duration(a.idle_timeout, "--idle-timeout", bounds.POSITIVE_DURATION) if a.idle_timeout else None
         )
+    if (fallbacks := _names(a.fallback)) is not None:
+        t.fallbacks = fallbacks
 
 
 def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:

@@ -130,6 +130,10 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
                 f"  tokens in {run.prompt_tokens} · out {run.completion_tokens} · total {run.total_tokens}"
                 f" · cost {cost}"
             )
+        if run.models_failed:
+            print(f"  answered by {run.answered_by or 'no model'}")
+            for failure in run.models_failed:
+                print(f"  model {failure['model']} failed: {failure['error']}")
         for call in run.tool_calls:
             print(f"  tool call {call.get('name')} {call.get('arguments')}")
         if run.delivery_status:

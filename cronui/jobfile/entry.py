@@ -290,6 +290,7 @@ class EntryReader:
             idle_timeout_s=self.duration(table, "idle_timeout", "agent.idle_timeout", bounds.POSITIVE_DURATION),
             stream=self.boolean(table, "stream", "agent.stream"),
             keep_turns=self.integer(table, "keep_turns", "agent.keep_turns", bounds.KEEP_TURNS),
+            fallbacks=self.names(table, "fallbacks", "agent.fallbacks") or [],
         )
 
     def delivery(self) -> Delivery:

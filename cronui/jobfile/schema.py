@@ -55,6 +55,7 @@ AGENT_KEYS: dict[str, tuple[str, Any]] = {
     "idle_timeout": ("idle_timeout_s", None),
     "stream": ("stream", True),
     "keep_turns": ("keep_turns", None),
+    "fallbacks": ("fallbacks", []),
 }
 SHELL_KEYS: dict[str, tuple[str, Any]] = {"shell": ("command", None), "cwd": ("cwd", None), "env": ("env", {})}
 DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
@@ -106,6 +107,7 @@ EXPORT_DEFAULTS: dict[str, Any] = {
     "http.method": HTTP_METHOD,
     "agent.conversation": CONVERSATION,
     "agent.stream": True,
+    "agent.fallbacks": [],
 }
 # Fields as `jobs.validate` names them (the CLI's options) -> the file's key; others only swap - for _.
 _FIELD_TO_KEY = {
@@ -131,6 +133,7 @@ _FIELD_TO_KEY = {
     "agent-headers": "agent.headers",
     "stream": "agent.stream",
     "extra": "agent.extra",
+    "fallback": "agent.fallbacks",
     "deliver-to": "deliver_to",
     "deliver-format": "deliver_format",
     "alert-to": "alert_to",

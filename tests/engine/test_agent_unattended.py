@@ -30,6 +30,11 @@ class Answer:
     usage: dict[str, Any] | None = field(default_factory=lambda: dict(USAGE))
 
 
+def error_body(message: str) -> str:
+    """What the server sends with an error status (and a failed run quotes)."""
+    return json.dumps({"error": {"message": message}})
+
+
 @dataclass
 class ScriptedChat(Server):
     """A chat endpoint answering each model from `script[model]`: its n-th request gets the n-th answer
@@ -50,7 +55,7 @@ class ScriptedChat(Server):
         n = sum(1 for r in self.requests if r.json()["model"] == model)
         answer = answers[min(n, len(answers)) - 1]
         if answer.status != 200:
-            await send(writer, answer.status, json.dumps({"error": {"message": answer.text}}).encode())
+            await send(writer, answer.status, error_body(answer.text).encode())
             return
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
         words = [answer.text[i : i + 12] for i in range(0, len(answer.text), 12)] or [""]
@@ -235,6 +240,7 @@ async def test_cost_from_prices_then_the_gateway_then_the_table_else_unknown(eng
     shown = run_json(runs["routed"])
     assert (shown["cost_usd"], shown["cost_source"]) == (0.0123, "gateway")
     assert runs["home-llama"].milestone_data("usage-calculated") == {
+        "model": "home-llama",
         "prompt_tokens": 1000,
         "completion_tokens": 500,
         "total_tokens": 1500,
@@ -250,3 +256,72 @@ async def test_a_gateway_cost_that_is_not_a_number_fails_the_run_naming_it(eng, 
     assert [(r.status, r.error) for r in runs] == [
         (RunStatus.FAILED, "malformed stream: line 3: usage.cost is a string, not a number")
     ]
+
+
+# ---------------------------------------------------------------- fallbacks
+
+
+@pytest.fixture
+async def other() -> AsyncIterator[ScriptedChat]:
+    s = ScriptedChat()
+    await s.start()
+    yield s
+    await s.stop()
+
+
+async def test_a_fallback_answers_when_the_model_before_it_fails_transiently(eng, chat, other, sink, settings):
+    chat.script["main"] = [Answer("overloaded", status=503)]
+    chat.script["second"] = [Answer("rate limited", status=429)]
+    other.script["third"] = [Answer("Two new items.", usage={**USAGE, "cost": 0.002})]
+    settings.prices["main"] = Price(input=1.0, output=1.0)  # not the model that answered: not its price
+    fallbacks = ["second", f"third@{other.url}/v1"]
+    await eng.control.add_job(delivered(agent_job("digest", chat, "main", fallbacks=fallbacks), sink))
+    [run] = await run_to_end(eng, "digest")
+    assert (run.status, run.output) == (RunStatus.SUCCEEDED, "Two new items.")
+    assert chat.asked() == ["main", "second"] and other.asked() == ["third"]
+    assert run.answered_by == "third"
+    assert run.models_failed == [
+        {"model": "main", "error": f"HTTP 503 Service Unavailable: {error_body('overloaded')}"},
+        {"model": "second", "error": f"HTTP 429 Too Many Requests: {error_body('rate limited')}"},
+    ]
+    assert [(m.name, m.data.get("model"), m.data.get("next")) for m in run.milestones if "model" in m.data] == [
+        ("execution-started", "main", None),
+        ("model-failed", "main", "second"),
+        ("execution-started", "second", None),
+        ("model-failed", "second", "third"),
+        ("execution-started", "third", None),
+        ("usage-calculated", "third", None),
+    ]
+    assert (run.cost_usd, run.cost_source) == (0.002, "gateway")
+    assert run.summary.endswith("answered by third after main, second failed")
+    shown = run_json(run)
+    assert shown["model"] == "third" and [f["model"] for f in shown["models_failed"]] == ["main", "second"]
+    assert [r.json()["text"] for r in sink.requests] == ["Two new items."]
+
+
+async def test_a_permanent_failure_is_not_handed_to_a_fallback(eng, chat):
+    chat.script["main"] = [Answer("invalid api key", status=401)]
+    chat.script["second"] = [Answer("Fine.")]
+    await eng.control.add_job(agent_job("digest", chat, "main", retries=2, fallbacks=["second"]))
+    runs = await run_to_end(eng, "digest")
+    assert [r.status for r in runs] == [RunStatus.FAILED] and chat.asked() == ["main"]
+    assert runs[0].error.startswith("main: HTTP 401 from the model server")
+    assert runs[0].models_failed == [{"model": "main", "error": runs[0].error.removeprefix("main: ")}]
+
+
+async def test_a_chain_where_every_model_fails_is_retried_from_the_start(eng, chat):
+    chat.script["main"] = [Answer("overloaded", status=503)]
+    chat.script["second"] = [Answer("Rate limit exceeded, retry in 20s")]  # an error rendered as the reply
+    chat.script["third"] = [Answer("bad gateway", status=502), Answer("Recovered.")]
+    job = agent_job("digest", chat, "main", retries=1, fallbacks=["second", "third"])
+    await eng.control.add_job(job)
+    first, second = await run_to_end(eng, "digest")
+    assert first.status is RunStatus.FAILED
+    assert first.error == f"all 3 models failed; the last, third: HTTP 502 Bad Gateway: {error_body('bad gateway')}"
+    assert [f["model"] for f in first.models_failed] == ["main", "second", "third"]
+    assert first.models_failed[1]["error"] == (
+        "the model server answered with an error as its reply: Rate limit exceeded, retry in 20s"
+    )
+    assert first.answered_by is None
+    assert chat.asked() == ["main", "second", "third", "main", "second", "third"]
+    assert (second.status, second.output, second.answered_by) == (RunStatus.SUCCEEDED, "Recovered.", "third")

@@ -9,6 +9,7 @@ setup-completed, execution-started, first-token, execution-completed, usage-calc
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import time
@@ -19,10 +20,10 @@ from typing import Any
 import httpx
 
 from cronui.engine.executors import redirects
-from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
+from cronui.engine.executors.base import CappedBuffer, Outcome, RunContext, permanent_failure
 from cronui.engine.executors.http import masked_request, redirect_guard, status_failure, transport_error
 from cronui.model import RunStatus
-from cronui.targets import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_KEEP_TURNS, AgentTarget
+from cronui.targets import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_KEEP_TURNS, AgentTarget, split_fallback
 
 PLACEHOLDER = re.compile(r"\{(job|scheduled_for|last_output)\}")
 FAILED_SENTINEL = "TASK_FAILED"
@@ -397,13 +398,47 @@ def table_cost(model: str, base_url: str, prompt: int, completion: int) -> float
         return None
 
 
+@dataclass
+class Endpoint:
+    """A model and where to ask it: the job's own, or one of its fallbacks."""
+
+    model: str
+    base: str  # the base URL without its trailing slash (price tables know a provider by it)
+
+    @property
+    def url(self) -> str:
+        return self.base if self.base.endswith("/chat/completions") else f"{self.base}/chat/completions"
+
+
+def endpoints(spec: AgentTarget) -> list[Endpoint]:
+    """The job's model, then its fallbacks in order (a fallback without a URL uses the job's)."""
+    out = [Endpoint(spec.model, spec.base_url.rstrip("/"))]
+    for text in spec.fallbacks:
+        model, base = split_fallback(text)
+        out.append(Endpoint(model, (base or spec.base_url).rstrip("/")))
+    return out
+
+
+@dataclass
+class Asking:
+    """What every request of one run shares, whichever endpoint it goes to."""
+
+    client: httpx.AsyncClient
+    headers: dict[str, str]
+    guard: redirects.RedirectGuard
+    timeout: httpx.Timeout
+    idle_s: float
+    stream: bool
+    key_env: str | None
+    fields: dict[str, Any]
+
+
 async def run(ctx: RunContext) -> Outcome:
     spec = ctx.job.target
     if not isinstance(spec, AgentTarget):
         return permanent_failure(f"not an agent job ({spec.kind})")
-    model = spec.model
-    base = spec.base_url.rstrip("/")
-    url = base if base.endswith("/chat/completions") else f"{base}/chat/completions"
+    ends = endpoints(spec)
+    model, url = ends[0].model, ends[0].url
 
     # setup: key, conversation, request
     headers = {"Content-Type": "application/json", "Accept": "text/event-stream, application/json"}
@@ -440,51 +475,44 @@ async def run(ctx: RunContext) -> Outcome:
     fields: dict[str, Any] = {"request": request}
     ctx.milestone("setup-completed", messages=len(messages), conversation="persistent" if persistent else "isolated")
 
-    client = ctx.http or redirects.client(follow_redirects=True)
-    guard = redirect_guard(spec.headers)  # the key and ${env:} headers never follow to another origin
     idle_s = float(spec.idle_timeout_s or DEFAULT_IDLE_TIMEOUT_S)
-    timeout = httpx.Timeout(ctx.job.timeout_s, connect=min(10.0, ctx.job.timeout_s), read=idle_s)
-    stream = spec.stream is not False  # None: stream, falling back to one plain request
-    started = time.monotonic()
+    asking = Asking(
+        client=ctx.http or redirects.client(follow_redirects=True),
+        headers=headers,
+        guard=redirect_guard(spec.headers),  # the key and ${env:} headers never follow to another origin
+        timeout=httpx.Timeout(ctx.job.timeout_s, connect=min(10.0, ctx.job.timeout_s), read=idle_s),
+        idle_s=idle_s,
+        stream=spec.stream is not False,  # None: stream, falling back to one plain request
+        key_env=key_env,
+        fields=fields,
+    )
+    failed: list[str] = []
     try:
-        reply: Reply | None = None
-        if stream:
-            streaming = {**body, "stream": True, "stream_options": {"include_usage": True}}
-            ctx.milestone("execution-started", stream=True)
-            async with client.stream(
-                "POST", url, headers=headers, json=streaming, timeout=timeout, extensions=guard.extensions()
-            ) as resp:
-                if resp.status_code >= 400:
-                    text = (await resp.aread()).decode("utf-8", "replace")
-                    if not _refuses_streaming(resp.status_code, text):
-                        return _http_failure(resp, text, fields, key_env)
-                elif "text/event-stream" in resp.headers.get("content-type", ""):
-                    reply = await _read_stream(resp, ctx, started, idle_s)
-                else:  # answered the whole thing at once
-                    reply = _plain_reply(_json_body(await resp.aread()), ctx, started)
-        if reply is None:
-            ctx.milestone("execution-started", stream=False)
-            resp = await client.post(url, headers=headers, json=body, timeout=timeout, extensions=guard.extensions())
-            if resp.status_code >= 400:
-                return _http_failure(resp, resp.text, fields, key_env)
-            reply = _plain_reply(_json_body(resp.content), ctx, started)
-    except StalledStream as e:
-        return Outcome(RunStatus.TIMED_OUT, error=str(e), fields=fields)
-    except CutStream as e:
-        return Outcome(RunStatus.FAILED, error=str(e), fields=fields)
-    except httpx.HTTPError as e:
-        if isinstance(e, httpx.ReadTimeout):
-            return Outcome(RunStatus.TIMED_OUT, error=f"no token for {idle_s:g}s (idle timeout)", fields=fields)
-        return Outcome(RunStatus.FAILED, error=ctx.mask(transport_error(e)), fields=fields)
-    except StreamError as e:
-        return permanent_failure(ctx.mask(str(e)), fields=fields)
+        for i, at in enumerate(ends):
+            answer = await _ask(ctx, asking, at, body if i == 0 else {**body, "model": at.model})
+            if isinstance(answer, Reply) and not answer.tool_calls and transient_reply(answer.text):
+                shown = " ".join(answer.text.split())
+                error = f"the model server answered with an error as its reply: {shown}"
+                answer = Outcome(RunStatus.FAILED, error=error, fields=fields)
+            if isinstance(answer, Reply):
+                reply, answered = answer, at
+                break
+            if len(ends) == 1:
+                return answer
+            nxt = ends[i + 1] if i + 1 < len(ends) and _worth_another(answer) else None
+            ctx.milestone("model-failed", model=at.model, error=answer.error, next=nxt.model if nxt else None)
+            failed.append(at.model)
+            if nxt is None:
+                return _chain_failed(answer, at, failed, len(ends))
+            # the run's output is the reply of the model that answers, not what a failed one began
+            ctx.stdout = CappedBuffer(ctx.output_cap, ctx.secrets_used)
     finally:
         if ctx.http is None:
-            await client.aclose()
+            await asking.client.aclose()
 
     ctx.milestone("execution-completed", finish_reason=reply.finish_reason, chars=len(reply.text))
     usage = reply.usage or {}
-    cost, cost_source = cost_usd(ctx, model, base, reply)
+    cost, cost_source = cost_usd(ctx, answered.model, answered.base, reply)
     fields.update(
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens"),
@@ -492,10 +520,12 @@ async def run(ctx: RunContext) -> Outcome:
         cost_usd=cost,
         tool_calls=reply.tool_calls,
         summary=f"finish: {reply.finish_reason or 'unknown'}"
-        + (f" · first token {reply.first_token_ms} ms" if reply.first_token_ms is not None else ""),
+        + (f" · first token {reply.first_token_ms} ms" if reply.first_token_ms is not None else "")
+        + (f" · answered by {answered.model} after {', '.join(failed)} failed" if failed else ""),
     )
     ctx.milestone(
         "usage-calculated",
+        model=answered.model,
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens"),
         total_tokens=usage.get("total_tokens"),
@@ -514,8 +544,65 @@ async def run(ctx: RunContext) -> Outcome:
     return _verdict(reply, fields, memory)
 
 
+async def _ask(ctx: RunContext, a: Asking, at: Endpoint, body: dict[str, Any]) -> Reply | Outcome:
+    """One model's complete reply, or the outcome of its failure."""
+    fields, url = a.fields, at.url
+    started = time.monotonic()
+    try:
+        reply: Reply | None = None
+        if a.stream:
+            streaming = {**body, "stream": True, "stream_options": {"include_usage": True}}
+            ctx.milestone("execution-started", stream=True, model=at.model)
+            async with a.client.stream(
+                "POST", url, headers=a.headers, json=streaming, timeout=a.timeout, extensions=a.guard.extensions()
+            ) as resp:
+                if resp.status_code >= 400:
+                    text = (await resp.aread()).decode("utf-8", "replace")
+                    if not _refuses_streaming(resp.status_code, text):
+                        return _http_failure(resp, text, fields, a.key_env)
+                elif "text/event-stream" in resp.headers.get("content-type", ""):
+                    reply = await _read_stream(resp, ctx, started, a.idle_s)
+                else:  # answered the whole thing at once
+                    reply = _plain_reply(_json_body(await resp.aread()), ctx, started)
+        if reply is None:
+            ctx.milestone("execution-started", stream=False, model=at.model)
+            resp = await a.client.post(
+                url, headers=a.headers, json=body, timeout=a.timeout, extensions=a.guard.extensions()
+            )
+            if resp.status_code >= 400:
+                return _http_failure(resp, resp.text, fields, a.key_env)
+            reply = _plain_reply(_json_body(resp.content), ctx, started)
+    except StalledStream as e:
+        return Outcome(RunStatus.TIMED_OUT, error=str(e), fields=fields)
+    except CutStream as e:
+        return Outcome(RunStatus.FAILED, error=str(e), fields=fields)
+    except httpx.HTTPError as e:
+        if isinstance(e, httpx.ReadTimeout):
+            return Outcome(RunStatus.TIMED_OUT, error=f"no token for {a.idle_s:g}s (idle timeout)", fields=fields)
+        return Outcome(RunStatus.FAILED, error=ctx.mask(transport_error(e)), fields=fields)
+    except StreamError as e:
+        return permanent_failure(ctx.mask(str(e)), fields=fields)
+    return reply
+
+
+def _worth_another(outcome: Outcome) -> bool:
+    """A failure another model may not share: a server error, a rate limit, a timeout, a cut stream."""
+    return outcome.transient and outcome.status in (RunStatus.FAILED, RunStatus.TIMED_OUT)
+
+
+def _chain_failed(last: Outcome, at: Endpoint, failed: list[str], count: int) -> Outcome:
+    """The last model's failure, saying what failed before it."""
+    if len(failed) == count:
+        error = f"all {count} models failed; the last, {at.model}: {last.error}"
+    elif len(failed) > 1:
+        error = f"{at.model}: {last.error} (after {', '.join(failed[:-1])} failed)"
+    else:
+        error = f"{at.model}: {last.error}"
+    return dataclasses.replace(last, error=error)
+
+
 def _verdict(reply: Reply, fields: dict[str, Any], memory: dict[str, Any]) -> Outcome:
-    """What a complete reply means: a sentinel's word, a gateway's error dressed as a reply, or a success."""
+    """What a complete reply means: a sentinel's word, or a success."""
     found = find_sentinel(reply.text)
     if found and found[0] == FAILED_SENTINEL:
         error = found[1] or "the agent reported TASK_FAILED"
@@ -527,11 +614,6 @@ def _verdict(reply: Reply, fields: dict[str, Any], memory: dict[str, Any]) -> Ou
             memory=memory,
             deliver_text=reply.text,
             suppress_delivery=f"the agent replied {found[0]}",
-        )
-    if transient_reply(reply.text):
-        shown = " ".join(reply.text.split())
-        return Outcome(
-            RunStatus.FAILED, error=f"the model server answered with an error as its reply: {shown}", fields=fields
         )
     return Outcome(RunStatus.SUCCEEDED, fields=fields, memory=memory, deliver_text=reply.text)
 

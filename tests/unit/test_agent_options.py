@@ -1,0 +1,79 @@
+"""The options and job-file keys of agent jobs that run unattended: fallbacks, a gate, a stagger."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import cli
+
+AGENT = ["--agent", "http://127.0.0.1:4000/v1", "--model", "main", "--message", "Digest for {job}"]
+
+
+def add(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict, str]:
+    code, out, err = cli(capsys, "jobs", "add", "digest", "--schedule", "0 8 * * *", *AGENT, *argv, "--json")
+    return code, (json.loads(out) if code == 0 else {}), err
+
+
+def test_fallbacks_from_the_cli_in_order_and_cleared_on_edit(capsys, cli_db):
+    code, job, err = add(
+        capsys, "--fallback", "second", "--fallback", "claude-3-5-sonnet@20240620@https://gw.example/v1"
+    )
+    assert code == 0, err
+    assert job["target"]["fallbacks"] == ["second", "claude-3-5-sonnet@20240620@https://gw.example/v1"]
+    code, out, err = cli(capsys, "jobs", "edit", "digest", "--fallback", "", "--json")
+    assert code == 0, err
+    assert json.loads(out)["target"]["fallbacks"] == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--fallback", "@https://gw.example/v1"], "fallback: '@https://gw.example/v1' names no model"),
+        (["--fallback", " padded"], "fallback: ' padded' must not start or end with spaces"),
+        (["--fallback", "m@https://gw example/v1"], "fallback: expected an http:// or https:// URL"),
+    ],
+)
+def test_bad_fallbacks_are_refused_naming_the_problem(capsys, cli_db, argv, message):
+    code, _, err = add(capsys, *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert cli(capsys, "jobs", "list", "--json")[1].strip() == "[]"
+
+
+def test_a_fallback_on_a_shell_job_is_refused(capsys, cli_db):
+    code, _, err = cli(capsys, "jobs", "add", "x", "--schedule", "@daily", "--shell", "true", "--fallback", "m")
+    assert code == 2 and "only for --agent jobs" in err
+
+
+JOB_FILE = """
+[[job]]
+name = "digest"
+schedule = "0 8 * * 1-5"
+
+[job.agent]
+base_url = "http://127.0.0.1:4000/v1"
+model = "main"
+message = "Digest for {job}"
+fallbacks = ["second", "local@http://127.0.0.1:11434/v1"]
+"""
+
+
+def test_fallbacks_in_a_job_file_apply_and_export_back(capsys, cli_db, tmp_path: Path):
+    (tmp_path / "jobs.toml").write_text(JOB_FILE)
+    code, _, err = cli(capsys, "apply", "jobs.toml")
+    assert code == 0, err
+    code, exported, _ = cli(capsys, "export")
+    agent = tomllib.loads(exported)["job"][0]["agent"]
+    assert agent["fallbacks"] == ["second", "local@http://127.0.0.1:11434/v1"]
+    (tmp_path / "jobs.toml").write_text(JOB_FILE.replace('"second", ', ""))
+    code, out, err = cli(capsys, "apply", "jobs.toml")
+    assert code == 0 and "1 changed" in out, out + err
+
+
+def test_a_bad_fallback_in_a_job_file_names_its_key(capsys, cli_db, tmp_path: Path):
+    (tmp_path / "jobs.toml").write_text(JOB_FILE.replace('"second"', '"@http://x/v1"'))
+    code, _, err = cli(capsys, "apply", "jobs.toml")
+    assert code == 2 and "agent.fallbacks" in err and "names no model" in err, err
