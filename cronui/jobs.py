@@ -323,6 +323,8 @@ def _validate_agent(t: AgentTarget) -> None:
         raise JobError("conversation", f"expected {' or '.join(CONVERSATIONS)}, got {t.conversation!r}")
     _check_headers(t.headers, "agent-headers")
     _validate_fallbacks(t.fallbacks)
+    if t.gate is not None and (not isinstance(t.gate, str) or not t.gate.strip()):
+        raise JobError("gate", "the check to run is empty (give a shell command, or leave the gate out)")
     if t.stream is not None and not isinstance(t.stream, bool):
         raise JobError("stream", f"expected true or false, got {show(t.stream)}")
     try:

@@ -78,6 +78,7 @@ REASON_PAUSED = "paused"
 REASON_OVERLAP = "overlap"
 REASON_QUEUE_FULL = "queue full"
 REASON_DISABLED = "disabled"
+REASON_GATE = "gate"  # an agent job's gate said there is nothing to do (exit 1)
 
 
 @dataclass

@@ -45,7 +45,9 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     kind.add_argument("--expect-body", metavar="TEXT", help="success also needs TEXT in the response body")
     kind.add_argument("--agent", metavar="BASE_URL", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
     kind.add_argument("--model", metavar="MODEL")
-    kind.add_argument("--message", metavar="TEXT", help="placeholders: {job} {scheduled_for} {last_output}")
+    kind.add_argument(
+        "--message", metavar="TEXT", help="placeholders: {job} {scheduled_for} {last_output} {gate_output}"
+    )
     kind.add_argument("--system", metavar="TEXT", help="system prompt")
     kind.add_argument("--api-key-env", metavar="VAR", help="the environment variable holding the API key")
     kind.add_argument("--conversation", choices=CONVERSATIONS, help="fresh each run, or carried over")
@@ -58,6 +60,11 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
         action="append",
         metavar="MODEL[@BASE_URL]",
         help="asked when the model before it fails transiently (repeatable, in order; '' clears)",
+    )
+    unattended.add_argument(
+        "--gate",
+        metavar="CMD",
+        help="shell check run first: exit 0 asks the model ({gate_output} is its stdout), 1 skips the run",
     )
     out = p.add_argument_group("delivery and alerts")
     out.add_argument("--deliver-to", metavar="URL", help="webhook for results (may be ${env:NAME})")
@@ -206,7 +213,7 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         job.kind = TargetKind.AGENT
         job.target = retarget(job.target, job.kind, base_url=a.agent)
     given = [a.model, a.message, a.system, a.api_key_env, a.conversation, a.max_tokens, a.temperature, a.idle_timeout]
-    given += [a.fallback]
+    given += [a.fallback, a.gate]
     if all(v is None for v in given):
         return
     t = job.target
@@ -228,6 +235,8 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         )
     if (fallbacks := _names(a.fallback)) is not None:
         t.fallbacks = fallbacks
+    if a.gate is not None:
+        t.gate = a.gate or None
 
 
 def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:

@@ -291,6 +291,7 @@ class EntryReader:
             stream=self.boolean(table, "stream", "agent.stream"),
             keep_turns=self.integer(table, "keep_turns", "agent.keep_turns", bounds.KEEP_TURNS),
             fallbacks=self.names(table, "fallbacks", "agent.fallbacks") or [],
+            gate=self.text(table, "gate", "agent.gate"),
         )
 
     def delivery(self) -> Delivery:

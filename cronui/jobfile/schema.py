@@ -56,6 +56,7 @@ AGENT_KEYS: dict[str, tuple[str, Any]] = {
     "stream": ("stream", True),
     "keep_turns": ("keep_turns", None),
     "fallbacks": ("fallbacks", []),
+    "gate": ("gate", None),
 }
 SHELL_KEYS: dict[str, tuple[str, Any]] = {"shell": ("command", None), "cwd": ("cwd", None), "env": ("env", {})}
 DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
@@ -134,6 +135,7 @@ _FIELD_TO_KEY = {
     "stream": "agent.stream",
     "extra": "agent.extra",
     "fallback": "agent.fallbacks",
+    "gate": "agent.gate",
     "deliver-to": "deliver_to",
     "deliver-format": "deliver_format",
     "alert-to": "alert_to",

@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -325,3 +326,62 @@ async def test_a_chain_where_every_model_fails_is_retried_from_the_start(eng, ch
     assert first.answered_by is None
     assert chat.asked() == ["main", "second", "third", "main", "second", "third"]
     assert (second.status, second.output, second.answered_by) == (RunStatus.SUCCEEDED, "Recovered.", "third")
+
+
+# ---------------------------------------------------------------- a gate before the model
+
+
+async def test_an_open_gate_hands_its_output_to_the_message(eng, chat):
+    chat.script["m"] = [Answer("Summarised.")]
+    gate = "echo '3 new tickets'; echo 'checked the queue' >&2"
+    await eng.control.add_job(agent_job("triage", chat, "m", gate=gate, message="Triage these: {gate_output}."))
+    [run] = await run_to_end(eng, "triage")
+    assert run.status is RunStatus.SUCCEEDED and run.output == "Summarised."
+    assert chat.requests[0].json()["messages"][-1]["content"] == "Triage these: 3 new tickets."
+    assert run.stderr == "checked the queue\n"
+    names = [m.name for m in run.milestones]
+    assert names[:3] == ["gate-started", "gate-open", "setup-completed"]
+    assert run.milestone_data("gate-open") == {"exit_code": 0, "output_bytes": 14}
+
+
+async def test_a_closed_gate_skips_the_run_and_calls_no_model(eng, chat, sink):
+    chat.script["m"] = [Answer("Should not be asked.")]
+    job = delivered(agent_job("triage", chat, "m", retries=2, gate="test -s /nonexistent/queue"), sink)
+    await eng.control.add_job(job)
+    runs = await run_to_end(eng, "triage")
+    assert [(r.status, r.reason, r.exit_code) for r in runs] == [(RunStatus.SKIPPED, "gate", 1)]
+    assert runs[0].error is None and chat.requests == [] and sink.requests == []
+    assert (runs[0].delivery_status, runs[0].delivery_reason) == ("suppressed", "the gate found nothing to do")
+    assert [m.name for m in runs[0].milestones] == ["gate-started", "gate-closed"]
+    stored = await eng.store.get_job_by_name("triage")
+    assert stored.consecutive_failures == 0 and stored.last_status is RunStatus.SKIPPED
+
+
+async def test_a_gate_that_breaks_fails_the_run_without_calling_the_model(eng, chat):
+    chat.script["m"] = [Answer("Should not be asked.")]
+    await eng.control.add_job(agent_job("triage", chat, "m", gate="echo 'no such queue' >&2; exit 3"))
+    [run] = await run_to_end(eng, "triage")
+    assert (run.status, run.error, run.exit_code) == (RunStatus.FAILED, "the gate failed: exited with code 3", 3)
+    assert run.stderr == "no such queue\n" and chat.requests == []
+    assert [m.name for m in run.milestones] == ["gate-started", "gate-failed"]
+
+
+async def test_a_gate_that_hangs_is_stopped_with_the_run(eng, chat, tmp_path):
+    chat.script["m"] = [Answer("Should not be asked.")]
+    pidfile = tmp_path / "child.pid"
+    job = agent_job("triage", chat, "m", gate=f"sleep 30 & echo $! > {pidfile}; wait")
+    job.timeout_s = 1
+    await eng.control.add_job(job)
+    [run] = await run_to_end(eng, "triage")
+    assert run.status is RunStatus.TIMED_OUT and chat.requests == []
+    assert run.error == "timed out after 1s" and [m.name for m in run.milestones] == ["gate-started"]
+    assert not alive(int(pidfile.read_text()))
+
+
+def alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (this machine's init may not reap orphans)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")

@@ -77,3 +77,17 @@ def test_a_bad_fallback_in_a_job_file_names_its_key(capsys, cli_db, tmp_path: Pa
     (tmp_path / "jobs.toml").write_text(JOB_FILE.replace('"second"', '"@http://x/v1"'))
     code, _, err = cli(capsys, "apply", "jobs.toml")
     assert code == 2 and "agent.fallbacks" in err and "names no model" in err, err
+
+
+def test_a_gate_from_the_cli_and_a_job_file(capsys, cli_db, tmp_path: Path):
+    code, job, err = add(capsys, "--gate", "test -s ~/inbox/new.txt && cat ~/inbox/new.txt")
+    assert code == 0, err
+    assert job["target"]["gate"] == "test -s ~/inbox/new.txt && cat ~/inbox/new.txt"
+    code, out, err = cli(capsys, "jobs", "edit", "digest", "--gate", "", "--json")
+    assert code == 0 and json.loads(out)["target"]["gate"] is None, err
+    code, _, err = cli(capsys, "jobs", "edit", "digest", "--gate", "   ")
+    assert code == 2 and "gate: the check to run is empty" in err and len(err.strip().splitlines()) == 1
+    (tmp_path / "jobs.toml").write_text(JOB_FILE.replace("fallbacks =", 'gate = "./has-news"\nfallbacks ='))
+    code, _, err = cli(capsys, "apply", "jobs.toml")
+    assert code == 0, err
+    assert tomllib.loads(cli(capsys, "export")[1])["job"][0]["agent"]["gate"] == "./has-news"

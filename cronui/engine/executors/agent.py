@@ -19,13 +19,13 @@ from typing import Any
 
 import httpx
 
-from cronui.engine.executors import redirects
+from cronui.engine.executors import redirects, shell
 from cronui.engine.executors.base import CappedBuffer, Outcome, RunContext, permanent_failure
 from cronui.engine.executors.http import masked_request, redirect_guard, status_failure, transport_error
-from cronui.model import RunStatus
-from cronui.targets import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_KEEP_TURNS, AgentTarget, split_fallback
+from cronui.model import REASON_GATE, RunStatus, TargetKind
+from cronui.targets import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_KEEP_TURNS, AgentTarget, ShellTarget, split_fallback
 
-PLACEHOLDER = re.compile(r"\{(job|scheduled_for|last_output)\}")
+PLACEHOLDER = re.compile(r"\{(job|scheduled_for|last_output|gate_output)\}")
 FAILED_SENTINEL = "TASK_FAILED"
 QUIET_SENTINELS = ("HEARTBEAT_OK", "NO_REPLY", "NO_FLUSH", "IDEMPOTENT_SKIP")
 # A sentinel is the reply's first token (then its end, whitespace or a colon) or starts its last line.
@@ -398,6 +398,50 @@ def table_cost(model: str, base_url: str, prompt: int, completion: int) -> float
         return None
 
 
+GATE_OPEN, GATE_CLOSED = 0, 1  # the gate's exit codes: ask the model / nothing to do; any other fails the run
+
+
+async def run_gate(ctx: RunContext, command: str) -> str | Outcome:
+    """Run the job's gate, a shell check, as a shell job runs (own process group, stopped with the run):
+    its stdout when it exits 0, else the run's outcome (skipped on 1, failed on anything else). Its
+    stderr becomes the run's; its milestones are the run's, named gate-*."""
+    check = dataclasses.replace(ctx.job, kind=TargetKind.SHELL, target=ShellTarget(command=command))
+
+    def on_milestone(name: str, data: dict[str, Any]) -> None:
+        if name != "process-exited":  # the gate's verdict below says it
+            ctx.milestone("gate-started" if name == "process-started" else f"gate-{name}", **data)
+
+    def on_output(stream: str, text: str) -> None:
+        if stream == "stderr":
+            ctx.output("stderr", text.encode())
+
+    sub = RunContext(
+        job=check,
+        run=ctx.run,
+        output_cap=ctx.output_cap,
+        on_milestone=on_milestone,
+        on_output=on_output,
+        env=ctx.env,
+        kill_grace_s=ctx.kill_grace_s,
+        secrets_used=ctx.secrets_used,
+    )
+    outcome = await shell.run(sub)
+    sub.end_output()
+    if outcome.status is RunStatus.SUCCEEDED:
+        ctx.milestone("gate-open", exit_code=GATE_OPEN, output_bytes=sub.stdout.total)
+        return sub.stdout.text().rstrip("\n")
+    if outcome.exit_code == GATE_CLOSED:
+        ctx.milestone("gate-closed", exit_code=GATE_CLOSED)
+        return Outcome(
+            RunStatus.SKIPPED,
+            exit_code=GATE_CLOSED,
+            fields={"reason": REASON_GATE},
+            suppress_delivery="the gate found nothing to do",
+        )
+    ctx.milestone("gate-failed", exit_code=outcome.exit_code, signal=outcome.signal)
+    return dataclasses.replace(outcome, error=f"the gate failed: {outcome.error}")
+
+
 @dataclass
 class Endpoint:
     """A model and where to ask it: the job's own, or one of its fallbacks."""
@@ -454,8 +498,15 @@ async def run(ctx: RunContext) -> Outcome:
             headers[k] = ctx.resolve(v)
     except LookupError as e:
         return permanent_failure(str(e))
+    gate_output = ""
+    if spec.gate:
+        gate = await run_gate(ctx, spec.gate)
+        if isinstance(gate, Outcome):
+            return gate
+        gate_output = gate
     slot = datetime.fromtimestamp(ctx.run.scheduled_for / 1000, UTC).isoformat(timespec="seconds")
     values = {"job": ctx.job.name, "scheduled_for": slot.replace("+00:00", "Z"), "last_output": ctx.last_output}
+    values["gate_output"] = gate_output
     user_message = render_message(spec.message, values)
     persistent = spec.conversation == "persistent"
     history: list[dict[str, Any]] = list(ctx.memory.get(CONVERSATION_KEY) or []) if persistent else []
