@@ -14,6 +14,8 @@ from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.schedule import ScheduleError
+from cronui.schedule.syntax import stagger
 from cronui.targets import (
     CONVERSATIONS,
     DEFAULT_ALERT_AFTER,
@@ -54,12 +56,17 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     kind.add_argument("--max-tokens", metavar="N")
     kind.add_argument("--temperature", metavar="T")
     kind.add_argument("--idle-timeout", metavar="S", help="agent: fail when no token arrives for this long (2m)")
-    unattended = p.add_argument_group("agent jobs that run unattended")
+    unattended = p.add_argument_group("running unattended")
     unattended.add_argument(
         "--fallback",
         action="append",
         metavar="MODEL[@BASE_URL]",
         help="asked when the model before it fails transiently (repeatable, in order; '' clears)",
+    )
+    unattended.add_argument(
+        "--stagger",
+        metavar="DUR",
+        help="fire at a fixed offset inside this window, chosen from the job's name (e.g. 5m; '' or 0 removes it)",
     )
     unattended.add_argument(
         "--gate",
@@ -142,6 +149,12 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.target.env = {**job.target.env, **parse_env_pairs(pairs)} if pairs else {}
     _apply_http_options(job, a)
     _apply_agent_options(job, a)
+    if a.stagger is not None:
+        window = parse_duration(a.stagger or "0", "--stagger")
+        try:
+            job.schedule = stagger(job.schedule, job.name, window)
+        except ScheduleError as e:
+            raise JobError("stagger", str(e)) from None
     _apply_delivery_options(job, a)
     if a.timeout is not None:
         job.timeout_s = parse_duration(

@@ -26,6 +26,7 @@ from cronui.jobfile.schema import (
 from cronui.jobs import JobError, parse_duration, validate
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.schedule import ScheduleError, get_zone
+from cronui.schedule.syntax import stagger
 from cronui.secrets import REF
 from cronui.targets import (
     CONVERSATIONS,
@@ -178,6 +179,12 @@ class EntryReader:
         self.unknown(e, JOB_KEYS)
         name = self.text(e, "name", "name", required=True)
         schedule = self.text(e, "schedule", "schedule", required=True)
+        window = self.duration(e, "stagger", "stagger")
+        if window is not None and schedule is not None and name:
+            try:
+                schedule = stagger(schedule, name, window)  # the offset is written into the schedule
+            except ScheduleError as err:
+                self.fail("stagger", str(err))
         timezone = self.text(e, "timezone", "timezone")
         if timezone is not None:
             try:

@@ -73,6 +73,7 @@ JOB_KEYS = (
     "description",
     "schedule",
     "timezone",
+    "stagger",
     "enabled",
     "shell",
     "cwd",
@@ -92,7 +93,9 @@ JOB_KEYS = (
     "tags",
     *DELIVERY_KEYS,
 )
-DURATION_KEYS = frozenset({"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout"})
+DURATION_KEYS = frozenset(
+    {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger"}
+)
 # Keys a view holds that equal these are left out of an export.
 EXPORT_DEFAULTS: dict[str, Any] = {
     "description": "",
