@@ -356,6 +356,8 @@ def _validate_delivery(d: Delivery) -> None:
         raise JobError(
             "deliver-format", f"expected {', '.join(DELIVERY_FORMATS[:-1])} or {DELIVERY_FORMATS[-1]}, got {d.format!r}"
         )
+    if d.notify_retries and not d.alert_target:
+        raise JobError("notify-retries", "retry notices need a target (--deliver-to or --alert-to)")
     if d.mode not in (None, "never") and not d.to:
         raise JobError("deliver-to", "delivery is on but there is no target URL")
     for value, option in ((d.to, "deliver-to"), (d.alert_to, "alert-to")):

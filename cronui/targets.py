@@ -123,6 +123,7 @@ class Delivery:
     alert_to: str | None = None  # None: the delivery target
     alert_after: int | None = None  # None: DEFAULT_ALERT_AFTER consecutive failures
     alert_cooldown_s: float | None = None  # None: DEFAULT_ALERT_COOLDOWN_S
+    notify_retries: bool | None = None  # True: a failed attempt that will be retried is announced
     unknown: dict[str, Any] = field(default_factory=dict, kw_only=True)  # as on the targets
 
     @property

@@ -69,6 +69,11 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
         help="fire at a fixed offset inside this window, chosen from the job's name (e.g. 5m; '' or 0 removes it)",
     )
     unattended.add_argument(
+        "--notify-retries",
+        action=argparse.BooleanOptionalAction,
+        help="announce a failed attempt that will be retried ('failed, retry 1/3 in 30s') where alerts go",
+    )
+    unattended.add_argument(
         "--gate",
         metavar="CMD",
         help="shell check run first: exit 0 asks the model ({gate_output} is its stdout), 1 skips the run",
@@ -268,4 +273,6 @@ def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
         d.alert_after = _whole(a.alert_after, "--alert-after", bounds.ALERT_AFTER)
     if a.alert_cooldown is not None:
         d.alert_cooldown_s = parse_duration(a.alert_cooldown, "--alert-cooldown")
+    if a.notify_retries is not None:
+        d.notify_retries = a.notify_retries or None
     job.delivery = d

@@ -309,10 +309,11 @@ class EntryReader:
         alert_to = self.text(e, "alert_to", "alert_to")
         after = self.integer(e, "alert_after", "alert_after", bounds.ALERT_AFTER)
         cooldown = self.duration(e, "alert_cooldown", "alert_cooldown")
+        notify_retries = self.boolean(e, "notify_retries", "notify_retries")
         if not to and not alert_to:
             if mode in ("always", "on_failure"):
                 self.fail("deliver_to", f"deliver = {mode!r} needs a deliver_to URL (or ${{env:NAME}})")
-            for key in ("deliver_format", "alert_after", "alert_cooldown"):
+            for key in ("deliver_format", "alert_after", "alert_cooldown", "notify_retries"):
                 if key in e:
                     self.fail(key, "has no effect without deliver_to or alert_to")
             return Delivery()
@@ -323,6 +324,7 @@ class EntryReader:
             alert_to=alert_to,
             alert_after=after,
             alert_cooldown_s=cooldown,
+            notify_retries=notify_retries or None,
         )
 
 

@@ -66,6 +66,7 @@ DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
     "alert_to": ("alert_to", None),
     "alert_after": ("alert_after", DEFAULT_ALERT_AFTER),
     "alert_cooldown": ("alert_cooldown_s", DEFAULT_ALERT_COOLDOWN_S),
+    "notify_retries": ("notify_retries", False),
 }
 
 JOB_KEYS = (
@@ -108,6 +109,7 @@ EXPORT_DEFAULTS: dict[str, Any] = {
     "deliver_format": DEFAULT_DELIVERY_FORMAT,
     "alert_after": DEFAULT_ALERT_AFTER,
     "alert_cooldown": DEFAULT_ALERT_COOLDOWN_S,
+    "notify_retries": False,
     "http.method": HTTP_METHOD,
     "agent.conversation": CONVERSATION,
     "agent.stream": True,

@@ -385,3 +385,33 @@ def alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat[stat.rfind(b")") + 2 :].split()[0] not in (b"Z", b"X")
+
+
+# ---------------------------------------------------------------- retry notices
+
+
+async def test_retry_notices_before_the_final_attempt(eng, chat, sink):
+    chat.script["m"] = [Answer("overloaded", status=503), Answer("overloaded", status=503), Answer("All done.")]
+    job = delivered(agent_job("digest", chat, "m", retries=2), sink)
+    job.delivery.notify_retries = True
+    await eng.control.add_job(job)
+    runs = await run_to_end(eng, "digest")
+    assert [r.status for r in runs] == [RunStatus.FAILED, RunStatus.FAILED, RunStatus.SUCCEEDED]
+    error = f"HTTP 503 Service Unavailable: {error_body('overloaded')}"
+    bodies = [r.json() for r in sink.requests]  # posted as they happen: their order is not fixed
+    assert sorted(b["alert"] for b in bodies if "alert" in b) == [
+        f"digest #{runs[0].id} failed, retry 1/2 in 0s: {error}",
+        f"digest #{runs[1].id} failed, retry 2/2 in 0s: {error}",
+    ]
+    assert [b["text"] for b in bodies if "text" in b] == ["All done."]  # and the final result, once
+
+
+async def test_no_retry_notice_without_the_option_or_for_the_last_attempt(eng, chat, sink):
+    chat.script["m"] = [Answer("overloaded", status=503)]
+    await eng.control.add_job(delivered(agent_job("plain", chat, "m", retries=1), sink))
+    job = delivered(agent_job("last", chat, "m"), sink)
+    job.delivery.notify_retries = True
+    await eng.control.add_job(job)
+    await run_to_end(eng, "plain")
+    await run_to_end(eng, "last")
+    assert [r.json().get("alert") for r in sink.requests] == [None, None]  # the two final results only

@@ -91,3 +91,20 @@ def test_a_gate_from_the_cli_and_a_job_file(capsys, cli_db, tmp_path: Path):
     code, _, err = cli(capsys, "apply", "jobs.toml")
     assert code == 0, err
     assert tomllib.loads(cli(capsys, "export")[1])["job"][0]["agent"]["gate"] == "./has-news"
+
+
+def test_notify_retries_from_the_cli_and_a_job_file(capsys, cli_db, tmp_path: Path):
+    code, _, err = add(capsys, "--notify-retries")
+    assert code == 2 and "notify-retries: retry notices need a target (--deliver-to or --alert-to)" in err
+    code, _, err = add(capsys, "--notify-retries", "--alert-to", "https://hooks.example/alerts")
+    assert code == 0, err
+    assert tomllib.loads(cli(capsys, "export")[1])["job"][0]["notify_retries"] is True
+    code, _, err = cli(capsys, "jobs", "edit", "digest", "--no-notify-retries")
+    assert code == 0, err
+    assert "notify_retries" not in tomllib.loads(cli(capsys, "export")[1])["job"][0]
+    cli(capsys, "jobs", "rm", "digest")
+    text = JOB_FILE.replace("[job.agent]", 'alert_to = "https://hooks.example/a"\nnotify_retries = true\n\n[job.agent]')
+    (tmp_path / "jobs.toml").write_text(text)
+    code, _, err = cli(capsys, "apply", "jobs.toml")
+    assert code == 0, err
+    assert tomllib.loads(cli(capsys, "export")[1])["job"][0]["notify_retries"] is True
