@@ -13,6 +13,7 @@ from cronui.bounds import (
     DURATION,
     HTTP_STATUS,
     KEEP_TURNS,
+    MAX_COST,
     MAX_TOKENS,
     POSITIVE_DURATION,
     QUEUE_LIMIT,
@@ -165,6 +166,7 @@ def job_numbers(job: Job) -> Iterator[tuple[str, Bound, object]]:
         yield "temperature", TEMPERATURE, t.temperature
         yield "idle-timeout", POSITIVE_DURATION, t.idle_timeout_s
         yield "keep-turns", KEEP_TURNS, t.keep_turns
+        yield "max-cost", MAX_COST, t.max_cost_usd
     d = job.delivery
     yield "alert-after", ALERT_AFTER, d.alert_after
     yield "alert-cooldown", DURATION, d.alert_cooldown_s

@@ -74,6 +74,9 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
         help="announce a failed attempt that will be retried ('failed, retry 1/3 in 30s') where alerts go",
     )
     unattended.add_argument(
+        "--max-cost", metavar="USD", help="stop a streaming reply whose estimated cost passes this ('' removes it)"
+    )
+    unattended.add_argument(
         "--gate",
         metavar="CMD",
         help="shell check run first: exit 0 asks the model ({gate_output} is its stdout), 1 skips the run",
@@ -231,7 +234,7 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         job.kind = TargetKind.AGENT
         job.target = retarget(job.target, job.kind, base_url=a.agent)
     given = [a.model, a.message, a.system, a.api_key_env, a.conversation, a.max_tokens, a.temperature, a.idle_timeout]
-    given += [a.fallback, a.gate]
+    given += [a.fallback, a.gate, a.max_cost]
     if all(v is None for v in given):
         return
     t = job.target
@@ -255,6 +258,8 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         t.fallbacks = fallbacks
     if a.gate is not None:
         t.gate = a.gate or None
+    if a.max_cost is not None:
+        t.max_cost_usd = _number(a.max_cost, "--max-cost", bounds.MAX_COST) if a.max_cost else None
 
 
 def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:

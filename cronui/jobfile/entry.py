@@ -299,6 +299,7 @@ class EntryReader:
             keep_turns=self.integer(table, "keep_turns", "agent.keep_turns", bounds.KEEP_TURNS),
             fallbacks=self.names(table, "fallbacks", "agent.fallbacks") or [],
             gate=self.text(table, "gate", "agent.gate"),
+            max_cost_usd=self.number(table, "max_cost", "agent.max_cost", bounds.MAX_COST),
         )
 
     def delivery(self) -> Delivery:

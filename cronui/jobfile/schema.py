@@ -57,6 +57,7 @@ AGENT_KEYS: dict[str, tuple[str, Any]] = {
     "keep_turns": ("keep_turns", None),
     "fallbacks": ("fallbacks", []),
     "gate": ("gate", None),
+    "max_cost": ("max_cost_usd", None),
 }
 SHELL_KEYS: dict[str, tuple[str, Any]] = {"shell": ("command", None), "cwd": ("cwd", None), "env": ("env", {})}
 DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
@@ -141,6 +142,7 @@ _FIELD_TO_KEY = {
     "extra": "agent.extra",
     "fallback": "agent.fallbacks",
     "gate": "agent.gate",
+    "max-cost": "agent.max_cost",
     "deliver-to": "deliver_to",
     "deliver-format": "deliver_format",
     "alert-to": "alert_to",

@@ -415,3 +415,36 @@ async def test_no_retry_notice_without_the_option_or_for_the_last_attempt(eng, c
     await run_to_end(eng, "plain")
     await run_to_end(eng, "last")
     assert [r.json().get("alert") for r in sink.requests] == [None, None]  # the two final results only
+
+
+# ---------------------------------------------------------------- a cost limit per run
+
+
+async def test_max_cost_stops_a_stream_whose_estimate_passes_it(eng, chat, settings):
+    long_reply = "A very long essay nobody asked for. " * 200  # 7,200 characters, about 1,800 tokens
+    chat.script["m"] = [Answer(long_reply)]
+    settings.prices["m"] = Price(input=0.0, output=10_000.0)  # $0.01 a token out: the essay costs about $18
+    await eng.control.add_job(agent_job("essay", chat, "m", retries=2, max_cost_usd=0.5))
+    runs = await run_to_end(eng, "essay")
+    assert [r.status for r in runs] == [RunStatus.FAILED]  # not retried: another try would cost as much
+    [run] = runs
+    assert run.error.startswith("stopped: the reply's estimated cost $0.5") and "passed --max-cost $0.5" in run.error
+    assert 0 < len(run.output) < len(long_reply) / 10  # stopped early, not after the whole reply
+    reached = run.milestone_data("max-cost-reached")
+    assert reached["max_cost_usd"] == 0.5 and 0.5 < reached["estimate_usd"] < 0.6
+
+
+async def test_max_cost_under_the_limit_and_without_a_price(eng, chat):
+    chat.script["cheap"] = [Answer("Short.")]
+    chat.script["home-llama"] = [Answer("Short too.")]
+    await eng.control.add_job(agent_job("cheap", chat, "cheap", max_cost_usd=0.5))
+    await eng.control.add_job(agent_job("local", chat, "home-llama", max_cost_usd=0.5))
+    eng.settings.prices["cheap"] = Price(input=1.0, output=1.0)
+    [cheap] = await run_to_end(eng, "cheap")
+    [local] = await run_to_end(eng, "local")
+    assert (cheap.status, cheap.output) == (RunStatus.SUCCEEDED, "Short.")
+    assert (local.status, local.output) == (RunStatus.SUCCEEDED, "Short too.")
+    assert local.milestone_data("max-cost-unchecked") == {
+        "model": "home-llama",
+        "reason": "no price known for the model",
+    }

@@ -108,3 +108,18 @@ def test_notify_retries_from_the_cli_and_a_job_file(capsys, cli_db, tmp_path: Pa
     code, _, err = cli(capsys, "apply", "jobs.toml")
     assert code == 0, err
     assert tomllib.loads(cli(capsys, "export")[1])["job"][0]["notify_retries"] is True
+
+
+def test_max_cost_from_the_cli_and_a_job_file(capsys, cli_db, tmp_path: Path):
+    code, _, err = add(capsys, "--max-cost", "0")
+    assert code == 2 and "--max-cost: expected a number above 0" in err and len(err.strip().splitlines()) == 1
+    code, job, err = add(capsys, "--max-cost", "0.25")
+    assert code == 0 and job["target"]["max_cost_usd"] == 0.25, err
+    cli(capsys, "jobs", "rm", "digest")
+    (tmp_path / "jobs.toml").write_text(JOB_FILE.replace("fallbacks =", "max_cost = 1.5\nfallbacks ="))
+    code, _, err = cli(capsys, "apply", "jobs.toml")
+    assert code == 0, err
+    assert tomllib.loads(cli(capsys, "export")[1])["job"][0]["agent"]["max_cost"] == 1.5
+    (tmp_path / "jobs.toml").write_text(JOB_FILE.replace("fallbacks =", "max_cost = -1\nfallbacks ="))
+    code, _, err = cli(capsys, "apply", "jobs.toml")
+    assert code == 2 and "agent.max_cost" in err, err

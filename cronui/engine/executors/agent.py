@@ -13,6 +13,7 @@ import dataclasses
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +56,10 @@ class StreamError(Exception):
 
 class CutStream(Exception):
     """The stream ended before the reply did (no finish_reason, no [DONE]): worth another try."""
+
+
+class CostLimit(Exception):
+    """The reply's estimated cost passed the job's --max-cost: the stream is stopped."""
 
 
 class StalledStream(Exception):
@@ -274,9 +279,16 @@ def _take_chunk(chunk: Any, reply: Reply, tools: dict[int, dict[str, Any]], ctx:
     return progress
 
 
-async def _read_stream(resp: httpx.Response, ctx: RunContext, started: float, idle_s: float) -> Reply:
+async def _read_stream(
+    resp: httpx.Response,
+    ctx: RunContext,
+    started: float,
+    idle_s: float,
+    limit: Callable[[Reply, dict[int, dict[str, Any]]], None] | None = None,
+) -> Reply:
     """Read the SSE stream to `[DONE]`. The idle timeout runs from the last content (text, tool calls or
-    reasoning): keep-alive comments, empty chunks and usage-only chunks do not reset it."""
+    reasoning): keep-alive comments, empty chunks and usage-only chunks do not reset it. `limit` sees the
+    reply after each chunk and raises CostLimit to stop it."""
     reply = Reply()
     tools: dict[int, dict[str, Any]] = {}
     lines = resp.aiter_lines()
@@ -317,6 +329,8 @@ async def _read_stream(resp: httpx.Response, ctx: RunContext, started: float, id
                 idle_events += 1
         except StreamError as e:
             raise StreamError(f"malformed stream: line {line_no}: {e}") from None
+        if limit is not None:
+            limit(reply, tools)
     if not done and reply.finish_reason is None:
         raise CutStream("the stream ended before the reply was complete (no finish_reason and no [DONE])")
     reply.tool_calls = [
@@ -442,6 +456,48 @@ async def run_gate(ctx: RunContext, command: str) -> str | Outcome:
     return dataclasses.replace(outcome, error=f"the gate failed: {outcome.error}")
 
 
+CHARS_PER_TOKEN = 4  # a rough count of tokens from text, for a cost estimate while the reply streams
+
+
+def token_prices(ctx: RunContext, model: str, base_url: str) -> tuple[float, float] | None:
+    """USD per input and per output token for a model: the config's `[prices]`, else genai-prices' table;
+    None when neither knows it."""
+    price = ctx.prices.get(model)
+    if price is not None:
+        return price.input / 1e6, price.output / 1e6
+    per_input = table_cost(model, base_url, 1_000_000, 0)
+    per_output = table_cost(model, base_url, 0, 1_000_000)
+    if per_input is None or per_output is None:
+        return None
+    return per_input / 1e6, per_output / 1e6
+
+
+def cost_limit(
+    ctx: RunContext, at: Endpoint, body: dict[str, Any], max_cost: float
+) -> Callable[[Reply, dict[int, dict[str, Any]]], None] | None:
+    """A check that stops a streaming reply once its estimated cost passes `max_cost`: the prompt and
+    what has streamed so far, counted from their length (usage arrives only at the end), at the model's
+    price. None when no price is known for the model (the milestone says the limit cannot be checked)."""
+    prices = token_prices(ctx, at.model, at.base)
+    if prices is None:
+        ctx.milestone("max-cost-unchecked", model=at.model, reason="no price known for the model")
+        return None
+    per_in, per_out = prices
+    prompt_tokens = len(json.dumps(body["messages"], ensure_ascii=False)) / CHARS_PER_TOKEN
+
+    def check(reply: Reply, tools: dict[int, dict[str, Any]]) -> None:
+        chars = len(reply.text) + sum(len(t["name"]) + len(t["arguments"]) for t in tools.values())
+        estimate = prompt_tokens * per_in + chars / CHARS_PER_TOKEN * per_out
+        if estimate > max_cost:
+            ctx.milestone("max-cost-reached", estimate_usd=round(estimate, 6), max_cost_usd=max_cost)
+            raise CostLimit(
+                f"stopped: the reply's estimated cost ${estimate:.4f} passed --max-cost ${max_cost:g}"
+                f" (about {int(chars / CHARS_PER_TOKEN)} tokens streamed)"
+            )
+
+    return check
+
+
 @dataclass
 class Endpoint:
     """A model and where to ask it: the job's own, or one of its fallbacks."""
@@ -475,6 +531,7 @@ class Asking:
     stream: bool
     key_env: str | None
     fields: dict[str, Any]
+    max_cost: float | None = None
 
 
 async def run(ctx: RunContext) -> Outcome:
@@ -536,6 +593,7 @@ async def run(ctx: RunContext) -> Outcome:
         stream=spec.stream is not False,  # None: stream, falling back to one plain request
         key_env=key_env,
         fields=fields,
+        max_cost=spec.max_cost_usd,
     )
     failed: list[str] = []
     try:
@@ -612,7 +670,8 @@ async def _ask(ctx: RunContext, a: Asking, at: Endpoint, body: dict[str, Any]) -
                     if not _refuses_streaming(resp.status_code, text):
                         return _http_failure(resp, text, fields, a.key_env)
                 elif "text/event-stream" in resp.headers.get("content-type", ""):
-                    reply = await _read_stream(resp, ctx, started, a.idle_s)
+                    limit = cost_limit(ctx, at, body, a.max_cost) if a.max_cost is not None else None
+                    reply = await _read_stream(resp, ctx, started, a.idle_s, limit)
                 else:  # answered the whole thing at once
                     reply = _plain_reply(_json_body(await resp.aread()), ctx, started)
         if reply is None:
@@ -633,6 +692,8 @@ async def _ask(ctx: RunContext, a: Asking, at: Endpoint, body: dict[str, Any]) -
         return Outcome(RunStatus.FAILED, error=ctx.mask(transport_error(e)), fields=fields)
     except StreamError as e:
         return permanent_failure(ctx.mask(str(e)), fields=fields)
+    except CostLimit as e:
+        return permanent_failure(str(e), fields=fields)
     return reply
 
 
