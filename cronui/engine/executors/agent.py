@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib
 import json
 import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -396,10 +398,16 @@ def cost_usd(ctx: RunContext, model: str, base_url: str, reply: Reply) -> tuple[
     return (cost, COST_FROM_TABLE) if cost is not None else (None, COST_UNKNOWN)
 
 
+async def load_price_table() -> None:
+    """Import genai-prices (its table takes a moment to load) off the event loop, once per process."""
+    if "genai_prices" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "genai_prices")
+
+
 def table_cost(model: str, base_url: str, prompt: int, completion: int) -> float | None:
     """From genai-prices' table (the provider recognised by its API URL, else by the model's name);
     None for a model it does not know."""
-    from genai_prices import Usage, calc_price  # its table loads on first use, not with the CLI
+    from genai_prices import Usage, calc_price  # loaded on first use (load_price_table), not with the CLI
 
     usage = Usage(input_tokens=prompt, output_tokens=completion)
     try:
@@ -621,6 +629,8 @@ async def run(ctx: RunContext) -> Outcome:
 
     ctx.milestone("execution-completed", finish_reason=reply.finish_reason, chars=len(reply.text))
     usage = reply.usage or {}
+    if answered.model not in ctx.prices and reply.gateway_cost is None:
+        await load_price_table()
     cost, cost_source = cost_usd(ctx, answered.model, answered.base, reply)
     fields.update(
         prompt_tokens=usage.get("prompt_tokens"),
@@ -670,7 +680,10 @@ async def _ask(ctx: RunContext, a: Asking, at: Endpoint, body: dict[str, Any]) -
                     if not _refuses_streaming(resp.status_code, text):
                         return _http_failure(resp, text, fields, a.key_env)
                 elif "text/event-stream" in resp.headers.get("content-type", ""):
-                    limit = cost_limit(ctx, at, body, a.max_cost) if a.max_cost is not None else None
+                    limit = None
+                    if a.max_cost is not None:
+                        await load_price_table()
+                        limit = cost_limit(ctx, at, body, a.max_cost)
                     reply = await _read_stream(resp, ctx, started, a.idle_s, limit)
                 else:  # answered the whole thing at once
                     reply = _plain_reply(_json_body(await resp.aread()), ctx, started)
