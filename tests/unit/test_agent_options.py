@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tomllib
 from pathlib import Path
@@ -123,3 +124,27 @@ def test_max_cost_from_the_cli_and_a_job_file(capsys, cli_db, tmp_path: Path):
     (tmp_path / "jobs.toml").write_text(JOB_FILE.replace("fallbacks =", "max_cost = -1\nfallbacks ="))
     code, _, err = cli(capsys, "apply", "jobs.toml")
     assert code == 2 and "agent.max_cost" in err, err
+
+
+async def test_runs_show_says_which_model_answered_and_where_the_cost_came_from(capsys, cli_db):
+    from tests.engine.test_agent_unattended import USAGE, Answer, ScriptedChat
+
+    chat = ScriptedChat()
+    chat.script["main"] = [Answer("overloaded", status=503)]
+    chat.script["second"] = [Answer("Two items.", usage={**USAGE, "cost": 0.0042})]
+    await chat.start()
+    try:
+        argv = ["--agent", f"{chat.url}/v1", "--model", "main", "--message", "hi", "--fallback", "second"]
+        code, _, err = await asyncio.to_thread(cli, capsys, "jobs", "add", "d", "--schedule", "@daily", *argv)
+        assert code == 0, err
+        code, out, err = await asyncio.to_thread(cli, capsys, "jobs", "run", "d", "--wait", "--json")
+        assert code == 0, err
+        run_id = json.loads(out)["id"]
+        code, out, err = await asyncio.to_thread(cli, capsys, "runs", "show", str(run_id))
+        assert code == 0, err
+        lines = [line.strip() for line in out.splitlines()]
+        assert "tokens in 1000 · out 500 · total 1500 · cost $0.004200 (gateway)" in lines
+        assert "answered by second" in lines
+        assert "model main failed: HTTP 503 Service Unavailable: " + '{"error": {"message": "overloaded"}}' in lines
+    finally:
+        await chat.stop()
