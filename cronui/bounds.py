@@ -174,3 +174,4 @@ EVENT_HOURS = Number(0.0, 366 * 24.0, above=True)
 LEASE_TTL = Number(1.0, DAY_S)  # seconds
 LEASE_RENEW = Number(0.1, DAY_S)  # seconds; also shorter than the ttl
 PRICE = Number(0.0, 1_000_000.0)  # USD per million tokens
+MAX_COST = Number(0.0, 1_000_000.0, above=True)  # USD one agent run may cost (--max-cost)

@@ -13,6 +13,7 @@ from cronui.bounds import (
     DURATION,
     HTTP_STATUS,
     KEEP_TURNS,
+    MAX_COST,
     MAX_TOKENS,
     POSITIVE_DURATION,
     QUEUE_LIMIT,
@@ -35,6 +36,7 @@ from cronui.targets import (
     Delivery,
     HttpTarget,
     ShellTarget,
+    split_fallback,
 )
 
 # \Z, not $: `$` also matches before a trailing newline, which let "name\n" through
@@ -183,6 +185,7 @@ def job_numbers(job: Job) -> Iterator[tuple[str, Bound, object]]:
         yield "temperature", TEMPERATURE, t.temperature
         yield "idle-timeout", POSITIVE_DURATION, t.idle_timeout_s
         yield "keep-turns", KEEP_TURNS, t.keep_turns
+        yield "max-cost", MAX_COST, t.max_cost_usd
     d = job.delivery
     yield "alert-after", ALERT_AFTER, d.alert_after
     yield "alert-cooldown", DURATION, d.alert_cooldown_s
@@ -352,12 +355,38 @@ def _agent_errors(t: AgentTarget) -> Iterator[JobError]:
     if t.conversation not in CONVERSATIONS:
         yield JobError("conversation", f"expected {' or '.join(CONVERSATIONS)}, got {t.conversation!r}")
     yield from _present(_headers_error(t.headers, "agent-headers"))
+    yield from _fallback_errors(t.fallbacks)
+    if t.gate is not None and (not isinstance(t.gate, str) or not t.gate.strip()):
+        yield JobError("gate", "the check to run is empty (give a shell command, or leave the gate out)")
     if t.stream is not None and not isinstance(t.stream, bool):
         yield JobError("stream", f"expected true or false, got {show(t.stream)}")
     try:
         json.dumps(t.extra, allow_nan=False)
     except (TypeError, ValueError):
         yield JobError("extra", "holds a value a JSON request cannot carry (a date, NaN or infinity)")
+
+
+def _fallback_errors(fallbacks: object) -> Iterator[JobError]:
+    if not isinstance(fallbacks, list):
+        yield JobError("fallback", f"expected a list of MODEL or MODEL@BASE_URL, got {show(fallbacks)}")
+        return
+    for text in fallbacks:
+        if not isinstance(text, str):
+            yield JobError("fallback", f"expected MODEL or MODEL@BASE_URL, got {show(text)}")
+            return
+        try:
+            model, url = split_fallback(text)
+        except ValueError as e:
+            yield JobError("fallback", str(e))
+            return
+        if model != model.strip() or has_control(model):
+            yield JobError("fallback", f"{show(model)} must not start or end with spaces or hold control characters")
+            return
+        if url is not None:
+            error = _url_error(url, "fallback")
+            if error is not None:
+                yield error
+                return
 
 
 def _delivery_errors(d: Delivery) -> Iterator[JobError]:
@@ -367,6 +396,8 @@ def _delivery_errors(d: Delivery) -> Iterator[JobError]:
         yield JobError(
             "deliver-format", f"expected {', '.join(DELIVERY_FORMATS[:-1])} or {DELIVERY_FORMATS[-1]}, got {d.format!r}"
         )
+    if d.notify_retries and not d.alert_target:
+        yield JobError("notify-retries", "retry notices need a target (--deliver-to or --alert-to)")
     if d.mode not in (None, "never") and not d.to:
         yield JobError("deliver-to", "delivery is on but there is no target URL")
     for value, option in ((d.to, "deliver-to"), (d.alert_to, "alert-to")):

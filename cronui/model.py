@@ -79,6 +79,7 @@ REASON_PAUSED = "paused"
 REASON_OVERLAP = "overlap"
 REASON_QUEUE_FULL = "queue full"
 REASON_DISABLED = "disabled"
+REASON_GATE = "gate"  # an agent job's gate said there is nothing to do (exit 1)
 
 
 @dataclass
@@ -167,6 +168,33 @@ class Run:
     milestones: list[Milestone] = field(default_factory=list)
     delivery_status: str | None = None
     delivery_reason: str | None = None
+
+    # What an agent run's milestones record, read back as the run's own fields.
+
+    def milestone_data(self, name: str) -> dict[str, Any]:
+        """The data of the run's last milestone of that name ({} when it has none)."""
+        return next((m.data for m in reversed(self.milestones) if m.name == name), {})
+
+    @property
+    def cost_source(self) -> str | None:
+        """Where cost_usd came from: `prices` (the config's), `gateway` (its usage.cost), `table`
+        (genai-prices) or `unknown`; None for a run that counted no usage."""
+        return self.milestone_data("usage-calculated").get("cost_source")
+
+    @property
+    def answered_by(self) -> str | None:
+        """The model whose reply the run recorded (a fallback's, when the job's own failed)."""
+        return self.milestone_data("usage-calculated").get("model")
+
+    @property
+    def models_failed(self) -> list[dict[str, Any]]:
+        """The models that failed this attempt, in order, with their errors ({model, error}): the job's
+        own and the fallbacks asked after it, as the `model-failed` milestones say."""
+        return [
+            {"model": m.data.get("model"), "error": m.data.get("error")}
+            for m in self.milestones
+            if m.name == "model-failed"
+        ]
 
 
 @dataclass

@@ -117,6 +117,9 @@ def run_json(run: Run) -> dict[str, Any]:
             "total_tokens": run.total_tokens,
         },
         "cost_usd": run.cost_usd,
+        "cost_source": run.cost_source,
+        "model": run.answered_by,
+        "models_failed": run.models_failed,
         "tool_calls": run.tool_calls,
         "delivery_status": run.delivery_status,
     }

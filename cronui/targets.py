@@ -81,6 +81,9 @@ class AgentTarget:
     idle_timeout_s: float | None = None  # None: DEFAULT_IDLE_TIMEOUT_S
     stream: bool | None = None  # None: stream, falling back to one plain request
     keep_turns: int | None = None  # None: DEFAULT_KEEP_TURNS (persistent conversations)
+    fallbacks: list[str] = field(default_factory=list)  # MODEL[@BASE_URL], asked in order when one fails
+    gate: str | None = None  # a shell check run first: exit 0 asks the model, 1 skips the run
+    max_cost_usd: float | None = None  # a streaming reply whose estimated cost passes this is stopped
 
     # keys a stored target has that this version does not know (written by a newer one): kept, so
     # saving the job again loses nothing, and shown, so export can say it leaves them out
@@ -90,6 +93,17 @@ class AgentTarget:
 
     def summary(self) -> str:
         return f"{self.model} @ {self.base_url}"
+
+
+def split_fallback(text: str) -> tuple[str, str | None]:
+    """`MODEL[@BASE_URL]` -> (model, base URL or None for the job's own). Only an http(s) URL after the
+    last `@` is one, so a model named like `claude-3-5-sonnet@20240620` stays whole."""
+    model, sep, url = text.rpartition("@")
+    if not sep or not url.lower().startswith(("http://", "https://")):
+        model, url = text, ""
+    if not model.strip():
+        raise ValueError(f"{text!r} names no model (expected MODEL or MODEL@BASE_URL)")
+    return model, url or None
 
 
 Target = ShellTarget | HttpTarget | AgentTarget
@@ -110,6 +124,7 @@ class Delivery:
     alert_to: str | None = None  # None: the delivery target
     alert_after: int | None = None  # None: DEFAULT_ALERT_AFTER consecutive failures
     alert_cooldown_s: float | None = None  # None: DEFAULT_ALERT_COOLDOWN_S
+    notify_retries: bool | None = None  # True: a failed attempt that will be retried is announced
     unknown: dict[str, Any] = field(default_factory=dict, kw_only=True)  # as on the targets
 
     @property
@@ -122,13 +137,13 @@ class Delivery:
 
 
 def to_dict(value: Target | Delivery, *, keep_none: bool = False) -> dict[str, Any]:
-    """The JSON form: without keys that hold nothing (None or an empty table) unless `keep_none`, which
+    """The JSON form: without keys that hold nothing (None, an empty table or list) unless `keep_none`, which
     the store uses so that a stored target always has every key of its type. Unknown keys come back
     as they were read."""
     data = dataclasses.asdict(value)
     unknown = data.pop("unknown", {})
     if not keep_none:
-        data = {k: v for k, v in data.items() if v is not None and v != {}}
+        data = {k: v for k, v in data.items() if v is not None and v != {} and v != []}
     return {**data, **unknown}
 
 

@@ -14,6 +14,8 @@ from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.schedule import ScheduleError
+from cronui.schedule.syntax import stagger
 from cronui.targets import (
     CONVERSATIONS,
     DEFAULT_ALERT_AFTER,
@@ -45,13 +47,40 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     kind.add_argument("--expect-body", metavar="TEXT", help="success also needs TEXT in the response body")
     kind.add_argument("--agent", metavar="BASE_URL", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
     kind.add_argument("--model", metavar="MODEL")
-    kind.add_argument("--message", metavar="TEXT", help="placeholders: {job} {scheduled_for} {last_output}")
+    kind.add_argument(
+        "--message", metavar="TEXT", help="placeholders: {job} {scheduled_for} {last_output} {gate_output}"
+    )
     kind.add_argument("--system", metavar="TEXT", help="system prompt")
     kind.add_argument("--api-key-env", metavar="VAR", help="the environment variable holding the API key")
     kind.add_argument("--conversation", choices=CONVERSATIONS, help="fresh each run, or carried over")
     kind.add_argument("--max-tokens", metavar="N")
     kind.add_argument("--temperature", metavar="T")
     kind.add_argument("--idle-timeout", metavar="S", help="agent: fail when no token arrives for this long (2m)")
+    unattended = p.add_argument_group("running unattended")
+    unattended.add_argument(
+        "--fallback",
+        action="append",
+        metavar="MODEL[@BASE_URL]",
+        help="asked when the model before it fails transiently (repeatable, in order; '' clears)",
+    )
+    unattended.add_argument(
+        "--stagger",
+        metavar="DUR",
+        help="fire at a fixed offset inside this window, chosen from the job's name (e.g. 5m; '' or 0 removes it)",
+    )
+    unattended.add_argument(
+        "--notify-retries",
+        action=argparse.BooleanOptionalAction,
+        help="announce a failed attempt that will be retried ('failed, retry 1/3 in 30s') where alerts go",
+    )
+    unattended.add_argument(
+        "--max-cost", metavar="USD", help="stop a streaming reply whose estimated cost passes this ('' removes it)"
+    )
+    unattended.add_argument(
+        "--gate",
+        metavar="CMD",
+        help="shell check run first: exit 0 asks the model ({gate_output} is its stdout), 1 skips the run",
+    )
     out = p.add_argument_group("delivery and alerts")
     out.add_argument("--deliver-to", metavar="URL", help="webhook for results (may be ${env:NAME})")
     out.add_argument("--deliver", choices=DELIVERY_MODES, help="when to deliver (default always)")
@@ -128,6 +157,12 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.target.env = {**job.target.env, **parse_env_pairs(pairs)} if pairs else {}
     _apply_http_options(job, a)
     _apply_agent_options(job, a)
+    if a.stagger is not None:
+        window = parse_duration(a.stagger or "0", "--stagger")
+        try:
+            job.schedule = stagger(job.schedule, job.name, window)
+        except ScheduleError as e:
+            raise JobError("stagger", str(e)) from None
     _apply_delivery_options(job, a)
     if a.timeout is not None:
         job.timeout_s = parse_duration(
@@ -199,6 +234,7 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         job.kind = TargetKind.AGENT
         job.target = retarget(job.target, job.kind, base_url=a.agent)
     given = [a.model, a.message, a.system, a.api_key_env, a.conversation, a.max_tokens, a.temperature, a.idle_timeout]
+    given += [a.fallback, a.gate, a.max_cost]
     if all(v is None for v in given):
         return
     t = job.target
@@ -218,6 +254,12 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         t.idle_timeout_s = (
             parse_duration(a.idle_timeout, "--idle-timeout", bounds.POSITIVE_DURATION) if a.idle_timeout else None
         )
+    if (fallbacks := _names(a.fallback)) is not None:
+        t.fallbacks = fallbacks
+    if a.gate is not None:
+        t.gate = a.gate or None
+    if a.max_cost is not None:
+        t.max_cost_usd = _number(a.max_cost, "--max-cost", bounds.MAX_COST) if a.max_cost else None
 
 
 def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
@@ -236,4 +278,6 @@ def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
         d.alert_after = _whole(a.alert_after, "--alert-after", bounds.ALERT_AFTER)
     if a.alert_cooldown is not None:
         d.alert_cooldown_s = parse_duration(a.alert_cooldown, "--alert-cooldown")
+    if a.notify_retries is not None:
+        d.notify_retries = a.notify_retries or None
     job.delivery = d

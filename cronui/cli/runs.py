@@ -124,10 +124,16 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             print(f"  request {run.request.get('method', '')} {run.request.get('url', '')}")
         if run.total_tokens is not None or run.cost_usd is not None:
             cost = "unknown" if run.cost_usd is None else f"${run.cost_usd:.6f}"
+            if run.cost_usd is not None and run.cost_source:
+                cost += f" ({run.cost_source})"
             print(
                 f"  tokens in {run.prompt_tokens} · out {run.completion_tokens} · total {run.total_tokens}"
                 f" · cost {cost}"
             )
+        if run.models_failed:
+            print(f"  answered by {run.answered_by or 'no model'}")
+            for failure in run.models_failed:
+                print(f"  model {failure['model']} failed: {failure['error']}")
         for call in run.tool_calls:
             print(f"  tool call {call.get('name')} {call.get('arguments')}")
         if run.delivery_status:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 import httpx
@@ -25,6 +25,7 @@ from cronui.engine.writes import GroupCommit
 from cronui.model import EventKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
 from cronui.store.base import RunEnd, Store
 from cronui.targets import DEFAULT_DELIVERY_FORMAT
+from cronui.timefmt import human_span
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,13 @@ def retry_delay_ms(job: Job, attempt: int, rng: random.Random, retry_after_s: fl
     if retry_after_s is not None:
         delay = max(delay, retry_after_s)
     return int(min(delay, 86_400) * 1000)
+
+
+def retry_notice(run: Run, job: Job, delay_ms: int) -> str:
+    """'digest #41 failed, retry 1/3 in 30s: HTTP 503 ...' (the retry about to be made, of how many)."""
+    error = f": {run.error}" if run.error else ""
+    when = human_span(delay_ms, decimals=0)
+    return f"{job.name} #{run.id} {run.status}, retry {run.attempt}/{job.max_retries} in {when}{error}"
 
 
 def apply_outcome(run: Run, ctx: RunContext, outcome: Outcome, milestones: list[Milestone], now: int) -> None:
@@ -144,6 +152,8 @@ class Finisher:
                 "run #%s of %s was taken over by another scheduler; its outcome here is dropped", run.id, job.name
             )
             return
+        if end.retry is not None and job.delivery.notify_retries and job.delivery.alert_target:
+            self._spawn(self._notify_retry(run, job, end.retry.not_before - now))
         for name in recorded.missing_chains:
             log.warning("job %s chains to %s, which no longer exists", job.name, name)
         self._publish_finished(run, job, recorded.inserted, root, final=not retry, now=now)
@@ -155,9 +165,7 @@ class Finisher:
                 job, run, recorded.consecutive_failures, recorded.auto_disabled, alert_state, now
             )
             if deliver or alert:
-                task = asyncio.create_task(self._deliver(run, job, deliver_text if deliver else None, alert))
-                self.deliveries.add(task)
-                task.add_done_callback(self.deliveries.discard)
+                self._spawn(self._deliver(run, job, deliver_text if deliver else None, alert))
         if recorded.auto_disabled:
             self.bus.publish(
                 RunEvent(
@@ -235,6 +243,25 @@ class Finisher:
                 await self.store.update_delivery(
                     run.id, delivery.FAILED, "internal error", run.milestones, (run.node, run.fence)
                 )
+
+    def _spawn(self, posting: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(posting)
+        self.deliveries.add(task)
+        task.add_done_callback(self.deliveries.discard)
+
+    async def _notify_retry(self, run: Run, job: Job, delay_ms: int) -> None:
+        """`--notify-retries`: say where alerts go that this attempt failed and when the next one runs."""
+        target = job.delivery.alert_target
+        assert target is not None
+        text = retry_notice(run, job, delay_ms)
+        body = delivery.alert_payload(job.delivery.format or DEFAULT_DELIVERY_FORMAT, job, text)
+        try:
+            sent = await delivery.post(self.http(), target, body, os.environ, backoff_s=self.delivery_backoff_s)
+        except Exception:
+            log.exception("retry notice for run #%s failed unexpectedly", run.id)
+            return
+        if sent.status != delivery.DELIVERED:
+            log.warning("retry notice for %s not delivered: %s", job.name, sent.reason)
 
     async def wait_deliveries(self) -> None:
         while self.deliveries:

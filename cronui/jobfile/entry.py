@@ -26,6 +26,7 @@ from cronui.jobfile.schema import (
 from cronui.jobs import JobError, parse_duration, validate
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.schedule import ScheduleError, get_zone
+from cronui.schedule.syntax import stagger
 from cronui.secrets import REF
 from cronui.targets import (
     CONVERSATIONS,
@@ -178,6 +179,12 @@ class EntryReader:
         self.unknown(e, JOB_KEYS)
         name = self.text(e, "name", "name", required=True)
         schedule = self.text(e, "schedule", "schedule", required=True)
+        window = self.duration(e, "stagger", "stagger")
+        if window is not None and schedule is not None and name:
+            try:
+                schedule = stagger(schedule, name, window)  # the offset is written into the schedule
+            except ScheduleError as err:
+                self.fail("stagger", str(err))
         timezone = self.text(e, "timezone", "timezone")
         if timezone is not None:
             try:
@@ -290,6 +297,9 @@ class EntryReader:
             idle_timeout_s=self.duration(table, "idle_timeout", "agent.idle_timeout", bounds.POSITIVE_DURATION),
             stream=self.boolean(table, "stream", "agent.stream"),
             keep_turns=self.integer(table, "keep_turns", "agent.keep_turns", bounds.KEEP_TURNS),
+            fallbacks=self.names(table, "fallbacks", "agent.fallbacks") or [],
+            gate=self.text(table, "gate", "agent.gate"),
+            max_cost_usd=self.number(table, "max_cost", "agent.max_cost", bounds.MAX_COST),
         )
 
     def delivery(self) -> Delivery:
@@ -300,10 +310,11 @@ class EntryReader:
         alert_to = self.text(e, "alert_to", "alert_to")
         after = self.integer(e, "alert_after", "alert_after", bounds.ALERT_AFTER)
         cooldown = self.duration(e, "alert_cooldown", "alert_cooldown")
+        notify_retries = self.boolean(e, "notify_retries", "notify_retries")
         if not to and not alert_to:
             if mode in ("always", "on_failure"):
                 self.fail("deliver_to", f"deliver = {mode!r} needs a deliver_to URL (or ${{env:NAME}})")
-            for key in ("deliver_format", "alert_after", "alert_cooldown"):
+            for key in ("deliver_format", "alert_after", "alert_cooldown", "notify_retries"):
                 if key in e:
                     self.fail(key, "has no effect without deliver_to or alert_to")
             return Delivery()
@@ -314,6 +325,7 @@ class EntryReader:
             alert_to=alert_to,
             alert_after=after,
             alert_cooldown_s=cooldown,
+            notify_retries=notify_retries or None,
         )
 
 

@@ -55,6 +55,9 @@ AGENT_KEYS: dict[str, tuple[str, Any]] = {
     "idle_timeout": ("idle_timeout_s", None),
     "stream": ("stream", True),
     "keep_turns": ("keep_turns", None),
+    "fallbacks": ("fallbacks", []),
+    "gate": ("gate", None),
+    "max_cost": ("max_cost_usd", None),
 }
 SHELL_KEYS: dict[str, tuple[str, Any]] = {"shell": ("command", None), "cwd": ("cwd", None), "env": ("env", {})}
 DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
@@ -64,6 +67,7 @@ DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
     "alert_to": ("alert_to", None),
     "alert_after": ("alert_after", DEFAULT_ALERT_AFTER),
     "alert_cooldown": ("alert_cooldown_s", DEFAULT_ALERT_COOLDOWN_S),
+    "notify_retries": ("notify_retries", False),
 }
 
 JOB_KEYS = (
@@ -71,6 +75,7 @@ JOB_KEYS = (
     "description",
     "schedule",
     "timezone",
+    "stagger",
     "enabled",
     "shell",
     "cwd",
@@ -90,7 +95,9 @@ JOB_KEYS = (
     "tags",
     *DELIVERY_KEYS,
 )
-DURATION_KEYS = frozenset({"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout"})
+DURATION_KEYS = frozenset(
+    {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger"}
+)
 # Keys a view holds that equal these are left out of an export.
 EXPORT_DEFAULTS: dict[str, Any] = {
     "description": "",
@@ -103,9 +110,11 @@ EXPORT_DEFAULTS: dict[str, Any] = {
     "deliver_format": DEFAULT_DELIVERY_FORMAT,
     "alert_after": DEFAULT_ALERT_AFTER,
     "alert_cooldown": DEFAULT_ALERT_COOLDOWN_S,
+    "notify_retries": False,
     "http.method": HTTP_METHOD,
     "agent.conversation": CONVERSATION,
     "agent.stream": True,
+    "agent.fallbacks": [],
 }
 # Fields as `jobs.validate` names them (the CLI's options) -> the file's key; others only swap - for _.
 _FIELD_TO_KEY = {
@@ -131,6 +140,9 @@ _FIELD_TO_KEY = {
     "agent-headers": "agent.headers",
     "stream": "agent.stream",
     "extra": "agent.extra",
+    "fallback": "agent.fallbacks",
+    "gate": "agent.gate",
+    "max-cost": "agent.max_cost",
     "deliver-to": "deliver_to",
     "deliver-format": "deliver_format",
     "alert-to": "alert_to",

@@ -77,25 +77,11 @@ class Schedule:
         """The first fire instant strictly after `after_ms` (UTC epoch ms), or None if it never fires again."""
         after_ms = int(after_ms)
         plan = _plan(self.expr, self.timezone)
-        syntax = plan.syntax
-        if syntax.interval is not None:
-            period = syntax.interval.seconds * 1000
-            return (after_ms // period + 1) * period
-        if plan.instant is not None:
-            return plan.instant * 1000 if plan.instant * 1000 > after_ms else None
-        last = plan.last
-        if last is not None and last[0] <= after_ms < last[1]:
-            return last[1]
-        s = after_ms // 1000
-        if s >= MAX_S:
-            return None
-        assert syntax.cron is not None and plan.table is not None
-        found = next_cron(syntax.cron, plan.engine, plan.table, max(s, MIN_S))
-        if found is None or found >= MAX_S:
-            return None
-        result = found * 1000
-        plan.last = (after_ms, result)
-        return result
+        offset_ms = plan.syntax.offset * 1000
+        if not offset_ms:
+            return _next_after(plan, after_ms)
+        found = _next_after(plan, after_ms - offset_ms)  # the unmoved schedule's fire, then moved
+        return None if found is None else found + offset_ms
 
     def next_n(self, after_ms: int, n: int) -> list[int]:
         """The next `n` fire instants strictly after `after_ms` (fewer if the schedule ends)."""
@@ -112,6 +98,29 @@ class Schedule:
     def describe(self) -> str:
         """Plain English for the expression (the zone is shown separately by callers)."""
         return describe(self.expr)
+
+
+def _next_after(plan: _Plan, after_ms: int) -> int | None:
+    """The first fire of the plan's schedule (without its offset) strictly after `after_ms`."""
+    syntax = plan.syntax
+    if syntax.interval is not None:
+        period = syntax.interval.seconds * 1000
+        return (after_ms // period + 1) * period
+    if plan.instant is not None:
+        return plan.instant * 1000 if plan.instant * 1000 > after_ms else None
+    last = plan.last
+    if last is not None and last[0] <= after_ms < last[1]:
+        return last[1]
+    s = after_ms // 1000
+    if s >= MAX_S:
+        return None
+    assert syntax.cron is not None and plan.table is not None
+    found = next_cron(syntax.cron, plan.engine, plan.table, max(s, MIN_S))
+    if found is None or found >= MAX_S:
+        return None
+    result = found * 1000
+    plan.last = (after_ms, result)
+    return result
 
 
 def parse(expr: str, timezone: str, now_ms: int | None = None) -> Schedule:

@@ -26,7 +26,7 @@ from cronui.schedule.fields import (
     join_words,
 )
 from cronui.schedule.intervals import format_offset, plural, unit_word
-from cronui.schedule.syntax import Syntax, read
+from cronui.schedule.syntax import Syntax, read, without_offset
 
 _ALIAS_READINGS = {
     "@yearly": "Every year on January 1 at 00:00",
@@ -134,6 +134,10 @@ def _describe_cron(spec: CronSpec) -> str:
 
 
 def _describe_syntax(syntax: Syntax) -> str:
+    if syntax.offset:
+        minutes, seconds = divmod(syntax.offset, 60)
+        later = f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+        return f"{_describe_syntax(without_offset(syntax))}, {later} later (staggered)"
     if syntax.expr in _ALIAS_READINGS:
         return _ALIAS_READINGS[syntax.expr]
     if syntax.cron is not None:
