@@ -80,6 +80,11 @@ class Lease:
 
 
 @dataclass
+class Api:
+    token: str | None = None  # `cronui serve`'s bearer token (CRONUI_API_TOKEN); may be a ${env:NAME} reference
+
+
+@dataclass
 class Price:
     """USD per million tokens."""
 
@@ -104,6 +109,7 @@ class Settings:
     keys: dict[str, str] = field(default_factory=dict)
     retention: Retention = field(default_factory=Retention)
     lease: Lease = field(default_factory=Lease)
+    api: Api = field(default_factory=Api)
     config_file: Path | None = None
 
 
@@ -140,6 +146,7 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "event_hours": _number(bounds.EVENT_HOURS),
     },
     "lease": {"ttl": _number(bounds.LEASE_TTL), "renew": _number(bounds.LEASE_RENEW)},
+    "api": {"token": _text},
 }
 
 

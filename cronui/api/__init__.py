@@ -1,0 +1,9 @@
+"""The HTTP API of `cronui serve`: jobs, runs, stats, the live event stream (SSE) and per-job hooks.
+
+- `access`  the API token, the listen address it guards, and each job's trigger token (stored hashed)
+- `app`     the FastAPI application: the endpoints, their errors and the event stream
+- `server`  the engine and uvicorn in one process
+
+FastAPI is the stack for the OpenAPI document it derives from the endpoints themselves (served at
+/api/v1/openapi.json and checked by a property-based test); uvicorn serves it. Loaded only by `serve`.
+"""
