@@ -35,7 +35,9 @@ class Api:
     state: list[ApiState] = field(default_factory=list)
     out: io.StringIO = field(default_factory=io.StringIO)
 
-    async def add(self, name: str, command: str = "echo hi", schedule: str = "every 1h", **extra: Any) -> dict[str, Any]:
+    async def add(
+        self, name: str, command: str = "echo hi", schedule: str = "every 1h", **extra: Any
+    ) -> dict[str, Any]:
         r = await self.client.post("/api/v1/jobs", json={"name": name, "schedule": schedule, "shell": command, **extra})
         assert r.status_code == 201, r.text
         return dict(r.json())

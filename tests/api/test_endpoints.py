@@ -152,7 +152,8 @@ async def test_a_duplicate_name_is_409_and_keeps_the_first(api: Api) -> None:
 
 async def test_a_bad_job_is_400_naming_each_problem_and_nothing_is_added(api: Api) -> None:
     r = await api.client.post(
-        "/api/v1/jobs", json={"name": "x", "schedule": "every 5m", "shell": "true", "retries": -1, "timeout": "soon", "colour": 1}
+        "/api/v1/jobs",
+        json={"name": "x", "schedule": "every 5m", "shell": "true", "retries": -1, "timeout": "soon", "colour": 1},
     )
     assert r.status_code == 400, r.text
     body = r.json()
@@ -172,7 +173,9 @@ async def test_a_bad_job_is_400_naming_each_problem_and_nothing_is_added(api: Ap
 
 
 async def test_the_same_message_as_the_cli(api: Api, settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    code = await asyncio.to_thread(main, ["--db", settings.db, "jobs", "add", "x", "--schedule", "61 * * * *", "--shell", "true"])
+    code = await asyncio.to_thread(
+        main, ["--db", settings.db, "jobs", "add", "x", "--schedule", "61 * * * *", "--shell", "true"]
+    )
     cli_err = capsys.readouterr().err
     assert code == 2
     r = await api.client.post("/api/v1/jobs", json={"name": "x", "schedule": "61 * * * *", "shell": "true"})
