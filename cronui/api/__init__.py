@@ -2,8 +2,10 @@
 
 - `access`  the API token, the listen address it guards, and each job's trigger token (stored hashed)
 - `app`     the FastAPI application: the endpoints, their errors and the event stream
-- `server`  the engine and uvicorn in one process
+- `server`  the engine and the ASGI server (Hypercorn) in one process
 
 FastAPI is the stack for the OpenAPI document it derives from the endpoints themselves (served at
-/api/v1/openapi.json and checked by a property-based test); uvicorn serves it. Loaded only by `serve`.
+/api/v1/openapi.json and checked by a property-based test); Hypercorn serves it (uvicorn would bring
+click, and with click installed `import httpx` loads rich for its own CLI, in every process). Loaded only
+by `cronui serve`.
 """

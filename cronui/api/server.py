@@ -5,16 +5,16 @@ grace period, the lease is released."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TextIO
 
-import uvicorn
+import hypercorn.asyncio
+from hypercorn.config import Config
 
 from cronui.api.app import ApiState, create_app
 from cronui.config import Settings
@@ -23,34 +23,11 @@ from cronui.store import make_store
 
 log = logging.getLogger("cronui")
 
-SHUTDOWN_S = 5  # open requests (an event stream) get this long once the server is told to stop
+SHUTDOWN_S = 5.0  # open requests (an event stream) get this long once the server is told to stop
 
 
 class ListenFailed(OSError):
     """The address cannot be listened on (in use, not this machine's)."""
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, told to stop by SIGTERM / SIGINT through the loop, without re-raising the signal
-    afterwards: the engine still has its runs and its lease to close."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-            yield
-            return
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.ask_exit)
-        try:
-            yield
-        finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
-
-    def ask_exit(self) -> None:
-        self.force_exit = self.should_exit  # a second signal: stop waiting for open requests
-        self.should_exit = True
 
 
 def listen_socket(host: str, port: int) -> socket.socket:
@@ -64,7 +41,7 @@ def listen_socket(host: str, port: int) -> socket.socket:
         sock.close()
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise ListenFailed(f"cannot listen on {host}:{port}: {reason}") from None
-    sock.set_inheritable(True)
+    sock.listen(128)  # connections wait in the backlog until the server accepts them
     return sock
 
 
@@ -86,27 +63,32 @@ async def serve(
     state = ApiState(settings, store, engine.control, token, clock=engine.clock)
     if configure is not None:
         configure(state)
-    config = uvicorn.Config(
-        create_app(state),
-        lifespan="off",
-        timeout_graceful_shutdown=SHUTDOWN_S,
-        server_header=False,
-        log_level="info",
-    )
-    server = _Server(config)
+    config = Config()
+    host, port = sock.getsockname()[:2]
+    config.bind = [f"fd://{sock.detach()}"]  # the server closes it
+    config.accesslog = "-"  # the request line, status and size: headers (tokens) are never logged
+    config.errorlog = "-"
+    config.graceful_timeout = SHUTDOWN_S
+    config.include_server_header = False
+    shutdown = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = threading.current_thread() is threading.main_thread()  # signals reach the main thread only
+    for sig in (signal.SIGTERM, signal.SIGINT) if signals else ():
+        loop.add_signal_handler(sig, shutdown.set)
     stopping = asyncio.Event()
     engine_task = asyncio.create_task(engine.run(stopping, standby=True))
-    engine_task.add_done_callback(lambda _: server.ask_exit())  # the engine gave up (its database is gone)
-    host, port = sock.getsockname()[:2]
+    engine_task.add_done_callback(lambda _: shutdown.set())  # the engine gave up (its database is gone)
+    asked = asyncio.create_task((stop or asyncio.Event()).wait())
+    asked.add_done_callback(lambda _: shutdown.set())
     shown = f"[{host}]" if ":" in host else host
     out.write(f"cronui: serving http://{shown}:{port}/api/v1 (OpenAPI at /api/v1/openapi.json)\n")
     out.flush()
     code = 0
-    asked = asyncio.create_task((stop or asyncio.Event()).wait())
-    asked.add_done_callback(lambda _: server.ask_exit())
     try:
-        await server.serve(sockets=[sock])
+        await hypercorn.asyncio.serve(create_app(state), config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
     finally:
+        for sig in (signal.SIGTERM, signal.SIGINT) if signals else ():
+            loop.remove_signal_handler(sig)
         asked.cancel()
         stopping.set()
         try:

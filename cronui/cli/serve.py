@@ -39,7 +39,7 @@ def add_parsers(sub: Commands) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    # the web stack (FastAPI, uvicorn) loads only for `cronui serve`
+    # the web stack (FastAPI, Hypercorn) loads only for `cronui serve`
     from cronui.api.access import ListenError, api_token, is_loopback, parse_listen
     from cronui.api.server import ListenFailed, listen_socket, serve
 

@@ -1,4 +1,4 @@
-"""A real `cronui serve` for each test: the engine and uvicorn on a free loopback port, in this process,
+"""A real `cronui serve` for each test: the engine and the HTTP server on a free loopback port, in this process,
 reached over HTTP with httpx."""
 
 from __future__ import annotations

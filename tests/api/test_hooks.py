@@ -85,7 +85,7 @@ def small_limits(state: ApiState) -> None:
 async def test_body_cap_rate_limit_and_text_only(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     access = Lines()
     async with running_api(settings, configure=small_limits) as api:
-        logging.getLogger("uvicorn.access").addHandler(access)
+        logging.getLogger("hypercorn.access").addHandler(access)
         try:
             await api.add("a", command="true")
             await api.add("b", command="true")
@@ -107,7 +107,7 @@ async def test_body_cap_rate_limit_and_text_only(settings: Settings, capsys: pyt
             assert (await api.anon.post("/hooks/b", headers=bearer(other))).status_code == 202, "per job"
             assert len((await api.client.get("/api/v1/runs")).json()) == 4
         finally:
-            logging.getLogger("uvicorn.access").removeHandler(access)
+            logging.getLogger("hypercorn.access").removeHandler(access)
     assert any("/hooks/a" in line for line in access.lines)
     assert not any(secret in line or other in line for line in access.lines)
 
