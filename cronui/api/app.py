@@ -36,6 +36,7 @@ from cronui.secrets import MASK
 from cronui.store import Store
 from cronui.store.base import DuplicateJobName, RunFilter, StoreError, stats_from_rows
 from cronui.store.events import EventCursor
+from cronui.store.postgres import redacted
 from cronui.timefmt import iso_utc
 
 PREFIX = "/api/v1"
@@ -181,7 +182,9 @@ def create_app(state: ApiState) -> FastAPI:
 
     @app.get(f"{PREFIX}/status", dependencies=api, summary="who schedules, what runs, what is next (`status --json`)")
     async def get_status() -> dict[str, Any]:
-        return await status_report(state.settings, store, control)
+        data = await status_report(state.settings, store, control)
+        data["db"] = redacted(data["db"]) if "://" in data["db"] else data["db"]  # no database password
+        return data
 
     @app.get(f"{PREFIX}/jobs", dependencies=api, summary="every job (`jobs list --json`)")
     async def list_jobs() -> list[dict[str, Any]]:
@@ -439,8 +442,8 @@ def _read_entry(entry: Mapping[str, Any], state: ApiState, source: str = SOURCE)
 
 
 def _merged(entry: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """A job's table with `changes` over it: a table given (http, agent, env) replaces its keys one by one;
-    a null value removes a key."""
+    """A job's table with `changes` over it: a table given (http, agent, env, headers) replaces its keys one
+    by one; a null value removes a key, and a masked value (as a response showed it) keeps the one stored."""
     out = dict(entry)
     for key, value in changes.items():
         if value is None:
@@ -450,12 +453,20 @@ def _merged(entry: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]
             for sub, subval in value.items():
                 if subval is None:
                     table.pop(sub, None)
+                elif isinstance(subval, dict) and isinstance(table.get(sub), dict):  # http.headers, agent.headers
+                    inner = {**table[sub], **{k: _unmasked(v, table[sub].get(k)) for k, v in subval.items()}}
+                    table[sub] = {k: v for k, v in inner.items() if v is not None}
                 else:
-                    table[sub] = subval
+                    table[sub] = _unmasked(subval, table.get(sub))
             out[key] = table
         else:
             out[key] = value
     return out
+
+
+def _unmasked(value: Any, stored: Any) -> Any:
+    """A value sent back as a response masked it: the stored one."""
+    return stored if value == MASK and stored is not None else value
 
 
 def _since(text: str, state: ApiState) -> int:

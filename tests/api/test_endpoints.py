@@ -107,6 +107,7 @@ async def test_status_jobs_and_job_are_the_clis_json(
     await api.add("a", tags=["x"])
     await api.add("b", command="true", schedule="*/5 * * * *")
     status = (await api.client.get("/api/v1/status")).json()
+    assert status["db"] == settings.db
     assert status["jobs"] == 2 and status["enabled"] == 2 and status["paused"] is False
     assert status["scheduler"]["pid"] > 0, "the server schedules the database itself"
     cli_status = await cli_json(capsys, settings, "status", "--json")
@@ -363,9 +364,15 @@ async def test_literal_secrets_are_masked_in_every_job_response(api: Api) -> Non
     env = responses[1].json()["target"]["env"]
     assert env == {"API_TOKEN": MASK, "PLAIN": "shown", "REF_TOKEN": "${env:SOME_TOKEN}"}
     assert responses[-1].json()["target"]["headers"] == {"Authorization": MASK}
-    # the masked value is shown, not stored: an edit of something else keeps the secret
-    rows = await api.store.get_job_by_name("s")
-    assert rows is not None and rows.target.env["API_TOKEN"] == "literal-secret-1"  # type: ignore[union-attr]
+    # the masked value is shown, not stored: an edit keeps the secret, even one that sends the mask back
+    r = await api.client.patch("/api/v1/jobs/s", json={"env": {**env, "PLAIN": "changed"}})
+    assert r.status_code == 200 and r.json()["target"]["env"]["PLAIN"] == "changed"
+    r = await api.client.patch("/api/v1/jobs/h", json={"http": {"headers": {"Authorization": MASK, "X-A": "1"}}})
+    assert r.json()["target"]["headers"] == {"Authorization": MASK, "X-A": "1"}
+    stored = await api.store.get_job_by_name("s")
+    assert stored is not None and stored.target.env["API_TOKEN"] == "literal-secret-1"  # type: ignore[union-attr]
+    stored = await api.store.get_job_by_name("h")
+    assert stored is not None and stored.target.headers["Authorization"] == "Bearer literal-secret-2"  # type: ignore[union-attr]
 
 
 async def test_a_resolved_secret_never_reaches_a_run_response(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
