@@ -7,6 +7,9 @@ input), 401, 404, 409 (a duplicate name, a run already ended), 413, 422 (a reque
 or 429; nothing is changed by a request that fails.
 """
 
+# No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations, which name
+# objects local to create_app (the bearer schemes), and string annotations could not be resolved.
+
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +30,7 @@ from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import Control, NotFound
 from cronui.jobfile.entry import EntryReader
 from cronui.jobfile.export import export_entry
+from cronui.jobfile.view import show_value
 from cronui.jobs import JobError, parse_duration
 from cronui.model import EventKind, Job, Run, RunStatus
 from cronui.present import event_json, job_json, run_json
@@ -121,8 +125,6 @@ def masked_job(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _masked_value(key: str, value: Any) -> Any:
-    from cronui.jobfile.view import show_value
-
     return MASK if isinstance(value, str) and show_value(key, value) == MASK else value
 
 

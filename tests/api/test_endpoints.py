@@ -383,3 +383,12 @@ async def test_a_resolved_secret_never_reaches_a_run_response(api: Api, monkeypa
     assert run["output"] == f"{MASK}\n"
     for path in (f"/api/v1/runs/{run_id}", f"/api/v1/runs/{run_id}/logs", "/api/v1/runs"):
         assert "resolved-secret-value" not in (await api.client.get(path)).text
+
+
+async def test_with_no_token_set_a_loopback_server_asks_for_none(settings: Settings) -> None:
+    async with running_api(settings, token=None) as api:
+        assert (await api.anon.get("/api/v1/jobs")).status_code == 200
+        assert (
+            await api.anon.post("/api/v1/jobs", json={"name": "a", "schedule": "every 1h", "shell": "true"})
+        ).status_code == 201
+        assert (await api.anon.post("/hooks/a")).status_code == 401, "a hook still needs the job's own token"
