@@ -85,6 +85,11 @@ class Cluster:
 
 
 @dataclass
+class Api:
+    token: str | None = None  # `cronui serve`'s bearer token (CRONUI_API_TOKEN); may be a ${env:NAME} reference
+
+
+@dataclass
 class Price:
     """USD per million tokens."""
 
@@ -110,6 +115,7 @@ class Settings:
     retention: Retention = field(default_factory=Retention)
     lease: Lease = field(default_factory=Lease)
     cluster: Cluster = field(default_factory=Cluster)
+    api: Api = field(default_factory=Api)
     config_file: Path | None = None
 
 
@@ -147,6 +153,7 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
     },
     "lease": {"ttl": _number(bounds.LEASE_TTL), "renew": _number(bounds.LEASE_RENEW)},
     "cluster": {"max_running": _whole(bounds.POOL_SIZE)},
+    "api": {"token": _text},
 }
 
 

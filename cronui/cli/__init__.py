@@ -7,6 +7,7 @@
 - `runs`    runs list/show/logs/tail/cancel
 - `files`   apply, export, import crontab: jobs as code
 - `system`  next, locate, status, pause/resume, db, daemon, and opening the TUI
+- `serve`   the HTTP API and live event stream (the web stack loads only for it)
 
 Command modules import `common` (and the domain), never each other; only `parser` imports them all.
 Names, options, output and JSON fields are a contract: scripts depend on them.

@@ -8,7 +8,6 @@ import asyncio
 import json
 import math
 import os
-import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control, NotFound
 from cronui.jobs import JobError, number_errors
 from cronui.model import Job
+from cronui.reports import live_holder as live_holder  # commands import it from here
 from cronui.schedule import ScheduleError, get_zone
 from cronui.store import Store, make_store
 from cronui.store.base import StoreError
@@ -230,21 +230,6 @@ def with_store(args: argparse.Namespace, body: StoreBody) -> int:
             await store.close()
 
     return asyncio.run(go())
-
-
-async def live_holder(store: Store) -> bool:
-    """Whether a live process schedules: holds the scheduler lease (a holder on this host must still have its
-    pid), or in cluster mode, any node with a live heartbeat."""
-    # the engine module loads the dispatcher and its executors (httpx): only commands that ask pay for it
-    from cronui.engine.executors.containment import pid_alive
-
-    if store.multi_node:  # cluster mode: any node with a live heartbeat schedules
-        now = SystemClock().now_ms()
-        return any(n.expires_at > now for n in await store.nodes())
-    lease = await store.get_lease()
-    if lease is None or lease.expires_at <= SystemClock().now_ms():
-        return False
-    return lease.host != socket.gethostname() or pid_alive(lease.pid)
 
 
 # ---------------------------------------------------------------- parsing

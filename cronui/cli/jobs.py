@@ -29,6 +29,7 @@ from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.model import Job, Run, RunStatus, TargetKind
 from cronui.present import JOB_LINE_HEADER, job_json, job_line, job_state, run_json, run_line
+from cronui.reports import job_report
 from cronui.schedule import describe
 from cronui.store import Store
 from cronui.targets import TARGET_TYPES, Delivery, to_dict
@@ -65,6 +66,15 @@ def add_parsers(sub: Commands) -> None:
     run = _job_command(jsub, "run", "run a job now", cmd_jobs_run)
     run.add_argument("--wait", action="store_true", help="wait for the final attempt; exit 0 if it succeeded")
     run.add_argument("--json", action="store_true")
+    token = _job_command(
+        jsub,
+        "token",
+        "print a new trigger token for POST /hooks/NAME (`cronui serve`)",
+        cmd_jobs_token,
+        description="Make the job's trigger token for `POST /hooks/NAME` and print it. Only its hash is stored,"
+        " so it is shown once: --rotate replaces it (the old one stops working).",
+    )
+    token.add_argument("--rotate", action="store_true", help="replace the job's token with a new one")
 
 
 def _job_command(
@@ -127,21 +137,7 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 def cmd_jobs_show(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         job = await control.job(args.name)
-        assert job.id is not None
-        now = SystemClock().now_ms()
-        windows = {"all": None, "last_7d": now - 7 * 86_400_000, "last_30d": now - 30 * 86_400_000}
-        data = job_json(job, full=True)
-        data["stats"] = {}
-        for window, since in windows.items():
-            st = await store.job_stats(job.id, since)
-            data["stats"][window] = {
-                "runs": st.runs,
-                "success_rate": st.success_rate,
-                "median_ms": st.median_ms,
-                "p95_ms": st.p95_ms,
-                "total_tokens": st.total_tokens,
-                "cost_usd": st.cost_usd,
-            }
+        data = await job_report(store, job, SystemClock().now_ms())
         for problem in stored_problems(job):
             warn(f"warning: {problem}")
         if args.json:
@@ -216,6 +212,23 @@ def cmd_jobs_rm(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         job = await control.remove_job(args.name)
         print(f"removed {job.name} (its runs are kept)")
+        return 0
+
+    return with_store(args, body)
+
+
+def cmd_jobs_token(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        from cronui.api.access import issue_hook_token  # hashing only: no web stack loads
+
+        job = await control.job(args.name)
+        token = await issue_hook_token(store, job, rotate=args.rotate)
+        if token is None:
+            raise UsageError(
+                f"cronui: job {job.name!r} has a trigger token already; only its hash is kept, so it cannot be "
+                f"shown again: `cronui jobs token {job.name} --rotate` makes a new one (the old one stops working)"
+            )
+        print(token)
         return 0
 
     return with_store(args, body)

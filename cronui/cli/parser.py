@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from cronui.cli import files, jobs, nodes, runs, system
+from cronui.cli import files, jobs, nodes, runs, serve, system
 from cronui.cli.common import CliParser, Handler, guarded
 
 EPILOG = """\
@@ -16,6 +16,7 @@ examples:
   cronui next '0 9 * * 1-5' --tz Europe/Berlin -n 3
   cronui next 'every 15m' --json
   cronui locate db
+  cronui serve                         the HTTP API (see `cronui serve --help`)
 
 schedules: 5 cron fields (or 6 with seconds first), @daily-style aliases, `every 15m`,
 `at 2026-12-24T09:00`, `in 20m`; see `cronui next --help` for the full syntax.
@@ -48,6 +49,7 @@ def build_parser() -> CliParser:
     system.add_parsers(sub)
     nodes.add_parsers(sub)
     files.add_parsers(sub)
+    serve.add_parsers(sub)
     return p
 
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import time
-from typing import Any
 
 from cronui import locations
 from cronui.cli.common import (
@@ -16,7 +14,6 @@ from cronui.cli.common import (
     UsageError,
     command,
     group,
-    live_holder,
     parse_count,
     parse_instant,
     print_json,
@@ -26,13 +23,11 @@ from cronui.cli.common import (
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
-from cronui.engine.faults import LAST_FAULT_KEY
 from cronui.jobs import parse_duration
-from cronui.model import Lease, RunStatus
+from cronui.reports import status_report
 from cronui.schedule import SYNTAX_HELP, get_zone, parse
 from cronui.store import Store
-from cronui.store.base import RunFilter
-from cronui.timefmt import iso_in_zone, iso_utc
+from cronui.timefmt import iso_in_zone
 
 
 def add_daemon_options(p: argparse.ArgumentParser) -> None:
@@ -114,30 +109,8 @@ def cmd_locate(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        lease = await store.get_lease()
-        live = await live_holder(store)
-        jobs = await store.list_jobs()
-        running = await store.list_runs(RunFilter(statuses=[RunStatus.RUNNING], limit=10_000))
-        pending = await store.list_runs(RunFilter(statuses=[RunStatus.PENDING], limit=100_000))
-        upcoming = sorted((j for j in jobs if j.enabled and j.next_run_at), key=lambda j: j.next_run_at or 0)
-        paused = await control.paused()
-        now = SystemClock().now_ms()
-        data: dict[str, Any] = {
-            "db": settings.db,
-            "scheduler": None if not live or lease is None else _scheduler(lease, settings, now),
-            "stalled": None if live or lease is None or not _alive(lease) else _scheduler(lease, settings, now),
-            "paused": paused,
-            "jobs": len(jobs),
-            "enabled": sum(1 for j in jobs if j.enabled),
-            "running": len(running),
-            "pending": len(pending),
-            "next": None if not upcoming else {"job": upcoming[0].name, "at": iso_utc(upcoming[0].next_run_at)},
-            "last_db_fault": _last_fault(await store.get_state(LAST_FAULT_KEY)),
-        }
-        if store.multi_node:  # cluster mode: no single holder; the nodes with a live heartbeat schedule
-            alive = [n for n in await store.nodes() if n.expires_at > now]
-            data["nodes"] = len(alive)
-            data["scheduler"] = None if not alive else {"nodes": len(alive), "hosts": sorted({n.host for n in alive})}
+        data = await status_report(settings, store, control)
+        paused = data["paused"]
         if args.json:
             print_json(data)
         else:
@@ -167,46 +140,6 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0 if data["scheduler"] else 1
 
     return with_store(args, body)
-
-
-def _alive(lease: Lease) -> bool:
-    """A lease holder on this host whose process still exists (another host's cannot be told)."""
-    from cronui.engine.executors.containment import pid_alive
-
-    return lease.host == socket.gethostname() and pid_alive(lease.pid)
-
-
-def _scheduler(lease: Lease, settings: Settings, now: int) -> dict[str, Any]:
-    """Who holds the lease, and whether it keeps renewing it: a holder renews every lease.renew seconds,
-    to now + lease.ttl, so a lease renewed longer ago than two renewals says its holder is stuck (most
-    likely the database refuses its writes)."""
-    renewed = lease.expires_at - int(settings.lease.ttl * 1000)
-    return {
-        "host": lease.host,
-        "pid": lease.pid,
-        "since": iso_utc(lease.acquired_at),
-        "node": lease.holder,
-        "renewed": iso_utc(renewed),
-        "renewing": now - renewed <= 2 * settings.lease.renew * 1000,
-    }
-
-
-def _last_fault(raw: str | None) -> dict[str, Any] | None:
-    """The last database fault a scheduler rode out, as it noted it."""
-    if raw is None:
-        return None
-    try:
-        note = json.loads(raw)
-        return {
-            "error": str(note["error"]),
-            "since": iso_utc(int(note["since"])),
-            "until": iso_utc(int(note["until"])),
-            "lasted_s": float(note["lasted_s"]),
-            "failures": int(note["failures"]),
-            "node": str(note["node"]),
-        }
-    except (ValueError, TypeError, KeyError):
-        return None  # a note written by another version: nothing to show
 
 
 def cmd_pause(args: argparse.Namespace) -> int:

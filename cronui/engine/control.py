@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from cronui.config import Settings
 from cronui.engine.clock import Clock
@@ -201,13 +202,21 @@ class Control:
 
     # ------------------------------------------------------------ runs
 
-    async def trigger(self, name: str) -> Run:
-        """Run now: a pending manual run, which the scheduling process starts at once."""
+    async def trigger(self, name: str, request: dict[str, Any] | None = None) -> Run:
+        """Run now: a pending manual run, which the scheduling process starts at once. `request` is the
+        HTTP request that asked for it (`POST /hooks/NAME`), its body the run's payload."""
         job = await self.job(name)
         assert job.id is not None
         now = self.clock.now_ms()
         run = await self.store.insert_run(
-            Run(job_id=job.id, trigger=Trigger.MANUAL, scheduled_for=now, queued_at=now, not_before=now)
+            Run(
+                job_id=job.id,
+                trigger=Trigger.MANUAL,
+                scheduled_for=now,
+                queued_at=now,
+                not_before=now,
+                request=request,
+            )
         )
         assert run is not None and run.id is not None
         run.job_name = job.name

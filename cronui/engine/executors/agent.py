@@ -23,12 +23,12 @@ from typing import Any
 import httpx
 
 from cronui.engine.executors import redirects, shell
-from cronui.engine.executors.base import CappedBuffer, Outcome, RunContext, permanent_failure
+from cronui.engine.executors.base import CappedBuffer, Outcome, RunContext, hook_payload, permanent_failure
 from cronui.engine.executors.http import masked_request, redirect_guard, status_failure, transport_error
 from cronui.model import REASON_GATE, RunStatus, TargetKind
 from cronui.targets import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_KEEP_TURNS, AgentTarget, ShellTarget, split_fallback
 
-PLACEHOLDER = re.compile(r"\{(job|scheduled_for|last_output|gate_output)\}")
+PLACEHOLDER = re.compile(r"\{(job|scheduled_for|last_output|gate_output|payload)\}")
 FAILED_SENTINEL = "TASK_FAILED"
 QUIET_SENTINELS = ("HEARTBEAT_OK", "NO_REPLY", "NO_FLUSH", "IDEMPOTENT_SKIP")
 # A sentinel is the reply's first token (then its end, whitespace or a colon) or starts its last line.
@@ -570,8 +570,13 @@ async def run(ctx: RunContext) -> Outcome:
             return gate
         gate_output = gate
     slot = datetime.fromtimestamp(ctx.run.scheduled_for / 1000, UTC).isoformat(timespec="seconds")
-    values = {"job": ctx.job.name, "scheduled_for": slot.replace("+00:00", "Z"), "last_output": ctx.last_output}
-    values["gate_output"] = gate_output
+    values = {
+        "job": ctx.job.name,
+        "scheduled_for": slot.replace("+00:00", "Z"),
+        "last_output": ctx.last_output,
+        "gate_output": gate_output,
+        "payload": hook_payload(ctx.run) or "",  # the body of the hook request that started it
+    }
     user_message = render_message(spec.message, values)
     persistent = spec.conversation == "persistent"
     history: list[dict[str, Any]] = list(ctx.memory.get(CONVERSATION_KEY) or []) if persistent else []

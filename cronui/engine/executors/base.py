@@ -74,6 +74,12 @@ class Outcome:
     suppress_delivery: str | None = None  # why this run's result is not to be delivered
 
 
+def hook_payload(run: Run) -> str | None:
+    """The body of the `POST /hooks/NAME` request that started this run, if one did."""
+    payload = run.request.get("payload") if isinstance(run.request, dict) else None
+    return payload if isinstance(payload, str) else None
+
+
 def permanent_failure(error: str, **details: Any) -> Outcome:
     """A failed run that retrying cannot fix (a rejected key, a bad request, a missing file)."""
     return Outcome(RunStatus.FAILED, error=error, transient=False, **details)

@@ -14,7 +14,7 @@ import signal
 from typing import Any
 
 from cronui.engine.executors import children, containment
-from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
+from cronui.engine.executors.base import Outcome, RunContext, hook_payload, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MissingSecret
 from cronui.targets import ShellTarget
@@ -161,6 +161,9 @@ async def run(ctx: RunContext) -> Outcome:
     env[b"CRONUI_JOB"] = os.fsencode(ctx.job.name)
     env[b"CRONUI_SCHEDULED_FOR"] = (iso_utc(ctx.run.scheduled_for) or "").encode()
     env[b"CRONUI_ATTEMPT"] = str(ctx.run.attempt).encode()
+    payload = hook_payload(ctx.run)
+    if payload is not None:
+        env[b"CRONUI_PAYLOAD"] = os.fsencode(payload)
     env[containment.MARK.encode()] = os.fsencode(containment.mark(ctx.run.node, ctx.run.id))
 
     children.install()

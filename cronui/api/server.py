@@ -1,0 +1,101 @@
+"""`cronui serve`: the engine (it schedules, or stands by while another process does) and the HTTP API,
+in one process under plain asyncio. SIGTERM / SIGINT stop both: no new requests, runs in flight get the
+grace period, the lease is released."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from typing import TextIO
+
+import hypercorn.asyncio
+from hypercorn.config import Config
+
+from cronui.api.app import ApiState, create_app
+from cronui.config import Settings
+from cronui.engine.engine import Engine
+from cronui.store import make_store
+
+log = logging.getLogger("cronui")
+
+SHUTDOWN_S = 5.0  # open requests (an event stream) get this long once the server is told to stop
+
+
+class ListenFailed(OSError):
+    """The address cannot be listened on (in use, not this machine's)."""
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port (port 0: any free one), ready for the server."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except (OSError, UnicodeError) as e:
+        sock.close()
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ListenFailed(f"cannot listen on {host}:{port}: {reason}") from None
+    sock.listen(128)  # connections wait in the backlog until the server accepts them
+    return sock
+
+
+async def serve(
+    settings: Settings,
+    sock: socket.socket,
+    token: str | None,
+    *,
+    grace_s: float = 30.0,
+    out: TextIO = sys.stdout,
+    configure: Callable[[ApiState], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Serve the API on `sock` and schedule until a signal (or `stop` is set); the exit code."""
+    store = make_store(settings.db)
+    await store.open()
+    engine = Engine(store, settings)
+    await engine.open()
+    state = ApiState(settings, store, engine.control, token, clock=engine.clock)
+    if configure is not None:
+        configure(state)
+    config = Config()
+    host, port = sock.getsockname()[:2]
+    config.bind = [f"fd://{sock.detach()}"]  # the server closes it
+    config.accesslog = "-"  # the request line, status and size: headers (tokens) are never logged
+    config.errorlog = "-"
+    config.graceful_timeout = SHUTDOWN_S
+    config.include_server_header = False
+    shutdown = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals = threading.current_thread() is threading.main_thread()  # signals reach the main thread only
+    for sig in (signal.SIGTERM, signal.SIGINT) if signals else ():
+        loop.add_signal_handler(sig, shutdown.set)
+    stopping = asyncio.Event()
+    engine_task = asyncio.create_task(engine.run(stopping, standby=True))
+    engine_task.add_done_callback(lambda _: shutdown.set())  # the engine gave up (its database is gone)
+    asked = asyncio.create_task((stop or asyncio.Event()).wait())
+    asked.add_done_callback(lambda _: shutdown.set())
+    shown = f"[{host}]" if ":" in host else host
+    out.write(f"cronui: serving http://{shown}:{port}/api/v1 (OpenAPI at /api/v1/openapi.json)\n")
+    out.flush()
+    code = 0
+    try:
+        await hypercorn.asyncio.serve(create_app(state), config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT) if signals else ():
+            loop.remove_signal_handler(sig)
+        asked.cancel()
+        stopping.set()
+        try:
+            await engine_task
+        except Exception as e:  # the daemon's exit codes say the same (a fault, a database gone)
+            log.error("the scheduler stopped: %s", e)
+            code = 1
+        await engine.close(grace_s)
+        await store.close()
+    return code

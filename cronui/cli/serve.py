@@ -1,0 +1,62 @@
+"""`cronui serve`: the HTTP API and live event stream, with the engine (it schedules, or stands by while
+another process does)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from cronui.cli.common import Commands, UsageError, command, settings_from
+from cronui.jobs import parse_duration
+
+EPILOG = """\
+auth: every /api/v1 request needs `Authorization: Bearer TOKEN`, the token from CRONUI_API_TOKEN or
+`[api] token` in the config (a ${env:NAME} reference is resolved); with no token set, only a loopback
+address may be listened on, and requests need none. `POST /hooks/NAME` takes the job's own trigger
+token instead (`cronui jobs token NAME`).
+
+examples:
+  cronui serve                                  http://127.0.0.1:8377/api/v1
+  CRONUI_API_TOKEN=... cronui serve --listen 0.0.0.0:8377
+  curl -H "Authorization: Bearer $CRONUI_API_TOKEN" http://127.0.0.1:8377/api/v1/jobs
+"""
+
+
+def add_parsers(sub: Commands) -> None:
+    """Registers serve."""
+    from cronui.api.access import DEFAULT_LISTEN  # small: no web stack loads for --help
+
+    p = command(
+        sub,
+        "serve",
+        "serve the HTTP API and live event stream (and schedule)",
+        cmd_serve,
+        description="Serve the HTTP API (OpenAPI at /api/v1/openapi.json) while scheduling, like the daemon.",
+        epilog=EPILOG,
+    )
+    p.add_argument("--listen", metavar="HOST:PORT", default=DEFAULT_LISTEN, help=f"default {DEFAULT_LISTEN}")
+    p.add_argument("--grace", metavar="S", help="on SIGTERM, let runs finish this long (default 30s)")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    # the web stack (FastAPI, Hypercorn) loads only for `cronui serve`
+    from cronui.api.access import ListenError, api_token, is_loopback, parse_listen
+    from cronui.api.server import ListenFailed, listen_socket, serve
+
+    settings = settings_from(args)
+    try:
+        host, port = parse_listen(args.listen)
+    except ListenError as e:
+        raise UsageError(f"cronui serve: {e}") from None
+    grace = parse_duration(args.grace or "30", "--grace")
+    token = api_token(settings)
+    if token is None and not is_loopback(host):
+        raise UsageError(
+            f"cronui serve: refusing to listen on {host} with no API token: set CRONUI_API_TOKEN or "
+            "[api] token in the config (or listen on 127.0.0.1)"
+        )
+    try:
+        sock = listen_socket(host, port)
+    except ListenFailed as e:
+        raise UsageError(f"cronui serve: {e}") from None
+    return asyncio.run(serve(settings, sock, token, grace_s=grace))

@@ -1,0 +1,50 @@
+"""The web stack `cronui serve` needs stays light for every other command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import PackageNotFoundError, distribution
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+
+def runtime_closure(name: str) -> set[str]:
+    """Every package installing `name` brings (its requirements, theirs, ...), extras left out."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = canonicalize_name(todo.pop())
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            requires = distribution(current).requires or []
+        except PackageNotFoundError:  # for another platform (tzdata on Windows)
+            continue
+        for text in requires:
+            req = Requirement(text)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return seen
+
+
+def test_no_runtime_dependency_brings_click() -> None:
+    """With click installed, `import httpx` (every scheduler) also loads rich and pygments for httpx's own
+    command line; uvicorn needs click, so Hypercorn serves the API."""
+    closure = runtime_closure("cronui")
+    assert {"fastapi", "hypercorn", "sse-starlette", "httpx"} <= closure
+    assert "click" not in closure
+
+
+def test_other_commands_do_not_load_the_web_stack() -> None:
+    code = (
+        "import sys\n"
+        "from cronui.cli import main\n"
+        "main(['next', 'every 5m', '-n', '1'])\n"
+        "print(sorted(m for m in ('fastapi', 'hypercorn', 'starlette', 'pydantic') if m in sys.modules))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "[]"
