@@ -15,6 +15,7 @@ from typing import Any
 
 from cronui import bounds, locations
 from cronui.bounds import Duration, Number, Whole, show
+from cronui.placement import check_labels
 from cronui.schedule import ScheduleError, get_zone
 
 
@@ -54,6 +55,14 @@ def _text(v: Any) -> str:
     return v
 
 
+def _labels(v: Any) -> list[str]:
+    """A list of labels, as a TOML list or as comma-separated text (an environment variable)."""
+    items = [part.strip() for part in v.split(",") if part.strip()] if isinstance(v, str) else v
+    if not isinstance(items, list):
+        raise ValueError(f'expected a list of labels like ["gpu", "eu"], got {show(v)}')
+    return check_labels(items)
+
+
 def _zone(v: Any) -> str:
     name = _text(v)
     try:
@@ -77,6 +86,11 @@ class Retention:
 class Lease:
     ttl: float = 30.0  # seconds a scheduler lease stays valid without renewal
     renew: float = 10.0  # seconds between renewals
+
+
+@dataclass
+class NodeConfig:
+    labels: list[str] = field(default_factory=list)  # jobs pinned to one of these (`--node-label`) run here
 
 
 @dataclass
@@ -104,6 +118,7 @@ class Settings:
     keys: dict[str, str] = field(default_factory=dict)
     retention: Retention = field(default_factory=Retention)
     lease: Lease = field(default_factory=Lease)
+    node: NodeConfig = field(default_factory=NodeConfig)
     config_file: Path | None = None
 
 
@@ -140,6 +155,7 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "event_hours": _number(bounds.EVENT_HOURS),
     },
     "lease": {"ttl": _number(bounds.LEASE_TTL), "renew": _number(bounds.LEASE_RENEW)},
+    "node": {"labels": _labels},
 }
 
 

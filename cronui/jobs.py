@@ -25,6 +25,7 @@ from cronui.bounds import (
 )
 from cronui.controls import has_control
 from cronui.model import Job
+from cronui.placement import check_label
 from cronui.schedule import ScheduleError, get_zone, parse
 from cronui.targets import (
     CONVERSATIONS,
@@ -136,6 +137,11 @@ def validate(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> J
             raise JobError("pool", f"unknown pool {job.pool!r} (configured pools: {known}; add it under [pools])")
     for tag in job.tags:
         _check_word(tag, "tag")
+    if job.node_label is not None:
+        try:
+            check_label(job.node_label)
+        except ValueError as e:
+            raise JobError("node-label", str(e)) from None
     for label, target in chain_targets(job):
         if not isinstance(target, str) or not NAME_RE.match(target):
             raise JobError(label, f"{show(target)} is not a job name")

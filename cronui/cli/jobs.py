@@ -24,6 +24,7 @@ from cronui.cli.common import (
     with_store,
 )
 from cronui.cli.job_options import add_job_options, apply_job_options
+from cronui.cli.nodes import warn_unplaced
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
@@ -99,6 +100,7 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
         )
         apply_job_options(job, args, settings)
         job = await control.add_job(job)
+        await warn_unplaced(store, [job])
         if args.json:
             print_json(job_json(job, full=True))
         else:
@@ -112,6 +114,7 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
 def cmd_jobs_list(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         jobs = await store.list_jobs()
+        await warn_unplaced(store, jobs)
         if args.json:
             print_json([job_json(j) for j in jobs])
             return 0
@@ -158,6 +161,8 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         )
         if job.pool:
             say(f"  pool       {job.pool}")
+        if job.node_label:
+            say(f"  placement  nodes with label {job.node_label}")
         if job.on_success or job.on_failure:
             say(
                 f"  chains     on success: {', '.join(job.on_success) or '—'}"
@@ -193,6 +198,7 @@ def cmd_jobs_edit(args: argparse.Namespace) -> int:
         if args.enabled is not None:
             job.enabled = args.enabled
         job = await control.update_job(job)
+        await warn_unplaced(store, [job])
         if args.json:
             print_json(job_json(job, full=True))
         else:

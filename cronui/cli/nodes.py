@@ -1,16 +1,19 @@
 """`cronui nodes`: the processes that schedule this database, from their heartbeats (cluster mode on
-PostgreSQL: every node; SQLite: the one that holds the scheduler lease)."""
+PostgreSQL: every node; SQLite: the one that holds the scheduler lease), with the labels each offers to
+jobs pinned with `--node-label`."""
 
 from __future__ import annotations
 
 import argparse
 import socket
+from collections.abc import Sequence
 
-from cronui.cli.common import Commands, command, print_json, with_store
+from cronui.cli.common import Commands, command, print_json, warn, with_store
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
-from cronui.engine.executors.containment import pid_alive
+from cronui.model import Job
+from cronui.placement import missing_labels, missing_text, node_alive
 from cronui.store import Store
 from cronui.timefmt import human_span, iso_utc
 
@@ -19,6 +22,17 @@ def add_parsers(sub: Commands) -> None:
     """Registers nodes."""
     p = command(sub, "nodes", "the processes that schedule this database, from their heartbeats", cmd_nodes)
     p.add_argument("--json", action="store_true", help="one JSON object per node, in a list")
+
+
+async def warn_unplaced(store: Store, jobs: Sequence[Job]) -> list[str]:
+    """Warn on stderr of each label `jobs` are pinned to that no live node carries; returns the warnings."""
+    if not any(job.node_label for job in jobs):
+        return []
+    missing = missing_labels(jobs, await store.nodes(), SystemClock().now_ms())
+    lines = [missing_text(label, names) for label, names in sorted(missing.items())]
+    for line in lines:
+        warn(f"warning: {line}")
+    return lines
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
@@ -33,8 +47,9 @@ def cmd_nodes(args: argparse.Namespace) -> int:
                 "pid": n.pid,
                 "since": iso_utc(n.started_at),
                 "seen": iso_utc(n.seen_at),
-                "alive": n.expires_at > now and (n.host != here or pid_alive(n.pid)),
+                "alive": node_alive(n, now, here),
                 "running": n.running,
+                "labels": n.labels,
             }
             for n in nodes
         ]
@@ -44,10 +59,11 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         if not data:
             print("no node has a heartbeat on this database")
             return 0
-        print(f"{'NODE':<36} {'STATE':<6} {'RUNNING':>7}  SEEN")
+        print(f"{'NODE':<36} {'STATE':<6} {'RUNNING':>7}  {'SEEN':<10}  LABELS")
         for n, d in zip(nodes, data, strict=True):
             state = "alive" if d["alive"] else "gone"
-            print(f"{n.node:<36} {state:<6} {n.running:>7}  {human_span(max(0, now - n.seen_at))} ago")
+            seen = f"{human_span(max(0, now - n.seen_at))} ago"
+            print(f"{n.node:<36} {state:<6} {n.running:>7}  {seen:<10}  {' '.join(n.labels) or '—'}".rstrip())
         return 0
 
     return with_store(args, body)

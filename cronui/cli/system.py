@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from cronui import locations
+from cronui.cli import db
 from cronui.cli.common import (
     Commands,
     UsageError,
@@ -20,6 +21,7 @@ from cronui.cli.common import (
     parse_count,
     parse_instant,
     print_json,
+    say,
     settings_from,
     with_store,
 )
@@ -29,6 +31,7 @@ from cronui.engine.control import Control
 from cronui.engine.faults import LAST_FAULT_KEY
 from cronui.jobs import parse_duration
 from cronui.model import Lease, RunStatus
+from cronui.placement import check_labels, missing_labels, missing_text
 from cronui.schedule import SYNTAX_HELP, get_zone, parse
 from cronui.store import Store
 from cronui.store.base import RunFilter
@@ -39,6 +42,13 @@ def add_daemon_options(p: argparse.ArgumentParser) -> None:
     """Shared by `cronui --no-ui` and `cronui daemon` (default None, so neither overrides the other)."""
     p.add_argument("--log-format", choices=["json", "text"], help="daemon log lines: json (default) or text")
     p.add_argument("--grace", metavar="S", help="daemon: on SIGTERM, let runs finish this long (default 30s)")
+    p.add_argument(
+        "--label",
+        action="append",
+        metavar="L",
+        help="this node carries label L: jobs pinned with --node-label L run here (repeatable; "
+        "replaces the config's [node] labels)",
+    )
 
 
 def add_storeless_parsers(sub: Commands) -> None:
@@ -73,6 +83,7 @@ def add_parsers(sub: Commands) -> None:
     bk = command(dsub, "backup", "write a consistent copy to PATH", cmd_db, action="backup")
     bk.add_argument("path", metavar="PATH")
     command(dsub, "prune", "apply the retention policy now", cmd_db, action="prune")
+    db.add_copy_parser(dsub)
 
     dm = command(sub, "daemon", "run the scheduler headless (same as --no-ui)", cmd_daemon)
     add_daemon_options(dm)
@@ -133,6 +144,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "pending": len(pending),
             "next": None if not upcoming else {"job": upcoming[0].name, "at": iso_utc(upcoming[0].next_run_at)},
             "last_db_fault": _last_fault(await store.get_state(LAST_FAULT_KEY)),
+            "unplaced": missing_labels(jobs, await store.nodes(), now),
         }
         if store.multi_node:  # cluster mode: no single holder; the nodes with a live heartbeat schedule
             alive = [n for n in await store.nodes() if n.expires_at > now]
@@ -164,6 +176,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             fault = data["last_db_fault"]
             if fault:
                 print(f"db fault   last: {fault['error']} · at {fault['since']} for {fault['lasted_s']:g}s, then over")
+            for label, names in sorted(data["unplaced"].items()):
+                say(f"placement  {missing_text(label, names)}")
         return 0 if data["scheduler"] else 1
 
     return with_store(args, body)
@@ -249,7 +263,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     # the daemon loads the whole engine (dispatcher, executors, httpx): only `cronui daemon` pays for it
     from cronui.daemon import run_daemon
 
-    settings = settings_from(args)
+    settings = node_settings(args)
     log_format = args.log_format or "json"
     grace = parse_duration(args.grace or "30", "--grace")
     return asyncio.run(run_daemon(settings, log_format, grace))
@@ -261,4 +275,15 @@ def cmd_tui(args: argparse.Namespace) -> int:
         from cronui.ui.app import run_tui
     except ImportError:
         raise UsageError("cronui: the TUI is not part of this build yet; use the subcommands or --no-ui") from None
-    return run_tui(settings_from(args), execute=args.execute)
+    return run_tui(node_settings(args), execute=args.execute)
+
+
+def node_settings(args: argparse.Namespace) -> Settings:
+    """The settings of a process that may schedule: --label (repeatable) replaces the config's labels."""
+    settings = settings_from(args)
+    if args.label:
+        try:
+            settings.node.labels = check_labels(args.label)
+        except ValueError as e:
+            raise UsageError(f"cronui: --label: {e}") from None
+    return settings

@@ -121,6 +121,7 @@ class Dispatcher:
             capacity=self.settings.max_concurrent - len(self.active),
             pools=self.settings.pools,
             only_roots=self.only_roots,
+            labels=self.settings.node.labels,
         )
         lease_ms = int(self.settings.lease.ttl * 1000)
         claim = await self.store.claim(self.node, self.clock.now_ms(), lease_ms, limits)

@@ -148,6 +148,11 @@ MIGRATIONS: list[str] = [
         running INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # v5: placement: a job pinned to nodes carrying a label, and the labels each node offers (JSON list)
+    """
+    ALTER TABLE jobs ADD COLUMN node_label TEXT;
+    ALTER TABLE nodes ADD COLUMN labels TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
