@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # config reads labels too: it loads neither the model nor the store
     from cronui.model import Job
-    from cronui.store.base import Node
+    from cronui.store.base import Node, Store
 
 # a word people can type and read back: letters, digits, '.', '_', '-', starting with a letter or digit
 LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
@@ -54,6 +54,15 @@ def missing_labels(jobs: Sequence[Job], nodes: Sequence[Node], now: int) -> dict
         if job.enabled and job.node_label is not None and job.node_label not in offered:
             missing.setdefault(job.node_label, []).append(job.name)
     return missing
+
+
+async def unplaced_warnings(store: Store, jobs: Sequence[Job], now: int) -> list[str]:
+    """A warning line for each label `jobs` are pinned to that no live node carries (none to look up when
+    no job is pinned)."""
+    if not any(job.node_label for job in jobs):
+        return []
+    missing = missing_labels(jobs, await store.nodes(), now)
+    return [missing_text(label, names) for label, names in sorted(missing.items())]
 
 
 def missing_text(label: str, names: Sequence[str]) -> str:

@@ -24,11 +24,11 @@ from cronui.cli.common import (
     with_store,
 )
 from cronui.cli.job_options import add_job_options, apply_job_options
-from cronui.cli.nodes import warn_unplaced
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.model import Job, Run, RunStatus, TargetKind
+from cronui.placement import unplaced_warnings
 from cronui.present import JOB_LINE_HEADER, job_json, job_line, job_state, run_json, run_line
 from cronui.schedule import describe
 from cronui.store import Store
@@ -66,6 +66,12 @@ def add_parsers(sub: Commands) -> None:
     run = _job_command(jsub, "run", "run a job now", cmd_jobs_run)
     run.add_argument("--wait", action="store_true", help="wait for the final attempt; exit 0 if it succeeded")
     run.add_argument("--json", action="store_true")
+
+
+async def warn_unplaced(store: Store, jobs: list[Job]) -> None:
+    """Warn on stderr of each label these jobs are pinned to that no live node carries."""
+    for line in await unplaced_warnings(store, jobs, SystemClock().now_ms()):
+        warn(f"warning: {line}")
 
 
 def _job_command(

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import argparse
 import socket
-from collections.abc import Sequence
 
-from cronui.cli.common import Commands, command, print_json, warn, with_store
+from cronui.cli.common import Commands, command, print_json, with_store
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
-from cronui.model import Job
-from cronui.placement import missing_labels, missing_text, node_alive
+from cronui.placement import node_alive
 from cronui.store import Store
 from cronui.timefmt import human_span, iso_utc
 
@@ -22,17 +20,6 @@ def add_parsers(sub: Commands) -> None:
     """Registers nodes."""
     p = command(sub, "nodes", "the processes that schedule this database, from their heartbeats", cmd_nodes)
     p.add_argument("--json", action="store_true", help="one JSON object per node, in a list")
-
-
-async def warn_unplaced(store: Store, jobs: Sequence[Job]) -> list[str]:
-    """Warn on stderr of each label `jobs` are pinned to that no live node carries; returns the warnings."""
-    if not any(job.node_label for job in jobs):
-        return []
-    missing = missing_labels(jobs, await store.nodes(), SystemClock().now_ms())
-    lines = [missing_text(label, names) for label, names in sorted(missing.items())]
-    for line in lines:
-        warn(f"warning: {line}")
-    return lines
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:

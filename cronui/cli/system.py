@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 from cronui import locations
-from cronui.cli import db
 from cronui.cli.common import (
     Commands,
     UsageError,
@@ -71,8 +70,8 @@ def add_storeless_parsers(sub: Commands) -> None:
     loc.add_argument("what", choices=["config", "db", "themes"])
 
 
-def add_parsers(sub: Commands) -> None:
-    """Registers status, pause, resume, db and daemon."""
+def add_parsers(sub: Commands) -> Commands:
+    """Registers status, pause, resume, db and daemon; returns the db group (`db copy` joins it)."""
     st = command(sub, "status", "who schedules, what runs, what is next (exit 1 if nothing schedules)", cmd_status)
     st.add_argument("--json", action="store_true")
     command(sub, "pause", "maintenance: start nothing new (due slots are recorded skipped)", cmd_pause, pause=True)
@@ -83,10 +82,10 @@ def add_parsers(sub: Commands) -> None:
     bk = command(dsub, "backup", "write a consistent copy to PATH", cmd_db, action="backup")
     bk.add_argument("path", metavar="PATH")
     command(dsub, "prune", "apply the retention policy now", cmd_db, action="prune")
-    db.add_copy_parser(dsub)
 
     dm = command(sub, "daemon", "run the scheduler headless (same as --no-ui)", cmd_daemon)
     add_daemon_options(dm)
+    return dsub
 
 
 # ---------------------------------------------------------------- next, locate

@@ -24,6 +24,7 @@ TABLES = ("jobs", "runs", "run_events", "job_memory")
 # the tables whose `id` comes from a sequence, which must continue after the copied ids
 SEQUENCED = ("jobs", "runs", "run_events")
 BATCH = 500  # rows read and written at a time (a run carries up to its output cap of text)
+NAMES = {"jobs": "jobs", "runs": "runs", "run_events": "run events", "job_memory": "job memory entries"}
 
 
 class TargetNotEmpty(StoreError):
@@ -37,8 +38,7 @@ class Copied:
     rows: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
-        names = {"jobs": "jobs", "runs": "runs", "run_events": "run events", "job_memory": "job memory entries"}
-        return ", ".join(f"{self.rows.get(t, 0)} {names[t]}" for t in TABLES)
+        return ", ".join(f"{self.rows.get(t, 0)} {NAMES[t]}" for t in TABLES)
 
 
 class _Writer(Protocol):
@@ -221,7 +221,7 @@ async def copy_database(source: Store, target: Store, *, replace: bool = False) 
     src, dst = _side(source), _side(target)
     held = {table: await dst.count(table) for table in TABLES}
     if any(held.values()) and not replace:
-        what = ", ".join(f"{n} {t}" for t, n in held.items() if n)
+        what = ", ".join(f"{n} {NAMES[t]}" for t, n in held.items() if n)
         raise TargetNotEmpty(f"the target database is not empty ({what}); nothing was copied")
     columns = {}
     for table in TABLES:
