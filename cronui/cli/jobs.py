@@ -289,7 +289,7 @@ async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        await control.job(args.name)
+        job = await control.job(args.name)
         paused = await control.paused()
         if paused and args.wait:
             raise UsageError("cronui: the scheduler is paused; nothing was queued (`cronui resume` first)")
@@ -299,7 +299,13 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
                 raise UsageError(
                     "cronui: no node schedules this database (start `cronui daemon` on one); nothing was queued"
                 )
-            if not store.multi_node:
+            elsewhere = job.node_label is not None and job.node_label not in settings.node.labels
+            if not store.multi_node and elsewhere and args.wait:  # pinned to a label this process lacks
+                raise UsageError(
+                    f"cronui: {job.name} runs only on a node with label {job.node_label!r} and none schedules "
+                    f"this database (start `cronui daemon --label {job.node_label}`); nothing was queued"
+                )
+            if not store.multi_node and not elsewhere:
                 final = await _run_in_process(settings, store, args.name)
         if final is None:
             run = await control.trigger(args.name)

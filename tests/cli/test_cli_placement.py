@@ -140,3 +140,14 @@ def test_label_on_the_daemon_is_checked_before_it_starts(capsys, cli_db: Path):
         "cronui: --label: 'not ok' is not a valid label "
         "(letters, digits, '.', '_', '-'; up to 63; starting with a letter or digit)"
     )
+
+
+def test_run_now_of_a_pinned_job_with_no_scheduler_never_runs_it_on_the_wrong_host(capsys, cli_db: Path):
+    assert add(capsys, "--node-label", "gpu")[0] == 0
+    code, out, err = cli(capsys, "jobs", "run", "render", "--wait")
+    assert code == 2 and out == ""
+    assert "render runs only on a node with label 'gpu'" in err and "nothing was queued" in err
+    code, out, _ = cli(capsys, "jobs", "run", "render")  # queued for the node that has it
+    assert code == 0 and out.startswith("queued run #1 of render")
+    code, out, _ = cli(capsys, "runs", "list", "--json")
+    assert [r["status"] for r in json.loads(out)] == ["pending"]
