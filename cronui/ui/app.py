@@ -320,6 +320,8 @@ class CronuiApp(App[int]):
         """Say when scheduling changes hands: in cluster mode from the nodes table (read every
         NODES_EVERY_S), with SQLite from the scheduler lease as the engine last saw it."""
         if not self.client.multi_node:
+            if not self.client.lease_seen:
+                return  # starting: who schedules is not known yet, so nothing has changed hands
             lease = self.client.holder
             holder = "" if self.client.holding else None if lease is None else f"{lease.host}:{lease.pid}"
             said = self.node_watch.holder_seen(holder)

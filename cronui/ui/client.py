@@ -117,6 +117,11 @@ class EngineClient:
         return lease
 
     @property
+    def lease_seen(self) -> bool:
+        """The engine has looked at the scheduler lease at least once (who schedules is known)."""
+        return self._engine.holder is not None
+
+    @property
     def multi_node(self) -> bool:
         """Cluster mode: every node schedules (the header counts them)."""
         return self._store.multi_node
