@@ -148,6 +148,7 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN node_label TEXT;
     ALTER TABLE nodes ADD COLUMN labels TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX jobs_placed ON jobs(node_label) WHERE node_label IS NOT NULL;
     """,
 ]
 

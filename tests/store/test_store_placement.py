@@ -3,6 +3,8 @@ carrying that label; a job without one by any node; nodes publish their labels w
 
 from __future__ import annotations
 
+import pytest
+
 from cronui.model import OverlapPolicy, RunStatus
 from cronui.store.base import Node, Store
 from tests.store.test_claims import T0, add_job, claim, names, queue, statuses
@@ -73,3 +75,17 @@ async def test_nodes_publish_their_labels_with_their_heartbeat(backend: Store):
     me.labels = ["gpu"]  # restarted with other labels: the next heartbeat says so
     await backend.heartbeat(me)
     assert {n.node: n.labels for n in await backend.nodes()}["host-a:1:abc"] == ["gpu"]
+
+
+async def test_the_claim_reads_only_the_pinned_jobs_to_place_runs(backend: Store):
+    """The placement check looks up pinned jobs on an index of their own, not by reading every job."""
+    from cronui.store.sqlite import SQLiteStore
+
+    if not isinstance(backend, SQLiteStore):
+        pytest.skip("query plans are backend-specific")
+    plan = await backend.fetch_all(
+        "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE node_label IS NOT NULL AND node_label NOT IN "
+        "(SELECT value FROM json_each(?))",
+        ("[]",),
+    )
+    assert "jobs_placed" in " ".join(str(row[3]) for row in plan)
