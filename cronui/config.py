@@ -15,6 +15,7 @@ from typing import Any
 
 from cronui import bounds, locations
 from cronui.bounds import Duration, Number, Whole, show
+from cronui.placement import check_labels
 from cronui.schedule import ScheduleError, get_zone
 
 
@@ -54,6 +55,14 @@ def _text(v: Any) -> str:
     return v
 
 
+def _labels(v: Any) -> list[str]:
+    """A list of labels, as a TOML list or as comma-separated text (an environment variable)."""
+    items = [part.strip() for part in v.split(",") if part.strip()] if isinstance(v, str) else v
+    if not isinstance(items, list):
+        raise ValueError(f'expected a list of labels like ["gpu", "eu"], got {show(v)}')
+    return check_labels(items)
+
+
 def _zone(v: Any) -> str:
     name = _text(v)
     try:
@@ -90,6 +99,11 @@ class Api:
 
 
 @dataclass
+class NodeConfig:
+    labels: list[str] = field(default_factory=list)  # jobs pinned to one of these (`--node-label`) run here
+
+
+@dataclass
 class Price:
     """USD per million tokens."""
 
@@ -116,6 +130,7 @@ class Settings:
     lease: Lease = field(default_factory=Lease)
     cluster: Cluster = field(default_factory=Cluster)
     api: Api = field(default_factory=Api)
+    node: NodeConfig = field(default_factory=NodeConfig)
     config_file: Path | None = None
 
 
@@ -154,6 +169,7 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "lease": {"ttl": _number(bounds.LEASE_TTL), "renew": _number(bounds.LEASE_RENEW)},
     "cluster": {"max_running": _whole(bounds.POOL_SIZE)},
     "api": {"token": _text},
+    "node": {"labels": _labels},
 }
 
 

@@ -26,6 +26,7 @@ from cronui.bounds import (
 )
 from cronui.controls import has_control
 from cronui.model import Job
+from cronui.placement import check_label
 from cronui.schedule import ScheduleError, get_zone, parse
 from cronui.targets import (
     CONVERSATIONS,
@@ -157,6 +158,11 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
         error = _word_error(tag, "tag")
         if error is not None:
             yield error
+    if job.node_label is not None:
+        try:
+            check_label(job.node_label)
+        except ValueError as e:
+            yield JobError("node-label", str(e))
     for label, target in chain_targets(job):
         if not isinstance(target, str) or not NAME_RE.match(target):
             yield JobError(label, f"{show(target)} is not a job name")

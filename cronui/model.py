@@ -112,6 +112,7 @@ class Job:
     next_run_at: int | None = None
     last_status: RunStatus | None = None
     consecutive_failures: int = 0
+    node_label: str | None = None  # runs only on nodes carrying this label (None: on any node)
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)

@@ -69,6 +69,7 @@ def job_json(job: Job, *, full: bool = False) -> dict[str, Any]:
             misfire=str(job.misfire),
             misfire_grace_s=job.misfire_grace_s,
             pool=job.pool,
+            node_label=job.node_label,
             retries=job.max_retries,
             retry_delay_s=job.retry_delay_s,
             timeout_s=job.timeout_s,

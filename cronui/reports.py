@@ -12,6 +12,7 @@ from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.engine.faults import LAST_FAULT_KEY
 from cronui.model import Job, Lease, RunStatus
+from cronui.placement import missing_labels
 from cronui.present import job_json
 from cronui.store import Store
 from cronui.store.base import JobStats, RunFilter
@@ -78,6 +79,7 @@ async def status_report(settings: Settings, store: Store, control: Control) -> d
         "pending": len(pending),
         "next": None if not upcoming else {"job": upcoming[0].name, "at": iso_utc(upcoming[0].next_run_at)},
         "last_db_fault": _last_fault(await store.get_state(LAST_FAULT_KEY)),
+        "unplaced": missing_labels(jobs, await store.nodes(), now),
     }
     if store.multi_node:  # cluster mode: no single holder; the nodes with a live heartbeat schedule
         alive = [n for n in await store.nodes() if n.expires_at > now]

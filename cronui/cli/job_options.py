@@ -1,6 +1,6 @@
 """The options `cronui jobs add` and `cronui jobs edit` share, and how they change a Job.
 
-An empty value clears an option on edit (`--pool ''`, `--on-success ''`, `--tag ''`).
+An empty value clears an option on edit (`--pool ''`, `--node-label ''`, `--on-success ''`, `--tag ''`).
 """
 
 from __future__ import annotations
@@ -104,6 +104,11 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     p.add_argument("--misfire", choices=[str(m) for m in MisfirePolicy], help="slots missed while down")
     p.add_argument("--misfire-grace", metavar="S", help="a slot late by less than this still runs (default 5m)")
     p.add_argument("--pool", metavar="NAME", help="concurrency pool (limits in the config's [pools])")
+    p.add_argument(
+        "--node-label",
+        metavar="L",
+        help="run only on nodes carrying label L (a node's labels: its config's [node] labels, or --label)",
+    )
     p.add_argument("--on-success", action="append", metavar="JOB", help="run JOB after a success")
     p.add_argument("--on-failure", action="append", metavar="JOB", help="run JOB after a failure")
     p.add_argument("--tag", action="append", metavar="T", help="a tag (repeatable)")
@@ -182,6 +187,8 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.misfire_grace_s = parse_duration(a.misfire_grace or str(settings.misfire_grace), "--misfire-grace")
     if a.pool is not None:
         job.pool = a.pool or None
+    if a.node_label is not None:
+        job.node_label = a.node_label or None
     if (names := _names(a.on_success)) is not None:
         job.on_success = names
     if (names := _names(a.on_failure)) is not None:

@@ -28,6 +28,7 @@ from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.model import Job, Run, RunStatus, TargetKind
+from cronui.placement import unplaced_warnings
 from cronui.present import JOB_LINE_HEADER, job_json, job_line, job_state, run_json, run_line
 from cronui.reports import job_report
 from cronui.schedule import describe
@@ -77,6 +78,12 @@ def add_parsers(sub: Commands) -> None:
     token.add_argument("--rotate", action="store_true", help="replace the job's token with a new one")
 
 
+async def warn_unplaced(store: Store, jobs: list[Job]) -> None:
+    """Warn on stderr of each label these jobs are pinned to that no live node carries."""
+    for line in await unplaced_warnings(store, jobs, SystemClock().now_ms()):
+        warn(f"warning: {line}")
+
+
 def _job_command(
     jsub: Commands, verb: str, help: str, handler: Handler, *, description: str | None = None, **defaults: Any
 ) -> argparse.ArgumentParser:
@@ -109,6 +116,7 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
         )
         apply_job_options(job, args, settings)
         job = await control.add_job(job)
+        await warn_unplaced(store, [job])
         if args.json:
             print_json(job_json(job, full=True))
         else:
@@ -122,6 +130,7 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
 def cmd_jobs_list(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         jobs = await store.list_jobs()
+        await warn_unplaced(store, jobs)
         if args.json:
             print_json([job_json(j) for j in jobs])
             return 0
@@ -154,6 +163,8 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         )
         if job.pool:
             say(f"  pool       {job.pool}")
+        if job.node_label:
+            say(f"  placement  nodes with label {job.node_label}")
         if job.on_success or job.on_failure:
             say(
                 f"  chains     on success: {', '.join(job.on_success) or '—'}"
@@ -189,6 +200,7 @@ def cmd_jobs_edit(args: argparse.Namespace) -> int:
         if args.enabled is not None:
             job.enabled = args.enabled
         job = await control.update_job(job)
+        await warn_unplaced(store, [job])
         if args.json:
             print_json(job_json(job, full=True))
         else:
@@ -290,7 +302,7 @@ async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        await control.job(args.name)
+        job = await control.job(args.name)
         paused = await control.paused()
         if paused and args.wait:
             raise UsageError("cronui: the scheduler is paused; nothing was queued (`cronui resume` first)")
@@ -300,7 +312,13 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
                 raise UsageError(
                     "cronui: no node schedules this database (start `cronui daemon` on one); nothing was queued"
                 )
-            if not store.multi_node:
+            elsewhere = job.node_label is not None and job.node_label not in settings.node.labels
+            if not store.multi_node and elsewhere and args.wait:  # pinned to a label this process lacks
+                raise UsageError(
+                    f"cronui: {job.name} runs only on a node with label {job.node_label!r} and none schedules "
+                    f"this database (start `cronui daemon --label {job.node_label}`); nothing was queued"
+                )
+            if not store.multi_node and not elsewhere:
                 final = await _run_in_process(settings, store, args.name)
         if final is None:
             run = await control.trigger(args.name)

@@ -1,5 +1,6 @@
 """`cronui nodes`: the processes that schedule this database, from their heartbeats (cluster mode on
-PostgreSQL: every node; SQLite: the one that holds the scheduler lease)."""
+PostgreSQL: every node; SQLite: the one that holds the scheduler lease), with the labels each offers to
+jobs pinned with `--node-label`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from cronui.cli.common import Commands, command, print_json, with_store
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
-from cronui.engine.executors.containment import pid_alive
+from cronui.placement import node_alive
 from cronui.store import Store
 from cronui.timefmt import human_span, iso_utc
 
@@ -33,8 +34,9 @@ def cmd_nodes(args: argparse.Namespace) -> int:
                 "pid": n.pid,
                 "since": iso_utc(n.started_at),
                 "seen": iso_utc(n.seen_at),
-                "alive": n.expires_at > now and (n.host != here or pid_alive(n.pid)),
+                "alive": node_alive(n, now, here),
                 "running": n.running,
+                "labels": n.labels,
             }
             for n in nodes
         ]
@@ -44,10 +46,11 @@ def cmd_nodes(args: argparse.Namespace) -> int:
         if not data:
             print("no node has a heartbeat on this database")
             return 0
-        print(f"{'NODE':<36} {'STATE':<6} {'RUNNING':>7}  SEEN")
+        print(f"{'NODE':<36} {'STATE':<6} {'RUNNING':>7}  {'SEEN':<10}  LABELS")
         for n, d in zip(nodes, data, strict=True):
             state = "alive" if d["alive"] else "gone"
-            print(f"{n.node:<36} {state:<6} {n.running:>7}  {human_span(max(0, now - n.seen_at))} ago")
+            seen = f"{human_span(max(0, now - n.seen_at))} ago"
+            print(f"{n.node:<36} {state:<6} {n.running:>7}  {seen:<10}  {' '.join(n.labels) or '—'}".rstrip())
         return 0
 
     return with_store(args, body)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from cronui.cli import files, jobs, nodes, runs, serve, system
+from cronui.cli import db, files, jobs, nodes, runs, serve, system
 from cronui.cli.common import CliParser, Handler, guarded
 
 EPILOG = """\
@@ -46,7 +46,7 @@ def build_parser() -> CliParser:
     system.add_storeless_parsers(sub)
     jobs.add_parsers(sub)
     runs.add_parsers(sub)
-    system.add_parsers(sub)
+    db.add_copy_parser(system.add_parsers(sub))
     nodes.add_parsers(sub)
     files.add_parsers(sub)
     serve.add_parsers(sub)

@@ -17,6 +17,7 @@ from cronui.cli.common import (
     parse_count,
     parse_instant,
     print_json,
+    say,
     settings_from,
     with_store,
 )
@@ -24,6 +25,7 @@ from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.jobs import parse_duration
+from cronui.placement import check_labels, missing_text
 from cronui.reports import status_report
 from cronui.schedule import SYNTAX_HELP, get_zone, parse
 from cronui.store import Store
@@ -34,6 +36,13 @@ def add_daemon_options(p: argparse.ArgumentParser) -> None:
     """Shared by `cronui --no-ui` and `cronui daemon` (default None, so neither overrides the other)."""
     p.add_argument("--log-format", choices=["json", "text"], help="daemon log lines: json (default) or text")
     p.add_argument("--grace", metavar="S", help="daemon: on SIGTERM, let runs finish this long (default 30s)")
+    p.add_argument(
+        "--label",
+        action="append",
+        metavar="L",
+        help="this node carries label L: jobs pinned with --node-label L run here (repeatable; "
+        "replaces the config's [node] labels)",
+    )
 
 
 def add_storeless_parsers(sub: Commands) -> None:
@@ -56,8 +65,8 @@ def add_storeless_parsers(sub: Commands) -> None:
     loc.add_argument("what", choices=["config", "db", "themes"])
 
 
-def add_parsers(sub: Commands) -> None:
-    """Registers status, pause, resume, db and daemon."""
+def add_parsers(sub: Commands) -> Commands:
+    """Registers status, pause, resume, db and daemon; returns the db group (`db copy` joins it)."""
     st = command(sub, "status", "who schedules, what runs, what is next (exit 1 if nothing schedules)", cmd_status)
     st.add_argument("--json", action="store_true")
     command(sub, "pause", "maintenance: start nothing new (due slots are recorded skipped)", cmd_pause, pause=True)
@@ -71,6 +80,7 @@ def add_parsers(sub: Commands) -> None:
 
     dm = command(sub, "daemon", "run the scheduler headless (same as --no-ui)", cmd_daemon)
     add_daemon_options(dm)
+    return dsub
 
 
 # ---------------------------------------------------------------- next, locate
@@ -137,6 +147,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             fault = data["last_db_fault"]
             if fault:
                 print(f"db fault   last: {fault['error']} · at {fault['since']} for {fault['lasted_s']:g}s, then over")
+            for label, names in sorted(data["unplaced"].items()):
+                say(f"placement  {missing_text(label, names)}")
         return 0 if data["scheduler"] else 1
 
     return with_store(args, body)
@@ -182,7 +194,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     # the daemon loads the whole engine (dispatcher, executors, httpx): only `cronui daemon` pays for it
     from cronui.daemon import run_daemon
 
-    settings = settings_from(args)
+    settings = node_settings(args)
     log_format = args.log_format or "json"
     grace = parse_duration(args.grace or "30", "--grace")
     return asyncio.run(run_daemon(settings, log_format, grace))
@@ -194,4 +206,15 @@ def cmd_tui(args: argparse.Namespace) -> int:
         from cronui.ui.app import run_tui
     except ImportError:
         raise UsageError("cronui: the TUI is not part of this build yet; use the subcommands or --no-ui") from None
-    return run_tui(settings_from(args), execute=args.execute)
+    return run_tui(node_settings(args), execute=args.execute)
+
+
+def node_settings(args: argparse.Namespace) -> Settings:
+    """The settings of a process that may schedule: --label (repeatable) replaces the config's labels."""
+    settings = settings_from(args)
+    if args.label:
+        try:
+            settings.node.labels = check_labels(args.label)
+        except ValueError as e:
+            raise UsageError(f"cronui: --label: {e}") from None
+    return settings

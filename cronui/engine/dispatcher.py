@@ -123,6 +123,7 @@ class Dispatcher:
             pools=self.settings.pools,
             only_roots=self.only_roots,
             max_running=self.settings.cluster.max_running,
+            labels=self.settings.node.labels,
         )
         lease_ms = int(self.settings.lease.ttl * 1000)
         claim = await self.store.claim(self.node, self.clock.now_ms(), lease_ms, limits)

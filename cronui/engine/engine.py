@@ -145,7 +145,16 @@ class Engine:
         ttl_ms = int(self.settings.lease.ttl * 1000)
         try:
             db_now = await self.store.heartbeat(
-                Node(self.node, self.host, self.pid, self.started_at, now, now + ttl_ms, len(self.dispatcher.active))
+                Node(
+                    self.node,
+                    self.host,
+                    self.pid,
+                    self.started_at,
+                    now,
+                    now + ttl_ms,
+                    len(self.dispatcher.active),
+                    self.settings.node.labels,
+                )
             )
         except Exception as e:
             log.warning("heartbeat failed (%s: %s)", type(e).__name__, e)
@@ -192,7 +201,16 @@ class Engine:
         else:
             await self._renew_runs(now, ttl_ms)
             await self.store.heartbeat(
-                Node(self.node, self.host, self.pid, self.started_at, now, now + ttl_ms, len(self.dispatcher.active))
+                Node(
+                    self.node,
+                    self.host,
+                    self.pid,
+                    self.started_at,
+                    now,
+                    now + ttl_ms,
+                    len(self.dispatcher.active),
+                    self.settings.node.labels,
+                )
             )  # so `cronui nodes` shows the holder on SQLite too
             await self._contain()
         return ok

@@ -221,6 +221,7 @@ class EntryReader:
             misfire=MisfirePolicy(self.choice(e, "misfire", "misfire", [str(m) for m in MisfirePolicy]) or "run_once"),
             misfire_grace_s=_default(self.duration(e, "misfire_grace", "misfire_grace"), self.settings.misfire_grace),
             pool=self.text(e, "pool", "pool") or None,
+            node_label=self.text(e, "node_label", "node_label") or None,
             on_success=self.names(e, "on_success", "on_success") or [],
             on_failure=self.names(e, "on_failure", "on_failure") or [],
             tags=self.names(e, "tags", "tags") or [],

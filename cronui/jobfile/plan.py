@@ -58,6 +58,7 @@ _MANAGED = (
     "misfire",
     "misfire_grace_s",
     "pool",
+    "node_label",
     "max_retries",
     "retry_delay_s",
     "timeout_s",

@@ -90,6 +90,7 @@ JOB_KEYS = (
     "misfire",
     "misfire_grace",
     "pool",
+    "node_label",
     "on_success",
     "on_failure",
     "tags",

@@ -88,6 +88,8 @@ def view(job: Job) -> dict[str, Any]:
     )
     if job.pool:
         out["pool"] = job.pool
+    if job.node_label:
+        out["node_label"] = job.node_label
     for key in ("on_success", "on_failure", "tags"):
         if getattr(job, key):
             out[key] = list(getattr(job, key))

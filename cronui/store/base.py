@@ -120,6 +120,7 @@ class Node:
     seen_at: int
     expires_at: int
     running: int  # runs it had in flight
+    labels: list[str] = field(default_factory=list)  # what it offers jobs pinned with a node label
 
 
 @dataclass
@@ -167,6 +168,7 @@ class ClaimLimits:
     pools: Mapping[str, int] = field(default_factory=dict)  # pool name -> size (a pool not named: 1)
     only_roots: Collection[int] | None = None  # execute only these runs and their retries
     max_running: int | None = None  # runs at once across every node of the database (None: no cap)
+    labels: Collection[str] = ()  # this node's labels: a job pinned to another label is not its to start
 
 
 @dataclass
@@ -295,7 +297,7 @@ class Store(Protocol):
 JOB_COLUMNS = (
     "id name description schedule timezone kind target enabled auto_disabled overlap queue_limit misfire "
     "misfire_grace_s pool max_retries retry_delay_s timeout_s delivery on_success on_failure tags source "
-    "created_at updated_at deleted_at next_run_at last_status consecutive_failures"
+    "created_at updated_at deleted_at next_run_at last_status consecutive_failures node_label"
 ).split()
 
 RUN_COLUMNS = (

@@ -149,6 +149,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE runs ADD COLUMN fence BIGINT NOT NULL DEFAULT 0;
     """,
+    # v4: placement: a job pinned to nodes carrying a label, and the labels each node offers (JSON list)
+    """
+    ALTER TABLE jobs ADD COLUMN node_label TEXT;
+    ALTER TABLE nodes ADD COLUMN labels TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX jobs_placed ON jobs(node_label) WHERE node_label IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -101,7 +101,15 @@ from cronui.store.pg_schema import (
     VERSION_TABLE,
     expected_objects,
 )
-from cronui.store.sqlite import END_COLUMNS, NEW_RUN_COLUMNS, _failure_effect, _host_pattern, _turned_away, fenced_live
+from cronui.store.sqlite import (
+    END_COLUMNS,
+    NEW_RUN_COLUMNS,
+    _failure_effect,
+    _host_pattern,
+    _turned_away,
+    fenced_live,
+    node_from_row,
+)
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +154,7 @@ CLAIM_START = """
            AS fair
     FROM due d
     WHERE NOT d.removed AND (d.overlap = 'allow' OR (d.busy = 0 AND (d.trigger = 'retry' OR d.k = 1)))
+      AND d.job_id NOT IN (SELECT id FROM jobs WHERE node_label IS NOT NULL AND node_label <> ALL(${p3}::text[]))
 ), pool_use AS (
     SELECT j.pool, SUM(b.n) AS n FROM busy b JOIN jobs j ON j.id = b.job_id
     WHERE j.pool IS NOT NULL GROUP BY j.pool
@@ -578,8 +587,10 @@ class PostgresStore:
                 return claim
             p = len(params) + 1
             start = CLAIM_START.replace("${p}", f"${p}").replace("${p1}", f"${p + 1}").replace("${p2}", f"${p + 2}")
+            start = start.replace("${p3}", f"${p + 3}")
             pools = dict(limits.pools)
-            rows = await con.fetch(f"{due} {start}", *params, list(pools), list(pools.values()), room)
+            labels = sorted(limits.labels)
+            rows = await con.fetch(f"{due} {start}", *params, list(pools), list(pools.values()), room, labels)
             ids = [row[0] for row in rows]
             if not ids:
                 return claim
@@ -724,24 +735,25 @@ class PostgresStore:
     async def heartbeat(self, node: Node) -> int:
         """Upsert this node's row; its expiry is counted on the database's clock. Returns that clock."""
         row = await self.fetch_one(
-            "INSERT INTO nodes (node, host, pid, started_at, seen_at, expires_at, running) "
-            f"VALUES ($1, $2, $3, $4, {DB_NOW}, {DB_NOW} + $5, $6) "
+            "INSERT INTO nodes (node, host, pid, started_at, seen_at, expires_at, running, labels) "
+            f"VALUES ($1, $2, $3, $4, {DB_NOW}, {DB_NOW} + $5, $6, $7) "
             "ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at, "
-            "running = excluded.running RETURNING seen_at",
+            "running = excluded.running, labels = excluded.labels RETURNING seen_at",
             node.node,
             node.host,
             node.pid,
             node.started_at,
             node.expires_at - node.seen_at,
             node.running,
+            json.dumps(sorted(node.labels)),
         )
         return int(row[0])
 
     async def nodes(self) -> list[Node]:
         rows = await self.fetch_all(
-            "SELECT node, host, pid, started_at, seen_at, expires_at, running FROM nodes ORDER BY host, node"
+            "SELECT node, host, pid, started_at, seen_at, expires_at, running, labels FROM nodes ORDER BY host, node"
         )
-        return [Node(*r) for r in rows]
+        return [node_from_row(r) for r in rows]
 
     async def forget_node(self, node: str) -> None:
         await self._execute("DELETE FROM nodes WHERE node = $1", node)

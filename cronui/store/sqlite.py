@@ -81,13 +81,17 @@ WHERE removed OR (trigger NOT IN ('retry', 'catchup') AND overlap != 'allow' AND
 
 # What may start: any run of an `allow` job; for any other job, one run and only while none of its runs is
 # running — its oldest retry first (an attempt of an older slot), else its first waiting run. Fair: each
-# job's first eligible run comes before any job's second. A pool admits as many as it has free.
+# job's first eligible run comes before any job's second. A pool admits as many as it has free. A job
+# pinned to a node label starts only on a node carrying it (the labels: a JSON list); the overlap and
+# queue limits above still apply to it on every node, so its line stays short while no such node lives.
 CLAIM_START = """
 , eligible AS (
     SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.job_id ORDER BY d.trigger = 'retry' DESC, d.not_before, d.id)
            AS fair
     FROM due d
     WHERE NOT d.removed AND (d.overlap = 'allow' OR (d.busy = 0 AND (d.trigger = 'retry' OR d.k = 1)))
+      AND d.job_id NOT IN (
+          SELECT id FROM jobs WHERE node_label IS NOT NULL AND node_label NOT IN (SELECT value FROM json_each(?)))
 ), pool_use AS (
     SELECT j.pool, SUM(b.n) AS n FROM busy b JOIN jobs j ON j.id = b.job_id
     WHERE j.pool IS NOT NULL GROUP BY j.pool
@@ -158,11 +162,18 @@ def _failure_effect(status: RunStatus) -> str:
     return "add" if status.counts_as_failure else "keep"
 
 
-NODE_COLUMNS = "node, host, pid, started_at, seen_at, expires_at, running"
+NODE_COLUMNS = "node, host, pid, started_at, seen_at, expires_at, running, labels"
 NODE_UPSERT = (
-    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(node) DO UPDATE SET "
-    "seen_at = excluded.seen_at, expires_at = excluded.expires_at, running = excluded.running"
+    f"INSERT INTO nodes ({NODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(node) DO UPDATE SET "
+    "seen_at = excluded.seen_at, expires_at = excluded.expires_at, running = excluded.running, "
+    "labels = excluded.labels"
 )
+
+
+def node_from_row(row: Sequence[Any]) -> Node:
+    """A nodes row (NODE_COLUMNS, labels as a JSON list) as a Node."""
+    node, host, pid, started_at, seen_at, expires_at, running, labels = row
+    return Node(node, host, pid, started_at, seen_at, expires_at, running, json.loads(labels or "[]"))
 
 
 class SQLiteStore(SQLiteWakeups, SQLiteHistory):
@@ -362,7 +373,8 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
             if room <= 0:
                 return claim
             sizes = json.dumps(dict(limits.pools))
-            async with db.execute(f"{due} {CLAIM_START}", [*params, sizes, room]) as cur:
+            labels = json.dumps(sorted(limits.labels))
+            async with db.execute(f"{due} {CLAIM_START}", [*params, labels, sizes, room]) as cur:
                 ids = [row[0] for row in await cur.fetchall()]
             if not ids:
                 return claim
@@ -613,13 +625,22 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
         async with self.transaction() as db:
             await db.execute(
                 NODE_UPSERT,
-                (node.node, node.host, node.pid, node.started_at, node.seen_at, node.expires_at, node.running),
+                (
+                    node.node,
+                    node.host,
+                    node.pid,
+                    node.started_at,
+                    node.seen_at,
+                    node.expires_at,
+                    node.running,
+                    json.dumps(sorted(node.labels)),
+                ),
             )
         return node.seen_at  # one host: its own clock is the database's
 
     async def nodes(self) -> list[Node]:
         rows = await self.fetch_all(f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY host, node")
-        return [Node(*r) for r in rows]
+        return [node_from_row(r) for r in rows]
 
     async def forget_node(self, node: str) -> None:
         async with self.transaction() as db:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar, TypeVar
 
@@ -60,6 +61,7 @@ from cronui.ui.screens.fleet import FleetScreen
 from cronui.ui.screens.help import HelpScreen
 from cronui.ui.screens.job_editor import JobEditor
 from cronui.ui.screens.main import MainScreen
+from cronui.ui.screens.nodes import NodesScreen, NodeWatch
 from cronui.ui.screens.run_detail import RunDetailScreen
 from cronui.ui.screens.runs import RunsScreen
 from cronui.ui.status import header_state
@@ -69,6 +71,7 @@ from cronui.ui.widgets.header import HeaderState, StatusHeader
 from cronui.ui.workers import spawn
 
 log = logging.getLogger(__name__)
+NODES_EVERY_S = 2  # cluster mode: the nodes table is read this often (heartbeats come every lease.renew seconds)
 
 DEFAULT_THEME: str = Settings.theme  # the theme when the config names none
 
@@ -89,7 +92,7 @@ class CronuiApp(App[int]):
             "Cmd",
             id="command",
             key_display=":",
-            tooltip="Command mode: jobs runs failed overview pause resume new theme zone q",
+            tooltip="Command mode: jobs runs failed overview nodes pause resume new theme zone q",
         ),
         Binding(
             "ctrl+p",
@@ -104,6 +107,7 @@ class CronuiApp(App[int]):
             "t", "zone", "Zone", id="zone", show=False, tooltip="Show times in the job's zone, the local zone, or UTC"
         ),
         Binding("o", "overview", "Overview", id="overview", show=False, tooltip="Every job at a glance (:overview)"),
+        Binding("N", "nodes", "Nodes", id="nodes", show=False, tooltip="The processes that schedule (:nodes)"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first when runs in flight would be interrupted)"),
     ]
 
@@ -139,6 +143,8 @@ class CronuiApp(App[int]):
         self._engine_stopped = False
         self._reloading = False
         self._engine_worker: Worker[None] | None = None
+        self.node_watch = NodeWatch()  # who schedules: the header's node count, toasts when it changes
+        self._ticks = 0
 
     # ------------------------------------------------------------ start and stop
 
@@ -304,14 +310,43 @@ class CronuiApp(App[int]):
                 screen.post_message(notice)
 
     def _tick(self) -> None:
+        self._ticks += 1
+        if self.ready.is_set() and not self._engine_stopped:
+            self._watch_scheduler()
         self.refresh_header()
         self.tell(Tick())
+
+    def _watch_scheduler(self) -> None:
+        """Say when scheduling changes hands: in cluster mode from the nodes table (read every
+        NODES_EVERY_S), with SQLite from the scheduler lease as the engine last saw it."""
+        if not self.client.multi_node:
+            if not self.client.lease_seen:
+                return  # starting: who schedules is not known yet, so nothing has changed hands
+            lease = self.client.holder
+            holder = "" if self.client.holding else None if lease is None else f"{lease.host}:{lease.pid}"
+            said = self.node_watch.holder_seen(holder)
+            if said:
+                self.notify(said, title="scheduler", timeout=5)
+        elif self._ticks % NODES_EVERY_S == 1:
+            spawn(self, self._read_nodes, "nodes", exclusive=True)
+
+    async def _read_nodes(self) -> None:
+        nodes = await self.client.nodes()
+        for said in self.node_watch.nodes_seen(nodes, self.client.now_ms(), socket.gethostname(), self.client.node):
+            self.notify(said, title="cluster", timeout=5)
+        self.refresh_header()
 
     # ------------------------------------------------------------ the header
 
     def header_state(self, where: str) -> HeaderState:
         return header_state(
-            self.client, self.catalog, self.inflight, self.settings.db, ready=self.ready.is_set(), where=where
+            self.client,
+            self.catalog,
+            self.inflight,
+            self.settings.db,
+            ready=self.ready.is_set(),
+            where=where,
+            nodes=self.node_watch.count if self.node_watch.seen else None,
         )
 
     def refresh_header(self) -> None:
@@ -421,6 +456,10 @@ class CronuiApp(App[int]):
         self.show_jobs()  # like the runs view: one at a time, on top of the main screen
         self.push_screen(FleetScreen(self.ctx))
 
+    def open_nodes(self) -> None:
+        self.show_jobs()  # like the runs view: one at a time, on top of the main screen
+        self.push_screen(NodesScreen(self.ctx))
+
     def show_jobs(self) -> None:
         while len(self.screen_stack) > 2:
             self.pop_screen()
@@ -450,6 +489,9 @@ class CronuiApp(App[int]):
 
     def action_overview(self) -> None:
         self.open_overview()
+
+    def action_nodes(self) -> None:
+        self.open_nodes()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

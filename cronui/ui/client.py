@@ -19,7 +19,7 @@ from cronui.engine.clock import Clock
 from cronui.engine.engine import Engine
 from cronui.jobs import JobError
 from cronui.model import EventKind, Job, Lease, Milestone, Run, RunEvent, RunStatus, TargetKind
-from cronui.store.base import FleetBucket, JobStats, RunFilter, Store
+from cronui.store.base import FleetBucket, JobStats, Node, RunFilter, Store
 from cronui.ui.bridge import EngineBridge
 
 ENGINE_STOP_S = 5.0  # how long a stopping engine gets to finish its pass
@@ -116,6 +116,25 @@ class EngineClient:
         if lease is None or lease.holder == self._engine.node or lease.expires_at <= self.now_ms():
             return None
         return lease
+
+    @property
+    def lease_seen(self) -> bool:
+        """The engine has looked at the scheduler lease at least once (who schedules is known)."""
+        return self._engine.holder is not None
+
+    @property
+    def multi_node(self) -> bool:
+        """Cluster mode: every node schedules (the header counts them)."""
+        return self._store.multi_node
+
+    @property
+    def node(self) -> str:
+        """This process's node name (as the nodes table has it when it schedules)."""
+        return self._engine.node
+
+    async def nodes(self) -> list[Node]:
+        """The processes that schedule this database, from their heartbeats."""
+        return await self._store.nodes()
 
     @property
     def running_count(self) -> int:

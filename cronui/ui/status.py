@@ -29,10 +29,27 @@ def scheduler_text(client: EngineClient, ready: bool) -> tuple[str, str]:
     return "none", "nothing schedules (waiting for the lease)"
 
 
+def cluster_text(client: EngineClient, nodes: int) -> tuple[str, str]:
+    """(kind, text) in cluster mode: how many nodes schedule, and whether this process is one of them."""
+    text = f"{nodes} node{'s' if nodes != 1 else ''}"
+    if client.holding:
+        return "owning", f"{text} · this one executes"
+    return ("attached", text) if nodes else ("none", "no node schedules")
+
+
 def header_state(
-    client: EngineClient, catalog: Catalog, inflight: InFlight, db: str, *, ready: bool, where: str
+    client: EngineClient,
+    catalog: Catalog,
+    inflight: InFlight,
+    db: str,
+    *,
+    ready: bool,
+    where: str,
+    nodes: int | None = None,
 ) -> HeaderState:
     kind, text = scheduler_text(client, ready)
+    if client.multi_node and nodes is not None:
+        kind, text = cluster_text(client, nodes)
     nxt = catalog.next_fire()
     next_text = ""
     if nxt is not None and not catalog.paused:
@@ -46,4 +63,5 @@ def header_state(
         running=inflight.running,
         next_text=next_text,
         where=where,
+        nodes=nodes if client.multi_node else None,
     )

@@ -234,7 +234,11 @@ async def test_migrating_an_existing_file_copies_it_aside_first(tmp_path: Path, 
         m.setattr(mod, "SCHEMA_VERSION", 1)
         s = SQLiteStore(path)
         await s.open()
-        await new_job(s, "kept")
+        async with s.transaction() as db:  # the row as that version wrote it (today's job has more columns)
+            await db.execute(
+                "INSERT INTO jobs (name, schedule, timezone, kind, target, created_at, updated_at) "
+                "VALUES ('kept', '@hourly', 'UTC', 'shell', '{\"command\": \"true\"}', 0, 0)"
+            )
         await s.close()
     s = SQLiteStore(path)
     await s.open()

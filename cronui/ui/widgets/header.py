@@ -22,6 +22,7 @@ class HeaderState:
     running: int = 0
     next_text: str = ""
     where: str = "Jobs"
+    nodes: int | None = None  # cluster mode: the live nodes
 
 
 class StatusHeader(StatusStyles, Widget):
