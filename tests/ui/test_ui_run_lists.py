@@ -143,7 +143,7 @@ async def test_runs_sort_by_key_and_by_a_click_on_a_title_and_it_is_remembered(
         await pilot.press("2", "S")  # `s`/`S` sort the focused list: here the runs
         assert [r.id for r in runs.rows] == by_duration[::-1]
         jobs = main(again).query_one(JobTable)
-        assert jobs.sort_key is None and not jobs.sort_reverse  # the job list kept its order
+        assert jobs.sort_key == "name" and not jobs.sort_reverse  # the job list kept its order
 
 
 async def test_many_jobs_runs_are_shown_in_one_zone_named_in_the_header(
