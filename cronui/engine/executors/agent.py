@@ -20,7 +20,13 @@ import httpx
 
 from cronui.engine.executors import redirects
 from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
-from cronui.engine.executors.http import masked_request, redirect_guard, status_failure, transport_error
+from cronui.engine.executors.http import (
+    masked_request,
+    milestone_request,
+    redirect_guard,
+    status_failure,
+    transport_error,
+)
 from cronui.model import RunStatus
 from cronui.targets import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_KEEP_TURNS, AgentTarget
 
@@ -367,7 +373,13 @@ async def run(ctx: RunContext) -> Outcome:
     request = masked_request("POST", url, headers, None, ctx)
     request["body"] = body
     fields: dict[str, Any] = {"request": request}
-    ctx.milestone("setup-completed", messages=len(messages), conversation="persistent" if persistent else "isolated")
+    ctx.milestone(
+        "setup-completed",
+        messages=len(messages),
+        conversation="persistent" if persistent else "isolated",
+        model=model,
+        request=milestone_request({"url": url, **body}, ctx),  # what is sent: messages as rendered, settings
+    )
 
     client = ctx.http or redirects.client(follow_redirects=True)
     guard = redirect_guard(spec.headers)  # the key and ${env:} headers never follow to another origin
