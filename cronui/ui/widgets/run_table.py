@@ -8,6 +8,7 @@ from typing import Any
 from rich.text import Text
 
 from cronui.model import Run, RunStatus, Trigger
+from cronui.present import error_summary
 from cronui.timefmt import human_span
 from cronui.ui import prefs
 from cronui.ui.catalog import Catalog
@@ -35,7 +36,7 @@ def note_text(run: Run) -> str:
             reason += f" ×{run.missed_count}"
         return reason
     if run.error:
-        return run.error.splitlines()[0] if run.error.strip() else run.error
+        return error_summary(run.error) or run.error
     if run.reason:
         return run.reason
     if run.delivery_status and run.delivery_status != "delivered":
