@@ -184,6 +184,12 @@ def event_json(ev: RunEvent) -> dict[str, Any]:
 _TIME_KEYS = {"scheduled_for", "not_before"}
 
 
+def milestone_data_text(data: dict[str, Any]) -> str:
+    """A milestone's data as `key=value` words on one line; nested values (the request as sent) are left
+    to the JSON forms and the run's detail."""
+    return " ".join(f"{k}={' '.join(str(v).split())}" for k, v in data.items() if not isinstance(v, dict | list))
+
+
 def _data_value(key: str, value: Any) -> Any:
     """An event's data value as shown: the instants among them as ISO-8601 text."""
     return iso_utc(value) if key in _TIME_KEYS and isinstance(value, int) else value
@@ -196,7 +202,7 @@ def event_text(ev: RunEvent) -> str:
     d = ev.data
     kind = str(ev.kind)
     if ev.kind is EventKind.MILESTONE:
-        extra = " ".join(f"{k}={v}" for k, v in d.items())
+        extra = milestone_data_text(d)
         detail = f"{ev.name} {extra}".strip()
     elif ev.kind is EventKind.OUTPUT:
         text = str(d.get("text", "")).rstrip("\n")

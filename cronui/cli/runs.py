@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
+import textwrap
 
 from cronui import bounds
 from cronui.cli.common import (
@@ -28,7 +30,7 @@ from cronui.engine.control import Control, NotFound
 from cronui.engine.executors.base import MILESTONES_DROPPED
 from cronui.jobs import parse_duration
 from cronui.model import EventKind, Run, RunEvent, RunStatus
-from cronui.present import RUN_LINE_HEADER, event_json, event_text, run_json, run_line
+from cronui.present import RUN_LINE_HEADER, event_json, event_text, milestone_data_text, run_json, run_line
 from cronui.store import Store
 from cronui.store.base import RunFilter
 from cronui.store.events import EventCursor
@@ -140,12 +142,16 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         if run.error:
             print(f"  error {run.error}")
         base = run.started_at or run.queued_at
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 0
         for m in run.milestones:
-            data = " ".join(f"{k}={v}" for k, v in m.data.items())
+            data = milestone_data_text(m.data)
             if m.name == MILESTONES_DROPPED:
                 dropped, kept = m.data.get("dropped", 0), m.data.get("kept")
                 data = f"{dropped:,} more reported by the output, not kept (the first {kept} are)"
-            print(f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip())
+            line = f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip()
+            if width > 40 and len(line) > width:  # folded under the name, never back to column 0
+                line = "\n".join(textwrap.wrap(line, width, subsequent_indent=" " * 14, break_on_hyphens=False))
+            print(line)
         if run.output:
             print("--- stdout ---")
             print(run.output.rstrip("\n"))

@@ -23,7 +23,7 @@ from cronui.secrets import references as secret_refs
 from cronui.targets import HttpTarget
 
 MILESTONE_TEXT_CAP = 2_000  # characters of one text (a body, a message) of a request kept on its milestone
-MILESTONE_LIST_CAP = 50  # items of one list (messages) kept there; the run row keeps the request whole
+MILESTONE_LIST_CAP = 20  # items of one list (messages) kept there; the run row keeps the request whole
 HEADERS_OF_INTEREST = ("content-type", "content-length", "retry-after", "location", "etag", "last-modified")
 SENSITIVE_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
 
