@@ -39,6 +39,7 @@ from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, OPEN, R
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.job_info import job_info_text, usage_text
 from cronui.ui.screens.job_runs import JobRuns
+from cronui.ui.screens.why import SaysWhyNot, run_why_not
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.job_table import SORTS, JobTable
@@ -53,7 +54,7 @@ NARROW = 100  # below this many columns the lower panes stack
 STRIP_RUNS = 20  # outcomes per job in the sparkline
 
 
-class MainScreen(CronuiScreen):
+class MainScreen(SaysWhyNot, CronuiScreen):
     KEY_ACTIONS = ("edit_job", "toggle_job", "run_now", "delete_job", "run_again", "cancel_run", "follow", "open")
 
     @property
@@ -329,6 +330,24 @@ class MainScreen(CronuiScreen):
                 return job is not None
             return self._focused_run() is not None
         return True
+
+    def why_not(self, action: str) -> str | None:
+        focused = self.focused
+        if action in ("edit_job", "toggle_job", "run_now", "delete_job"):
+            if self.job is None:
+                return "no job selected" + ("" if self.ctx.catalog.jobs else ": n makes one")
+            if not isinstance(focused, JobTable):
+                return "that key acts on the job list: 1 goes there"
+            return None
+        if isinstance(focused, JobTable) and action in ("cancel_run", "follow"):
+            return f"{self.job.name if self.job else 'this job'} has no run in flight"
+        if isinstance(focused, JobTable) and action == "run_again":
+            return "R runs a run's job again: 2 goes to the runs (r runs this job now)"
+        if isinstance(focused, LivePane) and self._focused_run() is None:
+            return "nothing running"
+        if isinstance(focused, RunTable):
+            return run_why_not(action, focused.current)
+        return None
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         self.refresh_keys()

@@ -19,6 +19,7 @@ from cronui.ui.messages import CancelRun, EngineEvents, HeaderStale, RunNow, The
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, RUN_AGAIN
 from cronui.ui.screens.run_text import details_text, facts_text, head_text, output_titles
+from cronui.ui.screens.why import SaysWhyNot, run_why_not
 from cronui.ui.times import zone_for
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
@@ -31,7 +32,7 @@ from cronui.ui.workers import spawn
 NARROW = 100
 
 
-class RunDetailScreen(CronuiScreen):
+class RunDetailScreen(SaysWhyNot, CronuiScreen):
     KEY_ACTIONS = ("cancel_run", "follow", "next_match")
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -223,6 +224,12 @@ class RunDetailScreen(CronuiScreen):
         if action in ("next_match",):
             return bool(self.view.matches)
         return True
+
+    def why_not(self, action: str) -> str | None:
+        if action == "next_match":
+            search = self.view.search
+            return f"no match for {search!r}" if search else "nothing searched yet: / searches"
+        return run_why_not(action, self.run)
 
     def action_back(self) -> None:
         prompt = self.query_one(Prompt)

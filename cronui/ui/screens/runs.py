@@ -21,6 +21,7 @@ from cronui.ui.filters import FAILURES, Filter, FilterError, parse_filter
 from cronui.ui.messages import CancelRun, EngineEvents, HeaderStale, OpenRun, RunNow, Tick, ZoneChanged
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, OPEN, RUN_AGAIN
+from cronui.ui.screens.why import SaysWhyNot, run_why_not
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.prompt import Prompt, PromptBar
@@ -33,7 +34,7 @@ MAX_SCAN = 20_000  # runs read per page request when the filter is checked here;
 DAY_MS = 86_400_000
 
 
-class RunsScreen(CronuiScreen):
+class RunsScreen(SaysWhyNot, CronuiScreen):
     KEY_ACTIONS = ("open", "run_again", "cancel_run", "follow")
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -194,6 +195,9 @@ class RunsScreen(CronuiScreen):
         if action in ("cancel_run", "follow"):
             return run is not None and not run.status.is_final
         return True
+
+    def why_not(self, action: str) -> str | None:
+        return run_why_not(action, self.run)
 
     def on_virtual_table_highlighted(self, message: VirtualTable.Highlighted) -> None:
         self.refresh_keys()
