@@ -105,7 +105,7 @@ async def test_agent_run_shows_the_request_as_sent_and_its_tool_calls(
         detail = await open_detail(pilot, app, run.id)
         output = detail.query_one("#output", OutputView)
         assert output.stdout == "Three bullets." and output.display
-        assert "(v: as sent)" in rendered(detail.query_one("#detail-facts", StyledStatic))
+        assert "model llama3.1:8b" in rendered(detail.query_one("#detail-facts", StyledStatic))
         await pilot.press("v")
         details = detail.query_one("#details", OutputView)
         assert details.display and not output.display and details.has_focus

@@ -502,8 +502,7 @@ class MainScreen(SaysWhyNot, CronuiScreen):
     def _runs_sorted(self, change: Callable[[RunTable], None]) -> None:
         table = self.query_one(RunTable)
         change(table)
-        table.remember_sort()
-        self.notify(f"runs sorted {table.sort_words}", timeout=2)
+        table.remember_sort()  # the column title shows the order (▲ ▼)
 
     def action_focus_pane(self, n: int) -> None:
         target = {1: "#jobs", 2: "#runs", 3: "#live"}.get(n)

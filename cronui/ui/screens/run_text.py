@@ -111,7 +111,7 @@ def fact_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
     elif run.reason:
         rows.append(("reason", Text(run.reason, styles.component_style(DIM))))
     if run.request:
-        rows.append(("request", _request_text(run.request) + "  (v: as sent)"))
+        rows.append(("request", _request_text(run.request)))
     if run.total_tokens is not None or run.cost_usd is not None:
         rows.append(("tokens", _usage_text(run)))
     if run.tool_calls:

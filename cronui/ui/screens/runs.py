@@ -88,6 +88,8 @@ class RunsScreen(SaysWhyNot, CronuiScreen):
         if shown:
             title += f" · {shown:,}{'+' if table.more else ''}"
         title += f" · times in {table.one_zone}"  # many jobs, one zone: named, never mixed
+        if table.sort_key is not None:
+            title += f" · {table.sort_words}" + (" (of those loaded)" if table.more else "")
         pane.border_title = title
         pane.border_subtitle = f"/{self.filter.text}" if self.filter else ""
 
@@ -153,7 +155,7 @@ class RunsScreen(SaysWhyNot, CronuiScreen):
         table = self.query_one(RunTable)
         if not table.rows or self._loading:
             return
-        before = table.rows[-1].id
+        before = table.oldest_id  # the runs are read newest first, whatever order they are shown in
 
         async def more() -> None:
             runs, more = await self._fetch(before)
@@ -243,7 +245,7 @@ class RunsScreen(SaysWhyNot, CronuiScreen):
         table = self.query_one(RunTable)
         change(table)
         table.remember_sort()
-        self.notify(f"runs sorted {table.sort_words}" + (" (those loaded)" if table.more else ""), timeout=2)
+        self._title()
 
     def action_focus_table(self) -> None:
         self.query_one(RunTable).focus()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from dataclasses import replace
 from typing import Any
 
 from rich.text import Text
@@ -89,6 +90,7 @@ class RunTable(VirtualTable[Run]):
             Column("note", "NOTE", 6, priority=20, flex=True),
         ]
         self.columns = cols
+        self._widened: tuple[str, int] | None = None  # the sorted column, and its width before
         self.following = True  # the cursor is on the newest run and goes with it when a newer one comes
 
     @property
@@ -101,8 +103,22 @@ class RunTable(VirtualTable[Run]):
         if (key == "id" and descending) or key not in RUN_SORTS:
             key, descending = None, False
         self.sort_key, self.sort_reverse = key, descending
+        # the sorted column's title keeps room for its marker (▲ ▼); a column no longer sorted gets its width back
+        widths = {c.key: c.width for c in self.columns}
+        if self._widened is not None:
+            widths[self._widened[0]] = self._widened[1]
+            self._widened = None
+        if key is not None:
+            self._widened = (key, widths[key])
+        self.columns = [
+            replace(c, width=max(widths[c.key], len(c.title) + 2) if c.key == key else widths[c.key])
+            for c in self.columns
+        ]
         self.invalidate_layout()
+        self.following = False
         self.set_rows(list(self.rows))
+        if self.rows:
+            self.cursor = 0  # the top of the new order (following the newest again when it is there)
 
     def next_sort(self) -> None:
         """`s`: sort by the next column (newest first after the last), in its natural direction."""
@@ -121,6 +137,11 @@ class RunTable(VirtualTable[Run]):
         elif key in RUN_SORTS:
             self.set_sort(key, key in FIRST_DESCENDING)
 
+    @property
+    def oldest_id(self) -> int | None:
+        """Where the next page of older runs starts (whatever the order they are shown in)."""
+        return min((r.id for r in self.rows if r.id is not None), default=None)
+
     def recall_sort(self) -> None:
         """The order chosen last time (in any run list)."""
         key, descending = prefs.run_sort()
@@ -131,7 +152,7 @@ class RunTable(VirtualTable[Run]):
 
     @property
     def sort_words(self) -> str:
-        """The order in words, for a toast: "newest first", "by duration, largest first"."""
+        """The order in words, for a title: "newest first", "by duration, descending"."""
         if self.sort_key is None:
             return "newest first"
         title = next((c.title for c in self.columns if c.key == self.sort_key), self.sort_key).lower()
@@ -189,6 +210,7 @@ class RunTable(VirtualTable[Run]):
             self.set_reactive(RunTable.cursor, index)
             self._scroll_to_cursor()
             self.post_message(self.Highlighted(self, index))  # type: ignore[arg-type]
+            self._maybe_need_more()
         self.following = follow
 
     def append_rows(self, rows: list[Run]) -> None:

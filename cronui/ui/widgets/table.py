@@ -169,6 +169,7 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
         self._scroll_to_cursor()
         self.refresh()
         self.post_message(self.Highlighted(self, index))  # type: ignore[arg-type]
+        self._maybe_need_more()  # a view already near the end (a reload dropped an earlier wish) asks again
 
     def append_rows(self, rows: list[R]) -> None:
         self.rows.extend(rows)
@@ -219,7 +220,8 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
         self._maybe_need_more()
 
     def _maybe_need_more(self) -> None:
-        if self.more and not self._asked_more and int(self.scroll_y) + 2 * self._page >= len(self.rows):
+        near = max(int(self.scroll_y), self.cursor)  # the view, or the cursor, close to the last row
+        if self.more and not self._asked_more and near + 2 * self._page >= len(self.rows):
             self._asked_more = True
             self.post_message(self.NeedMore(self))  # type: ignore[arg-type]
 
