@@ -91,6 +91,7 @@ class RunTable(VirtualTable[Run]):
         ]
         self.columns = cols
         self._widened: tuple[str, int] | None = None  # the sorted column, and its width before
+        self._newest_id: int | None = None  # of the rows shown (older pages never bring a newer one)
         self.following = True  # the cursor is on the newest run and goes with it when a newer one comes
 
     @property
@@ -171,7 +172,8 @@ class RunTable(VirtualTable[Run]):
 
     def watch_cursor(self, old: int, new: int) -> None:
         # moved by the user (keys, mouse, select_key): following only while on the newest run
-        self.following = bool(self.rows) and new == newest_index(self.rows)
+        run = self.rows[new] if 0 <= new < len(self.rows) else None
+        self.following = run is not None and run.id == self._newest_id
         super().watch_cursor(old, new)
 
     def row_key(self, row: Run) -> Hashable:
@@ -203,6 +205,7 @@ class RunTable(VirtualTable[Run]):
         if self.show_job:
             self.fit_column("job", (r.job_name for r in rows), 8, 32)
         rows = self._sorted(rows)
+        self._newest_id = max((r.id or 0 for r in rows), default=None)
         follow = self.following or not keep_cursor
         super().set_rows(rows, keep_cursor=keep_cursor and not follow)
         if follow and rows:
