@@ -132,6 +132,9 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
         )
     try:
         get_zone(job.timezone)
+    except ScheduleError as e:
+        raise JobError("timezone", str(e), hint="--tz") from None  # the zone is wrong, not the schedule
+    try:
         sched = parse(job.schedule, job.timezone, now_ms=now_ms)
     except ScheduleError as e:
         yield JobError("schedule", str(e))

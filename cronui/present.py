@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from typing import Any
 
 from cronui.controls import neutralise
@@ -34,10 +36,39 @@ def job_line(job: Job, paused: bool) -> str:
     return f"{job.name:<24} {job.schedule:<18} {job.timezone:<18} {job.kind!s:<6} {state:<10} {last:<11} {nxt}"
 
 
+SUMMARY_CAP = 120  # characters of an error's summary
+_HTTP_HEAD = re.compile(r"HTTP \d{3}\b")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def error_summary(error: str | None) -> str:
+    """An error in one short line: its first line; of an HTTP error that quotes the response body, the
+    status and the body's first line of text (an HTML page's title). The whole error stays on the run."""
+    if not error or not error.strip():
+        return ""
+    head, sep, body = error.partition(": ")
+    if sep and _HTTP_HEAD.match(head):
+        body = body.strip()
+        if body.startswith("<"):
+            title = _TITLE.search(body)
+            body = html.unescape(" ".join(_TAG.sub(" ", title.group(1) if title else body).split()))
+        first = next((line.strip() for line in body.splitlines() if line.strip()), "")
+        line = f"{head}: {first}" if first else head
+    else:
+        line = next(line.strip() for line in error.splitlines() if line.strip())
+    return line if len(line) <= SUMMARY_CAP else line[: SUMMARY_CAP - 1] + "…"
+
+
+RUN_LINE_HEADER = (
+    f"{'RUN':<8} {'JOB':<24} {'STATUS':<11} {'TRIGGER':<9} {'#':>2} {'STARTED (UTC)':<25} {'DURATION':>8}  NOTE"
+)
+
+
 def run_line(run: Run) -> str:
-    """One line for a run, as `cronui runs list` prints it."""
+    """One line for a run, as `cronui runs list` prints it (under RUN_LINE_HEADER)."""
     started = iso_utc(run.started_at or run.scheduled_for) or ""
-    extra = run.error or run.reason or ""
+    extra = error_summary(run.error) or run.reason or ""
     return (
         f"#{run.id:<7} {run.job_name:<24} {run.status!s:<11} {run.trigger!s:<9} {run.attempt:>2} "
         f"{started:<25} {human_span(run.duration_ms):>8}  {extra}"
@@ -100,7 +131,8 @@ def run_json(run: Run) -> dict[str, Any]:
         "signal": run.signal,
         "error": run.error,
         "reason": run.reason,
-        "missed_count": run.missed_count,
+        # slots this row stands for that were passed over: a skipped row's count, none for a run that ran
+        "missed_count": run.missed_count if run.status is RunStatus.SKIPPED else 0,
         "output": run.output,
         "stderr": run.stderr,
         "output_bytes": run.output_bytes,
@@ -156,6 +188,12 @@ def event_json(ev: RunEvent) -> dict[str, Any]:
 _TIME_KEYS = {"scheduled_for", "not_before"}
 
 
+def milestone_data_text(data: dict[str, Any]) -> str:
+    """A milestone's data as `key=value` words on one line; nested values (the request as sent) are left
+    to the JSON forms and the run's detail."""
+    return " ".join(f"{k}={' '.join(str(v).split())}" for k, v in data.items() if not isinstance(v, dict | list))
+
+
 def _data_value(key: str, value: Any) -> Any:
     """An event's data value as shown: the instants among them as ISO-8601 text."""
     return iso_utc(value) if key in _TIME_KEYS and isinstance(value, int) else value
@@ -168,7 +206,7 @@ def event_text(ev: RunEvent) -> str:
     d = ev.data
     kind = str(ev.kind)
     if ev.kind is EventKind.MILESTONE:
-        extra = " ".join(f"{k}={v}" for k, v in d.items())
+        extra = milestone_data_text(d)
         detail = f"{ev.name} {extra}".strip()
     elif ev.kind is EventKind.OUTPUT:
         text = str(d.get("text", "")).rstrip("\n")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
+import textwrap
 
 from cronui import bounds
 from cronui.cli.common import (
@@ -28,7 +30,7 @@ from cronui.engine.control import Control, NotFound
 from cronui.engine.executors.base import MILESTONES_DROPPED
 from cronui.jobs import parse_duration
 from cronui.model import EventKind, Run, RunEvent, RunStatus
-from cronui.present import event_json, event_text, run_json, run_line
+from cronui.present import RUN_LINE_HEADER, event_json, event_text, milestone_data_text, run_json, run_line
 from cronui.store import Store
 from cronui.store.base import RunFilter
 from cronui.store.events import EventCursor
@@ -39,13 +41,14 @@ def add_parsers(sub: Commands) -> None:
     """Registers runs and its actions."""
     rsub = group(sub, "runs", "list, inspect, follow and cancel runs", dest="runs_command", description="Inspect runs.")
     rl = command(rsub, "list", "list runs, newest first", cmd_runs_list)
-    rl.add_argument("--job", metavar="NAME")
-    rl.add_argument("--status", action="append", metavar="S", help="filter by status (repeatable)")
+    rl.add_argument("--job", metavar="NAME", help="only this job's runs")
+    statuses = ", ".join(str(s) for s in RunStatus)
+    rl.add_argument("--status", action="append", metavar="S", help=f"only runs in this status (repeatable): {statuses}")
     rl.add_argument("--since", metavar="DURATION", help="queued within this long, e.g. 24h")
-    rl.add_argument("--limit", metavar="N", default="50")
-    rl.add_argument("--json", action="store_true")
+    rl.add_argument("--limit", metavar="N", default="50", help="at most N runs, the newest (default 50)")
+    rl.add_argument("--json", action="store_true", help="print a JSON array of runs (fields as in runs show --json)")
     rs = _run_command(rsub, "show", "show one run, with its milestones", cmd_runs_show)
-    rs.add_argument("--json", action="store_true")
+    rs.add_argument("--json", action="store_true", help="print the run as one JSON object")
     rlog = _run_command(rsub, "logs", "print a run's output", cmd_runs_logs)
     rlog.add_argument("--follow", "-f", action="store_true", help="keep printing while it runs")
     rlog.add_argument(
@@ -60,7 +63,7 @@ def add_parsers(sub: Commands) -> None:
 def _run_command(rsub: Commands, verb: str, help: str, handler: Handler) -> argparse.ArgumentParser:
     """An action on one run, given as RUN_ID."""
     p = command(rsub, verb, help, handler)
-    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("run_id", metavar="RUN_ID", help="the run's id, as listed: 12 or #12")
     return p
 
 
@@ -96,6 +99,10 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         if args.json:
             print_json([run_json(r) for r in runs])
             return 0
+        if not runs:
+            print("no runs" + (" match" if args.job or args.status or args.since else " yet"), file=sys.stderr)
+            return 0
+        print(RUN_LINE_HEADER)
         for run in runs:
             print(run_line(run))
         return 0
@@ -141,12 +148,16 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         if run.error:
             print(f"  error {run.error}")
         base = run.started_at or run.queued_at
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 0
         for m in run.milestones:
-            data = " ".join(f"{k}={v}" for k, v in m.data.items())
+            data = milestone_data_text(m.data)
             if m.name == MILESTONES_DROPPED:
                 dropped, kept = m.data.get("dropped", 0), m.data.get("kept")
                 data = f"{dropped:,} more reported by the output, not kept (the first {kept} are)"
-            print(f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip())
+            line = f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip()
+            if width > 40 and len(line) > width:  # folded under the name, never back to column 0
+                line = "\n".join(textwrap.wrap(line, width, subsequent_indent=" " * 14, break_on_hyphens=False))
+            print(line)
         if run.output:
             print("--- stdout ---")
             print(run.output.rstrip("\n"))

@@ -16,8 +16,10 @@ import contextlib
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from platformdirs import user_pictures_path
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
@@ -504,6 +506,21 @@ class CronuiApp(App[int]):
     def run_command(self, text: str) -> str | None:
         """Command mode (`:`); returns an error to show in place, or None when done."""
         return run_command(self, text)
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Screenshots (the command palette's "Save screenshot") go to a folder that exists — made when
+        missing, the user's pictures folder by default — and the toast says where, or why not."""
+        folder = Path(path).expanduser() if path else user_pictures_path() / "cronui"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            saved = self.save_screenshot(filename, str(folder), time_format)
+        except OSError as e:
+            self.notify(f"cannot save it in {folder}: {e.strerror or e}", title="Screenshot", severity="error")
+            return None
+        self.notify(f"saved to {saved}", title="Screenshot", timeout=6)
+        return saved
 
     def quit_soon(self) -> None:
         spawn(self, self.action_quit, "actions")

@@ -12,6 +12,7 @@ A bad term is an error that names it, shown where the filter is typed; the previ
 
 from __future__ import annotations
 
+import difflib
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,7 +73,8 @@ def parse_filter(text: str, *, for_runs: bool = False) -> Filter:
             continue
         key = key.casefold()
         if key not in KEYS:
-            raise FilterError(f"filter: unknown key {key!r} in {word!r} (keys: {', '.join(KEYS)})")
+            hint = _did_you_mean(key, [f"{k}:" for k in KEYS], suffix=":")
+            raise FilterError(f"filter: unknown key {key!r} in {word!r}{hint} (keys: {', '.join(KEYS)})")
         values = tuple(v.strip().casefold() for v in value.split(",") if v.strip())
         if not values:
             raise FilterError(f"filter: {word!r} needs a value, e.g. {key}:{_example(key)}")
@@ -81,11 +83,13 @@ def parse_filter(text: str, *, for_runs: bool = False) -> Filter:
             allowed = set(RunStatus._value2member_map_) | (set() if for_runs else JOB_STATES)
             bad = [v for v in values if v not in allowed]
             if bad:
-                raise FilterError(f"filter: unknown status {bad[0]!r} (one of: {', '.join(sorted(allowed))})")
+                hint = _did_you_mean(bad[0], sorted(allowed))
+                raise FilterError(f"filter: unknown status {bad[0]!r}{hint} (one of: {', '.join(sorted(allowed))})")
         elif key == "kind":
             bad = [v for v in values if v not in TargetKind._value2member_map_]
             if bad:
-                raise FilterError(f"filter: unknown kind {bad[0]!r} (shell, http or agent)")
+                hint = _did_you_mean(bad[0], list(TargetKind._value2member_map_))
+                raise FilterError(f"filter: unknown kind {bad[0]!r}{hint} (shell, http or agent)")
         elif key == "trigger":
             if not for_runs:
                 raise FilterError("filter: trigger: applies to runs, not jobs")
@@ -94,6 +98,12 @@ def parse_filter(text: str, *, for_runs: bool = False) -> Filter:
                 raise FilterError(f"filter: unknown trigger {bad[0]!r} ({', '.join(Trigger)})")
         terms.append(Term(key, values, negate))
     return Filter(text.strip(), terms)
+
+
+def _did_you_mean(word: str, choices: list[str], suffix: str = "") -> str:
+    """' — did you mean X?' for a typo close to one of `choices`, else nothing."""
+    close = difflib.get_close_matches(word + suffix, choices, n=1, cutoff=0.6)
+    return f" — did you mean {close[0]}?" if close else ""
 
 
 def _example(key: str) -> str:

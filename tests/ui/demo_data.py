@@ -215,10 +215,16 @@ def _history(job: Job, rng: random.Random, now: int) -> list[Run]:
             assert isinstance(job.target, AgentTarget)
             prompt = rng.randint(900, 1400)
             completion = rng.randint(250, 520)
-            run.request = {
+            when = datetime.fromtimestamp(slot / 1000, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            text = job.target.message.replace("{job}", job.name).replace("{scheduled_for}", when)
+            messages = [{"role": "user", "content": text}]
+            if job.target.system:
+                messages.insert(0, {"role": "system", "content": job.target.system})
+            run.request = {  # as the agent executor records it: secrets masked
                 "method": "POST",
                 "url": f"{job.target.base_url}/chat/completions",
-                "model": job.target.model,
+                "headers": {"Content-Type": "application/json", "Authorization": "••••••••"},
+                "body": {"model": job.target.model, "messages": messages, "temperature": 0.2},
             }
             run.prompt_tokens, run.completion_tokens = prompt, completion
             run.total_tokens = prompt + completion

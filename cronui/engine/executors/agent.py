@@ -24,7 +24,13 @@ import httpx
 
 from cronui.engine.executors import redirects, shell
 from cronui.engine.executors.base import CappedBuffer, Outcome, RunContext, hook_payload, permanent_failure
-from cronui.engine.executors.http import masked_request, redirect_guard, status_failure, transport_error
+from cronui.engine.executors.http import (
+    masked_request,
+    milestone_request,
+    redirect_guard,
+    status_failure,
+    transport_error,
+)
 from cronui.model import REASON_GATE, RunStatus, TargetKind
 from cronui.targets import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_KEEP_TURNS, AgentTarget, ShellTarget, split_fallback
 
@@ -594,7 +600,13 @@ async def run(ctx: RunContext) -> Outcome:
     request = masked_request("POST", url, headers, None, ctx)
     request["body"] = body
     fields: dict[str, Any] = {"request": request}
-    ctx.milestone("setup-completed", messages=len(messages), conversation="persistent" if persistent else "isolated")
+    ctx.milestone(
+        "setup-completed",
+        messages=len(messages),
+        conversation="persistent" if persistent else "isolated",
+        model=model,
+        request=milestone_request({"url": url, **body}, ctx),  # what is sent: messages as rendered, settings
+    )
 
     idle_s = float(spec.idle_timeout_s or DEFAULT_IDLE_TIMEOUT_S)
     asking = Asking(

@@ -89,7 +89,7 @@ class JobRuns:
         if not table.rows or self.job_id is None:
             return
         job_id = self.job_id
-        before = table.rows[-1].id
+        before = table.oldest_id  # the runs are read newest first, whatever order they are shown in
 
         async def more() -> None:
             runs = await self._client.runs(RunFilter(job_id=job_id, limit=RUNS_PAGE, before_id=before))

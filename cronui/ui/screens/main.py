@@ -6,6 +6,7 @@ stack, and the job list drops its least important columns whole, so job names ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import ClassVar
 
@@ -38,6 +39,7 @@ from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, OPEN, R
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.job_info import job_info_text, usage_text
 from cronui.ui.screens.job_runs import JobRuns
+from cronui.ui.screens.why import SaysWhyNot, run_why_not
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.job_table import SORTS, JobTable
@@ -52,7 +54,7 @@ NARROW = 100  # below this many columns the lower panes stack
 STRIP_RUNS = 20  # outcomes per job in the sparkline
 
 
-class MainScreen(CronuiScreen):
+class MainScreen(SaysWhyNot, CronuiScreen):
     KEY_ACTIONS = (
         "edit_job",
         "clone_job",
@@ -93,7 +95,7 @@ class MainScreen(CronuiScreen):
             "Sort",
             id="sort",
             show=False,
-            tooltip="Sort by the next column: name, next, last, kind, zone, schedule",
+            tooltip="Sort the focused list by its next column (or click a column's title)",
         ),
         Binding("S", "sort_reverse", "Reverse sort", id="sort-reverse", show=False, tooltip="Reverse the sort order"),
         Binding("1", "focus_pane(1)", "Jobs pane", id="focus-jobs", show=False, tooltip="Focus the job list"),
@@ -128,6 +130,7 @@ class MainScreen(CronuiScreen):
         self.query_one("#runs-pane").border_title = "2 Runs"
         self.query_one("#live-pane").border_title = "3 Live"
         self.query_one(RunTable).local_zone = self.ctx.local_zone
+        self.query_one(RunTable).recall_sort()
         self.query_one(LivePane).zone = self.ctx.local_zone
         self.query_one(JobTable).focus()
         self.show_jobs()
@@ -339,6 +342,24 @@ class MainScreen(CronuiScreen):
             return self._focused_run() is not None
         return True
 
+    def why_not(self, action: str) -> str | None:
+        focused = self.focused
+        if action in ("edit_job", "clone_job", "toggle_job", "run_now", "delete_job"):
+            if self.job is None:
+                return "no job selected" + ("" if self.ctx.catalog.jobs else ": n makes one")
+            if not isinstance(focused, JobTable):
+                return "that key acts on the job list: 1 goes there"
+            return None
+        if isinstance(focused, JobTable) and action in ("cancel_run", "follow"):
+            return f"{self.job.name if self.job else 'this job'} has no run in flight"
+        if isinstance(focused, JobTable) and action == "run_again":
+            return "R runs a run's job again: 2 goes to the runs (r runs this job now)"
+        if isinstance(focused, LivePane) and self._focused_run() is None:
+            return "nothing running"
+        if isinstance(focused, RunTable):
+            return run_why_not(action, focused.current)
+        return None
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         self.refresh_keys()
 
@@ -398,14 +419,19 @@ class MainScreen(CronuiScreen):
 
     def action_run_now(self) -> None:
         if self.job is not None:
+            self.query_one(RunTable).follow_newest()  # the runs pane shows the new run once it is queued
             self.post_message(RunNow(self.job))
 
     def action_run_again(self) -> None:
         run = self._focused_run()
         if run is not None:
             job = self.ctx.catalog.by_name.get(run[2])
-            if job is not None:
-                self.post_message(RunNow(job))
+            if job is None:
+                self.notify(f"{run[2]} was removed: its runs cannot be run again", severity="warning")
+                return
+            if self.job is not None and self.job.id == job.id:
+                self.query_one(RunTable).follow_newest()
+            self.post_message(RunNow(job))
 
     def action_cancel_run(self) -> None:
         if isinstance(self.focused, JobTable):
@@ -457,6 +483,9 @@ class MainScreen(CronuiScreen):
         )
 
     def action_sort(self) -> None:
+        if isinstance(self.focused, RunTable):
+            self._runs_sorted(RunTable.next_sort)
+            return
         table = self.query_one(JobTable)
         keys = list(SORTS)
         table.sort_key = keys[(keys.index(table.sort_key or "name") + 1) % len(keys)]
@@ -465,10 +494,30 @@ class MainScreen(CronuiScreen):
         self.show_jobs()
 
     def action_sort_reverse(self) -> None:
+        if isinstance(self.focused, RunTable):
+            self._runs_sorted(RunTable.reverse_sort)
+            return
         table = self.query_one(JobTable)
         table.sort_reverse = not table.sort_reverse
         table.invalidate_layout()
         self.show_jobs()
+
+    def on_virtual_table_header_clicked(self, message: VirtualTable.HeaderClicked) -> None:
+        table = message.table
+        if isinstance(table, RunTable):
+            self._runs_sorted(lambda t: t.sort_by_header(message.key))
+        elif isinstance(table, JobTable) and message.key in SORTS:
+            if table.sort_key == message.key or (table.sort_key is None and message.key == "name"):
+                table.sort_reverse = not table.sort_reverse
+            else:
+                table.sort_key, table.sort_reverse = message.key, False
+            table.invalidate_layout()
+            self.show_jobs()
+
+    def _runs_sorted(self, change: Callable[[RunTable], None]) -> None:
+        table = self.query_one(RunTable)
+        change(table)
+        table.remember_sort()  # the column title shows the order (▲ ▼)
 
     def action_focus_pane(self, n: int) -> None:
         target = {1: "#jobs", 2: "#runs", 3: "#live"}.get(n)

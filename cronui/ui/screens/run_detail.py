@@ -1,6 +1,7 @@
 """One run, in full: timing and lateness, milestones as a timeline, output (or the agent's reply) that
 follows while the run goes on, error, exit code / signal / HTTP status, tokens, cost, tool calls and
-delivery. `x` cancels it, `R` runs the job again, `c` copies the output, `/` searches it."""
+delivery. `v` turns the right pane to the request as sent, the tool calls with their arguments and the
+whole error. `x` cancels it, `R` runs the job again, `c` copies what the pane shows, `/` searches it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from cronui.ui.context import ScreenContext
 from cronui.ui.messages import CancelRun, EngineEvents, HeaderStale, RunNow, ThemeChanged, Tick, ZoneChanged
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, RUN_AGAIN
-from cronui.ui.screens.run_text import facts_text, head_text, output_titles
+from cronui.ui.screens.run_text import details_text, facts_text, head_text, output_titles
+from cronui.ui.screens.why import SaysWhyNot, run_why_not
 from cronui.ui.times import zone_for
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
@@ -30,13 +32,20 @@ from cronui.ui.workers import spawn
 NARROW = 100
 
 
-class RunDetailScreen(CronuiScreen):
+class RunDetailScreen(SaysWhyNot, CronuiScreen):
     KEY_ACTIONS = ("cancel_run", "follow", "next_match")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         CANCEL_RUN,
         RUN_AGAIN,
-        Binding("c", "copy", "Copy output", id="copy", tooltip="Copy the output to the clipboard"),
+        Binding(
+            "v",
+            "details",
+            "Request",
+            id="details",
+            tooltip="Show the request as sent, the tool calls and the whole error (again: the output)",
+        ),
+        Binding("c", "copy", "Copy", id="copy", tooltip="Copy what the right pane shows to the clipboard"),
         FOLLOW,
         replace(FILTER, action="search", description="Search"),
         Binding("w", "wrap", "Wrap", id="wrap", show=False, tooltip="Wrap long lines, or show them whole"),
@@ -53,6 +62,7 @@ class RunDetailScreen(CronuiScreen):
         self._want_follow = follow
         self._reloading = False
         self._reload_again = False
+        self.showing_details = False  # the right pane shows the request, tool calls and error (`v`)
 
     @property
     def where(self) -> str:
@@ -67,6 +77,7 @@ class RunDetailScreen(CronuiScreen):
                 yield TimelineView(id="milestones")
             with Vertical(id="output-pane", classes="pane"):
                 yield OutputView(id="output")
+                yield OutputView(id="details")
         yield StyledStatic("", id="detail-facts")
         yield KeysFooter()
         yield PromptBar()  # after the footer: it covers the footer's line while it is open
@@ -74,7 +85,8 @@ class RunDetailScreen(CronuiScreen):
     def on_mount(self) -> None:
         self.query_one("#milestones-pane").border_title = "Milestones"
         self.query_one("#output-pane").border_title = "Output"
-        self.query_one(OutputView).focus()
+        self.query_one("#details").display = False
+        self.query_one("#output", OutputView).focus()
         self.reload()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -103,13 +115,14 @@ class RunDetailScreen(CronuiScreen):
                 first = self.run is None
                 self.run = run
                 self.milestones = got.milestones
-                view = self.query_one(OutputView)
+                view = self.query_one("#output", OutputView)
                 if first or run.status.is_final:
                     view.follow = self._want_follow and not run.status.is_final
                     view.set_output(got.stdout, got.stderr)
                 timeline = self.query_one(TimelineView)
                 timeline.follow = run.status is RunStatus.RUNNING
                 timeline.show(run, self.milestones)
+                self._show_details()
                 self._show()
                 if not self._reload_again:
                     return
@@ -122,7 +135,7 @@ class RunDetailScreen(CronuiScreen):
         mine = [e for e in message.events if e.run_id == self.run_id]
         if not mine or self.run is None:
             return
-        view = self.query_one(OutputView)
+        view = self.query_one("#output", OutputView)
         again = False
         new: list[Milestone] = []
         for ev in mine:
@@ -135,6 +148,8 @@ class RunDetailScreen(CronuiScreen):
         if new:
             self.milestones += new
             self.query_one(TimelineView).add(self.run, new)
+            if any("request" in m.data for m in new):
+                self._show_details()
         if again:
             self.reload()
         self._show()
@@ -170,16 +185,29 @@ class RunDetailScreen(CronuiScreen):
             job = self.ctx.catalog.jobs.get(run.job_id)
             head.update(head_text(run, job, self.ctx.now_ms(), self._zone(), head))
 
+    @property
+    def view(self) -> OutputView:
+        """The view the right pane shows: the output, or the details (`v`)."""
+        return self.query_one("#details" if self.showing_details else "#output", OutputView)
+
+    def _show_details(self) -> None:
+        if self.run is not None:
+            self.query_one("#details", OutputView).set_output(details_text(self.run, self.milestones), "")
+
     def _show_facts(self) -> None:
         run = self.run
         if run is None:
             return
-        view = self.query_one(OutputView)
+        view = self.view
         pane = self.query_one("#output-pane")
         job = self.ctx.catalog.jobs.get(run.job_id)
-        pane.border_title, pane.border_subtitle = output_titles(
-            run, job, following=view.follow, search=view.search, matches=len(view.matches)
-        )
+        if self.showing_details:
+            pane.border_title = "Request · tool calls · error (v: back)"
+            pane.border_subtitle = f"/{view.search}: {len(view.matches)}" if view.search else ""
+        else:
+            pane.border_title, pane.border_subtitle = output_titles(
+                run, job, following=view.follow, search=view.search, matches=len(view.matches)
+            )
         facts = self.query_one("#detail-facts", StyledStatic)
         text = facts_text(run, facts)
         facts.update(text)
@@ -194,14 +222,23 @@ class RunDetailScreen(CronuiScreen):
         if action == "follow":
             return run is not None and not run.status.is_final
         if action in ("next_match",):
-            return bool(self.query_one(OutputView).matches)
+            return bool(self.view.matches)
         return True
+
+    def why_not(self, action: str) -> str | None:
+        if action == "next_match":
+            search = self.view.search
+            return f"no match for {search!r}" if search else "nothing searched yet: / searches"
+        return run_why_not(action, self.run)
 
     def action_back(self) -> None:
         prompt = self.query_one(Prompt)
         if prompt.is_open:
             prompt.close()
-            self.query_one(OutputView).focus()
+            self.view.focus()
+            return
+        if self.showing_details:
+            self.action_details()
             return
         self.app.pop_screen()
 
@@ -218,37 +255,49 @@ class RunDetailScreen(CronuiScreen):
             return
         self.post_message(RunNow(job))
 
+    def action_details(self) -> None:
+        """`v`: the request, tool calls and whole error in the right pane; again: the output."""
+        self.showing_details = not self.showing_details
+        output, details = self.query_one("#output", OutputView), self.query_one("#details", OutputView)
+        output.display, details.display = not self.showing_details, self.showing_details
+        self.view.focus()
+        self._show_facts()
+        self.refresh_keys()
+
     def action_copy(self) -> None:
-        view = self.query_one(OutputView)
+        view = self.view
         text = view.text or (self.run.error or "" if self.run else "")
         self.app.copy_to_clipboard(text)
         n = len(text.splitlines())
-        self.notify(f"copied {n} line{'s' if n != 1 else ''} of output", timeout=2)
+        what = "of the details" if self.showing_details else "of output"
+        self.notify(f"copied {n} line{'s' if n != 1 else ''} {what}", timeout=2)
 
     def action_follow(self) -> None:
-        view = self.query_one(OutputView)
+        if self.showing_details:
+            self.action_details()  # following is the output's
+        view = self.query_one("#output", OutputView)
         view.follow = not view.follow
         if view.follow:
             view.scroll_end(animate=False)
         self._show_facts()
 
     def action_wrap(self) -> None:
-        self.query_one(OutputView).toggle_wrap()
+        self.view.toggle_wrap()
 
     def action_search(self) -> None:
-        self.query_one(Prompt).open("search", self.query_one(OutputView).search)
+        self.query_one(Prompt).open("search", self.view.search)
 
     def action_next_match(self, delta: int) -> None:
-        self.query_one(OutputView).next_match(delta)
+        self.view.next_match(delta)
 
     def on_prompt_edited(self, message: Prompt.Edited) -> None:
         if message.mode == "search":
-            self.query_one(OutputView).set_search(message.value)
+            self.view.set_search(message.value)
             self._show_facts()
 
     def on_prompt_done(self, message: Prompt.Done) -> None:
         prompt = message.prompt
-        view = self.query_one(OutputView)
+        view = self.view
         if message.mode == "search":
             if message.submitted:
                 view.next_match(1)

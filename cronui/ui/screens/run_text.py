@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from rich.style import Style
 from rich.text import Text
 
-from cronui.model import Job, Run, RunStatus, TargetKind
+from cronui.model import Job, Milestone, Run, RunStatus, TargetKind
+from cronui.present import error_summary
 from cronui.timefmt import human_span
 from cronui.ui.times import clock_span, full_time, lateness
 from cronui.ui.widgets.run_table import cost_text, trigger_text
@@ -76,8 +77,10 @@ def output_titles(run: Run, job: Job | None, *, following: bool, search: str, ma
 
 def _request_text(req: Mapping[str, object]) -> str:
     desc = " ".join(str(req[k]) for k in ("method", "url") if req.get(k)) or json.dumps(req, ensure_ascii=False)[:200]
-    if req.get("model"):
-        desc += f"  model {req['model']}"
+    body = req.get("body")
+    model = req.get("model") or (body.get("model") if isinstance(body, Mapping) else None)
+    if model:
+        desc += f"  model {model}"
     return desc
 
 
@@ -102,7 +105,9 @@ def fact_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
     if outcome:
         rows.append(("result", " · ".join(outcome)))
     if run.error:
-        rows.append(("error", Text(run.error.splitlines()[0], styles.status_style(RunStatus.FAILED))))
+        summary = error_summary(run.error)
+        more = " (v: in full)" if summary != run.error.strip() else ""
+        rows.append(("error", Text(summary + more, styles.status_style(RunStatus.FAILED))))
     elif run.reason:
         rows.append(("reason", Text(run.reason, styles.component_style(DIM))))
     if run.request:
@@ -133,3 +138,98 @@ def facts_text(run: Run, styles: StatusStyles) -> Text:
         line.append_text(value if isinstance(value, Text) else Text(value))
         lines.append(line)
     return Text("\n").join(lines)
+
+
+# ---------------------------------------------------------------- the details view (`v`)
+
+SETTINGS_SKIPPED = {"model", "messages", "stream", "stream_options", "url"}
+INDENT = "  "
+
+
+def sent_request(run: Run, milestones: list[Milestone]) -> dict[str, object] | None:
+    """The request as sent, in one shape (method, url, headers, body): the run's own record once it has
+    ended, else what its setup-completed / request-sent milestone carried (texts cut there)."""
+    if run.request:
+        return dict(run.request)
+    for m in reversed(milestones):
+        req = m.data.get("request")
+        if not isinstance(req, dict):
+            continue
+        if "messages" in req:  # an agent's: the body itself, with the URL it went to
+            body = {k: v for k, v in req.items() if k != "url"}
+            return {"method": "POST", "url": req.get("url", ""), "headers": {}, "body": body}
+        return {"method": m.data.get("method", ""), "url": m.data.get("url", ""), **req}
+    return None
+
+
+def _indented(text: str, depth: int = 1) -> list[str]:
+    pad = INDENT * depth
+    return [pad + line for line in text.splitlines()] or [pad]
+
+
+def _pretty(value: object) -> str:
+    """A body or arguments as read best: JSON indented, other text as it came."""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if not isinstance(parsed, dict | list):
+            return value
+        value = parsed
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _agent_body(body: Mapping[str, object]) -> list[str]:
+    lines = [f"model     {body.get('model', '?')}"]
+    settings = [f"{k} {v}" for k, v in body.items() if k not in SETTINGS_SKIPPED]
+    lines.append("settings  " + (" · ".join(settings) if settings else "the server's defaults"))
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        lines += ["", f"MESSAGES ({len(messages)}, as rendered)"]
+        for msg in messages:
+            if isinstance(msg, dict):
+                lines.append(f"── {msg.get('role', '?')} ──")
+                content = msg.get("content")
+                lines += _indented(content if isinstance(content, str) else _pretty(content))
+    return lines
+
+
+def details_text(run: Run, milestones: list[Milestone]) -> str:
+    """What the `v` view shows: the request as sent (agent: model, settings, the messages as rendered;
+    HTTP: method, URL, headers, body), the reply's tool calls with their arguments, tokens and the whole
+    error. Secrets were masked before any of it was recorded."""
+    lines: list[str] = []
+    req = sent_request(run, milestones)
+    if req is None:
+        lines += ["REQUEST", "  nothing recorded (a shell job, or the run has not sent one yet)"]
+    else:
+        lines += ["REQUEST", f"{req.get('method', '')} {req.get('url', '')}".strip()]
+        headers = req.get("headers")
+        if isinstance(headers, dict) and headers:
+            lines.append("headers")
+            lines += [f"{INDENT}{k}: {v}" for k, v in headers.items()]
+        body = req.get("body")
+        if isinstance(body, dict) and "messages" in body:
+            lines += _agent_body(body)
+        elif body not in (None, ""):
+            lines.append("body")
+            lines += _indented(_pretty(body))
+        answered = req.get("response_headers")
+        if isinstance(answered, dict) and answered:
+            lines.append("response headers")
+            lines += [f"{INDENT}{k}: {v}" for k, v in answered.items()]
+    if run.tool_calls:
+        lines += ["", f"TOOL CALLS ({len(run.tool_calls)})"]
+        for call in run.tool_calls:
+            lines.append(f"── {call.get('name', '?')} ──")
+            lines += _indented(_pretty(call.get("arguments", "")))
+    if run.total_tokens is not None or run.prompt_tokens is not None:
+        lines += ["", "TOKENS"]
+        lines.append(
+            f"in {run.prompt_tokens or 0:,} · out {run.completion_tokens or 0:,} · total {run.total_tokens or 0:,}"
+            + (f" · cost {cost_text(run.cost_usd)}" if run.cost_usd is not None else "")
+        )
+    if run.error:
+        lines += ["", "ERROR", *run.error.splitlines()]
+    return "\n".join(lines)

@@ -6,6 +6,7 @@ term in the filter narrows the store query; the other terms are checked here, pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import events
@@ -17,9 +18,10 @@ from cronui.model import Run, RunStatus
 from cronui.store.base import RunFilter
 from cronui.ui.context import ScreenContext
 from cronui.ui.filters import FAILURES, Filter, FilterError, parse_filter
-from cronui.ui.messages import CancelRun, EngineEvents, OpenRun, RunNow, Tick, ZoneChanged
+from cronui.ui.messages import CancelRun, EngineEvents, HeaderStale, OpenRun, RunNow, Tick, ZoneChanged
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, OPEN, RUN_AGAIN
+from cronui.ui.screens.why import SaysWhyNot, run_why_not
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.prompt import Prompt, PromptBar
@@ -32,7 +34,7 @@ MAX_SCAN = 20_000  # runs read per page request when the filter is checked here;
 DAY_MS = 86_400_000
 
 
-class RunsScreen(CronuiScreen):
+class RunsScreen(SaysWhyNot, CronuiScreen):
     KEY_ACTIONS = ("open", "run_again", "cancel_run", "follow")
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -41,6 +43,8 @@ class RunsScreen(CronuiScreen):
         CANCEL_RUN,
         RUN_AGAIN,
         FOLLOW,
+        Binding("s", "sort", "Sort", id="sort", show=False, tooltip="Sort by the next column (or click its title)"),
+        Binding("S", "sort_reverse", "Reverse sort", id="sort-reverse", show=False, tooltip="Reverse the sort order"),
         Binding("1", "focus_table", "Runs pane", id="focus-jobs", show=False, tooltip="Focus the job list"),
         BACK,
     ]
@@ -54,7 +58,10 @@ class RunsScreen(CronuiScreen):
 
     @property
     def where(self) -> str:
-        return "Failed runs (24 h)" if self.failed else "Runs"
+        what = "Failed runs (24 h)" if self.failed else "Runs"
+        tables = self.query(RunTable)
+        zone = tables.first().one_zone if tables else None
+        return f"{what} · {zone}" if zone else what
 
     def compose(self) -> ComposeResult:
         yield StatusHeader()
@@ -68,6 +75,7 @@ class RunsScreen(CronuiScreen):
         table.local_zone = self.ctx.local_zone
         table.zone_mode = self.ctx.zone_mode
         table.empty_text = "loading…"
+        table.recall_sort()
         self._title()
         table.focus()
         self.reload()
@@ -79,6 +87,9 @@ class RunsScreen(CronuiScreen):
         shown = len(table.rows)
         if shown:
             title += f" · {shown:,}{'+' if table.more else ''}"
+        title += f" · times in {table.one_zone}"  # many jobs, one zone: named, never mixed
+        if table.sort_key is not None:
+            title += f" · {table.sort_words}" + (" (of those loaded)" if table.more else "")
         pane.border_title = title
         pane.border_subtitle = f"/{self.filter.text}" if self.filter else ""
 
@@ -144,7 +155,7 @@ class RunsScreen(CronuiScreen):
         table = self.query_one(RunTable)
         if not table.rows or self._loading:
             return
-        before = table.rows[-1].id
+        before = table.oldest_id  # the runs are read newest first, whatever order they are shown in
 
         async def more() -> None:
             runs, more = await self._fetch(before)
@@ -169,7 +180,9 @@ class RunsScreen(CronuiScreen):
         table = self.query_one(RunTable)
         table.zone_mode = message.mode
         table.local_zone = self.ctx.local_zone
-        table.refresh()
+        table.invalidate_layout()
+        self._title()
+        self.post_message(HeaderStale())
 
     # ------------------------------------------------------------ keys
 
@@ -184,6 +197,9 @@ class RunsScreen(CronuiScreen):
         if action in ("cancel_run", "follow"):
             return run is not None and not run.status.is_final
         return True
+
+    def why_not(self, action: str) -> str | None:
+        return run_why_not(action, self.run)
 
     def on_virtual_table_highlighted(self, message: VirtualTable.Highlighted) -> None:
         self.refresh_keys()
@@ -213,7 +229,23 @@ class RunsScreen(CronuiScreen):
         if job is None:
             self.notify("its job was removed", severity="warning")
             return
+        self.query_one(RunTable).follow_newest()  # the new run, once it is queued
         self.post_message(RunNow(job))
+
+    def action_sort(self) -> None:
+        self._sorted(RunTable.next_sort)
+
+    def action_sort_reverse(self) -> None:
+        self._sorted(RunTable.reverse_sort)
+
+    def on_virtual_table_header_clicked(self, message: VirtualTable.HeaderClicked) -> None:
+        self._sorted(lambda table: table.sort_by_header(message.key))
+
+    def _sorted(self, change: Callable[[RunTable], None]) -> None:
+        table = self.query_one(RunTable)
+        change(table)
+        table.remember_sort()
+        self._title()
 
     def action_focus_table(self) -> None:
         self.query_one(RunTable).focus()

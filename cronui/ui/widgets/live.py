@@ -17,6 +17,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cronui.model import RunStatus
+from cronui.present import milestone_data_text
 from cronui.timefmt import human_span
 from cronui.ui.inflight import InFlight, LiveRun
 from cronui.ui.times import clock_span, offset, short_time
@@ -27,8 +28,7 @@ SHOWN_RUNS = 200
 
 
 def milestone_text(name: str, data: dict[str, object]) -> str:
-    extra = " ".join(f"{k}={v}" for k, v in data.items() if not isinstance(v, dict | list))
-    return f"{name} {extra}".strip()
+    return f"{name} {milestone_data_text(data)}".strip()
 
 
 class LivePane(StatusStyles, ScrollView, can_focus=True):

@@ -99,6 +99,18 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
     class Selected(RowMessage):
         """Enter on a row."""
 
+    class HeaderClicked(Message):
+        """A click on a column's title (the screen decides what sorting by it means)."""
+
+        def __init__(self, table: VirtualTable[object], key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> VirtualTable[object]:
+            return self.table
+
     class NeedMore(Message):
         """The view came near the last loaded row and `more` says there are others."""
 
@@ -157,6 +169,7 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
         self._scroll_to_cursor()
         self.refresh()
         self.post_message(self.Highlighted(self, index))  # type: ignore[arg-type]
+        self._maybe_need_more()  # a view already near the end (a reload dropped an earlier wish) asks again
 
     def append_rows(self, rows: list[R]) -> None:
         self.rows.extend(rows)
@@ -207,7 +220,8 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
         self._maybe_need_more()
 
     def _maybe_need_more(self) -> None:
-        if self.more and not self._asked_more and int(self.scroll_y) + 2 * self._page >= len(self.rows):
+        near = max(int(self.scroll_y), self.cursor)  # the view, or the cursor, close to the last row
+        if self.more and not self._asked_more and near + 2 * self._page >= len(self.rows):
             self._asked_more = True
             self.post_message(self.NeedMore(self))  # type: ignore[arg-type]
 
@@ -224,7 +238,21 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
         if self.current is not None:
             self.post_message(self.Selected(self, self.cursor))  # type: ignore[arg-type]
 
+    def column_at(self, x: int) -> str | None:
+        """The key of the column drawn at `x` (None between columns or past the last)."""
+        left = 0
+        for col, width in self.fit_columns(self.scrollable_content_region.width):
+            if left <= x < left + width:
+                return col.key
+            left += width + 1
+        return None
+
     async def _on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            key = self.column_at(event.x)
+            if key is not None:
+                self.post_message(self.HeaderClicked(self, key))  # type: ignore[arg-type]
+            return
         index = int(self.scroll_y) + event.y - 1
         if event.y >= 1 and 0 <= index < len(self.rows):
             if index == self.cursor and event.chain >= 2:
@@ -321,7 +349,7 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
         layout = self.fit_columns(width)
         if y == 0:
             titles = self.header_cells()
-            cells = [titles[self.columns.index(c)] for c, _ in layout]
+            cells = [_fit_title(titles[self.columns.index(c)], w) for c, w in layout]
             text = self._line_text(cells, layout)
             return self._strip(text, width, base + self.get_component_rich_style("vtable--header"))
         index = int(self.scroll_y) + y - 1
@@ -348,6 +376,13 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
         segments = list(text.render(self.app.console))
         strip = Strip(segments, cell_len(text.plain))
         return strip.crop_extend(0, width, style)
+
+
+def _fit_title(title: Text | str | None, width: int) -> Text | str | None:
+    """A column title cut to `width` so that its sort marker stays in view."""
+    if isinstance(title, str) and len(title) > width and title[-2:] in (" ▲", " ▼"):
+        return title[: max(0, width - 2)] + title[-2:]
+    return title
 
 
 # MARK lives in `status`; it stays importable from here, where the screens have always found it

@@ -37,8 +37,12 @@ class Row:
 
 
 def data_text(data: dict[str, object]) -> str:
-    """A milestone's data as `key=value` words (nested values left out), cut at ROW_CAP characters."""
-    text = " ".join(f"{k}={str(v)[:ROW_CAP]}" for k, v in data.items() if not isinstance(v, dict | list))
+    """A milestone's data as `key=value` words (nested values, such as the request, left out: `v` shows
+    it), cut at ROW_CAP characters."""
+    # on one line: a value's own line breaks would start a line at column 0, under nothing
+    text = " ".join(
+        f"{k}={' '.join(str(v)[:ROW_CAP].split())}" for k, v in data.items() if not isinstance(v, dict | list)
+    )
     return text if len(text) <= ROW_CAP else text[:ROW_CAP] + "…"
 
 

@@ -1,0 +1,42 @@
+"""Keys that cannot act say why. A screen's `check_action` hides or dims a key that does not apply (the
+footer shows what can be done); pressed anyway, such a key would do nothing, silently. Screens with this
+mixin name the reason in a toast instead ("run #12 already finished")."""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import Input
+
+from cronui.model import Run
+
+
+class SaysWhyNot:
+    def why_not(self, action: str) -> str | None:
+        """Why `action` cannot act now (None: it can, or there is nothing useful to say)."""
+        return None
+
+    async def on_key(self, event: events.Key) -> None:
+        if isinstance(self.focused, Input):  # type: ignore[attr-defined]  # typing goes to the prompt
+            return
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):  # type: ignore[attr-defined]
+            name, _, params = binding.action.partition("(")
+            args = tuple(p.strip() for p in params.rstrip(")").split(",") if p.strip())
+            if self.check_action(name, args):  # type: ignore[attr-defined]
+                return
+            reason = self.why_not(name)
+            if reason:
+                event.stop()
+                event.prevent_default()
+                self.notify(reason, severity="warning", timeout=3)  # type: ignore[attr-defined]
+                return
+
+
+def run_why_not(action: str, run: Run | None) -> str | None:
+    """Why a key about the selected run cannot act on it."""
+    if run is None:
+        return "no run selected"
+    if action == "cancel_run" and run.status.is_final:
+        return f"run #{run.id} already finished ({run.status}): nothing to cancel"
+    if action == "follow" and run.status.is_final:
+        return f"run #{run.id} already finished ({run.status}): nothing more to follow (enter opens it)"
+    return None
