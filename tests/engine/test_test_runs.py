@@ -51,6 +51,13 @@ async def test_a_test_run_runs_the_real_command_and_records_only_an_event(engine
     ]
 
 
+async def test_a_test_run_tells_the_command_it_is_a_test(engine: Engine) -> None:
+    engine.dispatcher.executors.update(default_executors())
+    job = make_job("report", command='echo "run=$CRONUI_RUN_ID job=$CRONUI_JOB"')
+    run = await engine.dispatcher.test_run(job, lambda _m: None, lambda _s, _t: None)
+    assert run.output.strip() == "run=test job=report"
+
+
 async def test_cancelling_a_test_run_stops_its_processes(engine: Engine, store: SQLiteStore, tmp_path) -> None:
     engine.dispatcher.executors.update(default_executors())
     pid_file = tmp_path / "pid"

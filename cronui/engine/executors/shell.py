@@ -157,7 +157,7 @@ async def run(ctx: RunContext) -> Outcome:
         return permanent_failure(str(e))
     if cwd and not os.path.isdir(cwd):
         return permanent_failure(f"working directory {cwd} does not exist")
-    env[b"CRONUI_RUN_ID"] = str(ctx.run.id).encode()
+    env[b"CRONUI_RUN_ID"] = b"test" if ctx.run.id is None else str(ctx.run.id).encode()  # a test run: no row
     env[b"CRONUI_JOB"] = os.fsencode(ctx.job.name)
     env[b"CRONUI_SCHEDULED_FOR"] = (iso_utc(ctx.run.scheduled_for) or "").encode()
     env[b"CRONUI_ATTEMPT"] = str(ctx.run.attempt).encode()
