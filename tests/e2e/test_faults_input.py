@@ -179,11 +179,11 @@ def test_runs_list_into_head_ends_quietly(db: dict[str, str]) -> None:
         con.commit()
     finally:
         con.close()
-    cmd = f'{sys.executable} -m cronui runs list --limit 3000 | head -1; echo "exit=${{PIPESTATUS[0]}}"'
+    cmd = f'{sys.executable} -m cronui runs list --limit 3000 | head -2; echo "exit=${{PIPESTATUS[0]}}"'
     res = subprocess.run(["bash", "-c", cmd], env=db, capture_output=True, text=True, timeout=60)
     lines = res.stdout.splitlines()
-    assert len(lines) == 2 and lines[0].startswith("#3000 "), res.stdout
-    assert lines[1] == "exit=141"  # as a process that SIGPIPE ends
+    assert len(lines) == 3 and lines[0].startswith("RUN ") and lines[1].startswith("#3000 "), res.stdout
+    assert lines[2] == "exit=141"  # as a process that SIGPIPE ends
     assert res.stderr == ""
 
     # a reader gone before the first line is written
