@@ -85,6 +85,7 @@ from cronui.store.base import (
     event_to_row,
     job_from_row,
     job_to_row,
+    jobs_from_rows,
     lease_from_row,
     milestones_to_json,
     run_from_row,
@@ -450,7 +451,7 @@ class PostgresStore:
 
     async def list_jobs(self) -> list[Job]:
         rows = await self.fetch_all("SELECT * FROM jobs WHERE deleted_at IS NULL ORDER BY name")
-        return [job_from_row(r) for r in rows]
+        return jobs_from_rows(rows)
 
     async def chain_edges(self) -> dict[str, list[str]]:
         rows = await self.fetch_all(
