@@ -139,6 +139,22 @@ class FleetBucket:
 
 
 @dataclass
+class JobHead:
+    """What a list of jobs shows of each (`jobs list --json`, `GET /api/v1/jobs`): no target, no delivery, so
+    10,000 of them are read without decoding any JSON."""
+
+    id: int
+    name: str
+    schedule: str
+    timezone: str
+    kind: TargetKind
+    enabled: bool
+    auto_disabled: str | None
+    next_run_at: int | None
+    last_status: RunStatus | None
+
+
+@dataclass
 class DueJob:
     """What planning a due job's slots needs of it (no target, no delivery: cheap to read by the thousand)."""
 
@@ -226,6 +242,7 @@ class Store(Protocol):
     async def get_job(self, job_id: int) -> Job | None: ...
     async def get_job_by_name(self, name: str) -> Job | None: ...
     async def list_jobs(self) -> list[Job]: ...
+    async def list_job_heads(self) -> list[JobHead]: ...
     async def chain_edges(self) -> dict[str, list[str]]: ...
     async def existing_names(self, names: Sequence[str]) -> set[str]: ...
 
@@ -412,6 +429,28 @@ def jobs_from_rows(rows: Sequence[Any]) -> list[Job]:
             values[c] = decode(values[c])
         jobs.append(Job(**values))
     return jobs
+
+
+JOB_HEAD_SELECT = (
+    "SELECT id, name, schedule, timezone, kind, enabled, auto_disabled, next_run_at, last_status FROM jobs "
+    "WHERE deleted_at IS NULL ORDER BY name"
+)
+_target_kind = _member(TargetKind)
+
+
+def job_head_from_row(row: Sequence[Any]) -> JobHead:
+    """A row of JOB_HEAD_SELECT as a JobHead."""
+    return JobHead(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        _target_kind(row[4]),
+        bool(row[5]),
+        row[6],
+        row[7],
+        _run_status(row[8]) if row[8] else None,
+    )
 
 
 def run_to_row(run: Run) -> dict[str, Any]:
