@@ -386,12 +386,18 @@ def create_app(state: ApiState) -> FastAPI:
         if after is None:
             await cursor.prime()
 
-        async def stream() -> AsyncIterator[ServerSentEvent]:
+        async def stream() -> AsyncIterator[bytes]:
             while True:
                 batch = await cursor.read()
-                for ev in batch:
-                    if job_id is None or ev.job_id == job_id:
-                        yield ServerSentEvent(json_text(event_json(ev), indent=None), id=str(ev.id))
+                # a batch's events go out as one write: the same bytes as one write each, without the
+                # server's per-send work (most of a busy stream's time) for every event
+                chunk = b"".join(
+                    ServerSentEvent(json_text(event_json(ev), indent=None), id=str(ev.id)).encode()
+                    for ev in batch
+                    if job_id is None or ev.job_id == job_id
+                )
+                if chunk:
+                    yield chunk
                 if not batch:
                     await asyncio.sleep(state.event_poll_s)
 
