@@ -46,4 +46,6 @@ _C1_RE = re.compile(r"[\x80-\x9f\u2028\u2029]")
 def escape_json_text(text: str) -> str:
     """JSON text (from `json.dumps(..., ensure_ascii=False)`) with C1 controls and line separators written as
     \\u escapes: the same JSON value, but nothing a terminal acts on (json escapes C0 itself)."""
+    if text.isascii():  # nothing to escape, told without scanning a long text character by character
+        return text
     return _C1_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

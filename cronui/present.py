@@ -8,6 +8,7 @@ from typing import Any
 
 from cronui.controls import neutralise
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus
+from cronui.store.base import JobHead
 from cronui.targets import to_dict
 from cronui.timefmt import human_span, iso_utc
 
@@ -79,7 +80,8 @@ def job_target_text(job: Job) -> str:
     return job.target.summary()
 
 
-def job_json(job: Job, *, full: bool = False) -> dict[str, Any]:
+def job_json(job: Job | JobHead, *, full: bool = False) -> dict[str, Any]:
+    """A job as `jobs list --json` shows it (a JobHead holds all that takes), or `full` as `jobs show --json`."""
     out: dict[str, Any] = {
         "id": job.id,
         "name": job.name,
@@ -91,6 +93,7 @@ def job_json(job: Job, *, full: bool = False) -> dict[str, Any]:
         "last_status": str(job.last_status) if job.last_status else None,
     }
     if full:
+        assert isinstance(job, Job), "the full form needs the whole job"
         out.update(
             description=job.description,
             auto_disabled=job.auto_disabled,

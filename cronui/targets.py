@@ -147,14 +147,15 @@ def to_dict(value: Target | Delivery, *, keep_none: bool = False) -> dict[str, A
     return {**data, **unknown}
 
 
-def _split(cls: type, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    names = {f.name for f in dataclasses.fields(cls)} - {"unknown"}
-    return {k: v for k, v in data.items() if k in names}, {k: v for k, v in data.items() if k not in names}
-
-
+_NAMES = {cls: {f.name for f in dataclasses.fields(cls)} - {"unknown"} for cls in (*TARGET_TYPES.values(), Delivery)}
 _NULLABLE = {
     cls: {f.name for f in dataclasses.fields(cls) if f.default is None} for cls in (*TARGET_TYPES.values(), Delivery)
 }
+
+
+def _split(cls: type, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    names = _NAMES[cls]
+    return {k: v for k, v in data.items() if k in names}, {k: v for k, v in data.items() if k not in names}
 
 
 def target_from_dict(kind: TargetKind | str, data: dict[str, Any]) -> Target:

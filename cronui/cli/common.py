@@ -202,7 +202,11 @@ def json_safe(value: Any) -> Any:
 
 def json_text(value: Any, indent: int | None = 2) -> str:
     """Strict JSON for stdout: non-finite numbers as null, and C1 controls escaped (json escapes C0)."""
-    return escape_json_text(json.dumps(json_safe(value), indent=indent, ensure_ascii=False, allow_nan=False))
+    try:  # the value as it is; walked for non-finite numbers only when it holds one (10,000 jobs' worth is slow)
+        text = json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        text = json.dumps(json_safe(value), indent=indent, ensure_ascii=False, allow_nan=False)
+    return escape_json_text(text)
 
 
 def print_json(value: Any) -> None:

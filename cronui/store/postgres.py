@@ -65,6 +65,7 @@ from cronui.model import (
 )
 from cronui.store.base import (
     EVENT_COLUMNS,
+    JOB_HEAD_SELECT,
     RUN_CODECS,
     RUN_COLUMNS,
     Claim,
@@ -72,6 +73,7 @@ from cronui.store.base import (
     DueJob,
     DuplicateJobName,
     FleetBucket,
+    JobHead,
     JobStats,
     Node,
     PruneResult,
@@ -84,7 +86,9 @@ from cronui.store.base import (
     event_from_row,
     event_to_row,
     job_from_row,
+    job_head_from_row,
     job_to_row,
+    jobs_from_rows,
     lease_from_row,
     milestones_to_json,
     run_from_row,
@@ -450,7 +454,10 @@ class PostgresStore:
 
     async def list_jobs(self) -> list[Job]:
         rows = await self.fetch_all("SELECT * FROM jobs WHERE deleted_at IS NULL ORDER BY name")
-        return [job_from_row(r) for r in rows]
+        return jobs_from_rows(rows)
+
+    async def list_job_heads(self) -> list[JobHead]:
+        return [job_head_from_row(r) for r in await self.fetch_all(JOB_HEAD_SELECT)]
 
     async def chain_edges(self) -> dict[str, list[str]]:
         rows = await self.fetch_all(

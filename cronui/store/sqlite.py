@@ -27,12 +27,14 @@ from cronui.model import (
     Trigger,
 )
 from cronui.store.base import (
+    JOB_HEAD_SELECT,
     RUN_CODECS,
     RUN_COLUMNS,
     Claim,
     ClaimLimits,
     DueJob,
     DuplicateJobName,
+    JobHead,
     Node,
     PruneResult,
     Recorded,
@@ -41,7 +43,9 @@ from cronui.store.base import (
     StoreError,
     event_to_row,
     job_from_row,
+    job_head_from_row,
     job_to_row,
+    jobs_from_rows,
     lease_from_row,
     milestones_to_json,
     run_from_row,
@@ -242,7 +246,10 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
 
     async def list_jobs(self) -> list[Job]:
         rows = await self.fetch_all("SELECT * FROM jobs WHERE deleted_at IS NULL ORDER BY name")
-        return [job_from_row(r) for r in rows]
+        return jobs_from_rows(rows)
+
+    async def list_job_heads(self) -> list[JobHead]:
+        return [job_head_from_row(r) for r in await self.fetch_all(JOB_HEAD_SELECT)]
 
     async def chain_edges(self) -> dict[str, list[str]]:
         rows = await self.fetch_all(
