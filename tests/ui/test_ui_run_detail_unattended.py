@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from rich.console import Console
 
+from cronui.config import Price, Settings
 from cronui.engine.engine import Engine
 from cronui.model import Job, Run, RunStatus, TargetKind
 from cronui.store.sqlite import SQLiteStore
@@ -91,3 +92,18 @@ async def test_a_run_its_gate_skipped_says_so_plainly(
         timeline = timeline_text(detail.query_one("#milestones", TimelineView))
         assert "gate-closed nothing to do: the run is skipped, no model asked" in timeline
     assert chat.requests == []
+
+
+@pytest.mark.usefixtures("real_executors")
+async def test_a_priced_run_says_where_its_cost_came_from(
+    app: CronuiApp, engine: Engine, store: SQLiteStore, chat: ChatServer, settings: Settings
+) -> None:
+    settings.prices["echo"] = Price(input=1.0, output=2.0)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        run = await run_once(engine, store, pilot, "priced", base_url=f"{chat.url}/v1", model="echo")
+        assert (run.cost_source, run.cost_usd) == ("prices", pytest.approx((12 * 1.0 + 5 * 2.0) / 1e6))
+        detail = await open_detail(pilot, app, run.id or 0)
+        facts = rendered(detail.query_one("#detail-facts", StyledStatic))
+        assert "cost $0.000 (from [prices])" in facts and "answered by echo" in facts
+        assert "failed" not in facts.replace("finish", "")
