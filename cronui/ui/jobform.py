@@ -16,10 +16,13 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from cronui import secrets
+from cronui import bounds, secrets
+from cronui.bounds import OutOfBounds
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.schedule import ScheduleError
+from cronui.schedule.syntax import stagger
 from cronui.targets import (
     DEFAULT_DELIVERY_FORMAT,
     TARGET_TYPES,
@@ -37,7 +40,7 @@ T = TypeVar("T")
 TEXT_FIELDS = (
     "name schedule timezone command cwd env method url headers body expect_status base_url model api_key_env "
     "message system overlap queue_limit retries retry_delay timeout misfire misfire_grace pool on_success "
-    "on_failure deliver deliver_to deliver_format alert_to tags description"
+    "on_failure deliver deliver_to deliver_format alert_to tags description fallbacks gate max_cost stagger node_label"
 ).split()
 
 
@@ -63,6 +66,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
             "misfire_grace": duration_field(settings.misfire_grace),
             "deliver": "never",
             "deliver_format": DEFAULT_DELIVERY_FORMAT,
+            "notify_retries": False,
             "enabled": True,
         }
     t = job.target
@@ -88,6 +92,11 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "api_key_env": agent.api_key_env or "",
         "message": agent.message,
         "system": agent.system or "",
+        "fallbacks": " ".join(agent.fallbacks),
+        "gate": agent.gate or "",
+        "max_cost": "" if agent.max_cost_usd is None else f"{agent.max_cost_usd:g}",
+        "stagger": "",  # the offset a stagger chose is part of the schedule (`0 9 * * * +137s`)
+        "node_label": job.node_label or "",
         "overlap": str(job.overlap),
         "queue_limit": str(job.queue_limit),
         "retries": str(job.max_retries),
@@ -102,6 +111,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "deliver_to": d.to or "",
         "deliver_format": d.format,
         "alert_to": d.alert_to or "",
+        "notify_retries": bool(d.notify_retries),
         "tags": " ".join(job.tags),
         "description": job.description,
         "enabled": job.enabled,
@@ -116,6 +126,21 @@ def _int(text: str, field: str, lo: int, hi: int) -> int:
     if not lo <= n <= hi:
         raise JobError(field, f"expected {lo} to {hi}, got {n}")
     return n
+
+
+def _usd(text: str, field: str) -> float:
+    try:
+        return bounds.MAX_COST.parse(text)
+    except OutOfBounds as e:
+        raise JobError(field, str(e)) from None
+
+
+def _staggered(schedule: str, name: str, text: str) -> str:
+    """The schedule moved by the stagger window's offset for this name (`0s` removes an offset)."""
+    try:
+        return stagger(schedule, name, parse_duration(text, "stagger"))
+    except ScheduleError as e:
+        raise JobError("stagger", str(e)) from None
 
 
 def _headers(text: str) -> dict[str, str]:
@@ -181,6 +206,9 @@ def _target(
         )
     for key in ("base_url", "model", "message"):
         p.need(v, key, "needed for an agent job")
+    max_cost = None
+    if v["max_cost"]:
+        max_cost = p.read(lambda: _usd(v["max_cost"], "max cost"), None)
     return retarget(
         old,
         kind,
@@ -189,6 +217,9 @@ def _target(
         message=v["message"],
         api_key_env=v["api_key_env"] or None,
         system=v["system"] or None,
+        fallbacks=_words(v["fallbacks"]),
+        gate=v["gate"] or None,
+        max_cost_usd=max_cost,
     )
 
 
@@ -234,11 +265,15 @@ def form_job(values: Mapping[str, Any], base: Job | None) -> tuple[Job, list[Job
         lambda: parse_duration(v["misfire_grace"] or "5m", "misfire grace"), job.misfire_grace_s
     )
     job.pool = v["pool"] or None
+    job.node_label = v["node_label"] or None
+    if v["stagger"]:
+        job.schedule = p.read(lambda: _staggered(job.schedule, job.name, v["stagger"]), job.schedule)
     job.on_success = _words(v["on_success"])
     job.on_failure = _words(v["on_failure"])
     job.tags = _words(v["tags"])
     job.description = v["description"]
     job.delivery = p.read(lambda: _delivery(v, job.delivery), job.delivery)
+    job.delivery = dataclasses.replace(job.delivery, notify_retries=bool(values.get("notify_retries")) or None)
     enabled = bool(values.get("enabled", True))
     if base is None or enabled != base.enabled:
         job.enabled = enabled

@@ -19,9 +19,22 @@ from tests.ui.pilot import open_editor, select, until
 KIND_FIELDS = {
     TargetKind.SHELL: ["command", "cwd", "env"],
     TargetKind.HTTP: ["method", "url", "headers", "body", "expect_status"],
-    TargetKind.AGENT: ["base_url", "model", "api_key_env", "message", "system"],
+    TargetKind.AGENT: ["base_url", "model", "api_key_env", "message", "system", "fallbacks", "gate", "max_cost"],
 }
-COMMON_FIELDS = ["name", "schedule", "timezone", "overlap", "retries", "timeout", "on_success", "deliver", "tags"]
+COMMON_FIELDS = [
+    "name",
+    "schedule",
+    "timezone",
+    "overlap",
+    "retries",
+    "timeout",
+    "stagger",
+    "node_label",
+    "on_success",
+    "deliver",
+    "notify_retries",
+    "tags",
+]
 
 
 def fully_visible(app: CronuiApp, widget: Widget) -> bool:

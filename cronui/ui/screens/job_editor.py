@@ -112,6 +112,13 @@ FIELD_WIDGETS = {
     "alert to": "alert_to",
     "tag": "tags",
     "tags": "tags",
+    "fallback": "fallbacks",
+    "fallbacks": "fallbacks",
+    "gate": "gate",
+    "max cost": "max_cost",
+    "stagger": "stagger",
+    "node label": "node_label",
+    "notify retries": "notify_retries",
 }
 # the line under the fields that share a row (schedule and zone have their own check lines)
 ERROR_LINES = {
@@ -125,6 +132,8 @@ ERROR_LINES = {
     "misfire_grace": "misfire",
     "deliver_to": "deliver",
     "deliver_format": "deliver",
+    "max_cost": "gate",
+    "node_label": "stagger",
 }
 CHECK_LINES = {"schedule": "schedule-check", "timezone": "zone-check"}
 
@@ -208,7 +217,8 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     JobEditor #editor-error { height: auto; color: $error; text-style: bold; padding: 0 1; }
     JobEditor .kind-fields { height: auto; }
     JobEditor .buttons { height: 1; margin-top: 1; }
-    JobEditor #enabled { border: none; padding: 0; height: 1; background: transparent; }
+    JobEditor #enabled, JobEditor #notify_retries { border: none; padding: 0; height: 1; background: transparent; }
+    JobEditor #notify_retries { width: auto; }
     """
 
     def __init__(
@@ -320,6 +330,18 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     yield self._error_line("message")
                     yield _row("System", self._in("system", placeholder="system prompt (optional)"))
                     yield self._error_line("system")
+                    yield _row(
+                        "Fallbacks",
+                        self._in("fallbacks", placeholder="MODEL or MODEL@BASE_URL, asked in order when one fails"),
+                    )
+                    yield self._error_line("fallbacks")
+                    yield _row(
+                        "Gate",
+                        self._in("gate", placeholder="shell check first: exit 0 asks, 1 skips (optional)"),
+                        Label("  Max cost", classes="short"),
+                        self._in("max_cost", placeholder="USD", classes="narrow-input"),
+                    )
+                    yield self._error_line("gate")
                 yield Label("Policies", classes="section")
                 yield _row(
                     "Overlap",
@@ -346,6 +368,13 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     self._in("misfire_grace", classes="narrow-input"),
                 )
                 yield self._error_line("misfire")
+                yield _row(
+                    "Stagger",
+                    self._in("stagger", placeholder="window", classes="narrow-input"),
+                    Label("  Node", classes="short"),
+                    self._in("node_label", placeholder="label a node must carry (default: any node)"),
+                )
+                yield self._error_line("stagger")
                 yield Label("Chains and delivery", classes="section")
                 yield _row("On success", self._in("on_success", placeholder="jobs to run after a success"))
                 yield self._error_line("on_success")
@@ -364,6 +393,11 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     self._in("alert_to", placeholder="where failure alerts go (default: the delivery target)"),
                 )
                 yield self._error_line("alert_to")
+                yield _row(
+                    "Notices",
+                    Checkbox("announce a failure that will be retried", v["notify_retries"], id="notify_retries"),
+                )
+                yield self._error_line("notify_retries")
                 yield Label("About", classes="section")
                 yield _row("Tags", self._in("tags", placeholder="e.g. ops nightly"))
                 yield self._error_line("tags")
@@ -420,6 +454,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         if pressed is not None and pressed.id:
             values["kind"] = TargetKind(pressed.id.removeprefix("kind-"))
         values["enabled"] = self.query_one("#enabled", Checkbox).value
+        values["notify_retries"] = self.query_one("#notify_retries", Checkbox).value
         return values
 
     # ------------------------------------------------------------ checking as you type
@@ -438,6 +473,10 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
         self._forget_problem(event.select.id)
+
+    @on(Checkbox.Changed, "#notify_retries")
+    def _notices_changed(self) -> None:
+        self._forget_problem("notify_retries")
 
     def _show_check(self, check: Static, text: str, state: str, invalid: str | None = None) -> None:
         """A check line under a field: its text and state (ok, bad, empty); a bad one marks the field."""
@@ -656,7 +695,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
 
     def _focus_first_problem(self) -> None:
         """Focus the first marked field in the form's order and bring it, with its message, into view."""
-        for widget in self.query("#editor-body Input, #editor-body Select, #editor-body #kind"):
+        for widget in self.query("#editor-body Input, #editor-body Select, #editor-body Checkbox, #editor-body #kind"):
             if widget.has_class("-invalid"):
                 widget.focus(scroll_visible=False)
                 body = self.query_one("#editor-body", VerticalScroll)

@@ -209,7 +209,7 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
                 run, job, following=view.follow, search=view.search, matches=len(view.matches)
             )
         facts = self.query_one("#detail-facts", StyledStatic)
-        text = facts_text(run, facts)
+        text = facts_text(run, facts, self.milestones)
         facts.update(text)
         facts.display = bool(text)
 

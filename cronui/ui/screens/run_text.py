@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 
 from rich.style import Style
 from rich.text import Text
 
-from cronui.model import Job, Milestone, Run, RunStatus, TargetKind
+from cronui.model import REASON_GATE, Job, Milestone, Run, RunStatus, TargetKind
 from cronui.present import error_summary
 from cronui.timefmt import human_span
 from cronui.ui.times import clock_span, full_time, lateness
@@ -84,16 +85,46 @@ def _request_text(req: Mapping[str, object]) -> str:
     return desc
 
 
+# where a run's cost came from (the usage-calculated milestone's cost_source), as the facts say it
+COST_SOURCES = {"prices": "from [prices]", "gateway": "from the gateway", "table": "from the price table"}
+# why a run was skipped, said plainly where the reason word alone does not
+REASONS = {
+    REASON_GATE: "gate: the check found nothing to do (exit 1), no model was asked",
+    "budget": "budget: the daily budget is spent, no model was asked",
+}
+
+
 def _usage_text(run: Run) -> Text:
     usage = Text()
     if run.total_tokens is not None:
         usage.append(f"in {run.prompt_tokens or 0:,} · out {run.completion_tokens or 0:,} · total {run.total_tokens:,}")
-    usage.append(f"     cost {cost_text(run.cost_usd) if run.cost_usd is not None else 'unknown'}")
+    if run.cost_usd is None:
+        usage.append("     cost unknown")
+    else:
+        source = COST_SOURCES.get(run.cost_source or "")
+        usage.append(f"     cost {cost_text(run.cost_usd)}" + (f" ({source})" if source else ""))
     return usage
 
 
-def fact_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
-    """(label, value) for each fact the run has."""
+def _model_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
+    """Which model answered, and each model that failed before it with its error (fallbacks)."""
+    rows: list[tuple[str, Text | str]] = []
+    failed = run.models_failed
+    if run.answered_by and (failed or run.cost_source):
+        rows.append(("model", f"answered by {run.answered_by}" + (" (a fallback)" if failed else "")))
+    for f in failed:
+        error = error_summary(str(f.get("error") or "no error recorded"))
+        rows.append(("failed", Text(f"{f.get('model') or '?'}: {error}", styles.status_style(RunStatus.FAILED))))
+    return rows
+
+
+def fact_rows(
+    run: Run, styles: StatusStyles, milestones: list[Milestone] | None = None
+) -> list[tuple[str, Text | str]]:
+    """(label, value) for each fact the run has; `milestones` are what it said so far while it runs
+    (a finished run carries its own)."""
+    if milestones is not None and not run.milestones:
+        run = replace(run, milestones=milestones)
     rows: list[tuple[str, Text | str]] = []
     outcome: list[str] = []
     if run.exit_code is not None:
@@ -109,9 +140,10 @@ def fact_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
         more = " (v: in full)" if summary != run.error.strip() else ""
         rows.append(("error", Text(summary + more, styles.status_style(RunStatus.FAILED))))
     elif run.reason:
-        rows.append(("reason", Text(run.reason, styles.component_style(DIM))))
+        rows.append(("reason", Text(REASONS.get(run.reason, run.reason), styles.component_style(DIM))))
     if run.request:
         rows.append(("request", _request_text(run.request)))
+    rows += _model_rows(run, styles)
     if run.total_tokens is not None or run.cost_usd is not None:
         rows.append(("tokens", _usage_text(run)))
     if run.tool_calls:
@@ -129,10 +161,10 @@ def fact_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
     return rows
 
 
-def facts_text(run: Run, styles: StatusStyles) -> Text:
+def facts_text(run: Run, styles: StatusStyles, milestones: list[Milestone] | None = None) -> Text:
     """The facts, one labelled line each (empty when there are none)."""
     lines: list[Text] = []
-    for label, value in fact_rows(run, styles):
+    for label, value in fact_rows(run, styles, milestones):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f"{label:<{LABEL_WIDTH}}", "bold")
         line.append_text(value if isinstance(value, Text) else Text(value))

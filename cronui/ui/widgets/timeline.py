@@ -5,6 +5,7 @@ Laying out a long timeline runs in a thread, never on the event loop the schedul
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -46,6 +47,37 @@ def data_text(data: dict[str, object]) -> str:
     return text if len(text) <= ROW_CAP else text[:ROW_CAP] + "…"
 
 
+def _fallback_note(data: dict[str, object]) -> str:
+    nxt = data.get("next")
+    return f"{data.get('model', '?')} failed, " + (f"asking {nxt}" if nxt else "no fallback left")
+
+
+# what the unattended agent milestones mean, said before their data; and the colour of their name
+NOTES: dict[str, Callable[[dict[str, object]], str]] = {
+    "gate-open": lambda d: "the check passed: asking the model",
+    "gate-closed": lambda d: "nothing to do: the run is skipped, no model asked",
+    "gate-failed": lambda d: "the check failed: the run fails",
+    "model-failed": _fallback_note,
+    "max-cost-reached": lambda d: "the reply's estimated cost passed --max-cost: stopped",
+    "max-cost-unchecked": lambda d: "--max-cost cannot be checked while streaming",
+}
+NOTE_STATUS = {
+    "gate-closed": str(RunStatus.SKIPPED),
+    "gate-failed": str(RunStatus.FAILED),
+    "model-failed": str(RunStatus.FAILED),
+    "max-cost-reached": str(RunStatus.FAILED),
+}
+
+
+def milestone_extra(m: Milestone) -> str:
+    """The words after a milestone's name: what it means (for those that need saying), then its data."""
+    note = NOTES.get(m.name)
+    data = data_text(m.data)
+    if note is None:
+        return data
+    return f"{note(m.data)} · {data}" if data else note(m.data)
+
+
 def _row(at: int | None, base: int, name: str, extra: str, status: str) -> Row:
     stamp = f"{offset(at - base) if at is not None else '':>9} "
     name = name[:ROW_CAP]
@@ -63,7 +95,7 @@ def head_rows(run: Run) -> list[Row]:
 
 def milestone_rows(run: Run, milestones: list[Milestone]) -> list[Row]:
     base = run.queued_at or run.started_at or run.scheduled_for
-    return [_row(m.at, base, m.name, data_text(m.data), "") for m in milestones]
+    return [_row(m.at, base, m.name, milestone_extra(m), NOTE_STATUS.get(m.name, "")) for m in milestones]
 
 
 def end_rows(run: Run) -> list[Row]:
