@@ -185,36 +185,56 @@ async def budget_refusals(
     candidates: Sequence[tuple[int, Job]],
     daily_usd: float | None,
     spent: Callable[[int | None], Awaitable[float]],
+    last_cost: Callable[[int], Awaitable[float]],
 ) -> dict[int, str]:
-    """The runs among `candidates` (run id, its job) that may not start because a daily budget is spent,
-    with the reason to record: the job's own `daily_budget_usd`, then `daily_usd` for all agent jobs
-    together. `spent(job_id or None)` says what runs finished today cost (asked once per job, and once in
-    all). A budget is checked against recorded costs, so runs already in flight may take the day past it."""
+    """The runs among `candidates` (run id, its job) that may not start because a daily budget would be
+    passed, with the reason to record: the job's own `daily_budget_usd`, then `daily_usd` for all agent
+    jobs together. A run starts only if what runs finished today cost (`spent(job_id or None)`) plus what
+    the job's last run cost (`last_cost(job_id)`, its estimate) stays within the budget; each run let
+    start adds that estimate, so a backlog (a catch-up) stops at the budget rather than past it."""
     refused: dict[int, str] = {}
     per_job: dict[int, float] = {}
+    estimate: dict[int, float] = {}
     total: float | None = None
     for run_id, job in candidates:
         t = job.target
         if not isinstance(t, AgentTarget) or job.id is None:
             continue
+        if t.daily_budget_usd is None and daily_usd is None:
+            continue
+        if job.id not in estimate:
+            estimate[job.id] = await last_cost(job.id)
+        cost = estimate[job.id]
         if t.daily_budget_usd is not None:
             if job.id not in per_job:
                 per_job[job.id] = await spent(job.id)
-            if per_job[job.id] >= t.daily_budget_usd:
+            if _passes(per_job[job.id], cost, t.daily_budget_usd):
                 refused[run_id] = (
-                    f"{REASON_BUDGET}: ${per_job[job.id]:.4f} spent today (UTC), "
+                    f"{REASON_BUDGET}: ${per_job[job.id]:.4f} spent today (UTC){_about(cost)}, "
                     f"the job's daily budget is ${t.daily_budget_usd:g}"
                 )
                 continue
         if daily_usd is not None:
             if total is None:
                 total = await spent(None)
-            if total >= daily_usd:
+            if _passes(total, cost, daily_usd):
                 refused[run_id] = (
-                    f"{REASON_BUDGET}: ${total:.4f} spent today (UTC) by agent jobs, "
+                    f"{REASON_BUDGET}: ${total:.4f} spent today (UTC) by agent jobs{_about(cost)}, "
                     f"[budget] daily_usd is ${daily_usd:g}"
                 )
+                continue
+            total += cost
+        if job.id in per_job:
+            per_job[job.id] += cost
     return refused
+
+
+def _passes(spent: float, cost: float, budget: float) -> bool:
+    return spent >= budget or spent + cost > budget + 1e-9
+
+
+def _about(cost: float) -> str:
+    return f", a run costs about ${cost:.4f}" if cost else ""
 
 
 @dataclass

@@ -194,6 +194,15 @@ def _spent_query(since: int, job_id: int | None) -> tuple[Any, ...]:
     return f"{sql} AND job_id = $2", since, job_id
 
 
+# what the job's latest run with a known cost cost: a budget's estimate of its next run
+LAST_COST = "SELECT cost_usd FROM runs WHERE job_id = $1 AND cost_usd IS NOT NULL ORDER BY id DESC LIMIT 1"
+
+
+async def _last_cost(con: asyncpg.Connection, job_id: int) -> float:
+    row = await con.fetchrow(LAST_COST, job_id)
+    return float(row[0]) if row else 0.0
+
+
 async def _spent(con: asyncpg.Connection, since: int, job_id: int | None) -> float:
     row = await con.fetchrow(*_spent_query(since, job_id))
     return float(row[0]) if row else 0.0
@@ -623,6 +632,7 @@ class PostgresStore:
                 [(i, jobs[job_of[i]]) for i in ids if job_of.get(i) in jobs],
                 limits.daily_budget_usd,
                 lambda job_id: _spent(con, since, job_id),
+                lambda job_id: _last_cost(con, job_id),
             )
             if refused:  # a daily budget is spent: skipped here, under the claim lock, so every node honours it
                 gone = list(refused)

@@ -143,6 +143,10 @@ def _turned_away(row: sqlite3.Row) -> tuple[str, str]:
     return str(RunStatus.SKIPPED), f"{REASON_OVERLAP}: run #{row['head_id']} still waiting to start"
 
 
+# what the job's latest run with a known cost cost: a budget's estimate of its next run
+LAST_COST = "SELECT cost_usd FROM runs WHERE job_id = ? AND cost_usd IS NOT NULL ORDER BY id DESC LIMIT 1"
+
+
 def _spent_query(since: int, job_id: int | None) -> tuple[str, list[Any]]:
     """What runs finished since `since` cost, of one job or of all: the SQL and its parameters."""
     sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE finished_at >= ? AND cost_usd IS NOT NULL"
@@ -401,6 +405,7 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                 [(i, jobs[job_of[i]]) for i in ids if job_of.get(i) in jobs],
                 limits.daily_budget_usd,
                 lambda job_id: self._spent(db, since, job_id),
+                lambda job_id: self._last_cost(db, job_id),
             )
             if refused:  # a daily budget is spent: skipped here, in the claim, so every node honours it
                 await db.executemany(
@@ -622,6 +627,11 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
 
     async def spent_since(self, since: int, job_id: int | None = None) -> float:
         row = await self.fetch_one(*_spent_query(since, job_id))
+        return float(row[0]) if row else 0.0
+
+    async def _last_cost(self, db: aiosqlite.Connection, job_id: int) -> float:
+        async with db.execute(LAST_COST, [job_id]) as cur:
+            row = await cur.fetchone()
         return float(row[0]) if row else 0.0
 
     async def _spent(self, db: aiosqlite.Connection, since: int, job_id: int | None) -> float:
