@@ -120,3 +120,17 @@ async def test_a_job_without_a_known_cost_yet_is_held_only_by_what_was_spent(bac
     [run] = await queue(backend, job.id, 1, at=T0 + 1000)
     got = await backend.claim("n1", T0 + 2000, LEASE, ClaimLimits(10))
     assert [r.id for r, _ in got.started] == [run.id] and got.skipped == []
+
+
+async def test_what_today_cost_in_all_is_read_from_an_index_of_costed_runs(tmp_path):
+    """The budget for all agent jobs is checked on every claim of an agent run: never a scan of every run."""
+    from cronui.store.sqlite import SQLiteStore, _spent_query
+
+    store = SQLiteStore(tmp_path / "plan.db")
+    await store.open()
+    try:
+        sql, params = _spent_query(TODAY, None)
+        plan = await store.fetch_all(f"EXPLAIN QUERY PLAN {sql}", params)
+        assert "runs_costed" in " ".join(str(row[3]) for row in plan)
+    finally:
+        await store.close()
