@@ -175,3 +175,4 @@ LEASE_TTL = Number(1.0, DAY_S)  # seconds
 LEASE_RENEW = Number(0.1, DAY_S)  # seconds; also shorter than the ttl
 PRICE = Number(0.0, 1_000_000.0)  # USD per million tokens
 MAX_COST = Number(0.0, 1_000_000.0, above=True)  # USD one agent run may cost (--max-cost)
+DAILY_BUDGET = Number(0.0, 1_000_000.0, above=True)  # USD agent runs may cost per UTC day (--daily-budget)

@@ -94,6 +94,11 @@ class Cluster:
 
 
 @dataclass
+class Budget:
+    daily_usd: float | None = None  # what all agent runs together may cost per UTC day (None: no limit)
+
+
+@dataclass
 class Api:
     token: str | None = None  # `cronui serve`'s bearer token (CRONUI_API_TOKEN); may be a ${env:NAME} reference
 
@@ -129,6 +134,7 @@ class Settings:
     retention: Retention = field(default_factory=Retention)
     lease: Lease = field(default_factory=Lease)
     cluster: Cluster = field(default_factory=Cluster)
+    budget: Budget = field(default_factory=Budget)
     api: Api = field(default_factory=Api)
     node: NodeConfig = field(default_factory=NodeConfig)
     config_file: Path | None = None
@@ -168,6 +174,7 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
     },
     "lease": {"ttl": _number(bounds.LEASE_TTL), "renew": _number(bounds.LEASE_RENEW)},
     "cluster": {"max_running": _whole(bounds.POOL_SIZE)},
+    "budget": {"daily_usd": _number(bounds.DAILY_BUDGET)},
     "api": {"token": _text},
     "node": {"labels": _labels},
 }

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from cronui.bounds import (
     ALERT_AFTER,
+    DAILY_BUDGET,
     DURATION,
     HTTP_STATUS,
     KEEP_TURNS,
@@ -195,6 +196,7 @@ def job_numbers(job: Job) -> Iterator[tuple[str, Bound, object]]:
         yield "idle-timeout", POSITIVE_DURATION, t.idle_timeout_s
         yield "keep-turns", KEEP_TURNS, t.keep_turns
         yield "max-cost", MAX_COST, t.max_cost_usd
+        yield "daily-budget", DAILY_BUDGET, t.daily_budget_usd
     d = job.delivery
     yield "alert-after", ALERT_AFTER, d.alert_after
     yield "alert-cooldown", DURATION, d.alert_cooldown_s

@@ -78,6 +78,7 @@ REASON_MISSED = "missed"
 REASON_PAUSED = "paused"
 REASON_OVERLAP = "overlap"
 REASON_QUEUE_FULL = "queue full"
+REASON_BUDGET = "budget"  # an agent run not started: its job's or all agent jobs' daily budget is spent
 REASON_DISABLED = "disabled"
 REASON_GATE = "gate"  # an agent job's gate said there is nothing to do (exit 1)
 

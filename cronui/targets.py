@@ -84,6 +84,7 @@ class AgentTarget:
     fallbacks: list[str] = field(default_factory=list)  # MODEL[@BASE_URL], asked in order when one fails
     gate: str | None = None  # a shell check run first: exit 0 asks the model, 1 skips the run
     max_cost_usd: float | None = None  # a streaming reply whose estimated cost passes this is stopped
+    daily_budget_usd: float | None = None  # no run starts once the job's runs cost this today (UTC)
 
     # keys a stored target has that this version does not know (written by a newer one): kept, so
     # saving the job again loses nothing, and shown, so export can say it leaves them out

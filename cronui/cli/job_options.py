@@ -77,6 +77,11 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
         "--max-cost", metavar="USD", help="stop a streaming reply whose estimated cost passes this ('' removes it)"
     )
     unattended.add_argument(
+        "--daily-budget",
+        metavar="USD",
+        help="start no run once the job's runs cost this today, UTC day ('' removes it)",
+    )
+    unattended.add_argument(
         "--gate",
         metavar="CMD",
         help="shell check run first: exit 0 asks the model ({gate_output} is its stdout), 1 skips the run",
@@ -241,7 +246,7 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         job.kind = TargetKind.AGENT
         job.target = retarget(job.target, job.kind, base_url=a.agent)
     given = [a.model, a.message, a.system, a.api_key_env, a.conversation, a.max_tokens, a.temperature, a.idle_timeout]
-    given += [a.fallback, a.gate, a.max_cost]
+    given += [a.fallback, a.gate, a.max_cost, a.daily_budget]
     if all(v is None for v in given):
         return
     t = job.target
@@ -267,6 +272,8 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         t.gate = a.gate or None
     if a.max_cost is not None:
         t.max_cost_usd = _number(a.max_cost, "--max-cost", bounds.MAX_COST) if a.max_cost else None
+    if a.daily_budget is not None:
+        t.daily_budget_usd = _number(a.daily_budget, "--daily-budget", bounds.DAILY_BUDGET) if a.daily_budget else None
 
 
 def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:

@@ -33,7 +33,8 @@ from cronui.present import JOB_LINE_HEADER, job_json, job_line, job_state, run_j
 from cronui.reports import job_report
 from cronui.schedule import describe
 from cronui.store import Store
-from cronui.targets import TARGET_TYPES, Delivery, to_dict
+from cronui.store.base import day_start
+from cronui.targets import TARGET_TYPES, AgentTarget, Delivery, to_dict
 from cronui.timefmt import human_span, iso_utc
 
 if TYPE_CHECKING:
@@ -143,10 +144,29 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
     return with_store(args, body)
 
 
+async def budget_report(store: Store, job: Job, settings: Settings, now: int) -> dict[str, dict[str, float]]:
+    """An agent job's daily budgets (its own, `job`; all agent jobs', `all`): what today (UTC) cost of each."""
+    if not isinstance(job.target, AgentTarget) or job.id is None:
+        return {}
+    since = day_start(now)
+    out: dict[str, dict[str, float]] = {}
+    if job.target.daily_budget_usd is not None:
+        spent = await store.spent_since(since, job.id)
+        out["job"] = {"spent_usd": round(spent, 6), "daily_usd": job.target.daily_budget_usd}
+    if settings.budget.daily_usd is not None:
+        spent = await store.spent_since(since)
+        out["all"] = {"spent_usd": round(spent, 6), "daily_usd": settings.budget.daily_usd}
+    return out
+
+
 def cmd_jobs_show(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         job = await control.job(args.name)
-        data = await job_report(store, job, SystemClock().now_ms())
+        now = SystemClock().now_ms()
+        data = await job_report(store, job, now)
+        budget = await budget_report(store, job, settings, now)
+        if budget:
+            data["budget"] = budget
         for problem in stored_problems(job):
             warn(f"warning: {problem}")
         if args.json:
@@ -163,6 +183,9 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         )
         if job.pool:
             say(f"  pool       {job.pool}")
+        for scope, b in budget.items():
+            whose = "this job's daily budget" if scope == "job" else "all agent jobs' daily budget"
+            say(f"  budget     ${b['spent_usd']:.4f} spent today (UTC) / ${b['daily_usd']:g} {whose}")
         if job.node_label:
             say(f"  placement  nodes with label {job.node_label}")
         if job.on_success or job.on_failure:

@@ -147,6 +147,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             print(f"  delivery {run.delivery_status}" + (f": {run.delivery_reason}" if run.delivery_reason else ""))
         if run.error:
             print(f"  error {run.error}")
+        if run.reason:
+            print(f"  reason {run.reason}")
         base = run.started_at or run.queued_at
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 0
         for m in run.milestones:

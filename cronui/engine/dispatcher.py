@@ -26,6 +26,7 @@ from cronui.engine.executors.agent import CONVERSATION_KEY
 from cronui.engine.executors.base import MILESTONES_DROPPED, Outcome, RunContext, permanent_failure
 from cronui.engine.finishing import Finisher, apply_outcome
 from cronui.model import (
+    REASON_BUDGET,
     EventKind,
     Job,
     Milestone,
@@ -124,6 +125,7 @@ class Dispatcher:
             only_roots=self.only_roots,
             max_running=self.settings.cluster.max_running,
             labels=self.settings.node.labels,
+            daily_budget_usd=self.settings.budget.daily_usd,
         )
         lease_ms = int(self.settings.lease.ttl * 1000)
         claim = await self.store.claim(self.node, self.clock.now_ms(), lease_ms, limits)
@@ -138,6 +140,7 @@ class Dispatcher:
                     data={"status": str(run.status), "reason": run.reason, "trigger": str(run.trigger)},
                 )
             )
+        await self.finisher.budget_alerts([r for r in claim.skipped if (r.reason or "").startswith(REASON_BUDGET)])
         for run, job in claim.started:
             self._start(run, job)
         return len(claim.started)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -23,12 +23,13 @@ from cronui.engine.events import EventBus
 from cronui.engine.executors.base import Outcome, RunContext
 from cronui.engine.writes import GroupCommit
 from cronui.model import EventKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
-from cronui.store.base import RunEnd, Store
+from cronui.store.base import RunEnd, Store, day_start
 from cronui.targets import DEFAULT_DELIVERY_FORMAT
 from cronui.timefmt import human_span
 
 log = logging.getLogger(__name__)
 
+BUDGET_ALERT_KEY = "budget-alert"  # job memory: the UTC day (its start, epoch ms) its budget alert was sent
 RETRYABLE = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
 
 
@@ -251,17 +252,39 @@ class Finisher:
 
     async def _notify_retry(self, run: Run, job: Job, delay_ms: int) -> None:
         """`--notify-retries`: say where alerts go that this attempt failed and when the next one runs."""
+        await self._alert(job, retry_notice(run, job, delay_ms))
+
+    async def budget_alerts(self, runs: Sequence[Run]) -> None:
+        """Runs a spent daily budget turned away: one alert per job and UTC day where its alerts go. The day
+        is marked in the job's memory before the alert is posted, so every node sends it at most once."""
+        now = self.clock.now_ms()
+        today = day_start(now)
+        for job_id in dict.fromkeys(run.job_id for run in runs):
+            run = next(r for r in runs if r.job_id == job_id)
+            try:
+                job = await self.store.get_job(job_id)
+                if job is None or not job.delivery.alert_target:
+                    continue
+                if await self.store.get_memory(job_id, BUDGET_ALERT_KEY) == today:
+                    continue
+                await self.store.set_memory(job_id, BUDGET_ALERT_KEY, today, now)
+            except Exception:
+                log.exception("could not decide the budget alert for %s", run.job_name)
+                continue
+            self._spawn(self._alert(job, f"💸 {job.name}: run #{run.id} not started, {run.reason}"))
+
+    async def _alert(self, job: Job, text: str) -> None:
+        """Post one notice where the job's alerts go; a failure to post is logged, never raised."""
         target = job.delivery.alert_target
         assert target is not None
-        text = retry_notice(run, job, delay_ms)
         body = delivery.alert_payload(job.delivery.format or DEFAULT_DELIVERY_FORMAT, job, text)
         try:
             sent = await delivery.post(self.http(), target, body, os.environ, backoff_s=self.delivery_backoff_s)
         except Exception:
-            log.exception("retry notice for run #%s failed unexpectedly", run.id)
+            log.exception("alert for %s failed unexpectedly", job.name)
             return
         if sent.status != delivery.DELIVERED:
-            log.warning("retry notice for %s not delivered: %s", job.name, sent.reason)
+            log.warning("alert for %s not delivered: %s", job.name, sent.reason)
 
     async def wait_deliveries(self) -> None:
         while self.deliveries:

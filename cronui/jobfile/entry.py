@@ -301,6 +301,7 @@ class EntryReader:
             fallbacks=self.names(table, "fallbacks", "agent.fallbacks") or [],
             gate=self.text(table, "gate", "agent.gate"),
             max_cost_usd=self.number(table, "max_cost", "agent.max_cost", bounds.MAX_COST),
+            daily_budget_usd=self.number(table, "daily_budget", "agent.daily_budget", bounds.DAILY_BUDGET),
         )
 
     def delivery(self) -> Delivery:

@@ -58,6 +58,7 @@ AGENT_KEYS: dict[str, tuple[str, Any]] = {
     "fallbacks": ("fallbacks", []),
     "gate": ("gate", None),
     "max_cost": ("max_cost_usd", None),
+    "daily_budget": ("daily_budget_usd", None),
 }
 SHELL_KEYS: dict[str, tuple[str, Any]] = {"shell": ("command", None), "cwd": ("cwd", None), "env": ("env", {})}
 DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
@@ -144,6 +145,7 @@ _FIELD_TO_KEY = {
     "fallback": "agent.fallbacks",
     "gate": "agent.gate",
     "max-cost": "agent.max_cost",
+    "daily-budget": "agent.daily_budget",
     "deliver-to": "deliver_to",
     "deliver-format": "deliver_format",
     "alert-to": "alert_to",

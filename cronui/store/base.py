@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Protocol
 
 from cronui.model import (
+    REASON_BUDGET,
     EventKind,
     Job,
     Lease,
@@ -42,7 +43,7 @@ from cronui.model import (
     TargetKind,
     Trigger,
 )
-from cronui.targets import to_dict
+from cronui.targets import AgentTarget, to_dict
 
 
 class StoreError(Exception):
@@ -186,7 +187,72 @@ class ClaimLimits:
     pools: Mapping[str, int] = field(default_factory=dict)  # pool name -> size (a pool not named: 1)
     only_roots: Collection[int] | None = None  # execute only these runs and their retries
     max_running: int | None = None  # runs at once across every node of the database (None: no cap)
+    daily_budget_usd: float | None = None  # what all agent runs together may cost per UTC day (None: no cap)
     labels: Collection[str] = ()  # this node's labels: a job pinned to another label is not its to start
+
+
+DAY_MS = 86_400_000
+
+
+def day_start(now: int) -> int:
+    """The start (epoch ms) of the UTC day `now` falls in: budgets count what runs cost on it."""
+    return now - now % DAY_MS
+
+
+async def budget_refusals(
+    candidates: Sequence[tuple[int, Job]],
+    daily_usd: float | None,
+    spent: Callable[[int | None], Awaitable[float]],
+    last_cost: Callable[[int], Awaitable[float]],
+) -> dict[int, str]:
+    """The runs among `candidates` (run id, its job) that may not start because a daily budget would be
+    passed, with the reason to record: the job's own `daily_budget_usd`, then `daily_usd` for all agent
+    jobs together. A run starts only if what runs finished today cost (`spent(job_id or None)`) plus what
+    the job's last run cost (`last_cost(job_id)`, its estimate) stays within the budget; each run let
+    start adds that estimate, so a backlog (a catch-up) stops at the budget rather than past it."""
+    refused: dict[int, str] = {}
+    per_job: dict[int, float] = {}
+    estimate: dict[int, float] = {}
+    total: float | None = None
+    for run_id, job in candidates:
+        t = job.target
+        if not isinstance(t, AgentTarget) or job.id is None:
+            continue
+        if t.daily_budget_usd is None and daily_usd is None:
+            continue
+        if job.id not in estimate:
+            estimate[job.id] = await last_cost(job.id)
+        cost = estimate[job.id]
+        if t.daily_budget_usd is not None:
+            if job.id not in per_job:
+                per_job[job.id] = await spent(job.id)
+            if _passes(per_job[job.id], cost, t.daily_budget_usd):
+                refused[run_id] = (
+                    f"{REASON_BUDGET}: ${per_job[job.id]:.4f} spent today (UTC){_about(cost)}, "
+                    f"the job's daily budget is ${t.daily_budget_usd:g}"
+                )
+                continue
+        if daily_usd is not None:
+            if total is None:
+                total = await spent(None)
+            if _passes(total, cost, daily_usd):
+                refused[run_id] = (
+                    f"{REASON_BUDGET}: ${total:.4f} spent today (UTC) by agent jobs{_about(cost)}, "
+                    f"[budget] daily_usd is ${daily_usd:g}"
+                )
+                continue
+            total += cost
+        if job.id in per_job:
+            per_job[job.id] += cost
+    return refused
+
+
+def _passes(spent: float, cost: float, budget: float) -> bool:
+    return spent >= budget or spent + cost > budget + 1e-9
+
+
+def _about(cost: float) -> str:
+    return f", a run costs about ${cost:.4f}" if cost else ""
 
 
 @dataclass
@@ -194,7 +260,7 @@ class Claim:
     """What one claim decided."""
 
     started: list[tuple[Run, Job]] = field(default_factory=list)  # now `running` on the node, oldest first
-    skipped: list[Run] = field(default_factory=list)  # pending runs an overlap or queue limit turned away
+    skipped: list[Run] = field(default_factory=list)  # pending runs an overlap, queue limit or budget turned away
 
 
 @dataclass
@@ -277,6 +343,8 @@ class Store(Protocol):
     async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]: ...
     async def fleet(self, since: int, bucket_ms: int) -> list[FleetBucket]: ...
     async def get_memory(self, job_id: int, key: str) -> Any: ...
+    # what runs finished since `since` (epoch ms) cost together, of one job or (None) of every job
+    async def spent_since(self, since: int, job_id: int | None = None) -> float: ...
     async def set_memory(self, job_id: int, key: str, value: Any, now: int) -> None: ...
 
     # events: the live log is read through `cronui.store.events.EventCursor` (it never skips a late commit)

@@ -83,6 +83,8 @@ from cronui.store.base import (
     SchemaTooNew,
     SlotWrite,
     StoreError,
+    budget_refusals,
+    day_start,
     event_from_row,
     event_to_row,
     job_from_row,
@@ -186,6 +188,29 @@ START_RUNS = f"""
 UPDATE runs SET status = 'running', node = $2, started_at = $3, lease_expires_at = {DB_NOW} + $4, fence = fence + 1
 WHERE id IN (SELECT id FROM runs WHERE id = ANY($1::bigint[]) AND status = 'pending' FOR UPDATE SKIP LOCKED)
 RETURNING id"""
+
+
+def _spent_query(since: int, job_id: int | None) -> tuple[Any, ...]:
+    """What runs finished since `since` cost, of one job or of all: the SQL and its parameters."""
+    sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE finished_at >= $1 AND cost_usd IS NOT NULL"
+    if job_id is None:
+        return sql, since
+    return f"{sql} AND job_id = $2", since, job_id
+
+
+# what the job's latest run with a known cost cost: a budget's estimate of its next run
+LAST_COST = "SELECT cost_usd FROM runs WHERE job_id = $1 AND cost_usd IS NOT NULL ORDER BY id DESC LIMIT 1"
+
+
+async def _last_cost(con: asyncpg.Connection, job_id: int) -> float:
+    row = await con.fetchrow(LAST_COST, job_id)
+    return float(row[0]) if row else 0.0
+
+
+async def _spent(con: asyncpg.Connection, since: int, job_id: int | None) -> float:
+    row = await con.fetchrow(*_spent_query(since, job_id))
+    return float(row[0]) if row else 0.0
+
 
 MEMORY_UPSERT = (
     "INSERT INTO job_memory (job_id, key, value, updated_at) VALUES ($1, $2, $3, $4) "
@@ -601,13 +626,33 @@ class PostgresStore:
             ids = [row[0] for row in rows]
             if not ids:
                 return claim
-            started = {row[0] for row in await con.fetch(START_RUNS, ids, node, now, lease_ms)}
-            runs = {run.id: run for run in await self._runs_by_id(con, sorted(started))}
-            job_ids = sorted({run.job_id for run in runs.values()})
+            pairs = await con.fetch("SELECT id, job_id FROM runs WHERE id = ANY($1::bigint[])", ids)
+            job_of: dict[int, int] = {row[0]: row[1] for row in pairs}
             jobs = {
                 row["id"]: job_from_row(row)
-                for row in await con.fetch("SELECT * FROM jobs WHERE id = ANY($1::bigint[])", job_ids)
+                for row in await con.fetch(
+                    "SELECT * FROM jobs WHERE id = ANY($1::bigint[])", sorted(set(job_of.values()))
+                )
             }
+            since = day_start(now)
+            refused = await budget_refusals(
+                [(i, jobs[job_of[i]]) for i in ids if job_of.get(i) in jobs],
+                limits.daily_budget_usd,
+                lambda job_id: _spent(con, since, job_id),
+                lambda job_id: _last_cost(con, job_id),
+            )
+            if refused:  # a daily budget is spent: skipped here, under the claim lock, so every node honours it
+                gone = list(refused)
+                skipped = await con.fetch(
+                    SKIP_RUNS, gone, [str(RunStatus.SKIPPED)] * len(gone), [refused[i] for i in gone], now
+                )
+                if skipped:
+                    claim.skipped += await self._runs_by_id(con, [row[0] for row in skipped])
+                ids = [i for i in ids if i not in refused]
+                if not ids:
+                    return claim
+            started = {row[0] for row in await con.fetch(START_RUNS, ids, node, now, lease_ms)}
+            runs = {run.id: run for run in await self._runs_by_id(con, sorted(started))}
             claim.started = [(runs[i], jobs[runs[i].job_id]) for i in ids if i in runs]
         return claim
 
@@ -851,6 +896,10 @@ class PostgresStore:
             fence,
         )
         return _count(result) == 1
+
+    async def spent_since(self, since: int, job_id: int | None = None) -> float:
+        row = await self.fetch_one(*_spent_query(since, job_id))
+        return float(row[0]) if row else 0.0
 
     async def get_memory(self, job_id: int, key: str) -> Any:
         row = await self.fetch_one("SELECT value FROM job_memory WHERE job_id = $1 AND key = $2", job_id, key)

@@ -159,6 +159,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE nodes ADD COLUMN labels TEXT NOT NULL DEFAULT '[]';
     CREATE INDEX jobs_placed ON jobs(node_label) WHERE node_label IS NOT NULL;
     """,
+    # v7: what today's runs cost, for the budget of all agent jobs together (only runs with a cost)
+    """
+    CREATE INDEX runs_costed ON runs(finished_at) WHERE cost_usd IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

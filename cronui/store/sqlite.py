@@ -41,6 +41,8 @@ from cronui.store.base import (
     RunEnd,
     SlotWrite,
     StoreError,
+    budget_refusals,
+    day_start,
     event_to_row,
     job_from_row,
     job_head_from_row,
@@ -143,6 +145,18 @@ def _turned_away(row: sqlite3.Row) -> tuple[str, str]:
     if row["busy"]:
         return str(RunStatus.SKIPPED), f"{REASON_OVERLAP}: run #{row['busy_id']} still running"
     return str(RunStatus.SKIPPED), f"{REASON_OVERLAP}: run #{row['head_id']} still waiting to start"
+
+
+# what the job's latest run with a known cost cost: a budget's estimate of its next run
+LAST_COST = "SELECT cost_usd FROM runs WHERE job_id = ? AND cost_usd IS NOT NULL ORDER BY id DESC LIMIT 1"
+
+
+def _spent_query(since: int, job_id: int | None) -> tuple[str, list[Any]]:
+    """What runs finished since `since` cost, of one job or of all: the SQL and its parameters."""
+    sql = "SELECT COALESCE(SUM(cost_usd), 0) FROM runs WHERE finished_at >= ? AND cost_usd IS NOT NULL"
+    if job_id is None:
+        return sql, [since]
+    return f"{sql} AND job_id = ?", [since, job_id]
 
 
 def _job_refused(job: Job, error: sqlite3.IntegrityError) -> StoreError:
@@ -386,17 +400,37 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
             if not ids:
                 return claim
             marks = ", ".join("?" for _ in ids)
+            async with db.execute(f"SELECT id, job_id FROM runs WHERE id IN ({marks})", ids) as cur:
+                job_of: dict[int, int] = {row[0]: row[1] for row in await cur.fetchall()}
+            job_ids = sorted(set(job_of.values()))
+            async with db.execute(
+                f"SELECT * FROM jobs WHERE id IN ({', '.join('?' for _ in job_ids)})", job_ids
+            ) as cur:
+                jobs = {row["id"]: job_from_row(row) for row in list[Any](await cur.fetchall())}
+            since = day_start(now)
+            refused = await budget_refusals(
+                [(i, jobs[job_of[i]]) for i in ids if job_of.get(i) in jobs],
+                limits.daily_budget_usd,
+                lambda job_id: self._spent(db, since, job_id),
+                lambda job_id: self._last_cost(db, job_id),
+            )
+            if refused:  # a daily budget is spent: skipped here, in the claim, so every node honours it
+                await db.executemany(
+                    "UPDATE runs SET status = 'skipped', reason = ?, finished_at = ? "
+                    "WHERE id = ? AND status = 'pending'",
+                    [(reason, now, i) for i, reason in refused.items()],
+                )
+                claim.skipped += await self._runs_by_id(db, sorted(refused))
+                ids = [i for i in ids if i not in refused]
+                if not ids:
+                    return claim
+                marks = ", ".join("?" for _ in ids)
             await db.execute(
                 f"UPDATE runs SET status = 'running', node = ?, started_at = ?, lease_expires_at = ?, "
                 f"fence = fence + 1 WHERE status = 'pending' AND id IN ({marks})",
                 [node, now, now + lease_ms, *ids],
             )
             runs = {run.id: run for run in await self._runs_by_id(db, ids)}
-            job_ids = sorted({run.job_id for run in runs.values()})
-            async with db.execute(
-                f"SELECT * FROM jobs WHERE id IN ({', '.join('?' for _ in job_ids)})", job_ids
-            ) as cur:
-                jobs = {row["id"]: job_from_row(row) for row in list[Any](await cur.fetchall())}
             claim.started = [(runs[i], jobs[runs[i].job_id]) for i in ids if i in runs]
         return claim
 
@@ -597,6 +631,20 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                 (status, reason, milestones_to_json(milestones), run_id, holder is None, node, fence),
             )
             return cur.rowcount == 1
+
+    async def spent_since(self, since: int, job_id: int | None = None) -> float:
+        row = await self.fetch_one(*_spent_query(since, job_id))
+        return float(row[0]) if row else 0.0
+
+    async def _last_cost(self, db: aiosqlite.Connection, job_id: int) -> float:
+        async with db.execute(LAST_COST, [job_id]) as cur:
+            row = await cur.fetchone()
+        return float(row[0]) if row else 0.0
+
+    async def _spent(self, db: aiosqlite.Connection, since: int, job_id: int | None) -> float:
+        async with db.execute(*_spent_query(since, job_id)) as cur:
+            row = await cur.fetchone()
+        return float(row[0]) if row else 0.0
 
     async def get_memory(self, job_id: int, key: str) -> Any:
         row = await self.fetch_one("SELECT value FROM job_memory WHERE job_id = ? AND key = ?", (job_id, key))
