@@ -9,10 +9,11 @@ import pytest
 from hypothesis import settings as hypothesis_settings
 
 from cronui.config import Settings
-from cronui.engine.clock import FakeClock
+from cronui.engine.clock import FakeClock, SystemClock
 from cronui.engine.engine import Engine
 from cronui.model import TargetKind
 from cronui.store.sqlite import SQLiteStore
+from tests.engine.servers import ChatServer, Sink
 from tests.helpers import FakeExecutor, ms
 
 # Property tests: randomized on a developer's machine (new cases each run), derandomized in CI (the same
@@ -99,3 +100,35 @@ def cli_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CRONUI_TIMEZONE", "UTC")
     monkeypatch.chdir(tmp_path)
     return path
+
+
+# Loopback servers and a real-time engine for the agent and delivery tests (tests/engine, tests/unit).
+
+
+@pytest.fixture
+async def llm() -> AsyncIterator[ChatServer]:
+    """An OpenAI-compatible chat server on loopback (tests/engine/servers.py)."""
+    s = ChatServer()
+    await s.start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+async def sink() -> AsyncIterator[Sink]:
+    """A webhook receiver on loopback: what delivery and alerts post."""
+    s = Sink()
+    await s.start()
+    yield s
+    await s.stop()
+
+
+@pytest.fixture
+async def eng(store: SQLiteStore, settings: Settings) -> AsyncIterator[Engine]:
+    """An engine on the real clock holding the lease, with delivery retries 10 ms apart."""
+    e = Engine(store, settings, SystemClock())
+    await e.open()
+    assert await e.try_acquire()
+    e.dispatcher.finisher.delivery_backoff_s = 0.01
+    yield e
+    await e.close(grace_s=2)

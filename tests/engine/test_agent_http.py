@@ -5,43 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 
 import pytest
 
-from cronui.config import Price, Settings
-from cronui.engine.clock import SystemClock
+from cronui.config import Price
 from cronui.engine.engine import Engine
 from cronui.model import EventKind, Job, Run, RunStatus, TargetKind, Trigger
 from cronui.targets import Delivery
-from tests.engine.servers import ChatServer, Sink
+from tests.engine.servers import ChatServer
 from tests.helpers import settle
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[ChatServer]:
-    s = ChatServer()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    s = Sink()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-async def eng(store, settings: Settings) -> AsyncIterator[Engine]:
-    e = Engine(store, settings, SystemClock())
-    await e.open()
-    assert await e.try_acquire()
-    e.dispatcher.finisher.delivery_backoff_s = 0.01
-    yield e
-    await e.close(grace_s=2)
 
 
 def agent_job(name: str, llm: ChatServer, model: str = "echo", **target: object) -> Job:

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from cronui.config import Price, Settings
-from cronui.engine.clock import SystemClock
+from cronui.config import Price
 from cronui.engine.engine import Engine
 from cronui.model import Job, Run, RunStatus, TargetKind
 from tests.engine.servers import Request, Server, send
@@ -66,15 +65,6 @@ async def server() -> AsyncIterator[ShapeServer]:
     await s.start()
     yield s
     await s.stop()
-
-
-@pytest.fixture
-async def eng(store, settings: Settings) -> AsyncIterator[Engine]:
-    e = Engine(store, settings, SystemClock())
-    await e.open()
-    assert await e.try_acquire()
-    yield e
-    await e.close(grace_s=2)
 
 
 def agent_job(server: ShapeServer, model: str, *, retries: int = 2, **target: object) -> Job:

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from cronui.config import Price, Settings
-from cronui.engine.clock import SystemClock
+from cronui.config import Price
 from cronui.engine.engine import Engine
 from cronui.model import Job, Run, RunStatus, TargetKind
 from cronui.present import run_json
@@ -77,24 +76,6 @@ async def chat() -> AsyncIterator[ScriptedChat]:
     await s.start()
     yield s
     await s.stop()
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    s = Sink()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-async def eng(store, settings: Settings) -> AsyncIterator[Engine]:
-    e = Engine(store, settings, SystemClock())
-    await e.open()
-    assert await e.try_acquire()
-    e.dispatcher.finisher.delivery_backoff_s = 0.01
-    yield e
-    await e.close(grace_s=2)
 
 
 def agent_job(name: str, chat: ScriptedChat, model: str, retries: int = 0, **target: Any) -> Job:

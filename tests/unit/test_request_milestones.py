@@ -4,43 +4,10 @@ long texts cut."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from cronui.config import Settings
-from cronui.engine.clock import SystemClock
-from cronui.engine.engine import Engine
 from cronui.engine.executors.http import MILESTONE_TEXT_CAP
 from cronui.model import Job, RunStatus, TargetKind
 from cronui.secrets import MASK
-from tests.engine.servers import ChatServer, Sink
 from tests.engine.test_agent_http import run_to_end
-
-
-@pytest.fixture
-async def llm() -> AsyncIterator[ChatServer]:
-    s = ChatServer()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    s = Sink()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
-async def eng(store, settings: Settings) -> AsyncIterator[Engine]:
-    e = Engine(store, settings, SystemClock())
-    await e.open()
-    assert await e.try_acquire()
-    yield e
-    await e.close(grace_s=2)
 
 
 async def test_agent_setup_milestone_holds_the_rendered_request_masked_and_capped(eng, llm, monkeypatch):
