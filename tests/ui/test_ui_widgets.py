@@ -8,6 +8,7 @@ from textual.app import App, ComposeResult
 from cronui.model import EventKind, RunEvent
 from cronui.ui.inflight import InFlight
 from cronui.ui.themes import STATUS_VARIABLES
+from cronui.ui.widgets.header import HeaderState, StatusHeader
 from cronui.ui.widgets.live import LivePane
 
 
@@ -59,3 +60,39 @@ async def test_live_pane_clicks_select_runs_and_skip_the_gap_line() -> None:
         await pilot.click(LivePane, offset=(5, 2), times=2)  # a double click opens it
         await pilot.pause()
         assert app.opened == [8]
+
+
+class HeaderApp(App[None]):
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(STATUS_VARIABLES)
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader()
+
+
+async def header_line(width: int, state: HeaderState) -> str:
+    app = HeaderApp()
+    async with app.run_test(size=(width, 3)) as pilot:
+        header = app.query_one(StatusHeader)
+        header.show(state)
+        await pilot.pause()
+        return str(header.render())
+
+
+async def test_the_header_drops_the_database_and_words_before_what_fires_next() -> None:
+    state = HeaderState(
+        db="/home/someone/.local/share/cronui/cronui.db",
+        scheduler="scheduling (this process)",
+        scheduler_kind="owning",
+        jobs=12,
+        running=3,
+        next_text="in 14h21m",
+        where="Jobs",
+    )
+    wide = await header_line(140, state)
+    assert "cronui.db" in wide and "12 jobs · 3 running · next in 14h21m" in wide
+    narrow = await header_line(80, state)
+    assert len(narrow) == 80 and "cronui.db" not in narrow
+    assert "12 jobs · 3 run · next in 14h21m" in narrow and narrow.rstrip().endswith("Jobs")
+    tight = await header_line(80, HeaderState(**{**state.__dict__, "where": "health-api › run #48"}))
+    assert "12 jobs · 3 run" in tight and tight.rstrip().endswith("run #48")

@@ -69,19 +69,20 @@ class StatusHeader(StatusStyles, Widget):
         if s.paused:
             sched.append("  ")
             sched.append(" ‖ paused ", self.component_style("header--paused"))
-        counts = f"{s.jobs:,} job{'s' if s.jobs != 1 else ''} · {s.running} running"
-        if s.next_text:
-            counts += f" · next {s.next_text}"
+        jobs = f"{s.jobs:,} job{'s' if s.jobs != 1 else ''}"
+        nxt = f" · next {s.next_text}" if s.next_text else ""
         where = Text(s.where, self.component_style("header--where"))
         title = Text(" cronui", self.component_style("header--title"))
-        parts: list[Text] = [title, Text(f"  {s.db}", dim), Text("   "), sched, Text("   "), Text(counts)]
-        used = sum(p.cell_len for p in parts) + where.cell_len + 2
-        if used > width:
-            parts[1] = Text("")
-            used = sum(p.cell_len for p in parts) + where.cell_len + 2
-        if used > width and s.next_text:
-            parts[5] = Text(f"{s.jobs:,} jobs · {s.running} run")
-            used = sum(p.cell_len for p in parts) + where.cell_len + 2
+        db = Text(f"  {s.db}", dim)
+        # The widest that fits: the database goes first, then words, and what fires next goes last.
+        for parts in (
+            [title, db, Text("   "), sched, Text("   "), Text(f"{jobs} · {s.running} running{nxt}")],
+            [title, Text("   "), sched, Text("   "), Text(f"{jobs} · {s.running} running{nxt}")],
+            [title, Text("  "), sched, Text("  "), Text(f"{jobs} · {s.running} run{nxt}")],
+            [title, Text("  "), sched, Text("  "), Text(f"{jobs} · {s.running} run")],
+        ):
+            if sum(p.cell_len for p in parts) + where.cell_len + 2 <= width:
+                break
         line = Text(no_wrap=True, overflow="ellipsis")
         for p in parts:
             line.append_text(p)
