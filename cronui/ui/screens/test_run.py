@@ -28,6 +28,7 @@ from cronui.ui.screens.run_text import facts_text
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.status import MARK
 from cronui.ui.widgets.styled import StyledStatic
+from cronui.ui.widgets.timeline import milestone_extra
 from cronui.ui.workers import spawn
 
 OUTPUT_LINES = 12  # the end of the output shown
@@ -116,8 +117,9 @@ class TestRunScreen(ModalScreen[None]):
         for i, m in enumerate(shown):
             text.append(f"+{human_span(max(0, m.at - self.started_at))}".ljust(10), "dim")
             text.append(neutralise(m.name), "bold")
-            if m.data:
-                text.append("  " + neutralise(" ".join(f"{k}={v}" for k, v in m.data.items())))
+            extra = milestone_extra(m)  # as run detail shows it: one line, the request left to the facts
+            if extra:
+                text.append("  " + neutralise(extra))
             if i < len(shown) - 1:
                 text.append("\n")
         self.query_one("#test-milestones", Static).update(text)
@@ -157,6 +159,8 @@ class TestRunScreen(ModalScreen[None]):
         text = facts_text(run, facts)
         facts.update(text)
         facts.display = bool(text.plain)
+        if run.started_at is not None:  # offsets from the run's own start, as its duration is counted
+            self.started_at = run.started_at
         self._show_milestones()
         self._show_output(run.output, run.stderr)
 
