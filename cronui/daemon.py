@@ -29,6 +29,7 @@ from cronui.engine.faults import FaultPersisted
 from cronui.model import EventKind, RunEvent
 from cronui.present import event_json, event_text
 from cronui.store import make_store
+from cronui.store.base import Store
 from cronui.store.faults import StoreFault, StoreGone
 
 log = logging.getLogger("cronui")
@@ -49,6 +50,22 @@ def _hard_exit(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+_suspending: set[asyncio.Task[None]] = set()
+
+
+def _suspend_between_writes(store: Store) -> None:
+    """Ctrl-Z (SIGTSTP): stop this process, but not inside a write. A process stopped holding SQLite's write
+    lock would keep every other process from writing, and a standby from taking over."""
+
+    async def suspend() -> None:
+        async with store.between_writes():
+            os.kill(os.getpid(), signal.SIGSTOP)  # returns on SIGCONT (`fg`)
+
+    task = asyncio.ensure_future(suspend())
+    _suspending.add(task)
+    task.add_done_callback(_suspending.discard)
 
 
 async def run_daemon(
@@ -72,6 +89,7 @@ async def run_daemon(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGTSTP, lambda: _suspend_between_writes(store))
 
     async def printer() -> None:
         async for ev in sub:

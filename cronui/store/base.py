@@ -25,6 +25,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Protocol
@@ -363,6 +364,11 @@ class Store(Protocol):
     async def renew_lease(self, holder: str, now: int, expires_at: int) -> bool: ...
     async def release_lease(self, holder: str) -> None: ...
     async def get_lease(self) -> Lease | None: ...
+    # a process stopped inside a write keeps it from everyone (SQLite's lock is the file's); the holder's pid
+    # where the OS tells, and a way to stop this process between writes (PostgreSQL: None and a no-op; the
+    # server ends a session idle in a transaction, see IDLE_IN_TRANSACTION_S in postgres.py)
+    def write_lock_holder(self) -> int | None: ...
+    def between_writes(self) -> AbstractAsyncContextManager[None]: ...
     # wake-ups (`wakeup.py`): the holder listens and advertises the returned address in its lease ('' when
     # the store needs none); any process notifies the holder after a write it should act on at once
     async def listen(self, on_wake: Callable[[], None]) -> str: ...

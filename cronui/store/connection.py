@@ -33,6 +33,7 @@ from typing import Any
 
 import aiosqlite
 
+from cronui.store import lockholder
 from cronui.store.base import StoreError
 from cronui.store.faults import StoreFault, StoreGone
 from cronui.store.schema import aside_path, migration_for
@@ -234,6 +235,17 @@ class SQLiteConnection:
             await db.execute("ROLLBACK")
         except sqlite3.Error as e:  # still open: the next transaction rolls it back before it begins
             log.warning("%s: could not roll back a failed transaction (%s); retrying before the next one", self.path, e)
+
+    def write_lock_holder(self) -> int | None:
+        """The pid of the process holding this database's write lock, where the OS tells (Linux)."""
+        return None if self._in_memory else lockholder.write_lock_holder(self.path)
+
+    @asynccontextmanager
+    async def between_writes(self) -> AsyncIterator[None]:
+        """Hold off this process's transactions: inside, none is open and none begins (to stop the process
+        without keeping the database's write lock)."""
+        async with self._lock:
+            yield
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -126,6 +126,10 @@ LOCK_LEASE = 0x63726F03
 
 # the listening connection: how long connecting may take, and the waits between reconnects
 LISTEN_TIMEOUT_S = 10.0
+# A node stopped (SIGSTOP, a frozen VM) inside a transaction would keep its row locks, and every node waiting
+# on them, until it continues: the server ends such a session after this long (no transaction of ours idles
+# for more than milliseconds between its statements). The node meets a lost connection, a fault it retries.
+IDLE_IN_TRANSACTION_S = 10.0
 RELISTEN_FIRST_S = 0.1
 RELISTEN_MAX_S = 5.0
 
@@ -310,7 +314,10 @@ class PostgresStore:
 
     def _server_settings(self) -> dict[str, str]:
         # one name per process, so an operator (or a test) can tell a node's connections apart
-        settings = {"application_name": f"cronui:{os.getpid()}"}
+        settings = {
+            "application_name": f"cronui:{os.getpid()}",
+            "idle_in_transaction_session_timeout": str(int(IDLE_IN_TRANSACTION_S * 1000)),
+        }
         if self.schema:
             settings["search_path"] = _ident(self.schema)
         return settings
@@ -1082,6 +1089,12 @@ class PostgresStore:
     async def get_lease(self) -> Lease | None:
         row = await self.fetch_one("SELECT * FROM scheduler_lease WHERE id = 1")
         return lease_from_row(row) if row else None
+
+    def write_lock_holder(self) -> int | None:
+        return None  # row locks of a stopped node's open transaction are ended by the server (IDLE_IN_TRANSACTION_S)
+
+    def between_writes(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
 
     # ------------------------------------------------------------ wake-ups: LISTEN/NOTIFY
 

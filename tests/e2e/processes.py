@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -18,6 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from cronui.store import lockholder
 
 
 def cronui(env: Mapping[str, str], *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -65,7 +68,7 @@ def query(db: Mapping[str, str] | str, sql: str, params: tuple[Any, ...] = ()) -
         con.close()
 
 
-def wait_for(pred: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+def wait_for(pred: Callable[[], bool], timeout: float = 20.0, what: str = "", poll: float = 0.05) -> None:
     """Until `pred()` holds (a database busy meanwhile is asked again), or fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -74,8 +77,25 @@ def wait_for(pred: Callable[[], bool], timeout: float = 20.0, what: str = "") ->
                 return
         except sqlite3.OperationalError:
             pass
-        time.sleep(0.05)
+        time.sleep(poll)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop_at(proc: subprocess.Popen[str], db: str, *, inside_write: bool, timeout: float = 60.0) -> int:
+    """Stop `proc` (SIGSTOP) at a moment it holds the SQLite file's write lock (`inside_write`) or does not,
+    continuing and stopping it again until it is so; the number of tries it took."""
+    deadline = time.monotonic() + timeout
+    tries = 0
+    while time.monotonic() < deadline:
+        tries += 1
+        proc.send_signal(signal.SIGSTOP)
+        while lockholder.process_state(proc.pid) not in ("T", None) and time.monotonic() < deadline:
+            time.sleep(0.0005)
+        if (lockholder.write_lock_holder(db) == proc.pid) == inside_write:
+            return tries
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(random.uniform(0.0, 0.01))
+    raise AssertionError(f"could not stop pid {proc.pid} {'inside' if inside_write else 'outside'} a write")
 
 
 def lease_pid(env: Mapping[str, str]) -> int | None:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.processes import Processes, cronui, lease_pid, query, wait_for
+from cronui.store import lockholder
+from tests.e2e.processes import Processes, cronui, lease_pid, query, stop_at, wait_for
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 
@@ -80,7 +81,8 @@ def test_a_holder_frozen_past_its_lease_is_stopped_before_the_job_runs_again(env
     standby = start()
     wait_for(lambda: running(env) == 1, timeout=15, what="a running run")
     [(first_id,)] = query(env, "SELECT id FROM runs WHERE status = 'running'")
-    frozen.send_signal(signal.SIGSTOP)  # past the 3 s lease: the standby takes over while it sleeps
+    # past the 3 s lease, between two of its writes (inside one, see the next test): the standby takes over
+    stop_at(frozen, env["CRONUI_DB"], inside_write=False)
     wait_for(lambda: lease_pid(env) == standby.pid, timeout=15, what="the standby's takeover")
     wait_for(
         lambda: query(env, "SELECT status FROM runs WHERE id = ?", (first_id,))[0][0] == "interrupted",
@@ -98,6 +100,62 @@ def test_a_holder_frozen_past_its_lease_is_stopped_before_the_job_runs_again(env
         assert p.wait(timeout=20) == 0
     assert overlaps(tmp_path) == 0
     assert frozen_cpu < 1.0, f"a standby that lost its lease used {frozen_cpu:.2f} s of CPU in 2 s"
+
+
+CHATTY = "for i in $(seq 1 300); do echo line $i; sleep 0.01; done"  # output written every few ms
+
+
+def test_a_holder_stopped_inside_a_write_is_ended_so_the_standby_can_take_over(env, start, tmp_path):
+    """A holder stopped holding SQLite's write lock keeps everyone from writing: once its lease has expired
+    the standby on the same host ends it (SIGKILL), takes over, recovers its run and runs the job again."""
+    cronui(env, "jobs", "add", "chatty", "--schedule", "every 1s", "--shell", guarded(tmp_path, CHATTY),
+           "--misfire", "skip")  # fmt: skip
+    frozen = start()
+    wait_for(lambda: lease_pid(env) == frozen.pid, what="the first holder")
+    standby = start()
+    wait_for(lambda: running(env) == 1, timeout=15, what="a running run")
+    [(first_id,)] = query(env, "SELECT id FROM runs WHERE status = 'running'")
+    stop_at(frozen, env["CRONUI_DB"], inside_write=True)
+    assert frozen.wait(timeout=30) == -signal.SIGKILL
+    wait_for(lambda: lease_pid(env) == standby.pid, timeout=15, what="the standby's takeover")
+    wait_for(
+        lambda: query(env, "SELECT status FROM runs WHERE id = ?", (first_id,))[0][0] == "interrupted",
+        timeout=15,
+        what="the stopped holder's run recorded interrupted",
+    )
+    wait_for(
+        lambda: query(env, "SELECT COUNT(*) FROM runs WHERE id > ? AND status = 'succeeded'", (first_id,))[0][0] >= 1,
+        timeout=20,
+        what="the job run to its end under the new holder",
+    )
+    standby.send_signal(signal.SIGTERM)
+    assert standby.wait(timeout=20) == 0
+    assert overlaps(tmp_path) == 0
+    log = Path(standby.log_path).read_text()  # type: ignore[attr-defined]
+    assert f"the scheduler lease of pid {frozen.pid}" in log and "ending it (SIGKILL)" in log, log[-3000:]
+
+
+def test_ctrl_z_stops_the_daemon_between_writes_only(env, start, tmp_path):
+    """SIGTSTP (ctrl-Z in a terminal) stops the daemon, never inside a write: stopped there, it would keep
+    every other process out of the database. `fg` (SIGCONT) and it carries on."""
+    cronui(env, "jobs", "add", "chatty", "--schedule", "every 1s", "--shell", CHATTY, "--misfire", "skip")
+    daemon = start()
+    wait_for(lambda: running(env) == 1, timeout=15, what="a running run")
+    for _ in range(20):
+        wait_for(lambda: lockholder.write_lock_holder(env["CRONUI_DB"]) == daemon.pid, poll=0, what="a write")
+        daemon.send_signal(signal.SIGTSTP)  # while it writes: it stops once that write is over
+        wait_for(lambda: lockholder.process_state(daemon.pid) == "T", timeout=10, what="the daemon stopped")
+        assert lockholder.write_lock_holder(env["CRONUI_DB"]) != daemon.pid
+        daemon.send_signal(signal.SIGCONT)
+        time.sleep(0.03)
+    done = query(env, "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")[0][0]
+    wait_for(
+        lambda: query(env, "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")[0][0] > done,
+        timeout=20,
+        what="the job running on after fg",
+    )
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=20) == 0
 
 
 def test_jobs_run_wait_without_a_daemon_keeps_its_lease_while_a_daemon_starts(env, start, tmp_path):

@@ -1,0 +1,65 @@
+"""Who holds a SQLite file's write lock, read from the OS: what a standby relies on to tell a holder that
+is stopped inside a write (it keeps everyone out) from one stopped between writes."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cronui.store import lockholder
+
+pytestmark = pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux /proc/locks")
+
+WRITER = """
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+con.execute("INSERT INTO t VALUES (1)")
+print("in", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "x.db"
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("CREATE TABLE t (x)")
+    con.close()
+    return path
+
+
+def test_the_process_inside_a_write_is_named_and_a_free_file_names_none(db: Path) -> None:
+    reader = sqlite3.connect(db)  # keeps the -shm file open, as a running cronui does
+    reader.execute("SELECT * FROM t").fetchall()
+    assert lockholder.write_lock_holder(db) is None
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "in"
+        assert lockholder.write_lock_holder(db) == writer.pid
+        assert lockholder.process_state(writer.pid) in ("S", "R")
+        writer.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 5
+        while lockholder.process_state(writer.pid) != "T" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert lockholder.process_state(writer.pid) == "T"
+        assert lockholder.write_lock_holder(db) == writer.pid  # stopped, it keeps the lock
+        assert "sqlite3" in lockholder.command_line(writer.pid)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert lockholder.write_lock_holder(db) is None  # the kernel dropped it with the process
+    assert lockholder.process_state(writer.pid) is None
+    reader.close()
+
+
+def test_no_shm_file_or_no_proc_means_nothing_known(tmp_path: Path, db: Path) -> None:
+    assert lockholder.write_lock_holder(tmp_path / "missing.db") is None
+    assert lockholder.write_lock_holder(db, locks=tmp_path / "no-such-locks") is None
