@@ -60,16 +60,40 @@ def _key(table: str, columns: Sequence[str]) -> list[str]:
     return ["id"] if "id" in columns else [c for c in ("job_id", "key") if c in columns]
 
 
-class _SQLiteSide:
+class _Reading:
+    """What both backends read the same way; `mark` is the backend's first query parameter."""
+
+    mark = "?"
+
     def __init__(self, store: Any) -> None:
         self.store = store
 
-    async def columns(self, table: str) -> list[str]:
-        return [row[1] for row in await self.store.fetch_all(f"PRAGMA table_info({table})")]
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(await self.store.fetch_all(sql, params))
 
     async def count(self, table: str) -> int:
-        row = await self.store.fetch_one(f"SELECT COUNT(*) FROM {table}")
-        return int(row[0])
+        return int((await self._rows(f"SELECT COUNT(*) FROM {table}"))[0][0])
+
+    async def batches(self, table: str, columns: Sequence[str]) -> AsyncIterator[list[tuple[Any, ...]]]:
+        cols = ", ".join(columns)
+        key = _key(table, columns)
+        if key != ["id"]:
+            yield [tuple(r) for r in await self._rows(f"SELECT {cols} FROM {table} ORDER BY {', '.join(key)}")]
+            return
+        after = None
+        at = columns.index("id")
+        while True:
+            where, params = ("", ()) if after is None else (f"WHERE id > {self.mark}", (after,))
+            rows = await self._rows(f"SELECT {cols} FROM {table} {where} ORDER BY id LIMIT {BATCH}", params)
+            if not rows:
+                return
+            yield [tuple(r) for r in rows]
+            after = rows[-1][at]
+
+
+class _SQLiteSide(_Reading):
+    async def columns(self, table: str) -> list[str]:
+        return [row[1] for row in await self.store.fetch_all(f"PRAGMA table_info({table})")]
 
     async def last_id(self, table: str) -> int:
         row = await self.store.fetch_one(
@@ -78,24 +102,6 @@ class _SQLiteSide:
             (table,),
         )
         return int(row[0])
-
-    async def batches(self, table: str, columns: Sequence[str]) -> AsyncIterator[list[tuple[Any, ...]]]:
-        cols = ", ".join(columns)
-        key = _key(table, columns)
-        if key != ["id"]:
-            yield [
-                tuple(r) for r in await self.store.fetch_all(f"SELECT {cols} FROM {table} ORDER BY {', '.join(key)}")
-            ]
-            return
-        after = None
-        at = columns.index("id")
-        while True:
-            where, params = ("", ()) if after is None else ("WHERE id > ?", (after,))
-            rows = await self.store.fetch_all(f"SELECT {cols} FROM {table} {where} ORDER BY id LIMIT {BATCH}", params)
-            if not rows:
-                return
-            yield [tuple(r) for r in rows]
-            after = rows[-1][at]
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[_Writer]:
@@ -125,10 +131,15 @@ class _SQLiteWriter:
         )
 
 
-class _PostgresSide:
+class _PostgresSide(_Reading):
+    mark = "$1"
+
     def __init__(self, store: Any) -> None:
-        self.store = store
+        super().__init__(store)
         self._types: dict[str, dict[str, str]] = {}
+
+    async def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(await self.store.fetch_all(sql, *params))
 
     async def columns(self, table: str) -> list[str]:
         rows = await self.store.fetch_all(
@@ -139,33 +150,12 @@ class _PostgresSide:
         self._types[table] = {r[0]: r[1] for r in rows}
         return [r[0] for r in rows]
 
-    async def count(self, table: str) -> int:
-        return int((await self.store.fetch_one(f"SELECT COUNT(*) FROM {table}"))[0])
-
     async def last_id(self, table: str) -> int:
         row = await self.store.fetch_one(
             f"SELECT GREATEST((SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
             f"FROM {_sequence(table)}), (SELECT MAX(id) FROM {table}), 0)"
         )
         return int(row[0])
-
-    async def batches(self, table: str, columns: Sequence[str]) -> AsyncIterator[list[tuple[Any, ...]]]:
-        cols = ", ".join(columns)
-        key = _key(table, columns)
-        if key != ["id"]:
-            yield [
-                tuple(r) for r in await self.store.fetch_all(f"SELECT {cols} FROM {table} ORDER BY {', '.join(key)}")
-            ]
-            return
-        after = None
-        at = columns.index("id")
-        while True:
-            where, params = ("", ()) if after is None else ("WHERE id > $1", (after,))
-            rows = await self.store.fetch_all(f"SELECT {cols} FROM {table} {where} ORDER BY id LIMIT {BATCH}", *params)
-            if not rows:
-                return
-            yield [tuple(r) for r in rows]
-            after = rows[-1][at]
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[_Writer]:

@@ -174,3 +174,27 @@ def test_a_copy_into_sqlite_lands_in_a_new_file_from_another_sqlite_file(capsys,
     code, _, err = cli(capsys, "db", "copy", "--to", f"sqlite:///{tmp_path / 'copy.db'}")
     assert code == 0, err
     assert rows(tmp_path / "copy.db") == rows(cli_db)
+
+
+def test_tables_longer_than_a_batch_are_copied_whole_and_in_order(capsys, cli_db: Path, pg: str, tmp_path: Path):
+    async def many() -> None:
+        store = SQLiteStore(cli_db)
+        await store.open()
+        try:
+            job = make_job("busy")
+            await store.create_job(job)
+            run = await store.insert_run(Run(job_id=job.id, trigger=Trigger.MANUAL, scheduled_for=T0, queued_at=T0))
+            assert run is not None
+            await store.append_events([RunEvent(EventKind.OUTPUT, T0 + i, run.id, job.id) for i in range(1201)])
+        finally:
+            await store.close()
+
+    asyncio.run(many())
+    before = rows(cli_db)
+    code, out, err = cli(capsys, "db", "copy", "--to", pg)
+    assert code == 0, err
+    assert "1201 run events" in out
+    back = tmp_path / "back.db"
+    code, out, err = cli(capsys, "--db", str(back), "db", "copy", "--from", pg)
+    assert code == 0, err
+    assert rows(back)["run_events"] == before["run_events"]
