@@ -15,7 +15,7 @@ from cronui.cli import main
 from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.engine.executors.base import Outcome, RunContext
-from cronui.model import Job, RunStatus, TargetKind
+from cronui.model import Job, Run, RunStatus, TargetKind
 
 
 def ms(text: str) -> int:
@@ -73,6 +73,20 @@ async def settle(engine: Engine) -> int | None:
         if not engine.dispatcher.active:
             return wake
         await engine.dispatcher.wait_idle()
+
+
+async def run_to_end(eng: Engine, name: str) -> list[Run]:
+    """Run a job now and follow its retries to the final attempt (and its delivery)."""
+    first = await eng.control.trigger(name)
+    for _ in range(500):
+        await settle(eng)
+        attempts = await eng.store.attempts(first.id)
+        last = attempts[-1]
+        if last.status.is_final:
+            await eng.dispatcher.wait_deliveries()
+            return await eng.store.attempts(first.id)
+        await asyncio.sleep(max(0.01, (last.not_before - eng.clock.now_ms()) / 1000))
+    raise AssertionError("the run did not finish")
 
 
 async def run_until(engine: Engine, clock: FakeClock, until: int) -> None:

@@ -34,14 +34,6 @@ async def chat() -> AsyncIterator[ScriptedChat]:
 
 
 @pytest.fixture
-async def sink() -> AsyncIterator[Sink]:
-    s = Sink()
-    await s.start()
-    yield s
-    await s.stop()
-
-
-@pytest.fixture
 async def eng(store: SQLiteStore, settings: Settings, clock: FakeClock) -> AsyncIterator[Engine]:
     settings.prices["m"] = PRICE
     e = Engine(store, settings, clock, rng=random.Random(7))

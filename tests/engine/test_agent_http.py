@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 
 import pytest
 
 from cronui.config import Price
-from cronui.engine.engine import Engine
-from cronui.model import EventKind, Job, Run, RunStatus, TargetKind, Trigger
+from cronui.model import EventKind, Job, RunStatus, TargetKind, Trigger
 from cronui.targets import Delivery
 from tests.engine.servers import ChatServer
-from tests.helpers import settle
+from tests.helpers import run_to_end
 
 
 def agent_job(name: str, llm: ChatServer, model: str = "echo", **target: object) -> Job:
@@ -23,20 +21,6 @@ def agent_job(name: str, llm: ChatServer, model: str = "echo", **target: object)
 
 def http_job(name: str, url: str, **target: object) -> Job:
     return Job(name=name, schedule="@yearly", timezone="UTC", kind=TargetKind.HTTP, target={"url": url, **target})
-
-
-async def run_to_end(eng: Engine, name: str) -> list[Run]:
-    """Run a job now and follow its retries to the final attempt (and its delivery)."""
-    first = await eng.control.trigger(name)
-    for _ in range(500):
-        await settle(eng)
-        attempts = await eng.store.attempts(first.id)
-        last = attempts[-1]
-        if last.status.is_final:
-            await eng.dispatcher.wait_deliveries()
-            return await eng.store.attempts(first.id)
-        await asyncio.sleep(max(0.01, (last.not_before - eng.clock.now_ms()) / 1000))
-    raise AssertionError("the run did not finish")
 
 
 async def test_streamed_reply_usage_cost_and_milestones_in_order(eng, llm, settings, monkeypatch):

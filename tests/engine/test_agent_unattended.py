@@ -13,12 +13,11 @@ from typing import Any
 import pytest
 
 from cronui.config import Price
-from cronui.engine.engine import Engine
-from cronui.model import Job, Run, RunStatus, TargetKind
+from cronui.model import Job, RunStatus, TargetKind
 from cronui.present import run_json
 from cronui.targets import Delivery
 from tests.engine.servers import Request, Server, Sink, send, sse
-from tests.helpers import settle
+from tests.helpers import run_to_end
 
 USAGE = {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}
 
@@ -88,20 +87,6 @@ def agent_job(name: str, chat: ScriptedChat, model: str, retries: int = 0, **tar
 def delivered(job: Job, sink: Sink) -> Job:
     job.delivery = Delivery(mode="always", to=f"{sink.url}/ok", format="json")
     return job
-
-
-async def run_to_end(eng: Engine, name: str) -> list[Run]:
-    """Run a job now and follow its retries to the final attempt (and its delivery)."""
-    first = await eng.control.trigger(name)
-    for _ in range(500):
-        await settle(eng)
-        attempts = await eng.store.attempts(first.id)
-        last = attempts[-1]
-        if last.status.is_final:
-            await eng.dispatcher.wait_deliveries()
-            return await eng.store.attempts(first.id)
-        await asyncio.sleep(max(0.01, (last.not_before - eng.clock.now_ms()) / 1000))
-    raise AssertionError("the run did not finish")
 
 
 # ---------------------------------------------------------------- sentinels

@@ -7,7 +7,7 @@ from __future__ import annotations
 from cronui.engine.executors.http import MILESTONE_TEXT_CAP
 from cronui.model import Job, RunStatus, TargetKind
 from cronui.secrets import MASK
-from tests.engine.test_agent_http import run_to_end
+from tests.helpers import run_to_end
 
 
 async def test_agent_setup_milestone_holds_the_rendered_request_masked_and_capped(eng, llm, monkeypatch):
