@@ -11,6 +11,7 @@ or 429; nothing is changed by a request that fails.
 # objects local to create_app (the bearer schemes), and string annotations could not be resolved.
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -111,6 +112,7 @@ def _problem(e: Exception) -> list[dict[str, str]]:
 def masked_job(data: dict[str, Any]) -> dict[str, Any]:
     """A job's JSON with literal credentials masked, as the job-file diff masks them: env and header
     values whose names look secret (`Authorization`, `API_TOKEN`). `${env:NAME}` references stay."""
+    data = _masked_delivery(data)
     target = data.get("target")
     if not isinstance(target, dict):
         return data
@@ -122,6 +124,19 @@ def masked_job(data: dict[str, Any]) -> dict[str, Any]:
             prefix = "env" if table == "env" else f"{kind}.headers"
             out[table] = {k: _masked_value(f"{prefix}.{k}", v) for k, v in values.items()}
     return {**data, "target": out}
+
+
+def _masked_delivery(data: dict[str, Any]) -> dict[str, Any]:
+    """Webhook URLs are themselves the secret: their path is masked (`${env:NAME}` references stay)."""
+    delivery = data.get("delivery")
+    if not isinstance(delivery, dict):
+        return data
+    out = dict(delivery)
+    for name, key in (("to", "deliver_to"), ("alert_to", "alert_to")):
+        value = delivery.get(name)
+        if isinstance(value, str):
+            out[name] = json.loads(show_value(key, value))
+    return {**data, "delivery": out}
 
 
 def _masked_value(key: str, value: Any) -> Any:
@@ -474,6 +489,8 @@ def _merged(entry: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]
                 else:
                     table[sub] = _unmasked(subval, table.get(sub))
             out[key] = table
+        elif key in ("deliver_to", "alert_to") and isinstance(out.get(key), str):
+            out[key] = out[key] if value == json.loads(show_value(key, out[key])) else value
         else:
             out[key] = value
     return out
