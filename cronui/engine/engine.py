@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import random
-import signal
 import socket
 import uuid
 from collections.abc import Mapping
@@ -27,10 +26,10 @@ from cronui.engine.executors import containment
 from cronui.engine.executors.containment import mark, node_host, pid_alive
 from cronui.engine.executors.shell import LEADERS
 from cronui.engine.faults import LAST_FAULT_KEY, Backoff, FaultPersisted, FaultState
+from cronui.engine.frozen import end_stopped_writer
 from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, Lease, RunEvent, RunStatus, TargetKind
 from cronui.schedule import Schedule, ScheduleError, parse
-from cronui.store import lockholder
 from cronui.store.base import DueJob, Node, SlotWrite, Store, StoreError
 from cronui.store.faults import StoreFault, StoreGone
 
@@ -128,7 +127,7 @@ class Engine:
             return await self._beat()
         now = self.clock.now_ms()
         ttl_ms = int(self.settings.lease.ttl * 1000)
-        await self._end_frozen_writer(now)
+        await end_stopped_writer(self.store, self.pid, self.host, now, waited=False)
         me = Lease(self.node, self.host, self.pid, self.address, now, now + ttl_ms)
         got = await self.store.acquire_lease(me, now, self._holder_alive)
         self.holder = got
@@ -140,38 +139,6 @@ class Engine:
             return True
         self.holding = False
         return False
-
-    async def _end_frozen_writer(self, now: int) -> bool:
-        """SQLite: a holder stopped (SIGSTOP) inside a write keeps the file's write lock, and then nothing can
-        be written by anyone (no takeover, no run recorded) until it continues. Once its lease has expired,
-        a process taking over on the same host ends it with SIGKILL, as PostgreSQL ends a session idle in a
-        transaction past its timeout: the kernel drops its locks and its runs are recovered as a kill -9's
-        are. A holder stopped between writes is left alone: the takeover needs nothing from it."""
-        if self.store.multi_node:
-            return False
-        try:
-            lease = await self.store.get_lease()
-        except StoreError:
-            return False  # the fault is reported by the caller's try
-        if lease is None or lease.expires_at > now or lease.host != self.host or lease.pid == self.pid:
-            return False
-        if self.store.write_lock_holder() != lease.pid or lockholder.process_state(lease.pid) != "T":
-            return False
-        log.warning(
-            "the scheduler lease of pid %d (%s) expired %.1fs ago and that process is stopped holding the "
-            "database's write lock: nothing can be written until it ends; ending it (SIGKILL)",
-            lease.pid,
-            lockholder.command_line(lease.pid) or "?",
-            (now - lease.expires_at) / 1000,
-        )
-        try:
-            os.kill(lease.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            return True  # gone meanwhile: its lock with it
-        except PermissionError as e:
-            log.warning("could not end pid %d (%s): the database stays locked until it continues", lease.pid, e)
-            return False
-        return True
 
     async def _beat(self) -> bool:
         """Cluster mode: every node schedules; its heartbeat (the nodes table) is what says it lives. A
@@ -419,7 +386,9 @@ class Engine:
                         if wake_at is not None:
                             delay = min(delay, (wake_at - self.clock.now_ms()) / 1000)
                 except StoreFault as e:
-                    if e.kind == "locked" and await self._end_frozen_writer(self.clock.now_ms()):
+                    if e.kind == "locked" and await end_stopped_writer(
+                        self.store, self.pid, self.host, self.clock.now_ms(), waited=True
+                    ):
                         next_renew = 0.0  # the lock is free now: take the lease over at once
                         continue
                     delay = self._fault_retry(e, loop.time(), backoff, tried)

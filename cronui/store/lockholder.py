@@ -54,3 +54,18 @@ def command_line(pid: int) -> str:
     except OSError:
         return ""
     return raw.rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+
+
+def is_cronui(pid: int) -> bool:
+    """Whether the process runs cronui itself (`cronui ...`, `python -m cronui ...`, `python .../cronui ...`),
+    not merely names a cronui file (`sqlite3 ~/.local/share/cronui/cronui.db`)."""
+    try:
+        argv = (PROC / str(pid) / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return False
+    names = [os.path.basename(a.decode(errors="replace")) for a in argv[:3]]
+    if names and names[0] == "cronui":
+        return True
+    if names and names[0].startswith("python"):
+        return names[1:3] == ["-m", "cronui"] or names[1:2] == ["cronui"]
+    return False

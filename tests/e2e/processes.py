@@ -88,8 +88,10 @@ def stop_at(proc: subprocess.Popen[str], db: str, *, inside_write: bool, timeout
     tries = 0
     while time.monotonic() < deadline:
         tries += 1
+        if proc.poll() is not None:
+            raise AssertionError(f"pid {proc.pid} ended (exit code {proc.returncode}) before it could be stopped so")
         proc.send_signal(signal.SIGSTOP)
-        while lockholder.process_state(proc.pid) not in ("T", None) and time.monotonic() < deadline:
+        while lockholder.process_state(proc.pid) not in ("T", "Z", None) and time.monotonic() < deadline:
             time.sleep(0.0005)
         if (lockholder.write_lock_holder(db) == proc.pid) == inside_write:
             return tries

@@ -132,7 +132,8 @@ def test_a_holder_stopped_inside_a_write_is_ended_so_the_standby_can_take_over(e
     assert standby.wait(timeout=20) == 0
     assert overlaps(tmp_path) == 0
     log = Path(standby.log_path).read_text()  # type: ignore[attr-defined]
-    assert f"the scheduler lease of pid {frozen.pid}" in log and "ending it (SIGKILL)" in log, log[-3000:]
+    assert f"pid {frozen.pid} (" in log and "scheduler lease expired" in log, log[-3000:]
+    assert "ending it (SIGKILL)" in log, log[-3000:]
 
 
 def test_ctrl_z_stops_the_daemon_between_writes_only(env, start, tmp_path):
@@ -156,6 +157,32 @@ def test_ctrl_z_stops_the_daemon_between_writes_only(env, start, tmp_path):
     )
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=20) == 0
+
+
+def test_a_cronui_apply_stopped_inside_its_write_does_not_stop_the_scheduler(env, start, tmp_path):
+    """`cronui apply` stopped (SIGSTOP) in the middle of its one transaction keeps SQLite's write lock: the
+    scheduler, its own writes refused past the busy timeout, ends it instead of giving up; the half-applied
+    file is rolled back with it, and the jobs run on."""
+    cronui(env, "jobs", "add", "tick", "--schedule", "every 1s", "--shell", "true", "--misfire", "skip")
+    daemon = start()
+    wait_for(lambda: query(env, "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")[0][0] >= 1, what="a run")
+    jobs = tmp_path / "many.toml"
+    jobs.write_text("".join(f'[[job]]\nname = "j{i}"\nschedule = "@yearly"\nshell = "true"\n' for i in range(4000)))
+    apply = start("apply", str(jobs))
+    stop_at(apply, env["CRONUI_DB"], inside_write=True)
+    assert apply.wait(timeout=40) == -signal.SIGKILL
+    done = query(env, "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")[0][0]
+    wait_for(
+        lambda: query(env, "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")[0][0] > done + 1,
+        timeout=20,
+        what="the job running on",
+    )
+    assert query(env, "SELECT COUNT(*) FROM jobs")[0][0] == 1  # nothing of the stopped apply was kept
+    assert daemon.poll() is None
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=20) == 0
+    log = Path(daemon.log_path).read_text()  # type: ignore[attr-defined]
+    assert f"pid {apply.pid} (" in log and "waited out the busy timeout" in log, log[-3000:]
 
 
 def test_jobs_run_wait_without_a_daemon_keeps_its_lease_while_a_daemon_starts(env, start, tmp_path):

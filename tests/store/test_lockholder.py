@@ -63,3 +63,26 @@ def test_the_process_inside_a_write_is_named_and_a_free_file_names_none(db: Path
 def test_no_shm_file_or_no_proc_means_nothing_known(tmp_path: Path, db: Path) -> None:
     assert lockholder.write_lock_holder(tmp_path / "missing.db") is None
     assert lockholder.write_lock_holder(db, locks=tmp_path / "no-such-locks") is None
+
+
+def test_a_cronui_process_is_told_from_one_that_only_names_a_cronui_file(tmp_path: Path) -> None:
+    folder = tmp_path / "cronui"
+    folder.mkdir()
+    script = folder / "cronui"  # an installed entry point is a script named cronui
+    script.write_text("import time\ntime.sleep(60)\n")
+    procs = {
+        "module": [sys.executable, "-m", "cronui", "--version"],
+        "script": [sys.executable, str(script)],
+        "names a file": [sys.executable, "-c", "import time; time.sleep(60)", str(folder / "cronui.db")],
+    }
+    started = {k: subprocess.Popen(v, stdout=subprocess.DEVNULL) for k, v in procs.items()}
+    try:
+        started["module"].send_signal(signal.SIGSTOP)  # read it before it exits
+        assert lockholder.is_cronui(started["module"].pid)
+        assert lockholder.is_cronui(started["script"].pid)
+        assert not lockholder.is_cronui(started["names a file"].pid)
+    finally:
+        for p in started.values():
+            p.kill()
+            p.wait()
+    assert not lockholder.is_cronui(started["script"].pid)  # gone

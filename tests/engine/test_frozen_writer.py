@@ -1,0 +1,56 @@
+"""What a scheduler does about a process stopped holding SQLite's write lock (cronui/engine/frozen.py): only
+a cronui process is ever ended; anything else is named in a warning and left as it is."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cronui.engine.frozen import end_stopped_writer
+from cronui.store import lockholder
+from cronui.store.sqlite import SQLiteStore
+
+pytestmark = pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux /proc/locks")
+
+WRITER = """
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+con.execute("INSERT INTO state (key, value) VALUES ('x', 'y')")
+print("in", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_a_stopped_sqlite3_shell_holding_the_lock_is_named_and_left_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SQLiteStore(tmp_path / "cronui.db")
+    await store.open()
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path / "cronui.db")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "in"
+        writer.send_signal(signal.SIGSTOP)
+        while lockholder.process_state(writer.pid) != "T":
+            time.sleep(0.005)
+        with caplog.at_level(logging.WARNING):
+            ended = await end_stopped_writer(store, 1, "here", int(time.time() * 1000), waited=True)
+        assert not ended
+        assert writer.poll() is None and lockholder.process_state(writer.pid) == "T"
+        assert f"held by pid {writer.pid}" in caplog.text and f"kill -CONT {writer.pid}" in caplog.text
+        # not waited yet (a standby's look before its try): nothing said, nothing done
+        caplog.clear()
+        assert not await end_stopped_writer(store, 1, "here", int(time.time() * 1000), waited=False)
+        assert caplog.text == ""
+    finally:
+        writer.kill()
+        writer.wait()
+        await store.close()
