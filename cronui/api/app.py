@@ -11,6 +11,7 @@ or 429; nothing is changed by a request that fails.
 # objects local to create_app (the bearer schemes), and string annotations could not be resolved.
 
 import asyncio
+import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -23,7 +24,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cronui import bounds
-from cronui.api.access import RateLimit, hook_token_matches, same_token
+from cronui.api.access import hook_token_matches, same_token
 from cronui.cli.common import UsageError, json_text, parse_int
 from cronui.config import ConfigError, Settings
 from cronui.engine.clock import Clock, SystemClock
@@ -38,7 +39,7 @@ from cronui.reports import job_report, stats_json, status_report
 from cronui.schedule import ScheduleError
 from cronui.secrets import MASK
 from cronui.store import Store
-from cronui.store.base import DuplicateJobName, RunFilter, StoreError, stats_from_rows
+from cronui.store.base import CapReached, DuplicateJobName, RunCap, RunFilter, StoreError, stats_from_rows
 from cronui.store.events import EventCursor
 from cronui.store.postgres import redacted
 from cronui.timefmt import iso_utc
@@ -48,7 +49,7 @@ SOURCE = "api"  # a job added through the API says so (`source`), as the CLI's s
 EVENT_POLL_S = 0.2  # how often an event stream reads the log when it had nothing new
 SSE_PING_S = 15  # an idle event stream sends a comment this often (proxies keep it open; a gone client shows)
 HOOK_MAX_BYTES = 64 * 1024  # a hook request's body: larger ones are refused (413)
-HOOK_RATE = (10, 60.0)  # hook runs per job: at most 10 in any 60 seconds (429 beyond)
+HOOK_RATE = RunCap(10, 60_000)  # hook runs per job: at most 10 in any 60 seconds, cluster-wide (429 beyond)
 OVERALL_DURATIONS = 10_000  # stats: the overall median and p95 come from the latest this many finished runs
 MAX_BUCKETS = 10_000  # timeline: how many buckets one request may ask for
 FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
@@ -65,7 +66,7 @@ class ApiState:
     token: str | None  # None: no API token (a loopback address only)
     clock: Clock = field(default_factory=SystemClock)
     hook_max_bytes: int = HOOK_MAX_BYTES
-    hook_limit: RateLimit = field(default_factory=lambda: RateLimit(*HOOK_RATE))
+    hook_limit: RunCap = HOOK_RATE
     event_poll_s: float = EVENT_POLL_S
 
 
@@ -418,16 +419,19 @@ def create_app(state: ApiState) -> FastAPI:
                 401, "missing or wrong trigger token (`cronui jobs token NAME` prints one)", headers=_CHALLENGE
             )
         payload = await _read_capped(request, state.hook_max_bytes)
-        wait = state.hook_limit.allow(job.name)
-        if wait is not None:
-            limit = state.hook_limit
+        request_note = {"method": "POST", "url": f"/hooks/{job.name}", "payload": payload}
+        try:
+            # counted from the runs table as the run is inserted: every server on the database shares it
+            run = await control.trigger(job.name, request=request_note, cap=state.hook_limit)
+        except CapReached as e:
+            wait_s = max(1, math.ceil(e.wait_ms / 1000))
             raise ApiError(
                 429,
-                f"job {job.name!r}: at most {limit.count} hook runs in {limit.window_s:g}s; try again in {wait:.0f}s",
-                headers={"Retry-After": str(max(1, round(wait)))},
-            )
-        request_note = {"method": "POST", "url": f"/hooks/{job.name}", "payload": payload}
-        return run_json(await control.trigger(job.name, request=request_note))
+                f"job {job.name!r}: at most {e.cap.count} hook runs in {e.cap.window_ms / 1000:g}s; "
+                f"try again in {wait_s}s",
+                headers={"Retry-After": str(wait_s)},
+            ) from None
+        return run_json(run)
 
     return app
 
