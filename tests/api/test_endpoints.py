@@ -71,6 +71,43 @@ async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme(a
     assert any(s.get("scheme") == "bearer" for s in doc["components"]["securitySchemes"].values())
 
 
+async def test_the_openapi_document_says_every_refusal_and_its_shape(api: Api) -> None:
+    doc = (await api.anon.get("/api/v1/openapi.json")).json()
+    assert "HTTPValidationError" not in doc["components"]["schemas"], "FastAPI's own 422 shape is never answered"
+    refusal = doc["components"]["schemas"]["Refusal"]
+    assert refusal["required"] == ["error"] and set(refusal["properties"]) == {"error", "problems"}
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            assert {"400", "401", "422"} <= set(op["responses"]), (method, path)
+            for code, response in op["responses"].items():
+                if code.startswith("4"):
+                    shape = response["content"]["application/json"]["schema"]
+                    assert shape == {"$ref": "#/components/schemas/Refusal"}, (method, path, code)
+    hook = doc["paths"]["/hooks/{name}"]["post"]["responses"]
+    assert {"413", "429"} <= set(hook) and "Retry-After" in hook["429"]["headers"]
+    runs = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/runs"]["get"]["parameters"]}
+    assert (runs["limit"]["type"], runs["limit"]["minimum"], runs["limit"]["maximum"]) == ("integer", 1, 100_000)
+    assert "succeeded" in runs["status"]["items"]["enum"]
+
+
+async def test_an_unknown_query_parameter_or_method_is_refused_saying_what_is_known(api: Api) -> None:
+    await api.add("a")
+    r = await api.client.get("/api/v1/runs", params={"sinec": "1h"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "unknown query parameter 'sinec' (expected: before, job, limit, since, status)"
+    assert r.json()["problems"] == [{"field": "sinec", "problem": "unknown query parameter"}]
+    r = await api.client.post("/api/v1/jobs/a/run", params={"now": "1"})
+    assert r.status_code == 400 and "(expected: none)" in r.json()["error"]
+    assert (await api.client.get("/api/v1/runs")).json() == [], "the refused request started no run"
+    r = await api.anon.get("/api/v1/runs", params={"sinec": "1h"})
+    assert r.status_code == 401, "the token is checked first"
+    # a method a path does not answer to: 405, and Allow names every one it does
+    r = await api.client.put("/api/v1/jobs/a", json={})
+    assert r.status_code == 405 and r.headers["allow"] == "DELETE, GET, PATCH", r.headers
+    r = await api.client.delete("/api/v1/jobs")
+    assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
+
+
 class Lines(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
