@@ -151,6 +151,76 @@ def refused(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {code: {**_REFUSALS[code], "model": Refusal} for code in sorted({400, 401, 422, *codes})}
 
 
+def _maybe(kind: str | dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [kind if isinstance(kind, dict) else {"type": kind}, {"type": "null"}]}
+
+
+_TIME = {"type": "string", "format": "date-time"}
+# A run as every endpoint shows it (`runs show --json`): the document says each field, so the property-based
+# run checks every run a response carries against it.
+RUN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "integer"},
+        "job": _maybe("string"),
+        "status": {"type": "string", "enum": [str(s) for s in RunStatus]},
+        "trigger": {"type": "string"},
+        "attempt": {"type": "integer", "minimum": 1},
+        "scheduled_for": _maybe(_TIME),
+        "queued_at": _maybe(_TIME),
+        "started_at": _maybe(_TIME),
+        "finished_at": _maybe(_TIME),
+        "duration_ms": _maybe("integer"),
+        "exit_code": _maybe("integer"),
+        "signal": _maybe("integer"),
+        "error": _maybe("string"),
+        "reason": _maybe("string"),
+        "missed_count": {"type": "integer"},
+        "output": {"type": "string"},
+        "stderr": {"type": "string"},
+        "output_bytes": {"type": "integer"},
+        "stderr_bytes": {"type": "integer"},
+        "milestones": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"name": {"type": "string"}, "at": _maybe(_TIME)}},
+        },
+        "node": _maybe("string"),
+        "retry_of": _maybe("integer"),
+        "triggered_by": _maybe("integer"),
+        "http_status": _maybe("integer"),
+        "tokens": _maybe(
+            {
+                "type": "object",
+                "properties": {k: _maybe("integer") for k in ("prompt_tokens", "completion_tokens", "total_tokens")},
+            }
+        ),
+        "cost_usd": _maybe("number"),
+        "cost_source": _maybe("string"),
+        "model": _maybe("string"),
+        "models_failed": {"type": "array", "items": {"type": "object"}},
+        "tool_calls": {"type": "array", "items": {"type": "object"}},
+        "delivery_status": _maybe("string"),
+    },
+}
+RUN_SCHEMA["required"] = list(RUN_SCHEMA["properties"])
+LOGS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "job", "status", "stdout", "stderr"],
+    "properties": {
+        "id": {"type": "integer"},
+        "job": _maybe("string"),
+        "status": {"type": "string", "enum": [str(s) for s in RunStatus]},
+        "stdout": {"type": "string"},
+        "stderr": {"type": "string"},
+    },
+}
+
+
+def answers(status: int, schema: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """An endpoint's success response, described field by field."""
+    return {status: {"content": {"application/json": {"schema": schema}}}}
+
+
 # ---------------------------------------------------------------- masking
 
 
@@ -333,7 +403,7 @@ def create_app(state: ApiState) -> FastAPI:
     @app.post(
         f"{PREFIX}/jobs/{{name}}/run",
         dependencies=api,
-        responses=refused(404),
+        responses={**refused(404), **answers(202, RUN_SCHEMA)},
         status_code=202,
         summary="run a job now",
     )
@@ -353,7 +423,7 @@ def create_app(state: ApiState) -> FastAPI:
     @app.get(
         f"{PREFIX}/runs",
         dependencies=api,
-        responses=refused(400, 404, 422),
+        responses={**refused(400, 404, 422), **answers(200, {"type": "array", "items": RUN_SCHEMA})},
         summary="runs, newest first (`runs list --json`)",
     )
     async def list_runs(
@@ -387,7 +457,7 @@ def create_app(state: ApiState) -> FastAPI:
     @app.get(
         f"{PREFIX}/runs/{{run_id}}",
         dependencies=api,
-        responses=refused(400, 404),
+        responses={**refused(400, 404), **answers(200, RUN_SCHEMA)},
         summary="one run (`runs show --json`)",
     )
     async def get_run(run_id: RunId) -> dict[str, Any]:
@@ -396,7 +466,7 @@ def create_app(state: ApiState) -> FastAPI:
     @app.post(
         f"{PREFIX}/runs/{{run_id}}/cancel",
         dependencies=api,
-        responses=refused(400, 404, 409),
+        responses={**refused(400, 404, 409), **answers(200, RUN_SCHEMA)},
         summary="cancel a pending or running run",
     )
     async def cancel_run(run_id: RunId) -> dict[str, Any]:
@@ -407,7 +477,10 @@ def create_app(state: ApiState) -> FastAPI:
         return run_json(await control.cancel(found.id))
 
     @app.get(
-        f"{PREFIX}/runs/{{run_id}}/logs", dependencies=api, responses=refused(400, 404), summary="a run's output so far"
+        f"{PREFIX}/runs/{{run_id}}/logs",
+        dependencies=api,
+        responses={**refused(400, 404), **answers(200, LOGS_SCHEMA)},
+        summary="a run's output so far",
     )
     async def run_logs(run_id: RunId) -> dict[str, Any]:
         run = await _get_run(store, run_id)
@@ -544,7 +617,7 @@ def create_app(state: ApiState) -> FastAPI:
         "/hooks/{name}",
         status_code=202,
         dependencies=[Depends(only_known_query)],
-        responses=refused(400, 413, 429),
+        responses={**refused(400, 413, 429), **answers(202, RUN_SCHEMA)},
         summary="start a run of a job with its own trigger token",
     )
     async def hook(

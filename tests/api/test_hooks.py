@@ -6,7 +6,9 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from cronui.api.app import ApiState
@@ -28,6 +30,15 @@ async def token(capsys: pytest.CaptureFixture[str], settings: Settings, name: st
 
 def bearer(value: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {value}"}
+
+
+async def assert_documented(api: Api, *runs: dict[str, Any]) -> None:
+    """Each run is one the OpenAPI document describes, field by field."""
+    doc = (await api.anon.get("/api/v1/openapi.json")).json()
+    schema = doc["paths"]["/api/v1/runs/{run_id}"]["get"]["responses"]["200"]["content"]["application/json"]
+    validator = jsonschema_rs.Draft202012Validator(schema["schema"])
+    for run in runs:
+        validator.validate(run)
 
 
 async def test_a_hook_with_the_jobs_token_runs_it_with_the_body_as_payload(
@@ -130,6 +141,7 @@ async def test_a_retried_hook_run_gets_the_same_payload(
     retry = await api.final(retry["id"])
     assert (retry["status"], retry["attempt"], retry["retry_of"]) == ("succeeded", 2, first["id"])
     assert retry["output"] == '2:{"ref": "v2"}\nsecond line'
+    await assert_documented(api, r.json(), first, retry)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -195,6 +207,7 @@ async def test_an_agent_job_gets_the_payload_in_its_message(
         assert run["status"] == "succeeded", run
         sent = llm.requests[-1].json()["messages"][-1]["content"]
         assert sent == "Triage this alert: disk full on db-1 (job triage)"
+        await assert_documented(api, run)
         await api.final((await api.client.post("/api/v1/jobs/triage/run")).json()["id"])
         assert llm.requests[-1].json()["messages"][-1]["content"] == "Triage this alert:  (job triage)"
     finally:
