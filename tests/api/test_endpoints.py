@@ -429,3 +429,36 @@ async def test_with_no_token_set_a_loopback_server_asks_for_none(settings: Setti
             await api.anon.post("/api/v1/jobs", json={"name": "a", "schedule": "every 1h", "shell": "true"})
         ).status_code == 201
         assert (await api.anon.post("/hooks/a")).status_code == 401, "a hook still needs the job's own token"
+
+
+async def test_an_agent_jobs_headers_and_webhook_urls_are_masked_everywhere_a_job_shows(api: Api) -> None:
+    entry = {
+        "name": "agent",
+        "schedule": "every 1h",
+        "agent": {
+            "base_url": "http://127.0.0.1:9/v1",
+            "model": "m",
+            "message": "hi",
+            "headers": {"X-Api-Key": "literal-secret-3", "X-Trace": "shown"},
+        },
+        "deliver_to": "https://hooks.slack.com/services/T0/B0/literal-secret-4",
+        "alert_to": "https://discord.com/api/webhooks/1/literal-secret-5",
+    }
+    r = await api.client.post("/api/v1/jobs", json=entry)
+    assert r.status_code == 201, r.text
+    assert r.json()["target"]["headers"] == {"X-Api-Key": MASK, "X-Trace": "shown"}
+    responses = [r]
+    for method, path in (
+        ("GET", "/api/v1/jobs"),
+        ("GET", "/api/v1/jobs/agent"),
+        ("PATCH", "/api/v1/jobs/agent"),
+        ("POST", "/api/v1/jobs/agent/disable"),
+        ("POST", "/api/v1/jobs/agent/enable"),
+        ("GET", "/api/v1/status"),
+        ("DELETE", "/api/v1/jobs/agent"),
+    ):
+        body = {"description": "d"} if method == "PATCH" else None
+        responses.append(await api.client.request(method, path, json=body))
+    for r in responses:
+        assert r.status_code < 300, r.text
+        assert "literal-secret" not in r.text, (r.request.method, r.request.url, r.text)
