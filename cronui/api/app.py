@@ -37,7 +37,7 @@ from cronui.jobfile.entry import EntryReader
 from cronui.jobfile.export import export_entry
 from cronui.jobfile.view import show_value
 from cronui.jobs import _DURATION_RE, JobError, parse_duration  # the pattern: what the document says a duration is
-from cronui.model import EventKind, Job, Run, RunStatus
+from cronui.model import EventKind, Job, Run, RunStatus, TargetKind
 from cronui.present import event_json, job_json, run_json
 from cronui.reports import job_report, stats_json, status_report
 from cronui.schedule import ScheduleError
@@ -203,6 +203,68 @@ RUN_SCHEMA: dict[str, Any] = {
     },
 }
 RUN_SCHEMA["required"] = list(RUN_SCHEMA["properties"])
+
+
+def _object(properties: dict[str, Any]) -> dict[str, Any]:
+    """An object with every one of `properties` (more may come: a client ignores those it does not know)."""
+    return {"type": "object", "required": list(properties), "properties": properties}
+
+
+_NAMES = {"type": "array", "items": {"type": "string"}}
+# A job as a list shows it (`jobs list --json`), in full (`jobs show --json`), and with its stats.
+_JOB_HEAD = {
+    "id": {"type": "integer"},
+    "name": {"type": "string"},
+    "schedule": {"type": "string"},
+    "timezone": {"type": "string"},
+    "kind": {"type": "string", "enum": [str(k) for k in TargetKind]},
+    "enabled": {"type": "boolean"},
+    "next_run_at": _maybe(_TIME),
+    "last_status": _maybe({"type": "string", "enum": [str(s) for s in RunStatus]}),
+}
+JOB_HEAD_SCHEMA = _object(_JOB_HEAD)
+JOB_SCHEMA = _object(
+    {
+        **_JOB_HEAD,
+        "description": {"type": "string"},
+        "auto_disabled": _maybe("string"),
+        "target": {"type": "object"},
+        "overlap": {"type": "string"},
+        "queue_limit": {"type": "integer"},
+        "misfire": {"type": "string"},
+        "misfire_grace_s": {"type": "number"},
+        "pool": _maybe("string"),
+        "node_label": _maybe("string"),
+        "retries": {"type": "integer", "minimum": 0},
+        "retry_delay_s": {"type": "number"},
+        "timeout_s": {"type": "number"},
+        "on_success": _NAMES,
+        "on_failure": _NAMES,
+        "tags": _NAMES,
+        "source": {"type": "string"},
+        "consecutive_failures": {"type": "integer"},
+        "created_at": _maybe(_TIME),
+        "updated_at": _maybe(_TIME),
+    }
+)
+STATS_SCHEMA = _object(
+    {
+        "runs": {"type": "integer"},
+        "success_rate": _maybe("number"),
+        "median_ms": _maybe("number"),
+        "p95_ms": _maybe("number"),
+        "total_tokens": {"type": "integer"},
+        "cost_usd": _maybe("number"),
+    }
+)
+JOB_REPORT_SCHEMA = {
+    **JOB_SCHEMA,
+    "required": [*JOB_SCHEMA["required"], "stats"],
+    "properties": {
+        **JOB_SCHEMA["properties"],
+        "stats": _object({window: STATS_SCHEMA for window in ("all", "last_7d", "last_30d")}),
+    },
+}
 LOGS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "job", "status", "stdout", "stderr"],
@@ -334,7 +396,7 @@ def create_app(state: ApiState) -> FastAPI:
     @app.get(
         f"{PREFIX}/jobs",
         dependencies=api,
-        responses=refused(),
+        responses={**refused(), **answers(200, {"type": "array", "items": JOB_HEAD_SCHEMA})},
         response_model=list[dict[str, Any]],
         summary="every job (`jobs list --json`)",
     )
@@ -346,7 +408,7 @@ def create_app(state: ApiState) -> FastAPI:
     @app.post(
         f"{PREFIX}/jobs",
         dependencies=api,
-        responses=refused(400, 409, 422),
+        responses={**refused(400, 409, 422), **answers(201, JOB_SCHEMA)},
         status_code=201,
         summary="add a job, given as in a job file",
     )
@@ -362,7 +424,7 @@ def create_app(state: ApiState) -> FastAPI:
     @app.get(
         f"{PREFIX}/jobs/{{name}}",
         dependencies=api,
-        responses=refused(404),
+        responses={**refused(404), **answers(200, JOB_REPORT_SCHEMA)},
         summary="one job with its stats (`jobs show --json`)",
     )
     async def get_job(name: str) -> dict[str, Any]:
@@ -372,7 +434,7 @@ def create_app(state: ApiState) -> FastAPI:
     @app.patch(
         f"{PREFIX}/jobs/{{name}}",
         dependencies=api,
-        responses=refused(400, 404, 409, 422),
+        responses={**refused(400, 404, 409, 422), **answers(200, JOB_SCHEMA)},
         summary="change a job: the job-file keys given replace its own",
     )
     async def edit_job(
@@ -394,7 +456,7 @@ def create_app(state: ApiState) -> FastAPI:
     @app.delete(
         f"{PREFIX}/jobs/{{name}}",
         dependencies=api,
-        responses=refused(400, 404),
+        responses={**refused(400, 404), **answers(200, JOB_HEAD_SCHEMA)},
         summary="remove a job (its runs are kept)",
     )
     async def remove_job(name: str) -> dict[str, Any]:
@@ -410,11 +472,21 @@ def create_app(state: ApiState) -> FastAPI:
     async def run_job(name: str) -> dict[str, Any]:
         return run_json(await control.trigger(name))
 
-    @app.post(f"{PREFIX}/jobs/{{name}}/enable", dependencies=api, responses=refused(404), summary="enable a job")
+    @app.post(
+        f"{PREFIX}/jobs/{{name}}/enable",
+        dependencies=api,
+        responses={**refused(404), **answers(200, JOB_SCHEMA)},
+        summary="enable a job",
+    )
     async def enable_job(name: str) -> dict[str, Any]:
         return masked_job(job_json(await control.set_enabled(name, True), full=True))
 
-    @app.post(f"{PREFIX}/jobs/{{name}}/disable", dependencies=api, responses=refused(404), summary="disable a job")
+    @app.post(
+        f"{PREFIX}/jobs/{{name}}/disable",
+        dependencies=api,
+        responses={**refused(404), **answers(200, JOB_SCHEMA)},
+        summary="disable a job",
+    )
     async def disable_job(name: str) -> dict[str, Any]:
         return masked_job(job_json(await control.set_enabled(name, False), full=True))
 

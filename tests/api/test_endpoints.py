@@ -12,7 +12,7 @@ import pytest
 from cronui.cli import main
 from cronui.config import Settings
 from cronui.secrets import MASK
-from tests.api.conftest import TOKEN, Api, running_api
+from tests.api.conftest import TOKEN, Api, assert_documented, running_api
 
 ENDPOINTS = [
     ("GET", "/api/v1/status"),
@@ -462,3 +462,9 @@ async def test_an_agent_jobs_headers_and_webhook_urls_are_masked_everywhere_a_jo
     for r in responses:
         assert r.status_code < 300, r.text
         assert "literal-secret" not in r.text, (r.request.method, r.request.url, r.text)
+    # and each is the job the OpenAPI document describes, field by field
+    for r, path in zip(responses, ["/api/v1/jobs", "/api/v1/jobs", *["/api/v1/jobs/{name}"] * 2], strict=False):
+        await assert_documented(api, r.request.method, path, r)
+    for r, verb in zip(responses[4:6], ("disable", "enable"), strict=True):
+        await assert_documented(api, "POST", f"/api/v1/jobs/{{name}}/{verb}", r)
+    await assert_documented(api, "DELETE", "/api/v1/jobs/{name}", responses[-1])
