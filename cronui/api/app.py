@@ -265,6 +265,33 @@ JOB_REPORT_SCHEMA = {
         "stats": _object({window: STATS_SCHEMA for window in ("all", "last_7d", "last_30d")}),
     },
 }
+STATS_REPORT_SCHEMA = _object(
+    {
+        "since": _maybe(_TIME),
+        "overall": STATS_SCHEMA,
+        "jobs": {"type": "object", "additionalProperties": STATS_SCHEMA},
+    }
+)
+TIMELINE_SCHEMA = _object(
+    {
+        "job": _maybe("string"),
+        "since": _TIME,
+        "bucket_s": {"type": "number"},
+        "buckets": {
+            "type": "array",
+            "items": _object(
+                {
+                    "at": _TIME,
+                    "runs": {
+                        "type": "object",
+                        "propertyNames": {"enum": [str(s) for s in RunStatus]},
+                        "additionalProperties": {"type": "integer", "minimum": 1},
+                    },
+                }
+            ),
+        },
+    }
+)
 LOGS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "job", "status", "stdout", "stderr"],
@@ -572,7 +599,10 @@ def create_app(state: ApiState) -> FastAPI:
     # ------------------------------------------------------------ stats and timeline
 
     @app.get(
-        f"{PREFIX}/stats", dependencies=api, responses=refused(400, 422), summary="finished runs per job and overall"
+        f"{PREFIX}/stats",
+        dependencies=api,
+        responses={**refused(400, 422), **answers(200, STATS_REPORT_SCHEMA)},
+        summary="finished runs per job and overall",
     )
     async def get_stats(
         since: Annotated[
@@ -616,7 +646,7 @@ def create_app(state: ApiState) -> FastAPI:
     @app.get(
         f"{PREFIX}/timeline",
         dependencies=api,
-        responses=refused(400, 404, 422),
+        responses={**refused(400, 404, 422), **answers(200, TIMELINE_SCHEMA)},
         summary="runs per time bucket and status",
     )
     async def get_timeline(

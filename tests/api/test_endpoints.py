@@ -346,7 +346,9 @@ async def test_stats_and_timeline(api: Api) -> None:
     await api.add("idle")
     for name in ("ok", "ok", "ok", "bad"):
         await api.final((await api.client.post(f"/api/v1/jobs/{name}/run")).json()["id"])
-    stats = (await api.client.get("/api/v1/stats")).json()
+    r = await api.client.get("/api/v1/stats")
+    await assert_documented(api, "GET", "/api/v1/stats", r)
+    stats = r.json()
     assert stats["overall"]["runs"] == 4 and stats["overall"]["success_rate"] == 0.75
     assert stats["overall"]["median_ms"] is not None
     assert stats["jobs"]["ok"]["runs"] == 3 and stats["jobs"]["ok"]["success_rate"] == 1.0
@@ -362,7 +364,9 @@ async def test_stats_and_timeline(api: Api) -> None:
     assert (await api.client.get("/api/v1/stats", params={"since": "7d"})).json()["overall"]["runs"] == 4
     assert (await api.client.get("/api/v1/stats", params={"since": "x"})).status_code == 400
 
-    tl = (await api.client.get("/api/v1/timeline", params={"since": "1h", "bucket": "1h"})).json()
+    r = await api.client.get("/api/v1/timeline", params={"since": "1h", "bucket": "1h"})
+    await assert_documented(api, "GET", "/api/v1/timeline", r)
+    tl = r.json()
     assert sum(sum(b["runs"].values()) for b in tl["buckets"]) == 4
     assert tl["bucket_s"] == 3600
     only = (await api.client.get("/api/v1/timeline", params={"job": "bad"})).json()
