@@ -674,17 +674,22 @@ def create_app(state: ApiState) -> FastAPI:
 
     async def stream_start(
         job: str | None = None,
-        last_event_id: Annotated[str | None, Header(description="resume after this event")] = None,
+        last_event_id: Annotated[
+            str | None, Header(description="resume after this event", json_schema_extra=_whole(0, MAX_ID))
+        ] = None,
     ) -> tuple[int | None, int | None]:
         """Checked before the stream opens, so a bad request gets its status: (job id, event id to resume after)."""
         job_id = None if job is None else (await control.job(job)).id
-        after = None if last_event_id is None else parse_int(last_event_id, "Last-Event-ID", 0, 2**62)
+        after = None if last_event_id is None else parse_int(last_event_id, "Last-Event-ID", 0, MAX_ID)
         return job_id, after
 
     @app.get(
         f"{PREFIX}/events",
         dependencies=api,
-        responses=refused(400, 404, 422),
+        responses={
+            **refused(400, 404, 422),
+            200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "the stream"},
+        },
         response_class=EventSourceResponse,
         summary="Server-Sent Events: the live event stream (`runs tail --json`), resumable with Last-Event-ID",
     )

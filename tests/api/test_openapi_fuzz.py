@@ -77,8 +77,9 @@ def api_schema(server_url: str) -> schemathesis.BaseSchema:
     return schema
 
 
-# the event stream never ends, so a request for it that is right never returns: tested in test_events
+# the event stream never ends, so a request for it that is right never returns: its own test below
 schema = schemathesis.pytest.from_fixture("api_schema").exclude(path="/api/v1/events")
+stream = schemathesis.pytest.from_fixture("api_schema").include(path="/api/v1/events")
 
 
 @schema.parametrize()
@@ -91,3 +92,22 @@ def test_every_response_is_one_the_document_describes(case: schemathesis.Case, s
         case.validate_response(response, excluded_checks=beyond)
         if not headers and case.path != "/api/v1/openapi.json":  # nothing is granted without a token
             assert 400 <= response.status_code < 500, (case.method, case.formatted_path, response.text)
+
+
+@stream.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+def test_the_event_stream_opens_or_says_why_not_as_the_document_describes(
+    case: schemathesis.Case, server_url: str
+) -> None:
+    for headers in ({"Authorization": f"Bearer {TOKEN}"}, {}):
+        sent = case.as_transport_kwargs(base_url=server_url, headers=headers)
+        with httpx.stream(
+            sent["method"], sent["url"], headers=sent.get("headers"), params=sent.get("params"), timeout=10
+        ) as response:
+            if response.status_code == 200:  # it opened: what it sends is tested in test_events
+                assert headers, "nothing is streamed without the token"
+                assert response.headers["content-type"].startswith("text/event-stream")
+                continue
+            response.read()
+            assert 400 <= response.status_code < 500, (case.formatted_path, sent.get("params"), response.text)
+            case.validate_response(response)
