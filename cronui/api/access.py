@@ -8,9 +8,7 @@ import hmac
 import ipaddress
 import os
 import secrets
-import time
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from cronui.config import ConfigError, Settings
 from cronui.model import Job
@@ -85,24 +83,3 @@ async def hook_token_matches(store: Store, job: Job, given: str) -> bool:
     """Whether `given` is `job`'s current trigger token."""
     stored = await store.get_state(HOOK_TOKEN_KEY.format(job_id=job.id))
     return stored is not None and hmac.compare_digest(_digest(given), stored)
-
-
-class RateLimit:
-    """At most `count` hook runs per job in any `window_s` seconds (a sliding window, in this process)."""
-
-    def __init__(self, count: int, window_s: float, now: Callable[[], float] = time.monotonic) -> None:
-        self.count = count
-        self.window_s = window_s
-        self._now = now
-        self._seen: dict[str, deque[float]] = {}
-
-    def allow(self, key: str) -> float | None:
-        """None, and the request counted, when `key` is within its limit; else the seconds until it is."""
-        now = self._now()
-        seen = self._seen.setdefault(key, deque())
-        while seen and seen[0] <= now - self.window_s:
-            seen.popleft()
-        if len(seen) >= self.count:
-            return seen[0] + self.window_s - now
-        seen.append(now)
-        return None

@@ -13,7 +13,7 @@ from cronui.engine.clock import Clock
 from cronui.jobs import JobError, chain_problems, check_chain_graph, check_chains, job_errors, validate
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.schedule import parse
-from cronui.store.base import Store
+from cronui.store.base import RunCap, Store
 from cronui.store.wakeup import poke as poke  # a caller that knows an address may poke it directly
 
 PAUSED_KEY = "paused"
@@ -202,9 +202,10 @@ class Control:
 
     # ------------------------------------------------------------ runs
 
-    async def trigger(self, name: str, request: dict[str, Any] | None = None) -> Run:
+    async def trigger(self, name: str, request: dict[str, Any] | None = None, cap: RunCap | None = None) -> Run:
         """Run now: a pending manual run, which the scheduling process starts at once. `request` is the
-        HTTP request that asked for it (`POST /hooks/NAME`), its body the run's payload."""
+        HTTP request that asked for it (`POST /hooks/NAME`), its body the run's payload; with `cap`, the
+        store refuses it (CapReached) when the job's hook runs reached it."""
         job = await self.job(name)
         assert job.id is not None
         now = self.clock.now_ms()
@@ -216,7 +217,8 @@ class Control:
                 queued_at=now,
                 not_before=now,
                 request=request,
-            )
+            ),
+            cap,
         )
         assert run is not None and run.id is not None
         run.job_name = job.name

@@ -59,6 +59,15 @@ class SchemaTooNew(StoreError):
     pass
 
 
+class CapReached(Exception):
+    """A run not inserted: its RunCap is reached. `wait_ms`: until the oldest counted run leaves the window."""
+
+    def __init__(self, cap: RunCap, wait_ms: int) -> None:
+        super().__init__(f"at most {cap.count} runs in {cap.window_ms / 1000:g}s")
+        self.cap = cap
+        self.wait_ms = wait_ms
+
+
 @dataclass
 class RunFilter:
     job_id: int | None = None
@@ -264,6 +273,33 @@ class Claim:
     skipped: list[Run] = field(default_factory=list)  # pending runs an overlap, queue limit or budget turned away
 
 
+@dataclass(frozen=True)
+class RunCap:
+    """At most `count` hook runs of the run's job (manual runs that carry a request) queued in any
+    `window_ms` before the run's `queued_at`. Counted from the runs table in the transaction that inserts
+    the run, so servers racing on one database cannot both pass: the limit holds for the whole cluster."""
+
+    count: int
+    window_ms: int
+
+    def wait_ms(self, newest: Sequence[int], now: int) -> int | None:
+        """None when a run may be added at `now`, given the counted runs' queued_at, newest first (at most
+        `count` of them); else how long until the oldest of those leaves the window."""
+        if len(newest) < self.count:
+            return None
+        # a racing call that read the clock after this one may have inserted first: a run queued after `now`
+        # is at most a window away
+        return min(self.window_ms, max(1, newest[self.count - 1] + self.window_ms - now))
+
+
+# The cap's count: the job's hook runs in the window, newest first (a retry carries the request too, but it
+# is the same hook call's run again, so only manual runs count).
+CAPPED_RUNS = (
+    "SELECT queued_at FROM runs WHERE job_id = ? AND trigger = 'manual' AND request IS NOT NULL "
+    "AND queued_at > ? ORDER BY queued_at DESC LIMIT ?"
+)
+
+
 @dataclass
 class RunEnd:
     """A run's final state as the engine recorded it, and what follows from it.
@@ -317,7 +353,8 @@ class Store(Protocol):
     async def due_jobs(self, now: int) -> list[DueJob]: ...
     async def next_wakeup(self, now: int) -> int | None: ...
     async def materialize(self, writes: Sequence[SlotWrite]) -> list[Run]: ...
-    async def insert_run(self, run: Run) -> Run | None: ...
+    # with a cap, CapReached when it is reached (the run is not inserted)
+    async def insert_run(self, run: Run, cap: RunCap | None = None) -> Run | None: ...
     async def claim(self, node: str, now: int, lease_ms: int, limits: ClaimLimits) -> Claim: ...
     async def finish_runs(self, ends: Sequence[RunEnd]) -> list[Recorded | None]: ...
     # run leases, on the store's clock (PostgreSQL's `now()`; SQLite, one host: the caller's `now`), each

@@ -64,10 +64,12 @@ from cronui.model import (
     Trigger,
 )
 from cronui.store.base import (
+    CAPPED_RUNS,
     EVENT_COLUMNS,
     JOB_HEAD_SELECT,
     RUN_CODECS,
     RUN_COLUMNS,
+    CapReached,
     Claim,
     ClaimLimits,
     DueJob,
@@ -78,6 +80,7 @@ from cronui.store.base import (
     Node,
     PruneResult,
     Recorded,
+    RunCap,
     RunEnd,
     RunFilter,
     SchemaTooNew,
@@ -109,6 +112,7 @@ from cronui.store.pg_schema import (
 )
 from cronui.store.sqlite import (
     END_COLUMNS,
+    FOLLOW_COLUMNS,
     NEW_RUN_COLUMNS,
     _failure_effect,
     _host_pattern,
@@ -587,8 +591,16 @@ class PostgresStore:
             runs = [run for w in writes if w.runs and w.expected != w.next_run_at and w.job_id in won for run in w.runs]
             return await self._insert_runs(con, runs)
 
-    async def insert_run(self, run: Run) -> Run | None:
+    async def insert_run(self, run: Run, cap: RunCap | None = None) -> Run | None:
         async with self._tx() as con:
+            if cap is not None:
+                # the job's row lock makes capped inserts of one job take turns across nodes; NO KEY leaves
+                # other runs' inserts (their foreign key's share lock) unblocked
+                await con.execute("SELECT 1 FROM jobs WHERE id = $1 FOR NO KEY UPDATE", run.job_id)
+                rows = await con.fetch(_qmarks(CAPPED_RUNS), run.job_id, run.queued_at - cap.window_ms, cap.count)
+                wait = cap.wait_ms([row[0] for row in rows], run.queued_at)
+                if wait is not None:
+                    raise CapReached(cap, wait)
             inserted = await self._insert_runs(con, [run], RUN_COLUMNS)
         return inserted[0] if inserted else None
 
@@ -728,6 +740,7 @@ class PostgresStore:
             for i in live:
                 end = ends[i]
                 if end.retry is not None:
+                    end.retry.request = end.run.request  # every attempt of a hook's run gets its payload
                     follow.append((i, end.retry))
                     continue
                 rec = results[i]
@@ -745,7 +758,7 @@ class PostgresStore:
                         queued_at=now,
                     )
                     follow.append((i, chained))
-            inserted = {id(run) for run in await self._insert_runs(con, [run for _, run in follow])}
+            inserted = {id(run) for run in await self._insert_runs(con, [run for _, run in follow], FOLLOW_COLUMNS)}
             for i, run in follow:
                 rec = results[i]
                 if rec is not None and id(run) in inserted:

@@ -163,6 +163,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX runs_costed ON runs(finished_at) WHERE cost_usd IS NOT NULL;
     """,
+    # v8: a job's hook runs by when they were queued, for the per-job hook limit counted as each is inserted
+    """
+    CREATE INDEX runs_hooked ON runs(job_id, queued_at) WHERE trigger = 'manual' AND request IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -27,9 +27,11 @@ from cronui.model import (
     Trigger,
 )
 from cronui.store.base import (
+    CAPPED_RUNS,
     JOB_HEAD_SELECT,
     RUN_CODECS,
     RUN_COLUMNS,
+    CapReached,
     Claim,
     ClaimLimits,
     DueJob,
@@ -38,6 +40,7 @@ from cronui.store.base import (
     Node,
     PruneResult,
     Recorded,
+    RunCap,
     RunEnd,
     SlotWrite,
     StoreError,
@@ -121,6 +124,9 @@ NEW_RUN_COLUMNS = (
     "job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at not_before "
     "finished_at"
 ).split()
+
+# What a retry or chained run is inserted with: a retry carries its first attempt's request (a hook's payload).
+FOLLOW_COLUMNS = [*NEW_RUN_COLUMNS, "request"]
 
 # A run's columns that never change once it exists.
 _FIXED_RUN_COLUMNS = frozenset(
@@ -361,8 +367,14 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                 ]
             return await self._insert_runs(db, runs)
 
-    async def insert_run(self, run: Run) -> Run | None:
-        async with self.transaction() as db:
+    async def insert_run(self, run: Run, cap: RunCap | None = None) -> Run | None:
+        async with self.transaction() as db:  # a write transaction: one at a time, so the count holds
+            if cap is not None:
+                args = (run.job_id, run.queued_at - cap.window_ms, cap.count)
+                async with db.execute(CAPPED_RUNS, args) as cur:
+                    wait = cap.wait_ms([row[0] for row in await cur.fetchall()], run.queued_at)
+                if wait is not None:
+                    raise CapReached(cap, wait)
             inserted = await self._insert_runs(db, [run], RUN_COLUMNS)
         return inserted[0] if inserted else None
 
@@ -485,6 +497,7 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
             for i in live:
                 end = ends[i]
                 if end.retry is not None:
+                    end.retry.request = end.run.request  # every attempt of a hook's run gets its payload
                     follow.append((i, end.retry))
                     continue
                 for name in end.chain_to:
@@ -508,7 +521,7 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                             ),
                         )
                     )
-            inserted = {id(run) for run in await self._insert_runs(db, [run for _, run in follow])}
+            inserted = {id(run) for run in await self._insert_runs(db, [run for _, run in follow], FOLLOW_COLUMNS)}
             for i, run in follow:
                 rec = results[i]
                 if rec is not None and id(run) in inserted:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import jsonschema_rs
 import pytest
 
 from cronui.api.app import ApiState
@@ -52,6 +53,15 @@ class Api:
                 return dict(r.json())
             assert asyncio.get_running_loop().time() < deadline, f"run #{run_id} still {r.json()['status']}"
             await asyncio.sleep(0.05)
+
+
+async def assert_documented(api: Api, method: str, path: str, response: httpx.Response) -> None:
+    """The response is one the OpenAPI document describes for `method path` (the path as the document
+    names it, e.g. /api/v1/runs/{run_id}), field by field."""
+    doc = (await api.anon.get("/api/v1/openapi.json")).json()
+    described = doc["paths"][path][method.lower()]["responses"][str(response.status_code)]
+    validator = jsonschema_rs.Draft202012Validator(described["content"]["application/json"]["schema"])
+    validator.validate(response.json())
 
 
 @contextlib.asynccontextmanager

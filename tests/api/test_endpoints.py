@@ -12,7 +12,7 @@ import pytest
 from cronui.cli import main
 from cronui.config import Settings
 from cronui.secrets import MASK
-from tests.api.conftest import TOKEN, Api, running_api
+from tests.api.conftest import TOKEN, Api, assert_documented, running_api
 
 ENDPOINTS = [
     ("GET", "/api/v1/status"),
@@ -69,6 +69,43 @@ async def test_the_openapi_document_lists_every_endpoint_and_the_bearer_scheme(a
         assert method.lower() in doc["paths"][templated], (method, templated)
     assert "post" in doc["paths"]["/hooks/{name}"]
     assert any(s.get("scheme") == "bearer" for s in doc["components"]["securitySchemes"].values())
+
+
+async def test_the_openapi_document_says_every_refusal_and_its_shape(api: Api) -> None:
+    doc = (await api.anon.get("/api/v1/openapi.json")).json()
+    assert "HTTPValidationError" not in doc["components"]["schemas"], "FastAPI's own 422 shape is never answered"
+    refusal = doc["components"]["schemas"]["Refusal"]
+    assert refusal["required"] == ["error"] and set(refusal["properties"]) == {"error", "problems"}
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            assert {"400", "401", "422"} <= set(op["responses"]), (method, path)
+            for code, response in op["responses"].items():
+                if code.startswith("4"):
+                    shape = response["content"]["application/json"]["schema"]
+                    assert shape == {"$ref": "#/components/schemas/Refusal"}, (method, path, code)
+    hook = doc["paths"]["/hooks/{name}"]["post"]["responses"]
+    assert {"413", "429"} <= set(hook) and "Retry-After" in hook["429"]["headers"]
+    runs = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/runs"]["get"]["parameters"]}
+    assert (runs["limit"]["type"], runs["limit"]["minimum"], runs["limit"]["maximum"]) == ("integer", 1, 100_000)
+    assert "succeeded" in runs["status"]["items"]["enum"]
+
+
+async def test_an_unknown_query_parameter_or_method_is_refused_saying_what_is_known(api: Api) -> None:
+    await api.add("a")
+    r = await api.client.get("/api/v1/runs", params={"sinec": "1h"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "unknown query parameter 'sinec' (expected: before, job, limit, since, status)"
+    assert r.json()["problems"] == [{"field": "sinec", "problem": "unknown query parameter"}]
+    r = await api.client.post("/api/v1/jobs/a/run", params={"now": "1"})
+    assert r.status_code == 400 and "(expected: none)" in r.json()["error"]
+    assert (await api.client.get("/api/v1/runs")).json() == [], "the refused request started no run"
+    r = await api.anon.get("/api/v1/runs", params={"sinec": "1h"})
+    assert r.status_code == 401, "the token is checked first"
+    # a method a path does not answer to: 405, and Allow names every one it does
+    r = await api.client.put("/api/v1/jobs/a", json={})
+    assert r.status_code == 405 and r.headers["allow"] == "DELETE, GET, PATCH", r.headers
+    r = await api.client.delete("/api/v1/jobs")
+    assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
 
 
 class Lines(logging.Handler):
@@ -309,7 +346,9 @@ async def test_stats_and_timeline(api: Api) -> None:
     await api.add("idle")
     for name in ("ok", "ok", "ok", "bad"):
         await api.final((await api.client.post(f"/api/v1/jobs/{name}/run")).json()["id"])
-    stats = (await api.client.get("/api/v1/stats")).json()
+    r = await api.client.get("/api/v1/stats")
+    await assert_documented(api, "GET", "/api/v1/stats", r)
+    stats = r.json()
     assert stats["overall"]["runs"] == 4 and stats["overall"]["success_rate"] == 0.75
     assert stats["overall"]["median_ms"] is not None
     assert stats["jobs"]["ok"]["runs"] == 3 and stats["jobs"]["ok"]["success_rate"] == 1.0
@@ -325,7 +364,9 @@ async def test_stats_and_timeline(api: Api) -> None:
     assert (await api.client.get("/api/v1/stats", params={"since": "7d"})).json()["overall"]["runs"] == 4
     assert (await api.client.get("/api/v1/stats", params={"since": "x"})).status_code == 400
 
-    tl = (await api.client.get("/api/v1/timeline", params={"since": "1h", "bucket": "1h"})).json()
+    r = await api.client.get("/api/v1/timeline", params={"since": "1h", "bucket": "1h"})
+    await assert_documented(api, "GET", "/api/v1/timeline", r)
+    tl = r.json()
     assert sum(sum(b["runs"].values()) for b in tl["buckets"]) == 4
     assert tl["bucket_s"] == 3600
     only = (await api.client.get("/api/v1/timeline", params={"job": "bad"})).json()
@@ -392,3 +433,42 @@ async def test_with_no_token_set_a_loopback_server_asks_for_none(settings: Setti
             await api.anon.post("/api/v1/jobs", json={"name": "a", "schedule": "every 1h", "shell": "true"})
         ).status_code == 201
         assert (await api.anon.post("/hooks/a")).status_code == 401, "a hook still needs the job's own token"
+
+
+async def test_an_agent_jobs_headers_and_webhook_urls_are_masked_everywhere_a_job_shows(api: Api) -> None:
+    entry = {
+        "name": "agent",
+        "schedule": "every 1h",
+        "agent": {
+            "base_url": "http://127.0.0.1:9/v1",
+            "model": "m",
+            "message": "hi",
+            "headers": {"X-Api-Key": "literal-secret-3", "X-Trace": "shown"},
+        },
+        "deliver_to": "https://hooks.slack.com/services/T0/B0/literal-secret-4",
+        "alert_to": "https://discord.com/api/webhooks/1/literal-secret-5",
+    }
+    r = await api.client.post("/api/v1/jobs", json=entry)
+    assert r.status_code == 201, r.text
+    assert r.json()["target"]["headers"] == {"X-Api-Key": MASK, "X-Trace": "shown"}
+    responses = [r]
+    for method, path in (
+        ("GET", "/api/v1/jobs"),
+        ("GET", "/api/v1/jobs/agent"),
+        ("PATCH", "/api/v1/jobs/agent"),
+        ("POST", "/api/v1/jobs/agent/disable"),
+        ("POST", "/api/v1/jobs/agent/enable"),
+        ("GET", "/api/v1/status"),
+        ("DELETE", "/api/v1/jobs/agent"),
+    ):
+        body = {"description": "d"} if method == "PATCH" else None
+        responses.append(await api.client.request(method, path, json=body))
+    for r in responses:
+        assert r.status_code < 300, r.text
+        assert "literal-secret" not in r.text, (r.request.method, r.request.url, r.text)
+    # and each is the job the OpenAPI document describes, field by field
+    for r, path in zip(responses, ["/api/v1/jobs", "/api/v1/jobs", *["/api/v1/jobs/{name}"] * 2], strict=False):
+        await assert_documented(api, r.request.method, path, r)
+    for r, verb in zip(responses[4:6], ("disable", "enable"), strict=True):
+        await assert_documented(api, "POST", f"/api/v1/jobs/{{name}}/{verb}", r)
+    await assert_documented(api, "DELETE", "/api/v1/jobs/{name}", responses[-1])

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import AsyncIterator
 
 import pytest
 
-from cronui.api.access import RateLimit
 from cronui.api.app import ApiState
 from cronui.cli import main
 from cronui.config import Settings
-from tests.api.conftest import Api, running_api
+from cronui.store.base import RunCap
+from tests.api.conftest import TOKEN, Api, assert_documented, running_api
 from tests.api.test_endpoints import Lines
 from tests.engine.servers import ChatServer
+from tests.store.backends import BACKENDS, drop_schema, postgres_url
 
 
 async def token(capsys: pytest.CaptureFixture[str], settings: Settings, name: str, *flags: str) -> str:
@@ -79,7 +82,7 @@ async def test_wrong_missing_and_rotated_tokens(
 
 def small_limits(state: ApiState) -> None:
     state.hook_max_bytes = 1000
-    state.hook_limit = RateLimit(3, 60.0)
+    state.hook_limit = RunCap(3, 60_000)
 
 
 async def test_body_cap_rate_limit_and_text_only(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,17 +115,69 @@ async def test_body_cap_rate_limit_and_text_only(settings: Settings, capsys: pyt
     assert not any(secret in line or other in line for line in access.lines)
 
 
-def test_rate_limit_window_slides() -> None:
-    now = [0.0]
-    limit = RateLimit(2, 10.0, now=lambda: now[0])
-    assert limit.allow("a") is None and limit.allow("a") is None
-    assert limit.allow("a") == 10.0
-    now[0] = 4.0
-    assert limit.allow("a") == 6.0 and limit.allow("b") is None
-    now[0] = 10.0
-    assert limit.allow("a") is None, "the first two left the window; a refused one never counted"
-    assert limit.allow("a") is None
-    assert limit.allow("a") == 10.0
+async def test_a_retried_hook_run_gets_the_same_payload(
+    api: Api, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # fails on its first attempt, succeeds on its second; each prints its attempt and payload
+    command = 'printf "%s:%s" "$CRONUI_ATTEMPT" "$CRONUI_PAYLOAD"; [ "$CRONUI_ATTEMPT" -ge 2 ]'
+    await api.add("flaky", command=command, retries=1, retry_delay=0)
+    secret = await token(capsys, settings, "flaky")
+    r = await api.anon.post("/hooks/flaky", headers=bearer(secret), content='{"ref": "v2"}\nsecond line')
+    assert r.status_code == 202, r.text
+    first = await api.final(r.json()["id"])
+    assert (first["status"], first["output"]) == ("failed", '1:{"ref": "v2"}\nsecond line')
+    [retry] = [run for run in (await api.client.get("/api/v1/runs?job=flaky")).json() if run["id"] != first["id"]]
+    retry = await api.final(retry["id"])
+    assert (retry["status"], retry["attempt"], retry["retry_of"]) == ("succeeded", 2, first["id"])
+    assert retry["output"] == '2:{"ref": "v2"}\nsecond line'
+    await assert_documented(api, "POST", "/hooks/{name}", r)
+    for run_id in (first["id"], retry["id"]):
+        await assert_documented(api, "GET", "/api/v1/runs/{run_id}", await api.client.get(f"/api/v1/runs/{run_id}"))
+
+
+@pytest.fixture(params=BACKENDS)
+async def shared_db(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Settings]:
+    """Settings for a database two servers share: the SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        yield settings
+        return
+    url = await postgres_url()
+    try:
+        yield dataclasses.replace(settings, db=url)
+    finally:
+        await drop_schema(url)
+
+
+async def test_two_servers_on_one_database_share_the_hook_limit(
+    shared_db: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    access = Lines()
+    async with (
+        running_api(shared_db, configure=small_limits) as one,
+        running_api(shared_db, configure=small_limits) as two,
+    ):
+        logging.getLogger("hypercorn.access").addHandler(access)
+        try:
+            await one.add("a", command="true")
+            await one.add("b", command="true")
+            secret, other = await token(capsys, shared_db, "a"), await token(capsys, shared_db, "b")
+            calls = [(one if i % 2 else two).anon.post("/hooks/a", headers=bearer(secret)) for i in range(12)]
+            answers = await asyncio.gather(*calls)
+            assert sorted(r.status_code for r in answers) == [202] * 3 + [429] * 9, [r.text for r in answers]
+            for r in answers:
+                if r.status_code == 429:
+                    assert 1 <= int(r.headers["retry-after"]) <= 60, r.headers
+                    assert "at most 3 hook runs in 60s" in r.json()["error"]
+            # a server that allowed none of them refuses too: the count is the database's, not its own
+            for server in (one, two):
+                assert (await server.anon.post("/hooks/a", headers=bearer(secret))).status_code == 429
+            assert (await two.anon.post("/hooks/b", headers=bearer(other))).status_code == 202, "per job"
+            runs = (await one.client.get("/api/v1/runs")).json()
+            assert sorted(run["job"] for run in runs) == ["a", "a", "a", "b"]
+        finally:
+            logging.getLogger("hypercorn.access").removeHandler(access)
+    assert sum("/hooks/a" in line for line in access.lines) == 14, access.lines
+    assert not any(secret in line or other in line or TOKEN in line for line in access.lines)
 
 
 async def test_an_agent_job_gets_the_payload_in_its_message(
@@ -143,6 +198,7 @@ async def test_an_agent_job_gets_the_payload_in_its_message(
         assert run["status"] == "succeeded", run
         sent = llm.requests[-1].json()["messages"][-1]["content"]
         assert sent == "Triage this alert: disk full on db-1 (job triage)"
+        await assert_documented(api, "GET", "/api/v1/runs/{run_id}", await api.client.get(f"/api/v1/runs/{run['id']}"))
         await api.final((await api.client.post("/api/v1/jobs/triage/run")).json()["id"])
         assert llm.requests[-1].json()["messages"][-1]["content"] == "Triage this alert:  (job triage)"
     finally:
