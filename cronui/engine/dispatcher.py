@@ -353,13 +353,16 @@ class Dispatcher:
         self.bus.publish(RunEvent(EventKind.TEST_RUN, run.finished_at or 0, None, job_id, run.job_name, data=data))
 
     async def _load_carried(self, ctx: RunContext, job: Job) -> None:
-        """What an agent job carries from earlier runs: its conversation, the last successful output."""
+        """What an agent job carries from earlier runs: its conversation (its own, or its session's), the
+        last successful output."""
         assert job.id is not None
         spec = job.target
         if not isinstance(spec, AgentTarget):
             return
         try:
-            if spec.conversation == "persistent":
+            if spec.session is not None:  # shared: its runs take turns (the claim), so this is the latest
+                ctx.memory[CONVERSATION_KEY] = await self.store.get_session(spec.session)
+            elif spec.conversation == "persistent":
                 ctx.memory[CONVERSATION_KEY] = await self.store.get_memory(job.id, CONVERSATION_KEY)
             if "{last_output}" in spec.message:
                 prev = await self.store.list_runs(RunFilter(job_id=job.id, statuses=[RunStatus.SUCCEEDED], limit=1))

@@ -163,6 +163,18 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX runs_costed ON runs(finished_at) WHERE cost_usd IS NOT NULL;
     """,
+    # v8: shared conversations (`--conversation session:NAME`): one history per session name
+    """
+    CREATE TABLE sessions (
+        name TEXT PRIMARY KEY,
+        history TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    """,
+    # v9: the options of chain edges (`--when`): {"on_success": {"JOB": {"when": "contains:X"}}}
+    """
+    ALTER TABLE jobs ADD COLUMN chain_options TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -584,7 +584,7 @@ async def run(ctx: RunContext) -> Outcome:
         "payload": hook_payload(ctx.run) or "",  # the body of the hook request that started it
     }
     user_message = render_message(spec.message, values)
-    persistent = spec.conversation == "persistent"
+    persistent = spec.conversation == "persistent" or spec.session is not None  # its own history, or a session's
     history: list[dict[str, Any]] = list(ctx.memory.get(CONVERSATION_KEY) or []) if persistent else []
     messages: list[dict[str, Any]] = []
     if spec.system:
@@ -603,7 +603,7 @@ async def run(ctx: RunContext) -> Outcome:
     ctx.milestone(
         "setup-completed",
         messages=len(messages),
-        conversation="persistent" if persistent else "isolated",
+        conversation=spec.conversation if persistent else "isolated",
         model=model,
         request=milestone_request({"url": url, **body}, ctx),  # what is sent: messages as rendered, settings
     )
