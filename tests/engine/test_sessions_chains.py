@@ -3,12 +3,22 @@ other's turns), and conditional chains on the engine's fake clock (`--when conta
 
 from __future__ import annotations
 
+import asyncio
+import random
+from collections.abc import AsyncIterator
+
 import pytest
 
+from cronui.config import Settings
+from cronui.engine.clock import FakeClock
+from cronui.engine.engine import Engine
+from cronui.engine.executors.agent import CONVERSATION_KEY
+from cronui.engine.executors.base import Outcome, RunContext
 from cronui.engine.finishing import CHAIN_NOT_FIRED
 from cronui.jobs import JobError
-from cronui.model import ChainEdge, EventKind, RunStatus, Trigger
+from cronui.model import ChainEdge, EventKind, Job, RunStatus, TargetKind, Trigger
 from cronui.store.base import RunFilter
+from cronui.store.sqlite import SQLiteStore
 from tests.engine.test_agent_http import agent_job, run_to_end
 from tests.helpers import make_job, ms, settle
 
@@ -55,6 +65,71 @@ async def test_a_failed_run_leaves_the_session_as_it_was(eng, llm):
     [bad] = await run_to_end(eng, "bad")
     assert bad.status is RunStatus.FAILED
     assert len(await eng.store.get_session("s")) == 2
+
+
+class GatedAgent:
+    """An agent executor that holds each run until the test lets it end, and answers with a turn that
+    names the job: what a session's next run must see."""
+
+    def __init__(self) -> None:
+        self.gates: dict[int, asyncio.Event] = {}
+        self.seen: dict[str, list[dict[str, str]]] = {}
+        self.arrivals: dict[str, asyncio.Event] = {}
+
+    def arrived(self, name: str) -> asyncio.Event:
+        return self.arrivals.setdefault(name, asyncio.Event())
+
+    async def __call__(self, ctx: RunContext) -> Outcome:
+        assert ctx.run.id is not None
+        history = list(ctx.memory.get(CONVERSATION_KEY) or [])
+        self.seen[ctx.job.name] = history
+        gate = self.gates.setdefault(ctx.run.id, asyncio.Event())
+        self.arrived(ctx.job.name).set()
+        await gate.wait()
+        turn = [{"role": "user", "content": ctx.job.name}, {"role": "assistant", "content": f"{ctx.job.name} done"}]
+        return Outcome(RunStatus.SUCCEEDED, memory={CONVERSATION_KEY: history + turn})
+
+
+@pytest.fixture
+async def gated(store: SQLiteStore, settings: Settings, clock: FakeClock) -> AsyncIterator[tuple[Engine, GatedAgent]]:
+    agent = GatedAgent()
+    eng = Engine(store, settings, clock, executors={TargetKind.AGENT: agent}, rng=random.Random(7))
+    await eng.open()
+    assert await eng.try_acquire()
+    yield eng, agent
+    for gate in agent.gates.values():
+        gate.set()
+    await eng.close(grace_s=1.0)
+
+
+async def test_runs_of_jobs_sharing_a_session_wait_their_turn(gated, clock):
+    """Three jobs due at the same minute, two in one session: the session's second run starts only once
+    the first has ended, and carries its turn; the job outside the session runs alongside."""
+    eng, agent = gated
+    for name, conversation in (("alpha", "session:desk"), ("beta", "session:desk"), ("gamma", "session:other")):
+        target = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "message": "x", "conversation": conversation}
+        await eng.control.add_job(
+            Job(name=name, schedule="0 9 * * *", timezone="UTC", kind=TargetKind.AGENT, target=target)
+        )
+    clock.set(ms("2026-03-02T09:00:00Z"))
+
+    async def running() -> list[str]:
+        await eng.step()
+        names = sorted(a.job.name for a in eng.dispatcher.active.values())
+        for name in names:  # each started run reaches its executor
+            await agent.arrived(name).wait()
+        return names
+
+    assert await running() == ["alpha", "gamma"]
+    assert await running() == ["alpha", "gamma"]  # beta waits, pending
+    [beta] = [r for r in await eng.store.list_runs(RunFilter(limit=10)) if r.job_name == "beta"]
+    assert beta.status is RunStatus.PENDING
+    [alpha_id] = [rid for rid, a in eng.dispatcher.active.items() if a.job.name == "alpha"]
+    agent.gates[alpha_id].set()
+    await asyncio.wait([eng.dispatcher.active[alpha_id].task])
+    assert await running() == ["beta", "gamma"]
+    assert agent.seen["beta"] == [{"role": "user", "content": "alpha"}, {"role": "assistant", "content": "alpha done"}]
+    assert agent.seen["gamma"] == []
 
 
 # ---------------------------------------------------------------- conditional chains

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from cronui.config import Settings
+from cronui.model import ChainEdge, Job, TargetKind
+from cronui.ui.jobform import form_from_job, form_job
 from tests.helpers import cli, live_jobs
 
 AGENT = ["--agent", "http://127.0.0.1:9/v1", "--model", "m", "--message", "hi"]
@@ -166,9 +169,37 @@ def test_bad_edges_in_files_name_the_edge(capsys, cli_db, tmp_path: Path, chain,
     add(capsys, "existing", "--shell", "true")
     before = live_jobs(cli_db)
     body = chain if chain.startswith("agent") else f'shell = "true"\n{chain}'
-    text = f'[[job]]\nname = "publish"\nschedule = "@daily"\nshell = "true"\n\n[[job]]\nname = "x"\nschedule = "@daily"\n{body}\n'
+    publish = '[[job]]\nname = "publish"\nschedule = "@daily"\nshell = "true"\n'
+    text = f'{publish}\n[[job]]\nname = "x"\nschedule = "@daily"\n{body}\n'
     (tmp_path / "bad.toml").write_text(text)
     code, out, err = cli(capsys, "apply", "bad.toml")
     assert (code, out) == (2, "")
     assert f"job 'x': {message}" in err, err
     assert live_jobs(cli_db) == before
+
+
+def test_the_editor_form_sets_the_session_and_the_on_success_condition(tmp_path):
+    settings = Settings(db=str(tmp_path / "x.db"), timezone="UTC")
+    job = Job(
+        name="writer",
+        schedule="@daily",
+        timezone="UTC",
+        kind=TargetKind.AGENT,
+        target={"base_url": "http://127.0.0.1:9/v1", "model": "m", "message": "hi", "conversation": "session:desk"},
+        on_success=["publish", "tidy"],
+    )
+    job.set_edge("on_success", "publish", ChainEdge(when="contains:READY"))
+    job.set_edge("on_success", "tidy", ChainEdge(when="regex:ok"))
+    values = form_from_job(job, settings)
+    assert values["conversation"] == "session:desk"
+    assert values["when"] == ""  # the edges differ: the field leaves each its own
+    same, errors = form_job(values, job)
+    assert errors == [] and same == job
+    values.update(when="contains:GO", conversation="persistent", on_success="publish")
+    changed, errors = form_job(values, job)
+    assert errors == [] and changed.target.conversation == "persistent"
+    assert changed.chain_options_dict() == {"on_success": {"publish": {"when": "contains:GO"}}}
+    assert form_from_job(changed, settings)["when"] == "contains:GO"
+    values.update(when="")
+    cleared, _ = form_job(values, changed)
+    assert cleared.chain_options == {}

@@ -334,7 +334,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     yield _row("System", self._in("system", placeholder="system prompt (optional)"))
                     yield self._error_line("system")
                     yield _row(
-                        "Conversation",
+                        "Chat",
                         self._in("conversation", placeholder="isolated, persistent or session:NAME (shared)"),
                     )
                     yield self._error_line("conversation")
