@@ -480,7 +480,11 @@ def from_row(row: Mapping[str, Any], columns: Sequence[str], codecs: Mapping[str
 
 
 def job_to_row(job: Job) -> dict[str, Any]:
-    return to_row(job, JOB_COLUMNS, JOB_CODECS)
+    row = to_row(job, JOB_COLUMNS, JOB_CODECS)
+    # written with the job, read only by the claim: the shared conversation it talks in, kept in a column
+    # so that the claim never parses a target to keep a session's runs taking turns
+    row["session"] = job.target.session if isinstance(job.target, AgentTarget) else None
+    return row
 
 
 def job_from_row(row: Mapping[str, Any]) -> Job:

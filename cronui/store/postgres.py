@@ -133,12 +133,8 @@ RELISTEN_MAX_S = 5.0
 # asyncpg's limit on one statement's parameters
 MAX_PARAMS = 32_767
 
-# as sqlite.py's: the shared conversation a job's row names, else NULL (the text is looked at first)
-SESSION_OF = (
-    "CASE WHEN j.kind = 'agent' AND strpos(j.target, '\"conversation\":\"session:') > 0 "
-    "AND left(j.target::jsonb ->> 'conversation', 8) = 'session:' "
-    "THEN j.target::jsonb ->> 'conversation' END"
-)
+# as sqlite.py's: the shared conversation a job talks in, else NULL (a column written with the job)
+SESSION_OF = "j.session"
 
 CLAIM_DUE = (
     """

@@ -163,8 +163,11 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX runs_costed ON runs(finished_at) WHERE cost_usd IS NOT NULL;
     """,
-    # v8: shared conversations (`--conversation session:NAME`): one history per session name
+    # v8: shared conversations (`--conversation session:NAME`): one history per session name, and the
+    # session each job talks in (written with the job; the claim lets a session's runs take turns by it)
     """
+    ALTER TABLE jobs ADD COLUMN session TEXT;
+    CREATE INDEX jobs_session ON jobs(session) WHERE session IS NOT NULL;
     CREATE TABLE sessions (
         name TEXT PRIMARY KEY,
         history TEXT NOT NULL,

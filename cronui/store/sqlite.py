@@ -58,13 +58,8 @@ from cronui.store.history import SQLiteHistory
 from cronui.store.schema import RUN_SELECT
 from cronui.store.wakeup import SQLiteWakeups
 
-# The shared conversation (`session:NAME`) a job's row names, else NULL: the text is looked at first, so
-# the JSON of the many jobs without one is never parsed (targets are stored with sorted keys, no spaces).
-SESSION_OF = (
-    "CASE WHEN j.kind = 'agent' AND instr(j.target, '\"conversation\":\"session:') > 0 "
-    "AND substr(json_extract(j.target, '$.conversation'), 1, 8) = 'session:' "
-    "THEN json_extract(j.target, '$.conversation') END"
-)
+# The shared conversation (`session:NAME`) a job talks in, else NULL (a column written with the job).
+SESSION_OF = "j.session"
 
 # The pending runs due now, each with what the claim needs to know of its job: how many of the job's runs
 # are running (anywhere), whether it is catching up, and its place in the job's line (retries have a

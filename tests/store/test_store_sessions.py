@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
-from cronui.model import Job, OverlapPolicy, RunStatus, TargetKind
+from cronui.model import ChainEdge, Job, OverlapPolicy, RunStatus, TargetKind
 from cronui.store.base import RunEnd, Store
-from tests.store.backends import same_database
+from cronui.store.copy import copy_database
+from tests.store.backends import fresh_store, same_database
 from tests.store.test_claims import T0, add_job, claim, names, queue
 
 
@@ -100,3 +101,26 @@ async def test_a_session_history_is_one_per_name_and_written_with_the_run_end(ba
     assert await backend.get_session("team") == [*turns, *turns]
     assert await backend.get_session("other") == []
     assert await backend.get_memory(a.id, "conversation") is None  # not the job's own memory
+
+
+async def test_db_copy_carries_sessions_and_chain_conditions(backend: Store, tmp_path):
+    """`cronui db copy` from SQLite: a session's history, the session each job talks in (the claim's
+    column) and the options of chain edges arrive as they were."""
+    async with fresh_store("sqlite", tmp_path / "source.db") as source:
+        a = await add_agent(source, "a", "session:team")
+        b = await add_agent(source, "b", "session:team")
+        publish = await add_job(source, "publish")
+        a.on_success = [publish.name]
+        a.set_edge("on_success", "publish", ChainEdge(when="contains:READY"))
+        await source.update_job(a)
+        turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]
+        await queue(source, a.id)
+        (started, _), *_ = (await claim(source)).started
+        await finish(source, started, session="team", session_history=turns)
+        copied = await copy_database(source, backend)
+    assert copied.rows["sessions"] == 1 and "1 shared conversations" in copied.summary()
+    assert await backend.get_session("team") == turns
+    assert (await backend.get_job_by_name("a")).edge("on_success", "publish").when == "contains:READY"
+    await queue(backend, b.id, at=T0 + 5)
+    await queue(backend, a.id, at=T0 + 6)
+    assert names(await claim(backend)) == ["b"]  # the copied jobs still take turns
