@@ -22,7 +22,7 @@ from cronui.config import Settings
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
 from cronui.engine.executors import agent, http, redirects, shell
-from cronui.engine.executors.agent import CONVERSATION_KEY
+from cronui.engine.executors.agent import CONVERSATION_KEY, SESSION_UNREAD
 from cronui.engine.executors.base import MILESTONES_DROPPED, Outcome, RunContext, permanent_failure
 from cronui.engine.finishing import Finisher, apply_outcome
 from cronui.model import (
@@ -359,10 +359,14 @@ class Dispatcher:
         spec = job.target
         if not isinstance(spec, AgentTarget):
             return
-        try:
-            if spec.session is not None:  # shared: its runs take turns (the claim), so this is the latest
+        if spec.session is not None:  # shared: its runs take turns (the claim), so this is the latest
+            try:
                 ctx.memory[CONVERSATION_KEY] = await self.store.get_session(spec.session)
-            elif spec.conversation == "persistent":
+            except Exception:
+                log.exception("could not read session %s for %s: it runs without it", spec.session, job.name)
+                ctx.memory[SESSION_UNREAD] = True  # so its reply does not replace the history it never saw
+        try:
+            if spec.session is None and spec.conversation == "persistent":
                 ctx.memory[CONVERSATION_KEY] = await self.store.get_memory(job.id, CONVERSATION_KEY)
             if "{last_output}" in spec.message:
                 prev = await self.store.list_runs(RunFilter(job_id=job.id, statuses=[RunStatus.SUCCEEDED], limit=1))

@@ -21,7 +21,7 @@ from cronui.config import Settings
 from cronui.engine import delivery
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
-from cronui.engine.executors.agent import CONVERSATION_KEY
+from cronui.engine.executors.agent import CONVERSATION_KEY, SESSION_UNREAD
 from cronui.engine.executors.base import Outcome, RunContext
 from cronui.engine.writes import GroupCommit
 from cronui.model import EventKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
@@ -142,6 +142,8 @@ class Finisher:
         """Store an executed run's outcome, what the job carries to its next run, and what follows."""
         apply_outcome(run, ctx, outcome, milestones, self.clock.now_ms())
         memory = outcome.memory if outcome.status is RunStatus.SUCCEEDED else {}
+        if ctx.memory.get(SESSION_UNREAD):  # it never saw the session's history: it must not replace it
+            memory = {k: v for k, v in memory.items() if k != CONVERSATION_KEY}
         text = outcome.deliver_text if outcome.deliver_text is not None else run.output
         await self.finish(run, job, outcome.transient, outcome.retry_after_s, outcome.suppress_delivery, text, memory)
 

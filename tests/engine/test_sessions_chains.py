@@ -18,6 +18,7 @@ from cronui.engine.finishing import CHAIN_NOT_FIRED
 from cronui.jobs import JobError
 from cronui.model import ChainEdge, EventKind, Job, RunStatus, TargetKind, Trigger
 from cronui.store.base import RunFilter
+from cronui.store.faults import StoreFault
 from cronui.store.sqlite import SQLiteStore
 from tests.engine.test_agent_http import agent_job, run_to_end
 from tests.helpers import make_job, ms, settle
@@ -130,6 +131,36 @@ async def test_runs_of_jobs_sharing_a_session_wait_their_turn(gated, clock):
     assert await running() == ["beta", "gamma"]
     assert agent.seen["beta"] == [{"role": "user", "content": "alpha"}, {"role": "assistant", "content": "alpha done"}]
     assert agent.seen["gamma"] == []
+
+
+async def test_a_run_that_could_not_read_its_session_leaves_it_as_it_was(gated, clock, monkeypatch):
+    """The database refused the read: the run goes on without the history, and its reply does not
+    replace the history it never saw."""
+    eng, agent = gated
+    for name in ("alpha", "beta"):
+        target = {"base_url": "http://127.0.0.1:9/v1", "model": "m", "message": "x", "conversation": "session:desk"}
+        await eng.control.add_job(
+            Job(name=name, schedule="@yearly", timezone="UTC", kind=TargetKind.AGENT, target=target)
+        )
+    for name, fail in (("alpha", False), ("beta", True)):
+        if fail:
+
+            async def refused(name: str) -> list[dict[str, str]]:
+                raise StoreFault("database is locked", "locked")
+
+            monkeypatch.setattr(eng.store, "get_session", refused)
+        run = await eng.control.trigger(name)
+        await eng.step()
+        await agent.arrived(name).wait()
+        agent.gates[run.id].set()
+        await eng.dispatcher.wait_idle()
+    monkeypatch.undo()
+    assert agent.seen["beta"] == []
+    assert (await eng.store.get_run(run.id)).status is RunStatus.SUCCEEDED
+    assert await eng.store.get_session("desk") == [
+        {"role": "user", "content": "alpha"},
+        {"role": "assistant", "content": "alpha done"},
+    ]
 
 
 # ---------------------------------------------------------------- conditional chains

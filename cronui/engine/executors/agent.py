@@ -54,6 +54,7 @@ TRANSIENT_REPLY = re.compile(
 )
 TRANSIENT_REPLY_MAX = 160  # characters: a longer reply is never taken for a gateway's error text
 CONVERSATION_KEY = "conversation"
+SESSION_UNREAD = "session-unread"  # set in a run's memory when its session's history could not be read
 # Where a run's cost came from (the usage-calculated milestone's cost_source)
 COST_FROM_PRICES, COST_FROM_GATEWAY, COST_FROM_TABLE, COST_UNKNOWN = "prices", "gateway", "table", "unknown"
 
