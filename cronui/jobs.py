@@ -25,12 +25,12 @@ from cronui.bounds import (
     OutOfBounds,
     show,
 )
+from cronui.chains import when_problem
 from cronui.controls import has_control
-from cronui.model import Job
+from cronui.model import CHAINS, Job
 from cronui.placement import check_label
 from cronui.schedule import ScheduleError, get_zone, parse
 from cronui.targets import (
-    CONVERSATIONS,
     DELIVERY_FORMATS,
     DELIVERY_MODES,
     HTTP_METHODS,
@@ -38,6 +38,7 @@ from cronui.targets import (
     Delivery,
     HttpTarget,
     ShellTarget,
+    conversation_problem,
     split_fallback,
 )
 
@@ -172,6 +173,19 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
             yield JobError(label, f"{show(target)} is not a job name")
         elif target == job.name:
             yield JobError(label, "a job cannot chain to itself")
+    yield from edge_errors(job)
+
+
+def edge_errors(job: Job) -> Iterator[JobError]:
+    """What is wrong with the options of the job's chain edges: a condition that is not one (see
+    cronui.chains), or options for an edge its chains do not name."""
+    for chain, edges in job.chain_options.items():
+        names = getattr(job, chain) if chain in CHAINS else []
+        for name, edge in edges.items():
+            if name not in names:
+                yield JobError("when", f"a condition for {name!r}, which {chain.replace('_', '-')} does not name")
+            elif edge.when is not None and (problem := when_problem(edge.when)) is not None:
+                yield JobError("when", problem if len(names) == 1 else f"{name}: {problem}")
 
 
 def _word_error(value: object, field: str) -> JobError | None:
@@ -363,8 +377,8 @@ def _agent_errors(t: AgentTarget) -> Iterator[JobError]:
     env = t.api_key_env
     if env is not None and not ENV_KEY_RE.match(str(env)):
         yield JobError("api-key-env", f"{env!r} is not an environment variable name (give the name, not the key)")
-    if t.conversation not in CONVERSATIONS:
-        yield JobError("conversation", f"expected {' or '.join(CONVERSATIONS)}, got {t.conversation!r}")
+    if (problem := conversation_problem(t.conversation)) is not None:
+        yield JobError("conversation", problem)
     yield from _present(_headers_error(t.headers, "agent-headers"))
     yield from _fallback_errors(t.fallbacks)
     if t.gate is not None and (not isinstance(t.gate, str) or not t.gate.strip()):

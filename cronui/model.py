@@ -83,6 +83,36 @@ REASON_DISABLED = "disabled"
 REASON_GATE = "gate"  # an agent job's gate said there is nothing to do (exit 1)
 
 
+CHAINS = ("on_success", "on_failure")  # a job's chains, as Job fields and job-file keys
+
+
+@dataclass
+class ChainEdge:
+    """What one edge of a chain (one job it names) carries beyond the name: a job file writes it as
+    `on_success = [{job = "publish", when = "contains:READY"}]`, next to plain names. The defaults are a
+    plain edge; an edge's further options (an approval to wait for) are fields here, read by the job
+    file's reader (`jobfile.entry.EntryReader.chain`) and acted on where the chain fires
+    (`engine.finishing.chained`)."""
+
+    when: str | None = None  # `contains:TEXT` or `regex:PATTERN`: fire only when the run's output matches
+    # keys a newer version wrote: kept, so saving the job again loses nothing
+    unknown: dict[str, Any] = field(default_factory=dict, kw_only=True)
+
+    @property
+    def is_plain(self) -> bool:
+        return self.when is None and not self.unknown
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored and exported form, without what is not set."""
+        out: dict[str, Any] = {} if self.when is None else {"when": self.when}
+        return {**out, **self.unknown}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChainEdge:
+        known = {k: v for k, v in data.items() if k == "when"}
+        return cls(**known, unknown={k: v for k, v in data.items() if k != "when"})
+
+
 @dataclass
 class Job:
     name: str
@@ -114,6 +144,8 @@ class Job:
     last_status: RunStatus | None = None
     consecutive_failures: int = 0
     node_label: str | None = None  # runs only on nodes carrying this label (None: on any node)
+    # the options of chain edges that have any: chain ("on_success") -> the job it names -> its options
+    chain_options: dict[str, dict[str, ChainEdge]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)
@@ -121,6 +153,39 @@ class Job:
             self.target = target_from_dict(self.kind, self.target)
         if isinstance(self.delivery, dict):
             self.delivery = delivery_from_dict(self.delivery)
+        self.chain_options = {
+            chain: {name: e if isinstance(e, ChainEdge) else ChainEdge.from_dict(e) for name, e in edges.items()}
+            for chain, edges in (self.chain_options or {}).items()
+        }
+
+    # A chain edge's options (see ChainEdge), kept only for edges the chain still names.
+
+    def edge(self, chain: str, name: str) -> ChainEdge:
+        """The options of the edge from this job's `chain` to `name` (a plain edge when it has none)."""
+        return self.chain_options.get(chain, {}).get(name) or ChainEdge()
+
+    def set_edge(self, chain: str, name: str, edge: ChainEdge) -> None:
+        edges = self.chain_options.setdefault(chain, {})
+        if edge.is_plain:
+            edges.pop(name, None)
+        else:
+            edges[name] = edge
+        if not edges:
+            self.chain_options.pop(chain, None)
+
+    def prune_edges(self) -> None:
+        """Forget the options of edges its chains no longer name (a chain changed by the CLI or the form)."""
+        for chain in list(self.chain_options):
+            names = set(getattr(self, chain, []) if chain in CHAINS else [])
+            kept = {n: e for n, e in self.chain_options[chain].items() if n in names and not e.is_plain}
+            if kept:
+                self.chain_options[chain] = kept
+            else:
+                del self.chain_options[chain]
+
+    def chain_options_dict(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """The stored / JSON form of `chain_options`."""
+        return {c: {n: e.to_dict() for n, e in edges.items()} for c, edges in self.chain_options.items() if edges}
 
 
 @dataclass

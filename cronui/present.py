@@ -110,6 +110,7 @@ def job_json(job: Job | JobHead, *, full: bool = False) -> dict[str, Any]:
             on_success=job.on_success,
             on_failure=job.on_failure,
             delivery=to_dict(job.delivery),
+            chain_options=job.chain_options_dict(),  # per edge: {"on_success": {"JOB": {"when": "contains:X"}}}
             tags=job.tags,
             source=job.source,
             consecutive_failures=job.consecutive_failures,

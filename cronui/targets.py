@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,9 @@ class TargetKind(enum.StrEnum):
 
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-CONVERSATIONS = ("isolated", "persistent")
+CONVERSATIONS = ("isolated", "persistent")  # or SESSION_PREFIX + a name: one history shared by jobs
+SESSION_PREFIX = "session:"
+SESSION_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}\Z")
 DELIVERY_MODES = ("never", "on_failure", "always")
 DELIVERY_FORMATS = ("slack", "discord", "json")
 DEFAULT_DELIVERY_FORMAT = "json"
@@ -73,14 +76,14 @@ class AgentTarget:
     message: str = ""
     system: str | None = None
     api_key_env: str | None = None  # the variable's name; the key itself is never stored
-    conversation: str = "isolated"
+    conversation: str = "isolated"  # isolated, persistent (the job's own history) or session:NAME (shared)
     max_tokens: int | None = None
     temperature: float | None = None
     headers: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # more request fields, sent as they are
     idle_timeout_s: float | None = None  # None: DEFAULT_IDLE_TIMEOUT_S
     stream: bool | None = None  # None: stream, falling back to one plain request
-    keep_turns: int | None = None  # None: DEFAULT_KEEP_TURNS (persistent conversations)
+    keep_turns: int | None = None  # None: DEFAULT_KEEP_TURNS (persistent and session conversations)
     fallbacks: list[str] = field(default_factory=list)  # MODEL[@BASE_URL], asked in order when one fails
     gate: str | None = None  # a shell check run first: exit 0 asks the model, 1 skips the run
     max_cost_usd: float | None = None  # a streaming reply whose estimated cost passes this is stopped
@@ -94,6 +97,34 @@ class AgentTarget:
 
     def summary(self) -> str:
         return f"{self.model} @ {self.base_url}"
+
+    @property
+    def session(self) -> str | None:
+        """The shared session this job talks in (`conversation = "session:NAME"`), if any."""
+        return session_name(self.conversation)
+
+
+def session_name(conversation: object) -> str | None:
+    """The session a conversation names (`session:NAME` -> NAME); None for `isolated` / `persistent`."""
+    if isinstance(conversation, str) and conversation.startswith(SESSION_PREFIX):
+        return conversation[len(SESSION_PREFIX) :]
+    return None
+
+
+def conversation_problem(conversation: object) -> str | None:
+    """What is wrong with a conversation setting, in one line; None when it is one of CONVERSATIONS or
+    `session:NAME` with a name of letters, digits, '.', '_' and '-' (a name is stored and shown as is)."""
+    name = session_name(conversation)
+    if name is None:
+        if conversation in CONVERSATIONS:
+            return None
+        return f"expected {', '.join(CONVERSATIONS)} or {SESSION_PREFIX}NAME, got {conversation!r}"
+    if not SESSION_NAME_RE.match(name):
+        return (
+            f"{name!r} is not a valid session name (letters, digits, '.', '_', '-'; up to 80; "
+            "starting with a letter or digit)"
+        )
+    return None
 
 
 def split_fallback(text: str) -> tuple[str, str | None]:

@@ -1,6 +1,7 @@
 """The options `cronui jobs add` and `cronui jobs edit` share, and how they change a Job.
 
-An empty value clears an option on edit (`--pool ''`, `--node-label ''`, `--on-success ''`, `--tag ''`).
+An empty value clears an option on edit (`--pool ''`, `--node-label ''`, `--on-success ''`, `--when ''`,
+`--tag ''`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from pathlib import Path
 
 from cronui import bounds
 from cronui.bounds import Number, OutOfBounds, Whole, show
+from cronui.chains import when_problem
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.schedule import ScheduleError
 from cronui.schedule.syntax import stagger
 from cronui.targets import (
-    CONVERSATIONS,
     DEFAULT_ALERT_AFTER,
     DEFAULT_ALERT_COOLDOWN_S,
     DEFAULT_DELIVERY_FORMAT,
@@ -52,7 +53,11 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     )
     kind.add_argument("--system", metavar="TEXT", help="system prompt")
     kind.add_argument("--api-key-env", metavar="VAR", help="the environment variable holding the API key")
-    kind.add_argument("--conversation", choices=CONVERSATIONS, help="fresh each run, or carried over")
+    kind.add_argument(
+        "--conversation",
+        metavar="isolated|persistent|session:NAME",
+        help="fresh each run, carried over, or one history shared by every job naming session NAME",
+    )
     kind.add_argument("--max-tokens", metavar="N")
     kind.add_argument("--temperature", metavar="T")
     kind.add_argument("--idle-timeout", metavar="S", help="agent: fail when no token arrives for this long (2m)")
@@ -115,6 +120,11 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
         help="run only on nodes carrying label L (a node's labels: its config's [node] labels, or --label)",
     )
     p.add_argument("--on-success", action="append", metavar="JOB", help="run JOB after a success")
+    p.add_argument(
+        "--when",
+        metavar="contains:X|regex:X",
+        help="fire the on-success chain only when the run's output contains X / matches regex X ('' clears)",
+    )
     p.add_argument("--on-failure", action="append", metavar="JOB", help="run JOB after a failure")
     p.add_argument("--tag", action="append", metavar="T", help="a tag (repeatable)")
     p.add_argument("--description", metavar="TEXT")
@@ -198,10 +208,24 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.on_success = names
     if (names := _names(a.on_failure)) is not None:
         job.on_failure = names
+    _apply_when(job, a.when)
     if (names := _names(a.tag)) is not None:
         job.tags = names
     if a.description is not None:
         job.description = a.description
+
+
+def _apply_when(job: Job, when: str | None) -> None:
+    """`--when` sets the condition of every edge of the job's on-success chain (`''` clears it); an edge
+    the chain no longer names loses its options. A job file gives each edge its own."""
+    if when is not None:
+        if when and (problem := when_problem(when)) is not None:
+            raise JobError("--when", problem)
+        if when and not job.on_success:
+            raise JobError("--when", "the job has no on-success chain to put a condition on (add --on-success JOB)")
+        for name in job.on_success:
+            job.set_edge("on_success", name, dataclasses.replace(job.edge("on_success", name), when=when or None))
+    job.prune_edges()
 
 
 def _apply_http_options(job: Job, a: argparse.Namespace) -> None:

@@ -159,6 +159,23 @@ async def budget_report(store: Store, job: Job, settings: Settings, now: int) ->
     return out
 
 
+async def session_report(store: Store, job: Job) -> dict[str, Any]:
+    """The shared conversation an agent job talks in: its name, the jobs naming it, the messages it keeps."""
+    session = job.target.session if isinstance(job.target, AgentTarget) else None
+    if session is None:
+        return {}
+    jobs = [
+        j.name for j in await store.list_jobs() if isinstance(j.target, AgentTarget) and j.target.session == session
+    ]
+    return {"name": session, "jobs": sorted(jobs), "messages": len(await store.get_session(session))}
+
+
+def chain_text(job: Job, chain: str) -> str:
+    """A chain's edges for `jobs show`: `publish (when contains:READY), cleanup`."""
+    edges = [name + (f" (when {w})" if (w := job.edge(chain, name).when) else "") for name in getattr(job, chain)]
+    return ", ".join(edges) or "—"
+
+
 def cmd_jobs_show(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         job = await control.job(args.name)
@@ -167,6 +184,9 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         budget = await budget_report(store, job, settings, now)
         if budget:
             data["budget"] = budget
+        session = await session_report(store, job)
+        if session:
+            data["session"] = session
         for problem in stored_problems(job):
             warn(f"warning: {problem}")
         if args.json:
@@ -188,11 +208,15 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             say(f"  budget     ${b['spent_usd']:.4f} spent today (UTC) / ${b['daily_usd']:g} {whose}")
         if job.node_label:
             say(f"  placement  nodes with label {job.node_label}")
-        if job.on_success or job.on_failure:
+        if session:
+            others = [n for n in session["jobs"] if n != job.name]
             say(
-                f"  chains     on success: {', '.join(job.on_success) or '—'}"
-                f" · on failure: {', '.join(job.on_failure) or '—'}"
+                f"  session    {session['name']} · {session['messages']} messages kept"
+                f" · shared with {', '.join(others) or 'no other job'}"
             )
+        if job.on_success or job.on_failure:
+            chains = f"on success: {chain_text(job, 'on_success')} · on failure: {chain_text(job, 'on_failure')}"
+            say(f"  chains     {chains}")
         if job.tags:
             say(f"  tags       {' '.join(job.tags)}")
         d = job.delivery

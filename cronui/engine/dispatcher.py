@@ -22,7 +22,7 @@ from cronui.config import Settings
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
 from cronui.engine.executors import agent, http, redirects, shell
-from cronui.engine.executors.agent import CONVERSATION_KEY
+from cronui.engine.executors.agent import CONVERSATION_KEY, SESSION_UNREAD
 from cronui.engine.executors.base import MILESTONES_DROPPED, Outcome, RunContext, permanent_failure
 from cronui.engine.finishing import Finisher, apply_outcome
 from cronui.model import (
@@ -353,13 +353,20 @@ class Dispatcher:
         self.bus.publish(RunEvent(EventKind.TEST_RUN, run.finished_at or 0, None, job_id, run.job_name, data=data))
 
     async def _load_carried(self, ctx: RunContext, job: Job) -> None:
-        """What an agent job carries from earlier runs: its conversation, the last successful output."""
+        """What an agent job carries from earlier runs: its conversation (its own, or its session's), the
+        last successful output."""
         assert job.id is not None
         spec = job.target
         if not isinstance(spec, AgentTarget):
             return
+        if spec.session is not None:  # shared: its runs take turns (the claim), so this is the latest
+            try:
+                ctx.memory[CONVERSATION_KEY] = await self.store.get_session(spec.session)
+            except Exception:
+                log.exception("could not read session %s for %s: it runs without it", spec.session, job.name)
+                ctx.memory[SESSION_UNREAD] = True  # so its reply does not replace the history it never saw
         try:
-            if spec.conversation == "persistent":
+            if spec.session is None and spec.conversation == "persistent":
                 ctx.memory[CONVERSATION_KEY] = await self.store.get_memory(job.id, CONVERSATION_KEY)
             if "{last_output}" in spec.message:
                 prev = await self.store.list_runs(RunFilter(job_id=job.id, statuses=[RunStatus.SUCCEEDED], limit=1))

@@ -16,20 +16,23 @@ from typing import Any
 
 import httpx
 
+from cronui import chains
 from cronui.config import Settings
 from cronui.engine import delivery
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
+from cronui.engine.executors.agent import CONVERSATION_KEY, SESSION_UNREAD
 from cronui.engine.executors.base import Outcome, RunContext
 from cronui.engine.writes import GroupCommit
 from cronui.model import EventKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
 from cronui.store.base import RunEnd, Store, day_start
-from cronui.targets import DEFAULT_DELIVERY_FORMAT
+from cronui.targets import DEFAULT_DELIVERY_FORMAT, AgentTarget
 from cronui.timefmt import human_span
 
 log = logging.getLogger(__name__)
 
 BUDGET_ALERT_KEY = "budget-alert"  # job memory: the UTC day (its start, epoch ms) its budget alert was sent
+CHAIN_NOT_FIRED = "chain-not-fired"  # a run's milestone: a chain edge held back by its condition
 RETRYABLE = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
 
 
@@ -70,13 +73,45 @@ def apply_outcome(run: Run, ctx: RunContext, outcome: Outcome, milestones: list[
         run.reason = outcome.error
 
 
-def chained(run: Run, job: Job) -> list[str]:
-    """The jobs the job's chains name after this final attempt."""
+def chained(run: Run, job: Job) -> tuple[list[str], list[dict[str, Any]]]:
+    """The jobs the job's chains fire after this final attempt, and the edges held back by their
+    condition (`--when`), each as the data of a `chain-not-fired` milestone: the job, the condition
+    and why. A condition is checked against the run's recorded output (masked, head and tail when long)."""
     if run.status is RunStatus.SUCCEEDED:
-        return list(job.on_success)
-    if run.status.counts_as_failure or run.status is RunStatus.INTERRUPTED:
-        return list(job.on_failure)
-    return []
+        chain, names = "on_success", job.on_success
+    elif run.status.counts_as_failure or run.status is RunStatus.INTERRUPTED:
+        chain, names = "on_failure", job.on_failure
+    else:
+        return [], []
+    fire: list[str] = []
+    held: list[dict[str, Any]] = []
+    for name in names:
+        when = job.edge(chain, name).when
+        if when is None:
+            fire.append(name)
+            continue
+        try:
+            met = chains.matches(when, run.output)
+            why = None if met else chains.describe_miss(when)
+        except ValueError as e:  # saved before conditions were checked: say so rather than guess
+            met, why = False, f"the condition is not valid: {e}"
+        if met:
+            fire.append(name)
+        else:
+            held.append({"job": name, "chain": chain.replace("_", "-"), "when": when, "reason": why})
+    # an edge's approval (when it has one) would be decided here, after its condition
+    return fire, held
+
+
+def _to_session(end: RunEnd, job: Job) -> None:
+    """A job talking in a shared session (`session:NAME`) carries its conversation there, not in its own
+    memory: the next run of any job naming the session reads it."""
+    session = job.target.session if isinstance(job.target, AgentTarget) else None
+    if session is None or CONVERSATION_KEY not in end.memory:
+        return
+    memory = dict(end.memory)
+    end.session, end.session_history = session, memory.pop(CONVERSATION_KEY)
+    end.memory = memory
 
 
 class Finisher:
@@ -107,6 +142,8 @@ class Finisher:
         """Store an executed run's outcome, what the job carries to its next run, and what follows."""
         apply_outcome(run, ctx, outcome, milestones, self.clock.now_ms())
         memory = outcome.memory if outcome.status is RunStatus.SUCCEEDED else {}
+        if ctx.memory.get(SESSION_UNREAD):  # it never saw the session's history: it must not replace it
+            memory = {k: v for k, v in memory.items() if k != CONVERSATION_KEY}
         text = outcome.deliver_text if outcome.deliver_text is not None else run.output
         await self.finish(run, job, outcome.transient, outcome.retry_after_s, outcome.suppress_delivery, text, memory)
 
@@ -126,6 +163,8 @@ class Finisher:
         now = self.clock.now_ms()
         root = run.retry_of or run.id
         end = RunEnd(run, memory=memory or {}, failure_limit=self.settings.auto_disable_after)
+        _to_session(end, job)
+        held: list[dict[str, Any]] = []
         retry = run.status in RETRYABLE and transient and run.attempt <= job.max_retries and job.deleted_at is None
         if retry:
             delay = retry_delay_ms(job, run.attempt, self.rng, retry_after_s)
@@ -140,7 +179,9 @@ class Finisher:
                 not_before=now + delay,
             )
         else:
-            end.chain_to = chained(run, job)
+            end.chain_to, held = chained(run, job)
+            # recorded with the run, so its detail says why the chain did not fire
+            run.milestones += [Milestone(CHAIN_NOT_FIRED, now, data) for data in held]
         deliver = not retry and delivery.wanted(job, run)
         if deliver and suppress:
             run.delivery_status, run.delivery_reason = delivery.SUPPRESSED, suppress
@@ -153,6 +194,8 @@ class Finisher:
                 "run #%s of %s was taken over by another scheduler; its outcome here is dropped", run.id, job.name
             )
             return
+        for data in held:
+            self.bus.publish(RunEvent(EventKind.MILESTONE, now, run.id, job.id, job.name, CHAIN_NOT_FIRED, data))
         if end.retry is not None and job.delivery.notify_retries and job.delivery.alert_target:
             self._spawn(self._notify_retry(run, job, end.retry.not_before - now))
         for name in recorded.missing_chains:

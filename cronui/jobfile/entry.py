@@ -12,9 +12,11 @@ from typing import Any
 
 from cronui import bounds
 from cronui.bounds import Duration, Number, OutOfBounds, Whole
+from cronui.chains import when_problem
 from cronui.config import Settings
 from cronui.jobfile.schema import (
     AGENT_KEYS,
+    EDGE_KEYS,
     HTTP_KEYS,
     JOB_KEYS,
     KINDS,
@@ -24,12 +26,11 @@ from cronui.jobfile.schema import (
     file_key,
 )
 from cronui.jobs import JobError, parse_duration, validate
-from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.model import ChainEdge, Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.schedule import ScheduleError, get_zone
 from cronui.schedule.syntax import stagger
 from cronui.secrets import REF
 from cronui.targets import (
-    CONVERSATIONS,
     DELIVERY_FORMATS,
     DELIVERY_MODES,
     TARGET_TYPES,
@@ -38,10 +39,12 @@ from cronui.targets import (
     HttpTarget,
     ShellTarget,
     Target,
+    conversation_problem,
 )
 
 _RELATIVE_SCHEDULE = re.compile(r"^\s*in\s", re.IGNORECASE)
 _ABSENT = object()
+EDGE_EXAMPLE = 'tables like { job = "publish", when = "contains:READY" }'
 
 
 def show_short(value: Any) -> str:
@@ -152,6 +155,39 @@ class EntryReader:
             return None
         return [value] if isinstance(value, str) else list(value)
 
+    def chain(self, table: Mapping[str, Any], key: str) -> tuple[list[str], dict[str, ChainEdge]]:
+        """A chain: job names, each plain (`"publish"`) or a table carrying the edge's options
+        (`{ job = "publish", when = "contains:READY" }`); a single name or table is a list of one.
+        Returns the names and the options of the edges that have any."""
+        value = table.get(key, [])
+        if isinstance(value, str | dict):
+            value = [value]
+        if not isinstance(value, list):
+            self.fail(key, f"expected a list of job names or {EDGE_EXAMPLE}, got {show_short(value)}")
+            return [], {}
+        names: list[str] = []
+        options: dict[str, ChainEdge] = {}
+        for i, item in enumerate(value, 1):
+            label = f"{key}[{i}]"
+            if isinstance(item, str):
+                names.append(item)
+                continue
+            if not isinstance(item, dict):
+                self.fail(label, f"expected a job name or {EDGE_EXAMPLE}, got {show_short(item)}")
+                continue
+            self.unknown(item, EDGE_KEYS, f"{label}.")
+            name = self.text(item, "job", f"{label}.job", required=True)
+            when = self.text(item, "when", f"{label}.when")
+            if when is not None and (problem := when_problem(when)) is not None:
+                self.fail(f"{label}.when", problem)
+            # an edge's approval (`approval = true`) would be read here, into ChainEdge
+            if name:
+                names.append(name)
+                edge = ChainEdge(when=when)
+                if not edge.is_plain:
+                    options[name] = edge
+        return names, options
+
     def str_table(self, table: Mapping[str, Any], key: str, label: str) -> dict[str, str] | None:
         value = self.typed(table, key, label, lambda v: isinstance(v, dict), 'a table like { NAME = "value" }')
         if value is _ABSENT or value is None:
@@ -176,6 +212,7 @@ class EntryReader:
 
     def read(self, source: str) -> Job | None:
         e = self.entry
+        edges: dict[str, dict[str, ChainEdge]] = {}
         self.unknown(e, JOB_KEYS)
         name = self.text(e, "name", "name", required=True)
         schedule = self.text(e, "schedule", "schedule", required=True)
@@ -203,6 +240,8 @@ class EntryReader:
                     self.fail(key, f"only shell jobs have {'a working directory' if key == 'cwd' else 'env'}")
         target = self.target(kind) if kind is not None else None
         job_kind = kind or TargetKind.SHELL
+        on_success, edges["on_success"] = self.chain(e, "on_success")
+        on_failure, edges["on_failure"] = self.chain(e, "on_failure")
         job = Job(
             name=name or "",
             schedule=schedule or "",
@@ -222,8 +261,9 @@ class EntryReader:
             misfire_grace_s=_default(self.duration(e, "misfire_grace", "misfire_grace"), self.settings.misfire_grace),
             pool=self.text(e, "pool", "pool") or None,
             node_label=self.text(e, "node_label", "node_label") or None,
-            on_success=self.names(e, "on_success", "on_success") or [],
-            on_failure=self.names(e, "on_failure", "on_failure") or [],
+            on_success=on_success,
+            on_failure=on_failure,
+            chain_options={c: options for c, options in edges.items() if options},
             tags=self.names(e, "tags", "tags") or [],
             delivery=self.delivery(),
             source=source,
@@ -283,7 +323,10 @@ class EntryReader:
         api_key_env = self.text(table, "api_key_env", "agent.api_key_env")
         if api_key_env is not None and REF.fullmatch(api_key_env):
             self.fail("agent.api_key_env", "give the variable's name (OPENAI_API_KEY), not ${env:...}")
-        conversation = self.choice(table, "conversation", "agent.conversation", CONVERSATIONS)
+        conversation = self.text(table, "conversation", "agent.conversation")
+        if conversation is not None and (problem := conversation_problem(conversation)) is not None:
+            self.fail("agent.conversation", problem)
+            conversation = None
         return AgentTarget(
             base_url=self.text(table, "base_url", "agent.base_url", required=True) or "",
             model=self.text(table, "model", "agent.model", required=True) or "",

@@ -65,6 +65,7 @@ _MANAGED = (
     "delivery",
     "on_success",
     "on_failure",
+    "chain_options",
     "tags",
     "source",
 )

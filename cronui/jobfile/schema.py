@@ -60,6 +60,9 @@ AGENT_KEYS: dict[str, tuple[str, Any]] = {
     "max_cost": ("max_cost_usd", None),
     "daily_budget": ("daily_budget_usd", None),
 }
+# The keys of a chain edge written as a table (`on_success = [{job = "publish", when = "contains:READY"}]`);
+# an edge's further options (`approval`) join here and in model.ChainEdge.
+EDGE_KEYS = ("job", "when")
 SHELL_KEYS: dict[str, tuple[str, Any]] = {"shell": ("command", None), "cwd": ("cwd", None), "env": ("env", {})}
 DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
     "deliver": ("mode", None),  # filled in by _delivery_view: "always" with a target, else "never"
@@ -126,6 +129,7 @@ _FIELD_TO_KEY = {
     "tag": "tags",
     "on-success": "on_success",
     "on-failure": "on_failure",
+    "when": "on_success",
     "http": "http.url",
     "method": "http.method",
     "header": "http.headers",

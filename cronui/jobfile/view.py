@@ -53,6 +53,11 @@ def _delivery_view(d: Delivery) -> dict[str, Any]:
     return out
 
 
+def _edge_view(job: Job, chain: str, name: str) -> str | dict[str, Any]:
+    edge = job.edge(chain, name)
+    return name if edge.is_plain else {"job": name, **edge.to_dict()}
+
+
 def view(job: Job) -> dict[str, Any]:
     """A job as flat `key -> value` pairs in file terms (dotted keys for tables), defaults filled in:
     two jobs with equal views behave the same, whatever shape their dicts were saved in."""
@@ -90,9 +95,11 @@ def view(job: Job) -> dict[str, Any]:
         out["pool"] = job.pool
     if job.node_label:
         out["node_label"] = job.node_label
-    for key in ("on_success", "on_failure", "tags"):
+    for key in ("on_success", "on_failure"):  # an edge with options is a table: { job = "x", when = "..." }
         if getattr(job, key):
-            out[key] = list(getattr(job, key))
+            out[key] = [_edge_view(job, key, name) for name in getattr(job, key)]
+    if job.tags:
+        out["tags"] = list(job.tags)
     out.update(_delivery_view(job.delivery))
     return out
 

@@ -314,6 +314,9 @@ class RunEnd:
     chain_to: Sequence[str] = ()
     memory: Mapping[str, Any] = field(default_factory=dict)  # what the job carries to its next run
     failure_limit: int = 0
+    # a shared conversation's new history (`session:NAME`), written with the run's end
+    session: str | None = None
+    session_history: Any = None
 
 
 @dataclass
@@ -381,6 +384,7 @@ class Store(Protocol):
     async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]: ...
     async def fleet(self, since: int, bucket_ms: int) -> list[FleetBucket]: ...
     async def get_memory(self, job_id: int, key: str) -> Any: ...
+    async def get_session(self, name: str) -> list[dict[str, Any]]: ...  # a shared conversation's history
     # what runs finished since `since` (epoch ms) cost together, of one job or (None) of every job
     async def spent_since(self, since: int, job_id: int | None = None) -> float: ...
     async def set_memory(self, job_id: int, key: str, value: Any, now: int) -> None: ...
@@ -429,6 +433,7 @@ JOB_COLUMNS = (
     "misfire_grace_s pool max_retries retry_delay_s timeout_s delivery on_success on_failure tags source "
     "created_at updated_at deleted_at next_run_at last_status consecutive_failures node_label"
 ).split()
+JOB_COLUMNS.append("chain_options")  # the options of chain edges (`--when`): see model.ChainEdge
 
 RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "
@@ -491,6 +496,10 @@ JOB_CODECS: dict[str, Codec] = {
     "on_failure": (_dump, _json_list),
     "tags": (_dump, _json_list),
     "last_status": (_or_none(str), lambda v: _run_status(v) if v else None),
+    "chain_options": (
+        lambda options: _dump({c: {n: e.to_dict() for n, e in edges.items()} for c, edges in options.items()}),
+        lambda v: {} if v in (None, "{}") else json.loads(v),
+    ),
 }
 
 RUN_CODECS: dict[str, Codec] = {
@@ -514,7 +523,11 @@ def from_row(row: Mapping[str, Any], columns: Sequence[str], codecs: Mapping[str
 
 
 def job_to_row(job: Job) -> dict[str, Any]:
-    return to_row(job, JOB_COLUMNS, JOB_CODECS)
+    row = to_row(job, JOB_COLUMNS, JOB_CODECS)
+    # written with the job, read only by the claim: the shared conversation it talks in, kept in a column
+    # so that the claim never parses a target to keep a session's runs taking turns
+    row["session"] = job.target.session if isinstance(job.target, AgentTarget) else None
+    return row
 
 
 def job_from_row(row: Mapping[str, Any]) -> Job:

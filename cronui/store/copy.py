@@ -1,5 +1,6 @@
-"""`cronui db copy`: a database's jobs, history (runs with their output, milestones and events) and job
-memory, copied into another database — SQLite to PostgreSQL when one machine is outgrown, and back.
+"""`cronui db copy`: a database's jobs, history (runs with their output, milestones and events), job
+memory and shared conversations, copied into another database — SQLite to PostgreSQL when one machine
+is outgrown, and back.
 
 Both stores are opened first, so each is at its current schema. Each table is then copied on the columns
 both sides have (a column one version added and the other lacks is left to its default), rows keep
@@ -20,11 +21,18 @@ from typing import Any, Protocol
 from cronui.store.base import Store, StoreError
 
 # in the order rows may be inserted (what a row refers to comes first); emptied in reverse
-TABLES = ("jobs", "runs", "run_events", "job_memory")
+TABLES = ("jobs", "runs", "run_events", "job_memory", "sessions")
 # the tables whose `id` comes from a sequence, which must continue after the copied ids
 SEQUENCED = ("jobs", "runs", "run_events")
 BATCH = 500  # rows read and written at a time (a run carries up to its output cap of text)
-NAMES = {"jobs": "jobs", "runs": "runs", "run_events": "run events", "job_memory": "job memory entries"}
+NAMES = {
+    "jobs": "jobs",
+    "runs": "runs",
+    "run_events": "run events",
+    "job_memory": "job memory entries",
+    "sessions": "shared conversations",
+}
+SAID_WHEN_ANY = frozenset({"sessions"})  # counted in the summary only when there are some
 
 
 class TargetNotEmpty(StoreError):
@@ -38,7 +46,8 @@ class Copied:
     rows: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
-        return ", ".join(f"{self.rows.get(t, 0)} {NAMES[t]}" for t in TABLES)
+        shown = [t for t in TABLES if t not in SAID_WHEN_ANY or self.rows.get(t)]
+        return ", ".join(f"{self.rows.get(t, 0)} {NAMES[t]}" for t in shown)
 
 
 class _Writer(Protocol):
@@ -57,7 +66,7 @@ class _Side(Protocol):
 
 def _key(table: str, columns: Sequence[str]) -> list[str]:
     """The columns rows are read in order of (and paged by, when it is one `id`)."""
-    return ["id"] if "id" in columns else [c for c in ("job_id", "key") if c in columns]
+    return ["id"] if "id" in columns else [c for c in ("job_id", "key", "name") if c in columns]
 
 
 class _Reading:

@@ -163,6 +163,21 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX runs_hooked ON runs(job_id, queued_at) WHERE trigger = 'manual' AND request IS NOT NULL;
     """,
+    # v7: shared conversations (`--conversation session:NAME`): one history per session name, and the
+    # session each job talks in (written with the job; the claim lets a session's runs take turns by it)
+    """
+    ALTER TABLE jobs ADD COLUMN session TEXT;
+    CREATE INDEX jobs_session ON jobs(session) WHERE session IS NOT NULL;
+    CREATE TABLE sessions (
+        name TEXT PRIMARY KEY,
+        history TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    """,
+    # v8: the options of chain edges (`--when`): {"on_success": {"JOB": {"when": "contains:X"}}}
+    """
+    ALTER TABLE jobs ADD COLUMN chain_options TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,7 +10,8 @@ lock is decided here by statements that are safe under concurrency:
   line for line). The decision — which runs may start given what is running anywhere, the pools, the
   overlap and queue limits — is serialized by a transaction-level advisory lock (`pg_advisory_xact_lock`,
   one key per schema): a claimer reads the running runs only after the previous claimer committed, so
-  two nodes never both fill the last place of a pool or both start a job's one allowed run. The rows
+  two nodes never both fill the last place of a pool or both start a job's one allowed run — nor two
+  runs of jobs sharing a conversation (`session:NAME`), which take turns. The rows
   themselves change only through `UPDATE ... WHERE id IN (SELECT ... AND status = 'pending' FOR UPDATE
   SKIP LOCKED)`: a run some other writer holds (a cancel, a removal) is left for the next claim, and a
   run is never started twice. Claims are short (two statements), so one lock for the whole cluster
@@ -140,14 +141,18 @@ RELISTEN_MAX_S = 5.0
 # asyncpg's limit on one statement's parameters
 MAX_PARAMS = 32_767
 
-CLAIM_DUE = """
+# as sqlite.py's: the shared conversation a job talks in, else NULL (a column written with the job)
+SESSION_OF = "j.session"
+
+CLAIM_DUE = (
+    """
 WITH pend AS MATERIALIZED (
     SELECT id, job_id, trigger, not_before FROM runs WHERE status = 'pending' AND not_before <= $1{only}
 ), busy AS MATERIALIZED (
     SELECT job_id, COUNT(*) AS n, MIN(id) AS first_id, bool_or(trigger = 'catchup') AS catching_up
     FROM runs WHERE status = 'running' GROUP BY job_id
 ), due AS (
-    SELECT r.id, r.job_id, r.trigger, r.not_before, j.overlap, j.queue_limit, j.pool,
+    SELECT r.id, r.job_id, r.trigger, r.not_before, j.overlap, j.queue_limit, j.pool, {SESSION_OF} AS sess,
            j.deleted_at IS NOT NULL AS removed, COALESCE(b.n, 0) AS busy, b.first_id AS busy_id,
            COALESCE(b.catching_up, false) OR bool_or(r.trigger = 'catchup') OVER per_job AS catching_up,
            ROW_NUMBER() OVER (lane ORDER BY r.not_before, r.id) AS k,
@@ -155,6 +160,7 @@ WITH pend AS MATERIALIZED (
     FROM pend r JOIN jobs j ON j.id = r.job_id LEFT JOIN busy b ON b.job_id = r.job_id
     WINDOW per_job AS (PARTITION BY r.job_id), lane AS (PARTITION BY r.job_id, r.trigger = 'retry')
 )"""
+).replace("{SESSION_OF}", SESSION_OF)
 
 CLAIM_SKIPS = """
 SELECT id, overlap, queue_limit, busy, busy_id, head_id, removed FROM due
@@ -162,13 +168,17 @@ WHERE removed OR (trigger NOT IN ('retry', 'catchup') AND overlap != 'allow' AND
     (overlap = 'skip' AND (busy > 0 OR k > 1))
     OR (overlap = 'queue' AND k > queue_limit + CASE WHEN busy = 0 THEN 1 ELSE 0 END)))"""
 
-CLAIM_START = """
-, eligible AS (
+CLAIM_START = (
+    """
+, busy_sessions AS MATERIALIZED (
+    SELECT DISTINCT {SESSION_OF} AS sess FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.status = 'running'
+), eligible AS (
     SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.job_id ORDER BY d.trigger = 'retry' DESC, d.not_before, d.id)
            AS fair
     FROM due d
     WHERE NOT d.removed AND (d.overlap = 'allow' OR (d.busy = 0 AND (d.trigger = 'retry' OR d.k = 1)))
       AND d.job_id NOT IN (SELECT id FROM jobs WHERE node_label IS NOT NULL AND node_label <> ALL(${p3}::text[]))
+      AND (d.sess IS NULL OR d.sess NOT IN (SELECT sess FROM busy_sessions WHERE sess IS NOT NULL))
 ), pool_use AS (
     SELECT j.pool, SUM(b.n) AS n FROM busy b JOIN jobs j ON j.id = b.job_id
     WHERE j.pool IS NOT NULL GROUP BY j.pool
@@ -177,10 +187,20 @@ CLAIM_START = """
     FROM eligible e WHERE e.overlap = 'allow' OR e.fair = 1
 ), sizes AS (
     SELECT * FROM unnest(${p}::text[], ${p1}::bigint[]) AS s(pool, size)
+), placed AS (
+    SELECT p.id, p.sess, p.fair, p.not_before,
+           ROW_NUMBER() OVER (PARTITION BY p.sess ORDER BY p.fair, p.not_before, p.id) AS in_session
+    FROM pooled p LEFT JOIN pool_use u ON u.pool = p.pool LEFT JOIN sizes s ON s.pool = p.pool
+    WHERE p.pool IS NULL OR p.in_pool <= COALESCE(s.size, 1) - COALESCE(u.n, 0)
 )
-SELECT p.id FROM pooled p LEFT JOIN pool_use u ON u.pool = p.pool LEFT JOIN sizes s ON s.pool = p.pool
-WHERE p.pool IS NULL OR p.in_pool <= COALESCE(s.size, 1) - COALESCE(u.n, 0)
-ORDER BY p.fair, p.not_before, p.id LIMIT ${p2}"""
+SELECT id FROM placed WHERE sess IS NULL OR in_session = 1
+ORDER BY fair, not_before, id LIMIT ${p2}"""
+).replace("{SESSION_OF}", SESSION_OF)
+
+SESSION_UPSERT = (
+    "INSERT INTO sessions (name, history, updated_at) VALUES ($1, $2, $3) "
+    "ON CONFLICT (name) DO UPDATE SET history = excluded.history, updated_at = excluded.updated_at"
+)
 
 SKIP_RUNS = """
 UPDATE runs SET status = u.status, reason = u.reason, finished_at = $4
@@ -719,6 +739,13 @@ class PostgresStore:
                     await con.executemany(MEMORY_UPSERT, upserts)
                 if deletes:
                     await con.executemany("DELETE FROM job_memory WHERE job_id = $1 AND key = $2", deletes)
+            sessions = [
+                (ends[i].session, json.dumps(ends[i].session_history), ends[i].run.finished_at or 0)
+                for i in live
+                if ends[i].session is not None
+            ]
+            if sessions:  # one history per session, read by the next run of any job naming it
+                await con.executemany(SESSION_UPSERT, sessions)
             final = [i for i in live if ends[i].retry is None]
             counts = await self._bookkeeping(con, [ends[i] for i in final])
             for i in live:
@@ -924,6 +951,10 @@ class PostgresStore:
     async def get_memory(self, job_id: int, key: str) -> Any:
         row = await self.fetch_one("SELECT value FROM job_memory WHERE job_id = $1 AND key = $2", job_id, key)
         return json.loads(row[0]) if row else None
+
+    async def get_session(self, name: str) -> list[dict[str, Any]]:
+        row = await self.fetch_one("SELECT history FROM sessions WHERE name = $1", name)
+        return json.loads(row[0]) if row else []
 
     async def set_memory(self, job_id: int, key: str, value: Any, now: int) -> None:
         if value is None:

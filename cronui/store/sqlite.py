@@ -61,17 +61,21 @@ from cronui.store.history import SQLiteHistory
 from cronui.store.schema import RUN_SELECT
 from cronui.store.wakeup import SQLiteWakeups
 
+# The shared conversation (`session:NAME`) a job talks in, else NULL (a column written with the job).
+SESSION_OF = "j.session"
+
 # The pending runs due now, each with what the claim needs to know of its job: how many of the job's runs
 # are running (anywhere), whether it is catching up, and its place in the job's line (retries have a
 # line of their own: they never wait behind new slots).
-CLAIM_DUE = """
+CLAIM_DUE = (
+    """
 WITH pend AS MATERIALIZED (
     SELECT id, job_id, trigger, not_before FROM runs WHERE status = 'pending' AND not_before <= ?{only}
 ), busy AS MATERIALIZED (
     SELECT job_id, COUNT(*) AS n, MIN(id) AS first_id, MAX(trigger = 'catchup') AS catching_up
     FROM runs WHERE status = 'running' GROUP BY job_id
 ), due AS (
-    SELECT r.id, r.job_id, r.trigger, r.not_before, j.overlap, j.queue_limit, j.pool,
+    SELECT r.id, r.job_id, r.trigger, r.not_before, j.overlap, j.queue_limit, j.pool, {SESSION_OF} AS sess,
            j.deleted_at IS NOT NULL AS removed, COALESCE(b.n, 0) AS busy, b.first_id AS busy_id,
            MAX(COALESCE(b.catching_up, 0), MAX(r.trigger = 'catchup') OVER per_job) AS catching_up,
            ROW_NUMBER() OVER (lane ORDER BY r.not_before, r.id) AS k,
@@ -79,6 +83,7 @@ WITH pend AS MATERIALIZED (
     FROM pend r JOIN jobs j ON j.id = r.job_id LEFT JOIN busy b ON b.job_id = r.job_id
     WINDOW per_job AS (PARTITION BY r.job_id), lane AS (PARTITION BY r.job_id, r.trigger = 'retry')
 )"""
+).replace("{SESSION_OF}", SESSION_OF)
 
 # What the job's overlap policy turns away: with `skip`, every new run while one runs or waits ahead of
 # it; with `queue`, the runs beyond `queue_limit` waiting. Catch-up runs go one after another and new
@@ -93,14 +98,20 @@ WHERE removed OR (trigger NOT IN ('retry', 'catchup') AND overlap != 'allow' AND
 # job's first eligible run comes before any job's second. A pool admits as many as it has free. A job
 # pinned to a node label starts only on a node carrying it (the labels: a JSON list); the overlap and
 # queue limits above still apply to it on every node, so its line stays short while no such node lives.
-CLAIM_START = """
-, eligible AS (
+# Jobs sharing a conversation (`session:NAME`) take turns: none of them starts while a run of one of
+# them runs, and one claim starts at most one of them (the oldest); the others stay pending, in line.
+CLAIM_START = (
+    """
+, busy_sessions AS MATERIALIZED (
+    SELECT DISTINCT {SESSION_OF} AS sess FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.status = 'running'
+), eligible AS (
     SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.job_id ORDER BY d.trigger = 'retry' DESC, d.not_before, d.id)
            AS fair
     FROM due d
     WHERE NOT d.removed AND (d.overlap = 'allow' OR (d.busy = 0 AND (d.trigger = 'retry' OR d.k = 1)))
       AND d.job_id NOT IN (
           SELECT id FROM jobs WHERE node_label IS NOT NULL AND node_label NOT IN (SELECT value FROM json_each(?)))
+      AND (d.sess IS NULL OR d.sess NOT IN (SELECT sess FROM busy_sessions WHERE sess IS NOT NULL))
 ), pool_use AS (
     SELECT j.pool, SUM(b.n) AS n FROM busy b JOIN jobs j ON j.id = b.job_id
     WHERE j.pool IS NOT NULL GROUP BY j.pool
@@ -109,14 +120,24 @@ CLAIM_START = """
     FROM eligible e WHERE e.overlap = 'allow' OR e.fair = 1
 ), sizes AS MATERIALIZED (
     SELECT key AS pool, value AS size FROM json_each(?)
+), placed AS (
+    SELECT p.id, p.sess, p.fair, p.not_before,
+           ROW_NUMBER() OVER (PARTITION BY p.sess ORDER BY p.fair, p.not_before, p.id) AS in_session
+    FROM pooled p LEFT JOIN pool_use u ON u.pool = p.pool LEFT JOIN sizes s ON s.pool = p.pool
+    WHERE p.pool IS NULL OR p.in_pool <= COALESCE(s.size, 1) - COALESCE(u.n, 0)
 )
-SELECT p.id FROM pooled p LEFT JOIN pool_use u ON u.pool = p.pool LEFT JOIN sizes s ON s.pool = p.pool
-WHERE p.pool IS NULL OR p.in_pool <= COALESCE(s.size, 1) - COALESCE(u.n, 0)
-ORDER BY p.fair, p.not_before, p.id LIMIT ?"""
+SELECT id FROM placed WHERE sess IS NULL OR in_session = 1
+ORDER BY fair, not_before, id LIMIT ?"""
+).replace("{SESSION_OF}", SESSION_OF)
 
 MEMORY_UPSERT = (
     "INSERT INTO job_memory (job_id, key, value, updated_at) VALUES (?, ?, ?, ?) "
     "ON CONFLICT(job_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at"
+)
+
+SESSION_UPSERT = (
+    "INSERT INTO sessions (name, history, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT(name) DO UPDATE SET history = excluded.history, updated_at = excluded.updated_at"
 )
 
 # What a run that has just come to exist has (the other columns keep their defaults until it runs).
@@ -485,6 +506,13 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                 await db.executemany(
                     "DELETE FROM job_memory WHERE job_id = ? AND key = ?", [m[:2] for m in memory if m[2] == "null"]
                 )
+            sessions = [
+                (ends[i].session, json.dumps(ends[i].session_history), ends[i].run.finished_at or 0)
+                for i in live
+                if ends[i].session is not None
+            ]
+            if sessions:  # one history per session, read by the next run of any job naming it
+                await db.executemany(SESSION_UPSERT, sessions)
             final = [i for i in live if ends[i].retry is None]
             counts = await self._bookkeeping(db, [ends[i] for i in final])
             for i in live:
@@ -662,6 +690,10 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
     async def get_memory(self, job_id: int, key: str) -> Any:
         row = await self.fetch_one("SELECT value FROM job_memory WHERE job_id = ? AND key = ?", (job_id, key))
         return json.loads(row[0]) if row else None
+
+    async def get_session(self, name: str) -> list[dict[str, Any]]:
+        row = await self.fetch_one("SELECT history FROM sessions WHERE name = ?", (name,))
+        return json.loads(row[0]) if row else []
 
     async def set_memory(self, job_id: int, key: str, value: Any, now: int) -> None:
         async with self.transaction() as db:

@@ -42,6 +42,7 @@ TEXT_FIELDS = (
     "message system overlap queue_limit retries retry_delay timeout misfire misfire_grace pool on_success "
     "on_failure deliver deliver_to deliver_format alert_to tags description fallbacks gate max_cost stagger node_label"
 ).split()
+TEXT_FIELDS += ["conversation", "when"]  # an agent's conversation (session:NAME); the on-success condition
 
 
 def _words(text: str) -> list[str]:
@@ -107,6 +108,8 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "pool": job.pool or "",
         "on_success": ", ".join(job.on_success),
         "on_failure": ", ".join(job.on_failure),
+        "conversation": agent.conversation if isinstance(t, AgentTarget) else "",
+        "when": _common_when(job),
         "deliver": d.mode or "never",
         "deliver_to": d.to or "",
         "deliver_format": d.format,
@@ -116,6 +119,24 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "description": job.description,
         "enabled": job.enabled,
     }
+
+
+def _common_when(job: Job | None) -> str:
+    """The condition of the job's on-success chain, when its edges share one; '' when they have none or
+    differ (a job file gave each edge its own: the field then leaves them as they are)."""
+    if job is None:
+        return ""
+    conditions = {job.edge("on_success", name).when for name in job.on_success}
+    return (conditions.pop() or "") if len(conditions) == 1 else ""
+
+
+def _apply_when(job: Job, text: str, before: str) -> None:
+    """The form's condition onto every edge of the on-success chain; an untouched field keeps each edge's
+    own options. Edges the chain no longer names lose theirs."""
+    if text != before:
+        for name in job.on_success:
+            job.set_edge("on_success", name, dataclasses.replace(job.edge("on_success", name), when=text or None))
+    job.prune_edges()
 
 
 def _int(text: str, field: str, lo: int, hi: int) -> int:
@@ -220,6 +241,7 @@ def _target(
         fallbacks=_words(v["fallbacks"]),
         gate=v["gate"] or None,
         max_cost_usd=max_cost,
+        conversation=v["conversation"] or AgentTarget.conversation,
     )
 
 
@@ -270,6 +292,7 @@ def form_job(values: Mapping[str, Any], base: Job | None) -> tuple[Job, list[Job
         job.schedule = p.read(lambda: _staggered(job.schedule, job.name, v["stagger"]), job.schedule)
     job.on_success = _words(v["on_success"])
     job.on_failure = _words(v["on_failure"])
+    _apply_when(job, v["when"], _common_when(base))
     job.tags = _words(v["tags"])
     job.description = v["description"]
     job.delivery = p.read(lambda: _delivery(v, job.delivery), job.delivery)

@@ -60,6 +60,7 @@ def varied_jobs() -> list[Job]:
             next_run_at=T0 + 60_000,
             node_label="gpu",
             on_success=["backup", "ping ☕ caf\u00e9"],
+            chain_options={"on_success": {"backup": {"when": "regex:^ok$"}}},
             **common,
         ),
         Job(
@@ -89,6 +90,7 @@ def reference_job(row: Any) -> Job:
             "on_success": json.loads(values["on_success"]),
             "on_failure": json.loads(values["on_failure"]),
             "tags": json.loads(values["tags"]),
+            "chain_options": json.loads(values["chain_options"]),
             "last_status": RunStatus(values["last_status"]) if values["last_status"] else None,
         }
     )

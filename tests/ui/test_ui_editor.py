@@ -19,7 +19,17 @@ from tests.ui.pilot import open_editor, select, until
 KIND_FIELDS = {
     TargetKind.SHELL: ["command", "cwd", "env"],
     TargetKind.HTTP: ["method", "url", "headers", "body", "expect_status"],
-    TargetKind.AGENT: ["base_url", "model", "api_key_env", "message", "system", "fallbacks", "gate", "max_cost"],
+    TargetKind.AGENT: [
+        "base_url",
+        "model",
+        "api_key_env",
+        "message",
+        "system",
+        "conversation",
+        "fallbacks",
+        "gate",
+        "max_cost",
+    ],
 }
 COMMON_FIELDS = [
     "name",
@@ -31,6 +41,7 @@ COMMON_FIELDS = [
     "stagger",
     "node_label",
     "on_success",
+    "when",
     "deliver",
     "notify_retries",
     "tags",

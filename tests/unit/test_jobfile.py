@@ -664,7 +664,7 @@ def jobs(draw: st.DrawFn) -> Job:
             "message": draw(_text.filter(lambda s: s.strip())),
             "system": draw(st.one_of(st.none(), _text)),
             "api_key_env": draw(st.one_of(st.none(), st.just("OPENAI_API_KEY"))),
-            "conversation": draw(st.sampled_from(["isolated", "persistent"])),
+            "conversation": draw(st.sampled_from(["isolated", "persistent", "session:team-1"])),
             "max_tokens": draw(st.one_of(st.none(), st.integers(1, 100_000))),
             "temperature": draw(st.one_of(st.none(), st.floats(0, 2, allow_nan=False))),
             "headers": draw(_headers),
@@ -684,6 +684,10 @@ def jobs(draw: st.DrawFn) -> Job:
             ),
         )
     )
+    # chains to names a drawn job name never has; each edge plain or with a condition
+    on_success = draw(st.lists(st.sampled_from(["Next.A", "Next.B"]), unique=True, max_size=2))
+    when = st.one_of(st.none(), st.sampled_from(["contains:READY", "regex:^ok$", 'contains:a "quoted" word']))
+    conditions = {n: {"when": w} for n in on_success if (w := draw(when)) is not None}
     return Job(
         name=draw(_names),
         schedule=draw(st.sampled_from(["@daily", "*/5 * * * *", "every 15m", "0 9 * * 1-5"])),
@@ -701,6 +705,8 @@ def jobs(draw: st.DrawFn) -> Job:
         timeout_s=draw(_seconds),
         delivery=delivery,
         tags=draw(st.lists(st.from_regex(r"[a-z]{1,6}", fullmatch=True), max_size=3)),
+        on_success=on_success,
+        chain_options={"on_success": conditions},
     )
 
 

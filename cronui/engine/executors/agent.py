@@ -54,6 +54,7 @@ TRANSIENT_REPLY = re.compile(
 )
 TRANSIENT_REPLY_MAX = 160  # characters: a longer reply is never taken for a gateway's error text
 CONVERSATION_KEY = "conversation"
+SESSION_UNREAD = "session-unread"  # set in a run's memory when its session's history could not be read
 # Where a run's cost came from (the usage-calculated milestone's cost_source)
 COST_FROM_PRICES, COST_FROM_GATEWAY, COST_FROM_TABLE, COST_UNKNOWN = "prices", "gateway", "table", "unknown"
 
@@ -584,7 +585,7 @@ async def run(ctx: RunContext) -> Outcome:
         "payload": hook_payload(ctx.run) or "",  # the body of the hook request that started it
     }
     user_message = render_message(spec.message, values)
-    persistent = spec.conversation == "persistent"
+    persistent = spec.conversation == "persistent" or spec.session is not None  # its own history, or a session's
     history: list[dict[str, Any]] = list(ctx.memory.get(CONVERSATION_KEY) or []) if persistent else []
     messages: list[dict[str, Any]] = []
     if spec.system:
@@ -603,7 +604,7 @@ async def run(ctx: RunContext) -> Outcome:
     ctx.milestone(
         "setup-completed",
         messages=len(messages),
-        conversation="persistent" if persistent else "isolated",
+        conversation=spec.conversation if persistent else "isolated",
         model=model,
         request=milestone_request({"url": url, **body}, ctx),  # what is sent: messages as rendered, settings
     )

@@ -106,6 +106,8 @@ FIELD_WIDGETS = {
     "misfire grace": "misfire_grace",
     "on success": "on_success",
     "on failure": "on_failure",
+    "when": "when",
+    "conversation": "conversation",
     "deliver": "deliver",
     "deliver to": "deliver_to",
     "deliver format": "deliver_format",
@@ -134,6 +136,7 @@ ERROR_LINES = {
     "deliver_format": "deliver",
     "max_cost": "gate",
     "node_label": "stagger",
+    "when": "on_success",
 }
 CHECK_LINES = {"schedule": "schedule-check", "timezone": "zone-check"}
 
@@ -331,6 +334,11 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     yield _row("System", self._in("system", placeholder="system prompt (optional)"))
                     yield self._error_line("system")
                     yield _row(
+                        "Chat",
+                        self._in("conversation", placeholder="isolated, persistent or session:NAME (shared)"),
+                    )
+                    yield self._error_line("conversation")
+                    yield _row(
                         "Fallbacks",
                         self._in("fallbacks", placeholder="MODEL or MODEL@BASE_URL, asked in order when one fails"),
                     )
@@ -376,7 +384,12 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                 )
                 yield self._error_line("stagger")
                 yield Label("Chains and delivery", classes="section")
-                yield _row("On success", self._in("on_success", placeholder="jobs to run after a success"))
+                yield _row(
+                    "On success",
+                    self._in("on_success", placeholder="jobs to run after a success"),
+                    Label("  When", classes="short"),
+                    self._in("when", placeholder="contains:X or regex:X (optional)"),
+                )
                 yield self._error_line("on_success")
                 yield _row("On failure", self._in("on_failure", placeholder="jobs to run after a failure"))
                 yield self._error_line("on_failure")

@@ -118,6 +118,22 @@ def _model_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
     return rows
 
 
+def _session_and_chain_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
+    """The shared conversation the run talked in (`session:NAME`, with the messages it sent), and each
+    chain its condition held back, with why."""
+    rows: list[tuple[str, Text | str]] = []
+    setup = run.milestone_data("setup-completed")
+    conversation = str(setup.get("conversation") or "")
+    if conversation.startswith("session:"):
+        sent = setup.get("messages")
+        rows.append(("session", conversation.removeprefix("session:") + (f" · {sent} messages sent" if sent else "")))
+    for m in run.milestones:
+        if m.name == "chain-not-fired":
+            why = f"{m.data.get('job', '?')} not started: {m.data.get('reason') or 'its condition did not match'}"
+            rows.append(("chain", Text(why, styles.status_style(RunStatus.SKIPPED))))
+    return rows
+
+
 def fact_rows(
     run: Run, styles: StatusStyles, milestones: list[Milestone] | None = None
 ) -> list[tuple[str, Text | str]]:
@@ -144,6 +160,7 @@ def fact_rows(
     if run.request:
         rows.append(("request", _request_text(run.request)))
     rows += _model_rows(run, styles)
+    rows += _session_and_chain_rows(run, styles)
     if run.total_tokens is not None or run.cost_usd is not None:
         rows.append(("tokens", _usage_text(run)))
     if run.tool_calls:

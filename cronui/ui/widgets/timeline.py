@@ -60,12 +60,14 @@ NOTES: dict[str, Callable[[dict[str, object]], str]] = {
     "model-failed": _fallback_note,
     "max-cost-reached": lambda d: "the reply's estimated cost passed --max-cost: stopped",
     "max-cost-unchecked": lambda d: "--max-cost cannot be checked while streaming",
+    "chain-not-fired": lambda d: f"{d.get('job', '?')} not started: the chain's condition did not match",
 }
 NOTE_STATUS = {
     "gate-closed": str(RunStatus.SKIPPED),
     "gate-failed": str(RunStatus.FAILED),
     "model-failed": str(RunStatus.FAILED),
     "max-cost-reached": str(RunStatus.FAILED),
+    "chain-not-fired": str(RunStatus.SKIPPED),
 }
 
 
