@@ -1,7 +1,8 @@
 """One run, in full: timing and lateness, milestones as a timeline, output (or the agent's reply) that
 follows while the run goes on, error, exit code / signal / HTTP status, tokens, cost, tool calls and
 delivery. `v` turns the right pane to the request as sent, the tool calls with their arguments and the
-whole error. `x` cancels it, `R` runs the job again, `c` copies what the pane shows, `/` searches it."""
+whole error. `x` cancels it, `R` runs the job again and shows the new run in its place, `c` copies what the
+pane shows, `/` searches it."""
 
 from __future__ import annotations
 
@@ -253,7 +254,7 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
         if job is None:
             self.notify("its job was removed", severity="warning")
             return
-        self.post_message(RunNow(job))
+        self.post_message(RunNow(job, open_it=True))
 
     def action_details(self) -> None:
         """`v`: the request, tool calls and whole error in the right pane; again: the output."""
