@@ -14,7 +14,7 @@ from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.job_editor import JobEditor
 from cronui.ui.screens.main import MainScreen
 from tests.ui.make_screenshots import settle
-from tests.ui.pilot import open_editor, select, until
+from tests.ui.pilot import on_top, open_editor, select, until
 
 KIND_FIELDS = {
     TargetKind.SHELL: ["command", "cwd", "env"],
@@ -82,12 +82,12 @@ async def test_escape_closes_an_unchanged_form_and_asks_before_throwing_edits_aw
         editor.query_one("#schedule", Input).value = "45 3 * * *"
         await pilot.pause()
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the discard question")
+        await until(pilot, lambda: on_top(app, ConfirmScreen), "the discard question")
         await pilot.press("escape")  # keep editing
         await until(pilot, lambda: app.screen is editor, "the editor again")
         assert editor.query_one("#schedule", Input).value == "45 3 * * *"
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the discard question")
+        await until(pilot, lambda: on_top(app, ConfirmScreen), "the discard question")
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
         assert [j.schedule for j in jobs.values() if j.schedule == "45 3 * * *"] == []
