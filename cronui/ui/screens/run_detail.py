@@ -6,6 +6,7 @@ pane shows, `/` searches it."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import ClassVar
 
@@ -14,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 
+from cronui.cost import context_window, run_model
 from cronui.model import EventKind, Milestone, Run, RunStatus
 from cronui.ui.context import ScreenContext
 from cronui.ui.messages import CancelRun, EngineEvents, HeaderStale, RunNow, ThemeChanged, Tick, ZoneChanged
@@ -64,6 +66,8 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
         self._reloading = False
         self._reload_again = False
         self.showing_details = False  # the right pane shows the request, tool calls and error (`v`)
+        self.context: int | None = None  # the answering model's context window, when the price table knows it
+        self._context_of: tuple[str, str | None] | None = None  # the model (and URL) it was looked up for
 
     @property
     def where(self) -> str:
@@ -116,6 +120,7 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
                 first = self.run is None
                 self.run = run
                 self.milestones = got.milestones
+                await self._look_up_context(run)
                 view = self.query_one("#output", OutputView)
                 if first or run.status.is_final:
                     view.follow = self._want_follow and not run.status.is_final
@@ -129,6 +134,13 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
                     return
         finally:
             self._reloading = False
+
+    async def _look_up_context(self, run: Run) -> None:
+        """The context window of the model that answered (once per model: the table loads in a thread)."""
+        asked = run_model(run) if run.total_tokens is not None else None
+        if asked != self._context_of:
+            self._context_of = asked
+            self.context = await asyncio.to_thread(context_window, *asked) if asked is not None else None
 
     # ------------------------------------------------------------ told by the app
 
@@ -193,7 +205,7 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
 
     def _show_details(self) -> None:
         if self.run is not None:
-            self.query_one("#details", OutputView).set_output(details_text(self.run, self.milestones), "")
+            self.query_one("#details", OutputView).set_output(details_text(self.run, self.milestones, self.context), "")
 
     def _show_facts(self) -> None:
         run = self.run
@@ -210,7 +222,7 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
                 run, job, following=view.follow, search=view.search, matches=len(view.matches)
             )
         facts = self.query_one("#detail-facts", StyledStatic)
-        text = facts_text(run, facts, self.milestones)
+        text = facts_text(run, facts, self.milestones, self.context)
         facts.update(text)
         facts.display = bool(text)
 

@@ -12,6 +12,7 @@ from dataclasses import replace
 from rich.style import Style
 from rich.text import Text
 
+from cronui.cost import context_text
 from cronui.model import REASON_GATE, Job, Milestone, Run, RunStatus, TargetKind
 from cronui.present import error_summary
 from cronui.timefmt import human_span
@@ -94,10 +95,16 @@ REASONS = {
 }
 
 
-def _usage_text(run: Run) -> Text:
+def _tokens_text(run: Run, context: int | None) -> str:
+    """In, out and total; against the model's context window when it is known."""
+    text = f"in {run.prompt_tokens or 0:,} · out {run.completion_tokens or 0:,} · total {run.total_tokens or 0:,}"
+    return text + (f" {context_text(run.total_tokens or 0, context)}" if context else "")
+
+
+def _usage_text(run: Run, context: int | None) -> Text:
     usage = Text()
     if run.total_tokens is not None:
-        usage.append(f"in {run.prompt_tokens or 0:,} · out {run.completion_tokens or 0:,} · total {run.total_tokens:,}")
+        usage.append(_tokens_text(run, context))
     if run.cost_usd is None:
         usage.append("     cost unknown")
     else:
@@ -119,10 +126,10 @@ def _model_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
 
 
 def fact_rows(
-    run: Run, styles: StatusStyles, milestones: list[Milestone] | None = None
+    run: Run, styles: StatusStyles, milestones: list[Milestone] | None = None, context: int | None = None
 ) -> list[tuple[str, Text | str]]:
     """(label, value) for each fact the run has; `milestones` are what it said so far while it runs
-    (a finished run carries its own)."""
+    (a finished run carries its own); `context`: the answering model's context window, when known."""
     if milestones is not None and not run.milestones:
         run = replace(run, milestones=milestones)
     rows: list[tuple[str, Text | str]] = []
@@ -145,7 +152,7 @@ def fact_rows(
         rows.append(("request", _request_text(run.request)))
     rows += _model_rows(run, styles)
     if run.total_tokens is not None or run.cost_usd is not None:
-        rows.append(("tokens", _usage_text(run)))
+        rows.append(("tokens", _usage_text(run, context)))
     if run.tool_calls:
         calls = [
             f"{c.get('name', '?')} {json.dumps(c.get('arguments', ''), ensure_ascii=False)[:60]}"
@@ -161,10 +168,12 @@ def fact_rows(
     return rows
 
 
-def facts_text(run: Run, styles: StatusStyles, milestones: list[Milestone] | None = None) -> Text:
+def facts_text(
+    run: Run, styles: StatusStyles, milestones: list[Milestone] | None = None, context: int | None = None
+) -> Text:
     """The facts, one labelled line each (empty when there are none)."""
     lines: list[Text] = []
-    for label, value in fact_rows(run, styles, milestones):
+    for label, value in fact_rows(run, styles, milestones, context):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f"{label:<{LABEL_WIDTH}}", "bold")
         line.append_text(value if isinstance(value, Text) else Text(value))
@@ -227,7 +236,7 @@ def _agent_body(body: Mapping[str, object]) -> list[str]:
     return lines
 
 
-def details_text(run: Run, milestones: list[Milestone]) -> str:
+def details_text(run: Run, milestones: list[Milestone], context: int | None = None) -> str:
     """What the `v` view shows: the request as sent (agent: model, settings, the messages as rendered;
     HTTP: method, URL, headers, body), the reply's tool calls with their arguments, tokens and the whole
     error. Secrets were masked before any of it was recorded."""
@@ -259,8 +268,7 @@ def details_text(run: Run, milestones: list[Milestone]) -> str:
     if run.total_tokens is not None or run.prompt_tokens is not None:
         lines += ["", "TOKENS"]
         lines.append(
-            f"in {run.prompt_tokens or 0:,} · out {run.completion_tokens or 0:,} · total {run.total_tokens or 0:,}"
-            + (f" · cost {cost_text(run.cost_usd)}" if run.cost_usd is not None else "")
+            _tokens_text(run, context) + (f" · cost {cost_text(run.cost_usd)}" if run.cost_usd is not None else "")
         )
     if run.error:
         lines += ["", "ERROR", *run.error.splitlines()]
