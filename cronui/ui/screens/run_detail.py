@@ -96,6 +96,7 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < NARROW, "-narrow")
+        self.call_after_refresh(self._show_head)  # its lines are wrapped to the width
 
     # ------------------------------------------------------------ loading
 
@@ -196,7 +197,8 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
         if run is not None:
             head = self.query_one("#detail-head", StyledStatic)
             job = self.ctx.catalog.jobs.get(run.job_id)
-            head.update(head_text(run, job, self.ctx.now_ms(), self._zone(), head))
+            width = head.content_region.width or self.size.width - 2
+            head.update(head_text(run, job, self.ctx.now_ms(), self._zone(), head, width))
 
     @property
     def view(self) -> OutputView:

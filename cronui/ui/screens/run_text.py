@@ -16,7 +16,7 @@ from cronui.cost import context_text
 from cronui.model import REASON_GATE, Job, Milestone, Run, RunStatus, TargetKind
 from cronui.present import error_summary
 from cronui.timefmt import human_span
-from cronui.ui.times import clock_span, full_time, lateness
+from cronui.ui.times import clock_span, full_time, lateness, same_day_time
 from cronui.ui.widgets.run_table import cost_text, trigger_text
 from cronui.ui.widgets.table import MARK, StatusStyles
 
@@ -33,8 +33,10 @@ def bytes_text(n: float) -> str:
     return f"{n} B"
 
 
-def head_text(run: Run, job: Job | None, now: int, zone: str, styles: StatusStyles) -> Text:
-    """Two lines: the job, the run and its status with its clock; then trigger, attempt and times."""
+def head_text(run: Run, job: Job | None, now: int, zone: str, styles: StatusStyles, width: int = 0) -> Text:
+    """The job, the run and its status with its clock; then trigger, attempt and times, wrapped to `width`
+    between its parts, never inside one ("(late 21" / "ms)"). Start and end on the scheduled day show
+    their time alone: the date and zone are the scheduled time's."""
     style = styles.status_style(run.status)
     dim = styles.component_style(DIM)
     line1 = Text(no_wrap=True, overflow="ellipsis")
@@ -51,12 +53,25 @@ def head_text(run: Run, job: Job | None, now: int, zone: str, styles: StatusStyl
     parts.append(f"scheduled {full_time(run.scheduled_for, zone)}")
     if run.started_at is not None:
         late = lateness(run.scheduled_for, run.started_at)
-        parts.append(f"started {full_time(run.started_at, zone)}" + (f" ({late})" if late else ""))
+        started = same_day_time(run.started_at, run.scheduled_for, zone)
+        parts.append(f"started {started}" + (f" ({late})" if late else ""))
     if run.finished_at is not None:
-        parts.append(f"finished {full_time(run.finished_at, zone)}")
+        parts.append(f"finished {same_day_time(run.finished_at, run.scheduled_for, zone)}")
     if run.node:
         parts.append(f"node {run.node}")
-    return Text("\n").join([line1, Text(" · ".join(parts), dim)])
+    lines = [Text(line, dim, no_wrap=True, overflow="ellipsis") for line in packed(parts, " · ", width)]
+    return Text("\n").join([line1, *lines])
+
+
+def packed(parts: list[str], sep: str, width: int) -> list[str]:
+    """The parts joined by `sep` into lines no wider than `width` (0: one line), a part never split."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and (not width or len(lines[-1]) + len(sep) + len(part) <= width):
+            lines[-1] += sep + part
+        else:
+            lines.append(part)
+    return lines
 
 
 def output_titles(run: Run, job: Job | None, *, following: bool, search: str, matches: int) -> tuple[str, str]:
