@@ -110,6 +110,8 @@ async def test_agent_run_shows_the_request_as_sent_and_its_tool_calls(
         await pilot.press("v")
         details = detail.query_one("#details", OutputView)
         assert details.display and not output.display and details.has_focus
+        milestones = detail.query_one("#milestones-pane")
+        await until(pilot, lambda: not milestones.display, "80 columns: the request takes the milestones' room")
         lines = details.stdout.splitlines()
         assert lines[:2] == ["REQUEST", "POST http://127.0.0.1:11434/v1/chat/completions"]
         assert f"  Authorization: {MASK}" in lines
@@ -126,6 +128,7 @@ async def test_agent_run_shows_the_request_as_sent_and_its_tool_calls(
         assert details.matches
         await pilot.press("escape", "escape")  # the prompt, then back to the output
         assert output.display and not details.display
+        await until(pilot, lambda: milestones.display, "the milestones again")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, RunDetailScreen), "back")
 

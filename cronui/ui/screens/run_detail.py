@@ -273,6 +273,7 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
     def action_details(self) -> None:
         """`v`: the request, tool calls and whole error in the right pane; again: the output."""
         self.showing_details = not self.showing_details
+        self.set_class(self.showing_details, "-details")
         output, details = self.query_one("#output", OutputView), self.query_one("#details", OutputView)
         output.display, details.display = not self.showing_details, self.showing_details
         self.view.focus()

@@ -116,16 +116,12 @@ def _tokens_text(run: Run, context: int | None) -> str:
     return text + (f" {context_text(run.total_tokens or 0, context)}" if context else "")
 
 
-def _usage_text(run: Run, context: int | None) -> Text:
-    usage = Text()
-    if run.total_tokens is not None:
-        usage.append(_tokens_text(run, context))
+def _cost_text(run: Run) -> str:
+    """The run's cost and where it came from; "unknown" (never $0) when nothing priced it."""
     if run.cost_usd is None:
-        usage.append("     cost unknown")
-    else:
-        source = COST_SOURCES.get(run.cost_source or "")
-        usage.append(f"     cost {cost_text(run.cost_usd)}" + (f" ({source})" if source else ""))
-    return usage
+        return "unknown"
+    source = COST_SOURCES.get(run.cost_source or "")
+    return cost_text(run.cost_usd) + (f" ({source})" if source else "")
 
 
 def _model_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
@@ -166,8 +162,10 @@ def fact_rows(
     if run.request:
         rows.append(("request", _request_text(run.request)))
     rows += _model_rows(run, styles)
+    if run.total_tokens is not None:  # a row each: together they did not fit 80 columns
+        rows.append(("tokens", _tokens_text(run, context)))
     if run.total_tokens is not None or run.cost_usd is not None:
-        rows.append(("tokens", _usage_text(run, context)))
+        rows.append(("cost", _cost_text(run)))
     if run.tool_calls:
         calls = [
             f"{c.get('name', '?')} {json.dumps(c.get('arguments', ''), ensure_ascii=False)[:60]}"
