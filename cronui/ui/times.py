@@ -127,6 +127,8 @@ def lateness(scheduled_ms: int, started_ms: int | None) -> str:
     if started_ms is None:
         return ""
     late = started_ms - scheduled_ms
+    if late == 0:
+        return "on time"  # not "late 0 ms"
     if late < 0:
         return f"early {-late} ms"
     if late < 1000:

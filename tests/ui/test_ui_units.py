@@ -115,6 +115,7 @@ def test_time_texts() -> None:
     assert offset(12_300) == "+12.3s"
     assert offset(185_000) == "+3m05s"
     assert lateness(now, now + 4) == "late 4 ms"
+    assert lateness(now, now) == "on time"
     assert lateness(now, now + 2_500) == "late 2.5 s"
     assert short_time(now, "Europe/Berlin", now) == "Mon 10:00:00"
     assert short_time(now - 20 * 86_400_000, "UTC", now) == "10 Feb 09:00"
