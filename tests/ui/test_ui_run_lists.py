@@ -208,3 +208,23 @@ async def test_sorted_runs_page_in_the_older_runs_once_each(app: CronuiApp, stor
         assert sorted(r.id for r in table.rows) == ids  # each run once
         shown = [r.duration_ms for r in table.rows]
         assert shown == sorted(shown, reverse=True)
+
+
+async def test_a_jobs_runs_without_cost_give_the_note_its_room(
+    app: CronuiApp, store: SQLiteStore, engine: Engine
+) -> None:
+    """A shell job's COST is all dashes: at 120 columns the runs pane showed 'missed…' and 'HTTP 4…' beside it."""
+    job = await store.get_job_by_name("nightly-backup")
+    assert job is not None and job.id is not None
+    at = engine.clock.now_ms() - 60_000
+    failed = Run(job.id, Trigger.SCHEDULE, at, status=RunStatus.FAILED, queued_at=at, started_at=at)
+    failed.finished_at, failed.duration_ms, failed.error = at + 900, 900, "exited with code 1"
+    await store.insert_run(failed)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, app, "nightly-backup")
+        runs = main(app).query_one(RunTable)
+        await until(pilot, lambda: bool(runs.rows), "the run")
+        await until(pilot, lambda: "exited with cod…" in runs.render_line(1).text, "a note that can be read")
+        header = runs.render_line(0).text
+        assert "NOTE" in header and "COST" not in header
