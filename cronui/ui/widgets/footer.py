@@ -24,11 +24,13 @@ def key_width(key: FooterKey, compact: bool) -> int:
 
 def fitted(widgets: Iterable[Widget], width: int, compact: bool) -> list[Widget]:
     """The footer's widgets with keys dropped until the rest fit `width`: disabled keys first, then the
-    last ones; KEPT keys never. Anything but plain keys (groups) is kept as it is and counted as wide."""
+    last ones; KEPT keys never. A footer with anything but plain keys (binding groups) is left as it is."""
     shown = list(widgets)
+    if not all(isinstance(w, FooterKey) for w in shown):
+        return shown
 
     def used() -> int:
-        return sum(key_width(w, compact) if isinstance(w, FooterKey) else width for w in shown)
+        return sum(key_width(w, compact) for w in shown if isinstance(w, FooterKey))
 
     while used() > width:
         droppable = [
