@@ -134,11 +134,25 @@ class Engine:
         if got.holder == self.node:
             if not self.holding:
                 self.holding = True
+                await self.store.heartbeat(self._node_row(now, ttl_ms))  # listed from the start, not first renewal
                 self.bus.publish(RunEvent(EventKind.SCHEDULER, now, data={"state": "acquired", "node": self.node}))
                 await self._recover_orphans()
             return True
         self.holding = False
         return False
+
+    def _node_row(self, now: int, ttl_ms: int) -> Node:
+        """This process as the nodes table lists it (its heartbeat)."""
+        return Node(
+            self.node,
+            self.host,
+            self.pid,
+            self.started_at,
+            now,
+            now + ttl_ms,
+            len(self.dispatcher.active),
+            self.settings.node.labels,
+        )
 
     async def _beat(self) -> bool:
         """Cluster mode: every node schedules; its heartbeat (the nodes table) is what says it lives. A
@@ -146,18 +160,7 @@ class Engine:
         now = self.clock.now_ms()
         ttl_ms = int(self.settings.lease.ttl * 1000)
         try:
-            db_now = await self.store.heartbeat(
-                Node(
-                    self.node,
-                    self.host,
-                    self.pid,
-                    self.started_at,
-                    now,
-                    now + ttl_ms,
-                    len(self.dispatcher.active),
-                    self.settings.node.labels,
-                )
-            )
+            db_now = await self.store.heartbeat(self._node_row(now, ttl_ms))
         except Exception as e:
             log.warning("heartbeat failed (%s: %s)", type(e).__name__, e)
             if self._beat_ok_at is not None and now - self._beat_ok_at > ttl_ms * 0.8:
@@ -202,18 +205,7 @@ class Engine:
             self._stop_own_runs("this scheduler lost its lease")
         else:
             await self._renew_runs(now, ttl_ms)
-            await self.store.heartbeat(
-                Node(
-                    self.node,
-                    self.host,
-                    self.pid,
-                    self.started_at,
-                    now,
-                    now + ttl_ms,
-                    len(self.dispatcher.active),
-                    self.settings.node.labels,
-                )
-            )  # so `cronui nodes` shows the holder on SQLite too
+            await self.store.heartbeat(self._node_row(now, ttl_ms))  # `cronui nodes` shows the holder on SQLite too
             await self._contain()
         return ok
 

@@ -31,7 +31,7 @@ from cronui.engine.control import NotFound
 from cronui.engine.dispatcher import Executor
 from cronui.engine.engine import Engine
 from cronui.jobs import JobError
-from cronui.model import Job, TargetKind
+from cronui.model import Job, Run, TargetKind
 from cronui.store import Store, StoreError, make_store
 from cronui.ui import prefs, themes
 from cronui.ui.bridge import EngineBridge
@@ -380,12 +380,14 @@ class CronuiApp(App[int]):
         spawn(self, go, "actions")
 
     def on_run_now(self, message: RunNow) -> None:
-        name = message.job.name
-        self.act(
-            "run it",
-            lambda: self.client.trigger(name),
-            lambda run: self.notify(f"queued run #{run.id} of {name}", timeout=3),
-        )
+        name, asking = message.job.name, self.screen if message.open_it else None
+
+        def queued(run: Run) -> None:
+            self.notify(f"queued run #{run.id} of {name}", timeout=3)
+            if asking is not None and self.screen is asking and run.id is not None:
+                self.switch_screen(RunDetailScreen(self.ctx, run.id, follow=True))  # Esc: where it came from
+
+        self.act("run it", lambda: self.client.trigger(name), queued)
 
     def on_set_enabled(self, message: SetEnabled) -> None:
         name, enabled = message.job.name, message.enabled

@@ -64,9 +64,12 @@ class SelectJob(Notice):
 
 
 class RunNow(Message):
-    def __init__(self, job: Job) -> None:
+    """Queue a run of the job; `open_it`: then show the new run in place of the screen that asked."""
+
+    def __init__(self, job: Job, *, open_it: bool = False) -> None:
         super().__init__()
         self.job = job
+        self.open_it = open_it
 
 
 class SetEnabled(Message):

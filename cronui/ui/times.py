@@ -85,6 +85,14 @@ def full_time(ms: int | None, zone: str) -> str:
     return f"{dt.strftime('%Y-%m-%d %H:%M:%S')}.{ms % 1000:03d} {dt.tzname() or ''}".rstrip()
 
 
+def same_day_time(ms: int, ref_ms: int, zone: str) -> str:
+    """`full_time`, or its time of day alone when it falls on `ref_ms`'s day: '09:00:51.210'."""
+    dt = _dt(ms, zone)
+    if dt.date() != _dt(ref_ms, zone).date():
+        return full_time(ms, zone)
+    return f"{dt.strftime('%H:%M:%S')}.{ms % 1000:03d}"
+
+
 def clock_span(ms: int) -> str:
     """Elapsed or remaining time as a ticking clock: '00:41', '12:03', '1:02:03', '3d04h'."""
     s = max(0, ms) // 1000
@@ -119,6 +127,8 @@ def lateness(scheduled_ms: int, started_ms: int | None) -> str:
     if started_ms is None:
         return ""
     late = started_ms - scheduled_ms
+    if late == 0:
+        return "on time"  # not "late 0 ms"
     if late < 0:
         return f"early {-late} ms"
     if late < 1000:

@@ -193,6 +193,7 @@ def _history(job: Job, rng: random.Random, now: int) -> list[Run]:
         run.milestones = _milestones(job, started, duration)
         if job.kind is TargetKind.SHELL:
             run.exit_code = 0 if status is RunStatus.SUCCEEDED else 1
+            run.milestones[-1].data["exit_code"] = run.exit_code  # process-exited says what the run says
             run.output = _shell_output(job, status)
             run.output_bytes = len(run.output.encode())
             if status is RunStatus.FAILED:
@@ -204,10 +205,12 @@ def _history(job: Job, rng: random.Random, now: int) -> list[Run]:
             run.request = {"method": job.target.method, "url": job.target.url}
             if status is RunStatus.TIMED_OUT:
                 run.error = f"timed out after {job.timeout_s:g}s"
+                run.milestones.pop()  # no response came
             elif status is RunStatus.FAILED:
                 run.http_status = 503
-                run.error = "503 Service Unavailable (transient; retried)"
+                run.error = "HTTP 503 Service Unavailable"  # as the executor says it
                 run.output = '{"status": "degraded", "db": "timeout"}'
+                run.milestones[-1].data.update(status=503, bytes=len(run.output))
             else:
                 run.http_status = 200
                 run.output = '{"status": "ok", "version": "4.12.1", "uptime_s": 864211}'
@@ -233,7 +236,7 @@ def _history(job: Job, rng: random.Random, now: int) -> list[Run]:
                 run.output = _REPLY
                 run.delivery_status = "delivered" if job.delivery.is_set else None
             else:
-                run.error = "429 Too Many Requests (rate limited; retried)"
+                run.error = "HTTP 429 Too Many Requests"
         runs.append(run)
     return runs
 

@@ -34,7 +34,7 @@ from cronui.ui.widgets.run_table import RunTable
 from cronui.ui.widgets.timeline import TimelineView
 from tests.helpers import FakeExecutor, make_job
 from tests.ui.make_screenshots import settle
-from tests.ui.pilot import main, open_editor, select, until
+from tests.ui.pilot import main, on_top, open_editor, select, until
 
 SIZE = (120, 36)
 
@@ -86,12 +86,12 @@ async def test_delete_asks_first(app: CronuiApp, store: SQLiteStore) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+d")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await until(pilot, lambda: on_top(app, ConfirmScreen), "the question")
         await pilot.press("escape")
         await settle(pilot)
         assert await store.get_job_by_name("nightly-backup") is not None
         await pilot.press("ctrl+d")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await until(pilot, lambda: on_top(app, ConfirmScreen), "the question")
         await pilot.press("y")
         await until(pilot, lambda: "nightly-backup" not in names(app), "the job to go")
         assert await store.get_job_by_name("nightly-backup") is None
@@ -184,7 +184,7 @@ async def test_a_bad_schedule_is_shown_in_place_and_blocks_save(app: CronuiApp, 
         assert "did you mean" not in str(editor.query_one("#zone-check", Static).render())
         assert "unknown time zone: 'Europe/Berln'" in str(editor.query_one("#zone-check", Static).render())
         await pilot.press("escape")  # cancel changes nothing, once the edits are given up
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the discard question")
+        await until(pilot, lambda: on_top(app, ConfirmScreen), "the discard question")
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
         job = await store.get_job_by_name("nightly-backup")
@@ -238,7 +238,7 @@ async def test_editing_a_job_without_delivery_keeps_the_runtime_default_format(
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("e")  # nightly-backup: no delivery
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor")
+        await until(pilot, lambda: on_top(app, JobEditor), "the editor")
         editor = app.screen
         assert editor.query_one("#deliver_format", Select).value == DEFAULT_DELIVERY_FORMAT
         await pilot.press("ctrl+s")
@@ -410,7 +410,7 @@ async def test_keys_are_remapped_by_binding_id(settings: Settings, store: SQLite
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         await pilot.press("a")
-        await until(pilot, lambda: isinstance(app.screen, JobEditor), "the editor on the new key")
+        await until(pilot, lambda: on_top(app, JobEditor), "the editor on the new key")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "back")
         await pilot.press("f1")
@@ -468,7 +468,7 @@ async def test_quitting_while_runs_are_in_flight_asks_first(app: CronuiApp, engi
         await settle(pilot)
         await until(pilot, lambda: engine.dispatcher.active, "a run in flight")
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await until(pilot, lambda: on_top(app, ConfirmScreen), "the question")
         body = str(app.screen.query_one("#confirm-body", Static).render())
         assert "stops scheduling" in body
         await pilot.press("escape")
@@ -610,7 +610,7 @@ async def test_quitting_the_scheduling_app_interrupts_its_runs_and_releases_the_
         await settle(pilot)
         await until(pilot, lambda: app.engine.dispatcher.active, "the run to start")
         await pilot.press("q")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await until(pilot, lambda: on_top(app, ConfirmScreen), "the question")
         await pilot.press("y")
         await until(pilot, lambda: not app.is_running, "the app to exit")
     assert run.id is not None

@@ -3,9 +3,11 @@ is on screen when it has the focus."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from textual.widget import Widget
-from textual.widgets import Input, RadioButton, RadioSet
+from textual.widgets import Input, Label, RadioButton, RadioSet
 
 from cronui.model import Job
 from cronui.targets import AgentTarget, TargetKind
@@ -14,7 +16,7 @@ from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.job_editor import JobEditor
 from cronui.ui.screens.main import MainScreen
 from tests.ui.make_screenshots import settle
-from tests.ui.pilot import open_editor, select, until
+from tests.ui.pilot import on_top, open_editor, select, until
 
 KIND_FIELDS = {
     TargetKind.SHELL: ["command", "cwd", "env"],
@@ -93,12 +95,12 @@ async def test_escape_closes_an_unchanged_form_and_asks_before_throwing_edits_aw
         editor.query_one("#schedule", Input).value = "45 3 * * *"
         await pilot.pause()
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the discard question")
+        await until(pilot, lambda: on_top(app, ConfirmScreen), "the discard question")
         await pilot.press("escape")  # keep editing
         await until(pilot, lambda: app.screen is editor, "the editor again")
         assert editor.query_one("#schedule", Input).value == "45 3 * * *"
         await pilot.press("escape")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the discard question")
+        await until(pilot, lambda: on_top(app, ConfirmScreen), "the discard question")
         await pilot.press("y")
         await until(pilot, lambda: isinstance(app.screen, MainScreen), "the editor to close")
         assert [j.schedule for j in jobs.values() if j.schedule == "45 3 * * *"] == []
@@ -117,3 +119,29 @@ async def test_the_kind_highlight_starts_on_the_jobs_own_kind(app: CronuiApp, en
         await pilot.pause()
         highlighted = [b.id for b in kinds.query(RadioButton) if b.has_class("-selected")]
         assert (kinds.pressed_button and kinds.pressed_button.id, highlighted) == ("kind-agent", ["kind-agent"])
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+@pytest.mark.parametrize("kind", list(TargetKind), ids=str)
+async def test_no_label_touches_its_field_and_no_hint_is_cut(app: CronuiApp, kind: TargetKind, size) -> None:
+    """'Max costUSD' read as one word: every label ends before its field with a blank between, and every
+    field's hint (placeholder) and every choice shown fits the field."""
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        editor = await open_editor(pilot, app, "n")
+        await pilot.click(f"#kind-{kind}")
+        await pilot.pause()
+        touching, cut = [], []
+        for row in editor.query(".row"):
+            if not row.display or not row.parent or not row.parent.display:
+                continue
+            children = [w for w in row.children if w.display]
+            for label, field in pairwise(children):
+                if isinstance(label, Label):
+                    text = str(label.render()).rstrip()
+                    if label.region.x + len(text) >= field.region.x:
+                        touching.append(f"{text.strip()}|{field.id}")
+            for inp in row.query(Input):
+                if inp.placeholder and len(inp.placeholder) > inp.content_region.width:
+                    cut.append(f"{inp.id}: {inp.placeholder!r} in {inp.content_region.width}")
+        assert touching == [] and cut == [], f"at {size}"

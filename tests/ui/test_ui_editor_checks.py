@@ -232,6 +232,21 @@ async def test_a_test_run_of_an_agent_job_shows_the_reply(app: CronuiApp, store:
 
 
 @pytest.mark.usefixtures("real_executors")
+async def test_a_test_run_gives_the_tokens_against_a_known_models_context_window(
+    app: CronuiApp, chat: ChatServer
+) -> None:
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        editor = await open_editor(pilot, app, "n")
+        await pilot.click("#kind-agent")
+        await pilot.pause()
+        await fill(pilot, editor, name="digest", base_url=f"{chat.url}/v1", model="gpt-4o-mini", message="hi")
+        screen = await start_test_run(pilot, app)
+        assert "succeeded" in text_of(screen, "#test-status")
+        assert "total 17 / 128k context (<0.1%)" in text_of(screen, "#test-facts")  # a gateway: known by name
+
+
+@pytest.mark.usefixtures("real_executors")
 async def test_a_test_run_of_an_invalid_form_shows_its_problems_and_runs_nothing(
     app: CronuiApp, store: SQLiteStore, sink: Sink
 ) -> None:

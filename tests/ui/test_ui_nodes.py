@@ -12,8 +12,10 @@ import pytest
 from rich.console import Console
 
 from cronui.config import Settings
+from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.store.base import Node, Store
+from cronui.store.sqlite import SQLiteStore
 from cronui.ui.app import CronuiApp, make_app
 from cronui.ui.screens.nodes import NodesScreen, NodeWatch
 from cronui.ui.widgets.header import StatusHeader
@@ -108,6 +110,23 @@ async def test_with_sqlite_the_nodes_view_shows_the_holder_and_no_count(app: Cro
         await until(pilot, lambda: str(pane.border_title).startswith("Nodes"), "the nodes read")
         lines = table_lines(app, 78)
         assert str(engine.pid) in lines[1] and "here" in lines[1]
+
+
+async def test_with_sqlite_a_scheduler_is_listed_from_the_moment_it_takes_the_lease(
+    settings: Settings, store: SQLiteStore, clock: FakeClock
+) -> None:
+    """Not only after its first renewal (lease.renew seconds later): the nodes view read in between
+    listed nobody."""
+    fresh = Engine(store, settings, clock)  # it has not taken the lease yet: the app's loop does
+    app = make_app(settings, store, engine=fresh, cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.bridge.owning, "the lease")
+        assert [n.pid for n in await store.nodes()] == [fresh.pid]
+        await pilot.press("N")
+        await until(pilot, lambda: isinstance(app.screen, NodesScreen), "the nodes view")
+        pane = app.screen.query_one("#nodes-pane")
+        await until(pilot, lambda: str(pane.border_title).startswith("Nodes"), "the nodes read")
+        assert str(fresh.pid) in table_lines(app, 78)[1]
 
 
 def test_node_watch_says_when_scheduling_changes_hands() -> None:

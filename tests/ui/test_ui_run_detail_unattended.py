@@ -73,7 +73,7 @@ async def test_a_run_that_fell_back_shows_who_answered_what_failed_and_an_unknow
         facts = rendered(detail.query_one("#detail-facts", StyledStatic))
         assert "answered by echo (a fallback)" in facts
         assert "failed   fail500: HTTP 500" in facts and "overloaded" in facts
-        assert "cost unknown" in facts
+        assert "cost     unknown" in facts
         timeline = timeline_text(detail.query_one("#milestones", TimelineView))
         assert "model-failed fail500 failed, asking echo · " in timeline
 
@@ -105,5 +105,5 @@ async def test_a_priced_run_says_where_its_cost_came_from(
         assert (run.cost_source, run.cost_usd) == ("prices", pytest.approx((12 * 1.0 + 5 * 2.0) / 1e6))
         detail = await open_detail(pilot, app, run.id or 0)
         facts = rendered(detail.query_one("#detail-facts", StyledStatic))
-        assert "cost $0.000 (from [prices])" in facts and "answered by echo" in facts
+        assert "cost     $0.000 (from [prices])" in facts and "answered by echo" in facts
         assert "failed" not in facts.replace("finish", "")

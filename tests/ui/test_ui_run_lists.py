@@ -11,6 +11,7 @@ from cronui.model import Run, RunStatus, Trigger
 from cronui.store.sqlite import SQLiteStore
 from cronui.ui import prefs
 from cronui.ui.app import CronuiApp, make_app
+from cronui.ui.screens.run_detail import RunDetailScreen
 from cronui.ui.screens.runs import RunsScreen
 from cronui.ui.widgets.job_table import JobTable
 from cronui.ui.widgets.run_table import RunTable
@@ -105,6 +106,30 @@ async def test_run_again_in_the_runs_view_goes_to_the_new_run(
         await until(pilot, lambda: cursor_id(table) == max(ids) + 1, "the cursor on the new run")
 
 
+async def test_run_again_in_run_detail_shows_the_new_run_and_escape_goes_back_to_the_list(
+    app: CronuiApp, store: SQLiteStore, engine: Engine
+) -> None:
+    ids = await add_runs(store, "nightly-backup", [1000, 2000], engine.clock.now_ms())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = await open_runs_view(pilot, app)
+        await pilot.press("end", "enter")  # the oldest run
+        await until(pilot, lambda: isinstance(app.screen, RunDetailScreen), "the run's detail")
+        old = app.screen
+        assert isinstance(old, RunDetailScreen) and old.run_id == ids[0]
+        await pilot.press("R")
+        new_id = max(ids) + 1
+        await until(
+            pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.run_id == new_id, "the new run"
+        )
+        detail = app.screen
+        assert isinstance(detail, RunDetailScreen)
+        await until(pilot, lambda: detail.run is not None and detail.run.job_name == "nightly-backup", "it read")
+        await pilot.press("escape")  # the new run took the old one's place: back to the list
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen), "the runs list")
+        await until(pilot, lambda: new_id in {r.id for r in table.rows}, "the new run listed")
+
+
 async def test_runs_sort_by_key_and_by_a_click_on_a_title_and_it_is_remembered(
     settings: Settings, app: CronuiApp, store: SQLiteStore, engine: Engine
 ) -> None:
@@ -183,3 +208,23 @@ async def test_sorted_runs_page_in_the_older_runs_once_each(app: CronuiApp, stor
         assert sorted(r.id for r in table.rows) == ids  # each run once
         shown = [r.duration_ms for r in table.rows]
         assert shown == sorted(shown, reverse=True)
+
+
+async def test_a_jobs_runs_without_cost_give_the_note_its_room(
+    app: CronuiApp, store: SQLiteStore, engine: Engine
+) -> None:
+    """A shell job's COST is all dashes: at 120 columns the runs pane showed 'missed…' and 'HTTP 4…' beside it."""
+    job = await store.get_job_by_name("nightly-backup")
+    assert job is not None and job.id is not None
+    at = engine.clock.now_ms() - 60_000
+    failed = Run(job.id, Trigger.SCHEDULE, at, status=RunStatus.FAILED, queued_at=at, started_at=at)
+    failed.finished_at, failed.duration_ms, failed.error = at + 900, 900, "exited with code 1"
+    await store.insert_run(failed)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await select(pilot, app, "nightly-backup")
+        runs = main(app).query_one(RunTable)
+        await until(pilot, lambda: bool(runs.rows), "the run")
+        await until(pilot, lambda: "exited with cod…" in runs.render_line(1).text, "a note that can be read")
+        header = runs.render_line(0).text
+        assert "NOTE" in header and "COST" not in header

@@ -9,6 +9,7 @@ import io
 from rich.console import Console
 from textual.pilot import Pilot
 
+from cronui.cost import context_text, context_window, window_text
 from cronui.engine.engine import Engine
 from cronui.model import Job, Milestone, Run, RunStatus, TargetKind, Trigger
 from cronui.secrets import MASK
@@ -109,6 +110,8 @@ async def test_agent_run_shows_the_request_as_sent_and_its_tool_calls(
         await pilot.press("v")
         details = detail.query_one("#details", OutputView)
         assert details.display and not output.display and details.has_focus
+        milestones = detail.query_one("#milestones-pane")
+        await until(pilot, lambda: not milestones.display, "80 columns: the request takes the milestones' room")
         lines = details.stdout.splitlines()
         assert lines[:2] == ["REQUEST", "POST http://127.0.0.1:11434/v1/chat/completions"]
         assert f"  Authorization: {MASK}" in lines
@@ -125,8 +128,71 @@ async def test_agent_run_shows_the_request_as_sent_and_its_tool_calls(
         assert details.matches
         await pilot.press("escape", "escape")  # the prompt, then back to the output
         assert output.display and not details.display
+        await until(pilot, lambda: milestones.display, "the milestones again")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, RunDetailScreen), "back")
+
+
+async def test_agent_run_tokens_are_read_against_the_models_context_window_where_it_is_known(
+    app: CronuiApp, store: SQLiteStore, engine: Engine
+) -> None:
+    job = await add_agent_job(engine)
+    at = engine.clock.now_ms() - 60_000
+    via_gateway = {**AGENT_REQUEST, "url": "http://127.0.0.1:4000/v1/chat/completions"}
+    via_gateway["body"] = {**AGENT_REQUEST["body"], "model": "gpt-4o-mini"}  # type: ignore[dict-item]
+    usage = {"prompt_tokens": 12_000, "completion_tokens": 345, "total_tokens": 12_345}
+    known = await insert(store, job, at, status=RunStatus.SUCCEEDED, request=via_gateway, **usage)
+    fallback = await insert(  # the job's model failed; a fallback with a 1M window answered
+        store,
+        job,
+        at + 10_000,
+        status=RunStatus.SUCCEEDED,
+        request=via_gateway,
+        milestones=[
+            Milestone("model-failed", at + 10_100, {"model": "gpt-4o-mini", "error": "HTTP 503"}),
+            Milestone("usage-calculated", at + 10_200, {"model": "gpt-4.1", "cost_source": "table"}),
+        ],
+        **usage,
+    )
+    local = await insert(store, job, at + 20_000, status=RunStatus.SUCCEEDED, request=AGENT_REQUEST, **usage)
+    assert known.id is not None and fallback.id is not None and local.id is not None
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        detail = await open_detail(pilot, app, known.id)
+        facts = rendered(detail.query_one("#detail-facts", StyledStatic))
+        assert "tokens   in 12,000 · out 345 · total 12,345 / 128k context (9.6%)" in facts
+        await pilot.press("v")
+        lines = detail.query_one("#details", OutputView).stdout.splitlines()
+        assert "in 12,000 · out 345 · total 12,345 / 128k context (9.6%)" in lines
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: not isinstance(app.screen, RunDetailScreen), "back")
+
+        detail = await open_detail(pilot, app, fallback.id)
+        facts = rendered(detail.query_one("#detail-facts", StyledStatic))
+        assert "total 12,345 / 1M context (1.2%)" in facts  # the model that answered, not the job's own
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, RunDetailScreen), "back")
+
+        detail = await open_detail(pilot, app, local.id)  # a local model the price table does not know
+        facts = rendered(detail.query_one("#detail-facts", StyledStatic))
+        assert "tokens   in 12,000 · out 345 · total 12,345" in facts and "context" not in facts
+
+
+def test_context_windows_come_from_the_price_table_by_url_else_by_name() -> None:
+    assert context_window("gpt-4o-mini", "https://api.openai.com/v1") == 128_000
+    assert context_window("gpt-4o-mini", "http://127.0.0.1:4000/v1") == 128_000  # a gateway: by name
+    assert context_window("claude-sonnet-4-5") == 200_000
+    assert context_window("llama3.1:8b", "http://127.0.0.1:11434/v1") is None
+    assert [window_text(n) for n in (128_000, 1_000_000, 1_048_576, 8192, 200_000)] == [
+        "128k",
+        "1M",
+        "1.05M",
+        "8.2k",
+        "200k",
+    ]
+    assert context_text(12_345, 128_000) == "/ 128k context (9.6%)"
+    assert context_text(50, 1_000_000) == "/ 1M context (<0.1%)"
+    assert context_text(140_000, 128_000) == "/ 128k context (109.4%)"  # more than fits: said as it is
 
 
 async def test_http_error_body_is_summarised_and_shown_whole_on_demand(

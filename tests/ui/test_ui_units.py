@@ -4,9 +4,11 @@ catalog, the in-flight model and the bridge's batching. No app is started here."
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from rich.style import Style
 
 from cronui.config import Settings
 from cronui.jobs import JobError
@@ -18,10 +20,11 @@ from cronui.ui.catalog import Catalog
 from cronui.ui.filters import FilterError, parse_filter
 from cronui.ui.inflight import InFlight
 from cronui.ui.jobform import form_from_job, job_from_form, missing_env
+from cronui.ui.screens.run_text import head_text
 from cronui.ui.themes import load_themes, theme_from_mapping
 from cronui.ui.times import ZoneMode, clock_span, countdown, fire_time, lateness, offset, short_time, zone_for
 from cronui.ui.widgets.output import fold_line, pretty
-from cronui.ui.widgets.status import status_class
+from cronui.ui.widgets.status import StatusStyles, status_class
 from tests.helpers import make_job, ms
 
 # ---------------------------------------------------------------- filters
@@ -112,6 +115,7 @@ def test_time_texts() -> None:
     assert offset(12_300) == "+12.3s"
     assert offset(185_000) == "+3m05s"
     assert lateness(now, now + 4) == "late 4 ms"
+    assert lateness(now, now) == "on time"
     assert lateness(now, now + 2_500) == "late 2.5 s"
     assert short_time(now, "Europe/Berlin", now) == "Mon 10:00:00"
     assert short_time(now - 20 * 86_400_000, "UTC", now) == "10 Feb 09:00"
@@ -394,3 +398,40 @@ def test_catalog_keeps_a_freed_name_for_the_job_that_took_it() -> None:
 )
 def test_status_colours_by_component_class(status: RunStatus | str | None, component: str) -> None:
     assert status_class(status) == component
+
+
+class PlainStyles(StatusStyles):
+    """Colours do not matter here: every status and component plain."""
+
+    def status_style(self, status: RunStatus | str | None) -> Style:
+        return Style()
+
+    def component_style(self, name: str) -> Style:
+        return Style()
+
+
+def test_run_head_wraps_between_its_parts_and_gives_the_scheduled_day_once() -> None:
+    at = ms("2026-03-02T08:00:00")
+    run = Run(
+        job_id=1,
+        trigger=Trigger.SCHEDULE,
+        scheduled_for=at,
+        id=24,
+        job_name="digest",
+        status=RunStatus.SUCCEEDED,
+        started_at=at + 21,
+        finished_at=at + 51_210,
+        duration_ms=51_189,
+        node="demo-host:4242:a1b2c3",
+    )
+    lines = head_text(run, None, at, "Europe/Berlin", PlainStyles(), 78).plain.splitlines()
+    assert lines[1:] == [
+        "trigger schedule · attempt 1 · scheduled 2026-03-02 09:00:00.000 CET",
+        "started 09:00:00.021 (late 21 ms) · finished 09:00:51.210",
+        "node demo-host:4242:a1b2c3",
+    ]
+    assert all(len(line) <= 78 for line in lines)
+    overnight = replace(run, finished_at=at + 16 * 3_600_000)  # ends the next day: its date is given
+    assert (
+        "finished 2026-03-03 01:00:00.000 CET" in head_text(overnight, None, at, "Europe/Berlin", PlainStyles()).plain
+    )

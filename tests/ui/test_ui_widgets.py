@@ -3,13 +3,20 @@ to them, without a store or an engine behind."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from textual.app import App, ComposeResult
+from textual.widgets._footer import FooterKey
 
 from cronui.model import EventKind, RunEvent
 from cronui.ui.inflight import InFlight
 from cronui.ui.themes import STATUS_VARIABLES
+from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import HeaderState, StatusHeader
 from cronui.ui.widgets.live import LivePane
+from tests.ui.make_screenshots import at_main, demo_app, prepare_demo_db
+from tests.ui.pilot import until
 
 
 class LiveApp(App[None]):
@@ -79,7 +86,7 @@ async def header_line(width: int, state: HeaderState) -> str:
         return str(header.render())
 
 
-async def test_the_header_drops_the_database_and_words_before_what_fires_next() -> None:
+async def test_the_header_drops_the_database_and_asides_before_what_fires_next_and_never_clips_words() -> None:
     state = HeaderState(
         db="/home/someone/.local/share/cronui/cronui.db",
         scheduler="scheduling (this process)",
@@ -93,6 +100,28 @@ async def test_the_header_drops_the_database_and_words_before_what_fires_next() 
     assert "cronui.db" in wide and "12 jobs · 3 running · next in 14h21m" in wide
     narrow = await header_line(80, state)
     assert len(narrow) == 80 and "cronui.db" not in narrow
-    assert "12 jobs · 3 run · next in 14h21m" in narrow and narrow.rstrip().endswith("Jobs")
+    assert "● scheduling  12 jobs · 3 running · next in 14h21m" in narrow and narrow.rstrip().endswith("Jobs")
     tight = await header_line(80, HeaderState(**{**state.__dict__, "where": "health-api › run #48"}))
-    assert "12 jobs · 3 run" in tight and tight.rstrip().endswith("run #48")
+    assert "● scheduling  12 jobs · 3 running " in tight and tight.rstrip().endswith("run #48")
+    assert "next" not in tight  # what fires next goes before any word is clipped ("3 run")
+    paused = await header_line(80, HeaderState(**{**state.__dict__, "paused": True, "where": "health-api › run #48"}))
+    assert "‖ paused" in paused and "3 running" in paused
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_footer_shows_whole_keys_and_keeps_help_and_quit(tmp_path: Path, width: int) -> None:
+    """At 80 columns the main screen's keys did not fit: the last one showed as '? He'."""
+    db = tmp_path / "demo.db"
+    await prepare_demo_db(db)
+    app = demo_app(db)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await at_main(pilot)
+        footer = app.screen.query_one(KeysFooter)
+
+        def keys() -> list[FooterKey]:
+            return list(footer.query(FooterKey))
+
+        await until(pilot, lambda: keys() and all(k.region.right <= width for k in keys()), "keys that fit")
+        shown = [k.description for k in keys() if "-command-palette" not in k.classes]
+        assert shown[-3:] == ["Help", "Cmd", "Quit"] and "New" in shown
+        assert ("Delete" in shown) is (width == 120)  # dropped only where it does not fit

@@ -192,7 +192,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     JobEditor #editor-body { height: 1fr; padding-right: 1; }
     JobEditor .row { height: 1; margin: 0; }
     JobEditor .label { width: 11; color: $text-muted; }
-    JobEditor .short { width: 10; color: $text-muted; }
+    JobEditor .short { width: auto; padding-right: 1; color: $text-muted; }
     JobEditor Input { width: 1fr; background: $panel; }
     JobEditor Input:focus { background: $primary 25%; }
     JobEditor Input.-invalid { background: $error 25%; }
@@ -201,6 +201,10 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     JobEditor .field-error { height: auto; margin: 0 0 0 11; color: $error; text-style: bold; display: none; }
     JobEditor .narrow-input { width: 10; }
     JobEditor Select { width: 16; }
+    JobEditor .row Select { margin-right: 1; }
+    JobEditor #base_url { width: 3fr; }
+    JobEditor #model { width: 2fr; }
+    JobEditor #deliver_format { width: 13; margin-left: 1; }
     JobEditor .section { text-style: bold; color: $primary; margin: 1 0 0 0; height: 1; }
     JobEditor #kind { height: 1; border: none; padding: 0; layout: horizontal; width: auto; background: transparent; }
     JobEditor #kind:focus-within { background: $primary 15%; }
@@ -304,9 +308,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     yield self._error_line("url")
                     yield _row(
                         "Headers",
-                        self._in(
-                            "headers", placeholder="e.g. Authorization: Bearer ${env:TOKEN}; Accept: application/json"
-                        ),
+                        self._in("headers", placeholder="e.g. Authorization: Bearer ${env:TOKEN}; Accept: text/csv"),
                     )
                     yield self._error_line("headers")
                     yield _row("Body", self._in("body", placeholder="text, JSON or @file (optional)"))
@@ -316,7 +318,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                 with Vertical(id="agent-fields", classes="kind-fields"):
                     yield _row(
                         "Endpoint",
-                        self._in("base_url", placeholder="API base URL, e.g. http://127.0.0.1:11434/v1"),
+                        self._in("base_url", placeholder="e.g. http://127.0.0.1:11434/v1"),
                         Label("  Model", classes="short"),
                         self._in("model", placeholder="e.g. llama3.1:8b"),
                     )
@@ -345,7 +347,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     yield self._error_line("fallbacks")
                     yield _row(
                         "Gate",
-                        self._in("gate", placeholder="shell check first: exit 0 asks, 1 skips (optional)"),
+                        self._in("gate", placeholder="optional shell check: exit 0 asks, 1 skips"),
                         Label("  Max cost", classes="short"),
                         self._in("max_cost", placeholder="USD", classes="narrow-input"),
                     )
@@ -388,7 +390,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     "On success",
                     self._in("on_success", placeholder="jobs to run after a success"),
                     Label("  When", classes="short"),
-                    self._in("when", placeholder="contains:X or regex:X (optional)"),
+                    self._in("when", placeholder="contains:X or regex:X"),
                 )
                 yield self._error_line("on_success")
                 yield _row("On failure", self._in("on_failure", placeholder="jobs to run after a failure"))

@@ -63,13 +63,14 @@ def nodes_table(nodes: Sequence[Node], now: int, here: str, me: str, styles: Sta
             Text(str(n.running), styles.status_style(RunStatus.RUNNING) if n.running else ""),
             _ago(now - n.seen_at),
             " ".join(n.labels) or Text("—", styles.component_style("status--dim")),
-            human_span(max(0, now - n.started_at)),
+            _ago(now - n.started_at).removesuffix(" ago"),
         )
     return table
 
 
 def _ago(ms: int) -> str:
-    """How long ago, in whole seconds under a minute (heartbeats come seconds apart)."""
+    """How long ago, in whole seconds under a minute (heartbeats come seconds apart; an uptime of '0.00s'
+    read as broken)."""
     return f"{max(0, ms) // 1000}s ago" if ms < 60_000 else f"{human_span(ms)} ago"
 
 

@@ -1,10 +1,12 @@
 """One run, in full: timing and lateness, milestones as a timeline, output (or the agent's reply) that
 follows while the run goes on, error, exit code / signal / HTTP status, tokens, cost, tool calls and
 delivery. `v` turns the right pane to the request as sent, the tool calls with their arguments and the
-whole error. `x` cancels it, `R` runs the job again, `c` copies what the pane shows, `/` searches it."""
+whole error. `x` cancels it, `R` runs the job again and shows the new run in its place, `c` copies what the
+pane shows, `/` searches it."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import ClassVar
 
@@ -13,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 
+from cronui.cost import context_window, run_model
 from cronui.model import EventKind, Milestone, Run, RunStatus
 from cronui.ui.context import ScreenContext
 from cronui.ui.messages import CancelRun, EngineEvents, HeaderStale, RunNow, ThemeChanged, Tick, ZoneChanged
@@ -63,6 +66,8 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
         self._reloading = False
         self._reload_again = False
         self.showing_details = False  # the right pane shows the request, tool calls and error (`v`)
+        self.context: int | None = None  # the answering model's context window, when the price table knows it
+        self._context_of: tuple[str, str | None] | None = None  # the model (and URL) it was looked up for
 
     @property
     def where(self) -> str:
@@ -91,6 +96,7 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < NARROW, "-narrow")
+        self.call_after_refresh(self._show_head)  # its lines are wrapped to the width
 
     # ------------------------------------------------------------ loading
 
@@ -115,6 +121,7 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
                 first = self.run is None
                 self.run = run
                 self.milestones = got.milestones
+                await self._look_up_context(run)
                 view = self.query_one("#output", OutputView)
                 if first or run.status.is_final:
                     view.follow = self._want_follow and not run.status.is_final
@@ -128,6 +135,13 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
                     return
         finally:
             self._reloading = False
+
+    async def _look_up_context(self, run: Run) -> None:
+        """The context window of the model that answered (once per model: the table loads in a thread)."""
+        asked = run_model(run) if run.total_tokens is not None else None
+        if asked != self._context_of:
+            self._context_of = asked
+            self.context = await asyncio.to_thread(context_window, *asked) if asked is not None else None
 
     # ------------------------------------------------------------ told by the app
 
@@ -183,7 +197,8 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
         if run is not None:
             head = self.query_one("#detail-head", StyledStatic)
             job = self.ctx.catalog.jobs.get(run.job_id)
-            head.update(head_text(run, job, self.ctx.now_ms(), self._zone(), head))
+            width = head.content_region.width or self.size.width - 2
+            head.update(head_text(run, job, self.ctx.now_ms(), self._zone(), head, width))
 
     @property
     def view(self) -> OutputView:
@@ -192,7 +207,7 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
 
     def _show_details(self) -> None:
         if self.run is not None:
-            self.query_one("#details", OutputView).set_output(details_text(self.run, self.milestones), "")
+            self.query_one("#details", OutputView).set_output(details_text(self.run, self.milestones, self.context), "")
 
     def _show_facts(self) -> None:
         run = self.run
@@ -209,7 +224,7 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
                 run, job, following=view.follow, search=view.search, matches=len(view.matches)
             )
         facts = self.query_one("#detail-facts", StyledStatic)
-        text = facts_text(run, facts, self.milestones)
+        text = facts_text(run, facts, self.milestones, self.context)
         facts.update(text)
         facts.display = bool(text)
 
@@ -253,11 +268,12 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
         if job is None:
             self.notify("its job was removed", severity="warning")
             return
-        self.post_message(RunNow(job))
+        self.post_message(RunNow(job, open_it=True))
 
     def action_details(self) -> None:
         """`v`: the request, tool calls and whole error in the right pane; again: the output."""
         self.showing_details = not self.showing_details
+        self.set_class(self.showing_details, "-details")
         output, details = self.query_one("#output", OutputView), self.query_one("#details", OutputView)
         output.display, details.display = not self.showing_details, self.showing_details
         self.view.focus()

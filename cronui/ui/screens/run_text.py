@@ -12,10 +12,11 @@ from dataclasses import replace
 from rich.style import Style
 from rich.text import Text
 
+from cronui.cost import context_text
 from cronui.model import REASON_GATE, Job, Milestone, Run, RunStatus, TargetKind
 from cronui.present import error_summary
 from cronui.timefmt import human_span
-from cronui.ui.times import clock_span, full_time, lateness
+from cronui.ui.times import clock_span, full_time, lateness, same_day_time
 from cronui.ui.widgets.run_table import cost_text, trigger_text
 from cronui.ui.widgets.table import MARK, StatusStyles
 
@@ -32,8 +33,10 @@ def bytes_text(n: float) -> str:
     return f"{n} B"
 
 
-def head_text(run: Run, job: Job | None, now: int, zone: str, styles: StatusStyles) -> Text:
-    """Two lines: the job, the run and its status with its clock; then trigger, attempt and times."""
+def head_text(run: Run, job: Job | None, now: int, zone: str, styles: StatusStyles, width: int = 0) -> Text:
+    """The job, the run and its status with its clock; then trigger, attempt and times, wrapped to `width`
+    between its parts, never inside one ("(late 21" / "ms)"). Start and end on the scheduled day show
+    their time alone: the date and zone are the scheduled time's."""
     style = styles.status_style(run.status)
     dim = styles.component_style(DIM)
     line1 = Text(no_wrap=True, overflow="ellipsis")
@@ -50,12 +53,25 @@ def head_text(run: Run, job: Job | None, now: int, zone: str, styles: StatusStyl
     parts.append(f"scheduled {full_time(run.scheduled_for, zone)}")
     if run.started_at is not None:
         late = lateness(run.scheduled_for, run.started_at)
-        parts.append(f"started {full_time(run.started_at, zone)}" + (f" ({late})" if late else ""))
+        started = same_day_time(run.started_at, run.scheduled_for, zone)
+        parts.append(f"started {started}" + (f" ({late})" if late else ""))
     if run.finished_at is not None:
-        parts.append(f"finished {full_time(run.finished_at, zone)}")
+        parts.append(f"finished {same_day_time(run.finished_at, run.scheduled_for, zone)}")
     if run.node:
         parts.append(f"node {run.node}")
-    return Text("\n").join([line1, Text(" · ".join(parts), dim)])
+    lines = [Text(line, dim, no_wrap=True, overflow="ellipsis") for line in packed(parts, " · ", width)]
+    return Text("\n").join([line1, *lines])
+
+
+def packed(parts: list[str], sep: str, width: int) -> list[str]:
+    """The parts joined by `sep` into lines no wider than `width` (0: one line), a part never split."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and (not width or len(lines[-1]) + len(sep) + len(part) <= width):
+            lines[-1] += sep + part
+        else:
+            lines.append(part)
+    return lines
 
 
 def output_titles(run: Run, job: Job | None, *, following: bool, search: str, matches: int) -> tuple[str, str]:
@@ -94,16 +110,18 @@ REASONS = {
 }
 
 
-def _usage_text(run: Run) -> Text:
-    usage = Text()
-    if run.total_tokens is not None:
-        usage.append(f"in {run.prompt_tokens or 0:,} · out {run.completion_tokens or 0:,} · total {run.total_tokens:,}")
+def _tokens_text(run: Run, context: int | None) -> str:
+    """In, out and total; against the model's context window when it is known."""
+    text = f"in {run.prompt_tokens or 0:,} · out {run.completion_tokens or 0:,} · total {run.total_tokens or 0:,}"
+    return text + (f" {context_text(run.total_tokens or 0, context)}" if context else "")
+
+
+def _cost_text(run: Run) -> str:
+    """The run's cost and where it came from; "unknown" (never $0) when nothing priced it."""
     if run.cost_usd is None:
-        usage.append("     cost unknown")
-    else:
-        source = COST_SOURCES.get(run.cost_source or "")
-        usage.append(f"     cost {cost_text(run.cost_usd)}" + (f" ({source})" if source else ""))
-    return usage
+        return "unknown"
+    source = COST_SOURCES.get(run.cost_source or "")
+    return cost_text(run.cost_usd) + (f" ({source})" if source else "")
 
 
 def _model_rows(run: Run, styles: StatusStyles) -> list[tuple[str, Text | str]]:
@@ -135,10 +153,10 @@ def _session_and_chain_rows(run: Run, styles: StatusStyles) -> list[tuple[str, T
 
 
 def fact_rows(
-    run: Run, styles: StatusStyles, milestones: list[Milestone] | None = None
+    run: Run, styles: StatusStyles, milestones: list[Milestone] | None = None, context: int | None = None
 ) -> list[tuple[str, Text | str]]:
     """(label, value) for each fact the run has; `milestones` are what it said so far while it runs
-    (a finished run carries its own)."""
+    (a finished run carries its own); `context`: the answering model's context window, when known."""
     if milestones is not None and not run.milestones:
         run = replace(run, milestones=milestones)
     rows: list[tuple[str, Text | str]] = []
@@ -161,8 +179,10 @@ def fact_rows(
         rows.append(("request", _request_text(run.request)))
     rows += _model_rows(run, styles)
     rows += _session_and_chain_rows(run, styles)
+    if run.total_tokens is not None:  # a row each: together they did not fit 80 columns
+        rows.append(("tokens", _tokens_text(run, context)))
     if run.total_tokens is not None or run.cost_usd is not None:
-        rows.append(("tokens", _usage_text(run)))
+        rows.append(("cost", _cost_text(run)))
     if run.tool_calls:
         calls = [
             f"{c.get('name', '?')} {json.dumps(c.get('arguments', ''), ensure_ascii=False)[:60]}"
@@ -178,10 +198,12 @@ def fact_rows(
     return rows
 
 
-def facts_text(run: Run, styles: StatusStyles, milestones: list[Milestone] | None = None) -> Text:
+def facts_text(
+    run: Run, styles: StatusStyles, milestones: list[Milestone] | None = None, context: int | None = None
+) -> Text:
     """The facts, one labelled line each (empty when there are none)."""
     lines: list[Text] = []
-    for label, value in fact_rows(run, styles, milestones):
+    for label, value in fact_rows(run, styles, milestones, context):
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f"{label:<{LABEL_WIDTH}}", "bold")
         line.append_text(value if isinstance(value, Text) else Text(value))
@@ -244,7 +266,7 @@ def _agent_body(body: Mapping[str, object]) -> list[str]:
     return lines
 
 
-def details_text(run: Run, milestones: list[Milestone]) -> str:
+def details_text(run: Run, milestones: list[Milestone], context: int | None = None) -> str:
     """What the `v` view shows: the request as sent (agent: model, settings, the messages as rendered;
     HTTP: method, URL, headers, body), the reply's tool calls with their arguments, tokens and the whole
     error. Secrets were masked before any of it was recorded."""
@@ -276,8 +298,7 @@ def details_text(run: Run, milestones: list[Milestone]) -> str:
     if run.total_tokens is not None or run.prompt_tokens is not None:
         lines += ["", "TOKENS"]
         lines.append(
-            f"in {run.prompt_tokens or 0:,} · out {run.completion_tokens or 0:,} · total {run.total_tokens or 0:,}"
-            + (f" · cost {cost_text(run.cost_usd)}" if run.cost_usd is not None else "")
+            _tokens_text(run, context) + (f" · cost {cost_text(run.cost_usd)}" if run.cost_usd is not None else "")
         )
     if run.error:
         lines += ["", "ERROR", *run.error.splitlines()]

@@ -8,6 +8,7 @@ only a `test_run` event (see `Dispatcher.test_run`). Closing the dialog stops a 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -21,6 +22,7 @@ from textual.widgets import Button, Static
 from textual.worker import Worker
 
 from cronui.controls import neutralise
+from cronui.cost import run_context_window
 from cronui.model import Job, Milestone, Run, RunStatus, TargetKind
 from cronui.timefmt import human_span
 from cronui.ui.client import EngineClient
@@ -63,6 +65,7 @@ class TestRunScreen(ModalScreen[None]):
         self.client = client
         self.now_ms = now_ms
         self.run: Run | None = None  # the finished test run (never stored)
+        self.context: int | None = None  # its model's context window, when the price table knows it
         self.milestones: list[Milestone] = []
         self.streams: dict[str, str] = {"stdout": "", "stderr": ""}
         self.started_at = now_ms()
@@ -88,6 +91,7 @@ class TestRunScreen(ModalScreen[None]):
 
     async def _run(self) -> None:
         self.run = await self.client.test_run(self.job, self._on_milestone, self._on_output)
+        self.context = await asyncio.to_thread(run_context_window, self.run) if self.run.total_tokens else None
         self._show_result(self.run)
 
     # ------------------------------------------------------------ while it runs
@@ -156,7 +160,7 @@ class TestRunScreen(ModalScreen[None]):
             text.append(f" in {human_span(run.duration_ms)}", style)
         status.update(text)
         facts = self.query_one("#test-facts", StyledStatic)
-        text = facts_text(run, facts)
+        text = facts_text(run, facts, context=self.context)
         facts.update(text)
         facts.display = bool(text.plain)
         if run.started_at is not None:  # offsets from the run's own start, as its duration is counted

@@ -58,28 +58,36 @@ class StatusHeader(StatusStyles, Widget):
             self.state = state
             self.refresh()
 
+    def _who(self, text: str) -> Text:
+        """Who schedules, marked and coloured by kind, and whether scheduling is paused."""
+        s = self.state
+        marks = {"owning": "●", "attached": "◌", "none": "○"}
+        who = Text(f"{marks.get(s.scheduler_kind, '○')} {text}", self.component_style(f"header--{s.scheduler_kind}"))
+        if s.paused:
+            who.append("  ")
+            who.append(" ‖ paused ", self.component_style("header--paused"))
+        return who
+
     def render(self) -> Text:
         s = self.state
         width = self.size.width or 120
         dim = self.component_style("status--dim")
-        marks = {"owning": "●", "attached": "◌", "none": "○"}
-        sched = Text(
-            f"{marks.get(s.scheduler_kind, '○')} {s.scheduler}", self.component_style(f"header--{s.scheduler_kind}")
-        )
-        if s.paused:
-            sched.append("  ")
-            sched.append(" ‖ paused ", self.component_style("header--paused"))
+        sched = self._who(s.scheduler)
+        # without the aside: "scheduling (this process)" → "scheduling", "attached to daemon h:1" → "attached"
+        short = self._who("attached" if s.scheduler.startswith("attached to ") else s.scheduler.split(" (")[0])
         jobs = f"{s.jobs:,} job{'s' if s.jobs != 1 else ''}"
-        nxt = f" · next {s.next_text}" if s.next_text else ""
+        counts = f"{jobs} · {s.running} running"
+        nxt = f"{counts} · next {s.next_text}" if s.next_text else counts
         where = Text(s.where, self.component_style("header--where"))
         title = Text(" cronui", self.component_style("header--title"))
         db = Text(f"  {s.db}", dim)
-        # The widest that fits: the database goes first, then words, and what fires next goes last.
+        # The widest that fits: the database goes first, then the scheduler's aside ("(this process)"), then
+        # what fires next; words are never clipped into something else ("2 run").
         for parts in (
-            [title, db, Text("   "), sched, Text("   "), Text(f"{jobs} · {s.running} running{nxt}")],
-            [title, Text("   "), sched, Text("   "), Text(f"{jobs} · {s.running} running{nxt}")],
-            [title, Text("  "), sched, Text("  "), Text(f"{jobs} · {s.running} run{nxt}")],
-            [title, Text("  "), sched, Text("  "), Text(f"{jobs} · {s.running} run")],
+            [title, db, Text("   "), sched, Text("   "), Text(nxt)],
+            [title, Text("   "), sched, Text("   "), Text(nxt)],
+            [title, Text("  "), short, Text("  "), Text(nxt)],
+            [title, Text("  "), short, Text("  "), Text(counts)],
         ):
             if sum(p.cell_len for p in parts) + where.cell_len + 2 <= width:
                 break

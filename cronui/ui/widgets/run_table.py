@@ -57,6 +57,7 @@ RUN_SORTS: dict[str, Callable[[Run], Any]] = {
     "cost": lambda r: (r.cost_usd if r.cost_usd is not None else -1.0, r.id or 0),
 }
 """How runs sort by each column (ties broken by run id). The store hands them out newest first."""
+COST_PRIORITY = 40  # COST stays before NOTE while any run shown has a cost
 FIRST_DESCENDING = {"id", "started", "duration", "cost"}  # a first click shows the newest, longest, dearest
 
 
@@ -86,7 +87,7 @@ class RunTable(VirtualTable[Run]):
             Column("trigger", "TRIGGER", 9, priority=50),
             Column("started", "STARTED", 12, priority=80),
             Column("duration", "DURATION", 8, priority=75, align="right"),
-            Column("cost", "COST", 7, priority=40, align="right"),
+            Column("cost", "COST", 7, priority=COST_PRIORITY, align="right"),
             Column("note", "NOTE", 6, priority=20, flex=True),
         ]
         self.columns = cols
@@ -204,6 +205,7 @@ class RunTable(VirtualTable[Run]):
         `keep_cursor` is off); otherwise it stays on the run it was on."""
         if self.show_job:
             self.fit_column("job", (r.job_name for r in rows), 8, 32)
+        self._rank_cost(rows)
         rows = self._sorted(rows)
         self._newest_id = max((r.id or 0 for r in rows), default=None)
         follow = self.following or not keep_cursor
@@ -216,8 +218,21 @@ class RunTable(VirtualTable[Run]):
             self._maybe_need_more()
         self.following = follow
 
+    def _rank_cost(self, rows: list[Run]) -> None:
+        """Runs that cost nothing known (shell, HTTP) make COST a column of dashes: NOTE (why a run failed)
+        then comes before it, at a width that can be read, and COST goes first when the table is narrow."""
+        priced = any(r.cost_usd is not None for r in rows)
+        shape = {"cost": (7, COST_PRIORITY), "note": (6, 20)} if priced else {"cost": (7, 0), "note": (14, 45)}
+        if any(c.key in shape and (c.width, c.priority) != shape[c.key] for c in self.columns):
+            self.columns = [
+                replace(c, width=shape[c.key][0], priority=shape[c.key][1]) if c.key in shape else c
+                for c in self.columns
+            ]
+            self.invalidate_layout()
+
     def append_rows(self, rows: list[Run]) -> None:
         """More (older) runs from the store: in the chosen order with the rest, the cursor on its run."""
+        self._rank_cost([*self.rows, *rows])
         if self.sort_key is None:
             super().append_rows(rows)
             return
