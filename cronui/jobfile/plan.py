@@ -67,6 +67,10 @@ _MANAGED = (
     "on_failure",
     "tags",
     "source",
+    "approval",
+    "approval_timeout_s",
+    "approval_default",
+    "approval_max_waiting",
 )
 
 

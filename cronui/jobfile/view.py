@@ -94,6 +94,14 @@ def view(job: Job) -> dict[str, Any]:
         if getattr(job, key):
             out[key] = list(getattr(job, key))
     out.update(_delivery_view(job.delivery))
+    out.update(
+        {
+            "approval": job.approval,
+            "approval_timeout": float(job.approval_timeout_s),
+            "approval_default": job.approval_default,
+            "approval_max_waiting": job.approval_max_waiting,
+        }
+    )
     return out
 
 
