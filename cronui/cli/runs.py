@@ -164,7 +164,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             if m.name == MILESTONES_DROPPED:
                 dropped, kept = m.data.get("dropped", 0), m.data.get("kept")
                 data = f"{dropped:,} more reported by the output, not kept (the first {kept} are)"
-            line = f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip()
+            offset = (m.at - base) / 1000  # before the start: its approval
+            line = f"  {'+' if offset >= 0 else '-'}{abs(offset):8.3f}s  {m.name} {data}".rstrip()
             if width > 40 and len(line) > width:  # folded under the name, never back to column 0
                 line = "\n".join(textwrap.wrap(line, width, subsequent_indent=" " * 14, break_on_hyphens=False))
             print(line)

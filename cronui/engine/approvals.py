@@ -17,6 +17,8 @@ from typing import Any
 
 from cronui.model import EventKind, Run, RunEvent, RunStatus
 
+APPROVAL_MILESTONES = frozenset({"approval-requested", "approved", "rejected"})
+
 
 def who() -> str:
     """Who decides from this process: `user@host` (recorded with the decision)."""

@@ -18,7 +18,7 @@ import httpx
 
 from cronui.config import Settings
 from cronui.engine import delivery
-from cronui.engine.approvals import waiting_event
+from cronui.engine.approvals import APPROVAL_MILESTONES, waiting_event
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
 from cronui.engine.executors.base import Outcome, RunContext
@@ -64,7 +64,8 @@ def apply_outcome(run: Run, ctx: RunContext, outcome: Outcome, milestones: list[
     run.stderr = ctx.mask(ctx.stderr.text())
     run.output_bytes = ctx.stdout.total
     run.stderr_bytes = ctx.stderr.total
-    run.milestones = list(milestones)
+    # what happened before it started (its approval) stays on the run, ahead of what the attempt reported
+    run.milestones = [m for m in run.milestones if m.name in APPROVAL_MILESTONES] + list(milestones)
     for key, value in outcome.fields.items():
         setattr(run, key, value)
     if outcome.status is RunStatus.CANCELLED:
