@@ -7,7 +7,7 @@ from __future__ import annotations
 from textual import events
 from textual.widgets import Input
 
-from cronui.model import Run
+from cronui.model import Run, RunStatus
 
 
 class SaysWhyNot:
@@ -37,6 +37,8 @@ def run_why_not(action: str, run: Run | None) -> str | None:
         return "no run selected"
     if action == "cancel_run" and run.status.is_final:
         return f"run #{run.id} already finished ({run.status}): nothing to cancel"
+    if action in ("approve_run", "reject_run") and run.status is not RunStatus.AWAITING_APPROVAL:
+        return f"run #{run.id} is not waiting for approval ({run.status})"
     if action == "follow" and run.status.is_final:
         return f"run #{run.id} already finished ({run.status}): nothing more to follow (enter opens it)"
     return None
