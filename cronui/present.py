@@ -211,13 +211,15 @@ def event_json(ev: RunEvent) -> dict[str, Any]:
     return out
 
 
-_TIME_KEYS = {"scheduled_for", "not_before"}
+_TIME_KEYS = {"scheduled_for", "not_before", "deadline"}
 
 
 def milestone_data_text(data: dict[str, Any]) -> str:
     """A milestone's data as `key=value` words on one line; nested values (the request as sent) are left
     to the JSON forms and the run's detail."""
-    return " ".join(f"{k}={' '.join(str(v).split())}" for k, v in data.items() if not isinstance(v, dict | list))
+    return " ".join(
+        f"{k}={' '.join(str(_data_value(k, v)).split())}" for k, v in data.items() if not isinstance(v, dict | list)
+    )
 
 
 def _data_value(key: str, value: Any) -> Any:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from textual.message_pump import MessagePump
 
-from cronui.engine.approvals import who
+from cronui.engine.approvals import APPROVAL_MILESTONES, who
 from cronui.engine.clock import Clock
 from cronui.engine.engine import Engine
 from cronui.jobs import JobError
@@ -197,7 +197,8 @@ class EngineClient:
             return None
         if run.status.is_final:
             return RunView(run, list(run.milestones), run.output, run.stderr)
-        view = RunView(run)  # while it runs, milestones and output live in the event log
+        # while it runs, milestones and output live in the event log; its approval is on the run itself
+        view = RunView(run, [m for m in run.milestones if m.name in APPROVAL_MILESTONES])
         for ev in await self._store.run_events(run_id):
             if ev.kind is EventKind.MILESTONE:
                 view.milestones.append(Milestone(ev.name or "", ev.at, dict(ev.data)))

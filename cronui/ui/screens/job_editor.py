@@ -385,7 +385,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                 yield self._error_line("stagger")
                 yield _row(
                     "Approval",
-                    Checkbox("runs wait for it", v["approval"], id="approval"),
+                    Checkbox("runs wait", v["approval"], id="approval"),
                     Label("  Wait", classes="short"),
                     self._in("approval_timeout", classes="narrow-input"),
                     Label("  Then", classes="short"),
