@@ -38,7 +38,7 @@ class UsageError(Exception):
 # the numbers of a job `cronui jobs edit` has an option for (all but the agent's keep-turns)
 EDITABLE_NUMBERS = frozenset(
     "timeout retries retry-delay queue-limit misfire-grace expect-status max-tokens temperature idle-timeout "
-    "alert-after alert-cooldown".split()
+    "alert-after alert-cooldown approval-timeout approval-max-waiting".split()
 )
 
 USER_ERRORS: tuple[type[Exception], ...] = (

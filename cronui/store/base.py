@@ -574,13 +574,15 @@ def event_to_row(ev: RunEvent) -> tuple[Any, ...]:
 
 # ---------------------------------------------------------------- approvals
 
-# A job's approval columns, as the stores read them when runs come to exist.
+# The approval columns of the jobs new runs belong to, as the stores read them when runs come to exist: only
+# jobs with `approval`, or whose run asks for it ({ids}, {asking}: the stores' ways of naming a list of ids).
 APPROVAL_POLICY_SELECT = (
-    "SELECT id, approval, approval_timeout_s, approval_default, approval_max_waiting FROM jobs WHERE id IN ({ids})"
+    "SELECT id, approval, approval_timeout_s, approval_default, approval_max_waiting FROM jobs "
+    "WHERE id IN {ids} AND (approval = 1 OR id IN {asking})"
 )
 # How many of each job's runs wait for approval now.
 APPROVALS_WAITING = (
-    "SELECT job_id, COUNT(*) FROM runs WHERE status = 'awaiting_approval' AND job_id IN ({ids}) GROUP BY job_id"
+    "SELECT job_id, COUNT(*) FROM runs WHERE status = 'awaiting_approval' AND job_id IN {ids} GROUP BY job_id"
 )
 
 
@@ -594,9 +596,11 @@ class ApprovalPolicy:
     max_waiting: int
 
 
-def approval_candidates(runs: Sequence[Run]) -> list[int]:
-    """The jobs whose approval policy decides whether some of `runs` (new, pending) wait for approval."""
-    return sorted({r.job_id for r in runs if r.status is RunStatus.PENDING})
+def approval_candidates(runs: Sequence[Run]) -> tuple[list[int], list[int]]:
+    """The jobs whose approval policy decides whether some of `runs` (new, pending) wait for approval, and
+    those of them with a run that asks for approval itself (`needs_approval`)."""
+    pending = [r for r in runs if r.status is RunStatus.PENDING]
+    return sorted({r.job_id for r in pending}), sorted({r.job_id for r in pending if r.needs_approval})
 
 
 def ask_approvals(runs: Sequence[Run], policies: Mapping[int, ApprovalPolicy], waiting: dict[int, int]) -> None:

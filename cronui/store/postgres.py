@@ -573,17 +573,16 @@ class PostgresStore:
         """New runs that need approval wait for it (`ask_approvals`). Counting the runs already waiting and
         inserting more is serialized by an advisory lock, taken only when some run may wait: two nodes
         never both fill a job's last place."""
-        job_ids = approval_candidates(runs)
+        job_ids, asking = approval_candidates(runs)
         if not job_ids:
             return
-        ids = ", ".join(f"${n}" for n in range(1, len(job_ids) + 1))
-        policies = dict(
-            approval_policy_from_row(row) for row in await con.fetch(APPROVAL_POLICY_SELECT.format(ids=ids), *job_ids)
-        )
-        if not any(p.approval for p in policies.values()) and not any(r.needs_approval for r in runs):
+        sql = APPROVAL_POLICY_SELECT.format(ids="(SELECT unnest($1::bigint[]))", asking="(SELECT unnest($2::bigint[]))")
+        policies = dict(approval_policy_from_row(row) for row in await con.fetch(sql, job_ids, asking))
+        if not policies:  # the common case: no job here asks for approval
             return
         await self._lock(con, LOCK_APPROVALS)
-        waiting = {row[0]: row[1] for row in await con.fetch(APPROVALS_WAITING.format(ids=ids), *job_ids)}
+        sql = APPROVALS_WAITING.format(ids="(SELECT unnest($1::bigint[]))")
+        waiting = {row[0]: row[1] for row in await con.fetch(sql, sorted(policies))}
         ask_approvals(runs, policies, waiting)
 
     async def materialize(self, writes: Sequence[SlotWrite]) -> list[Run]:

@@ -348,15 +348,17 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
     async def _ask_approvals(self, db: aiosqlite.Connection, runs: Sequence[Run]) -> None:
         """New runs that need approval wait for it (`ask_approvals`); the write lock held since BEGIN
         IMMEDIATE makes the count of waiting runs the one this insert sees."""
-        job_ids = approval_candidates(runs)
+        job_ids, asking = approval_candidates(runs)
         if not job_ids:
             return
-        ids = ", ".join("?" for _ in job_ids)
-        async with db.execute(APPROVAL_POLICY_SELECT.format(ids=ids), job_ids) as cur:
+        ids = "(SELECT value FROM json_each(?))"
+        sql = APPROVAL_POLICY_SELECT.format(ids=ids, asking=ids)
+        async with db.execute(sql, (json.dumps(job_ids), json.dumps(asking))) as cur:
             policies = dict(approval_policy_from_row(row) for row in await cur.fetchall())
-        if not any(p.approval for p in policies.values()) and not any(r.needs_approval for r in runs):
+        if not policies:  # the common case: no job here asks for approval
             return
-        async with db.execute(APPROVALS_WAITING.format(ids=ids), job_ids) as cur:
+        job_ids = sorted(policies)
+        async with db.execute(APPROVALS_WAITING.format(ids=ids), (json.dumps(job_ids),)) as cur:
             waiting = {row[0]: row[1] for row in await cur.fetchall()}
         ask_approvals(runs, policies, waiting)
 
