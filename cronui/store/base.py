@@ -655,6 +655,9 @@ class ApprovalDecision:
     timed_out: bool = False
 
 
+# Whether some waiting run's notice is still to be sent.
+UNNOTICED = "SELECT 1 FROM runs WHERE status = 'awaiting_approval' AND approval_notice IS NULL LIMIT 1"
+
 # What deciding writes: only while the run still waits, so of two deciders exactly one wins.
 APPROVAL_DECIDE = (
     "UPDATE runs SET status = ?, not_before = ?, reason = ?, finished_at = ?, milestones = ? "

@@ -71,6 +71,7 @@ from cronui.store.base import (
     JOB_HEAD_SELECT,
     RUN_CODECS,
     RUN_COLUMNS,
+    UNNOTICED,
     ApprovalDecision,
     Claim,
     ClaimLimits,
@@ -914,6 +915,8 @@ class PostgresStore:
         return [run_from_row(r) for r in rows]
 
     async def take_approval_notices(self, limit: int = 100) -> list[Run]:
+        if await self.fetch_one(UNNOTICED) is None:  # every pass asks: a read, not a write, when none waits
+            return []
         async with self._tx() as con:
             taken = await con.fetch(
                 "UPDATE runs SET approval_notice = 'sending' WHERE id IN (SELECT id FROM runs "

@@ -33,6 +33,7 @@ from cronui.store.base import (
     JOB_HEAD_SELECT,
     RUN_CODECS,
     RUN_COLUMNS,
+    UNNOTICED,
     ApprovalDecision,
     Claim,
     ClaimLimits,
@@ -653,6 +654,8 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
         return [run_from_row(r) for r in rows]
 
     async def take_approval_notices(self, limit: int = 100) -> list[Run]:
+        if await self.fetch_one(UNNOTICED) is None:  # every pass asks: a read, not a write lock, when none waits
+            return []
         async with self.transaction() as db:
             async with db.execute(
                 "UPDATE runs SET approval_notice = 'sending' WHERE id IN (SELECT id FROM runs "
