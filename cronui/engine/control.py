@@ -208,7 +208,8 @@ class Control:
     # ------------------------------------------------------------ runs
 
     async def trigger(self, name: str, request: dict[str, Any] | None = None) -> Run:
-        """Run now: a pending manual run, which the scheduling process starts at once. `request` is the
+        """Run now: a pending manual run, which the scheduling process starts at once (for a job with
+        `approval`, a run waiting for approval, or one skipped when too many wait already). `request` is the
         HTTP request that asked for it (`POST /hooks/NAME`), its body the run's payload."""
         job = await self.job(name)
         assert job.id is not None
