@@ -90,6 +90,7 @@ def reference_job(row: Any) -> Job:
             "on_failure": json.loads(values["on_failure"]),
             "tags": json.loads(values["tags"]),
             "last_status": RunStatus(values["last_status"]) if values["last_status"] else None,
+            "approval": bool(values["approval"]),
         }
     )
 
