@@ -159,6 +159,7 @@ LOOKBACK = Duration(hi=100 * 366 * DAY_S)  # how far back to look (`runs list --
 
 RETRIES = Whole(0, 100)
 QUEUE_LIMIT = Whole(1, 10_000)
+APPROVAL_MAX_WAITING = Whole(1, 10_000)  # a job's runs waiting for approval at once
 POOL_SIZE = Whole(1, 10_000)  # a pool's limit, and the global max_concurrent
 HTTP_STATUS = Whole(100, 599)
 MAX_TOKENS = Whole(1, 10_000_000)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from cronui.bounds import (
     ALERT_AFTER,
+    APPROVAL_MAX_WAITING,
     DAILY_BUDGET,
     DURATION,
     HTTP_STATUS,
@@ -27,7 +28,7 @@ from cronui.bounds import (
 )
 from cronui.chains import when_problem
 from cronui.controls import has_control
-from cronui.model import CHAINS, Job
+from cronui.model import APPROVAL_DEFAULTS, CHAINS, Job
 from cronui.placement import check_label
 from cronui.schedule import ScheduleError, get_zone, parse
 from cronui.targets import (
@@ -151,6 +152,10 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
     else:
         yield from _agent_errors(job.target)
     yield from _delivery_errors(job.delivery)
+    if job.approval_default not in APPROVAL_DEFAULTS:
+        yield JobError("approval-default", f"expected approve or reject, got {show(job.approval_default)}")
+    if not isinstance(job.approval, bool):
+        yield JobError("approval", f"expected true or false, got {show(job.approval)}")
     yield from number_errors(job)
     if job.pool is not None:
         error = _word_error(job.pool, "pool")
@@ -214,9 +219,13 @@ def job_numbers(job: Job) -> Iterator[tuple[str, Bound, object]]:
     d = job.delivery
     yield "alert-after", ALERT_AFTER, d.alert_after
     yield "alert-cooldown", DURATION, d.alert_cooldown_s
+    yield "approval-timeout", POSITIVE_DURATION, job.approval_timeout_s
+    yield "approval-max-waiting", APPROVAL_MAX_WAITING, job.approval_max_waiting
 
 
-_REQUIRED_NUMBERS = frozenset({"timeout", "retries", "retry-delay", "queue-limit", "misfire-grace"})
+_REQUIRED_NUMBERS = frozenset(
+    {"timeout", "retries", "retry-delay", "queue-limit", "misfire-grace", "approval-timeout", "approval-max-waiting"}
+)
 
 
 def number_errors(job: Job) -> list[JobError]:

@@ -24,10 +24,11 @@ class RunStatus(enum.StrEnum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"
+    AWAITING_APPROVAL = "awaiting_approval"  # created, held until someone approves or rejects it (or its timeout)
 
     @property
     def is_final(self) -> bool:
-        return self not in (RunStatus.PENDING, RunStatus.RUNNING)
+        return self not in (RunStatus.PENDING, RunStatus.RUNNING, RunStatus.AWAITING_APPROVAL)
 
     @property
     def counts_as_failure(self) -> bool:
@@ -81,6 +82,15 @@ REASON_QUEUE_FULL = "queue full"
 REASON_BUDGET = "budget"  # an agent run not started: its job's or all agent jobs' daily budget is spent
 REASON_DISABLED = "disabled"
 REASON_GATE = "gate"  # an agent job's gate said there is nothing to do (exit 1)
+REASON_REJECTED = "rejected"  # a run waiting for approval was rejected (by someone, or by its timeout)
+REASON_APPROVALS_FULL = "approvals full"  # a run not asked for: too many of the job's runs wait for approval
+
+# Approvals: what a waiting run becomes when nobody decides before its deadline.
+APPROVE = "approve"
+REJECT = "reject"
+APPROVAL_DEFAULTS = (APPROVE, REJECT)
+DEFAULT_APPROVAL_TIMEOUT_S = 3600.0
+DEFAULT_APPROVAL_MAX_WAITING = 3
 
 
 CHAINS = ("on_success", "on_failure")  # a job's chains, as Job fields and job-file keys
@@ -146,6 +156,11 @@ class Job:
     node_label: str | None = None  # runs only on nodes carrying this label (None: on any node)
     # the options of chain edges that have any: chain ("on_success") -> the job it names -> its options
     chain_options: dict[str, dict[str, ChainEdge]] = field(default_factory=dict)
+    # approvals: every new run (not a retry) waits as `awaiting_approval` until approved or rejected
+    approval: bool = False
+    approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S  # then `approval_default` applies
+    approval_default: str = REJECT  # approve | reject
+    approval_max_waiting: int = DEFAULT_APPROVAL_MAX_WAITING  # a new run beyond this many waiting is skipped
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)
@@ -235,6 +250,13 @@ class Run:
     milestones: list[Milestone] = field(default_factory=list)
     delivery_status: str | None = None
     delivery_reason: str | None = None
+    # approvals: while `awaiting_approval`, the deadline and what it becomes then (approve | reject); on a new
+    # run, `needs_approval` asks for approval whatever its job says (a run the store creates for a job with
+    # `approval` waits anyway; retries never do)
+    approval_deadline: int | None = None
+    approval_default: str | None = None
+    approval_notice: str | None = None  # the "needs approval" notice: None until sent (or found not needed)
+    needs_approval: bool = field(default=False, compare=False)
 
     # What an agent run's milestones record, read back as the run's own fields.
 

@@ -114,6 +114,10 @@ def job_json(job: Job | JobHead, *, full: bool = False) -> dict[str, Any]:
             tags=job.tags,
             source=job.source,
             consecutive_failures=job.consecutive_failures,
+            approval=job.approval,
+            approval_timeout_s=job.approval_timeout_s,
+            approval_default=job.approval_default,
+            approval_max_waiting=job.approval_max_waiting,
             created_at=iso_utc(job.created_at),
             updated_at=iso_utc(job.updated_at),
         )
@@ -160,6 +164,24 @@ def run_json(run: Run) -> dict[str, Any]:
         "models_failed": run.models_failed,
         "tool_calls": run.tool_calls,
         "delivery_status": run.delivery_status,
+        "approval": approval_json(run),
+    }
+
+
+def approval_json(run: Run) -> dict[str, Any] | None:
+    """A run's approval: while it waits, its deadline and default; once decided, who decided and when;
+    None for a run that never waited for one."""
+    asked = next((m for m in run.milestones if m.name == "approval-requested"), None)
+    if asked is None and run.approval_deadline is None:
+        return None
+    decided = next((m for m in reversed(run.milestones) if m.name in ("approved", "rejected")), None)
+    return {
+        "deadline": iso_utc(run.approval_deadline),
+        "default": run.approval_default,
+        "notice": run.approval_notice,
+        "decision": decided.name if decided else None,
+        "decided_by": decided.data.get("by") if decided else None,
+        "decided_at": iso_utc(decided.at) if decided else None,
     }
 
 
@@ -172,6 +194,7 @@ STATUS_MARK = {
     RunStatus.SKIPPED: "»",  # passed over (an arrow that turns back would read as "retrying")
     RunStatus.CANCELLED: "⊘",
     RunStatus.INTERRUPTED: "↯",
+    RunStatus.AWAITING_APPROVAL: "⚑",  # a flag up: someone has to say yes or no
 }
 
 
@@ -190,13 +213,15 @@ def event_json(ev: RunEvent) -> dict[str, Any]:
     return out
 
 
-_TIME_KEYS = {"scheduled_for", "not_before"}
+_TIME_KEYS = {"scheduled_for", "not_before", "deadline"}
 
 
 def milestone_data_text(data: dict[str, Any]) -> str:
     """A milestone's data as `key=value` words on one line; nested values (the request as sent) are left
     to the JSON forms and the run's detail."""
-    return " ".join(f"{k}={' '.join(str(v).split())}" for k, v in data.items() if not isinstance(v, dict | list))
+    return " ".join(
+        f"{k}={' '.join(str(_data_value(k, v)).split())}" for k, v in data.items() if not isinstance(v, dict | list)
+    )
 
 
 def _data_value(key: str, value: Any) -> Any:

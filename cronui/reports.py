@@ -65,6 +65,7 @@ async def status_report(settings: Settings, store: Store, control: Control) -> d
     jobs = await store.list_jobs()
     running = await store.list_runs(RunFilter(statuses=[RunStatus.RUNNING], limit=10_000))
     pending = await store.list_runs(RunFilter(statuses=[RunStatus.PENDING], limit=100_000))
+    waiting = await store.list_runs(RunFilter(statuses=[RunStatus.AWAITING_APPROVAL], limit=100_000))
     upcoming = sorted((j for j in jobs if j.enabled and j.next_run_at), key=lambda j: j.next_run_at or 0)
     paused = await control.paused()
     now = SystemClock().now_ms()
@@ -77,6 +78,7 @@ async def status_report(settings: Settings, store: Store, control: Control) -> d
         "enabled": sum(1 for j in jobs if j.enabled),
         "running": len(running),
         "pending": len(pending),
+        "awaiting_approval": len(waiting),
         "next": None if not upcoming else {"job": upcoming[0].name, "at": iso_utc(upcoming[0].next_run_at)},
         "last_db_fault": _last_fault(await store.get_state(LAST_FAULT_KEY)),
         "unplaced": missing_labels(jobs, await store.nodes(), now),

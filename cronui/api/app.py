@@ -33,7 +33,7 @@ from cronui.api.access import hook_token_matches, same_token
 from cronui.cli.common import UsageError, json_text, parse_int
 from cronui.config import ConfigError, Settings
 from cronui.engine.clock import Clock, SystemClock
-from cronui.engine.control import Control, NotFound
+from cronui.engine.control import Control, NotFound, NotWaiting
 from cronui.jobfile.entry import EntryReader
 from cronui.jobfile.export import export_entry
 from cronui.jobfile.view import show_value
@@ -201,6 +201,7 @@ RUN_SCHEMA: dict[str, Any] = {
         "models_failed": {"type": "array", "items": {"type": "object"}},
         "tool_calls": {"type": "array", "items": {"type": "object"}},
         "delivery_status": _maybe("string"),
+        "approval": {"type": ["object", "null"]},
     },
 }
 RUN_SCHEMA["required"] = list(RUN_SCHEMA["properties"])
@@ -396,6 +397,10 @@ def create_app(state: ApiState) -> FastAPI:
     async def on_not_found(request: Request, e: NotFound) -> Response:
         return _error(404, str(e))
 
+    @app.exception_handler(NotWaiting)
+    async def on_not_waiting(request: Request, e: NotWaiting) -> Response:
+        return _error(409, str(e))
+
     @app.exception_handler(DuplicateJobName)
     async def on_duplicate(request: Request, e: DuplicateJobName) -> Response:
         return _error(409, str(e))
@@ -589,6 +594,35 @@ def create_app(state: ApiState) -> FastAPI:
         if found.status.is_final:
             raise ApiError(409, f"run #{found.id} already ended: {found.status}")
         return run_json(await control.cancel(found.id))
+
+    @app.post(
+        f"{PREFIX}/runs/{{run_id}}/approve",
+        dependencies=api,
+        responses={**refused(400, 404, 409), **answers(200, RUN_SCHEMA)},
+        summary="approve a run waiting for approval: it runs (409 when it is not waiting)",
+    )
+    async def approve_run(request: Request, run_id: RunId) -> dict[str, Any]:
+        found = await _get_run(store, run_id)
+        assert found.id is not None
+        return run_json(await control.approve(found.id, _decider(request)))
+
+    @app.post(
+        f"{PREFIX}/runs/{{run_id}}/reject",
+        dependencies=api,
+        responses={**refused(400, 404, 409), **answers(200, RUN_SCHEMA)},
+        summary="reject a run waiting for approval: it is skipped (409 when it is not waiting)",
+    )
+    async def reject_run(
+        request: Request,
+        run_id: RunId,
+        body: Annotated[dict[str, Any] | None, Body(description='{"reason": "why"} (optional)')] = None,
+    ) -> dict[str, Any]:
+        reason = (body or {}).get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ApiError(400, "reason: expected a string", [{"field": "reason", "problem": "expected a string"}])
+        found = await _get_run(store, run_id)
+        assert found.id is not None
+        return run_json(await control.reject(found.id, _decider(request), reason))
 
     @app.get(
         f"{PREFIX}/runs/{{run_id}}/logs",
@@ -838,6 +872,11 @@ def _merged(entry: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]
 def _unmasked(value: Any, stored: Any) -> Any:
     """A value sent back as a response masked it: the stored one."""
     return stored if value == MASK and stored is not None else value
+
+
+def _decider(request: Request) -> str:
+    """Who approved or rejected through the API, as recorded with the decision: the caller's address."""
+    return f"api@{request.client.host}" if request.client else "api"
 
 
 def _since(text: str, state: ApiState) -> int:

@@ -18,7 +18,7 @@ from cronui.bounds import OutOfBounds, Whole, cut, show
 from cronui.config import ConfigError, Settings, load_settings
 from cronui.controls import escape_json_text, neutralise
 from cronui.engine.clock import SystemClock
-from cronui.engine.control import Control, NotFound
+from cronui.engine.control import Control, NotFound, NotWaiting
 from cronui.jobs import JobError, number_errors
 from cronui.model import Job
 from cronui.reports import live_holder as live_holder  # commands import it from here
@@ -38,10 +38,18 @@ class UsageError(Exception):
 # the numbers of a job `cronui jobs edit` has an option for (all but the agent's keep-turns)
 EDITABLE_NUMBERS = frozenset(
     "timeout retries retry-delay queue-limit misfire-grace expect-status max-tokens temperature idle-timeout "
-    "alert-after alert-cooldown".split()
+    "alert-after alert-cooldown approval-timeout approval-max-waiting".split()
 )
 
-USER_ERRORS: tuple[type[Exception], ...] = (UsageError, ConfigError, ScheduleError, JobError, NotFound, StoreError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    UsageError,
+    ConfigError,
+    ScheduleError,
+    JobError,
+    NotFound,
+    NotWaiting,
+    StoreError,
+)
 """Bad input or a missing thing: one line on stderr and exit 2, never a traceback."""
 
 

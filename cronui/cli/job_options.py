@@ -15,7 +15,15 @@ from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.chains import when_problem
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
-from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.model import (
+    APPROVAL_DEFAULTS,
+    DEFAULT_APPROVAL_MAX_WAITING,
+    DEFAULT_APPROVAL_TIMEOUT_S,
+    Job,
+    MisfirePolicy,
+    OverlapPolicy,
+    TargetKind,
+)
 from cronui.schedule import ScheduleError
 from cronui.schedule.syntax import stagger
 from cronui.targets import (
@@ -106,6 +114,7 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
         metavar="S",
         help=f"quiet time after an alert (default {duration_spec(DEFAULT_ALERT_COOLDOWN_S)})",
     )
+    _add_approval_options(p, editing=editing)
     p.add_argument("--timeout", metavar="S", help="time limit, e.g. 90, 90s, 10m (default 10m)")
     p.add_argument("--retries", metavar="N", help="retries after a failed attempt (default 0)")
     p.add_argument("--retry-delay", metavar="S", help="first retry delay, doubling each time (default 30s)")
@@ -135,6 +144,45 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     else:
         p.add_argument("--disabled", action="store_true", help="create it disabled")
     p.add_argument("--json", action="store_true", help="print the job as JSON")
+
+
+def _add_approval_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
+    g = p.add_argument_group("approval (each new run waits for `cronui runs approve ID`)")
+    g.add_argument("--approval", action="store_true", default=None, help="runs wait for a person's approval")
+    if editing:
+        g.add_argument("--no-approval", dest="approval", action="store_false", help="runs no longer wait")
+    g.add_argument(
+        "--approval-timeout",
+        metavar="DUR",
+        help=f"how long a run waits before the default applies (default {duration_spec(DEFAULT_APPROVAL_TIMEOUT_S)})",
+    )
+    g.add_argument(
+        "--approval-default",
+        choices=APPROVAL_DEFAULTS,
+        help="what a run nobody decided becomes at its timeout (default reject)",
+    )
+    g.add_argument(
+        "--approval-max-waiting",
+        metavar="N",
+        help=f"runs waiting at most; a new one beyond is skipped (default {DEFAULT_APPROVAL_MAX_WAITING})",
+    )
+
+
+def _apply_approval_options(job: Job, a: argparse.Namespace) -> None:
+    if a.approval is not None:
+        job.approval = a.approval
+    if a.approval_timeout is not None:
+        job.approval_timeout_s = parse_duration(
+            a.approval_timeout or str(DEFAULT_APPROVAL_TIMEOUT_S), "--approval-timeout", bounds.POSITIVE_DURATION
+        )
+    if a.approval_default is not None:
+        job.approval_default = a.approval_default
+    if a.approval_max_waiting is not None:
+        job.approval_max_waiting = _whole(
+            a.approval_max_waiting or str(DEFAULT_APPROVAL_MAX_WAITING),
+            "--approval-max-waiting",
+            bounds.APPROVAL_MAX_WAITING,
+        )
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -213,6 +261,7 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.tags = names
     if a.description is not None:
         job.description = a.description
+    _apply_approval_options(job, a)
 
 
 def _apply_when(job: Job, when: str | None) -> None:

@@ -203,6 +203,11 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         )
         if job.pool:
             say(f"  pool       {job.pool}")
+        if job.approval:
+            say(
+                f"  approval   each run waits up to {human_span(job.approval_timeout_s * 1000)}, then "
+                f"{job.approval_default}s · at most {job.approval_max_waiting} waiting"
+            )
         for scope, b in budget.items():
             whose = "this job's daily budget" if scope == "job" else "all agent jobs' daily budget"
             say(f"  budget     ${b['spent_usd']:.4f} spent today (UTC) / ${b['daily_usd']:g} {whose}")
@@ -347,6 +352,37 @@ async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | 
         await engine.close()
 
 
+async def _queue_for_approval(store: Store, control: Control, args: argparse.Namespace) -> int:
+    """`jobs run` of a job with approval: its run waits; with --wait, until it ends (once approved, the
+    process that schedules runs it)."""
+    if args.wait and not await live_holder(store):
+        raise UsageError(
+            f"cronui: {args.name} waits for approval and nothing schedules this database to run it once approved "
+            "(start `cronui daemon`, or leave out --wait); nothing was queued"
+        )
+    run = await control.trigger(args.name)
+    assert run.id is not None
+    if run.status is RunStatus.SKIPPED:
+        raise UsageError(f"cronui: run #{run.id} of {args.name} not queued: {run.reason}")
+    if args.wait:
+        final = await _wait_final(store, run.id)
+        if args.json:
+            print_json(run_json(final))
+        else:
+            say(run_line(final))
+            if final.output:
+                say(final.output.rstrip("\n"))
+        return 0 if final.status is RunStatus.SUCCEEDED else 1
+    if args.json:
+        print_json(run_json(run))
+    else:
+        print(
+            f"run #{run.id} of {args.name} waits for approval until {iso_utc(run.approval_deadline)} "
+            f"(then {run.approval_default}): cronui runs approve {run.id} · cronui runs reject {run.id}"
+        )
+    return 0
+
+
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
         job = await control.job(args.name)
@@ -354,6 +390,8 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         if paused and args.wait:
             raise UsageError("cronui: the scheduler is paused; nothing was queued (`cronui resume` first)")
         final: Run | None = None
+        if job.approval:  # the run waits for someone to approve it: nothing runs here and now
+            return await _queue_for_approval(store, control, args)
         if not paused and not await live_holder(store):
             if store.multi_node and args.wait:  # a CLI never runs a cluster's jobs itself
                 raise UsageError(

@@ -1,4 +1,4 @@
-"""`cronui runs`: list, show, logs, tail and cancel runs.
+"""`cronui runs`: list, show, logs, tail and cancel runs; approve or reject runs waiting for approval.
 
 Names, options and JSON fields here are a contract: scripts depend on them.
 """
@@ -25,6 +25,7 @@ from cronui.cli.common import (
     with_store,
 )
 from cronui.config import Settings
+from cronui.engine.approvals import who
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control, NotFound
 from cronui.engine.executors.base import MILESTONES_DROPPED
@@ -58,6 +59,9 @@ def add_parsers(sub: Commands) -> None:
     rt.add_argument("--json", action="store_true", help="one JSON object per event")
     rt.add_argument("--job", metavar="NAME", help="only this job's events")
     _run_command(rsub, "cancel", "cancel a pending or running run", cmd_runs_cancel)
+    _run_command(rsub, "approve", "approve a run waiting for approval: it runs", cmd_runs_approve)
+    rr = _run_command(rsub, "reject", "reject a run waiting for approval: it is skipped", cmd_runs_reject)
+    rr.add_argument("--reason", metavar="TEXT", help="why (recorded with the rejection)")
 
 
 def _run_command(rsub: Commands, verb: str, help: str, handler: Handler) -> argparse.ArgumentParser:
@@ -149,6 +153,10 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             print(f"  error {run.error}")
         if run.reason:
             print(f"  reason {run.reason}")
+        if run.status is RunStatus.AWAITING_APPROVAL:
+            then = "it runs" if run.approval_default == "approve" else "it is rejected"
+            print(f"  approval waiting until {iso_utc(run.approval_deadline)}, then {then}")
+            print(f"  decide: cronui runs approve {run.id} · cronui runs reject {run.id} --reason TEXT")
         base = run.started_at or run.queued_at
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 0
         for m in run.milestones:
@@ -156,7 +164,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             if m.name == MILESTONES_DROPPED:
                 dropped, kept = m.data.get("dropped", 0), m.data.get("kept")
                 data = f"{dropped:,} more reported by the output, not kept (the first {kept} are)"
-            line = f"  +{(m.at - base) / 1000:8.3f}s  {m.name} {data}".rstrip()
+            offset = (m.at - base) / 1000  # before the start: its approval
+            line = f"  {'+' if offset >= 0 else '-'}{abs(offset):8.3f}s  {m.name} {data}".rstrip()
             if width > 40 and len(line) > width:  # folded under the name, never back to column 0
                 line = "\n".join(textwrap.wrap(line, width, subsequent_indent=" " * 14, break_on_hyphens=False))
             print(line)
@@ -245,6 +254,25 @@ def cmd_runs_cancel(args: argparse.Namespace) -> int:
             print(f"run #{run.id} of {run.job_name} cancelled")
         else:
             raise UsageError(f"run #{run.id} already ended: {run.status}")
+        return 0
+
+    return with_store(args, body)
+
+
+def cmd_runs_approve(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        run = await control.approve(parse_run_id(args.run_id), who())
+        when = "now" if run.not_before <= SystemClock().now_ms() else f"at {iso_utc(run.not_before)}"
+        print(f"approved run #{run.id} of {run.job_name}: it runs {when}")
+        return 0
+
+    return with_store(args, body)
+
+
+def cmd_runs_reject(args: argparse.Namespace) -> int:
+    async def body(settings: Settings, store: Store, control: Control) -> int:
+        run = await control.reject(parse_run_id(args.run_id), who(), args.reason)
+        print(f"rejected run #{run.id} of {run.job_name}: {run.reason}")
         return 0
 
     return with_store(args, body)

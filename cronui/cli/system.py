@@ -141,7 +141,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"database   {settings.db}")
             print(f"scheduler  {who}{' · PAUSED' if paused else ''}")
             print(f"jobs       {data['jobs']} ({data['enabled']} enabled)")
-            print(f"runs       {data['running']} running · {data['pending']} pending")
+            waiting = data["awaiting_approval"]
+            print(
+                f"runs       {data['running']} running · {data['pending']} pending"
+                + (f" · {waiting} awaiting approval (cronui runs list --status awaiting_approval)" if waiting else "")
+            )
             nxt = data["next"]
             print(f"next       {nxt['job'] + ' at ' + nxt['at'] if nxt else '—'}")
             fault = data["last_db_fault"]

@@ -9,11 +9,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cronui.config import Settings
+from cronui.engine.approvals import decision_event, waiting_event
 from cronui.engine.clock import Clock
 from cronui.jobs import JobError, chain_problems, check_chain_graph, check_chains, job_errors, validate
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.schedule import parse
-from cronui.store.base import RunCap, Store
+from cronui.store.base import ApprovalDecision, RunCap, Store
 from cronui.store.wakeup import poke as poke  # a caller that knows an address may poke it directly
 
 PAUSED_KEY = "paused"
@@ -21,6 +22,10 @@ PAUSED_KEY = "paused"
 
 class NotFound(LookupError):
     pass
+
+
+class NotWaiting(ValueError):
+    """An approval or rejection of a run that is not waiting for one (nothing was changed)."""
 
 
 def _never_runs(job: Job) -> JobError:
@@ -203,7 +208,8 @@ class Control:
     # ------------------------------------------------------------ runs
 
     async def trigger(self, name: str, request: dict[str, Any] | None = None, cap: RunCap | None = None) -> Run:
-        """Run now: a pending manual run, which the scheduling process starts at once. `request` is the
+        """Run now: a pending manual run, which the scheduling process starts at once (for a job with
+        `approval`, a run waiting for approval, or one skipped when too many wait already). `request` is the
         HTTP request that asked for it (`POST /hooks/NAME`), its body the run's payload; with `cap`, the
         store refuses it (CapReached) when the job's hook runs reached it."""
         job = await self.job(name)
@@ -222,7 +228,32 @@ class Control:
         )
         assert run is not None and run.id is not None
         run.job_name = job.name
-        await self._emit(RunEvent(EventKind.QUEUED, now, run.id, job.id, job.name, data={"trigger": "manual"}))
+        if run.status is RunStatus.AWAITING_APPROVAL:
+            await self._emit(waiting_event(run, now))
+        elif run.status is RunStatus.SKIPPED:  # too many of its runs wait for approval already
+            data = {"trigger": "manual", "status": str(run.status), "reason": run.reason}
+            await self._emit(RunEvent(EventKind.FINISHED, now, run.id, job.id, job.name, data=data))
+        else:
+            await self._emit(RunEvent(EventKind.QUEUED, now, run.id, job.id, job.name, data={"trigger": "manual"}))
+        await self.wake()
+        return run
+
+    async def approve(self, run_id: int, by: str) -> Run:
+        """Approve a run waiting for approval: it becomes pending and runs (at its slot, if that is later)."""
+        return await self._decide(ApprovalDecision(run_id, True, self.clock.now_ms(), by))
+
+    async def reject(self, run_id: int, by: str, reason: str | None = None) -> Run:
+        """Reject a run waiting for approval: recorded skipped, reason `rejected by WHO: REASON`."""
+        return await self._decide(ApprovalDecision(run_id, False, self.clock.now_ms(), by, reason or None))
+
+    async def _decide(self, decision: ApprovalDecision) -> Run:
+        run = await self.store.decide_approval(decision)
+        if run is None:
+            found = await self.store.get_run(decision.run_id)
+            if found is None:
+                raise NotFound(f"no run #{decision.run_id}")
+            raise NotWaiting(f"run #{decision.run_id} is not waiting for approval (it is {found.status})")
+        await self._emit(decision_event(run, decision.at))
         await self.wake()
         return run
 

@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Mapping
 
 from cronui.config import Settings
+from cronui.engine.approval_notices import Approvals
+from cronui.engine.approvals import waiting_event
 from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import PAUSED_KEY, Control
 from cronui.engine.dispatcher import Dispatcher, Executor
@@ -70,6 +72,8 @@ class Engine:
         self.dispatcher = Dispatcher(
             store, self.bus, settings, self.clock, self.node, executors, rng, on_finished=self._wake.set
         )
+        finisher = self.dispatcher.finisher
+        self.approvals = Approvals(store, self.bus, finisher.http, finisher.spawn, lambda: finisher.delivery_backoff_s)
         self.control = Control(
             store,
             settings,
@@ -304,6 +308,9 @@ class Engine:
             data = {"trigger": str(run.trigger), "scheduled_for": run.scheduled_for}
             if run.status is RunStatus.PENDING:
                 self.bus.publish(RunEvent(EventKind.QUEUED, queued_at, run.id, run.job_id, name, data=data))
+            elif run.status is RunStatus.AWAITING_APPROVAL:
+                run.job_name = name
+                self.bus.publish(waiting_event(run, queued_at))
             else:
                 data.update(status=str(run.status), reason=run.reason, count=run.missed_count)
                 self.bus.publish(RunEvent(EventKind.FINISHED, queued_at, run.id, run.job_id, name, data=data))
@@ -312,9 +319,11 @@ class Engine:
         """Materialize due slots and start what may start. Returns the next moment there is work."""
         now = self.clock.now_ms()
         paused = await self.store.get_state(PAUSED_KEY) is not None
+        await self.approvals.expire(now)  # before the claim: a run its timeout approved starts in this pass
         due = await self.store.due_jobs(now)
         if due:
             await self._materialize(due, now, paused)
+        await self.approvals.send_notices()
         await self.dispatcher.dispatch(paused)
         return await self.store.next_wakeup(self.clock.now_ms())
 

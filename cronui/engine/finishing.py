@@ -19,6 +19,7 @@ import httpx
 from cronui import chains
 from cronui.config import Settings
 from cronui.engine import delivery
+from cronui.engine.approvals import APPROVAL_MILESTONES, waiting_event
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
 from cronui.engine.executors.agent import CONVERSATION_KEY, SESSION_UNREAD
@@ -66,7 +67,8 @@ def apply_outcome(run: Run, ctx: RunContext, outcome: Outcome, milestones: list[
     run.stderr = ctx.mask(ctx.stderr.text())
     run.output_bytes = ctx.stdout.total
     run.stderr_bytes = ctx.stderr.total
-    run.milestones = list(milestones)
+    # what happened before it started (its approval) stays on the run, ahead of what the attempt reported
+    run.milestones = [m for m in run.milestones if m.name in APPROVAL_MILESTONES] + list(milestones)
     for key, value in outcome.fields.items():
         setattr(run, key, value)
     if outcome.status is RunStatus.CANCELLED:
@@ -245,10 +247,15 @@ class Finisher:
                         data={"attempt": new.attempt, "not_before": new.not_before, "retry_of": root},
                     )
                 )
-            else:
+            elif new.status is RunStatus.AWAITING_APPROVAL:
+                self.bus.publish(waiting_event(new, now, by=run.id))
+            elif new.status is RunStatus.PENDING:
                 self.bus.publish(
                     RunEvent(EventKind.QUEUED, now, new.id, new.job_id, data={"trigger": "chain", "by": run.id})
                 )
+            else:  # too many of the chained job's runs wait for approval: recorded skipped
+                data = {"status": str(new.status), "reason": new.reason, "trigger": "chain", "by": run.id}
+                self.bus.publish(RunEvent(EventKind.FINISHED, now, new.id, new.job_id, data=data))
 
     async def _deliver(self, run: Run, job: Job, text: str | None, alert: delivery.AlertDecision | None) -> None:
         """Post the result (and an alert) after the final attempt; record delivery apart from the run."""
@@ -292,6 +299,8 @@ class Finisher:
         task = asyncio.create_task(posting)
         self.deliveries.add(task)
         task.add_done_callback(self.deliveries.discard)
+
+    spawn = _spawn  # other postings (approval notices) go with the deliveries: shutdown waits for them too
 
     async def _notify_retry(self, run: Run, job: Job, delay_ms: int) -> None:
         """`--notify-retries`: say where alerts go that this attempt failed and when the next one runs."""

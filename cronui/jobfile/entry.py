@@ -26,7 +26,17 @@ from cronui.jobfile.schema import (
     file_key,
 )
 from cronui.jobs import JobError, parse_duration, validate
-from cronui.model import ChainEdge, Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.model import (
+    APPROVAL_DEFAULTS,
+    DEFAULT_APPROVAL_MAX_WAITING,
+    DEFAULT_APPROVAL_TIMEOUT_S,
+    REJECT,
+    ChainEdge,
+    Job,
+    MisfirePolicy,
+    OverlapPolicy,
+    TargetKind,
+)
 from cronui.schedule import ScheduleError, get_zone
 from cronui.schedule.syntax import stagger
 from cronui.secrets import REF
@@ -268,6 +278,7 @@ class EntryReader:
             delivery=self.delivery(),
             source=source,
         )
+        self.approval(job)
         if schedule is not None and _RELATIVE_SCHEDULE.match(schedule):
             self.fail("schedule", f"{schedule!r} counts from when the file is applied; write 'at YYYY-MM-DDTHH:MM'")
         if self.problems:
@@ -278,6 +289,20 @@ class EntryReader:
             self.fail(file_key(err.field), err.problem)
             return None
         return job
+
+    def approval(self, job: Job) -> None:
+        """The approval keys (absent: the built-in defaults, no approval)."""
+        e = self.entry
+        job.approval = _default(self.boolean(e, "approval", "approval"), False)
+        job.approval_timeout_s = _default(
+            self.duration(e, "approval_timeout", "approval_timeout", bounds.POSITIVE_DURATION),
+            DEFAULT_APPROVAL_TIMEOUT_S,
+        )
+        job.approval_default = self.choice(e, "approval_default", "approval_default", APPROVAL_DEFAULTS) or REJECT
+        job.approval_max_waiting = _default(
+            self.integer(e, "approval_max_waiting", "approval_max_waiting", bounds.APPROVAL_MAX_WAITING),
+            DEFAULT_APPROVAL_MAX_WAITING,
+        )
 
     def target(self, kind: TargetKind) -> Target | None:
         e = self.entry

@@ -68,6 +68,10 @@ _MANAGED = (
     "chain_options",
     "tags",
     "source",
+    "approval",
+    "approval_timeout_s",
+    "approval_default",
+    "approval_max_waiting",
 )
 
 

@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cronui.model import Job, MisfirePolicy, OverlapPolicy
+from cronui.model import (
+    DEFAULT_APPROVAL_MAX_WAITING,
+    DEFAULT_APPROVAL_TIMEOUT_S,
+    REJECT,
+    Job,
+    MisfirePolicy,
+    OverlapPolicy,
+)
 from cronui.targets import (
     DEFAULT_ALERT_AFTER,
     DEFAULT_ALERT_COOLDOWN_S,
@@ -74,6 +81,8 @@ DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
     "notify_retries": ("notify_retries", False),
 }
 
+# approvals: each new run waits for `cronui runs approve` (`approval = true`), up to `approval_timeout`
+APPROVAL_KEYS = ("approval", "approval_timeout", "approval_default", "approval_max_waiting")
 JOB_KEYS = (
     "name",
     "description",
@@ -99,9 +108,10 @@ JOB_KEYS = (
     "on_failure",
     "tags",
     *DELIVERY_KEYS,
+    *APPROVAL_KEYS,
 )
 DURATION_KEYS = frozenset(
-    {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger"}
+    {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger", "approval_timeout"}
 )
 # Keys a view holds that equal these are left out of an export.
 EXPORT_DEFAULTS: dict[str, Any] = {
@@ -120,6 +130,10 @@ EXPORT_DEFAULTS: dict[str, Any] = {
     "agent.conversation": CONVERSATION,
     "agent.stream": True,
     "agent.fallbacks": [],
+    "approval": False,
+    "approval_timeout": DEFAULT_APPROVAL_TIMEOUT_S,
+    "approval_default": REJECT,
+    "approval_max_waiting": DEFAULT_APPROVAL_MAX_WAITING,
 }
 # Fields as `jobs.validate` names them (the CLI's options) -> the file's key; others only swap - for _.
 _FIELD_TO_KEY = {
@@ -154,6 +168,7 @@ _FIELD_TO_KEY = {
     "deliver-format": "deliver_format",
     "alert-to": "alert_to",
     "alert-after": "alert_after",
+    "approval-timeout": "approval_timeout",
 }
 
 

@@ -101,6 +101,14 @@ def view(job: Job) -> dict[str, Any]:
     if job.tags:
         out["tags"] = list(job.tags)
     out.update(_delivery_view(job.delivery))
+    out.update(
+        {
+            "approval": job.approval,
+            "approval_timeout": float(job.approval_timeout_s),
+            "approval_default": job.approval_default,
+            "approval_max_waiting": job.approval_max_waiting,
+        }
+    )
     return out
 
 

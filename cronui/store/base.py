@@ -31,7 +31,10 @@ from operator import itemgetter
 from typing import Any, Protocol
 
 from cronui.model import (
+    APPROVE,
+    REASON_APPROVALS_FULL,
     REASON_BUDGET,
+    REASON_REJECTED,
     EventKind,
     Job,
     Lease,
@@ -317,6 +320,9 @@ class RunEnd:
     # a shared conversation's new history (`session:NAME`), written with the run's end
     session: str | None = None
     session_history: Any = None
+    # of `chain_to`, the jobs whose chained run waits for approval even when the job itself does not ask
+    # for it (an edge that requires approval); a job with `approval` has its chained run wait anyway
+    chain_approval: Collection[str] = ()
 
 
 @dataclass
@@ -366,6 +372,13 @@ class Store(Protocol):
     async def orphaned_runs(self, now: int, live_node: str | None, host: str | None = None) -> list[Run]: ...
     async def take_over(self, run: Run, now: int, expired_only: bool = True) -> Run | None: ...
     async def request_cancel(self, run_id: int, now: int) -> Run | None: ...
+    # approvals (`approvals.py` below): decide a run waiting for approval, exactly once however many
+    # processes try (a conditional UPDATE ... WHERE status = 'awaiting_approval'); None: it was not waiting
+    async def decide_approval(self, decision: ApprovalDecision) -> Run | None: ...
+    async def due_approvals(self, now: int) -> list[Run]: ...  # waiting runs whose deadline has passed
+    # waiting runs whose "needs approval" notice nobody sent yet, each marked taken (by one caller only)
+    async def take_approval_notices(self, limit: int = 100) -> list[Run]: ...
+    async def note_approval_notice(self, run_id: int, note: str) -> None: ...
     async def cancel_requested(self, run_ids: Sequence[int]) -> list[int]: ...
     async def get_run(self, run_id: int) -> Run | None: ...
     async def attempts(self, root_id: int) -> list[Run]: ...
@@ -434,6 +447,7 @@ JOB_COLUMNS = (
     "created_at updated_at deleted_at next_run_at last_status consecutive_failures node_label"
 ).split()
 JOB_COLUMNS.append("chain_options")  # the options of chain edges (`--when`): see model.ChainEdge
+JOB_COLUMNS += "approval approval_timeout_s approval_default approval_max_waiting".split()
 
 RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "
@@ -441,6 +455,7 @@ RUN_COLUMNS = (
     "http_status output stderr output_bytes stderr_bytes error summary request prompt_tokens "
     "completion_tokens total_tokens cost_usd tool_calls milestones delivery_status delivery_reason fence"
 ).split()
+RUN_COLUMNS += "approval_deadline approval_default approval_notice".split()
 
 EVENT_COLUMNS = "id run_id job_id at kind name data".split()
 
@@ -500,6 +515,7 @@ JOB_CODECS: dict[str, Codec] = {
         lambda options: _dump({c: {n: e.to_dict() for n, e in edges.items()} for c, edges in options.items()}),
         lambda v: {} if v in (None, "{}") else json.loads(v),
     ),
+    "approval": (int, bool),
 }
 
 RUN_CODECS: dict[str, Codec] = {
@@ -610,3 +626,128 @@ _EVENT_DATA = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 def event_to_row(ev: RunEvent) -> tuple[Any, ...]:
     return (ev.run_id, ev.job_id, ev.at, str(ev.kind), ev.name, _EVENT_DATA(ev.data) if ev.data else None)
+
+
+# ---------------------------------------------------------------- approvals
+
+# The approval columns of the jobs new runs belong to, as the stores read them when runs come to exist: only
+# jobs with `approval`, or whose run asks for it ({ids}, {asking}: the stores' ways of naming a list of ids).
+APPROVAL_POLICY_SELECT = (
+    "SELECT id, approval, approval_timeout_s, approval_default, approval_max_waiting FROM jobs "
+    "WHERE id IN {ids} AND (approval = 1 OR id IN {asking})"
+)
+# How many of each job's runs wait for approval now.
+APPROVALS_WAITING = (
+    "SELECT job_id, COUNT(*) FROM runs WHERE status = 'awaiting_approval' AND job_id IN {ids} GROUP BY job_id"
+)
+
+
+@dataclass
+class ApprovalPolicy:
+    """What a job says about approvals (its `approval*` columns)."""
+
+    approval: bool
+    timeout_s: float
+    default: str
+    max_waiting: int
+
+
+def approval_candidates(runs: Sequence[Run]) -> tuple[list[int], list[int]]:
+    """The jobs whose approval policy decides whether some of `runs` (new, pending) wait for approval, and
+    those of them with a run that asks for approval itself (`needs_approval`)."""
+    pending = [r for r in runs if r.status is RunStatus.PENDING]
+    return sorted({r.job_id for r in pending}), sorted({r.job_id for r in pending if r.needs_approval})
+
+
+def ask_approvals(runs: Sequence[Run], policies: Mapping[int, ApprovalPolicy], waiting: dict[int, int]) -> None:
+    """Turn new pending runs that need approval into `awaiting_approval` ones, with their deadline and what
+    the timeout does: every run of a job with `approval` but its retries (a retry is of a run already
+    approved), and any run created with `needs_approval`. A run arriving when `max_waiting` of its job's
+    runs already wait (`waiting`: job id -> count, updated here) is recorded skipped instead. Called by a
+    store inside the transaction that inserts the runs, after it serialized the count."""
+    for run in runs:
+        policy = policies.get(run.job_id)
+        if run.status is not RunStatus.PENDING or policy is None:
+            continue
+        if not (run.needs_approval or (policy.approval and run.trigger is not Trigger.RETRY)):
+            continue
+        count = waiting.get(run.job_id, 0)
+        if count >= policy.max_waiting:
+            run.status = RunStatus.SKIPPED
+            run.reason = (
+                f"{REASON_APPROVALS_FULL}: {count} run{'s' if count != 1 else ''} of the job already wait"
+                f" for approval (approval_max_waiting {policy.max_waiting})"
+            )
+            run.finished_at = run.queued_at
+            continue
+        waiting[run.job_id] = count + 1
+        run.status = RunStatus.AWAITING_APPROVAL
+        run.approval_deadline = run.queued_at + int(policy.timeout_s * 1000)
+        run.approval_default = policy.default
+        run.milestones = [
+            *run.milestones,
+            Milestone(
+                "approval-requested",
+                run.queued_at,
+                {"deadline": run.approval_deadline, "default": policy.default},
+            ),
+        ]
+
+
+def approval_policy_from_row(row: Sequence[Any]) -> tuple[int, ApprovalPolicy]:
+    """A row of APPROVAL_POLICY_SELECT as (job id, its policy)."""
+    return row[0], ApprovalPolicy(bool(row[1]), float(row[2]), str(row[3]), int(row[4]))
+
+
+@dataclass
+class ApprovalDecision:
+    """Someone's (or a timeout's) answer to a run waiting for approval."""
+
+    run_id: int
+    approve: bool
+    at: int
+    by: str  # who decided: `user@host`, an API caller, or `timeout`
+    note: str | None = None  # the reason given with a rejection
+    timed_out: bool = False
+
+
+# Whether some waiting run's notice is still to be sent.
+UNNOTICED = "SELECT 1 FROM runs WHERE status = 'awaiting_approval' AND approval_notice IS NULL LIMIT 1"
+
+# What deciding writes: only while the run still waits, so of two deciders exactly one wins.
+APPROVAL_DECIDE = (
+    "UPDATE runs SET status = ?, not_before = ?, reason = ?, finished_at = ?, milestones = ? "
+    "WHERE id = ? AND status = 'awaiting_approval'"
+)
+
+
+def decided_values(run: Run, d: ApprovalDecision) -> tuple[Any, ...]:
+    """APPROVAL_DECIDE's parameters for `run` (read in the deciding transaction): approved, it is pending,
+    due now or at its slot if that is later; rejected, it is skipped with reason `rejected ...`. Who decided
+    and when is an `approved` / `rejected` milestone."""
+    data: dict[str, Any] = {"by": d.by}
+    if d.timed_out:
+        data["timed_out"] = True
+    if d.note:
+        data["reason"] = d.note
+    milestones = [*run.milestones, Milestone("approved" if d.approve else "rejected", d.at, data)]
+    if d.approve:
+        return (
+            str(RunStatus.PENDING),
+            max(d.at, run.scheduled_for),
+            None,
+            None,
+            milestones_to_json(milestones),
+            d.run_id,
+        )
+    if d.timed_out:
+        reason = f"{REASON_REJECTED}: nobody approved it by its deadline (the default is {run.approval_default})"
+    else:
+        reason = f"{REASON_REJECTED} by {d.by}" + (f": {d.note}" if d.note else "")
+    return (str(RunStatus.SKIPPED), run.not_before, reason, d.at, milestones_to_json(milestones), d.run_id)
+
+
+def timeout_decision(run: Run, now: int) -> ApprovalDecision:
+    """What a waiting run's passed deadline decides: its `approval_default`."""
+    assert run.id is not None
+    return ApprovalDecision(run.id, run.approval_default == APPROVE, now, "timeout", timed_out=True)

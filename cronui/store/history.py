@@ -62,8 +62,8 @@ class SQLiteHistory(SQLiteConnection):
         out: dict[int, list[RunStatus]] = {}
         for job_id in job_ids:
             rows = await self.fetch_all(
-                "SELECT status FROM runs WHERE job_id = ? AND status NOT IN ('pending', 'running') "
-                "ORDER BY id DESC LIMIT ?",
+                "SELECT status FROM runs WHERE job_id = ? "
+                "AND status NOT IN ('pending', 'running', 'awaiting_approval') ORDER BY id DESC LIMIT ?",
                 (job_id, per_job),
             )
             out[job_id] = [RunStatus(r[0]) for r in reversed(rows)]

@@ -178,6 +178,17 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN chain_options TEXT NOT NULL DEFAULT '{}';
     """,
+    # v9: approvals: a job whose runs wait for a person (`approval`), and the waiting runs' deadlines
+    """
+    ALTER TABLE jobs ADD COLUMN approval INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN approval_timeout_s DOUBLE PRECISION NOT NULL DEFAULT 3600;
+    ALTER TABLE jobs ADD COLUMN approval_default TEXT NOT NULL DEFAULT 'reject';
+    ALTER TABLE jobs ADD COLUMN approval_max_waiting INTEGER NOT NULL DEFAULT 3;
+    ALTER TABLE runs ADD COLUMN approval_deadline BIGINT;
+    ALTER TABLE runs ADD COLUMN approval_default TEXT;
+    ALTER TABLE runs ADD COLUMN approval_notice TEXT;
+    CREATE INDEX runs_awaiting ON runs(job_id, approval_deadline) WHERE status = 'awaiting_approval';
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

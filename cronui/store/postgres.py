@@ -65,11 +65,16 @@ from cronui.model import (
     Trigger,
 )
 from cronui.store.base import (
+    APPROVAL_DECIDE,
+    APPROVAL_POLICY_SELECT,
+    APPROVALS_WAITING,
     CAPPED_RUNS,
     EVENT_COLUMNS,
     JOB_HEAD_SELECT,
     RUN_CODECS,
     RUN_COLUMNS,
+    UNNOTICED,
+    ApprovalDecision,
     CapReached,
     Claim,
     ClaimLimits,
@@ -87,8 +92,12 @@ from cronui.store.base import (
     SchemaTooNew,
     SlotWrite,
     StoreError,
+    approval_candidates,
+    approval_policy_from_row,
+    ask_approvals,
     budget_refusals,
     day_start,
+    decided_values,
     event_from_row,
     event_to_row,
     job_from_row,
@@ -128,6 +137,7 @@ log = logging.getLogger(__name__)
 LOCK_MIGRATE = 0x63726F01
 LOCK_CLAIM = 0x63726F02
 LOCK_LEASE = 0x63726F03
+LOCK_APPROVALS = 0x63726F04  # counting a job's runs waiting for approval, then inserting more
 
 # the listening connection: how long connecting may take, and the waits between reconnects
 LISTEN_TIMEOUT_S = 10.0
@@ -490,7 +500,7 @@ class PostgresStore:
         Runs before the job, the order every writer locks them in (finish_runs: runs, then jobs)."""
         await con.execute(
             "UPDATE runs SET status = 'cancelled', reason = 'job removed', finished_at = $1 "
-            "WHERE job_id = $2 AND status = 'pending'",
+            "WHERE job_id = $2 AND status IN ('pending', 'awaiting_approval')",
             now,
             job_id,
         )
@@ -545,7 +555,8 @@ class PostgresStore:
         row = await self.fetch_one(
             "SELECT MIN(t) FROM ("
             " SELECT MIN(next_run_at) AS t FROM jobs WHERE deleted_at IS NULL AND enabled = 1"
-            " UNION ALL SELECT MIN(not_before) FROM runs WHERE status = 'pending' AND not_before > $1) AS w",
+            " UNION ALL SELECT MIN(not_before) FROM runs WHERE status = 'pending' AND not_before > $1"
+            " UNION ALL SELECT MIN(approval_deadline) FROM runs WHERE status = 'awaiting_approval') AS w",
             now,
         )
         return row[0]
@@ -558,6 +569,7 @@ class PostgresStore:
         this statement inserted, matched back to their Runs by the keys runs are unique on."""
         if not runs:
             return []
+        await self._ask_approvals(con, runs)
         cols = [c for c in columns if c != "id"]
         per_statement = max(1, MAX_PARAMS // len(cols))
         waiting: dict[tuple[Any, ...], list[Run]] = defaultdict(list)
@@ -588,6 +600,22 @@ class PostgresStore:
                     inserted.append(run)
         inserted.sort(key=lambda r: r.id or 0)
         return inserted
+
+    async def _ask_approvals(self, con: asyncpg.Connection, runs: Sequence[Run]) -> None:
+        """New runs that need approval wait for it (`ask_approvals`). Counting the runs already waiting and
+        inserting more is serialized by an advisory lock, taken only when some run may wait: two nodes
+        never both fill a job's last place."""
+        job_ids, asking = approval_candidates(runs)
+        if not job_ids:
+            return
+        sql = APPROVAL_POLICY_SELECT.format(ids="(SELECT unnest($1::bigint[]))", asking="(SELECT unnest($2::bigint[]))")
+        policies = dict(approval_policy_from_row(row) for row in await con.fetch(sql, job_ids, asking))
+        if not policies:  # the common case: no job here asks for approval
+            return
+        await self._lock(con, LOCK_APPROVALS)
+        sql = APPROVALS_WAITING.format(ids="(SELECT unnest($1::bigint[]))")
+        waiting = {row[0]: row[1] for row in await con.fetch(sql, sorted(policies))}
+        ask_approvals(runs, policies, waiting)
 
     async def materialize(self, writes: Sequence[SlotWrite]) -> list[Run]:
         """For each job: advance its next fire from `expected` (compare-and-set) and insert its slots'
@@ -783,6 +811,7 @@ class PostgresStore:
                         scheduled_for=now,
                         triggered_by=end.run.id,
                         queued_at=now,
+                        needs_approval=name in end.chain_approval,
                     )
                     follow.append((i, chained))
             inserted = {id(run) for run in await self._insert_runs(con, [run for _, run in follow], FOLLOW_COLUMNS)}
@@ -907,12 +936,46 @@ class PostgresStore:
         async with self._tx() as con:
             await con.execute(
                 "UPDATE runs SET status = 'cancelled', reason = 'cancelled before it started', finished_at = $1 "
-                "WHERE id = $2 AND status = 'pending'",
+                "WHERE id = $2 AND status IN ('pending', 'awaiting_approval')",
                 now,
                 run_id,
             )
             await con.execute("UPDATE runs SET cancel_requested = 1 WHERE id = $1 AND status = 'running'", run_id)
         return await self.get_run(run_id)
+
+    async def decide_approval(self, decision: ApprovalDecision) -> Run | None:
+        async with self._tx() as con:
+            row = await con.fetchrow(f"{RUN_SELECT} WHERE r.id = $1", decision.run_id)
+            if row is None or row["status"] != "awaiting_approval":
+                return None
+            # of two deciders, the second waits on the row and then finds it no longer waiting: 0 rows
+            done = await con.execute(_qmarks(APPROVAL_DECIDE), *decided_values(run_from_row(row), decision))
+            if _count(done) != 1:
+                return None
+            row = await con.fetchrow(f"{RUN_SELECT} WHERE r.id = $1", decision.run_id)
+        return run_from_row(row)
+
+    async def due_approvals(self, now: int) -> list[Run]:
+        rows = await self.fetch_all(
+            f"{RUN_SELECT} WHERE r.status = 'awaiting_approval' AND r.approval_deadline <= $1 ORDER BY r.id", now
+        )
+        return [run_from_row(r) for r in rows]
+
+    async def take_approval_notices(self, limit: int = 100) -> list[Run]:
+        if await self.fetch_one(UNNOTICED) is None:  # every pass asks: a read, not a write, when none waits
+            return []
+        async with self._tx() as con:
+            taken = await con.fetch(
+                "UPDATE runs SET approval_notice = 'sending' WHERE id IN (SELECT id FROM runs "
+                "WHERE status = 'awaiting_approval' AND approval_notice IS NULL ORDER BY id LIMIT $1 "
+                "FOR UPDATE SKIP LOCKED) RETURNING id",
+                limit,
+            )
+            ids = sorted(row[0] for row in taken)
+            return await self._runs_by_id(con, ids) if ids else []
+
+    async def note_approval_notice(self, run_id: int, note: str) -> None:
+        await self._execute("UPDATE runs SET approval_notice = $1 WHERE id = $2", note, run_id)
 
     async def cancel_requested(self, run_ids: Sequence[int]) -> list[int]:
         if not run_ids:
@@ -999,7 +1062,8 @@ class PostgresStore:
             return out
         rows = await self.fetch_all(
             "SELECT j.id, r.status FROM unnest($1::bigint[]) AS j(id) CROSS JOIN LATERAL ("
-            " SELECT id, status FROM runs WHERE job_id = j.id AND status NOT IN ('pending', 'running')"
+            " SELECT id, status FROM runs WHERE job_id = j.id"
+            " AND status NOT IN ('pending', 'running', 'awaiting_approval')"
             " ORDER BY id DESC LIMIT $2) AS r ORDER BY j.id, r.id",
             list(job_ids),
             per_job,
@@ -1254,7 +1318,7 @@ class PostgresStore:
 
     async def prune(self, now: int, keep_days: float, runs_per_job: int, event_hours: float) -> PruneResult:
         cutoff = now - int(keep_days * 86_400_000)
-        final = "status NOT IN ('pending', 'running')"
+        final = "status NOT IN ('pending', 'running', 'awaiting_approval')"
         async with self._tx() as con:
             runs = _count(await con.execute(f"DELETE FROM runs WHERE {final} AND queued_at < $1", cutoff))
             runs += _count(

@@ -27,10 +27,15 @@ from cronui.model import (
     Trigger,
 )
 from cronui.store.base import (
+    APPROVAL_DECIDE,
+    APPROVAL_POLICY_SELECT,
+    APPROVALS_WAITING,
     CAPPED_RUNS,
     JOB_HEAD_SELECT,
     RUN_CODECS,
     RUN_COLUMNS,
+    UNNOTICED,
+    ApprovalDecision,
     CapReached,
     Claim,
     ClaimLimits,
@@ -44,8 +49,12 @@ from cronui.store.base import (
     RunEnd,
     SlotWrite,
     StoreError,
+    approval_candidates,
+    approval_policy_from_row,
+    ask_approvals,
     budget_refusals,
     day_start,
+    decided_values,
     event_to_row,
     job_from_row,
     job_head_from_row,
@@ -145,6 +154,7 @@ NEW_RUN_COLUMNS = (
     "job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at not_before "
     "finished_at"
 ).split()
+NEW_RUN_COLUMNS += "milestones approval_deadline approval_default".split()  # a run that waits for approval
 
 # What a retry or chained run is inserted with: a retry carries its first attempt's request (a hook's payload).
 FOLLOW_COLUMNS = [*NEW_RUN_COLUMNS, "request"]
@@ -273,7 +283,7 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
         )
         await db.execute(
             "UPDATE runs SET status = 'cancelled', reason = 'job removed', finished_at = ? "
-            "WHERE job_id = ? AND status = 'pending'",
+            "WHERE job_id = ? AND status IN ('pending', 'awaiting_approval')",
             (now, job_id),
         )
 
@@ -323,7 +333,8 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
         row = await self.fetch_one(
             "SELECT MIN(t) FROM ("
             " SELECT MIN(next_run_at) AS t FROM jobs WHERE deleted_at IS NULL AND enabled = 1"
-            " UNION ALL SELECT MIN(not_before) FROM runs WHERE status = 'pending' AND not_before > ?)",
+            " UNION ALL SELECT MIN(not_before) FROM runs WHERE status = 'pending' AND not_before > ?"
+            " UNION ALL SELECT MIN(approval_deadline) FROM runs WHERE status = 'awaiting_approval')",
             (now,),
         )
         return row[0]
@@ -337,6 +348,7 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
         Only `columns` are written (a new run's; the rest keep their defaults)."""
         if not runs:
             return []
+        await self._ask_approvals(db, runs)
         cols = [c for c in columns if c != "id"]
         rows = [to_row(run, cols, RUN_CODECS) for run in runs]
         async with db.execute("SELECT COALESCE(MAX(id), 0) FROM runs") as cur:
@@ -360,6 +372,23 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                 run.id = row[0]
                 inserted.append(run)
         return inserted
+
+    async def _ask_approvals(self, db: aiosqlite.Connection, runs: Sequence[Run]) -> None:
+        """New runs that need approval wait for it (`ask_approvals`); the write lock held since BEGIN
+        IMMEDIATE makes the count of waiting runs the one this insert sees."""
+        job_ids, asking = approval_candidates(runs)
+        if not job_ids:
+            return
+        ids = "(SELECT value FROM json_each(?))"
+        sql = APPROVAL_POLICY_SELECT.format(ids=ids, asking=ids)
+        async with db.execute(sql, (json.dumps(job_ids), json.dumps(asking))) as cur:
+            policies = dict(approval_policy_from_row(row) for row in await cur.fetchall())
+        if not policies:  # the common case: no job here asks for approval
+            return
+        job_ids = sorted(policies)
+        async with db.execute(APPROVALS_WAITING.format(ids=ids), (json.dumps(job_ids),)) as cur:
+            waiting = {row[0]: row[1] for row in await cur.fetchall()}
+        ask_approvals(runs, policies, waiting)
 
     async def materialize(self, writes: Sequence[SlotWrite]) -> list[Run]:
         """For each job: advance its next fire from `expected` (compare-and-set) and insert its slots'
@@ -546,6 +575,7 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
                                 scheduled_for=now,
                                 triggered_by=end.run.id,
                                 queued_at=now,
+                                needs_approval=name in end.chain_approval,
                             ),
                         )
                     )
@@ -641,11 +671,44 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE runs SET status = 'cancelled', reason = 'cancelled before it started', finished_at = ? "
-                "WHERE id = ? AND status = 'pending'",
+                "WHERE id = ? AND status IN ('pending', 'awaiting_approval')",
                 (now, run_id),
             )
             await db.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ? AND status = 'running'", (run_id,))
         return await self.get_run(run_id)
+
+    async def decide_approval(self, decision: ApprovalDecision) -> Run | None:
+        async with self.transaction() as db:
+            found = await self._runs_by_id(db, [decision.run_id])
+            if not found or found[0].status is not RunStatus.AWAITING_APPROVAL:
+                return None
+            cur = await db.execute(APPROVAL_DECIDE, decided_values(found[0], decision))
+            if cur.rowcount != 1:
+                return None
+            [run] = await self._runs_by_id(db, [decision.run_id])
+        return run
+
+    async def due_approvals(self, now: int) -> list[Run]:
+        rows = await self.fetch_all(
+            f"{RUN_SELECT} WHERE r.status = 'awaiting_approval' AND r.approval_deadline <= ? ORDER BY r.id", (now,)
+        )
+        return [run_from_row(r) for r in rows]
+
+    async def take_approval_notices(self, limit: int = 100) -> list[Run]:
+        if await self.fetch_one(UNNOTICED) is None:  # every pass asks: a read, not a write lock, when none waits
+            return []
+        async with self.transaction() as db:
+            async with db.execute(
+                "UPDATE runs SET approval_notice = 'sending' WHERE id IN (SELECT id FROM runs "
+                "WHERE status = 'awaiting_approval' AND approval_notice IS NULL ORDER BY id LIMIT ?) RETURNING id",
+                (limit,),
+            ) as cur:
+                ids = sorted(row[0] for row in await cur.fetchall())
+            return await self._runs_by_id(db, ids) if ids else []
+
+    async def note_approval_notice(self, run_id: int, note: str) -> None:
+        async with self.transaction() as db:
+            await db.execute("UPDATE runs SET approval_notice = ? WHERE id = ?", (note, run_id))
 
     async def cancel_requested(self, run_ids: Sequence[int]) -> list[int]:
         if not run_ids:
@@ -801,7 +864,7 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
 
     async def prune(self, now: int, keep_days: float, runs_per_job: int, event_hours: float) -> PruneResult:
         cutoff = now - int(keep_days * 86_400_000)
-        final = "status NOT IN ('pending', 'running')"
+        final = "status NOT IN ('pending', 'running', 'awaiting_approval')"
         async with self.transaction() as db:
             cur = await db.execute(f"DELETE FROM runs WHERE {final} AND queued_at < ?", (cutoff,))
             runs = cur.rowcount

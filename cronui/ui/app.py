@@ -27,7 +27,7 @@ from textual.worker import Worker, WorkerState
 
 from cronui.config import Settings
 from cronui.engine.clock import Clock
-from cronui.engine.control import NotFound
+from cronui.engine.control import NotFound, NotWaiting
 from cronui.engine.dispatcher import Executor
 from cronui.engine.engine import Engine
 from cronui.jobs import JobError
@@ -41,6 +41,7 @@ from cronui.ui.commands import CronuiCommands, run_command
 from cronui.ui.context import ScreenContext
 from cronui.ui.inflight import InFlight
 from cronui.ui.messages import (
+    ApproveRun,
     CancelRun,
     EditJob,
     EngineEvents,
@@ -49,6 +50,7 @@ from cronui.ui.messages import (
     LiveChanged,
     Notice,
     OpenRun,
+    RejectRun,
     RemoveJob,
     RunNow,
     SelectJob,
@@ -57,6 +59,7 @@ from cronui.ui.messages import (
     Tick,
     ZoneChanged,
 )
+from cronui.ui.screens.approvals import ApprovalsScreen, ReasonScreen
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.fleet import FleetScreen
@@ -94,7 +97,7 @@ class CronuiApp(App[int]):
             "Cmd",
             id="command",
             key_display=":",
-            tooltip="Command mode: jobs runs failed overview nodes pause resume new theme zone q",
+            tooltip="Command mode: jobs runs failed approvals overview nodes pause resume new theme zone q",
         ),
         Binding(
             "ctrl+p",
@@ -110,6 +113,9 @@ class CronuiApp(App[int]):
         ),
         Binding("o", "overview", "Overview", id="overview", show=False, tooltip="Every job at a glance (:overview)"),
         Binding("N", "nodes", "Nodes", id="nodes", show=False, tooltip="The processes that schedule (:nodes)"),
+        Binding(
+            "A", "approvals", "Approvals", id="approvals", show=False, tooltip="Runs waiting for approval (:approvals)"
+        ),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first when runs in flight would be interrupted)"),
     ]
 
@@ -371,7 +377,7 @@ class CronuiApp(App[int]):
         async def go() -> None:
             try:
                 result = await work()
-            except (JobError, NotFound, StoreError) as e:
+            except (JobError, NotFound, NotWaiting, StoreError) as e:
                 self.notify(str(e), title=f"cannot {what}", severity="error")
                 return
             if done is not None:
@@ -412,6 +418,28 @@ class CronuiApp(App[int]):
             lambda: self.client.cancel(run_id),
             lambda run: self.notify(f"cancel requested for run #{run_id}", timeout=3),
         )
+
+    def on_approve_run(self, message: ApproveRun) -> None:
+        run_id = message.run_id
+        self.act(
+            "approve it",
+            lambda: self.client.approve(run_id),
+            lambda run: self.notify(f"approved run #{run_id} of {run.job_name}: it runs", timeout=3),
+        )
+
+    def on_reject_run(self, message: RejectRun) -> None:
+        run_id = message.run_id
+
+        def answered(reason: str | None) -> None:
+            if reason is None:
+                return  # kept waiting
+            self.act(
+                "reject it",
+                lambda: self.client.reject(run_id, reason),
+                lambda run: self.notify(f"rejected run #{run_id} of {run.job_name}", timeout=3),
+            )
+
+        self.push_screen(ReasonScreen(run_id, message.job_name), answered)
 
     def pause(self, paused: bool) -> None:
         self.act(
@@ -460,6 +488,10 @@ class CronuiApp(App[int]):
         self.show_jobs()  # like the runs view: one at a time, on top of the main screen
         self.push_screen(FleetScreen(self.ctx))
 
+    def open_approvals(self) -> None:
+        self.show_jobs()  # like the runs view: one at a time, on top of the main screen
+        self.push_screen(ApprovalsScreen(self.ctx))
+
     def open_nodes(self) -> None:
         self.show_jobs()  # like the runs view: one at a time, on top of the main screen
         self.push_screen(NodesScreen(self.ctx))
@@ -493,6 +525,9 @@ class CronuiApp(App[int]):
 
     def action_overview(self) -> None:
         self.open_overview()
+
+    def action_approvals(self) -> None:
+        self.open_approvals()
 
     def action_nodes(self) -> None:
         self.open_nodes()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from textual.message_pump import MessagePump
 
+from cronui.engine.approvals import APPROVAL_MILESTONES, who
 from cronui.engine.clock import Clock
 from cronui.engine.engine import Engine
 from cronui.jobs import JobError
@@ -163,12 +164,19 @@ class EngineClient:
         with their logged events."""
         jobs = await self._store.list_jobs()
         paused = await self._control.paused()
-        active = await self._store.list_runs(RunFilter(statuses=[RunStatus.RUNNING, RunStatus.PENDING], limit=limit))
+        active = await self._store.list_runs(
+            RunFilter(statuses=[RunStatus.RUNNING, RunStatus.PENDING, RunStatus.AWAITING_APPROVAL], limit=limit)
+        )
         events: dict[int, list[RunEvent]] = {}
         for run in active[:with_events]:
             assert run.id is not None
             events[run.id] = await self._store.run_events(run.id)
         return InFlightState(paused, jobs, active, events)
+
+    async def awaiting_approval(self, limit: int = 1000) -> list[Run]:
+        """Runs waiting for approval, oldest first."""
+        runs = await self._store.list_runs(RunFilter(statuses=[RunStatus.AWAITING_APPROVAL], limit=limit))
+        return sorted(runs, key=lambda r: r.id or 0)
 
     async def runs(self, flt: RunFilter) -> list[Run]:
         return await self._store.list_runs(flt)
@@ -189,7 +197,8 @@ class EngineClient:
             return None
         if run.status.is_final:
             return RunView(run, list(run.milestones), run.output, run.stderr)
-        view = RunView(run)  # while it runs, milestones and output live in the event log
+        # while it runs, milestones and output live in the event log; its approval is on the run itself
+        view = RunView(run, [m for m in run.milestones if m.name in APPROVAL_MILESTONES])
         for ev in await self._store.run_events(run_id):
             if ev.kind is EventKind.MILESTONE:
                 view.milestones.append(Milestone(ev.name or "", ev.at, dict(ev.data)))
@@ -229,6 +238,12 @@ class EngineClient:
 
     async def cancel(self, run_id: int) -> Run:
         return await self._control.cancel(run_id)
+
+    async def approve(self, run_id: int) -> Run:
+        return await self._control.approve(run_id, who())
+
+    async def reject(self, run_id: int, reason: str | None) -> Run:
+        return await self._control.reject(run_id, who(), reason)
 
     async def pause(self) -> None:
         await self._control.pause()

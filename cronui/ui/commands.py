@@ -9,7 +9,7 @@ from typing import Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-VERBS = "jobs runs failed overview nodes pause resume new theme zone help q"
+VERBS = "jobs runs failed approvals overview nodes pause resume new theme zone help q"
 
 
 class CommandTarget(Protocol):
@@ -25,6 +25,7 @@ class CommandTarget(Protocol):
     def open_runs(self, failed: bool) -> None: ...
     def open_overview(self) -> None: ...
     def open_nodes(self) -> None: ...
+    def open_approvals(self) -> None: ...
     def pause(self, paused: bool) -> None: ...
     def open_editor(self, job: None) -> None: ...
     def action_zone(self) -> None: ...
@@ -50,6 +51,8 @@ def run_command(target: CommandTarget, text: str) -> str | None:
         target.open_overview()
     elif verb in ("nodes", "node"):
         target.open_nodes()
+    elif verb in ("approvals", "approval", "approve", "a"):
+        target.open_approvals()
     elif verb == "pause":
         target.pause(True)
     elif verb == "resume":
@@ -85,6 +88,7 @@ class CronuiCommands(Provider):
         yield "Runs", "every job's runs, newest first (:runs)", partial(run, "runs")
         yield "Failed runs", "failures of the last 24 hours (:failed)", partial(run, "failed")
         yield "Overview", "every job's success, runs, failures and cost over time (:overview)", partial(run, "overview")
+        yield "Approvals", "runs waiting for approval: approve or reject them (:approvals)", partial(run, "approvals")
         yield "Nodes", "the processes that schedule, their labels and heartbeats (:nodes)", partial(run, "nodes")
         yield "New job", "open the job editor (n)", partial(run, "new")
         yield "Pause scheduling", "maintenance: start nothing new (:pause)", partial(run, "pause")

@@ -95,6 +95,10 @@ class InFlight:
             self.runs[ev.run_id] = live
         if live is None:
             return False
+        if ev.kind is EventKind.QUEUED and d.get("status") in (RunStatus.PENDING, RunStatus.AWAITING_APPROVAL):
+            live.status = RunStatus(str(d["status"]))  # waiting for approval, or approved
+            live.not_before = int(d.get("not_before") or live.not_before)
+            return True
         if ev.kind is EventKind.FINISHED:
             live.status = RunStatus(str(d.get("status", "succeeded")))
             live.finished_at = ev.at

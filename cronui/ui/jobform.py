@@ -20,7 +20,7 @@ from cronui import bounds, secrets
 from cronui.bounds import OutOfBounds
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
-from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.model import DEFAULT_APPROVAL_TIMEOUT_S, REJECT, Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.schedule import ScheduleError
 from cronui.schedule.syntax import stagger
 from cronui.targets import (
@@ -43,6 +43,7 @@ TEXT_FIELDS = (
     "on_failure deliver deliver_to deliver_format alert_to tags description fallbacks gate max_cost stagger node_label"
 ).split()
 TEXT_FIELDS += ["conversation", "when"]  # an agent's conversation (session:NAME); the on-success condition
+TEXT_FIELDS += ["approval_timeout", "approval_default"]  # and `approval`, a checkbox
 
 
 def _words(text: str) -> list[str]:
@@ -69,6 +70,9 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
             "deliver_format": DEFAULT_DELIVERY_FORMAT,
             "notify_retries": False,
             "enabled": True,
+            "approval": False,
+            "approval_timeout": duration_field(DEFAULT_APPROVAL_TIMEOUT_S),
+            "approval_default": REJECT,
         }
     t = job.target
     d = job.delivery
@@ -118,6 +122,9 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "tags": " ".join(job.tags),
         "description": job.description,
         "enabled": job.enabled,
+        "approval": job.approval,
+        "approval_timeout": duration_field(job.approval_timeout_s),
+        "approval_default": job.approval_default,
     }
 
 
@@ -297,6 +304,12 @@ def form_job(values: Mapping[str, Any], base: Job | None) -> tuple[Job, list[Job
     job.description = v["description"]
     job.delivery = p.read(lambda: _delivery(v, job.delivery), job.delivery)
     job.delivery = dataclasses.replace(job.delivery, notify_retries=bool(values.get("notify_retries")) or None)
+    job.approval = bool(values.get("approval"))
+    job.approval_timeout_s = p.read(
+        lambda: parse_duration(v["approval_timeout"] or "1h", "approval timeout", bounds.POSITIVE_DURATION),
+        job.approval_timeout_s,
+    )
+    job.approval_default = v["approval_default"] or REJECT
     enabled = bool(values.get("enabled", True))
     if base is None or enabled != base.enabled:
         job.enabled = enabled

@@ -91,6 +91,22 @@ class CancelRun(Message):
         self.run_id = run_id
 
 
+class ApproveRun(Message):
+    def __init__(self, run_id: int, job_name: str = "") -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.job_name = job_name
+
+
+class RejectRun(Message):
+    """Reject a run waiting for approval: the app asks for an optional reason first."""
+
+    def __init__(self, run_id: int, job_name: str = "") -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.job_name = job_name
+
+
 class OpenRun(Message):
     def __init__(self, run_id: int, *, follow: bool = False) -> None:
         super().__init__()

@@ -27,6 +27,8 @@ ENDPOINTS = [
     ("GET", "/api/v1/runs"),
     ("GET", "/api/v1/runs/1"),
     ("POST", "/api/v1/runs/1/cancel"),
+    ("POST", "/api/v1/runs/1/approve"),
+    ("POST", "/api/v1/runs/1/reject"),
     ("GET", "/api/v1/runs/1/logs"),
     ("GET", "/api/v1/stats"),
     ("GET", "/api/v1/timeline"),

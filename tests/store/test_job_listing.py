@@ -92,6 +92,7 @@ def reference_job(row: Any) -> Job:
             "tags": json.loads(values["tags"]),
             "chain_options": json.loads(values["chain_options"]),
             "last_status": RunStatus(values["last_status"]) if values["last_status"] else None,
+            "approval": bool(values["approval"]),
         }
     )
 

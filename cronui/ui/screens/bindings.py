@@ -21,6 +21,16 @@ CANCEL_RUN = Binding(
 )
 RUN_AGAIN = Binding("R", "run_again", "Run again", id="run-again", tooltip="Run the selected run's job again")
 FOLLOW = Binding("l", "follow", "Follow", id="follow", tooltip="Open a running run and follow its output")
+APPROVE_RUN = Binding(
+    "a", "approve_run", "Approve", id="approve-run", tooltip="Approve the selected run waiting for approval: it runs"
+)
+REJECT_RUN = Binding(
+    "d",
+    "reject_run",
+    "Reject",
+    id="reject-run",
+    tooltip="Reject the selected run waiting for approval (asks for a reason): it is skipped",
+)
 BACK = Binding(
     "escape", "back", "Back", id="back", tooltip="Back: close the prompt, clear the filter, or leave this view"
 )

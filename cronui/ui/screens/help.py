@@ -22,7 +22,7 @@ keys: status (a run status, or enabled / disabled / auto / paused), kind, tag, n
 bare words match the job's name"""
 
 COMMAND_HELP = """\
-:jobs  :runs  :failed (last 24 h)  :overview  :pause  :resume  :new  :theme NAME  :zone [NAME]  :help  :q"""
+:jobs  :runs  :failed (last 24 h)  :approvals  :overview  :pause  :resume  :new  :theme NAME  :zone [NAME]  :help  :q"""
 
 
 class HelpScreen(ModalScreen[None]):

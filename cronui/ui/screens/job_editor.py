@@ -37,7 +37,7 @@ from textual.widgets import (
 from cronui.config import Settings
 from cronui.engine.control import NotFound
 from cronui.jobs import JobError
-from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.model import APPROVAL_DEFAULTS, Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.schedule import PRESETS, ScheduleError, all_zones, get_zone, parse
 from cronui.store import StoreError
 from cronui.targets import DELIVERY_FORMATS, DELIVERY_MODES, HTTP_METHODS
@@ -121,6 +121,11 @@ FIELD_WIDGETS = {
     "stagger": "stagger",
     "node label": "node_label",
     "notify retries": "notify_retries",
+    "approval": "approval",
+    "approval timeout": "approval_timeout",
+    "approval-timeout": "approval_timeout",
+    "approval-default": "approval_default",
+    "approval-max-waiting": "approval",
 }
 # the line under the fields that share a row (schedule and zone have their own check lines)
 ERROR_LINES = {
@@ -137,6 +142,8 @@ ERROR_LINES = {
     "max_cost": "gate",
     "node_label": "stagger",
     "when": "on_success",
+    "approval_timeout": "approval",
+    "approval_default": "approval",
 }
 CHECK_LINES = {"schedule": "schedule-check", "timezone": "zone-check"}
 
@@ -226,6 +233,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     JobEditor .buttons { height: 1; margin-top: 1; }
     JobEditor #enabled, JobEditor #notify_retries { border: none; padding: 0; height: 1; background: transparent; }
     JobEditor #notify_retries { width: auto; }
+    JobEditor #approval { border: none; padding: 0; height: 1; background: transparent; width: auto; }
     """
 
     def __init__(
@@ -385,6 +393,15 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     self._in("node_label", placeholder="label a node must carry (default: any node)"),
                 )
                 yield self._error_line("stagger")
+                yield _row(
+                    "Approval",
+                    Checkbox("runs wait", v["approval"], id="approval"),
+                    Label("  Wait", classes="short"),
+                    self._in("approval_timeout", classes="narrow-input"),
+                    Label("  Then", classes="short"),
+                    self._sel("approval_default", [(d, d) for d in APPROVAL_DEFAULTS]),
+                )
+                yield self._error_line("approval")
                 yield Label("Chains and delivery", classes="section")
                 yield _row(
                     "On success",
@@ -470,6 +487,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
             values["kind"] = TargetKind(pressed.id.removeprefix("kind-"))
         values["enabled"] = self.query_one("#enabled", Checkbox).value
         values["notify_retries"] = self.query_one("#notify_retries", Checkbox).value
+        values["approval"] = self.query_one("#approval", Checkbox).value
         return values
 
     # ------------------------------------------------------------ checking as you type
@@ -488,6 +506,10 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
         self._forget_problem(event.select.id)
+
+    @on(Checkbox.Changed, "#approval")
+    def _approval_changed(self) -> None:
+        self._forget_problem("approval")
 
     @on(Checkbox.Changed, "#notify_retries")
     def _notices_changed(self) -> None:

@@ -20,12 +20,14 @@ from cronui.store.base import JobStats
 from cronui.ui.context import ScreenContext
 from cronui.ui.filters import Filter, FilterError, parse_filter
 from cronui.ui.messages import (
+    ApproveRun,
     CancelRun,
     EditJob,
     EngineEvents,
     JobsChanged,
     LiveChanged,
     OpenRun,
+    RejectRun,
     RemoveJob,
     RunNow,
     SelectJob,
@@ -35,7 +37,17 @@ from cronui.ui.messages import (
     ZoneChanged,
 )
 from cronui.ui.screens.base import CronuiScreen
-from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, OPEN, RUN_AGAIN, hidden
+from cronui.ui.screens.bindings import (
+    APPROVE_RUN,
+    BACK,
+    CANCEL_RUN,
+    FILTER,
+    FOLLOW,
+    OPEN,
+    REJECT_RUN,
+    RUN_AGAIN,
+    hidden,
+)
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.job_info import job_info_text, usage_text
 from cronui.ui.screens.job_runs import JobRuns
@@ -65,6 +77,8 @@ class MainScreen(SaysWhyNot, CronuiScreen):
         "cancel_run",
         "follow",
         "open",
+        "approve_run",
+        "reject_run",
     )
 
     @property
@@ -82,6 +96,8 @@ class MainScreen(SaysWhyNot, CronuiScreen):
         OPEN,
         replace(CANCEL_RUN, description="Cancel"),
         FOLLOW,
+        hidden(APPROVE_RUN),
+        hidden(REJECT_RUN),
         Binding(
             "ctrl+d",
             "delete_job",
@@ -332,6 +348,9 @@ class MainScreen(SaysWhyNot, CronuiScreen):
                 return self._job_in_flight() is not None
             run = self._focused_run()
             return run is not None and not run[1].is_final
+        if action in ("approve_run", "reject_run"):
+            run = self._focused_run()
+            return run is not None and run[1] is RunStatus.AWAITING_APPROVAL
         if action == "follow":
             if isinstance(focused, JobTable):
                 return self._job_in_flight() is not None
@@ -354,6 +373,13 @@ class MainScreen(SaysWhyNot, CronuiScreen):
             return f"{self.job.name if self.job else 'this job'} has no run in flight"
         if isinstance(focused, JobTable) and action == "run_again":
             return "R runs a run's job again: 2 goes to the runs (r runs this job now)"
+        if action in ("approve_run", "reject_run"):
+            run = self._focused_run()
+            if run is None:
+                return "a and d act on a run waiting for approval: 2 goes to the job's runs (A lists them all)"
+            if run[1] is not RunStatus.AWAITING_APPROVAL:
+                return f"run #{run[0]} is not waiting for approval ({run[1]})"
+            return None
         if isinstance(focused, LivePane) and self._focused_run() is None:
             return "nothing running"
         if isinstance(focused, RunTable):
@@ -442,6 +468,16 @@ class MainScreen(SaysWhyNot, CronuiScreen):
         run = self._focused_run()
         if run is not None and not run[1].is_final:
             self.post_message(CancelRun(run[0]))
+
+    def action_approve_run(self) -> None:
+        run = self._focused_run()
+        if run is not None and run[1] is RunStatus.AWAITING_APPROVAL:
+            self.post_message(ApproveRun(run[0], run[2]))
+
+    def action_reject_run(self) -> None:
+        run = self._focused_run()
+        if run is not None and run[1] is RunStatus.AWAITING_APPROVAL:
+            self.post_message(RejectRun(run[0], run[2]))
 
     def action_follow(self) -> None:
         rid = self._job_in_flight() if isinstance(self.focused, JobTable) else None

@@ -18,9 +18,19 @@ from cronui.model import Run, RunStatus
 from cronui.store.base import RunFilter
 from cronui.ui.context import ScreenContext
 from cronui.ui.filters import FAILURES, Filter, FilterError, parse_filter
-from cronui.ui.messages import CancelRun, EngineEvents, HeaderStale, OpenRun, RunNow, Tick, ZoneChanged
+from cronui.ui.messages import (
+    ApproveRun,
+    CancelRun,
+    EngineEvents,
+    HeaderStale,
+    OpenRun,
+    RejectRun,
+    RunNow,
+    Tick,
+    ZoneChanged,
+)
 from cronui.ui.screens.base import CronuiScreen
-from cronui.ui.screens.bindings import BACK, CANCEL_RUN, FILTER, FOLLOW, OPEN, RUN_AGAIN
+from cronui.ui.screens.bindings import APPROVE_RUN, BACK, CANCEL_RUN, FILTER, FOLLOW, OPEN, REJECT_RUN, RUN_AGAIN
 from cronui.ui.screens.why import SaysWhyNot, run_why_not
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
@@ -35,12 +45,14 @@ DAY_MS = 86_400_000
 
 
 class RunsScreen(SaysWhyNot, CronuiScreen):
-    KEY_ACTIONS = ("open", "run_again", "cancel_run", "follow")
+    KEY_ACTIONS = ("open", "run_again", "cancel_run", "follow", "approve_run", "reject_run")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         FILTER,
         OPEN,
         CANCEL_RUN,
+        APPROVE_RUN,
+        REJECT_RUN,
         RUN_AGAIN,
         FOLLOW,
         Binding("s", "sort", "Sort", id="sort", show=False, tooltip="Sort by the next column (or click its title)"),
@@ -196,6 +208,8 @@ class RunsScreen(SaysWhyNot, CronuiScreen):
             return run is not None
         if action in ("cancel_run", "follow"):
             return run is not None and not run.status.is_final
+        if action in ("approve_run", "reject_run"):
+            return run is not None and run.status is RunStatus.AWAITING_APPROVAL
         return True
 
     def why_not(self, action: str) -> str | None:
@@ -222,6 +236,16 @@ class RunsScreen(SaysWhyNot, CronuiScreen):
         run = self.run
         if run is not None and run.id is not None and not run.status.is_final:
             self.post_message(CancelRun(run.id))
+
+    def action_approve_run(self) -> None:
+        run = self.run
+        if run is not None and run.id is not None and run.status is RunStatus.AWAITING_APPROVAL:
+            self.post_message(ApproveRun(run.id, run.job_name))
+
+    def action_reject_run(self) -> None:
+        run = self.run
+        if run is not None and run.id is not None and run.status is RunStatus.AWAITING_APPROVAL:
+            self.post_message(RejectRun(run.id, run.job_name))
 
     def action_run_again(self) -> None:
         run = self.run

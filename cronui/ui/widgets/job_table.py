@@ -25,6 +25,7 @@ STATUS_WORD = {
     RunStatus.INTERRUPTED: "interrupt",
     RunStatus.RUNNING: "running",
     RunStatus.PENDING: "queued",
+    RunStatus.AWAITING_APPROVAL: "approval",
 }
 
 SORTS: dict[str, Callable[[Job], object]] = {

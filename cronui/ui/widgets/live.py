@@ -112,14 +112,18 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
         out: list[tuple[Text, int | None]] = []
         head = Text(no_wrap=True)
         running = live.status is RunStatus.RUNNING
+        waiting = live.status is RunStatus.AWAITING_APPROVAL
         style = self.status_style(RunStatus.RUNNING)
-        head.append(f"{MARK[RunStatus.RUNNING] if running else MARK[RunStatus.PENDING]} ", style)
+        mark = MARK[live.status] if running or waiting else MARK[RunStatus.PENDING]
+        head.append(f"{mark} ", self.status_style(live.status) if waiting else style)
         head.append(live.job_name or f"job {live.job_id}", self.component_style("live--job"))
         head.append(f" #{live.run_id}", dim)
         trig = live.trigger if live.attempt <= 1 else f"retry {live.attempt}"
         head.append(f"  {trig}", dim)
         if running and live.started_at is not None:
             head.append(f"  {clock_span(now - live.started_at)}", style)
+        elif waiting:
+            head.append("  awaits approval (A)", self.status_style(live.status))
         elif live.not_before > now:
             head.append(f"  waits until {short_time(live.not_before, self.zone, now)}", dim)
         else:

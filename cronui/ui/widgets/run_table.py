@@ -251,6 +251,8 @@ class RunTable(VirtualTable[Run]):
         style = self.status_style(run.status)
         if run.status is RunStatus.PENDING and run.trigger is Trigger.RETRY:
             status = Text(f"{RETRY_MARK} retrying", style)  # waiting for its backoff, not for a free slot
+        elif run.status is RunStatus.AWAITING_APPROVAL:
+            status = Text(f"{MARK[run.status]} approval", style)  # the whole word does not fit the column
         else:
             status = Text(f"{MARK[run.status]} {run.status}", style)
         started = short_time(run.started_at or run.scheduled_for, zone, self.now_ms())

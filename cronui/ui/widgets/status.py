@@ -30,6 +30,7 @@ STATUS_CLASS: dict[str, str] = {
     RunStatus.PENDING: "status--running",
     RunStatus.SKIPPED: "status--skipped",
     RunStatus.CANCELLED: "status--skipped",
+    RunStatus.AWAITING_APPROVAL: "status--warning",
 }
 """The component class of each status (keyed by the status, which also finds its text: "failed")."""
 
