@@ -105,22 +105,25 @@ class ChainEdge:
     (`engine.finishing.chained`)."""
 
     when: str | None = None  # `contains:TEXT` or `regex:PATTERN`: fire only when the run's output matches
+    approval: bool = False  # the run this edge starts waits for approval, whatever its job says
     # keys a newer version wrote: kept, so saving the job again loses nothing
     unknown: dict[str, Any] = field(default_factory=dict, kw_only=True)
 
     @property
     def is_plain(self) -> bool:
-        return self.when is None and not self.unknown
+        return self.when is None and not self.approval and not self.unknown
 
     def to_dict(self) -> dict[str, Any]:
         """The stored and exported form, without what is not set."""
         out: dict[str, Any] = {} if self.when is None else {"when": self.when}
+        if self.approval:
+            out["approval"] = True
         return {**out, **self.unknown}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChainEdge:
-        known = {k: v for k, v in data.items() if k == "when"}
-        return cls(**known, unknown={k: v for k, v in data.items() if k != "when"})
+        known = {k: v for k, v in data.items() if k in ("when", "approval")}
+        return cls(**known, unknown={k: v for k, v in data.items() if k not in known})
 
 
 @dataclass

@@ -101,7 +101,7 @@ def chained(run: Run, job: Job) -> tuple[list[str], list[dict[str, Any]]]:
             fire.append(name)
         else:
             held.append({"job": name, "chain": chain.replace("_", "-"), "when": when, "reason": why})
-    # an edge's approval (when it has one) would be decided here, after its condition
+    # an edge's approval (`approval = true`) is the store's to apply: see RunEnd.chain_approval
     return fire, held
 
 
@@ -182,6 +182,8 @@ class Finisher:
             )
         else:
             end.chain_to, held = chained(run, job)
+            chain = "on_success" if run.status is RunStatus.SUCCEEDED else "on_failure"
+            end.chain_approval = [name for name in end.chain_to if job.edge(chain, name).approval]
             # recorded with the run, so its detail says why the chain did not fire
             run.milestones += [Milestone(CHAIN_NOT_FIRED, now, data) for data in held]
         deliver = not retry and delivery.wanted(job, run)

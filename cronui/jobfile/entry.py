@@ -190,10 +190,10 @@ class EntryReader:
             when = self.text(item, "when", f"{label}.when")
             if when is not None and (problem := when_problem(when)) is not None:
                 self.fail(f"{label}.when", problem)
-            # an edge's approval (`approval = true`) would be read here, into ChainEdge
+            approval = self.boolean(item, "approval", f"{label}.approval")
             if name:
                 names.append(name)
-                edge = ChainEdge(when=when)
+                edge = ChainEdge(when=when, approval=approval is True)
                 if not edge.is_plain:
                     options[name] = edge
         return names, options

@@ -69,7 +69,7 @@ AGENT_KEYS: dict[str, tuple[str, Any]] = {
 }
 # The keys of a chain edge written as a table (`on_success = [{job = "publish", when = "contains:READY"}]`);
 # an edge's further options (`approval`) join here and in model.ChainEdge.
-EDGE_KEYS = ("job", "when")
+EDGE_KEYS = ("job", "when", "approval")
 SHELL_KEYS: dict[str, tuple[str, Any]] = {"shell": ("command", None), "cwd": ("cwd", None), "env": ("env", {})}
 DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
     "deliver": ("mode", None),  # filled in by _delivery_view: "always" with a target, else "never"

@@ -9,7 +9,7 @@ import pytest
 from cronui.engine.clock import FakeClock
 from cronui.engine.control import NotFound, NotWaiting
 from cronui.engine.engine import Engine
-from cronui.model import EventKind, RunStatus, Trigger
+from cronui.model import ChainEdge, EventKind, RunStatus, Trigger
 from cronui.store.base import RunFilter
 from cronui.store.sqlite import SQLiteStore
 from cronui.targets import Delivery
@@ -131,6 +131,25 @@ async def test_manual_and_chained_runs_wait_too(engine: Engine, clock: FakeClock
     events = await store.events_since(0)
     queued = [e for e in events if e.kind is EventKind.QUEUED and e.run_id in {manual.id, chained[0].id}]
     assert [e.data["status"] for e in queued] == ["awaiting_approval", "awaiting_approval"]
+
+
+async def test_an_edge_with_approval_makes_its_chained_run_wait_and_a_plain_edge_does_not(
+    engine: Engine, clock: FakeClock, store, fake
+):
+    """`on_success = [{job = "deploy", approval = true}, "notify"]`: the deploy started by the chain waits
+    for a person although the deploy job itself does not ask for approval; the plain edge fires as ever."""
+    deploy = await engine.control.add_job(make_job("deploy", "@yearly"))
+    notify = await engine.control.add_job(make_job("notify", "@yearly"))
+    first = make_job("build", "0 9 * * *", "ok", on_success=["deploy", "notify"])
+    first.set_edge("on_success", "deploy", ChainEdge(approval=True))
+    await engine.control.add_job(first)
+    clock.set(ms("2026-03-02T09:00:00Z"))
+    await settle(engine)
+    [waiting] = await all_runs(store, deploy.id)
+    [ran] = await all_runs(store, notify.id)
+    assert waiting.trigger is Trigger.CHAIN and waiting.status is RunStatus.AWAITING_APPROVAL
+    assert ran.trigger is Trigger.CHAIN and ran.status is RunStatus.SUCCEEDED
+    assert (await engine.store.get_job_by_name("build")).edge("on_success", "deploy").approval  # type: ignore[union-attr]
 
 
 async def test_a_needs_approval_notice_is_posted_once_where_the_job_delivers(

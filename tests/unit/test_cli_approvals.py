@@ -171,3 +171,32 @@ def test_a_bad_job_file_value_names_the_key(capsys, cli_db, tmp_path):
     code, _, err = cli(capsys, "apply", "bad.toml")
     assert code == 2
     assert "approval: expected true or false" in err and "approval_default: expected one of approve, reject" in err
+
+
+def test_an_edge_approval_in_a_job_file_round_trips_and_a_bad_one_names_its_key(capsys, cli_db, tmp_path):
+    f = tmp_path / "jobs.toml"
+    f.write_text(
+        textwrap.dedent(
+            """
+            [[job]]
+            name = "deploy"
+            schedule = "@yearly"
+            shell = "true"
+
+            [[job]]
+            name = "build"
+            schedule = "@daily"
+            shell = "true"
+            on_success = [{ job = "deploy", approval = true, when = "contains:OK" }]
+            """
+        )
+    )
+    code, _, err = cli(capsys, "apply", str(f))
+    assert code == 0, err
+    code, out, err = cli(capsys, "export", "--json")
+    assert code == 0, err
+    [build] = [j for j in json.loads(out)["job"] if j["name"] == "build"]
+    assert build["on_success"] == [{"job": "deploy", "when": "contains:OK", "approval": True}]
+    f.write_text(f.read_text().replace("approval = true", 'approval = "yes"'))
+    code, _, err = cli(capsys, "apply", str(f))
+    assert code == 2 and "on_success[1].approval" in err and "true or false" in err
