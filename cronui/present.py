@@ -62,7 +62,7 @@ def error_summary(error: str | None) -> str:
 
 
 RUN_LINE_HEADER = (
-    f"{'RUN':<8} {'JOB':<24} {'STATUS':<11} {'TRIGGER':<9} {'#':>2} {'STARTED (UTC)':<25} {'DURATION':>8}  NOTE"
+    f"{'RUN':<8} {'JOB':<24} {'STATUS':<17} {'TRIGGER':<9} {'#':>2} {'STARTED (UTC)':<25} {'DURATION':>8}  NOTE"
 )
 
 
@@ -71,7 +71,7 @@ def run_line(run: Run) -> str:
     started = iso_utc(run.started_at or run.scheduled_for) or ""
     extra = error_summary(run.error) or run.reason or ""
     return (
-        f"#{run.id:<7} {run.job_name:<24} {run.status!s:<11} {run.trigger!s:<9} {run.attempt:>2} "
+        f"#{run.id:<7} {run.job_name:<24} {run.status!s:<17} {run.trigger!s:<9} {run.attempt:>2} "
         f"{started:<25} {human_span(run.duration_ms):>8}  {extra}"
     ).rstrip()
 

@@ -200,3 +200,13 @@ def test_an_edge_approval_in_a_job_file_round_trips_and_a_bad_one_names_its_key(
     f.write_text(f.read_text().replace("approval = true", 'approval = "yes"'))
     code, _, err = cli(capsys, "apply", str(f))
     assert code == 2 and "on_success[1].approval" in err and "true or false" in err
+
+
+def test_runs_list_keeps_its_columns_for_a_waiting_run(capsys, cli_db):
+    assert cli(capsys, "jobs", "add", "deploy", "--schedule", "@yearly", "--shell", "true", "--approval")[0] == 0
+    assert cli(capsys, "jobs", "run", "deploy")[0] == 0
+    code, out, err = cli(capsys, "runs", "list")
+    assert code == 0, err
+    header, line = out.splitlines()[:2]
+    assert "awaiting_approval" in line
+    assert line.index("manual") == header.index("TRIGGER")  # the status fits its column
