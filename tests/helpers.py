@@ -4,7 +4,14 @@ engine on its fake clock, and the CLI run in-process. Fixtures that build on the
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +23,7 @@ from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.engine.executors.base import Outcome, RunContext
 from cronui.model import Job, Run, RunStatus, TargetKind
+from cronui.store.lockholder import process_state
 
 
 def ms(text: str) -> int:
@@ -115,3 +123,35 @@ def live_jobs(path: Path) -> dict[str, dict[str, Any]]:
         return {r["name"]: dict(r) for r in rows}
     finally:
         con.close()
+
+
+_WRITER = """
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN IMMEDIATE")
+con.execute(sys.argv[2])
+print("in", flush=True)
+time.sleep(60)
+"""
+
+
+@contextmanager
+def sqlite3_inside_a_write(db: Path, statement: str) -> Iterator[subprocess.Popen[str]]:
+    """A plain sqlite3 process (not cronui) that has run `statement` in an open write transaction on `db`,
+    holding its write lock until the block ends (the process is killed then)."""
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(db), statement], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "in"
+        yield writer
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def stop_process(pid: int, timeout: float = 5.0) -> None:
+    """SIGSTOP `pid` and return once the kernel shows it stopped."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + timeout
+    while process_state(pid) != "T" and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert process_state(pid) == "T"

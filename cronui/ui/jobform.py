@@ -20,7 +20,15 @@ from cronui import bounds, secrets
 from cronui.bounds import OutOfBounds
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
-from cronui.model import DEFAULT_APPROVAL_TIMEOUT_S, REJECT, Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.model import (
+    DEFAULT_APPROVAL_MAX_WAITING,
+    DEFAULT_APPROVAL_TIMEOUT_S,
+    REJECT,
+    Job,
+    MisfirePolicy,
+    OverlapPolicy,
+    TargetKind,
+)
 from cronui.schedule import ScheduleError
 from cronui.schedule.syntax import stagger
 from cronui.targets import (
@@ -43,7 +51,7 @@ TEXT_FIELDS = (
     "on_failure deliver deliver_to deliver_format alert_to tags description fallbacks gate max_cost stagger node_label"
 ).split()
 TEXT_FIELDS += ["conversation", "when"]  # an agent's conversation (session:NAME); the on-success condition
-TEXT_FIELDS += ["approval_timeout", "approval_default"]  # and `approval`, a checkbox
+TEXT_FIELDS += ["approval_timeout", "approval_default", "approval_max_waiting"]  # and `approval`, a checkbox
 
 
 def _words(text: str) -> list[str]:
@@ -73,6 +81,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
             "approval": False,
             "approval_timeout": duration_field(DEFAULT_APPROVAL_TIMEOUT_S),
             "approval_default": REJECT,
+            "approval_max_waiting": str(DEFAULT_APPROVAL_MAX_WAITING),
         }
     t = job.target
     d = job.delivery
@@ -125,6 +134,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "approval": job.approval,
         "approval_timeout": duration_field(job.approval_timeout_s),
         "approval_default": job.approval_default,
+        "approval_max_waiting": str(job.approval_max_waiting),
     }
 
 
@@ -310,6 +320,15 @@ def form_job(values: Mapping[str, Any], base: Job | None) -> tuple[Job, list[Job
         job.approval_timeout_s,
     )
     job.approval_default = v["approval_default"] or REJECT
+    job.approval_max_waiting = p.read(
+        lambda: _int(
+            v["approval_max_waiting"] or str(DEFAULT_APPROVAL_MAX_WAITING),
+            "approval max waiting",
+            bounds.APPROVAL_MAX_WAITING.lo,
+            bounds.APPROVAL_MAX_WAITING.hi,
+        ),
+        job.approval_max_waiting,
+    )
     enabled = bool(values.get("enabled", True))
     if base is None or enabled != base.enabled:
         job.enabled = enabled

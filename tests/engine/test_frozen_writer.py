@@ -4,9 +4,6 @@ a cronui process is ever ended; anything else is named in a warning and left as 
 from __future__ import annotations
 
 import logging
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,17 +12,9 @@ import pytest
 from cronui.engine.frozen import end_stopped_writer
 from cronui.store import lockholder
 from cronui.store.sqlite import SQLiteStore
+from tests.helpers import sqlite3_inside_a_write, stop_process
 
 pytestmark = pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux /proc/locks")
-
-WRITER = """
-import sqlite3, sys, time
-con = sqlite3.connect(sys.argv[1], isolation_level=None)
-con.execute("BEGIN IMMEDIATE")
-con.execute("INSERT INTO state (key, value) VALUES ('x', 'y')")
-print("in", flush=True)
-time.sleep(60)
-"""
 
 
 async def test_a_stopped_sqlite3_shell_holding_the_lock_is_named_and_left_alone(
@@ -33,24 +22,18 @@ async def test_a_stopped_sqlite3_shell_holding_the_lock_is_named_and_left_alone(
 ) -> None:
     store = SQLiteStore(tmp_path / "cronui.db")
     await store.open()
-    writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(tmp_path / "cronui.db")], stdout=subprocess.PIPE, text=True
-    )
     try:
-        assert writer.stdout is not None and writer.stdout.readline().strip() == "in"
-        writer.send_signal(signal.SIGSTOP)
-        while lockholder.process_state(writer.pid) != "T":
-            time.sleep(0.005)
-        with caplog.at_level(logging.WARNING):
-            ended = await end_stopped_writer(store, 1, "here", int(time.time() * 1000), waited=True)
-        assert not ended
-        assert writer.poll() is None and lockholder.process_state(writer.pid) == "T"
-        assert f"held by pid {writer.pid}" in caplog.text and f"kill -CONT {writer.pid}" in caplog.text
-        # not waited yet (a standby's look before its try): nothing said, nothing done
-        caplog.clear()
-        assert not await end_stopped_writer(store, 1, "here", int(time.time() * 1000), waited=False)
-        assert caplog.text == ""
+        insert = "INSERT INTO state (key, value) VALUES ('x', 'y')"
+        with sqlite3_inside_a_write(tmp_path / "cronui.db", insert) as writer:
+            stop_process(writer.pid)
+            with caplog.at_level(logging.WARNING):
+                ended = await end_stopped_writer(store, 1, "here", int(time.time() * 1000), waited=True)
+            assert not ended
+            assert writer.poll() is None and lockholder.process_state(writer.pid) == "T"
+            assert f"held by pid {writer.pid}" in caplog.text and f"kill -CONT {writer.pid}" in caplog.text
+            # not waited yet (a standby's look before its try): nothing said, nothing done
+            caplog.clear()
+            assert not await end_stopped_writer(store, 1, "here", int(time.time() * 1000), waited=False)
+            assert caplog.text == ""
     finally:
-        writer.kill()
-        writer.wait()
         await store.close()

@@ -12,7 +12,7 @@ from cronui.engine.clock import SystemClock
 from cronui.engine.engine import Engine
 from cronui.engine.executors import children
 from cronui.engine.executors.shell import parse_milestone
-from cronui.model import Run, RunStatus
+from cronui.model import Job, Run, RunStatus, TargetKind
 from tests.helpers import make_job, settle
 
 
@@ -176,3 +176,21 @@ def test_children_of_other_loops_are_still_reaped_after_install() -> None:
         return await proc.wait()
 
     assert [asyncio.run(spawn()) for _ in range(3)] == [3, 3, 3]
+
+
+async def test_the_command_as_run_is_recorded_without_the_values_of_its_variables(real: Engine, tmp_path, monkeypatch):
+    """What run detail's `v` shows of a shell run: the command as written, where it ran and the names of
+    the variables the job set; a secret's value reaches the process, never the record."""
+    monkeypatch.setenv("DEPLOY_TOKEN", "s3cret-value-123")
+    cmd = 'test "${#TOKEN}" = 16 && echo "mode=$MODE" && echo "$TOKEN" >&2'
+    target = {"command": cmd, "cwd": str(tmp_path), "env": {"TOKEN": "${env:DEPLOY_TOKEN}", "MODE": "fast"}}
+    await real.control.add_job(
+        Job(name="deploy", schedule="@yearly", timezone="UTC", kind=TargetKind.SHELL, target=target)
+    )
+    run = await run_now(real, "deploy")
+    assert run.status is RunStatus.SUCCEEDED and run.output == "mode=fast\n"
+    assert run.stderr == "••••••••\n"  # the process had the value; what cronui keeps is masked
+    started = run.milestones[0]
+    assert started.name == "process-started"
+    assert started.data["request"] == {"command": cmd, "cwd": str(tmp_path), "env": ["MODE", "TOKEN"]}
+    assert "s3cret-value-123" not in repr(run.milestones)

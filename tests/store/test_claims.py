@@ -41,6 +41,20 @@ async def claim(store: Store, capacity: int = 100, now: int = T0 + 60_000, node:
     return await store.claim(node, now, LEASE, ClaimLimits(capacity, **kw))
 
 
+async def claims_at_once(store: Store, rounds: int, capacity: int, **kw):
+    """`rounds` claims from each of two processes on one database at the same moment, every claimer ready
+    first (a server store opens its pool's connections as they are needed)."""
+    other = same_database(store)
+    await other.open()
+    try:
+        await asyncio.gather(*[s.list_jobs() for _ in range(rounds) for s in (store, other)])
+        return await asyncio.gather(
+            *[claim(s, capacity=capacity, node=f"node{i}", **kw) for i in range(rounds) for s in (store, other)]
+        )
+    finally:
+        await other.close()
+
+
 def names(claimed) -> list[str]:
     return [job.name for _, job in claimed.started]
 
@@ -199,14 +213,7 @@ async def test_only_roots_limits_a_claim_to_those_runs_and_their_retries(backend
 async def test_two_nodes_claiming_at_once_never_claim_a_run_twice(backend: Store):
     job = await add_job(backend, "contended", overlap=OverlapPolicy.ALLOW)
     await queue(backend, job.id, 40)
-    other = same_database(backend)
-    await other.open()
-    try:
-        results = await asyncio.gather(
-            *[claim(s, capacity=3, node=f"node{i}") for i in range(10) for s in (backend, other)]
-        )
-    finally:
-        await other.close()
+    results = await claims_at_once(backend, 10, capacity=3)
     ids = [run.id for got in results for run, _ in got.started]
     assert len(ids) == len(set(ids)) == 40
 
@@ -216,15 +223,7 @@ async def test_a_cluster_wide_cap_holds_across_nodes_claiming_at_once(backend: S
     moment start five, each node within its own capacity too; a run ending makes room for one more."""
     job = await add_job(backend, "capped", overlap=OverlapPolicy.ALLOW)
     await queue(backend, job.id, 30)
-    other = same_database(backend)
-    await other.open()
-    try:
-        await asyncio.gather(*[s.list_jobs() for _ in range(8) for s in (backend, other)])
-        results = await asyncio.gather(
-            *[claim(s, capacity=2, node=f"node{i}", max_running=5) for i in range(8) for s in (backend, other)]
-        )
-    finally:
-        await other.close()
+    results = await claims_at_once(backend, 8, capacity=2, max_running=5)
     assert sum(len(got.started) for got in results) == 5
     assert max(len(got.started) for got in results) <= 2
     assert (await claim(backend, capacity=10, node="late", max_running=5)).started == []
@@ -241,16 +240,7 @@ async def test_nodes_claiming_at_once_never_exceed_a_pool_or_a_jobs_overlap_rule
         await queue(backend, (await add_job(backend, f"gpu{i}", pool="gpu")).id, at=T0 + i)
     solo = await add_job(backend, "solo", overlap=OverlapPolicy.QUEUE, queue_limit=10)
     await queue(backend, solo.id, 5)
-    other = same_database(backend)
-    await other.open()
-    try:
-        # every claimer ready at once (a server store opens its pool's connections as they are needed)
-        await asyncio.gather(*[s.list_jobs() for _ in range(8) for s in (backend, other)])
-        results = await asyncio.gather(
-            *[claim(s, capacity=2, node=f"node{i}", pools={"gpu": 2}) for i in range(8) for s in (backend, other)]
-        )
-    finally:
-        await other.close()
+    results = await claims_at_once(backend, 8, capacity=2, pools={"gpu": 2})
     assert sum(len(got.skipped) for got in results) == 0
     running = await backend.list_runs(RunFilter(statuses=[RunStatus.RUNNING]))
     assert sorted(r.job_name.rstrip("0123456789") for r in running) == ["gpu", "gpu", "solo"]

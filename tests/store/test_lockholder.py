@@ -7,23 +7,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from cronui.store import lockholder
+from tests.helpers import sqlite3_inside_a_write, stop_process
 
 pytestmark = pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux /proc/locks")
-
-WRITER = """
-import sqlite3, sys, time
-con = sqlite3.connect(sys.argv[1], isolation_level=None)
-con.execute("BEGIN IMMEDIATE")
-con.execute("INSERT INTO t VALUES (1)")
-print("in", flush=True)
-time.sleep(60)
-"""
 
 
 @pytest.fixture
@@ -40,21 +31,12 @@ def test_the_process_inside_a_write_is_named_and_a_free_file_names_none(db: Path
     reader = sqlite3.connect(db)  # keeps the -shm file open, as a running cronui does
     reader.execute("SELECT * FROM t").fetchall()
     assert lockholder.write_lock_holder(db) is None
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert writer.stdout is not None and writer.stdout.readline().strip() == "in"
+    with sqlite3_inside_a_write(db, "INSERT INTO t VALUES (1)") as writer:
         assert lockholder.write_lock_holder(db) == writer.pid
         assert lockholder.process_state(writer.pid) in ("S", "R")
-        writer.send_signal(signal.SIGSTOP)
-        deadline = time.monotonic() + 5
-        while lockholder.process_state(writer.pid) != "T" and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert lockholder.process_state(writer.pid) == "T"
+        stop_process(writer.pid)
         assert lockholder.write_lock_holder(db) == writer.pid  # stopped, it keeps the lock
         assert "sqlite3" in lockholder.command_line(writer.pid)
-    finally:
-        writer.kill()
-        writer.wait()
     assert lockholder.write_lock_holder(db) is None  # the kernel dropped it with the process
     assert lockholder.process_state(writer.pid) is None
     reader.close()

@@ -4,13 +4,11 @@ run's end, is one per name. Every backend (parametrized by backend)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from cronui.model import ChainEdge, Job, OverlapPolicy, RunStatus, TargetKind
 from cronui.store.base import RunEnd, Store
 from cronui.store.copy import copy_database
-from tests.store.backends import fresh_store, same_database
-from tests.store.test_claims import T0, add_job, claim, names, queue
+from tests.store.backends import fresh_store
+from tests.store.test_claims import T0, add_job, claim, claims_at_once, names, queue
 
 
 async def add_agent(store: Store, name: str, conversation: str, **kw: object) -> Job:
@@ -73,15 +71,7 @@ async def test_nodes_claiming_at_once_start_one_run_of_a_session(backend: Store)
     """Sixteen claims from two processes at the same moment: one run of the session runs, whoever claimed it."""
     for i in range(6):
         await queue(backend, (await add_agent(backend, f"p{i}", "session:pair")).id, at=T0 + i)
-    other = same_database(backend)
-    await other.open()
-    try:
-        await asyncio.gather(*[s.list_jobs() for _ in range(8) for s in (backend, other)])
-        results = await asyncio.gather(
-            *[claim(s, capacity=4, node=f"node{i}") for i in range(8) for s in (backend, other)]
-        )
-    finally:
-        await other.close()
+    results = await claims_at_once(backend, 8, capacity=4)
     assert sum(len(got.started) for got in results) == 1
 
 

@@ -26,7 +26,7 @@ from cronui.model import (
 )
 from cronui.schedule import parse
 from cronui.store.base import Store
-from cronui.targets import AgentTarget, HttpTarget
+from cronui.targets import AgentTarget, HttpTarget, ShellTarget
 
 DEMO_NOW = int(datetime(2026, 3, 2, 9, 0, 12, tzinfo=UTC).timestamp() * 1000)  # a Monday, 10:00:12 in Berlin
 DEMO_NODE = "demo-host:4242:a1b2c3"
@@ -253,8 +253,10 @@ def _milestones(job: Job, started: int, duration: int) -> list[Milestone]:
             Milestone("request-sent", started + 2),
             Milestone("response-received", started + duration - 1, {"status": 200, "bytes": 61}),
         ]
+    assert isinstance(job.target, ShellTarget)
+    ran = {"command": job.target.command, "cwd": job.target.cwd or "/home/ops", "env": sorted(job.target.env)}
     return [
-        Milestone("process-started", started + 3, {"pid": 41872}),
+        Milestone("process-started", started + 3, {"pid": 41872, "request": ran}),
         Milestone("process-exited", started + duration, {"exit_code": 0}),
     ]
 

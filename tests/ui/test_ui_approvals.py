@@ -1,13 +1,13 @@
 """The approvals view (`A`, `:approvals`): runs waiting for approval listed with their job, slot, wait,
 deadline and default; `a` approves, `d` asks for a reason and rejects; the same keys in the runs pane
-and run detail; a key that cannot act says why."""
+and run detail; a key that cannot act says why; the editor's Approval row sets every approval option."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from cronui.config import Settings
 from cronui.engine.engine import Engine
@@ -18,7 +18,7 @@ from cronui.ui.screens.approvals import ApprovalsScreen, ReasonScreen, approval_
 from cronui.ui.screens.run_detail import RunDetailScreen
 from tests.helpers import make_job
 from tests.ui.make_screenshots import settle
-from tests.ui.pilot import main, select, until
+from tests.ui.pilot import main, open_editor, select, until
 
 SIZE = (120, 36)
 
@@ -118,3 +118,37 @@ def test_rows_say_when_the_deadline_has_passed():
     )
     [row] = approval_rows([run], 90_000, {"j": "UTC"})
     assert row[0] == "#7" and row[3] == "1m30s" and row[4] == "now" and row[5] == "reject"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+async def test_the_editor_sets_every_approval_option_and_marks_a_bad_cap(
+    app: CronuiApp, store: SQLiteStore, size: tuple[int, int]
+) -> None:
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await select(pilot, app, "plain")
+        editor = await open_editor(pilot, app, "e")
+        editor.query_one("#approval", Checkbox).value = True
+        editor.query_one("#approval_timeout", Input).value = "30m"
+        editor.query_one("#approval_default", Select).value = "approve"
+        editor.query_one("#approval_max_waiting", Input).value = "0"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: editor.problems, "the problem")
+        assert list(editor.problems) == ["approval_max_waiting"]
+        assert editor.query_one("#approval_max_waiting").has_class("-invalid")
+        message = str(editor.query_one("#error-approval", Static).render())
+        assert "approval max waiting: expected 1 to 10000, got 0" in message
+        assert not (await store.get_job_by_name("plain")).approval, "nothing saved"
+
+        editor.query_one("#approval_max_waiting", Input).value = "5"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.screen is main(app), "the editor closed")
+    job = await store.get_job_by_name("plain")
+    assert (job.approval, job.approval_timeout_s, job.approval_default, job.approval_max_waiting) == (
+        True,
+        1800,
+        "approve",
+        5,
+    )

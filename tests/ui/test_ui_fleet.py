@@ -13,7 +13,8 @@ from cronui.model import RunStatus
 from cronui.store.base import FleetBucket, RunFilter
 from cronui.store.sqlite import SQLiteStore
 from cronui.ui.app import CronuiApp
-from cronui.ui.screens.fleet import WINDOWS, FleetScreen, JobLine, bucket_starts, job_lines
+from cronui.ui.screens.fleet import WINDOWS, FleetScreen, JobLine, bucket_starts, job_lines, summary
+from cronui.ui.widgets.run_table import cost_text
 from cronui.ui.widgets.styled import StyledStatic
 from tests.helpers import make_job, settle
 from tests.ui.pilot import until
@@ -77,6 +78,23 @@ def test_job_lines_sum_buckets_and_sort_worst_first() -> None:
     flaky: JobLine = lines[0]
     assert (flaky.runs, flaky.failed, flaky.cost_usd, flaky.success_rate) == (6, 3, 0.25, 0.5)
     assert lines[2].success_rate is None
+    # the title's total and a row's cost per day read alike: small sums are not rounded to a cent or to zero
+    assert summary(lines, WINDOWS[0]).endswith("· 3 jobs · 10 runs · 3 failed · $0.750")
+    tiny = job_lines([FleetBucket(1, t, 1, 1, 0, 10, 0.0002)], jobs)
+    assert summary(tiny, WINDOWS[0]).endswith(" · <$0.001")
+
+
+def test_a_cost_reads_the_same_everywhere() -> None:
+    assert [cost_text(c) for c in (None, 0.0, 0.0002, 0.009, 0.25, 9.9994, 12.5, 1234.5)] == [
+        "—",
+        "$0.000",
+        "<$0.001",
+        "$0.009",
+        "$0.250",
+        "$9.999",
+        "$12.50",
+        "$1,234.50",
+    ]
 
 
 def test_bucket_starts_cover_the_window_up_to_now() -> None:

@@ -105,5 +105,5 @@ async def test_a_priced_run_says_where_its_cost_came_from(
         assert (run.cost_source, run.cost_usd) == ("prices", pytest.approx((12 * 1.0 + 5 * 2.0) / 1e6))
         detail = await open_detail(pilot, app, run.id or 0)
         facts = rendered(detail.query_one("#detail-facts", StyledStatic))
-        assert "cost     $0.000 (from [prices])" in facts and "answered by echo" in facts
+        assert "cost     <$0.001 (from [prices])" in facts and "answered by echo" in facts
         assert "failed" not in facts.replace("finish", "")

@@ -275,3 +275,14 @@ def test_a_running_runs_request_comes_from_its_milestone() -> None:
     assert details_text(run, http).splitlines()[:4] == ["REQUEST", "GET https://x.test/", "headers", "  A: b"]
     shell = Run(job_id=1, trigger=Trigger.MANUAL, scheduled_for=0, status=RunStatus.SUCCEEDED)
     assert "nothing recorded" in details_text(shell, [])
+    ran = {"command": "restic backup ~/work\nrestic forget", "cwd": "/srv", "env": ["MODE", "TOKEN"]}
+    started = [Milestone("process-started", 3, {"pid": 41, "request": ran})]
+    assert details_text(shell, started).splitlines() == [
+        "COMMAND (run with /bin/sh -c)",
+        "  restic backup ~/work",
+        "  restic forget",
+        "cwd       /srv",
+        "env       MODE TOKEN",
+    ]
+    started[0].data["request"]["env"] = []
+    assert details_text(shell, started).splitlines()[-1] == "env       none set by the job"

@@ -4,7 +4,7 @@ long texts cut."""
 
 from __future__ import annotations
 
-from cronui.engine.executors.http import MILESTONE_TEXT_CAP
+from cronui.engine.executors.base import MILESTONE_TEXT_CAP
 from cronui.model import Job, RunStatus, TargetKind
 from cronui.secrets import MASK
 from tests.helpers import run_to_end

@@ -23,10 +23,16 @@ from typing import Any
 import httpx
 
 from cronui.engine.executors import redirects, shell
-from cronui.engine.executors.base import CappedBuffer, Outcome, RunContext, hook_payload, permanent_failure
+from cronui.engine.executors.base import (
+    CappedBuffer,
+    Outcome,
+    RunContext,
+    hook_payload,
+    milestone_request,
+    permanent_failure,
+)
 from cronui.engine.executors.http import (
     masked_request,
-    milestone_request,
     redirect_guard,
     status_failure,
     transport_error,
@@ -437,8 +443,10 @@ async def run_gate(ctx: RunContext, command: str) -> str | Outcome:
     check = dataclasses.replace(ctx.job, kind=TargetKind.SHELL, target=ShellTarget(command=command))
 
     def on_milestone(name: str, data: dict[str, Any]) -> None:
-        if name != "process-exited":  # the gate's verdict below says it
-            ctx.milestone("gate-started" if name == "process-started" else f"gate-{name}", **data)
+        if name == "process-started":  # the command is the job's gate; the run's request is the model's
+            ctx.milestone("gate-started", **{k: v for k, v in data.items() if k != "request"})
+        elif name != "process-exited":  # the gate's verdict below says it
+            ctx.milestone(f"gate-{name}", **data)
 
     def on_output(stream: str, text: str) -> None:
         if stream == "stderr":

@@ -17,6 +17,8 @@ from cronui.model import Job, Run, RunStatus
 
 MILESTONE_CAP = 200  # milestones a job's own output may report per run; the rest are counted, not kept
 MILESTONES_DROPPED = "milestones-dropped"  # the last milestone of a run whose output reported more
+MILESTONE_TEXT_CAP = 2_000  # characters of one text (a body, a message) of a request kept on its milestone
+MILESTONE_LIST_CAP = 20  # items of one list (messages) kept there; the run row keeps the request whole
 
 
 class CappedBuffer:
@@ -173,3 +175,16 @@ class RunContext:
             deliver_text=None if outcome.deliver_text is None else self.mask(outcome.deliver_text),
             suppress_delivery=None if outcome.suppress_delivery is None else self.mask(outcome.suppress_delivery),
         )
+
+
+def milestone_request(value: Any, ctx: RunContext) -> Any:
+    """A request (or part of one) for a milestone's data: every text masked first (a cut must never leave
+    the start of a secret behind), then cut to MILESTONE_TEXT_CAP; long lists keep their last items."""
+    if isinstance(value, str):
+        text = ctx.mask(value)
+        return text if len(text) <= MILESTONE_TEXT_CAP else text[:MILESTONE_TEXT_CAP] + "…"
+    if isinstance(value, dict):
+        return {ctx.mask(str(k)): milestone_request(v, ctx) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [milestone_request(v, ctx) for v in list(value)[-MILESTONE_LIST_CAP:]]
+    return value

@@ -16,14 +16,12 @@ from typing import Any
 import httpx
 
 from cronui.engine.executors import redirects
-from cronui.engine.executors.base import Outcome, RunContext, permanent_failure
+from cronui.engine.executors.base import Outcome, RunContext, milestone_request, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MASK, MissingSecret
 from cronui.secrets import references as secret_refs
 from cronui.targets import HttpTarget
 
-MILESTONE_TEXT_CAP = 2_000  # characters of one text (a body, a message) of a request kept on its milestone
-MILESTONE_LIST_CAP = 20  # items of one list (messages) kept there; the run row keeps the request whole
 HEADERS_OF_INTEREST = ("content-type", "content-length", "retry-after", "location", "etag", "last-modified")
 SENSITIVE_HEADERS = {"authorization", "proxy-authorization", "cookie", "x-api-key", "api-key"}
 
@@ -69,19 +67,6 @@ def masked_request(method: str, url: str, headers: dict[str, str], body: Any, ct
     if isinstance(body, str):
         body = ctx.mask(body[:4096])
     return {"method": method, "url": ctx.mask(url), "headers": shown, "body": body}
-
-
-def milestone_request(value: Any, ctx: RunContext) -> Any:
-    """A request (or part of one) for a milestone's data: every text masked first (a cut must never leave
-    the start of a secret behind), then cut to MILESTONE_TEXT_CAP; long lists keep their last items."""
-    if isinstance(value, str):
-        text = ctx.mask(value)
-        return text if len(text) <= MILESTONE_TEXT_CAP else text[:MILESTONE_TEXT_CAP] + "…"
-    if isinstance(value, dict):
-        return {ctx.mask(str(k)): milestone_request(v, ctx) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [milestone_request(v, ctx) for v in list(value)[-MILESTONE_LIST_CAP:]]
-    return value
 
 
 def redirect_guard(headers: Mapping[str, str], body: object = None) -> redirects.RedirectGuard:

@@ -14,7 +14,7 @@ import signal
 from typing import Any
 
 from cronui.engine.executors import children, containment
-from cronui.engine.executors.base import Outcome, RunContext, hook_payload, permanent_failure
+from cronui.engine.executors.base import Outcome, RunContext, hook_payload, milestone_request, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MissingSecret
 from cronui.targets import ShellTarget
@@ -180,7 +180,10 @@ async def run(ctx: RunContext) -> Outcome:
     )
     pgid = proc.pid  # start_new_session: the shell leads its own group
     LEADERS.add(proc.pid)
-    ctx.milestone("process-started", pid=proc.pid)
+    # what was run, for the run's request view: the command as written (values of `${env:}` never in it),
+    # where, and the names of the variables the job sets
+    ran = {"command": command, "cwd": cwd or os.getcwd(), "env": sorted(spec.env)}
+    ctx.milestone("process-started", pid=proc.pid, request=milestone_request(ran, ctx))
     assert proc.stdout is not None and proc.stderr is not None
     pumps = [
         asyncio.create_task(_pump(proc.stdout, "stdout", ctx)),

@@ -25,6 +25,7 @@ from cronui.ui.screens.bindings import BACK
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.prompt import Prompt, PromptBar
+from cronui.ui.widgets.run_table import cost_text
 from cronui.ui.widgets.status import StatusStyles
 from cronui.ui.widgets.styled import StyledStatic
 from cronui.ui.workers import spawn
@@ -145,10 +146,7 @@ def overview_table(
 
 
 def _money(cost: float | None, days: float) -> str:
-    if cost is None:
-        return "—"
-    per_day = cost / days
-    return f"${per_day:,.2f}" if per_day >= 0.01 or per_day == 0 else f"${per_day:.4f}"
+    return cost_text(None if cost is None else cost / days)
 
 
 def summary(lines: Sequence[JobLine], window: Window) -> str:
@@ -157,7 +155,7 @@ def summary(lines: Sequence[JobLine], window: Window) -> str:
     costs = [line.cost_usd for line in lines if line.cost_usd is not None]
     text = f"Overview · last {window.label} · {len(lines):,} jobs · {runs:,} runs · {failed:,} failed"
     if costs:
-        text += f" · ${sum(costs):,.2f}"
+        text += f" · {cost_text(sum(costs))}"
     if len(lines) > SHOWN:
         text += f" · the worst {SHOWN} shown"
     return text

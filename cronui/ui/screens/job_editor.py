@@ -125,7 +125,8 @@ FIELD_WIDGETS = {
     "approval timeout": "approval_timeout",
     "approval-timeout": "approval_timeout",
     "approval-default": "approval_default",
-    "approval-max-waiting": "approval",
+    "approval-max-waiting": "approval_max_waiting",
+    "approval max waiting": "approval_max_waiting",
 }
 # the line under the fields that share a row (schedule and zone have their own check lines)
 ERROR_LINES = {
@@ -144,6 +145,7 @@ ERROR_LINES = {
     "when": "on_success",
     "approval_timeout": "approval",
     "approval_default": "approval",
+    "approval_max_waiting": "approval",
 }
 CHECK_LINES = {"schedule": "schedule-check", "timezone": "zone-check"}
 
@@ -207,6 +209,8 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     JobEditor #kind.-invalid { background: $error 25%; }
     JobEditor .field-error { height: auto; margin: 0 0 0 11; color: $error; text-style: bold; display: none; }
     JobEditor .narrow-input { width: 10; }
+    JobEditor .tiny-input { width: 8; }
+    JobEditor #approval_default { width: 11; }
     JobEditor Select { width: 16; }
     JobEditor .row Select { margin-right: 1; }
     JobEditor #base_url { width: 3fr; }
@@ -397,9 +401,11 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                     "Approval",
                     Checkbox("runs wait", v["approval"], id="approval"),
                     Label("  Wait", classes="short"),
-                    self._in("approval_timeout", classes="narrow-input"),
+                    self._in("approval_timeout", classes="tiny-input"),
                     Label("  Then", classes="short"),
                     self._sel("approval_default", [(d, d) for d in APPROVAL_DEFAULTS]),
+                    Label("  Up to", classes="short"),
+                    self._in("approval_max_waiting", classes="tiny-input"),
                 )
                 yield self._error_line("approval")
                 yield Label("Chains and delivery", classes="section")

@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 
 from cronui.cost import context_window, run_model
-from cronui.model import EventKind, Milestone, Run, RunStatus
+from cronui.model import EventKind, Milestone, Run, RunStatus, TargetKind
 from cronui.ui.context import ScreenContext
 from cronui.ui.messages import (
     ApproveRun,
@@ -229,7 +229,8 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
         pane = self.query_one("#output-pane")
         job = self.ctx.catalog.jobs.get(run.job_id)
         if self.showing_details:
-            pane.border_title = "Request · tool calls · error (v: back)"
+            what = "Command" if job is not None and job.kind is TargetKind.SHELL else "Request · tool calls"
+            pane.border_title = f"{what} · error (v: back)"
             pane.border_subtitle = f"/{view.search}: {len(view.matches)}" if view.search else ""
         else:
             pane.border_title, pane.border_subtitle = output_titles(

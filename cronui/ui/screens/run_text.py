@@ -226,6 +226,8 @@ def sent_request(run: Run, milestones: list[Milestone]) -> dict[str, object] | N
         req = m.data.get("request")
         if not isinstance(req, dict):
             continue
+        if "command" in req:  # a shell run's: the command, where it ran, the variables the job set
+            return dict(req)
         if "messages" in req:  # an agent's: the body itself, with the URL it went to
             body = {k: v for k, v in req.items() if k != "url"}
             return {"method": "POST", "url": req.get("url", ""), "headers": {}, "body": body}
@@ -273,7 +275,14 @@ def details_text(run: Run, milestones: list[Milestone], context: int | None = No
     lines: list[str] = []
     req = sent_request(run, milestones)
     if req is None:
-        lines += ["REQUEST", "  nothing recorded (a shell job, or the run has not sent one yet)"]
+        lines += ["REQUEST", "  nothing recorded (none was sent, or not yet)"]
+    elif "command" in req:
+        lines += ["COMMAND (run with /bin/sh -c)", *_indented(str(req["command"]))]
+        lines.append(f"cwd       {req.get('cwd', '')}")
+        env = req.get("env")
+        lines.append(
+            "env       " + (" ".join(map(str, env)) if isinstance(env, list) and env else "none set by the job")
+        )
     else:
         lines += ["REQUEST", f"{req.get('method', '')} {req.get('url', '')}".strip()]
         headers = req.get("headers")

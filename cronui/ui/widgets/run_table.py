@@ -25,8 +25,12 @@ def trigger_text(run: Run, max_attempts: int | None) -> str:
 
 
 def cost_text(cost: float | None) -> str:
+    """A cost in dollars, the same everywhere: tenths of a cent below $10, cents above; a cost too small
+    to show says so rather than reading as nothing ("<$0.001"); unknown is a dash, never $0."""
     if cost is None:
         return "—"
+    if 0 < cost < 0.0005:
+        return "<$0.001"
     return f"${cost:.3f}" if cost < 10 else f"${cost:,.2f}"
 
 
