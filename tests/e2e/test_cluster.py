@@ -29,8 +29,9 @@ def cluster(env: dict[str, str], tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def nodes(cluster: dict[str, str], procs: Processes) -> Callable[[], subprocess.Popen[str]]:
-    return lambda: procs.spawn("daemon", env=cluster, name="node")
+def nodes(cluster: dict[str, str], procs: Processes) -> Callable[..., subprocess.Popen[str]]:
+    """Start a node (a daemon) on the cluster's database, or with the environment given."""
+    return lambda env=None: procs.spawn("daemon", env=env or cluster, name="node")
 
 
 def rows(env: dict[str, str], sql: str) -> list[tuple]:
@@ -214,10 +215,17 @@ def ran_since(env: dict[str, str], since_ms: int) -> Counter[int]:
 
 def test_a_node_whose_connections_are_terminated_mid_run_reconnects_and_carries_on(cluster, nodes, tmp_path):
     """The server ends every connection of one node (pg_terminate_backend, three times while its runs are in
-    flight): the node reconnects and keeps claiming and finishing runs; no slot runs twice."""
+    flight): the node reconnects and keeps claiming and finishing runs; no slot runs twice.
+
+    Each node runs at most three runs at once, so the eight runs due each second need every node: the node
+    that claims first would otherwise take a second's runs alone, and a live node could go ten seconds
+    and more without one (seen: 16.8 s), which says nothing about whether it reconnected."""
     log = tmp_path / "executions"
     logging_jobs(cluster, log, 8, "; sleep 0.4")
-    started = [nodes() for _ in range(3)]
+    config = tmp_path / "config.toml"
+    config.write_text("max_concurrent = 3\n")
+    cluster = {**cluster, "CRONUI_CONFIG": str(config)}
+    started = [nodes(cluster) for _ in range(3)]
     wait_for(lambda: any(running_on(cluster, p) for p in started), timeout=30, what="a running run")
     victim = next(p for p in started if running_on(cluster, p))
     cut = 0
