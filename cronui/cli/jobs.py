@@ -352,6 +352,17 @@ async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | 
         await engine.close()
 
 
+def _report_final(args: argparse.Namespace, final: Run) -> int:
+    """`jobs run --wait`'s answer: the ended run (its line and output, or its JSON); exit 0 if it succeeded."""
+    if args.json:
+        print_json(run_json(final))
+    else:
+        say(run_line(final))
+        if final.output:
+            say(final.output.rstrip("\n"))
+    return 0 if final.status is RunStatus.SUCCEEDED else 1
+
+
 async def _queue_for_approval(store: Store, control: Control, args: argparse.Namespace) -> int:
     """`jobs run` of a job with approval: its run waits; with --wait, until it ends (once approved, the
     process that schedules runs it)."""
@@ -365,14 +376,7 @@ async def _queue_for_approval(store: Store, control: Control, args: argparse.Nam
     if run.status is RunStatus.SKIPPED:
         raise UsageError(f"cronui: run #{run.id} of {args.name} not queued: {run.reason}")
     if args.wait:
-        final = await _wait_final(store, run.id)
-        if args.json:
-            print_json(run_json(final))
-        else:
-            say(run_line(final))
-            if final.output:
-                say(final.output.rstrip("\n"))
-        return 0 if final.status is RunStatus.SUCCEEDED else 1
+        return _report_final(args, await _wait_final(store, run.id))
     if args.json:
         print_json(run_json(run))
     else:
@@ -417,12 +421,6 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
                     print(f"queued run #{run.id} of {args.name}")
                 return 0
             final = await _wait_final(store, run.id)
-        if args.json:
-            print_json(run_json(final))
-        else:
-            say(run_line(final))
-            if final.output:
-                say(final.output.rstrip("\n"))
-        return 0 if final.status is RunStatus.SUCCEEDED else 1
+        return _report_final(args, final)
 
     return with_store(args, body)

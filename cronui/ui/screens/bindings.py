@@ -4,8 +4,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
+
+from cronui.model import RunStatus
+from cronui.ui.messages import ApproveRun, RejectRun
+
+if TYPE_CHECKING:
+    from textual.message import Message
+
+    from cronui.model import Run
 
 FILTER = Binding(
     "slash",
@@ -31,6 +40,33 @@ REJECT_RUN = Binding(
     id="reject-run",
     tooltip="Reject the selected run waiting for approval (asks for a reason): it is skipped",
 )
+
+
+class ApprovalActions:
+    """APPROVE_RUN and REJECT_RUN for a screen whose `run` is the run they act on: they act only on a run
+    waiting for approval (the screen's `why_not` says why otherwise)."""
+
+    if TYPE_CHECKING:
+
+        @property
+        def run(self) -> Run | None: ...
+
+    def action_approve_run(self) -> None:
+        self._decide(ApproveRun)
+
+    def action_reject_run(self) -> None:
+        self._decide(RejectRun)
+
+    def _decide(self, message: type[ApproveRun] | type[RejectRun]) -> None:
+        run = self.run
+        if run is not None and run.id is not None and run.status is RunStatus.AWAITING_APPROVAL:
+            self.post_message(message(run.id, run.job_name))
+
+    if TYPE_CHECKING:
+
+        def post_message(self, message: Message) -> bool: ...  # the screen's
+
+
 BACK = Binding(
     "escape", "back", "Back", id="back", tooltip="Back: close the prompt, clear the filter, or leave this view"
 )

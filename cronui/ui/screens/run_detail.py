@@ -19,18 +19,25 @@ from cronui.cost import context_window, run_model
 from cronui.model import EventKind, Milestone, Run, RunStatus, TargetKind
 from cronui.ui.context import ScreenContext
 from cronui.ui.messages import (
-    ApproveRun,
     CancelRun,
     EngineEvents,
     HeaderStale,
-    RejectRun,
     RunNow,
     ThemeChanged,
     Tick,
     ZoneChanged,
 )
 from cronui.ui.screens.base import CronuiScreen
-from cronui.ui.screens.bindings import APPROVE_RUN, BACK, CANCEL_RUN, FILTER, FOLLOW, REJECT_RUN, RUN_AGAIN
+from cronui.ui.screens.bindings import (
+    APPROVE_RUN,
+    BACK,
+    CANCEL_RUN,
+    FILTER,
+    FOLLOW,
+    REJECT_RUN,
+    RUN_AGAIN,
+    ApprovalActions,
+)
 from cronui.ui.screens.run_text import details_text, facts_text, head_text, output_titles
 from cronui.ui.screens.why import SaysWhyNot, run_why_not
 from cronui.ui.times import zone_for
@@ -45,7 +52,7 @@ from cronui.ui.workers import spawn
 NARROW = 100
 
 
-class RunDetailScreen(SaysWhyNot, CronuiScreen):
+class RunDetailScreen(ApprovalActions, SaysWhyNot, CronuiScreen):
     KEY_ACTIONS = ("cancel_run", "follow", "next_match", "approve_run", "reject_run")
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -275,16 +282,6 @@ class RunDetailScreen(SaysWhyNot, CronuiScreen):
     def action_cancel_run(self) -> None:
         if self.run is not None and not self.run.status.is_final:
             self.post_message(CancelRun(self.run_id))
-
-    def action_approve_run(self) -> None:
-        run = self.run
-        if run is not None and run.id is not None and run.status is RunStatus.AWAITING_APPROVAL:
-            self.post_message(ApproveRun(run.id, run.job_name))
-
-    def action_reject_run(self) -> None:
-        run = self.run
-        if run is not None and run.id is not None and run.status is RunStatus.AWAITING_APPROVAL:
-            self.post_message(RejectRun(run.id, run.job_name))
 
     def action_run_again(self) -> None:
         if self.run is None:

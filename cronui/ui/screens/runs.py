@@ -19,18 +19,26 @@ from cronui.store.base import RunFilter
 from cronui.ui.context import ScreenContext
 from cronui.ui.filters import FAILURES, Filter, FilterError, parse_filter
 from cronui.ui.messages import (
-    ApproveRun,
     CancelRun,
     EngineEvents,
     HeaderStale,
     OpenRun,
-    RejectRun,
     RunNow,
     Tick,
     ZoneChanged,
 )
 from cronui.ui.screens.base import CronuiScreen
-from cronui.ui.screens.bindings import APPROVE_RUN, BACK, CANCEL_RUN, FILTER, FOLLOW, OPEN, REJECT_RUN, RUN_AGAIN
+from cronui.ui.screens.bindings import (
+    APPROVE_RUN,
+    BACK,
+    CANCEL_RUN,
+    FILTER,
+    FOLLOW,
+    OPEN,
+    REJECT_RUN,
+    RUN_AGAIN,
+    ApprovalActions,
+)
 from cronui.ui.screens.why import SaysWhyNot, run_why_not
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
@@ -44,7 +52,7 @@ MAX_SCAN = 20_000  # runs read per page request when the filter is checked here;
 DAY_MS = 86_400_000
 
 
-class RunsScreen(SaysWhyNot, CronuiScreen):
+class RunsScreen(ApprovalActions, SaysWhyNot, CronuiScreen):
     KEY_ACTIONS = ("open", "run_again", "cancel_run", "follow", "approve_run", "reject_run")
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -236,16 +244,6 @@ class RunsScreen(SaysWhyNot, CronuiScreen):
         run = self.run
         if run is not None and run.id is not None and not run.status.is_final:
             self.post_message(CancelRun(run.id))
-
-    def action_approve_run(self) -> None:
-        run = self.run
-        if run is not None and run.id is not None and run.status is RunStatus.AWAITING_APPROVAL:
-            self.post_message(ApproveRun(run.id, run.job_name))
-
-    def action_reject_run(self) -> None:
-        run = self.run
-        if run is not None and run.id is not None and run.status is RunStatus.AWAITING_APPROVAL:
-            self.post_message(RejectRun(run.id, run.job_name))
 
     def action_run_again(self) -> None:
         run = self.run
