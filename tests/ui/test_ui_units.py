@@ -350,6 +350,9 @@ def test_output_folds_long_lines_at_words_and_pretty_prints_json() -> None:
         "the lazy dog",
     ]
     assert fold_line("x" * 20, 8) == ["x" * 8, "x" * 8, "x" * 4]
+    # an early space still breaks when that keeps the next word whole (milestone data: key=value words)
+    assert fold_line("chars=41 finish_reason=stop", 26) == ["chars=41", "finish_reason=stop"]
+    assert fold_line("ab " + "y" * 30, 12) == ["ab yyyyyyyyy", "y" * 12, "y" * 9]  # no word to keep whole
     assert pretty('{"a": [1, 2]}') == '{\n  "a": [\n    1,\n    2\n  ]\n}'
     assert pretty("not json {") == "not json {"
 

@@ -77,8 +77,11 @@ def fold_line(line: str, width: int) -> list[str]:
             out.append(line[pos:])
             break
         cut = line.rfind(" ", pos, end)
-        if cut - pos > width // 3:  # a space late enough: break after it
-            end = cut + 1
+        if cut > pos:
+            after = line.find(" ", end)
+            word = (n if after < 0 else after) - (cut + 1)  # the word the break would carry to the next line
+            if cut - pos > width // 3 or word <= width:  # a space late enough, or one that keeps a word whole
+                end = cut + 1
         piece = line[pos:end]
         out.append(piece.rstrip(" ") or piece)
         pos = end
