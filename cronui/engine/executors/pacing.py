@@ -11,6 +11,11 @@ import asyncio
 import time
 
 YIELD_EVERY_S = 0.005  # a reading loop hands the event loop back at least this often
+# ...and pauses this long when it does: with a bare `sleep(0)`, everything else on the loop moves one step per
+# slice (an every-second job's start, a pass of the scheduler, a signal's handling took 0.2-1 s behind a
+# fast stream); a pause lets it run while the reader waits. A real model's stream, which waits for its
+# tokens anyway, is not slowed by it.
+PAUSE_S = 0.001
 
 
 class DeadlinePassed(Exception):
@@ -34,7 +39,7 @@ class Pacer:
         now = time.monotonic()
         if now < self._next:
             return
-        await asyncio.sleep(0)  # a cancel asked for meanwhile is delivered here
+        await asyncio.sleep(PAUSE_S)  # a cancel asked for meanwhile is delivered here
         self.yields += 1
         task = asyncio.current_task()
         if task is not None and task.cancelling():
