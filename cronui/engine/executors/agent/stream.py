@@ -43,8 +43,11 @@ class StalledStream(Exception):
         super().__init__(f"no token for {idle_s:g}s (idle timeout{extra if idle_events else ''})")
 
 
-def _mib(n: int) -> str:
-    return f"{n / (1024 * 1024):g} MiB"
+def _size(n: int) -> str:
+    for unit, size in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n:,} bytes"
 
 
 class Lines:
@@ -57,7 +60,7 @@ class Lines:
         self._buf = bytearray()
 
     def _too_long(self) -> StreamError:
-        return StreamError(f"malformed stream: line {self.count + 1} is longer than {_mib(self.cap)}")
+        return StreamError(f"malformed stream: line {self.count + 1} is longer than {_size(self.cap)}")
 
     def feed(self, data: bytes) -> list[bytes]:
         buf = self._buf
@@ -74,18 +77,18 @@ class Lines:
             self.count += 1
             pos = m.end()
         del buf[:pos]
-        if len(buf) > self.cap + 1:
+        if len(buf) - buf.endswith(b"\r") > self.cap:  # a line not ended yet, already too long
             raise self._too_long()
         return out
 
     def end(self) -> list[bytes]:
         """The last line, when the stream ended without a line end."""
-        rest = bytes(self._buf).removesuffix(b"\r")
+        rest = bytes(self._buf)
         self._buf.clear()
         if not rest:
             return []
         self.count += 1
-        return [rest]
+        return [rest.removesuffix(b"\r")]  # a CR held back ended this line
 
 
 def first_token(reply: Reply, ctx: RunContext, started: float) -> None:
@@ -227,7 +230,7 @@ async def read_body(resp: httpx.Response, pacer: Pacer, cap: int = MAX_BODY_BYTE
             if cut:
                 del body[cap:]
                 break
-            raise StreamError(f"the reply is larger than {_mib(cap)} (a whole reply is read up to that)")
+            raise StreamError(f"the reply is larger than {_size(cap)} (a whole reply is read up to that)")
         await pacer.tick()
     return bytes(body)
 
