@@ -123,8 +123,9 @@ async def test_an_executor_that_never_stops_is_left_behind_and_its_run_recorded(
 
 
 async def never_suspending() -> AsyncIterator[bytes]:
-    """What a client's stream is when the server keeps its buffer full: data at once, without end."""
-    while True:
+    """What a client's stream is when the server keeps its buffer full: data at once, without end (in
+    truth ended after some seconds, so a test whose loop is never handed back fails rather than hangs)."""
+    for _ in range(5_000_000):
         yield b"data"
 
 
@@ -146,8 +147,8 @@ async def test_a_cancel_from_outside_ends_a_reading_loop_that_never_suspends():
     task = asyncio.create_task(read_all(Pacer()))
     await asyncio.sleep(0.1)
     task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await asyncio.wait({task}, timeout=30)
+    assert task.cancelled()
 
 
 async def test_a_cancellation_swallowed_on_its_way_still_ends_the_read():
@@ -161,8 +162,8 @@ async def test_a_cancellation_swallowed_on_its_way_still_ends_the_read():
     task = asyncio.create_task(swallow_once_then_read())
     await asyncio.sleep(0.01)
     task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
+    await asyncio.wait({task}, timeout=30)
+    assert task.cancelled()
 
 
 async def test_a_reading_loop_ends_at_its_own_deadline():
