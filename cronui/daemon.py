@@ -1,7 +1,9 @@
 """The headless scheduler: the engine under plain asyncio.run(), one log line per event on stdout.
 
 SIGTERM / SIGINT: stop starting runs, let running ones finish within the grace period, then cancel them
-(recorded `interrupted`), release the lease, exit 0. Never imports Textual.
+(recorded `interrupted`), release the lease, exit 0. A `stopping` line names the runs waited for and the
+grace; a second SIGINT or SIGTERM (ctrl+c again) cancels them at once (recorded `interrupted`). Never
+imports Textual.
 
 Database faults (the write lock held elsewhere, a full disk, an I/O error) are retried with backoff and
 reported: a `scheduler` line with state `db-fault` on stdout and warnings on stderr, then `db-recovered`
@@ -31,12 +33,14 @@ from cronui.present import event_json, event_text
 from cronui.store import make_store
 from cronui.store.base import Store
 from cronui.store.faults import StoreFault, StoreGone
+from cronui.timefmt import human_span
 
 log = logging.getLogger("cronui")
 
 EXIT_DB_GONE = 1  # the database file was deleted or replaced under the daemon
 EXIT_DB_FAULT = 75  # EX_TEMPFAIL: the database refused writes for longer than the lease; a restart may do
 SHUTDOWN_LIMIT_S = 20.0  # closing (after the grace) never takes longer than this
+STOPPING_NOTE = "they are interrupted when the grace ends; ctrl+c again (or another SIGTERM) interrupts them now"
 
 
 def _emit(out: TextIO, log_format: str, ev: RunEvent) -> None:
@@ -50,6 +54,15 @@ def _hard_exit(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _running(engine: Engine) -> str:
+    """The runs in flight here, for a person: `#12 backup (running 1m 5s), #13 digest (running 3s)`."""
+    now = engine.clock.now_ms()
+    return ", ".join(
+        f"#{run_id} {a.job.name} (running {human_span(now - (a.run.started_at or now))})"
+        for run_id, a in sorted(engine.dispatcher.active.items())
+    )
 
 
 _suspending: set[asyncio.Task[None]] = set()
@@ -86,9 +99,20 @@ async def run_daemon(
     await engine.open()
     sub = engine.bus.subscribe()
     stop = asyncio.Event()
+    hurry = asyncio.Event()  # a second signal: the runs waited for are stopped now
     loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            stop.set()
+        elif not hurry.is_set():
+            hurry.set()
+            running = _running(engine)
+            if running:
+                say("stopping-now", signal=sig.name, interrupting=running)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal, sig)
     loop.add_signal_handler(signal.SIGTSTP, lambda: _suspend_between_writes(store))
 
     async def printer() -> None:
@@ -125,9 +149,13 @@ async def run_daemon(
     finally:
         # runs of a scheduler that lost its database are stopped at once: another process may take over
         grace = grace_s if code == 0 else 0.0
+        running = _running(engine)
+        if running and grace > 0 and not hurry.is_set():
+            shown = int(grace) if float(grace).is_integer() else grace
+            say("stopping", waiting_for=running, grace_s=shown, note=STOPPING_NOTE)
 
         async def close() -> None:
-            await engine.close(grace)
+            await engine.close(grace, hurry)
             await asyncio.sleep(0)
             printer_task.cancel()
             while not sub.queue.empty():

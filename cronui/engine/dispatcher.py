@@ -46,6 +46,8 @@ Executor = Callable[[RunContext], Awaitable[Outcome]]
 OUTPUT_EVENT_INTERVAL_S = 0.2  # live output is sent to viewers at most this often per run
 OUTPUT_EVENT_CAP = 256 * 1024  # and at most this much of it per run (the run row keeps head and tail)
 OUTPUT_EVENTS_MAX = 4096  # in at most this many events per run
+STOP_RETRY_S = 0.1  # an executor that swallowed its cancellation is cancelled again this often
+STOP_RETRIES_S = 5.0  # for this long
 OUTPUT_CAPPED_NOTE = "\n… [live output stops here: the run's output is kept (head and tail) when it ends] …\n"
 
 
@@ -89,6 +91,7 @@ class Dispatcher:
         self.on_finished = on_finished
         self.only_roots: set[int] | None = None  # in-process `jobs run`: execute just these runs and retries
         self._http: httpx.AsyncClient | None = None
+        self._left_behind: set[asyncio.Task[Outcome]] = set()  # executors that would not stop (logged)
         self.finisher = Finisher(
             store, bus, settings, clock, rng or random.Random(), lambda: self.http, self._retry_queued
         )
@@ -165,11 +168,11 @@ class Dispatcher:
             active.task.cancel()
         return True
 
-    async def drain(self, grace_s: float) -> None:
-        """Let running runs finish within grace_s, then cancel them as `interrupted`."""
+    async def drain(self, grace_s: float, hurry: asyncio.Event | None = None) -> None:
+        """Let running runs finish within grace_s (or until `hurry` is set), then cancel them as `interrupted`."""
         tasks = [a.task for a in self.active.values()]
         if tasks:
-            _, still = await asyncio.wait(tasks, timeout=grace_s)
+            still = await _wait_all(tasks, grace_s, hurry)
             for rid in list(self.active):
                 self.cancel(rid, "the scheduler stopped before the run finished", RunStatus.INTERRUPTED)
             if still:
@@ -284,19 +287,54 @@ class Dispatcher:
         return ctx
 
     async def _outcome(self, ctx: RunContext) -> Outcome:
-        """The executor's outcome within the job's timeout; a crash is the run's failure, never the caller's."""
-        job, run = ctx.job, ctx.run
+        """The executor's outcome within the job's timeout; a crash is the run's failure, never the caller's.
+
+        The executor runs in a task of its own, so its timeout, a cancel and a stop end it from outside
+        whatever it does: one that swallows the cancellation (on Python 3.11 `asyncio.wait_for` can,
+        CPython gh-86296) is cancelled again until it ends (see `_stop_executor`)."""
+        job = ctx.job
         executor = self.executors.get(job.kind)
         if executor is None:
             return permanent_failure(f"no executor for {job.kind} jobs")
+        task = asyncio.create_task(self._guarded(executor, ctx), name=f"cronui-executor-{ctx.run.id}")
         try:
-            async with asyncio.timeout(job.timeout_s):
-                return await executor(ctx)
-        except TimeoutError:
+            done, _ = await asyncio.wait({task}, timeout=job.timeout_s)
+        except asyncio.CancelledError:  # cancelled from outside: a cancel, a stop, a lost lease
+            await self._stop_executor(task, ctx)
+            raise
+        if not done:
+            await self._stop_executor(task, ctx)
             return Outcome(RunStatus.TIMED_OUT, error=f"timed out after {job.timeout_s:g}s")
+        return task.result()
+
+    async def _guarded(self, executor: Executor, ctx: RunContext) -> Outcome:
+        try:
+            return await executor(ctx)
         except Exception as e:  # an executor bug is this run's failure, never the scheduler's
+            run, job = ctx.run, ctx.job
             log.error("run #%s of %s crashed\n%s", run.id, job.name, ctx.mask(traceback.format_exc()).rstrip())
             return Outcome(RunStatus.FAILED, error=f"{type(e).__name__}: {e}")
+
+    async def _stop_executor(self, task: asyncio.Task[Outcome], ctx: RunContext) -> None:
+        """Cancel a run's executor and wait until it has ended. It gets the kill grace and a second more (a
+        shell run's processes are stopped by then); one still running after that swallowed the cancellation
+        and is cancelled again every STOP_RETRY_S, for STOP_RETRIES_S more. One that outlasts even that (it
+        never hands the event loop back for long) is logged and left behind: its run is recorded anyway."""
+        loop = asyncio.get_running_loop()
+        task.cancel()
+        await asyncio.wait({task}, timeout=ctx.kill_grace_s + 1.0)
+        give_up = loop.time() + STOP_RETRIES_S
+        while not task.done() and loop.time() < give_up:
+            task.cancel()
+            await asyncio.wait({task}, timeout=STOP_RETRY_S)
+        if not task.done():
+            log.error(
+                "run #%s of %s: its executor does not stop; its run is recorded without it", ctx.run.id, ctx.job.name
+            )
+            self._left_behind.add(task)
+            task.add_done_callback(self._left_behind.discard)
+        elif not task.cancelled():
+            task.exception()  # an outcome no one waits for any more (never "exception was never retrieved")
 
     async def test_run(
         self,
@@ -384,3 +422,20 @@ class Dispatcher:
     def _retry_queued(self, root: int) -> None:
         if self.only_roots is not None:
             self.only_roots.add(root)
+
+
+async def _wait_all(
+    tasks: list[asyncio.Task[None]], timeout: float, hurry: asyncio.Event | None
+) -> set[asyncio.Task[None]]:
+    """Wait until every task is done, `timeout` has passed or `hurry` is set; the tasks still running."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    pending: set[asyncio.Task[None]] = set(tasks)
+    hurried = asyncio.ensure_future(hurry.wait() if hurry is not None else asyncio.Event().wait())
+    try:
+        while pending and not hurried.done() and (left := end - loop.time()) > 0:
+            await asyncio.wait({*pending, hurried}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            pending = {t for t in pending if not t.done()}
+        return pending
+    finally:
+        hurried.cancel()

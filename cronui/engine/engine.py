@@ -94,9 +94,10 @@ class Engine:
             self.address = await self.store.listen(self.poke_local)
             self._listening = True
 
-    async def close(self, grace_s: float = 0.0) -> None:
-        """Stop starting runs; let running ones finish within grace_s, then interrupt them; release."""
-        await self.dispatcher.drain(grace_s)
+    async def close(self, grace_s: float = 0.0, hurry: asyncio.Event | None = None) -> None:
+        """Stop starting runs; let running ones finish within grace_s (cut short when `hurry` is set), then
+        interrupt them; release."""
+        await self.dispatcher.drain(grace_s, hurry)
         await self.dispatcher.close()
         if self.holding:
             self.holding = False

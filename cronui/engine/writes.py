@@ -157,7 +157,8 @@ class GroupCommit:
                 log.warning("could not write %d run ends (%s); retrying in %.2fs", len(batch), e, wait)
                 self._nudge.clear()
                 with contextlib.suppress(TimeoutError):  # the wait is over; close() or abort() may end it early
-                    await asyncio.wait_for(self._nudge.wait(), wait)
+                    async with asyncio.timeout(wait):  # not asyncio.wait_for: it can swallow a cancel (gh-86296)
+                        await self._nudge.wait()
             except Exception as e:
                 if len(batch) == 1:
                     _settle(batch[0][1], exc=e)

@@ -27,7 +27,8 @@ async def poke(address: str, timeout: float = POKE_TIMEOUT_S) -> bool:
         return False
     host, _, port = address[len("tcp://") :].rpartition(":")
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout)
+        async with asyncio.timeout(timeout):  # not asyncio.wait_for: it can swallow a cancel (gh-86296)
+            _, writer = await asyncio.open_connection(host, int(port))
     except (OSError, TimeoutError, ValueError):
         return False
     with contextlib.suppress(OSError):  # connected is woken: the listener acts on the connection alone
@@ -66,7 +67,8 @@ class LoopbackListener:
 
     async def _on_poke(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, TimeoutError):  # a poker that goes away early still woke us
-            await asyncio.wait_for(reader.read(16), READ_TIMEOUT_S)
+            async with asyncio.timeout(READ_TIMEOUT_S):
+                await reader.read(16)
         for on_wake in list(self._callbacks):
             on_wake()
         writer.close()

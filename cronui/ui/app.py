@@ -240,7 +240,8 @@ class CronuiApp(App[int]):
         self._stop.set()
         if self._engine_worker is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._engine_worker.wait(), 5)
+                async with asyncio.timeout(5):  # never asyncio.wait_for: it can swallow a cancel (gh-86296)
+                    await self._engine_worker.wait()
         await self.client.close()
 
     async def on_unmount(self) -> None:

@@ -159,7 +159,8 @@ def _drain(sub: Subscription) -> list[RunEvent]:
 async def _next_batch(sub: Subscription, timeout: float) -> list[RunEvent]:
     """Wait for one event (up to `timeout`), then take whatever else is already queued."""
     try:
-        first = await asyncio.wait_for(sub.queue.get(), timeout)
+        async with asyncio.timeout(timeout):  # never asyncio.wait_for: it can swallow a cancel (gh-86296)
+            first = await sub.queue.get()
     except TimeoutError:
         return []
     return [first, *_drain(sub)]

@@ -83,7 +83,8 @@ class EngineClient:
         except asyncio.CancelledError:
             stop.set()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, ENGINE_STOP_S)
+                async with asyncio.timeout(ENGINE_STOP_S):  # never asyncio.wait_for: gh-86296, see pacing.py
+                    await task
             raise
 
     async def close(self) -> None:

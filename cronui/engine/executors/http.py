@@ -17,6 +17,7 @@ import httpx
 
 from cronui.engine.executors import redirects
 from cronui.engine.executors.base import Outcome, RunContext, milestone_request, permanent_failure
+from cronui.engine.executors.pacing import DeadlinePassed, Pacer
 from cronui.model import RunStatus
 from cronui.secrets import MASK, MissingSecret
 from cronui.secrets import references as secret_refs
@@ -119,6 +120,7 @@ async def run(ctx: RunContext) -> Outcome:
     if client is None:
         client = redirects.client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True)
     timeout = httpx.Timeout(ctx.job.timeout_s, connect=min(10.0, ctx.job.timeout_s))
+    pacer = Pacer(deadline=time.monotonic() + ctx.job.timeout_s + 1.0)  # a second after the dispatcher's
     try:
         t0 = time.monotonic()
         sent = {"headers": request_record["headers"], "body": request_record["body"]}
@@ -131,9 +133,13 @@ async def run(ctx: RunContext) -> Outcome:
                 if len(body) < ctx.output_cap:
                     body += chunk
                 ctx.output("stdout", chunk)
+                await pacer.tick()  # a fast endless body never starves the loop, nor outlives the timeout
             elapsed_ms = int((time.monotonic() - t0) * 1000)
     except redirects.RedirectRefused as e:
         return permanent_failure(ctx.mask(str(e)), fields={"request": request_record})
+    except DeadlinePassed:
+        error = f"timed out after {ctx.job.timeout_s:g}s"
+        return Outcome(RunStatus.TIMED_OUT, error=error, fields={"request": request_record})
     except httpx.HTTPError as e:
         return Outcome(RunStatus.FAILED, error=ctx.mask(transport_error(e)), fields={"request": request_record})
     finally:
