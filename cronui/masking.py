@@ -66,6 +66,8 @@ def high_entropy(value: str) -> bool:
     opposed to a word, a slug, a path, a version or a host name."""
     if not _OPAQUE.fullmatch(value) or value.startswith("/"):
         return False
+    if max(len(part) for part in re.split(r"[-_/]", value)) < 16:
+        return False  # words joined: a model name (Llama-3.1-8B-Instruct-Q4_K_M), a slug
     if _HEX.fullmatch(value):
         return _bits(value) >= HEX_ENTROPY_BITS
     mixed = any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)

@@ -28,6 +28,7 @@ from cronui.store.base import RunCap
 
 PREFIX = "/api/v1"
 EVENT_POLL_S = 0.2  # how often an event stream reads the log when it had nothing new
+EVENT_SEND_TIMEOUT_S = 30.0  # one send of an event stream may wait this long for a client that does not read
 HOOK_MAX_BYTES = 64 * 1024  # a hook request's body: larger ones are refused (413)
 HOOK_RATE = RunCap(10, 60_000)  # hook runs per job: at most 10 in any 60 seconds, cluster-wide (429 beyond)
 MAX_ID = 2**62  # the largest run or event id a request may name
@@ -46,6 +47,7 @@ class ApiState:
     hook_max_bytes: int = HOOK_MAX_BYTES
     hook_limit: RunCap = HOOK_RATE
     event_poll_s: float = EVENT_POLL_S
+    event_send_timeout_s: float = EVENT_SEND_TIMEOUT_S
     # the names a request's Host may give besides the listen address's own (`[api] allowed_hosts`, --allow-host)
     allowed_hosts: list[str] = field(default_factory=list)
     listen: tuple[str, int] | None = None  # the address served on (None: known from each request's socket)

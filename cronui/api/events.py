@@ -1,6 +1,6 @@
 """The API's live event stream (Server-Sent Events): the objects `runs tail --json` prints, resumable with
 Last-Event-ID. How many streams may be open at once is the guard's (cronui.api.guard); a client that stops
-reading is dropped once a send has waited SEND_TIMEOUT_S, rather than buffered for."""
+reading is dropped once a send has waited `event_send_timeout_s` (30 s), rather than buffered for."""
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 
@@ -18,7 +18,6 @@ from cronui.present import event_json
 from cronui.store.events import EventCursor
 
 SSE_PING_S = 15  # an idle event stream sends a comment this often (proxies keep it open; a gone client shows)
-SEND_TIMEOUT_S = 30.0  # one send (an event batch or a ping) may wait this long for a client that does not read
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:
@@ -68,6 +67,6 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
                 if not batch:
                     await asyncio.sleep(state.event_poll_s)
 
-        return EventSourceResponse(stream(), ping=SSE_PING_S, send_timeout=SEND_TIMEOUT_S)
+        return EventSourceResponse(stream(), ping=SSE_PING_S, send_timeout=state.event_send_timeout_s)
 
     return r

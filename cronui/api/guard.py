@@ -15,17 +15,21 @@ waited for):
 4. The body: a Content-Length over the cap is 413 at once; a body without one (chunked) is counted as it
    arrives and cut at the cap (413). The API's cap is `[api] max_body`; hooks keep their own.
    A body that stops arriving for BODY_IDLE_S is 408.
-5. The live event stream: at most `[api] max_streams` open at once; past that 503 with Retry-After.
+5. The live event stream: at most `[api] max_streams` open at once; past that 503 with Retry-After. A
+   client that stops reading is dropped by the stream (cronui.api.events), which frees its place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import logging
 import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from sse_starlette.sse import SendTimeoutError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,9 +37,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cronui.api.access import is_loopback, same_token
 from cronui.api.common import CHALLENGE, PREFIX, error
 
+log = logging.getLogger("cronui")
+
 EVENTS_PATH = f"{PREFIX}/events"
 HOOKS_PREFIX = "/hooks/"
 BODY_IDLE_S = 30.0  # a request body that sends nothing for this long is given up on (408)
+DRAIN_S = 30.0  # how long an answered request's unread body may keep its connection (see _drain)
 STREAMS_RETRY_S = 5  # Retry-After of a refused event stream
 _WILDCARDS = {"", "0.0.0.0", "::"}
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
@@ -113,42 +120,59 @@ class Guard:
         self.hook_max_body = hook_max_body
         self.max_streams = max_streams
         self.streams = 0  # event streams open now
+        self.draining: set[asyncio.Task[None]] = set()  # see _drain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        refusal = self._refusal(scope, headers)
-        if refusal is not None:
-            status, message, extra = refusal
-            await error(status, message, headers={**extra, "Connection": "close"})(scope, receive, send)
-            return
-        path: str = scope["path"]
-        cap = self.hook_max_body if path.startswith(HOOKS_PREFIX) else self.max_body
-        is_stream = path == EVENTS_PATH and scope["method"] == "GET"
-        if is_stream:
-            if self.streams >= self.max_streams:
-                message = f"{self.max_streams} event streams are open, as many as this server allows; try again later"
-                extra = {"Retry-After": str(STREAMS_RETRY_S), "Connection": "close"}
-                await error(503, message, headers=extra)(scope, receive, send)
-                return
-            self.streams += 1
+        body = Body(receive, headers)
         started = False
 
         async def sent(message: Message) -> None:
             nonlocal started
             started = started or message["type"] == "http.response.start"
+            if message["type"] == "http.response.body" and not message.get("more_body") and not body.complete:
+                self._drain(receive)  # the answer is complete, the body is not: see _drain
             await send(message)
 
+        refusal = self._refusal(scope, headers)
+        if refusal is not None:
+            status, message, extra = refusal
+            await error(status, message, headers={**extra, "Connection": "close"})(scope, receive, sent)
+            return
+        path: str = scope["path"]
+        body.cap = self.hook_max_body if path.startswith(HOOKS_PREFIX) else self.max_body
+        is_stream = path == EVENTS_PATH and scope["method"] == "GET"
+        if is_stream:
+            if self.streams >= self.max_streams:
+                message = f"{self.max_streams} event streams are open, as many as this server allows; try again later"
+                extra = {"Retry-After": str(STREAMS_RETRY_S), "Connection": "close"}
+                await error(503, message, headers=extra)(scope, receive, sent)
+                return
+            self.streams += 1
         try:
-            await self.app(scope, _capped(receive, cap, headers), sent)
+            await self.app(scope, body.capped, sent)
         except (BodyTooLarge, BodyStalled) as e:  # raised where no handler answered it
             if not started:
-                await error(e.status_code, e.detail, headers={"Connection": "close"})(scope, receive, send)
+                await error(e.status_code, e.detail, headers={"Connection": "close"})(scope, receive, sent)
+        except SendTimeoutError:  # the connection closes: the client's events are not kept for it
+            log.info("an event stream's client stopped reading: its stream was dropped")
         finally:
             if is_stream:
                 self.streams -= 1
+
+    def _drain(self, receive: Receive) -> None:
+        """Hypercorn hands a body to the application through a bounded queue, and once the answer is sent
+        it puts the client's disconnect on that same queue: with the body left unread the queue is full, the
+        answer's last send never returns and the connection is never closed. So, from the answer's last
+        send on, what is queued is read and dropped (a chunk at a time: memory stays flat) until the
+        disconnect has come and the server has stopped reading (the connection closes under a client still
+        sending), DRAIN_S at most."""
+        task = asyncio.create_task(_drain(receive))
+        self.draining.add(task)
+        task.add_done_callback(self.draining.discard)
 
     def _refusal(self, scope: Scope, headers: Headers) -> tuple[int, str, dict[str, str]] | None:
         host = _split(headers.get("host", ""))
@@ -183,25 +207,38 @@ def _same_origin(origin: str, host: tuple[str, int | None]) -> bool:
     return _name(parts.hostname) == host[0] and (port or default) == (host[1] or default)
 
 
-def _capped(receive: Receive, cap: int, headers: Headers) -> Receive:
-    """`receive`, counting the body's bytes: past `cap`, BodyTooLarge; a body that stalls, BodyStalled."""
-    seen = 0
-    more = "content-length" in headers or "transfer-encoding" in headers  # a body is on its way
+class Body:
+    """A request's body as the application receives it: counted against `cap` (past it, BodyTooLarge), given
+    up on when it stalls (BodyStalled), and known to be `complete` or not once the request is answered."""
 
-    async def capped() -> Message:
-        nonlocal seen, more
-        if more:
-            try:
-                message = await asyncio.wait_for(receive(), BODY_IDLE_S)
-            except TimeoutError:
-                raise BodyStalled() from None
-        else:
-            message = await receive()  # past the body: only the client's disconnect comes
+    def __init__(self, receive: Receive, headers: Headers) -> None:
+        self.receive = receive
+        self.cap = 0
+        self.seen = 0
+        declared = headers.get("content-length", "")
+        self.complete = declared in ("", "0") and "transfer-encoding" not in headers
+
+    async def capped(self) -> Message:
+        if self.complete:
+            return await self.receive()  # past the body: only the client's disconnect comes
+        try:
+            message = await asyncio.wait_for(self.receive(), BODY_IDLE_S)
+        except TimeoutError:
+            raise BodyStalled() from None
         if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            more = bool(message.get("more_body", False))
-            if seen > cap:
-                raise BodyTooLarge(cap)
+            self.seen += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+            if self.seen > self.cap:
+                raise BodyTooLarge(self.cap)
+        elif message["type"] == "http.disconnect":
+            self.complete = True
         return message
 
-    return capped
+
+async def _drain(receive: Receive) -> None:
+    disconnected = False
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(DRAIN_S):
+            while True:  # after the disconnect, until nothing more comes for a second
+                message = await (asyncio.wait_for(receive(), 1.0) if disconnected else receive())
+                disconnected = disconnected or message["type"] == "http.disconnect"
