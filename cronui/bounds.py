@@ -177,3 +177,5 @@ LEASE_RENEW = Number(0.1, DAY_S)  # seconds; also shorter than the ttl
 PRICE = Number(0.0, 1_000_000.0)  # USD per million tokens
 MAX_COST = Number(0.0, 1_000_000.0, above=True)  # USD one agent run may cost (--max-cost)
 DAILY_BUDGET = Number(0.0, 1_000_000.0, above=True)  # USD agent runs may cost per UTC day (--daily-budget)
+API_BODY = Whole(1024, 1 << 30)  # bytes of one HTTP API request's body (`[api] max_body`)
+EVENT_STREAMS = Whole(1, 10_000)  # live event streams one `cronui serve` keeps open at once

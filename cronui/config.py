@@ -7,6 +7,7 @@ the reason, so the CLI can print one line and exit 2.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,20 @@ def _labels(v: Any) -> list[str]:
     return check_labels(items)
 
 
+_HOST_NAME = re.compile(r"\*|[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?|\[?[0-9A-Fa-f:.]+\]?")
+
+
+def host_names(v: Any) -> list[str]:
+    """Host names (or IP addresses, or "*"), as a TOML list or as comma-separated text (an environment variable)."""
+    items = [part.strip() for part in v.split(",") if part.strip()] if isinstance(v, str) else v
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ValueError(f'expected a list of host names like ["cron.example.com"], got {show(v)}')
+    for item in items:
+        if not _HOST_NAME.fullmatch(item):
+            raise ValueError(f"expected a host name (e.g. cron.example.com: no scheme, port or path), got {show(item)}")
+    return [i.strip("[]").rstrip(".").lower() for i in items]
+
+
 def _zone(v: Any) -> str:
     name = _text(v)
     try:
@@ -98,9 +113,17 @@ class Budget:
     daily_usd: float | None = None  # what all agent runs together may cost per UTC day (None: no limit)
 
 
+API_MAX_BODY = 1 << 20  # bytes of one API request's body (hooks keep their own, smaller cap)
+API_MAX_STREAMS = 32  # live event streams open at once
+
+
 @dataclass
 class Api:
     token: str | None = None  # `cronui serve`'s bearer token (CRONUI_API_TOKEN); may be a ${env:NAME} reference
+    # names a request's Host may give besides the listen address (a reverse proxy's public name); "*": any
+    allowed_hosts: list[str] = field(default_factory=list)
+    max_body: int = API_MAX_BODY
+    max_streams: int = API_MAX_STREAMS
 
 
 @dataclass
@@ -175,7 +198,12 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "lease": {"ttl": _number(bounds.LEASE_TTL), "renew": _number(bounds.LEASE_RENEW)},
     "cluster": {"max_running": _whole(bounds.POOL_SIZE)},
     "budget": {"daily_usd": _number(bounds.DAILY_BUDGET)},
-    "api": {"token": _text},
+    "api": {
+        "token": _text,
+        "allowed_hosts": host_names,
+        "max_body": _whole(bounds.API_BODY),
+        "max_streams": _whole(bounds.EVENT_STREAMS),
+    },
     "node": {"labels": _labels},
 }
 

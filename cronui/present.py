@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from cronui.controls import neutralise
+from cronui.masking import mask_text, masked_delivery, masked_target
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus
 from cronui.store.base import JobHead
 from cronui.targets import to_dict
@@ -77,11 +78,13 @@ def run_line(run: Run) -> str:
 
 
 def job_target_text(job: Job) -> str:
-    return job.target.summary()
+    """What a job runs, in a line, with literal credentials masked (a URL's password, a token)."""
+    return mask_text(job.target.summary())
 
 
 def job_json(job: Job | JobHead, *, full: bool = False) -> dict[str, Any]:
-    """A job as `jobs list --json` shows it (a JobHead holds all that takes), or `full` as `jobs show --json`."""
+    """A job as `jobs list --json` shows it (a JobHead holds all that takes), or `full` as `jobs show --json`:
+    every face shows a job so, with its literal credentials masked (cronui.masking)."""
     out: dict[str, Any] = {
         "id": job.id,
         "name": job.name,
@@ -97,7 +100,7 @@ def job_json(job: Job | JobHead, *, full: bool = False) -> dict[str, Any]:
         out.update(
             description=job.description,
             auto_disabled=job.auto_disabled,
-            target=to_dict(job.target, keep_none=True),
+            target=masked_target(to_dict(job.target, keep_none=True)),
             overlap=str(job.overlap),
             queue_limit=job.queue_limit,
             misfire=str(job.misfire),
@@ -109,7 +112,7 @@ def job_json(job: Job | JobHead, *, full: bool = False) -> dict[str, Any]:
             timeout_s=job.timeout_s,
             on_success=job.on_success,
             on_failure=job.on_failure,
-            delivery=to_dict(job.delivery),
+            delivery=masked_delivery(to_dict(job.delivery)),
             chain_options=job.chain_options_dict(),  # per edge: {"on_success": {"JOB": {"when": "contains:X"}}}
             tags=job.tags,
             source=job.source,

@@ -10,7 +10,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 import hypercorn.asyncio
@@ -54,22 +54,33 @@ async def serve(
     out: TextIO = sys.stdout,
     configure: Callable[[ApiState], None] | None = None,
     stop: asyncio.Event | None = None,
+    allowed_hosts: Sequence[str] = (),
 ) -> int:
-    """Serve the API on `sock` and schedule until a signal (or `stop` is set); the exit code."""
+    """Serve the API on `sock` and schedule until a signal (or `stop` is set); the exit code. `allowed_hosts`:
+    names a request's Host may give besides the listen address's own and `[api] allowed_hosts`."""
     store = make_store(settings.db)
     await store.open()
     engine = Engine(store, settings)
     await engine.open()
+    host, port = sock.getsockname()[:2]
     state = ApiState(settings, store, engine.control, token, clock=engine.clock)
+    state.listen, state.allowed_hosts = (host, port), list(allowed_hosts)
     if configure is not None:
         configure(state)
     config = Config()
-    host, port = sock.getsockname()[:2]
     config.bind = [f"fd://{sock.detach()}"]  # the server closes it
     config.accesslog = "-"  # the request line, status and size: headers (tokens) are never logged
     config.errorlog = "-"
     config.graceful_timeout = SHUTDOWN_S
     config.include_server_header = False
+    # what one connection may hold, whatever it sends: Hypercorn's limits, said here so they are a choice.
+    # A request's head: 16 KiB; a connection idle (or whose head does not arrive) is closed after 5 s; at
+    # most 10 body chunks wait for the application (the socket is not read past them); each body is capped
+    # by the guard (cronui.api.guard). No read timeout: an event stream's client sends nothing for hours.
+    config.h11_max_incomplete_size = 16 * 1024
+    config.keep_alive_timeout = 5
+    config.max_app_queue_size = 10
+    config.h2_max_concurrent_streams = 32
     shutdown = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = threading.current_thread() is threading.main_thread()  # signals reach the main thread only

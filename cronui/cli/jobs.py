@@ -27,6 +27,7 @@ from cronui.cli.job_options import add_job_options, apply_job_options
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
+from cronui.masking import masked_target
 from cronui.model import Job, Run, RunStatus, TargetKind
 from cronui.placement import unplaced_warnings
 from cronui.present import JOB_LINE_HEADER, job_json, job_line, job_state, run_json, run_line
@@ -195,7 +196,7 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         say(f"{job.name}  ({job_state(job, await control.paused())})")
         say(f"  schedule   {job.schedule}  — {describe(job.schedule)} ({job.timezone})")
         say(f"  next run   {iso_utc(job.next_run_at) or '—'}")
-        say(f"  {job.kind!s:<10} {json.dumps(to_dict(job.target), ensure_ascii=False)}")
+        say(f"  {job.kind!s:<10} {json.dumps(masked_target(to_dict(job.target)), ensure_ascii=False)}")
         say(
             f"  policies   overlap {job.overlap} (queue {job.queue_limit}) · misfire {job.misfire} "
             f"(grace {human_span(job.misfire_grace_s * 1000)}) · retries {job.max_retries} "

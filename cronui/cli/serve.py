@@ -7,6 +7,7 @@ import argparse
 import asyncio
 
 from cronui.cli.common import Commands, UsageError, command, settings_from
+from cronui.config import host_names
 from cronui.jobs import parse_duration
 
 EPILOG = """\
@@ -14,6 +15,10 @@ auth: every /api/v1 request needs `Authorization: Bearer TOKEN`, the token from 
 `[api] token` in the config (a ${env:NAME} reference is resolved); with no token set, only a loopback
 address may be listened on, and requests need none. `POST /hooks/NAME` takes the job's own trigger
 token instead (`cronui jobs token NAME`).
+
+hosts: a request's Host must name the listen address (127.0.0.1, localhost, ::1; on 0.0.0.0 any IP
+address and this machine's name) or a name given with --allow-host or `[api] allowed_hosts` (behind a
+reverse proxy: its public name); a browser's request from another origin is refused (403).
 
 examples:
   cronui serve                                  http://127.0.0.1:8377/api/v1
@@ -36,6 +41,13 @@ def add_parsers(sub: Commands) -> None:
     )
     p.add_argument("--listen", metavar="HOST:PORT", default=DEFAULT_LISTEN, help=f"default {DEFAULT_LISTEN}")
     p.add_argument("--grace", metavar="S", help="on SIGTERM, let runs finish this long (default 30s)")
+    p.add_argument(
+        "--allow-host",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="a name requests may give as Host besides the listen address (repeatable; adds to [api] allowed_hosts)",
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -49,6 +61,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ListenError as e:
         raise UsageError(f"cronui serve: {e}") from None
     grace = parse_duration(args.grace or "30", "--grace")
+    try:
+        hosts = host_names(args.allow_host)
+    except ValueError as e:
+        raise UsageError(f"cronui serve: --allow-host: {e}") from None
     token = api_token(settings)
     if token is None and not is_loopback(host):
         raise UsageError(
@@ -59,4 +75,4 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sock = listen_socket(host, port)
     except ListenFailed as e:
         raise UsageError(f"cronui serve: {e}") from None
-    return asyncio.run(serve(settings, sock, token, grace_s=grace))
+    return asyncio.run(serve(settings, sock, token, grace_s=grace, allowed_hosts=hosts))

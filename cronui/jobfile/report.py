@@ -9,11 +9,12 @@ from typing import Any
 from cronui.jobfile.plan import Plan
 from cronui.jobfile.schema import SOURCE_PREFIX
 from cronui.jobfile.view import json_value, show_value
+from cronui.masking import mask_text
 from cronui.model import Job
 
 
 def _summary(job: Job) -> str:
-    what = job.target.summary().replace("\n", "\\n")
+    what = mask_text(job.target.summary()).replace("\n", "\\n")
     if len(what) > 60:
         what = what[:57] + "..."
     return f"{job.kind} {json.dumps(job.schedule)} ({job.timezone}): {what}"

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from cronui.jobfile.schema import AGENT_KEYS, DELIVERY_KEYS, DURATION_KEYS, HTTP_KEYS, SHELL_KEYS
+from cronui.masking import mask_entry, mask_text, mask_webhook
 from cronui.model import Job
 from cronui.secrets import MASK, REF
 from cronui.targets import AgentTarget, Delivery, HttpTarget, ShellTarget, to_dict
 from cronui.timefmt import duration_spec
 
-_SENSITIVE_NAME = re.compile(r"auth|token|key|secret|cookie|passw|credential", re.IGNORECASE)
-_URL_PATH = re.compile(r"^([a-z][a-z0-9+.-]*://[^/?#]+)(.*)$", re.IGNORECASE)
+_CHOICES = {"method", "overlap", "misfire", "deliver", "delivery.format", "conversation", "schedule", "timezone"}
 
 
 def _norm_table(
@@ -114,9 +113,10 @@ def view(job: Job) -> dict[str, Any]:
 
 def show_value(key: str, value: Any) -> str:
     """A value in file notation for the diff: strings quoted (newlines escaped, so one change is one
-    line), durations as 10m. Literal credentials are masked, since diffs end up in CI logs: header and
-    env values with secret-looking names, and the path of webhook URLs (a Slack or Discord webhook URL
-    is itself the secret). `${env:NAME}` references are shown: they hold no secret."""
+    line), durations as 10m. Literal credentials are masked as every face masks them (cronui.masking), since
+    diffs end up in CI logs: header and env values that are credentials by name or by shape, the secret
+    parts of other texts (a URL's password, a token), and the path of webhook URLs (a Slack or Discord
+    webhook URL is itself the secret). `${env:NAME}` references are shown: they hold no secret."""
     if value is None:
         return "(unset)"
     if key in DURATION_KEYS and isinstance(value, int | float) and not isinstance(value, bool):
@@ -124,13 +124,14 @@ def show_value(key: str, value: Any) -> str:
         return shown if isinstance(shown, str) else f"{shown}s"
     if isinstance(value, str) and not REF.fullmatch(value.strip()):
         parts = key.split(".")
-        secret_name = (len(parts) == 3 and parts[1] == "headers") or (len(parts) == 2 and parts[0] == "env")
-        if secret_name and _SENSITIVE_NAME.search(parts[-1]):
+        if (len(parts) == 3 and parts[1] == "headers") or (len(parts) == 2 and parts[0] == "env"):
+            value = mask_entry(parts[-1], value)
+        elif key in ("deliver_to", "alert_to"):
+            value = mask_webhook(value)
+        elif key not in _CHOICES:
+            value = mask_text(value)
+        if value == MASK:
             return MASK
-        if key in ("deliver_to", "alert_to"):
-            m = _URL_PATH.match(value)
-            if m and m.group(2).strip("/"):
-                return json.dumps(f"{m.group(1)}/{MASK}", ensure_ascii=False)
     return json.dumps(value, ensure_ascii=False)
 
 

@@ -58,7 +58,7 @@ class Api:
 async def assert_documented(api: Api, method: str, path: str, response: httpx.Response) -> None:
     """The response is one the OpenAPI document describes for `method path` (the path as the document
     names it, e.g. /api/v1/runs/{run_id}), field by field."""
-    doc = (await api.anon.get("/api/v1/openapi.json")).json()
+    doc = (await api.client.get("/api/v1/openapi.json")).json()
     described = doc["paths"][path][method.lower()]["responses"][str(response.status_code)]
     validator = jsonschema_rs.Draft202012Validator(described["content"]["application/json"]["schema"])
     validator.validate(response.json())

@@ -1,0 +1,72 @@
+"""The API's live event stream (Server-Sent Events): the objects `runs tail --json` prints, resumable with
+Last-Event-ID. How many streams may be open at once is the guard's (cronui.api.guard); a client that stops
+reading is dropped once a send has waited `event_send_timeout_s` (30 s), rather than buffered for."""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from cronui.api.common import MAX_ID, PREFIX, ApiState, Checks, whole
+from cronui.api.docs import refused
+from cronui.cli.common import json_text, parse_int
+from cronui.present import event_json
+from cronui.store.events import EventCursor
+
+SSE_PING_S = 15  # an idle event stream sends a comment this often (proxies keep it open; a gone client shows)
+
+
+def router(state: ApiState, checks: Checks) -> APIRouter:
+    r = APIRouter()
+    api = checks.api
+    store, control = state.store, state.control
+
+    async def stream_start(
+        job: str | None = None,
+        last_event_id: Annotated[
+            str | None, Header(description="resume after this event", json_schema_extra=whole(0, MAX_ID))
+        ] = None,
+    ) -> tuple[int | None, int | None]:
+        """Checked before the stream opens, so a bad request gets its status: (job id, event id to resume after)."""
+        job_id = None if job is None else (await control.job(job)).id
+        after = None if last_event_id is None else parse_int(last_event_id, "Last-Event-ID", 0, MAX_ID)
+        return job_id, after
+
+    @r.get(
+        f"{PREFIX}/events",
+        dependencies=api,
+        responses={
+            **refused(400, 404, 422, 503),
+            200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}, "description": "the stream"},
+        },
+        response_class=EventSourceResponse,
+        summary="Server-Sent Events: the live event stream (`runs tail --json`), resumable with Last-Event-ID",
+    )
+    async def events(start: Annotated[tuple[int | None, int | None], Depends(stream_start)]) -> EventSourceResponse:
+        job_id, after = start
+        cursor = EventCursor(store, after or 0)
+        if after is None:
+            await cursor.prime()
+
+        async def stream() -> AsyncIterator[bytes]:
+            while True:
+                batch = await cursor.read()
+                # a batch's events go out as one write: the same bytes as one write each, without the
+                # server's per-send work (most of a busy stream's time) for every event
+                chunk = b"".join(
+                    ServerSentEvent(json_text(event_json(ev), indent=None), id=str(ev.id)).encode()
+                    for ev in batch
+                    if job_id is None or ev.job_id == job_id
+                )
+                if chunk:
+                    yield chunk
+                if not batch:
+                    await asyncio.sleep(state.event_poll_s)
+
+        return EventSourceResponse(stream(), ping=SSE_PING_S, send_timeout=state.event_send_timeout_s)
+
+    return r

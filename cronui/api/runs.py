@@ -1,0 +1,148 @@
+"""The API's runs: list, show, cancel, approve, reject and their output so far, as the CLI shows them."""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+
+from cronui.api.common import (
+    AS_DURATION,
+    AS_STATUSES,
+    MAX_ID,
+    PREFIX,
+    ApiError,
+    ApiState,
+    Checks,
+    RunId,
+    find_run,
+    parse_run_id,
+    start_of,
+    whole,
+)
+from cronui.api.docs import LOGS_SCHEMA, RUN_SCHEMA, answers, refused
+from cronui.cli.common import UsageError, parse_int
+from cronui.model import EventKind, RunStatus
+from cronui.present import run_json
+from cronui.store.base import RunFilter
+
+MAX_LIMIT = 100_000  # how many runs one request may ask for
+
+
+def router(state: ApiState, checks: Checks) -> APIRouter:
+    r = APIRouter()
+    api = checks.api
+    store, control = state.store, state.control
+
+    @r.get(
+        f"{PREFIX}/runs",
+        dependencies=api,
+        responses={**refused(400, 404, 422), **answers(200, {"type": "array", "items": RUN_SCHEMA})},
+        summary="runs, newest first (`runs list --json`)",
+    )
+    async def list_runs(
+        job: str | None = None,
+        status: Annotated[list[str] | None, Query(description="repeatable", json_schema_extra=AS_STATUSES)] = None,
+        since: Annotated[
+            str | None, Query(description="queued within this long, e.g. 24h", json_schema_extra=AS_DURATION)
+        ] = None,
+        limit: Annotated[
+            str | None, Query(description="at most this many (default 50)", json_schema_extra=whole(1, MAX_LIMIT))
+        ] = None,
+        before: Annotated[
+            str | None, Query(description="only runs with a smaller id (paging)", json_schema_extra=whole(1, MAX_ID))
+        ] = None,
+    ) -> list[dict[str, Any]]:
+        flt = RunFilter(limit=50 if limit is None else parse_int(limit, "limit", 1, MAX_LIMIT))
+        if status:
+            try:
+                flt.statuses = [RunStatus(s) for s in status]
+            except ValueError:
+                known = " ".join(str(s) for s in RunStatus)
+                raise UsageError(f"status: expected one of {known}, got {status}") from None
+        if since is not None:
+            flt.since = start_of(since, state)
+        if before is not None:
+            flt.before_id = parse_run_id(before, "before")
+        if job is not None:
+            flt.job_id = (await control.job(job)).id
+        return [run_json(r) for r in await store.list_runs(flt)]
+
+    @r.get(
+        f"{PREFIX}/runs/{{run_id}}",
+        dependencies=api,
+        responses={**refused(400, 404), **answers(200, RUN_SCHEMA)},
+        summary="one run (`runs show --json`)",
+    )
+    async def get_run(run_id: RunId) -> dict[str, Any]:
+        return run_json(await find_run(store, run_id))
+
+    @r.post(
+        f"{PREFIX}/runs/{{run_id}}/cancel",
+        dependencies=api,
+        responses={**refused(400, 404, 409), **answers(200, RUN_SCHEMA)},
+        summary="cancel a pending or running run",
+    )
+    async def cancel_run(run_id: RunId) -> dict[str, Any]:
+        found = await find_run(store, run_id)
+        assert found.id is not None
+        if found.status.is_final:
+            raise ApiError(409, f"run #{found.id} already ended: {found.status}")
+        return run_json(await control.cancel(found.id))
+
+    @r.post(
+        f"{PREFIX}/runs/{{run_id}}/approve",
+        dependencies=api,
+        responses={**refused(400, 404, 409), **answers(200, RUN_SCHEMA)},
+        summary="approve a run waiting for approval: it runs (409 when it is not waiting)",
+    )
+    async def approve_run(request: Request, run_id: RunId) -> dict[str, Any]:
+        found = await find_run(store, run_id)
+        assert found.id is not None
+        return run_json(await control.approve(found.id, decider(request)))
+
+    @r.post(
+        f"{PREFIX}/runs/{{run_id}}/reject",
+        dependencies=api,
+        responses={**refused(400, 404, 409), **answers(200, RUN_SCHEMA)},
+        summary="reject a run waiting for approval: it is skipped (409 when it is not waiting)",
+    )
+    async def reject_run(
+        request: Request,
+        run_id: RunId,
+        body: Annotated[dict[str, Any] | None, Body(description='{"reason": "why"} (optional)')] = None,
+    ) -> dict[str, Any]:
+        reason = (body or {}).get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise ApiError(400, "reason: expected a string", [{"field": "reason", "problem": "expected a string"}])
+        found = await find_run(store, run_id)
+        assert found.id is not None
+        return run_json(await control.reject(found.id, decider(request), reason))
+
+    @r.get(
+        f"{PREFIX}/runs/{{run_id}}/logs",
+        dependencies=api,
+        responses={**refused(400, 404), **answers(200, LOGS_SCHEMA)},
+        summary="a run's output so far",
+    )
+    async def run_logs(run_id: RunId) -> dict[str, Any]:
+        run = await find_run(store, run_id)
+        assert run.id is not None
+        stdout, stderr = run.output, run.stderr
+        if not run.status.is_final:  # while it runs, its output lives in the event log
+            stdout = stderr = ""
+            for ev in await store.run_events(run.id):
+                if ev.kind is EventKind.OUTPUT:
+                    text = str(ev.data.get("text", ""))
+                    if ev.name == "stderr":
+                        stderr += text
+                    else:
+                        stdout += text
+        return {"id": run.id, "job": run.job_name, "status": str(run.status), "stdout": stdout, "stderr": stderr}
+
+    return r
+
+
+def decider(request: Request) -> str:
+    """Who approved or rejected through the API, as recorded with the decision: the caller's address."""
+    return f"api@{request.client.host}" if request.client else "api"
