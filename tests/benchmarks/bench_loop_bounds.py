@@ -38,6 +38,7 @@ class Env:
         self.python = python
         self.folder = folder
         self.db = str(folder / "bench.db")
+        self.started: list[subprocess.Popen[bytes]] = []
         (folder / "none.toml").write_text("")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CRONUI_")}
         self.env.update(
@@ -49,8 +50,15 @@ class Env:
             PYTHONUNBUFFERED="1",
         )
 
-    def cli(self, *argv: str) -> None:
-        subprocess.run([self.python, "-m", "cronui", *argv], env=self.env, check=True, capture_output=True, timeout=60)
+    def cli(self, *argv: str, timeout: float = 60) -> None:
+        subprocess.run(
+            [self.python, "-m", "cronui", *argv],
+            env=self.env,
+            cwd=self.folder,
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         for _ in range(100):
@@ -64,8 +72,13 @@ class Env:
     def daemon(self) -> subprocess.Popen[bytes]:
         log = open(self.folder / "daemon.log", "ab")
         p = subprocess.Popen(
-            [self.python, "-m", "cronui", "--no-ui", "--grace", "1"], env=self.env, stdout=log, stderr=log
+            [self.python, "-m", "cronui", "--no-ui", "--grace", "1"],
+            env=self.env,
+            cwd=self.folder,  # not the checkout this script is in: -m imports from the working folder first
+            stdout=log,
+            stderr=log,
         )
+        self.started.append(p)
         deadline = time.monotonic() + 60
         while self.query("SELECT pid FROM scheduler_lease") != [(p.pid,)]:
             if time.monotonic() > deadline:
@@ -116,9 +129,14 @@ def regex(e: Env, window_s: float) -> dict[str, Any]:
     d = e.daemon()
     time.sleep(2)
     t0 = int(time.time() * 1000)
-    for _ in range(3):
-        e.cli("jobs", "run", "check")
-        time.sleep(window_s / 3)
+    try:
+        for _ in range(3):  # a CLI call meeting a frozen daemon may wait: the window goes on regardless
+            if time.time() - t0 / 1000 < window_s:
+                e.cli("jobs", "run", "check", timeout=window_s)
+                time.sleep(window_s / 3)
+    except subprocess.TimeoutExpired:
+        pass
+    time.sleep(max(0.0, window_s - (time.time() - t0 / 1000)))
     window = (t0, int(time.time() * 1000) - 1000)
     out = figures(e, window)
     out["SIGTERM to exit s"] = stop(d)
@@ -174,7 +192,13 @@ def main() -> None:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             e = Env(a.python, Path(tmp))
-            results[name] = regex(e, a.window) if name == "regex" else outage(e, a.days, a.window)
+            try:
+                results[name] = regex(e, a.window) if name == "regex" else outage(e, a.days, a.window)
+            finally:
+                for p in e.started:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
             results[name + " (days)" if name == "outage" else name + " (pattern)"] = (
                 a.days if name == "outage" else "(a+)+$ on 40 a and a b"
             )
