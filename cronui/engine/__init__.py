@@ -2,6 +2,7 @@
 
 - `engine.py`      the loop, the scheduler lease (or, in cluster mode, the node's heartbeat), orphaned runs
 - `scheduler.py`   pure functions: which of a job's slots are due, on time, caught up or missed
+- `planning.py`    due jobs' plans stored and announced, on-time jobs first, a long catch-up in turns
 - `dispatcher.py`  asks the store which runs may start now (Store.claim) and runs each in its own task
 - `finishing.py`   what a run's end leads to: retry, chains, delivery; the job's counters are the store's
 - `writes.py`      the batched write path (group commit of run ends) and the durability rule

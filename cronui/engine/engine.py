@@ -19,7 +19,6 @@ from collections.abc import Mapping
 
 from cronui.config import Settings
 from cronui.engine.approval_notices import Approvals
-from cronui.engine.approvals import waiting_event
 from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import PAUSED_KEY, Control
 from cronui.engine.dispatcher import Dispatcher, Executor
@@ -29,10 +28,9 @@ from cronui.engine.executors.containment import mark, node_host, pid_alive
 from cronui.engine.executors.shell import LEADERS
 from cronui.engine.faults import LAST_FAULT_KEY, Backoff, FaultPersisted, FaultState
 from cronui.engine.frozen import end_stopped_writer
-from cronui.engine.scheduler import plan_slots
-from cronui.model import EventKind, Job, Lease, RunEvent, RunStatus, TargetKind
-from cronui.schedule import Schedule, ScheduleError, parse
-from cronui.store.base import DueJob, Node, SlotWrite, Store, StoreError
+from cronui.engine.planning import Planner, on_time_first
+from cronui.model import EventKind, Lease, RunEvent, RunStatus, TargetKind
+from cronui.store.base import Node, Store, StoreError
 from cronui.store.faults import StoreFault, StoreGone
 
 log = logging.getLogger(__name__)
@@ -63,12 +61,12 @@ class Engine:
         self.holder: Lease | None = None  # who holds the lease, as last seen
         self._wake = asyncio.Event()
         self._listening = False
-        self._schedules: dict[int, tuple[str, str, Schedule]] = {}
         self._last_prune: float | None = None
         self.wakeups = 0  # passes of the loop: an idle holder makes one per lease renewal
         self.started_at = self.clock.now_ms()
         self._beat_ok_at: int | None = None  # multi-node: the last heartbeat the database took
         self._skew_warned = False
+        self.planner = Planner(store, self.bus, self.clock)
         self.dispatcher = Dispatcher(
             store, self.bus, settings, self.clock, self.node, executors, rng, on_finished=self._wake.set
         )
@@ -269,61 +267,16 @@ class Engine:
 
     # ------------------------------------------------------------ one pass
 
-    def _schedule(self, job: Job | DueJob) -> Schedule:
-        assert job.id is not None
-        cached = self._schedules.get(job.id)
-        if cached is None or cached[0] != job.schedule or cached[1] != job.timezone:
-            cached = (job.schedule, job.timezone, parse(job.schedule, job.timezone))
-            self._schedules[job.id] = cached
-        return cached[2]
-
-    async def _materialize(self, due: list[DueJob], now: int, paused: bool) -> None:
-        """Plan every due job's slots and store them all in one transaction, each job's guarded by the
-        next fire it was planned from."""
-        writes: list[SlotWrite] = []
-        names: dict[int, str] = {}
-        for job in due:
-            assert job.id is not None
-            names[job.id] = job.name
-            try:
-                plan = plan_slots(job, self._schedule(job), now, paused=paused)
-            except ScheduleError as e:  # e.g. a zone the system no longer knows: never a crash loop
-                log.error("job %s: %s; it will not fire until edited", job.name, e)
-                writes.append(SlotWrite(job.id, job.next_run_at, [], None))
-                continue
-            except Exception as e:  # one job's bad value (an overflowing duration...) is that job's alone
-                log.error(
-                    "job %s cannot be planned (%s: %s); it will not fire until edited", job.name, type(e).__name__, e
-                )
-                writes.append(SlotWrite(job.id, job.next_run_at, [], None))
-                continue
-            writes.append(SlotWrite(job.id, job.next_run_at, plan.runs, plan.next_run_at))
-        queued_at = self.clock.now_ms()
-        for write in writes:
-            for run in write.runs:
-                run.queued_at = queued_at
-                if run.finished_at is not None:
-                    run.finished_at = queued_at
-        for run in await self.store.materialize(writes):
-            name = names[run.job_id]
-            data = {"trigger": str(run.trigger), "scheduled_for": run.scheduled_for}
-            if run.status is RunStatus.PENDING:
-                self.bus.publish(RunEvent(EventKind.QUEUED, queued_at, run.id, run.job_id, name, data=data))
-            elif run.status is RunStatus.AWAITING_APPROVAL:
-                run.job_name = name
-                self.bus.publish(waiting_event(run, queued_at))
-            else:
-                data.update(status=str(run.status), reason=run.reason, count=run.missed_count)
-                self.bus.publish(RunEvent(EventKind.FINISHED, queued_at, run.id, run.job_id, name, data=data))
-
     async def step(self) -> int | None:
         """Materialize due slots and start what may start. Returns the next moment there is work."""
         now = self.clock.now_ms()
         paused = await self.store.get_state(PAUSED_KEY) is not None
         await self.approvals.expire(now)  # before the claim: a run its timeout approved starts in this pass
-        due = await self.store.due_jobs(now)
-        if due:
-            await self._materialize(due, now, paused)
+        due = on_time_first(await self.store.due_jobs(now), now)
+        while due:
+            due = await self.planner.materialize(due, now, paused)
+            if due:  # what was planned starts now, before the rest of the catch-up is planned
+                await self.dispatcher.dispatch(paused)
         await self.approvals.send_notices()
         await self.dispatcher.dispatch(paused)
         return await self.store.next_wakeup(self.clock.now_ms())

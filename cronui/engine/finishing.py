@@ -12,6 +12,7 @@ import logging
 import os
 import random
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 BUDGET_ALERT_KEY = "budget-alert"  # job memory: the UTC day (its start, epoch ms) its budget alert was sent
 CHAIN_NOT_FIRED = "chain-not-fired"  # a run's milestone: a chain edge held back by its condition
 RETRYABLE = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
+# chain conditions are matched here, off the event loop: linear in the output, but up to seconds for a
+# large pattern on a full output (see cronui.chains); two at a time, whatever else uses threads
+CONDITIONS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cronui-conditions")
 
 
 def retry_delay_ms(job: Job, attempt: int, rng: random.Random, retry_after_s: float | None = None) -> int:
@@ -181,7 +185,11 @@ class Finisher:
                 not_before=now + delay,
             )
         else:
-            end.chain_to, held = chained(run, job)
+            if any(edge.when for edges in job.chain_options.values() for edge in edges.values()):
+                loop = asyncio.get_running_loop()
+                end.chain_to, held = await loop.run_in_executor(CONDITIONS, chained, run, job)
+            else:
+                end.chain_to, held = chained(run, job)
             chain = "on_success" if run.status is RunStatus.SUCCEEDED else "on_failure"
             end.chain_approval = [name for name in end.chain_to if job.edge(chain, name).approval]
             # recorded with the run, so its detail says why the chain did not fire

@@ -6,7 +6,6 @@ with the job's next fire, so a slot becomes a run exactly once however often thi
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -15,7 +14,6 @@ from cronui.schedule import Schedule
 
 MISSED_ROWS_CAP = 1000  # one skipped row per missed slot up to this many per job and outage, then a summary
 RUN_ALL_CAP = 100  # catch-up runs at most, with misfire run_all
-SCAN_CAP = 5_000_000  # slots counted at most in one outage (an every-second job down for two months)
 
 
 class Plannable(Protocol):
@@ -59,31 +57,53 @@ def _pending(job: Plannable, slot: int, now: int, trigger: Trigger) -> Run:
     return Run(job_id=job.id, trigger=trigger, scheduled_for=slot, queued_at=now, not_before=slot)
 
 
+def _kth_newest(schedule: Schedule, after: int, now: int, k: int) -> int:
+    """The k-th newest fire in (after, now] (there are at least k >= 1): searched by counting, first in
+    doubling steps back from now, then by halving, so its cost grows with the log of the outage."""
+    lo, hi = after + 1, now + 1  # fires in [lo, now] are at least k; in [hi, now] fewer
+    step = 1000
+    while now - step > lo:
+        if schedule.count_between(now - step - 1, now) >= k:
+            lo = now - step
+            break
+        hi = now - step
+        step *= 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if schedule.count_between(mid - 1, now) >= k:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def plan_slots(job: Plannable, schedule: Schedule, now: int, *, paused: bool = False) -> SlotPlan:
-    """The runs for every slot of `job` from its next_run_at up to `now`, and its next fire after now."""
+    """The runs for every slot of `job` from its next_run_at up to `now`, and its next fire after now.
+
+    The slots that fell due are counted, not walked (an every-second job down for two months has five
+    million); only the newest ones rows are written for (catch-up runs, one `missed` row each) are
+    visited. Its cost is bounded whatever the outage, so planning never holds up the other jobs."""
     plan = SlotPlan()
     first = job.next_run_at
     if first is None or first > now:
         plan.next_run_at = first
         return plan
 
-    # Walk the due slots, keeping only the newest ones we may write rows for.
-    keep: deque[int] = deque(maxlen=MISSED_ROWS_CAP + RUN_ALL_CAP + 1)
+    count = 1 + schedule.count_between(first, now)  # `first` and every later fire up to now
+    keep = MISSED_ROWS_CAP + RUN_ALL_CAP + 1  # the newest slots we may write rows for
     oldest_dropped: int | None = None
-    slot: int | None = first
-    count = 0
-    while slot is not None and slot <= now and count < SCAN_CAP:
-        if len(keep) == keep.maxlen and oldest_dropped is None:
-            oldest_dropped = keep[0]
-        keep.append(slot)
-        count += 1
+    start: int | None = first
+    if count > keep:
+        oldest_dropped = first
+        start = _kth_newest(schedule, first, now, keep)
+    slots: list[int] = []
+    slot = start
+    while slot is not None and slot <= now:
+        slots.append(slot)
         slot = schedule.next_after(slot)
-    if slot is not None and slot <= now:  # SCAN_CAP reached: skip ahead to now
-        slot = schedule.next_after(now)
     plan.next_run_at = slot
     plan.due = count
 
-    slots = list(keep)
     grace_ms = int(job.misfire_grace_s * 1000)
     to_run: list[tuple[int, Trigger]] = []
     if paused:

@@ -10,6 +10,7 @@ import functools
 import time
 from dataclasses import dataclass
 
+from cronui.schedule.counting import count_cron
 from cronui.schedule.cron import CronEngine, cron_engine, next_cron
 from cronui.schedule.errors import ScheduleError
 from cronui.schedule.intervals import At, at_instant
@@ -94,6 +95,26 @@ class Schedule:
             out.append(found)
             current = found
         return out
+
+    def count_between(self, after_ms: int, upto_ms: int) -> int:
+        """How many fire instants t the schedule has with after_ms < t <= upto_ms, counted without walking
+        them (see `cronui.schedule.counting`): an outage of months costs what a day does."""
+        after_ms, upto_ms = int(after_ms), int(upto_ms)
+        if upto_ms <= after_ms:
+            return 0
+        plan = _plan(self.expr, self.timezone)
+        offset_ms = plan.syntax.offset * 1000
+        after_ms, upto_ms = after_ms - offset_ms, upto_ms - offset_ms  # the unmoved schedule's fires
+        syntax = plan.syntax
+        if syntax.interval is not None:
+            period = syntax.interval.seconds * 1000
+            return upto_ms // period - after_ms // period
+        if plan.instant is not None:
+            return 1 if after_ms < plan.instant * 1000 <= upto_ms else 0
+        assert syntax.cron is not None and plan.table is not None
+        # fires are whole seconds in (MIN_S, MAX_S), as _next_after finds them
+        after_s, upto_s = max(after_ms // 1000, MIN_S), min(upto_ms // 1000, MAX_S - 1)
+        return count_cron(syntax.cron, plan.table, after_s, upto_s) if upto_s > after_s else 0
 
     def describe(self) -> str:
         """Plain English for the expression (the zone is shown separately by callers)."""

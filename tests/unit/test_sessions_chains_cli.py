@@ -37,6 +37,15 @@ def add(capsys, name: str, *more: str) -> tuple[int, str, str]:
             "--when: '(open' is not a valid regular expression (missing ), unterminated subpattern at position 0)",
         ),
         (
+            ["--on-success", "publish", "--when", r"regex:(ok) \1"],
+            r"--when: '(ok) \\1' uses a backreference (\1), which re2 (the linear-time engine conditions are "
+            "matched with) does not support",
+        ),
+        (
+            ["--on-success", "publish", "--when", "regex:(?<!not )ready"],
+            "--when: '(?<!not )ready' uses negative lookbehind (?<!...), which re2",
+        ),
+        (
             ["--on-success", "publish", "--when", "has:X"],
             "--when: expected contains:TEXT or regex:PATTERN, got 'has:X'",
         ),
