@@ -413,7 +413,7 @@ def create_app(state: ApiState) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, e: RequestValidationError) -> Response:
-        problems = [{"field": _where(err.get("loc", ())), "problem": str(err.get("msg", ""))} for err in e.errors()]
+        problems = [_shape_problem(err) for err in e.errors()]
         first = problems[0] if problems else {"field": "request", "problem": "invalid request"}
         return _error(422, f"{first['field']}: {first['problem']}", problems)
 
@@ -560,11 +560,11 @@ def create_app(state: ApiState) -> FastAPI:
     ) -> list[dict[str, Any]]:
         flt = RunFilter(limit=50 if limit is None else parse_int(limit, "limit", 1, MAX_LIMIT))
         if status:
-            try:
-                flt.statuses = [RunStatus(s) for s in status]
-            except ValueError:
-                known = " ".join(str(s) for s in RunStatus)
-                raise UsageError(f"status: expected one of {known}, got {status}") from None
+            known = [str(s) for s in RunStatus]
+            bad = next((s for s in status if s not in known), None)
+            if bad is not None:  # the status given, not the list of them (`['bogus']`)
+                raise UsageError(f"status: expected one of {' '.join(known)}, got {bad!r}")
+            flt.statuses = [RunStatus(s) for s in status]
         if since is not None:
             flt.since = _since(since, state)
         if before is not None:
@@ -824,6 +824,17 @@ def _query_names(dependant: Dependant) -> set[str]:
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
+
+
+def _shape_problem(err: Mapping[str, Any]) -> dict[str, str]:
+    """One refusal of the request's shape in the API's words: a body that is not JSON is said so, with the
+    parser's reason and where, rather than as the validator's location (`0`) and `JSON decode error`."""
+    if err.get("type") == "json_invalid":
+        loc = err.get("loc", ())
+        reason = str((err.get("ctx") or {}).get("error", "")).strip()
+        at = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+        return {"field": "body", "problem": f"not valid JSON{at}" + (f": {reason}" if reason else "")}
+    return {"field": _where(err.get("loc", ())), "problem": str(err.get("msg", ""))}
 
 
 def _where(loc: Sequence[Any]) -> str:

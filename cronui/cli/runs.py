@@ -91,11 +91,11 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
             job = await control.job(args.job)
             flt.job_id = job.id
         if args.status:
-            try:
-                flt.statuses = [RunStatus(s) for s in args.status]
-            except ValueError:
-                known = " ".join(str(s) for s in RunStatus)
-                raise UsageError(f"--status: expected one of {known}, got {args.status}") from None
+            known = [str(s) for s in RunStatus]
+            bad = next((s for s in args.status if s not in known), None)
+            if bad is not None:  # the status given, not the list argparse collected (`['bogus']`)
+                raise UsageError(f"--status: expected one of {' '.join(known)}, got {bad!r}")
+            flt.statuses = [RunStatus(s) for s in args.status]
         if args.since:
             seconds = parse_duration(args.since, "--since", bounds.LOOKBACK)
             flt.since = SystemClock().now_ms() - int(seconds * 1000)
