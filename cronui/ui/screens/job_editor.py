@@ -33,6 +33,7 @@ from cronui.schedule.readings import preset_index
 from cronui.store import StoreError
 from cronui.ui.client import EngineClient
 from cronui.ui.jobform import form_from_job, form_job, missing_env
+from cronui.ui.screens.bindings import INTERRUPT
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.editor_fields import FieldMaker, row
 from cronui.ui.screens.editor_kinds import kind_fields
@@ -94,6 +95,7 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
     KEY_ACTIONS = ("save", "test_run")
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        INTERRUPT,
         Binding(
             "ctrl+s", "save", "Save", id="save", priority=True, tooltip="Save the job (the same checks as the CLI)"
         ),
