@@ -120,6 +120,11 @@ def cmd_install(args: argparse.Namespace) -> int:
             reason = (done.stderr or done.stdout).strip().splitlines()
             said = reason[-1] if reason else f"exit {done.returncode}"
             print(f"cronui: systemctl {' '.join([*scope, *step])} failed: {said}", file=sys.stderr)
+            print(
+                f"cronui: {path} is written; start it with `systemctl {' '.join([*scope, 'enable', '--now', name])}`"
+                " where systemd runs",
+                file=sys.stderr,
+            )
             return 1
     user_flag = "--user " if args.user else ""
     say(f"enabled and started {name}.service ({'your user' if args.user else 'the system'}'s systemd)")

@@ -82,6 +82,8 @@ def _preferred(names: list[str]) -> str:
 
 def get_zone(name: str) -> ZoneInfo:
     """The IANA zone called `name`; fixed UTC offsets are refused because they know nothing of DST."""
+    if isinstance(name, str) and not name.strip():
+        raise ScheduleError("no time zone given: say one, an IANA name such as Europe/Berlin")
     return _get_zone(need_text(name, "time zone must be a name such as Europe/Berlin"))
 
 

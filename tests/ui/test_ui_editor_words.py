@@ -72,7 +72,13 @@ async def test_a_zone_typed_as_a_city_or_misspelt_gets_the_zone_it_means(app: Cr
 
 @pytest.mark.parametrize(
     ("schedule", "preset"),
-    [("@daily", "Daily at midnight"), ("@hourly", "Hourly"), ("0  9 * * 1-5", "Weekdays at 09:00")],
+    [
+        ("@daily", "Daily at midnight"),
+        ("@hourly", "Hourly"),
+        ("0  9 * * 1-5", "Weekdays at 09:00"),
+        ("0 9 * * mon-fri", "Weekdays at 09:00"),
+        ("every 1m", "Every minute"),
+    ],
 )
 async def test_the_presets_follow_the_schedule(app: CronuiApp, schedule: str, preset: str) -> None:
     async with app.run_test(size=(80, 24)) as pilot:

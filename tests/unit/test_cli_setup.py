@@ -201,4 +201,6 @@ def test_service_install_says_when_systemctl_fails(
     fake.write_text('#!/bin/sh\necho "Failed to connect to bus: No medium found" >&2\nexit 1\n')
     code, _, err = cli(capsys, "service", "install", "--user")
     assert code == 1
-    assert err.strip() == "cronui: systemctl --user daemon-reload failed: Failed to connect to bus: No medium found"
+    first, then = err.strip().splitlines()
+    assert first == "cronui: systemctl --user daemon-reload failed: Failed to connect to bus: No medium found"
+    assert then.endswith("is written; start it with `systemctl --user enable --now cronui` where systemd runs")

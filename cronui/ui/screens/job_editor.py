@@ -28,7 +28,7 @@ from cronui.config import Settings
 from cronui.engine.control import NotFound
 from cronui.jobs import JobError
 from cronui.model import Job, TargetKind
-from cronui.schedule import PRESETS, ScheduleError, all_zones, get_zone, parse
+from cronui.schedule import PRESETS, Schedule, ScheduleError, all_zones, get_zone, parse
 from cronui.schedule.readings import preset_index
 from cronui.store import StoreError
 from cronui.ui.client import EngineClient
@@ -46,6 +46,7 @@ from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.workers import spawn
 
 CUSTOM = "Custom…"
+PRESET_FIRES = 6  # a schedule is a preset when their next this many fires are the same
 NARROW = 80  # below this many columns a field's label goes above it instead of squeezing it
 
 
@@ -159,6 +160,7 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
     JobEditor.-narrow .field-error, JobEditor.-narrow .check { margin: 0; }
     JobEditor.-narrow #when { layout: vertical; }
     JobEditor.-narrow #presets-box { width: 100%; }
+    JobEditor.-narrow #presets { max-height: 6; }
     JobEditor.-narrow #schedule-box { padding-left: 0; }
     JobEditor.-narrow #deliver_format { margin-left: 0; }
     """
@@ -307,8 +309,6 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
         sched_check = self.query_one("#schedule-check", Static)
         zone_check = self.query_one("#zone-check", Static)
         next_fires = self.query_one("#next-fires", Static)
-        found = preset_index(expr)  # the presets list follows the schedule, however it was written
-        self.query_one("#presets", OptionList).highlighted = len(PRESETS) if found is None else found
         ok = True
         for inp in self.query("#schedule, #timezone").results(Input):
             inp.remove_class("-invalid")
@@ -325,6 +325,9 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
             self.show_check(sched_check, f"✖ {e}", "bad", invalid="schedule")
             ok = False
             sched = None
+        # the presets list follows the schedule, however it is written (`@daily`, `every 1m`, `mon-fri`)
+        found = preset_index(expr) if sched is None else self._preset_of(sched)
+        self.query_one("#presets", OptionList).highlighted = len(PRESETS) if found is None else found
         if ok and sched is not None:
             now = self.now_ms()
             text = Text()
@@ -339,6 +342,18 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
             next_fires.update(text)
         else:
             next_fires.update("")
+
+    def _preset_of(self, sched: Schedule) -> int | None:
+        """The preset that fires when `sched` does (its next fires compared, in the same zone)."""
+        found = preset_index(sched.expr)
+        if found is not None:
+            return found
+        now = self.now_ms()
+        fires = sched.next_n(now, PRESET_FIRES)
+        for i, preset in enumerate(PRESETS):
+            if parse(preset.expr, sched.timezone, now_ms=now).next_n(now, PRESET_FIRES) == fires:
+                return i
+        return None
 
     def _check_env(self) -> None:
         values = self.form_values()
