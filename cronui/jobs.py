@@ -133,16 +133,19 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
             f"{show(job.name)} is not a valid job name (letters, digits, '.', '_', '-'; up to 80; "
             "starting with a letter or digit)",
         )
+    zone = job.timezone
     try:
-        get_zone(job.timezone)
+        get_zone(zone)
     except ScheduleError as e:
-        raise JobError("timezone", str(e), hint="--tz") from None  # the zone is wrong, not the schedule
+        yield JobError("timezone", str(e), hint="--tz")  # the zone is wrong, not the schedule
+        zone = "UTC"  # the schedule's own problems are still found (and it is left as written)
     try:
-        sched = parse(job.schedule, job.timezone, now_ms=now_ms)
+        sched = parse(job.schedule, zone, now_ms=now_ms)
     except ScheduleError as e:
         yield JobError("schedule", str(e))
     else:
-        job.schedule = sched.expr
+        if zone == job.timezone:
+            job.schedule = sched.expr
     if job.target.kind is not job.kind:
         yield JobError("kind", f"a {job.kind} job holds a {job.target.kind} target")
     elif isinstance(job.target, ShellTarget):

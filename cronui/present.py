@@ -77,6 +77,23 @@ def run_line(run: Run) -> str:
     ).rstrip()
 
 
+def usage_line(run: Run) -> str | None:
+    """An agent run's tokens and cost (`cost unknown` when no price is known, never $0), or None."""
+    if run.total_tokens is None and run.cost_usd is None:
+        return None
+    cost = "unknown" if run.cost_usd is None else f"${run.cost_usd:.6f}"
+    if run.cost_usd is not None and run.cost_source:
+        cost += f" ({run.cost_source})"
+    return f"tokens in {run.prompt_tokens} · out {run.completion_tokens} · total {run.total_tokens} · cost {cost}"
+
+
+def delivery_line(run: Run) -> str | None:
+    """Where the result went: delivered, failed (with why) or suppressed; None when the job delivers nothing."""
+    if not run.delivery_status:
+        return None
+    return f"delivery {run.delivery_status}" + (f": {run.delivery_reason}" if run.delivery_reason else "")
+
+
 def job_target_text(job: Job) -> str:
     """What a job runs, in a line, with literal credentials masked (a URL's password, a token)."""
     return mask_text(job.target.summary())

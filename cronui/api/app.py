@@ -12,7 +12,7 @@ fails.
 - `jobs`, `runs`, `stats`, `events`, `hooks`  the endpoints, by resource
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -70,7 +70,7 @@ def create_app(state: ApiState) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, e: RequestValidationError) -> Response:
-        problems = [{"field": _where(err.get("loc", ())), "problem": str(err.get("msg", ""))} for err in e.errors()]
+        problems = [_shape_problem(err) for err in e.errors()]
         first = problems[0] if problems else {"field": "request", "problem": "invalid request"}
         return error(422, f"{first['field']}: {first['problem']}", problems)
 
@@ -108,6 +108,17 @@ def _allowed(routers: list[APIRouter], request: Request) -> list[str]:
         if isinstance(route, APIRoute) and route.matches(request.scope)[0] is not Match.NONE:
             methods |= route.methods or set()
     return sorted(methods)
+
+
+def _shape_problem(err: Mapping[str, Any]) -> dict[str, str]:
+    """One refusal of the request's shape in the API's words: a body that is not JSON is said so, with the
+    parser's reason and where, rather than as the validator's location (`0`) and `JSON decode error`."""
+    if err.get("type") == "json_invalid":
+        loc = err.get("loc", ())
+        reason = str((err.get("ctx") or {}).get("error", "")).strip()
+        at = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+        return {"field": "body", "problem": f"not valid JSON{at}" + (f": {reason}" if reason else "")}
+    return {"field": _where(err.get("loc", ())), "problem": str(err.get("msg", ""))}
 
 
 def _where(loc: Sequence[Any]) -> str:

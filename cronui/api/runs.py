@@ -55,11 +55,11 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     ) -> list[dict[str, Any]]:
         flt = RunFilter(limit=50 if limit is None else parse_int(limit, "limit", 1, MAX_LIMIT))
         if status:
-            try:
-                flt.statuses = [RunStatus(s) for s in status]
-            except ValueError:
-                known = " ".join(str(s) for s in RunStatus)
-                raise UsageError(f"status: expected one of {known}, got {status}") from None
+            known = [str(s) for s in RunStatus]
+            bad = next((s for s in status if s not in known), None)
+            if bad is not None:  # the status given, not the list of them (`['bogus']`)
+                raise UsageError(f"status: expected one of {' '.join(known)}, got {bad!r}")
+            flt.statuses = [RunStatus(s) for s in status]
         if since is not None:
             flt.since = start_of(since, state)
         if before is not None:

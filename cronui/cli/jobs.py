@@ -30,7 +30,16 @@ from cronui.engine.control import Control
 from cronui.masking import masked_target
 from cronui.model import Job, Run, RunStatus, TargetKind
 from cronui.placement import unplaced_warnings
-from cronui.present import JOB_LINE_HEADER, job_json, job_line, job_state, run_json, run_line
+from cronui.present import (
+    JOB_LINE_HEADER,
+    delivery_line,
+    job_json,
+    job_line,
+    job_state,
+    run_json,
+    run_line,
+    usage_line,
+)
 from cronui.reports import job_report
 from cronui.schedule import describe
 from cronui.store import Store
@@ -354,13 +363,17 @@ async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | 
 
 
 def _report_final(args: argparse.Namespace, final: Run) -> int:
-    """`jobs run --wait`'s answer: the ended run (its line and output, or its JSON); exit 0 if it succeeded."""
+    """`jobs run --wait`'s answer: the ended run (its line, its output or reply, an agent's tokens and cost,
+    where its result was delivered; or its JSON); exit 0 if it succeeded."""
     if args.json:
         print_json(run_json(final))
     else:
         say(run_line(final))
         if final.output:
             say(final.output.rstrip("\n"))
+        for line in (usage_line(final), delivery_line(final)):
+            if line:
+                say(f"  {line}")
     return 0 if final.status is RunStatus.SUCCEEDED else 1
 
 

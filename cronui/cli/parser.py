@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
-from cronui.cli import db, files, jobs, nodes, runs, serve, system
+from cronui.cli import completion, db, files, jobs, nodes, runs, serve, service, system
 from cronui.cli.common import CliParser, Handler, guarded
 
 EPILOG = """\
@@ -17,6 +18,8 @@ examples:
   cronui next 'every 15m' --json
   cronui locate db
   cronui serve                         the HTTP API (see `cronui serve --help`)
+  cronui service install --user        run it under systemd (a user unit), and read its log
+  eval "$(cronui completion bash)"     tab completion of commands, options, job names, run ids
 
 schedules: 5 cron fields (or 6 with seconds first), @daily-style aliases, `every 15m`,
 `at 2026-12-24T09:00`, `in 20m`; see `cronui next --help` for the full syntax.
@@ -29,6 +32,7 @@ def build_parser() -> CliParser:
         description="A scheduler for agent tasks, shell commands and HTTP calls, in the terminal.",
         epilog=EPILOG,
     )
+    p.add_argument("--version", action="version", version=f"cronui {_version()}")
     p.add_argument("--config", metavar="PATH", help="config file (default: the user config dir's config.toml)")
     p.add_argument(
         "--db",
@@ -50,14 +54,25 @@ def build_parser() -> CliParser:
     nodes.add_parsers(sub)
     files.add_parsers(sub)
     serve.add_parsers(sub)
+    service.add_parsers(sub)
+    completion.add_parsers(sub)
     return p
+
+
+def _version() -> str:
+    try:
+        return version("cronui")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
 
     def run() -> int:
-        args = build_parser().parse_args(args_list)
+        parser = build_parser()
+        completion.autocomplete(parser)  # a shell asking for completions gets them, and the process ends
+        args = parser.parse_args(args_list)
         handler: Handler | None = getattr(args, "handler", None)
         if handler is None:
             handler = system.cmd_daemon if args.no_ui else system.cmd_tui

@@ -31,7 +31,16 @@ from cronui.engine.control import Control, NotFound
 from cronui.engine.executors.base import MILESTONES_DROPPED
 from cronui.jobs import parse_duration
 from cronui.model import EventKind, Run, RunEvent, RunStatus
-from cronui.present import RUN_LINE_HEADER, event_json, event_text, milestone_data_text, run_json, run_line
+from cronui.present import (
+    RUN_LINE_HEADER,
+    delivery_line,
+    event_json,
+    event_text,
+    milestone_data_text,
+    run_json,
+    run_line,
+    usage_line,
+)
 from cronui.store import Store
 from cronui.store.base import RunFilter
 from cronui.store.events import EventCursor
@@ -91,11 +100,11 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
             job = await control.job(args.job)
             flt.job_id = job.id
         if args.status:
-            try:
-                flt.statuses = [RunStatus(s) for s in args.status]
-            except ValueError:
-                known = " ".join(str(s) for s in RunStatus)
-                raise UsageError(f"--status: expected one of {known}, got {args.status}") from None
+            known = [str(s) for s in RunStatus]
+            bad = next((s for s in args.status if s not in known), None)
+            if bad is not None:  # the status given, not the list argparse collected (`['bogus']`)
+                raise UsageError(f"--status: expected one of {' '.join(known)}, got {bad!r}")
+            flt.statuses = [RunStatus(s) for s in args.status]
         if args.since:
             seconds = parse_duration(args.since, "--since", bounds.LOOKBACK)
             flt.since = SystemClock().now_ms() - int(seconds * 1000)
@@ -133,22 +142,18 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         )
         if run.request:
             print(f"  request {run.request.get('method', '')} {run.request.get('url', '')}")
-        if run.total_tokens is not None or run.cost_usd is not None:
-            cost = "unknown" if run.cost_usd is None else f"${run.cost_usd:.6f}"
-            if run.cost_usd is not None and run.cost_source:
-                cost += f" ({run.cost_source})"
-            print(
-                f"  tokens in {run.prompt_tokens} · out {run.completion_tokens} · total {run.total_tokens}"
-                f" · cost {cost}"
-            )
+        usage = usage_line(run)
+        if usage:
+            print(f"  {usage}")
         if run.models_failed:
             print(f"  answered by {run.answered_by or 'no model'}")
             for failure in run.models_failed:
                 print(f"  model {failure['model']} failed: {failure['error']}")
         for call in run.tool_calls:
             print(f"  tool call {call.get('name')} {call.get('arguments')}")
-        if run.delivery_status:
-            print(f"  delivery {run.delivery_status}" + (f": {run.delivery_reason}" if run.delivery_reason else ""))
+        delivery = delivery_line(run)
+        if delivery:
+            print(f"  {delivery}")
         if run.error:
             print(f"  error {run.error}")
         if run.reason:

@@ -94,7 +94,7 @@ class Control:
         now = self.clock.now_ms()
         probe = copy.deepcopy(job)  # validation normalizes fields: the caller's job stays as given
         errors = job_errors(probe, now, self.settings.pools)
-        schedule_ok = not any(e.field == "schedule" for e in errors)
+        schedule_ok = not any(e.field in ("schedule", "timezone") for e in errors)  # both, to read its fires
         if job.id is None and schedule_ok and job.enabled and self._next_fire(probe, now) is None:
             errors.append(_never_runs(probe))
         other = await self.store.get_job_by_name(job.name)

@@ -25,7 +25,7 @@ from cronui.jobfile.schema import (
     RETRY_DELAY_S,
     file_key,
 )
-from cronui.jobs import JobError, parse_duration, validate
+from cronui.jobs import JobError, job_errors, parse_duration
 from cronui.model import (
     APPROVAL_DEFAULTS,
     DEFAULT_APPROVAL_MAX_WAITING,
@@ -281,14 +281,14 @@ class EntryReader:
         self.approval(job)
         if schedule is not None and _RELATIVE_SCHEDULE.match(schedule):
             self.fail("schedule", f"{schedule!r} counts from when the file is applied; write 'at YYYY-MM-DDTHH:MM'")
-        if self.problems:
+        # a bad zone is no reason to hold back the job's other problems: the rules check the rest without it
+        if any(key != "timezone" for key, _ in self.problems):
             return None
-        try:
-            validate(job, self.now_ms, self.settings.pools)
-        except JobError as err:
-            self.fail(file_key(err.field), err.problem)
-            return None
-        return job
+        said = {key for key, _ in self.problems}
+        for problem in job_errors(job, self.now_ms, self.settings.pools):
+            if file_key(problem.field) not in said:
+                self.fail(file_key(problem.field), problem.problem)
+        return None if self.problems else job
 
     def approval(self, job: Job) -> None:
         """The approval keys (absent: the built-in defaults, no approval)."""

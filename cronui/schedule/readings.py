@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from cron_descriptor import DescriptionTypeEnum, ExpressionDescriptor, Options
 
 from cronui.schedule.fields import (
+    ALIASES,
     DIGITS_RE,
     DOM,
     HOUR,
@@ -192,6 +193,18 @@ PRESETS: tuple[Preset, ...] = (
     Preset("Weekly on Monday", "0 9 * * 1"),
     Preset("Monthly on the 1st", "0 9 1 * *"),
 )
+
+
+def _same_words(expr: str) -> str:
+    words = " ".join(expr.split()).lower()
+    return ALIASES.get(words, words)
+
+
+def preset_index(expr: str) -> int | None:
+    """Which of PRESETS `expr` is, written any way the parser reads the same (`@daily`, `0  0 * * *`);
+    None for a schedule no preset offers."""
+    words = _same_words(expr)
+    return next((i for i, p in enumerate(PRESETS) if _same_words(p.expr) == words), None)
 
 
 SYNTAX_HELP = """\

@@ -7,6 +7,7 @@ cron layer walks to turn wall times into instants (see `cronui.schedule.cron`).
 from __future__ import annotations
 
 import calendar
+import difflib
 import functools
 import re
 import threading
@@ -36,8 +37,53 @@ def _zone_names_folded() -> dict[str, str]:
     return {name.casefold(): name for name in _zone_names()}
 
 
+@functools.lru_cache(maxsize=1)
+def _zone_cities() -> dict[str, list[str]]:
+    """Each zone's last part as people say it ("berlin", "new york", "port of spain") -> the zones named so."""
+    cities: dict[str, list[str]] = {}
+    for name in sorted(_zone_names()):
+        if "/" in name and not name.startswith(("Etc/", "SystemV/")):
+            cities.setdefault(_city_key(name.rsplit("/", 1)[1]), []).append(name)
+    return cities
+
+
+def _city_key(text: str) -> str:
+    return " ".join(text.replace("_", " ").replace("-", " ").split()).casefold()
+
+
+def suggest_zone(name: str) -> str | None:
+    """The zone a person most likely meant by `name`: the same name in other case (`europe/berlin`), a city
+    (`Berlin`, `new york`), or a close spelling (`Europe/Berln`, `Amerca/Chicago`); None when nothing is close."""
+    text = name.strip()
+    if not text or len(text) > 100:
+        return None
+    folded = _zone_names_folded()
+    hit = folded.get(text.casefold())
+    if hit:
+        return hit
+    cities = _zone_cities()
+    city = _city_key(text.rsplit("/", 1)[-1])
+    if "/" not in text and city in cities:
+        return _preferred(cities[city])
+    close = difflib.get_close_matches(text.casefold(), folded, n=1, cutoff=0.8)
+    if close:
+        return folded[close[0]]
+    close = difflib.get_close_matches(city, cities, n=1, cutoff=0.8)
+    return _preferred(cities[close[0]]) if close else None
+
+
+_REGIONS = tuple(f"{r}/" for r in "Africa America Antarctica Asia Atlantic Australia Europe Indian Pacific".split())
+
+
+def _preferred(names: list[str]) -> str:
+    """Of zones sharing a city name, the one in a region (`Europe/Berlin`) over a legacy alias."""
+    return next((n for n in names if n.startswith(_REGIONS)), names[0])
+
+
 def get_zone(name: str) -> ZoneInfo:
     """The IANA zone called `name`; fixed UTC offsets are refused because they know nothing of DST."""
+    if isinstance(name, str) and not name.strip():
+        raise ScheduleError("no time zone given: say one, an IANA name such as Europe/Berlin")
     return _get_zone(need_text(name, "time zone must be a name such as Europe/Berlin"))
 
 
@@ -49,7 +95,7 @@ def _get_zone(name: str) -> ZoneInfo:
             "use an IANA name such as Europe/Berlin"
         )
     if name not in _zone_names():
-        hint = _zone_names_folded().get(name.strip().casefold())
+        hint = suggest_zone(name)
         suffix = f" (did you mean {hint!r}?)" if hint else ""
         raise ScheduleError(f"unknown time zone: {show(name)}{suffix}")
     try:

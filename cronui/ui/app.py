@@ -15,60 +15,40 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Iterable
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any, ClassVar, TypeVar
 
-from platformdirs import user_pictures_path
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.reactive import reactive
 from textual.worker import Worker, WorkerState
 
 from cronui.config import Settings
 from cronui.engine.clock import Clock
-from cronui.engine.control import NotFound, NotWaiting
 from cronui.engine.dispatcher import Executor
 from cronui.engine.engine import Engine
-from cronui.jobs import JobError
-from cronui.model import Job, Run, TargetKind
+from cronui.model import TargetKind
 from cronui.store import Store, StoreError, make_store
 from cronui.ui import prefs, themes
+from cronui.ui.app_requests import AppRequests
 from cronui.ui.bridge import EngineBridge
 from cronui.ui.catalog import Catalog
 from cronui.ui.client import EngineClient
-from cronui.ui.commands import CronuiCommands, run_command
+from cronui.ui.commands import VERBS, CronuiCommands
 from cronui.ui.context import ScreenContext
 from cronui.ui.inflight import InFlight
 from cronui.ui.messages import (
-    ApproveRun,
-    CancelRun,
-    EditJob,
     EngineEvents,
     HeaderStale,
     JobsChanged,
     LiveChanged,
     Notice,
-    OpenRun,
-    RejectRun,
-    RemoveJob,
-    RunNow,
-    SelectJob,
-    SetEnabled,
     ThemeChanged,
     Tick,
-    ZoneChanged,
 )
-from cronui.ui.screens.approvals import ApprovalsScreen, ReasonScreen
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.confirm import ConfirmScreen
-from cronui.ui.screens.fleet import FleetScreen
-from cronui.ui.screens.help import HelpScreen
-from cronui.ui.screens.job_editor import JobEditor
 from cronui.ui.screens.main import MainScreen
-from cronui.ui.screens.nodes import NodesScreen, NodeWatch
-from cronui.ui.screens.run_detail import RunDetailScreen
-from cronui.ui.screens.runs import RunsScreen
+from cronui.ui.screens.nodes import NodeWatch
 from cronui.ui.status import header_state
 from cronui.ui.sync import ViewSync
 from cronui.ui.times import ZoneMode, zone_known
@@ -83,7 +63,7 @@ DEFAULT_THEME: str = Settings.theme  # the theme when the config names none
 T = TypeVar("T")
 
 
-class CronuiApp(App[int]):
+class CronuiApp(AppRequests):
     CSS_PATH = "cronui.tcss"
     TITLE = "cronui"
 
@@ -97,7 +77,7 @@ class CronuiApp(App[int]):
             "Cmd",
             id="command",
             key_display=":",
-            tooltip="Command mode: jobs runs failed approvals overview nodes pause resume new theme zone q",
+            tooltip=f"Command mode: {VERBS}",
         ),
         Binding(
             "ctrl+p",
@@ -120,8 +100,6 @@ class CronuiApp(App[int]):
     ]
 
     COMMANDS: ClassVar[set[Any]] = App.COMMANDS | {CronuiCommands}
-
-    zone_mode: reactive[ZoneMode] = reactive(ZoneMode.JOB, init=False)
 
     def __init__(
         self,
@@ -359,209 +337,19 @@ class CronuiApp(App[int]):
         )
 
     def refresh_header(self) -> None:
+        """The header of every screen on the stack: one under a dialog (the editor) stays in sight, and its
+        clock and "next in" must keep going."""
         if not self.is_running or not self.screen_stack:
             return
-        screen = self.screen
-        where = screen.where if isinstance(screen, CronuiScreen) else ""
-        for header in screen.query(StatusHeader):
-            header.show(self.header_state(where))
+        for screen in self.screen_stack:
+            if not screen.is_mounted:
+                continue
+            where = screen.where if isinstance(screen, CronuiScreen) else ""
+            for header in screen.query(StatusHeader):
+                header.show(self.header_state(where))
 
     def on_header_stale(self, message: HeaderStale) -> None:
         self.refresh_header()
-
-    # ------------------------------------------------------------ what screens ask for
-
-    def act(self, what: str, work: Callable[[], Awaitable[T]], done: Callable[[T], object] | None = None) -> None:
-        """Run a write in a worker; a refusal (bad input, a missing job) becomes one toast, never a crash.
-        The write itself wakes the process that schedules."""
-
-        async def go() -> None:
-            try:
-                result = await work()
-            except (JobError, NotFound, NotWaiting, StoreError) as e:
-                self.notify(str(e), title=f"cannot {what}", severity="error")
-                return
-            if done is not None:
-                done(result)
-
-        spawn(self, go, "actions")
-
-    def on_run_now(self, message: RunNow) -> None:
-        name, asking = message.job.name, self.screen if message.open_it else None
-
-        def queued(run: Run) -> None:
-            self.notify(f"queued run #{run.id} of {name}", timeout=3)
-            if asking is not None and self.screen is asking and run.id is not None:
-                self.switch_screen(RunDetailScreen(self.ctx, run.id, follow=True))  # Esc: where it came from
-
-        self.act("run it", lambda: self.client.trigger(name), queued)
-
-    def on_set_enabled(self, message: SetEnabled) -> None:
-        name, enabled = message.job.name, message.enabled
-        self.act(
-            "enable it" if enabled else "disable it",
-            lambda: self.client.set_enabled(name, enabled),
-            lambda j: self.notify(f"{j.name} {'enabled' if j.enabled else 'disabled'}", timeout=3),
-        )
-
-    def on_remove_job(self, message: RemoveJob) -> None:
-        name = message.job.name
-        self.act(
-            "remove it",
-            lambda: self.client.remove_job(name),
-            lambda j: self.notify(f"removed {j.name} (its runs are kept)", timeout=3),
-        )
-
-    def on_cancel_run(self, message: CancelRun) -> None:
-        run_id = message.run_id
-        self.act(
-            "cancel it",
-            lambda: self.client.cancel(run_id),
-            lambda run: self.notify(f"cancel requested for run #{run_id}", timeout=3),
-        )
-
-    def on_approve_run(self, message: ApproveRun) -> None:
-        run_id = message.run_id
-        self.act(
-            "approve it",
-            lambda: self.client.approve(run_id),
-            lambda run: self.notify(f"approved run #{run_id} of {run.job_name}: it runs", timeout=3),
-        )
-
-    def on_reject_run(self, message: RejectRun) -> None:
-        run_id = message.run_id
-
-        def answered(reason: str | None) -> None:
-            if reason is None:
-                return  # kept waiting
-            self.act(
-                "reject it",
-                lambda: self.client.reject(run_id, reason),
-                lambda run: self.notify(f"rejected run #{run_id} of {run.job_name}", timeout=3),
-            )
-
-        self.push_screen(ReasonScreen(run_id, message.job_name), answered)
-
-    def pause(self, paused: bool) -> None:
-        self.act(
-            "pause" if paused else "resume",
-            self.client.pause if paused else self.client.resume,
-            lambda _: self.notify("paused: nothing new starts" if paused else "resumed", timeout=3),
-        )
-
-    def on_open_run(self, message: OpenRun) -> None:
-        self.open_run(message.run_id, follow=message.follow)
-
-    def open_run(self, run_id: int, *, follow: bool = False) -> None:
-        self.push_screen(RunDetailScreen(self.ctx, run_id, follow=follow))
-
-    def on_edit_job(self, message: EditJob) -> None:
-        self.open_editor(message.job, clone=message.clone)
-
-    def open_editor(self, job: Job | None, *, clone: bool = False) -> None:
-        """The editor on `job` (None: a new job); `clone`: on a new job made from `job`, unsaved until saved."""
-
-        def saved(result: Job | None) -> None:
-            if result is not None:
-                assert result.id is not None
-                self.catalog.upsert(result)
-                self.tell(JobsChanged())
-                self.tell(SelectJob(result.id))
-                self.refresh_header()
-
-        editor = JobEditor(
-            None if clone else job,
-            clone_of=job if clone else None,
-            taken=self.catalog.by_name,
-            client=self.client,
-            settings=self.settings,
-            now_ms=self.clock.now_ms,
-            kinds=self.client.kinds,
-            cursor_blink=self.cursor_blink,
-        )
-        self.push_screen(editor, saved)
-
-    def open_runs(self, failed: bool) -> None:
-        self.show_jobs()  # one runs view at a time, on top of the main screen
-        self.push_screen(RunsScreen(self.ctx, failed=failed))
-
-    def open_overview(self) -> None:
-        self.show_jobs()  # like the runs view: one at a time, on top of the main screen
-        self.push_screen(FleetScreen(self.ctx))
-
-    def open_approvals(self) -> None:
-        self.show_jobs()  # like the runs view: one at a time, on top of the main screen
-        self.push_screen(ApprovalsScreen(self.ctx))
-
-    def open_nodes(self) -> None:
-        self.show_jobs()  # like the runs view: one at a time, on top of the main screen
-        self.push_screen(NodesScreen(self.ctx))
-
-    def show_jobs(self) -> None:
-        while len(self.screen_stack) > 2:
-            self.pop_screen()
-
-    # ------------------------------------------------------------ keys that work everywhere
-
-    def action_zone(self) -> None:
-        self.zone_mode = self.zone_mode.next()
-
-    def watch_zone_mode(self, mode: ZoneMode) -> None:
-        self.ctx.zone_mode = mode
-        self.notify(f"times shown in {mode.label(self.ctx.local_zone)}", timeout=2)
-        self.tell(ZoneChanged(mode))
-        prefs.save(zone_mode=str(mode))
-
-    def set_zone(self, name: str) -> str | None:
-        """`:zone NAME`: show times in NAME (any IANA zone) from now on; an error for an unknown zone."""
-        if not zone_known(name):
-            return f"unknown time zone {name!r} (an IANA name, e.g. Europe/Berlin)"
-        self.ctx.view_zone = name
-        prefs.save(local_zone=name)
-        if self.zone_mode is ZoneMode.LOCAL:
-            self.watch_zone_mode(ZoneMode.LOCAL)  # the mode stays; the zone changed
-        else:
-            self.zone_mode = ZoneMode.LOCAL
-        return None
-
-    def action_overview(self) -> None:
-        self.open_overview()
-
-    def action_approvals(self) -> None:
-        self.open_approvals()
-
-    def action_nodes(self) -> None:
-        self.open_nodes()
-
-    def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.screen))
-
-    def action_command(self) -> None:
-        if isinstance(self.screen, CronuiScreen):
-            self.screen.open_command()
-
-    def run_command(self, text: str) -> str | None:
-        """Command mode (`:`); returns an error to show in place, or None when done."""
-        return run_command(self, text)
-
-    def deliver_screenshot(
-        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
-    ) -> str | None:
-        """Screenshots (the command palette's "Save screenshot") go to a folder that exists — made when
-        missing, the user's pictures folder by default — and the toast says where, or why not."""
-        folder = Path(path).expanduser() if path else user_pictures_path() / "cronui"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            saved = self.save_screenshot(filename, str(folder), time_format)
-        except OSError as e:
-            self.notify(f"cannot save it in {folder}: {e.strerror or e}", title="Screenshot", severity="error")
-            return None
-        self.notify(f"saved to {saved}", title="Screenshot", timeout=6)
-        return saved
-
-    def quit_soon(self) -> None:
-        spawn(self, self.action_quit, "actions")
 
     # ------------------------------------------------------------ errors from workers, in one place
 

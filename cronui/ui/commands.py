@@ -9,7 +9,25 @@ from typing import Protocol
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-VERBS = "jobs runs failed approvals overview nodes pause resume new theme zone help q"
+# Every command, once: command mode runs them, and the help, the prompt's hint, its completion and the `:`
+# key's tooltip are all made from this list, so none of them can leave one out.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("jobs", "the job list"),
+    ("runs", "every job's runs"),
+    ("failed", "failures, last 24 h"),
+    ("approvals", "runs waiting for approval"),
+    ("overview", "every job at a glance"),
+    ("nodes", "the processes that schedule"),
+    ("pause", "start nothing new"),
+    ("resume", "end the pause"),
+    ("new", "a new job"),
+    ("theme NAME", "switch theme"),
+    ("zone [NAME]", "times in NAME (or the next zone)"),
+    ("help", "keys and commands"),
+    ("q", "quit"),
+)
+VERBS = " ".join(c.split()[0] for c, _ in COMMANDS)
+HINT = VERBS  # what the prompt shows before anything is typed (fits in 80 columns)
 
 
 class CommandTarget(Protocol):
@@ -74,7 +92,7 @@ def run_command(target: CommandTarget, text: str) -> str | None:
             return f"unknown theme {name!r} (try :theme {themes[0]})"
         target.theme = name
     else:
-        return f"unknown command {verb!r} ({VERBS})"
+        return f"unknown command {verb!r}: try {VERBS}"
     return None
 
 

@@ -12,6 +12,7 @@ from cronui.model import EventKind, Milestone, Run, RunEvent, RunStatus
 
 RECENT_KEPT = 3  # finished runs stay visible in the live pane, newest first, until pushed out
 MILESTONES_KEPT = 50
+OUTPUT_TAIL_KEPT = 4096  # characters of each stream's live output kept, for the line it is writing now
 
 
 @dataclass
@@ -27,7 +28,8 @@ class LiveRun:
     started_at: int | None = None
     finished_at: int | None = None
     milestones: list[Milestone] = field(default_factory=list)
-    last_line: str = ""
+    last_line: str = ""  # the last line written so far (a streamed reply: the whole line, not its last token)
+    tails: dict[str, str] = field(default_factory=dict)  # stream -> the end of its output so far
     error: str | None = None
     duration_ms: int | None = None
 
@@ -121,9 +123,12 @@ class InFlight:
             live.milestones.append(Milestone(ev.name or "", ev.at, dict(d)))
             del live.milestones[:-MILESTONES_KEPT]
         elif ev.kind is EventKind.OUTPUT:
-            lines = [line for line in str(d.get("text", "")).splitlines() if line.strip()]
+            stream = ev.name or "stdout"
+            tail = (live.tails.get(stream, "") + str(d.get("text", "")))[-OUTPUT_TAIL_KEPT:]
+            live.tails[stream] = tail
+            lines = [line for line in tail.splitlines() if line.strip()]
             if lines:
-                live.last_line = lines[-1][:300]
+                live.last_line = lines[-1][-300:]  # its end: what was written last
         else:
             return False
         return True

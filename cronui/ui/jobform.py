@@ -51,6 +51,7 @@ TEXT_FIELDS = (
     "on_failure deliver deliver_to deliver_format alert_to tags description fallbacks gate max_cost stagger node_label"
 ).split()
 TEXT_FIELDS += ["conversation", "when"]  # an agent's conversation (session:NAME); the on-success condition
+TEXT_FIELDS += ["expect_body"]  # text an HTTP response must contain
 TEXT_FIELDS += ["approval_timeout", "approval_default", "approval_max_waiting"]  # and `approval`, a checkbox
 
 
@@ -101,6 +102,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "headers": "; ".join(f"{k}: {v}" for k, v in (http.headers or agent.headers).items()),
         "body": http.body or "",
         "expect_status": str(http.expect_status or ""),
+        "expect_body": http.expect_body or "",
         "base_url": agent.base_url,
         "model": agent.model,
         "api_key_env": agent.api_key_env or "",
@@ -241,6 +243,7 @@ def _target(
             headers=headers,
             body=v["body"] or None,
             expect_status=expect,
+            expect_body=str(values.get("expect_body", "")) or None,
         )
     for key in ("base_url", "model", "message"):
         p.need(v, key, "needed for an agent job")

@@ -214,6 +214,21 @@ async def test_a_bad_job_is_400_naming_each_problem_and_nothing_is_added(api: Ap
     assert r.status_code == 422 and r.json()["problems"][0]["field"] == "body"
 
 
+async def test_a_body_that_is_not_json_is_said_so_in_words(api: Api) -> None:
+    r = await api.client.post("/api/v1/jobs", content=b"name=x", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["problems"][0]["field"] == "body"
+    assert body["error"].startswith("body: not valid JSON at character 0: "), body
+    assert "JSON decode error" not in r.text and '"0"' not in r.text
+
+
+async def test_an_unknown_status_names_the_one_given(api: Api) -> None:
+    r = await api.client.get("/api/v1/runs", params={"status": ["failed", "bogus"]})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"].endswith("got 'bogus'") and "[" not in r.json()["error"]
+
+
 async def test_the_same_message_as_the_cli(api: Api, settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     code = await asyncio.to_thread(
         main, ["--db", settings.db, "jobs", "add", "x", "--schedule", "61 * * * *", "--shell", "true"]

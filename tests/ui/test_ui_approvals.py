@@ -138,7 +138,7 @@ async def test_the_editor_sets_every_approval_option_and_marks_a_bad_cap(
         assert list(editor.problems) == ["approval_max_waiting"]
         assert editor.query_one("#approval_max_waiting").has_class("-invalid")
         message = str(editor.query_one("#error-approval", Static).render())
-        assert "approval max waiting: expected 1 to 10000, got 0" in message
+        assert "Up to: expected 1 to 10000, got 0" in message
         assert not (await store.get_job_by_name("plain")).approval, "nothing saved"
 
         editor.query_one("#approval_max_waiting", Input).value = "5"

@@ -18,10 +18,10 @@ SIZE = (120, 36)
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"timeout": "9" * 400}, "timeout: expected at most 366d, got '9999"),
-        ({"misfire_grace": "400d"}, "misfire grace: expected at most 366d, got '400d'"),
-        ({"retries": "101"}, "retries: expected 0 to 100, got 101"),
-        ({"tags": "ok b\x1bad"}, "tag: 'b\\x1bad' must be a non-empty word"),
+        ({"timeout": "9" * 400}, "Timeout: expected at most 366d, got '9999"),
+        ({"misfire_grace": "400d"}, "Grace: expected at most 366d, got '400d'"),
+        ({"retries": "101"}, "Retries: expected 0 to 100, got 101"),
+        ({"tags": "ok b\x1bad"}, "Tags: 'b\\x1bad' must be a non-empty word"),
     ],
     ids=["timeout-400-digits", "grace-400d", "retries", "tag-escape"],
 )
@@ -53,6 +53,6 @@ async def test_the_editor_refuses_a_url_with_no_host(app: CronuiApp, store: SQLi
         await pilot.pause()
         await pilot.press("ctrl+s")
         error = editor.query_one("#editor-error", Static)
-        await until(pilot, lambda: "http: 'http://' has no host" in str(error.render()), "the refusal")
+        await until(pilot, lambda: "URL: 'http://' has no host" in str(error.render()), "the refusal")
         assert isinstance(app.screen, JobEditor)
     assert await store.get_job_by_name("ping") is None

@@ -92,14 +92,14 @@ async def test_a_save_marks_every_bad_field_with_its_own_message_and_saves_nothi
         await pilot.press("ctrl+s")
         await until(pilot, lambda: editor.problems, "the problems")
         expected = {
-            "name": ("#error-name", "name: 'bad name' is not a valid job name"),
+            "name": ("#error-name", "Name: 'bad name' is not a valid job name"),
             "url": (
                 "#error-url",
-                "http: expected an http:// or https:// URL (or ${env:NAME}), got 'ftp://example.com'",
+                "URL: expected an http:// or https:// URL (or ${env:NAME}), got 'ftp://example.com'",
             ),
-            "headers": ("#error-headers", "headers: expected 'Name: value; Other: value', got 'no colon here'"),
-            "retries": ("#error-retries", "retries: expected 0 to 100, got 101"),
-            "timeout": ("#error-retries", "timeout: must be more than 0 seconds"),
+            "headers": ("#error-headers", "Headers: expected 'Name: value; Other: value', got 'no colon here'"),
+            "retries": ("#error-retries", "Retries: expected 0 to 100, got 101"),
+            "timeout": ("#error-retries", "Timeout: must be more than 0 seconds"),
         }
         assert sorted(editor.problems) == sorted(expected)
         for field, (line, message) in expected.items():
@@ -117,7 +117,7 @@ async def test_a_save_marks_every_bad_field_with_its_own_message_and_saves_nothi
         await fill(pilot, editor, retries="3")
         assert not editor.query_one("#retries").has_class("-invalid")
         assert "retries" not in text_of(editor, "#error-retries")
-        assert "timeout: must be more than 0 seconds" in text_of(editor, "#error-retries")
+        assert "Timeout: must be more than 0 seconds" in text_of(editor, "#error-retries")
         assert editor.query_one("#url").has_class("-invalid")
         assert isinstance(app.screen, JobEditor)
     assert [j.name for j in await store.list_jobs()] == before
@@ -130,9 +130,9 @@ async def test_problems_that_need_the_store_are_shown_with_the_others(app: Cronu
         await fill(pilot, editor, name="research-digest", on_failure="no-such-job", misfire_grace="400d")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: len(editor.problems) == 3, "three problems")
-        assert "name: a job named 'research-digest' already exists" in text_of(editor, "#error-name")
-        assert "on-failure: no job named 'no-such-job'" in text_of(editor, "#error-on_failure")
-        assert "misfire grace: expected at most 366d, got '400d'" in text_of(editor, "#error-misfire")
+        assert "Name: a job named 'research-digest' already exists" in text_of(editor, "#error-name")
+        assert "On failure: no job named 'no-such-job'" in text_of(editor, "#error-on_failure")
+        assert "Grace: expected at most 366d, got '400d'" in text_of(editor, "#error-misfire")
         assert app.focused is editor.query_one("#name")
     job = await store.get_job_by_name("nightly-backup")
     assert job is not None and job.on_failure == [] and job.misfire_grace_s == 300
@@ -146,7 +146,7 @@ async def test_a_bad_schedule_and_other_problems_come_together(app: CronuiApp, s
         await pilot.press("ctrl+s")
         await until(pilot, lambda: len(editor.problems) == 2, "two problems")
         assert "hour field: 61 is out of range 0-23" in text_of(editor, "#schedule-check")
-        assert "shell: the command is empty" in text_of(editor, "#error-command")
+        assert "Command: the command is empty" in text_of(editor, "#error-command")
         assert editor.query_one("#schedule").has_class("-invalid")
         assert app.focused is editor.query_one("#schedule")
     assert await store.get_job_by_name("later") is None
@@ -258,7 +258,7 @@ async def test_a_test_run_of_an_invalid_form_shows_its_problems_and_runs_nothing
         await fill(pilot, editor, name="ping", url=f"{sink.url}/ok", expect_status="700")
         await pilot.press("ctrl+t")
         await until(pilot, lambda: editor.problems, "the problems")
-        assert "expect status: expected 100 to 599, got 700" in text_of(editor, "#error-expect_status")
+        assert "Expect status: expected 100 to 599, got 700" in text_of(editor, "#error-expect_status")
         await pilot.pause()
         assert app.screen is editor
     assert sink.requests == []

@@ -102,10 +102,10 @@ async def test_bad_unattended_settings_are_marked_at_their_fields(
         await pilot.press("ctrl+s")
         await until(pilot, lambda: editor.problems, "the problems")
         assert sorted(editor.problems) == ["fallbacks", "max_cost", "node_label", "notify_retries", "stagger"]
-        assert "max cost" in text_of(editor, "#error-gate")
-        assert "stagger" in text_of(editor, "#error-stagger") and "node-label" in text_of(editor, "#error-stagger")
+        assert "Max cost: " in text_of(editor, "#error-gate")
+        assert "Stagger: " in text_of(editor, "#error-stagger") and "Node: " in text_of(editor, "#error-stagger")
         assert "retry notices need a target" in text_of(editor, "#error-notify_retries")
-        assert "fallback" in text_of(editor, "#error-fallbacks")
+        assert "Fallbacks: " in text_of(editor, "#error-fallbacks")
         for field in editor.problems:
             assert editor.query_one(f"#{field}").has_class("-invalid"), field
     assert [j.name for j in await store.list_jobs()] == before

@@ -39,7 +39,7 @@ async def test_an_unknown_zone_is_refused_in_place_and_changes_nothing(app: Cron
         before = (app.zone_mode, app.ctx.local_zone)
         await command(pilot, "zone Mars/Olympus")
         assert (app.zone_mode, app.ctx.local_zone) == before
-        assert any("unknown time zone 'Mars/Olympus'" in str(n.message) for n in app._notifications)
+        assert any("unknown time zone: 'Mars/Olympus'" in str(n.message) for n in app._notifications)
     assert "local_zone" not in prefs.load()
 
 

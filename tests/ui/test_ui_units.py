@@ -438,3 +438,16 @@ def test_run_head_wraps_between_its_parts_and_gives_the_scheduled_day_once() -> 
     assert (
         "finished 2026-03-03 01:00:00.000 CET" in head_text(overnight, None, at, "Europe/Berlin", PlainStyles()).plain
     )
+
+
+def test_inflight_shows_a_streamed_reply_so_far_not_its_last_token() -> None:
+    live = InFlight(lambda job_id: "job")
+    live.apply([RunEvent(EventKind.STARTED, 1000, 9, 1, "digest", data={"trigger": "manual"})])
+    for at, token in enumerate(["Hello", " from", " the", " model."]):
+        live.apply([RunEvent(EventKind.OUTPUT, 1001 + at, 9, 1, "digest", "stdout", {"text": token})])
+    assert live.runs[9].last_line == "Hello from the model."
+    live.apply([RunEvent(EventKind.OUTPUT, 1010, 9, 1, "digest", "stdout", {"text": "\n\nSecond", "x": 1})])
+    live.apply([RunEvent(EventKind.OUTPUT, 1011, 9, 1, "digest", "stdout", {"text": " paragraph"})])
+    assert live.runs[9].last_line == "Second paragraph"
+    live.apply([RunEvent(EventKind.OUTPUT, 1012, 9, 1, "digest", "stdout", {"text": "x" * 10_000})])
+    assert len(live.runs[9].tails["stdout"]) <= 4096, "what is kept of a run's output is bounded"

@@ -351,6 +351,16 @@ async def test_agent_job_from_the_cli_with_delivery(capsys, db, monkeypatch):
         stats = json.loads(out)["stats"]
         assert stats["all"]["runs"] == 1 and stats["last_7d"]["success_rate"] == 1.0
         assert stats["all"]["total_tokens"] == 17
+        # as README promises, in text: the reply, its tokens and cost, and where it was delivered
+        code, out, err = await asyncio.to_thread(cli, capsys, "jobs", "run", "digest", "--wait")
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0].startswith("#2 ") and "succeeded" in lines[0]
+        assert lines[1:] == [
+            "Hello! You said: What changed in digest?",
+            "  tokens in 12 · out 5 · total 17 · cost unknown",
+            "  delivery delivered",
+        ]
     finally:
         await llm.stop()
         await sink.stop()

@@ -21,7 +21,7 @@ from cronui.timefmt import human_span
 from cronui.ui.context import ScreenContext
 from cronui.ui.messages import ApproveRun, EngineEvents, OpenRun, RejectRun, Tick
 from cronui.ui.screens.base import CronuiScreen
-from cronui.ui.screens.bindings import APPROVE_RUN, BACK, OPEN, REJECT_RUN
+from cronui.ui.screens.bindings import APPROVE_RUN, BACK, INTERRUPT, OPEN, REJECT_RUN
 from cronui.ui.screens.why import SaysWhyNot
 from cronui.ui.times import countdown, short_time, zone_for
 from cronui.ui.widgets.footer import KeysFooter
@@ -56,7 +56,7 @@ def approval_rows(runs: Sequence[Run], now: int, zone_of: dict[str, str]) -> lis
 class ReasonScreen(ModalScreen[str | None]):
     """Reject run #N? An optional reason; enter rejects, escape keeps the run waiting (None)."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "keep", "Keep waiting", id="reason-keep")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "keep", "Keep waiting", id="reason-keep"), INTERRUPT]
 
     def __init__(self, run_id: int, job_name: str) -> None:
         super().__init__()

@@ -37,7 +37,7 @@ class CronuiScreen(PromptKeys, KeysFollowState, Screen[None]):
         if submitted:
             error = self.ctx.run_command(value)
             if error:
-                prompt.show_error(True)
+                prompt.refuse(error)
                 self.notify(error, severity="warning", timeout=4)
                 return
         prompt.close()

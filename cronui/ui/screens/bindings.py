@@ -29,6 +29,9 @@ CANCEL_RUN = Binding(
     "x", "cancel_run", "Cancel run", id="cancel-run", tooltip="Cancel the selected run (or the job's run in flight)"
 )
 RUN_AGAIN = Binding("R", "run_again", "Run again", id="run-again", tooltip="Run the selected run's job again")
+# ctrl+c in a dialog does what escape does there (Textual would copy, or say "ctrl+q quits"): see
+# AppRequests.action_interrupt. With text selected in a field, the field's own ctrl+c copies it first.
+INTERRUPT = Binding("ctrl+c", "app.interrupt", "Stop", id="interrupt", show=False, tooltip="As escape, here")
 FOLLOW = Binding("l", "follow", "Follow", id="follow", tooltip="Open a running run and follow its output")
 APPROVE_RUN = Binding(
     "a", "approve_run", "Approve", id="approve-run", tooltip="Approve the selected run waiting for approval: it runs"

@@ -10,11 +10,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from cronui.ui.screens.bindings import INTERRUPT
 from cronui.ui.widgets.footer import KeysFooter
 
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
+        INTERRUPT,
         Binding("escape,n", "answer(False)", "No", id="confirm-no"),
         Binding("y", "answer(True)", "Yes", id="confirm-yes"),
     ]

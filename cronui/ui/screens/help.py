@@ -12,6 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from cronui.ui.commands import COMMANDS
+from cronui.ui.screens.bindings import INTERRUPT
 from cronui.ui.widgets.footer import KeysFooter
 
 FILTER_HELP = """\
@@ -21,12 +23,12 @@ status:failed,timed_out                   a comma means any of
 keys: status (a run status, or enabled / disabled / auto / paused), kind, tag, name, zone, trigger (runs)
 bare words match the job's name"""
 
-COMMAND_HELP = """\
-:jobs  :runs  :failed (last 24 h)  :approvals  :overview  :pause  :resume  :new  :theme NAME  :zone [NAME]  :help  :q"""
+COMMAND_HELP = "\n".join(f":{command:<13} {does}" for command, does in COMMANDS)
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
+        INTERRUPT,
         Binding("escape,question_mark,q", "close", "Close", id="help-close"),
     ]
 

@@ -12,38 +12,33 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Awaitable, Callable, Container, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Container, Iterable
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import (
-    Button,
-    Checkbox,
-    Input,
-    Label,
-    OptionList,
-    RadioButton,
-    RadioSet,
-    Select,
-    Static,
-)
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, RadioButton, RadioSet, Select, Static
 
 from cronui.config import Settings
 from cronui.engine.control import NotFound
 from cronui.jobs import JobError
-from cronui.model import APPROVAL_DEFAULTS, Job, MisfirePolicy, OverlapPolicy, TargetKind
-from cronui.schedule import PRESETS, ScheduleError, all_zones, get_zone, parse
+from cronui.model import Job, TargetKind
+from cronui.schedule import PRESETS, Schedule, ScheduleError, all_zones, get_zone, parse
+from cronui.schedule.readings import preset_index
 from cronui.store import StoreError
-from cronui.targets import DELIVERY_FORMATS, DELIVERY_MODES, HTTP_METHODS
 from cronui.ui.client import EngineClient
 from cronui.ui.jobform import form_from_job, form_job, missing_env
+from cronui.ui.screens.bindings import INTERRUPT
 from cronui.ui.screens.confirm import ConfirmScreen
+from cronui.ui.screens.editor_fields import FieldMaker, row
+from cronui.ui.screens.editor_kinds import kind_fields
+from cronui.ui.screens.editor_policies import about_fields, chain_and_delivery_fields, policy_fields
+from cronui.ui.screens.editor_problems import ShowsProblems
 from cronui.ui.screens.keys import KeysFollowState
 from cronui.ui.screens.test_run import TestRunScreen
 from cronui.ui.times import fire_time
@@ -51,6 +46,8 @@ from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.workers import spawn
 
 CUSTOM = "Custom…"
+PRESET_FIRES = 6  # a schedule is a preset when their next this many fires are the same
+NARROW = 80  # below this many columns a field's label goes above it instead of squeezing it
 
 
 class KindSet(RadioSet):
@@ -65,89 +62,6 @@ class KindSet(RadioSet):
     def _highlight_pressed(self) -> None:
         if self.pressed_button is not None:
             self._selected = self.pressed_index
-
-
-def _row(label: str, *widgets: Any, classes: str = "") -> Horizontal:
-    return Horizontal(Label(label, classes="label"), *widgets, classes=f"row {classes}".strip())
-
-
-# Where each problem is shown: JobError.field (the CLI's option names, or the editor's own labels) -> the
-# id of the widget that holds it. "chain" (a cycle) goes to whichever chain field is filled in.
-FIELD_WIDGETS = {
-    "name": "name",
-    "kind": "kind",
-    "schedule": "schedule",
-    "timezone": "timezone",
-    "tz": "timezone",
-    "shell": "command",
-    "command": "command",
-    "cwd": "cwd",
-    "env": "env",
-    "http": "url",
-    "url": "url",
-    "method": "method",
-    "header": "headers",
-    "headers": "headers",
-    "body": "body",
-    "expect status": "expect_status",
-    "agent": "base_url",
-    "base url": "base_url",
-    "model": "model",
-    "api key env": "api_key_env",
-    "message": "message",
-    "system": "system",
-    "overlap": "overlap",
-    "queue limit": "queue_limit",
-    "pool": "pool",
-    "retries": "retries",
-    "retry delay": "retry_delay",
-    "timeout": "timeout",
-    "misfire": "misfire",
-    "misfire grace": "misfire_grace",
-    "on success": "on_success",
-    "on failure": "on_failure",
-    "when": "when",
-    "conversation": "conversation",
-    "deliver": "deliver",
-    "deliver to": "deliver_to",
-    "deliver format": "deliver_format",
-    "alert to": "alert_to",
-    "tag": "tags",
-    "tags": "tags",
-    "fallback": "fallbacks",
-    "fallbacks": "fallbacks",
-    "gate": "gate",
-    "max cost": "max_cost",
-    "stagger": "stagger",
-    "node label": "node_label",
-    "notify retries": "notify_retries",
-    "approval": "approval",
-    "approval timeout": "approval_timeout",
-    "approval-timeout": "approval_timeout",
-    "approval-default": "approval_default",
-    "approval-max-waiting": "approval_max_waiting",
-    "approval max waiting": "approval_max_waiting",
-}
-# the line under the fields that share a row (schedule and zone have their own check lines)
-ERROR_LINES = {
-    "kind": "name",
-    "model": "base_url",
-    "method": "url",
-    "queue_limit": "overlap",
-    "pool": "overlap",
-    "retry_delay": "retries",
-    "timeout": "retries",
-    "misfire_grace": "misfire",
-    "deliver_to": "deliver",
-    "deliver_format": "deliver",
-    "max_cost": "gate",
-    "node_label": "stagger",
-    "when": "on_success",
-    "approval_timeout": "approval",
-    "approval_default": "approval",
-    "approval_max_waiting": "approval",
-}
-CHECK_LINES = {"schedule": "schedule-check", "timezone": "zone-check"}
 
 
 def unique_copy_name(name: str, taken: Container[str]) -> str:
@@ -178,10 +92,11 @@ def cloned(job: Job, name: str) -> Job:
     )
 
 
-class JobEditor(KeysFollowState, ModalScreen[Job | None]):
+class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
     KEY_ACTIONS = ("save", "test_run")
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        INTERRUPT,
         Binding(
             "ctrl+s", "save", "Save", id="save", priority=True, tooltip="Save the job (the same checks as the CLI)"
         ),
@@ -201,7 +116,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     JobEditor #editor-body { height: 1fr; padding-right: 1; }
     JobEditor .row { height: 1; margin: 0; }
     JobEditor .label { width: 11; color: $text-muted; }
-    JobEditor .short { width: auto; padding-right: 1; color: $text-muted; }
+    JobEditor .short { width: auto; padding: 0 1 0 2; color: $text-muted; }
     JobEditor Input { width: 1fr; background: $panel; }
     JobEditor Input:focus { background: $primary 25%; }
     JobEditor Input.-invalid { background: $error 25%; }
@@ -238,6 +153,16 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     JobEditor #enabled, JobEditor #notify_retries { border: none; padding: 0; height: 1; background: transparent; }
     JobEditor #notify_retries { width: auto; }
     JobEditor #approval { border: none; padding: 0; height: 1; background: transparent; width: auto; }
+    JobEditor .status-input { width: 16; }
+    JobEditor.-narrow .row { layout: vertical; height: auto; }
+    JobEditor.-narrow .label, JobEditor.-narrow .short { width: 100%; padding: 0; }
+    JobEditor.-narrow Input { width: 100%; }
+    JobEditor.-narrow .field-error, JobEditor.-narrow .check { margin: 0; }
+    JobEditor.-narrow #when { layout: vertical; }
+    JobEditor.-narrow #presets-box { width: 100%; }
+    JobEditor.-narrow #presets { max-height: 6; }
+    JobEditor.-narrow #schedule-box { padding-left: 0; }
+    JobEditor.-narrow #deliver_format { margin-left: 0; }
     """
 
     def __init__(
@@ -272,26 +197,27 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
 
     def compose(self) -> ComposeResult:
         v = self.values
+        fields = FieldMaker(v)
         kind = TargetKind(v["kind"])
         with Vertical(id="editor", classes="dialog"):
             with VerticalScroll(id="editor-body"):
                 with Horizontal(classes="row"):
                     yield Label("Name", classes="label")
-                    yield self._in("name", placeholder="e.g. backup")
-                    yield Label("  Kind", classes="short")
+                    yield fields.input("name", placeholder="e.g. backup")
+                    yield Label("Kind", classes="short")
                     with KindSet(id="kind"):
                         for k in TargetKind:
                             yield RadioButton(str(k), value=k is kind, id=f"kind-{k}")
-                yield self._error_line("name")
+                yield fields.error_line("name")
                 with Horizontal(id="when"):
                     with Vertical(id="presets-box"):
                         yield Label("Presets", classes="section")
                         yield OptionList(*(p.name for p in PRESETS), CUSTOM, id="presets")
                     with Vertical(id="schedule-box"):
                         yield Label("When", classes="section")
-                        yield _row("Schedule", self._in("schedule"))
+                        yield row("Schedule", fields.input("schedule"))
                         yield Static("", id="schedule-check", classes="check")
-                        yield _row(
+                        yield row(
                             "Zone",
                             Input(
                                 v["timezone"],
@@ -304,143 +230,10 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
                         yield Static("", id="next-fires")
                 yield Label("What", classes="section")
                 yield Static("", id="kind-note")
-                with Vertical(id="shell-fields", classes="kind-fields"):
-                    yield _row("Command", self._in("command", placeholder="e.g. restic backup ~/work"))
-                    yield self._error_line("command")
-                    yield _row("Cwd", self._in("cwd", placeholder="working directory (optional)"))
-                    yield self._error_line("cwd")
-                    yield _row("Env", self._in("env", placeholder="e.g. KEY=value TOKEN=${env:TOKEN}"))
-                    yield self._error_line("env")
-                with Vertical(id="http-fields", classes="kind-fields"):
-                    yield _row(
-                        "Request",
-                        self._sel("method", [(m, m) for m in HTTP_METHODS]),
-                        self._in("url", placeholder="e.g. https://example.com/health"),
-                    )
-                    yield self._error_line("url")
-                    yield _row(
-                        "Headers",
-                        self._in("headers", placeholder="e.g. Authorization: Bearer ${env:TOKEN}; Accept: text/csv"),
-                    )
-                    yield self._error_line("headers")
-                    yield _row("Body", self._in("body", placeholder="text, JSON or @file (optional)"))
-                    yield self._error_line("body")
-                    yield _row("Expect", self._in("expect_status", placeholder="status (default: any 2xx)"))
-                    yield self._error_line("expect_status")
-                with Vertical(id="agent-fields", classes="kind-fields"):
-                    yield _row(
-                        "Endpoint",
-                        self._in("base_url", placeholder="e.g. http://127.0.0.1:11434/v1"),
-                        Label("  Model", classes="short"),
-                        self._in("model", placeholder="e.g. llama3.1:8b"),
-                    )
-                    yield self._error_line("base_url")
-                    yield _row(
-                        "API key",
-                        self._in("api_key_env", placeholder="name of the variable holding it, e.g. OPENAI_API_KEY"),
-                    )
-                    yield self._error_line("api_key_env")
-                    yield _row(
-                        "Message",
-                        self._in("message", placeholder="e.g. Summarise what changed in {job} since {scheduled_for}"),
-                    )
-                    yield self._error_line("message")
-                    yield _row("System", self._in("system", placeholder="system prompt (optional)"))
-                    yield self._error_line("system")
-                    yield _row(
-                        "Chat",
-                        self._in("conversation", placeholder="isolated, persistent or session:NAME (shared)"),
-                    )
-                    yield self._error_line("conversation")
-                    yield _row(
-                        "Fallbacks",
-                        self._in("fallbacks", placeholder="MODEL or MODEL@BASE_URL, asked in order when one fails"),
-                    )
-                    yield self._error_line("fallbacks")
-                    yield _row(
-                        "Gate",
-                        self._in("gate", placeholder="optional shell check: exit 0 asks, 1 skips"),
-                        Label("  Max cost", classes="short"),
-                        self._in("max_cost", placeholder="USD", classes="narrow-input"),
-                    )
-                    yield self._error_line("gate")
-                yield Label("Policies", classes="section")
-                yield _row(
-                    "Overlap",
-                    self._sel("overlap", [(str(o), str(o)) for o in OverlapPolicy]),
-                    Label("  Queue", classes="short"),
-                    self._in("queue_limit", classes="narrow-input"),
-                    Label("  Pool", classes="short"),
-                    self._in("pool", placeholder="none", classes="narrow-input"),
-                )
-                yield self._error_line("overlap")
-                yield _row(
-                    "Retries",
-                    self._in("retries", classes="narrow-input"),
-                    Label("  Delay", classes="short"),
-                    self._in("retry_delay", classes="narrow-input"),
-                    Label("  Timeout", classes="short"),
-                    self._in("timeout", classes="narrow-input"),
-                )
-                yield self._error_line("retries")
-                yield _row(
-                    "Misfire",
-                    self._sel("misfire", [(str(m), str(m)) for m in MisfirePolicy]),
-                    Label("  Grace", classes="short"),
-                    self._in("misfire_grace", classes="narrow-input"),
-                )
-                yield self._error_line("misfire")
-                yield _row(
-                    "Stagger",
-                    self._in("stagger", placeholder="window", classes="narrow-input"),
-                    Label("  Node", classes="short"),
-                    self._in("node_label", placeholder="label a node must carry (default: any node)"),
-                )
-                yield self._error_line("stagger")
-                yield _row(
-                    "Approval",
-                    Checkbox("runs wait", v["approval"], id="approval"),
-                    Label("  Wait", classes="short"),
-                    self._in("approval_timeout", classes="tiny-input"),
-                    Label("  Then", classes="short"),
-                    self._sel("approval_default", [(d, d) for d in APPROVAL_DEFAULTS]),
-                    Label("  Up to", classes="short"),
-                    self._in("approval_max_waiting", classes="tiny-input"),
-                )
-                yield self._error_line("approval")
-                yield Label("Chains and delivery", classes="section")
-                yield _row(
-                    "On success",
-                    self._in("on_success", placeholder="jobs to run after a success"),
-                    Label("  When", classes="short"),
-                    self._in("when", placeholder="contains:X or regex:X"),
-                )
-                yield self._error_line("on_success")
-                yield _row("On failure", self._in("on_failure", placeholder="jobs to run after a failure"))
-                yield self._error_line("on_failure")
-                yield _row(
-                    "Deliver",
-                    self._sel("deliver", [(m, m) for m in DELIVERY_MODES]),
-                    Label("  to", classes="short"),
-                    self._in("deliver_to", placeholder="e.g. ${env:SLACK_HOOK}"),
-                    self._sel("deliver_format", [(f, f) for f in DELIVERY_FORMATS]),
-                )
-                yield self._error_line("deliver")
-                yield _row(
-                    "Alert to",
-                    self._in("alert_to", placeholder="where failure alerts go (default: the delivery target)"),
-                )
-                yield self._error_line("alert_to")
-                yield _row(
-                    "Notices",
-                    Checkbox("announce a failure that will be retried", v["notify_retries"], id="notify_retries"),
-                )
-                yield self._error_line("notify_retries")
-                yield Label("About", classes="section")
-                yield _row("Tags", self._in("tags", placeholder="e.g. ops nightly"))
-                yield self._error_line("tags")
-                yield _row("Notes", self._in("description", placeholder="what this job is for"))
-                yield _row("State", Checkbox("enabled", v["enabled"], id="enabled"))
+                yield from kind_fields(fields)
+                yield from policy_fields(fields)
+                yield from chain_and_delivery_fields(fields)
+                yield from about_fields(fields)
             yield Static("", id="env-warnings")
             yield Static("", id="editor-error")
             with Horizontal(classes="buttons"):
@@ -458,25 +251,14 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         if not self.cursor_blink:
             for inp in self.query(Input):
                 inp.cursor_blink = False
-        expr = self.values["schedule"]
-        presets = self.query_one("#presets", OptionList)
-        match = next((i for i, p in enumerate(PRESETS) if p.expr == expr), len(PRESETS))
-        presets.highlighted = match
         self._show_kind(TargetKind(self.values["kind"]))
         self._check_schedule()
         self._check_env()
         self._start = self.form_values()  # every widget holds its value from the start
         self.query_one("#name" if self.job is None else "#schedule", Input).focus()
 
-    def _in(self, field: str, placeholder: str = "", **kw: Any) -> Input:
-        return Input(str(self.values[field]), placeholder=placeholder, id=field, compact=True, **kw)
-
-    def _sel(self, field: str, options: list[tuple[str, str]]) -> Select[str]:
-        return Select(options, value=str(self.values[field]), id=field, allow_blank=False, compact=True)
-
-    def _error_line(self, field: str) -> Static:
-        """The line under a row where its fields' problems are shown (hidden while there are none)."""
-        return Static("", id=f"error-{field}", classes="field-error")
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(self.app.size.width < NARROW, "-narrow")
 
     # ------------------------------------------------------------ reading the form
 
@@ -505,28 +287,21 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     @on(Input.Changed)
     def _any_changed(self, event: Input.Changed) -> None:
         self.query_one("#editor-error", Static).update("")
-        self._forget_problem(event.input.id)
+        self.forget_problem(event.input.id)
         if event.input.id not in ("schedule", "timezone"):
             self._check_env()
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
-        self._forget_problem(event.select.id)
+        self.forget_problem(event.select.id)
 
     @on(Checkbox.Changed, "#approval")
     def _approval_changed(self) -> None:
-        self._forget_problem("approval")
+        self.forget_problem("approval")
 
     @on(Checkbox.Changed, "#notify_retries")
     def _notices_changed(self) -> None:
-        self._forget_problem("notify_retries")
-
-    def _show_check(self, check: Static, text: str, state: str, invalid: str | None = None) -> None:
-        """A check line under a field: its text and state (ok, bad, empty); a bad one marks the field."""
-        check.update(text)
-        check.set_classes(f"check -{state}")
-        if invalid is not None:
-            self.query_one(f"#{invalid}", Input).add_class("-invalid")
+        self.forget_problem("notify_retries")
 
     def _check_schedule(self) -> None:
         expr = self.query_one("#schedule", Input).value.strip()
@@ -539,17 +314,20 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
             inp.remove_class("-invalid")
         try:
             get_zone(zone)
-            self._show_check(zone_check, "", "empty")
+            self.show_check(zone_check, "", "empty")
         except ScheduleError as e:
-            self._show_check(zone_check, f"✖ {e}", "bad", invalid="timezone")
+            self.show_check(zone_check, f"✖ {e}", "bad", invalid="timezone")
             ok = False
         try:
             sched = parse(expr, zone if ok else "UTC", now_ms=self.now_ms())
-            self._show_check(sched_check, f"✔ {sched.describe()}", "ok")
+            self.show_check(sched_check, f"✔ {sched.describe()}", "ok")
         except ScheduleError as e:
-            self._show_check(sched_check, f"✖ {e}", "bad", invalid="schedule")
+            self.show_check(sched_check, f"✖ {e}", "bad", invalid="schedule")
             ok = False
             sched = None
+        # the presets list follows the schedule, however it is written (`@daily`, `every 1m`, `mon-fri`)
+        found = preset_index(expr) if sched is None else self._preset_of(sched)
+        self.query_one("#presets", OptionList).highlighted = len(PRESETS) if found is None else found
         if ok and sched is not None:
             now = self.now_ms()
             text = Text()
@@ -564,6 +342,18 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
             next_fires.update(text)
         else:
             next_fires.update("")
+
+    def _preset_of(self, sched: Schedule) -> int | None:
+        """The preset that fires when `sched` does (its next fires compared, in the same zone)."""
+        found = preset_index(sched.expr)
+        if found is not None:
+            return found
+        now = self.now_ms()
+        fires = sched.next_n(now, PRESET_FIRES)
+        for i, preset in enumerate(PRESETS):
+            if parse(preset.expr, sched.timezone, now_ms=now).next_n(now, PRESET_FIRES) == fires:
+                return i
+        return None
 
     def _check_env(self) -> None:
         values = self.form_values()
@@ -592,7 +382,7 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         if event.pressed.id:
             self._show_kind(TargetKind(event.pressed.id.removeprefix("kind-")))
-        self._forget_problem("kind")
+        self.forget_problem("kind")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         schedule = self.query_one("#schedule", Input)
@@ -651,11 +441,11 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
             try:
                 job, errors = form_job(self.form_values(), self.job or self.template)
                 errors.extend(await self.client.problems(job))
-                self._show_problems(errors)
+                self.show_problems(errors)
                 if not errors:
                     await then(job)
             except (StoreError, ValueError) as e:  # the store cannot be read: said in place, nothing done
-                self._show_problems([e])
+                self.show_problems([e])
             finally:
                 self._saving = False
                 self.refresh_keys()
@@ -666,81 +456,9 @@ class JobEditor(KeysFollowState, ModalScreen[Job | None]):
         try:
             saved = await (self.client.add_job(job) if self.job is None else self.client.update_job(job))
         except (JobError, NotFound, StoreError) as e:  # e.g. another process took the name meanwhile
-            self._show_problems([e])
+            self.show_problems([e])
             return
         self.dismiss(saved)
 
     async def _test_run(self, job: Job) -> None:
         self.app.push_screen(TestRunScreen(job, self.client, now_ms=self.now_ms))
-
-    def _widget_for(self, error: Exception) -> str | None:
-        """The id of the widget that holds what `error` is about, when the form shows it."""
-        field = getattr(error, "field", None)
-        if field is None:
-            return None
-        key = field.replace("-", " ").replace("_", " ")
-        if key == "schedule" and self.query_one("#timezone", Input).has_class("-invalid"):
-            return "timezone"  # the rules check the zone with the schedule; the form has a field for each
-        if key == "chain":  # a cycle: the chain field that takes part in it
-            return "on_success" if self.query_one("#on_success", Input).value.strip() else "on_failure"
-        widget = FIELD_WIDGETS.get(key)
-        if widget is None or not self.query(f"#{widget}"):
-            return None
-        return widget
-
-    def _show_problems(self, errors: Sequence[Exception]) -> None:
-        """Mark each field with a problem and say what it is under it (the first problem of each field);
-        problems with no field on the form are listed at the bottom; focus goes to the first bad field."""
-        for old in list(self.problems):
-            self.problems.pop(old)
-            self._render_problem_line(old)
-        loose: list[str] = []
-        for error in errors:
-            at = self._widget_for(error)
-            if at is None:
-                if str(error) not in loose:
-                    loose.append(str(error))
-            elif at not in self.problems:
-                self.problems[at] = str(error)
-        for widget in self.problems:
-            self._render_problem_line(widget)
-        bottom = self.query_one("#editor-error", Static)
-        if not errors:
-            bottom.update("")
-            return
-        n = len(self.problems) + len(loose)
-        if n == 1:
-            bottom.update(f"✖ {next(iter(self.problems.values()), loose[0] if loose else '')}")
-        else:
-            marked = f", {len(self.problems)} of them marked at their fields" if loose else ", each marked at its field"
-            bottom.update("\n".join([f"✖ {n} problems{marked if self.problems else ''}", *(f"✖ {t}" for t in loose)]))
-        self._focus_first_problem()
-
-    def _render_problem_line(self, widget: str) -> None:
-        """The line under `widget` shows the problems of its row's fields; the field is marked while it has one."""
-        if widget in CHECK_LINES:  # the schedule's and zone's own checks, redone as they are typed
-            if widget in self.problems:
-                check = self.query_one(f"#{CHECK_LINES[widget]}", Static)
-                self._show_check(check, f"✖ {self.problems[widget]}", "bad", invalid=widget)
-            return
-        self.query_one(f"#{widget}").set_class(widget in self.problems, "-invalid")
-        line_id = ERROR_LINES.get(widget, widget)
-        row = [w for w in self.problems if ERROR_LINES.get(w, w) == line_id]
-        line = self.query_one(f"#error-{line_id}", Static)
-        line.update("\n".join(f"✖ {self.problems[w]}" for w in row))
-        line.display = bool(row)
-
-    def _forget_problem(self, widget: str | None) -> None:
-        """A field with a problem was changed: its mark and message go (the next check says if it is fixed)."""
-        if widget is not None and widget in self.problems:
-            del self.problems[widget]
-            self._render_problem_line(widget)
-
-    def _focus_first_problem(self) -> None:
-        """Focus the first marked field in the form's order and bring it, with its message, into view."""
-        for widget in self.query("#editor-body Input, #editor-body Select, #editor-body Checkbox, #editor-body #kind"):
-            if widget.has_class("-invalid"):
-                widget.focus(scroll_visible=False)
-                body = self.query_one("#editor-body", VerticalScroll)
-                self.call_after_refresh(body.scroll_to_center, widget, animate=False)
-                return

@@ -26,6 +26,7 @@ from cronui.cost import run_context_window
 from cronui.model import Job, Milestone, Run, RunStatus, TargetKind
 from cronui.timefmt import human_span
 from cronui.ui.client import EngineClient
+from cronui.ui.screens.bindings import INTERRUPT
 from cronui.ui.screens.run_text import facts_text
 from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.status import MARK
@@ -43,6 +44,7 @@ class TestRunScreen(ModalScreen[None]):
     __test__ = False  # not a pytest test class, whatever its name
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        INTERRUPT,
         Binding(
             "escape", "close", "Close", id="test-close", tooltip="Back to the editor (stops a test run still going)"
         ),

@@ -1,5 +1,9 @@
-"""The live pane: runs in flight, each with its milestones as they arrive and its elapsed time ticking,
-then the last few that finished. Drawn with the Line API from lines rebuilt when something changes."""
+"""The live pane: runs in flight, each with its milestones as they arrive, its elapsed time ticking and the
+line it is writing now (a streamed reply so far), then the last few that finished. Drawn with the Line API
+from lines rebuilt when something changes.
+
+The cursor follows what runs now: it goes to the newest run in flight as runs arrive, unless the user moved
+it (then it stays where they put it, while that run is shown)."""
 
 from __future__ import annotations
 
@@ -69,6 +73,7 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
         self._lines: list[tuple[Text, int | None]] = []
         self._order: list[int] = []  # run ids, in the order shown
         self._selected: int | None = None
+        self._pinned = False  # the user moved the cursor: it stays on their run instead of following arrivals
 
     @property
     def current_run_id(self) -> int | None:
@@ -104,8 +109,30 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
         self._lines = lines
         self._order = order
         if self._selected not in order:
-            self._selected = order[0] if order else None
+            self._pinned = False
+        if not self._pinned:
+            self._selected = self.newest_in_flight() or (order[0] if order else None)
         self.virtual_size = Size(self.scrollable_content_region.width or 1, max(1, len(lines)))
+        self.refresh()
+
+    def newest_in_flight(self) -> int | None:
+        """The run that started last among those running (else the next to start): what runs now."""
+        runs = self.inflight.runs.values()
+        running = [r for r in runs if r.status is RunStatus.RUNNING]
+        if running:
+            return max(running, key=lambda r: (r.started_at or 0, r.run_id)).run_id
+        waiting = self.inflight.ordered()
+        return waiting[0].run_id if waiting else None
+
+    def live_now(self) -> int | None:
+        """The run to follow: the selected one while it is in flight, else what runs now."""
+        if self._selected is not None and self._selected in self.inflight.runs:
+            return self._selected
+        return self.newest_in_flight()
+
+    def select(self, run_id: int) -> None:
+        """Put the cursor on `run_id` and let it follow arrivals again."""
+        self._selected, self._pinned = run_id, False
         self.refresh()
 
     def _run_lines(self, live: LiveRun, now: int, dim: Style) -> list[tuple[Text, int | None]]:
@@ -139,7 +166,10 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
             line.append(milestone_text(m.name, m.data))
             out.append((line, live.run_id))
         if live.last_line:
-            out.append((Text(f"    ▌ {live.last_line}", dim, no_wrap=True), live.run_id))
+            # the end of the line is what streamed last: when it does not fit, its start gives way
+            room = max(8, self.scrollable_content_region.width - 7)
+            said = live.last_line if cell_len(live.last_line) <= room else "…" + live.last_line[-(room - 1) :]
+            out.append((Text(f"    ▌ {said}", dim, no_wrap=True), live.run_id))
         return out
 
     def _finished_line(self, live: LiveRun) -> Text:
@@ -161,6 +191,7 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
             return
         i = self._order.index(self._selected) if self._selected in self._order else 0
         self._selected = self._order[max(0, min(len(self._order) - 1, i + delta))]
+        self._pinned = True
         for y, (_, rid) in enumerate(self._lines):
             if rid == self._selected:
                 self.scroll_to_region_line(y)
@@ -182,10 +213,11 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
             if rid == self._selected and event.chain >= 2:
                 self.post_message(self.Selected(rid))
             self._selected = rid
+            self._pinned = True
             self.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width or 1, max(1, len(self._lines)))
+        self.rebuild()  # the line a run is writing is cut to the width
 
     # ------------------------------------------------------------ drawing
 

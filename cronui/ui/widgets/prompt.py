@@ -12,21 +12,11 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Static
 
+from cronui.ui.commands import COMMANDS, HINT
+
 Mode = Literal["filter", "command", "search"]
 
-COMMANDS = [
-    "jobs",
-    "runs",
-    "failed",
-    "pause",
-    "resume",
-    "new",
-    "theme ",
-    "zone",
-    "help",
-    "q",
-    "quit",
-]
+COMPLETED = [*(c.split()[0] + (" " if " " in c else "") for c, _ in COMMANDS), "quit"]
 
 
 class PromptBar(Horizontal):
@@ -95,10 +85,10 @@ class Prompt(Input):
         marks = {"filter": "/", "command": ":", "search": "/"}
         self.placeholder = {
             "filter": "status:failed kind:agent tag:ops name…   (enter keeps it, esc clears)",
-            "command": "jobs runs failed pause resume new theme NAME zone help q",
+            "command": HINT,
             "search": "text to find in the output (enter: next match, esc: close)",
         }[mode]
-        words = [*COMMANDS, *(f"theme {t}" for t in themes or [])]
+        words = [*COMPLETED, *(f"theme {t}" for t in themes or [])]
         self.suggester = SuggestFromList(words, case_sensitive=False) if mode == "command" else None
         bar = self.parent
         if isinstance(bar, PromptBar):
@@ -121,6 +111,14 @@ class Prompt(Input):
 
     def show_error(self, error: bool) -> None:
         self.set_class(error, "-error")
+
+    def refuse(self, error: str) -> None:
+        """A command that could not run: its text goes (what is typed next is a new command, not appended
+        to the old one) and the reason stays in its place until then."""
+        with self.prevent(Input.Changed):
+            self.value = ""
+        self.placeholder = error
+        self.show_error(True)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
