@@ -1,6 +1,7 @@
 """The scheduler: one queue of pending runs, fed by schedules, run-now, retries, chains and catch-ups.
 
-- `engine.py`      the loop, the scheduler lease (or, in cluster mode, the node's heartbeat), orphaned runs
+- `engine.py`      the loop, the scheduler lease (or, in cluster mode, the node's heartbeat)
+- `recovery.py`    taking over from a gone scheduler: its runs recorded, what it left on this host stopped
 - `scheduler.py`   pure functions: which of a job's slots are due, on time, caught up or missed
 - `dispatcher.py`  asks the store which runs may start now (Store.claim) and runs each in its own task
 - `finishing.py`   what a run's end leads to: retry, chains, delivery; the job's counters are the store's
@@ -10,5 +11,6 @@
 - `control.py`     the writes any process may make (add, edit, run now, cancel, pause) and the wake-up
 - `events.py`      in-process pub/sub of RunEvents, persisted to the store in batches
 - `clock.py`       the injected clock (a fake one in tests runs a week in milliseconds)
-- `executors/`     one module per job kind; `containment.py` keeps a run's processes inside its run
+- `executors/`     one module per job kind; `containment.py`, `strays.py` and the watchdog keep a run's
+                   processes inside its run
 """

@@ -158,6 +158,23 @@ def own_children(main_thread_only: bool = False) -> list[int]:
     return pids
 
 
+def with_descendants(pids: Iterable[int]) -> list[int]:
+    """`pids` and every process below them (their children, recursively): a process that left a run's group
+    may have started others that carry no mark, and they are stopped with it rather than orphaned."""
+    seen: dict[int, None] = {}  # in order, without repeats
+    todo = list(pids)
+    while todo and len(seen) < 100_000:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen[pid] = None
+        with contextlib.suppress(OSError):
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/children") as f:
+                    todo.extend(int(p) for p in f.read().split())
+    return list(seen)
+
+
 def stat_fields(pid: int) -> list[bytes] | None:
     """/proc/PID/stat after the command name: state, ppid, pgrp, session, ... (None when it is gone)."""
     try:
@@ -205,9 +222,9 @@ def reap(pids: Iterable[int]) -> None:
 
 
 async def stop(pids: Collection[int], grace_s: float) -> int:
-    """SIGTERM `pids` (and the groups they lead), wait up to grace_s, then SIGKILL what is left; returns how
-    many were still alive to be stopped."""
-    live = [p for p in pids if alive(p)]
+    """SIGTERM `pids`, the groups they lead and the processes below them, wait up to grace_s, then SIGKILL
+    what is left; returns how many were still alive to be stopped."""
+    live = [p for p in with_descendants(pids) if alive(p)]
     if not live:
         return 0
     signal_all(live, signal.SIGTERM)
@@ -220,7 +237,8 @@ async def stop(pids: Collection[int], grace_s: float) -> int:
                 return len(live)
             await asyncio.sleep(0.05)
         if sig is not None:
-            signal_all([p for p in live if alive(p)], sig)
+            live = [p for p in with_descendants(live) if alive(p)]  # and what they started meanwhile
+            signal_all(live, sig)
     reap(live)
     still = [p for p in live if alive(p)]
     if still:

@@ -81,7 +81,7 @@ class Watch:
             for pid, marks in found.items()
             if execution in marks and (containment.stat_fields(pid) or [b"", b"", b""])[2] == str(pgid).encode()
         }
-        targets = set(found)
+        targets = set(containment.with_descendants(found))
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for pgid in live_groups:
                 try:
@@ -95,6 +95,7 @@ class Watch:
             while now() < until and any(containment.alive(p) for p in targets):
                 time.sleep(0.05)
             targets = {p for p in targets if containment.alive(p)} | set(self._marked(keep))
+            targets = set(containment.with_descendants(targets))
         return len(found)
 
     def _marked(self, keep: set[str]) -> dict[int, set[str]]:
