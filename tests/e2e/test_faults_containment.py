@@ -78,7 +78,7 @@ def escapees(folder: Path) -> tuple[str, dict[str, Path]]:
             f"env -i setsid /bin/sh -c 'echo $$ > {files['env-i']}; exec {SLEEP} 120' &",
             f"(setsid sh -c 'echo $$ > {files['double-fork']}; exec {SLEEP} 120' &)",
             f'env -i setsid {sys.executable} -c "{bare}" &',
-            f"while [ ! -s {files['bare']} ]; do {SLEEP} 0.05; done",
+            *(f"until [ -s {f} ]; do {SLEEP} 0.05; done" for f in files.values()),
         ]
     )
     return body, files

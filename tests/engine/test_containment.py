@@ -40,7 +40,11 @@ async def test_a_timed_out_runs_escapee_is_stopped_with_it(real: Engine, tmp_pat
 
 async def test_an_escapee_that_drops_its_environment_is_stopped_by_its_descriptor(real: Engine, tmp_path):
     pidfile = tmp_path / "escapee.pid"
-    run = await run_once(real, "bare-env", f"env -i setsid /bin/sh -c 'echo $$ > {pidfile}; exec /bin/sleep 60' &")
+    cmd = (
+        f"env -i setsid /bin/sh -c 'echo $$ > {pidfile}; exec /bin/sleep 60' & "
+        f"until [ -s {pidfile} ]; do sleep 0.05; done"
+    )
+    run = await run_once(real, "bare-env", cmd)
     assert run.status is RunStatus.SUCCEEDED
     assert not alive(int(pidfile.read_text()))
 
