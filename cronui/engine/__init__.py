@@ -1,6 +1,7 @@
 """The scheduler: one queue of pending runs, fed by schedules, run-now, retries, chains and catch-ups.
 
 - `engine.py`      the loop, the scheduler lease (or, in cluster mode, the node's heartbeat)
+- `draining.py`    shutting down: runs finish within the grace, their leases renewed meanwhile
 - `recovery.py`    taking over from a gone scheduler: its runs recorded, what it left on this host stopped
 - `scheduler.py`   pure functions: which of a job's slots are due, on time, caught up or missed
 - `dispatcher.py`  asks the store which runs may start now (Store.claim) and runs each in its own task

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Mapping
 
 from cronui.config import Settings
+from cronui.engine import draining
 from cronui.engine.approval_notices import Approvals
 from cronui.engine.approvals import waiting_event
 from cronui.engine.clock import Clock, SystemClock
@@ -100,7 +101,7 @@ class Engine:
 
     async def close(self, grace_s: float = 0.0) -> None:
         """Stop starting runs; let running ones finish within grace_s, then interrupt them; release."""
-        await self.dispatcher.drain(grace_s)
+        await draining.drain(self, grace_s)
         await self.dispatcher.close()
         try:  # what this node's runs left behind is stopped with the node (the watchdog looks once more)
             await strays.sweep(LEADERS, self.settings.kill_grace)
@@ -203,8 +204,9 @@ class Engine:
         for run_id in list(self.dispatcher.active):
             self.dispatcher.cancel(run_id, reason, RunStatus.INTERRUPTED)
 
-    async def renew(self) -> bool:
-        """Renew the lease and the leases of this node's runs; the watchdog's deadline follows them."""
+    async def renew(self, *, contain: bool = True) -> bool:
+        """Renew the lease and the leases of this node's runs; the watchdog's deadline follows them. With
+        `contain`, what finished runs left is stopped and gone holders' runs are recovered."""
         began = now_boot()
         now = self.clock.now_ms()
         ttl_ms = int(self.settings.lease.ttl * 1000)
@@ -213,7 +215,8 @@ class Engine:
                 return False
             await self._renew_runs(now, ttl_ms)
             self.watchdog.renewed(began)
-            await self._contain()
+            if contain:
+                await self._contain()
             return True
         ok = await self.store.renew_lease(self.node, now, now + ttl_ms)
         if not ok:
@@ -227,7 +230,8 @@ class Engine:
             await self._renew_runs(now, ttl_ms)
             self.watchdog.renewed(began)
             await self.store.heartbeat(self._node_row(now, ttl_ms))  # `cronui nodes` shows the holder on SQLite too
-            await self._contain()
+            if contain:
+                await self._contain()
         return ok
 
     async def _renew_runs(self, now: int, lease_ms: int) -> None:

@@ -15,6 +15,7 @@ executors/containment.py; /proc is read only when there is a takeover to make):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -69,7 +70,7 @@ async def recover_orphans(engine: Engine, *, look_here: bool = False) -> None:
 
 async def _stop_left_here(engine: Engine, taken: set[str]) -> None:
     """Stop every process on this host marked by a taken-over run or by a scheduler that is over."""
-    found = containment.scan()
+    found = await asyncio.to_thread(containment.scan)  # all of /proc: off the event loop
     if not found:
         return
     nodes = {mark_node(m) for marks in found.values() for m in marks}

@@ -216,9 +216,9 @@ def test_a_frozen_holder_has_its_run_stopped_by_its_watchdog_before_the_lease_ex
     body = f"flock -n {lock} sh -c 'echo $$ > {pidfile}; exec {SLEEP} 60' || echo overlap >> {overlaps}"
     cronui(env, "jobs", "add", "long", "--schedule", "every 1s", "--shell", body, "--retries", "2",
            "--retry-delay", "0s", "--misfire", "skip")  # fmt: skip
-    frozen = start(e=env)
+    frozen = start("daemon", "--grace", "1s", e=env)  # at the end, the retry's sleep is not waited for
     wait_for(lambda: lease_pid(env) == frozen.pid, what="the first holder")
-    standby = start(e=env)
+    standby = start("daemon", "--grace", "1s", e=env)
     wait_for(lambda: pid_in(pidfile) is not None, timeout=20, what="the run's process")
     run_pid = pid_in(pidfile)
     assert run_pid is not None
@@ -243,6 +243,24 @@ def test_a_frozen_holder_has_its_run_stopped_by_its_watchdog_before_the_lease_ex
     assert "lease not renewed by its deadline" in log, log[-3000:]
 
 
+def test_a_run_finishing_at_shutdown_keeps_its_lease_past_the_lease_ttl(env, start, tmp_path):
+    """SIGTERM gives running runs the grace to finish; their leases are renewed meanwhile, so a run longer
+    than the lease is neither taken over by the standby nor stopped by the watchdog."""
+    done = tmp_path / "done"
+    cronui(env, "jobs", "add", "slow", "--schedule", "@yearly", "--shell", f"{SLEEP} 6; echo ok > {done}")
+    daemon = start()
+    wait_for(lambda: lease_pid(env) == daemon.pid, what="the daemon")
+    standby = start()
+    cronui(env, "jobs", "run", "slow")
+    wait_for(lambda: query(env, "SELECT status FROM runs") == [("running",)], timeout=15, what="the run")
+    daemon.send_signal(signal.SIGTERM)  # lease 3 s: it would run out twice over before the run ends
+    assert daemon.wait(timeout=30) == 0
+    assert query(env, "SELECT status, node LIKE ? FROM runs", (f"%:{daemon.pid}:%",)) == [("succeeded", 1)]
+    assert done.read_text() == "ok\n"
+    standby.send_signal(signal.SIGTERM)
+    assert standby.wait(timeout=20) == 0
+
+
 # ---------------------------------------------------------------- two hosts (PostgreSQL)
 
 # A node that takes itself for another host: the other node cannot look for its processes, as across
@@ -264,7 +282,7 @@ def test_a_node_frozen_past_its_lease_has_its_run_stopped_before_another_host_re
 
     def node(host: str) -> subprocess.Popen[str]:
         out = open(tmp_path / f"{host}.log", "w")
-        p = subprocess.Popen([sys.executable, "-c", AS_HOST, host, "daemon"], env=env, stdout=out,
+        p = subprocess.Popen([sys.executable, "-c", AS_HOST, host, "daemon", "--grace", "1s"], env=env, stdout=out,
                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
         p.log_path = out.name  # type: ignore[attr-defined]
         procs.started.append(p)

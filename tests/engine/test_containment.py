@@ -73,7 +73,7 @@ def test_the_watchdog_stops_a_run_whose_lease_deadline_passed():
     dog = Watchdog(name, lease_s=3, renew_s=1, kill_grace_s=0.5)
     run = marked(f"{name}/1")
     try:
-        dog.hold(run.pid, f"{name}/1", leased=True)
+        dog.hold(f"{name}/1", leased=True)
         dog.renewed(now_boot() - 10)  # a renewal long ago: the scheduler has not renewed since
         assert ended(run) == -signal.SIGTERM
         assert dog.stopped(f"{name}/1")
@@ -85,8 +85,8 @@ def test_a_renewed_deadline_keeps_runs_and_the_watchdog_stops_them_when_the_sche
     name = node()
     dog = Watchdog(name, lease_s=30, renew_s=10, kill_grace_s=0.5)
     leased, test_run = marked(f"{name}/1"), marked(f"{name}/None")
-    dog.hold(leased.pid, f"{name}/1", leased=True)
-    dog.hold(test_run.pid, f"{name}/None", leased=False)
+    dog.hold(f"{name}/1", leased=True)
+    dog.hold(f"{name}/None", leased=False)
     dog.renewed(now_boot())
     time.sleep(0.5)
     assert leased.poll() is None and test_run.poll() is None
@@ -96,14 +96,15 @@ def test_a_renewed_deadline_keeps_runs_and_the_watchdog_stops_them_when_the_sche
     assert ended(test_run) == -signal.SIGTERM
 
 
-def test_a_group_none_of_whose_processes_carries_the_mark_is_left_alone():
-    """A process group id reused by a stranger after the run's group ended is never signalled."""
+def test_a_process_without_the_nodes_marks_is_never_signalled():
+    """Only processes carrying the node's marks (and their groups, made inside a run's session) are
+    stopped: a stranger is left alone, even one whose pid was a run's."""
     name = node()
     dog = Watchdog(name, lease_s=3, renew_s=1, kill_grace_s=0.5)
     run, stranger = marked(f"{name}/1"), marked(None)
     try:
-        dog.hold(run.pid, f"{name}/1", leased=True)
-        dog.hold(stranger.pid, f"{name}/2", leased=True)
+        dog.hold(f"{name}/1", leased=True)
+        dog.hold(f"{name}/2", leased=True)
         dog.renewed(now_boot() - 10)
         assert ended(run) == -signal.SIGTERM
         time.sleep(0.5)
@@ -119,12 +120,12 @@ def test_a_killed_watchdog_is_replaced_with_what_it_held():
     dog = Watchdog(name, lease_s=3, renew_s=1, kill_grace_s=0.5)
     first, second = marked(f"{name}/1"), marked(f"{name}/2")
     try:
-        dog.hold(first.pid, f"{name}/1", leased=True)
+        dog.hold(f"{name}/1", leased=True)
         assert dog._proc is not None
         old = dog._proc
         os.kill(old.pid, signal.SIGKILL)
         old.wait()
-        dog.hold(second.pid, f"{name}/2", leased=True)  # meets the closed pipe: a new watchdog, both held
+        dog.hold(f"{name}/2", leased=True)  # meets the closed pipe: a new watchdog, both held
         assert dog._proc is not None and dog._proc.pid != old.pid
         dog.renewed(now_boot() - 10)
         assert ended(first) == -signal.SIGTERM

@@ -174,6 +174,9 @@ async def run(ctx: RunContext) -> Outcome:
 
     children.install()
     containment.started(execution)  # from here on a sweep leaves this execution's processes alone
+    dog = watchdog.NODES.get(ctx.run.node or "")
+    if dog is not None:  # told before the shell starts: a scheduler frozen from its first moment is covered
+        dog.hold(execution, leased=ctx.run.id is not None)
     try:
         proc = await asyncio.create_subprocess_exec(
             "/bin/sh",
@@ -189,15 +192,13 @@ async def run(ctx: RunContext) -> Outcome:
         )
     except BaseException:
         containment.ended(execution)
+        if dog is not None:
+            dog.release(execution)
         raise
     finally:
         if marker is not None:
             os.close(marker)  # the shell holds it now; ours would only keep it open longer than the run
-    pgid = proc.pid
     LEADERS.add(proc.pid)
-    dog = watchdog.NODES.get(ctx.run.node or "")
-    if dog is not None:
-        dog.hold(pgid, execution, leased=ctx.run.id is not None)
     # what was run, for the run's request view: the command as written (values of `${env:}` never in it),
     # where, and the names of the variables the job sets
     ran = {"command": command, "cwd": cwd or os.getcwd(), "env": sorted(spec.env)}
@@ -208,7 +209,7 @@ async def run(ctx: RunContext) -> Outcome:
         LEADERS.discard(proc.pid)
         containment.ended(execution)
         if dog is not None:
-            dog.release(pgid)
+            dog.release(execution)
         # what left the group (setsid, a double fork) and was adopted: stopped now its run is over
         await asyncio.shield(strays.sweep(LEADERS, ctx.kill_grace_s, every_thread=False))
 

@@ -49,7 +49,7 @@ class Watchdog:
         self.node = node
         self.grace_s = min(kill_grace_s, spare / 4)
         self.keep_s = lease_s - self.grace_s - min(1.0, spare / 8)  # from a renewal's start to the deadline
-        self.holds: dict[int, tuple[bool, str]] = {}  # pgid -> (leased, execution)
+        self.holds: dict[str, tuple[bool, int]] = {}  # execution -> (leased, how many: test runs share one)
         self.deadline: float | None = None
         self.lapsed: set[str] = set()  # executions held when a deadline passed: the watchdog stopped them
         self._proc: subprocess.Popen[bytes] | None = None
@@ -58,24 +58,30 @@ class Watchdog:
 
     # ------------------------------------------------------------ what the scheduler tells it
 
-    def hold(self, pgid: int, execution: str, leased: bool) -> None:
-        """A run's process group has started (leased: it is one of the node's claimed runs, stopped with the
+    def hold(self, execution: str, leased: bool) -> None:
+        """A run's shell is about to start (leased: it is one of the node's claimed runs, stopped with the
         lease; a test run is stopped only when the scheduler goes)."""
-        self.holds[pgid] = (leased, execution)
+        count = self.holds.get(execution, (leased, 0))[1]
+        self.holds[execution] = (leased, count + 1)
         if self._pipe is None:
             self._spawn()
         else:
-            self._send(f"H {pgid} {int(leased)} {execution}\n")
+            self._send(f"H {int(leased)} {execution}\n")
 
-    def release(self, pgid: int) -> None:
-        """The run is over: its group is no longer held."""
-        if self.holds.pop(pgid, None) is not None:
-            self._send(f"R {pgid}\n")
+    def release(self, execution: str) -> None:
+        """The run is over."""
+        held = self.holds.pop(execution, None)
+        if held is None:
+            return
+        if held[1] > 1:
+            self.holds[execution] = (held[0], held[1] - 1)
+        if self._pipe is not None:
+            self._send(f"R {execution}\n")
 
     def renewed(self, began: float) -> None:
         """The node's lease (and its runs' leases) were renewed by a write that began at `began` (now_boot())."""
         if self.deadline is not None and now_boot() > self.deadline:
-            self.lapsed.update(ex for leased, ex in self.holds.values() if leased)
+            self.lapsed.update(ex for ex, (leased, _) in self.holds.items() if leased)
         self.deadline = began + self.keep_s
         if self._pipe is not None:
             self._send(f"D {self.deadline!r}\n")
@@ -84,8 +90,8 @@ class Watchdog:
         """Whether the watchdog has stopped (or is stopping) this execution for a lapsed deadline."""
         if execution in self.lapsed:
             return True
-        held = any(leased and ex == execution for leased, ex in self.holds.values())
-        return held and self.deadline is not None and now_boot() > self.deadline
+        leased = self.holds.get(execution, (False, 0))[0]
+        return leased and self.deadline is not None and now_boot() > self.deadline
 
     def close(self) -> None:
         """The scheduler is done: the watchdog stops whatever is left with this node's marks, and exits."""
@@ -117,7 +123,7 @@ class Watchdog:
             os.close(read)
         strays.HELPERS.add(self._proc.pid)
         self._pipe = write
-        state = "".join(f"H {pgid} {int(leased)} {ex}\n" for pgid, (leased, ex) in self.holds.items())
+        state = "".join(f"H {int(leased)} {ex}\n" for ex, (leased, n) in self.holds.items() for _ in range(n))
         if self.deadline is not None:
             state += f"D {self.deadline!r}\n"
         self._send(state, again=False)

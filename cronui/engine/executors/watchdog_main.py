@@ -2,16 +2,17 @@
 scheduler (SIGSTOP, kill -9, a stop of its process group) does not reach it.
 
 It reads lines from its standard input, a pipe from the scheduler (see watchdog.py):
-`H <pgid> <leased 0|1> <execution>` a run's process group is held, `R <pgid>` it is released (the run is
-over), `D <deadline>` the node's lease is good until then (CLOCK_BOOTTIME seconds, so time a host spends
-suspended counts). When the deadline passes with no newer one, every leased group it holds and every
-process carrying one of this node's marks is stopped (SIGTERM, the grace, SIGKILL): the scheduler stopped
-renewing its lease, and another node may recover and retry those runs once the lease expires. When the
-pipe ends (the scheduler exited or was killed) it stops the same at once, whatever the deadline: nobody is
-left to record those runs or read their output, and their retry may start elsewhere.
+`H <leased 0|1> <execution>` a run is about to start (sent before its shell is, so no moment of a run goes
+unwatched), `R <execution>` it is over, `D <deadline>` the node's lease is good until then (CLOCK_BOOTTIME
+seconds, so time a host spends suspended counts). When the deadline passes with no newer one while a
+leased run is held, every process carrying one of this node's marks is stopped, with the process groups
+they are in and the processes below them (SIGTERM, the grace, SIGKILL): the scheduler stopped renewing its
+lease, and another node may recover and retry those runs once the lease expires. When the pipe ends (the
+scheduler exited or was killed) it stops the same at once, whatever the deadline: nobody is left to record
+those runs or read their output, and their retry may start elsewhere.
 
-A group is signalled only while one of its members carries the execution's mark, so a process group id
-reused by someone else is never touched. Imports only the standard library and containment.py.
+Only marked processes and the groups they are in are signalled: every such group was made inside a run's
+own session, so a stranger is never touched. Imports only the standard library and containment.py.
 """
 
 from __future__ import annotations
@@ -38,16 +39,18 @@ class Watch:
     def __init__(self, node: str, grace_s: float) -> None:
         self.node = node
         self.grace_s = grace_s
-        self.holds: dict[int, tuple[bool, str]] = {}  # pgid -> (leased, execution)
+        self.holds: dict[str, tuple[bool, int]] = {}  # execution -> (leased, how many: test runs share one)
         self.deadline: float | None = None
 
     def take(self, line: str) -> None:
         kind, _, rest = line.partition(" ")
         if kind == "H":
-            pgid, leased, execution = rest.split(" ", 2)
-            self.holds[int(pgid)] = (leased == "1", execution)
+            flag, execution = rest.split(" ", 1)
+            self.holds[execution] = (flag == "1", self.holds.get(execution, (False, 0))[1] + 1)
         elif kind == "R":
-            self.holds.pop(int(rest), None)
+            leased, count = self.holds.pop(rest, (False, 1))
+            if count > 1:
+                self.holds[rest] = (leased, count - 1)
         elif kind == "D":
             self.deadline = float(rest)
 
@@ -61,29 +64,22 @@ class Watch:
         (except the processes of runs held without a lease, such as test runs)."""
         if self.deadline is None or now() < self.deadline:
             return
-        lapsed = {pgid: ex for pgid, (leased, ex) in self.holds.items() if leased}
+        lapsed = sorted(ex for ex, (leased, _) in self.holds.items() if leased)
         if not lapsed:
             return
-        keep = {ex for leased, ex in self.holds.values() if not leased}
-        count = self.stop(lapsed, keep)
-        for pgid in lapsed:
-            del self.holds[pgid]
-        runs = ", ".join(sorted(ex.rpartition("/")[2] for ex in lapsed.values()))
+        count = self.stop(keep={ex for ex, (leased, _) in self.holds.items() if not leased})
+        for execution in lapsed:
+            del self.holds[execution]
+        runs = ", ".join(ex.rpartition("/")[2] for ex in lapsed)
         _say(self.node, f"lease not renewed by its deadline: stopped {count} process(es) of run(s) {runs}")
 
-    def stop(self, groups: dict[int, str], keep: set[str]) -> int:
-        """SIGTERM the groups (those a member of which carries the execution's mark) and every process with
-        this node's marks (but `keep`), SIGKILL what is left after the grace; how many processes there were."""
-        found = self._marked(keep)
-        live_groups = {
-            pgid
-            for pgid, execution in groups.items()
-            for pid, marks in found.items()
-            if execution in marks and (containment.stat_fields(pid) or [b"", b"", b""])[2] == str(pgid).encode()
-        }
-        targets = set(containment.with_descendants(found))
+    def stop(self, keep: set[str]) -> int:
+        """SIGTERM every process with this node's marks (but `keep`), its group and the processes below it,
+        and SIGKILL what is left after the grace; how many processes there were."""
+        targets = self._targets(keep)
+        count = len(targets)
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pgid in live_groups:
+            for pgid in {g for g in map(_group, targets) if g}:
                 try:
                     os.killpg(pgid, sig)
                 except (ProcessLookupError, PermissionError):
@@ -94,17 +90,22 @@ class Watch:
             until = now() + self.grace_s
             while now() < until and any(containment.alive(p) for p in targets):
                 time.sleep(0.05)
-            targets = {p for p in targets if containment.alive(p)} | set(self._marked(keep))
-            targets = set(containment.with_descendants(targets))
-        return len(found)
+            targets = {p for p in targets if containment.alive(p)} | self._targets(keep)  # and what they started
+        return count
 
-    def _marked(self, keep: set[str]) -> dict[int, set[str]]:
+    def _targets(self, keep: set[str]) -> set[int]:
         prefix = self.node + "/"
-        return {
-            pid: marks
+        marked = [
+            pid
             for pid, marks in containment.scan().items()
             if any(m.startswith(prefix) for m in marks) and not marks & keep
-        }
+        ]
+        return set(containment.with_descendants(marked))
+
+
+def _group(pid: int) -> int | None:
+    fields = containment.stat_fields(pid)
+    return int(fields[2]) if fields and len(fields) > 2 else None
 
 
 def main(argv: list[str]) -> None:
@@ -118,7 +119,7 @@ def main(argv: list[str]) -> None:
         if ready:
             data = os.read(0, 65536)
             if not data:
-                count = watch.stop({pgid: ex for pgid, (_, ex) in watch.holds.items()}, set())
+                count = watch.stop(keep=set())
                 if count:
                     _say(node, f"the scheduler is gone: stopped {count} process(es) its runs left")
                 return
