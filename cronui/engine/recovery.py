@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from cronui.engine.executors import containment
@@ -68,6 +69,13 @@ async def recover_orphans(engine: Engine, *, look_here: bool = False) -> None:
         await engine.dispatcher.finish(run, job)
 
 
+def _session(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
+
+
 async def _stop_left_here(engine: Engine, taken: set[str]) -> None:
     """Stop every process on this host marked by a taken-over run or by a scheduler that is over."""
     found = await asyncio.to_thread(containment.scan)  # all of /proc: off the event loop
@@ -83,7 +91,18 @@ async def _stop_left_here(engine: Engine, taken: set[str]) -> None:
     if not engine.store.multi_node and nodes - over:
         now = engine.clock.now_ms()
         over.update(n.node for n in await engine.store.nodes() if n.node in nodes and n.expires_at <= now)
-    stray = sorted(pid for pid, marks in found.items() if marks & taken or {mark_node(m) for m in marks} & over)
+    # Never a scheduler, nor what is in its session: a scheduler holds a run's marking descriptor for a
+    # moment while it starts the run's shell (a frozen one may be holding it now), and the shell is in its
+    # session until it starts its own.
+    schedulers = {pid for pid in map(node_pid, nodes | {engine.node}) if pid is not None and pid_alive(pid)}
+    sessions = {_session(pid) for pid in schedulers} - {None}
+    stray = sorted(
+        pid
+        for pid, marks in found.items()
+        if (marks & taken or {mark_node(m) for m in marks} & over)
+        and pid not in schedulers
+        and _session(pid) not in sessions
+    )
     if not stray:
         return
     runs = sorted({m for pid in stray for m in found[pid]})

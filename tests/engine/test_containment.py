@@ -132,3 +132,27 @@ def test_a_killed_watchdog_is_replaced_with_what_it_held():
         assert ended(second) == -signal.SIGTERM
     finally:
         dog.close()
+
+
+def test_the_scheduler_and_its_session_are_never_stopped_even_holding_a_runs_mark():
+    """While it starts a run's shell the scheduler holds the run's marking descriptor, and the new process
+    is in the scheduler's session until it starts its own: a watchdog firing then stops neither (nor the
+    scheduler's process group: here, the test runner's)."""
+    name = node()
+    dog = Watchdog(name, lease_s=3, renew_s=1, kill_grace_s=0.5)
+    held = containment.mark_fd(f"{name}/1")
+    env = {"PATH": "/usr/bin:/bin", containment.MARK: f"{name}/1"}
+    starting = subprocess.Popen(["sleep", "60"], env=env)  # not yet in a session of its own
+    run = marked(f"{name}/1")
+    try:
+        dog.hold(f"{name}/1", leased=True)
+        dog.renewed(now_boot() - 10)
+        assert ended(run) == -signal.SIGTERM
+        time.sleep(0.5)
+        assert starting.poll() is None
+    finally:
+        dog.close()
+        if held is not None:
+            os.close(held)
+        starting.kill()
+        starting.wait()

@@ -11,8 +11,11 @@ lease, and another node may recover and retry those runs once the lease expires.
 scheduler exited or was killed) it stops the same at once, whatever the deadline: nobody is left to record
 those runs or read their output, and their retry may start elsewhere.
 
-Only marked processes and the groups they are in are signalled: every such group was made inside a run's
-own session, so a stranger is never touched. Imports only the standard library and containment.py.
+Only marked processes and the groups they are in are signalled, and never one in the scheduler's own
+session: the scheduler holds a run's marking descriptor for a moment while it starts the run's shell (a
+SIGSTOP can land then), and the shell is in that session until it starts its own. Every other group of a
+marked process was made inside a run's session, so a stranger is never touched. Imports only the standard
+library and containment.py.
 """
 
 from __future__ import annotations
@@ -36,9 +39,11 @@ def _say(node: str, text: str) -> None:
 
 
 class Watch:
-    def __init__(self, node: str, grace_s: float) -> None:
+    def __init__(self, node: str, grace_s: float, scheduler: int) -> None:
         self.node = node
         self.grace_s = grace_s
+        self.scheduler = scheduler
+        self.scheduler_session = _session(scheduler)
         self.holds: dict[str, tuple[bool, int]] = {}  # execution -> (leased, how many: test runs share one)
         self.deadline: float | None = None
 
@@ -78,6 +83,8 @@ class Watch:
         and SIGKILL what is left after the grace; how many processes there were."""
         targets = self._targets(keep)
         count = len(targets)
+        if targets:
+            _say(self.node, "stopping " + ", ".join(f"{p} ({_command(p)})" for p in sorted(targets)))
         for sig in (signal.SIGTERM, signal.SIGKILL):
             for pgid in {g for g in map(_group, targets) if g}:
                 try:
@@ -100,7 +107,26 @@ class Watch:
             for pid, marks in containment.scan().items()
             if any(m.startswith(prefix) for m in marks) and not marks & keep
         ]
-        return set(containment.with_descendants(marked))
+        return {
+            p
+            for p in containment.with_descendants(marked)
+            if p != self.scheduler and _session(p) not in (None, self.scheduler_session)
+        }
+
+
+def _session(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read(200).replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except OSError:
+        return "?"
 
 
 def _group(pid: int) -> int | None:
@@ -112,7 +138,7 @@ def main(argv: list[str]) -> None:
     node, grace_s = argv[0], float(argv[1])
     for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTSTP):
         signal.signal(sig, signal.SIG_IGN)  # only its scheduler's pipe ends it (or SIGTERM/SIGKILL)
-    watch = Watch(node, grace_s)
+    watch = Watch(node, grace_s, os.getppid())
     pending = b""
     while True:
         ready, _, _ = select.select([0], [], [], watch.timeout())
