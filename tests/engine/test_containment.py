@@ -150,6 +150,7 @@ def test_the_scheduler_and_its_session_are_never_stopped_even_holding_a_runs_mar
         assert ended(run) == -signal.SIGTERM
         time.sleep(0.5)
         assert starting.poll() is None
+        assert dog._proc is not None and dog._proc.poll() is None, "the watchdog stopped itself"
     finally:
         dog.close()
         if held is not None:

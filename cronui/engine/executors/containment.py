@@ -24,6 +24,7 @@ The hot path never scans /proc: a run's own group is checked with one signal-0 (
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ctypes
 import logging
@@ -159,12 +160,14 @@ def own_children(main_thread_only: bool = False) -> list[int]:
 
 
 def with_descendants(pids: Iterable[int]) -> list[int]:
-    """`pids` and every process below them (their children, recursively): a process that left a run's group
-    may have started others that carry no mark, and they are stopped with it rather than orphaned."""
+    """`pids` and every process below them (their children, recursively), parents before children: a process
+    that left a run's group may have started others that carry no mark, and they are stopped with it rather
+    than orphaned. Parents are signalled first, so a shell stopped with its command does not go on to run
+    what follows it (`cmd || fallback`) when `cmd` dies first."""
     seen: dict[int, None] = {}  # in order, without repeats
-    todo = list(pids)
+    todo = collections.deque(pids)
     while todo and len(seen) < 100_000:
-        pid = todo.pop()
+        pid = todo.popleft()
         if pid in seen:
             continue
         seen[pid] = None

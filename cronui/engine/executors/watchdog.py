@@ -30,6 +30,7 @@ from cronui.engine.executors import strays
 
 log = logging.getLogger(__name__)
 
+_PROC = os.path.isdir("/proc")
 NODES: dict[str, Watchdog] = {}  # node -> its watchdog (the executor looks its run's node up here)
 _ROOT = str(Path(cronui.__file__).resolve().parent.parent)
 _CODE = (
@@ -38,9 +39,12 @@ _CODE = (
 )
 
 
+_BOOTTIME = getattr(time, "CLOCK_BOOTTIME", None)  # Linux; elsewhere the monotonic clock
+
+
 def now_boot() -> float:
     """Seconds on CLOCK_BOOTTIME (shared by every process of the host; counts time spent suspended)."""
-    return time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.monotonic() if _BOOTTIME is None else time.clock_gettime(_BOOTTIME)
 
 
 class Watchdog:
@@ -64,7 +68,8 @@ class Watchdog:
         count = self.holds.get(execution, (leased, 0))[1]
         self.holds[execution] = (leased, count + 1)
         if self._pipe is None:
-            self._spawn()
+            if _PROC:  # the watchdog finds a run's processes by their marks in /proc: Linux only
+                self._spawn()
         else:
             self._send(f"H {int(leased)} {execution}\n")
 

@@ -30,7 +30,7 @@ from cronui.engine.executors import containment
 
 
 def now() -> float:
-    return time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.clock_gettime(time.CLOCK_BOOTTIME)  # as watchdog.now_boot (only started on Linux)
 
 
 def _say(node: str, text: str) -> None:
@@ -84,9 +84,10 @@ class Watch:
         targets = self._targets(keep)
         count = len(targets)
         if targets:
-            _say(self.node, "stopping " + ", ".join(f"{p} ({_command(p)})" for p in sorted(targets)))
+            named = ", ".join(f"{p} ({_command(p)})" for p in targets[:10])
+            _say(self.node, f"stopping {named}" + (f" and {count - 10} more" if count > 10 else ""))
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            for pgid in {g for g in map(_group, targets) if g}:
+            for pgid in dict.fromkeys(g for g in map(_group, targets) if g):
                 try:
                     os.killpg(pgid, sig)
                 except (ProcessLookupError, PermissionError):
@@ -97,21 +98,22 @@ class Watch:
             until = now() + self.grace_s
             while now() < until and any(containment.alive(p) for p in targets):
                 time.sleep(0.05)
-            targets = {p for p in targets if containment.alive(p)} | self._targets(keep)  # and what they started
+            again = self._targets(keep)  # and what they started meanwhile
+            targets = [p for p in targets if containment.alive(p) and p not in again] + again
         return count
 
-    def _targets(self, keep: set[str]) -> set[int]:
+    def _targets(self, keep: set[str]) -> list[int]:
+        """This node's marked processes (not `keep`'s) and those below them, parents first."""
         prefix = self.node + "/"
         marked = [
             pid
             for pid, marks in containment.scan().items()
-            if any(m.startswith(prefix) for m in marks) and not marks & keep
+            if any(m.startswith(prefix) for m in marks)
+            and not marks & keep
+            and pid != self.scheduler
+            and _session(pid) not in (None, self.scheduler_session)
         ]
-        return {
-            p
-            for p in containment.with_descendants(marked)
-            if p != self.scheduler and _session(p) not in (None, self.scheduler_session)
-        }
+        return [p for p in containment.with_descendants(marked) if p != os.getpid()]
 
 
 def _session(pid: int) -> int | None:
