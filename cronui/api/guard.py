@@ -222,7 +222,8 @@ class Body:
         if self.complete:
             return await self.receive()  # past the body: only the client's disconnect comes
         try:
-            message = await asyncio.wait_for(self.receive(), BODY_IDLE_S)
+            async with asyncio.timeout(BODY_IDLE_S):
+                message = await self.receive()
         except TimeoutError:
             raise BodyStalled() from None
         if message["type"] == "http.request":
@@ -236,9 +237,11 @@ class Body:
 
 
 async def _drain(receive: Receive) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + DRAIN_S
     disconnected = False
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(DRAIN_S):
-            while True:  # after the disconnect, until nothing more comes for a second
-                message = await (asyncio.wait_for(receive(), 1.0) if disconnected else receive())
-                disconnected = disconnected or message["type"] == "http.disconnect"
+        while True:  # after the disconnect, until nothing more comes for a second
+            async with asyncio.timeout_at(min(end, loop.time() + 1.0) if disconnected else end):
+                message = await receive()
+            disconnected = disconnected or message["type"] == "http.disconnect"

@@ -18,17 +18,20 @@ import uuid
 from collections.abc import Mapping
 
 from cronui.config import Settings
+from cronui.engine import draining
 from cronui.engine.approval_notices import Approvals
 from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import PAUSED_KEY, Control
 from cronui.engine.dispatcher import Dispatcher, Executor
 from cronui.engine.events import EventBus
-from cronui.engine.executors import containment
-from cronui.engine.executors.containment import mark, node_host, pid_alive
+from cronui.engine.executors import containment, strays
+from cronui.engine.executors.containment import pid_alive
 from cronui.engine.executors.shell import LEADERS
+from cronui.engine.executors.watchdog import Watchdog, now_boot
 from cronui.engine.faults import LAST_FAULT_KEY, Backoff, FaultPersisted, FaultState
 from cronui.engine.frozen import end_stopped_writer
 from cronui.engine.planning import Planner, on_time_first
+from cronui.engine.recovery import recover_orphans
 from cronui.model import EventKind, Lease, RunEvent, RunStatus, TargetKind
 from cronui.store.base import Node, Store, StoreError
 from cronui.store.faults import StoreFault, StoreGone
@@ -67,6 +70,8 @@ class Engine:
         self._beat_ok_at: int | None = None  # multi-node: the last heartbeat the database took
         self._skew_warned = False
         self.planner = Planner(store, self.bus, self.clock)
+        lease = settings.lease
+        self.watchdog = Watchdog(self.node, lease.ttl, lease.renew, settings.kill_grace)
         self.dispatcher = Dispatcher(
             store, self.bus, settings, self.clock, self.node, executors, rng, on_finished=self._wake.set
         )
@@ -95,8 +100,13 @@ class Engine:
     async def close(self, grace_s: float = 0.0, hurry: asyncio.Event | None = None) -> None:
         """Stop starting runs; let running ones finish within grace_s (cut short when `hurry` is set), then
         interrupt them; release."""
-        await self.dispatcher.drain(grace_s, hurry)
+        await draining.drain(self, grace_s, hurry)
         await self.dispatcher.close()
+        try:  # what this node's runs left behind is stopped with the node (the watchdog looks once more)
+            await strays.sweep(LEADERS, self.settings.kill_grace)
+        except Exception:
+            log.exception("could not look for processes left behind by finished runs")
+        self.watchdog.close()
         if self.holding:
             self.holding = False
             try:
@@ -128,6 +138,7 @@ class Engine:
     async def try_acquire(self) -> bool:
         if self.store.multi_node:
             return await self._beat()
+        began = now_boot()
         now = self.clock.now_ms()
         ttl_ms = int(self.settings.lease.ttl * 1000)
         await end_stopped_writer(self.store, self.pid, self.host, now, waited=False)
@@ -135,11 +146,12 @@ class Engine:
         got = await self.store.acquire_lease(me, now, self._holder_alive)
         self.holder = got
         if got.holder == self.node:
+            self.watchdog.renewed(began)
             if not self.holding:
                 self.holding = True
                 await self.store.heartbeat(self._node_row(now, ttl_ms))  # listed from the start, not first renewal
                 self.bus.publish(RunEvent(EventKind.SCHEDULER, now, data={"state": "acquired", "node": self.node}))
-                await self._recover_orphans()
+                await self._recover_orphans(look_here=True)
             return True
         self.holding = False
         return False
@@ -160,6 +172,7 @@ class Engine:
     async def _beat(self) -> bool:
         """Cluster mode: every node schedules; its heartbeat (the nodes table) is what says it lives. A
         node whose heartbeats fail for most of a lease stops its runs before other nodes take them over."""
+        began = now_boot()
         now = self.clock.now_ms()
         ttl_ms = int(self.settings.lease.ttl * 1000)
         try:
@@ -181,22 +194,28 @@ class Engine:
         self.holder = Lease(self.node, self.host, self.pid, self.address, self.started_at, now + ttl_ms)
         if not self.holding:
             self.holding = True
+            self.watchdog.renewed(began)  # no run yet: the first renewal of runs' leases is the next beat's
             self.bus.publish(RunEvent(EventKind.SCHEDULER, now, data={"state": "acquired", "node": self.node}))
-            await self._recover_orphans()
+            await self._recover_orphans(look_here=True)
         return True
 
     def _stop_own_runs(self, reason: str) -> None:
         for run_id in list(self.dispatcher.active):
             self.dispatcher.cancel(run_id, reason, RunStatus.INTERRUPTED)
 
-    async def renew(self) -> bool:
+    async def renew(self, *, contain: bool = True) -> bool:
+        """Renew the lease and the leases of this node's runs; the watchdog's deadline follows them. With
+        `contain`, what finished runs left is stopped and gone holders' runs are recovered."""
+        began = now_boot()
         now = self.clock.now_ms()
         ttl_ms = int(self.settings.lease.ttl * 1000)
         if self.store.multi_node:
             if not await self._beat():
                 return False
             await self._renew_runs(now, ttl_ms)
-            await self._contain()
+            self.watchdog.renewed(began)
+            if contain:
+                await self._contain()
             return True
         ok = await self.store.renew_lease(self.node, now, now + ttl_ms)
         if not ok:
@@ -208,8 +227,10 @@ class Engine:
             self._stop_own_runs("this scheduler lost its lease")
         else:
             await self._renew_runs(now, ttl_ms)
+            self.watchdog.renewed(began)
             await self.store.heartbeat(self._node_row(now, ttl_ms))  # `cronui nodes` shows the holder on SQLite too
-            await self._contain()
+            if contain:
+                await self._contain()
         return ok
 
     async def _renew_runs(self, now: int, lease_ms: int) -> None:
@@ -223,47 +244,16 @@ class Engine:
                 self.dispatcher.cancel(run_id, "taken over by another scheduler", RunStatus.INTERRUPTED)
 
     async def _contain(self) -> None:
-        """Stop what finished runs left behind (processes that left their group), and take over runs a
-        gone holder left running once it is safe to (see `_recover_orphans`)."""
-        active = {mark(self.node, run_id) for run_id in self.dispatcher.active}
+        """Stop what finished runs left behind (processes that left their group and were adopted), and take
+        over runs a gone holder left running once it is safe to (recovery.py)."""
         try:
-            await containment.sweep(active, LEADERS, self.settings.kill_grace)
+            await strays.sweep(LEADERS, self.settings.kill_grace)
         except Exception:
             log.exception("could not look for processes left behind by finished runs")
         await self._recover_orphans()
 
-    async def _recover_orphans(self) -> None:
-        """Runs a gone holder left `running` become `interrupted`, and their retry policy applies — but only
-        once none of their processes can still be running: a run's lease must have expired on the store's
-        clock (its own scheduler, if alive, stops it when it finds it lost the lease, within that time),
-        except, with one scheduler at a time (SQLite), a run of this host, whose processes are looked for
-        and stopped here. The run is taken over first (its fence token bumped): whatever its old holder
-        still writes about it is refused, and of several nodes recovering it at once one records it."""
-        now = self.clock.now_ms()
-        host = None if self.store.multi_node else self.host
-        for orphan in await self.store.orphaned_runs(now, self.node, host):
-            here = node_host(orphan.node) == self.host
-            job = await self.store.get_job(orphan.job_id)
-            if job is None:
-                continue
-            run = await self.store.take_over(orphan, now, expired_only=self.store.multi_node or not here)
-            if run is None:
-                continue  # renewed, finished or taken over by another node meanwhile
-            if here:
-                left = containment.find({mark(run.node, run.id)})
-                if left:
-                    log.warning(
-                        "run #%s of %s: stopping %d process(es) its scheduler left", run.id, job.name, len(left)
-                    )
-                    await containment.stop(left, self.settings.kill_grace)
-            now = self.clock.now_ms()
-            run.status = RunStatus.INTERRUPTED
-            run.reason = f"the scheduler running it ({run.node}) stopped"
-            run.error = run.reason
-            run.finished_at = now
-            if run.started_at is not None:
-                run.duration_ms = now - run.started_at
-            await self.dispatcher.finish(run, job)
+    async def _recover_orphans(self, *, look_here: bool = False) -> None:
+        await recover_orphans(self, look_here=look_here)
 
     # ------------------------------------------------------------ one pass
 

@@ -13,7 +13,7 @@ import re
 import signal
 from typing import Any
 
-from cronui.engine.executors import children, containment
+from cronui.engine.executors import children, containment, strays, watchdog
 from cronui.engine.executors.base import Outcome, RunContext, hook_payload, milestone_request, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MissingSecret
@@ -22,6 +22,10 @@ from cronui.timefmt import iso_utc
 
 MILESTONE = re.compile(r"^::milestone\s+([A-Za-z0-9_.:-]+)((?:\s+[A-Za-z0-9_.-]+=\S*)*)\s*::\s*$")
 _MAX_LINE = 4096
+LAPSED = (
+    "stopped by the node's watchdog: the scheduler did not renew its lease in time (frozen, or cut off from "
+    "the database), and another may retry the run once the lease expires"
+)
 
 
 def parse_milestone(line: str) -> tuple[str, dict[str, Any]] | None:
@@ -164,26 +168,57 @@ async def run(ctx: RunContext) -> Outcome:
     payload = hook_payload(ctx.run)
     if payload is not None:
         env[b"CRONUI_PAYLOAD"] = os.fsencode(payload)
-    env[containment.MARK.encode()] = os.fsencode(containment.mark(ctx.run.node, ctx.run.id))
+    execution = containment.mark(ctx.run.node, ctx.run.id)
+    env[containment.MARK.encode()] = os.fsencode(execution)
+    marker = containment.mark_fd(execution)  # the second mark, which `env -i` does not strip
 
     children.install()
-    proc = await asyncio.create_subprocess_exec(
-        "/bin/sh",
-        "-c",
-        command,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=cwd,
-        env=env,
-        start_new_session=True,
-    )
-    pgid = proc.pid  # start_new_session: the shell leads its own group
+    containment.started(execution)  # from here on a sweep leaves this execution's processes alone
+    dog = watchdog.NODES.get(ctx.run.node or "")
+    if dog is not None:  # told before the shell starts: a scheduler frozen from its first moment is covered
+        dog.hold(execution, leased=ctx.run.id is not None)
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "/bin/sh",
+            "-c",
+            command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            pass_fds=() if marker is None else (marker,),
+        )
+    except BaseException:
+        containment.ended(execution)
+        if dog is not None:
+            dog.release(execution)
+        raise
+    finally:
+        if marker is not None:
+            os.close(marker)  # the shell holds it now; ours would only keep it open longer than the run
     LEADERS.add(proc.pid)
     # what was run, for the run's request view: the command as written (values of `${env:}` never in it),
     # where, and the names of the variables the job sets
     ran = {"command": command, "cwd": cwd or os.getcwd(), "env": sorted(spec.env)}
     ctx.milestone("process-started", pid=proc.pid, request=milestone_request(ran, ctx))
+    try:
+        return await _supervise(proc, ctx, execution, dog)
+    finally:
+        LEADERS.discard(proc.pid)
+        containment.ended(execution)
+        if dog is not None:
+            dog.release(execution)
+        # what left the group (setsid, a double fork) and was adopted: stopped now its run is over
+        await asyncio.shield(strays.sweep(LEADERS, ctx.kill_grace_s, every_thread=False))
+
+
+async def _supervise(
+    proc: asyncio.subprocess.Process, ctx: RunContext, execution: str, dog: watchdog.Watchdog | None
+) -> Outcome:
+    """Until the shell has exited and its group is empty; the run's outcome."""
+    pgid = proc.pid  # start_new_session: the shell leads its own group
     assert proc.stdout is not None and proc.stderr is not None
     pumps = [
         asyncio.create_task(_pump(proc.stdout, "stdout", ctx)),
@@ -196,7 +231,6 @@ async def run(ctx: RunContext) -> Outcome:
         await asyncio.shield(stop_group(pgid, proc, ctx.kill_grace_s))
         for t in pumps:
             t.cancel()
-        LEADERS.discard(proc.pid)
         raise
     if _group_alive(pgid):
         await stop_group(pgid, proc, ctx.kill_grace_s)
@@ -204,12 +238,13 @@ async def run(ctx: RunContext) -> Outcome:
     for t in pending:
         t.cancel()
 
-    LEADERS.discard(proc.pid)
     rc = proc.returncode
     assert rc is not None
     if rc < 0:
         sig = -rc
         ctx.milestone("process-exited", signal=sig)
+        if dog is not None and dog.stopped(execution):
+            return Outcome(RunStatus.INTERRUPTED, error=LAPSED, exit_code=None, signal=sig)
         return Outcome(
             RunStatus.FAILED, error=f"killed by signal {signal.Signals(sig).name}", exit_code=None, signal=sig
         )
