@@ -437,8 +437,15 @@ class Engine:
         """Note a failed try (begun at `tried`: loop time, wall ms); the wait before the next one. Raises
         FaultPersisted once the lease has run out."""
         if self.fault is None:
-            base = self._renewed_at if self.holding and self._renewed_at is not None else tried[0]
-            self.fault = FaultState(str(e), e.kind, tried[1], tried[0], base + self.settings.lease.ttl)
+            ttl = self.settings.lease.ttl
+            lease_end = self._renewed_at + ttl if self.holding and self._renewed_at is not None else None
+            # A lease already run out when the first try fails was not run out by the database: the process
+            # was stopped (SIGSTOP, a suspended VM) and meets a connection the server closed meanwhile. The
+            # fault gets a lease's time of its own; the renewal after it says whether the lease is still this
+            # process's (another may have taken over, and then this one stands by).
+            if lease_end is None or lease_end <= now:
+                tried, lease_end = (now, self.clock.now_ms()), now + ttl
+            self.fault = FaultState(str(e), e.kind, tried[1], tried[0], lease_end)
             log.warning(
                 "database fault: %s; retrying with backoff (giving up in %.1fs if it lasts)",
                 e,

@@ -47,7 +47,7 @@ import logging
 import os
 import re
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -64,6 +64,8 @@ from cronui.model import (
     RunStatus,
     Trigger,
 )
+from cronui.redaction import redact_text
+from cronui.redaction import redacted as redacted  # the API and older callers import it from here
 from cronui.store.base import (
     APPROVAL_DECIDE,
     APPROVAL_POLICY_SELECT,
@@ -259,6 +261,14 @@ MEMORY_UPSERT = (
 _RUN_KEY = "id job_id trigger scheduled_for attempt retry_of triggered_by".split()
 
 
+# asyncpg's words for a statement begun on a connection whose server has just sent it an error outside any
+# statement — the FATAL of pg_terminate_backend or a shutdown, read before the closed socket is: the
+# connection is gone, not shared ("cannot switch to state 12; another operation (2) is in progress", where 2
+# is the protocol's state of consuming an error). Two operations on one connection at once are a bug, said
+# otherwise ("cannot perform operation: another operation is in progress"), and never retried as a fault.
+_ENDED_BY_SERVER = "another operation (2) is in progress"
+
+
 def fault_kind(exc: BaseException) -> str | None:
     """What kind of passing fault `exc` is — the server unreachable, restarting or cutting this connection
     off (connection), out of resources (full), a transaction that lost a race (locked) — or None."""
@@ -268,13 +278,34 @@ def fault_kind(exc: BaseException) -> str | None:
         return "connection"
     if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc):
         return "connection"
-    if isinstance(exc, asyncpg.InternalClientError):  # a connection left mid-operation by a lost server
+    if isinstance(exc, asyncpg.InternalClientError) and _ENDED_BY_SERVER in str(exc):
         return "connection"
     if isinstance(exc, asyncpg.InsufficientResourcesError):
         return "full"
     if isinstance(exc, (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)):
         return "locked"
     return None
+
+
+async def _roll_back(con: asyncpg.Connection, tx: Any, error: BaseException) -> None:
+    """Roll `tx` back after `error`, or close `con` when it cannot be (see `PostgresStore._tx`)."""
+    if fault_kind(error) == "connection":
+        _drop(con)
+        return
+    try:
+        await tx.rollback()
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError):
+        _drop(con)  # the error being raised says what happened; this one only that the connection is gone
+    except asyncio.CancelledError:
+        _drop(con)  # cancelled while rolling back: the connection is left mid-operation
+        raise
+
+
+def _drop(con: asyncpg.Connection) -> None:
+    """Close a pooled connection at once (the pool opens a fresh one for the next caller); one that the
+    lost connection already took back from us is left alone."""
+    with contextlib.suppress(asyncpg.InterfaceError):  # already released: asyncpg cleaned it up itself
+        con.terminate()
 
 
 def _count(status: str) -> int:
@@ -294,18 +325,12 @@ def _qmarks(sql: str) -> str:
     return re.sub(r"\?", number, sql)
 
 
-def redacted(url: str) -> str:
-    """The URL without its password (for messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def split_url(url: str) -> tuple[str, str | None]:
     """The DSN asyncpg connects with, and the schema named by `?schema=` (None: the server's search_path)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as e:  # an unbalanced [ in the host: said as bad input, not a traceback
+        raise StoreError(f"{redacted(url)}: not a valid PostgreSQL URL ({e})") from None
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = next((v for k, v in query if k == "schema"), None)
     rest = [(k, v) for k, v in query if k != "schema"]
@@ -365,9 +390,9 @@ class PostgresStore:
             if self.schema:  # the search_path may name a schema that does not exist yet
                 with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError):
                     await self._pool.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(self.schema)}")
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            await self.close()
-            raise StoreError(f"{where}: cannot connect to PostgreSQL: {e}") from None
+        except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            await self.close()  # ValueError: a URL asyncpg cannot read (a bad host list, a bad option)
+            raise StoreError(f"{where}: cannot connect to PostgreSQL: {redact_text(str(e))}") from None
         try:
             await self.migrate()
         except BaseException:
@@ -429,12 +454,59 @@ class PostgresStore:
                 raise
             if kind == "connection" and self._pool is not None:
                 await self._pool.expire_connections()
+            if isinstance(e, asyncpg.InternalClientError):
+                raise StoreFault(f"{redacted(self.url)}: the server ended the connection ({e})", kind) from e
             raise StoreFault(f"{redacted(self.url)}: {type(e).__name__}: {e}", kind) from e
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self._faults(), self.pool.acquire() as con, con.transaction():
-            yield con
+        """One transaction on a pooled connection. On an error its ROLLBACK is sent only on a connection that
+        can take it: one the server has ended (terminated, restarted) is closed instead — the server rolls
+        back a transaction whose connection ends — so the error raised is the one that happened, never
+        asyncpg's complaint about the ROLLBACK ("the underlying connection is closed", "another operation
+        is in progress"), and the connection is never handed to the next caller."""
+        async with self._faults():
+            con, tx = await self._begin()
+            try:
+                try:
+                    yield con
+                except BaseException as e:
+                    await _roll_back(con, tx, e)
+                    raise
+                await tx.commit()
+            finally:
+                await self.pool.release(con)
+
+    async def _begin(self) -> tuple[asyncpg.Connection, Any]:
+        """A pooled connection with a transaction begun. A connection the server ended while it idled in the
+        pool fails at BEGIN, before anything was done: it is dropped and BEGIN is tried once more on
+        another (a fresh one, when the server ended them all)."""
+        for attempt in (1, 2):
+            con = await self.pool.acquire()
+            tx = con.transaction()
+            try:
+                await tx.start()
+            except BaseException as e:
+                _drop(con)
+                await self.pool.release(con)
+                if attempt == 2 or fault_kind(e) != "connection":
+                    raise
+                await self.pool.expire_connections()
+                continue
+            return con, tx
+        raise AssertionError("unreachable")
+
+    async def _pooled(self, op: Callable[[asyncpg.Pool], Awaitable[Any]]) -> Any:
+        """One statement on a pooled connection, tried once more on another when the first was never sent
+        (its connection had been ended by the server: see _ENDED_BY_SERVER)."""
+        async with self._faults():
+            try:
+                return await op(self.pool)
+            except asyncpg.InternalClientError as e:
+                if _ENDED_BY_SERVER not in str(e):
+                    raise
+                await self.pool.expire_connections()
+                return await op(self.pool)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[QmarkConnection]:
@@ -443,16 +515,13 @@ class PostgresStore:
             yield QmarkConnection(con)
 
     async def fetch_one(self, sql: str, *params: Any) -> Any:
-        async with self._faults():
-            return await self.pool.fetchrow(sql, *params)
+        return await self._pooled(lambda pool: pool.fetchrow(sql, *params))
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Any]:
-        async with self._faults():
-            return list(await self.pool.fetch(sql, *params))
+        return list(await self._pooled(lambda pool: pool.fetch(sql, *params)))
 
     async def _execute(self, sql: str, *params: Any) -> str:
-        async with self._faults():
-            return str(await self.pool.execute(sql, *params))
+        return str(await self._pooled(lambda pool: pool.execute(sql, *params)))
 
     async def _lock(self, con: asyncpg.Connection, kind: int) -> None:
         await con.execute("SELECT pg_advisory_xact_lock($1, $2)", kind, self._ns)

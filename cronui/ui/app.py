@@ -32,6 +32,7 @@ from cronui.engine.dispatcher import Executor
 from cronui.engine.engine import Engine
 from cronui.jobs import JobError
 from cronui.model import Job, Run, TargetKind
+from cronui.redaction import redacted
 from cronui.store import Store, StoreError, make_store
 from cronui.ui import prefs, themes
 from cronui.ui.bridge import EngineBridge
@@ -351,7 +352,7 @@ class CronuiApp(App[int]):
             self.client,
             self.catalog,
             self.inflight,
-            self.settings.db,
+            redacted(self.settings.db),
             ready=self.ready.is_set(),
             where=where,
             nodes=self.node_watch.count if self.node_watch.seen else None,
