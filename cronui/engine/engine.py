@@ -33,7 +33,7 @@ from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, Lease, RunEvent, RunStatus, TargetKind
 from cronui.schedule import Schedule, ScheduleError, parse
 from cronui.store.base import DueJob, Node, SlotWrite, Store, StoreError
-from cronui.store.faults import StoreFault, StoreGone
+from cronui.store.faults import ReadOnlyDatabase, StoreFault, StoreGone
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,8 @@ class Engine:
         ttl_ms = int(self.settings.lease.ttl * 1000)
         try:
             db_now = await self.store.heartbeat(self._node_row(now, ttl_ms))
+        except ReadOnlyDatabase:
+            raise  # no node can schedule on a database it may not write: the daemon says so and ends
         except Exception as e:
             log.warning("heartbeat failed (%s: %s)", type(e).__name__, e)
             if self._beat_ok_at is not None and now - self._beat_ok_at > ttl_ms * 0.8:

@@ -29,7 +29,7 @@ import asyncpg
 
 from cronui.redaction import redact_text, redacted
 from cronui.store.base import StoreError
-from cronui.store.faults import StoreFault
+from cronui.store.faults import ReadOnlyDatabase, StoreFault
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,11 @@ class PgConnection:
             self._pool = await asyncpg.create_pool(
                 self._dsn, min_size=self._min, max_size=self._max, server_settings=self._server_settings()
             )
-            if self.schema:  # the search_path may name a schema that does not exist yet
+            # the search_path may name a schema that does not exist yet (asked first: a user without write
+            # rights, or in read-only transactions, may not even run CREATE SCHEMA IF NOT EXISTS)
+            if self.schema and not await self._pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", self.schema
+            ):
                 with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError):
                     await self._pool.execute(f"CREATE SCHEMA IF NOT EXISTS {ident(self.schema)}")
         except (OSError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
@@ -201,6 +205,8 @@ class PgConnection:
         restarted server has dropped them all)."""
         try:
             yield
+        except (asyncpg.ReadOnlySQLTransactionError, asyncpg.InsufficientPrivilegeError) as e:
+            raise ReadOnlyDatabase(redacted(self.url), str(e)) from None
         except Exception as e:
             kind = fault_kind(e)
             if kind is None:

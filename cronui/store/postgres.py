@@ -262,6 +262,8 @@ class PostgresStore(PgConnection):
                 raise StoreError(f"{redacted(self.url)}: no schema to create cronui's tables in (add ?schema=NAME)")
             self._ns = await con.fetchval("SELECT hashtext($1)", schema)
             self.channel = f"cronui_wake_{schema}"[:63]
+            if await _current_version(con) == SCHEMA_VERSION:
+                return  # nothing to write: a user without write rights can read a current schema
             await con.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_MIGRATE, self._ns)
             await con.execute(VERSION_TABLE)
             version = await con.fetchval("SELECT version FROM cronui_schema WHERE id = 1") or 0
@@ -1099,3 +1101,10 @@ class PostgresStore(PgConnection):
         raise StoreError(
             f"a PostgreSQL database is backed up with pg_dump, not by cronui: pg_dump{only} '{dsn}' > {path}"
         )
+
+
+async def _current_version(con: asyncpg.Connection) -> int | None:
+    """The schema version the current schema holds, read without writing (None: no version table yet)."""
+    if await con.fetchval("SELECT to_regclass('cronui_schema')") is None:
+        return None
+    return int(await con.fetchval("SELECT version FROM cronui_schema WHERE id = 1") or 0)
