@@ -243,6 +243,10 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"invalid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise ValueError("invalid TOML: it is not UTF-8 text") from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise ValueError("invalid TOML: it nests arrays or tables too deep to read") from None
     except ValueError:  # an integer of more than 4300 digits, which int() refuses to read
         raise ValueError("invalid TOML: a number is too long to read") from None
     except OSError as e:
