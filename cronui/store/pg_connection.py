@@ -234,7 +234,16 @@ class PgConnection:
                     raise
                 await tx.commit()
             finally:
-                await self.pool.release(con)
+                await self._release(con)
+
+    async def _release(self, con: asyncpg.Connection) -> None:
+        """Hand `con` back to the pool. One that cannot be reset for the next caller — the server ended it
+        just after our last statement — is closed by the pool instead; what was done on it stands (a claim
+        committed must be started, not taken for a failure), so that is not an error of the caller's."""
+        try:
+            await self.pool.release(con)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as e:
+            log.debug("a connection could not be reset after use and was closed (%s: %s)", type(e).__name__, e)
 
     async def _begin(self) -> tuple[asyncpg.Connection, Any]:
         """A pooled connection with a transaction begun. A connection the server ended while it idled in the
@@ -247,7 +256,7 @@ class PgConnection:
                 await tx.start()
             except BaseException as e:
                 _drop(con)
-                await self.pool.release(con)
+                await self._release(con)
                 if attempt == 2 or fault_kind(e) != "connection":
                     raise
                 await self.pool.expire_connections()
@@ -255,17 +264,22 @@ class PgConnection:
             return con, tx
         raise AssertionError("unreachable")
 
-    async def _pooled(self, op: Callable[[asyncpg.Pool], Awaitable[Any]]) -> Any:
+    async def _pooled(self, op: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
         """One statement on a pooled connection, tried once more on another when the first was never sent
         (its connection had been ended by the server: see _ENDED_BY_SERVER)."""
         async with self._faults():
-            try:
-                return await op(self.pool)
-            except asyncpg.InternalClientError as e:
-                if _ENDED_BY_SERVER not in str(e):
-                    raise
-                await self.pool.expire_connections()
-                return await op(self.pool)
+            for attempt in (1, 2):
+                con = await self.pool.acquire()
+                try:
+                    return await op(con)
+                except asyncpg.InternalClientError as e:
+                    if attempt == 2 or _ENDED_BY_SERVER not in str(e):
+                        raise
+                    _drop(con)
+                    await self.pool.expire_connections()  # the server may have ended the others too
+                finally:
+                    await self._release(con)
+            raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[QmarkConnection]:
@@ -274,13 +288,13 @@ class PgConnection:
             yield QmarkConnection(con)
 
     async def fetch_one(self, sql: str, *params: Any) -> Any:
-        return await self._pooled(lambda pool: pool.fetchrow(sql, *params))
+        return await self._pooled(lambda con: con.fetchrow(sql, *params))
 
     async def fetch_all(self, sql: str, *params: Any) -> list[Any]:
-        return list(await self._pooled(lambda pool: pool.fetch(sql, *params)))
+        return list(await self._pooled(lambda con: con.fetch(sql, *params)))
 
     async def _execute(self, sql: str, *params: Any) -> str:
-        return str(await self._pooled(lambda pool: pool.execute(sql, *params)))
+        return str(await self._pooled(lambda con: con.execute(sql, *params)))
 
     async def _lock(self, con: asyncpg.Connection, kind: int) -> None:
         await con.execute("SELECT pg_advisory_xact_lock($1, $2)", kind, self._ns)
