@@ -40,13 +40,20 @@ def redacted(url: str) -> str:
 
 
 def _redact_query(query: str) -> str:
-    return _PARAM.sub(_hide_param, query) if query else query
+    return _PARAM.sub(lambda m: _hide_param(m, in_text=False), query) if query else query
 
 
-def _hide_param(m: re.Match[str]) -> str:
-    if m.group("key").lower() in SECRET_PARAMS and m.group("value"):
-        return m.group("head") + HIDDEN
-    return m.group(0)
+def _hide_param(m: re.Match[str], in_text: bool = True) -> str:
+    value = m.group("value")
+    if m.group("key").lower() not in SECRET_PARAMS or not value:
+        return m.group(0)
+    # in free text a URL may end a clause ("...?password=x: refused"): that punctuation is not the password's
+    tail = value[-1] if in_text and value[-1] in ":;,.)" and _ends_word(m) else ""
+    return m.group("head") + HIDDEN + tail
+
+
+def _ends_word(m: re.Match[str]) -> bool:
+    return m.end() == len(m.string) or m.string[m.end()].isspace()
 
 
 def redact_text(text: str) -> str:
