@@ -15,6 +15,7 @@ from typing import Any
 
 from cronui import bounds, locations
 from cronui.bounds import Duration, Number, Whole, show
+from cronui.controls import has_control
 from cronui.placement import check_labels
 from cronui.schedule import ScheduleError, get_zone
 
@@ -52,6 +53,8 @@ def _number(bound: Number | Duration) -> Callable[[Any], float]:
 def _text(v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ValueError(f"expected a non-empty string, got {v!r}")
+    if has_control(v, allow="\t"):  # a path or URL with a NUL (or a line break) can be neither opened nor shown
+        raise ValueError(f"{show(v)} holds a control character")
     return v
 
 

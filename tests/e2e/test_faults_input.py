@@ -129,6 +129,13 @@ CASES: list[tuple[str, list[str], dict[str, str], str | None, str]] = [
     ("retry-delay-negative", [*ADD, "--shell", "true", "--retry-delay=-5s"], {}, None, "--retry-delay:"),
     ("timeout-1e308", [*ADD, "--shell", "true", "--timeout", "1e308"], {}, None, "--timeout: expected a duration"),
     ("config-deep", ["jobs", "list"], {"CRONUI_CONFIG": "deep.toml"}, None, "deep.toml: invalid TOML: it nests"),
+    (
+        "config-db-nul",
+        ["jobs", "list"],
+        {"CRONUI_CONFIG": "nul.toml"},
+        None,
+        "nul.toml: db: 'x\\x00.db' holds a control",
+    ),
 ]
 
 
@@ -139,6 +146,7 @@ def test_bad_input_is_one_line_exit_2_no_traceback_and_changes_nothing(
     folder = Path(db["CRONUI_DB"]).parent
     (folder / "bad.toml").write_text("[lease]\nrenew = nan\n")
     (folder / "deep.toml").write_text("x = " + DEEP)
+    (folder / "nul.toml").write_text('db = "x\\u0000.db"\n')
     if jobfile is not None:
         (folder / "f.toml").write_text(jobfile)
     before = snapshot(db)
