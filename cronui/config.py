@@ -16,6 +16,7 @@ from typing import Any
 
 from cronui import bounds, locations
 from cronui.bounds import Duration, Number, Whole, show
+from cronui.controls import has_control
 from cronui.placement import check_labels
 from cronui.schedule import ScheduleError, get_zone
 
@@ -53,6 +54,8 @@ def _number(bound: Number | Duration) -> Callable[[Any], float]:
 def _text(v: Any) -> str:
     if not isinstance(v, str) or not v.strip():
         raise ValueError(f"expected a non-empty string, got {v!r}")
+    if has_control(v, allow="\t"):  # a path or URL with a NUL (or a line break) can be neither opened nor shown
+        raise ValueError(f"{show(v)} holds a control character")
     return v
 
 
@@ -271,6 +274,10 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ValueError(f"invalid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise ValueError("invalid TOML: it is not UTF-8 text") from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise ValueError("invalid TOML: it nests arrays or tables too deep to read") from None
     except ValueError:  # an integer of more than 4300 digits, which int() refuses to read
         raise ValueError("invalid TOML: a number is too long to read") from None
     except OSError as e:

@@ -30,6 +30,7 @@ from cronui.engine.engine import Engine
 from cronui.engine.faults import FaultPersisted
 from cronui.model import EventKind, RunEvent
 from cronui.present import event_json, event_text
+from cronui.redaction import RedactingFilter, redacted
 from cronui.store import make_store
 from cronui.store.base import Store
 from cronui.store.faults import StoreFault, StoreGone
@@ -89,6 +90,9 @@ async def run_daemon(
     hard_exit: Callable[[int], None] = _hard_exit,
 ) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:  # no log line shows a password written in a URL
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     store = make_store(settings.db)
     try:
         await store.open()
@@ -125,7 +129,7 @@ async def run_daemon(
         """A line about the daemon itself (not a run)."""
         _emit(out, log_format, RunEvent(EventKind.SCHEDULER, engine.clock.now_ms(), data={"state": state, **data}))
 
-    say("starting", node=engine.node, db=settings.db, timezone=settings.timezone)
+    say("starting", node=engine.node, db=redacted(settings.db), timezone=settings.timezone)
     started = loop.time()
     code = 0
     try:

@@ -28,6 +28,7 @@ from cronui.bounds import (
 )
 from cronui.chains import when_problem
 from cronui.controls import has_control
+from cronui.job_texts import text_problems
 from cronui.model import APPROVAL_DEFAULTS, CHAINS, Job
 from cronui.placement import check_label
 from cronui.schedule import ScheduleError, get_zone, parse
@@ -133,19 +134,23 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
             f"{show(job.name)} is not a valid job name (letters, digits, '.', '_', '-'; up to 80; "
             "starting with a letter or digit)",
         )
+    texts = list(text_problems(job))  # NUL, sizes, ${env:} references: before anything parses a text
+    for field, problem in texts:
+        yield JobError(field, problem)
     zone = job.timezone
     try:
         get_zone(zone)
     except ScheduleError as e:
         yield JobError("timezone", str(e), hint="--tz")  # the zone is wrong, not the schedule
         zone = "UTC"  # the schedule's own problems are still found (and it is left as written)
-    try:
-        sched = parse(job.schedule, zone, now_ms=now_ms)
-    except ScheduleError as e:
-        yield JobError("schedule", str(e))
-    else:
-        if zone == job.timezone:
-            job.schedule = sched.expr
+    if not any(field == "schedule" for field, _ in texts):
+        try:
+            sched = parse(job.schedule, zone, now_ms=now_ms)
+        except ScheduleError as e:
+            yield JobError("schedule", str(e))
+        else:
+            if zone == job.timezone:
+                job.schedule = sched.expr
     if job.target.kind is not job.kind:
         yield JobError("kind", f"a {job.kind} job holds a {job.target.kind} target")
     elif isinstance(job.target, ShellTarget):
@@ -321,10 +326,10 @@ def _url_error(value: object, field: str) -> JobError | None:
     expected = "expected an http:// or https:// URL (or ${env:NAME})"
     if not isinstance(value, str) or not value.strip():
         return JobError(field, f"{expected}, got {show(value)}")
-    if _ENV_REF_RE.match(value):
-        return None
     if value != value.strip() or any(c.isspace() for c in value) or has_control(value):
         return JobError(field, f"{expected} without spaces or control characters, got {show(value)}")
+    if _ENV_REF_RE.match(value):
+        return None
     try:
         parts = urlsplit(value)
     except ValueError as e:  # e.g. an unbalanced [ in the host

@@ -14,6 +14,7 @@ from cronui.engine.faults import LAST_FAULT_KEY
 from cronui.model import Job, Lease, RunStatus
 from cronui.placement import missing_labels
 from cronui.present import job_json
+from cronui.redaction import redacted
 from cronui.store import Store
 from cronui.store.base import JobStats, RunFilter
 from cronui.timefmt import iso_utc
@@ -70,7 +71,7 @@ async def status_report(settings: Settings, store: Store, control: Control) -> d
     paused = await control.paused()
     now = SystemClock().now_ms()
     data: dict[str, Any] = {
-        "db": settings.db,
+        "db": redacted(settings.db),
         "scheduler": None if not live or lease is None else _scheduler(lease, settings, now),
         "stalled": None if live or lease is None or not _alive(lease) else _scheduler(lease, settings, now),
         "paused": paused,

@@ -33,7 +33,8 @@ def ms(text: str) -> int:
 
 class FakeExecutor:
     """Behaves as the job's command says: 'ok', 'fail', 'perm' (permanent failure), 'crash', 'gate'
-    (waits until the test opens the gate), 'print:TEXT'."""
+    (waits until the test opens the gate), 'print:TEXT', 'print-file:PATH' (the file's bytes: output longer
+    than a command may be)."""
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
@@ -59,6 +60,9 @@ class FakeExecutor:
             return Outcome(RunStatus.SUCCEEDED)
         if cmd.startswith("print:"):
             ctx.output("stdout", cmd[6:].encode())
+            return Outcome(RunStatus.SUCCEEDED)
+        if cmd.startswith("print-file:"):
+            ctx.output("stdout", Path(cmd[11:]).read_bytes())
             return Outcome(RunStatus.SUCCEEDED)
         raise AssertionError(f"unknown fake command {cmd!r}")
 

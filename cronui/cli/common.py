@@ -21,6 +21,7 @@ from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control, NotFound, NotWaiting
 from cronui.jobs import JobError, number_errors
 from cronui.model import Job
+from cronui.redaction import redact_text
 from cronui.reports import live_holder as live_holder  # commands import it from here
 from cronui.schedule import ScheduleError, get_zone
 from cronui.store import Store, make_store
@@ -125,8 +126,8 @@ def _drop_stdout() -> None:
 
 
 def _print_err(text: str) -> None:
-    try:
-        print(neutralise(text), file=sys.stderr)
+    try:  # an error may quote a database URL: never its password
+        print(neutralise(redact_text(text)), file=sys.stderr)
     except BrokenPipeError:  # stderr closed too: nobody is left to tell
         pass
 

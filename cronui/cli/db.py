@@ -8,6 +8,7 @@ import argparse
 import asyncio
 
 from cronui.cli.common import Commands, UsageError, command, live_holder, settings_from
+from cronui.redaction import redacted
 from cronui.store import Store, make_store
 from cronui.store.copy import TargetNotEmpty, copy_database
 
@@ -43,11 +44,7 @@ def _other_url(url: str, option: str) -> str:
 
 
 def _shown(url: str) -> str:
-    if url.startswith(("postgresql://", "postgres://")):
-        from cronui.store.postgres import redacted
-
-        return redacted(url)
-    return url
+    return redacted(url)
 
 
 def cmd_db_copy(args: argparse.Namespace) -> int:

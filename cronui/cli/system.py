@@ -26,6 +26,7 @@ from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.jobs import parse_duration
 from cronui.placement import check_labels, missing_text
+from cronui.redaction import redacted
 from cronui.reports import status_report
 from cronui.schedule import SYNTAX_HELP, get_zone, parse
 from cronui.store import Store
@@ -108,7 +109,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
     if args.what == "config":
         print(settings.config_file or locations.default_config_file())
     elif args.what == "db":
-        print(settings.db)
+        print(redacted(settings.db))
     else:
         print(locations.user_themes_dir())
     return 0
@@ -138,7 +139,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 )
             else:
                 who = "nothing (no scheduler running)"
-            print(f"database   {settings.db}")
+            print(f"database   {data['db']}")
             print(f"scheduler  {who}{' · PAUSED' if paused else ''}")
             print(f"jobs       {data['jobs']} ({data['enabled']} enabled)")
             waiting = data["awaiting_approval"]

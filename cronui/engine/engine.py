@@ -34,7 +34,7 @@ from cronui.engine.planning import Planner, on_time_first
 from cronui.engine.recovery import recover_orphans
 from cronui.model import EventKind, Lease, RunEvent, RunStatus, TargetKind
 from cronui.store.base import Node, Store, StoreError
-from cronui.store.faults import StoreFault, StoreGone
+from cronui.store.faults import ReadOnlyDatabase, StoreFault, StoreGone
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,8 @@ class Engine:
         ttl_ms = int(self.settings.lease.ttl * 1000)
         try:
             db_now = await self.store.heartbeat(self._node_row(now, ttl_ms))
+        except ReadOnlyDatabase:
+            raise  # no node can schedule on a database it may not write: the daemon says so and ends
         except Exception as e:
             log.warning("heartbeat failed (%s: %s)", type(e).__name__, e)
             if self._beat_ok_at is not None and now - self._beat_ok_at > ttl_ms * 0.8:
@@ -381,8 +383,15 @@ class Engine:
         """Note a failed try (begun at `tried`: loop time, wall ms); the wait before the next one. Raises
         FaultPersisted once the lease has run out."""
         if self.fault is None:
-            base = self._renewed_at if self.holding and self._renewed_at is not None else tried[0]
-            self.fault = FaultState(str(e), e.kind, tried[1], tried[0], base + self.settings.lease.ttl)
+            ttl = self.settings.lease.ttl
+            lease_end = self._renewed_at + ttl if self.holding and self._renewed_at is not None else None
+            # A lease already run out when the first try fails was not run out by the database: the process
+            # was stopped (SIGSTOP, a suspended VM) and meets a connection the server closed meanwhile. The
+            # fault gets a lease's time of its own; the renewal after it says whether the lease is still this
+            # process's (another may have taken over, and then this one stands by).
+            if lease_end is None or lease_end <= now:
+                tried, lease_end = (now, self.clock.now_ms()), now + ttl
+            self.fault = FaultState(str(e), e.kind, tried[1], tried[0], lease_end)
             log.warning(
                 "database fault: %s; retrying with backoff (giving up in %.1fs if it lasts)",
                 e,

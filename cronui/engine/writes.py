@@ -137,7 +137,9 @@ class GroupCommit:
         ends = [end for end, _ in batch]
         loop = asyncio.get_running_loop()
         backoff = Backoff(first=0.1, cap=2.0)
-        started = loop.time()
+        # retried for retry_for seconds from the first refusal, not from the first try: a process stopped
+        # (SIGSTOP) in the middle of that try has not been refused for the time it stood still
+        started: float | None = None
         while True:
             if self._aborted is not None:
                 for _, fut in batch:
@@ -148,6 +150,7 @@ class GroupCommit:
                 self.commits += 1
                 break
             except StoreFault as e:
+                started = loop.time() if started is None else started
                 if self._give_up_on(started):
                     log.warning("%d run ends not written: %s", len(batch), e)
                     for _, fut in batch:

@@ -38,6 +38,9 @@ def parse_text(text: str, display: str, *, as_json: bool = False) -> tuple[dict[
             raise JobFileError([f"{display}:{e.lineno}: invalid JSON: {e.msg}"]) from None
         except ValueError:  # an integer of more than 4300 digits, which int() refuses to read
             raise JobFileError([f"{display}: invalid JSON: a number is too long to read"]) from None
+        except RecursionError:
+            raise JobFileError([f"{display}: invalid JSON: {TOO_DEEP}"]) from None
+        _check_depth(data, display, "JSON")
         if not isinstance(data, dict):
             raise JobFileError([f'{display}: expected an object like {{"job": [...]}}'])
         return data, None
@@ -53,7 +56,25 @@ def parse_text(text: str, display: str, *, as_json: bool = False) -> tuple[dict[
         raise JobFileError([f"{display}: invalid TOML: {msg}"]) from None
     except ValueError:  # an integer of more than 4300 digits
         raise JobFileError([f"{display}: invalid TOML: a number is too long to read"]) from None
+    except RecursionError:  # tomllib reads nested arrays and inline tables recursively
+        raise JobFileError([f"{display}: invalid TOML: {TOO_DEEP}"]) from None
+    _check_depth(data, display, "TOML")
     return data, _job_header_lines(text)
+
+
+MAX_DEPTH = 32  # a job file's deepest value: an agent's `extra` table of tables; jobs need a handful of levels
+TOO_DEEP = f"it nests arrays or tables more than {MAX_DEPTH} levels deep"
+
+
+def _check_depth(data: object, display: str, kind: str) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH: what is stored is later copied, compared and written
+    as JSON by recursive code, which must never meet a value that exhausts Python's stack."""
+    level: list[object] = [data]
+    for _ in range(MAX_DEPTH + 1):
+        level = [v for c in level for v in (c.values() if isinstance(c, dict) else c if isinstance(c, list) else ())]
+        if not level:
+            return
+    raise JobFileError([f"{display}: invalid {kind}: {TOO_DEEP}"])
 
 
 _HEADER_RE = re.compile(r"^\s*\[\[\s*job\s*\]\]\s*(#.*)?$")

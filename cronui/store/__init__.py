@@ -12,7 +12,8 @@
 - `sqlite.py`: `SQLiteStore`, the SQLite write path and the scheduler's queries (jobs, slots, claims,
   finishing runs, the scheduler lease, scheduler state, pruning).
 - `postgres.py`, `pg_schema.py`: `PostgresStore`, the same contract on PostgreSQL (asyncpg) for several
-  nodes sharing one database, and its tables as migrations of their own.
+  nodes sharing one database, and its tables as migrations of their own; `pg_connection.py`: its pool,
+  transactions, passing faults and LISTEN connection.
 
 `make_store(url)` picks the backend for a database URL.
 """

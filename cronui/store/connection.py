@@ -22,6 +22,7 @@ The queries live in the classes built on this one (`SQLiteStore`).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import math
 import os
@@ -30,12 +31,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiosqlite
 
 from cronui.store import lockholder
 from cronui.store.base import StoreError
-from cronui.store.faults import StoreFault, StoreGone
+from cronui.store.faults import ReadOnlyDatabase, StoreFault, StoreGone
 from cronui.store.schema import aside_path, migration_for
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ _HINTS = {
     "io": "the file system failed a read or write",
     "open": "the file cannot be opened",
 }
+SQLITE_READONLY = 8  # a write to a database this connection may only read
 SQLITE_READONLY_DBMOVED = 1032  # the file was renamed or deleted under the connection
 
 
@@ -96,6 +99,7 @@ class SQLiteConnection:
         # One connection, many coroutines: a transaction must not interleave with another statement.
         self._lock = asyncio.Lock()
         self._cleanup: asyncio.Future[None] | None = None  # ends a transaction whose BEGIN was cancelled
+        self.read_only: str | None = None  # why this process cannot write the file, when it cannot
 
     @property
     def _in_memory(self) -> bool:
@@ -106,15 +110,23 @@ class SQLiteConnection:
             self.busy_timeout = busy_timeout_from_env()
         before: tuple[int, int] | None = None
         if not self._in_memory:
+            self.read_only = _read_only_reason(self.path)
+            if self.read_only is None:
+                try:
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    # O_CREAT without O_EXCL or O_TRUNC: racing first starts all get the same (empty) file
+                    os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+                except OSError as e:
+                    raise StoreError(f"{self.path}: cannot create database: {e.strerror or e}") from None
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                # O_CREAT without O_EXCL or O_TRUNC: racing first starts all get the same (empty) file
-                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
                 before = self._stat()
             except OSError as e:
-                raise StoreError(f"{self.path}: cannot create database: {e.strerror or e}") from None
+                raise StoreError(f"{self.path}: cannot open database: {e.strerror or e}") from None
         try:
-            db = await aiosqlite.connect(self.path, isolation_level=None)
+            if self.read_only is not None:  # read it as it is: nothing (not even WAL's files) is written
+                db = await aiosqlite.connect(_read_only_uri(self.path), uri=True, isolation_level=None)
+            else:
+                db = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as e:
             raise StoreError(f"{self.path}: cannot open database: {e}") from None
         db.row_factory = sqlite3.Row
@@ -146,7 +158,7 @@ class SQLiteConnection:
         assert self.busy_timeout is not None
         deadline = asyncio.get_running_loop().time() + max(self.busy_timeout, 1.0)
         delay = 0.01
-        while True:
+        while self.read_only is None:
             try:
                 await db.execute("PRAGMA journal_mode = WAL")
                 break
@@ -175,6 +187,8 @@ class SQLiteConnection:
         version = (await self.fetch_one("PRAGMA user_version"))[0]
         if migration_for(version, str(self.path)) is None:
             return
+        if self.read_only is not None:
+            raise ReadOnlyDatabase(str(self.path), f"{self.read_only}, and its tables need creating or upgrading")
         async with self.transaction() as db:
             async with db.execute("PRAGMA user_version") as cur:
                 row = await cur.fetchone()
@@ -221,6 +235,9 @@ class SQLiteConnection:
         return StoreFault(f"{self.path}: {e} ({_HINTS[kind]})", kind)
 
     def _convert(self, e: BaseException) -> BaseException:
+        code = getattr(e, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF == SQLITE_READONLY and code != SQLITE_READONLY_DBMOVED:
+            return ReadOnlyDatabase(str(self.path), self.read_only or str(e))
         if isinstance(e, sqlite3.Error) and (
             fault_kind(e) is not None or getattr(e, "sqlite_errorcode", None) == SQLITE_READONLY_DBMOVED
         ):
@@ -323,6 +340,33 @@ class SQLiteConnection:
             raise self._convert(e) from e
         finally:
             await dest.close()
+
+
+def _read_only_reason(path: Path) -> str | None:
+    """Why this process may read the existing file at `path` but not write it (a read-only file system, no
+    write permission, an immutable file), or None: it may write it, or it does not exist yet."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and os.access(path, os.R_OK):
+            return e.strerror or str(e)
+        return None  # not a permission matter: creating or opening it says what is wrong
+    os.close(fd)
+    return None
+
+
+def _read_only_uri(path: Path) -> str:
+    """A read-only SQLite URI for `path`. On a read-only file system nothing can change the file, so it is
+    read as immutable: SQLite then needs no WAL index (-shm), which it could not create there."""
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            uri += "&immutable=1"
+    except OSError:
+        pass
+    return uri
 
 
 def _copy_file(source: Path, target: Path) -> None:

@@ -6,7 +6,11 @@
 - `StoreGone`: the database file was deleted or replaced while this process had it open. Whatever it
   writes goes to a file nobody else reads, so it must stop; retrying cannot help.
 
-Both are `StoreError`s: a CLI command that meets one prints it as one line.
+- `ReadOnlyDatabase`: the database refuses every write by this process — a read-only file or file system,
+  a PostgreSQL user without write rights or in read-only transactions. Reading works; retrying a write
+  cannot help until someone changes that.
+
+All are `StoreError`s: a CLI command that meets one prints it as one line (exit code 2).
 """
 
 from __future__ import annotations
@@ -24,3 +28,12 @@ class StoreFault(StoreError):
 
 class StoreGone(StoreError):
     """The database file was deleted or replaced under this process."""
+
+
+class ReadOnlyDatabase(StoreError):
+    """The database refuses writes to this process (see the module's docstring)."""
+
+    def __init__(self, where: str, why: str) -> None:
+        super().__init__(
+            f"{where}: the database is read-only here ({why}); commands that only read it work, this one writes"
+        )

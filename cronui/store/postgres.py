@@ -26,11 +26,10 @@ lock is decided here by statements that are safe under concurrency:
   slot's unique index, one transaction; RETURNING says which compare-and-sets held and which runs are new.
 - **events**: ids from the table's sequence, drawn first and assigned in order, so a batch's ids ascend in
   the order given; a later-drawn id may commit first, which `events.py`'s cursor is built for.
-- **wake-ups**: LISTEN/NOTIFY on a dedicated connection; `listen` returns '' (no address to advertise) and
-  `notify` sends a NOTIFY every listener of this schema receives. A hint only: readers still poll. A lost
-  listening connection is made again with backoff, and the listeners are woken to catch up from the tables.
-- **faults**: the server unreachable or restarting, or this process's connection terminated, is a
-  `StoreFault` (kind `connection`); the caller retries, and the pool opens a fresh connection.
+- **wake-ups**: `notify` sends a NOTIFY every listener of this schema receives; `listen` (pg_connection.py)
+  returns '' (no address to advertise). A hint only: readers still poll.
+- **connections and faults** (pg_connection.py): the server unreachable or restarting, or this process's
+  connection ended, is a `StoreFault` (kind `connection`); the caller retries on a fresh connection.
 - **leases and fencing**: run leases are counted on the server's clock (`clock_timestamp()`), never a
   node's; each claim and takeover bumps the run's fence token (see `base.py`).
 - **the scheduler lease and state**: the same semantics as SQLite's, on the caller's clock (the lease
@@ -40,17 +39,11 @@ lock is decided here by statements that are safe under concurrency:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import logging
-import os
-import re
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -64,6 +57,7 @@ from cronui.model import (
     RunStatus,
     Trigger,
 )
+from cronui.redaction import redacted as redacted  # the API and older callers import it from here
 from cronui.store.base import (
     APPROVAL_DECIDE,
     APPROVAL_POLICY_SELECT,
@@ -111,7 +105,9 @@ from cronui.store.base import (
     stats_from_rows,
     to_row,
 )
-from cronui.store.faults import StoreFault
+from cronui.store.pg_connection import PgConnection, ident, qmarks
+from cronui.store.pg_connection import fault_kind as fault_kind  # its home was here: callers import it from here
+from cronui.store.pg_connection import split_url as split_url
 from cronui.store.pg_schema import (
     EVENT_SEQUENCE,
     MIGRATIONS,
@@ -131,22 +127,11 @@ from cronui.store.sqlite import (
     node_from_row,
 )
 
-log = logging.getLogger(__name__)
-
 # advisory lock classes (the second key is the schema's hash)
 LOCK_MIGRATE = 0x63726F01
 LOCK_CLAIM = 0x63726F02
 LOCK_LEASE = 0x63726F03
 LOCK_APPROVALS = 0x63726F04  # counting a job's runs waiting for approval, then inserting more
-
-# the listening connection: how long connecting may take, and the waits between reconnects
-LISTEN_TIMEOUT_S = 10.0
-# A node stopped (SIGSTOP, a frozen VM) inside a transaction would keep its row locks, and every node waiting
-# on them, until it continues: the server ends such a session after this long (no transaction of ours idles
-# for more than milliseconds between its statements). The node meets a lost connection, a fault it retries.
-IDLE_IN_TRANSACTION_S = 10.0
-RELISTEN_FIRST_S = 0.1
-RELISTEN_MAX_S = 5.0
 
 # asyncpg's limit on one statement's parameters
 MAX_PARAMS = 32_767
@@ -259,120 +244,15 @@ MEMORY_UPSERT = (
 _RUN_KEY = "id job_id trigger scheduled_for attempt retry_of triggered_by".split()
 
 
-def fault_kind(exc: BaseException) -> str | None:
-    """What kind of passing fault `exc` is — the server unreachable, restarting or cutting this connection
-    off (connection), out of resources (full), a transaction that lost a race (locked) — or None."""
-    if isinstance(exc, (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError)):
-        return "connection"
-    if isinstance(exc, asyncpg.OperatorInterventionError):  # shutting down, or this backend terminated
-        return "connection"
-    if isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc):
-        return "connection"
-    if isinstance(exc, asyncpg.InternalClientError):  # a connection left mid-operation by a lost server
-        return "connection"
-    if isinstance(exc, asyncpg.InsufficientResourcesError):
-        return "full"
-    if isinstance(exc, (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)):
-        return "locked"
-    return None
-
-
 def _count(status: str) -> int:
     """The row count of a command tag ('DELETE 7' -> 7)."""
     return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
 
 
-def _qmarks(sql: str) -> str:
-    """'?' placeholders as PostgreSQL's $1, $2, ... (for SQL written for SQLite; no '?' inside literals)."""
-    n = 0
-
-    def number(_: re.Match[str]) -> str:
-        nonlocal n
-        n += 1
-        return f"${n}"
-
-    return re.sub(r"\?", number, sql)
-
-
-def redacted(url: str) -> str:
-    """The URL without its password (for messages)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def split_url(url: str) -> tuple[str, str | None]:
-    """The DSN asyncpg connects with, and the schema named by `?schema=` (None: the server's search_path)."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    schema = next((v for k, v in query if k == "schema"), None)
-    rest = [(k, v) for k, v in query if k != "schema"]
-    return urlunsplit(parts._replace(query=urlencode(rest))), schema or None
-
-
-class QmarkConnection:
-    """A transaction's connection that takes SQLite-style SQL ('?' placeholders, a params sequence), so
-    code and tests written against `SQLiteStore.transaction()` can run against PostgreSQL unchanged."""
-
-    def __init__(self, con: asyncpg.Connection) -> None:
-        self.con = con
-
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> str:
-        return str(await self.con.execute(_qmarks(sql), *params))
-
-    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return list(await self.con.fetch(_qmarks(sql), *params))
-
-
-class PostgresStore:
+class PostgresStore(PgConnection):
     """The store on a PostgreSQL server, for one node or many."""
 
     multi_node = True  # every node schedules: claims and slots are decided in the database
-
-    def __init__(self, url: str, *, min_connections: int = 1, max_connections: int = 8) -> None:
-        self.url = url
-        self._dsn, self.schema = split_url(url)
-        self._min = min_connections
-        self._max = max_connections
-        self._pool: asyncpg.Pool | None = None
-        self._ns = 0  # the schema's hash: the second key of every advisory lock
-        self.channel = ""
-        self._listen_con: asyncpg.Connection | None = None
-        self._callbacks: list[Callable[[], None]] = []
-        self._relisten: asyncio.Task[None] | None = None  # reconnecting the listening connection
-        self.relistens = 0  # times the listening connection was lost and made again
-
-    # ------------------------------------------------------------ the connection pool
-
-    def _server_settings(self) -> dict[str, str]:
-        # one name per process, so an operator (or a test) can tell a node's connections apart
-        settings = {
-            "application_name": f"cronui:{os.getpid()}",
-            "idle_in_transaction_session_timeout": str(int(IDLE_IN_TRANSACTION_S * 1000)),
-        }
-        if self.schema:
-            settings["search_path"] = _ident(self.schema)
-        return settings
-
-    async def open(self) -> None:
-        where = redacted(self.url)
-        try:
-            self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=self._min, max_size=self._max, server_settings=self._server_settings()
-            )
-            if self.schema:  # the search_path may name a schema that does not exist yet
-                with contextlib.suppress(asyncpg.UniqueViolationError, asyncpg.DuplicateSchemaError):
-                    await self._pool.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(self.schema)}")
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            await self.close()
-            raise StoreError(f"{where}: cannot connect to PostgreSQL: {e}") from None
-        try:
-            await self.migrate()
-        except BaseException:
-            await self.close()
-            raise
 
     async def migrate(self) -> None:
         """Bring the schema up to date, one opener at a time."""
@@ -382,6 +262,8 @@ class PostgresStore:
                 raise StoreError(f"{redacted(self.url)}: no schema to create cronui's tables in (add ?schema=NAME)")
             self._ns = await con.fetchval("SELECT hashtext($1)", schema)
             self.channel = f"cronui_wake_{schema}"[:63]
+            if await _current_version(con) == SCHEMA_VERSION:
+                return  # nothing to write: a user without write rights can read a current schema
             await con.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_MIGRATE, self._ns)
             await con.execute(VERSION_TABLE)
             version = await con.fetchval("SELECT version FROM cronui_schema WHERE id = 1") or 0
@@ -399,63 +281,6 @@ class PostgresStore:
                 "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
                 SCHEMA_VERSION,
             )
-
-    async def close(self) -> None:
-        self._callbacks.clear()
-        await self._stop_relistening()
-        if self._listen_con is not None:
-            con, self._listen_con = self._listen_con, None
-            await con.close()
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        if self._pool is None:
-            raise RuntimeError("store is not open")
-        return self._pool
-
-    @asynccontextmanager
-    async def _faults(self) -> AsyncIterator[None]:
-        """A failure that may pass (the server restarting, this connection cut off) as StoreFault: the
-        caller retries. After a lost connection every pooled one is replaced before its next use (a
-        restarted server has dropped them all)."""
-        try:
-            yield
-        except Exception as e:
-            kind = fault_kind(e)
-            if kind is None:
-                raise
-            if kind == "connection" and self._pool is not None:
-                await self._pool.expire_connections()
-            raise StoreFault(f"{redacted(self.url)}: {type(e).__name__}: {e}", kind) from e
-
-    @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[asyncpg.Connection]:
-        async with self._faults(), self.pool.acquire() as con, con.transaction():
-            yield con
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[QmarkConnection]:
-        """One transaction (COMMIT, or ROLLBACK on any exception), its connection taking '?' SQL."""
-        async with self._tx() as con:
-            yield QmarkConnection(con)
-
-    async def fetch_one(self, sql: str, *params: Any) -> Any:
-        async with self._faults():
-            return await self.pool.fetchrow(sql, *params)
-
-    async def fetch_all(self, sql: str, *params: Any) -> list[Any]:
-        async with self._faults():
-            return list(await self.pool.fetch(sql, *params))
-
-    async def _execute(self, sql: str, *params: Any) -> str:
-        async with self._faults():
-            return str(await self.pool.execute(sql, *params))
-
-    async def _lock(self, con: asyncpg.Connection, kind: int) -> None:
-        await con.execute("SELECT pg_advisory_xact_lock($1, $2)", kind, self._ns)
 
     # ------------------------------------------------------------ jobs
 
@@ -645,7 +470,7 @@ class PostgresStore:
                 # the job's row lock makes capped inserts of one job take turns across nodes; NO KEY leaves
                 # other runs' inserts (their foreign key's share lock) unblocked
                 await con.execute("SELECT 1 FROM jobs WHERE id = $1 FOR NO KEY UPDATE", run.job_id)
-                rows = await con.fetch(_qmarks(CAPPED_RUNS), run.job_id, run.queued_at - cap.window_ms, cap.count)
+                rows = await con.fetch(qmarks(CAPPED_RUNS), run.job_id, run.queued_at - cap.window_ms, cap.count)
                 wait = cap.wait_ms([row[0] for row in rows], run.queued_at)
                 if wait is not None:
                     raise CapReached(cap, wait)
@@ -949,7 +774,7 @@ class PostgresStore:
             if row is None or row["status"] != "awaiting_approval":
                 return None
             # of two deciders, the second waits on the row and then finds it no longer waiting: 0 rows
-            done = await con.execute(_qmarks(APPROVAL_DECIDE), *decided_values(run_from_row(row), decision))
+            done = await con.execute(qmarks(APPROVAL_DECIDE), *decided_values(run_from_row(row), decision))
             if _count(done) != 1:
                 return None
             row = await con.fetchrow(f"{RUN_SELECT} WHERE r.id = $1", decision.run_id)
@@ -1206,88 +1031,6 @@ class PostgresStore:
 
     # ------------------------------------------------------------ wake-ups: LISTEN/NOTIFY
 
-    async def listen(self, on_wake: Callable[[], None]) -> str:
-        """Call `on_wake` on every NOTIFY of this schema's channel (one dedicated connection per store,
-        open while anyone listens). Returns '': nothing needs advertising. A listening connection that
-        is lost (the server restarted, the backend terminated) is made again with backoff, and every
-        listener is woken once it is back: what was notified meanwhile is found in the tables."""
-        if self._listen_con is None and self._relisten is None:
-            try:
-                self._listen_con = await self._connect_listener()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-                raise StoreError(f"{redacted(self.url)}: cannot listen for wake-ups: {e}") from None
-        self._callbacks.append(on_wake)
-        return ""
-
-    async def _connect_listener(self) -> asyncpg.Connection:
-        con = await asyncpg.connect(self._dsn, server_settings=self._server_settings(), timeout=LISTEN_TIMEOUT_S)
-        try:
-            await con.add_listener(self.channel, self._on_notify)
-        except BaseException:
-            await con.close()
-            raise
-        con.add_termination_listener(self._on_listen_lost)
-        return con
-
-    def _on_notify(self, con: Any, pid: int, channel: str, payload: object) -> None:
-        self._wake_all()
-
-    def _wake_all(self) -> None:
-        for on_wake in list(self._callbacks):
-            on_wake()
-
-    def _on_listen_lost(self, con: Any) -> None:
-        if con is not self._listen_con:
-            return  # closed by us
-        self._listen_con = None
-        if self._callbacks and self._relisten is None:
-            log.warning("%s: the connection listening for wake-ups was lost; reconnecting", redacted(self.url))
-            self._relisten = asyncio.get_running_loop().create_task(self._listen_again(), name="cronui-relisten")
-
-    async def _listen_again(self) -> None:
-        """Reconnect the listening connection, waiting 0.1 s, 0.2 s, ... up to 5 s between tries."""
-        delay = RELISTEN_FIRST_S
-        try:
-            while self._callbacks:
-                try:
-                    con = await self._connect_listener()
-                except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-                    log.debug("listening again failed (%s); next try in %.1fs", e, delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RELISTEN_MAX_S)
-                    continue
-                if not self._callbacks:  # everyone left meanwhile
-                    await con.close()
-                    return
-                self._listen_con = con
-                self.relistens += 1
-                log.warning("%s: listening for wake-ups again", redacted(self.url))
-                self._wake_all()  # catch up: what was notified while nobody listened is in the tables
-                return
-        finally:
-            self._relisten = None
-
-    async def _stop_relistening(self) -> None:
-        task, self._relisten = self._relisten, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def unlisten(self, on_wake: Callable[[], None]) -> None:
-        """Stop calling `on_wake`; the connection closes when nobody listens any more."""
-        if on_wake in self._callbacks:
-            self._callbacks.remove(on_wake)
-        if self._callbacks:
-            return
-        await self._stop_relistening()
-        if self._listen_con is None:
-            return
-        con, self._listen_con = self._listen_con, None
-        with contextlib.suppress(asyncpg.InterfaceError):  # already closed: nothing left to stop
-            await con.remove_listener(self.channel, self._on_notify)
-        await con.close()
-
     async def notify(self) -> bool:
         """Send a wake-up to every listener; whether a scheduler is there to hear it — a lease holder or a
         node with a live heartbeat (a NOTIFY cannot tell whether anyone did: it is a hint)."""
@@ -1354,12 +1097,14 @@ class PostgresStore:
 
     async def backup(self, path: str) -> None:
         dsn, schema = split_url(redacted(self.url))
-        only = f" --schema={_ident(schema)}" if schema else ""
+        only = f" --schema={ident(schema)}" if schema else ""
         raise StoreError(
             f"a PostgreSQL database is backed up with pg_dump, not by cronui: pg_dump{only} '{dsn}' > {path}"
         )
 
 
-def _ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
+async def _current_version(con: asyncpg.Connection) -> int | None:
+    """The schema version the current schema holds, read without writing (None: no version table yet)."""
+    if await con.fetchval("SELECT to_regclass('cronui_schema')") is None:
+        return None
+    return int(await con.fetchval("SELECT version FROM cronui_schema WHERE id = 1") or 0)

@@ -27,6 +27,7 @@ from cronui.engine.clock import Clock
 from cronui.engine.dispatcher import Executor
 from cronui.engine.engine import Engine
 from cronui.model import TargetKind
+from cronui.redaction import redacted
 from cronui.store import Store, StoreError, make_store
 from cronui.ui import prefs, themes
 from cronui.ui.app_requests import AppRequests
@@ -330,7 +331,7 @@ class CronuiApp(AppRequests):
             self.client,
             self.catalog,
             self.inflight,
-            self.settings.db,
+            redacted(self.settings.db),
             ready=self.ready.is_set(),
             where=where,
             nodes=self.node_watch.count if self.node_watch.seen else None,

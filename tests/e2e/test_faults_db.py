@@ -10,6 +10,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -262,3 +264,232 @@ def test_a_lock_at_start_is_reported_and_the_daemon_takes_over_once_it_clears(fe
         lock.release()
     wait_for(lambda: succeeded(db) >= 1, what="a run once the lock is gone")
     assert d.poll() is None
+
+
+# ---------------------------------------------------------------- a database this process may only read
+
+READ_COMMANDS = [("jobs", "list"), ("runs", "list"), ("jobs", "show", "tick"), ("export",), ("status",)]
+WRITE_COMMANDS = [
+    ("jobs", "add", "other", "--schedule", "@daily", "--shell", "true"),
+    ("jobs", "run", "tick"),
+    ("jobs", "edit", "tick", "--retries", "1"),
+    ("jobs", "rm", "tick"),
+    ("pause",),
+]
+
+
+def read_only_outcomes(env: dict[str, str], daemons) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Every read and write command (and a daemon) on the read-only database in `env`."""
+    out = {" ".join(argv): cronui(env, *argv, check=False) for argv in READ_COMMANDS + WRITE_COMMANDS}
+    d = daemons(env)
+    d.wait(timeout=30)
+    out["daemon"] = subprocess.CompletedProcess(["daemon"], d.returncode, "", Path(d.log_path).read_text())  # type: ignore[attr-defined]
+    return out
+
+
+def assert_reads_work_and_writes_say_read_only(out: dict[str, subprocess.CompletedProcess[str]]) -> None:
+    for argv in READ_COMMANDS:
+        res = out[" ".join(argv)]
+        assert res.returncode == (1 if argv == ("status",) else 0), (argv, res.stderr)  # status: nothing schedules
+        assert res.stderr in ("", "no runs yet\n"), (argv, res.stderr)
+        assert "tick" in res.stdout or argv == ("runs", "list"), (argv, res.stdout)
+    for argv in [*WRITE_COMMANDS, ("daemon",)]:
+        res = out[" ".join(argv)]
+        last = res.stderr.strip().splitlines()[-1]
+        assert res.returncode == 2, (argv, res.returncode, res.stderr)
+        assert "the database is read-only here" in last and "this one writes" in last, (argv, res.stderr)
+        assert "Traceback" not in res.stderr and "cannot create database" not in res.stderr, (argv, res.stderr)
+        if argv != ("daemon",):
+            assert len(res.stderr.splitlines()) == 1, (argv, res.stderr)
+
+
+def sqlite_rows(db: str) -> list[list[tuple]]:
+    return [query(db, f"SELECT * FROM {t} ORDER BY 1") for t in ("jobs", "runs", "state")]
+
+
+@pytest.mark.parametrize("how", ["read-only file system", "immutable file"])
+def test_a_read_only_sqlite_database_serves_reads_and_refuses_writes_in_one_line(fenv, daemons, tmp_path, how):
+    """As root no permission bit stops a write, so the file is made read-only the ways root meets too: the
+    file system remounted read-only (a tmpfs of its own), or the file marked immutable (chattr +i)."""
+    if how == "read-only file system":
+        folder = tmp_path / "ro"
+        if not tmpfs(folder, "8M"):
+            pytest.skip("a read-only file system needs a tmpfs: root and mount(8)")
+    else:
+        folder = tmp_path / "imm"
+        folder.mkdir()
+        if shutil.which("chattr") is None:
+            pytest.skip("chattr(1) is not installed")
+    env = {**fenv, "CRONUI_DB": str(folder / "c.db")}
+    cronui(env, "jobs", "add", "tick", "--schedule", "@daily", "--shell", "true")
+    cronui(env, "jobs", "run", "tick", "--wait")
+    before = sqlite_rows(env["CRONUI_DB"])
+    if how == "read-only file system":
+        lock = ["mount", "-o", "remount,ro", str(folder)]
+        unlock = ["mount", "-o", "remount,rw", str(folder)]
+    else:
+        lock, unlock = ["chattr", "+i", env["CRONUI_DB"]], ["chattr", "-i", env["CRONUI_DB"]]
+    res = subprocess.run(lock, capture_output=True, text=True)
+    if res.returncode != 0:
+        if how == "read-only file system":
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+        pytest.skip(f"{' '.join(lock)}: {res.stderr.strip()}")
+    try:
+        out = read_only_outcomes(env, daemons)
+    finally:
+        subprocess.run(unlock, check=True)
+        if how == "read-only file system":
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+    if how == "immutable file":
+        assert sqlite_rows(env["CRONUI_DB"]) == before  # nothing changed
+    assert_reads_work_and_writes_say_read_only(out)
+    print(f"\n{how}: {len(READ_COMMANDS)} reads ran, {len(WRITE_COMMANDS)} writes and a daemon refused in one line")
+
+
+@pytest.fixture
+def pg_schema(fenv: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The e2e environment on a fresh PostgreSQL schema of the test server."""
+    import asyncio
+
+    from tests.store.backends import drop_schema, postgres_url
+
+    url = asyncio.run(postgres_url())  # skips (or fails in CI) without a server
+    yield {**fenv, "CRONUI_DB": url}
+    asyncio.run(drop_schema(url))
+
+
+def pg(url: str, *statements: str) -> list[list[tuple]]:
+    """Run statements as the test server's own user (in the URL's schema); the rows of each."""
+    import asyncio
+
+    import asyncpg
+
+    from cronui.store.postgres import split_url
+
+    async def go() -> list[list[tuple]]:
+        dsn, schema = split_url(url)
+        con = await asyncpg.connect(dsn)
+        try:
+            if schema:
+                await con.execute(f'SET search_path TO "{schema}"')
+            return [[tuple(r) for r in await con.fetch(s)] for s in statements]
+        finally:
+            await con.close()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("how", ["SELECT rights only", "default_transaction_read_only"])
+def test_a_read_only_postgresql_user_reads_and_is_refused_writes_in_one_line(pg_schema, daemons, how):
+    env = pg_schema
+    cronui(env, "jobs", "add", "tick", "--schedule", "@daily", "--shell", "true")
+    url = env["CRONUI_DB"]
+    schema = url.rsplit("schema=", 1)[1]
+    role = f"ro_{schema[-12:]}"
+    db = url.split("?")[0].rsplit("/", 1)[1]
+    grants = (
+        [f'GRANT USAGE ON SCHEMA "{schema}" TO {role}', f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO {role}']
+        if how == "SELECT rights only"
+        else [f"ALTER ROLE {role} SUPERUSER", f"ALTER ROLE {role} SET default_transaction_read_only = on"]
+    )
+    pg(url, f"CREATE ROLE {role} LOGIN", f'GRANT CONNECT ON DATABASE "{db}" TO {role}', *grants)
+    try:
+        before = pg(url, "SELECT * FROM jobs ORDER BY id", "SELECT * FROM runs ORDER BY id")
+        ro_env = {**env, "CRONUI_DB": url.replace("postgresql://postgres@", f"postgresql://{role}@", 1)}
+        assert ro_env["CRONUI_DB"] != url
+        out = read_only_outcomes(ro_env, daemons)
+        assert pg(url, "SELECT * FROM jobs ORDER BY id", "SELECT * FROM runs ORDER BY id") == before
+    finally:
+        pg(url, f"DROP OWNED BY {role}", f"DROP ROLE {role}")
+    assert_reads_work_and_writes_say_read_only(out)
+
+
+# ---------------------------------------------------------------- PostgreSQL: connections the server ends
+
+# what asyncpg says when a connection is used as if it were still there: never a line of the daemon's log.
+# The same words inside "the server ended the connection (...)" are a fault said plainly, and retried.
+ASYNCPG_COMPLAINT = re.compile(
+    r"another operation|Transaction\.__aexit__|released back to the pool|cannot perform operation|Traceback"
+)
+SAID_PLAINLY = re.compile(r"the server ended the connection \(cannot switch to state \d+; another operation \(2\)")
+
+
+def complaint(line: str) -> bool:
+    return bool(ASYNCPG_COMPLAINT.search(SAID_PLAINLY.sub("", line)))
+
+
+def terminate_backends(url: str, pid: int) -> int:
+    """pg_terminate_backend on every connection of cronui process `pid`; how many it ended."""
+    (found,) = pg(
+        url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        f"WHERE application_name = 'cronui:{pid}' AND pid != pg_backend_pid()",
+    )
+    return sum(1 for r in found if r[0])
+
+
+def pg_succeeded(url: str) -> int:
+    return pg(url, "SELECT COUNT(*) FROM runs WHERE status = 'succeeded'")[0][0][0]
+
+
+def ticking_node(env: dict[str, str], daemons, jobs: int = 8) -> subprocess.Popen[str]:
+    for i in range(jobs):
+        cronui(env, "jobs", "add", f"t{i}", "--schedule", "every 1s", "--misfire", "skip", "--shell", "echo tick")
+    d = daemons(env)
+    wait_for(lambda: pg_succeeded(env["CRONUI_DB"]) >= jobs * 2, what="runs on the node")
+    return d
+
+
+def test_a_node_whose_connections_are_terminated_30_times_only_retries(pg_schema, daemons):
+    """pg_terminate_backend on all of a node's connections, 30 times at random moments while eight jobs run
+    every second: each loss is a fault retried on a fresh connection, said as what it is — never asyncpg's
+    complaint about a connection used as if it were there ("another operation is in progress", a ROLLBACK
+    on a closed connection) — and no run fails, the node never stops."""
+    env = pg_schema
+    url = env["CRONUI_DB"]
+    d = ticking_node(env, daemons)
+    rounds, cut = 30, 0
+    rng = random.Random(30)
+    for _ in range(rounds):
+        cut += terminate_backends(url, d.pid)
+        time.sleep(rng.uniform(0.2, 1.0))
+        assert d.poll() is None, Path(d.log_path).read_text()[-3000:]  # type: ignore[attr-defined]
+    before = pg_succeeded(url)
+    wait_for(lambda: pg_succeeded(url) >= before + 16, what="runs after the last termination")
+    d.send_signal(signal.SIGTERM)
+    assert d.wait(timeout=30) == 0
+    text = Path(d.log_path).read_text()  # type: ignore[attr-defined]
+    complaints = [ln for ln in text.splitlines() if complaint(ln)]
+    retried = sum(1 for ln in text.splitlines() if "retrying" in ln)
+    (failed,) = pg(
+        url,
+        "SELECT status, error, COUNT(*) FROM runs WHERE status NOT IN ('succeeded', 'skipped', 'pending', 'running') "
+        "GROUP BY status, error",
+    )
+    print(f"\n{rounds} terminations ({cut} connections ended): {retried} clean retries, {len(complaints)} errors")
+    assert complaints == []
+    assert failed == []
+    assert state_names(d).count("db-fault") == state_names(d).count("db-recovered")
+
+
+def test_a_node_stopped_past_its_lease_while_the_server_ends_its_connections_carries_on(pg_schema, daemons):
+    """SIGSTOP longer than the lease, the node's connections ended meanwhile (as the server does to a
+    stopped node's open transaction), then SIGCONT, three times: the node meets closed connections, which is
+    a passing fault, not a lease that the database let run out — it carries on instead of exiting 75."""
+    env = pg_schema
+    url = env["CRONUI_DB"]
+    d = ticking_node(env, daemons)
+    for _ in range(3):
+        d.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(1.0)
+            terminate_backends(url, d.pid)
+            time.sleep(3.0)  # past the 3 s lease
+        finally:
+            d.send_signal(signal.SIGCONT)
+        before = pg_succeeded(url)
+        wait_for(lambda b=before: pg_succeeded(url) >= b + 8 or d.poll() is not None, what="runs after SIGCONT")
+        assert d.poll() is None, f"exit {d.returncode}: " + Path(d.log_path).read_text()[-2000:]  # type: ignore[attr-defined]
+    d.send_signal(signal.SIGTERM)
+    assert d.wait(timeout=30) == 0
+    assert "db-fault-exit" not in state_names(d)

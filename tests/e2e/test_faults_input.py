@@ -17,6 +17,7 @@ import pytest
 
 BIG = "9" * 400
 HUGE = "9" * 5000
+DEEP = "[" * 5000 + "]" * 5000 + "\n"  # nested 5,000 deep: tomllib and json recurse into it
 
 
 def cronui(env: dict[str, str], *argv: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
@@ -79,6 +80,62 @@ CASES: list[tuple[str, list[str], dict[str, str], str | None, str]] = [
     ("env-retention", ["jobs", "list"], {"CRONUI_RETENTION_DAYS": "1e400"}, None, "retention.days: expected a fini"),
     ("env-kill-grace", ["jobs", "list"], {"CRONUI_KILL_GRACE": BIG}, None, "kill_grace: expected at most 366d"),
     ("config-inf", ["jobs", "list"], {"CRONUI_CONFIG": "bad.toml"}, None, "bad.toml: lease.renew: expected a finite"),
+    # texts: NUL where exec, the environment, a path or a URL would meet it; sizes; ${env:} references
+    ("file-deep-5000", ["apply", "f.toml"], {}, JOB + 'shell = "true"\ntags = ' + DEEP, "f.toml: invalid TOML: it"),
+    ("file-nul-command", ["apply", "f.toml"], {}, JOB + 'shell = "echo a\\u0000b"\n', "shell: holds a NUL character"),
+    ("file-nul-cwd", ["apply", "f.toml"], {}, JOB + 'shell = "true"\ncwd = "/tmp\\u0000"\n', "cwd: holds a NUL"),
+    ("file-nul-env", ["apply", "f.toml"], {}, JOB + 'shell = "true"\nenv = { A = "x\\u0000" }\n', "env: A: the value"),
+    ("file-nul-url", ["apply", "f.toml"], {}, JOB + 'http = { url = "${env:U}\\u0000" }\n', "http.url: holds a NUL"),
+    ("file-20mb-command", ["apply", "f.toml"], {}, JOB + f'shell = "{"a" * 20_000_000}"\n', "shell: is 20,000,000"),
+    (
+        "file-1mb-schedule",
+        ["apply", "f.toml"],
+        {},
+        '[[job]]\nname = "f"\nshell = "true"\nschedule = "*/5 ' + "1," * 500_000 + '1 * * *"\n',
+        "schedule: is 1,000,011 bytes long; at most 1 KiB",
+    ),
+    (
+        "file-100k-tags",
+        ["apply", "f.toml"],
+        {},
+        JOB + 'shell = "true"\ntags = [' + '"t",' * 100_000 + "]\n",
+        "tags: 100,000 tags; at most 64",
+    ),
+    (
+        "file-body-unclosed",
+        ["apply", "f.toml"],
+        {},
+        JOB + 'http = { url = "https://e.com", body = "${env:B" }\n',
+        "job 'f': body: the reference '${env:B' is never closed",
+    ),
+    ("env-unclosed", [*ADD, "--shell", "true", "--env", "A=${env:B"], {}, None, "env: A: the reference '${env:B' is"),
+    ("env-empty-ref", [*ADD, "--shell", "true", "--env", "A=${env:}"], {}, None, "'${env:}' does not name a variable"),
+    ("header-unclosed", [*ADD, "--http", "https://e.com", "--header", "X: ${env:A"], {}, None, "header: X: the ref"),
+    ("url-bad-ref", [*ADD, "--http", "https://e.com/${env:1X}"], {}, None, "http: the reference '${env:1X}' does"),
+    ("deliver-bad-ref", [*ADD, "--shell", "true", "--deliver-to", "${env:A"], {}, None, "deliver-to: the reference"),
+    ("ref-in-command", [*ADD, "--shell", "echo ${env:A}"], {}, None, "shell: holds ${env:...}, which is resolved in"),
+    ("gate-nul-and-huge", [*AGENT, "--gate", "x" * 70_000], {}, None, "gate: is 70,000 bytes long; at most 64 KiB"),
+    ("description-escape", [*ADD, "--shell", "true", "--description", "a\x1b[2J"], {}, None, "description: holds a"),
+    ("tag-100-bytes", [*ADD, "--shell", "true", "--tag", "t" * 100], {}, None, "is 100 bytes long; at most 64 bytes"),
+    (
+        "schedule-80kb",
+        ["jobs", "add", "n", "--schedule", "*/5 " + "1," * 40_000 + "1 * * *", "--shell", "true"],
+        {},
+        None,
+        "schedule: is 80,011 bytes long; at most 1 KiB",
+    ),
+    ("header-9kb", [*ADD, "--http", "https://e.com", "--header", "X: " + "v" * 9000], {}, None, "header: X: is 9,00"),
+    ("retries-1e9", [*ADD, "--shell", "true", "--retries", "1000000000"], {}, None, "--retries: expected 0 to 100"),
+    ("retry-delay-negative", [*ADD, "--shell", "true", "--retry-delay=-5s"], {}, None, "--retry-delay:"),
+    ("timeout-1e308", [*ADD, "--shell", "true", "--timeout", "1e308"], {}, None, "--timeout: expected a duration"),
+    ("config-deep", ["jobs", "list"], {"CRONUI_CONFIG": "deep.toml"}, None, "deep.toml: invalid TOML: it nests"),
+    (
+        "config-db-nul",
+        ["jobs", "list"],
+        {"CRONUI_CONFIG": "nul.toml"},
+        None,
+        "nul.toml: db: 'x\\x00.db' holds a control",
+    ),
 ]
 
 
@@ -88,6 +145,8 @@ def test_bad_input_is_one_line_exit_2_no_traceback_and_changes_nothing(
 ) -> None:
     folder = Path(db["CRONUI_DB"]).parent
     (folder / "bad.toml").write_text("[lease]\nrenew = nan\n")
+    (folder / "deep.toml").write_text("x = " + DEEP)
+    (folder / "nul.toml").write_text('db = "x\\u0000.db"\n')
     if jobfile is not None:
         (folder / "f.toml").write_text(jobfile)
     before = snapshot(db)
@@ -96,6 +155,17 @@ def test_bad_input_is_one_line_exit_2_no_traceback_and_changes_nothing(
     assert res.stdout == ""
     assert len(res.stderr.splitlines()) == 1, res.stderr
     assert message in res.stderr and "Traceback" not in res.stderr
+    assert snapshot(db) == before
+
+
+def test_a_json_job_file_nested_5000_deep_is_one_line_exit_2(db: dict[str, str]) -> None:
+    folder = Path(db["CRONUI_DB"]).parent
+    entry = '{"name": "f", "schedule": "@daily", "shell": "true", "tags": ' + DEEP + "}"
+    (folder / "f.json").write_text('{"job": [' + entry + "]}")
+    before = snapshot(db)
+    res = cronui(db, "apply", "f.json")
+    assert (res.returncode, res.stdout) == (2, "")
+    assert res.stderr == "cronui: f.json: invalid JSON: it nests arrays or tables more than 32 levels deep\n"
     assert snapshot(db) == before
 
 

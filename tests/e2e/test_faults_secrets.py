@@ -157,3 +157,77 @@ def test_a_secret_appears_nowhere(env: dict[str, str], tmp_path: Path, origins: 
     assert "redirect-headers-dropped" in outputs[f"runs show {runs[1]}"]
     assert MASK in (tmp_path / "tail0.out").read_text()
     assert "HTTP Request" not in (tmp_path / "daemon.err").read_text()
+
+
+DB_SECRET = "db-Secr3t-90c2e1"
+QUERY_SECRET = "qs-Secr3t-4b71d3"
+
+
+@pytest.fixture
+def pg_env(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """The e2e environment on a fresh PostgreSQL schema, reached with a password in the URL's user part (the
+    test server trusts local connections, so any password is accepted)."""
+    import asyncio
+
+    from tests.store.backends import drop_schema, postgres_url
+
+    url = asyncio.run(postgres_url())  # skips (or fails in CI) without a server
+    user_part = url.replace("postgresql://postgres@", f"postgresql://postgres:{DB_SECRET}@", 1)
+    assert DB_SECRET in user_part, "the test server's URL names no `postgres@` user to give a password to"
+    yield {**env, "CRONUI_DB": user_part}
+    asyncio.run(drop_schema(url))
+
+
+def db_secrets(text: str) -> int:
+    return text.count(DB_SECRET) + text.count(QUERY_SECRET)
+
+
+def test_a_database_password_appears_nowhere(pg_env: dict[str, str], tmp_path: Path) -> None:
+    """A password written in the database URL — in its user part (CRONUI_DB) or as `?password=` (--db) — is
+    shown as *** by the daemon's lines and log, status, status --json, locate db, nodes, the stores' errors
+    (a server that refuses, a URL asyncpg cannot read, a backup hint): every output is searched for it."""
+    env = pg_env
+    query_form = env["CRONUI_DB"].replace(f":{DB_SECRET}@", "@", 1) + f"&password={QUERY_SECRET}"
+    cronui(env, "jobs", "add", "tick", "--schedule", "every 1s", "--shell", "true")
+    log = open(tmp_path / "daemon.log", "w")
+    daemon = subprocess.Popen([sys.executable, "-m", "cronui", "daemon"], env=env, stdout=log, stderr=log)
+    outputs: dict[str, str] = {}
+    try:
+        wait_for(lambda: '"state": "acquired"' in (tmp_path / "daemon.log").read_text(), what="the node to schedule")
+        for argv in (
+            ("status",),
+            ("status", "--json"),
+            ("locate", "db"),
+            ("nodes",),
+            ("nodes", "--json"),
+            ("jobs", "list"),
+            ("db", "check"),
+            ("db", "backup", str(tmp_path / "b.sql")),
+            ("--db", query_form, "status"),
+            ("--db", query_form, "status", "--json"),
+            ("--db", query_form, "locate", "db"),
+            ("--db", query_form.replace(":5432/", ":1/", 1), "jobs", "list"),  # nothing listens there
+            ("--db", f"postgresql://u:{DB_SECRET}@127.0.0.1:notaport/x", "jobs", "list"),
+            ("--db", f"postgresql://u:{DB_SECRET}@[::1/x", "jobs", "list"),
+        ):
+            res = cronui(env, *argv, check=False)
+            outputs[" ".join(argv).replace(DB_SECRET, "PW").replace(QUERY_SECRET, "PW")] = res.stdout + res.stderr
+            assert "Traceback" not in res.stderr, res.stderr
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+        log.close()
+    outputs["daemon stdout and stderr"] = (tmp_path / "daemon.log").read_text()
+    found = {name: db_secrets(text) for name, text in outputs.items()}
+    print("occurrences of the database passwords:", json.dumps(found, indent=1))
+    assert sum(found.values()) == 0, found
+
+    # the location is still shown, with the password masked rather than the URL dropped
+    masked = env["CRONUI_DB"].replace(DB_SECRET, "***")
+    assert outputs["locate db"].strip() == masked
+    assert json.loads(outputs["status --json"])["db"] == masked
+    assert f"database   {masked}" in outputs["status"]
+    assert "password=***" in outputs["--db " + query_form.replace(QUERY_SECRET, "PW") + " locate db"]
+    assert f'"db": "{masked}"' in outputs["daemon stdout and stderr"]
+    errors = [text for name, text in outputs.items() if name.endswith("jobs list") and "--db" in name]
+    assert len(errors) == 3 and all(e.startswith("cronui: postgresql://") and "***" in e for e in errors), errors

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cronui.model import Lease
-from cronui.store import postgres
+from cronui.store import pg_connection
 from cronui.store.faults import StoreFault
 from tests.store.backends import fresh_store, same_database
 
@@ -18,7 +18,7 @@ from tests.store.backends import fresh_store, same_database
 async def test_a_transaction_left_open_by_a_stopped_node_is_ended_and_the_others_carry_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(postgres, "IDLE_IN_TRANSACTION_S", 1.0)
+    monkeypatch.setattr(pg_connection, "IDLE_IN_TRANSACTION_S", 1.0)
     async with fresh_store("postgres", tmp_path / "x") as frozen:
         now = int(time.time() * 1000)
         lease = Lease("frozen", "h", 1, "", now, now - 1)  # expired: another node may take it

@@ -617,3 +617,15 @@ async def test_quitting_the_scheduling_app_interrupts_its_runs_and_releases_the_
     final = await store.get_run(run.id)
     assert final is not None and final.status is RunStatus.INTERRUPTED
     assert await store.get_lease() is None
+
+
+async def test_the_header_never_shows_a_database_password(app: CronuiApp) -> None:
+    app.settings.db = "postgresql://cronui:Hdr-Secr3t@db.internal/cronui?sslpassword=Ssl-Secr3t&schema=a"
+    async with app.run_test(size=(200, 36)) as pilot:
+        await settle(pilot)
+        app.refresh_header()
+        await pilot.pause()
+        header = main(app).query_one(StatusHeader)
+        shown = header.render().plain
+        assert "postgresql://cronui:***@db.internal/cronui?sslpassword=***&schema=a" in shown, shown
+        assert "Secr3t" not in shown and "Secr3t" not in header.state.db

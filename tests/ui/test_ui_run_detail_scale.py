@@ -4,6 +4,8 @@ screen is the start of the content, laid out off the event loop, and the app ans
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.pilot import Pilot
 
 from cronui.config import Settings
@@ -76,10 +78,11 @@ async def test_a_run_with_100k_milestones_opens_at_its_start_and_keys_work(
 
 
 async def test_a_run_with_one_256kb_line_opens_at_its_start_and_keeps_it_all(
-    app: CronuiApp, engine: Engine, settings: Settings
+    app: CronuiApp, engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     settings.output_cap = 1024 * 1024  # the whole line is kept
-    run = await finished_run(engine, "wide", command=f"print:{LINE}")
+    (tmp_path / "line").write_text(LINE)  # more than a command may hold (64 KiB): the job prints a file
+    run = await finished_run(engine, "wide", command=f"print-file:{tmp_path / 'line'}")
     assert run.id is not None and run.output == LINE
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -636,6 +636,10 @@ _names = st.from_regex(r"[a-z][a-z0-9_-]{0,12}", fullmatch=True)
 _text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
 _seconds = st.one_of(st.integers(1, 10**6).map(float), st.floats(0.001, 10**5, allow_nan=False))
 _header_value = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)  # no CR/LF, no controls
+# a description may hold line breaks and tabs, and no other control character (cronui.job_texts)
+_description = st.text(
+    st.one_of(st.characters(blacklist_categories=("Cs", "Cc")), st.sampled_from("\n\t")), max_size=30
+)
 _headers = st.dictionaries(st.from_regex(r"[A-Za-z][A-Za-z0-9.-]{0,10}", fullmatch=True), _header_value, max_size=3)
 
 
@@ -694,7 +698,7 @@ def jobs(draw: st.DrawFn) -> Job:
         timezone=draw(st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kolkata"])),
         kind=kind,
         target=target,
-        description=draw(_text),
+        description=draw(_description),
         enabled=draw(st.booleans()),
         overlap=draw(st.sampled_from(list(OverlapPolicy))),
         queue_limit=draw(st.integers(1, 50)),
