@@ -32,6 +32,7 @@ from typing import TextIO
 from cronui.config import Settings
 from cronui.engine.engine import Engine
 from cronui.engine.faults import FaultPersisted
+from cronui.log_writer import LogWriter, cut_output
 from cronui.model import EventKind, RunEvent
 from cronui.present import event_json, event_text
 from cronui.redaction import RedactingFilter, redacted
@@ -49,10 +50,13 @@ PASS_LIMIT_S = 5.0  # after SIGTERM, how long the scheduler's current pass may t
 STOPPING_NOTE = "they are interrupted when the grace ends; ctrl+c again (or another SIGTERM) interrupts them now"
 
 
-def _emit(out: TextIO, log_format: str, ev: RunEvent) -> None:
-    line = event_text(ev) if log_format == "text" else json.dumps(event_json(ev), ensure_ascii=False)
-    out.write(line + "\n")
-    out.flush()
+def _line(log_format: str, ev: RunEvent) -> str:
+    ev = cut_output(ev)
+    return event_text(ev) if log_format == "text" else json.dumps(event_json(ev), ensure_ascii=False)
+
+
+def _emit(out: LogWriter, log_format: str, ev: RunEvent) -> None:
+    out.write(_line(log_format, ev))
 
 
 def _hard_exit(code: int) -> None:
@@ -132,6 +136,12 @@ async def run_daemon(
     engine = Engine(store, settings)
     await engine.open()
     sub = engine.bus.subscribe()
+    writer = LogWriter(
+        out,
+        lambda n: _line(
+            log_format, RunEvent(EventKind.SCHEDULER, engine.clock.now_ms(), data={"state": "log-dropped", "lines": n})
+        ),
+    )
     stop = asyncio.Event()
     hurry = asyncio.Event()  # a second signal: the runs waited for are stopped now
     loop = asyncio.get_running_loop()
@@ -151,13 +161,13 @@ async def run_daemon(
 
     async def printer() -> None:
         async for ev in sub:
-            _emit(out, log_format, ev)
+            _emit(writer, log_format, ev)
 
     printer_task = asyncio.create_task(printer())
 
     def say(state: str, **data: object) -> None:
         """A line about the daemon itself (not a run)."""
-        _emit(out, log_format, RunEvent(EventKind.SCHEDULER, engine.clock.now_ms(), data={"state": state, **data}))
+        _emit(writer, log_format, RunEvent(EventKind.SCHEDULER, engine.clock.now_ms(), data={"state": state, **data}))
 
     say("starting", node=engine.node, db=redacted(settings.db), timezone=settings.timezone)
     started = loop.time()
@@ -193,7 +203,7 @@ async def run_daemon(
             await asyncio.sleep(0)
             printer_task.cancel()
             while not sub.queue.empty():
-                _emit(out, log_format, sub.queue.get_nowait())
+                _emit(writer, log_format, sub.queue.get_nowait())
             sub.close()
             await store.close()
 
@@ -208,5 +218,7 @@ async def run_daemon(
             limit = grace + SHUTDOWN_LIMIT_S
             log.error("could not close within %gs (the database does not answer); exiting without it", limit)
             say("stopped", node=engine.node, uptime_s=round(loop.time() - started, 3), exit_code=code)
+            await asyncio.to_thread(writer.close)
             hard_exit(code)
+    await asyncio.to_thread(writer.close)
     return code
