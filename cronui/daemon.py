@@ -11,7 +11,11 @@ when a try succeeds, and the daemon carries on. A fault that outlasts the schedu
 with exit code 75 (EX_TEMPFAIL), its runs stopped first (another process may take over); a database file
 deleted or replaced underneath ends it with exit code 1. Closing never takes longer than the grace plus
 SHUTDOWN_LIMIT_S: a database that still refuses then is not waited for (SQLite's journal keeps the file
-consistent) and the process exits non-zero, so a supervisor's Restart=on-failure applies.
+consistent) and the process exits non-zero, so a supervisor's Restart=on-failure applies. A scheduler
+pass stuck in a database call when SIGTERM comes (a network partition to PostgreSQL) is given
+PASS_LIMIT_S to end, then left behind: closing goes ahead (runs recorded interrupted if the database
+answers within the limit above; if it never does, the process exits 75 without recording them, and they
+stay `running` in the database until the next scheduler's orphan recovery).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import TextIO
 from cronui.config import Settings
 from cronui.engine.engine import Engine
 from cronui.engine.faults import FaultPersisted
+from cronui.log_writer import LogWriter, cut_output
 from cronui.model import EventKind, RunEvent
 from cronui.present import event_json, event_text
 from cronui.redaction import RedactingFilter, redacted
@@ -41,13 +46,17 @@ log = logging.getLogger("cronui")
 EXIT_DB_GONE = 1  # the database file was deleted or replaced under the daemon
 EXIT_DB_FAULT = 75  # EX_TEMPFAIL: the database refused writes for longer than the lease; a restart may do
 SHUTDOWN_LIMIT_S = 20.0  # closing (after the grace) never takes longer than this
+PASS_LIMIT_S = 5.0  # after SIGTERM, how long the scheduler's current pass may take to end on its own
 STOPPING_NOTE = "they are interrupted when the grace ends; ctrl+c again (or another SIGTERM) interrupts them now"
 
 
-def _emit(out: TextIO, log_format: str, ev: RunEvent) -> None:
-    line = event_text(ev) if log_format == "text" else json.dumps(event_json(ev), ensure_ascii=False)
-    out.write(line + "\n")
-    out.flush()
+def _line(log_format: str, ev: RunEvent) -> str:
+    ev = cut_output(ev)
+    return event_text(ev) if log_format == "text" else json.dumps(event_json(ev), ensure_ascii=False)
+
+
+def _emit(out: LogWriter, log_format: str, ev: RunEvent) -> None:
+    out.write(_line(log_format, ev))
 
 
 def _hard_exit(code: int) -> None:
@@ -82,6 +91,31 @@ def _suspend_between_writes(store: Store) -> None:
     task.add_done_callback(_suspending.discard)
 
 
+async def _run_until_stopped(engine: Engine, stop: asyncio.Event) -> None:
+    """`engine.run(stop)`, which checks `stop` between passes; a pass stuck in a database call (a network
+    partition to PostgreSQL) is given PASS_LIMIT_S after the stop, then cancelled, so SIGTERM always
+    leads to closing (itself bounded by the grace plus SHUTDOWN_LIMIT_S)."""
+    running = asyncio.ensure_future(engine.run(stop))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({running, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not running.done():
+            await asyncio.wait({running}, timeout=PASS_LIMIT_S)
+    finally:
+        stopped.cancel()
+        if not running.done():
+            running.cancel()  # not awaited: a call stuck in the database may not end even when cancelled
+            running.add_done_callback(_ended_late)
+            log.warning("the scheduler's pass did not end within %gs of the stop; closing without it", PASS_LIMIT_S)
+    if running.done() and not running.cancelled():
+        running.result()  # FaultPersisted, StoreGone: the caller's exit code
+
+
+def _ended_late(task: asyncio.Future[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("the scheduler's pass ended after the stop with: %s", task.exception())
+
+
 async def run_daemon(
     settings: Settings,
     log_format: str = "json",
@@ -102,6 +136,12 @@ async def run_daemon(
     engine = Engine(store, settings)
     await engine.open()
     sub = engine.bus.subscribe()
+    writer = LogWriter(
+        out,
+        lambda n: _line(
+            log_format, RunEvent(EventKind.SCHEDULER, engine.clock.now_ms(), data={"state": "log-dropped", "lines": n})
+        ),
+    )
     stop = asyncio.Event()
     hurry = asyncio.Event()  # a second signal: the runs waited for are stopped now
     loop = asyncio.get_running_loop()
@@ -121,13 +161,13 @@ async def run_daemon(
 
     async def printer() -> None:
         async for ev in sub:
-            _emit(out, log_format, ev)
+            _emit(writer, log_format, ev)
 
     printer_task = asyncio.create_task(printer())
 
     def say(state: str, **data: object) -> None:
         """A line about the daemon itself (not a run)."""
-        _emit(out, log_format, RunEvent(EventKind.SCHEDULER, engine.clock.now_ms(), data={"state": state, **data}))
+        _emit(writer, log_format, RunEvent(EventKind.SCHEDULER, engine.clock.now_ms(), data={"state": state, **data}))
 
     say("starting", node=engine.node, db=redacted(settings.db), timezone=settings.timezone)
     started = loop.time()
@@ -141,7 +181,7 @@ async def run_daemon(
         if not acquired and engine.holder is not None:
             h = engine.holder
             say("standby", holder=f"{h.host}:{h.pid}", note="another process schedules; waiting to take over")
-        await engine.run(stop)
+        await _run_until_stopped(engine, stop)
     except FaultPersisted as e:
         code = EXIT_DB_FAULT
         log.error("%s", e)
@@ -163,7 +203,7 @@ async def run_daemon(
             await asyncio.sleep(0)
             printer_task.cancel()
             while not sub.queue.empty():
-                _emit(out, log_format, sub.queue.get_nowait())
+                _emit(writer, log_format, sub.queue.get_nowait())
             sub.close()
             await store.close()
 
@@ -178,5 +218,7 @@ async def run_daemon(
             limit = grace + SHUTDOWN_LIMIT_S
             log.error("could not close within %gs (the database does not answer); exiting without it", limit)
             say("stopped", node=engine.node, uptime_s=round(loop.time() - started, 3), exit_code=code)
+            await asyncio.to_thread(writer.close)
             hard_exit(code)
+    await asyncio.to_thread(writer.close)
     return code

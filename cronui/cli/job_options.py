@@ -10,7 +10,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from cronui import bounds
+from cronui import body_files, bounds
 from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.chains import when_problem
 from cronui.config import Settings
@@ -304,8 +304,9 @@ def _apply_http_options(job: Job, a: argparse.Namespace) -> None:
         body = a.body or None
         if body and body.startswith("@"):
             path = Path(body[1:]).expanduser().resolve()
-            if not path.is_file():
-                raise JobError(f"--body: no file {path}")
+            found = body_files.problem(path)
+            if found:
+                raise JobError(f"--body: {found}")
             body = f"@{path}"
         t.body = body
     if a.expect_status is not None:

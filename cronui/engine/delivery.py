@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from cronui import secrets
+from cronui.engine.executors import redirects
 from cronui.model import Job, Run, RunStatus
 from cronui.targets import DEFAULT_ALERT_AFTER, DEFAULT_ALERT_COOLDOWN_S
 from cronui.timefmt import human_span, iso_utc
@@ -27,6 +28,8 @@ PENDING = "pending"
 
 TEXT_CAP = {"slack": 3500, "discord": 1800, "json": 16_000}  # by format (targets.DELIVERY_FORMATS)
 ATTEMPTS = 3
+ATTEMPT_DEADLINE_S = 30.0  # one whole attempt, redirects and a slow or endless answer included
+ANSWER_CAP = 64 * 1024  # at most this much of a target's answer is read; the rest is never wanted
 FAILURES = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
 
 
@@ -91,8 +94,13 @@ async def post(
     attempts: int = ATTEMPTS,
     backoff_s: float = 1.0,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    deadline_s: float = ATTEMPT_DEADLINE_S,
 ) -> Result:
-    """POST with retries on transport errors, 429 and 5xx; `delivered` only on a 2xx."""
+    """POST with retries on transport errors, 429 and 5xx; `delivered` only on a 2xx.
+
+    Each attempt ends within `deadline_s` whatever the target does, and reads at most
+    `ANSWER_CAP` bytes of its answer: a target that streams forever can neither hold the delivery nor
+    fill memory."""
     found: list[str] = []
     try:
         target = secrets.resolve(url, env, found)
@@ -101,18 +109,34 @@ async def post(
     reason = ""
     for attempt in range(1, attempts + 1):
         try:
-            resp = await client.post(target, json=dict(body), timeout=httpx.Timeout(15.0, connect=5.0))
+            async with asyncio.timeout(deadline_s):
+                status, phrase = await _attempt(client, target, body)
         except httpx.HTTPError as e:
             reason = f"{type(e).__name__}: {e}"
+        except TimeoutError:
+            reason = f"the target did not answer within {deadline_s:g}s"
         else:
-            if 200 <= resp.status_code < 300:
+            if 200 <= status < 300:
                 return Result(DELIVERED)
-            reason = f"HTTP {resp.status_code} {resp.reason_phrase} from the target".strip()
-            if resp.status_code != 429 and resp.status_code < 500:
+            reason = f"HTTP {status} {phrase} from the target".strip()
+            if status != 429 and status < 500:
                 return Result(FAILED, secrets.mask(reason, found))
         if attempt < attempts:
             await sleep(backoff_s * 2 ** (attempt - 1))
     return Result(FAILED, secrets.mask(f"{reason} (after {attempts} attempts)", found))
+
+
+async def _attempt(client: httpx.AsyncClient, target: str, body: Mapping[str, Any]) -> tuple[int, str]:
+    """One POST: the answer's status, with at most `ANSWER_CAP` bytes of its body read (a small
+    answer read whole lets the connection be reused; a larger one is closed unread)."""
+    timeout = httpx.Timeout(15.0, connect=5.0)
+    async with redirects.stream(client, "POST", target, json=dict(body), timeout=timeout) as resp:
+        read = 0
+        async for chunk in resp.aiter_raw():
+            read += len(chunk)
+            if read >= ANSWER_CAP:
+                break
+        return resp.status_code, resp.reason_phrase
 
 
 @dataclass

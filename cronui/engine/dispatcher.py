@@ -106,7 +106,6 @@ class Dispatcher:
             self._http = redirects.client(
                 timeout=httpx.Timeout(30.0, connect=10.0),
                 limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                follow_redirects=True,
             )
         return self._http
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cronui import bounds
+from cronui import body_files, bounds
 from cronui.bounds import Duration, Number, OutOfBounds, Whole
 from cronui.chains import when_problem
 from cronui.config import Settings
@@ -322,8 +322,10 @@ class EntryReader:
             body = self.text(table, "body", "http.body")
             if body and body.startswith("@") and self.base_dir is not None:
                 path = (self.base_dir / Path(body[1:]).expanduser()).resolve()
-                if not path.is_file():
-                    self.fail("http.body", f"no file {path} (an @FILE body is relative to the job file)")
+                found = body_files.problem(path)
+                if found:
+                    where = " (an @FILE body is relative to the job file)" if found.startswith("no file") else ""
+                    self.fail("http.body", found + where)
                 body = f"@{path}"
             method = self.text(table, "method", "http.method")
             return HttpTarget(

@@ -403,6 +403,7 @@ async def test_http_job_from_the_cli(capsys, db):
         (["--http", "ftp://x"], "http: expected an http:// or https:// URL"),
         (["--http", "http://x", "--method", "FETCH"], "method: expected one of"),
         (["--http", "http://x", "--header", "nocolon"], "--header: expected 'Name: value'"),
+        (["--http", "http://x", "--body", "@/dev/zero"], "--body: /dev/zero is not a regular file"),
         (["--agent", "http://x/v1", "--message", "hi"], "model: say which model"),
         (["--agent", "http://x/v1", "--model", "m", "--message", "hi", "--api-key-env", "sk-123"], "api-key-env"),
         (["--shell", "true", "--model", "m"], "only for --agent jobs"),
@@ -413,6 +414,16 @@ async def test_http_job_from_the_cli(capsys, db):
 def test_agent_http_bad_input(capsys, db, argv, message):
     code, _, err = cli(capsys, "jobs", "add", "x", "--schedule", "@daily", *argv)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_body_file_over_the_cap_is_refused_and_nothing_saved(capsys, db, tmp_path):
+    big = tmp_path / "big.json"
+    big.write_bytes(b"[" + b" " * (1024 * 1024) + b"]")
+    assert cli(capsys, "jobs", "add", "existing", "--schedule", "@daily", "--shell", "true")[0] == 0
+    before = snapshot(db)
+    code, _, err = cli(capsys, "jobs", "add", "x", "--schedule", "@daily", "--http", "http://x", "--body", f"@{big}")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "a request body is at most 1 MiB" in err and snapshot(db) == before
 
 
 # ---------------------------------------------------------------- the package's layering

@@ -51,12 +51,7 @@ class CappedBuffer:
         values = secrets.maskable(self.secrets)
         head = secrets.mask(self.head.decode("utf-8", "replace"), values)
         tail = secrets.mask(self.tail.decode("utf-8", "replace"), values)
-        for v in values:  # a value the cut went through: its first part ends the head, its last begins the tail
-            for n in range(len(v) - 1, 3, -1):
-                if head.endswith(v[:n]):
-                    head = head[:-n] + secrets.MASK
-                if tail.startswith(v[-n:]):
-                    tail = secrets.MASK + tail[n:]
+        head, tail = secrets.cut_value_ends(head, tail, values)  # a value the cut went through
         return f"{head}\n… [{omitted:,} bytes omitted] …\n{tail}"
 
 

@@ -6,6 +6,7 @@ Retry-After); any other 4xx is permanent: retrying cannot fix a bad URL or a rej
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from cronui import body_files
 from cronui.engine.executors import redirects
 from cronui.engine.executors.base import Outcome, RunContext, milestone_request, permanent_failure
 from cronui.engine.executors.pacing import DeadlinePassed, Pacer
@@ -62,6 +64,20 @@ def status_failure(resp: httpx.Response, fields: dict[str, Any], detail: str = "
     )
 
 
+def guess_type(content: bytes) -> str:
+    """JSON when a small body parses as JSON, or a large one (never parsed on the loop) starts like JSON;
+    else plain text."""
+    if len(content) <= body_files.SNIFF_CAP:
+        try:
+            json.loads(content)
+            return "application/json"
+        except ValueError:
+            pass
+    elif content.lstrip()[:1] in (b"{", b"["):
+        return "application/json"
+    return "text/plain; charset=utf-8"
+
+
 def masked_request(method: str, url: str, headers: dict[str, str], body: Any, ctx: RunContext) -> dict[str, Any]:
     """The request as sent, for the run record: secrets masked, credentials hidden."""
     shown = {k: (MASK if k.lower() in SENSITIVE_HEADERS else ctx.mask(v)) for k, v in headers.items()}
@@ -100,33 +116,31 @@ async def run(ctx: RunContext) -> Outcome:
         if isinstance(raw_body, str) and raw_body.startswith("@"):
             path = Path(raw_body[1:]).expanduser()
             try:
-                content = path.read_bytes()
+                content = await asyncio.to_thread(body_files.read, path)  # a slow disk never holds the loop
             except OSError as e:
                 return permanent_failure(f"body file {path}: {e.strerror}")
+            except ValueError as e:
+                return permanent_failure(f"body file: {e}")
         elif raw_body is not None:
             content = ctx.resolve(str(raw_body)).encode()
     except MissingSecret as e:
         return permanent_failure(str(e))
     guard = redirect_guard(spec.headers, raw_body)
     if content is not None and not any(k.lower() == "content-type" for k in headers):
-        try:
-            json.loads(content)
-            headers["Content-Type"] = "application/json"
-        except ValueError:
-            headers["Content-Type"] = "text/plain; charset=utf-8"
+        headers["Content-Type"] = guess_type(content)
     request_record = masked_request(method, url, headers, content.decode("utf-8", "replace") if content else None, ctx)
     client = ctx.http
     own = client is None
     if client is None:
-        client = redirects.client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True)
+        client = redirects.client(timeout=httpx.Timeout(30.0, connect=10.0))
     timeout = httpx.Timeout(ctx.job.timeout_s, connect=min(10.0, ctx.job.timeout_s))
     pacer = Pacer(deadline=time.monotonic() + ctx.job.timeout_s + 1.0)  # a second after the dispatcher's
     try:
         t0 = time.monotonic()
         sent = {"headers": request_record["headers"], "body": request_record["body"]}
         ctx.milestone("request-sent", method=method, url=ctx.mask(url), request=milestone_request(sent, ctx))
-        async with client.stream(
-            method, url, headers=headers, content=content, timeout=timeout, extensions=guard.extensions()
+        async with redirects.stream(
+            client, method, url, headers=headers, content=content, timeout=timeout, extensions=guard.extensions()
         ) as resp:
             body = bytearray()
             async for chunk in resp.aiter_bytes():

@@ -6,11 +6,16 @@ leaves the origin it was first sent to, the headers the guard names removed (tho
 from `${env:NAME}` and credential headers); a redirect that would resend a body holding a secret to
 another origin is refused, and the run's error says why. An upgrade from http to https on the same host
 counts as the same origin.
+
+Redirects are followed here, not by httpx: httpx reads each redirect's whole body into memory before
+following it, so a server answering `302` with an endless body would exhaust memory. `stream` closes
+every redirect response unread and stops after `MAX_HOPS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +23,7 @@ import httpx
 
 GUARD = "cronui.redirect_guard"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_HOPS = 20  # as httpx's own default
 
 
 def origin(url: httpx.URL) -> str:
@@ -77,5 +83,26 @@ async def guard(request: httpx.Request) -> None:
 
 
 def client(**kwargs: Any) -> httpx.AsyncClient:
-    """An httpx client with the guard installed."""
-    return httpx.AsyncClient(event_hooks={"request": [guard]}, **kwargs)
+    """An httpx client with the guard installed; it never follows redirects itself (see `stream`)."""
+    return httpx.AsyncClient(event_hooks={"request": [guard]}, follow_redirects=False, **kwargs)
+
+
+@asynccontextmanager
+async def stream(
+    client: httpx.AsyncClient, method: str, url: str, *, max_hops: int = MAX_HOPS, **kwargs: Any
+) -> AsyncIterator[httpx.Response]:
+    """Like `client.stream(...)`, following redirects with every redirect response closed unread."""
+    request = client.build_request(method, url, **kwargs)
+    for _ in range(max_hops + 1):
+        response = await client.send(request, stream=True, follow_redirects=False)
+        following = response.next_request
+        if following is None:
+            break
+        await response.aclose()  # its body is never read: it may be endless
+        request = following
+    else:
+        raise httpx.TooManyRedirects(f"Exceeded maximum allowed redirects ({max_hops}).", request=request)
+    try:
+        yield response
+    finally:
+        await response.aclose()

@@ -77,8 +77,14 @@ async def ask(ctx: RunContext, a: Asking, at: Endpoint, body: dict[str, Any]) ->
         if a.stream:
             streaming = {**body, "stream": True, "stream_options": {"include_usage": True}}
             ctx.milestone("execution-started", stream=True, model=at.model)
-            async with a.client.stream(
-                "POST", url, headers=a.headers, json=streaming, timeout=a.timeout, extensions=a.guard.extensions()
+            async with redirects.stream(
+                a.client,
+                "POST",
+                url,
+                headers=a.headers,
+                json=streaming,
+                timeout=a.timeout,
+                extensions=a.guard.extensions(),
             ) as resp:
                 if resp.status_code >= 400:
                     raw = await read_body(resp, a.pacer, MAX_ERROR_BODY_BYTES, cut=True)
@@ -95,8 +101,8 @@ async def ask(ctx: RunContext, a: Asking, at: Endpoint, body: dict[str, Any]) ->
                     reply = plain_reply(json_body(await read_body(resp, a.pacer)), ctx, started)
         if reply is None:
             ctx.milestone("execution-started", stream=False, model=at.model)
-            async with a.client.stream(
-                "POST", url, headers=a.headers, json=body, timeout=a.timeout, extensions=a.guard.extensions()
+            async with redirects.stream(
+                a.client, "POST", url, headers=a.headers, json=body, timeout=a.timeout, extensions=a.guard.extensions()
             ) as resp:
                 if resp.status_code >= 400:
                     raw = await read_body(resp, a.pacer, MAX_ERROR_BODY_BYTES, cut=True)

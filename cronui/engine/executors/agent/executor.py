@@ -98,7 +98,7 @@ async def run(ctx: RunContext) -> Outcome:
 
     idle_s = float(spec.idle_timeout_s or DEFAULT_IDLE_TIMEOUT_S)
     asking = Asking(
-        client=ctx.http or redirects.client(follow_redirects=True),
+        client=ctx.http or redirects.client(),
         headers=headers,
         guard=redirect_guard(spec.headers),  # the key and ${env:} headers never follow to another origin
         timeout=httpx.Timeout(ctx.job.timeout_s, connect=min(10.0, ctx.job.timeout_s), read=idle_s),
