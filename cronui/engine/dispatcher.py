@@ -46,6 +46,7 @@ Executor = Callable[[RunContext], Awaitable[Outcome]]
 OUTPUT_EVENT_INTERVAL_S = 0.2  # live output is sent to viewers at most this often per run
 OUTPUT_EVENT_CAP = 256 * 1024  # and at most this much of it per run (the run row keeps head and tail)
 OUTPUT_EVENTS_MAX = 4096  # in at most this many events per run
+OUTPUT_EVENT_PIECE = 16 * 1024  # each event holding at most this many characters of it
 STOP_RETRY_S = 0.1  # an executor that swallowed its cancellation is cancelled again this often
 STOP_RETRIES_S = 5.0  # for this long
 OUTPUT_CAPPED_NOTE = "\n… [live output stops here: the run's output is kept (head and tail) when it ends] …\n"
@@ -237,16 +238,21 @@ class Dispatcher:
         def flush_output() -> None:
             for stream, parts in out_buf.items():
                 text = "".join(parts)
-                if not text or not out_open[0]:
-                    continue
-                if out_sent[0] + len(text) > OUTPUT_EVENT_CAP or out_sent[1] + 1 >= OUTPUT_EVENTS_MAX:
-                    text = text[: max(0, OUTPUT_EVENT_CAP - out_sent[0])] + OUTPUT_CAPPED_NOTE
-                    out_open[0] = False
-                out_sent[0] += len(text)
-                out_sent[1] += 1
-                self.bus.publish(
-                    RunEvent(EventKind.OUTPUT, self.clock.now_ms(), run.id, job.id, job.name, stream, {"text": text})
-                )
+                # in pieces of at most OUTPUT_EVENT_PIECE: each viewer's stream encodes one event at a time
+                for at in range(0, len(text), OUTPUT_EVENT_PIECE):
+                    if not out_open[0]:
+                        break
+                    piece = text[at : at + OUTPUT_EVENT_PIECE]
+                    if out_sent[0] + len(piece) > OUTPUT_EVENT_CAP or out_sent[1] + 1 >= OUTPUT_EVENTS_MAX:
+                        piece = piece[: max(0, OUTPUT_EVENT_CAP - out_sent[0])] + OUTPUT_CAPPED_NOTE
+                        out_open[0] = False
+                    out_sent[0] += len(piece)
+                    out_sent[1] += 1
+                    self.bus.publish(
+                        RunEvent(
+                            EventKind.OUTPUT, self.clock.now_ms(), run.id, job.id, job.name, stream, {"text": piece}
+                        )
+                    )
             out_buf.clear()
 
         def on_output(stream: str, text: str) -> None:
