@@ -17,6 +17,7 @@ from cronui.cli.common import json_text, parse_int
 from cronui.present import event_json
 from cronui.store.events import EventCursor
 
+SSE_CHUNK_BYTES = 256 * 1024  # a stream's writes hold about this much (events whole)
 SSE_PING_S = 15  # an idle event stream sends a comment this often (proxies keep it open; a gone client shows)
 
 
@@ -55,15 +56,23 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         async def stream() -> AsyncIterator[bytes]:
             while True:
                 batch = await cursor.read()
-                # a batch's events go out as one write: the same bytes as one write each, without the
-                # server's per-send work (most of a busy stream's time) for every event
-                chunk = b"".join(
-                    ServerSentEvent(json_text(event_json(ev), indent=None), id=str(ev.id)).encode()
-                    for ev in batch
-                    if job_id is None or ev.job_id == job_id
-                )
-                if chunk:
-                    yield chunk
+                # a batch's events go out in few writes: the same bytes as one write each, without the
+                # server's per-send work (most of a busy stream's time) for every event; each write holds
+                # about SSE_CHUNK_BYTES, and the event loop runs between them
+                parts: list[bytes] = []
+                size = 0
+                for ev in batch:
+                    if job_id is not None and ev.job_id != job_id:
+                        continue
+                    part = ServerSentEvent(json_text(event_json(ev), indent=None), id=str(ev.id)).encode()
+                    parts.append(part)
+                    size += len(part)
+                    if size >= SSE_CHUNK_BYTES:
+                        yield b"".join(parts)
+                        parts, size = [], 0
+                        await asyncio.sleep(0)
+                if parts:
+                    yield b"".join(parts)
                 if not batch:
                     await asyncio.sleep(state.event_poll_s)
 

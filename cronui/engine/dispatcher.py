@@ -46,6 +46,7 @@ Executor = Callable[[RunContext], Awaitable[Outcome]]
 OUTPUT_EVENT_INTERVAL_S = 0.2  # live output is sent to viewers at most this often per run
 OUTPUT_EVENT_CAP = 256 * 1024  # and at most this much of it per run (the run row keeps head and tail)
 OUTPUT_EVENTS_MAX = 4096  # in at most this many events per run
+OUTPUT_EVENT_PIECE = 16 * 1024  # each event holding at most this many characters of it
 STOP_RETRY_S = 0.1  # an executor that swallowed its cancellation is cancelled again this often
 STOP_RETRIES_S = 5.0  # for this long
 OUTPUT_CAPPED_NOTE = "\n… [live output stops here: the run's output is kept (head and tail) when it ends] …\n"
@@ -64,6 +65,7 @@ class _Active:
     cancel_status: RunStatus = RunStatus.CANCELLED
     milestones: list[Milestone] = field(default_factory=list)
     ending: bool = False  # its outcome is being recorded: nothing to cancel any more
+    started: bool = False  # its task has begun (a task cancelled before that would never record its run)
 
 
 class Dispatcher:
@@ -152,6 +154,14 @@ class Dispatcher:
         holder: dict[str, _Active] = {}
         task = asyncio.create_task(self._execute(run, job, holder), name=f"cronui-run-{run.id}")
         holder["a"] = self.active[run.id] = _Active(run, job, task)
+        # a task cancelled from outside before its first step never runs its body (nor its `finally`):
+        # its slot is freed all the same
+        task.add_done_callback(lambda _: self._forget(holder["a"]))
+
+    def _forget(self, active: _Active) -> None:
+        assert active.run.id is not None
+        if self.active.get(active.run.id) is active:
+            self.active.pop(active.run.id)
 
     async def _apply_cancel_requests(self) -> None:
         for run_id in await self.store.cancel_requested(list(self.active)):
@@ -164,7 +174,8 @@ class Dispatcher:
         if active.cancel_reason is None:
             active.cancel_reason = reason
             active.cancel_status = status
-            active.task.cancel()
+            if active.started:  # one not started yet sees its cancel_reason as it starts (see _execute)
+                active.task.cancel()
         return True
 
     async def drain(self, grace_s: float, hurry: asyncio.Event | None = None) -> None:
@@ -184,15 +195,27 @@ class Dispatcher:
         await self.finisher.wait_deliveries()
 
     async def wait_idle(self) -> None:
-        while self.active:
-            await asyncio.wait([a.task for a in self.active.values()])
+        while tasks := [a.task for a in self.active.values() if not a.task.done()]:
+            await asyncio.wait(tasks)
 
     # ------------------------------------------------------------ executing one run
 
     async def _execute(self, run: Run, job: Job, holder: dict[str, _Active]) -> None:
-        assert run.id is not None and job.id is not None
-        await asyncio.sleep(0)
+        """Run one claimed run to its recorded outcome. Whenever a cancel arrives (before the executor,
+        while an agent's history loads, or during the run), the run is recorded with the cancel's status and
+        its slot freed."""
+        assert run.id is not None
         active = holder["a"]
+        active.started = True
+        try:
+            await self._execute_started(run, job, active)
+        finally:
+            self.active.pop(run.id, None)
+            if self.on_finished:
+                self.on_finished()
+
+    async def _execute_started(self, run: Run, job: Job, active: _Active) -> None:
+        assert run.id is not None and job.id is not None
         started = run.started_at or self.clock.now_ms()
         self.bus.publish(
             RunEvent(
@@ -214,16 +237,21 @@ class Dispatcher:
         def flush_output() -> None:
             for stream, parts in out_buf.items():
                 text = "".join(parts)
-                if not text or not out_open[0]:
-                    continue
-                if out_sent[0] + len(text) > OUTPUT_EVENT_CAP or out_sent[1] + 1 >= OUTPUT_EVENTS_MAX:
-                    text = text[: max(0, OUTPUT_EVENT_CAP - out_sent[0])] + OUTPUT_CAPPED_NOTE
-                    out_open[0] = False
-                out_sent[0] += len(text)
-                out_sent[1] += 1
-                self.bus.publish(
-                    RunEvent(EventKind.OUTPUT, self.clock.now_ms(), run.id, job.id, job.name, stream, {"text": text})
-                )
+                # in pieces of at most OUTPUT_EVENT_PIECE: each viewer's stream encodes one event at a time
+                for at in range(0, len(text), OUTPUT_EVENT_PIECE):
+                    if not out_open[0]:
+                        break
+                    piece = text[at : at + OUTPUT_EVENT_PIECE]
+                    if out_sent[0] + len(piece) > OUTPUT_EVENT_CAP or out_sent[1] + 1 >= OUTPUT_EVENTS_MAX:
+                        piece = piece[: max(0, OUTPUT_EVENT_CAP - out_sent[0])] + OUTPUT_CAPPED_NOTE
+                        out_open[0] = False
+                    out_sent[0] += len(piece)
+                    out_sent[1] += 1
+                    self.bus.publish(
+                        RunEvent(
+                            EventKind.OUTPUT, self.clock.now_ms(), run.id, job.id, job.name, stream, {"text": piece}
+                        )
+                    )
             out_buf.clear()
 
         def on_output(stream: str, text: str) -> None:
@@ -242,9 +270,12 @@ class Dispatcher:
             self.bus.publish(RunEvent(EventKind.MILESTONE, m.at, run.id, job.id, job.name, name, data))
 
         ctx = self._context(run, job, on_milestone, on_output)
-        if job.kind is TargetKind.AGENT:
-            await self._load_carried(ctx, job)
         try:
+            if active.cancel_reason is not None:  # cancelled before its task began
+                raise asyncio.CancelledError
+            await asyncio.sleep(0)
+            if job.kind is TargetKind.AGENT:
+                await self._load_carried(ctx, job)
             outcome = await self._outcome(ctx)
         except asyncio.CancelledError:
             if active.cancel_reason is None:  # not ours: the event loop is going away
@@ -260,10 +291,6 @@ class Dispatcher:
             await self.finisher.record(run, job, ctx, outcome, active.milestones)
         except Exception:
             log.exception("could not record the outcome of run #%s", run.id)
-        finally:
-            self.active.pop(run.id, None)
-            if self.on_finished:
-                self.on_finished()
 
     def _context(
         self,

@@ -3,6 +3,8 @@ node's watchdog (a process of its own) stopping runs whose lease deadline passed
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,7 +15,7 @@ import pytest
 
 from cronui.engine.clock import SystemClock
 from cronui.engine.engine import Engine
-from cronui.engine.executors import containment
+from cronui.engine.executors import containment, strays
 from cronui.engine.executors.watchdog import Watchdog, now_boot
 from cronui.model import RunStatus
 from tests.engine.test_shell import alive, run_once
@@ -157,3 +159,61 @@ def test_the_scheduler_and_its_session_are_never_stopped_even_holding_a_runs_mar
             os.close(held)
         starting.kill()
         starting.wait()
+
+
+async def test_the_stray_sweep_reads_adopted_children_off_the_event_loop(monkeypatch):
+    """Adopted children (here: real `setsid` processes of ours, in flight for no run) are read from /proc in
+    a worker thread: the event loop keeps running during a long sweep (each child's read is slowed to stand
+    in for a large environment), and the strays are stopped all the same."""
+    children = [subprocess.Popen(["sleep", "60"], start_new_session=True) for _ in range(8)]
+    slow_reads = []
+    marks_of = containment.marks_of
+
+    def slow_marks_of(pid: int) -> set[str]:
+        slow_reads.append(pid)
+        ticks_at_reads.append(ticks[0])
+        time.sleep(0.05)
+        return marks_of(pid)
+
+    monkeypatch.setattr(containment, "marks_of", slow_marks_of)
+    ticks = [0]
+    ticks_at_reads: list[int] = []
+
+    async def ticker() -> None:
+        while True:
+            await asyncio.sleep(0.005)
+            ticks[0] += 1
+
+    ticking = asyncio.create_task(ticker())
+    try:
+        stopped = await strays.sweep([], grace_s=2)
+        left = [p.pid for p in children if alive(p.pid)]
+    finally:
+        ticking.cancel()
+        for p in children:
+            with contextlib.suppress(ProcessLookupError):
+                p.kill()
+            p.wait()
+    assert {p.pid for p in children} <= set(slow_reads)
+    assert stopped >= len(children)
+    assert left == []  # stopped (and reaped) by the sweep
+    assert ticks_at_reads[-1] > ticks_at_reads[0]  # the loop ran while the children were read
+
+
+async def test_a_sweep_with_no_adopted_children_needs_no_thread(monkeypatch):
+    """The common case (every child is a run's shell in flight, or none): no hop to a worker thread."""
+    leader = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    hops = []
+
+    async def to_thread(*args: object) -> object:
+        hops.append(args)
+        raise AssertionError("no thread wanted")
+
+    monkeypatch.setattr(asyncio, "to_thread", to_thread)
+    try:
+        assert await strays.sweep([leader.pid], grace_s=2) == 0
+        assert leader.poll() is None  # a watched run leader is left alone
+    finally:
+        leader.kill()
+        leader.wait()
+    assert hops == []

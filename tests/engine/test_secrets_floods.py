@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from cronui import secrets
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
-from cronui.engine.dispatcher import OUTPUT_CAPPED_NOTE, OUTPUT_EVENTS_MAX
+from cronui.engine.dispatcher import OUTPUT_CAPPED_NOTE, OUTPUT_EVENT_PIECE, OUTPUT_EVENTS_MAX
 from cronui.engine.engine import Engine
 from cronui.engine.executors.base import MILESTONE_CAP, MILESTONES_DROPPED, CappedBuffer, Outcome, RunContext
 from cronui.model import EventKind, Job, RunEvent, RunStatus, TargetKind
@@ -308,3 +308,24 @@ async def test_live_output_events_are_capped_in_number_and_say_so(store, setting
     assert outputs[-1].data["text"].endswith(OUTPUT_CAPPED_NOTE)
     run = await store.get_run(run_id)
     assert run.output.endswith(f"line {OUTPUT_EVENTS_MAX + 499}\n")
+
+
+async def test_a_large_output_reaches_viewers_in_pieces_of_bounded_size(store, settings):
+    """One write of 200,000 characters: viewers get it whole, in order, in events of at most
+    OUTPUT_EVENT_PIECE characters (each viewer's stream encodes one event at a time)."""
+    text = "".join(f"{i:07d}\n" for i in range(25_000))
+
+    async def bulky(ctx: RunContext) -> Outcome:
+        ctx.output("stdout", text.encode())
+        return Outcome(RunStatus.SUCCEEDED)
+
+    eng = Engine(store, settings, SystemClock(), executors={TargetKind.SHELL: bulky})
+    await eng.open()
+    assert await eng.try_acquire()
+    await eng.control.add_job(make_job("bulky", "@yearly", "x"))
+    events, _ = await run_collecting(eng, "bulky")
+    await eng.close(grace_s=1)
+    outputs = [ev.data["text"] for ev in events if ev.kind is EventKind.OUTPUT]
+    assert "".join(outputs) == text
+    assert max(len(t) for t in outputs) <= OUTPUT_EVENT_PIECE
+    assert len(outputs) == -(-len(text) // OUTPUT_EVENT_PIECE)

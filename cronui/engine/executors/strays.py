@@ -18,6 +18,7 @@ A program that embeds the engine and starts daemons of its own in new sessions s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Collection
@@ -33,13 +34,12 @@ HELPERS: set[int] = set()  # our own children that belong to no run (the watchdo
 _unmarked: dict[tuple[int, bytes], frozenset[str]] = {}
 
 
-def _strays(children: list[int], watched: Collection[int]) -> list[int]:
-    active = containment.ACTIVE
+def _strays(adopted: list[int], active: Collection[str]) -> list[int]:
+    """Those of `adopted` (children that are not run leaders nor helpers) to stop; runs in a worker thread,
+    on a copy of the executions in flight."""
     strays = []
     my_session: bytes | None = None
-    for pid in children:
-        if pid in watched or pid in HELPERS:
-            continue
+    for pid in adopted:
         fields = containment.stat_fields(pid)
         if fields is None:
             continue
@@ -68,7 +68,10 @@ async def sweep(watched: Collection[int], grace_s: float, *, every_thread: bool 
     """Stop and reap our children that belong to no run in flight here (see the module's docstring);
     `watched` are the children the event loop waits for (run leaders). Returns how many were stopped."""
     children = containment.own_children(main_thread_only=not every_thread)
-    strays = _strays(children, watched)
+    adopted = [pid for pid in children if pid not in watched and pid not in HELPERS]
+    # Each adopted child's /proc files (its environment can be large) are read in a worker thread: there
+    # can be thousands. None adopted is the common case, and costs no thread.
+    strays = await asyncio.to_thread(_strays, adopted, frozenset(containment.ACTIVE)) if adopted else []
     if _unmarked:
         left = set(children).difference(strays)
         for key in [k for k in _unmarked if k[0] not in left]:
