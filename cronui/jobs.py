@@ -153,12 +153,9 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
                 job.schedule = sched.expr
     if job.target.kind is not job.kind:
         yield JobError("kind", f"a {job.kind} job holds a {job.target.kind} target")
-    elif isinstance(job.target, ShellTarget):
-        yield from _shell_errors(job.target)
-    elif isinstance(job.target, HttpTarget):
-        yield from _http_errors(job.target)
     else:
-        yield from _agent_errors(job.target)
+        flagged = {field for field, _ in texts}  # a text refused above is not refused again for its shape
+        yield from (e for e in _target_errors(job.target) if e.field not in flagged)
     yield from _delivery_errors(job.delivery)
     if job.approval_default not in APPROVAL_DEFAULTS:
         yield JobError("approval-default", f"expected approve or reject, got {show(job.approval_default)}")
@@ -368,6 +365,14 @@ def _shell_errors(t: ShellTarget) -> Iterator[JobError]:
     bad = next((key for key in t.env if not ENV_KEY_RE.match(key)), None)
     if bad is not None:
         yield JobError("env", f"{bad!r} is not a valid variable name")
+
+
+def _target_errors(t: ShellTarget | HttpTarget | AgentTarget) -> Iterator[JobError]:
+    if isinstance(t, ShellTarget):
+        return _shell_errors(t)
+    if isinstance(t, HttpTarget):
+        return _http_errors(t)
+    return _agent_errors(t)
 
 
 def _http_errors(t: HttpTarget) -> Iterator[JobError]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -28,16 +29,18 @@ async def runs_of(store: SQLiteStore, name: str) -> list[Run]:
     return [r for r in await store.list_runs(RunFilter(limit=1000)) if r.job_name == name]
 
 
-async def build_with_condition(engine: Engine, when: str, output: str) -> None:
+async def build_with_condition(engine: Engine, when: str, output: str, folder: Path) -> None:
     await engine.control.add_job(make_job("publish", "@yearly"))
-    job = make_job("build", "0 9 * * *", f"print:{output}", on_success=["publish"])
+    printed = folder / "build-output"  # output longer than a command may be is printed from a file
+    printed.write_text(output)
+    job = make_job("build", "0 9 * * *", f"print-file:{printed}", on_success=["publish"])
     job.set_edge("on_success", "publish", ChainEdge(when=when))
     await engine.control.add_job(job)
 
 
 @pytest.mark.parametrize(("output", "fires"), [("a" * 40 + "b", False), ("a" * 40, True)])
-async def test_a_catastrophic_pattern_is_decided_at_once(engine, clock, store, output, fires):
-    await build_with_condition(engine, CATASTROPHIC, output)
+async def test_a_catastrophic_pattern_is_decided_at_once(engine, clock, store, output, fires, tmp_path):
+    await build_with_condition(engine, CATASTROPHIC, output, tmp_path)
     clock.set(ms("2026-03-02T09:00:00Z"))
     await settle(engine)
     await settle(engine)
@@ -47,10 +50,10 @@ async def test_a_catastrophic_pattern_is_decided_at_once(engine, clock, store, o
     assert held == ([] if fires else ["the output has no match for /(a+)+$/"])
 
 
-async def test_a_stored_pattern_re2_refuses_holds_its_edge_back_and_says_why(engine, clock, store):
+async def test_a_stored_pattern_re2_refuses_holds_its_edge_back_and_says_why(engine, clock, store, tmp_path):
     """A row saved before patterns were matched by re2 may hold one it refuses (a backreference): the edge
     is not fired, and the run's milestone names the feature."""
-    await build_with_condition(engine, "contains:READY", "status: READY READY")
+    await build_with_condition(engine, "contains:READY", "status: READY READY", tmp_path)
     job = await store.get_job_by_name("build")
     assert job is not None
     job.set_edge("on_success", "publish", ChainEdge(when=r"regex:(READY) \1"))  # past the checks, as an old row
@@ -102,9 +105,9 @@ class Watched:
         monkeypatch.setattr(chains, "matches", matches)
 
 
-async def test_the_loop_keeps_serving_while_a_condition_is_matched(engine, clock, store, monkeypatch):
+async def test_the_loop_keeps_serving_while_a_condition_is_matched(engine, clock, store, monkeypatch, tmp_path):
     watched = Watched(monkeypatch)
-    await build_with_condition(engine, SLOW, slow_output())
+    await build_with_condition(engine, SLOW, slow_output(), tmp_path)
     seen_during: list[bool] = []
 
     async def ticker() -> None:
@@ -123,12 +126,12 @@ async def test_the_loop_keeps_serving_while_a_condition_is_matched(engine, clock
 
 
 async def test_a_finish_cancelled_while_its_condition_is_matched_records_nothing(
-    engine: Engine, clock: FakeClock, store: SQLiteStore, monkeypatch
+    engine: Engine, clock: FakeClock, store: SQLiteStore, monkeypatch, tmp_path: Path
 ):
     """The loop going away while a condition is matched: the end is not written (the row stays as it was:
     a running run is left for the next start to record as interrupted), and the worker is free again."""
     watched = Watched(monkeypatch)
-    await build_with_condition(engine, SLOW, slow_output())
+    await build_with_condition(engine, SLOW, slow_output(), tmp_path)
     job = await store.get_job_by_name("build")
     assert job is not None and job.id is not None
     now = clock.now_ms()

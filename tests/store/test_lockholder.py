@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,15 @@ def test_no_shm_file_or_no_proc_means_nothing_known(tmp_path: Path, db: Path) ->
     assert lockholder.write_lock_holder(db, locks=tmp_path / "no-such-locks") is None
 
 
+def exec_done(pid: int, argv: list[str]) -> None:
+    """Wait until the child's command line is its own (a few seconds at most on a loaded machine)."""
+    want = "\0".join(argv).encode()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0") != want:
+        assert time.monotonic() < deadline, f"process {pid} never ran {argv}"
+        time.sleep(0.01)
+
+
 def test_a_cronui_process_is_told_from_one_that_only_names_a_cronui_file(tmp_path: Path) -> None:
     folder = tmp_path / "cronui"
     folder.mkdir()
@@ -60,6 +70,8 @@ def test_a_cronui_process_is_told_from_one_that_only_names_a_cronui_file(tmp_pat
     started = {k: subprocess.Popen(v, stdout=subprocess.DEVNULL) for k, v in procs.items()}
     try:
         started["module"].send_signal(signal.SIGSTOP)  # read it before it exits
+        for name, argv in procs.items():  # until exec, /proc shows the forking test's own command line
+            exec_done(started[name].pid, argv)
         assert lockholder.is_cronui(started["module"].pid)
         assert lockholder.is_cronui(started["script"].pid)
         assert not lockholder.is_cronui(started["names a file"].pid)

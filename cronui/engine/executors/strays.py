@@ -43,9 +43,12 @@ def _strays(adopted: list[int], active: Collection[str]) -> list[int]:
         fields = containment.stat_fields(pid)
         if fields is None:
             continue
+        if my_session is None:
+            my_session = str(os.getsid(0)).encode()
         if fields[0] == b"Z":
-            containment.reap([pid])  # an adopted process that has exited: collect it
-            continue
+            if len(fields) >= 4 and fields[3] != my_session:
+                containment.reap([pid])  # an adopted process that has exited: collect it
+            continue  # one of this program's own children is collected by whoever started it
         marks = containment.marks_of(pid)
         if marks:
             if not any(m in active for m in marks):
@@ -53,8 +56,6 @@ def _strays(adopted: list[int], active: Collection[str]) -> list[int]:
             continue
         if not ADOPT_UNMARKED or len(fields) < 20:
             continue
-        if my_session is None:
-            my_session = str(os.getsid(0)).encode()
         if fields[3] == my_session:
             continue  # started by this program itself, not by a run
         key = (pid, fields[19])  # the start time tells a reused pid apart
