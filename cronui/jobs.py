@@ -26,6 +26,7 @@ from cronui.bounds import (
     OutOfBounds,
     show,
 )
+from cronui.chain_runs import ChainRuns, too_many_message
 from cronui.chains import when_problem
 from cronui.controls import has_control
 from cronui.job_texts import text_problems
@@ -270,11 +271,17 @@ def find_cycle(graph: Mapping[str, Sequence[str]], start: str) -> list[str] | No
 
 
 def chain_errors(
-    job: Job, graph: Mapping[str, Sequence[str]], exists: Container[str], notes: Mapping[str, str] | None = None
+    job: Job,
+    graph: Mapping[str, Sequence[str]],
+    exists: Container[str],
+    notes: Mapping[str, str] | None = None,
+    runs: ChainRuns | None = None,
 ) -> Iterator[JobError]:
     """What is wrong with `job`'s chains, in the order to fix it: each target not in `exists` (with the
     target's entry in `notes`, if any, saying why it is missing), then a loop through `graph`, the
-    chains of every job as they would be saved. Lazy: a caller that stops at the first problem pays
+    chains of every job as they would be saved, then a run of the job or of one above it that could
+    start some job more than MAX_CHAIN_RUNS times (see cronui.chain_runs; `runs` keeps the counts for
+    the next job checked against the same graph). Lazy: a caller that stops at the first problem pays
     for no cycle search."""
     for label, target in chain_targets(job):
         if target not in exists:
@@ -283,6 +290,11 @@ def chain_errors(
     cycle = find_cycle(graph, job.name)
     if cycle:
         yield JobError("chain", f"this would make a cycle ({' -> '.join(cycle)})")
+        return
+    runs = runs if runs is not None else ChainRuns(graph)
+    found = runs.too_many([job.name, *runs.ancestors(job.name)])
+    if found is not None:
+        yield JobError("chain", too_many_message(*found))
 
 
 def chain_graph(jobs: Iterable[Job]) -> dict[str, list[str]]:
@@ -291,7 +303,8 @@ def chain_graph(jobs: Iterable[Job]) -> dict[str, list[str]]:
 
 
 def check_chains(job: Job, edges: Mapping[str, list[str]], existing: Iterable[str]) -> None:
-    """Chains must name existing jobs and must not form a cycle.
+    """Chains must name existing jobs, must not form a cycle, and must not let one run start a job more
+    than MAX_CHAIN_RUNS times (see cronui.chain_runs).
 
     `edges` maps the names of other jobs that chain to their targets; `existing` holds the names of
     this job's targets that exist."""
@@ -310,8 +323,9 @@ def check_chain_graph(jobs: Iterable[Job], names: set[str]) -> None:
     """The same rules for many jobs saved at once; `names` are all live job names afterwards."""
     jobs = list(jobs)
     graph = chain_graph(jobs)
+    runs = ChainRuns(graph)
     for job in jobs:
-        for error in chain_errors(job, graph, names):
+        for error in chain_errors(job, graph, names, runs=runs):
             raise error.in_job(job.name)
 
 

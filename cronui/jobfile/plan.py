@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cronui.chain_runs import ChainRuns
 from cronui.jobfile.schema import AGENT_KEYS, DELIVERY_KEYS, HTTP_KEYS, JOB_KEYS, JobFile, JobFileError, file_key
 from cronui.jobfile.view import view
 from cronui.jobs import chain_errors, chain_graph
@@ -144,18 +145,20 @@ def plan_apply(jobfile: JobFile, live: Sequence[Job], *, prune: bool) -> Plan:
 
 
 def _check_chains(jobfile: JobFile, plan: Plan, live: Sequence[Job]) -> None:
-    """Chains must name jobs that exist after the apply and must not loop, checked here so the message
+    """Chains must name jobs that exist after the apply, must not loop nor multiply runs past
+    MAX_CHAIN_RUNS (see cronui.chain_runs), checked here so the message
     can point at the file's line; Control.apply checks the same again inside its transaction."""
     gone = {j.name for j in plan.removes}
     final: dict[str, Job] = {j.name: j for j in live if j.name not in gone}
     final.update({u.job.name: u.job for u in plan.updates})
     final.update({j.name: j for j in plan.creates})
     graph = chain_graph(final.values())
+    runs = ChainRuns(graph)  # path counts shared by every job of the file
     notes = dict.fromkeys(gone, "--prune removes it")
     problems: list[str] = []
     cycle: str | None = None  # reported only when nothing else is wrong: a missing job may be the cause
     for fj in jobfile.jobs:
-        for error in chain_errors(fj.job, graph, final, notes):
+        for error in chain_errors(fj.job, graph, final, notes, runs):
             line = f"{fj.where(jobfile.display)}: job {fj.job.name!r}: {file_key(error.field)}: {error.problem}"
             if error.field != "chain":
                 problems.append(line)

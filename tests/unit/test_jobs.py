@@ -60,3 +60,47 @@ def test_chain_errors_lists_missing_targets_first_with_notes():
         ("on-success", "no job named 'gone' (--prune removes it)"),
         ("chain", "this would make a cycle (a -> a)"),
     ]
+
+
+def _ladder(rungs: int) -> list:
+    """a0 -> l1, r1 -> a1 -> l2, r2 -> a2 ...: one run of a0 starts a{rungs} 2**rungs times."""
+    jobs = []
+    for i in range(rungs):
+        jobs.append(make_job(f"a{i}", on_success=[f"l{i + 1}", f"r{i + 1}"]))
+        jobs.append(make_job(f"l{i + 1}", on_success=[f"a{i + 1}"]))
+        jobs.append(make_job(f"r{i + 1}", on_failure=[f"a{i + 1}"]))
+    jobs.append(make_job(f"a{rungs}"))
+    return jobs
+
+
+def test_a_ladder_of_diamonds_is_refused_once_one_run_could_start_a_job_more_than_64_times():
+    six = _ladder(6)  # 2**6 = 64 runs of a6 from one run of a0: allowed
+    check_chain_graph(six, {j.name for j in six})
+    seven = _ladder(7)
+    with pytest.raises(JobError) as info:
+        check_chain_graph(seven, {j.name for j in seven})
+    assert str(info.value) == (
+        "job 'a0': chain: one run of 'a0' could start 'a7' 128 times through its chains (at most 64: each "
+        "path of chains from 'a0' to 'a7' starts it once)"
+    )
+    # one job saved at a time: the rung added at the bottom is refused, naming the run at the top
+    edges = chain_graph(six)
+    a6 = make_job("a6", on_success=["l7", "r7"])
+    with pytest.raises(JobError, match=r"^chain: one run of 'a0' could start 'a7' 128 times"):
+        check_chains(make_job("r7", on_failure=["a7"]), {**edges, "a6": ["l7", "r7"], "l7": ["a7"]}, ["a7"])
+    check_chains(a6, edges, ["l7", "r7"])  # a6 -> l7, r7 alone starts each once
+
+
+def test_chain_run_counts_stay_small_for_a_deep_ladder():
+    deep = _ladder(200)  # 2**200 runs: counted up to a cap, not built as a 61-digit number
+    errors = list(chain_errors(deep[0], chain_graph(deep), {j.name for j in deep}))
+    assert [e.problem for e in errors] == [  # a20, the first rung past the cap (2**20 paths)
+        "one run of 'a0' could start 'a20' 1,000,000 or more times through its chains (at most 64: each path "
+        "of chains from 'a0' to 'a20' starts it once)"
+    ]
+
+
+def test_an_edge_on_both_chains_or_named_twice_counts_once():
+    jobs = [make_job(f"j{i}", on_success=[f"j{i + 1}"] * 2, on_failure=[f"j{i + 1}"]) for i in range(10)]
+    jobs.append(make_job("j10"))
+    check_chain_graph(jobs, {j.name for j in jobs})

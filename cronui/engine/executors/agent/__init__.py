@@ -7,7 +7,8 @@ setup-completed, execution-started, first-token, execution-completed, usage-calc
 
 The parts: executor (the run), ask (one model's request and fallbacks), stream (reading the answer within
 bounds), reply (the reply and its tool calls, capped), shapes (checking what the server sends), sentinels
-(what a reply means), cost (prices and --max-cost), gate (the shell check before asking).
+(what a reply means), cost (prices and --max-cost), gate (the shell check before asking), history (how
+much of a conversation is carried and recorded).
 """
 
 from cronui.engine.executors.agent.cost import cost_usd, load_price_table, table_cost, token_prices

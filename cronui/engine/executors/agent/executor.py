@@ -13,6 +13,7 @@ from cronui.engine.executors import redirects
 from cronui.engine.executors.agent.ask import Asking, ask, chain_failed, endpoints, worth_another
 from cronui.engine.executors.agent.cost import cost_usd, load_price_table
 from cronui.engine.executors.agent.gate import run_gate
+from cronui.engine.executors.agent.history import carried, recorded_body
 from cronui.engine.executors.agent.reply import Reply
 from cronui.engine.executors.agent.sentinels import render_message, transient_reply, verdict
 from cronui.engine.executors.base import (
@@ -73,7 +74,8 @@ async def run(ctx: RunContext) -> Outcome:
     }
     user_message = render_message(spec.message, values)
     persistent = spec.conversation == "persistent" or spec.session is not None  # its own history, or a session's
-    history: list[dict[str, Any]] = list(ctx.memory.get(CONVERSATION_KEY) or []) if persistent else []
+    # the newest turns within HISTORY_CAP: a conversation saved before the cap is cut at once
+    history: list[dict[str, Any]] = carried(list(ctx.memory.get(CONVERSATION_KEY) or [])) if persistent else []
     messages: list[dict[str, Any]] = []
     if spec.system:
         messages.append({"role": "system", "content": render_message(spec.system, values)})
@@ -86,7 +88,7 @@ async def run(ctx: RunContext) -> Outcome:
         body["temperature"] = float(spec.temperature)
     body.update(spec.extra)
     request = masked_request("POST", url, headers, None, ctx)
-    request["body"] = body
+    request["body"] = recorded_body(body, ctx)  # the run row keeps the newest messages, each cut
     fields: dict[str, Any] = {"request": request}
     ctx.milestone(
         "setup-completed",
@@ -166,7 +168,7 @@ async def run(ctx: RunContext) -> Outcome:
     if persistent:
         keep = int(spec.keep_turns or DEFAULT_KEEP_TURNS)
         turns = [*history, {"role": "user", "content": user_message}, {"role": "assistant", "content": reply.text}]
-        memory[CONVERSATION_KEY] = turns[-2 * keep :]
+        memory[CONVERSATION_KEY] = carried(turns[-2 * keep :])
 
     if not reply.text.strip() and reply.tool_calls:
         calls = reply.tool_calls
