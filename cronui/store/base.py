@@ -84,6 +84,7 @@ class RunFilter:
 class PruneResult:
     runs: int
     events: int
+    done: bool = True  # False: a time budget ran out first; the next pass carries on (store/pruning.py)
 
 
 @dataclass
@@ -434,7 +435,9 @@ class Store(Protocol):
     async def set_state(self, key: str, value: str | None) -> None: ...
 
     # maintenance
-    async def prune(self, now: int, keep_days: float, runs_per_job: int, event_hours: float) -> PruneResult: ...
+    async def prune(
+        self, now: int, keep_days: float, runs_per_job: int, event_hours: float, budget_s: float | None = None
+    ) -> PruneResult: ...
     async def check(self) -> list[str]: ...
     async def backup(self, path: str) -> None: ...
 

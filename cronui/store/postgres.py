@@ -58,6 +58,7 @@ from cronui.model import (
     Trigger,
 )
 from cronui.redaction import redacted as redacted  # the API and older callers import it from here
+from cronui.store import pruning
 from cronui.store.base import (
     APPROVAL_DECIDE,
     APPROVAL_POLICY_SELECT,
@@ -1059,23 +1060,17 @@ class PostgresStore(PgConnection):
 
     # ------------------------------------------------------------ maintenance
 
-    async def prune(self, now: int, keep_days: float, runs_per_job: int, event_hours: float) -> PruneResult:
-        cutoff = now - int(keep_days * 86_400_000)
-        final = "status NOT IN ('pending', 'running', 'awaiting_approval')"
-        async with self._tx() as con:
-            runs = _count(await con.execute(f"DELETE FROM runs WHERE {final} AND queued_at < $1", cutoff))
-            runs += _count(
-                await con.execute(
-                    f"DELETE FROM runs WHERE {final} AND id IN ("
-                    " SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY id DESC) AS n"
-                    f" FROM runs WHERE {final}) AS ranked WHERE n > $1)",
-                    runs_per_job,
-                )
-            )
-            events = _count(
-                await con.execute("DELETE FROM run_events WHERE at < $1", now - int(event_hours * 3_600_000))
-            )
-        return PruneResult(runs=runs, events=events)
+    async def prune(
+        self, now: int, keep_days: float, runs_per_job: int, event_hours: float, budget_s: float | None = None
+    ) -> PruneResult:
+        return await pruning.prune(self, now, keep_days, runs_per_job, event_hours, budget_s)
+
+    async def delete_batch(self, sql: str, params: Sequence[Any]) -> int:
+        async with self.transaction() as con:
+            return _count(await con.execute(sql, params))
+
+    async def select_rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return list(await self.fetch_all(qmarks(sql), *params))
 
     async def check(self) -> list[str]:
         """What is wrong with the schema: its version, a missing table or index (the server looks after
