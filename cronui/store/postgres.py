@@ -106,7 +106,7 @@ from cronui.store.base import (
     stats_from_rows,
     to_row,
 )
-from cronui.store.pg_connection import PgConnection, ident, qmarks
+from cronui.store.pg_connection import MIGRATION_TIMEOUT_S, PgConnection, ident, qmarks
 from cronui.store.pg_connection import fault_kind as fault_kind  # its home was here: callers import it from here
 from cronui.store.pg_connection import split_url as split_url
 from cronui.store.pg_schema import (
@@ -265,7 +265,9 @@ class PostgresStore(PgConnection):
             self.channel = f"cronui_wake_{schema}"[:63]
             if await _current_version(con) == SCHEMA_VERSION:
                 return  # nothing to write: a user without write rights can read a current schema
-            await con.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_MIGRATE, self._ns)
+            await con.execute(  # another opener may be migrating a large table: wait as long as it may take
+                "SELECT pg_advisory_xact_lock($1, $2)", LOCK_MIGRATE, self._ns, timeout=MIGRATION_TIMEOUT_S
+            )
             await con.execute(VERSION_TABLE)
             version = await con.fetchval("SELECT version FROM cronui_schema WHERE id = 1") or 0
             if version > SCHEMA_VERSION:
@@ -276,7 +278,7 @@ class PostgresStore(PgConnection):
             if version == SCHEMA_VERSION:
                 return
             for script in MIGRATIONS[version:]:
-                await con.execute(script)
+                await con.execute(script, timeout=MIGRATION_TIMEOUT_S)
             await con.execute(
                 "INSERT INTO cronui_schema (id, version) VALUES (1, $1) "
                 "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
