@@ -103,21 +103,6 @@ class JobStats:
         return None if done == 0 else self.succeeded / done
 
 
-def stats_from_rows(rows: Sequence[Mapping[str, Any]]) -> JobStats:
-    """A job's stats from its finished runs' (status, duration_ms, total_tokens, cost_usd) rows."""
-    durations = sorted(r["duration_ms"] for r in rows if r["duration_ms"] is not None)
-    costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
-    return JobStats(
-        runs=len(rows),
-        succeeded=sum(1 for r in rows if r["status"] == "succeeded"),
-        failed=sum(1 for r in rows if r["status"] != "succeeded"),
-        median_ms=percentile(durations, 0.5),
-        p95_ms=percentile(durations, 0.95),
-        total_tokens=sum(r["total_tokens"] or 0 for r in rows),
-        cost_usd=sum(costs) if costs else None,
-    )
-
-
 def percentile(sorted_values: list[int], q: float) -> int | None:
     """The q-quantile (nearest rank) of sorted values; None when there are none."""
     if not sorted_values:
@@ -386,6 +371,8 @@ class Store(Protocol):
     async def list_runs(self, flt: RunFilter) -> list[Run]: ...
     async def recent_statuses(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[RunStatus]]: ...
     async def job_stats(self, job_id: int, since: int | None = None) -> JobStats: ...
+    async def latest_durations(self, since: int | None, latest: int) -> list[int]: ...  # aggregates.py
+    async def run_counts(self, statuses: Sequence[RunStatus]) -> dict[RunStatus, int]: ...
 
     async def update_delivery(
         self,

@@ -58,7 +58,7 @@ from cronui.model import (
     Trigger,
 )
 from cronui.redaction import redacted as redacted  # the API and older callers import it from here
-from cronui.store import pruning
+from cronui.store import aggregates, pruning
 from cronui.store.base import (
     APPROVAL_DECIDE,
     APPROVAL_POLICY_SELECT,
@@ -103,7 +103,6 @@ from cronui.store.base import (
     milestones_to_json,
     run_from_row,
     run_to_row,
-    stats_from_rows,
     to_row,
 )
 from cronui.store.pg_connection import MIGRATION_TIMEOUT_S, PgConnection, ident, qmarks
@@ -901,14 +900,13 @@ class PostgresStore(PgConnection):
         return out
 
     async def job_stats(self, job_id: int, since: int | None = None) -> JobStats:
-        rows = await self.fetch_all(
-            "SELECT status, duration_ms, total_tokens, cost_usd FROM runs "
-            "WHERE job_id = $1 AND status IN ('succeeded', 'failed', 'timed_out', 'interrupted') "
-            "AND ($2::bigint IS NULL OR queued_at >= $2)",
-            job_id,
-            since,
-        )
-        return stats_from_rows(rows)
+        return await aggregates.job_stats(self, job_id, since)
+
+    async def latest_durations(self, since: int | None, latest: int) -> list[int]:
+        return await aggregates.latest_durations(self, since, latest)
+
+    async def run_counts(self, statuses: Sequence[RunStatus]) -> dict[RunStatus, int]:
+        return await aggregates.run_counts(self, statuses)
 
     async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]:
         """Runs per time bucket and status (bucket start, status, count), oldest first."""

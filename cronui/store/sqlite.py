@@ -872,6 +872,3 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
         async with self.transaction() as db:
             cur = await db.execute(sql, params)
             return cur.rowcount
-
-    async def select_rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        return await self.fetch_all(sql, params)

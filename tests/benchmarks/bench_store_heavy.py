@@ -68,10 +68,10 @@ async def bench_prune(store: SQLiteStore) -> None:
 
 
 async def bench_stats(path: Path) -> None:
-    from cronui.api.app import create_app  # noqa: F401  (the API's modules, as `serve` loads them)
+    from cronui.api.app import create_app
     from cronui.config import Settings
-    from cronui.engine.control import Control
     from cronui.engine.clock import SystemClock
+    from cronui.engine.control import Control
     from cronui.reports import status_report
 
     settings = Settings(db=str(path), timezone="UTC", timezone_source="bench")
