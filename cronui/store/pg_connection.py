@@ -168,6 +168,7 @@ class PgConnection:
         self._callbacks: list[Callable[[], None]] = []
         self._relisten: asyncio.Task[None] | None = None  # reconnecting the listening connection
         self.relistens = 0  # times the listening connection was lost and made again
+        self.statement_timeout = STATEMENT_TIMEOUT_S  # seconds; read from the environment on open
 
     # ------------------------------------------------------------ the connection pool
 
@@ -184,7 +185,7 @@ class PgConnection:
 
     async def open(self) -> None:
         where = redacted(self.url)
-        timeout = statement_timeout_from_env()
+        timeout = self.statement_timeout = statement_timeout_from_env()
         try:
             self._pool = await asyncpg.create_pool(
                 self._dsn,
@@ -244,6 +245,9 @@ class PgConnection:
                 raise
             if kind == "connection" and self._pool is not None:
                 await self._pool.expire_connections()
+            if isinstance(e, TimeoutError):  # its text is empty
+                msg = f"no answer from the server within {self.statement_timeout:g}s"
+                raise StoreFault(f"{redacted(self.url)}: {msg}", kind) from e
             if isinstance(e, asyncpg.InternalClientError):
                 raise StoreFault(f"{redacted(self.url)}: the server ended the connection ({e})", kind) from e
             raise StoreFault(f"{redacted(self.url)}: {type(e).__name__}: {e}", kind) from e
