@@ -16,7 +16,7 @@ from cronui.placement import missing_labels
 from cronui.present import job_json
 from cronui.redaction import redacted
 from cronui.store import Store
-from cronui.store.base import JobStats, RunFilter
+from cronui.store.base import JobStats
 from cronui.timefmt import iso_utc
 
 DAY_MS = 86_400_000
@@ -64,9 +64,7 @@ async def status_report(settings: Settings, store: Store, control: Control) -> d
     lease = await store.get_lease()
     live = await live_holder(store)
     jobs = await store.list_jobs()
-    running = await store.list_runs(RunFilter(statuses=[RunStatus.RUNNING], limit=10_000))
-    pending = await store.list_runs(RunFilter(statuses=[RunStatus.PENDING], limit=100_000))
-    waiting = await store.list_runs(RunFilter(statuses=[RunStatus.AWAITING_APPROVAL], limit=100_000))
+    counts = await store.run_counts([RunStatus.RUNNING, RunStatus.PENDING, RunStatus.AWAITING_APPROVAL])
     upcoming = sorted((j for j in jobs if j.enabled and j.next_run_at), key=lambda j: j.next_run_at or 0)
     paused = await control.paused()
     now = SystemClock().now_ms()
@@ -77,9 +75,9 @@ async def status_report(settings: Settings, store: Store, control: Control) -> d
         "paused": paused,
         "jobs": len(jobs),
         "enabled": sum(1 for j in jobs if j.enabled),
-        "running": len(running),
-        "pending": len(pending),
-        "awaiting_approval": len(waiting),
+        "running": counts[RunStatus.RUNNING],
+        "pending": counts[RunStatus.PENDING],
+        "awaiting_approval": counts[RunStatus.AWAITING_APPROVAL],
         "next": None if not upcoming else {"job": upcoming[0].name, "at": iso_utc(upcoming[0].next_run_at)},
         "last_db_fault": _last_fault(await store.get_state(LAST_FAULT_KEY)),
         "unplaced": missing_labels(jobs, await store.nodes(), now),

@@ -170,7 +170,10 @@ JOB_REPORT_SCHEMA = {
 STATS_REPORT_SCHEMA = _object(
     {
         "since": _maybe(_TIME),
-        "overall": STATS_SCHEMA,
+        "overall": {
+            **STATS_SCHEMA,
+            "description": "all jobs; median_ms and p95_ms over the latest 10,000 finished runs in the window",
+        },
         "jobs": {"type": "object", "additionalProperties": STATS_SCHEMA},
     }
 )

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 
+from cronui import bounds
 from cronui.api.common import (
     AS_DURATION,
     AS_STATUSES,
@@ -26,7 +27,7 @@ from cronui.model import EventKind, RunStatus
 from cronui.present import run_json
 from cronui.store.base import RunFilter
 
-MAX_LIMIT = 100_000  # how many runs one request may ask for
+MAX_LIMIT = bounds.RUNS_PER_PAGE  # how many runs one request may ask for (`before=ID` pages back for more)
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:

@@ -11,15 +11,13 @@ from cronui.api.common import AS_DURATION, PREFIX, ApiState, Checks, start_of
 from cronui.api.docs import STATS_REPORT_SCHEMA, TIMELINE_SCHEMA, answers, refused
 from cronui.cli.common import UsageError
 from cronui.jobs import parse_duration
-from cronui.model import RunStatus
 from cronui.reports import stats_json, status_report
-from cronui.store.base import RunFilter, stats_from_rows
+from cronui.store.base import percentile
 from cronui.store.postgres import redacted
 from cronui.timefmt import iso_utc
 
-OVERALL_DURATIONS = 10_000  # the overall median and p95 come from the latest this many finished runs
+OVERALL_DURATIONS = 10_000  # the overall median and p95 come from the latest this many finished runs (docs.py says so)
 MAX_BUCKETS = 10_000  # timeline: how many buckets one request may ask for
-FINISHED = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:
@@ -66,18 +64,12 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
             )
             if st.cost_usd is not None:
                 cost = (cost or 0.0) + st.cost_usd
-        latest = await store.list_runs(RunFilter(statuses=FINISHED, since=start, limit=OVERALL_DURATIONS))
-        durations = stats_from_rows(
-            [
-                {"status": str(r.status), "duration_ms": r.duration_ms, "total_tokens": 0, "cost_usd": None}
-                for r in latest
-            ]
-        )
+        durations = await store.latest_durations(start, OVERALL_DURATIONS)  # only the numbers, sorted
         overall = {
             "runs": runs,
             "success_rate": None if succeeded + failed == 0 else succeeded / (succeeded + failed),
-            "median_ms": durations.median_ms,
-            "p95_ms": durations.p95_ms,
+            "median_ms": percentile(durations, 0.5),
+            "p95_ms": percentile(durations, 0.95),
             "total_tokens": tokens,
             "cost_usd": cost,
         }

@@ -55,7 +55,13 @@ def add_parsers(sub: Commands) -> None:
     statuses = ", ".join(str(s) for s in RunStatus)
     rl.add_argument("--status", action="append", metavar="S", help=f"only runs in this status (repeatable): {statuses}")
     rl.add_argument("--since", metavar="DURATION", help="queued within this long, e.g. 24h")
-    rl.add_argument("--limit", metavar="N", default="50", help="at most N runs, the newest (default 50)")
+    rl.add_argument(
+        "--limit",
+        metavar="N",
+        default="50",
+        help=f"at most N runs, the newest (default 50, at most {bounds.RUNS_PER_PAGE:,})",
+    )
+    rl.add_argument("--before", metavar="ID", help="only runs older than run ID (paging back)")
     rl.add_argument("--json", action="store_true", help="print a JSON array of runs (fields as in runs show --json)")
     rs = _run_command(rsub, "show", "show one run, with its milestones", cmd_runs_show)
     rs.add_argument("--json", action="store_true", help="print the run as one JSON object")
@@ -95,7 +101,9 @@ async def get_run(store: Store, text: str) -> Run:
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        flt = RunFilter(limit=parse_int(args.limit, "--limit", 1, 100_000))
+        flt = RunFilter(limit=parse_int(args.limit, "--limit", 1, bounds.RUNS_PER_PAGE))
+        if args.before:
+            flt.before_id = parse_int(args.before.lstrip("#"), "--before", 1, 2**62)
         if args.job:
             job = await control.job(args.job)
             flt.job_id = job.id

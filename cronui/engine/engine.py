@@ -32,13 +32,13 @@ from cronui.engine.faults import LAST_FAULT_KEY, Backoff, FaultPersisted, FaultS
 from cronui.engine.frozen import end_stopped_writer
 from cronui.engine.planning import Planner, on_time_first
 from cronui.engine.recovery import recover_orphans
+from cronui.engine.retention import Pruner
 from cronui.model import EventKind, Lease, RunEvent, RunStatus, TargetKind
 from cronui.store.base import Node, Store, StoreError
 from cronui.store.faults import ReadOnlyDatabase, StoreFault, StoreGone
 
 log = logging.getLogger(__name__)
 
-PRUNE_EVERY_S = 3600.0
 FAULT_FIRST_RETRY_S = 0.25  # database faults: the first retry, doubling up to
 FAULT_MAX_RETRY_S = 5.0  # this (or the lease renewal interval, if shorter)
 
@@ -64,7 +64,7 @@ class Engine:
         self.holder: Lease | None = None  # who holds the lease, as last seen
         self._wake = asyncio.Event()
         self._listening = False
-        self._last_prune: float | None = None
+        self.pruner = Pruner(store, settings, self.clock)
         self.wakeups = 0  # passes of the loop: an idle holder makes one per lease renewal
         self.started_at = self.clock.now_ms()
         self._beat_ok_at: int | None = None  # multi-node: the last heartbeat the database took
@@ -273,18 +273,9 @@ class Engine:
         await self.dispatcher.dispatch(paused)
         return await self.store.next_wakeup(self.clock.now_ms())
 
-    async def _maybe_prune(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self._last_prune is not None and loop.time() - self._last_prune < PRUNE_EVERY_S:
-            return
-        self._last_prune = loop.time()
-        r = self.settings.retention
-        try:
-            res = await self.store.prune(self.clock.now_ms(), r.days, r.runs_per_job, r.event_hours)
-            if res.runs or res.events:
-                log.info("retention: pruned %d runs and %d events", res.runs, res.events)
-        except Exception:
-            log.exception("retention pruning failed")
+    def _maybe_prune(self) -> None:
+        """Retention pruning runs in a task of its own, never between a renewal and a pass (retention.py)."""
+        self.pruner.maybe_start()
 
     # ------------------------------------------------------------ the loop
 
@@ -317,7 +308,7 @@ class Engine:
                             self._renewed_at = loop.time()
                         next_renew = loop.time() + self.settings.lease.renew
                         if self.holding:
-                            await self._maybe_prune()
+                            self._maybe_prune()
                     delay = next_renew - loop.time()
                     # Cleared whether or not we schedule: a standby woken by its last runs finishing (or by a
                     # poke) must sleep until its next lease attempt, not spin on a wake-up that stays set.
@@ -361,6 +352,7 @@ class Engine:
             raise
         finally:
             stop_task.cancel()
+            await self.pruner.stop()
 
     # ------------------------------------------------------------ read-only views for callers
 

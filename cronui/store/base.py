@@ -84,6 +84,7 @@ class RunFilter:
 class PruneResult:
     runs: int
     events: int
+    done: bool = True  # False: a time budget ran out first; the next pass carries on (store/pruning.py)
 
 
 @dataclass
@@ -100,21 +101,6 @@ class JobStats:
     def success_rate(self) -> float | None:
         done = self.succeeded + self.failed
         return None if done == 0 else self.succeeded / done
-
-
-def stats_from_rows(rows: Sequence[Mapping[str, Any]]) -> JobStats:
-    """A job's stats from its finished runs' (status, duration_ms, total_tokens, cost_usd) rows."""
-    durations = sorted(r["duration_ms"] for r in rows if r["duration_ms"] is not None)
-    costs = [r["cost_usd"] for r in rows if r["cost_usd"] is not None]
-    return JobStats(
-        runs=len(rows),
-        succeeded=sum(1 for r in rows if r["status"] == "succeeded"),
-        failed=sum(1 for r in rows if r["status"] != "succeeded"),
-        median_ms=percentile(durations, 0.5),
-        p95_ms=percentile(durations, 0.95),
-        total_tokens=sum(r["total_tokens"] or 0 for r in rows),
-        cost_usd=sum(costs) if costs else None,
-    )
 
 
 def percentile(sorted_values: list[int], q: float) -> int | None:
@@ -385,6 +371,8 @@ class Store(Protocol):
     async def list_runs(self, flt: RunFilter) -> list[Run]: ...
     async def recent_statuses(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[RunStatus]]: ...
     async def job_stats(self, job_id: int, since: int | None = None) -> JobStats: ...
+    async def latest_durations(self, since: int | None, latest: int) -> list[int]: ...  # aggregates.py
+    async def run_counts(self, statuses: Sequence[RunStatus]) -> dict[RunStatus, int]: ...
 
     async def update_delivery(
         self,
@@ -434,7 +422,9 @@ class Store(Protocol):
     async def set_state(self, key: str, value: str | None) -> None: ...
 
     # maintenance
-    async def prune(self, now: int, keep_days: float, runs_per_job: int, event_hours: float) -> PruneResult: ...
+    async def prune(
+        self, now: int, keep_days: float, runs_per_job: int, event_hours: float, budget_s: float | None = None
+    ) -> PruneResult: ...
     async def check(self) -> list[str]: ...
     async def backup(self, path: str) -> None: ...
 

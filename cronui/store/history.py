@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cronui.model import Run, RunEvent, RunStatus
+from cronui.store import aggregates
 from cronui.store.base import (
     EVENT_COLUMNS,
     FleetBucket,
@@ -19,7 +20,6 @@ from cronui.store.base import (
     RunFilter,
     event_from_row,
     run_from_row,
-    stats_from_rows,
 )
 from cronui.store.connection import SQLiteConnection
 from cronui.store.schema import RUN_SELECT
@@ -70,13 +70,16 @@ class SQLiteHistory(SQLiteConnection):
         return out
 
     async def job_stats(self, job_id: int, since: int | None = None) -> JobStats:
-        rows = await self.fetch_all(
-            "SELECT status, duration_ms, total_tokens, cost_usd FROM runs "
-            "WHERE job_id = ? AND status IN ('succeeded', 'failed', 'timed_out', 'interrupted') "
-            "AND (? IS NULL OR queued_at >= ?)",
-            (job_id, since, since),
-        )
-        return stats_from_rows(rows)
+        return await aggregates.job_stats(self, job_id, since)
+
+    async def latest_durations(self, since: int | None, latest: int) -> list[int]:
+        return await aggregates.latest_durations(self, since, latest)
+
+    async def run_counts(self, statuses: Sequence[RunStatus]) -> dict[RunStatus, int]:
+        return await aggregates.run_counts(self, statuses)
+
+    async def select_rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return await self.fetch_all(sql, params)
 
     async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]:
         """Runs per time bucket and status (bucket start, status, count), oldest first."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -40,6 +41,16 @@ LISTEN_TIMEOUT_S = 10.0
 # for more than milliseconds between its statements). The node meets a lost connection, a fault it retries.
 IDLE_IN_TRANSACTION_S = 10.0
 RELISTEN_FIRST_S = 0.1
+# How long one statement (and connecting) may take before it fails as a passing fault (kind `connection`),
+# so a server gone silent (a network blackhole) is met in seconds, not TCP's quarter of an hour, well
+# within a lease (30 s by default; the watchdog stops runs 24 s after the last renewal began).
+# CRONUI_PG_STATEMENT_TIMEOUT (seconds) changes it. Migrations get MIGRATION_TIMEOUT_S.
+STATEMENT_TIMEOUT_S = 10.0
+STATEMENT_TIMEOUT_ENV = "CRONUI_PG_STATEMENT_TIMEOUT"
+MIGRATION_TIMEOUT_S = 3600.0
+# The server's TCP keepalives on our connections: a node gone from the network is noticed (its session
+# ended, its locks freed) about 25 s later rather than after the kernel's two hours.
+KEEPALIVES = {"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3"}
 RELISTEN_MAX_S = 5.0
 
 
@@ -102,6 +113,19 @@ def qmarks(sql: str) -> str:
     return re.sub(r"\?", number, sql)
 
 
+def statement_timeout_from_env() -> float:
+    raw = os.environ.get(STATEMENT_TIMEOUT_ENV)
+    if raw is None or not raw.strip():
+        return STATEMENT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 < value <= 3600:
+        raise StoreError(f"{STATEMENT_TIMEOUT_ENV}: expected seconds above 0, up to 3600, got {raw!r}")
+    return value
+
+
 def split_url(url: str) -> tuple[str, str | None]:
     """The DSN asyncpg connects with, and the schema named by `?schema=` (None: the server's search_path)."""
     try:
@@ -144,6 +168,7 @@ class PgConnection:
         self._callbacks: list[Callable[[], None]] = []
         self._relisten: asyncio.Task[None] | None = None  # reconnecting the listening connection
         self.relistens = 0  # times the listening connection was lost and made again
+        self.statement_timeout = STATEMENT_TIMEOUT_S  # seconds; read from the environment on open
 
     # ------------------------------------------------------------ the connection pool
 
@@ -152,6 +177,7 @@ class PgConnection:
         settings = {
             "application_name": f"cronui:{os.getpid()}",
             "idle_in_transaction_session_timeout": str(int(IDLE_IN_TRANSACTION_S * 1000)),
+            **KEEPALIVES,
         }
         if self.schema:
             settings["search_path"] = ident(self.schema)
@@ -159,9 +185,15 @@ class PgConnection:
 
     async def open(self) -> None:
         where = redacted(self.url)
+        timeout = self.statement_timeout = statement_timeout_from_env()
         try:
             self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=self._min, max_size=self._max, server_settings=self._server_settings()
+                self._dsn,
+                min_size=self._min,
+                max_size=self._max,
+                server_settings=self._server_settings(),
+                command_timeout=timeout,  # every statement; a timed-out one is a passing fault (fault_kind)
+                timeout=timeout,  # connecting
             )
             # the search_path may name a schema that does not exist yet (asked first: a user without write
             # rights, or in read-only transactions, may not even run CREATE SCHEMA IF NOT EXISTS)
@@ -213,6 +245,9 @@ class PgConnection:
                 raise
             if kind == "connection" and self._pool is not None:
                 await self._pool.expire_connections()
+            if isinstance(e, TimeoutError):  # its text is empty
+                msg = f"no answer from the server within {self.statement_timeout:g}s"
+                raise StoreFault(f"{redacted(self.url)}: {msg}", kind) from e
             if isinstance(e, asyncpg.InternalClientError):
                 raise StoreFault(f"{redacted(self.url)}: the server ended the connection ({e})", kind) from e
             raise StoreFault(f"{redacted(self.url)}: {type(e).__name__}: {e}", kind) from e

@@ -58,6 +58,7 @@ from cronui.model import (
     Trigger,
 )
 from cronui.redaction import redacted as redacted  # the API and older callers import it from here
+from cronui.store import aggregates, pruning
 from cronui.store.base import (
     APPROVAL_DECIDE,
     APPROVAL_POLICY_SELECT,
@@ -102,10 +103,9 @@ from cronui.store.base import (
     milestones_to_json,
     run_from_row,
     run_to_row,
-    stats_from_rows,
     to_row,
 )
-from cronui.store.pg_connection import PgConnection, ident, qmarks
+from cronui.store.pg_connection import MIGRATION_TIMEOUT_S, PgConnection, ident, qmarks
 from cronui.store.pg_connection import fault_kind as fault_kind  # its home was here: callers import it from here
 from cronui.store.pg_connection import split_url as split_url
 from cronui.store.pg_schema import (
@@ -264,7 +264,9 @@ class PostgresStore(PgConnection):
             self.channel = f"cronui_wake_{schema}"[:63]
             if await _current_version(con) == SCHEMA_VERSION:
                 return  # nothing to write: a user without write rights can read a current schema
-            await con.execute("SELECT pg_advisory_xact_lock($1, $2)", LOCK_MIGRATE, self._ns)
+            await con.execute(  # another opener may be migrating a large table: wait as long as it may take
+                "SELECT pg_advisory_xact_lock($1, $2)", LOCK_MIGRATE, self._ns, timeout=MIGRATION_TIMEOUT_S
+            )
             await con.execute(VERSION_TABLE)
             version = await con.fetchval("SELECT version FROM cronui_schema WHERE id = 1") or 0
             if version > SCHEMA_VERSION:
@@ -275,7 +277,7 @@ class PostgresStore(PgConnection):
             if version == SCHEMA_VERSION:
                 return
             for script in MIGRATIONS[version:]:
-                await con.execute(script)
+                await con.execute(script, timeout=MIGRATION_TIMEOUT_S)
             await con.execute(
                 "INSERT INTO cronui_schema (id, version) VALUES (1, $1) "
                 "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
@@ -898,14 +900,13 @@ class PostgresStore(PgConnection):
         return out
 
     async def job_stats(self, job_id: int, since: int | None = None) -> JobStats:
-        rows = await self.fetch_all(
-            "SELECT status, duration_ms, total_tokens, cost_usd FROM runs "
-            "WHERE job_id = $1 AND status IN ('succeeded', 'failed', 'timed_out', 'interrupted') "
-            "AND ($2::bigint IS NULL OR queued_at >= $2)",
-            job_id,
-            since,
-        )
-        return stats_from_rows(rows)
+        return await aggregates.job_stats(self, job_id, since)
+
+    async def latest_durations(self, since: int | None, latest: int) -> list[int]:
+        return await aggregates.latest_durations(self, since, latest)
+
+    async def run_counts(self, statuses: Sequence[RunStatus]) -> dict[RunStatus, int]:
+        return await aggregates.run_counts(self, statuses)
 
     async def timeline(self, job_id: int | None, since: int, bucket_ms: int) -> list[tuple[int, RunStatus, int]]:
         """Runs per time bucket and status (bucket start, status, count), oldest first."""
@@ -1059,23 +1060,17 @@ class PostgresStore(PgConnection):
 
     # ------------------------------------------------------------ maintenance
 
-    async def prune(self, now: int, keep_days: float, runs_per_job: int, event_hours: float) -> PruneResult:
-        cutoff = now - int(keep_days * 86_400_000)
-        final = "status NOT IN ('pending', 'running', 'awaiting_approval')"
-        async with self._tx() as con:
-            runs = _count(await con.execute(f"DELETE FROM runs WHERE {final} AND queued_at < $1", cutoff))
-            runs += _count(
-                await con.execute(
-                    f"DELETE FROM runs WHERE {final} AND id IN ("
-                    " SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY id DESC) AS n"
-                    f" FROM runs WHERE {final}) AS ranked WHERE n > $1)",
-                    runs_per_job,
-                )
-            )
-            events = _count(
-                await con.execute("DELETE FROM run_events WHERE at < $1", now - int(event_hours * 3_600_000))
-            )
-        return PruneResult(runs=runs, events=events)
+    async def prune(
+        self, now: int, keep_days: float, runs_per_job: int, event_hours: float, budget_s: float | None = None
+    ) -> PruneResult:
+        return await pruning.prune(self, now, keep_days, runs_per_job, event_hours, budget_s)
+
+    async def delete_batch(self, sql: str, params: Sequence[Any]) -> int:
+        async with self.transaction() as con:
+            return _count(await con.execute(sql, params))
+
+    async def select_rows(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return list(await self.fetch_all(qmarks(sql), *params))
 
     async def check(self) -> list[str]:
         """What is wrong with the schema: its version, a missing table or index (the server looks after

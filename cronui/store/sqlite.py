@@ -26,6 +26,7 @@ from cronui.model import (
     RunStatus,
     Trigger,
 )
+from cronui.store import pruning
 from cronui.store.base import (
     APPROVAL_DECIDE,
     APPROVAL_POLICY_SELECT,
@@ -862,19 +863,12 @@ class SQLiteStore(SQLiteWakeups, SQLiteHistory):
 
     # ------------------------------------------------------------ maintenance
 
-    async def prune(self, now: int, keep_days: float, runs_per_job: int, event_hours: float) -> PruneResult:
-        cutoff = now - int(keep_days * 86_400_000)
-        final = "status NOT IN ('pending', 'running', 'awaiting_approval')"
+    async def prune(
+        self, now: int, keep_days: float, runs_per_job: int, event_hours: float, budget_s: float | None = None
+    ) -> PruneResult:
+        return await pruning.prune(self, now, keep_days, runs_per_job, event_hours, budget_s)
+
+    async def delete_batch(self, sql: str, params: Sequence[Any]) -> int:
         async with self.transaction() as db:
-            cur = await db.execute(f"DELETE FROM runs WHERE {final} AND queued_at < ?", (cutoff,))
-            runs = cur.rowcount
-            cur = await db.execute(
-                f"DELETE FROM runs WHERE {final} AND id IN ("
-                " SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY job_id ORDER BY id DESC) AS n"
-                f" FROM runs WHERE {final}) WHERE n > ?)",
-                (runs_per_job,),
-            )
-            runs += cur.rowcount
-            cur = await db.execute("DELETE FROM run_events WHERE at < ?", (now - int(event_hours * 3_600_000),))
-            events = cur.rowcount
-        return PruneResult(runs=runs, events=events)
+            cur = await db.execute(sql, params)
+            return cur.rowcount

@@ -89,7 +89,7 @@ async def test_the_openapi_document_says_every_refusal_and_its_shape(api: Api) -
     hook = doc["paths"]["/hooks/{name}"]["post"]["responses"]
     assert {"413", "429"} <= set(hook) and "Retry-After" in hook["429"]["headers"]
     runs = {p["name"]: p["schema"] for p in doc["paths"]["/api/v1/runs"]["get"]["parameters"]}
-    assert (runs["limit"]["type"], runs["limit"]["minimum"], runs["limit"]["maximum"]) == ("integer", 1, 100_000)
+    assert (runs["limit"]["type"], runs["limit"]["minimum"], runs["limit"]["maximum"]) == ("integer", 1, 1_000)
     assert "succeeded" in runs["status"]["items"]["enum"]
 
 
