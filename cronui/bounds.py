@@ -156,7 +156,8 @@ class Bound(Protocol):
 DURATION = Duration()  # delays and graces: 0 is allowed
 POSITIVE_DURATION = Duration(positive=True)  # timeouts: 0 would end every run at once
 LOOKBACK = Duration(hi=100 * 366 * DAY_S)  # how far back to look (`runs list --since`)
-RUNS_PER_PAGE = 1_000  # runs one `runs list` (CLI --limit, API limit=) returns at most; older ones: --before/before=
+RUNS_PER_PAGE = 1_000  # runs one API request (limit=) returns at most, in the server's process; older: before=ID
+RUNS_LISTED = 100_000  # runs one `cronui runs list --limit N` prints at most (its own process); older: --before ID
 
 RETRIES = Whole(0, 100)
 QUEUE_LIMIT = Whole(1, 10_000)

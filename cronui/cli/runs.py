@@ -59,7 +59,7 @@ def add_parsers(sub: Commands) -> None:
         "--limit",
         metavar="N",
         default="50",
-        help=f"at most N runs, the newest (default 50, at most {bounds.RUNS_PER_PAGE:,})",
+        help=f"at most N runs, the newest (default 50, at most {bounds.RUNS_LISTED:,})",
     )
     rl.add_argument("--before", metavar="ID", help="only runs older than run ID (paging back)")
     rl.add_argument("--json", action="store_true", help="print a JSON array of runs (fields as in runs show --json)")
@@ -101,7 +101,7 @@ async def get_run(store: Store, text: str) -> Run:
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        flt = RunFilter(limit=parse_int(args.limit, "--limit", 1, bounds.RUNS_PER_PAGE))
+        flt = RunFilter(limit=parse_int(args.limit, "--limit", 1, bounds.RUNS_LISTED))
         if args.before:
             flt.before_id = parse_int(args.before.lstrip("#"), "--before", 1, 2**62)
         if args.job:

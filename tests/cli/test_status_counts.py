@@ -29,11 +29,11 @@ def test_status_counts_every_running_pending_and_waiting_run(capsys, cli_db: Pat
     assert (data["running"], data["pending"], data["awaiting_approval"]) == (10_001, 100_001, 3)
 
 
-def test_runs_list_pages_of_at_most_1000_and_before_pages_back(capsys, cli_db: Path):
+def test_runs_list_takes_up_to_100000_and_before_pages_back(capsys, cli_db: Path):
     code, _, err = cli(capsys, "jobs", "add", "many", "--schedule", "@yearly", "--shell", "true")
     assert code == 0, err
-    code, out, err = cli(capsys, "runs", "list", "--limit", "1001")
-    assert (code, out, err) == (2, "", "cronui: --limit: expected 1 to 1000, got 1001\n")
+    code, out, err = cli(capsys, "runs", "list", "--limit", "100001")
+    assert (code, out, err) == (2, "", "cronui: --limit: expected 1 to 100000, got 100001\n")
     con = sqlite3.connect(cli_db)
     con.executemany(
         "INSERT INTO runs (job_id, trigger, scheduled_for, status, queued_at) VALUES (1, 'manual', ?, 'succeeded', ?)",
