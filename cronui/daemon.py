@@ -29,12 +29,13 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from cronui.application.shapes import event_json
 from cronui.config import Settings
 from cronui.engine.engine import Engine
 from cronui.engine.faults import FaultPersisted
 from cronui.log_writer import LogWriter, cut_output
 from cronui.model import EventKind, RunEvent
-from cronui.present import event_json, event_text
+from cronui.present import event_text
 from cronui.redaction import RedactingFilter, redacted
 from cronui.store import make_store
 from cronui.store.base import Store

@@ -50,7 +50,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}\Z")
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 # a header name is an HTTP token (RFC 9110); a value holds no control character but tab
 HEADER_NAME_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
@@ -91,7 +91,7 @@ def parse_duration(text: str | float | int, field: str, bound: Duration = DURATI
     if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise JobError(field, f"expected a duration like 30s, 10m or 2h, got {show(text)}")
     if isinstance(text, str):
-        m = _DURATION_RE.match(text)
+        m = DURATION_RE.match(text)
         if not m:
             raise JobError(field, f"expected a duration like 30s, 10m or 2h, got {show(text)}")
         value: int | float = float(m.group(1)) * _UNIT_S[m.group(2)]

@@ -23,14 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from cronui.api import events, hooks, jobs, runs, stats
-from cronui.api.common import PREFIX, ApiError, ApiState, Json, dependencies, error, problem
+from cronui.api.common import PREFIX, ApiError, ApiState, Json, dependencies, error
 from cronui.api.guard import AllowedHosts, Guard
-from cronui.cli.common import UsageError
-from cronui.config import ConfigError
-from cronui.engine.control import NotFound, NotWaiting
-from cronui.jobs import JobError
-from cronui.schedule import ScheduleError
-from cronui.store.base import DuplicateJobName, StoreError
+from cronui.application.errors import BAD_INPUT, CONFLICTS, MISSING, first_line, problems
 
 __all__ = ["ApiState", "create_app"]
 
@@ -50,23 +45,23 @@ def create_app(state: ApiState) -> FastAPI:
     async def on_api_error(request: Request, e: ApiError) -> Response:
         return error(e.status, str(e), e.problems, headers=e.headers)
 
-    @app.exception_handler(NotFound)
-    async def on_not_found(request: Request, e: NotFound) -> Response:
-        return error(404, str(e))
+    for missing in MISSING:
 
-    @app.exception_handler(NotWaiting)
-    async def on_not_waiting(request: Request, e: NotWaiting) -> Response:
-        return error(409, str(e))
+        @app.exception_handler(missing)
+        async def on_missing(request: Request, e: Exception) -> Response:
+            return error(404, first_line(e))
 
-    @app.exception_handler(DuplicateJobName)
-    async def on_duplicate(request: Request, e: DuplicateJobName) -> Response:
-        return error(409, str(e))
+    for conflict in CONFLICTS:
 
-    for bad_input in (UsageError, ConfigError, ScheduleError, JobError, StoreError):
+        @app.exception_handler(conflict)
+        async def on_conflict(request: Request, e: Exception) -> Response:
+            return error(409, first_line(e))
+
+    for bad_input in BAD_INPUT:
 
         @app.exception_handler(bad_input)
         async def on_bad_input(request: Request, e: Exception) -> Response:
-            return error(400, str(e).splitlines()[0] if str(e) else type(e).__name__, problem(e))
+            return error(400, first_line(e), problems(e))
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, e: RequestValidationError) -> Response:

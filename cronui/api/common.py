@@ -17,11 +17,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cronui import bounds
 from cronui.api.access import same_token
-from cronui.cli.common import json_text, parse_int
+from cronui.application.shapes import json_text
+from cronui.application.values import DURATION_RE, parse_duration, parse_int
 from cronui.config import Settings
 from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import Control, NotFound
-from cronui.jobs import _DURATION_RE, JobError, parse_duration  # the pattern: what the document says a duration is
 from cronui.model import Run, RunStatus
 from cronui.store import Store
 from cronui.store.base import RunCap
@@ -81,12 +81,6 @@ def error(status: int, message: str, problems: list[dict[str, str]] | None = Non
     if problems:
         body["problems"] = problems
     return Json(body, status_code=status, **kw)
-
-
-def problem(e: Exception) -> list[dict[str, str]]:
-    if isinstance(e, JobError) and e.field is not None:
-        return [{"field": e.field, "problem": e.problem}]
-    return []
 
 
 @dataclass
@@ -171,7 +165,7 @@ def whole(lo: int, hi: int) -> Callable[[dict[str, Any]], None]:
 RunId = Annotated[str, Path(json_schema_extra=whole(1, MAX_ID))]
 # a duration (`since`, `bucket`): a number of seconds, or with a unit (30s, 10m, 2h, 7d)
 AS_STATUSES = shown_as({"type": "array", "items": {"type": "string", "enum": [str(s) for s in RunStatus]}})
-AS_DURATION = shown_as({"type": "string", "pattern": _DURATION_RE.pattern})
+AS_DURATION = shown_as({"type": "string", "pattern": DURATION_RE.pattern})
 
 
 async def find_run(store: Store, text: str) -> Run:

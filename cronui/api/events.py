@@ -13,8 +13,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from cronui.api.common import MAX_ID, PREFIX, ApiState, Checks, whole
 from cronui.api.docs import refused
-from cronui.cli.common import json_text, parse_int
-from cronui.present import event_json
+from cronui.application.shapes import event_json, json_text
+from cronui.application.values import parse_int
 from cronui.store.events import EventCursor
 
 SSE_CHUNK_BYTES = 256 * 1024  # a stream's writes hold about this much (events whole)

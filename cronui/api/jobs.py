@@ -12,12 +12,12 @@ from fastapi.responses import Response
 
 from cronui.api.common import PREFIX, ApiError, ApiState, Checks, Json
 from cronui.api.docs import JOB_HEAD_SCHEMA, JOB_REPORT_SCHEMA, JOB_SCHEMA, RUN_SCHEMA, answers, refused
+from cronui.application.reports import job_report
+from cronui.application.shapes import job_json, run_json
 from cronui.jobfile.entry import EntryReader
 from cronui.jobfile.export import export_entry
 from cronui.masking import mask_entry, mask_text, mask_webhook, unmasked
 from cronui.model import Job
-from cronui.present import job_json, run_json
-from cronui.reports import job_report
 
 SOURCE = "api"  # a job added through the API says so (`source`), as the CLI's say "cli"
 

@@ -22,9 +22,10 @@ from cronui.api.common import (
     whole,
 )
 from cronui.api.docs import LOGS_SCHEMA, RUN_SCHEMA, answers, refused
-from cronui.cli.common import UsageError, parse_int
+from cronui.application.errors import Invalid
+from cronui.application.shapes import run_json
+from cronui.application.values import parse_int
 from cronui.model import EventKind, RunStatus
-from cronui.present import run_json
 from cronui.store.base import RunFilter
 
 MAX_LIMIT = bounds.RUNS_PER_PAGE  # how many runs one request may ask for (`before=ID` pages back for more)
@@ -59,7 +60,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
             known = [str(s) for s in RunStatus]
             bad = next((s for s in status if s not in known), None)
             if bad is not None:  # the status given, not the list of them (`['bogus']`)
-                raise UsageError(f"status: expected one of {' '.join(known)}, got {bad!r}")
+                raise Invalid(f"status: expected one of {' '.join(known)}, got {bad!r}")
             flt.statuses = [RunStatus(s) for s in status]
         if since is not None:
             flt.since = start_of(since, state)

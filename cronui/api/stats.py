@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from cronui import bounds
 from cronui.api.common import AS_DURATION, PREFIX, ApiState, Checks, start_of
 from cronui.api.docs import STATS_REPORT_SCHEMA, TIMELINE_SCHEMA, answers, refused
-from cronui.cli.common import UsageError
+from cronui.application.errors import Invalid
+from cronui.application.reports import stats_json, status_report
 from cronui.jobs import parse_duration
-from cronui.reports import stats_json, status_report
 from cronui.store.base import percentile
 from cronui.store.postgres import redacted
 from cronui.timefmt import iso_utc
@@ -90,7 +90,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         bucket_s = parse_duration(bucket, "bucket", bounds.POSITIVE_DURATION)
         bucket_ms = max(1000, int(bucket_s * 1000))
         if (state.clock.now_ms() - start) / bucket_ms > MAX_BUCKETS:
-            raise UsageError(f"bucket: {bucket} is too short for since={since} (at most {MAX_BUCKETS:,} buckets)")
+            raise Invalid(f"bucket: {bucket} is too short for since={since} (at most {MAX_BUCKETS:,} buckets)")
         job_id = None if job is None else (await control.job(job)).id
         buckets: dict[int, dict[str, int]] = {}
         for at, status, count in await store.timeline(job_id, start, bucket_ms):

@@ -5,35 +5,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import math
 import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any, NoReturn, TextIO, TypeAlias, cast
 
-from cronui.bounds import OutOfBounds, Whole, cut, show
-from cronui.config import ConfigError, Settings, load_settings
-from cronui.controls import escape_json_text, neutralise
+from cronui.application.errors import REFUSALS, Invalid, first_line
+from cronui.application.reports import live_holder as live_holder  # commands import it from here
+from cronui.application.shapes import json_text
+from cronui.config import Settings, load_settings
+from cronui.controls import neutralise
 from cronui.engine.clock import SystemClock
-from cronui.engine.control import Control, NotFound, NotWaiting
-from cronui.jobs import JobError, number_errors
+from cronui.engine.control import Control
+from cronui.jobs import number_errors
 from cronui.model import Job
 from cronui.redaction import redact_text
-from cronui.reports import live_holder as live_holder  # commands import it from here
-from cronui.schedule import ScheduleError, get_zone
 from cronui.store import Store, make_store
-from cronui.store.base import StoreError
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 128 + 13  # as a process ended by SIGPIPE
 
 
-class UsageError(Exception):
-    """Bad input from the user: printed as one line, exit code 2."""
+UsageError = Invalid  # bad input from the user: printed as one line, exit code 2
 
 
 # the numbers of a job `cronui jobs edit` has an option for (all but the agent's keep-turns)
@@ -42,15 +37,7 @@ EDITABLE_NUMBERS = frozenset(
     "alert-after alert-cooldown approval-timeout approval-max-waiting".split()
 )
 
-USER_ERRORS: tuple[type[Exception], ...] = (
-    UsageError,
-    ConfigError,
-    ScheduleError,
-    JobError,
-    NotFound,
-    NotWaiting,
-    StoreError,
-)
+USER_ERRORS = REFUSALS
 """Bad input or a missing thing: one line on stderr and exit 2, never a traceback."""
 
 
@@ -104,7 +91,7 @@ def guarded(call: Callable[[], int]) -> int:
         sys.stdout.flush()  # here, where a closed pipe can still be told apart, not at interpreter exit
         return code
     except USER_ERRORS as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        msg = first_line(e)
         _print_err(msg if msg.startswith("cronui") else f"cronui: {msg}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
@@ -197,27 +184,6 @@ def stored_problems(job: Job) -> list[str]:
     return out
 
 
-def json_safe(value: Any) -> Any:
-    """`value` with every float that is not finite as None: JSON has no inf or nan (a job stored before
-    numbers were checked can hold one), and scripts reading the output must still parse it."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
-
-
-def json_text(value: Any, indent: int | None = 2) -> str:
-    """Strict JSON for stdout: non-finite numbers as null, and C1 controls escaped (json escapes C0)."""
-    try:  # the value as it is; walked for non-finite numbers only when it holds one (10,000 jobs' worth is slow)
-        text = json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=False)
-    except ValueError:
-        text = json.dumps(json_safe(value), indent=indent, ensure_ascii=False, allow_nan=False)
-    return escape_json_text(text)
-
-
 def print_json(value: Any) -> None:
     print(json_text(value))
 
@@ -243,34 +209,3 @@ def with_store(args: argparse.Namespace, body: StoreBody) -> int:
             await store.close()
 
     return asyncio.run(go())
-
-
-# ---------------------------------------------------------------- parsing
-
-
-def parse_count(text: str, name: str = "-n", limit: int = 10_000) -> int:
-    try:
-        return Whole(1, limit).parse(text)
-    except OutOfBounds as e:
-        if str(e).startswith("expected a whole number"):
-            raise UsageError(f"{name}: expected a positive integer, got {show(text)}") from None
-        raise UsageError(f"{name}: expected a positive integer up to {limit}, got {cut(text.strip())}") from None
-
-
-def parse_int(text: str, name: str, lo: int = 0, hi: int = 1_000_000) -> int:
-    try:
-        return Whole(lo, hi).parse(text)
-    except OutOfBounds as e:
-        raise UsageError(f"{name}: {e}") from None
-
-
-def parse_instant(text: str, zone: str) -> int:
-    """An ISO-8601 time as UTC epoch ms; a time without an offset is read in `zone`."""
-    raw = text.strip()
-    try:
-        dt = datetime.fromisoformat(raw)
-    except ValueError:
-        raise UsageError(f"--from: {text!r} is not an ISO-8601 time (e.g. 2026-11-23T09:00)") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=get_zone(zone))
-    return int(dt.timestamp() * 1000)

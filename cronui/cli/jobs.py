@@ -10,6 +10,8 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
+from cronui.application.reports import job_report
+from cronui.application.shapes import job_json, run_json
 from cronui.cli.common import (
     Commands,
     Handler,
@@ -33,14 +35,11 @@ from cronui.placement import unplaced_warnings
 from cronui.present import (
     JOB_LINE_HEADER,
     delivery_line,
-    job_json,
     job_line,
     job_state,
-    run_json,
     run_line,
     usage_line,
 )
-from cronui.reports import job_report
 from cronui.schedule import describe
 from cronui.store import Store
 from cronui.store.base import day_start

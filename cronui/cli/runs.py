@@ -12,15 +12,15 @@ import sys
 import textwrap
 
 from cronui import bounds
+from cronui.application.shapes import event_json, json_text, run_json
+from cronui.application.values import parse_int
 from cronui.cli.common import (
     Commands,
     Handler,
     UsageError,
     command,
     group,
-    json_text,
     neutralised_output,
-    parse_int,
     print_json,
     with_store,
 )
@@ -34,10 +34,8 @@ from cronui.model import EventKind, Run, RunEvent, RunStatus
 from cronui.present import (
     RUN_LINE_HEADER,
     delivery_line,
-    event_json,
     event_text,
     milestone_data_text,
-    run_json,
     run_line,
     usage_line,
 )

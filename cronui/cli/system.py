@@ -9,13 +9,13 @@ import json
 import time
 
 from cronui import locations
+from cronui.application.reports import status_report
+from cronui.application.values import parse_count, parse_instant
 from cronui.cli.common import (
     Commands,
     UsageError,
     command,
     group,
-    parse_count,
-    parse_instant,
     print_json,
     say,
     settings_from,
@@ -27,7 +27,6 @@ from cronui.engine.control import Control
 from cronui.jobs import parse_duration
 from cronui.placement import check_labels, missing_text
 from cronui.redaction import redacted
-from cronui.reports import status_report
 from cronui.schedule import SYNTAX_HELP, get_zone, parse
 from cronui.store import Store
 from cronui.timefmt import iso_in_zone

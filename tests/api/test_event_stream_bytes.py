@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from cronui.cli.common import json_text
+from cronui.application.shapes import event_json, json_text
 from cronui.model import EventKind, RunEvent
-from cronui.present import event_json
 from tests.api.conftest import Api
 
 T0 = int(time.time() * 1000)  # recent: the server prunes events older than its retention

@@ -15,11 +15,10 @@ import httpx
 import pytest
 
 from cronui.api.app import ApiState, create_app
-from cronui.cli.common import json_text
+from cronui.application.shapes import job_json, json_text
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
-from cronui.present import job_json
 from cronui.secrets import MASK
 from cronui.store.base import job_from_row
 from cronui.store.sqlite import SQLiteStore

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from cronui.application.shapes import run_json
 from cronui.config import Price
 from cronui.model import Job, RunStatus, TargetKind
-from cronui.present import run_json
 from cronui.targets import Delivery
 from tests.engine.servers import Request, Server, Sink, send, sse
 from tests.helpers import run_to_end

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cronui.application.shapes import job_json
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, RunStatus, TargetKind
-from cronui.present import job_json
 from cronui.store.base import JOB_COLUMNS, Store
 from cronui.targets import Delivery
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cronui.cli.common import EXIT_BROKEN_PIPE, Neutralised, guarded, json_text
+from cronui.application.shapes import json_text
+from cronui.cli.common import EXIT_BROKEN_PIPE, Neutralised, guarded
 from cronui.config import ConfigError, load_settings
 from cronui.jobs import JobError, number_errors, validate
 from cronui.model import EventKind, Job, RunEvent

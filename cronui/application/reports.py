@@ -7,13 +7,13 @@ import json
 import socket
 from typing import Any
 
+from cronui.application.shapes import job_json
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.engine.faults import LAST_FAULT_KEY
 from cronui.model import Job, Lease, RunStatus
 from cronui.placement import missing_labels
-from cronui.present import job_json
 from cronui.redaction import redacted
 from cronui.store import Store
 from cronui.store.base import JobStats
