@@ -1,5 +1,5 @@
 import sys
 
-from cronui.cli import main
+from cronui.main import main
 
 sys.exit(main())

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from cronui.cli import main
 from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.engine.executors.base import Outcome, RunContext
+from cronui.main import main
 from cronui.model import Job, Run, RunStatus, TargetKind
 from cronui.store.lockholder import process_state
 

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cronui import bounds
-from cronui.api.access import same_token
+from cronui.application.access import same_token
 from cronui.application.shapes import json_text
 from cronui.application.values import DURATION_RE, parse_duration, parse_int
 from cronui.config import Settings

@@ -34,8 +34,8 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cronui.api.access import is_loopback, same_token
 from cronui.api.common import CHALLENGE, PREFIX, error
+from cronui.application.access import is_loopback, same_token
 
 log = logging.getLogger("cronui")
 

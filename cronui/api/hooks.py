@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cronui.api.access import hook_token_matches
 from cronui.api.common import CHALLENGE, ApiError, ApiState, Checks
 from cronui.api.docs import RUN_SCHEMA, answers, refused
+from cronui.application.access import hook_token_matches
 from cronui.application.shapes import run_json
 from cronui.store.base import CapReached
 

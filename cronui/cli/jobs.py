@@ -292,7 +292,7 @@ def cmd_jobs_rm(args: argparse.Namespace) -> int:
 
 def cmd_jobs_token(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        from cronui.api.access import issue_hook_token  # hashing only: no web stack loads
+        from cronui.application.access import issue_hook_token  # hashing only: no web stack loads
 
         job = await control.job(args.name)
         token = await issue_hook_token(store, job, rotate=args.rotate)

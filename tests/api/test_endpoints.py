@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cronui.cli import main
 from cronui.config import Settings
+from cronui.main import main
 from cronui.secrets import MASK
 from tests.api.conftest import TOKEN, Api, assert_documented, running_api
 

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from cronui.api.app import ApiState
-from cronui.cli import main
 from cronui.config import Settings
+from cronui.main import main
 from cronui.store.base import RunCap
 from tests.api.conftest import TOKEN, Api, assert_documented, running_api
 from tests.api.test_endpoints import Lines

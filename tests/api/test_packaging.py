@@ -41,7 +41,7 @@ def test_no_runtime_dependency_brings_click() -> None:
 def test_other_commands_do_not_load_the_web_stack() -> None:
     code = (
         "import sys\n"
-        "from cronui.cli import main\n"
+        "from cronui.main import main\n"
         "main(['next', 'every 5m', '-n', '1'])\n"
         "print(sorted(m for m in ('fastapi', 'hypercorn', 'starlette', 'pydantic') if m in sys.modules))\n"
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cronui.cli import main
+from cronui.main import main
 from tests.helpers import cli
 
 

@@ -267,7 +267,7 @@ def test_a_run_finishing_at_shutdown_keeps_its_lease_past_the_lease_ttl(env, sta
 # two machines; only the frozen node's own watchdog can stop them.
 AS_HOST = (
     "import socket, sys; host = sys.argv.pop(1); socket.gethostname = lambda: host; "
-    "from cronui.cli import main; sys.exit(main())"
+    "from cronui.main import main; sys.exit(main())"
 )
 
 

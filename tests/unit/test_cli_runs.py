@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cronui.cli.parser import build_parser
+from cronui.main import build_parser
 from cronui.present import error_summary
 from tests.helpers import cli
 

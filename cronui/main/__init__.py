@@ -1,5 +1,8 @@
-"""The `cronui` command line: the top-level options, the subcommands in the order --help lists them, and
-`main`, which parses and runs one of them (no subcommand: the TUI, or the daemon with --no-ui)."""
+"""The program's entry: the `cronui` command line's top-level options, the subcommands in the order --help
+lists them, and `main`, which parses and runs one of them (no subcommand: the TUI, or the daemon with --no-ui).
+
+It sits above the faces: the one-shot commands are `cronui.cli`'s; the faces that stay up (the daemon, the
+TUI, the HTTP API) start from here (`local`, `serve`), so no face imports another."""
 
 from __future__ import annotations
 
@@ -7,8 +10,9 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from cronui.cli import completion, db, files, jobs, nodes, runs, serve, service, system
+from cronui.cli import completion, db, files, jobs, nodes, runs, service, system
 from cronui.cli.common import CliParser, Handler, guarded
+from cronui.main import local, serve
 
 EPILOG = """\
 examples:
@@ -45,12 +49,13 @@ def build_parser() -> CliParser:
         action="store_true",
         help="cluster mode (PostgreSQL): this TUI runs jobs too (by default it views and controls only)",
     )
-    system.add_daemon_options(p)
+    local.add_daemon_options(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=CliParser)
     system.add_storeless_parsers(sub)
     jobs.add_parsers(sub)
     runs.add_parsers(sub)
     db.add_copy_parser(system.add_parsers(sub))
+    local.add_parsers(sub)
     nodes.add_parsers(sub)
     files.add_parsers(sub)
     serve.add_parsers(sub)
@@ -75,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_list)
         handler: Handler | None = getattr(args, "handler", None)
         if handler is None:
-            handler = system.cmd_daemon if args.no_ui else system.cmd_tui
+            handler = local.cmd_daemon if args.no_ui else local.cmd_tui
         return handler(args)
 
     return guarded(run)

@@ -29,7 +29,7 @@ examples:
 
 def add_parsers(sub: Commands) -> None:
     """Registers serve."""
-    from cronui.api.access import DEFAULT_LISTEN  # small: no web stack loads for --help
+    from cronui.application.access import DEFAULT_LISTEN  # small: no web stack loads for --help
 
     p = command(
         sub,
@@ -52,8 +52,8 @@ def add_parsers(sub: Commands) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     # the web stack (FastAPI, Hypercorn) loads only for `cronui serve`
-    from cronui.api.access import ListenError, api_token, is_loopback, parse_listen
     from cronui.api.server import ListenFailed, listen_socket, serve
+    from cronui.application.access import ListenError, api_token, is_loopback, parse_listen
 
     settings = settings_from(args)
     try:
