@@ -15,14 +15,14 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cronui import bounds
 from cronui.application.access import same_token
+from cronui.application.runs import MAX_ID as MAX_RUN_ID
 from cronui.application.shapes import json_text
-from cronui.application.values import DURATION_RE, parse_duration, parse_int
+from cronui.application.values import DURATION_RE
 from cronui.config import Settings
 from cronui.engine.clock import Clock, SystemClock
-from cronui.engine.control import Control, NotFound
-from cronui.model import Run, RunStatus
+from cronui.engine.control import Control
+from cronui.model import RunStatus
 from cronui.store import Store
 from cronui.store.base import RunCap
 
@@ -31,7 +31,7 @@ EVENT_POLL_S = 0.2  # how often an event stream reads the log when it had nothin
 EVENT_SEND_TIMEOUT_S = 30.0  # one send of an event stream may wait this long for a client that does not read
 HOOK_MAX_BYTES = 64 * 1024  # a hook request's body: larger ones are refused (413)
 HOOK_RATE = RunCap(10, 60_000)  # hook runs per job: at most 10 in any 60 seconds, cluster-wide (429 beyond)
-MAX_ID = 2**62  # the largest run or event id a request may name
+MAX_ID = MAX_RUN_ID  # the largest run or event id a request may name
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
@@ -135,15 +135,6 @@ def _query_names(dependant: Dependant) -> set[str]:
 # ---------------------------------------------------------------- parameters, read as the CLI reads them
 
 
-def start_of(text: str, state: ApiState) -> int:
-    seconds = parse_duration(text, "since", bounds.LOOKBACK)
-    return state.clock.now_ms() - int(seconds * 1000)
-
-
-def parse_run_id(text: str, name: str = "run id") -> int:
-    return parse_int(text.lstrip("#"), name, 1, MAX_ID)
-
-
 def shown_as(schema: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
     """A parameter's OpenAPI schema replaced by `schema`: the parameter is read as text, as the CLI reads it
     (with the CLI's message when it is wrong, a 400), and the document says what that text may be."""
@@ -166,11 +157,3 @@ RunId = Annotated[str, Path(json_schema_extra=whole(1, MAX_ID))]
 # a duration (`since`, `bucket`): a number of seconds, or with a unit (30s, 10m, 2h, 7d)
 AS_STATUSES = shown_as({"type": "array", "items": {"type": "string", "enum": [str(s) for s in RunStatus]}})
 AS_DURATION = shown_as({"type": "string", "pattern": DURATION_RE.pattern})
-
-
-async def find_run(store: Store, text: str) -> Run:
-    found = parse_run_id(text)
-    run = await store.get_run(found)
-    if run is None:
-        raise NotFound(f"no run #{found}")
-    return run

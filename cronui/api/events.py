@@ -13,9 +13,10 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from cronui.api.common import MAX_ID, PREFIX, ApiState, Checks, whole
 from cronui.api.docs import refused
+from cronui.application import runs
+from cronui.application.context import Cronui
 from cronui.application.shapes import event_json, json_text
 from cronui.application.values import parse_int
-from cronui.store.events import EventCursor
 
 SSE_CHUNK_BYTES = 256 * 1024  # a stream's writes hold about this much (events whole)
 SSE_PING_S = 15  # an idle event stream sends a comment this often (proxies keep it open; a gone client shows)
@@ -24,18 +25,18 @@ SSE_PING_S = 15  # an idle event stream sends a comment this often (proxies keep
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
-    store, control = state.store, state.control
+    app = Cronui(state.settings, state.store, state.control, state.clock)
 
     async def stream_start(
         job: str | None = None,
         last_event_id: Annotated[
             str | None, Header(description="resume after this event", json_schema_extra=whole(0, MAX_ID))
         ] = None,
-    ) -> tuple[int | None, int | None]:
-        """Checked before the stream opens, so a bad request gets its status: (job id, event id to resume after)."""
-        job_id = None if job is None else (await control.job(job)).id
+    ) -> runs.EventFeed:
+        """Checked before the stream opens, so a bad request gets its status: the feed of the job's events (or
+        all), after the event to resume after, or from now."""
         after = None if last_event_id is None else parse_int(last_event_id, "Last-Event-ID", 0, MAX_ID)
-        return job_id, after
+        return await runs.follow_events(app, job, after)
 
     @r.get(
         f"{PREFIX}/events",
@@ -47,23 +48,16 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         response_class=EventSourceResponse,
         summary="Server-Sent Events: the live event stream (`runs tail --json`), resumable with Last-Event-ID",
     )
-    async def events(start: Annotated[tuple[int | None, int | None], Depends(stream_start)]) -> EventSourceResponse:
-        job_id, after = start
-        cursor = EventCursor(store, after or 0)
-        if after is None:
-            await cursor.prime()
-
+    async def events(feed: Annotated[runs.EventFeed, Depends(stream_start)]) -> EventSourceResponse:
         async def stream() -> AsyncIterator[bytes]:
             while True:
-                batch = await cursor.read()
+                batch = await feed.next(state.event_poll_s)
                 # a batch's events go out in few writes: the same bytes as one write each, without the
                 # server's per-send work (most of a busy stream's time) for every event; each write holds
                 # about SSE_CHUNK_BYTES, and the event loop runs between them
                 parts: list[bytes] = []
                 size = 0
                 for ev in batch:
-                    if job_id is not None and ev.job_id != job_id:
-                        continue
                     part = ServerSentEvent(json_text(event_json(ev), indent=None), id=str(ev.id)).encode()
                     parts.append(part)
                     size += len(part)
@@ -73,8 +67,6 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
                         await asyncio.sleep(0)
                 if parts:
                     yield b"".join(parts)
-                if not batch:
-                    await asyncio.sleep(state.event_poll_s)
 
         return EventSourceResponse(stream(), ping=SSE_PING_S, send_timeout=state.event_send_timeout_s)
 

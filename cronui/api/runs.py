@@ -7,26 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 
 from cronui import bounds
-from cronui.api.common import (
-    AS_DURATION,
-    AS_STATUSES,
-    MAX_ID,
-    PREFIX,
-    ApiError,
-    ApiState,
-    Checks,
-    RunId,
-    find_run,
-    parse_run_id,
-    start_of,
-    whole,
-)
+from cronui.api.common import AS_DURATION, AS_STATUSES, MAX_ID, PREFIX, ApiError, ApiState, Checks, RunId, whole
 from cronui.api.docs import LOGS_SCHEMA, RUN_SCHEMA, answers, refused
-from cronui.application.errors import Invalid
-from cronui.application.shapes import run_json
-from cronui.application.values import parse_int
-from cronui.model import EventKind, RunStatus
-from cronui.store.base import RunFilter
+from cronui.application import runs
+from cronui.application.context import Cronui
+from cronui.application.shapes import logs_json, run_json
 
 MAX_LIMIT = bounds.RUNS_PER_PAGE  # how many runs one request may ask for (`before=ID` pages back for more)
 
@@ -34,7 +19,7 @@ MAX_LIMIT = bounds.RUNS_PER_PAGE  # how many runs one request may ask for (`befo
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
-    store, control = state.store, state.control
+    app = Cronui(state.settings, state.store, state.control, state.clock)
 
     @r.get(
         f"{PREFIX}/runs",
@@ -55,20 +40,8 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
             str | None, Query(description="only runs with a smaller id (paging)", json_schema_extra=whole(1, MAX_ID))
         ] = None,
     ) -> list[dict[str, Any]]:
-        flt = RunFilter(limit=50 if limit is None else parse_int(limit, "limit", 1, MAX_LIMIT))
-        if status:
-            known = [str(s) for s in RunStatus]
-            bad = next((s for s in status if s not in known), None)
-            if bad is not None:  # the status given, not the list of them (`['bogus']`)
-                raise Invalid(f"status: expected one of {' '.join(known)}, got {bad!r}")
-            flt.statuses = [RunStatus(s) for s in status]
-        if since is not None:
-            flt.since = start_of(since, state)
-        if before is not None:
-            flt.before_id = parse_run_id(before, "before")
-        if job is not None:
-            flt.job_id = (await control.job(job)).id
-        return [run_json(r) for r in await store.list_runs(flt)]
+        query = runs.RunQuery(job, status or (), since, before, limit)
+        return [run_json(r) for r in await runs.list_runs(app, query, most=MAX_LIMIT)]
 
     @r.get(
         f"{PREFIX}/runs/{{run_id}}",
@@ -77,7 +50,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="one run (`runs show --json`)",
     )
     async def get_run(run_id: RunId) -> dict[str, Any]:
-        return run_json(await find_run(store, run_id))
+        return run_json(await runs.find_run(app, run_id))
 
     @r.post(
         f"{PREFIX}/runs/{{run_id}}/cancel",
@@ -86,11 +59,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="cancel a pending or running run",
     )
     async def cancel_run(run_id: RunId) -> dict[str, Any]:
-        found = await find_run(store, run_id)
-        assert found.id is not None
-        if found.status.is_final:
-            raise ApiError(409, f"run #{found.id} already ended: {found.status}")
-        return run_json(await control.cancel(found.id))
+        return run_json(await runs.cancel(app, runs.parse_run_id(run_id)))
 
     @r.post(
         f"{PREFIX}/runs/{{run_id}}/approve",
@@ -99,9 +68,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="approve a run waiting for approval: it runs (409 when it is not waiting)",
     )
     async def approve_run(request: Request, run_id: RunId) -> dict[str, Any]:
-        found = await find_run(store, run_id)
-        assert found.id is not None
-        return run_json(await control.approve(found.id, decider(request)))
+        return run_json(await runs.approve(app, runs.parse_run_id(run_id), decider(request)))
 
     @r.post(
         f"{PREFIX}/runs/{{run_id}}/reject",
@@ -117,9 +84,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         reason = (body or {}).get("reason")
         if reason is not None and not isinstance(reason, str):
             raise ApiError(400, "reason: expected a string", [{"field": "reason", "problem": "expected a string"}])
-        found = await find_run(store, run_id)
-        assert found.id is not None
-        return run_json(await control.reject(found.id, decider(request), reason))
+        return run_json(await runs.reject(app, runs.parse_run_id(run_id), decider(request), reason))
 
     @r.get(
         f"{PREFIX}/runs/{{run_id}}/logs",
@@ -128,19 +93,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="a run's output so far",
     )
     async def run_logs(run_id: RunId) -> dict[str, Any]:
-        run = await find_run(store, run_id)
-        assert run.id is not None
-        stdout, stderr = run.output, run.stderr
-        if not run.status.is_final:  # while it runs, its output lives in the event log
-            stdout = stderr = ""
-            for ev in await store.run_events(run.id):
-                if ev.kind is EventKind.OUTPUT:
-                    text = str(ev.data.get("text", ""))
-                    if ev.name == "stderr":
-                        stderr += text
-                    else:
-                        stdout += text
-        return {"id": run.id, "job": run.job_name, "status": str(run.status), "stdout": stdout, "stderr": stderr}
+        return logs_json(await runs.run_view(app, runs.parse_run_id(run_id)))
 
     return r
 

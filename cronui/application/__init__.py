@@ -9,5 +9,8 @@ never imports another face, and never a store backend.
   exit code 2 on the CLI and to 400/404/409 on the API);
 - `values`: the numbers, instants and durations callers send, read one way;
 - `shapes`: jobs, runs and events as JSON (the contract scripts read);
-- `reports`: who schedules (`status`), a job with its stats.
+- `reports`: who schedules (`status`), a job with its stats;
+- `runs`: list runs (filters, paging), read one and its output so far, cancel, approve, reject, follow the
+  event log;
+- `stats`: status, stats per job and overall, the timeline, the fleet's buckets, a job's recent outcomes.
 """

@@ -7,6 +7,7 @@ from __future__ import annotations
 from cronui.config import ConfigError
 from cronui.engine.control import NotFound, NotWaiting
 from cronui.jobs import JobError
+from cronui.model import Run
 from cronui.schedule import ScheduleError
 from cronui.store.base import DuplicateJobName, StoreError
 
@@ -22,7 +23,16 @@ BAD_INPUT: tuple[type[Exception], ...] = (Invalid, ConfigError, ScheduleError, J
 MISSING: tuple[type[Exception], ...] = (NotFound,)
 """What names a job or run that is not there: the API's 404."""
 
-CONFLICTS: tuple[type[Exception], ...] = (NotWaiting, DuplicateJobName)
+
+class Ended(ValueError):
+    """A cancel of a run that had already ended (nothing was changed); `run` is the run as it ended."""
+
+    def __init__(self, run: Run) -> None:
+        super().__init__(f"run #{run.id} already ended: {run.status}")
+        self.run = run
+
+
+CONFLICTS: tuple[type[Exception], ...] = (NotWaiting, DuplicateJobName, Ended)
 """What cannot be done to a thing in its present state: the API's 409."""
 
 REFUSALS: tuple[type[Exception], ...] = BAD_INPUT + MISSING + CONFLICTS

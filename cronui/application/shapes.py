@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cronui.controls import escape_json_text
 from cronui.masking import masked_delivery, masked_target
@@ -13,6 +13,9 @@ from cronui.model import Job, Run, RunEvent, RunStatus
 from cronui.store.base import JobHead
 from cronui.targets import to_dict
 from cronui.timefmt import iso_utc
+
+if TYPE_CHECKING:
+    from cronui.application.runs import RunView
 
 TIME_KEYS = {"scheduled_for", "not_before", "deadline"}  # an event's data values that are instants
 
@@ -121,6 +124,12 @@ def approval_json(run: Run) -> dict[str, Any] | None:
         "decided_by": decided.data.get("by") if decided else None,
         "decided_at": iso_utc(decided.at) if decided else None,
     }
+
+
+def logs_json(view: RunView) -> dict[str, Any]:
+    """A run's output so far (`GET /runs/ID/logs`)."""
+    run = view.run
+    return {"id": run.id, "job": run.job_name, "status": str(run.status), "stdout": view.stdout, "stderr": view.stderr}
 
 
 def event_json(ev: RunEvent) -> dict[str, Any]:

@@ -6,14 +6,15 @@ Names, options and JSON fields here are a contract: scripts depend on them.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shutil
 import sys
 import textwrap
 
 from cronui import bounds
+from cronui.application import runs
+from cronui.application.context import Cronui
+from cronui.application.errors import Ended
 from cronui.application.shapes import event_json, json_text, run_json
-from cronui.application.values import parse_int
 from cronui.cli.common import (
     Commands,
     Handler,
@@ -26,11 +27,9 @@ from cronui.cli.common import (
 )
 from cronui.config import Settings
 from cronui.engine.approvals import who
-from cronui.engine.clock import SystemClock
-from cronui.engine.control import Control, NotFound
+from cronui.engine.control import Control
 from cronui.engine.executors.base import MILESTONES_DROPPED
-from cronui.jobs import parse_duration
-from cronui.model import EventKind, Run, RunEvent, RunStatus
+from cronui.model import RunStatus
 from cronui.present import (
     RUN_LINE_HEADER,
     delivery_line,
@@ -40,8 +39,6 @@ from cronui.present import (
     usage_line,
 )
 from cronui.store import Store
-from cronui.store.base import RunFilter
-from cronui.store.events import EventCursor
 from cronui.timefmt import iso_utc
 
 
@@ -86,43 +83,21 @@ def _run_command(rsub: Commands, verb: str, help: str, handler: Handler) -> argp
 
 def parse_run_id(text: str) -> int:
     """A run id as printed (`#12`) or bare (`12`)."""
-    return parse_int(text.lstrip("#"), "RUN_ID", 1, 2**62)
-
-
-async def get_run(store: Store, text: str) -> Run:
-    run_id = parse_run_id(text)
-    run = await store.get_run(run_id)
-    if run is None:
-        raise NotFound(f"no run #{run_id}")
-    return run
+    return runs.parse_run_id(text, "RUN_ID")
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        flt = RunFilter(limit=parse_int(args.limit, "--limit", 1, bounds.RUNS_LISTED))
-        if args.before:
-            flt.before_id = parse_int(args.before.lstrip("#"), "--before", 1, 2**62)
-        if args.job:
-            job = await control.job(args.job)
-            flt.job_id = job.id
-        if args.status:
-            known = [str(s) for s in RunStatus]
-            bad = next((s for s in args.status if s not in known), None)
-            if bad is not None:  # the status given, not the list argparse collected (`['bogus']`)
-                raise UsageError(f"--status: expected one of {' '.join(known)}, got {bad!r}")
-            flt.statuses = [RunStatus(s) for s in args.status]
-        if args.since:
-            seconds = parse_duration(args.since, "--since", bounds.LOOKBACK)
-            flt.since = SystemClock().now_ms() - int(seconds * 1000)
-        runs = await store.list_runs(flt)
+        query = runs.RunQuery(args.job or None, args.status or (), args.since or None, args.before or None, args.limit)
+        found = await runs.list_runs(Cronui(settings, store, control), query, most=bounds.RUNS_LISTED, prefix="--")
         if args.json:
-            print_json([run_json(r) for r in runs])
+            print_json([run_json(r) for r in found])
             return 0
-        if not runs:
-            print("no runs" + (" match" if args.job or args.status or args.since else " yet"), file=sys.stderr)
+        if not found:
+            print("no runs" + (" match" if query.narrowed else " yet"), file=sys.stderr)
             return 0
         print(RUN_LINE_HEADER)
-        for run in runs:
+        for run in found:
             print(run_line(run))
         return 0
 
@@ -132,7 +107,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        run = await get_run(store, args.run_id)
+        run = await runs.get_run(Cronui(settings, store, control), parse_run_id(args.run_id))
         if args.json:
             print_json(run_json(run))
             return 0
@@ -194,40 +169,17 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 def cmd_runs_logs(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        run = await get_run(store, args.run_id)
-        assert run.id is not None
+        app = Cronui(settings, store, control)
+        run = await runs.get_run(app, parse_run_id(args.run_id))
         if run.status.is_final or not args.follow:
             sys.stdout.write(run.output)
             if run.stderr:
                 sys.stderr.write(run.stderr)
             return 0
-        cursor = EventCursor(store)
-        await cursor.prime()
-        shown = 0
-
-        def show(ev: RunEvent) -> bool:
-            """Print an output chunk; True once the run has finished."""
-            nonlocal shown
-            shown += 1
-            if ev.kind is EventKind.OUTPUT:
-                (sys.stderr if ev.name == "stderr" else sys.stdout).write(str(ev.data.get("text", "")))
-                sys.stdout.flush()
-            return ev.kind is EventKind.FINISHED
-
-        # what the log held when the cursor started, then what the cursor hands out
-        for ev in await store.run_events(run.id):
-            if ev.id is not None and ev.id <= cursor.last_id and show(ev):
-                return 0
-        while True:
-            for ev in await cursor.read():
-                if ev.run_id == run.id and show(ev):
-                    return 0
-            current = await store.get_run(run.id)
-            if current is None or current.status.is_final:
-                if current is not None and shown == 0:
-                    sys.stdout.write(current.output)
-                return 0
-            await asyncio.sleep(0.1)
+        async for stream, text in runs.follow_output(app, run):
+            (sys.stderr if stream == "stderr" else sys.stdout).write(text)
+            sys.stdout.flush()
+        return 0
 
     if args.raw:
         return with_store(args, body)
@@ -237,18 +189,11 @@ def cmd_runs_logs(args: argparse.Namespace) -> int:
 
 def cmd_runs_tail(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        job_id = (await control.job(args.job)).id if args.job else None
-        cursor = EventCursor(store)
-        await cursor.prime()
+        feed = await runs.follow_events(Cronui(settings, store, control), args.job or None)
         while True:
-            events = await cursor.read()
-            for ev in events:
-                if job_id is not None and ev.job_id != job_id:
-                    continue
+            for ev in await feed.next(0.1):
                 # event_text shows control characters visibly; json_text escapes them
                 print(json_text(event_json(ev), indent=None) if args.json else event_text(ev), flush=True)
-            if not events:
-                await asyncio.sleep(0.1)
 
     try:
         return with_store(args, body)
@@ -258,7 +203,12 @@ def cmd_runs_tail(args: argparse.Namespace) -> int:
 
 def cmd_runs_cancel(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        run = await control.cancel(parse_run_id(args.run_id))
+        try:
+            run = await runs.cancel(Cronui(settings, store, control), parse_run_id(args.run_id))
+        except Ended as e:
+            if e.run.status is not RunStatus.CANCELLED:
+                raise
+            run = e.run  # cancelled already: said as a cancel that took
         if run.status is RunStatus.RUNNING:
             print(f"cancelling run #{run.id} of {run.job_name}")
         elif run.status is RunStatus.CANCELLED:
@@ -272,8 +222,9 @@ def cmd_runs_cancel(args: argparse.Namespace) -> int:
 
 def cmd_runs_approve(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        run = await control.approve(parse_run_id(args.run_id), who())
-        when = "now" if run.not_before <= SystemClock().now_ms() else f"at {iso_utc(run.not_before)}"
+        app = Cronui(settings, store, control)
+        run = await runs.approve(app, parse_run_id(args.run_id), who())
+        when = "now" if run.not_before <= app.now_ms() else f"at {iso_utc(run.not_before)}"
         print(f"approved run #{run.id} of {run.job_name}: it runs {when}")
         return 0
 
@@ -282,7 +233,7 @@ def cmd_runs_approve(args: argparse.Namespace) -> int:
 
 def cmd_runs_reject(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        run = await control.reject(parse_run_id(args.run_id), who(), args.reason)
+        run = await runs.reject(Cronui(settings, store, control), parse_run_id(args.run_id), who(), args.reason)
         print(f"rejected run #{run.id} of {run.job_name}: {run.reason}")
         return 0
 

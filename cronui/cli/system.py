@@ -8,7 +8,8 @@ import json
 import time
 
 from cronui import locations
-from cronui.application.reports import status_report
+from cronui.application import stats
+from cronui.application.context import Cronui
 from cronui.application.values import parse_count, parse_instant
 from cronui.cli.common import (
     Commands,
@@ -101,7 +102,7 @@ def cmd_locate(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
-        data = await status_report(settings, store, control)
+        data = await stats.status(Cronui(settings, store, control))
         paused = data["paused"]
         if args.json:
             print_json(data)

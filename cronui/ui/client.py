@@ -2,7 +2,8 @@
 
 Screens and the app never touch the store or the engine's internals; they ask an `EngineClient`.
 Writes go through the engine's `Control` (the same validation as the CLI), which wakes the process that
-schedules once the write is done. Reads are plain store queries shaped for what the screens show.
+schedules once the write is done. Runs and stats are read, and runs decided on, through the application's
+use cases (cronui.application.runs, .stats), as every face does; other reads are plain store queries.
 Events reach the UI through the bridge (`bridge.py`), which the client builds for the app.
 """
 
@@ -11,39 +12,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from textual.message_pump import MessagePump
 
-from cronui.engine.approvals import APPROVAL_MILESTONES, who
+from cronui.application import runs, stats
+from cronui.application.context import Cronui
+from cronui.application.errors import Ended
+from cronui.application.runs import InFlight as InFlightState  # what the live pane starts from
+from cronui.application.runs import RunView as RunView  # a run as its detail screen shows it
+from cronui.engine.approvals import who
 from cronui.engine.clock import Clock
+from cronui.engine.control import NotFound
 from cronui.engine.engine import Engine
 from cronui.jobs import JobError
-from cronui.model import EventKind, Job, Lease, Milestone, Run, RunEvent, RunStatus, TargetKind
+from cronui.model import Job, Lease, Milestone, Run, RunStatus, TargetKind
 from cronui.store.base import FleetBucket, JobStats, Node, RunFilter, Store
 from cronui.ui.bridge import EngineBridge
 
 ENGINE_STOP_S = 5.0  # how long a stopping engine gets to finish its pass
-
-
-@dataclass
-class RunView:
-    """A run as its detail screen shows it: while it runs, milestones and output come from the live log."""
-
-    run: Run
-    milestones: list[Milestone] = field(default_factory=list)
-    stdout: str = ""
-    stderr: str = ""
-
-
-@dataclass
-class InFlightState:
-    """What the live pane starts from: runs pending or running, and the logged events of the newest."""
-
-    paused: bool
-    jobs: list[Job]
-    active: list[Run]
-    events: dict[int, list[RunEvent]]
 
 
 class EngineClient:
@@ -51,6 +37,7 @@ class EngineClient:
         self._store = store
         self._engine = engine
         self._control = engine.control
+        self._app = Cronui(engine.settings, store, engine.control, engine.clock)  # what the use cases work with
         self.manage = manage  # the client opens and closes the store (the CLI, snapshot tests)
         # In cluster mode a TUI views and controls; it runs jobs only when asked to (a laptop pointed at the
         # servers' database must not start running their shell jobs). With SQLite it schedules when nothing else does.
@@ -163,52 +150,30 @@ class EngineClient:
     async def in_flight(self, limit: int, with_events: int) -> InFlightState:
         """Jobs, the pause flag and up to `limit` runs pending or running, the first `with_events` of them
         with their logged events."""
-        jobs = await self._store.list_jobs()
-        paused = await self._control.paused()
-        active = await self._store.list_runs(
-            RunFilter(statuses=[RunStatus.RUNNING, RunStatus.PENDING, RunStatus.AWAITING_APPROVAL], limit=limit)
-        )
-        events: dict[int, list[RunEvent]] = {}
-        for run in active[:with_events]:
-            assert run.id is not None
-            events[run.id] = await self._store.run_events(run.id)
-        return InFlightState(paused, jobs, active, events)
+        return await runs.in_flight(self._app, limit, with_events)
 
     async def awaiting_approval(self, limit: int = 1000) -> list[Run]:
         """Runs waiting for approval, oldest first."""
-        runs = await self._store.list_runs(RunFilter(statuses=[RunStatus.AWAITING_APPROVAL], limit=limit))
-        return sorted(runs, key=lambda r: r.id or 0)
+        return await runs.awaiting_approval(self._app, limit)
 
     async def runs(self, flt: RunFilter) -> list[Run]:
-        return await self._store.list_runs(flt)
+        return await runs.page_of_runs(self._app, flt)
 
     async def job_stats(self, job_id: int, since: int | None = None) -> JobStats:
-        return await self._store.job_stats(job_id, since=since)
+        return await stats.job_stats(self._app, job_id, since)
 
     async def fleet(self, since: int, bucket_ms: int) -> list[FleetBucket]:
-        return await self._store.fleet(since, bucket_ms)
+        return await stats.fleet(self._app, since, bucket_ms)
 
     async def recent_statuses(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[RunStatus]]:
-        return await self._store.recent_statuses(job_ids, per_job)
+        return await stats.recent_statuses(self._app, job_ids, per_job)
 
     async def run_view(self, run_id: int) -> RunView | None:
         """The run and what it has said so far; None when it no longer exists."""
-        run = await self._store.get_run(run_id)
-        if run is None:
+        try:
+            return await runs.run_view(self._app, run_id)
+        except NotFound:
             return None
-        if run.status.is_final:
-            return RunView(run, list(run.milestones), run.output, run.stderr)
-        # while it runs, milestones and output live in the event log; its approval is on the run itself
-        view = RunView(run, [m for m in run.milestones if m.name in APPROVAL_MILESTONES])
-        for ev in await self._store.run_events(run_id):
-            if ev.kind is EventKind.MILESTONE:
-                view.milestones.append(Milestone(ev.name or "", ev.at, dict(ev.data)))
-            elif ev.kind is EventKind.OUTPUT:
-                if ev.name == "stderr":
-                    view.stderr += str(ev.data.get("text", ""))
-                else:
-                    view.stdout += str(ev.data.get("text", ""))
-        return view
 
     # ------------------------------------------------------------ writes (each wakes the scheduler itself)
 
@@ -238,13 +203,17 @@ class EngineClient:
         return await self._control.trigger(name)
 
     async def cancel(self, run_id: int) -> Run:
-        return await self._control.cancel(run_id)
+        """Cancel the run; one that had already ended is returned as it ended (nothing to cancel)."""
+        try:
+            return await runs.cancel(self._app, run_id)
+        except Ended as e:
+            return e.run
 
     async def approve(self, run_id: int) -> Run:
-        return await self._control.approve(run_id, who())
+        return await runs.approve(self._app, run_id, who())
 
     async def reject(self, run_id: int, reason: str | None) -> Run:
-        return await self._control.reject(run_id, who(), reason)
+        return await runs.reject(self._app, run_id, who(), reason)
 
     async def pause(self) -> None:
         await self._control.pause()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cronui.api import stats
+from cronui.application import stats
 from tests.api.conftest import Api, assert_documented
 
 NOW = int(time.time() * 1000)  # runs of today: the server's retention leaves them be
