@@ -9,7 +9,7 @@ from typing import Any
 from cronui.controls import neutralise
 from cronui.masking import mask_text, masked_delivery, masked_target
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus
-from cronui.store.base import JobHead
+from cronui.model.records import JobHead
 from cronui.targets import to_dict
 from cronui.timefmt import human_span, iso_utc
 

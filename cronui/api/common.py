@@ -23,8 +23,8 @@ from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import Control, NotFound
 from cronui.jobs import _DURATION_RE, JobError, parse_duration  # the pattern: what the document says a duration is
 from cronui.model import Run, RunStatus
+from cronui.model.records import RunCap
 from cronui.store import Store
-from cronui.store.base import RunCap
 
 PREFIX = "/api/v1"
 EVENT_POLL_S = 0.2  # how often an event stream reads the log when it had nothing new

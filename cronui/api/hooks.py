@@ -13,8 +13,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from cronui.api.access import hook_token_matches
 from cronui.api.common import CHALLENGE, ApiError, ApiState, Checks
 from cronui.api.docs import RUN_SCHEMA, answers, refused
+from cronui.model.records import CapReached
 from cronui.present import run_json
-from cronui.store.base import CapReached
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:

@@ -24,8 +24,8 @@ from cronui.api.common import (
 from cronui.api.docs import LOGS_SCHEMA, RUN_SCHEMA, answers, refused
 from cronui.cli.common import UsageError, parse_int
 from cronui.model import EventKind, RunStatus
+from cronui.model.records import RunFilter
 from cronui.present import run_json
-from cronui.store.base import RunFilter
 
 MAX_LIMIT = bounds.RUNS_PER_PAGE  # how many runs one request may ask for (`before=ID` pages back for more)
 

@@ -11,8 +11,8 @@ from cronui.api.common import AS_DURATION, PREFIX, ApiState, Checks, start_of
 from cronui.api.docs import STATS_REPORT_SCHEMA, TIMELINE_SCHEMA, answers, refused
 from cronui.cli.common import UsageError
 from cronui.jobs import parse_duration
+from cronui.model.records import percentile
 from cronui.reports import stats_json, status_report
-from cronui.store.base import percentile
 from cronui.store.postgres import redacted
 from cronui.timefmt import iso_utc
 

@@ -31,6 +31,7 @@ from cronui.engine.control import Control, NotFound
 from cronui.engine.executors.base import MILESTONES_DROPPED
 from cronui.jobs import parse_duration
 from cronui.model import EventKind, Run, RunEvent, RunStatus
+from cronui.model.records import RunFilter
 from cronui.present import (
     RUN_LINE_HEADER,
     delivery_line,
@@ -42,7 +43,6 @@ from cronui.present import (
     usage_line,
 )
 from cronui.store import Store
-from cronui.store.base import RunFilter
 from cronui.store.events import EventCursor
 from cronui.timefmt import iso_utc
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from cronui.model import RunStatus
-from cronui.store.base import JobStats
+from cronui.model.records import JobStats
 
 FINISHED = "('succeeded', 'failed', 'timed_out', 'interrupted')"  # what stats count (not skips or cancels)
 

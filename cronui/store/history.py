@@ -12,16 +12,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from cronui.model import Run, RunEvent, RunStatus
+from cronui.model.records import FleetBucket, JobStats, RunFilter
 from cronui.store import aggregates
-from cronui.store.base import (
-    EVENT_COLUMNS,
-    FleetBucket,
-    JobStats,
-    RunFilter,
-    event_from_row,
-    run_from_row,
-)
 from cronui.store.connection import SQLiteConnection
+from cronui.store.rows import EVENT_COLUMNS, event_from_row, run_from_row
 from cronui.store.schema import RUN_SELECT
 
 

@@ -57,24 +57,12 @@ from cronui.model import (
     RunStatus,
     Trigger,
 )
-from cronui.redaction import redacted as redacted  # the API and older callers import it from here
-from cronui.store import aggregates, pruning
-from cronui.store.base import (
-    APPROVAL_DECIDE,
-    APPROVAL_POLICY_SELECT,
-    APPROVALS_WAITING,
-    CAPPED_RUNS,
-    EVENT_COLUMNS,
-    JOB_HEAD_SELECT,
-    RUN_CODECS,
-    RUN_COLUMNS,
-    UNNOTICED,
+from cronui.model.records import (
     ApprovalDecision,
     CapReached,
     Claim,
     ClaimLimits,
     DueJob,
-    DuplicateJobName,
     FleetBucket,
     JobHead,
     JobStats,
@@ -84,15 +72,39 @@ from cronui.store.base import (
     RunCap,
     RunEnd,
     RunFilter,
-    SchemaTooNew,
     SlotWrite,
-    StoreError,
+    day_start,
+)
+from cronui.redaction import redacted as redacted  # the API and older callers import it from here
+from cronui.store import aggregates, pruning
+from cronui.store.approvals import (
+    APPROVAL_DECIDE,
+    APPROVAL_POLICY_SELECT,
+    APPROVALS_WAITING,
+    UNNOTICED,
     approval_candidates,
     approval_policy_from_row,
     ask_approvals,
-    budget_refusals,
-    day_start,
     decided_values,
+)
+from cronui.store.base import DuplicateJobName, SchemaTooNew, StoreError
+from cronui.store.claims import CAPPED_RUNS, budget_refusals
+from cronui.store.pg_connection import MIGRATION_TIMEOUT_S, PgConnection, ident, qmarks
+from cronui.store.pg_connection import fault_kind as fault_kind  # its home was here: callers import it from here
+from cronui.store.pg_connection import split_url as split_url
+from cronui.store.pg_schema import (
+    EVENT_SEQUENCE,
+    MIGRATIONS,
+    RUN_SELECT,
+    SCHEMA_VERSION,
+    VERSION_TABLE,
+    expected_objects,
+)
+from cronui.store.rows import (
+    EVENT_COLUMNS,
+    JOB_HEAD_SELECT,
+    RUN_CODECS,
+    RUN_COLUMNS,
     event_from_row,
     event_to_row,
     job_from_row,
@@ -104,17 +116,6 @@ from cronui.store.base import (
     run_from_row,
     run_to_row,
     to_row,
-)
-from cronui.store.pg_connection import MIGRATION_TIMEOUT_S, PgConnection, ident, qmarks
-from cronui.store.pg_connection import fault_kind as fault_kind  # its home was here: callers import it from here
-from cronui.store.pg_connection import split_url as split_url
-from cronui.store.pg_schema import (
-    EVENT_SEQUENCE,
-    MIGRATIONS,
-    RUN_SELECT,
-    SCHEMA_VERSION,
-    VERSION_TABLE,
-    expected_objects,
 )
 from cronui.store.sqlite import (
     END_COLUMNS,

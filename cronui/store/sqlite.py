@@ -26,22 +26,12 @@ from cronui.model import (
     RunStatus,
     Trigger,
 )
-from cronui.store import pruning
-from cronui.store.base import (
-    APPROVAL_DECIDE,
-    APPROVAL_POLICY_SELECT,
-    APPROVALS_WAITING,
-    CAPPED_RUNS,
-    JOB_HEAD_SELECT,
-    RUN_CODECS,
-    RUN_COLUMNS,
-    UNNOTICED,
+from cronui.model.records import (
     ApprovalDecision,
     CapReached,
     Claim,
     ClaimLimits,
     DueJob,
-    DuplicateJobName,
     JobHead,
     Node,
     PruneResult,
@@ -49,13 +39,26 @@ from cronui.store.base import (
     RunCap,
     RunEnd,
     SlotWrite,
-    StoreError,
+    day_start,
+)
+from cronui.store import pruning
+from cronui.store.approvals import (
+    APPROVAL_DECIDE,
+    APPROVAL_POLICY_SELECT,
+    APPROVALS_WAITING,
+    UNNOTICED,
     approval_candidates,
     approval_policy_from_row,
     ask_approvals,
-    budget_refusals,
-    day_start,
     decided_values,
+)
+from cronui.store.base import DuplicateJobName, StoreError
+from cronui.store.claims import CAPPED_RUNS, budget_refusals
+from cronui.store.history import SQLiteHistory
+from cronui.store.rows import (
+    JOB_HEAD_SELECT,
+    RUN_CODECS,
+    RUN_COLUMNS,
     event_to_row,
     job_from_row,
     job_head_from_row,
@@ -67,7 +70,6 @@ from cronui.store.base import (
     run_to_row,
     to_row,
 )
-from cronui.store.history import SQLiteHistory
 from cronui.store.schema import RUN_SELECT
 from cronui.store.wakeup import SQLiteWakeups
 

@@ -20,7 +20,8 @@ from cronui.engine.clock import Clock
 from cronui.engine.engine import Engine
 from cronui.jobs import JobError
 from cronui.model import EventKind, Job, Lease, Milestone, Run, RunEvent, RunStatus, TargetKind
-from cronui.store.base import FleetBucket, JobStats, Node, RunFilter, Store
+from cronui.model.records import FleetBucket, JobStats, Node, RunFilter
+from cronui.store.base import Store
 from cronui.ui.bridge import EngineBridge
 
 ENGINE_STOP_S = 5.0  # how long a stopping engine gets to finish its pass

@@ -4,7 +4,8 @@ an agent job's runs once its own or all agent jobs' budget is spent (parametrize
 from __future__ import annotations
 
 from cronui.model import REASON_BUDGET, Job, OverlapPolicy, Run, RunStatus, TargetKind, Trigger
-from cronui.store.base import DAY_MS, ClaimLimits, RunEnd, RunFilter, Store, day_start
+from cronui.model.records import DAY_MS, ClaimLimits, RunEnd, RunFilter, day_start
+from cronui.store.base import Store
 from cronui.targets import AgentTarget
 from tests.store.test_claims import LEASE, T0, add_job, queue
 
