@@ -14,14 +14,14 @@ from cronui.model.records import ApprovalDecision
 from cronui.store.rows import milestones_to_json
 
 # The approval columns of the jobs new runs belong to, as the stores read them when runs come to exist: only
-# jobs with `approval`, or whose run asks for it ({ids}, {asking}: the stores' ways of naming a list of ids).
+# jobs with `approval`, or whose run asks for it ({ids}, {asking}: a dialect's `in_list` of ids).
 APPROVAL_POLICY_SELECT = (
     "SELECT id, approval, approval_timeout_s, approval_default, approval_max_waiting FROM jobs "
-    "WHERE id IN {ids} AND (approval = 1 OR id IN {asking})"
+    "WHERE id {ids} AND (approval = 1 OR id {asking})"
 )
 # How many of each job's runs wait for approval now.
 APPROVALS_WAITING = (
-    "SELECT job_id, COUNT(*) FROM runs WHERE status = 'awaiting_approval' AND job_id IN {ids} GROUP BY job_id"
+    "SELECT job_id, COUNT(*) FROM runs WHERE status = 'awaiting_approval' AND job_id {ids} GROUP BY job_id"
 )
 
 

@@ -87,6 +87,29 @@ def fault_kind(exc: BaseException) -> str | None:
     return _FAULT_TEXTS.get(str(exc).strip().lower())
 
 
+class SQLiteTx:
+    """A transaction's statements on the connection (`Tx`, for the shared SQL store)."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self.db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def row(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self.db.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        async with self.db.execute(sql, params) as cur:
+            return cur.rowcount
+
+    async def many(self, sql: str, seq: Sequence[Sequence[Any]]) -> None:
+        if seq:
+            await self.db.executemany(sql, seq)
+
+
 class SQLiteConnection:
     """The database file and its single connection."""
 
@@ -319,6 +342,18 @@ class SQLiteConnection:
                 return list(await cur.fetchall())
         except sqlite3.Error as e:
             raise self._convert(e) from e
+
+    async def select_rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return await self.fetch_all(sql, params)
+
+    async def select_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self.fetch_one(sql, params)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[SQLiteTx]:
+        """A write transaction (`transaction()`), its statements as the shared SQL store makes them."""
+        async with self.transaction() as db:
+            yield SQLiteTx(db)
 
     async def check(self) -> list[str]:
         problems = [r[0] for r in await self.fetch_all("PRAGMA integrity_check") if r[0] != "ok"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -150,6 +151,34 @@ class QmarkConnection:
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return list(await self.con.fetch(qmarks(sql), *params))
+
+
+_numbered = functools.lru_cache(maxsize=1024)(qmarks)
+
+
+class PgTx:
+    """A transaction's statements on its connection (`Tx`, for the shared SQL store): '?' SQL numbered."""
+
+    def __init__(self, con: asyncpg.Connection) -> None:
+        self.con = con
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(await self.con.fetch(_numbered(sql), *params))
+
+    async def row(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self.con.fetchrow(_numbered(sql), *params)
+
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return row_count(await self.con.execute(_numbered(sql), *params))
+
+    async def many(self, sql: str, seq: Sequence[Sequence[Any]]) -> None:
+        if seq:
+            await self.con.executemany(_numbered(sql), seq)
+
+
+def row_count(status: str) -> int:
+    """The row count of a command tag ('DELETE 7' -> 7)."""
+    return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
 
 
 class PgConnection:
@@ -331,8 +360,21 @@ class PgConnection:
     async def _execute(self, sql: str, *params: Any) -> str:
         return str(await self._pooled(lambda con: con.execute(sql, *params)))
 
-    async def _lock(self, con: asyncpg.Connection, kind: int) -> None:
-        await con.execute("SELECT pg_advisory_xact_lock($1, $2)", kind, self._ns)
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[PgTx]:
+        """One transaction, its statements as the shared SQL store makes them ('?' SQL)."""
+        async with self._tx() as con:
+            yield PgTx(con)
+
+    async def select_rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return await self.fetch_all(_numbered(sql), *params)
+
+    async def select_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self.fetch_one(_numbered(sql), *params)
+
+    async def write_one(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement on a pooled connection (a transaction of its own); the rows it changed."""
+        return row_count(await self._execute(_numbered(sql), *params))
 
     # ------------------------------------------------------------ wake-ups: LISTEN
 

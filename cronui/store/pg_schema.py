@@ -197,9 +197,6 @@ VERSION_TABLE = (
     "CREATE TABLE IF NOT EXISTS cronui_schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL)"
 )
 
-# A run row with its job's name, as every run query returns it.
-RUN_SELECT = "SELECT r.*, j.name AS job_name FROM runs r JOIN jobs j ON j.id = r.job_id"
-
 # the sequence behind run_events.id (an identity column's sequence is named after its table and column)
 EVENT_SEQUENCE = "run_events_id_seq"
 

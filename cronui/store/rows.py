@@ -47,6 +47,9 @@ EVENT_COLUMNS = "id run_id job_id at kind name data".split()
 
 LEASE_COLUMNS = "holder host pid address acquired_at expires_at".split()
 
+# A run row with its job's name, as every run query returns it.
+RUN_SELECT = "SELECT r.*, j.name AS job_name FROM runs r JOIN jobs j ON j.id = r.job_id"
+
 # How a column's model value becomes its SQL value and back, for columns where the two differ.
 Codec = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 

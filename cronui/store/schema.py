@@ -197,9 +197,6 @@ MIGRATIONS: list[str] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-# A run row with its job's name, as every run query returns it.
-RUN_SELECT = "SELECT r.*, j.name AS job_name FROM runs r JOIN jobs j ON j.id = r.job_id"
-
 
 @dataclass
 class Migration:

@@ -125,7 +125,8 @@ async def test_a_job_without_a_known_cost_yet_is_held_only_by_what_was_spent(bac
 
 async def test_what_today_cost_in_all_is_read_from_an_index_of_costed_runs(tmp_path):
     """The budget for all agent jobs is checked on every claim of an agent run: never a scan of every run."""
-    from cronui.store.sqlite import SQLiteStore, _spent_query
+    from cronui.store.sql_reads import spent_query as _spent_query
+    from cronui.store.sqlite import SQLiteStore
 
     store = SQLiteStore(tmp_path / "plan.db")
     await store.open()
