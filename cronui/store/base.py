@@ -23,6 +23,8 @@ memory, so that several nodes sharing one database decide it alike:
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
@@ -56,6 +58,22 @@ class DuplicateJobName(StoreError):
 
 class SchemaTooNew(StoreError):
     pass
+
+
+def seconds_from_env(name: str, default: float, *, zero: bool) -> float:
+    """A number of seconds from the environment variable `name` (`default` when unset or blank): from 0
+    (with `zero`) or above 0, up to 3600; anything else is a StoreError that names the variable."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not (0 <= value if zero else 0 < value) or value > 3600:
+        span = "from 0 to 3600" if zero else "above 0, up to 3600"
+        raise StoreError(f"{name}: expected seconds {span}, got {raw!r}")
+    return value
 
 
 class Store(Protocol):

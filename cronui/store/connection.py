@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import math
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -36,7 +35,7 @@ from urllib.parse import quote
 import aiosqlite
 
 from cronui.store import lockholder
-from cronui.store.base import StoreError
+from cronui.store.base import StoreError, seconds_from_env
 from cronui.store.faults import ReadOnlyDatabase, StoreFault, StoreGone
 from cronui.store.schema import aside_path, migration_for
 
@@ -65,16 +64,7 @@ SQLITE_READONLY_DBMOVED = 1032  # the file was renamed or deleted under the conn
 
 
 def busy_timeout_from_env() -> float:
-    raw = os.environ.get(BUSY_TIMEOUT_ENV)
-    if raw is None or not raw.strip():
-        return BUSY_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0 <= value <= 3600:
-        raise StoreError(f"{BUSY_TIMEOUT_ENV}: expected seconds from 0 to 3600, got {raw!r}")
-    return value
+    return seconds_from_env(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT_S, zero=True)
 
 
 def fault_kind(exc: BaseException) -> str | None:

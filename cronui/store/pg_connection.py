@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import math
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -30,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 
 from cronui.redaction import redact_text, redacted
-from cronui.store.base import StoreError
+from cronui.store.base import StoreError, seconds_from_env
 from cronui.store.faults import ReadOnlyDatabase, StoreFault
 
 log = logging.getLogger(__name__)
@@ -115,16 +114,7 @@ def qmarks(sql: str) -> str:
 
 
 def statement_timeout_from_env() -> float:
-    raw = os.environ.get(STATEMENT_TIMEOUT_ENV)
-    if raw is None or not raw.strip():
-        return STATEMENT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0 < value <= 3600:
-        raise StoreError(f"{STATEMENT_TIMEOUT_ENV}: expected seconds above 0, up to 3600, got {raw!r}")
-    return value
+    return seconds_from_env(STATEMENT_TIMEOUT_ENV, STATEMENT_TIMEOUT_S, zero=False)
 
 
 def split_url(url: str) -> tuple[str, str | None]:

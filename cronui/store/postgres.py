@@ -48,7 +48,8 @@ import asyncpg
 from cronui.model import Job, Run, RunEvent, RunStatus
 from cronui.model.records import Node, SlotWrite
 from cronui.redaction import redacted as redacted  # the API and older callers import it from here
-from cronui.store.base import DuplicateJobName, SchemaTooNew, StoreError
+from cronui.store.base import DuplicateJobName, StoreError
+from cronui.store.ddl import migration_for
 from cronui.store.dialect import Dialect, Tx
 from cronui.store.pg_connection import MIGRATION_TIMEOUT_S, PgConnection, ident
 from cronui.store.pg_connection import fault_kind as fault_kind  # its home was here: callers import it from here
@@ -112,15 +113,11 @@ class PostgresStore(PgConnection, SqlRuns):
             )
             await con.execute(VERSION_TABLE)
             version = await con.fetchval("SELECT version FROM cronui_schema WHERE id = 1") or 0
-            if version > SCHEMA_VERSION:
-                raise SchemaTooNew(
-                    f"{redacted(self.url)}: written by a newer cronui (schema {version}, "
-                    f"this one knows {SCHEMA_VERSION})"
-                )
-            if version == SCHEMA_VERSION:
-                return
-            for script in MIGRATIONS[version:]:
-                await con.execute(script, timeout=MIGRATION_TIMEOUT_S)
+            plan = migration_for(version, redacted(self.url), MIGRATIONS)
+            if plan is None:
+                return  # another opener migrated it while we waited for the lock
+            for statement in plan.statements:
+                await con.execute(statement, timeout=MIGRATION_TIMEOUT_S)
             await con.execute(
                 "INSERT INTO cronui_schema (id, version) VALUES (1, $1) "
                 "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
