@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # config reads labels too: it loads neither the model nor the store
     from cronui.model import Job
-    from cronui.store.base import Node, Store
+    from cronui.model.records import Node
+    from cronui.store.base import Store
 
 # a word people can type and read back: letters, digits, '.', '_', '-', starting with a letter or digit
 LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")

@@ -23,8 +23,8 @@ from cronui.config import Settings
 from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import Control
 from cronui.model import RunStatus
+from cronui.model.records import RunCap
 from cronui.store import Store
-from cronui.store.base import RunCap
 
 PREFIX = "/api/v1"
 EVENT_POLL_S = 0.2  # how often an event stream reads the log when it had nothing new

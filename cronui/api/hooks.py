@@ -14,7 +14,7 @@ from cronui.api.common import CHALLENGE, ApiError, ApiState, Checks
 from cronui.api.docs import RUN_SCHEMA, answers, refused
 from cronui.application.access import hook_token_matches
 from cronui.application.shapes import run_json
-from cronui.store.base import CapReached
+from cronui.model.records import CapReached
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:

@@ -13,10 +13,10 @@ from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.engine.faults import LAST_FAULT_KEY
 from cronui.model import Job, Lease, RunStatus
+from cronui.model.records import JobStats
 from cronui.placement import missing_labels
 from cronui.redaction import redacted
 from cronui.store import Store
-from cronui.store.base import JobStats
 from cronui.timefmt import iso_utc
 
 DAY_MS = 86_400_000

@@ -19,7 +19,7 @@ from cronui.application.values import parse_duration, parse_int
 from cronui.engine.approvals import APPROVAL_MILESTONES
 from cronui.engine.control import NotFound
 from cronui.model import EventKind, Job, Milestone, Run, RunEvent, RunStatus
-from cronui.store.base import RunFilter
+from cronui.model.records import RunFilter
 from cronui.store.events import EventCursor
 
 MAX_ID = 2**62  # the largest run or event id a caller may name

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from cronui.controls import escape_json_text
 from cronui.masking import masked_delivery, masked_target
 from cronui.model import Job, Run, RunEvent, RunStatus
-from cronui.store.base import JobHead
+from cronui.model.records import JobHead
 from cronui.targets import to_dict
 from cronui.timefmt import iso_utc
 

@@ -13,7 +13,7 @@ from cronui.application.reports import stats_json, status_report
 from cronui.application.runs import start_of
 from cronui.application.values import parse_duration
 from cronui.model import RunStatus
-from cronui.store.base import FleetBucket, JobStats, percentile
+from cronui.model.records import FleetBucket, JobStats, percentile
 from cronui.timefmt import iso_utc
 
 OVERALL_DURATIONS = 10_000  # the overall median and p95 come from the latest this many finished runs (docs.py says so)

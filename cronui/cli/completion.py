@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from cronui.cli.common import Commands, command, settings_from
+from cronui.model.records import RunFilter
 from cronui.store import make_store
-from cronui.store.base import RunFilter
 
 SHELLS = ("bash", "zsh", "fish")
 RUN_IDS_OFFERED = 50  # the newest runs: completing a run id is for the runs just looked at

@@ -31,6 +31,7 @@ from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.masking import masked_target
 from cronui.model import Job, Run, RunStatus, TargetKind
+from cronui.model.records import day_start
 from cronui.placement import unplaced_warnings
 from cronui.present import (
     JOB_LINE_HEADER,
@@ -42,7 +43,6 @@ from cronui.present import (
 )
 from cronui.schedule import describe
 from cronui.store import Store
-from cronui.store.base import day_start
 from cronui.targets import TARGET_TYPES, AgentTarget, Delivery, to_dict
 from cronui.timefmt import human_span, iso_utc
 

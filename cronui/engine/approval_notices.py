@@ -14,7 +14,8 @@ from cronui.engine import delivery
 from cronui.engine.approvals import decision_event
 from cronui.engine.events import EventBus
 from cronui.model import APPROVE, Job, Run
-from cronui.store.base import Store, timeout_decision
+from cronui.model.records import timeout_decision
+from cronui.store.base import Store
 from cronui.targets import DEFAULT_DELIVERY_FORMAT
 from cronui.timefmt import iso_utc
 

@@ -2,7 +2,7 @@
 and the "needs approval" notice posted where the job delivers.
 
 A run of a job with `approval` (or created with `needs_approval`) comes to exist `awaiting_approval`
-(`store.base.ask_approvals`); it is never claimed. Approving makes it pending, due now or at its slot;
+(`store.approvals.ask_approvals`); it is never claimed. Approving makes it pending, due now or at its slot;
 rejecting records it skipped with reason `rejected`. Either happens once, whoever tries (the store's
 conditional UPDATE). The scheduling process applies the default to runs past their deadline and sends
 the notices (`approval_notices.py`); any process may approve or reject (`Control.approve`, `Control.reject`).

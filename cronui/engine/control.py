@@ -13,8 +13,9 @@ from cronui.engine.approvals import decision_event, waiting_event
 from cronui.engine.clock import Clock
 from cronui.jobs import JobError, chain_problems, check_chain_graph, check_chains, job_errors, validate
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
+from cronui.model.records import ApprovalDecision, RunCap
 from cronui.schedule import parse
-from cronui.store.base import ApprovalDecision, RunCap, Store
+from cronui.store.base import Store
 from cronui.store.wakeup import poke as poke  # a caller that knows an address may poke it directly
 
 PAUSED_KEY = "paused"

@@ -36,7 +36,8 @@ from cronui.model import (
     TargetKind,
     Trigger,
 )
-from cronui.store.base import ClaimLimits, RunFilter, Store
+from cronui.model.records import ClaimLimits, RunFilter
+from cronui.store.base import Store
 from cronui.targets import AgentTarget
 
 log = logging.getLogger(__name__)

@@ -34,7 +34,8 @@ from cronui.engine.planning import Planner, on_time_first
 from cronui.engine.recovery import recover_orphans
 from cronui.engine.retention import Pruner
 from cronui.model import EventKind, Lease, RunEvent, RunStatus, TargetKind
-from cronui.store.base import Node, Store, StoreError
+from cronui.model.records import Node
+from cronui.store.base import Store, StoreError
 from cronui.store.faults import ReadOnlyDatabase, StoreFault, StoreGone
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,8 @@ from cronui.engine.executors.agent import CONVERSATION_KEY, SESSION_UNREAD
 from cronui.engine.executors.base import Outcome, RunContext
 from cronui.engine.writes import GroupCommit
 from cronui.model import EventKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
-from cronui.store.base import RunEnd, Store, day_start
+from cronui.model.records import RunEnd, day_start
+from cronui.store.base import Store
 from cronui.targets import DEFAULT_DELIVERY_FORMAT, AgentTarget
 from cronui.timefmt import human_span
 

@@ -16,8 +16,9 @@ from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
 from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, RunEvent, RunStatus
+from cronui.model.records import DueJob, SlotWrite
 from cronui.schedule import Schedule, ScheduleError, parse
-from cronui.store.base import DueJob, SlotWrite, Store
+from cronui.store.base import Store
 
 log = logging.getLogger(__name__)
 

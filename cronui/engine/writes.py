@@ -33,7 +33,8 @@ import contextlib
 import logging
 
 from cronui.engine.faults import Backoff
-from cronui.store.base import Recorded, RunEnd, Store, StoreError
+from cronui.model.records import Recorded, RunEnd
+from cronui.store.base import Store, StoreError
 from cronui.store.faults import StoreFault
 
 log = logging.getLogger(__name__)

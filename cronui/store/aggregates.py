@@ -3,7 +3,7 @@ per status, the durations of the latest finished runs. Nothing here loads run ro
 milestones) or a whole history into the process: the API and `cronui status` call these on every request.
 
 The SQL uses '?' placeholders (PostgreSQL's connection rewrites them) and only syntax both share. The
-median and p95 are nearest-rank (base.percentile), picked by the database by ordered offset.
+median and p95 are nearest-rank (records.percentile), picked by the database by ordered offset.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from cronui.model import RunStatus
-from cronui.store.base import JobStats
+from cronui.model.records import JobStats
 
 FINISHED = "('succeeded', 'failed', 'timed_out', 'interrupted')"  # what stats count (not skips or cancels)
 
@@ -22,7 +22,7 @@ class Rows(Protocol):
 
 
 def rank(n: int, q: float) -> int:
-    """The nearest-rank index of the q-quantile among n sorted values (as base.percentile picks it)."""
+    """The nearest-rank index of the q-quantile among n sorted values (as records.percentile picks it)."""
     return min(n - 1, max(0, round(q * (n - 1))))
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import math
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -36,7 +35,7 @@ from urllib.parse import quote
 import aiosqlite
 
 from cronui.store import lockholder
-from cronui.store.base import StoreError
+from cronui.store.base import StoreError, seconds_from_env
 from cronui.store.faults import ReadOnlyDatabase, StoreFault, StoreGone
 from cronui.store.schema import aside_path, migration_for
 
@@ -65,16 +64,7 @@ SQLITE_READONLY_DBMOVED = 1032  # the file was renamed or deleted under the conn
 
 
 def busy_timeout_from_env() -> float:
-    raw = os.environ.get(BUSY_TIMEOUT_ENV)
-    if raw is None or not raw.strip():
-        return BUSY_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0 <= value <= 3600:
-        raise StoreError(f"{BUSY_TIMEOUT_ENV}: expected seconds from 0 to 3600, got {raw!r}")
-    return value
+    return seconds_from_env(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT_S, zero=True)
 
 
 def fault_kind(exc: BaseException) -> str | None:
@@ -85,6 +75,29 @@ def fault_kind(exc: BaseException) -> str | None:
     if isinstance(code, int) and (code & 0xFF) in _FAULT_KINDS:
         return _FAULT_KINDS[code & 0xFF]
     return _FAULT_TEXTS.get(str(exc).strip().lower())
+
+
+class SQLiteTx:
+    """A transaction's statements on the connection (`Tx`, for the shared SQL store)."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self.db.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def row(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self.db.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        async with self.db.execute(sql, params) as cur:
+            return cur.rowcount
+
+    async def many(self, sql: str, seq: Sequence[Sequence[Any]]) -> None:
+        if seq:
+            await self.db.executemany(sql, seq)
 
 
 class SQLiteConnection:
@@ -319,6 +332,18 @@ class SQLiteConnection:
                 return list(await cur.fetchall())
         except sqlite3.Error as e:
             raise self._convert(e) from e
+
+    async def select_rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return await self.fetch_all(sql, params)
+
+    async def select_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self.fetch_one(sql, params)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[SQLiteTx]:
+        """A write transaction (`transaction()`), its statements as the shared SQL store makes them."""
+        async with self.transaction() as db:
+            yield SQLiteTx(db)
 
     async def check(self) -> list[str]:
         problems = [r[0] for r in await self.fetch_all("PRAGMA integrity_check") if r[0] != "ok"]

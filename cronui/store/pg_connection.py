@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import math
 import os
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg
 
 from cronui.redaction import redact_text, redacted
-from cronui.store.base import StoreError
+from cronui.store.base import StoreError, seconds_from_env
 from cronui.store.faults import ReadOnlyDatabase, StoreFault
 
 log = logging.getLogger(__name__)
@@ -114,16 +114,7 @@ def qmarks(sql: str) -> str:
 
 
 def statement_timeout_from_env() -> float:
-    raw = os.environ.get(STATEMENT_TIMEOUT_ENV)
-    if raw is None or not raw.strip():
-        return STATEMENT_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0 < value <= 3600:
-        raise StoreError(f"{STATEMENT_TIMEOUT_ENV}: expected seconds above 0, up to 3600, got {raw!r}")
-    return value
+    return seconds_from_env(STATEMENT_TIMEOUT_ENV, STATEMENT_TIMEOUT_S, zero=False)
 
 
 def split_url(url: str) -> tuple[str, str | None]:
@@ -150,6 +141,34 @@ class QmarkConnection:
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return list(await self.con.fetch(qmarks(sql), *params))
+
+
+_numbered = functools.lru_cache(maxsize=1024)(qmarks)
+
+
+class PgTx:
+    """A transaction's statements on its connection (`Tx`, for the shared SQL store): '?' SQL numbered."""
+
+    def __init__(self, con: asyncpg.Connection) -> None:
+        self.con = con
+
+    async def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(await self.con.fetch(_numbered(sql), *params))
+
+    async def row(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self.con.fetchrow(_numbered(sql), *params)
+
+    async def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return row_count(await self.con.execute(_numbered(sql), *params))
+
+    async def many(self, sql: str, seq: Sequence[Sequence[Any]]) -> None:
+        if seq:
+            await self.con.executemany(_numbered(sql), seq)
+
+
+def row_count(status: str) -> int:
+    """The row count of a command tag ('DELETE 7' -> 7)."""
+    return int(status.rsplit(" ", 1)[-1]) if status and status[-1].isdigit() else 0
 
 
 class PgConnection:
@@ -331,8 +350,21 @@ class PgConnection:
     async def _execute(self, sql: str, *params: Any) -> str:
         return str(await self._pooled(lambda con: con.execute(sql, *params)))
 
-    async def _lock(self, con: asyncpg.Connection, kind: int) -> None:
-        await con.execute("SELECT pg_advisory_xact_lock($1, $2)", kind, self._ns)
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[PgTx]:
+        """One transaction, its statements as the shared SQL store makes them ('?' SQL)."""
+        async with self._tx() as con:
+            yield PgTx(con)
+
+    async def select_rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return await self.fetch_all(_numbered(sql), *params)
+
+    async def select_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return await self.fetch_one(_numbered(sql), *params)
+
+    async def write_one(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement on a pooled connection (a transaction of its own); the rows it changed."""
+        return row_count(await self._execute(_numbered(sql), *params))
 
     # ------------------------------------------------------------ wake-ups: LISTEN
 

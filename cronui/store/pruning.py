@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from cronui.store.base import PruneResult
+from cronui.model.records import PruneResult
 
 RUN_BATCH = 500  # finished runs deleted per transaction (their output may be large)
 EVENT_BATCH = 5_000  # run events deleted per transaction (small rows)

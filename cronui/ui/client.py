@@ -26,7 +26,8 @@ from cronui.engine.control import NotFound
 from cronui.engine.engine import Engine
 from cronui.jobs import JobError
 from cronui.model import Job, Lease, Milestone, Run, RunStatus, TargetKind
-from cronui.store.base import FleetBucket, JobStats, Node, RunFilter, Store
+from cronui.model.records import FleetBucket, JobStats, Node, RunFilter
+from cronui.store.base import Store
 from cronui.ui.bridge import EngineBridge
 
 ENGINE_STOP_S = 5.0  # how long a stopping engine gets to finish its pass

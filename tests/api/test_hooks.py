@@ -12,7 +12,7 @@ import pytest
 from cronui.api.app import ApiState
 from cronui.config import Settings
 from cronui.main import main
-from cronui.store.base import RunCap
+from cronui.model.records import RunCap
 from tests.api.conftest import TOKEN, Api, assert_documented, running_api
 from tests.api.test_endpoints import Lines
 from tests.engine.servers import ChatServer

@@ -20,7 +20,7 @@ from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
 from cronui.secrets import MASK
-from cronui.store.base import job_from_row
+from cronui.store.rows import job_from_row
 from cronui.store.sqlite import SQLiteStore
 from tests.helpers import cli
 from tests.store.test_job_listing import reference_job, varied_jobs

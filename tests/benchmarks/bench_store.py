@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from cronui.model import RunStatus
-from cronui.store.base import ClaimLimits, RunFilter
+from cronui.model.records import ClaimLimits, RunFilter
 from cronui.store.sqlite import SQLiteStore
 
 T0 = 1_780_000_000_000

@@ -40,7 +40,7 @@ NOW = 1_790_000_000_000  # the seeded runs end here; the app's clock reads the r
 def seed(path: Path, jobs: int, runs: int) -> None:
     """Jobs and runs written straight into a fresh database (the store's schema, bulk inserts)."""
     from cronui.model import Job, TargetKind
-    from cronui.store.base import job_to_row
+    from cronui.store.rows import job_to_row
     from cronui.store.sqlite import SQLiteStore
 
     async def schema() -> None:
@@ -255,7 +255,7 @@ async def datatable(jobs: int) -> None:
 def seed_detail(path: Path, milestones: int, line_kb: int) -> tuple[int, int]:
     """One job with two finished runs: one with `milestones` milestones, one whose output is one line."""
     from cronui.model import Job, Milestone, TargetKind
-    from cronui.store.base import milestones_to_json
+    from cronui.store.rows import milestones_to_json
     from cronui.store.sqlite import SQLiteStore
 
     now = int(time.time() * 1000)

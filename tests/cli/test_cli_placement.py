@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cronui.config import ConfigError, load_settings
-from cronui.store.base import Node
+from cronui.model.records import Node
 from cronui.store.sqlite import SQLiteStore
 from tests.helpers import cli, live_jobs
 

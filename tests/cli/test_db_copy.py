@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cronui.model import EventKind, Milestone, Run, RunEvent, RunStatus, Trigger
-from cronui.store.base import Node, RunEnd
+from cronui.model.records import Node, RunEnd
 from cronui.store.postgres import PostgresStore
 from cronui.store.sqlite import SQLiteStore
 from tests.helpers import cli, make_job

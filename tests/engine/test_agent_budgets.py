@@ -13,7 +13,7 @@ from cronui.config import Price, Settings
 from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.model import REASON_BUDGET, Job, MisfirePolicy, OverlapPolicy, RunStatus, TargetKind, Trigger
-from cronui.store.base import DAY_MS, RunFilter, day_start
+from cronui.model.records import DAY_MS, RunFilter, day_start
 from cronui.store.sqlite import SQLiteStore
 from cronui.targets import Delivery
 from tests.engine.servers import Sink

@@ -18,7 +18,7 @@ from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.engine.finishing import CHAIN_NOT_FIRED
 from cronui.model import ChainEdge, Run, RunStatus, Trigger
-from cronui.store.base import RunFilter
+from cronui.model.records import RunFilter
 from cronui.store.sqlite import SQLiteStore
 from tests.helpers import make_job, ms, settle
 

@@ -15,7 +15,7 @@ from cronui.engine.events import EventBus
 from cronui.engine.faults import LAST_FAULT_KEY, Backoff, FaultPersisted, FaultState
 from cronui.engine.writes import EndsNotWritten, GroupCommit
 from cronui.model import EventKind, Run, RunEvent, RunStatus, TargetKind, Trigger
-from cronui.store.base import Recorded, RunEnd
+from cronui.model.records import Recorded, RunEnd
 from cronui.store.faults import StoreFault
 
 

@@ -14,7 +14,7 @@ import pytest
 from cronui.engine.engine import Engine
 from cronui.engine.executors.agent import CONVERSATION_KEY, MAX_TOOL_ARGUMENT_CHARS, MAX_TOOL_CALLS
 from cronui.model import Job, MisfirePolicy, Run, RunStatus, TargetKind, Trigger
-from cronui.store.base import RunFilter
+from cronui.model.records import RunFilter
 from tests.engine.endless import EndlessServer
 
 FLOOD_ARGUMENTS = 8 * 1024 * 1024  # smaller than the end-to-end flood: server and engine share this loop

@@ -15,8 +15,8 @@ from cronui.engine.engine import Engine
 from cronui.engine.finishing import retry_delay_ms
 from cronui.jobs import JobError
 from cronui.model import EventKind, MisfirePolicy, OverlapPolicy, RunStatus, TargetKind, Trigger
+from cronui.model.records import ClaimLimits, RunEnd, RunFilter, SlotWrite
 from cronui.schedule import parse
-from cronui.store.base import ClaimLimits, RunEnd, RunFilter, SlotWrite
 from cronui.store.sqlite import SQLiteStore
 from tests.helpers import FakeExecutor, make_job, ms, run_until, settle
 

@@ -10,7 +10,7 @@ from cronui.engine.clock import FakeClock
 from cronui.engine.control import NotFound, NotWaiting
 from cronui.engine.engine import Engine
 from cronui.model import ChainEdge, EventKind, RunStatus, Trigger
-from cronui.store.base import RunFilter
+from cronui.model.records import RunFilter
 from cronui.store.sqlite import SQLiteStore
 from cronui.targets import Delivery
 from tests.engine.servers import Sink

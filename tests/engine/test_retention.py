@@ -10,8 +10,8 @@ from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.engine.retention import Pruner
 from cronui.model import RunStatus, TargetKind
+from cronui.model.records import PruneResult, RunFilter
 from cronui.store import pruning
-from cronui.store.base import PruneResult, RunFilter
 from cronui.store.sqlite import SQLiteStore
 from tests.helpers import FakeExecutor, make_job
 from tests.store.test_pruning import finished_runs

@@ -17,7 +17,7 @@ from cronui.engine.executors.base import Outcome, RunContext
 from cronui.engine.finishing import CHAIN_NOT_FIRED
 from cronui.jobs import JobError
 from cronui.model import ChainEdge, EventKind, Job, RunStatus, TargetKind, Trigger
-from cronui.store.base import RunFilter
+from cronui.model.records import RunFilter
 from cronui.store.faults import StoreFault
 from cronui.store.sqlite import SQLiteStore
 from tests.engine.test_agent_http import agent_job, run_to_end

@@ -14,7 +14,7 @@ from cronui.engine.dispatcher import default_executors
 from cronui.engine.engine import Engine
 from cronui.jobs import JobError, job_errors, validate
 from cronui.model import EventKind, Milestone, RunStatus
-from cronui.store.base import RunFilter
+from cronui.model.records import RunFilter
 from cronui.store.sqlite import SQLiteStore
 from tests.helpers import make_job, ms
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from cronui.model import RunStatus
-from cronui.store.base import Store, percentile
+from cronui.model.records import percentile
+from cronui.store.base import Store
 from tests.store.test_store import T0, new_job
 
 

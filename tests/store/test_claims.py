@@ -8,7 +8,8 @@ import asyncio
 from collections import Counter
 
 from cronui.model import OverlapPolicy, Run, RunStatus, Trigger
-from cronui.store.base import ClaimLimits, RunEnd, RunFilter, SlotWrite, Store
+from cronui.model.records import ClaimLimits, RunEnd, RunFilter, SlotWrite
+from cronui.store.base import Store
 from cronui.store.postgres import PostgresStore
 from tests.helpers import make_job
 from tests.store.backends import same_database, store_clock

@@ -8,7 +8,8 @@ import asyncio
 import pytest
 
 from cronui.model import Run, RunStatus, Trigger
-from cronui.store.base import CapReached, ClaimLimits, RunCap, RunEnd, RunFilter, Store
+from cronui.model.records import CapReached, ClaimLimits, RunCap, RunEnd, RunFilter
+from cronui.store.base import Store
 from tests.store.backends import same_database
 from tests.store.test_store import T0, new_job, pending
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from cronui.application.shapes import job_json
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, RunStatus, TargetKind
-from cronui.store.base import JOB_COLUMNS, Store
+from cronui.store.base import Store
+from cronui.store.rows import JOB_COLUMNS
 from cronui.targets import Delivery
 
 T0 = 1_780_000_000_000

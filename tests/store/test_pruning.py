@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from cronui.model import EventKind, Lease, RunEvent
+from cronui.model.records import RunFilter
 from cronui.store import pruning
-from cronui.store.base import RunFilter, Store
+from cronui.store.base import Store
 from tests.store.test_store import T0, new_job
 
 DAY = 86_400_000

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from cronui.model import EventKind, Lease, OverlapPolicy, Run, RunEvent, RunStatus, Trigger
-from cronui.store.base import ClaimLimits, DuplicateJobName, Node, RunEnd, RunFilter, SlotWrite, Store, StoreError
+from cronui.model.records import ClaimLimits, Node, RunEnd, RunFilter, SlotWrite
+from cronui.store.base import DuplicateJobName, Store, StoreError
 from cronui.store.pg_schema import SCHEMA_VERSION as PG_SCHEMA_VERSION
 from cronui.store.postgres import PostgresStore
 from cronui.store.sqlite import SQLiteStore

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 
 from cronui.model import Run, RunStatus, Trigger
-from cronui.store.base import ApprovalDecision, ClaimLimits, RunEnd, RunFilter, SlotWrite, Store, timeout_decision
+from cronui.model.records import ApprovalDecision, ClaimLimits, RunEnd, RunFilter, SlotWrite, timeout_decision
+from cronui.store.base import Store
 from tests.helpers import make_job
 from tests.store.backends import same_database
 

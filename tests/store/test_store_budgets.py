@@ -4,7 +4,8 @@ an agent job's runs once its own or all agent jobs' budget is spent (parametrize
 from __future__ import annotations
 
 from cronui.model import REASON_BUDGET, Job, OverlapPolicy, Run, RunStatus, TargetKind, Trigger
-from cronui.store.base import DAY_MS, ClaimLimits, RunEnd, RunFilter, Store, day_start
+from cronui.model.records import DAY_MS, ClaimLimits, RunEnd, RunFilter, day_start
+from cronui.store.base import Store
 from cronui.targets import AgentTarget
 from tests.store.test_claims import LEASE, T0, add_job, queue
 
@@ -124,7 +125,8 @@ async def test_a_job_without_a_known_cost_yet_is_held_only_by_what_was_spent(bac
 
 async def test_what_today_cost_in_all_is_read_from_an_index_of_costed_runs(tmp_path):
     """The budget for all agent jobs is checked on every claim of an agent run: never a scan of every run."""
-    from cronui.store.sqlite import SQLiteStore, _spent_query
+    from cronui.store.sql_reads import spent_query as _spent_query
+    from cronui.store.sqlite import SQLiteStore
 
     store = SQLiteStore(tmp_path / "plan.db")
     await store.open()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from cronui.model import OverlapPolicy, RunStatus
-from cronui.store.base import Node, Store
+from cronui.model.records import Node
+from cronui.store.base import Store
 from tests.store.test_claims import T0, add_job, claim, names, queue, statuses
 
 

@@ -5,7 +5,8 @@ run's end, is one per name. Every backend (parametrized by backend)."""
 from __future__ import annotations
 
 from cronui.model import ChainEdge, Job, OverlapPolicy, RunStatus, TargetKind
-from cronui.store.base import RunEnd, Store
+from cronui.model.records import RunEnd
+from cronui.store.base import Store
 from cronui.store.copy import copy_database
 from tests.store.backends import fresh_store
 from tests.store.test_claims import T0, add_job, claim, claims_at_once, names, queue

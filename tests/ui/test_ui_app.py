@@ -15,8 +15,8 @@ from textual.widgets import Input, OptionList, Select, Static
 from cronui.config import Settings
 from cronui.engine.engine import Engine
 from cronui.model import Job, RunStatus
+from cronui.model.records import RunFilter
 from cronui.schedule import PRESETS
-from cronui.store.base import RunFilter
 from cronui.store.sqlite import SQLiteStore
 from cronui.targets import DEFAULT_DELIVERY_FORMAT, Delivery, HttpTarget, ShellTarget, TargetKind
 from cronui.ui.app import CronuiApp, make_app

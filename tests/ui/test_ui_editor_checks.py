@@ -15,7 +15,7 @@ from textual.widgets import Input, Static
 from cronui.engine.dispatcher import default_executors
 from cronui.engine.engine import Engine
 from cronui.model import EventKind, Job, TargetKind
-from cronui.store.base import RunFilter
+from cronui.model.records import RunFilter
 from cronui.store.sqlite import SQLiteStore
 from cronui.targets import ShellTarget
 from cronui.ui.app import CronuiApp

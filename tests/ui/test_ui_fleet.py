@@ -10,7 +10,7 @@ from rich.console import Console
 from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.model import RunStatus
-from cronui.store.base import FleetBucket, RunFilter
+from cronui.model.records import FleetBucket, RunFilter
 from cronui.store.sqlite import SQLiteStore
 from cronui.ui.app import CronuiApp
 from cronui.ui.screens.fleet import WINDOWS, FleetScreen, JobLine, bucket_starts, job_lines, summary

@@ -14,7 +14,8 @@ from rich.console import Console
 from cronui.config import Settings
 from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
-from cronui.store.base import Node, Store
+from cronui.model.records import Node
+from cronui.store.base import Store
 from cronui.store.sqlite import SQLiteStore
 from cronui.ui.app import CronuiApp, make_app
 from cronui.ui.screens.nodes import NodesScreen, NodeWatch

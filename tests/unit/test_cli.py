@@ -496,7 +496,7 @@ def test_nodes_shows_a_node_of_this_host_whose_process_is_gone_as_gone(capsys, c
     """A scheduler killed before it could say goodbye leaves its heartbeat row; on this host its pid tells."""
     import socket
 
-    from cronui.store.base import Node
+    from cronui.model.records import Node
     from cronui.store.sqlite import SQLiteStore
 
     async def beat() -> None:

@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 
 from cronui.model import Job, RunStatus
-from cronui.store.base import FleetBucket
+from cronui.model.records import FleetBucket
 from cronui.ui.messages import JobsChanged
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.bindings import BACK

@@ -6,8 +6,8 @@ from __future__ import annotations
 from rich.text import Text
 
 from cronui.model import Job
+from cronui.model.records import JobStats
 from cronui.present import job_target_text
-from cronui.store.base import JobStats
 from cronui.timefmt import human_span
 from cronui.ui.widgets.run_table import cost_text
 from cronui.ui.widgets.table import StatusStyles

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from textual.dom import DOMNode
 
-from cronui.store.base import JobStats, RunFilter
+from cronui.model.records import JobStats, RunFilter
 from cronui.ui.client import EngineClient
 from cronui.ui.screens.job_info import WEEK_MS
 from cronui.ui.widgets.run_table import RunTable

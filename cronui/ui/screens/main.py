@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 
 from cronui.model import Job, RunStatus
-from cronui.store.base import JobStats
+from cronui.model.records import JobStats
 from cronui.ui.context import ScreenContext
 from cronui.ui.filters import Filter
 from cronui.ui.messages import (

@@ -20,8 +20,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 
 from cronui.model import RunStatus
+from cronui.model.records import Node
 from cronui.placement import node_alive
-from cronui.store.base import Node
 from cronui.timefmt import human_span
 from cronui.ui.messages import Tick
 from cronui.ui.screens.base import CronuiScreen

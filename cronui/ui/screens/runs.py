@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 
 from cronui.model import Run, RunStatus
-from cronui.store.base import RunFilter
+from cronui.model.records import RunFilter
 from cronui.ui.context import ScreenContext
 from cronui.ui.filters import FAILURES, Filter, FilterError, parse_filter
 from cronui.ui.messages import (

@@ -1,7 +1,8 @@
 """The domain model shared by the store, the engine, the CLI and the UI.
 
 Times are UTC epoch milliseconds (int) everywhere inside cronui; they become ISO strings or local
-times only at the edges (CLI output, UI cells).
+times only at the edges (CLI output, UI cells). The values the store and the faces pass each other
+(run filters, claims, run ends, stats, nodes) are in `records.py`. The model imports no other layer.
 """
 
 from __future__ import annotations
