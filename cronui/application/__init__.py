@@ -9,5 +9,6 @@ never imports another face, and never a store backend.
   exit code 2 on the CLI and to 400/404/409 on the API);
 - `values`: the numbers, instants and durations callers send, read one way;
 - `shapes`: jobs, runs and events as JSON (the contract scripts read);
-- `reports`: who schedules (`status`), a job with its stats.
+- `reports`: who schedules (`status`), a job with its stats;
+- `jobs`: list, show, add, change, remove, enable and run jobs, from a `Job` a face built or a job-file table.
 """
