@@ -18,6 +18,8 @@ from cronui.application.errors import Invalid, NameTaken
 from cronui.application.reports import job_report
 from cronui.jobfile.entry import EntryReader
 from cronui.jobfile.export import export_entry
+from cronui.jobfile.plan import Plan, plan_apply
+from cronui.jobfile.schema import JobFile
 from cronui.jobs import JobError
 from cronui.masking import mask_entry, mask_text, mask_webhook, unmasked
 from cronui.model import Job, Milestone, Run, TargetKind
@@ -191,6 +193,21 @@ async def run_now(app: Cronui, name: str, *, request: dict[str, Any] | None = No
     """Queue a manual run (for a job with approval, one waiting for it). `request` is the HTTP request that
     asked (a hook), `cap` the hook runs a job may have in a window (CapReached beyond)."""
     return await app.control.trigger(name, request=request, cap=cap)
+
+
+async def apply_jobfile(app: Cronui, jobfile: JobFile, *, prune: bool, dry_run: bool) -> Plan:
+    """What a job file changes (creates, updates, and with `prune` removes the jobs it no longer holds),
+    written in one transaction unless `dry_run`: every job is validated first, and all are saved or none.
+    JobFileError names the file, the job and the key of each problem."""
+    plan = plan_apply(jobfile, await app.store.list_jobs(), prune=prune)
+    if not dry_run and not plan.empty:
+        await app.control.apply(plan.creates, [u.job for u in plan.updates], plan.removes)
+    return plan
+
+
+async def add_jobs(app: Cronui, new: list[Job]) -> None:
+    """Add many jobs at once (an imported crontab): all validated first, then saved together, or none."""
+    await app.control.apply(new, [], [])
 
 
 # ---------------------------------------------------------------- job-file tables

@@ -4,6 +4,7 @@ field it names) for what is wrong."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from cronui.application.shapes import job_json
 from cronui.config import Settings
 from cronui.engine.clock import FakeClock
 from cronui.engine.control import Control, NotFound
+from cronui.jobfile import read_jobfile
 from cronui.jobs import JobError
 from cronui.model import RunStatus, TargetKind
 from cronui.secrets import MASK
@@ -131,3 +133,17 @@ async def test_enable_run_now_and_remove(app: Cronui) -> None:
     assert (await jobs.remove_job(app, "j")).name == "j"
     assert await jobs.job_by_id(app, job.id) is None
     assert await jobs.list_jobs(app) == []
+
+
+async def test_a_job_file_is_planned_then_applied_once(app: Cronui, tmp_path: Path) -> None:
+    path = tmp_path / "jobs.toml"
+    path.write_text('[[job]]\nname = "a"\nschedule = "every 1h"\nshell = "true"\n')
+    await jobs.add_entry(app, {"name": "by-hand", "schedule": "every 1h", "shell": "true"})
+    jobfile = read_jobfile(str(path), app.settings, app.now_ms())
+    plan = await jobs.apply_jobfile(app, jobfile, prune=False, dry_run=True)
+    assert [j.name for j in plan.creates] == ["a"]
+    assert [j.name for j in await jobs.list_jobs(app)] == ["by-hand"]  # a dry run writes nothing
+    await jobs.apply_jobfile(app, jobfile, prune=False, dry_run=False)
+    assert sorted(j.name for j in await jobs.list_jobs(app)) == ["a", "by-hand"]
+    again = await jobs.apply_jobfile(app, jobfile, prune=False, dry_run=False)
+    assert again.empty and again.unchanged == 1
