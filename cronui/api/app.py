@@ -55,7 +55,7 @@ def create_app(state: ApiState) -> FastAPI:
 
         @app.exception_handler(conflict)
         async def on_conflict(request: Request, e: Exception) -> Response:
-            return error(409, first_line(e))
+            return error(409, first_line(e), problems(e))
 
     for bad_input in BAD_INPUT:
 

@@ -12,14 +12,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cronui.api.common import CHALLENGE, ApiError, ApiState, Checks
 from cronui.api.docs import RUN_SCHEMA, answers, refused
+from cronui.application import jobs
 from cronui.application.access import hook_token_matches
+from cronui.application.context import Cronui
 from cronui.application.shapes import run_json
 from cronui.model.records import CapReached
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
-    store, control = state.store, state.control
+    store = state.store
+    app = Cronui(state.settings, state.store, state.control, state.clock)
 
     hook_bearer = HTTPBearer(auto_error=False, description="the job's trigger token (`cronui jobs token NAME`)")
 
@@ -43,7 +46,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         request_note = {"method": "POST", "url": f"/hooks/{job.name}", "payload": payload}
         try:
             # counted from the runs table as the run is inserted: every server on the database shares it
-            run = await control.trigger(job.name, request=request_note, cap=state.hook_limit)
+            run = await jobs.run_now(app, job.name, request=request_note, cap=state.hook_limit)
         except CapReached as e:
             wait_s = max(1, math.ceil(e.wait_ms / 1000))
             raise ApiError(

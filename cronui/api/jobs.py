@@ -1,31 +1,26 @@
-"""The API's jobs: list, add, show, change, remove, run now, enable and disable, as the CLI does them. A job is
-shown as `jobs show --json` shows it, its literal credentials masked; what a response masked, sent back
-unchanged on a change, keeps the value stored."""
+"""The API's jobs: list, add, show, change, remove, run now, enable and disable, as the CLI does them (the use
+cases of `cronui.application.jobs`; here, the routes and what the document says of them). A job is shown as
+`jobs show --json` shows it, its literal credentials masked; what a response masked, sent back unchanged on
+a change, keeps the value stored."""
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 
-from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
-from cronui.api.common import PREFIX, ApiError, ApiState, Checks, Json
+from cronui.api.common import PREFIX, ApiState, Checks, Json
 from cronui.api.docs import JOB_HEAD_SCHEMA, JOB_REPORT_SCHEMA, JOB_SCHEMA, RUN_SCHEMA, answers, refused
-from cronui.application.reports import job_report
+from cronui.application import jobs
+from cronui.application.context import Cronui
 from cronui.application.shapes import job_json, run_json
-from cronui.jobfile.entry import EntryReader
-from cronui.jobfile.export import export_entry
-from cronui.masking import mask_entry, mask_text, mask_webhook, unmasked
-from cronui.model import Job
-
-SOURCE = "api"  # a job added through the API says so (`source`), as the CLI's say "cli"
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
-    store, control = state.store, state.control
+    app = Cronui(state.settings, state.store, state.control, state.clock)
 
     @r.get(
         f"{PREFIX}/jobs",
@@ -37,7 +32,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     async def list_jobs() -> Response:
         # the list's columns only, rendered straight to JSON: no target or delivery decoded, and the
         # 10,000 objects not walked again to validate them against the schema they were built for
-        return Json([job_json(j) for j in await store.list_job_heads()])
+        return Json([job_json(j) for j in await jobs.job_heads(app)])
 
     @r.post(
         f"{PREFIX}/jobs",
@@ -49,11 +44,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     async def add_job(
         entry: Annotated[dict[str, Any], Body(description="one [[job]] table of a job file")],
     ) -> dict[str, Any]:
-        name = entry.get("name")
-        if isinstance(name, str) and await store.get_job_by_name(name) is not None:
-            raise ApiError(409, f"name: a job named {name!r} already exists", [{"field": "name", "problem": "exists"}])
-        job = read_entry(entry, state)
-        return job_json(await control.add_job(job), full=True)
+        return job_json(await jobs.add_entry(app, entry), full=True)
 
     @r.get(
         f"{PREFIX}/jobs/{{name}}",
@@ -62,8 +53,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="one job with its stats (`jobs show --json`)",
     )
     async def get_job(name: str) -> dict[str, Any]:
-        job = await control.job(name)
-        return await job_report(store, job, state.clock.now_ms())
+        return await jobs.show_job(app, name)
 
     @r.patch(
         f"{PREFIX}/jobs/{{name}}",
@@ -74,18 +64,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     async def edit_job(
         name: str, changes: Annotated[dict[str, Any], Body(description="job-file keys and their new values")]
     ) -> dict[str, Any]:
-        old = await control.job(name)
-        new_name = changes.get("name", old.name)
-        if new_name != old.name and isinstance(new_name, str) and await store.get_job_by_name(new_name) is not None:
-            raise ApiError(
-                409, f"name: a job named {new_name!r} already exists", [{"field": "name", "problem": "exists"}]
-            )
-        entry = merged(export_entry(old)[0], changes)
-        job = read_entry(entry, state, source=old.source)
-        job.id, job.created_at = old.id, old.created_at
-        job.auto_disabled, job.consecutive_failures = old.auto_disabled, old.consecutive_failures
-        job.last_status = old.last_status
-        return job_json(await control.update_job(job), full=True)
+        return job_json(await jobs.edit_entry(app, name, changes), full=True)
 
     @r.delete(
         f"{PREFIX}/jobs/{{name}}",
@@ -94,7 +73,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="remove a job (its runs are kept)",
     )
     async def remove_job(name: str) -> dict[str, Any]:
-        return job_json(await control.remove_job(name))
+        return job_json(await jobs.remove_job(app, name))
 
     @r.post(
         f"{PREFIX}/jobs/{{name}}/run",
@@ -104,7 +83,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="run a job now",
     )
     async def run_job(name: str) -> dict[str, Any]:
-        return run_json(await control.trigger(name))
+        return run_json(await jobs.run_now(app, name))
 
     @r.post(
         f"{PREFIX}/jobs/{{name}}/enable",
@@ -113,7 +92,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="enable a job",
     )
     async def enable_job(name: str) -> dict[str, Any]:
-        return job_json(await control.set_enabled(name, True), full=True)
+        return job_json(await jobs.set_enabled(app, name, True), full=True)
 
     @r.post(
         f"{PREFIX}/jobs/{{name}}/disable",
@@ -122,52 +101,6 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="disable a job",
     )
     async def disable_job(name: str) -> dict[str, Any]:
-        return job_json(await control.set_enabled(name, False), full=True)
+        return job_json(await jobs.set_enabled(app, name, False), full=True)
 
     return r
-
-
-def read_entry(entry: Mapping[str, Any], state: ApiState, source: str = SOURCE) -> Job:
-    """A job-file table read into a Job with the job file's rules; every problem named (400)."""
-    reader = EntryReader(entry, state.settings, state.clock.now_ms(), None)
-    job = reader.read(source)
-    if job is None:
-        problems = [{"field": key, "problem": problem} for key, problem in reader.problems]
-        first = problems[0]
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ApiError(400, f"{first['field']}: {first['problem']}{more}", problems)
-    return job
-
-
-def merged(entry: dict[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """A job's table with `changes` over it: a table given (http, agent, env, headers) replaces its keys one
-    by one; a null value removes a key, and a value as a response masked it keeps the one stored."""
-    out = dict(entry)
-    for key, value in changes.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, dict) and isinstance(out.get(key), dict):
-            table = dict(out[key])
-            for sub, subval in value.items():
-                if subval is None:
-                    table.pop(sub, None)
-                elif isinstance(subval, dict) and isinstance(table.get(sub), dict):  # http.headers, agent.headers
-                    stored = table[sub]
-                    given = {k: unmasked(v, stored.get(k), _shown(f"{key}.{sub}.{k}")) for k, v in subval.items()}
-                    table[sub] = {k: v for k, v in {**stored, **given}.items() if v is not None}
-                else:
-                    table[sub] = unmasked(subval, table.get(sub), _shown(f"{key}.{sub}"))
-            out[key] = table
-        else:
-            out[key] = unmasked(value, out.get(key), _shown(key))
-    return out
-
-
-def _shown(key: str) -> Callable[[Any], Any]:
-    """How a response shows the value at `key` (the job file's keys, dotted: `env.DB_URL`, `http.url`)."""
-    parts = key.split(".")
-    if len(parts) >= 2 and parts[-2] in ("env", "headers"):
-        return lambda v: mask_entry(parts[-1], v)
-    if key in ("deliver_to", "alert_to"):
-        return mask_webhook
-    return lambda v: mask_text(v) if isinstance(v, str) else v

@@ -10,6 +10,7 @@ never imports another face, and never a store backend.
 - `values`: the numbers, instants and durations callers send, read one way;
 - `shapes`: jobs, runs and events as JSON (the contract scripts read);
 - `reports`: who schedules (`status`), a job with its stats;
+- `jobs`: list, show, add, change, remove, enable and run jobs, from a `Job` a face built or a job-file table.
 - `runs`: list runs (filters, paging), read one and its output so far, cancel, approve, reject, follow the
   event log;
 - `stats`: status, stats per job and overall, the timeline, the fleet's buckets, a job's recent outcomes.

@@ -14,7 +14,19 @@ from cronui.store.base import DuplicateJobName, StoreError
 
 class Invalid(ValueError):
     """Bad input from a caller (a number out of range, an unknown status, a time that does not parse): one
-    line that names what is wrong."""
+    line that names what is wrong, and where one input holds several, each problem with its field."""
+
+    def __init__(self, message: str, problems: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class NameTaken(DuplicateJobName):
+    """A job's name another job has already (the API's 409): said before anything is written."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"name: a job named {name!r} already exists")
+        self.problems = [{"field": "name", "problem": "exists"}]
 
 
 BAD_INPUT: tuple[type[Exception], ...] = (Invalid, ConfigError, ScheduleError, JobError, StoreError)
@@ -49,4 +61,6 @@ def problems(e: Exception) -> list[dict[str, str]]:
     """The refusal field by field (`[{"field": ..., "problem": ...}]`), where it names a field."""
     if isinstance(e, JobError) and e.field is not None:
         return [{"field": e.field, "problem": e.problem}]
+    if isinstance(e, Invalid | NameTaken):
+        return list(e.problems)
     return []

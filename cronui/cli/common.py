@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, TextIO, TypeAlias, cast
 
+from cronui.application.context import Cronui
 from cronui.application.errors import REFUSALS, Invalid, first_line
 from cronui.application.reports import live_holder as live_holder  # commands import it from here
 from cronui.application.shapes import json_text
@@ -57,6 +58,7 @@ class CliParser(argparse.ArgumentParser):
 Handler: TypeAlias = Callable[[argparse.Namespace], int]
 Commands: TypeAlias = "argparse._SubParsersAction[CliParser]"
 StoreBody: TypeAlias = Callable[[Settings, Store, Control], Awaitable[int]]
+AppBody: TypeAlias = Callable[[Cronui], Awaitable[int]]
 
 
 def command(
@@ -209,3 +211,8 @@ def with_store(args: argparse.Namespace, body: StoreBody) -> int:
             await store.close()
 
     return asyncio.run(go())
+
+
+def with_app(args: argparse.Namespace, body: AppBody) -> int:
+    """Open the store named by the settings, run `body` with the use cases' context for it, close it."""
+    return with_store(args, lambda settings, store, control: body(Cronui(settings, store, control)))

@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 
+from cronui.application import jobs as job_cases
+from cronui.application.context import Cronui
 from cronui.cli.common import (
     EXIT_BAD_INPUT,
     Commands,
@@ -24,19 +26,16 @@ from cronui.cli.common import (
     settings_from,
     stored_problems,
     warn,
-    with_store,
+    with_app,
 )
-from cronui.config import Settings
 from cronui.crontab import CronEntry, looks_like_system, names_for, parse_crontab
 from cronui.engine.clock import SystemClock
-from cronui.engine.control import Control
 from cronui.jobfile import (
     MAX_REPORTED,
     JobFileError,
     dump_json,
     dump_toml,
     format_plan,
-    plan_apply,
     plan_counts,
     plan_json,
     read_jobfile,
@@ -45,7 +44,6 @@ from cronui.jobfile import (
 from cronui.jobs import JobError, parse_duration, validate
 from cronui.model import Job, TargetKind
 from cronui.schedule import ScheduleError, get_zone
-from cronui.store import Store
 from cronui.targets import ShellTarget
 
 APPLY_EPILOG = """\
@@ -141,11 +139,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
     except JobFileError as e:
         return _report(e.problems, f"{args.file}: {len(e.problems)} problems; nothing applied")
 
-    async def body(settings: Settings, store: Store, control: Control) -> int:
-        live = await store.list_jobs()
-        plan = plan_apply(jobfile, live, prune=args.prune)
-        if not args.dry_run and not plan.empty:
-            await control.apply(plan.creates, [u.job for u in plan.updates], plan.removes)
+    async def body(app: Cronui) -> int:
+        plan = await job_cases.apply_jobfile(app, jobfile, prune=args.prune, dry_run=args.dry_run)
         if args.json:
             print_json(plan_json(plan, source=jobfile.source, dry_run=args.dry_run))
             return 0
@@ -160,7 +155,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
         return 0
 
     try:
-        return with_store(args, body)
+        return with_app(args, body)
     except JobFileError as e:
         return _report(e.problems, f"{args.file}: {len(e.problems)} problems; nothing applied")
 
@@ -169,8 +164,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    async def body(settings: Settings, store: Store, control: Control) -> int:
-        jobs = await store.list_jobs()
+    async def body(app: Cronui) -> int:
+        jobs = await job_cases.list_jobs(app)
         problems = [line for job in jobs for line in stored_problems(job)]
         if problems:  # a file holding them would not apply; say what to fix instead
             return _report(problems, f"{len(problems)} stored values out of bounds; nothing exported")
@@ -180,7 +175,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
 
-    return with_store(args, body)
+    return with_app(args, body)
 
 
 # ---------------------------------------------------------------- import crontab
@@ -270,8 +265,8 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
             lines[0] += " (nothing imported; --skip-invalid imports the rest)"
         return _report(lines, f"{display}: {len(errors)} bad lines; nothing imported (--skip-invalid imports the rest)")
 
-    async def body(settings: Settings, store: Store, control: Control) -> int:
-        live = await store.list_jobs()
+    async def body(app: Cronui) -> int:
+        live = await job_cases.list_jobs(app)
         for n, note in tab.notes:
             say(f"{display}:{n}: {note}" if n else f"{display}: {note}")
         for n, msg in errors:
@@ -303,8 +298,8 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(f"dry run: {len(jobs)} jobs to import from {display}{skipped}; nothing written")
             return 0
-        await control.apply(jobs, [], [])
+        await job_cases.add_jobs(app, jobs)
         print(f"imported {len(jobs)} jobs from {display}{skipped}")
         return 0
 
-    return with_store(args, body)
+    return with_app(args, body)

@@ -10,7 +10,8 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from cronui.application.reports import job_report
+from cronui.application import jobs
+from cronui.application.context import Cronui
 from cronui.application.shapes import job_json, run_json
 from cronui.cli.common import (
     Commands,
@@ -23,16 +24,12 @@ from cronui.cli.common import (
     say,
     stored_problems,
     warn,
-    with_store,
+    with_app,
 )
 from cronui.cli.job_options import add_job_options, apply_job_options
 from cronui.config import Settings
-from cronui.engine.clock import SystemClock
-from cronui.engine.control import Control
 from cronui.masking import masked_target
 from cronui.model import Job, Run, RunStatus, TargetKind
-from cronui.model.records import day_start
-from cronui.placement import unplaced_warnings
 from cronui.present import (
     JOB_LINE_HEADER,
     delivery_line,
@@ -43,7 +40,7 @@ from cronui.present import (
 )
 from cronui.schedule import describe
 from cronui.store import Store
-from cronui.targets import TARGET_TYPES, AgentTarget, Delivery, to_dict
+from cronui.targets import Delivery, to_dict
 from cronui.timefmt import human_span, iso_utc
 
 if TYPE_CHECKING:
@@ -88,9 +85,9 @@ def add_parsers(sub: Commands) -> None:
     token.add_argument("--rotate", action="store_true", help="replace the job's token with a new one")
 
 
-async def warn_unplaced(store: Store, jobs: list[Job]) -> None:
+async def warn_unplaced(app: Cronui, listed: list[Job]) -> None:
     """Warn on stderr of each label these jobs are pinned to that no live node carries."""
-    for line in await unplaced_warnings(store, jobs, SystemClock().now_ms()):
+    for line in await jobs.unplaced(app, listed):
         warn(f"warning: {line}")
 
 
@@ -107,26 +104,16 @@ def _job_command(
 
 
 def cmd_jobs_add(args: argparse.Namespace) -> int:
-    async def body(settings: Settings, store: Store, control: Control) -> int:
+    async def body(app: Cronui) -> int:
         kinds = [k for k in ("shell", "http", "agent") if getattr(args, k) is not None]
         if len(kinds) != 1:
             raise UsageError(
                 "cronui jobs add: say what to run with exactly one of --shell CMD, --http URL, --agent URL"
             )
-        job = Job(
-            name=args.name,
-            schedule=args.schedule,
-            timezone=settings.timezone,
-            kind=TargetKind(kinds[0]),
-            target=TARGET_TYPES[TargetKind(kinds[0])](),
-            timeout_s=settings.default_timeout,
-            misfire_grace_s=settings.misfire_grace,
-            enabled=not args.disabled,
-            source="cli",
-        )
-        apply_job_options(job, args, settings)
-        job = await control.add_job(job)
-        await warn_unplaced(store, [job])
+        job = jobs.new_job(app, args.name, args.schedule, TargetKind(kinds[0]), enabled=not args.disabled, source="cli")
+        apply_job_options(job, args, app.settings)
+        job = await jobs.add_job(app, job)
+        await warn_unplaced(app, [job])
         if args.json:
             print_json(job_json(job, full=True))
         else:
@@ -134,49 +121,23 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
             print(f"added {job.name}: {job.schedule} ({job.timezone}); next run {when}")
         return 0
 
-    return with_store(args, body)
+    return with_app(args, body)
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
-    async def body(settings: Settings, store: Store, control: Control) -> int:
-        jobs = await store.list_jobs()
-        await warn_unplaced(store, jobs)
+    async def body(app: Cronui) -> int:
+        listed = await jobs.list_jobs(app)
+        await warn_unplaced(app, listed)
         if args.json:
-            print_json([job_json(j) for j in jobs])
+            print_json([job_json(j) for j in listed])
             return 0
-        paused = await control.paused()
+        paused = await app.control.paused()
         print(JOB_LINE_HEADER)
-        for job in jobs:
+        for job in listed:
             say(job_line(job, paused))
         return 0
 
-    return with_store(args, body)
-
-
-async def budget_report(store: Store, job: Job, settings: Settings, now: int) -> dict[str, dict[str, float]]:
-    """An agent job's daily budgets (its own, `job`; all agent jobs', `all`): what today (UTC) cost of each."""
-    if not isinstance(job.target, AgentTarget) or job.id is None:
-        return {}
-    since = day_start(now)
-    out: dict[str, dict[str, float]] = {}
-    if job.target.daily_budget_usd is not None:
-        spent = await store.spent_since(since, job.id)
-        out["job"] = {"spent_usd": round(spent, 6), "daily_usd": job.target.daily_budget_usd}
-    if settings.budget.daily_usd is not None:
-        spent = await store.spent_since(since)
-        out["all"] = {"spent_usd": round(spent, 6), "daily_usd": settings.budget.daily_usd}
-    return out
-
-
-async def session_report(store: Store, job: Job) -> dict[str, Any]:
-    """The shared conversation an agent job talks in: its name, the jobs naming it, the messages it keeps."""
-    session = job.target.session if isinstance(job.target, AgentTarget) else None
-    if session is None:
-        return {}
-    jobs = [
-        j.name for j in await store.list_jobs() if isinstance(j.target, AgentTarget) and j.target.session == session
-    ]
-    return {"name": session, "jobs": sorted(jobs), "messages": len(await store.get_session(session))}
+    return with_app(args, body)
 
 
 def chain_text(job: Job, chain: str) -> str:
@@ -186,22 +147,15 @@ def chain_text(job: Job, chain: str) -> str:
 
 
 def cmd_jobs_show(args: argparse.Namespace) -> int:
-    async def body(settings: Settings, store: Store, control: Control) -> int:
-        job = await control.job(args.name)
-        now = SystemClock().now_ms()
-        data = await job_report(store, job, now)
-        budget = await budget_report(store, job, settings, now)
-        if budget:
-            data["budget"] = budget
-        session = await session_report(store, job)
-        if session:
-            data["session"] = session
+    async def body(app: Cronui) -> int:
+        job, data = await jobs.job_details(app, args.name)
+        budget, session = data.get("budget", {}), data.get("session", {})
         for problem in stored_problems(job):
             warn(f"warning: {problem}")
         if args.json:
             print_json(data)
             return 0
-        say(f"{job.name}  ({job_state(job, await control.paused())})")
+        say(f"{job.name}  ({job_state(job, await app.control.paused())})")
         say(f"  schedule   {job.schedule}  — {describe(job.schedule)} ({job.timezone})")
         say(f"  next run   {iso_utc(job.next_run_at) or '—'}")
         say(f"  {job.kind!s:<10} {json.dumps(masked_target(to_dict(job.target)), ensure_ascii=False)}")
@@ -249,53 +203,53 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             )
         return 0
 
-    return with_store(args, body)
+    return with_app(args, body)
 
 
 def cmd_jobs_edit(args: argparse.Namespace) -> int:
-    async def body(settings: Settings, store: Store, control: Control) -> int:
-        job = await control.job(args.name)
-        apply_job_options(job, args, settings)
+    async def body(app: Cronui) -> int:
+        job = await jobs.get_job(app, args.name)
+        apply_job_options(job, args, app.settings)
         if args.new_name:
             job.name = args.new_name
         if args.enabled is not None:
             job.enabled = args.enabled
-        job = await control.update_job(job)
-        await warn_unplaced(store, [job])
+        job = await jobs.save_job(app, job)
+        await warn_unplaced(app, [job])
         if args.json:
             print_json(job_json(job, full=True))
         else:
             print(f"updated {job.name}; next run {iso_utc(job.next_run_at) or '—'}")
         return 0
 
-    return with_store(args, body)
+    return with_app(args, body)
 
 
 def cmd_jobs_enable(args: argparse.Namespace) -> int:
-    async def body(settings: Settings, store: Store, control: Control) -> int:
-        job = await control.set_enabled(args.name, args.enable)
+    async def body(app: Cronui) -> int:
+        job = await jobs.set_enabled(app, args.name, args.enable)
         state = "enabled" if job.enabled else "disabled"
         print(f"{job.name} {state}" + (f"; next run {iso_utc(job.next_run_at)}" if job.next_run_at else ""))
         return 0
 
-    return with_store(args, body)
+    return with_app(args, body)
 
 
 def cmd_jobs_rm(args: argparse.Namespace) -> int:
-    async def body(settings: Settings, store: Store, control: Control) -> int:
-        job = await control.remove_job(args.name)
+    async def body(app: Cronui) -> int:
+        job = await jobs.remove_job(app, args.name)
         print(f"removed {job.name} (its runs are kept)")
         return 0
 
-    return with_store(args, body)
+    return with_app(args, body)
 
 
 def cmd_jobs_token(args: argparse.Namespace) -> int:
-    async def body(settings: Settings, store: Store, control: Control) -> int:
+    async def body(app: Cronui) -> int:
         from cronui.application.access import issue_hook_token  # hashing only: no web stack loads
 
-        job = await control.job(args.name)
-        token = await issue_hook_token(store, job, rotate=args.rotate)
+        job = await jobs.get_job(app, args.name)
+        token = await issue_hook_token(app.store, job, rotate=args.rotate)
         if token is None:
             raise UsageError(
                 f"cronui: job {job.name!r} has a trigger token already; only its hash is kept, so it cannot be "
@@ -304,7 +258,7 @@ def cmd_jobs_token(args: argparse.Namespace) -> int:
         print(token)
         return 0
 
-    return with_store(args, body)
+    return with_app(args, body)
 
 
 # ---------------------------------------------------------------- run
@@ -376,20 +330,20 @@ def _report_final(args: argparse.Namespace, final: Run) -> int:
     return 0 if final.status is RunStatus.SUCCEEDED else 1
 
 
-async def _queue_for_approval(store: Store, control: Control, args: argparse.Namespace) -> int:
+async def _queue_for_approval(app: Cronui, args: argparse.Namespace) -> int:
     """`jobs run` of a job with approval: its run waits; with --wait, until it ends (once approved, the
     process that schedules runs it)."""
-    if args.wait and not await live_holder(store):
+    if args.wait and not await live_holder(app.store):
         raise UsageError(
             f"cronui: {args.name} waits for approval and nothing schedules this database to run it once approved "
             "(start `cronui daemon`, or leave out --wait); nothing was queued"
         )
-    run = await control.trigger(args.name)
+    run = await jobs.run_now(app, args.name)
     assert run.id is not None
     if run.status is RunStatus.SKIPPED:
         raise UsageError(f"cronui: run #{run.id} of {args.name} not queued: {run.reason}")
     if args.wait:
-        return _report_final(args, await _wait_final(store, run.id))
+        return _report_final(args, await _wait_final(app.store, run.id))
     if args.json:
         print_json(run_json(run))
     else:
@@ -401,14 +355,15 @@ async def _queue_for_approval(store: Store, control: Control, args: argparse.Nam
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
-    async def body(settings: Settings, store: Store, control: Control) -> int:
-        job = await control.job(args.name)
-        paused = await control.paused()
+    async def body(app: Cronui) -> int:
+        settings, store = app.settings, app.store
+        job = await jobs.get_job(app, args.name)
+        paused = await app.control.paused()
         if paused and args.wait:
             raise UsageError("cronui: the scheduler is paused; nothing was queued (`cronui resume` first)")
         final: Run | None = None
         if job.approval:  # the run waits for someone to approve it: nothing runs here and now
-            return await _queue_for_approval(store, control, args)
+            return await _queue_for_approval(app, args)
         if not paused and not await live_holder(store):
             if store.multi_node and args.wait:  # a CLI never runs a cluster's jobs itself
                 raise UsageError(
@@ -423,7 +378,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
             if not store.multi_node and not elsewhere:
                 final = await _run_in_process(settings, store, args.name)
         if final is None:
-            run = await control.trigger(args.name)
+            run = await jobs.run_now(app, args.name)
             assert run.id is not None
             if not args.wait:
                 if paused:
@@ -436,4 +391,4 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
             final = await _wait_final(store, run.id)
         return _report_final(args, final)
 
-    return with_store(args, body)
+    return with_app(args, body)

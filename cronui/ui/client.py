@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from textual.message_pump import MessagePump
 
+from cronui.application import jobs as job_cases
 from cronui.application import runs, stats
 from cronui.application.context import Cronui
 from cronui.application.errors import Ended
@@ -138,12 +139,11 @@ class EngineClient:
     # ------------------------------------------------------------ reads
 
     async def jobs(self) -> list[Job]:
-        return await self._store.list_jobs()
+        return await job_cases.list_jobs(self._app)
 
     async def job(self, job_id: int) -> Job | None:
         """The job, or None when it is gone (removed jobs count as gone)."""
-        job = await self._store.get_job(job_id)
-        return None if job is None or job.deleted_at is not None else job
+        return await job_cases.job_by_id(self._app, job_id)
 
     async def paused(self) -> bool:
         return await self._control.paused()
@@ -180,28 +180,28 @@ class EngineClient:
 
     async def problems(self, job: Job) -> list[JobError]:
         """Every reason saving `job` would be refused (the checks of add_job / update_job), nothing saved."""
-        return await self._control.problems(job)
+        return await job_cases.job_problems(self._app, job)
 
     async def test_run(
         self, job: Job, on_milestone: Callable[[Milestone], None], on_output: Callable[[str, str], None]
     ) -> Run:
         """Run `job` once in this process as a test: never stored as a run, recorded as a `test_run` event."""
-        return await self._engine.dispatcher.test_run(job, on_milestone, on_output)
+        return await job_cases.run_as_test(self._engine.dispatcher, job, on_milestone, on_output)
 
     async def add_job(self, job: Job) -> Job:
-        return await self._control.add_job(job)
+        return await job_cases.add_job(self._app, job)
 
     async def update_job(self, job: Job) -> Job:
-        return await self._control.update_job(job)
+        return await job_cases.save_job(self._app, job)
 
     async def set_enabled(self, name: str, enabled: bool) -> Job:
-        return await self._control.set_enabled(name, enabled)
+        return await job_cases.set_enabled(self._app, name, enabled)
 
     async def remove_job(self, name: str) -> Job:
-        return await self._control.remove_job(name)
+        return await job_cases.remove_job(self._app, name)
 
     async def trigger(self, name: str) -> Run:
-        return await self._control.trigger(name)
+        return await job_cases.run_now(self._app, name)
 
     async def cancel(self, run_id: int) -> Run:
         """Cancel the run; one that had already ended is returned as it ended (nothing to cancel)."""
