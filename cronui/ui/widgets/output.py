@@ -27,6 +27,16 @@ SYNC_LAYOUT_CHARS = 64 * 1024  # output this long is laid out at once; a longer 
 PREVIEW_CHARS = 16 * 1024  # of a longer one, laid out at once (its start, or its end when following)
 LINE_CAP = 10_000  # characters of one line drawn when lines are not wrapped (wrapped, all of it is shown)
 
+# The keys of a pane that scrolls what it shows (this one and the run's timeline): arrows and vi's letters.
+SCROLL_KEYS: list[BindingType] = [
+    Binding("up,k", "scroll_up", "Up", show=False),
+    Binding("down,j", "scroll_down", "Down", show=False),
+    Binding("pageup", "page_up", "Page up", show=False),
+    Binding("pagedown", "page_down", "Page down", show=False),
+    Binding("home,g", "scroll_home", "Top", show=False),
+    Binding("end,G", "scroll_end", "Bottom", show=False),
+]
+
 
 def pretty(text: str) -> str:
     """JSON output reads better indented; anything else is shown as it came."""
@@ -136,14 +146,7 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
         "output--empty",
         *StatusStyles.COMPONENT_CLASSES,
     }
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "scroll_up", "Up", show=False),
-        Binding("down,j", "scroll_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "scroll_home", "Top", show=False),
-        Binding("end,G", "scroll_end", "Bottom", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*SCROLL_KEYS]
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]

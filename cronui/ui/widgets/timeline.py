@@ -13,14 +13,14 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cronui.model import Milestone, Run, RunStatus
 from cronui.ui.times import offset
-from cronui.ui.widgets.output import fold_line
+from cronui.ui.widgets.output import SCROLL_KEYS, fold_line
 from cronui.ui.widgets.status import DIM, StatusStyles, status_css
 from cronui.ui.workers import spawn
 
@@ -137,14 +137,7 @@ class TimelineView(StatusStyles, ScrollView, can_focus=True):
     }
     """ + status_css("TimelineView")
     COMPONENT_CLASSES: ClassVar[set[str]] = {"timeline--empty", *StatusStyles.COMPONENT_CLASSES}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "scroll_up", "Up", show=False),
-        Binding("down,j", "scroll_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "scroll_home", "Top", show=False),
-        Binding("end,G", "scroll_end", "Bottom", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*SCROLL_KEYS]
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
