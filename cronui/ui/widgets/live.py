@@ -26,6 +26,7 @@ from cronui.timefmt import human_span
 from cronui.ui.inflight import InFlight, LiveRun
 from cronui.ui.times import clock_span, offset, short_time
 from cronui.ui.widgets.status import MARK, StatusStyles, status_css
+from cronui.ui.widgets.strips import line_strip
 
 SHOWN_MILESTONES = 5
 SHOWN_RUNS = 200
@@ -244,5 +245,4 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
     def _strip(self, text: Text, width: int, style: Style) -> Strip:
         text = text.copy()
         text.truncate(width, overflow="ellipsis")
-        text.stylize_before(style)
-        return Strip(list(text.render(self.app.console)), cell_len(text.plain)).crop_extend(0, width, style)
+        return line_strip(text, width, style, self.app.console)

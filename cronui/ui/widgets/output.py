@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cronui.ui.widgets.status import StatusStyles, status_css
+from cronui.ui.widgets.strips import line_strip
 from cronui.ui.workers import spawn
 
 STDERR_RULE = "── stderr ──"
@@ -299,6 +300,4 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
             text.stylize(style, m.start(), m.end())
 
     def _strip(self, text: Text, width: int, style: Style, scroll_x: int = 0) -> Strip:
-        text.stylize_before(style)
-        strip = Strip(list(text.render(self.app.console)), cell_len(text.plain))
-        return strip.crop_extend(scroll_x, scroll_x + width, style)
+        return line_strip(text, width, style, self.app.console, scroll_x)

@@ -22,6 +22,7 @@ from cronui.model import Milestone, Run, RunStatus
 from cronui.ui.times import offset
 from cronui.ui.widgets.output import SCROLL_KEYS, fold_line
 from cronui.ui.widgets.status import DIM, StatusStyles, status_css
+from cronui.ui.widgets.strips import line_strip
 from cronui.ui.workers import spawn
 
 SYNC_ROWS = 2_000  # a timeline this long is laid out at once; a longer one in a thread
@@ -256,11 +257,10 @@ class TimelineView(StatusStyles, ScrollView, can_focus=True):
         index = int(self.scroll_y) + y
         if index >= len(self._lines):
             if index == 0 and self.preparing:
-                text = Text("preparing the timeline…")
-                text.stylize_before(base + self.get_component_rich_style("timeline--empty"))
-                return Strip(list(text.render(self.app.console)), text.cell_len).crop_extend(0, width, base)
+                text = Text("preparing the timeline…")  # padded with the pane's own style, not the text's
+                text.stylize_before(self.get_component_rich_style("timeline--empty"))
+                return line_strip(text, width, base, self.app.console)
             return Strip.blank(width, base)
         text = self._line_text(index)
         text.truncate(width, overflow="ellipsis")
-        text.stylize_before(base)
-        return Strip(list(text.render(self.app.console)), text.cell_len).crop_extend(0, width, base)
+        return line_strip(text, width, base, self.app.console)
