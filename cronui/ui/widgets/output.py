@@ -16,11 +16,10 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cronui.ui.widgets.status import StatusStyles, status_css
-from cronui.ui.widgets.strips import line_strip
+from cronui.ui.widgets.strips import LinePane, line_strip
 from cronui.ui.workers import spawn
 
 STDERR_RULE = "── stderr ──"
@@ -128,7 +127,7 @@ def layout(stdout: str, stderr: str, width: int, wrap: bool, *, indent_json: boo
     return Layout(out, max((cell_len(line) for line, _ in out), default=0))
 
 
-class OutputView(StatusStyles, ScrollView, can_focus=True):
+class OutputView(StatusStyles, LinePane, can_focus=True):
     DEFAULT_CSS = """
     OutputView {
         height: 1fr;
@@ -268,17 +267,15 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
 
     # ------------------------------------------------------------ drawing
 
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.rich_style
-        index = int(self.scroll_y) + y
-        if not self._lines:
-            if y == 0:
-                empty = "preparing the output…" if self._preparing else self.empty_text
-                return self._strip(Text(empty), width, base + self.get_component_rich_style("output--empty"))
-            return Strip.blank(width, base)
-        if index >= len(self._lines):
-            return Strip.blank(width, base)
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    def empty_line(self, width: int, base: Style) -> Strip:
+        empty = "preparing the output…" if self._preparing else self.empty_text
+        return self._strip(Text(empty), width, base + self.get_component_rich_style("output--empty"))
+
+    def draw_line(self, index: int, width: int, base: Style) -> Strip:
         line, err = self._lines[index]
         scroll_x = int(self.scroll_x)
         if len(line) > width and _single_cells(line):  # draw only what is in view

@@ -15,14 +15,13 @@ from rich.text import Text
 from textual import events
 from textual.binding import BindingType
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cronui.model import Milestone, Run, RunStatus
 from cronui.ui.times import offset
 from cronui.ui.widgets.output import SCROLL_KEYS, fold_line
 from cronui.ui.widgets.status import DIM, StatusStyles, status_css
-from cronui.ui.widgets.strips import line_strip
+from cronui.ui.widgets.strips import LinePane, line_strip
 from cronui.ui.workers import spawn
 
 SYNC_ROWS = 2_000  # a timeline this long is laid out at once; a longer one in a thread
@@ -128,7 +127,7 @@ def fold_rows(rows: list[Row], first: int, width: int) -> list[tuple[int, int, i
     return lines
 
 
-class TimelineView(StatusStyles, ScrollView, can_focus=True):
+class TimelineView(StatusStyles, LinePane, can_focus=True):
     DEFAULT_CSS = """
     TimelineView {
         height: 1fr;
@@ -251,16 +250,14 @@ class TimelineView(StatusStyles, ScrollView, can_focus=True):
                 text.append(row.plain[lo:hi], style)
         return text
 
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.rich_style
-        index = int(self.scroll_y) + y
-        if index >= len(self._lines):
-            if index == 0 and self.preparing:
-                text = Text("preparing the timeline…")  # padded with the pane's own style, not the text's
-                text.stylize_before(self.get_component_rich_style("timeline--empty"))
-                return line_strip(text, width, base, self.app.console)
+    def empty_line(self, width: int, base: Style) -> Strip:
+        if not self.preparing:
             return Strip.blank(width, base)
+        text = Text("preparing the timeline…")  # padded with the pane's own style, not the text's
+        text.stylize_before(self.get_component_rich_style("timeline--empty"))
+        return line_strip(text, width, base, self.app.console)
+
+    def draw_line(self, index: int, width: int, base: Style) -> Strip:
         text = self._line_text(index)
         text.truncate(width, overflow="ellipsis")
         return line_strip(text, width, base, self.app.console)
