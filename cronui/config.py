@@ -18,7 +18,7 @@ from cronui import bounds, locations
 from cronui.bounds import Duration, Number, Whole, show
 from cronui.controls import has_control
 from cronui.placement import check_labels
-from cronui.schedule import ScheduleError, get_zone
+from cronui.schedule import ScheduleError, get_zone, zone_known
 
 
 class ConfigError(ValueError):
@@ -286,16 +286,8 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 def system_timezone() -> tuple[str, str] | None:
     """The machine's own IANA zone and where it was found, or None if it cannot be told."""
-
-    def ok(name: str) -> bool:
-        try:
-            get_zone(name)
-        except ScheduleError:
-            return False
-        return True
-
     tz = os.environ.get("TZ", "").lstrip(":")
-    if tz and ok(tz):
+    if tz and zone_known(tz):
         return tz, "TZ environment variable"
     localtime = Path("/etc/localtime")
     try:
@@ -304,13 +296,13 @@ def system_timezone() -> tuple[str, str] | None:
         target = ""
     if "zoneinfo/" in target:
         name = target.split("zoneinfo/", 1)[1]
-        if ok(name):
+        if zone_known(name):
             return name, "system (/etc/localtime)"
     try:
         name = Path("/etc/timezone").read_text().strip()
     except OSError:
         name = ""
-    if name and ok(name):
+    if name and zone_known(name):
         return name, "system (/etc/timezone)"
     if not localtime.exists():
         # glibc reads a missing /etc/localtime as UTC: that is then the system's own zone.

@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cronui.application.access import same_token
+from cronui.application.context import Cronui
 from cronui.application.runs import MAX_ID as MAX_RUN_ID
 from cronui.application.shapes import json_text
 from cronui.application.values import DURATION_RE
@@ -51,6 +52,10 @@ class ApiState:
     # the names a request's Host may give besides the listen address's own (`[api] allowed_hosts`, --allow-host)
     allowed_hosts: list[str] = field(default_factory=list)
     listen: tuple[str, int] | None = None  # the address served on (None: known from each request's socket)
+
+    def application(self) -> Cronui:
+        """The use cases' common ground over this state: every router hands it to `cronui.application`."""
+        return Cronui(self.settings, self.store, self.control, self.clock)
 
 
 class ApiError(Exception):

@@ -14,7 +14,6 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from cronui.api.common import MAX_ID, PREFIX, ApiState, Checks, whole
 from cronui.api.docs import refused
 from cronui.application import runs
-from cronui.application.context import Cronui
 from cronui.application.shapes import event_json, json_text
 from cronui.application.values import parse_int
 
@@ -25,7 +24,7 @@ SSE_PING_S = 15  # an idle event stream sends a comment this often (proxies keep
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
-    app = Cronui(state.settings, state.store, state.control, state.clock)
+    app = state.application()
 
     async def stream_start(
         job: str | None = None,

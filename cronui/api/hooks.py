@@ -14,7 +14,6 @@ from cronui.api.common import CHALLENGE, ApiError, ApiState, Checks
 from cronui.api.docs import RUN_SCHEMA, answers, refused
 from cronui.application import jobs
 from cronui.application.access import hook_token_matches
-from cronui.application.context import Cronui
 from cronui.application.shapes import run_json
 from cronui.model.records import CapReached
 
@@ -22,7 +21,7 @@ from cronui.model.records import CapReached
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     store = state.store
-    app = Cronui(state.settings, state.store, state.control, state.clock)
+    app = state.application()
 
     hook_bearer = HTTPBearer(auto_error=False, description="the job's trigger token (`cronui jobs token NAME`)")
 

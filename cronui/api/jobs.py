@@ -13,14 +13,13 @@ from fastapi.responses import Response
 from cronui.api.common import PREFIX, ApiState, Checks, Json
 from cronui.api.docs import JOB_HEAD_SCHEMA, JOB_REPORT_SCHEMA, JOB_SCHEMA, RUN_SCHEMA, answers, refused
 from cronui.application import jobs
-from cronui.application.context import Cronui
 from cronui.application.shapes import job_json, run_json
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
-    app = Cronui(state.settings, state.store, state.control, state.clock)
+    app = state.application()
 
     @r.get(
         f"{PREFIX}/jobs",

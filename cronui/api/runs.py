@@ -10,7 +10,6 @@ from cronui import bounds
 from cronui.api.common import AS_DURATION, AS_STATUSES, MAX_ID, PREFIX, ApiError, ApiState, Checks, RunId, whole
 from cronui.api.docs import LOGS_SCHEMA, RUN_SCHEMA, answers, refused
 from cronui.application import runs
-from cronui.application.context import Cronui
 from cronui.application.shapes import logs_json, run_json
 
 MAX_LIMIT = bounds.RUNS_PER_PAGE  # how many runs one request may ask for (`before=ID` pages back for more)
@@ -19,7 +18,7 @@ MAX_LIMIT = bounds.RUNS_PER_PAGE  # how many runs one request may ask for (`befo
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
-    app = Cronui(state.settings, state.store, state.control, state.clock)
+    app = state.application()
 
     @r.get(
         f"{PREFIX}/runs",

@@ -9,13 +9,12 @@ from fastapi import APIRouter, Query
 from cronui.api.common import AS_DURATION, PREFIX, ApiState, Checks
 from cronui.api.docs import STATS_REPORT_SCHEMA, TIMELINE_SCHEMA, answers, refused
 from cronui.application import stats
-from cronui.application.context import Cronui
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
-    app = Cronui(state.settings, state.store, state.control, state.clock)
+    app = state.application()
 
     @r.get(
         f"{PREFIX}/status",

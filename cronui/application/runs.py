@@ -83,29 +83,25 @@ async def follow_output(app: Cronui, run: Run, poll_s: float = 0.1) -> AsyncIter
     cursor = EventCursor(app.store)
     await cursor.prime()
     shown = 0
-    for ev in await app.store.run_events(run.id):
-        if ev.id is None or ev.id > cursor.last_id:
-            continue
-        shown += 1
-        if ev.kind is EventKind.OUTPUT:
-            yield _chunk(ev)
-        if ev.kind is EventKind.FINISHED:
-            return
+    # first the log as it stood when following began, then each read of what came after it
+    events = [ev for ev in await app.store.run_events(run.id) if ev.id is not None and ev.id <= cursor.last_id]
+    polled = False
     while True:
-        for ev in await cursor.read():
-            if ev.run_id != run.id:
-                continue
+        for ev in events:
             shown += 1
             if ev.kind is EventKind.OUTPUT:
                 yield _chunk(ev)
             if ev.kind is EventKind.FINISHED:
                 return
-        current = await app.store.get_run(run.id)
-        if current is None or current.status.is_final:
-            if current is not None and shown == 0:
-                yield "stdout", current.output
-            return
-        await asyncio.sleep(poll_s)
+        if polled:
+            current = await app.store.get_run(run.id)
+            if current is None or current.status.is_final:
+                if current is not None and shown == 0:
+                    yield "stdout", current.output
+                return
+            await asyncio.sleep(poll_s)
+        events = [ev for ev in await cursor.read() if ev.run_id == run.id]
+        polled = True
 
 
 def _chunk(ev: RunEvent) -> tuple[str, str]:

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cronui import body_files, bounds
 from cronui.bounds import Duration, Number, OutOfBounds, Whole
@@ -54,6 +54,7 @@ from cronui.targets import (
 
 _RELATIVE_SCHEDULE = re.compile(r"^\s*in\s", re.IGNORECASE)
 _ABSENT = object()
+N = TypeVar("N", int, float)  # what a bound's check returns
 EDGE_EXAMPLE = 'tables like { job = "publish", when = "contains:READY" }'
 
 
@@ -113,21 +114,18 @@ class EntryReader:
         return value
 
     def integer(self, table: Mapping[str, Any], key: str, label: str, bound: Whole) -> int | None:
-        value = self.typed(table, key, label, _is_int, "a whole number")
-        if value is _ABSENT or value is None:
-            return None
-        try:
-            return bound.check(value)
-        except OutOfBounds as e:
-            self.fail(label, str(e))
-            return None
+        return self.within(self.typed(table, key, label, _is_int, "a whole number"), label, bound.check)
 
     def number(self, table: Mapping[str, Any], key: str, label: str, bound: Number) -> float | None:
-        value = self.typed(table, key, label, _is_number, "a number")
+        return self.within(self.typed(table, key, label, _is_number, "a number"), label, bound.check)
+
+    def within(self, value: Any, label: str, check: Callable[[Any], N]) -> N | None:
+        """A value `typed` returned, passed through its bound's `check`; None when it is absent or of the
+        wrong type, and None (recording a problem) when it is out of range."""
         if value is _ABSENT or value is None:
             return None
         try:
-            return bound.check(value)
+            return check(value)
         except OutOfBounds as e:
             self.fail(label, str(e))
             return None

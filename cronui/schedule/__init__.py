@@ -18,7 +18,7 @@ from cronui.schedule.errors import ScheduleError
 from cronui.schedule.plan import Schedule, parse
 from cronui.schedule.readings import PRESETS, SYNTAX_HELP, Preset, describe
 from cronui.schedule.syntax import ScheduleKind
-from cronui.schedule.zones import all_zones, get_zone
+from cronui.schedule.zones import all_zones, get_zone, zone_known
 
 __all__ = [
     "PRESETS",
@@ -31,4 +31,5 @@ __all__ = [
     "describe",
     "get_zone",
     "parse",
+    "zone_known",
 ]

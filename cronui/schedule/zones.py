@@ -87,6 +87,15 @@ def get_zone(name: str) -> ZoneInfo:
     return _get_zone(need_text(name, "time zone must be a name such as Europe/Berlin"))
 
 
+def zone_known(name: str) -> bool:
+    """Whether `name` is a time zone `get_zone` accepts (an IANA zone this system knows)."""
+    try:
+        get_zone(name)
+    except ScheduleError:
+        return False
+    return True
+
+
 @functools.lru_cache(maxsize=1024)
 def _get_zone(name: str) -> ZoneInfo:
     if _FIXED_OFFSET_RE.fullmatch(name.strip()):

@@ -28,6 +28,7 @@ from cronui.engine.dispatcher import Executor
 from cronui.engine.engine import Engine
 from cronui.model import TargetKind
 from cronui.redaction import redacted
+from cronui.schedule import zone_known
 from cronui.store import Store, StoreError, make_store
 from cronui.ui import prefs, themes
 from cronui.ui.app_requests import AppRequests
@@ -52,7 +53,7 @@ from cronui.ui.screens.main import MainScreen
 from cronui.ui.screens.nodes import NodeWatch
 from cronui.ui.status import header_state
 from cronui.ui.sync import ViewSync
-from cronui.ui.times import ZoneMode, zone_known
+from cronui.ui.times import ZoneMode
 from cronui.ui.widgets.header import HeaderState, StatusHeader
 from cronui.ui.workers import spawn
 

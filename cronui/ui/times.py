@@ -30,15 +30,6 @@ class ZoneMode(enum.StrEnum):
         return "UTC"
 
 
-def zone_known(name: str) -> bool:
-    """Whether `name` is a time zone this system knows."""
-    try:
-        get_zone(name)
-    except ScheduleError:
-        return False
-    return True
-
-
 def zone_for(mode: ZoneMode, job_zone: str | None, local_zone: str) -> str:
     if mode is ZoneMode.UTC:
         return "UTC"

@@ -139,6 +139,31 @@ async def test_a_running_runs_output_so_far_comes_from_the_live_log(app: Cronui,
         await runs.run_view(app, 77)
 
 
+async def test_following_a_runs_output_gives_the_log_so_far_then_what_comes_until_it_ends(
+    app: Cronui, clock: FakeClock
+) -> None:
+    [run_id] = await queued(app, "a", 1)
+    run = await runs.get_run(app, run_id)
+    now = clock.now_ms()
+
+    def told(kind: EventKind, stream: str | None = None, text: str = "") -> RunEvent:
+        return RunEvent(kind, now, run_id, None, "a", stream, {"text": text} if stream else {})
+
+    await app.store.append_events([told(EventKind.OUTPUT, "stdout", "one "), told(EventKind.OUTPUT, "stderr", "oops")])
+    got: list[tuple[str, str]] = []
+    async for chunk in runs.follow_output(app, run, poll_s=0):
+        got.append(chunk)
+        if len(got) == 2:  # the log so far is shown: more comes, then the end, then nothing more is shown
+            await app.store.append_events(
+                [
+                    told(EventKind.OUTPUT, "stdout", "two"),
+                    told(EventKind.FINISHED),
+                    told(EventKind.OUTPUT, "stdout", "late"),
+                ]
+            )
+    assert got == [("stdout", "one "), ("stderr", "oops"), ("stdout", "two")]
+
+
 async def test_the_event_feed_keeps_to_its_job_and_resumes_after_an_id(app: Cronui) -> None:
     with pytest.raises(NotFound, match=r"^no job named 'a'$"):
         await runs.follow_events(app, "a")

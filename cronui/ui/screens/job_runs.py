@@ -14,7 +14,7 @@ from cronui.model.records import JobStats, RunFilter
 from cronui.ui.client import EngineClient
 from cronui.ui.screens.job_info import WEEK_MS
 from cronui.ui.widgets.run_table import RunTable
-from cronui.ui.workers import spawn
+from cronui.ui.workers import OneAtATime, spawn
 
 RUNS_PAGE = 100
 
@@ -33,8 +33,7 @@ class JobRuns:
         self._loaded = loaded  # told when the runs or the stats shown changed
         self.job_id: int | None = None  # whose runs the pane shows
         self._wanted: int | None = None
-        self._loading = False
-        self._dirty = False
+        self._loads = OneAtATime(owner, self._load, "runs")
         self._shown_job: int | None = None
         self._stats: tuple[JobStats, JobStats] | None = None
 
@@ -53,36 +52,28 @@ class JobRuns:
     def reload(self) -> None:
         """Load the selected job's runs; at most one load at a time, the latest wish wins."""
         self._wanted = self.job_id
-        self._dirty = True
-        if not self._loading:
-            self._loading = True
-            spawn(self._owner, self._load, "runs")
+        self._loads.want()
 
     async def _load(self) -> None:
         client = self._client
-        try:
-            while self._dirty:
-                self._dirty = False
-                job_id = self._wanted
-                table = self._table()
-                if job_id is None:
-                    table.set_rows([])
-                    self._stats = None
-                    self._loaded()
-                    continue
-                runs = await client.runs(RunFilter(job_id=job_id, limit=RUNS_PAGE))
-                stats = await client.job_stats(job_id)
-                week = await client.job_stats(job_id, since=client.now_ms() - WEEK_MS)
-                if self._dirty and self._wanted != job_id:
-                    continue
-                same = table.rows and self._shown_job == job_id
-                table.more = len(runs) == RUNS_PAGE
-                table.set_rows(runs, keep_cursor=bool(same))
-                self._shown_job = job_id
-                self._stats = (stats, week)
-                self._loaded()
-        finally:
-            self._loading = False
+        job_id = self._wanted
+        table = self._table()
+        if job_id is None:
+            table.set_rows([])
+            self._stats = None
+            self._loaded()
+            return
+        runs = await client.runs(RunFilter(job_id=job_id, limit=RUNS_PAGE))
+        stats = await client.job_stats(job_id)
+        week = await client.job_stats(job_id, since=client.now_ms() - WEEK_MS)
+        if self._loads.wanted and self._wanted != job_id:  # another job was selected meanwhile
+            return
+        same = table.rows and self._shown_job == job_id
+        table.more = len(runs) == RUNS_PAGE
+        table.set_rows(runs, keep_cursor=bool(same))
+        self._shown_job = job_id
+        self._stats = (stats, week)
+        self._loaded()
 
     def more(self, table: RunTable) -> None:
         """The next page, for a table scrolled to its end."""

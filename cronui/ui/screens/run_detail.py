@@ -47,7 +47,7 @@ from cronui.ui.widgets.output import OutputView
 from cronui.ui.widgets.prompt import Prompt, PromptBar
 from cronui.ui.widgets.styled import StyledStatic
 from cronui.ui.widgets.timeline import TimelineView
-from cronui.ui.workers import spawn
+from cronui.ui.workers import OneAtATime
 
 NARROW = 100
 
@@ -82,8 +82,7 @@ class RunDetailScreen(ApprovalActions, SaysWhyNot, CronuiScreen):
         self.run: Run | None = None
         self.milestones: list[Milestone] = []
         self._want_follow = follow
-        self._reloading = False
-        self._reload_again = False
+        self._loads = OneAtATime(self, self._load, "run-detail")
         self.showing_details = False  # the right pane shows the request, tool calls and error (`v`)
         self.context: int | None = None  # the answering model's context window, when the price table knows it
         self._context_of: tuple[str, str | None] | None = None  # the model (and URL) it was looked up for
@@ -121,39 +120,29 @@ class RunDetailScreen(ApprovalActions, SaysWhyNot, CronuiScreen):
 
     def reload(self) -> None:
         """Read the run again (at most one read at a time; a wish made meanwhile runs after it)."""
-        if self._reloading:
-            self._reload_again = True
-            return
-        self._reloading = True
-        spawn(self, self._load, "run-detail")
+        self._loads.want()
 
     async def _load(self) -> None:
-        try:
-            while True:
-                self._reload_again = False
-                got = await self.ctx.client.run_view(self.run_id)
-                if got is None:
-                    self.notify(f"run #{self.run_id} no longer exists", severity="warning")
-                    self.app.pop_screen()
-                    return
-                run = got.run
-                first = self.run is None
-                self.run = run
-                self.milestones = got.milestones
-                await self._look_up_context(run)
-                view = self.query_one("#output", OutputView)
-                if first or run.status.is_final:
-                    view.follow = self._want_follow and not run.status.is_final
-                    view.set_output(got.stdout, got.stderr)
-                timeline = self.query_one(TimelineView)
-                timeline.follow = run.status is RunStatus.RUNNING
-                timeline.show(run, self.milestones)
-                self._show_details()
-                self._show()
-                if not self._reload_again:
-                    return
-        finally:
-            self._reloading = False
+        got = await self.ctx.client.run_view(self.run_id)
+        if got is None:
+            self.notify(f"run #{self.run_id} no longer exists", severity="warning")
+            self._loads.drop()
+            self.app.pop_screen()
+            return
+        run = got.run
+        first = self.run is None
+        self.run = run
+        self.milestones = got.milestones
+        await self._look_up_context(run)
+        view = self.query_one("#output", OutputView)
+        if first or run.status.is_final:
+            view.follow = self._want_follow and not run.status.is_final
+            view.set_output(got.stdout, got.stderr)
+        timeline = self.query_one(TimelineView)
+        timeline.follow = run.status is RunStatus.RUNNING
+        timeline.show(run, self.milestones)
+        self._show_details()
+        self._show()
 
     async def _look_up_context(self, run: Run) -> None:
         """The context window of the model that answered (once per model: the table loads in a thread)."""

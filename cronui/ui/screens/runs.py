@@ -45,7 +45,7 @@ from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.prompt import Prompt, PromptBar
 from cronui.ui.widgets.run_table import RunTable
 from cronui.ui.widgets.table import VirtualTable
-from cronui.ui.workers import spawn
+from cronui.ui.workers import OneAtATime, spawn
 
 PAGE = 200
 MAX_SCAN = 20_000  # runs read per page request when the filter is checked here; more on scrolling
@@ -73,8 +73,7 @@ class RunsScreen(ApprovalActions, SaysWhyNot, CronuiScreen):
         super().__init__(ctx)
         self.failed = failed
         self.filter = Filter()
-        self._loading = False
-        self._again = False
+        self._loads = OneAtATime(self, self._load_first, "runs-view")
 
     @property
     def where(self) -> str:
@@ -127,29 +126,19 @@ class RunsScreen(ApprovalActions, SaysWhyNot, CronuiScreen):
         return RunFilter(statuses=statuses, since=since, limit=PAGE, before_id=before_id)
 
     def reload(self) -> None:
-        if self._loading:
-            self._again = True
-            return
-        self._loading = True
-        spawn(self, self._load_first, "runs-view")
+        self._loads.want()
 
     async def _load_first(self) -> None:
-        try:
-            while True:
-                self._again = False
-                runs, more = await self._fetch(None)
-                if self._again:
-                    continue
-                table = self.query_one(RunTable)
-                table.more = more
-                table.empty_text = "no failures in the last 24 hours" if self.failed else "no runs"
-                if self.filter:
-                    table.empty_text = "no run matches the filter"
-                table.set_rows(runs)
-                self._title()
-                return
-        finally:
-            self._loading = False
+        runs, more = await self._fetch(None)
+        if self._loads.wanted:  # asked again meanwhile: the next pass reads afresh
+            return
+        table = self.query_one(RunTable)
+        table.more = more
+        table.empty_text = "no failures in the last 24 hours" if self.failed else "no runs"
+        if self.filter:
+            table.empty_text = "no run matches the filter"
+        table.set_rows(runs)
+        self._title()
 
     async def _fetch(self, before_id: int | None) -> tuple[list[Run], bool]:
         """A page of runs that pass the filter; reads further pages while too few pass, up to MAX_SCAN."""
@@ -173,7 +162,7 @@ class RunsScreen(ApprovalActions, SaysWhyNot, CronuiScreen):
 
     def on_virtual_table_need_more(self, message: VirtualTable.NeedMore) -> None:
         table = self.query_one(RunTable)
-        if not table.rows or self._loading:
+        if not table.rows or self._loads.busy:
             return
         before = table.oldest_id  # the runs are read newest first, whatever order they are shown in
 

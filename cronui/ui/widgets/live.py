@@ -17,7 +17,6 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cronui.model import RunStatus
@@ -26,6 +25,7 @@ from cronui.timefmt import human_span
 from cronui.ui.inflight import InFlight, LiveRun
 from cronui.ui.times import clock_span, offset, short_time
 from cronui.ui.widgets.status import MARK, StatusStyles, status_css
+from cronui.ui.widgets.strips import LinePane, line_strip
 
 SHOWN_MILESTONES = 5
 SHOWN_RUNS = 200
@@ -35,7 +35,7 @@ def milestone_text(name: str, data: dict[str, object]) -> str:
     return f"{name} {milestone_data_text(data)}".strip()
 
 
-class LivePane(StatusStyles, ScrollView, can_focus=True):
+class LivePane(StatusStyles, LinePane, can_focus=True):
     DEFAULT_CSS = """
     LivePane {
         height: 1fr;
@@ -221,17 +221,15 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
 
     # ------------------------------------------------------------ drawing
 
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.rich_style
-        index = int(self.scroll_y) + y
-        if not self._lines:
-            if y == 0:
-                text = Text(" nothing running", no_wrap=True)
-                return self._strip(text, width, base + self.get_component_rich_style("live--empty"))
-            return Strip.blank(width, base)
-        if index >= len(self._lines):
-            return Strip.blank(width, base)
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    def empty_line(self, width: int, base: Style) -> Strip:
+        text = Text(" nothing running", no_wrap=True)
+        return self._strip(text, width, base + self.get_component_rich_style("live--empty"))
+
+    def draw_line(self, index: int, width: int, base: Style) -> Strip:
         text, rid = self._lines[index]
         style = base
         if rid is not None and rid == self._selected and self._is_head(index):
@@ -244,5 +242,4 @@ class LivePane(StatusStyles, ScrollView, can_focus=True):
     def _strip(self, text: Text, width: int, style: Style) -> Strip:
         text = text.copy()
         text.truncate(width, overflow="ellipsis")
-        text.stylize_before(style)
-        return Strip(list(text.render(self.app.console)), cell_len(text.plain)).crop_extend(0, width, style)
+        return line_strip(text, width, style, self.app.console)

@@ -16,16 +16,26 @@ from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cronui.ui.widgets.status import StatusStyles, status_css
+from cronui.ui.widgets.strips import LinePane, line_strip
 from cronui.ui.workers import spawn
 
 STDERR_RULE = "── stderr ──"
 SYNC_LAYOUT_CHARS = 64 * 1024  # output this long is laid out at once; a longer one in a thread
 PREVIEW_CHARS = 16 * 1024  # of a longer one, laid out at once (its start, or its end when following)
 LINE_CAP = 10_000  # characters of one line drawn when lines are not wrapped (wrapped, all of it is shown)
+
+# The keys of a pane that scrolls what it shows (this one and the run's timeline): arrows and vi's letters.
+SCROLL_KEYS: list[BindingType] = [
+    Binding("up,k", "scroll_up", "Up", show=False),
+    Binding("down,j", "scroll_down", "Down", show=False),
+    Binding("pageup", "page_up", "Page up", show=False),
+    Binding("pagedown", "page_down", "Page down", show=False),
+    Binding("home,g", "scroll_home", "Top", show=False),
+    Binding("end,G", "scroll_end", "Bottom", show=False),
+]
 
 
 def pretty(text: str) -> str:
@@ -117,7 +127,7 @@ def layout(stdout: str, stderr: str, width: int, wrap: bool, *, indent_json: boo
     return Layout(out, max((cell_len(line) for line, _ in out), default=0))
 
 
-class OutputView(StatusStyles, ScrollView, can_focus=True):
+class OutputView(StatusStyles, LinePane, can_focus=True):
     DEFAULT_CSS = """
     OutputView {
         height: 1fr;
@@ -136,14 +146,7 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
         "output--empty",
         *StatusStyles.COMPONENT_CLASSES,
     }
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "scroll_up", "Up", show=False),
-        Binding("down,j", "scroll_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "scroll_home", "Top", show=False),
-        Binding("end,G", "scroll_end", "Bottom", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*SCROLL_KEYS]
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -264,17 +267,15 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
 
     # ------------------------------------------------------------ drawing
 
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.rich_style
-        index = int(self.scroll_y) + y
-        if not self._lines:
-            if y == 0:
-                empty = "preparing the output…" if self._preparing else self.empty_text
-                return self._strip(Text(empty), width, base + self.get_component_rich_style("output--empty"))
-            return Strip.blank(width, base)
-        if index >= len(self._lines):
-            return Strip.blank(width, base)
+    @property
+    def line_count(self) -> int:
+        return len(self._lines)
+
+    def empty_line(self, width: int, base: Style) -> Strip:
+        empty = "preparing the output…" if self._preparing else self.empty_text
+        return self._strip(Text(empty), width, base + self.get_component_rich_style("output--empty"))
+
+    def draw_line(self, index: int, width: int, base: Style) -> Strip:
         line, err = self._lines[index]
         scroll_x = int(self.scroll_x)
         if len(line) > width and _single_cells(line):  # draw only what is in view
@@ -296,6 +297,4 @@ class OutputView(StatusStyles, ScrollView, can_focus=True):
             text.stylize(style, m.start(), m.end())
 
     def _strip(self, text: Text, width: int, style: Style, scroll_x: int = 0) -> Strip:
-        text.stylize_before(style)
-        strip = Strip(list(text.render(self.app.console)), cell_len(text.plain))
-        return strip.crop_extend(scroll_x, scroll_x + width, style)
+        return line_strip(text, width, style, self.app.console, scroll_x)

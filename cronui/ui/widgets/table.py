@@ -12,7 +12,6 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import ClassVar, Generic, Literal, TypeVar
 
-from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -24,6 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cronui.ui.widgets.status import MARK, StatusStyles, status_css
+from cronui.ui.widgets.strips import line_strip
 
 R = TypeVar("R")
 
@@ -372,10 +372,7 @@ class VirtualTable(StatusStyles, ScrollView, Generic[R], can_focus=True):
         return self._strip(text, width, style)
 
     def _strip(self, text: Text, width: int, style: Style) -> Strip:
-        text.stylize_before(style)
-        segments = list(text.render(self.app.console))
-        strip = Strip(segments, cell_len(text.plain))
-        return strip.crop_extend(0, width, style)
+        return line_strip(text, width, style, self.app.console)
 
 
 def _fit_title(title: Text | str | None, width: int) -> Text | str | None:

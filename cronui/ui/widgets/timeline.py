@@ -13,15 +13,15 @@ from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cronui.model import Milestone, Run, RunStatus
 from cronui.ui.times import offset
-from cronui.ui.widgets.output import fold_line
+from cronui.ui.widgets.output import SCROLL_KEYS, fold_line
 from cronui.ui.widgets.status import DIM, StatusStyles, status_css
+from cronui.ui.widgets.strips import LinePane, line_strip
 from cronui.ui.workers import spawn
 
 SYNC_ROWS = 2_000  # a timeline this long is laid out at once; a longer one in a thread
@@ -127,7 +127,7 @@ def fold_rows(rows: list[Row], first: int, width: int) -> list[tuple[int, int, i
     return lines
 
 
-class TimelineView(StatusStyles, ScrollView, can_focus=True):
+class TimelineView(StatusStyles, LinePane, can_focus=True):
     DEFAULT_CSS = """
     TimelineView {
         height: 1fr;
@@ -137,14 +137,7 @@ class TimelineView(StatusStyles, ScrollView, can_focus=True):
     }
     """ + status_css("TimelineView")
     COMPONENT_CLASSES: ClassVar[set[str]] = {"timeline--empty", *StatusStyles.COMPONENT_CLASSES}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "scroll_up", "Up", show=False),
-        Binding("down,j", "scroll_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "scroll_home", "Top", show=False),
-        Binding("end,G", "scroll_end", "Bottom", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [*SCROLL_KEYS]
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -257,17 +250,14 @@ class TimelineView(StatusStyles, ScrollView, can_focus=True):
                 text.append(row.plain[lo:hi], style)
         return text
 
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self.rich_style
-        index = int(self.scroll_y) + y
-        if index >= len(self._lines):
-            if index == 0 and self.preparing:
-                text = Text("preparing the timeline…")
-                text.stylize_before(base + self.get_component_rich_style("timeline--empty"))
-                return Strip(list(text.render(self.app.console)), text.cell_len).crop_extend(0, width, base)
+    def empty_line(self, width: int, base: Style) -> Strip:
+        if not self.preparing:
             return Strip.blank(width, base)
+        text = Text("preparing the timeline…")  # padded with the pane's own style, not the text's
+        text.stylize_before(self.get_component_rich_style("timeline--empty"))
+        return line_strip(text, width, base, self.app.console)
+
+    def draw_line(self, index: int, width: int, base: Style) -> Strip:
         text = self._line_text(index)
         text.truncate(width, overflow="ellipsis")
-        text.stylize_before(base)
-        return Strip(list(text.render(self.app.console)), text.cell_len).crop_extend(0, width, base)
+        return line_strip(text, width, base, self.app.console)
