@@ -189,6 +189,11 @@ class Watcher:
         finally:
             self._sending.discard(s.id)
 
+    async def drain_now(self) -> None:
+        """A pass now, whenever the last one was (tests; `cronui alerts` run by hand)."""
+        self._last_pass = self.clock.now_ms() - PASS_EVERY_MS
+        await self.tick()
+
 
 def _recovered(s: AlertSend) -> str:
     what = s.text.split(": ", 1)[0].lstrip("⏰🐢🕳📉🚨🔌⚡ ")
