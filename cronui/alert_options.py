@@ -6,13 +6,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from cronui.bounds import show
+from cronui.bounds import Number, Whole, show
 from cronui.model.alerts import AlertKind
 
 DEFAULT_RATE_RUNS = 20
 MAX_RATE_RUNS = 1000
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%?\s*(?:/\s*(\d+))?\s*$")
 KINDS = [str(k) for k in AlertKind]
+ALERT_RATE = Number(0, 100, above=True)  # a success rate in percent
+ALERT_RATE_RUNS = Whole(1, MAX_RATE_RUNS)  # over this many of the latest finished runs
 
 
 def parse_rate(value: Any) -> tuple[float, int]:
@@ -54,3 +56,31 @@ def parse_channels(value: Any) -> list[str]:
     if not isinstance(items, list) or not all(isinstance(i, str) and "://" in i for i in items):
         raise ValueError(f'expected a list of channel URLs like ["mailto://me@example.com"], got {show(value)}')
     return list(dict.fromkeys(items))
+
+
+# the expectations a job sets (None: the `[alerts]` default): (the words of the flag and key, the Job's field,
+# the AlertDefaults field it inherits)
+SPANS = (
+    ("late", "alert_late_s", "late_s"),
+    ("overrun", "alert_overrun_s", "overrun_s"),
+    ("short", "alert_short_s", "short_s"),
+    ("no_success", "alert_no_success_s", "no_success_s"),
+)
+
+
+def channel_problem(url: str) -> str | None:
+    """What is wrong with a channel that is not an http(s) webhook: a scheme apprise does not know, or (for
+    a URL holding no `${env:NAME}` reference) one apprise cannot read. None when it is fine."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or not scheme:
+        return f"expected an apprise URL like mailto://... or tgram://... (or an https webhook), got {show(url)}"
+    if any(c.isspace() for c in url):
+        return f"a channel URL holds no spaces, got {show(url)}"
+    import apprise  # loaded only when a channel is not a webhook: its plugins take a while to import
+    from apprise.manager_plugins import NotificationManager
+
+    if scheme.lower() not in NotificationManager().schemas():
+        return f"unknown channel scheme {scheme + '://'!r} (see apprise's list of services)"
+    if "${env:" not in url and apprise.Apprise.instantiate(url) is None:
+        return f"{scheme}:// URL apprise cannot read (check its form in apprise's documentation)"
+    return None

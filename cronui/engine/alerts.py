@@ -152,7 +152,7 @@ class Watcher:
         defaults = self.defaults()
         for u in await self.store.unrouted_alerts():
             assert u.episode.id is not None
-            targets = channels.routes(u.delivery, u.notice, str(u.episode.kind), defaults)
+            targets = channels.routes(u.delivery, u.notice, str(u.episode.kind), defaults, u.on)
             queued += await self.store.route_alert(u.episode.id, u.notice, targets, now)
         return queued
 

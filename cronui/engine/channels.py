@@ -33,12 +33,13 @@ def split_channels(value: str | None) -> list[str]:
 
 
 def routes(
-    delivery_: Mapping[str, Any], notice: str, kind: str, defaults: AlertDefaults
+    delivery_: Mapping[str, Any], notice: str, kind: str, defaults: AlertDefaults, job_on: list[str] | None = None
 ) -> list[tuple[str, str | None]]:
     """The (channel, format) pairs a notice goes to: the job's alert targets (`alert_to`, else its
-    delivery target), else `[alerts] to`; none when `[alerts] on` leaves out the episode's kind (a
-    `recovered` notice follows its episode's kind and is sent unless `on` lists kinds without it)."""
-    on = defaults.on
+    delivery target), else `[alerts] to`; none when the job's `--alert-on` (else `[alerts] on`) leaves out
+    the episode's kind (a `recovered` notice follows its episode's kind and is sent unless `on` lists kinds
+    without it)."""
+    on = job_on if job_on is not None else defaults.on
     if on and (kind not in on or (notice == AlertKind.RECOVERED and AlertKind.RECOVERED not in on)):
         return []
     channels = split_channels(delivery_.get("alert_to")) or split_channels(delivery_.get("to")) or defaults.to

@@ -19,7 +19,7 @@ import httpx
 
 from cronui import chains
 from cronui.config import Settings
-from cronui.engine import delivery
+from cronui.engine import delivery, watching
 from cronui.engine.approvals import APPROVAL_MILESTONES, waiting_event
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
@@ -223,6 +223,8 @@ class Finisher:
             )
             if deliver or alert:
                 self._spawn(self._deliver(run, job, deliver_text if deliver else None, alert))
+            if watching.watched(job, self.settings.alerts):
+                self._spawn(watching.after_run(self.store, job, run, self.settings.alerts, now))
         if recorded.auto_disabled:
             self.bus.publish(
                 RunEvent(

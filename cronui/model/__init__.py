@@ -172,6 +172,7 @@ class Job:
     alert_no_success_s: float | None = None  # no successful run for this long: `no_success`
     alert_rate_pct: float | None = None  # a success rate below this (percent) ...: `degraded`
     alert_rate_n: int | None = None  # ... over this many of the latest finished runs (None: 20)
+    alert_on: list[str] | None = None  # the kinds its alerts are sent for (None: `[alerts] on`; empty: all)
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)

@@ -27,6 +27,9 @@ class AlertKind(enum.StrEnum):
 # the kinds the store's evaluation pass decides (the others are raised where they happen)
 EVALUATED = (AlertKind.LATE, AlertKind.OVERRUN, AlertKind.NO_SUCCESS)
 
+# a job's health, worst first (store/health.py decides it)
+HEALTHS = ("paused", "failing", "late", "overrun", "no_success", "degraded", "never_ran", "ok")
+
 SENT = "sent"
 FAILED = "failed"
 PENDING = "pending"

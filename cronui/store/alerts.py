@@ -83,7 +83,7 @@ _EPISODE_INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject, kind, episode) DO NOTHING RETURNING id"
 )
 _UNROUTED = (
-    f"SELECT e.{EPISODE_COLUMNS.replace(', ', ', e.')}, e.opened_routed, j.name, j.delivery "
+    f"SELECT e.{EPISODE_COLUMNS.replace(', ', ', e.')}, e.opened_routed, j.name, j.delivery, j.alert_on "
     "FROM alert_episodes e LEFT JOIN jobs j ON j.id = e.job_id "
     "WHERE e.opened_routed = 0 OR (e.closed_at IS NOT NULL AND e.closed_routed = 0) ORDER BY e.id LIMIT ?"
 )
@@ -115,6 +115,7 @@ class Unrouted:
     episode: AlertEpisode
     notice: str  # the episode's kind, or `recovered`
     delivery: dict[str, Any]
+    on: list[str] | None = None  # the job's `--alert-on` (None: `[alerts] on`)
 
 
 def _episode(row: Sequence[Any]) -> AlertEpisode:
@@ -207,10 +208,11 @@ class SqlAlerts(SqlWrites):
             e = _episode(row)
             e.job_name = row[12]
             delivery = json.loads(row[13] or "{}")
+            on = None if row[14] is None else json.loads(row[14])
             if not row[11]:
-                out.append(Unrouted(e, str(e.kind), delivery))
+                out.append(Unrouted(e, str(e.kind), delivery, on))
             if e.closed_at is not None:
-                out.append(Unrouted(e, str(AlertKind.RECOVERED), delivery))
+                out.append(Unrouted(e, str(AlertKind.RECOVERED), delivery, on))
         return out
 
     async def route_alert(

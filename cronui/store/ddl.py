@@ -228,6 +228,7 @@ LATER: list[str] = [
     ALTER TABLE jobs ADD COLUMN alert_no_success_s {REAL};
     ALTER TABLE jobs ADD COLUMN alert_rate_pct {REAL};
     ALTER TABLE jobs ADD COLUMN alert_rate_n INTEGER;
+    ALTER TABLE jobs ADD COLUMN alert_on TEXT;
     CREATE TABLE alert_episodes (
         id {ID},
         subject TEXT NOT NULL,
