@@ -89,7 +89,7 @@ async def send(
         target = secrets.resolve(channel, env, found)
     except secrets.MissingSecret as e:
         return False, str(e)
-    if is_webhook(channel):
+    if is_webhook(target):  # a `${env:NAME}` webhook too: what it names decides
         result = await delivery.post(client, channel, body, env, attempts=1, deadline_s=deadline_s)
         return result.status == delivery.DELIVERED, result.reason or "delivered"
     try:
@@ -101,6 +101,42 @@ async def send(
         ok, answer = False, f"{type(e).__name__}: {e}"
     answer = secrets.mask(answer, [*found, *_url_parts(target)])
     return ok, answer[-ANSWER_CAP:]
+
+
+async def post_all(
+    client: httpx.AsyncClient,
+    value: str,
+    body: Mapping[str, Any],
+    text: str,
+    title: str,
+    env: Mapping[str, str],
+    backoff_s: float = 1.0,
+) -> delivery.Result:
+    """A result or a notice posted to every channel of a `--deliver-to` / `--alert-to` value: one webhook
+    exactly as before apprise (its format's body, retried); each other channel once through apprise with
+    `text`. Delivered when every channel took it; else failed, saying which did not."""
+    found = split_channels(value)
+    if len(found) <= 1 and (not found or not is_channel(found[0], env)):
+        return await delivery.post(client, value, body, env, backoff_s=backoff_s)
+    failed: list[str] = []
+    for channel in found:
+        if is_channel(channel, env):
+            ok, answer = await send(client, channel, None, title, {"text": text}, env)
+            reason = None if ok else answer
+        else:
+            result = await delivery.post(client, channel, body, env, backoff_s=backoff_s)
+            reason = None if result.status == delivery.DELIVERED else result.reason
+        if reason is not None:
+            failed.append(f"{shown(channel)}: {reason}")
+    return delivery.Result(delivery.FAILED, "; ".join(failed)) if failed else delivery.Result(delivery.DELIVERED)
+
+
+def is_channel(channel: str, env: Mapping[str, str]) -> bool:
+    """Whether a channel goes through apprise (not an http(s) webhook), `${env:NAME}` resolved to tell."""
+    try:
+        return not is_webhook(secrets.resolve(channel, env, []))
+    except secrets.MissingSecret:
+        return not is_webhook(channel) and not secrets.REF.match(channel)
 
 
 def _url_parts(url: str) -> list[str]:
