@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from cronui import bounds, locations
+from cronui.alert_options import parse_channels, parse_kinds, parse_rate
 from cronui.bounds import Duration, Number, Whole, show
 from cronui.controls import has_control
+from cronui.model.alerts import AlertDefaults
 from cronui.placement import check_labels
 from cronui.schedule import ScheduleError, get_zone, zone_known
 
@@ -163,6 +165,7 @@ class Settings:
     budget: Budget = field(default_factory=Budget)
     api: Api = field(default_factory=Api)
     node: NodeConfig = field(default_factory=NodeConfig)
+    alerts: AlertDefaults = field(default_factory=AlertDefaults)  # `[alerts]`: what every job inherits
     config_file: Path | None = None
 
 
@@ -208,7 +211,24 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "max_streams": _whole(bounds.EVENT_STREAMS),
     },
     "node": {"labels": _labels},
+    # each key's check returns the AlertDefaults fields it sets
+    "alerts": {
+        "late": lambda v: {"late_s": _alert_span(v)},
+        "overrun": lambda v: {"overrun_s": _alert_span(v)},
+        "short": lambda v: {"short_s": _alert_span(v)},
+        "no_success": lambda v: {"no_success_s": _alert_span(v)},
+        "rate": lambda v: dict(zip(("rate_pct", "rate_n"), parse_rate(v), strict=True)),
+        "to": lambda v: {"to": parse_channels(v)},
+        "on": lambda v: {"on": parse_kinds(v)},
+    },
 }
+
+
+def _alert_span(v: Any) -> float:
+    """A duration of `[alerts]`: seconds, or text like 30s, 10m, 2h."""
+    from cronui.jobs import parse_duration  # jobs.py reads the config's neighbours; imported when used
+
+    return parse_duration(v, "alerts")
 
 
 def _apply(settings: Settings, data: Mapping[str, Any], source: str) -> None:
@@ -234,7 +254,12 @@ def _apply(settings: Settings, data: Mapping[str, Any], source: str) -> None:
                 if check is None:
                     raise fail(f"{key}.{sub}", f"unknown key (known: {', '.join(_SECTIONS[key])})")
                 try:
-                    setattr(target, sub, check(subval))
+                    checked = check(subval)
+                    if key == "alerts":  # one key may set several fields (rate: percent and runs)
+                        for name, item in checked.items():
+                            setattr(target, name, item)
+                    else:
+                        setattr(target, sub, checked)
                 except ValueError as e:
                     raise fail(f"{key}.{sub}", str(e)) from None
         elif key in _MAPS:

@@ -8,6 +8,7 @@ from collections.abc import Container, Iterable, Iterator, Mapping, Sequence
 from typing import overload
 from urllib.parse import urlsplit
 
+from cronui.alert_options import ALERT_RATE, ALERT_RATE_RUNS, SPANS, channel_problem, parse_kinds
 from cronui.bounds import (
     ALERT_AFTER,
     APPROVAL_MAX_WAITING,
@@ -158,6 +159,11 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
         flagged = {field for field, _ in texts}  # a text refused above is not refused again for its shape
         yield from (e for e in _target_errors(job.target) if e.field not in flagged)
     yield from _delivery_errors(job.delivery)
+    if job.alert_on is not None:
+        try:
+            parse_kinds(job.alert_on)
+        except ValueError as e:
+            yield JobError("alert-on", str(e))
     if job.approval_default not in APPROVAL_DEFAULTS:
         yield JobError("approval-default", f"expected approve or reject, got {show(job.approval_default)}")
     if not isinstance(job.approval, bool):
@@ -227,6 +233,10 @@ def job_numbers(job: Job) -> Iterator[tuple[str, Bound, object]]:
     yield "alert-cooldown", DURATION, d.alert_cooldown_s
     yield "approval-timeout", POSITIVE_DURATION, job.approval_timeout_s
     yield "approval-max-waiting", APPROVAL_MAX_WAITING, job.approval_max_waiting
+    for word, attr, _ in SPANS:  # what the job is expected to do (None: the `[alerts]` default)
+        yield f"alert-{word.replace('_', '-')}", POSITIVE_DURATION, getattr(job, attr)
+    yield "alert-rate", ALERT_RATE, job.alert_rate_pct
+    yield "alert-rate", ALERT_RATE_RUNS, job.alert_rate_n
 
 
 _REQUIRED_NUMBERS = frozenset(
@@ -330,6 +340,23 @@ def check_chain_graph(jobs: Iterable[Job], names: set[str]) -> None:
 
 
 _ENV_REF_RE = re.compile(r"^\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def _channels_error(value: object, field: str) -> JobError | None:
+    """Where results or alerts go: one channel, or several separated by spaces (`--deliver-to` and
+    `--alert-to` repeated). Each is an http(s) webhook, as before apprise, or any apprise URL."""
+    if not isinstance(value, str) or (len(value.split()) < 2 and ("://" not in value or _is_webhook(value))):
+        return _url_error(value, field)  # one webhook, checked as before apprise
+    for channel in value.split():
+        error = _url_error(channel, field) if _is_webhook(channel) else None
+        problem = None if _is_webhook(channel) else channel_problem(channel)
+        if error is not None or problem is not None:
+            return error or JobError(field, problem or "")
+    return None
+
+
+def _is_webhook(value: str) -> bool:
+    return value.strip().lower().startswith(("http://", "https://")) or bool(_ENV_REF_RE.match(value.strip()))
 
 
 def _url_error(value: object, field: str) -> JobError | None:
@@ -463,4 +490,4 @@ def _delivery_errors(d: Delivery) -> Iterator[JobError]:
         yield JobError("deliver-to", "delivery is on but there is no target URL")
     for value, option in ((d.to, "deliver-to"), (d.alert_to, "alert-to")):
         if value:
-            yield from _present(_url_error(value, option))
+            yield from _present(_channels_error(value, option))

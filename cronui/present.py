@@ -27,15 +27,18 @@ def job_state(job: Job, paused: bool = False) -> str:
     return "enabled"
 
 
-JOB_LINE_HEADER = f"{'NAME':<24} {'SCHEDULE':<18} {'ZONE':<18} {'KIND':<6} {'STATE':<10} {'LAST':<11} NEXT (UTC)"
+JOB_LINE_HEADER = (
+    f"{'NAME':<24} {'SCHEDULE':<18} {'ZONE':<18} {'KIND':<6} {'STATE':<10} {'LAST':<11} {'HEALTH':<10} NEXT (UTC)"
+)
 
 
-def job_line(job: Job, paused: bool) -> str:
-    """One row of `cronui jobs list`, under JOB_LINE_HEADER."""
+def job_line(job: Job, paused: bool, health: str) -> str:
+    """One row of `cronui jobs list`, under JOB_LINE_HEADER (`health`: see application.watch)."""
     nxt = iso_utc(job.next_run_at) or "—"
     last = str(job.last_status) if job.last_status else "—"
     state = job_state(job, paused)
-    return f"{job.name:<24} {job.schedule:<18} {job.timezone:<18} {job.kind!s:<6} {state:<10} {last:<11} {nxt}"
+    head = f"{job.name:<24} {job.schedule:<18} {job.timezone:<18} {job.kind!s:<6} {state:<10} {last:<11}"
+    return f"{head} {health:<10} {nxt}"
 
 
 SUMMARY_CAP = 120  # characters of an error's summary

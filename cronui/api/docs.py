@@ -6,6 +6,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from cronui.model import RunStatus, TargetKind
+from cronui.model.alerts import HEALTHS
 
 # ---------------------------------------------------------------- refusals, as the OpenAPI document says them
 
@@ -125,6 +126,18 @@ _JOB_HEAD = {
     "last_status": _maybe({"type": "string", "enum": [str(s) for s in RunStatus]}),
 }
 JOB_HEAD_SCHEMA = _object(_JOB_HEAD)
+_HEALTH = {"type": "string", "enum": list(HEALTHS)}
+JOB_LISTED_SCHEMA = _object({**_JOB_HEAD, "health": _HEALTH})  # `jobs list --json`: with each job's health
+# the expectations and routing in force (the job's own or `[alerts]`'s) and which come from `[alerts]`
+ALERTS_SCHEMA = _object(
+    {
+        **{f"{k}_s": _maybe("number") for k in ("late", "overrun", "short", "no_success")},
+        "rate": _maybe("string"),
+        "on": _NAMES,
+        "to": _NAMES,
+        "inherited": _NAMES,
+    }
+)
 JOB_SCHEMA = _object(
     {
         **_JOB_HEAD,
@@ -161,10 +174,12 @@ STATS_SCHEMA = _object(
 )
 JOB_REPORT_SCHEMA = {
     **JOB_SCHEMA,
-    "required": [*JOB_SCHEMA["required"], "stats"],
+    "required": [*JOB_SCHEMA["required"], "stats", "health", "alerts"],
     "properties": {
         **JOB_SCHEMA["properties"],
         "stats": _object({window: STATS_SCHEMA for window in ("all", "last_7d", "last_30d")}),
+        "health": _HEALTH,
+        "alerts": ALERTS_SCHEMA,
     },
 }
 STATS_REPORT_SCHEMA = _object(

@@ -11,8 +11,16 @@ from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
 from cronui.api.common import PREFIX, ApiState, Checks, Json
-from cronui.api.docs import JOB_HEAD_SCHEMA, JOB_REPORT_SCHEMA, JOB_SCHEMA, RUN_SCHEMA, answers, refused
-from cronui.application import jobs
+from cronui.api.docs import (
+    JOB_HEAD_SCHEMA,
+    JOB_LISTED_SCHEMA,
+    JOB_REPORT_SCHEMA,
+    JOB_SCHEMA,
+    RUN_SCHEMA,
+    answers,
+    refused,
+)
+from cronui.application import jobs, watch
 from cronui.application.shapes import job_json, run_json
 
 
@@ -24,14 +32,15 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     @r.get(
         f"{PREFIX}/jobs",
         dependencies=api,
-        responses={**refused(), **answers(200, {"type": "array", "items": JOB_HEAD_SCHEMA})},
+        responses={**refused(), **answers(200, {"type": "array", "items": JOB_LISTED_SCHEMA})},
         response_model=list[dict[str, Any]],
         summary="every job (`jobs list --json`)",
     )
     async def list_jobs() -> Response:
         # the list's columns only, rendered straight to JSON: no target or delivery decoded, and the
         # 10,000 objects not walked again to validate them against the schema they were built for
-        return Json([job_json(j) for j in await jobs.job_heads(app)])
+        health = await watch.healths(app)
+        return Json([job_json(j, health=health.get(j.id, watch.OK)) for j in await jobs.job_heads(app)])
 
     @r.post(
         f"{PREFIX}/jobs",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from cronui.application.context import Cronui
 from cronui.application.errors import Invalid, NameTaken
 from cronui.application.reports import job_report
+from cronui.application.watch import watch_report
 from cronui.jobfile.entry import EntryReader
 from cronui.jobfile.export import export_entry
 from cronui.jobfile.plan import Plan, plan_apply
@@ -58,8 +59,12 @@ async def job_by_id(app: Cronui, job_id: int) -> Job | None:
 
 
 async def show_job(app: Cronui, name: str) -> dict[str, Any]:
-    """The job in full with its stats of all time, 7 and 30 days (the API's `GET /jobs/NAME`)."""
-    return await job_report(app.store, await get_job(app, name), app.now_ms())
+    """The job in full with its stats of all time, 7 and 30 days, its health and the alerts in force (the
+    API's `GET /jobs/NAME`)."""
+    job = await get_job(app, name)
+    data = await job_report(app.store, job, app.now_ms())
+    data.update(await watch_report(app, job))
+    return data
 
 
 async def job_details(app: Cronui, name: str) -> tuple[Job, dict[str, Any]]:
@@ -68,6 +73,7 @@ async def job_details(app: Cronui, name: str) -> tuple[Job, dict[str, Any]]:
     job = await get_job(app, name)
     now = app.now_ms()
     data = await job_report(app.store, job, now)
+    data.update(await watch_report(app, job))
     budget = await budget_report(app, job, now)
     if budget:
         data["budget"] = budget

@@ -7,6 +7,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from cronui.alert_options import rate_text
 from cronui.controls import escape_json_text
 from cronui.masking import masked_delivery, masked_target
 from cronui.model import Job, Run, RunEvent, RunStatus
@@ -20,9 +21,10 @@ if TYPE_CHECKING:
 TIME_KEYS = {"scheduled_for", "not_before", "deadline"}  # an event's data values that are instants
 
 
-def job_json(job: Job | JobHead, *, full: bool = False) -> dict[str, Any]:
+def job_json(job: Job | JobHead, *, full: bool = False, health: str | None = None) -> dict[str, Any]:
     """A job as `jobs list --json` shows it (a JobHead holds all that takes), or `full` as `jobs show --json`:
-    every face shows a job so, with its literal credentials masked (cronui.masking)."""
+    every face shows a job so, with its literal credentials masked (cronui.masking). `health` (application.
+    watch) is shown when given."""
     out: dict[str, Any] = {
         "id": job.id,
         "name": job.name,
@@ -33,6 +35,8 @@ def job_json(job: Job | JobHead, *, full: bool = False) -> dict[str, Any]:
         "next_run_at": iso_utc(job.next_run_at),
         "last_status": str(job.last_status) if job.last_status else None,
     }
+    if health is not None:
+        out["health"] = health
     if full:
         assert isinstance(job, Job), "the full form needs the whole job"
         out.update(
@@ -59,6 +63,12 @@ def job_json(job: Job | JobHead, *, full: bool = False) -> dict[str, Any]:
             approval_timeout_s=job.approval_timeout_s,
             approval_default=job.approval_default,
             approval_max_waiting=job.approval_max_waiting,
+            alert_late_s=job.alert_late_s,  # the job's own expectations (None: `[alerts]`; see `alerts`)
+            alert_overrun_s=job.alert_overrun_s,
+            alert_short_s=job.alert_short_s,
+            alert_no_success_s=job.alert_no_success_s,
+            alert_rate=rate_text(job.alert_rate_pct, job.alert_rate_n),
+            alert_on=job.alert_on,
             created_at=iso_utc(job.created_at),
             updated_at=iso_utc(job.updated_at),
         )

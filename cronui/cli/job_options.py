@@ -11,6 +11,7 @@ import dataclasses
 from pathlib import Path
 
 from cronui import body_files, bounds
+from cronui.alert_options import DEFAULT_RATE_RUNS, KINDS, SPANS, parse_kinds, parse_rate
 from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.chains import when_problem
 from cronui.config import Settings
@@ -100,12 +101,22 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
         help="shell check run first: exit 0 asks the model ({gate_output} is its stdout), 1 skips the run",
     )
     out = p.add_argument_group("delivery and alerts")
-    out.add_argument("--deliver-to", metavar="URL", help="webhook for results (may be ${env:NAME})")
+    out.add_argument(
+        "--deliver-to",
+        action="append",
+        metavar="URL",
+        help="where results go: an https webhook or any apprise URL (repeatable; may be ${env:NAME})",
+    )
     out.add_argument("--deliver", choices=DELIVERY_MODES, help="when to deliver (default always)")
     out.add_argument(
         "--deliver-format", choices=DELIVERY_FORMATS, help=f"payload shape (default {DEFAULT_DELIVERY_FORMAT})"
     )
-    out.add_argument("--alert-to", metavar="URL", help="failure alerts (default: the delivery target)")
+    out.add_argument(
+        "--alert-to",
+        action="append",
+        metavar="URL",
+        help="where alerts go: an https webhook or any apprise URL (repeatable; default: the delivery target)",
+    )
     out.add_argument(
         "--alert-after", metavar="N", help=f"alert after N consecutive failures (default {DEFAULT_ALERT_AFTER})"
     )
@@ -114,6 +125,7 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
         metavar="S",
         help=f"quiet time after an alert (default {duration_spec(DEFAULT_ALERT_COOLDOWN_S)})",
     )
+    add_watch_options(p)
     _add_approval_options(p, editing=editing)
     p.add_argument("--timeout", metavar="S", help="time limit, e.g. 90, 90s, 10m (default 10m)")
     p.add_argument("--retries", metavar="N", help="retries after a failed attempt (default 0)")
@@ -183,6 +195,13 @@ def _apply_approval_options(job: Job, a: argparse.Namespace) -> None:
             "--approval-max-waiting",
             bounds.APPROVAL_MAX_WAITING,
         )
+
+
+def _channels(values: list[str]) -> str | None:
+    """Repeated `--deliver-to` / `--alert-to`: the channels kept as one value, separated by spaces; an
+    empty one clears them."""
+    given = [v for v in values if v.strip()]
+    return " ".join(given) if given else None
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -262,6 +281,7 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
     if a.description is not None:
         job.description = a.description
     _apply_approval_options(job, a)
+    apply_watch_options(job, a)
 
 
 def _apply_when(job: Job, when: str | None) -> None:
@@ -355,13 +375,13 @@ def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
     if a.deliver_to is not None:
         if d.mode is None:  # no mode chosen yet: a target turns delivery on
             d.mode = "always"
-        d.to = a.deliver_to or None
+        d.to = _channels(a.deliver_to)
     if a.deliver is not None:
         d.mode = a.deliver
     if a.deliver_format is not None:
         d.format = a.deliver_format
     if a.alert_to is not None:
-        d.alert_to = a.alert_to or None
+        d.alert_to = _channels(a.alert_to)
     if a.alert_after is not None:
         d.alert_after = _whole(a.alert_after, "--alert-after", bounds.ALERT_AFTER)
     if a.alert_cooldown is not None:
@@ -369,3 +389,51 @@ def _apply_delivery_options(job: Job, a: argparse.Namespace) -> None:
     if a.notify_retries is not None:
         d.notify_retries = a.notify_retries or None
     job.delivery = d
+
+
+# watching: what the job is expected to do; unset is the `[alerts]` default, '' clears back to it
+_HELP = {
+    "late": "alert `late` when a slot has not started this long after its time",
+    "overrun": "alert `overrun` when a run still runs this long after it started (it goes on until --timeout)",
+    "short": "alert `short` when a successful run took less than this",
+    "no_success": "alert `no_success` when no run succeeded for this long",
+}
+
+
+def add_watch_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("watching (unset: the config's [alerts]; '' clears back to it)")
+    for word, _, _ in SPANS:
+        g.add_argument(f"--alert-{word.replace('_', '-')}", metavar="DUR", help=_HELP[word])
+    g.add_argument(
+        "--alert-rate",
+        metavar="PCT[/N]",
+        help=f"alert `degraded` when under PCT%% of the last N finished runs succeeded (N default {DEFAULT_RATE_RUNS})",
+    )
+    g.add_argument(
+        "--alert-on",
+        action="append",
+        metavar="KIND",
+        help=f"send the job's alerts of these kinds only (repeatable or KIND,KIND; {', '.join(KINDS)})",
+    )
+
+
+def apply_watch_options(job: Job, a: argparse.Namespace) -> None:
+    for word, attr, _ in SPANS:
+        flag = f"alert-{word.replace('_', '-')}"
+        value = getattr(a, flag.replace("-", "_"))
+        if value is not None:
+            setattr(job, attr, parse_duration(value, f"--{flag}", bounds.POSITIVE_DURATION) if value else None)
+    if a.alert_rate is not None:
+        if a.alert_rate:
+            try:
+                job.alert_rate_pct, job.alert_rate_n = parse_rate(a.alert_rate)
+            except ValueError as e:
+                raise JobError("--alert-rate", str(e)) from None
+        else:
+            job.alert_rate_pct = job.alert_rate_n = None
+    if a.alert_on is not None:
+        given = [v for v in a.alert_on if v.strip()]
+        try:
+            job.alert_on = parse_kinds(",".join(given)) if given else None
+        except ValueError as e:
+            raise JobError("--alert-on", str(e)) from None

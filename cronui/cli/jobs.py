@@ -10,7 +10,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from cronui.application import jobs
+from cronui.application import jobs, watch
 from cronui.application.context import Cronui
 from cronui.application.shapes import job_json, run_json
 from cronui.cli.common import (
@@ -128,13 +128,14 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
     async def body(app: Cronui) -> int:
         listed = await jobs.list_jobs(app)
         await warn_unplaced(app, listed)
+        health = await watch.healths(app)
         if args.json:
-            print_json([job_json(j) for j in listed])
+            print_json([job_json(j, health=health.get(j.id or 0, watch.OK)) for j in listed])
             return 0
         paused = await app.control.paused()
         print(JOB_LINE_HEADER)
         for job in listed:
-            say(job_line(job, paused))
+            say(job_line(job, paused, health.get(job.id or 0, watch.OK)))
         return 0
 
     return with_app(args, body)
@@ -193,6 +194,9 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
                 f"  delivery   {d.mode or 'never'} → {d.to or '—'} ({d.format})"
                 + (f" · alerts → {d.alert_to}" if d.alert_to else "")
             )
+        say(f"  health     {data['health']}")
+        for line in watch.alerts_lines(data["alerts"]):
+            say(f"  alerts     {line}")
         for window, label in (("all", "all time"), ("last_7d", "7 days"), ("last_30d", "30 days")):
             w = data["stats"][window]
             rate = "—" if w["success_rate"] is None else f"{w['success_rate']:.0%}"

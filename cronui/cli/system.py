@@ -8,7 +8,7 @@ import json
 import time
 
 from cronui import locations
-from cronui.application import stats
+from cronui.application import stats, watch
 from cronui.application.context import Cronui
 from cronui.application.values import parse_count, parse_instant
 from cronui.cli.common import (
@@ -54,6 +54,11 @@ def add_parsers(sub: Commands) -> Commands:
     """Registers status, pause, resume, db and daemon; returns the db group (`db copy` joins it)."""
     st = command(sub, "status", "who schedules, what runs, what is next (exit 1 if nothing schedules)", cmd_status)
     st.add_argument("--json", action="store_true")
+    st.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 when every enabled job's health is ok, else 1, printing each that is not (NAME HEALTH)",
+    )
     command(sub, "pause", "maintenance: start nothing new (due slots are recorded skipped)", cmd_pause, pause=True)
     command(sub, "resume", "end maintenance", cmd_pause, pause=False)
 
@@ -100,8 +105,23 @@ def cmd_locate(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- status, pause, db
 
 
+async def _check(app: Cronui, as_json: bool) -> int:
+    """`status --check`: for systemd, Nagios or a cron watching the watcher."""
+    found = await watch.unhealthy(app)
+    if as_json:
+        print_json([{"name": name, "health": health} for name, health in found])
+    elif found:
+        for name, health in found:
+            say(f"{name} {health}")
+    else:
+        print("ok: every enabled job is ok")
+    return 1 if found else 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     async def body(settings: Settings, store: Store, control: Control) -> int:
+        if args.check:
+            return await _check(Cronui(settings, store, control), args.json)
         data = await stats.status(Cronui(settings, store, control))
         paused = data["paused"]
         if args.json:

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 
 from cronui.config import Settings
 from cronui.engine import draining
+from cronui.engine.alerts import Watcher
 from cronui.engine.approval_notices import Approvals
 from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import PAUSED_KEY, Control
@@ -78,6 +79,8 @@ class Engine:
         )
         finisher = self.dispatcher.finisher
         self.approvals = Approvals(store, self.bus, finisher.http, finisher.spawn, lambda: finisher.delivery_backoff_s)
+        self._watching: asyncio.Future[None] | None = None
+        self.watcher = Watcher(store, lambda: settings.alerts, self.clock, self.node, finisher.http, finisher.spawn)
         self.control = Control(
             store,
             settings,
@@ -102,6 +105,8 @@ class Engine:
         """Stop starting runs; let running ones finish within grace_s (cut short when `hurry` is set), then
         interrupt them; release."""
         await draining.drain(self, grace_s, hurry)
+        if self._watching is not None:
+            self._watching.cancel()
         await self.dispatcher.close()
         try:  # what this node's runs left behind is stopped with the node (the watchdog looks once more)
             await strays.sweep(LEADERS, self.settings.kill_grace)
@@ -272,7 +277,16 @@ class Engine:
                 await self.dispatcher.dispatch(paused)
         await self.approvals.send_notices()
         await self.dispatcher.dispatch(paused)
+        if self._watching is None or self._watching.done():  # in a task of its own: it never delays a run
+            self._watching = asyncio.ensure_future(self._watch())
         return await self.store.next_wakeup(self.clock.now_ms())
+
+    async def _watch(self) -> None:
+        """The alerts' pass (at most once a second); a failure in it is logged and never stops scheduling."""
+        try:
+            await self.watcher.tick()
+        except Exception:
+            log.exception("the alerts' pass failed; it runs again at the next wake-up")
 
     def _maybe_prune(self) -> None:
         """Retention pruning runs in a task of its own, never between a renewal and a pass (retention.py)."""

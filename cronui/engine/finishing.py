@@ -19,7 +19,7 @@ import httpx
 
 from cronui import chains
 from cronui.config import Settings
-from cronui.engine import delivery
+from cronui.engine import channels, delivery, watching
 from cronui.engine.approvals import APPROVAL_MILESTONES, waiting_event
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
@@ -223,6 +223,8 @@ class Finisher:
             )
             if deliver or alert:
                 self._spawn(self._deliver(run, job, deliver_text if deliver else None, alert))
+            if watching.watched(job, self.settings.alerts):
+                self._spawn(watching.after_run(self.store, job, run, self.settings.alerts, now))
         if recorded.auto_disabled:
             self.bus.publish(
                 RunEvent(
@@ -278,7 +280,9 @@ class Finisher:
                 body = delivery.payload(fmt, job, run, text)
                 to = job.delivery.to
                 assert to is not None  # delivery.wanted() asks for one
-                result = await delivery.post(self.http(), to, body, env, backoff_s=self.delivery_backoff_s)
+                said = delivery.payload("slack", job, run, text)["text"]  # what a channel that is not a webhook says
+                title = f"cronui: {job.name} {run.status}"
+                result = await channels.post_all(self.http(), to, body, said, title, env, self.delivery_backoff_s)
                 now = self.clock.now_ms()
                 name = "delivery-completed" if result.status == delivery.DELIVERED else "delivery-failed"
                 data: dict[str, Any] = {"status": result.status}
@@ -294,7 +298,10 @@ class Finisher:
                 target = job.delivery.alert_target
                 assert target is not None  # delivery.decide_alert() asks for one
                 body = delivery.alert_payload(fmt, job, alert.text)
-                sent = await delivery.post(self.http(), target, body, env, backoff_s=self.delivery_backoff_s)
+                title = f"cronui: {job.name} alert"
+                sent = await channels.post_all(
+                    self.http(), target, body, alert.text, title, env, self.delivery_backoff_s
+                )
                 if sent.status == delivery.DELIVERED:
                     await self.store.set_memory(job.id, "alert", alert.state, self.clock.now_ms())
                 else:
@@ -342,7 +349,8 @@ class Finisher:
         assert target is not None
         body = delivery.alert_payload(job.delivery.format or DEFAULT_DELIVERY_FORMAT, job, text)
         try:
-            sent = await delivery.post(self.http(), target, body, os.environ, backoff_s=self.delivery_backoff_s)
+            title = f"cronui: {job.name}"
+            sent = await channels.post_all(self.http(), target, body, text, title, os.environ, self.delivery_backoff_s)
         except Exception:
             log.exception("alert for %s failed unexpectedly", job.name)
             return

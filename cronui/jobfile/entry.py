@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cronui import body_files, bounds
+from cronui.alert_options import SPANS, parse_kinds, parse_rate
 from cronui.bounds import Duration, Number, OutOfBounds, Whole
 from cronui.chains import when_problem
 from cronui.config import Settings
@@ -277,6 +278,7 @@ class EntryReader:
             source=source,
         )
         self.approval(job)
+        self.watch(job)
         if schedule is not None and _RELATIVE_SCHEDULE.match(schedule):
             self.fail("schedule", f"{schedule!r} counts from when the file is applied; write 'at YYYY-MM-DDTHH:MM'")
         # a bad zone is no reason to hold back the job's other problems: the rules check the rest without it
@@ -287,6 +289,31 @@ class EntryReader:
             if file_key(problem.field) not in said:
                 self.fail(file_key(problem.field), problem.problem)
         return None if self.problems else job
+
+    def watch(self, job: Job) -> None:
+        """What the job is expected to do and which kinds of its alerts are sent (absent: `[alerts]`)."""
+        e = self.entry
+        for word, attr, _ in SPANS:
+            setattr(job, attr, self.duration(e, f"alert_{word}", f"alert_{word}", bounds.POSITIVE_DURATION))
+        rate = self.typed(e, "alert_rate", "alert_rate", _is_number_or_text, 'PCT or "PCT/N" like "90/20"')
+        if rate is not _ABSENT and rate is not None:
+            try:
+                job.alert_rate_pct, job.alert_rate_n = parse_rate(rate)
+            except ValueError as err:
+                self.fail("alert_rate", str(err))
+        on = self.names(e, "alert_on", "alert_on")
+        if on is not None:
+            try:
+                job.alert_on = parse_kinds(on)
+            except ValueError as err:
+                self.fail("alert_on", str(err))
+
+    def channels(self, table: Mapping[str, Any], key: str) -> str | None:
+        """`deliver_to` / `alert_to`: one channel URL or a list of them (kept as one value, space-separated)."""
+        value = self.typed(table, key, key, _is_names, 'a URL or a list of URLs like ["mailto://...", "https://..."]')
+        if value is _ABSENT or value is None:
+            return None
+        return value if isinstance(value, str) else " ".join(value) or None
 
     def approval(self, job: Job) -> None:
         """The approval keys (absent: the built-in defaults, no approval)."""
@@ -375,9 +402,9 @@ class EntryReader:
     def delivery(self) -> Delivery:
         e = self.entry
         mode = self.choice(e, "deliver", "deliver", DELIVERY_MODES)
-        to = self.text(e, "deliver_to", "deliver_to")
+        to = self.channels(e, "deliver_to")
         fmt = self.choice(e, "deliver_format", "deliver_format", DELIVERY_FORMATS)
-        alert_to = self.text(e, "alert_to", "alert_to")
+        alert_to = self.channels(e, "alert_to")
         after = self.integer(e, "alert_after", "alert_after", bounds.ALERT_AFTER)
         cooldown = self.duration(e, "alert_cooldown", "alert_cooldown")
         notify_retries = self.boolean(e, "notify_retries", "notify_retries")
@@ -397,6 +424,10 @@ class EntryReader:
             alert_cooldown_s=cooldown,
             notify_retries=notify_retries or None,
         )
+
+
+def _is_number_or_text(value: Any) -> bool:
+    return isinstance(value, str) or _is_number(value)
 
 
 def _is_int(value: Any) -> bool:

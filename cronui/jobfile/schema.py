@@ -81,6 +81,8 @@ DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
     "notify_retries": ("notify_retries", False),
 }
 
+# what the job is expected to do and which kinds of its alerts are sent (absent: the config's `[alerts]`)
+WATCH_KEYS = ("alert_late", "alert_overrun", "alert_short", "alert_no_success", "alert_rate", "alert_on")
 # approvals: each new run waits for `cronui runs approve` (`approval = true`), up to `approval_timeout`
 APPROVAL_KEYS = ("approval", "approval_timeout", "approval_default", "approval_max_waiting")
 JOB_KEYS = (
@@ -108,10 +110,12 @@ JOB_KEYS = (
     "on_failure",
     "tags",
     *DELIVERY_KEYS,
+    *WATCH_KEYS,
     *APPROVAL_KEYS,
 )
 DURATION_KEYS = frozenset(
     {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger", "approval_timeout"}
+    | {"alert_late", "alert_overrun", "alert_short", "alert_no_success"}
 )
 # Keys a view holds that equal these are left out of an export.
 EXPORT_DEFAULTS: dict[str, Any] = {

@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from cronui.alert_options import SPANS, rate_text
 from cronui.jobfile.schema import AGENT_KEYS, DELIVERY_KEYS, DURATION_KEYS, HTTP_KEYS, SHELL_KEYS
 from cronui.masking import mask_entry, mask_text, mask_webhook
 from cronui.model import Job
@@ -100,6 +101,7 @@ def view(job: Job) -> dict[str, Any]:
     if job.tags:
         out["tags"] = list(job.tags)
     out.update(_delivery_view(job.delivery))
+    out.update(watch_view(job))
     out.update(
         {
             "approval": job.approval,
@@ -108,6 +110,20 @@ def view(job: Job) -> dict[str, Any]:
             "approval_max_waiting": job.approval_max_waiting,
         }
     )
+    return out
+
+
+def watch_view(job: Job) -> dict[str, Any]:
+    """The expectations and alert kinds the job sets itself (an unset one is the `[alerts]` default, and an
+    export leaves it out, so the job keeps following the config)."""
+    out: dict[str, Any] = {}
+    for word, attr, _ in SPANS:
+        if getattr(job, attr) is not None:
+            out[f"alert_{word}"] = float(getattr(job, attr))
+    if (rate := rate_text(job.alert_rate_pct, job.alert_rate_n)) is not None:
+        out["alert_rate"] = rate
+    if job.alert_on is not None:
+        out["alert_on"] = list(job.alert_on)
     return out
 
 

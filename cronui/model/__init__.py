@@ -165,6 +165,14 @@ class Job:
     approval_timeout_s: float = DEFAULT_APPROVAL_TIMEOUT_S  # then `approval_default` applies
     approval_default: str = REJECT  # approve | reject
     approval_max_waiting: int = DEFAULT_APPROVAL_MAX_WAITING  # a new run beyond this many waiting is skipped
+    # what the job is expected to do (None: the `[alerts]` default, if any): see model.alerts.AlertKind
+    alert_late_s: float | None = None  # a slot not started this long after its time: `late`
+    alert_overrun_s: float | None = None  # a run still running this long after it started: `overrun`
+    alert_short_s: float | None = None  # a successful run shorter than this: `short`
+    alert_no_success_s: float | None = None  # no successful run for this long: `no_success`
+    alert_rate_pct: float | None = None  # a success rate below this (percent) ...: `degraded`
+    alert_rate_n: int | None = None  # ... over this many of the latest finished runs (None: 20)
+    alert_on: list[str] | None = None  # the kinds its alerts are sent for (None: `[alerts] on`; empty: all)
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)

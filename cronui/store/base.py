@@ -27,9 +27,10 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cronui.model import Job, Lease, Milestone, Run, RunEvent, RunStatus
+from cronui.model.alerts import AlertDefaults, AlertEpisode, AlertSend
 from cronui.model.records import (
     ApprovalDecision,
     Claim,
@@ -46,6 +47,9 @@ from cronui.model.records import (
     RunFilter,
     SlotWrite,
 )
+
+if TYPE_CHECKING:
+    from cronui.store.alerts import Candidate, Unrouted
 
 
 class StoreError(Exception):
@@ -175,6 +179,27 @@ class Store(Protocol):
     # scheduler-wide state (pause)
     async def get_state(self, key: str) -> str | None: ...
     async def set_state(self, key: str, value: str | None) -> None: ...
+
+    # alerts (`alerts.py`): one evaluation query per pass, episodes unique on (subject, kind, episode), an
+    # outbox of sends unique on (episode, notice, channel), claimed so one node sends each
+    async def alert_candidates(self, now: int, defaults: AlertDefaults, limit: int = 500) -> list[Candidate]: ...
+    async def open_alerts(self, episodes: Sequence[AlertEpisode]) -> list[AlertEpisode]: ...
+    async def close_alerts(
+        self, subject: str, kind: str, now: int, episode: str | None = None, ids: Sequence[int] = ()
+    ) -> list[int]: ...
+    async def unrouted_alerts(self, limit: int = 100) -> list[Unrouted]: ...
+    async def route_alert(
+        self, episode_id: int, notice: str, channels: Sequence[tuple[str, str | None]], now: int
+    ) -> int: ...
+    async def take_alert_sends(self, node: str, now: int, lease_ms: int, limit: int = 20) -> list[AlertSend]: ...
+    async def record_alert_send(
+        self, send_id: int, node: str, outcome: str, answer: str | None, now: int, retry_at: int | None
+    ) -> bool: ...
+    async def list_alert_sends(self, limit: int = 100, job_id: int | None = None) -> list[AlertSend]: ...
+    async def open_alert_episodes(self, job_ids: Sequence[int] | None = None) -> list[AlertEpisode]: ...
+    # health (`health.py`): every job's in one query; the latest finished runs' outcomes of one job
+    async def job_health(self) -> dict[int, str]: ...
+    async def latest_outcomes(self, job_id: int, n: int) -> tuple[int, int]: ...
 
     # maintenance
     async def prune(

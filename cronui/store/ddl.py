@@ -218,6 +218,56 @@ LATER: list[str] = [
     ALTER TABLE runs ADD COLUMN approval_notice TEXT;
     CREATE INDEX runs_awaiting ON runs(job_id, approval_deadline) WHERE status = 'awaiting_approval';
     """,
+    # watching jobs: expectations per job (NULL: the `[alerts]` default), alert episodes unique on
+    # (subject, kind, episode) with whether their opening and recovery were routed to channels yet, and the
+    # outbox of sends (one per episode, notice and channel) with their attempts, claim and outcome
+    """
+    ALTER TABLE jobs ADD COLUMN alert_late_s {REAL};
+    ALTER TABLE jobs ADD COLUMN alert_overrun_s {REAL};
+    ALTER TABLE jobs ADD COLUMN alert_short_s {REAL};
+    ALTER TABLE jobs ADD COLUMN alert_no_success_s {REAL};
+    ALTER TABLE jobs ADD COLUMN alert_rate_pct {REAL};
+    ALTER TABLE jobs ADD COLUMN alert_rate_n INTEGER;
+    ALTER TABLE jobs ADD COLUMN alert_on TEXT;
+    CREATE TABLE alert_episodes (
+        id {ID},
+        subject TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        episode TEXT NOT NULL,
+        job_id {BIGINT},
+        run_id {BIGINT},
+        since {BIGINT},
+        text TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}',
+        opened_at {BIGINT} NOT NULL,
+        closed_at {BIGINT},
+        opened_routed INTEGER NOT NULL DEFAULT 0,
+        closed_routed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE UNIQUE INDEX alert_episodes_key ON alert_episodes(subject, kind, episode);
+    CREATE INDEX alert_episodes_open ON alert_episodes(kind, job_id) WHERE closed_at IS NULL;
+    CREATE INDEX alert_episodes_unrouted ON alert_episodes(id)
+        WHERE opened_routed = 0 OR (closed_at IS NOT NULL AND closed_routed = 0);
+    CREATE TABLE alert_sends (
+        id {ID},
+        episode_id {BIGINT} NOT NULL REFERENCES alert_episodes(id) ON DELETE CASCADE,
+        notice TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        format TEXT,
+        created_at {BIGINT} NOT NULL,
+        next_at {BIGINT} NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        outcome TEXT NOT NULL DEFAULT 'pending',
+        answer TEXT,
+        claimed_by TEXT,
+        claim_expires {BIGINT},
+        sent_at {BIGINT}
+    );
+    CREATE UNIQUE INDEX alert_sends_key ON alert_sends(episode_id, notice, channel);
+    CREATE INDEX alert_sends_due ON alert_sends(next_at) WHERE outcome = 'pending';
+    CREATE INDEX alert_sends_recent ON alert_sends(id DESC);
+    CREATE INDEX runs_job_succeeded ON runs(job_id, finished_at) WHERE status = 'succeeded';
+    """,
 ]
 
 

@@ -17,9 +17,11 @@ from collections.abc import Mapping, Sequence
 
 from cronui.model import Job, Run, RunEvent, RunStatus
 from cronui.model.records import Node, SlotWrite
+from cronui.store.alerts import SqlAlerts
 from cronui.store.base import DuplicateJobName, StoreError
 from cronui.store.connection import SQLiteConnection
 from cronui.store.dialect import Dialect, Tx
+from cronui.store.health import SqlHealth
 from cronui.store.rows import NODE_COLUMNS, event_to_row
 from cronui.store.sql_runs import SqlRuns
 from cronui.store.wakeup import SQLiteWakeups
@@ -31,7 +33,7 @@ NODE_UPSERT = (
 )
 
 
-class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlRuns):
+class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlAlerts, SqlHealth, SqlRuns):
     """The default store: one local SQLite file (mode 0600)."""
 
     multi_node = False  # one process schedules at a time (the scheduler lease)

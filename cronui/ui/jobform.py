@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from cronui import bounds, secrets
+from cronui.alert_options import SPANS, parse_kinds, parse_rate, rate_text
 from cronui.bounds import OutOfBounds
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
@@ -53,6 +54,9 @@ TEXT_FIELDS = (
 TEXT_FIELDS += ["conversation", "when"]  # an agent's conversation (session:NAME); the on-success condition
 TEXT_FIELDS += ["expect_body"]  # text an HTTP response must contain
 TEXT_FIELDS += ["approval_timeout", "approval_default", "approval_max_waiting"]  # and `approval`, a checkbox
+# what the job is expected to do and which kinds of its alerts are sent ('': the config's `[alerts]`)
+WATCH_FIELDS = ["alert_late", "alert_overrun", "alert_short", "alert_no_success", "alert_rate", "alert_on"]
+TEXT_FIELDS += WATCH_FIELDS
 
 
 def _words(text: str) -> list[str]:
@@ -137,7 +141,46 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "approval_timeout": duration_field(job.approval_timeout_s),
         "approval_default": job.approval_default,
         "approval_max_waiting": str(job.approval_max_waiting),
+        **_watch_texts(job),
     }
+
+
+def _watch_texts(job: Job) -> dict[str, str]:
+    out = {f"alert_{w}": "" if getattr(job, a) is None else duration_field(getattr(job, a)) for w, a, _ in SPANS}
+    out["alert_rate"] = rate_text(job.alert_rate_pct, job.alert_rate_n) or ""
+    out["alert_on"] = ", ".join(job.alert_on) if job.alert_on is not None else ""
+    return out
+
+
+def _apply_watch(job: Job, v: Mapping[str, str], p: _Problems) -> None:
+    """The expectations from their texts; an empty one is the `[alerts]` default, one that cannot be read
+    keeps the job's."""
+    for word, attr, _ in SPANS:
+        setattr(job, attr, p.read(_span_reader(v[f"alert_{word}"], word), getattr(job, attr)))
+    rate: tuple[float | None, int | None] = (job.alert_rate_pct, job.alert_rate_n)
+    job.alert_rate_pct, job.alert_rate_n = p.read(lambda: _rate(v["alert_rate"]), rate)
+    job.alert_on = p.read(lambda: _kinds(v["alert_on"]), job.alert_on)
+
+
+def _span_reader(text: str, word: str) -> Callable[[], float | None]:
+    label = f"alert {word.replace('_', ' ')}"
+    return lambda: parse_duration(text, label, bounds.POSITIVE_DURATION) if text else None
+
+
+def _rate(text: str) -> tuple[float | None, int | None]:
+    if not text:
+        return None, None
+    try:
+        return parse_rate(text)
+    except ValueError as e:
+        raise JobError("alert rate", str(e)) from None
+
+
+def _kinds(text: str) -> list[str] | None:
+    try:
+        return parse_kinds(text) if text else None
+    except ValueError as e:
+        raise JobError("alert on", str(e)) from None
 
 
 def _common_when(job: Job | None) -> str:
@@ -332,6 +375,7 @@ def form_job(values: Mapping[str, Any], base: Job | None) -> tuple[Job, list[Job
         ),
         job.approval_max_waiting,
     )
+    _apply_watch(job, v, p)
     enabled = bool(values.get("enabled", True))
     if base is None or enabled != base.enabled:
         job.enabled = enabled

@@ -45,6 +45,20 @@ def reference_json_text(value: Any, indent: int | None) -> str:
     return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+def reference_health(row: Any) -> str:
+    """A listed job's `health` (application.watch) as these jobs have it: none has an open alert episode."""
+    if not row["enabled"]:
+        return "paused"
+    if row["consecutive_failures"]:
+        return "failing"
+    return "never_ran" if row["last_status"] is None else "ok"
+
+
+def listed(rows: list[Any]) -> list[dict[str, Any]]:
+    """What a list shows of each job: its head, and its health."""
+    return [job_json(reference_job(row), health=reference_health(row)) for row in rows]
+
+
 async def seeded(path: Path) -> list[Any]:
     """The varied jobs in a fresh SQLite file, one with a stored timeout of inf; its rows, as a list reads them."""
     store = SQLiteStore(str(path))
@@ -75,11 +89,11 @@ async def test_api_job_list_is_byte_for_byte_what_it_was(settings: Settings) -> 
     finally:
         await store.close()
     assert r.status_code == 200
-    expected = reference_json_text([job_json(reference_job(row)) for row in rows], indent=None)
+    expected = reference_json_text(listed(rows), indent=None)
     assert r.content == expected.encode()
     assert (
         '{"id": 2, "name": "ping ☕ café", "schedule": "*/5 * * * *", "timezone": "Europe/Berlin", '
-        '"kind": "http", "enabled": false, "next_run_at": null, "last_status": null}'
+        '"kind": "http", "enabled": false, "next_run_at": null, "last_status": null, "health": "paused"}'
     ) in r.text
     assert "\\u0085" in r.text and "\\u2028" in r.text and "☕" in r.text  # the odd names, escaped as before
 
@@ -90,7 +104,7 @@ def test_cli_job_list_and_show_are_byte_for_byte_what_they_were(
     rows = asyncio.run(seeded(cli_db))
     code, out, err = cli(capsys, "jobs", "list", "--json")
     assert code == 0 and "label 'gpu'" in err  # the pinned job is warned of on stderr, not in the JSON
-    assert out == reference_json_text([job_json(reference_job(row)) for row in rows], indent=2) + "\n"
+    assert out == reference_json_text(listed(rows), indent=2) + "\n"
 
     # a job's whole JSON (jobs show, the API's writes), from the same decode, with the stored inf as null
     for row in rows:

@@ -75,6 +75,12 @@ FIELD_WIDGETS = {
     "approval timeout": "approval_timeout",
     "approval default": "approval_default",
     "approval max waiting": "approval_max_waiting",
+    "alert late": "alert_late",
+    "alert overrun": "alert_overrun",
+    "alert short": "alert_short",
+    "alert no success": "alert_no_success",
+    "alert rate": "alert_rate",
+    "alert on": "alert_on",
 }
 
 # widget id -> the words the form shows beside it: what a problem with that field is called in the editor
@@ -123,6 +129,12 @@ LABELS = {
     "deliver_format": "Format",
     "alert_to": "Alert to",
     "notify_retries": "Notices",
+    "alert_late": "Alert if late",
+    "alert_overrun": "Alert if over",
+    "alert_short": "Alert if short",
+    "alert_no_success": "Alert if idle",
+    "alert_rate": "Alert rate",
+    "alert_on": "Alert on",
     "tags": "Tags",
 }
 
@@ -145,6 +157,10 @@ ERROR_LINES = {
     "approval_timeout": "approval",
     "approval_default": "approval",
     "approval_max_waiting": "approval",
+    "alert_overrun": "alert_late",
+    "alert_short": "alert_late",
+    "alert_no_success": "alert_rate",
+    "alert_on": "alert_rate",
 }
 CHECK_LINES = {"schedule": "schedule-check", "timezone": "zone-check"}
 

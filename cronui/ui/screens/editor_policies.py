@@ -82,6 +82,26 @@ def chain_and_delivery_fields(f: FieldMaker) -> ComposeResult:
     yield f.error_line("alert_to")
     yield row("Notices", Checkbox("announce a failure that will be retried", v["notify_retries"], id="notify_retries"))
     yield f.error_line("notify_retries")
+    yield row(
+        "Alert if",
+        Label("late", classes="short"),
+        f.input("alert_late", placeholder="[alerts]", classes="narrow-input"),
+        Label("over", classes="short"),
+        f.input("alert_overrun", placeholder="[alerts]", classes="narrow-input"),
+        Label("short", classes="short"),
+        f.input("alert_short", placeholder="[alerts]", classes="narrow-input"),
+    )
+    yield f.error_line("alert_late")
+    yield row(
+        "",
+        Label("idle", classes="short"),
+        f.input("alert_no_success", placeholder="no success", classes="narrow-input"),
+        Label("rate", classes="short"),
+        f.input("alert_rate", placeholder="PCT/N", classes="narrow-input"),
+        Label("on", classes="short"),
+        f.input("alert_on", placeholder="kinds: late, failure"),
+    )
+    yield f.error_line("alert_rate")
 
 
 def about_fields(f: FieldMaker) -> ComposeResult:

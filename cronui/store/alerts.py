@@ -1,0 +1,285 @@
+"""Alerts as both SQL backends decide and keep them: one query per pass over every job finds the
+conditions that began (a slot late, a run overrunning, no success for too long) and the open episodes whose
+condition cleared; episodes are rows unique on (subject, kind, episode), so of several nodes that see the
+same condition one records it; sends are an outbox unique on (episode, notice, channel), claimed with a
+lease (SKIP LOCKED on PostgreSQL) so each goes out once, retried with backoff, with its outcome kept.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cronui.model.alerts import FAILED, PENDING, SENT, AlertDefaults, AlertEpisode, AlertKind, AlertSend
+from cronui.store.sql_writes import SqlWrites
+
+SUBJECT = "'job:' || CAST(j.id AS TEXT)"
+NONE = "CAST(NULL AS BIGINT)"  # typed, so that PostgreSQL matches the UNION's columns
+
+
+def _unseen(kind: str, episode: str) -> str:
+    return (
+        f"NOT EXISTS (SELECT 1 FROM alert_episodes e WHERE e.subject = {SUBJECT} AND e.kind = '{kind}' "
+        f"AND e.episode = {episode})"
+    )
+
+
+# Every part returns: action, kind, job id, job name, episode, since (epoch ms), run id, episode id.
+# Spans are the job's own or the `[alerts]` default (a parameter; NULL: none).
+_LATE_RUNS = (
+    "SELECT 'open', 'late', j.id, j.name, CAST(r.scheduled_for AS TEXT), r.scheduled_for, r.id, CAST(NULL AS BIGINT) "
+    "FROM runs r JOIN jobs j ON j.id = r.job_id "
+    "WHERE r.status IN ('pending', 'awaiting_approval') AND r.trigger IN ('schedule', 'catchup') "
+    "AND j.deleted_at IS NULL AND COALESCE(j.alert_late_s, ?) IS NOT NULL "
+    "AND r.scheduled_for + CAST(COALESCE(j.alert_late_s, ?) * 1000 AS BIGINT) <= ? "
+    f"AND {_unseen('late', 'CAST(r.scheduled_for AS TEXT)')}"
+)
+# a slot not even written (no scheduler holds the lease): the job's next fire is long past
+_LATE_JOBS = (
+    f"SELECT 'open', 'late', j.id, j.name, CAST(j.next_run_at AS TEXT), j.next_run_at, {NONE}, {NONE} FROM jobs j "
+    "WHERE j.deleted_at IS NULL AND j.enabled = 1 AND j.next_run_at IS NOT NULL "
+    "AND COALESCE(j.alert_late_s, ?) IS NOT NULL "
+    "AND j.next_run_at + CAST(COALESCE(j.alert_late_s, ?) * 1000 AS BIGINT) <= ? "
+    f"AND {_unseen('late', 'CAST(j.next_run_at AS TEXT)')}"
+)
+_OVERRUN = (
+    "SELECT 'open', 'overrun', j.id, j.name, CAST(r.id AS TEXT), r.started_at, r.id, CAST(NULL AS BIGINT) "
+    "FROM runs r JOIN jobs j ON j.id = r.job_id "
+    "WHERE r.status = 'running' AND j.deleted_at IS NULL AND COALESCE(j.alert_overrun_s, ?) IS NOT NULL "
+    "AND r.started_at + CAST(COALESCE(j.alert_overrun_s, ?) * 1000 AS BIGINT) <= ? "
+    f"AND {_unseen('overrun', 'CAST(r.id AS TEXT)')}"
+)
+# since: the latest success (or the job's creation); the episode is that moment, so each lapse is one
+_NO_SUCCESS = (
+    f"SELECT 'open', 'no_success', x.id, x.name, CAST(x.since AS TEXT), x.since, {NONE}, {NONE} FROM ("
+    "SELECT j.id, j.name, COALESCE((SELECT MAX(r.finished_at) FROM runs r WHERE r.job_id = j.id "
+    "AND r.status = 'succeeded'), j.created_at) AS since, COALESCE(j.alert_no_success_s, ?) AS span "
+    "FROM jobs j WHERE j.deleted_at IS NULL AND j.enabled = 1 AND COALESCE(j.alert_no_success_s, ?) IS NOT NULL"
+    ") x WHERE x.since + CAST(x.span * 1000 AS BIGINT) <= ? AND "
+    "NOT EXISTS (SELECT 1 FROM alert_episodes e WHERE e.subject = 'job:' || CAST(x.id AS TEXT) "
+    "AND e.kind = 'no_success' AND e.episode = CAST(x.since AS TEXT))"
+)
+# open episodes whose condition cleared: the slot started (or went), the run ended, a success came
+_CLEARED = (
+    "SELECT 'close', e.kind, e.job_id, j.name, e.episode, e.since, e.run_id, e.id "
+    "FROM alert_episodes e LEFT JOIN jobs j ON j.id = e.job_id "
+    "WHERE e.closed_at IS NULL AND e.kind IN ('late', 'overrun', 'no_success') AND e.job_id IS NOT NULL AND ("
+    "j.id IS NULL OR j.deleted_at IS NOT NULL "
+    "OR (e.kind = 'late' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.job_id = e.job_id "
+    "AND r.scheduled_for = e.since AND r.status IN ('pending', 'awaiting_approval')) "
+    "AND NOT (j.enabled = 1 AND COALESCE(j.next_run_at, -1) = e.since)) "
+    "OR (e.kind = 'overrun' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = e.run_id AND r.status = 'running')) "
+    "OR (e.kind = 'no_success' AND EXISTS (SELECT 1 FROM runs r WHERE r.job_id = e.job_id "
+    "AND r.status = 'succeeded' AND r.finished_at > e.since)))"
+)
+EVALUATE = f"SELECT * FROM ({_LATE_RUNS} UNION ALL {_LATE_JOBS} UNION ALL {_OVERRUN} UNION ALL {_NO_SUCCESS} "
+EVALUATE += f"UNION ALL {_CLEARED}) found LIMIT ?"
+
+EPISODE_COLUMNS = "id, subject, kind, episode, job_id, text, data, opened_at, closed_at, run_id, since"
+_EPISODE_INSERT = (
+    "INSERT INTO alert_episodes (subject, kind, episode, job_id, text, data, opened_at, run_id, since) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject, kind, episode) DO NOTHING RETURNING id"
+)
+_UNROUTED = (
+    f"SELECT e.{EPISODE_COLUMNS.replace(', ', ', e.')}, e.opened_routed, j.name, j.delivery, j.alert_on "
+    "FROM alert_episodes e LEFT JOIN jobs j ON j.id = e.job_id "
+    "WHERE e.opened_routed = 0 OR (e.closed_at IS NOT NULL AND e.closed_routed = 0) ORDER BY e.id LIMIT ?"
+)
+SEND_COLUMNS = "id episode_id notice channel format created_at next_at attempts outcome answer sent_at".split()
+_SEND_SELECT = (
+    f"SELECT {', '.join('s.' + c for c in SEND_COLUMNS)}, e.subject, e.kind, e.text, e.job_id, j.name "
+    "FROM alert_sends s JOIN alert_episodes e ON e.id = s.episode_id LEFT JOIN jobs j ON j.id = e.job_id"
+)
+
+
+@dataclass
+class Candidate:
+    """A row of EVALUATE: a condition that began (`open`) or an open episode whose condition cleared."""
+
+    action: str
+    kind: AlertKind
+    job_id: int | None
+    job_name: str | None
+    episode: str
+    since: int
+    run_id: int | None
+    episode_id: int | None
+
+
+@dataclass
+class Unrouted:
+    """An episode whose opening or recovery has no sends yet, with what routing needs of its job."""
+
+    episode: AlertEpisode
+    notice: str  # the episode's kind, or `recovered`
+    delivery: dict[str, Any]
+    on: list[str] | None = None  # the job's `--alert-on` (None: `[alerts] on`)
+
+
+def _episode(row: Sequence[Any]) -> AlertEpisode:
+    id_, subject, kind, episode, job_id, text, data, opened_at, closed_at, run_id, since = row[:11]
+    return AlertEpisode(
+        subject,
+        AlertKind(kind),
+        episode,
+        text,
+        opened_at,
+        job_id,
+        json.loads(data or "{}"),
+        closed_at,
+        id_,
+        run_id=run_id,
+        since=since,
+    )
+
+
+def _send(row: Sequence[Any]) -> AlertSend:
+    values = dict(zip(SEND_COLUMNS, row[: len(SEND_COLUMNS)], strict=True))
+    subject, kind, text, job_id, job_name = row[len(SEND_COLUMNS) :]
+    return AlertSend(**values, subject=subject, kind=kind, text=text, job_id=job_id, job_name=job_name)
+
+
+class SqlAlerts(SqlWrites):
+    """Deciding, recording, routing and sending alerts, the same way on each engine."""
+
+    async def alert_candidates(self, now: int, defaults: AlertDefaults, limit: int = 500) -> list[Candidate]:
+        """The one query of an evaluation pass: conditions that began and episodes that cleared, at most
+        `limit` of them (the rest are found by the next pass)."""
+        d = defaults
+        params: list[Any] = [d.late_s, d.late_s, now, d.late_s, d.late_s, now, d.overrun_s, d.overrun_s, now]
+        params += [d.no_success_s, d.no_success_s, now, limit]
+        rows = await self.select_rows(EVALUATE, params)
+        return [Candidate(r[0], AlertKind(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
+    async def open_alerts(self, episodes: Sequence[AlertEpisode]) -> list[AlertEpisode]:
+        """Record episodes (one already recorded, by this node or another, is left alone); returns those this
+        call recorded, with their ids."""
+        opened = []
+        async with self.write() as tx:
+            for e in episodes:
+                row = await tx.row(
+                    _EPISODE_INSERT,
+                    (
+                        e.subject,
+                        str(e.kind),
+                        e.episode,
+                        e.job_id,
+                        e.text,
+                        json.dumps(e.data),
+                        e.opened_at,
+                        e.run_id,
+                        e.since,
+                    ),
+                )
+                if row is not None:
+                    e.id = row[0]
+                    opened.append(e)
+        return opened
+
+    async def close_alerts(
+        self, subject: str, kind: str, now: int, episode: str | None = None, ids: Sequence[int] = ()
+    ) -> list[int]:
+        """Close the open episodes of `subject` and `kind` (one `episode`, or all), or those of `ids`; returns
+        the ids this call closed (a recovery is sent for each)."""
+        closed: list[int] = []
+        async with self.write() as tx:
+            if ids:
+                for i in ids:
+                    rows = await tx.rows(
+                        "UPDATE alert_episodes SET closed_at = ? WHERE id = ? AND closed_at IS NULL RETURNING id",
+                        (now, i),
+                    )
+                    closed += [r[0] for r in rows]
+                return closed
+            sql = "UPDATE alert_episodes SET closed_at = ? WHERE subject = ? AND kind = ? AND closed_at IS NULL"
+            params: list[Any] = [now, subject, kind]
+            if episode is not None:
+                sql += " AND episode = ?"
+                params.append(episode)
+            rows = await tx.rows(sql + " RETURNING id", params)
+        return [r[0] for r in rows]
+
+    async def unrouted_alerts(self, limit: int = 100) -> list[Unrouted]:
+        """Episodes whose opening or recovery no channel was chosen for yet."""
+        out = []
+        for row in await self.select_rows(_UNROUTED, (limit,)):
+            e = _episode(row)
+            e.job_name = row[12]
+            delivery = json.loads(row[13] or "{}")
+            on = None if row[14] is None else json.loads(row[14])
+            if not row[11]:
+                out.append(Unrouted(e, str(e.kind), delivery, on))
+            if e.closed_at is not None:
+                out.append(Unrouted(e, str(AlertKind.RECOVERED), delivery, on))
+        return out
+
+    async def route_alert(
+        self, episode_id: int, notice: str, channels: Sequence[tuple[str, str | None]], now: int
+    ) -> int:
+        """Mark a notice routed and queue one send per (channel, format), together and once: of two nodes
+        routing it, the one whose mark took queues them. Returns how many sends this call queued."""
+        column = "closed_routed" if notice == AlertKind.RECOVERED else "opened_routed"
+        async with self.write() as tx:
+            took = await tx.run(f"UPDATE alert_episodes SET {column} = 1 WHERE id = ? AND {column} = 0", (episode_id,))
+            if not took:
+                return 0
+            for channel, fmt in channels:
+                await tx.run(
+                    "INSERT INTO alert_sends (episode_id, notice, channel, format, created_at, next_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (episode_id, notice, channel) DO NOTHING",
+                    (episode_id, notice, channel, fmt, now, now),
+                )
+        return len(channels)
+
+    async def take_alert_sends(self, node: str, now: int, lease_ms: int, limit: int = 20) -> list[AlertSend]:
+        """Claim sends that are due (not sent, not failed for good, not held by a live claim) for `node`."""
+        d = self.dialect
+        async with self.write() as tx:
+            rows = await tx.rows(
+                "UPDATE alert_sends SET claimed_by = ?, claim_expires = ? WHERE id IN (SELECT id FROM alert_sends "
+                "WHERE outcome = 'pending' AND next_at <= ? AND (claim_expires IS NULL OR claim_expires <= ?) "
+                f"ORDER BY next_at LIMIT ?{d.skip_locked}) RETURNING id",
+                (node, now + lease_ms, now, now, limit),
+            )
+            if not rows:
+                return []
+            among, values = d.in_list([r[0] for r in rows])
+            found = await tx.rows(f"{_SEND_SELECT} WHERE s.id {among} ORDER BY s.id", values)
+        return [_send(r) for r in found]
+
+    async def record_alert_send(
+        self, send_id: int, node: str, outcome: str, answer: str | None, now: int, retry_at: int | None
+    ) -> bool:
+        """Record one attempt of a send held by `node`: `sent`, or `failed` (for good when `retry_at` is
+        None, else pending again from `retry_at`)."""
+        if outcome == SENT:
+            sql, params = "outcome = ?, sent_at = ?", [SENT, now]
+        elif retry_at is None:
+            sql, params = "outcome = ?", [FAILED]
+        else:
+            sql, params = "outcome = ?, next_at = ?", [PENDING, retry_at]
+        changed = await self.write_one(
+            f"UPDATE alert_sends SET {sql}, attempts = attempts + 1, answer = ?, claimed_by = NULL, "
+            "claim_expires = NULL WHERE id = ? AND claimed_by = ?",
+            [*params, answer, send_id, node],
+        )
+        return bool(changed)
+
+    async def list_alert_sends(self, limit: int = 100, job_id: int | None = None) -> list[AlertSend]:
+        """The latest sends, newest first (of one job's episodes, or of all)."""
+        where, params = ("WHERE e.job_id = ? ", [job_id]) if job_id is not None else ("", [])
+        rows = await self.select_rows(f"{_SEND_SELECT} {where}ORDER BY s.id DESC LIMIT ?", [*params, limit])
+        return [_send(r) for r in rows]
+
+    async def open_alert_episodes(self, job_ids: Sequence[int] | None = None) -> list[AlertEpisode]:
+        """The episodes open now (of some jobs, or of all): what each job's health says."""
+        sql = f"SELECT {EPISODE_COLUMNS} FROM alert_episodes WHERE closed_at IS NULL"
+        params: list[Any] = []
+        if job_ids is not None:
+            if not job_ids:
+                return []
+            among, params = self.dialect.in_list(list(job_ids))
+            sql += f" AND job_id {among}"
+        return [_episode(r) for r in await self.select_rows(sql + " ORDER BY id", params)]
