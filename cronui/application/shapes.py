@@ -59,6 +59,8 @@ def job_json(job: Job | JobHead, *, full: bool = False) -> dict[str, Any]:
             approval_timeout_s=job.approval_timeout_s,
             approval_default=job.approval_default,
             approval_max_waiting=job.approval_max_waiting,
+            check=job.is_check,  # watched, never run: pings report its runs
+            grace_s=job.check_grace_s,  # a check's slot with no ping this long after it is missed (null: no check)
             created_at=iso_utc(job.created_at),
             updated_at=iso_utc(job.updated_at),
         )

@@ -34,6 +34,7 @@ JOB_COLUMNS = (
 ).split()
 JOB_COLUMNS.append("chain_options")  # the options of chain edges (`--when`): see model.ChainEdge
 JOB_COLUMNS += "approval approval_timeout_s approval_default approval_max_waiting".split()
+JOB_COLUMNS += ["is_check", "grace_s"]  # checks: watched, never run (see Job.is_check)
 
 RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "
@@ -105,6 +106,7 @@ JOB_CODECS: dict[str, Codec] = {
         lambda v: {} if v in (None, "{}") else json.loads(v),
     ),
     "approval": (int, bool),
+    "is_check": (int, bool),
 }
 
 RUN_CODECS: dict[str, Codec] = {

@@ -21,7 +21,7 @@ from cronui.store.base import DuplicateJobName, StoreError
 from cronui.store.connection import SQLiteConnection
 from cronui.store.dialect import Dialect, Tx
 from cronui.store.rows import NODE_COLUMNS, event_to_row
-from cronui.store.sql_runs import SqlRuns
+from cronui.store.sql_pings import SqlPings
 from cronui.store.wakeup import SQLiteWakeups
 
 NODE_UPSERT = (
@@ -31,7 +31,7 @@ NODE_UPSERT = (
 )
 
 
-class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlRuns):
+class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlPings):
     """The default store: one local SQLite file (mode 0600)."""
 
     multi_node = False  # one process schedules at a time (the scheduler lease)
