@@ -39,17 +39,10 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         report.message = await read_capped(request, state.hook_max_bytes)
         return run_json(await pings.ping(app, job.name, report))
 
-    token_query = Query(default=None, description="the job's trigger token, for a pinger that only has a URL")
+    token_query = Query(description="the job's trigger token, for a pinger that only has a URL")
     deps = [checks.known_query]
     responses = {**refused(400, 401, 413), **answers(200, RUN_SCHEMA)}
 
-    @r.api_route(
-        "/ping/{name}",
-        methods=["GET", "POST"],
-        summary="report a successful run of a check",
-        dependencies=deps,
-        responses=responses,
-    )
     async def ping_success(
         name: str,
         request: Request,
@@ -58,13 +51,6 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     ) -> dict[str, Any]:
         return await record(name, "", request, creds, token)
 
-    @r.api_route(
-        "/ping/{name}/{kind}",
-        methods=["GET", "POST"],
-        summary="report a check's run: `start`, `fail` or an exit code 0-255",
-        dependencies=deps,
-        responses=responses,
-    )
     async def ping_kind(
         name: str,
         kind: str,
@@ -73,5 +59,26 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         token: Annotated[str | None, token_query] = None,
     ) -> dict[str, Any]:
         return await record(name, kind, request, creds, token)
+
+    # GET for pingers that only fetch a URL, POST for those that send a message; one operation each
+    for method in ("GET", "POST"):
+        r.add_api_route(
+            "/ping/{name}",
+            ping_success,
+            methods=[method],
+            operation_id=f"ping_{method.lower()}",
+            summary="report a successful run of a check",
+            dependencies=deps,
+            responses=responses,
+        )
+        r.add_api_route(
+            "/ping/{name}/{kind}",
+            ping_kind,
+            methods=[method],
+            operation_id=f"ping_kind_{method.lower()}",
+            summary="report a check's run: `start`, `fail` or an exit code 0-255",
+            dependencies=deps,
+            responses=responses,
+        )
 
     return r
