@@ -80,3 +80,14 @@ async def test_an_open_start_is_an_orphan_once_its_lease_expires(backend: Store)
         [orphan] = await backend.orphaned_runs(SLOT + 600_000, "n1")
         assert orphan.id == start.id
         assert await backend.take_over(orphan, SLOT + 600_000) is not None
+
+
+async def test_an_open_start_takes_no_place_under_the_cap_on_runs_at_once(backend: Store):
+    from cronui.model.records import ClaimLimits
+
+    check = await new_job(backend, "check", is_check=True)
+    plain = await new_job(backend, "plain")
+    assert await backend.record_ping(PingWrite(ping_run(check.id, SLOT, RunStatus.RUNNING))) is not None
+    await backend.insert_run(Run(job_id=plain.id, trigger=Trigger.MANUAL, scheduled_for=SLOT, queued_at=SLOT))
+    claim = await backend.claim("n1", SLOT, 30_000, ClaimLimits(capacity=5, max_running=1))
+    assert [run.job_id for run, _ in claim.started] == [plain.id]
