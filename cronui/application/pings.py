@@ -17,7 +17,7 @@ def parse_kind(word: str) -> Ping:
         return Ping(PingKind.SUCCESS)
     if word in ("start", "fail"):
         return Ping(PingKind(word))
-    if word.isdigit() and int(word) <= 255:
+    if word.isascii() and word.isdigit() and int(word) <= 255:
         return ping_from_exit(int(word))
     raise JobError("ping", f"expected start, fail or an exit code 0-255, got {word!r}")
 

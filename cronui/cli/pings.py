@@ -14,14 +14,13 @@ import os
 import signal
 import sys
 import time
-from collections import deque
 
 from cronui.application import pings
 from cronui.application.context import Cronui
 from cronui.application.shapes import run_json
 from cronui.cli.common import Commands, UsageError, command, print_json, warn, with_app
 
-TAIL_CHUNKS = 256  # pieces of output kept for the end ping (cut to pings.MESSAGE_CAP characters)
+TAIL_BYTES = 4 * pings.MESSAGE_CAP  # the end of the output kept for the end ping (cut to MESSAGE_CAP characters)
 EXIT_NOT_STARTED = 127  # as a shell says when it cannot run a command
 
 
@@ -58,7 +57,7 @@ def _report(args: argparse.Namespace) -> pings.Ping:
     elif args.fail:
         report = pings.Ping(pings.PingKind.FAIL)
     elif args.exit is not None:
-        if not args.exit.isdigit() or int(args.exit) > 255:
+        if not (args.exit.isascii() and args.exit.isdigit()) or int(args.exit) > 255:
             raise UsageError(f"cronui ping: --exit: expected an exit code 0-255, got {args.exit!r}")
         report = pings.ping_from_exit(int(args.exit))
     else:
@@ -94,7 +93,7 @@ def _send(args: argparse.Namespace, report: pings.Ping) -> None:
         warn(f"exec {args.name}: could not record its {report.kind}: {e}")
 
 
-async def _run(argv: list[str], tail: deque[str]) -> int:
+async def _run(argv: list[str], tail: bytearray) -> int:
     """Run argv, its output passed through and its tail kept; its exit code (128+N for signal N)."""
     proc = await asyncio.create_subprocess_exec(
         *argv, stdin=None, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -103,8 +102,11 @@ async def _run(argv: list[str], tail: deque[str]) -> int:
     async def pump(stream: asyncio.StreamReader | None, out: int) -> None:
         assert stream is not None
         while chunk := await stream.read(65536):
-            os.write(out, chunk)
-            tail.append(chunk.decode(errors="replace"))
+            view = memoryview(chunk)
+            while view:  # a write may take part of it
+                view = view[os.write(out, view) :]
+            tail.extend(chunk)
+            del tail[:-TAIL_BYTES]
 
     await asyncio.gather(pump(proc.stdout, sys.stdout.fileno()), pump(proc.stderr, sys.stderr.fileno()))
     code = await proc.wait()
@@ -119,18 +121,18 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise UsageError("cronui exec: name the command to run after --, e.g. cronui exec backup -- restic backup")
     sys.stdout.flush()
     _send(args, pings.Ping(pings.PingKind.START))
-    tail: deque[str] = deque(maxlen=TAIL_CHUNKS)
+    tail = bytearray()
     began = time.monotonic()
     try:
         code = asyncio.run(_run(argv, tail))
     except OSError as e:  # not found, not executable
         warn(f"exec {args.name}: cannot run {argv[0]!r}: {e.strerror or e}")
-        tail.append(f"cannot run {argv[0]!r}: {e.strerror or e}")
+        tail.extend(f"cannot run {argv[0]!r}: {e.strerror or e}".encode())
         code = EXIT_NOT_STARTED
     except KeyboardInterrupt:
         code = 128 + signal.SIGINT
     elapsed = int((time.monotonic() - began) * 1000)
     end = pings.ping_from_exit(code)
-    end.message, end.duration_ms = "".join(tail)[-pings.MESSAGE_CAP :], elapsed
+    end.message, end.duration_ms = tail.decode(errors="replace")[-pings.MESSAGE_CAP :], elapsed
     _send(args, end)
     return code

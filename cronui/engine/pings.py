@@ -19,11 +19,12 @@ from cronui.engine.clock import Clock
 from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.model.records import DueJob, PingWrite
-from cronui.schedule import Schedule, parse
+from cronui.schedule import Schedule, ScheduleError, parse
 from cronui.store.base import Store, StoreError
 
 MESSAGE_CAP = 10_000  # characters of a ping's message kept (its tail: the end of a command's output)
 EARLY_MS = 60_000  # a ping this much before a slot answers it (at most a quarter of the slot's period)
+ERROR_CHARS = 300  # of a failed ping's message's last line: its error
 TRIES = 5  # compare-and-set attempts against a planner moving the same job's next fire
 
 
@@ -56,7 +57,7 @@ def _early_ms(schedule: Schedule, slot: int) -> int:
 
 def _run(job: Job, ping: Ping, now: int) -> Run:
     assert job.id is not None
-    message = ping.message[-MESSAGE_CAP:]
+    message = ping.message[-MESSAGE_CAP:].replace("\x00", "\ufffd")  # a database's text holds no NUL
     run = Run(job_id=job.id, trigger=Trigger.PING, scheduled_for=now, job_name=job.name, queued_at=now)
     run.not_before = now
     run.output, run.output_bytes = message, len(message.encode())
@@ -70,10 +71,9 @@ def _run(job: Job, ping: Ping, now: int) -> Run:
     if ping.duration_ms is not None:
         run.started_at, run.duration_ms = now - ping.duration_ms, ping.duration_ms
     if run.status is RunStatus.FAILED:
-        last = message.strip().splitlines()[-1:] if message.strip() else []
-        run.error = " ".join(last)[:500] or (
-            f"exit code {ping.exit_code}" if ping.exit_code is not None else "reported failed"
-        )
+        lines = message.strip().splitlines()
+        run.error = lines[-1][-ERROR_CHARS:] if lines else None  # what a failing command said last
+        run.error = run.error or (f"exit code {ping.exit_code}" if ping.exit_code is not None else "reported failed")
     return run
 
 
@@ -113,7 +113,10 @@ async def record_ping(
     """Record `ping` for check `job` (read again and planned anew when a planner moved its next fire
     meanwhile); the run as stored."""
     for _ in range(TRIES):
-        schedule = parse(job.schedule, job.timezone) if job.enabled and job.next_run_at is not None else None
+        try:
+            schedule = parse(job.schedule, job.timezone) if job.enabled and job.next_run_at is not None else None
+        except ScheduleError:  # a zone this system no longer knows: the ping is kept, as history
+            schedule = None
         write = plan_ping(job, schedule, ping, clock.now_ms())
         stored = await store.record_ping(write)
         if stored is not None:
