@@ -31,7 +31,6 @@ from cronui.store.rows import (
     run_from_row,
 )
 
-# what the job's latest run with a known cost cost: a budget's estimate of its next run
 # a check job's grace in ms, in SQL (its slot is due for recording missed once this has passed)
 CHECK_GRACE_MS = f"CAST(COALESCE(grace_s, {DEFAULT_GRACE_S}) * 1000 AS BIGINT)"
 
@@ -40,6 +39,7 @@ def _grace(grace_s: float | None) -> float:
     return DEFAULT_GRACE_S if grace_s is None else grace_s
 
 
+# what the job's latest run with a known cost cost: a budget's estimate of its next run
 LAST_COST = "SELECT cost_usd FROM runs WHERE job_id = ? AND cost_usd IS NOT NULL ORDER BY id DESC LIMIT 1"
 
 # the events with their job's name
