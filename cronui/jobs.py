@@ -155,6 +155,9 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
                 job.schedule = sched.expr
     if job.target.kind is not job.kind:
         yield JobError("kind", f"a {job.kind} job holds a {job.target.kind} target")
+    elif job.is_check:  # nothing runs: a shell command, if any, names what the crontab runs
+        if not isinstance(job.target, ShellTarget):
+            yield JobError("check", f"a check runs nothing: it takes no {job.kind} target (--shell may name it)")
     else:
         flagged = {field for field, _ in texts}  # a text refused above is not refused again for its shape
         yield from (e for e in _target_errors(job.target) if e.field not in flagged)
@@ -218,6 +221,7 @@ def job_numbers(job: Job) -> Iterator[tuple[str, Bound, object]]:
     yield "retry-delay", DURATION, job.retry_delay_s
     yield "queue-limit", QUEUE_LIMIT, job.queue_limit
     yield "misfire-grace", DURATION, job.misfire_grace_s
+    yield "grace", POSITIVE_DURATION, job.grace_s
     t = job.target
     if isinstance(t, HttpTarget):
         yield "expect-status", HTTP_STATUS, t.expect_status

@@ -41,6 +41,7 @@ log = logging.getLogger("cronui")
 
 EVENTS_PATH = f"{PREFIX}/events"
 HOOKS_PREFIX = "/hooks/"
+PINGS_PREFIX = "/ping/"  # a check's pings: their body is capped as a hook's
 BODY_IDLE_S = 30.0  # a request body that sends nothing for this long is given up on (408)
 DRAIN_S = 30.0  # how long an answered request's unread body may keep its connection (see _drain)
 STREAMS_RETRY_S = 5  # Retry-After of a refused event stream
@@ -143,7 +144,7 @@ class Guard:
             await error(status, message, headers={**extra, "Connection": "close"})(scope, receive, sent)
             return
         path: str = scope["path"]
-        body.cap = self.hook_max_body if path.startswith(HOOKS_PREFIX) else self.max_body
+        body.cap = self.hook_max_body if path.startswith((HOOKS_PREFIX, PINGS_PREFIX)) else self.max_body
         is_stream = path == EVENTS_PATH and scope["method"] == "GET"
         if is_stream:
             if self.streams >= self.max_streams:

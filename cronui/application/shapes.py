@@ -69,6 +69,8 @@ def job_json(job: Job | JobHead, *, full: bool = False, health: str | None = Non
             alert_no_success_s=job.alert_no_success_s,
             alert_rate=rate_text(job.alert_rate_pct, job.alert_rate_n),
             alert_on=job.alert_on,
+            check=bool(job.is_check),  # watched, never run: pings report its runs
+            grace_s=job.check_grace_s,  # a check's slot with no ping this long after it is missed (null: no check)
             created_at=iso_utc(job.created_at),
             updated_at=iso_utc(job.updated_at),
         )

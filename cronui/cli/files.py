@@ -15,6 +15,7 @@ import sys
 
 from cronui.application import jobs as job_cases
 from cronui.application.context import Cronui
+from cronui.bounds import POSITIVE_DURATION
 from cronui.cli.common import (
     EXIT_BAD_INPUT,
     Commands,
@@ -113,6 +114,12 @@ def add_parsers(sub: Commands) -> None:
     ct.add_argument("--skip-invalid", action="store_true", help="import the good lines even if some are bad")
     ct.add_argument("--tz", metavar="ZONE", help="zone for lines before any CRON_TZ= (default: the config's)")
     ct.add_argument("--timeout", metavar="S", help="time limit for the imported jobs (default: the config's, 10m)")
+    ct.add_argument(
+        "--as-checks",
+        action="store_true",
+        help="each line becomes a check: crontab keeps running it, prefixed with `cronui exec NAME --`",
+    )
+    ct.add_argument("--grace", metavar="DUR", help="with --as-checks: a slot with no ping this long after is missed")
 
 
 # ---------------------------------------------------------------- plumbing
@@ -219,6 +226,9 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
     default_zone = args.tz if args.tz is not None else settings.timezone
     get_zone(default_zone)
     timeout = parse_duration(args.timeout, "--timeout") if args.timeout else settings.default_timeout
+    if args.grace is not None and not args.as_checks:
+        raise UsageError("cronui import crontab: --grace is for checks (--as-checks)")
+    grace = parse_duration(args.grace, "--grace", POSITIVE_DURATION) if args.grace else None
     if timeout <= 0:
         raise UsageError("--timeout: must be more than 0 seconds")
     text, display, source = _read_crontab(args.file)
@@ -251,6 +261,8 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
             misfire_grace_s=settings.misfire_grace,
             tags=["crontab"],
             source=source,
+            is_check=args.as_checks,
+            grace_s=grace,
         )
         try:
             validate(job, now, settings.pools)
@@ -286,7 +298,7 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
             command = job.target.summary().replace("\n", "\\n")
             say(f"+ {job.name}  {job.schedule} ({job.timezone})  {command}")
         jobs = [job for _, job in fresh]
-        if jobs and not args.timeout:
+        if jobs and not args.timeout and not args.as_checks:
             print(
                 f"note: cron has no time limit; these jobs stop after {show_value('timeout', timeout)} "
                 "(--timeout sets another, or later: cronui jobs edit NAME --timeout 2h)"
@@ -299,7 +311,12 @@ def cmd_import_crontab(args: argparse.Namespace) -> int:
             print(f"dry run: {len(jobs)} jobs to import from {display}{skipped}; nothing written")
             return 0
         await job_cases.add_jobs(app, jobs)
-        print(f"imported {len(jobs)} jobs from {display}{skipped}")
+        print(f"imported {len(jobs)} {'checks' if args.as_checks else 'jobs'} from {display}{skipped}")
+        if args.as_checks:
+            print("crontab keeps running them: prefix each line's command so that cronui hears of its runs:")
+            for entry, job in fresh:
+                user = f"{entry.user} " if entry.user else ""
+                print(f"  {entry.schedule} {user}cronui exec {job.name} -- {entry.raw}")
         return 0
 
     return with_app(args, body)

@@ -127,6 +127,11 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     )
     add_watch_options(p)
     _add_approval_options(p, editing=editing)
+    watch = p.add_argument_group("checks (cronui watches, never runs: `cronui ping` / `cronui exec` report runs)")
+    watch.add_argument("--check", action="store_true", default=None, help="a check: its runs are reported by pings")
+    if editing:
+        watch.add_argument("--no-check", dest="check", action="store_false", help="cronui runs it again")
+    watch.add_argument("--grace", metavar="DUR", help="a slot with no ping this long after it is missed (default 5m)")
     p.add_argument("--timeout", metavar="S", help="time limit, e.g. 90, 90s, 10m (default 10m)")
     p.add_argument("--retries", metavar="N", help="retries after a failed attempt (default 0)")
     p.add_argument("--retry-delay", metavar="S", help="first retry delay, doubling each time (default 30s)")
@@ -282,6 +287,10 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.description = a.description
     _apply_approval_options(job, a)
     apply_watch_options(job, a)
+    if a.check is not None:
+        job.is_check = a.check
+    if a.grace is not None:
+        job.grace_s = parse_duration(a.grace, "--grace", bounds.POSITIVE_DURATION) if a.grace else None
 
 
 def _apply_when(job: Job, when: str | None) -> None:

@@ -106,6 +106,8 @@ def _job_command(
 def cmd_jobs_add(args: argparse.Namespace) -> int:
     async def body(app: Cronui) -> int:
         kinds = [k for k in ("shell", "http", "agent") if getattr(args, k) is not None]
+        if args.check and not kinds:  # a check runs nothing; --shell may name the command it watches
+            kinds = ["shell"]
         if len(kinds) != 1:
             raise UsageError(
                 "cronui jobs add: say what to run with exactly one of --shell CMD, --http URL, --agent URL"
@@ -167,6 +169,9 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         )
         if job.pool:
             say(f"  pool       {job.pool}")
+        if job.check_grace_s is not None:
+            grace = human_span(job.check_grace_s * 1000)
+            say(f"  check      watched, not run: a slot with no ping within {grace} is missed")
         if job.approval:
             say(
                 f"  approval   each run waits up to {human_span(job.approval_timeout_s * 1000)}, then "

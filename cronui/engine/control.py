@@ -11,6 +11,7 @@ from typing import Any
 from cronui.config import Settings
 from cronui.engine.approvals import decision_event, waiting_event
 from cronui.engine.clock import Clock
+from cronui.engine.pings import Ping, record_ping
 from cronui.jobs import JobError, chain_problems, check_chain_graph, check_chains, job_errors, validate
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.model.records import ApprovalDecision, RunCap
@@ -215,6 +216,8 @@ class Control:
         store refuses it (CapReached) when the job's hook runs reached it."""
         job = await self.job(name)
         assert job.id is not None
+        if job.is_check:
+            raise JobError("check", f"{job.name} is a check: cronui never runs it (report a run with `cronui ping`)")
         now = self.clock.now_ms()
         run = await self.store.insert_run(
             Run(
@@ -238,6 +241,13 @@ class Control:
             await self._emit(RunEvent(EventKind.QUEUED, now, run.id, job.id, job.name, data={"trigger": "manual"}))
         await self.wake()
         return run
+
+    async def ping(self, name: str, ping: Ping) -> Run:
+        """Record a ping of check `name` (see engine/pings.py): a run with trigger `ping`."""
+        job = await self.job(name)
+        if not job.is_check:
+            raise JobError("check", f"{job.name} is not a check: cronui runs it itself (add one with --check)")
+        return await record_ping(self.store, self.clock, job, ping, self._emit)
 
     async def approve(self, run_id: int, by: str) -> Run:
         """Approve a run waiting for approval: it becomes pending and runs (at its slot, if that is later)."""

@@ -53,6 +53,9 @@ STOP_RETRIES_S = 5.0  # for this long
 OUTPUT_CAPPED_NOTE = "\n… [live output stops here: the run's output is kept (head and tail) when it ends] …\n"
 
 
+CHECK_NEVER_RUNS = "a check job: cronui watches it but never runs it (its runs are reported by pings)"
+
+
 def default_executors() -> dict[TargetKind, Executor]:
     return {TargetKind.SHELL: shell.run, TargetKind.HTTP: http.run, TargetKind.AGENT: agent.run}
 
@@ -320,6 +323,8 @@ class Dispatcher:
         whatever it does: one that swallows the cancellation (on Python 3.11 `asyncio.wait_for` can,
         CPython gh-86296) is cancelled again until it ends (see `_stop_executor`)."""
         job = ctx.job
+        if job.is_check:  # a chained run of a check, or one queued before it became one: nothing to run
+            return Outcome(RunStatus.SKIPPED, error=CHECK_NEVER_RUNS, transient=False)
         executor = self.executors.get(job.kind)
         if executor is None:
             return permanent_failure(f"no executor for {job.kind} jobs")

@@ -173,6 +173,7 @@ class Finisher:
         _to_session(end, job)
         held: list[dict[str, Any]] = []
         retry = run.status in RETRYABLE and transient and run.attempt <= job.max_retries and job.deleted_at is None
+        retry = retry and not job.is_check  # nothing to run again: a check's runs are reported from outside
         if retry:
             delay = retry_delay_ms(job, run.attempt, self.rng, retry_after_s)
             end.retry = Run(

@@ -64,7 +64,11 @@ class Planner:
             assert job.id is not None
             names[job.id] = job.name
             try:
-                plan = plan_slots(job, self.schedule(job), now, paused=paused)
+                if job.check_grace_s is None:
+                    plan = plan_slots(job, self.schedule(job), now, paused=paused)
+                else:  # a check: its slots whose grace passed with no ping are missed
+                    upto = now - int(job.check_grace_s * 1000)
+                    plan = plan_slots(job, self.schedule(job), upto, paused=paused, check=True)
             except ScheduleError as e:  # e.g. a zone the system no longer knows: never a crash loop
                 log.error("job %s: %s; it will not fire until edited", job.name, e)
                 writes.append(SlotWrite(job.id, job.next_run_at, [], None))

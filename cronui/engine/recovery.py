@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from cronui.engine.executors import containment
 from cronui.engine.executors.containment import mark, mark_node, node_host, node_pid, pid_alive
-from cronui.model import RunStatus
+from cronui.model import RunStatus, Trigger
 
 if TYPE_CHECKING:
     from cronui.engine.engine import Engine
@@ -62,6 +62,8 @@ async def recover_orphans(engine: Engine, *, look_here: bool = False) -> None:
         now = engine.clock.now_ms()
         run.status = RunStatus.INTERRUPTED
         run.reason = f"the scheduler running it ({run.node}) stopped"
+        if run.trigger is Trigger.PING:  # a check's start whose end never came within the job's timeout
+            run.reason = f"started (ping) but no end ping within its timeout ({job.timeout_s:g}s)"
         run.error = run.reason
         run.finished_at = now
         if run.started_at is not None:

@@ -77,8 +77,10 @@ def _kth_newest(schedule: Schedule, after: int, now: int, k: int) -> int:
     return lo
 
 
-def plan_slots(job: Plannable, schedule: Schedule, now: int, *, paused: bool = False) -> SlotPlan:
+def plan_slots(job: Plannable, schedule: Schedule, now: int, *, paused: bool = False, check: bool = False) -> SlotPlan:
     """The runs for every slot of `job` from its next_run_at up to `now`, and its next fire after now.
+    With `check` (a job cronui watches but never runs, called with `now` less its grace) every slot is one
+    that no ping answered: each is recorded missed, none runs.
 
     The slots that fell due are counted, not walked (an every-second job down for two months has five
     million); only the newest ones rows are written for (catch-up runs, one `missed` row each) are
@@ -106,9 +108,9 @@ def plan_slots(job: Plannable, schedule: Schedule, now: int, *, paused: bool = F
 
     grace_ms = int(job.misfire_grace_s * 1000)
     to_run: list[tuple[int, Trigger]] = []
-    if paused:
+    if paused or check:
         rest = slots
-        reason = REASON_PAUSED
+        reason = REASON_PAUSED if paused else REASON_MISSED
     else:
         reason = REASON_MISSED
         latest = slots[-1]

@@ -238,6 +238,9 @@ class EntryReader:
             except ScheduleError as err:
                 self.fail("timezone", str(err))
         kinds = [k for k in KINDS if k in e]
+        check = _default(self.boolean(e, "check", "check"), False)
+        if check and not kinds:  # a check runs nothing; `shell` may name the command it watches
+            kinds = ["shell"]
         if not kinds:
             self.fail("shell", "say what the job runs: one of shell, http or agent")
         elif len(kinds) > 1:
@@ -279,6 +282,8 @@ class EntryReader:
         )
         self.approval(job)
         self.watch(job)
+        job.is_check = check
+        job.grace_s = self.duration(e, "grace", "grace", bounds.POSITIVE_DURATION)
         if schedule is not None and _RELATIVE_SCHEDULE.match(schedule):
             self.fail("schedule", f"{schedule!r} counts from when the file is applied; write 'at YYYY-MM-DDTHH:MM'")
         # a bad zone is no reason to hold back the job's other problems: the rules check the rest without it
@@ -332,7 +337,7 @@ class EntryReader:
     def target(self, kind: TargetKind) -> Target | None:
         e = self.entry
         if kind is TargetKind.SHELL:
-            command = self.text(e, "shell", "shell", required=True)
+            command = self.text(e, "shell", "shell", required="check" not in e)
             cwd = self.text(e, "cwd", "cwd")
             env = self.str_table(e, "env", "env")
             return ShellTarget(command=command or "", cwd=cwd or None, env=env or {})

@@ -73,6 +73,8 @@ _MANAGED = (
     "approval_timeout_s",
     "approval_default",
     "approval_max_waiting",
+    "is_check",
+    "grace_s",
 )
 
 

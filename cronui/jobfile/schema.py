@@ -85,6 +85,8 @@ DELIVERY_KEYS: dict[str, tuple[str, Any]] = {
 WATCH_KEYS = ("alert_late", "alert_overrun", "alert_short", "alert_no_success", "alert_rate", "alert_on")
 # approvals: each new run waits for `cronui runs approve` (`approval = true`), up to `approval_timeout`
 APPROVAL_KEYS = ("approval", "approval_timeout", "approval_default", "approval_max_waiting")
+# checks: watched, never run (`check = true`); a slot with no ping `grace` after it is missed
+CHECK_KEYS = ("check", "grace")
 JOB_KEYS = (
     "name",
     "description",
@@ -112,10 +114,12 @@ JOB_KEYS = (
     *DELIVERY_KEYS,
     *WATCH_KEYS,
     *APPROVAL_KEYS,
+    *CHECK_KEYS,
 )
 DURATION_KEYS = frozenset(
     {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger", "approval_timeout"}
     | {"alert_late", "alert_overrun", "alert_short", "alert_no_success"}
+    | {"grace"}
 )
 # Keys a view holds that equal these are left out of an export.
 EXPORT_DEFAULTS: dict[str, Any] = {
@@ -138,6 +142,7 @@ EXPORT_DEFAULTS: dict[str, Any] = {
     "approval_timeout": DEFAULT_APPROVAL_TIMEOUT_S,
     "approval_default": REJECT,
     "approval_max_waiting": DEFAULT_APPROVAL_MAX_WAITING,
+    "check": False,
 }
 # Fields as `jobs.validate` names them (the CLI's options) -> the file's key; others only swap - for _.
 _FIELD_TO_KEY = {

@@ -108,8 +108,11 @@ def view(job: Job) -> dict[str, Any]:
             "approval_timeout": float(job.approval_timeout_s),
             "approval_default": job.approval_default,
             "approval_max_waiting": job.approval_max_waiting,
+            "check": job.is_check,
         }
     )
+    if job.grace_s is not None:
+        out["grace"] = float(job.grace_s)
     return out
 
 

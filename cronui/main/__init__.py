@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from cronui.cli import completion, db, files, jobs, nodes, runs, service, system
+from cronui.cli import completion, db, files, jobs, nodes, pings, runs, service, system
 from cronui.cli.common import CliParser, Handler, guarded
 from cronui.main import local, serve
 
@@ -54,6 +54,7 @@ def build_parser() -> CliParser:
     system.add_storeless_parsers(sub)
     jobs.add_parsers(sub)
     runs.add_parsers(sub)
+    pings.add_parsers(sub)
     db.add_copy_parser(system.add_parsers(sub))
     local.add_parsers(sub)
     nodes.add_parsers(sub)

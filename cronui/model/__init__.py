@@ -44,6 +44,7 @@ class Trigger(enum.StrEnum):
     RETRY = "retry"
     CHAIN = "chain"
     CATCHUP = "catchup"
+    PING = "ping"  # a check job's run, reported from outside (`cronui ping`, `cronui exec`, `/ping/NAME`)
 
 
 class OverlapPolicy(enum.StrEnum):
@@ -92,6 +93,9 @@ REJECT = "reject"
 APPROVAL_DEFAULTS = (APPROVE, REJECT)
 DEFAULT_APPROVAL_TIMEOUT_S = 3600.0
 DEFAULT_APPROVAL_MAX_WAITING = 3
+
+# Checks: a slot of a check job with no ping this long after its time is recorded missed.
+DEFAULT_GRACE_S = 300.0
 
 
 CHAINS = ("on_success", "on_failure")  # a job's chains, as Job fields and job-file keys
@@ -173,6 +177,10 @@ class Job:
     alert_rate_pct: float | None = None  # a success rate below this (percent) ...: `degraded`
     alert_rate_n: int | None = None  # ... over this many of the latest finished runs (None: 20)
     alert_on: list[str] | None = None  # the kinds its alerts are sent for (None: `[alerts] on`; empty: all)
+    # a check (`check = true`): cronui watches it but never runs it; pings from outside report its runs, and
+    # a slot with no ping `grace_s` after its time (None: DEFAULT_GRACE_S) is recorded missed
+    is_check: bool = False
+    grace_s: float | None = None
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)
@@ -184,6 +192,14 @@ class Job:
             chain: {name: e if isinstance(e, ChainEdge) else ChainEdge.from_dict(e) for name, e in edges.items()}
             for chain, edges in (self.chain_options or {}).items()
         }
+
+    @property
+    def check_grace_s(self) -> float | None:
+        """How late a check's ping may come before its slot is missed (its `late` alert too, when the job sets
+        no --alert-late); None for a job cronui runs."""
+        if not self.is_check:
+            return None
+        return DEFAULT_GRACE_S if self.grace_s is None else self.grace_s
 
     # A chain edge's options (see ChainEdge), kept only for edges the chain still names.
 

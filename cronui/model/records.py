@@ -115,6 +115,7 @@ class DueJob:
     next_run_at: int
     misfire: MisfirePolicy
     misfire_grace_s: float
+    check_grace_s: float | None = None  # a check job's grace (its slots are only missed, never run)
 
 
 @dataclass
@@ -126,6 +127,25 @@ class SlotWrite:
     expected: int | None
     runs: Sequence[Run]
     next_run_at: int | None
+
+
+@dataclass
+class PingWrite:
+    """A ping of a check job, as the store records it in one transaction (`Store.record_ping`).
+
+    `run` is what the ping reports: a start (status running, leased until the job's timeout, after which
+    recovery records it interrupted) or an end (a final status). An end closes the job's latest open start
+    when `closes` and one is there (its start time and id kept); otherwise `run` is a new row. When the ping
+    answers a slot (`run.scheduled_for`), the job's next fire moves from `expected` to `next_run_at`
+    (compare-and-set: None back when it moved meanwhile, to be planned again) and the slots it passed over
+    unpinged are written as `missed` rows."""
+
+    run: Run
+    closes: bool = False
+    settles: bool = False
+    expected: int | None = None
+    next_run_at: int | None = None
+    missed: Sequence[Run] = ()
 
 
 @dataclass

@@ -40,6 +40,7 @@ from cronui.model.records import (
     JobHead,
     JobStats,
     Node,
+    PingWrite,
     PruneResult,
     Recorded,
     RunCap,
@@ -109,6 +110,8 @@ class Store(Protocol):
     async def materialize(self, writes: Sequence[SlotWrite]) -> list[Run]: ...
     # with a cap, CapReached when it is reached (the run is not inserted)
     async def insert_run(self, run: Run, cap: RunCap | None = None) -> Run | None: ...
+    # a check job's ping (`sql_pings.py`): None when its next fire moved since it was read (nothing written)
+    async def record_ping(self, ping: PingWrite) -> Run | None: ...
     async def claim(self, node: str, now: int, lease_ms: int, limits: ClaimLimits) -> Claim: ...
     async def finish_runs(self, ends: Sequence[RunEnd]) -> list[Recorded | None]: ...
     # run leases, on the store's clock (PostgreSQL's `now()`; SQLite, one host: the caller's `now`), each

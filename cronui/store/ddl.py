@@ -268,6 +268,14 @@ LATER: list[str] = [
     CREATE INDEX alert_sends_recent ON alert_sends(id DESC);
     CREATE INDEX runs_job_succeeded ON runs(job_id, finished_at) WHERE status = 'succeeded';
     """,
+    # checks: jobs cronui watches but does not run, reported by pings (runs with trigger 'ping');
+    # a slot with no ping `grace_s` after it is recorded missed. The open starts index finds a start's end.
+    """
+    ALTER TABLE jobs ADD COLUMN is_check INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN grace_s {REAL};
+    CREATE INDEX jobs_checks_due ON jobs(next_run_at) WHERE deleted_at IS NULL AND enabled = 1 AND is_check = 1;
+    CREATE INDEX runs_ping_open ON runs(job_id, id) WHERE status = 'running' AND trigger = 'ping';
+    """,
 ]
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from cronui.model import Job, Lease, MisfirePolicy, Run, RunEvent, RunStatus
+from cronui.model import DEFAULT_GRACE_S, Job, Lease, MisfirePolicy, Run, RunEvent, RunStatus
 from cronui.model.records import DueJob, FleetBucket, JobHead, JobStats, Node, RunFilter
 from cronui.store import aggregates
 from cronui.store.dialect import Dialect, Tx
@@ -30,6 +30,14 @@ from cronui.store.rows import (
     node_from_row,
     run_from_row,
 )
+
+# a check job's grace in ms, in SQL (its slot is due for recording missed once this has passed)
+CHECK_GRACE_MS = f"CAST(COALESCE(grace_s, {DEFAULT_GRACE_S}) * 1000 AS BIGINT)"
+
+
+def _grace(grace_s: float | None) -> float:
+    return DEFAULT_GRACE_S if grace_s is None else grace_s
+
 
 # what the job's latest run with a known cost cost: a budget's estimate of its next run
 LAST_COST = "SELECT cost_usd FROM runs WHERE job_id = ? AND cost_usd IS NOT NULL ORDER BY id DESC LIMIT 1"
@@ -96,18 +104,25 @@ class SqlReads:
         return {r[0] for r in rows}
 
     async def due_jobs(self, now: int) -> list[DueJob]:
+        # a check job is due once its slot's grace has passed without a ping (a ping moves its next fire on)
         rows = await self.select_rows(
-            "SELECT id, name, schedule, timezone, next_run_at, misfire, misfire_grace_s FROM jobs "
-            "WHERE deleted_at IS NULL AND enabled = 1 AND next_run_at <= ? ORDER BY next_run_at",
-            (now,),
+            "SELECT id, name, schedule, timezone, next_run_at, misfire, misfire_grace_s, is_check, grace_s "
+            f"FROM jobs WHERE deleted_at IS NULL AND enabled = 1 AND next_run_at <= ? "
+            f"AND (is_check = 0 OR next_run_at + {CHECK_GRACE_MS} <= ?) ORDER BY next_run_at",
+            (now, now),
         )
-        return [DueJob(r[0], r[1], r[2], r[3], r[4], MisfirePolicy(r[5]), r[6]) for r in rows]
+        return [
+            DueJob(r[0], r[1], r[2], r[3], r[4], MisfirePolicy(r[5]), r[6], _grace(r[8]) if r[7] else None)
+            for r in rows
+        ]
 
     async def next_wakeup(self, now: int) -> int | None:
         """The earliest future moment with work: a job's next slot or a retry's backoff end."""
         row = await self.select_one(
             "SELECT MIN(t) FROM ("
-            " SELECT MIN(next_run_at) AS t FROM jobs WHERE deleted_at IS NULL AND enabled = 1"
+            " SELECT MIN(next_run_at) AS t FROM jobs WHERE deleted_at IS NULL AND enabled = 1 AND is_check = 0"
+            f" UNION ALL SELECT MIN(next_run_at + {CHECK_GRACE_MS}) FROM jobs"
+            " WHERE deleted_at IS NULL AND enabled = 1 AND is_check = 1"
             " UNION ALL SELECT MIN(not_before) FROM runs WHERE status = 'pending' AND not_before > ?"
             " UNION ALL SELECT MIN(approval_deadline) FROM runs WHERE status = 'awaiting_approval') AS w",
             (now,),

@@ -163,7 +163,8 @@ class SqlRuns(SqlWrites):
                     claim.skipped = await self._runs_by_id(tx, skipped)
             room = limits.capacity
             if limits.max_running is not None:  # the cap across nodes, counted inside the claim
-                running = await tx.row("SELECT COUNT(*) FROM runs WHERE status = 'running'")
+                # a check's open start (a ping) runs elsewhere: it takes no place here
+                running = await tx.row("SELECT COUNT(*) FROM runs WHERE status = 'running' AND trigger != 'ping'")
                 room = min(room, limits.max_running - int(running[0]))
             if room <= 0:
                 return claim

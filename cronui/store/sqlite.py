@@ -23,7 +23,7 @@ from cronui.store.connection import SQLiteConnection
 from cronui.store.dialect import Dialect, Tx
 from cronui.store.health import SqlHealth
 from cronui.store.rows import NODE_COLUMNS, event_to_row
-from cronui.store.sql_runs import SqlRuns
+from cronui.store.sql_pings import SqlPings
 from cronui.store.wakeup import SQLiteWakeups
 
 NODE_UPSERT = (
@@ -33,7 +33,7 @@ NODE_UPSERT = (
 )
 
 
-class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlAlerts, SqlHealth, SqlRuns):
+class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlAlerts, SqlHealth, SqlPings):
     """The default store: one local SQLite file (mode 0600)."""
 
     multi_node = False  # one process schedules at a time (the scheduler lease)
