@@ -218,6 +218,19 @@ LATER: list[str] = [
     ALTER TABLE runs ADD COLUMN approval_notice TEXT;
     CREATE INDEX runs_awaiting ON runs(job_id, approval_deadline) WHERE status = 'awaiting_approval';
     """,
+    # infrastructure apart from jobs: why a failed run failed (`infra`: its endpoint could not be reached;
+    # `job`), and each endpoint's state, so that one outage is one episode for every node and every restart
+    # (down_since NULL: it answers; episode counts its outages)
+    """
+    ALTER TABLE runs ADD COLUMN failure_kind TEXT;
+    CREATE TABLE endpoints (
+        endpoint TEXT PRIMARY KEY,
+        down_since {BIGINT},
+        error TEXT,
+        episode INTEGER NOT NULL DEFAULT 0,
+        changed_at {BIGINT} NOT NULL
+    );
+    """,
 ]
 
 
