@@ -130,6 +130,20 @@ class Api:
 
 
 @dataclass
+class Monitor:
+    # requested (GET) by the process holding the scheduler at each lease renewal: an outside monitor's
+    # dead-man's switch (engine/monitor.py); may be written with ${env:NAME}
+    ping_url: str | None = None
+
+
+def _ping_url(v: Any) -> str:
+    url = _text(v)
+    if not url.lower().startswith(("http://", "https://", "${env:")):
+        raise ValueError(f"expected an http(s) URL, got {show(url)}")
+    return url
+
+
+@dataclass
 class NodeConfig:
     labels: list[str] = field(default_factory=list)  # jobs pinned to one of these (`--node-label`) run here
 
@@ -163,6 +177,7 @@ class Settings:
     budget: Budget = field(default_factory=Budget)
     api: Api = field(default_factory=Api)
     node: NodeConfig = field(default_factory=NodeConfig)
+    monitor: Monitor = field(default_factory=Monitor)
     config_file: Path | None = None
 
 
@@ -208,6 +223,7 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "max_streams": _whole(bounds.EVENT_STREAMS),
     },
     "node": {"labels": _labels},
+    "monitor": {"ping_url": _ping_url},
 }
 
 

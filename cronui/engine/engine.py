@@ -30,6 +30,7 @@ from cronui.engine.executors.shell import LEADERS
 from cronui.engine.executors.watchdog import Watchdog, now_boot
 from cronui.engine.faults import LAST_FAULT_KEY, Backoff, FaultPersisted, FaultState
 from cronui.engine.frozen import end_stopped_writer
+from cronui.engine.monitor import DeadMansSwitch
 from cronui.engine.planning import Planner, on_time_first
 from cronui.engine.recovery import recover_orphans
 from cronui.engine.retention import Pruner
@@ -77,6 +78,7 @@ class Engine:
             store, self.bus, settings, self.clock, self.node, executors, rng, on_finished=self._wake.set
         )
         finisher = self.dispatcher.finisher
+        self.monitor = DeadMansSwitch(settings.monitor.ping_url, finisher.http)
         self.approvals = Approvals(store, self.bus, finisher.http, finisher.spawn, lambda: finisher.delivery_backoff_s)
         self.control = Control(
             store,
@@ -102,6 +104,7 @@ class Engine:
         """Stop starting runs; let running ones finish within grace_s (cut short when `hurry` is set), then
         interrupt them; release."""
         await draining.drain(self, grace_s, hurry)
+        await self.monitor.close()
         await self.dispatcher.close()
         try:  # what this node's runs left behind is stopped with the node (the watchdog looks once more)
             await strays.sweep(LEADERS, self.settings.kill_grace)
@@ -307,6 +310,7 @@ class Engine:
                                 return
                         if self.holding:
                             self._renewed_at = loop.time()
+                            self.monitor.ping()  # the dead-man's switch: someone schedules (never waited for)
                         next_renew = loop.time() + self.settings.lease.renew
                         if self.holding:
                             self._maybe_prune()
