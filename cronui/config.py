@@ -134,6 +134,9 @@ class Monitor:
     # requested (GET) by the process holding the scheduler at each lease renewal: an outside monitor's
     # dead-man's switch (engine/monitor.py); may be written with ${env:NAME}
     ping_url: str | None = None
+    # sent with each ping as `Authorization: Bearer ...` (another cronui's `/ping/NAME` wants the job's token);
+    # may be written with ${env:NAME}
+    ping_token: str | None = None
 
 
 def _ping_url(v: Any) -> str:
@@ -223,7 +226,7 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "max_streams": _whole(bounds.EVENT_STREAMS),
     },
     "node": {"labels": _labels},
-    "monitor": {"ping_url": _ping_url},
+    "monitor": {"ping_url": _ping_url, "ping_token": _text},
 }
 
 

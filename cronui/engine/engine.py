@@ -78,7 +78,7 @@ class Engine:
             store, self.bus, settings, self.clock, self.node, executors, rng, on_finished=self._wake.set
         )
         finisher = self.dispatcher.finisher
-        self.monitor = DeadMansSwitch(settings.monitor.ping_url, finisher.http)
+        self.monitor = DeadMansSwitch(settings.monitor.ping_url, finisher.http, token=settings.monitor.ping_token)
         self.approvals = Approvals(store, self.bus, finisher.http, finisher.spawn, lambda: finisher.delivery_backoff_s)
         self.control = Control(
             store,

@@ -3,8 +3,9 @@ scheduler each time it takes or renews its lease, so a monitor outside (Healthch
 cronui's `/ping/NAME`) notices when no cronui schedules.
 
 The ping never holds the loop: it runs as a task with its own deadline, one at a time (a renewal that finds
-the last ping still in flight skips this one), and a failure is logged, never raised. The URL may be written
-with `${env:NAME}`; a log line names only its origin, since a monitor's URL is often its secret.
+the last ping still in flight skips this one), and a failure is logged, never raised. The URL (and
+`ping_token`, sent as a bearer token) may be written with `${env:NAME}`; a log line names only the URL's
+origin, since a monitor's URL is often its secret.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ class DeadMansSwitch:
         http: Callable[[], httpx.AsyncClient],
         timeout_s: float = PING_TIMEOUT_S,
         env: Mapping[str, str] | None = None,
+        token: str | None = None,
     ) -> None:
         self.url = url
+        self.token = token  # sent as a bearer token (another cronui's `/ping/NAME` wants the job's)
         self.http = http  # the dispatcher's shared client
         self.timeout_s = timeout_s
         self.env = os.environ if env is None else env
@@ -58,8 +61,9 @@ class DeadMansSwitch:
         try:
             target = secrets.resolve(url, self.env, found)
             where = secrets.mask(endpoint_of(target), found)  # the origin only: a monitor's URL is its secret
+            headers = {"Authorization": f"Bearer {secrets.resolve(self.token, self.env, found)}"} if self.token else {}
             async with asyncio.timeout(self.timeout_s):
-                resp = await self.http().get(target, timeout=httpx.Timeout(self.timeout_s))
+                resp = await self.http().get(target, headers=headers, timeout=httpx.Timeout(self.timeout_s))
         except secrets.MissingSecret as e:
             self.failed += 1
             log.warning("monitor ping not sent: %s", e)

@@ -44,11 +44,13 @@ class Hanging(Server):
         await asyncio.Event().wait()
 
 
-async def test_the_holder_pings_at_each_lease_renewal(store, settings):
+async def test_the_holder_pings_at_each_lease_renewal(store, settings, monkeypatch):
     monitor = Monitor(want=3)
     await monitor.start()
     settings.lease.ttl, settings.lease.renew = 2.0, 0.05
     settings.monitor.ping_url = f"{monitor.url}/ping/scheduler?token=abc"
+    settings.monitor.ping_token = "${env:WATCHER_TOKEN}"
+    monkeypatch.setenv("WATCHER_TOKEN", "tok-123")
     eng = Engine(store, settings, SystemClock())
     await eng.open()
     stop = asyncio.Event()
@@ -61,6 +63,7 @@ async def test_the_holder_pings_at_each_lease_renewal(store, settings):
         await eng.close()
         await monitor.stop()
     assert all(r.method == "GET" and r.path == "/ping/scheduler?token=abc" for r in monitor.requests)
+    assert all(r.headers["authorization"] == "Bearer tok-123" for r in monitor.requests)
     assert eng.monitor.sent >= 3 and eng.monitor.failed == 0
 
 

@@ -75,10 +75,11 @@ def test_a_change_as_text_and_as_a_job_less_event():
 def test_runs_show_says_a_run_failed_for_its_infrastructure(capsys, cli_db):
     url = f"http://127.0.0.1:{closed_port()}/health"
     assert cli(capsys, "jobs", "add", "pinger", "--schedule", "@daily", "--http", url)[0] == 0
-    code, out, _ = cli(capsys, "jobs", "run", "pinger", "--wait", "--json")
+    _, out, _ = cli(capsys, "jobs", "run", "pinger", "--wait", "--json")
     run = json.loads(out)
     assert run["status"] == "failed" and run["failure_kind"] == "infra"
     code, out, _ = cli(capsys, "runs", "show", str(run["id"]))
+    assert code == 0
     assert "  failure infra: its endpoint could not be reached" in out
     shown = json.loads(cli(capsys, "jobs", "show", "pinger", "--json")[1])
     assert shown["consecutive_failures"] == 0
