@@ -93,12 +93,17 @@ def change_event(change: EndpointChange) -> RunEvent:
     return RunEvent(EventKind.INFRA, change.at, data=data)
 
 
+def alert_subject(endpoint: str) -> str:
+    """What an endpoint's `infra` alert episodes are about (unique with the kind and the episode)."""
+    return f"endpoint:{endpoint}"
+
+
 def announce(changes: Sequence[EndpointChange], publish: Callable[[RunEvent], None]) -> None:
     """Tell the changes the store decided: each is decided once for every node, so each is told once.
 
-    The seam for the alerts: an endpoint going down opens the `infra` episode (subject `endpoint:E`, kind
-    `infra`, episode `change.episode`, with `change_text` and the event's data) and its coming back closes it
-    (`recovered`); until those are wired in, the event is the record."""
+    The seam for the alerts: an endpoint going down opens the `infra` episode (subject `alert_subject(E)`,
+    kind `infra`, episode `change.episode`, text `change_text(change)`, data the event's) and its coming back
+    closes that episode (`recovered`); until those are wired in, the event is the record."""
     for change in changes:
         log.log(logging.WARNING if change.down else logging.INFO, "%s", change_text(change))
         publish(change_event(change))

@@ -10,7 +10,14 @@ import ssl
 import httpx
 import pytest
 
-from cronui.engine.infra import change_event, change_text, endpoint_of, failure_kind, unreachable_error
+from cronui.engine.infra import (
+    alert_subject,
+    change_event,
+    change_text,
+    endpoint_of,
+    failure_kind,
+    unreachable_error,
+)
 from cronui.model import EventKind, FailureKind, RunStatus
 from cronui.model.records import EndpointChange
 from cronui.store.endpoints import fold
@@ -70,6 +77,7 @@ def test_a_change_as_text_and_as_a_job_less_event():
     ev = change_event(up)
     assert (ev.kind, ev.job_id, ev.run_id, ev.at) == (EventKind.INFRA, None, None, 181_000)
     assert ev.data == {"endpoint": "https://api.example.com", "state": "up", "episode": 3, "down_ms": 180_000}
+    assert alert_subject(up.endpoint) == "endpoint:https://api.example.com"
 
 
 def test_runs_show_says_a_run_failed_for_its_infrastructure(capsys, cli_db):
