@@ -9,6 +9,7 @@ import ssl
 
 import httpx
 import pytest
+from rich.style import Style
 
 from cronui.engine.infra import (
     alert_subject,
@@ -18,9 +19,10 @@ from cronui.engine.infra import (
     failure_kind,
     unreachable_error,
 )
-from cronui.model import EventKind, FailureKind, RunStatus
+from cronui.model import EventKind, FailureKind, Run, RunStatus, Trigger
 from cronui.model.records import EndpointChange
 from cronui.store.endpoints import fold
+from cronui.ui.screens.run_text import fact_rows
 from tests.engine.test_infra_failures import closed_port
 from tests.helpers import cli
 
@@ -91,3 +93,22 @@ def test_runs_show_says_a_run_failed_for_its_infrastructure(capsys, cli_db):
     assert "  failure infra: its endpoint could not be reached" in out
     shown = json.loads(cli(capsys, "jobs", "show", "pinger", "--json")[1])
     assert shown["consecutive_failures"] == 0
+
+
+class PlainStyles:
+    """Styles without a theme: what fact_rows asks of a widget."""
+
+    def status_style(self, status: object) -> Style:
+        return Style()
+
+    def component_style(self, name: str) -> Style:
+        return Style()
+
+
+def test_the_run_detail_says_an_infra_failure_apart():
+    run = Run(job_id=1, trigger=Trigger.SCHEDULE, scheduled_for=0, status=RunStatus.FAILED, error="could not connect")
+    run.failure_kind = FailureKind.INFRA
+    rows = dict(fact_rows(run, PlainStyles()))  # type: ignore[arg-type]
+    assert rows["failure"] == "infra: its endpoint could not be reached (not counted against the job)"
+    run.failure_kind = FailureKind.JOB
+    assert "failure" not in dict(fact_rows(run, PlainStyles()))  # type: ignore[arg-type]
