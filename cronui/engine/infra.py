@@ -50,7 +50,9 @@ def unreachable_error(e: BaseException) -> bool:
     if isinstance(e, httpx.ConnectError | httpx.ConnectTimeout):
         return True
     cause: BaseException | None = e
-    while cause is not None:  # a TLS failure httpx reports under another name
+    for _ in range(8):  # a TLS failure httpx reports under another name, a few causes down at most
+        if cause is None:
+            break
         if isinstance(cause, ssl.SSLError):
             return True
         cause = cause.__cause__ or cause.__context__
