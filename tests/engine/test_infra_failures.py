@@ -5,6 +5,7 @@ up once."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 
 from cronui.application.shapes import run_json
@@ -118,3 +119,23 @@ async def test_an_agent_job_fails_for_its_infrastructure_only_when_every_fallbac
     await eng.control.add_job(fallback_job("refused", llm, dead, f"fail500@{llm.url}/v1"))
     [run] = await run_to_end(eng, "refused")
     assert run.status is RunStatus.FAILED and run.failure_kind is FailureKind.JOB  # the fallback answered: 500
+
+
+async def test_a_tls_handshake_that_fails_is_an_infra_failure(eng):
+    """https:// to a server that answers in plain HTTP at once: the handshake fails before any answer."""
+
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(plain, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        await eng.control.add_job(http_job("tls", f"https://127.0.0.1:{port}/ok"))
+        [run] = await run_to_end(eng, "tls")
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert run.status is RunStatus.FAILED and run.failure_kind is FailureKind.INFRA
+    assert "SSL" in (run.error or "")
