@@ -132,6 +132,23 @@ class Api:
 
 
 @dataclass
+class Monitor:
+    # requested (GET) by the process holding the scheduler at each lease renewal: an outside monitor's
+    # dead-man's switch (engine/monitor.py); may be written with ${env:NAME}
+    ping_url: str | None = None
+    # sent with each ping as `Authorization: Bearer ...` (another cronui's `/ping/NAME` wants the job's token);
+    # may be written with ${env:NAME}
+    ping_token: str | None = None
+
+
+def _ping_url(v: Any) -> str:
+    url = _text(v)
+    if not url.lower().startswith(("http://", "https://", "${env:")):
+        raise ValueError(f"expected an http(s) URL, got {show(url)}")
+    return url
+
+
+@dataclass
 class NodeConfig:
     labels: list[str] = field(default_factory=list)  # jobs pinned to one of these (`--node-label`) run here
 
@@ -166,6 +183,7 @@ class Settings:
     api: Api = field(default_factory=Api)
     node: NodeConfig = field(default_factory=NodeConfig)
     alerts: AlertDefaults = field(default_factory=AlertDefaults)  # `[alerts]`: what every job inherits
+    monitor: Monitor = field(default_factory=Monitor)
     config_file: Path | None = None
 
 
@@ -221,6 +239,7 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "to": lambda v: {"to": parse_channels(v)},
         "on": lambda v: {"on": parse_kinds(v)},
     },
+    "monitor": {"ping_url": _ping_url, "ping_token": _text},
 }
 
 

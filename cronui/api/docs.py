@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from cronui.model import RunStatus, TargetKind
+from cronui.model import FailureKind, RunStatus, TargetKind
 from cronui.model.alerts import HEALTHS
 
 # ---------------------------------------------------------------- refusals, as the OpenAPI document says them
@@ -76,6 +76,7 @@ RUN_SCHEMA: dict[str, Any] = {
         "exit_code": _maybe("integer"),
         "signal": _maybe("integer"),
         "error": _maybe("string"),
+        "failure_kind": _maybe({"type": "string", "enum": [str(k) for k in FailureKind]}),
         "reason": _maybe("string"),
         "missed_count": {"type": "integer"},
         "output": {"type": "string"},

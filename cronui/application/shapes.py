@@ -92,6 +92,7 @@ def run_json(run: Run) -> dict[str, Any]:
         "exit_code": run.exit_code,
         "signal": run.signal,
         "error": run.error,
+        "failure_kind": str(run.failure_kind) if run.failure_kind else None,  # infra | job on a failed run
         "reason": run.reason,
         # slots this row stands for that were passed over: a skipped row's count, none for a run that ran
         "missed_count": run.missed_count if run.status is RunStatus.SKIPPED else 0,

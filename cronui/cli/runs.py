@@ -29,7 +29,7 @@ from cronui.config import Settings
 from cronui.engine.approvals import who
 from cronui.engine.control import Control
 from cronui.engine.executors.base import MILESTONES_DROPPED
-from cronui.model import RunStatus
+from cronui.model import FailureKind, RunStatus
 from cronui.present import (
     RUN_LINE_HEADER,
     delivery_line,
@@ -137,6 +137,10 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             print(f"  {delivery}")
         if run.error:
             print(f"  error {run.error}")
+        if run.failure_kind is FailureKind.INFRA:
+            print("  failure infra: its endpoint could not be reached (not counted toward alerts or auto-disable)")
+        elif run.failure_kind is not None:
+            print(f"  failure {run.failure_kind}")
         if run.reason:
             print(f"  reason {run.reason}")
         if run.status is RunStatus.AWAITING_APPROVAL:

@@ -17,7 +17,7 @@ import httpx
 
 from cronui import secrets
 from cronui.engine.executors import redirects
-from cronui.model import Job, Run, RunStatus
+from cronui.model import FailureKind, Job, Run, RunStatus
 from cronui.targets import DEFAULT_ALERT_AFTER, DEFAULT_ALERT_COOLDOWN_S
 from cronui.timefmt import human_span, iso_utc
 
@@ -160,7 +160,7 @@ def decide_alert(
         if state.get("alerting"):
             return AlertDecision(f"✅ {job.name} recovered: run #{run.id} succeeded", None)
         return None
-    if run.status not in FAILURES:
+    if run.status not in FAILURES or run.failure_kind is FailureKind.INFRA:  # infra: one alert per endpoint
         return None
     if auto_disabled:
         return AlertDecision(

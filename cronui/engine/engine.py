@@ -31,6 +31,7 @@ from cronui.engine.executors.shell import LEADERS
 from cronui.engine.executors.watchdog import Watchdog, now_boot
 from cronui.engine.faults import LAST_FAULT_KEY, Backoff, FaultPersisted, FaultState
 from cronui.engine.frozen import end_stopped_writer
+from cronui.engine.monitor import DeadMansSwitch
 from cronui.engine.planning import Planner, on_time_first
 from cronui.engine.recovery import recover_orphans
 from cronui.engine.retention import Pruner
@@ -78,6 +79,7 @@ class Engine:
             store, self.bus, settings, self.clock, self.node, executors, rng, on_finished=self._wake.set
         )
         finisher = self.dispatcher.finisher
+        self.monitor = DeadMansSwitch(settings.monitor.ping_url, finisher.http, token=settings.monitor.ping_token)
         self.approvals = Approvals(store, self.bus, finisher.http, finisher.spawn, lambda: finisher.delivery_backoff_s)
         self._watching: asyncio.Future[None] | None = None
         self.watcher = Watcher(store, lambda: settings.alerts, self.clock, self.node, finisher.http, finisher.spawn)
@@ -107,6 +109,7 @@ class Engine:
         await draining.drain(self, grace_s, hurry)
         if self._watching is not None:
             self._watching.cancel()
+        await self.monitor.close()
         await self.dispatcher.close()
         try:  # what this node's runs left behind is stopped with the node (the watchdog looks once more)
             await strays.sweep(LEADERS, self.settings.kill_grace)
@@ -321,6 +324,7 @@ class Engine:
                                 return
                         if self.holding:
                             self._renewed_at = loop.time()
+                            self.monitor.ping()  # the dead-man's switch: someone schedules (never waited for)
                         next_renew = loop.time() + self.settings.lease.renew
                         if self.holding:
                             self._maybe_prune()

@@ -19,14 +19,14 @@ import httpx
 
 from cronui import chains
 from cronui.config import Settings
-from cronui.engine import channels, delivery, watching
+from cronui.engine import channels, delivery, infra, watching
 from cronui.engine.approvals import APPROVAL_MILESTONES, waiting_event
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
 from cronui.engine.executors.agent import CONVERSATION_KEY, SESSION_UNREAD
 from cronui.engine.executors.base import Outcome, RunContext
 from cronui.engine.writes import GroupCommit
-from cronui.model import EventKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
+from cronui.model import EventKind, FailureKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
 from cronui.model.records import RunEnd, day_start
 from cronui.store.base import Store
 from cronui.targets import DEFAULT_DELIVERY_FORMAT, AgentTarget
@@ -72,6 +72,7 @@ def apply_outcome(run: Run, ctx: RunContext, outcome: Outcome, milestones: list[
     run.stderr = ctx.mask(ctx.stderr.text())
     run.output_bytes = ctx.stdout.total
     run.stderr_bytes = ctx.stderr.total
+    run.failure_kind = infra.failure_kind(outcome.status, outcome.endpoints)
     # what happened before it started (its approval) stays on the run, ahead of what the attempt reported
     run.milestones = [m for m in run.milestones if m.name in APPROVAL_MILESTONES] + list(milestones)
     for key, value in outcome.fields.items():
@@ -152,7 +153,8 @@ class Finisher:
         if ctx.memory.get(SESSION_UNREAD):  # it never saw the session's history: it must not replace it
             memory = {k: v for k, v in memory.items() if k != CONVERSATION_KEY}
         text = outcome.deliver_text if outcome.deliver_text is not None else run.output
-        await self.finish(run, job, outcome.transient, outcome.retry_after_s, outcome.suppress_delivery, text, memory)
+        transient, suppress = outcome.transient, outcome.suppress_delivery
+        await self.finish(run, job, transient, outcome.retry_after_s, suppress, text, memory, outcome.endpoints)
 
     async def finish(
         self,
@@ -163,13 +165,18 @@ class Finisher:
         suppress: str | None = None,
         deliver_text: str = "",
         memory: Mapping[str, Any] | None = None,
+        endpoints: Mapping[str, str | None] | None = None,
     ) -> None:
         """Store a final run with what follows from it: a retry, or (on the final attempt) the job's
-        status, auto-disable and chained runs — one transaction, batched with other runs' ends."""
+        status, auto-disable and chained runs — one transaction, batched with other runs' ends. `endpoints`:
+        what the run found of the endpoints it called (engine/infra.py)."""
         assert run.id is not None and job.id is not None
         now = self.clock.now_ms()
         root = run.retry_of or run.id
+        if run.failure_kind is None and run.status.counts_as_failure:  # one that ended without an executor's word
+            run.failure_kind = FailureKind.JOB
         end = RunEnd(run, memory=memory or {}, failure_limit=self.settings.auto_disable_after)
+        end.endpoints = endpoints or {}
         _to_session(end, job)
         held: list[dict[str, Any]] = []
         retry = run.status in RETRYABLE and transient and run.attempt <= job.max_retries and job.deleted_at is None
@@ -208,6 +215,7 @@ class Finisher:
                 "run #%s of %s was taken over by another scheduler; its outcome here is dropped", run.id, job.name
             )
             return
+        infra.announce(recorded.endpoints, self.bus.publish)
         for data in held:
             self.bus.publish(RunEvent(EventKind.MILESTONE, now, run.id, job.id, job.name, CHAIN_NOT_FIRED, data))
         if end.retry is not None and job.delivery.notify_retries and job.delivery.alert_target:
@@ -246,6 +254,8 @@ class Finisher:
             data["error"] = run.error
         if run.exit_code is not None:
             data["exit_code"] = run.exit_code
+        if run.failure_kind is not None:
+            data["failure_kind"] = str(run.failure_kind)
         self.bus.publish(RunEvent(EventKind.FINISHED, now, run.id, job.id, job.name, data=data))
         for new in inserted:
             if new.trigger is Trigger.RETRY:

@@ -38,6 +38,15 @@ class RunStatus(enum.StrEnum):
         return self in (RunStatus.FAILED, RunStatus.TIMED_OUT)
 
 
+class FailureKind(enum.StrEnum):
+    """Why a failed run failed: `infra` when the agent gateway or HTTP target it calls could not be reached
+    at all (refused, no such host, TLS, 502/503/504, after every fallback); `job` for every other failure.
+    An infra failure says nothing about the job, so it counts toward neither `--alert-after` nor auto-disable."""
+
+    INFRA = "infra"
+    JOB = "job"
+
+
 class Trigger(enum.StrEnum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
@@ -74,6 +83,7 @@ class EventKind(enum.StrEnum):
     RESUMED = "resumed"
     SCHEDULER = "scheduler"  # lease acquired / lost / released: who schedules
     TEST_RUN = "test_run"  # a job run once from the editor, as a test: no run row, only this record
+    INFRA = "infra"  # an endpoint (agent gateway, HTTP target) found down, or answering again: no job, no run
 
 
 # Reasons recorded on skipped runs (the `reason` column); scripts may match on the first word.
@@ -278,6 +288,7 @@ class Run:
     milestones: list[Milestone] = field(default_factory=list)
     delivery_status: str | None = None
     delivery_reason: str | None = None
+    failure_kind: FailureKind | None = None  # set on failed and timed-out runs (see FailureKind); else None
     # approvals: while `awaiting_approval`, the deadline and what it becomes then (approve | reject); on a new
     # run, `needs_approval` asks for approval whatever its job says (a run the store creates for a job with
     # `approval` waits anyway; retries never do)

@@ -215,6 +215,38 @@ class RunEnd:
     # of `chain_to`, the jobs whose chained run waits for approval even when the job itself does not ask
     # for it (an edge that requires approval); a job with `approval` has its chained run wait anyway
     chain_approval: Collection[str] = ()
+    # what this attempt learnt of the endpoints it called (origin -> why it could not be reached, or None when
+    # it answered): the store keeps each endpoint's state and says when one goes down or comes back
+    endpoints: Mapping[str, str | None] = field(default_factory=dict)
+
+
+@dataclass
+class EndpointChange:
+    """An endpoint (an agent gateway's or HTTP target's origin) found down, or answering again, decided once
+    in the store for every node: `episode` counts its outages (the first is 1), so an alert on it is unique
+    on (endpoint, "infra", episode)."""
+
+    endpoint: str
+    down: bool  # True: it went down (`error` says how); False: it answers again
+    episode: int
+    at: int
+    error: str | None = None
+    down_since: int | None = None  # when it went down (on a change back up: how long it was out)
+
+
+@dataclass
+class EndpointState:
+    """An endpoint as the store keeps it: down since when and why (None: it answers), its outages counted."""
+
+    endpoint: str
+    down_since: int | None
+    error: str | None
+    episode: int
+    changed_at: int
+
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
 
 
 @dataclass
@@ -225,6 +257,7 @@ class Recorded:
     consecutive_failures: int = 0  # the job's count after this end
     auto_disabled: str | None = None  # the reason, when this end switched the job off
     missing_chains: list[str] = field(default_factory=list)  # chained names with no live job
+    endpoints: list[EndpointChange] = field(default_factory=list)  # endpoints this end found down or back up
 
 
 @dataclass

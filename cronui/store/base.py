@@ -36,6 +36,7 @@ from cronui.model.records import (
     Claim,
     ClaimLimits,
     DueJob,
+    EndpointState,
     FleetBucket,
     JobHead,
     JobStats,
@@ -161,6 +162,7 @@ class Store(Protocol):
     # nodes: each scheduling process's heartbeat; returns the database's clock (epoch ms)
     async def heartbeat(self, node: Node) -> int: ...
     async def nodes(self) -> list[Node]: ...
+    async def endpoints(self) -> list[EndpointState]: ...  # what runs found of the endpoints they call
     async def forget_node(self, node: str) -> None: ...
 
     # the scheduler lease

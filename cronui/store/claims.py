@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from cronui.model import REASON_BUDGET, REASON_OVERLAP, REASON_QUEUE_FULL, Job, RunStatus
+from cronui.model import REASON_BUDGET, REASON_OVERLAP, REASON_QUEUE_FULL, FailureKind, Job, RunStatus
 from cronui.model.records import RunEnd
 from cronui.targets import AgentTarget
 
@@ -158,8 +158,9 @@ def fenced_live(ends: Sequence[RunEnd], holders: dict[int, tuple[str | None, int
     return [i for i, end in enumerate(ends) if holders.get(end.run.id or 0) == (end.run.node, end.run.fence)]
 
 
-def failure_effect(status: RunStatus) -> str:
-    """What a last attempt does to the job's consecutive failures."""
+def failure_effect(status: RunStatus, failure_kind: FailureKind | None = None) -> str:
+    """What a last attempt does to the job's consecutive failures: an infra failure (its endpoint could
+    not be reached) says nothing about the job, and leaves them as they are."""
     if status is RunStatus.SUCCEEDED:
         return "reset"
-    return "add" if status.counts_as_failure else "keep"
+    return "add" if status.counts_as_failure and failure_kind is not FailureKind.INFRA else "keep"

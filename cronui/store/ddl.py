@@ -276,6 +276,19 @@ LATER: list[str] = [
     CREATE INDEX jobs_checks_due ON jobs(next_run_at) WHERE deleted_at IS NULL AND enabled = 1 AND is_check = 1;
     CREATE INDEX runs_ping_open ON runs(job_id, id) WHERE status = 'running' AND trigger = 'ping';
     """,
+    # infrastructure apart from jobs: why a failed run failed (`infra`: its endpoint could not be reached;
+    # `job`), and each endpoint's state, so that one outage is one episode for every node and every restart
+    # (down_since NULL: it answers; episode counts its outages)
+    """
+    ALTER TABLE runs ADD COLUMN failure_kind TEXT;
+    CREATE TABLE endpoints (
+        endpoint TEXT PRIMARY KEY,
+        down_since {BIGINT},
+        error TEXT,
+        episode INTEGER NOT NULL DEFAULT 0,
+        changed_at {BIGINT} NOT NULL
+    );
+    """,
 ]
 
 

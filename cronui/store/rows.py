@@ -13,6 +13,7 @@ from typing import Any
 
 from cronui.model import (
     EventKind,
+    FailureKind,
     Job,
     Lease,
     Milestone,
@@ -46,6 +47,7 @@ RUN_COLUMNS = (
     "completion_tokens total_tokens cost_usd tool_calls milestones delivery_status delivery_reason fence"
 ).split()
 RUN_COLUMNS += "approval_deadline approval_default approval_notice".split()
+RUN_COLUMNS.append("failure_kind")  # infra | job on a failed run (model.FailureKind)
 
 EVENT_COLUMNS = "id run_id job_id at kind name data".split()
 
@@ -120,6 +122,7 @@ RUN_CODECS: dict[str, Codec] = {
     "request": (_or_none(_dump), lambda v: json.loads(v) if v else None),
     "tool_calls": (_or_none(_dump), lambda v: json.loads(v) if v else []),
     "milestones": (milestones_to_json, milestones_from_json),
+    "failure_kind": (_or_none(str), _or_none(FailureKind)),
 }
 
 

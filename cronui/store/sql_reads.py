@@ -14,9 +14,10 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from cronui.model import DEFAULT_GRACE_S, Job, Lease, MisfirePolicy, Run, RunEvent, RunStatus
-from cronui.model.records import DueJob, FleetBucket, JobHead, JobStats, Node, RunFilter
+from cronui.model.records import DueJob, EndpointState, FleetBucket, JobHead, JobStats, Node, RunFilter
 from cronui.store import aggregates
 from cronui.store.dialect import Dialect, Tx
+from cronui.store.endpoints import ENDPOINTS_SELECT, endpoint_from_row
 from cronui.store.rows import (
     EVENT_COLUMNS,
     JOB_HEAD_SELECT,
@@ -255,6 +256,10 @@ class SqlReads:
         return [
             node_from_row(r) for r in await self.select_rows(f"SELECT {NODE_COLUMNS} FROM nodes ORDER BY host, node")
         ]
+
+    async def endpoints(self) -> list[EndpointState]:
+        """The endpoints runs have called, each up or down (store/endpoints.py)."""
+        return [endpoint_from_row(r) for r in await self.select_rows(ENDPOINTS_SELECT)]
 
     async def get_lease(self) -> Lease | None:
         row = await self.select_one("SELECT * FROM scheduler_lease WHERE id = 1")

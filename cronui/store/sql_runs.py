@@ -32,6 +32,7 @@ from cronui.store.claims import (
     turned_away,
 )
 from cronui.store.dialect import Tx
+from cronui.store.endpoints import record_endpoints
 from cronui.store.rows import RUN_CODECS, RUN_COLUMNS, job_from_row, run_to_row, to_row
 from cronui.store.sql_reads import LAST_COST, spent_query
 from cronui.store.sql_writes import MEMORY_DELETE, MEMORY_UPSERT, SESSION_UPSERT, SqlWrites
@@ -264,6 +265,7 @@ class SqlRuns(SqlWrites):
                 rec = results[i]
                 assert rec is not None
                 rec.consecutive_failures, rec.auto_disabled = failures, disabled
+            await record_endpoints(tx, self.dialect, ends, live, results)
             follow = await self._follow(tx, ends, live, results)
             inserted = {id(run) for run in await self._insert_runs(tx, [run for _, run in follow], FOLLOW_COLUMNS)}
             for i, run in follow:
@@ -322,7 +324,7 @@ class SqlRuns(SqlWrites):
         out: list[tuple[int, str | None]] = []
         for end in ends:
             run = end.run
-            effect = failure_effect(run.status)
+            effect = failure_effect(run.status, run.failure_kind)
             row = await tx.row(
                 "UPDATE jobs SET last_status = ?, consecutive_failures = CASE CAST(? AS TEXT) WHEN 'reset' THEN 0 "
                 "WHEN 'add' THEN consecutive_failures + 1 ELSE consecutive_failures END WHERE id = ? "

@@ -69,6 +69,9 @@ class Outcome:
     memory: dict[str, Any] = field(default_factory=dict)  # what the job carries to its next run
     deliver_text: str | None = None  # what delivery posts (the reply); default: the output
     suppress_delivery: str | None = None  # why this run's result is not to be delivered
+    # the endpoints (origins) the run called: None when one answered, else why it could not be reached
+    # (engine/infra.py): a run that reached none of them failed for its infrastructure, not for its job
+    endpoints: dict[str, str | None] = field(default_factory=dict)
 
 
 def hook_payload(run: Run) -> str | None:
@@ -169,6 +172,7 @@ class RunContext:
             memory=secrets.mask_data(outcome.memory, used),
             deliver_text=None if outcome.deliver_text is None else self.mask(outcome.deliver_text),
             suppress_delivery=None if outcome.suppress_delivery is None else self.mask(outcome.suppress_delivery),
+            endpoints={self.mask(k): None if v is None else self.mask(v) for k, v in outcome.endpoints.items()},
         )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from cronui import body_files
+from cronui.engine import infra
 from cronui.engine.executors import redirects
 from cronui.engine.executors.base import Outcome, RunContext, milestone_request, permanent_failure
 from cronui.engine.executors.pacing import DeadlinePassed, Pacer
@@ -135,6 +136,7 @@ async def run(ctx: RunContext) -> Outcome:
         client = redirects.client(timeout=httpx.Timeout(30.0, connect=10.0))
     timeout = httpx.Timeout(ctx.job.timeout_s, connect=min(10.0, ctx.job.timeout_s))
     pacer = Pacer(deadline=time.monotonic() + ctx.job.timeout_s + 1.0)  # a second after the dispatcher's
+    endpoint = infra.endpoint_of(url)
     try:
         t0 = time.monotonic()
         sent = {"headers": request_record["headers"], "body": request_record["body"]}
@@ -150,12 +152,14 @@ async def run(ctx: RunContext) -> Outcome:
                 await pacer.tick()  # a fast endless body never starves the loop, nor outlives the timeout
             elapsed_ms = int((time.monotonic() - t0) * 1000)
     except redirects.RedirectRefused as e:
-        return permanent_failure(ctx.mask(str(e)), fields={"request": request_record})
+        return permanent_failure(ctx.mask(str(e)), fields={"request": request_record}, endpoints={endpoint: None})
     except DeadlinePassed:
         error = f"timed out after {ctx.job.timeout_s:g}s"
         return Outcome(RunStatus.TIMED_OUT, error=error, fields={"request": request_record})
     except httpx.HTTPError as e:
-        return Outcome(RunStatus.FAILED, error=ctx.mask(transport_error(e)), fields={"request": request_record})
+        error = ctx.mask(transport_error(e))
+        seen = {endpoint: error if infra.unreachable_error(e) else None}
+        return Outcome(RunStatus.FAILED, error=error, fields={"request": request_record}, endpoints=seen)
     finally:
         if own:
             await client.aclose()
@@ -163,6 +167,21 @@ async def run(ctx: RunContext) -> Outcome:
         ctx.milestone("redirect-headers-dropped", to=guard.left_for, headers=", ".join(guard.dropped))
     status = resp.status_code
     ctx.milestone("response-received", status=status, bytes=ctx.stdout.total, elapsed_ms=elapsed_ms)
+    outcome = _judged(spec, status, body, resp, request_record, elapsed_ms)
+    down = outcome.status is not RunStatus.SUCCEEDED and infra.unreachable_status(status)
+    outcome.endpoints = {endpoint: f"HTTP {status} {resp.reason_phrase}".strip() if down else None}
+    return outcome
+
+
+def _judged(
+    spec: HttpTarget,
+    status: int,
+    body: bytearray,
+    resp: httpx.Response,
+    request_record: dict[str, Any],
+    elapsed_ms: int,
+) -> Outcome:
+    """The outcome of a request that was answered: by its status, then (optionally) its body."""
     interesting = {k: resp.headers[k] for k in HEADERS_OF_INTEREST if k in resp.headers}
     fields: dict[str, Any] = {"request": request_record, "summary": f"HTTP {status} in {elapsed_ms} ms"}
     if interesting:

@@ -13,7 +13,7 @@ from rich.style import Style
 from rich.text import Text
 
 from cronui.cost import context_text
-from cronui.model import REASON_GATE, Job, Milestone, Run, RunStatus, TargetKind
+from cronui.model import REASON_GATE, FailureKind, Job, Milestone, Run, RunStatus, TargetKind
 from cronui.present import error_summary
 from cronui.timefmt import human_span
 from cronui.ui.times import clock_span, full_time, lateness, same_day_time
@@ -173,6 +173,8 @@ def fact_rows(
         summary = error_summary(run.error)
         more = " (v: in full)" if summary != run.error.strip() else ""
         rows.append(("error", Text(summary + more, styles.status_style(RunStatus.FAILED))))
+        if run.failure_kind is FailureKind.INFRA:  # the endpoint was down, not the job: said apart
+            rows.append(("failure", "infra: its endpoint could not be reached (not counted against the job)"))
     elif run.reason:
         rows.append(("reason", Text(REASONS.get(run.reason, run.reason), styles.component_style(DIM))))
     if run.request:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from cronui.engine import infra
 from cronui.engine.executors import redirects
 from cronui.engine.executors.agent.cost import CostLimit, cost_limit, load_price_table
 from cronui.engine.executors.agent.reply import Reply
@@ -66,10 +67,25 @@ class Asking:
     pacer: Pacer  # reading hands the loop back, and stops at the run's deadline
     timeout_s: float  # the job's timeout, for the message when its deadline passes while reading
     max_cost: float | None = None
+    # each endpoint asked: None when it answered, else why it could not be reached (engine/infra.py)
+    endpoints: dict[str, str | None] = field(default_factory=dict)
 
 
 async def ask(ctx: RunContext, a: Asking, at: Endpoint, body: dict[str, Any]) -> Reply | Outcome:
-    """One model's complete reply, or the outcome of its failure."""
+    """One model's complete reply, or the outcome of its failure; what it found of the model's endpoint
+    goes to `a.endpoints`."""
+    answer, unreachable = await _ask(ctx, a, at, body)
+    if unreachable is not False:
+        endpoint = ctx.mask(infra.endpoint_of(at.url))
+        a.endpoints[endpoint] = unreachable if isinstance(unreachable, str) else None
+    return answer
+
+
+async def _ask(
+    ctx: RunContext, a: Asking, at: Endpoint, body: dict[str, Any]
+) -> tuple[Reply | Outcome, str | bool | None]:
+    """One model's reply or failure, and what it says of the endpoint: why it could not be reached, None when
+    it answered, False when it cannot tell (the run's deadline passed)."""
     fields, url = a.fields, at.url
     started = time.monotonic()
     try:
@@ -90,7 +106,7 @@ async def ask(ctx: RunContext, a: Asking, at: Endpoint, body: dict[str, Any]) ->
                     raw = await read_body(resp, a.pacer, MAX_ERROR_BODY_BYTES, cut=True)
                     text = raw.decode("utf-8", "replace")
                     if not _refuses_streaming(resp.status_code, text):
-                        return _http_failure(resp, text, fields, a.key_env)
+                        return _http_failure(resp, text, fields, a.key_env), _status_down(resp)
                 elif "text/event-stream" in resp.headers.get("content-type", ""):
                     limit = None
                     if a.max_cost is not None:
@@ -106,23 +122,31 @@ async def ask(ctx: RunContext, a: Asking, at: Endpoint, body: dict[str, Any]) ->
             ) as resp:
                 if resp.status_code >= 400:
                     raw = await read_body(resp, a.pacer, MAX_ERROR_BODY_BYTES, cut=True)
-                    return _http_failure(resp, raw.decode("utf-8", "replace"), fields, a.key_env)
+                    return _http_failure(resp, raw.decode("utf-8", "replace"), fields, a.key_env), _status_down(resp)
                 reply = plain_reply(json_body(await read_body(resp, a.pacer)), ctx, started)
     except StalledStream as e:
-        return Outcome(RunStatus.TIMED_OUT, error=str(e), fields=fields)
+        return Outcome(RunStatus.TIMED_OUT, error=str(e), fields=fields), None
     except DeadlinePassed:
-        return Outcome(RunStatus.TIMED_OUT, error=f"timed out after {a.timeout_s:g}s", fields=fields)
+        return Outcome(RunStatus.TIMED_OUT, error=f"timed out after {a.timeout_s:g}s", fields=fields), False
     except CutStream as e:
-        return Outcome(RunStatus.FAILED, error=str(e), fields=fields)
+        return Outcome(RunStatus.FAILED, error=str(e), fields=fields), None
     except httpx.HTTPError as e:
         if isinstance(e, httpx.ReadTimeout):
-            return Outcome(RunStatus.TIMED_OUT, error=f"no token for {a.idle_s:g}s (idle timeout)", fields=fields)
-        return Outcome(RunStatus.FAILED, error=ctx.mask(transport_error(e)), fields=fields)
+            idle = f"no token for {a.idle_s:g}s (idle timeout)"
+            return Outcome(RunStatus.TIMED_OUT, error=idle, fields=fields), None
+        error = ctx.mask(transport_error(e))
+        return Outcome(RunStatus.FAILED, error=error, fields=fields), error if infra.unreachable_error(e) else None
     except StreamError as e:
-        return permanent_failure(ctx.mask(str(e)), fields=fields)
+        return permanent_failure(ctx.mask(str(e)), fields=fields), None
     except CostLimit as e:
-        return permanent_failure(str(e), fields=fields)
-    return reply
+        return permanent_failure(str(e), fields=fields), None
+    return reply, None
+
+
+def _status_down(resp: httpx.Response) -> str | None:
+    """Why a status says the endpoint cannot be reached (a 502/503/504 from what stands in front of it)."""
+    status = resp.status_code
+    return f"HTTP {status} {resp.reason_phrase}".strip() if infra.unreachable_status(status) else None
 
 
 def _refuses_streaming(status: int, body: str) -> bool:

@@ -35,6 +35,14 @@ ERROR_CALLS_SHOWN = 5  # tool calls named by the error of a reply that ended in 
 
 
 async def run(ctx: RunContext) -> Outcome:
+    seen: dict[str, str | None] = {}
+    outcome = await _run(ctx, seen)
+    if seen:  # what the models' endpoints did, however the run ended (engine/infra.py)
+        outcome.endpoints = seen
+    return outcome
+
+
+async def _run(ctx: RunContext, seen: dict[str, str | None]) -> Outcome:
     spec = ctx.job.target
     if not isinstance(spec, AgentTarget):
         return permanent_failure(f"not an agent job ({spec.kind})")
@@ -111,6 +119,7 @@ async def run(ctx: RunContext) -> Outcome:
         pacer=pacer,
         timeout_s=ctx.job.timeout_s,
         max_cost=spec.max_cost_usd,
+        endpoints=seen,
     )
     failed: list[str] = []
     try:
