@@ -27,7 +27,7 @@ from cronui.engine.executors.agent import CONVERSATION_KEY, SESSION_UNREAD
 from cronui.engine.executors.base import Outcome, RunContext
 from cronui.engine.writes import GroupCommit
 from cronui.model import EventKind, FailureKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
-from cronui.model.records import RunEnd, day_start
+from cronui.model.records import EndpointChange, RunEnd, day_start
 from cronui.store.base import Store
 from cronui.targets import DEFAULT_DELIVERY_FORMAT, AgentTarget
 from cronui.timefmt import human_span
@@ -216,6 +216,8 @@ class Finisher:
             )
             return
         infra.announce(recorded.endpoints, self.bus.publish)
+        if recorded.endpoints:
+            self._spawn(self._alert_infra(recorded.endpoints))
         for data in held:
             self.bus.publish(RunEvent(EventKind.MILESTONE, now, run.id, job.id, job.name, CHAIN_NOT_FIRED, data))
         if end.retry is not None and job.delivery.notify_retries and job.delivery.alert_target:
@@ -353,6 +355,13 @@ class Finisher:
                 log.exception("could not decide the budget alert for %s", run.job_name)
                 continue
             self._spawn(self._alert(job, f"💸 {job.name}: run #{run.id} not started, {run.reason}"))
+
+    async def _alert_infra(self, changes: Sequence[EndpointChange]) -> None:
+        """Open or close the endpoints' `infra` episodes; a store that fails here is logged, never raised."""
+        try:
+            await infra.alert_changes(self.store, changes)
+        except Exception:
+            log.exception("could not record the infra alert of %s", ", ".join(c.endpoint for c in changes))
 
     async def _alert(self, job: Job, text: str) -> None:
         """Post one notice where the job's alerts go; a failure to post is logged, never raised."""

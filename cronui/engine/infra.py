@@ -19,8 +19,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from cronui.engine import alerts
 from cronui.model import EventKind, FailureKind, RunEvent, RunStatus
+from cronui.model.alerts import AlertKind
 from cronui.model.records import EndpointChange
+from cronui.store import Store
 from cronui.timefmt import human_span
 
 log = logging.getLogger(__name__)
@@ -101,11 +104,21 @@ def alert_subject(endpoint: str) -> str:
 
 
 def announce(changes: Sequence[EndpointChange], publish: Callable[[RunEvent], None]) -> None:
-    """Tell the changes the store decided: each is decided once for every node, so each is told once.
-
-    The seam for the alerts: an endpoint going down opens the `infra` episode (subject `alert_subject(E)`,
-    kind `infra`, episode `change.episode`, text `change_text(change)`, data the event's) and its coming back
-    closes that episode (`recovered`); until those are wired in, the event is the record."""
+    """Tell the changes the store decided: each is decided once for every node, so each is told once, as a
+    job-less `infra` event in the live log (`alert_changes` turns them into alert episodes)."""
     for change in changes:
         log.log(logging.WARNING if change.down else logging.INFO, "%s", change_text(change))
         publish(change_event(change))
+
+
+async def alert_changes(store: Store, changes: Sequence[EndpointChange]) -> None:
+    """An endpoint going down opens its `infra` episode (one per endpoint and outage, not one per job); its
+    coming back closes it, which sends `recovered`. Both are unique in the store, so a change seen by
+    several nodes, or again after a restart, alerts once."""
+    for change in changes:
+        subject, episode = alert_subject(change.endpoint), str(change.episode)
+        if change.down:
+            data = change_event(change).data
+            await alerts.raise_alert(store, subject, AlertKind.INFRA, episode, change_text(change), data, now=change.at)
+        else:
+            await alerts.close_alert(store, subject, AlertKind.INFRA, episode, now=change.at)

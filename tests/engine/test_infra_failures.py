@@ -89,6 +89,34 @@ async def test_one_outage_is_one_event_for_every_job_calling_the_endpoint(eng, s
     assert state.endpoint == sink.url and state.down and state.episode == 2
 
 
+async def infra_episodes(eng) -> list:
+    """The open `infra` alert episodes, once the tasks that record them have run."""
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        episodes = [e for e in await eng.store.open_alert_episodes() if e.kind == "infra"]
+        if episodes:
+            return episodes
+    return []
+
+
+async def test_one_outage_is_one_infra_alert_for_every_job_and_its_recovery_closes_it(eng, sink):
+    """Three jobs behind one gateway that answers 503 open one `infra` alert episode for the endpoint (not
+    one per job); the first run that reaches it again closes it, which is what sends `recovered`."""
+    for name in ("a", "b", "c"):
+        await eng.control.add_job(http_job(name, f"{sink.url}/status/503"))
+        await run_to_end(eng, name)
+    [episode] = await infra_episodes(eng)
+    assert episode.subject == f"endpoint:{sink.url}" and episode.episode == "1" and episode.job_id is None
+    assert "HTTP 503" in episode.text
+    await eng.control.add_job(http_job("ok", f"{sink.url}/ok"))
+    await run_to_end(eng, "ok")
+    for _ in range(50):
+        if not [e for e in await eng.store.open_alert_episodes() if e.kind == "infra"]:
+            break
+        await asyncio.sleep(0.01)
+    assert [e for e in await eng.store.open_alert_episodes() if e.kind == "infra"] == []
+
+
 def fallback_job(name: str, llm: ChatServer, dead: str, *fallbacks: str) -> Job:
     job = agent_job(name, llm)
     job.target.base_url = f"{dead}/v1"
