@@ -281,3 +281,27 @@ class SqlAlerts(SqlWrites):
             among, params = self.dialect.in_list(list(job_ids))
             sql += f" AND job_id {among}"
         return [_episode(r) for r in await self.select_rows(sql + " ORDER BY id", params)]
+
+    async def list_alert_episodes(
+        self, limit: int = 50, job_id: int | None = None
+    ) -> list[tuple[AlertEpisode, list[AlertSend]]]:
+        """The latest episodes, newest first (of one job, or of all), each with its sends in the order they
+        were queued: two queries, whatever the history's size."""
+        where, params = ("WHERE e.job_id = ? ", [job_id]) if job_id is not None else ("", [])
+        rows = await self.select_rows(
+            f"SELECT e.{EPISODE_COLUMNS.replace(', ', ', e.')}, j.name FROM alert_episodes e "
+            f"LEFT JOIN jobs j ON j.id = e.job_id {where}ORDER BY e.id DESC LIMIT ?",
+            [*params, limit],
+        )
+        episodes = []
+        for row in rows:
+            e = _episode(row)
+            e.job_name = row[11]
+            episodes.append(e)
+        if not episodes:
+            return []
+        among, values = self.dialect.in_list([e.id for e in episodes])
+        sends: dict[int, list[AlertSend]] = {}
+        for s in map(_send, await self.select_rows(f"{_SEND_SELECT} WHERE s.episode_id {among} ORDER BY s.id", values)):
+            sends.setdefault(s.episode_id, []).append(s)
+        return [(e, sends.get(e.id or 0, [])) for e in episodes]
