@@ -182,7 +182,9 @@ class Store(Protocol):
 
     # alerts (`alerts.py`): one evaluation query per pass, episodes unique on (subject, kind, episode), an
     # outbox of sends unique on (episode, notice, channel), claimed so one node sends each
-    async def alert_candidates(self, now: int, defaults: AlertDefaults, limit: int = 500) -> list[Candidate]: ...
+    async def alert_candidates(
+        self, now: int, defaults: AlertDefaults, limit: int = 500, lapses: bool = True
+    ) -> list[Candidate]: ...
     async def open_alerts(self, episodes: Sequence[AlertEpisode]) -> list[AlertEpisode]: ...
     async def close_alerts(
         self, subject: str, kind: str, now: int, episode: str | None = None, ids: Sequence[int] = ()
