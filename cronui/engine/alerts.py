@@ -196,6 +196,16 @@ class Watcher:
         finally:
             self._sending.discard(s.id)
 
+    async def next_deadline(self, now: int) -> int | None:
+        """When the holder should wake for alerts: the moment the next waiting slot turns late or the next
+        running run overruns (no_success rides on the lease renewal's wake-ups: its spans are hours or days),
+        never sooner than the next pass may run, nor than a quarter of a pass from now (a pass under way has
+        not recorded what is due yet). None: nothing to wake for."""
+        at = await self.store.next_alert_at(self.defaults())
+        if at is None:
+            return None
+        return max(at, self._last_pass + PASS_EVERY_MS, now + PASS_EVERY_MS // 4)
+
     async def drain_now(self) -> None:
         """A pass now, whenever the last one was (tests; `cronui alerts` run by hand)."""
         self._last_pass = self.clock.now_ms() - PASS_EVERY_MS

@@ -279,7 +279,14 @@ class Engine:
         await self.dispatcher.dispatch(paused)
         if self._watching is None or self._watching.done():  # in a task of its own: it never delays a run
             self._watching = asyncio.ensure_future(self._watch())
-        return await self.store.next_wakeup(self.clock.now_ms())
+        now = self.clock.now_ms()
+        wake = await self.store.next_wakeup(now)
+        try:  # woken for the next alert too, not only at the next lease renewal
+            alert_at = await self.watcher.next_deadline(now)
+        except Exception:
+            log.exception("could not read when the next alert is due; it is looked for at the next wake-up")
+            alert_at = None
+        return alert_at if wake is None else wake if alert_at is None else min(wake, alert_at)
 
     async def _watch(self) -> None:
         """The alerts' pass (at most once a second); a failure in it is logged and never stops scheduling."""

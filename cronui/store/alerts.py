@@ -327,3 +327,22 @@ class SqlAlerts(SqlWrites):
         for s in map(_send, await self.select_rows(f"{_SEND_SELECT} WHERE s.episode_id {among} ORDER BY s.id", values)):
             sends.setdefault(s.episode_id, []).append(s)
         return [(e, sends.get(e.id or 0, [])) for e in episodes]
+
+    async def next_alert_at(self, defaults: AlertDefaults) -> int | None:
+        """The earliest moment a slot waiting now turns late or a run running now overruns (of those not
+        alerted yet), so that the process holding the scheduler wakes for it: read through the waiting slots
+        and the running runs only, never every job's history."""
+        row = await self.select_one(
+            "SELECT MIN(t) FROM ("
+            "SELECT r.scheduled_for + CAST((SELECT COALESCE(j.alert_late_s, ?) FROM jobs j WHERE j.id = r.job_id "
+            "AND j.deleted_at IS NULL) * 1000 AS BIGINT) AS t FROM runs r "
+            "WHERE r.status IN ('pending', 'awaiting_approval') AND r.trigger IN ('schedule', 'catchup') "
+            "AND NOT EXISTS (SELECT 1 FROM alert_episodes e WHERE e.subject = 'job:' || CAST(r.job_id AS TEXT) "
+            "AND e.kind = 'late' AND e.episode = CAST(r.scheduled_for AS TEXT)) "
+            "UNION ALL SELECT r.started_at + CAST((SELECT COALESCE(j.alert_overrun_s, ?) FROM jobs j "
+            "WHERE j.id = r.job_id AND j.deleted_at IS NULL) * 1000 AS BIGINT) FROM runs r WHERE r.status = 'running' "
+            "AND NOT EXISTS (SELECT 1 FROM alert_episodes e WHERE e.subject = 'job:' || CAST(r.job_id AS TEXT) "
+            "AND e.kind = 'overrun' AND e.episode = CAST(r.id AS TEXT))) w",
+            (defaults.late_s, defaults.overrun_s),
+        )
+        return None if row is None or row[0] is None else int(row[0])
