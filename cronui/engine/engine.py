@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from cronui.config import Settings
 from cronui.engine import draining
-from cronui.engine.alerts import Watcher
+from cronui.engine.alerts import PASS_EVERY_MS, Watcher
 from cronui.engine.approval_notices import Approvals
 from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import PAUSED_KEY, Control
@@ -80,6 +80,8 @@ class Engine:
         finisher = self.dispatcher.finisher
         self.approvals = Approvals(store, self.bus, finisher.http, finisher.spawn, lambda: finisher.delivery_backoff_s)
         self._watching: asyncio.Future[None] | None = None
+        self._alert_at: int | None = None  # when the next alert falls due, as the last alerts' pass found
+        self._planned: int | None = None  # the wake-up the last pass returned
         self.watcher = Watcher(store, lambda: settings.alerts, self.clock, self.node, finisher.http, finisher.spawn)
         self.control = Control(
             store,
@@ -281,17 +283,19 @@ class Engine:
             self._watching = asyncio.ensure_future(self._watch())
         now = self.clock.now_ms()
         wake = await self.store.next_wakeup(now)
-        try:  # woken for the next alert too, not only at the next lease renewal
-            alert_at = await self.watcher.next_deadline(now)
-        except Exception:
-            log.exception("could not read when the next alert is due; it is looked for at the next wake-up")
-            alert_at = None
-        return alert_at if wake is None else wake if alert_at is None else min(wake, alert_at)
+        alert_at = None if self._alert_at is None else max(self._alert_at, now + PASS_EVERY_MS // 4)
+        self._planned = alert_at if wake is None else wake if alert_at is None else min(wake, alert_at)
+        return self._planned
 
     async def _watch(self) -> None:
         """The alerts' pass (at most once a second); a failure in it is logged and never stops scheduling."""
         try:
             await self.watcher.tick()
+            # woken for the next alert too, not only at the next lease renewal: when it falls due before the
+            # wake-up planned, the loop plans again (one pass more, once)
+            self._alert_at = at = await self.watcher.next_deadline(self.clock.now_ms())
+            if at is not None and (self._planned is None or at < self._planned):
+                self._wake.set()
         except Exception:
             log.exception("the alerts' pass failed; it runs again at the next wake-up")
 
