@@ -127,13 +127,96 @@ def mask_entry(name: str, value: Any) -> Any:
 
 
 def mask_webhook(value: Any) -> Any:
-    """A delivery URL as shown: its host only (a Slack or Discord webhook URL is itself the secret)."""
+    """A delivery or alert target as shown (`deliver_to`, `alert_to`: one channel URL, or several separated
+    by spaces or commas, or a list of them), each masked by `mask_channel`."""
+    if isinstance(value, list):
+        return [mask_webhook(v) for v in value]
     if not isinstance(value, str) or REF.fullmatch(value.strip()):
         return value
-    m = _URL_PATH.match(value)
-    if m and m.group(2).strip("/"):
-        return f"{mask_text(m.group(1))}/{MASK}"
-    return mask_text(value)
+    if len(_CHANNEL.findall(value)) > 1:
+        return _CHANNEL.sub(lambda m: mask_channel(m.group(0)), value)
+    return mask_channel(value)
+
+
+_CHANNEL = re.compile(r"[^\s,]+")
+_PLACEHOLDER = re.compile(r"\x00(\d+)\x00")
+# the apprise schemes whose user and password are a login (a host's), not a token in the user's place
+_LOGIN_SCHEMES = {"mailto", "mailtos", "json", "jsons", "xml", "xmls", "form", "forms", "ntfy", "ntfys"}
+
+
+def mask_channel(channel: str) -> str:
+    """A channel URL as every output shows it (CLI, API, logs, `cronui alerts`, `jobs show`, diffs).
+
+    An https webhook keeps its host only (a Slack or Discord webhook URL is itself the secret). An apprise
+    URL (`tgram://TOKEN/CHAT`, `mailto://user:pass@host`, `pagerduty://KEY@APIKEY`, `slack://A/B/C`,
+    `discord://ID/TOKEN`, ...) keeps its scheme, a host that is a host name or address, a port and a login's
+    user name; its password, a token in the user's or host's place, each path segment and secret query
+    values are masked. `${env:NAME}` references are kept as written wherever they are."""
+    refs: list[str] = []
+
+    def hold(m: re.Match[str]) -> str:
+        refs.append(m.group(0))
+        return f"\x00{len(refs) - 1}\x00"
+
+    held = REF.sub(hold, channel)
+    shown = _mask_held(held)
+    return _PLACEHOLDER.sub(lambda m: refs[int(m.group(1))], shown)
+
+
+def _kept_part(part: str) -> bool:
+    """A part of a URL shown as it is: empty, or nothing but `${env:NAME}` references."""
+    return not _PLACEHOLDER.sub("", part)
+
+
+def _mask_held(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url if _kept_part(url) else mask_text(url)
+    if scheme.lower() in ("http", "https"):
+        m = _URL_PATH.match(url)
+        if m and m.group(2).strip("/"):
+            return f"{mask_text(m.group(1))}/{MASK}"
+        return mask_text(url)
+    rest, qmark, query = rest.partition("?")
+    userinfo, at, hostpath = rest.rpartition("@")
+    host, slash, path = hostpath.partition("/")
+    out = f"{scheme}://"
+    if at:
+        user, colon, password = userinfo.partition(":")
+        if colon:
+            out += f"{_shown_user(user)}:{password if _kept_part(password) else MASK}@"
+        elif scheme.lower() in _LOGIN_SCHEMES and not looks_secret(user):
+            out += f"{user}@"
+        else:
+            out += f"{user if _kept_part(user) else MASK}@"
+    out += _shown_host(host)
+    if slash:
+        out += "/" + "/".join(s if _kept_part(s) else MASK for s in path.split("/"))
+    if qmark:
+        out += "?" + "&".join(_shown_param(p) for p in query.split("&"))
+    return out
+
+
+def _shown_user(user: str) -> str:
+    return user if _kept_part(user) or not looks_secret(user) else MASK
+
+
+_HOST_NAME = re.compile(r"^(?:localhost|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::\d{1,5})?$")
+
+
+def _shown_host(host: str) -> str:
+    """A host name, an address or a reference as it is (with its port); anything else (a bot token, a
+    webhook id, a topic, a key in the host's place) masked."""
+    if _kept_part(host) or (_HOST_NAME.match(host) and not looks_secret(host.split(":")[0])):
+        return host
+    return MASK
+
+
+def _shown_param(param: str) -> str:
+    name, eq, value = param.partition("=")
+    if not eq or _kept_part(value):
+        return param
+    return f"{name}={MASK}" if secret_name(name) or looks_secret(value) else param
 
 
 _TABLES = ("env", "headers")  # a target's tables of name -> value

@@ -225,6 +225,34 @@ LOGS_SCHEMA: dict[str, Any] = {
     },
 }
 
+_SEND = _object(
+    {
+        "id": {"type": "integer"},
+        "notice": {"type": "string"},
+        "channel": {"type": "string", "description": "masked: references as written, literal secrets hidden"},
+        "format": _maybe("string"),
+        "outcome": {"type": "string", "enum": ["pending", "sent", "failed"]},
+        "attempts": {"type": "integer", "minimum": 0},
+        "answer": _maybe("string"),
+        "queued_at": _maybe(_TIME),
+        "sent_at": _maybe(_TIME),
+        "next_at": _maybe(_TIME),
+    }
+)
+ALERT_SCHEMA = _object(
+    {
+        "id": {"type": "integer"},
+        "kind": {"type": "string"},
+        "subject": {"type": "string"},
+        "job": _maybe("string"),
+        "episode": {"type": "string"},
+        "text": {"type": "string"},
+        "opened_at": _maybe(_TIME),
+        "closed_at": _maybe(_TIME),
+        "sends": {"type": "array", "items": _SEND},
+    }
+)
+
 
 def answers(status: int, schema: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
     """An endpoint's success response, described field by field."""

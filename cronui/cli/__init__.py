@@ -6,6 +6,7 @@
 - `runs`    runs list/show/logs/tail/cancel
 - `files`   apply, export, import crontab: jobs as code
 - `system`  next, locate, status, pause/resume, db
+- `alerts`  alerts sent and their outcome; a test notice to a channel
 - `nodes`, `db` (copy), `service` (systemd), `completion` (shell tab completion)
 
 Command modules import `common` (and the layers below: the application, the engine, the model), never each

@@ -28,7 +28,7 @@ from cronui.cli.common import (
 )
 from cronui.cli.job_options import add_job_options, apply_job_options
 from cronui.config import Settings
-from cronui.masking import masked_target
+from cronui.masking import mask_webhook, masked_target
 from cronui.model import Job, Run, RunStatus, TargetKind
 from cronui.present import (
     JOB_LINE_HEADER,
@@ -196,8 +196,8 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         d = job.delivery
         if d != Delivery():
             say(
-                f"  delivery   {d.mode or 'never'} → {d.to or '—'} ({d.format})"
-                + (f" · alerts → {d.alert_to}" if d.alert_to else "")
+                f"  delivery   {d.mode or 'never'} → {mask_webhook(d.to) or '—'} ({d.format})"
+                + (f" · alerts → {mask_webhook(d.alert_to)}" if d.alert_to else "")
             )
         say(f"  health     {data['health']}")
         for line in watch.alerts_lines(data["alerts"]):

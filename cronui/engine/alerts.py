@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 PASS_EVERY_MS = 1000  # the evaluation runs at most this often (the scheduler's loop may wake more)
 PASS_LIMIT = 500  # conditions one pass records; the rest wait for the next
+# no_success is looked for at most this often: it is the one part of the pass that reads every watched job's
+# latest success (its spans are hours or days, so a minute more is nothing), the rest runs every pass
+LAPSES_EVERY_MS = 60_000
 SEND_ATTEMPTS = 5
 SEND_BACKOFF_MS = 30_000  # the first pause before a failed send is tried again, doubling
 SEND_LEASE_MS = 120_000  # a claimed send another node may take over after this (its sender died)
@@ -111,6 +114,7 @@ class Watcher:
         self.spawn = spawn
         self.env = env
         self._last_pass = -PASS_EVERY_MS
+        self._last_lapses = -LAPSES_EVERY_MS
         self._sending: set[int] = set()
 
     async def tick(self) -> None:
@@ -125,7 +129,10 @@ class Watcher:
 
     async def evaluate(self, now: int) -> tuple[int, int]:
         """The one query over every job, then the episodes it found opened or closed: (opened, closed)."""
-        found = await self.store.alert_candidates(now, self.defaults(), PASS_LIMIT)
+        lapses = now - self._last_lapses >= LAPSES_EVERY_MS
+        if lapses:
+            self._last_lapses = now
+        found = await self.store.alert_candidates(now, self.defaults(), PASS_LIMIT, lapses)
         opens = [
             AlertEpisode(
                 job_subject(c.job_id or 0),
@@ -189,9 +196,20 @@ class Watcher:
         finally:
             self._sending.discard(s.id)
 
+    async def next_deadline(self, now: int) -> int | None:
+        """When the holder should wake for alerts: the moment the next waiting slot turns late or the next
+        running run overruns (no_success rides on the lease renewal's wake-ups: its spans are hours or days),
+        never sooner than the next pass may run, nor than a quarter of a pass from now (a pass under way has
+        not recorded what is due yet). None: nothing to wake for."""
+        at = await self.store.next_alert_at(self.defaults())
+        if at is None:
+            return None
+        return max(at, self._last_pass + PASS_EVERY_MS, now + PASS_EVERY_MS // 4)
+
     async def drain_now(self) -> None:
         """A pass now, whenever the last one was (tests; `cronui alerts` run by hand)."""
         self._last_pass = self.clock.now_ms() - PASS_EVERY_MS
+        self._last_lapses = self.clock.now_ms() - LAPSES_EVERY_MS
         await self.tick()
 
 

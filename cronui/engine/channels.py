@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,7 +15,7 @@ import httpx
 
 from cronui import secrets
 from cronui.engine import delivery
-from cronui.masking import looks_secret, mask_text, mask_webhook
+from cronui.masking import mask_channel
 from cronui.model.alerts import AlertDefaults, AlertKind
 from cronui.targets import DEFAULT_DELIVERY_FORMAT
 
@@ -53,24 +52,7 @@ def is_webhook(channel: str) -> bool:
 
 def shown(channel: str) -> str:
     """A channel as every output shows it: `${env:NAME}` references as written, secrets masked."""
-    if is_webhook(channel):
-        return str(mask_webhook(channel))
-    return str(secrets_masked(channel))
-
-
-def secrets_masked(channel: str) -> str:
-    """An apprise URL with its credentials hidden: the scheme kept, the host kept unless it looks like a
-    token (Telegram's bot token sits there), anything after it or before an '@' masked."""
-    if secrets.REF.search(channel):
-        return channel  # a reference is shown as written; its value is never stored
-    scheme, sep, rest = channel.partition("://")
-    if not sep:
-        return mask_text(channel)
-    _, at, hostpart = rest.rpartition("@")
-    host = re.split(r"[/?#]", hostpart, maxsplit=1)[0]
-    more = hostpart[len(host) :]
-    host = secrets.MASK if looks_secret(host.split(":")[0]) else host
-    return f"{scheme}://{secrets.MASK + '@' if at else ''}{host}{'/' + secrets.MASK if more.strip('/') else ''}"
+    return mask_channel(channel)
 
 
 async def send(
@@ -99,7 +81,7 @@ async def send(
         ok, answer = False, f"the service did not answer within {deadline_s:g}s"
     except Exception as e:  # apprise's plugins raise what their services do: record it, never let it out
         ok, answer = False, f"{type(e).__name__}: {e}"
-    answer = secrets.mask(answer, [*found, *_url_parts(target)])
+    answer = secrets.mask(answer, [*found, *url_parts(target)])
     return ok, answer[-ANSWER_CAP:]
 
 
@@ -139,7 +121,7 @@ def is_channel(channel: str, env: Mapping[str, str]) -> bool:
         return not is_webhook(channel) and not secrets.REF.match(channel)
 
 
-def _url_parts(url: str) -> list[str]:
+def url_parts(url: str) -> list[str]:
     """The pieces of a URL that may be secrets (user, password, path segments, query values), so that an
     answer quoting them is masked."""
     _, _, rest = url.partition("://")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from cronui.config import Settings
 from cronui.engine import draining
-from cronui.engine.alerts import Watcher
+from cronui.engine.alerts import PASS_EVERY_MS, Watcher
 from cronui.engine.approval_notices import Approvals
 from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import PAUSED_KEY, Control
@@ -82,6 +82,8 @@ class Engine:
         self.monitor = DeadMansSwitch(settings.monitor.ping_url, finisher.http, token=settings.monitor.ping_token)
         self.approvals = Approvals(store, self.bus, finisher.http, finisher.spawn, lambda: finisher.delivery_backoff_s)
         self._watching: asyncio.Future[None] | None = None
+        self._alert_at: int | None = None  # when the next alert falls due, as the last alerts' pass found
+        self._planned: int | None = None  # the wake-up the last pass returned
         self.watcher = Watcher(store, lambda: settings.alerts, self.clock, self.node, finisher.http, finisher.spawn)
         self.control = Control(
             store,
@@ -282,12 +284,21 @@ class Engine:
         await self.dispatcher.dispatch(paused)
         if self._watching is None or self._watching.done():  # in a task of its own: it never delays a run
             self._watching = asyncio.ensure_future(self._watch())
-        return await self.store.next_wakeup(self.clock.now_ms())
+        now = self.clock.now_ms()
+        wake = await self.store.next_wakeup(now)
+        alert_at = None if self._alert_at is None else max(self._alert_at, now + PASS_EVERY_MS // 4)
+        self._planned = alert_at if wake is None else wake if alert_at is None else min(wake, alert_at)
+        return self._planned
 
     async def _watch(self) -> None:
         """The alerts' pass (at most once a second); a failure in it is logged and never stops scheduling."""
         try:
             await self.watcher.tick()
+            # woken for the next alert too, not only at the next lease renewal: when it falls due before the
+            # wake-up planned, the loop plans again (one pass more, once)
+            self._alert_at = at = await self.watcher.next_deadline(self.clock.now_ms())
+            if at is not None and (self._planned is None or at < self._planned):
+                self._wake.set()
         except Exception:
             log.exception("the alerts' pass failed; it runs again at the next wake-up")
 

@@ -53,8 +53,8 @@ class Pruner:
         except Exception:
             log.exception("retention pruning failed")
             return
-        if res.runs or res.events:
-            log.info("retention: pruned %d runs and %d events", res.runs, res.events)
+        if res.runs or res.events or res.alerts:
+            log.info("retention: pruned %d runs, %d events and %d alert rows", res.runs, res.events, res.alerts)
         if not res.done:  # the budget ran out: carry on after the next lease renewal
             self._next = asyncio.get_running_loop().time() + self.settings.lease.renew
 

@@ -35,6 +35,7 @@ class PruneResult:
     runs: int
     events: int
     done: bool = True  # False: a time budget ran out first; the next pass carries on (store/pruning.py)
+    alerts: int = 0  # alert sends and closed episodes past the retention days
 
 
 @dataclass

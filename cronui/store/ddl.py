@@ -289,6 +289,11 @@ LATER: list[str] = [
         changed_at {BIGINT} NOT NULL
     );
     """,
+    # the alerts' pass reads the slots waiting past their time and the runs running, not every job's runs
+    # (tests/benchmarks/bench_alerts.py)
+    """
+    CREATE INDEX runs_waiting_slot ON runs(scheduled_for) WHERE status IN ('pending', 'awaiting_approval');
+    """,
 ]
 
 

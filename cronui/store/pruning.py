@@ -7,7 +7,8 @@ for one batch at most; and a pass may be given a time budget, after which it sto
 says that work is left (`PruneResult.done` false) for the next pass to carry on.
 
 What is pruned, as before: finished runs queued before `now - keep_days`; finished runs beyond the
-latest `runs_per_job` of their job (latest by id); run events older than `now - event_hours`.
+latest `runs_per_job` of their job (latest by id); run events older than `now - event_hours`. And alerts
+older than `keep_days`: sends that ended, then closed episodes with no send left (`cronui alerts`).
 
 The SQL uses '?' placeholders (PostgreSQL's connection rewrites them) and only syntax both share.
 """
@@ -32,6 +33,16 @@ _CUTOFFS = (
 )
 _EXTRA_RUNS = f"DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job_id = ? AND id <= ? AND {_FINAL} LIMIT ?)"
 _OLD_EVENTS = "DELETE FROM run_events WHERE id IN (SELECT id FROM run_events WHERE at < ? LIMIT ?)"
+# alerts: sends that ended (sent, or failed for good) queued before the cutoff, then episodes closed before
+# it with no send left (an open episode, or one whose send is still tried, stays)
+_OLD_SENDS = (
+    "DELETE FROM alert_sends WHERE id IN (SELECT id FROM alert_sends WHERE outcome <> 'pending' "
+    "AND created_at < ? LIMIT ?)"
+)
+_OLD_EPISODES = (
+    "DELETE FROM alert_episodes WHERE id IN (SELECT e.id FROM alert_episodes e WHERE e.closed_at < ? "
+    "AND NOT EXISTS (SELECT 1 FROM alert_sends s WHERE s.episode_id = e.id) LIMIT ?)"
+)
 
 
 class Batches(Protocol):
@@ -50,7 +61,8 @@ async def prune(
     result = PruneResult(runs=0, events=0, done=False)
 
     def out_of_time() -> bool:  # never before something was deleted: each pass gets somewhere
-        return deadline is not None and result.runs + result.events > 0 and time.monotonic() >= deadline
+        deleted = result.runs + result.events + result.alerts
+        return deadline is not None and deleted > 0 and time.monotonic() >= deadline
 
     async def drain(sql: str, params: Sequence[Any], batch: int) -> bool:
         """Delete batches until none is full; False when the budget ran out first."""
@@ -58,6 +70,8 @@ async def prune(
             n = await db.delete_batch(sql, (*params, batch))
             if sql is _OLD_EVENTS:
                 result.events += n
+            elif sql is _OLD_SENDS or sql is _OLD_EPISODES:
+                result.alerts += n
             else:
                 result.runs += n
             if n < batch:
@@ -69,6 +83,9 @@ async def prune(
         return result
     for job_id, cutoff in await db.select_rows(_CUTOFFS, (runs_per_job + 1,)):
         if out_of_time() or not await drain(_EXTRA_RUNS, (job_id, cutoff), RUN_BATCH):
+            return result
+    for sql in (_OLD_SENDS, _OLD_EPISODES):
+        if out_of_time() or not await drain(sql, (now - int(keep_days * 86_400_000),), EVENT_BATCH):
             return result
     if out_of_time() or not await drain(_OLD_EVENTS, (now - int(event_hours * 3_600_000),), EVENT_BATCH):
         return result

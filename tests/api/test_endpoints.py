@@ -33,6 +33,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/stats"),
     ("GET", "/api/v1/timeline"),
     ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/alerts"),
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cronui.masking import mask_entry, mask_text, mask_webhook, unmasked
+from cronui.masking import mask_channel, mask_entry, mask_text, mask_webhook, unmasked
 from cronui.secrets import MASK
 
 PAT = "ghp_" + "Q7r8A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6"
@@ -64,3 +64,34 @@ def test_a_masked_value_sent_back_keeps_the_stored_one() -> None:
     shown = mask_entry("DATABASE_URL", stored)
     assert unmasked(shown, stored, lambda v: mask_entry("DATABASE_URL", v)) == stored
     assert unmasked("postgres://app:new@db/app", stored, lambda v: mask_entry("DATABASE_URL", v)) != stored
+
+
+@pytest.mark.parametrize(
+    ("channel", "shown"),
+    [
+        ("tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-1001234567", f"tgram://{MASK}/{MASK}"),
+        (
+            "mailto://ops:hunter2pass@smtp.example.com?to=me@example.com",
+            f"mailto://ops:{MASK}@smtp.example.com?to=me@example.com",
+        ),
+        ("mailto://me@example.com", "mailto://me@example.com"),
+        ("ntfy://alice:pa55word@ntfy.sh/backups", f"ntfy://alice:{MASK}@ntfy.sh/{MASK}"),
+        ("pagerduty://integrationKEY123@apiKEY456/", f"pagerduty://{MASK}@{MASK}/"),
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ", f"slack://{MASK}/{MASK}/{MASK}"),
+        ("discord://123456789012/abcDEFtoken", f"discord://{MASK}/{MASK}"),
+        ("json://user:pass@127.0.0.1:8080/hook", f"json://user:{MASK}@127.0.0.1:8080/{MASK}"),
+        ("json://localhost:8000?token=abc", f"json://localhost:8000?token={MASK}"),
+        ("tgram://${env:TG_TOKEN}/${env:TG_CHAT}", "tgram://${env:TG_TOKEN}/${env:TG_CHAT}"),
+        ("json://bot:${env:HOOK_TOKEN}@127.0.0.1:99", "json://bot:${env:HOOK_TOKEN}@127.0.0.1:99"),
+        ("https://hooks.slack.com/services/T0/B0/abc", f"https://hooks.slack.com/{MASK}"),
+        (
+            "https://hooks.slack.com/services/T0/B0/abc, tgram://123:AAHdqTcvCH1vGWJxfSeof/1",
+            f"https://hooks.slack.com/{MASK}, tgram://{MASK}/{MASK}",
+        ),
+    ],
+)
+def test_a_channel_url_keeps_its_scheme_and_host_and_hides_its_secrets(channel: str, shown: str) -> None:
+    assert mask_webhook(channel) == shown
+    if "," not in channel:
+        assert mask_channel(channel) == shown
+    assert unmasked(shown, channel, mask_webhook) == channel  # a shown value sent back keeps the stored one
