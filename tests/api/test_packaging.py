@@ -30,12 +30,23 @@ def runtime_closure(name: str) -> set[str]:
     return seen
 
 
-def test_no_runtime_dependency_brings_click() -> None:
-    """With click installed, `import httpx` (every scheduler) also loads rich and pygments for httpx's own
-    command line; uvicorn needs click, so Hypercorn serves the API."""
+def test_the_scheduler_loads_no_command_line_of_its_dependencies() -> None:
+    """apprise (alerts) brings click, and with click installed `import httpx` loads httpx's own command line
+    (click, rich, pygments). A scheduler process must stay without them: the daemon's engine and the CLI's
+    commands load httpx, never rich. Hypercorn, not uvicorn (which needs click), serves the API."""
     closure = runtime_closure("cronui")
-    assert {"fastapi", "hypercorn", "sse-starlette", "httpx"} <= closure
-    assert "click" not in closure
+    assert {"fastapi", "hypercorn", "sse-starlette", "httpx", "apprise"} <= closure
+    assert "uvicorn" not in closure
+    code = (
+        "import sys\n"
+        "import cronui.engine.engine, cronui.engine.channels\n"
+        "from cronui.main import main\n"
+        "main(['next', 'every 5m', '-n', '1'])\n"
+        "print(sorted(m for m in ('httpx', 'click', 'rich', 'pygments') if m in sys.modules))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().splitlines()[-1] == "['httpx']"
 
 
 def test_other_commands_do_not_load_the_web_stack() -> None:
