@@ -128,6 +128,24 @@ async def run_daemon(
     for handler in logging.getLogger().handlers:  # no log line shows a password written in a URL
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+    # signals are taken first: a stop asked for while the store opens or strays are swept at start still
+    # ends the daemon cleanly, after what it started is closed
+    stop = asyncio.Event()
+    hurry = asyncio.Event()  # a second signal: the runs waited for are stopped now
+    loop = asyncio.get_running_loop()
+    opened: list[Engine] = []  # the engine, once there is one
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not stop.is_set():
+            stop.set()
+        elif not hurry.is_set():
+            hurry.set()
+            running = _running(opened[0]) if opened else []
+            if running:
+                say("stopping-now", signal=sig.name, interrupting=running)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal, sig)
     store = make_store(settings.db)
     try:
         await store.open()
@@ -135,6 +153,7 @@ async def run_daemon(
         log.error("cannot open the database: %s", e)
         return EXIT_DB_FAULT
     engine = Engine(store, settings)
+    opened.append(engine)
     await engine.open()
     sub = engine.bus.subscribe()
     writer = LogWriter(
@@ -143,21 +162,6 @@ async def run_daemon(
             log_format, RunEvent(EventKind.SCHEDULER, engine.clock.now_ms(), data={"state": "log-dropped", "lines": n})
         ),
     )
-    stop = asyncio.Event()
-    hurry = asyncio.Event()  # a second signal: the runs waited for are stopped now
-    loop = asyncio.get_running_loop()
-
-    def on_signal(sig: signal.Signals) -> None:
-        if not stop.is_set():
-            stop.set()
-        elif not hurry.is_set():
-            hurry.set()
-            running = _running(engine)
-            if running:
-                say("stopping-now", signal=sig.name, interrupting=running)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, on_signal, sig)
     loop.add_signal_handler(signal.SIGTSTP, lambda: _suspend_between_writes(store))
 
     async def printer() -> None:
