@@ -52,6 +52,7 @@ from cronui.model.records import (
 
 if TYPE_CHECKING:
     from cronui.store.alerts import Candidate, Unrouted
+    from cronui.store.metrics import MetricsReading
 
 
 class StoreError(Exception):
@@ -205,6 +206,8 @@ class Store(Protocol):
     # health (`health.py`): every job's in one query; the latest finished runs' outcomes of one job
     async def job_health(self) -> dict[int, str]: ...
     async def latest_outcomes(self, job_id: int, n: int) -> tuple[int, int]: ...
+    # `GET /metrics` (`metrics.py`): one aggregate query per family, the runs' one off the scheduler's connection
+    async def metrics_reading(self, max_jobs: int) -> MetricsReading: ...
 
     # maintenance
     async def prune(
