@@ -3,8 +3,8 @@ token unless `[metrics] public = true` (the guard checks it before anything is r
 
 A scrape reads the store once (cronui.application.metrics); scrapes that arrive while a reading is under
 way wait for that one, and a reading younger than `metrics_reuse_s` is shown again rather than read anew,
-so that several Prometheus servers (or an impatient one) cost the database one reading. The text is
-rendered in a thread: at a thousand jobs it is tens of thousands of lines.
+so that several Prometheus servers (or an impatient one) cost the database one reading. The families are
+built and the text rendered in a thread: at a thousand jobs they are tens of thousands of lines.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
@@ -45,7 +45,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
             at = reading.get("at")
             if not isinstance(at, float) or loop.time() - at > state.metrics_reuse_s:
                 found = await metrics.read(app)
-                reading["families"] = metrics.families(found, app.now_ms())
+                reading["families"] = await asyncio.to_thread(metrics.families, found, app.now_ms())
                 reading["at"] = loop.time()
             families = reading["families"]
         assert isinstance(families, list)

@@ -51,10 +51,11 @@ RUNS = (
     f"FROM runs x LEFT JOIN ({_OWN}) o ON o.id = x.job_id) r "
     "GROUP BY r.job, r.status, r.trigger, r.failure_kind"
 )
-# runs waiting (pending, awaiting approval) and running, per pool ('' : no pool); the status index finds them
+# runs waiting (pending, awaiting approval) and running, per pool ('' : no pool). The status index finds them:
+# CROSS JOIN keeps SQLite from walking every job's runs instead (PostgreSQL reads it as the join it is)
 ACTIVE = (
-    "SELECT COALESCE(j.pool, ''), r.status, COUNT(*) FROM runs r JOIN jobs j ON j.id = r.job_id "
-    "WHERE r.status IN ('pending', 'running', 'awaiting_approval') GROUP BY COALESCE(j.pool, ''), r.status"
+    "SELECT COALESCE(j.pool, ''), r.status, COUNT(*) FROM runs r CROSS JOIN jobs j WHERE j.id = r.job_id "
+    "AND r.status IN ('pending', 'running', 'awaiting_approval') GROUP BY COALESCE(j.pool, ''), r.status"
 )
 # alert sends by notice (an episode's kind, or recovered) and outcome (sent, failed, pending)
 SENDS = "SELECT notice, outcome, COUNT(*) FROM alert_sends GROUP BY notice, outcome"
