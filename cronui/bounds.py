@@ -181,3 +181,4 @@ MAX_COST = Number(0.0, 1_000_000.0, above=True)  # USD one agent run may cost (-
 DAILY_BUDGET = Number(0.0, 1_000_000.0, above=True)  # USD agent runs may cost per UTC day (--daily-budget)
 API_BODY = Whole(1024, 1 << 30)  # bytes of one HTTP API request's body (`[api] max_body`)
 EVENT_STREAMS = Whole(1, 10_000)  # live event streams one `cronui serve` keeps open at once
+METRICS_JOBS = Whole(0, 100_000)  # jobs with their own label in /metrics (`[metrics] max_jobs`); the rest are one

@@ -141,6 +141,23 @@ class Monitor:
     ping_token: str | None = None
 
 
+@dataclass
+class Metrics:
+    # jobs with their own `job` label in `GET /metrics` (by id, oldest first); the others' runs are summed
+    # under job="(other)", so that a scrape stays bounded however many jobs there are
+    max_jobs: int = 1000
+    public: bool = False  # `GET /metrics` without the API token (Host and Origin are still checked)
+
+
+def _flag(v: Any) -> bool:
+    """true or false, as a TOML boolean or as text (an environment variable: true/false, 1/0, yes/no)."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
+        return v.strip().lower() in ("true", "1", "yes")
+    raise ValueError(f"expected true or false, got {show(v)}")
+
+
 def _ping_url(v: Any) -> str:
     url = _text(v)
     if not url.lower().startswith(("http://", "https://", "${env:")):
@@ -184,6 +201,7 @@ class Settings:
     node: NodeConfig = field(default_factory=NodeConfig)
     alerts: AlertDefaults = field(default_factory=AlertDefaults)  # `[alerts]`: what every job inherits
     monitor: Monitor = field(default_factory=Monitor)
+    metrics: Metrics = field(default_factory=Metrics)  # `[metrics]`: what `GET /metrics` shows, and to whom
     config_file: Path | None = None
 
 
@@ -240,6 +258,7 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "on": lambda v: {"on": parse_kinds(v)},
     },
     "monitor": {"ping_url": _ping_url, "ping_token": _text},
+    "metrics": {"max_jobs": _whole(bounds.METRICS_JOBS), "public": _flag},
 }
 
 

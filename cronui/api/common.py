@@ -34,6 +34,7 @@ HOOK_MAX_BYTES = 64 * 1024  # a hook request's body: larger ones are refused (41
 HOOK_RATE = RunCap(10, 60_000)  # hook runs per job: at most 10 in any 60 seconds, cluster-wide (429 beyond)
 MAX_ID = MAX_RUN_ID  # the largest run or event id a request may name
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
+METRICS_REUSE_S = 5.0  # a reading of the store for /metrics younger than this is shown again
 
 
 @dataclass
@@ -49,6 +50,7 @@ class ApiState:
     hook_limit: RunCap = HOOK_RATE
     event_poll_s: float = EVENT_POLL_S
     event_send_timeout_s: float = EVENT_SEND_TIMEOUT_S
+    metrics_reuse_s: float = METRICS_REUSE_S
     # the names a request's Host may give besides the listen address's own (`[api] allowed_hosts`, --allow-host)
     allowed_hosts: list[str] = field(default_factory=list)
     listen: tuple[str, int] | None = None  # the address served on (None: known from each request's socket)

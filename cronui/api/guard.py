@@ -11,7 +11,8 @@ waited for):
    name the public host).
 2. Origin, when a browser sends one: it must be the same origin as the Host the request was sent to (a
    page of this server), else 403: a cross-site page cannot use the API, even from a browser on this host.
-3. `/api/v1`: the API token (when one is set), before the body is read: 401.
+3. `/api/v1`, and `/metrics` unless `[metrics] public = true`: the API token (when one is set), before the
+   body is read: 401.
 4. The body: a Content-Length over the cap is 413 at once; a body without one (chunked) is counted as it
    arrives and cut at the cap (413). The API's cap is `[api] max_body`; hooks keep their own.
    A body that stops arriving for BODY_IDLE_S is 408.
@@ -42,6 +43,7 @@ log = logging.getLogger("cronui")
 EVENTS_PATH = f"{PREFIX}/events"
 HOOKS_PREFIX = "/hooks/"
 PINGS_PREFIX = "/ping/"  # a check's pings: their body is capped as a hook's
+METRICS_PATH = "/metrics"
 BODY_IDLE_S = 30.0  # a request body that sends nothing for this long is given up on (408)
 DRAIN_S = 30.0  # how long an answered request's unread body may keep its connection (see _drain)
 STREAMS_RETRY_S = 5  # Retry-After of a refused event stream
@@ -113,6 +115,7 @@ class Guard:
         max_body: int,
         hook_max_body: int,
         max_streams: int,
+        metrics_public: bool = False,
     ) -> None:
         self.app = app
         self.hosts = hosts
@@ -120,6 +123,7 @@ class Guard:
         self.max_body = max_body
         self.hook_max_body = hook_max_body
         self.max_streams = max_streams
+        self.metrics_public = metrics_public
         self.streams = 0  # event streams open now
         self.draining: set[asyncio.Task[None]] = set()  # see _drain
 
@@ -184,7 +188,8 @@ class Guard:
         if origin is not None and not _same_origin(origin, host):
             return 403, f"cross-origin request from {origin[:100]!r} refused", {}
         path: str = scope["path"]
-        if self.token is not None and (path == PREFIX or path.startswith(PREFIX + "/")):
+        tokened = path == PREFIX or path.startswith(PREFIX + "/") or (path == METRICS_PATH and not self.metrics_public)
+        if self.token is not None and tokened:
             scheme, _, given = headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not same_token(given.strip(), self.token):
                 return 401, "missing or wrong API token (Authorization: Bearer TOKEN)", CHALLENGE

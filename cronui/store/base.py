@@ -52,6 +52,7 @@ from cronui.model.records import (
 
 if TYPE_CHECKING:
     from cronui.store.alerts import Candidate, Unrouted
+    from cronui.store.metrics import MetricsReading
 
 
 class StoreError(Exception):
@@ -211,6 +212,8 @@ class Store(Protocol):
     async def list_alert_episodes(
         self, limit: int = 50, job_id: int | None = None
     ) -> list[tuple[AlertEpisode, list[AlertSend]]]: ...
+    # `GET /metrics` (`metrics.py`): one aggregate query per family, the runs' one off the scheduler's connection
+    async def metrics_reading(self, max_jobs: int) -> MetricsReading: ...
 
     # maintenance
     async def prune(

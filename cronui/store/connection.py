@@ -339,6 +339,23 @@ class SQLiteConnection:
     async def select_one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return await self.fetch_one(sql, params)
 
+    async def apart_rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """A long read on a read-only connection of its own (WAL: it neither waits for writers nor holds them
+        up), so the statements of this process's scheduler never queue behind it. An in-memory database has
+        no other connection: it is read on this one."""
+        if self._in_memory:
+            return await self.fetch_all(sql, params)
+        try:
+            db = await aiosqlite.connect(_read_only_uri(self.path), uri=True, isolation_level=None)
+            try:
+                await db.execute(f"PRAGMA busy_timeout = {int((self.busy_timeout or BUSY_TIMEOUT_S) * 1000)}")
+                async with db.execute(sql, params) as cur:
+                    return list(await cur.fetchall())
+            finally:
+                await db.close()
+        except sqlite3.Error as e:
+            raise self._convert(e) from e
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[SQLiteTx]:
         """A write transaction (`transaction()`), its statements as the shared SQL store makes them."""

@@ -53,6 +53,7 @@ from cronui.store.base import DuplicateJobName, StoreError
 from cronui.store.ddl import migration_for
 from cronui.store.dialect import Dialect, Tx
 from cronui.store.health import SqlHealth
+from cronui.store.metrics import SqlMetrics
 from cronui.store.pg_connection import MIGRATION_TIMEOUT_S, PgConnection, ident
 from cronui.store.pg_connection import fault_kind as fault_kind  # its home was here: callers import it from here
 from cronui.store.pg_connection import split_url as split_url
@@ -94,7 +95,7 @@ class PgDialect(Dialect):
         return [list(pools), list(pools.values())]
 
 
-class PostgresStore(PgConnection, SqlAlerts, SqlHealth, SqlPings):
+class PostgresStore(PgConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics):
     """The store on a PostgreSQL server, for one node or many."""
 
     multi_node = True  # every node schedules: claims and slots are decided in the database

@@ -22,6 +22,7 @@ from cronui.store.base import DuplicateJobName, StoreError
 from cronui.store.connection import SQLiteConnection
 from cronui.store.dialect import Dialect, Tx
 from cronui.store.health import SqlHealth
+from cronui.store.metrics import SqlMetrics
 from cronui.store.rows import NODE_COLUMNS, event_to_row
 from cronui.store.sql_pings import SqlPings
 from cronui.store.wakeup import SQLiteWakeups
@@ -33,7 +34,7 @@ NODE_UPSERT = (
 )
 
 
-class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlAlerts, SqlHealth, SqlPings):
+class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics):
     """The default store: one local SQLite file (mode 0600)."""
 
     multi_node = False  # one process schedules at a time (the scheduler lease)

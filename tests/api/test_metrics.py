@@ -1,0 +1,155 @@
+"""`GET /metrics`: Prometheus' text format, read back with prometheus-client's own parser, its values those of
+the runs the store holds; the API token unless `[metrics] public = true`; jobs past `[metrics] max_jobs` summed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from cronui.api.app import ApiState
+from cronui.config import ConfigError, Settings, load_settings
+from tests.api.conftest import Api, running_api
+
+NOW = int(time.time() * 1000)  # runs of today: the server's retention leaves them be
+
+
+def fresh(state: ApiState) -> None:
+    state.metrics_reuse_s = 0  # every scrape reads the store anew
+
+
+async def scrape(api: Api) -> dict[str, list[Sample]]:
+    r = await api.client.get("/metrics")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+    out: dict[str, list[Sample]] = {}
+    for family in text_string_to_metric_families(r.text):
+        for s in family.samples:
+            out.setdefault(s.name, []).append(s)
+    return out
+
+
+def value(samples: dict[str, list[Sample]], name: str, **labels: str) -> float | None:
+    found = [s.value for s in samples.get(name, []) if all(s.labels.get(k) == v for k, v in labels.items())]
+    assert len(found) <= 1, (name, labels, found)
+    return found[0] if found else None
+
+
+async def insert_runs(api: Api, rows: list[tuple[int, str, str, int | None, int | None, str | None]]) -> None:
+    """(job id, trigger, status, started late by ms (None: not started), duration_ms, failure_kind)"""
+    async with api.store.transaction() as db:
+        for i, (job_id, trigger, status, late, duration, kind) in enumerate(rows):
+            slot = NOW - 60_000 + i
+            await db.execute(
+                "INSERT INTO runs (job_id, trigger, scheduled_for, status, queued_at, started_at, duration_ms,"
+                " total_tokens, cost_usd, failure_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, trigger, slot, status, slot, None if late is None else slot + late, duration, 7, 0.5, kind),
+            )
+
+
+async def test_metrics_are_the_stores_runs_parsed_back(settings: Settings) -> None:
+    async with running_api(settings, configure=fresh) as api:
+        backup = await api.add("backup")
+        report = await api.add("report")
+        await insert_runs(
+            api,
+            [
+                (backup["id"], "schedule", "succeeded", 200, 3_000, None),
+                (backup["id"], "schedule", "succeeded", 20_000, 100_000, None),
+                (backup["id"], "schedule", "failed", 0, 50, "infra"),
+                (report["id"], "manual", "failed", 0, 400, "job"),
+            ],
+        )
+        m = await scrape(api)
+    runs = "cronui_runs_recorded"
+    assert value(m, runs, job="backup", status="succeeded", trigger="schedule", failure_kind="") == 2
+    assert value(m, runs, job="backup", status="failed", trigger="schedule", failure_kind="infra") == 1
+    assert value(m, runs, job="report", status="failed", trigger="manual", failure_kind="job") == 1
+    assert sum(s.value for s in m[runs]) == 4
+    duration = "cronui_run_duration_seconds_bucket"
+    assert [value(m, duration, job="backup", le=le) for le in ("0.1", "5", "60", "300", "+Inf")] == [1, 2, 2, 3, 3]
+    assert value(m, "cronui_run_duration_seconds_gsum", job="backup") == pytest.approx(103.05)
+    assert value(m, "cronui_run_duration_seconds_gcount", job="report") == 1
+    lateness = "cronui_run_lateness_seconds_bucket"
+    assert [value(m, lateness, job="backup", le=le) for le in ("0.1", "0.5", "15", "60", "+Inf")] == [1, 2, 2, 3, 3]
+    assert value(m, "cronui_tokens_recorded", job="backup") == 21
+    assert value(m, "cronui_cost_usd_recorded", job="report") == 0.5
+    assert value(m, "cronui_job_health", job="backup", health="failing") is None  # its failures were not counted
+    assert {s.labels["job"] for s in m["cronui_job_health"]} == {"backup", "report"}
+    assert sum(s.value for s in m["cronui_jobs"]) == 2
+    assert value(m, "cronui_nodes_alive") == 1  # this server's engine
+    (holder,) = m["cronui_scheduler_holder"]
+    assert holder.value == 1 and holder.labels["host"]
+
+
+async def test_waiting_and_running_runs_per_pool(tmp_path: Path) -> None:
+    settings = Settings(db=str(tmp_path / "c.db"), timezone="UTC", timezone_source="test", pools={"gpu": 1})
+    async with running_api(settings, configure=fresh) as api:
+        await api.store.set_state("paused", "1")  # the scheduler holds what waits
+        job = await api.add("train", pool="gpu")
+        other = await api.add("free")
+        await insert_runs(api, [(job["id"], "manual", "pending", None, None, None)] * 2)
+        await insert_runs(api, [(other["id"], "manual", "awaiting_approval", None, None, None)])
+        m = await scrape(api)
+    assert value(m, "cronui_runs_active", pool="gpu", status="pending") == 2
+    assert value(m, "cronui_runs_active", pool="", status="awaiting_approval") == 1
+
+
+async def test_the_api_token_is_asked_unless_metrics_are_public(settings: Settings) -> None:
+    async with running_api(settings) as api:
+        r = await api.anon.get("/metrics")
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+        assert "token" in r.json()["error"]
+        r = await api.anon.get("/metrics", headers={"Authorization": "Bearer wrong"})
+        assert r.status_code == 401
+        assert (await api.client.get("/metrics")).status_code == 200
+        r = await api.anon.get("/metrics", headers={"Host": "evil.example"})
+        assert r.status_code == 403  # the Host check stays
+    settings.metrics.public = True
+    async with running_api(settings) as api:
+        r = await api.anon.get("/metrics")
+        assert r.status_code == 200 and "cronui_runs_recorded" in r.text
+        assert (await api.anon.get("/api/v1/status")).status_code == 401  # only /metrics is opened
+        r = await api.anon.get("/metrics", headers={"Host": "evil.example"})
+        assert r.status_code == 403
+
+
+async def test_jobs_past_max_jobs_are_summed_under_other(settings: Settings) -> None:
+    settings.metrics.max_jobs = 2
+    async with running_api(settings, configure=fresh) as api:
+        jobs = [await api.add(f"job{i}") for i in range(4)]
+        await insert_runs(api, [(j["id"], "schedule", "succeeded", 0, 10, None) for j in jobs for _ in range(3)])
+        m = await scrape(api)
+    by_job = {s.labels["job"]: s.value for s in m["cronui_runs_recorded"]}
+    assert by_job == {"job0": 3, "job1": 3, "(other)": 6}
+    assert value(m, "cronui_run_duration_seconds_gcount", job="(other)") == 6
+    assert {s.labels["job"] for s in m["cronui_job_health"]} == {"job0", "job1"}
+    assert sum(s.value for s in m["cronui_jobs"]) == 4  # counted over every job
+
+
+async def test_a_scrape_shortly_after_another_reuses_its_reading(settings: Settings) -> None:
+    async with running_api(settings) as api:
+        job = await api.add("once")
+        first = await scrape(api)
+        await insert_runs(api, [(job["id"], "manual", "succeeded", 0, 10, None)])
+        assert await scrape(api) == first  # within metrics_reuse_s
+        api.state[0].metrics_reuse_s = 0
+        assert value(await scrape(api), "cronui_runs_recorded", job="once") == 1
+
+
+def test_metrics_settings_are_checked_with_one_line_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    for text, key in (("max_jobs = -1", "metrics.max_jobs"), ('public = "maybe"', "metrics.public")):
+        config.write_text(f"[metrics]\n{text}\n")
+        with pytest.raises(ConfigError) as e:
+            load_settings(config, env={})
+        assert key in str(e.value) and "\n" not in str(e.value)
+    config.write_text("[metrics]\nmax_jobs = 50\npublic = true\n")
+    settings = load_settings(config, env={})
+    assert (settings.metrics.max_jobs, settings.metrics.public) == (50, True)
+    settings = load_settings(config, env={"CRONUI_METRICS_PUBLIC": "false", "CRONUI_METRICS_MAX_JOBS": "0"})
+    assert (settings.metrics.max_jobs, settings.metrics.public) == (0, False)
+    assert load_settings(None, env={}).metrics.max_jobs == 1000
