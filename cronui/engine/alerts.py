@@ -26,6 +26,7 @@ from cronui.engine.clock import Clock
 from cronui.model.alerts import FAILED, SENT, AlertDefaults, AlertEpisode, AlertKind, AlertSend, job_subject
 from cronui.store.alerts import Candidate
 from cronui.store.base import Store
+from cronui.store.faults import StoreFault
 from cronui.timefmt import human_span, iso_utc
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,8 @@ class Watcher:
             retry = None if s.attempts + 1 >= SEND_ATTEMPTS else now + SEND_BACKOFF_MS * 2**s.attempts
             await self.store.record_alert_send(s.id, self.node, FAILED, answer, now, retry)
             log.warning("alert to %s not sent: %s", channels.shown(s.channel), answer)
+        except StoreFault as e:  # its claim lapses and the send is taken again
+            log.warning("alert send %s met a database fault; it is tried again: %s", s.id, e)
         except Exception:
             log.exception("alert send %s failed unexpectedly", s.id)
         finally:

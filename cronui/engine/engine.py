@@ -299,6 +299,8 @@ class Engine:
             self._alert_at = at = await self.watcher.next_deadline(self.clock.now_ms())
             if at is not None and (self._planned is None or at < self._planned):
                 self._wake.set()
+        except StoreFault as e:  # a passing fault (a connection cut, the write lock held): the next pass retries
+            log.warning("the alerts' pass met a database fault; it runs again at the next wake-up: %s", e)
         except Exception:
             log.exception("the alerts' pass failed; it runs again at the next wake-up")
 

@@ -29,6 +29,7 @@ from cronui.engine.writes import GroupCommit
 from cronui.model import EventKind, FailureKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
 from cronui.model.records import EndpointChange, RunEnd, day_start
 from cronui.store.base import Store
+from cronui.store.faults import StoreFault
 from cronui.targets import DEFAULT_DELIVERY_FORMAT, AgentTarget
 from cronui.timefmt import human_span
 
@@ -360,8 +361,10 @@ class Finisher:
         """Open or close the endpoints' `infra` episodes; a store that fails here is logged, never raised."""
         try:
             await infra.alert_changes(self.store, changes)
+        except StoreFault as e:
+            log.warning("could not record the infra alert of %s (a database fault): %s", _names(changes), e)
         except Exception:
-            log.exception("could not record the infra alert of %s", ", ".join(c.endpoint for c in changes))
+            log.exception("could not record the infra alert of %s", _names(changes))
 
     async def _alert(self, job: Job, text: str) -> None:
         """Post one notice where the job's alerts go; a failure to post is logged, never raised."""
@@ -387,3 +390,7 @@ class Finisher:
             _, late = await asyncio.wait(list(self.deliveries), timeout=max(grace_s, 1.0))
             for t in late:
                 t.cancel()
+
+
+def _names(changes: Sequence[EndpointChange]) -> str:
+    return ", ".join(c.endpoint for c in changes)

@@ -13,6 +13,7 @@ from cronui.engine.alerts import close_alert, raise_alert
 from cronui.model import Job, Run, RunStatus
 from cronui.model.alerts import AlertDefaults, AlertKind, job_subject
 from cronui.store.base import Store
+from cronui.store.faults import StoreFault
 from cronui.timefmt import human_span
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ async def after_run(store: Store, job: Job, run: Run, defaults: AlertDefaults, n
     try:
         await _short(store, job, run, defaults, now)
         await _degraded(store, job, run, defaults, now)
+    except StoreFault as e:
+        log.warning("could not weigh run #%s of %s for alerts (a database fault): %s", run.id, job.name, e)
     except Exception:
         log.exception("could not weigh run #%s of %s for alerts", run.id, job.name)
 
