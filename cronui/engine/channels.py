@@ -69,7 +69,8 @@ def secrets_masked(channel: str) -> str:
     _, at, hostpart = rest.rpartition("@")
     host = re.split(r"[/?#]", hostpart, maxsplit=1)[0]
     more = hostpart[len(host) :]
-    host = secrets.MASK if looks_secret(host.split(":")[0]) else host
+    name, _, port = host.partition(":")  # a "port" that is not a number is a token's second half (Telegram's)
+    host = secrets.MASK if looks_secret(name) or (port and not port.isdigit()) else host
     return f"{scheme}://{secrets.MASK + '@' if at else ''}{host}{'/' + secrets.MASK if more.strip('/') else ''}"
 
 
