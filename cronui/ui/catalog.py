@@ -13,7 +13,9 @@ from cronui.model import Job, RunStatus
 from cronui.model.alerts import HEALTHS
 
 STRIP_LEN = 20
-HEALTH_RANK = {h: i for i, h in enumerate(HEALTHS)}  # worst first
+# Health in the order lists sort it: worst first (model.alerts.HEALTHS), and a job that has not run yet
+# last, after the healthy ones: it has nothing to be worse about yet.
+HEALTH_RANK = {h: i for i, h in enumerate([*(h for h in HEALTHS if h != "never_ran"), "never_ran"])}
 
 
 class Catalog:

@@ -10,7 +10,7 @@ from cronui.targets import HTTP_METHODS
 from cronui.ui.screens.editor_fields import FieldMaker, row
 
 # A check runs nothing: its shell command, if any, names what runs elsewhere (what the crontab runs)
-CHECK_COMMAND_PLACEHOLDER = "optional: the command it watches (run by crontab, `cronui exec NAME --`)"
+CHECK_COMMAND_PLACEHOLDER = "optional: the command it watches (what crontab runs)"
 COMMAND_PLACEHOLDER = "e.g. restic backup ~/work"
 
 # Said where it is typed: an empty working directory is not "none", it is wherever the scheduling process

@@ -312,8 +312,11 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
         self._show_check_fields(event.value)
 
     def _show_check_fields(self, check: bool) -> None:
+        """A check's grace can be typed; where a command would run (cwd, env) is not asked."""
         self.query_one("#command", Input).placeholder = CHECK_COMMAND_PLACEHOLDER if check else COMMAND_PLACEHOLDER
         self.query_one("#grace", Input).disabled = not check
+        for field in ("cwd", "env"):
+            self.query_one(f"#{field}").parent.display = not check  # type: ignore[union-attr]
 
     @on(Checkbox.Changed, "#notify_retries")
     def _notices_changed(self) -> None:
