@@ -22,6 +22,7 @@ from cronui.ui.screens.alerts import AlertsScreen
 from cronui.ui.screens.fleet import FleetScreen
 from cronui.ui.widgets.job_table import JobTable
 from cronui.ui.widgets.styled import StyledStatic
+from cronui.ui.widgets.table import VirtualTable
 from tests.helpers import make_job
 from tests.ui.make_screenshots import settle
 from tests.ui.pilot import main, on_top, open_editor, until
@@ -90,6 +91,10 @@ async def test_the_job_list_shows_filters_and_sorts_by_health(
         assert "HEALTH ▲" in [str(t) for t in table.header_cells()]
         await pilot.press("S")
         await until(pilot, lambda: names(app)[-1] == "research-digest", "the worst last")
+        table.post_message(VirtualTable.HeaderClicked(table, "name"))  # a click on a column's title
+        await until(pilot, lambda: table.sort_key == "name", "sorted by name")
+        table.post_message(VirtualTable.HeaderClicked(table, "health"))
+        await until(pilot, lambda: names(app)[0] == "research-digest" and not table.sort_reverse, "by health again")
 
 
 async def test_health_that_changes_is_shown_at_the_next_read(

@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 
+from cronui.application.watch import ALERTS_PAGE
 from cronui.model import RunStatus
 from cronui.model.alerts import FAILED, PENDING, SENT, AlertKind, AlertSend
 from cronui.ui.messages import Tick
@@ -104,7 +105,7 @@ class AlertsScreen(CronuiScreen):
         BACK,
     ]
 
-    limit = 200  # a page (the application's ALERTS_PAGE at most)
+    limit = ALERTS_PAGE  # a page, newest first
 
     @property
     def where(self) -> str:
