@@ -1,7 +1,7 @@
 """The alerts sent (`:alerts`, `!`): the latest notices, newest first — when, which kind (`✔ KIND`: its
 recovery), about which job (or endpoint), to which channel (masked as everywhere), how it went, in how
-many attempts, and what the service answered, cut to the width. A page of them, read again every few
-seconds; the whole history stays with `cronui alerts`.
+many attempts, and what the service answered, cut to the width. A page of them (never the whole history),
+read again every few seconds.
 
 The table is built off the sends alone (`alerts_table`), so it is tested without a screen.
 """
