@@ -9,16 +9,18 @@ comes from `[alerts]`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from cronui.alert_options import SPANS, rate_text
 from cronui.application.context import Cronui
 from cronui.engine import channels
 from cronui.model import Job
-from cronui.model.alerts import AlertDefaults
+from cronui.model.alerts import AlertDefaults, AlertSend
 from cronui.timefmt import duration_spec
 
 OK = "ok"
+ALERTS_PAGE = 200  # the alerts a face lists at most, newest first: a page, never the whole history
 
 
 def alerts_json(job: Job, defaults: AlertDefaults) -> dict[str, Any]:
@@ -71,6 +73,13 @@ def alerts_lines(data: dict[str, Any]) -> list[str]:
 async def healths(app: Cronui) -> dict[int, str]:
     """Every job's health by its id (one query over all jobs)."""
     return await app.store.job_health()
+
+
+async def recent_alerts(app: Cronui, limit: int = ALERTS_PAGE) -> list[AlertSend]:
+    """The latest alert sends, newest first, at most `limit`, each channel as every output shows it
+    (`${env:NAME}` as written, secrets masked)."""
+    sends = await app.store.list_alert_sends(max(1, min(limit, ALERTS_PAGE)))
+    return [dataclasses.replace(s, channel=channels.shown(s.channel)) for s in sends]
 
 
 async def watch_report(app: Cronui, job: Job) -> dict[str, Any]:

@@ -59,6 +59,7 @@ from cronui.ui.workers import spawn
 
 log = logging.getLogger(__name__)
 NODES_EVERY_S = 2  # cluster mode: the nodes table is read this often (heartbeats come every lease.renew seconds)
+HEALTH_EVERY_S = 5  # every job's health is read this often (one query): alerts open and close without events
 
 DEFAULT_THEME: str = Settings.theme  # the theme when the config names none
 
@@ -94,6 +95,15 @@ class CronuiApp(AppRequests):
             "t", "zone", "Zone", id="zone", show=False, tooltip="Show times in the job's zone, the local zone, or UTC"
         ),
         Binding("o", "overview", "Overview", id="overview", show=False, tooltip="Every job at a glance (:overview)"),
+        Binding(
+            "exclamation_mark",
+            "alerts",
+            "Alerts",
+            id="alerts",
+            show=False,
+            key_display="!",
+            tooltip="The alerts sent, newest first (:alerts)",
+        ),
         Binding("N", "nodes", "Nodes", id="nodes", show=False, tooltip="The processes that schedule (:nodes)"),
         Binding(
             "A", "approvals", "Approvals", id="approvals", show=False, tooltip="Runs waiting for approval (:approvals)"
@@ -302,8 +312,14 @@ class CronuiApp(AppRequests):
         self._ticks += 1
         if self.ready.is_set() and not self._engine_stopped:
             self._watch_scheduler()
+            if self._ticks % HEALTH_EVERY_S == 0:
+                spawn(self, self._read_health, "health", exclusive=True)
         self.refresh_header()
         self.tell(Tick())
+
+    async def _read_health(self) -> None:
+        if await self.sync.read_health():
+            self.tell(JobsChanged())
 
     def _watch_scheduler(self) -> None:
         """Say when scheduling changes hands: in cluster mode from the nodes table (read every

@@ -40,6 +40,7 @@ from cronui.ui.messages import (
     SetEnabled,
     ZoneChanged,
 )
+from cronui.ui.screens.alerts import AlertsScreen
 from cronui.ui.screens.approvals import ApprovalsScreen, ReasonScreen
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.fleet import FleetScreen
@@ -199,6 +200,10 @@ class AppRequests(App[int]):
         self.show_jobs()  # like the runs view: one at a time, on top of the main screen
         self.push_screen(ApprovalsScreen(self.ctx))
 
+    def open_alerts(self) -> None:
+        self.show_jobs()  # like the runs view: one at a time, on top of the main screen
+        self.push_screen(AlertsScreen(self.ctx))
+
     def open_nodes(self) -> None:
         self.show_jobs()  # like the runs view: one at a time, on top of the main screen
         self.push_screen(NodesScreen(self.ctx))
@@ -237,6 +242,9 @@ class AppRequests(App[int]):
 
     def action_approvals(self) -> None:
         self.open_approvals()
+
+    def action_alerts(self) -> None:
+        self.open_alerts()
 
     def action_nodes(self) -> None:
         self.open_nodes()

@@ -7,11 +7,15 @@ widgets read it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from cronui.model import Job, RunStatus
+from cronui.model.alerts import HEALTHS
 
 STRIP_LEN = 20
+# Health in the order lists sort it: worst first (model.alerts.HEALTHS), and a job that has not run yet
+# last, after the healthy ones: it has nothing to be worse about yet.
+HEALTH_RANK = {h: i for i, h in enumerate([*(h for h in HEALTHS if h != "never_ran"), "never_ran"])}
 
 
 class Catalog:
@@ -19,6 +23,7 @@ class Catalog:
         self.jobs: dict[int, Job] = {}
         self.by_name: dict[str, Job] = {}
         self.strips: dict[int, list[RunStatus]] = {}
+        self.health: dict[int, str] = {}  # each job's health, read every few seconds (one query)
         self._strips_asked: set[int] = set()
         self.paused = False
         self.loaded = False
@@ -50,6 +55,7 @@ class Catalog:
         if job is not None:
             self._forget_name(job)
         self.strips.pop(job_id, None)
+        self.health.pop(job_id, None)
         self._changed()
 
     def _forget_name(self, job: Job) -> None:
@@ -65,6 +71,22 @@ class Catalog:
     def name_of(self, job_id: int | None) -> str:
         job = self.jobs.get(job_id) if job_id is not None else None
         return job.name if job else ""
+
+    # ------------------------------------------------------------ health
+
+    def set_health(self, health: Mapping[int, str]) -> bool:
+        """Take in every job's health; True when any changed."""
+        changed = dict(health) != self.health
+        self.health = dict(health)
+        return changed
+
+    def health_of(self, job_id: int | None) -> str | None:
+        """The job's health, or None while it is not known (a job added since the last read)."""
+        return self.health.get(job_id) if job_id is not None else None
+
+    def health_rank(self, job_id: int | None) -> int:
+        """Where the job's health sorts, worst first (not known yet: after every known one)."""
+        return HEALTH_RANK.get(self.health_of(job_id) or "", len(HEALTH_RANK))
 
     # ------------------------------------------------------------ outcome strips
 

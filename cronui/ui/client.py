@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from textual.message_pump import MessagePump
 
 from cronui.application import jobs as job_cases
-from cronui.application import runs, stats
+from cronui.application import runs, stats, watch
 from cronui.application.context import Cronui
 from cronui.application.errors import Ended
 from cronui.application.runs import InFlight as InFlightState  # what the live pane starts from
@@ -27,6 +27,7 @@ from cronui.engine.control import NotFound
 from cronui.engine.engine import Engine
 from cronui.jobs import JobError
 from cronui.model import Job, Lease, Milestone, Run, RunStatus, TargetKind
+from cronui.model.alerts import AlertSend
 from cronui.model.records import FleetBucket, JobStats, Node, RunFilter
 from cronui.store.base import Store
 from cronui.ui.bridge import EngineBridge
@@ -168,6 +169,14 @@ class EngineClient:
 
     async def recent_statuses(self, job_ids: Sequence[int], per_job: int) -> dict[int, list[RunStatus]]:
         return await stats.recent_statuses(self._app, job_ids, per_job)
+
+    async def healths(self) -> dict[int, str]:
+        """Every job's health by its id (one query over all jobs)."""
+        return await watch.healths(self._app)
+
+    async def recent_alerts(self, limit: int = watch.ALERTS_PAGE) -> list[AlertSend]:
+        """The latest alerts sent (or being sent), newest first, their channels masked."""
+        return await watch.recent_alerts(self._app, limit)
 
     async def run_view(self, run_id: int) -> RunView | None:
         """The run and what it has said so far; None when it no longer exists."""

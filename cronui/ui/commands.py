@@ -17,6 +17,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("failed", "failures, last 24 h"),
     ("approvals", "runs waiting for approval"),
     ("overview", "every job at a glance"),
+    ("alerts", "the alerts sent"),
     ("nodes", "the processes that schedule"),
     ("pause", "start nothing new"),
     ("resume", "end the pause"),
@@ -26,8 +27,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "keys and commands"),
     ("q", "quit"),
 )
-VERBS = " ".join(c.split()[0] for c, _ in COMMANDS)
-HINT = VERBS  # what the prompt shows before anything is typed (fits in 80 columns)
+KEYED = ("help", "q")  # commands that are also a key every screen's footer shows (? and q)
+# what the prompt shows before anything is typed, and the `:` key's tooltip: every verb but the keyed ones,
+# so that it fits in 80 columns (the help lists them all)
+VERBS = " ".join(w for c, _ in COMMANDS if (w := c.split()[0]) not in KEYED)
+HINT = VERBS
 
 
 class CommandTarget(Protocol):
@@ -42,6 +46,7 @@ class CommandTarget(Protocol):
     def show_jobs(self) -> None: ...
     def open_runs(self, failed: bool) -> None: ...
     def open_overview(self) -> None: ...
+    def open_alerts(self) -> None: ...
     def open_nodes(self) -> None: ...
     def open_approvals(self) -> None: ...
     def pause(self, paused: bool) -> None: ...
@@ -67,6 +72,8 @@ def run_command(target: CommandTarget, text: str) -> str | None:
         target.open_runs(failed=True)
     elif verb in ("overview", "fleet", "o"):
         target.open_overview()
+    elif verb in ("alerts", "alert", "al"):
+        target.open_alerts()
     elif verb in ("nodes", "node"):
         target.open_nodes()
     elif verb in ("approvals", "approval", "approve", "a"):
@@ -106,6 +113,11 @@ class CronuiCommands(Provider):
         yield "Runs", "every job's runs, newest first (:runs)", partial(run, "runs")
         yield "Failed runs", "failures of the last 24 hours (:failed)", partial(run, "failed")
         yield "Overview", "every job's success, runs, failures and cost over time (:overview)", partial(run, "overview")
+        yield (
+            "Alerts",
+            "the alerts sent: when, kind, job, channel, outcome, answer (:alerts, !)",
+            partial(run, "alerts"),
+        )
         yield "Approvals", "runs waiting for approval: approve or reject them (:approvals)", partial(run, "approvals")
         yield "Nodes", "the processes that schedule, their labels and heartbeats (:nodes)", partial(run, "nodes")
         yield "New job", "open the job editor (n)", partial(run, "new")

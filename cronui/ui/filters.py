@@ -6,7 +6,8 @@
     "nightly backup"                             quotes keep spaces in a word
 
 Bare words match the job's name (case-insensitive substring). Keys: `status` (a run status; for jobs
-also enabled / disabled / auto / paused), `kind`, `tag`, `name`, `zone`, `trigger` (runs only).
+also enabled / disabled / auto / paused), `kind`, `tag`, `name`, `zone`, `health` (jobs only: ok, late,
+overrun, failing, degraded, no_success, paused, never_ran), `trigger` (runs only).
 A bad term is an error that names it, shown where the filter is typed; the previous filter stays.
 """
 
@@ -18,11 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cronui.model import Job, Run, RunStatus, TargetKind, Trigger
+from cronui.model.alerts import HEALTHS
 
 JOB_STATES = {"enabled", "disabled", "auto", "paused"}
 FAILURES = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
 _STATUS_ALIASES = {"ok": "succeeded", "success": "succeeded", "fail": "failed", "timeout": "timed_out"}
-KEYS = ("status", "kind", "tag", "name", "zone", "trigger")
+KEYS = ("status", "kind", "tag", "name", "zone", "health", "trigger")
 
 
 class FilterError(ValueError):
@@ -51,8 +53,9 @@ class Filter:
                 return [RunStatus(v) for v in t.values if v in RunStatus._value2member_map_]
         return []
 
-    def matches_job(self, job: Job, paused: bool = False) -> bool:
-        return all(_job_term(t, job, paused) != t.negate for t in self.terms)
+    def matches_job(self, job: Job, paused: bool = False, health: str | None = None) -> bool:
+        """`health`: the job's, as last read (None while not known: a `health:` term matches nothing)."""
+        return all(_job_term(t, job, paused, health) != t.negate for t in self.terms)
 
     def matches_run(self, run: Run, job: Job | None) -> bool:
         return all(_run_term(t, run, job) != t.negate for t in self.terms)
@@ -90,6 +93,14 @@ def parse_filter(text: str, *, for_runs: bool = False) -> Filter:
             if bad:
                 hint = _did_you_mean(bad[0], list(TargetKind._value2member_map_))
                 raise FilterError(f"filter: unknown kind {bad[0]!r}{hint} (shell, http or agent)")
+        elif key == "health":
+            if for_runs:
+                raise FilterError("filter: health: applies to jobs, not runs")
+            values = tuple(v.replace(" ", "_").replace("-", "_") for v in values)
+            bad = [v for v in values if v not in HEALTHS]
+            if bad:
+                hint = _did_you_mean(bad[0], list(HEALTHS))
+                raise FilterError(f"filter: unknown health {bad[0]!r}{hint} (one of: {', '.join(HEALTHS)})")
         elif key == "trigger":
             if not for_runs:
                 raise FilterError("filter: trigger: applies to runs, not jobs")
@@ -107,7 +118,8 @@ def _did_you_mean(word: str, choices: list[str], suffix: str = "") -> str:
 
 
 def _example(key: str) -> str:
-    return {"status": "failed", "kind": "agent", "tag": "ops", "name": "backup", "zone": "europe"}.get(key, "manual")
+    examples = {"status": "failed", "kind": "agent", "tag": "ops", "name": "backup", "zone": "europe", "health": "late"}
+    return examples.get(key, "manual")
 
 
 def _name_matches(name: str, values: tuple[str, ...]) -> bool:
@@ -136,10 +148,12 @@ _STATE_TESTS: dict[str, Callable[[Job, bool], bool]] = {
 }
 
 
-def _job_term(t: Term, job: Job, paused: bool) -> bool:
+def _job_term(t: Term, job: Job, paused: bool, health: str | None = None) -> bool:
     common = _job_common(t, job)
     if common is not None:
         return common
+    if t.key == "health":
+        return health in t.values
     if t.key == "status":
         for v in t.values:
             test = _STATE_TESTS.get(v)

@@ -57,6 +57,7 @@ TEXT_FIELDS += ["approval_timeout", "approval_default", "approval_max_waiting"] 
 # what the job is expected to do and which kinds of its alerts are sent ('': the config's `[alerts]`)
 WATCH_FIELDS = ["alert_late", "alert_overrun", "alert_short", "alert_no_success", "alert_rate", "alert_on"]
 TEXT_FIELDS += WATCH_FIELDS
+TEXT_FIELDS += ["grace"]  # a check's grace ('': the default); `check` itself is a checkbox
 
 
 def _words(text: str) -> list[str]:
@@ -87,6 +88,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
             "approval_timeout": duration_field(DEFAULT_APPROVAL_TIMEOUT_S),
             "approval_default": REJECT,
             "approval_max_waiting": str(DEFAULT_APPROVAL_MAX_WAITING),
+            "check": False,
         }
     t = job.target
     d = job.delivery
@@ -142,6 +144,8 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "approval_default": job.approval_default,
         "approval_max_waiting": str(job.approval_max_waiting),
         **_watch_texts(job),
+        "check": job.is_check,
+        "grace": "" if job.grace_s is None else duration_field(job.grace_s),
     }
 
 
@@ -376,6 +380,10 @@ def form_job(values: Mapping[str, Any], base: Job | None) -> tuple[Job, list[Job
         job.approval_max_waiting,
     )
     _apply_watch(job, v, p)
+    job.is_check = bool(values.get("check"))
+    job.grace_s = p.read(
+        lambda: parse_duration(v["grace"], "grace", bounds.POSITIVE_DURATION) if v["grace"] else None, job.grace_s
+    )
     enabled = bool(values.get("enabled", True))
     if base is None or enabled != base.enabled:
         job.enabled = enabled

@@ -45,8 +45,9 @@ class ViewSync:
         self._reload_ids: set[int] = set()
 
     async def load_all(self) -> None:
-        """Read jobs, the pause flag and the runs in flight from the store."""
+        """Read jobs, their health, the pause flag and the runs in flight from the store."""
         state = await self.client.in_flight(LIVE_LOAD_LIMIT, LIVE_EVENTS_LOADED)
+        self.catalog.set_health(await self.client.healths())
         self.catalog.replace_all(state.jobs)
         self.catalog.paused = state.paused
         self.inflight.load(reversed(state.active), state.events)
@@ -87,14 +88,20 @@ class ViewSync:
         return bool(self._reload_ids)
 
     async def reload(self) -> None:
-        """Read again the jobs asked for (ids asked for meanwhile wait for the next call)."""
+        """Read again the jobs asked for (ids asked for meanwhile wait for the next call), and every job's
+        health (one query: a run that ended may have changed it)."""
         ids, self._reload_ids = self._reload_ids, set()
         if len(ids) > RELOAD_ALL_OVER:
             self.catalog.replace_all(await self.client.jobs())
-            return
-        for job_id in ids:
-            job = await self.client.job(job_id)
-            if job is None:
-                self.catalog.remove(job_id)
-            else:
-                self.catalog.upsert(job)
+        else:
+            for job_id in ids:
+                job = await self.client.job(job_id)
+                if job is None:
+                    self.catalog.remove(job_id)
+                else:
+                    self.catalog.upsert(job)
+        await self.read_health()
+
+    async def read_health(self) -> bool:
+        """Read every job's health; True when any changed."""
+        return self.catalog.set_health(await self.client.healths())

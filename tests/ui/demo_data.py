@@ -27,6 +27,7 @@ from cronui.model import (
 from cronui.schedule import parse
 from cronui.store.base import Store
 from cronui.targets import AgentTarget, HttpTarget, ShellTarget
+from tests.ui.demo_alerts import seed_alerts
 
 DEMO_NOW = int(datetime(2026, 3, 2, 9, 0, 12, tzinfo=UTC).timestamp() * 1000)  # a Monday, 10:00:12 in Berlin
 DEMO_NODE = "demo-host:4242:a1b2c3"
@@ -303,10 +304,13 @@ async def seed_demo(store: Store, now_ms: int = DEMO_NOW, node: str = DEMO_NODE)
             await store.insert_run(run)
         finals = [r.status for r in history if r.status is not RunStatus.SKIPPED]
         job.last_status = finals[-1] if finals else None
+        trailing = len(finals) - len("".join("x" if f is RunStatus.SUCCEEDED else "-" for f in finals).rstrip("-"))
+        job.consecutive_failures = max(job.consecutive_failures, trailing)  # failures in a row, as the engine counts
         await store.update_job(job)
     jobs = {j.name: j for j in await store.list_jobs()}
     await _in_flight(store, jobs["research-digest"], now_ms, node, manual=True)
     await _in_flight(store, jobs["warehouse-export"], now_ms, node, manual=False)
+    await seed_alerts(store, jobs, now_ms, node)
 
 
 async def _in_flight(store: Store, job: Job, now: int, node: str, *, manual: bool) -> None:

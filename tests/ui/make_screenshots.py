@@ -116,11 +116,18 @@ async def at_overview(pilot: Pilot[object]) -> None:
     await settle(pilot)
 
 
+async def at_alerts(pilot: Pilot[object]) -> None:
+    await settle(pilot)
+    await pilot.press("exclamation_mark")
+    await settle(pilot)
+
+
 SHOTS: dict[str, Callable[[Pilot[object]], Awaitable[None]]] = {
     "main": at_main,
     "job-editor": at_editor,
     "run-detail": at_run_detail,
     "overview": at_overview,
+    "alerts": at_alerts,
 }
 
 

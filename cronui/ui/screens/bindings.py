@@ -22,7 +22,7 @@ FILTER = Binding(
     "Filter",
     id="filter",
     key_display="/",
-    tooltip="Filter with status:, kind:, tag:, name: and words",
+    tooltip="Filter with status:, kind:, tag:, name:, health: and words",
 )
 OPEN = Binding("enter", "open", "Open", id="open", tooltip="Open: jobs → their runs → a run's detail")
 CANCEL_RUN = Binding(

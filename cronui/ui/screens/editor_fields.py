@@ -81,6 +81,8 @@ FIELD_WIDGETS = {
     "alert no success": "alert_no_success",
     "alert rate": "alert_rate",
     "alert on": "alert_on",
+    "check": "check",
+    "grace": "grace",
 }
 
 # widget id -> the words the form shows beside it: what a problem with that field is called in the editor
@@ -135,6 +137,8 @@ LABELS = {
     "alert_no_success": "Alert if idle",
     "alert_rate": "Alert rate",
     "alert_on": "Alert on",
+    "check": "Check",
+    "grace": "Check grace",
     "tags": "Tags",
 }
 
@@ -161,6 +165,7 @@ ERROR_LINES = {
     "alert_short": "alert_late",
     "alert_no_success": "alert_rate",
     "alert_on": "alert_rate",
+    "grace": "check",
 }
 CHECK_LINES = {"schedule": "schedule-check", "timezone": "zone-check"}
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label
+from textual.widgets import Checkbox, Label
 
 from cronui.targets import HTTP_METHODS
 from cronui.ui.screens.editor_fields import FieldMaker, row
+
+# A check runs nothing: its shell command, if any, names what runs elsewhere (what the crontab runs)
+CHECK_COMMAND_PLACEHOLDER = "optional: the command it watches (what crontab runs)"
+COMMAND_PLACEHOLDER = "e.g. restic backup ~/work"
 
 # Said where it is typed: an empty working directory is not "none", it is wherever the scheduling process
 # (this TUI, or the daemon) was started; the run's request view (`v`) shows the directory used.
@@ -16,7 +20,7 @@ CWD_PLACEHOLDER = "empty: where the scheduler (TUI or daemon) started"
 
 def shell_fields(f: FieldMaker) -> ComposeResult:
     with Vertical(id="shell-fields", classes="kind-fields"):
-        yield row("Command", f.input("command", placeholder="e.g. restic backup ~/work"))
+        yield row("Command", f.input("command", placeholder=COMMAND_PLACEHOLDER))
         yield f.error_line("command")
         yield row("Cwd", f.input("cwd", placeholder=CWD_PLACEHOLDER))
         yield f.error_line("cwd")
@@ -83,6 +87,17 @@ def agent_fields(f: FieldMaker) -> ComposeResult:
             f.input("max_cost", placeholder="USD", classes="narrow-input"),
         )
         yield f.error_line("gate")
+
+
+def check_fields(f: FieldMaker) -> ComposeResult:
+    """A check (cronui watches it, never runs it: pings report its runs) and its grace, above the target."""
+    yield row(
+        "Check",
+        Checkbox("watch only: pings report its runs", f.values["check"], id="check"),
+        Label("Grace", classes="short"),
+        f.input("grace", placeholder="5m", classes="narrow-input"),
+    )
+    yield f.error_line("check")
 
 
 def kind_fields(f: FieldMaker) -> ComposeResult:

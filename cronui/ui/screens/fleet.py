@@ -1,5 +1,6 @@
 """The whole fleet at a glance (`:overview`, `o`): every job's success rate, runs and failures over time,
-tokens and cost, over the last 24 hours, 7 days or 30 days; the worst jobs first.
+tokens and cost, over the last 24 hours, 7 days or 30 days; the worst jobs first: worst health (failing,
+late, ...), then most failures.
 
 One store query (`fleet`: finished runs per job and time bucket) fills it; the table is built off the
 numbers alone (`overview_table`), so it is tested without a screen.
@@ -19,6 +20,7 @@ from textual.containers import VerticalScroll
 
 from cronui.model import Job, RunStatus
 from cronui.model.records import FleetBucket
+from cronui.ui.catalog import HEALTH_RANK
 from cronui.ui.messages import JobsChanged
 from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.bindings import BACK
@@ -26,7 +28,7 @@ from cronui.ui.widgets.footer import KeysFooter
 from cronui.ui.widgets.header import StatusHeader
 from cronui.ui.widgets.prompt import Prompt, PromptBar
 from cronui.ui.widgets.run_table import cost_text
-from cronui.ui.widgets.status import StatusStyles
+from cronui.ui.widgets.status import StatusStyles, health_cell, health_mark
 from cronui.ui.widgets.styled import StyledStatic
 from cronui.ui.workers import spawn
 
@@ -61,20 +63,26 @@ class JobLine:
     tokens: int = 0
     cost_usd: float | None = None
     per_bucket: dict[int, FleetBucket] = field(default_factory=dict)
+    health: str | None = None  # as last read (None: not known yet)
 
     @property
     def success_rate(self) -> float | None:
         return None if self.runs == 0 else self.succeeded / self.runs
 
-    def badness(self) -> tuple[float, float, str]:
-        """Sort key, worst first: most failures, then lowest success rate; jobs without runs last."""
+    def badness(self) -> tuple[int, float, float, str]:
+        """Sort key, worst first: worst health (model.alerts.HEALTHS' order), then most failures, then lowest
+        success rate; jobs without runs last among their health."""
         rate = self.success_rate
-        return (-self.failed, 2.0 if rate is None else rate, self.name)
+        rank = HEALTH_RANK.get(self.health or "", len(HEALTH_RANK))
+        return (rank, -self.failed, 2.0 if rate is None else rate, self.name)
 
 
-def job_lines(buckets: Sequence[FleetBucket], jobs: Mapping[int, Job]) -> list[JobLine]:
+def job_lines(
+    buckets: Sequence[FleetBucket], jobs: Mapping[int, Job], health: Mapping[int, str] | None = None
+) -> list[JobLine]:
     """Every live job (with or without runs in the window), worst first."""
-    lines = {job_id: JobLine(job_id, job.name) for job_id, job in jobs.items()}
+    health = health or {}
+    lines = {job_id: JobLine(job_id, job.name, health=health.get(job_id)) for job_id, job in jobs.items()}
     for b in buckets:
         line = lines.get(b.job_id)
         if line is None:
@@ -111,15 +119,21 @@ def bucket_starts(window: Window, now_ms: int) -> list[int]:
 
 
 OTHER_COLUMNS = 62  # what the columns other than the activity bars take, with a job name of 16
+HEALTH_COLUMN = 13  # the health in words, from this many columns more than the others need; else a mark
+WORDS_FROM = 100  # the health in a column of its own (in words) from this width; narrower, a mark by the name
 
 
 def overview_table(
     lines: Sequence[JobLine], window: Window, starts: Sequence[int], styles: StatusStyles, width: int = 200
 ) -> Table:
-    """The table; on a narrow screen the activity shows the newest buckets that fit."""
-    starts = starts[-max(6, width - OTHER_COLUMNS) :]
+    """The table; on a narrow screen the activity shows the newest buckets that fit, and each job's health
+    is a mark before its name rather than words in a column."""
+    words = width >= WORDS_FROM
+    starts = starts[-max(6, width - OTHER_COLUMNS - (HEALTH_COLUMN if words else 2)) :]
     table = Table(box=None, expand=True, pad_edge=False, header_style="bold")
     table.add_column("Job", no_wrap=True, ratio=3, overflow="ellipsis", min_width=16)
+    if words:
+        table.add_column("Health", no_wrap=True, min_width=12)
     table.add_column("Success", justify="right", no_wrap=True)
     table.add_column("Runs", justify="right", no_wrap=True)
     table.add_column("Failed", justify="right", no_wrap=True)
@@ -133,8 +147,10 @@ def overview_table(
         if rate is not None:
             rate_text.stylize(styles.status_style(RunStatus.SUCCEEDED if rate >= 0.99 else RunStatus.FAILED))
         failed = Text(str(line.failed), styles.status_style(RunStatus.FAILED) if line.failed else "")
+        health = health_cell(line.health, styles)
+        name = [line.name, health] if words else [health_mark(line.health, styles) + line.name]
         table.add_row(
-            line.name,
+            *name,
             rate_text,
             f"{line.runs:,}",
             failed,
@@ -215,7 +231,7 @@ class FleetScreen(CronuiScreen):
         window = self.window
         starts = bucket_starts(window, self.ctx.now_ms())
         buckets = await self.ctx.client.fleet(starts[0], window.bucket_ms)
-        lines = job_lines(buckets, self.ctx.catalog.jobs)
+        lines = job_lines(buckets, self.ctx.catalog.jobs, self.ctx.catalog.health)
         if window is not self.window:
             return  # another window was asked for meanwhile
         pane = self.query_one("#fleet-pane")

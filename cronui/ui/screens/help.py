@@ -20,7 +20,9 @@ FILTER_HELP = """\
 status:failed kind:agent tag:ops backup   every term must match
 status:failed,timed_out                   a comma means any of
 -tag:ops  !status:succeeded               - or ! negates a term
-keys: status (a run status, or enabled / disabled / auto / paused), kind, tag, name, zone, trigger (runs)
+health:late,overrun  -health:ok           a job's health (jobs)
+keys: status (a run status, or enabled / disabled / auto / paused), kind, tag, name, zone, health (jobs:
+ok, late, overrun, failing, degraded, no_success, paused, never_ran), trigger (runs)
 bare words match the job's name"""
 
 COMMAND_HELP = "\n".join(f":{command:<13} {does}" for command, does in COMMANDS)

@@ -36,7 +36,7 @@ from cronui.ui.jobform import form_from_job, form_job, missing_env
 from cronui.ui.screens.bindings import INTERRUPT
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.editor_fields import FieldMaker, row
-from cronui.ui.screens.editor_kinds import kind_fields
+from cronui.ui.screens.editor_kinds import CHECK_COMMAND_PLACEHOLDER, COMMAND_PLACEHOLDER, check_fields, kind_fields
 from cronui.ui.screens.editor_policies import about_fields, chain_and_delivery_fields, policy_fields
 from cronui.ui.screens.editor_problems import ShowsProblems
 from cronui.ui.screens.keys import KeysFollowState
@@ -151,7 +151,8 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
     JobEditor .kind-fields { height: auto; }
     JobEditor .buttons { height: 1; margin-top: 1; }
     JobEditor #enabled, JobEditor #notify_retries { border: none; padding: 0; height: 1; background: transparent; }
-    JobEditor #notify_retries { width: auto; }
+    JobEditor #notify_retries, JobEditor #check { width: auto; }
+    JobEditor #check { border: none; padding: 0; height: 1; background: transparent; }
     JobEditor #approval { border: none; padding: 0; height: 1; background: transparent; width: auto; }
     JobEditor .status-input { width: 16; }
     JobEditor.-narrow .row { layout: vertical; height: auto; }
@@ -230,6 +231,7 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
                         yield Static("", id="next-fires")
                 yield Label("What", classes="section")
                 yield Static("", id="kind-note")
+                yield from check_fields(fields)
                 yield from kind_fields(fields)
                 yield from policy_fields(fields)
                 yield from chain_and_delivery_fields(fields)
@@ -252,6 +254,7 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
             for inp in self.query(Input):
                 inp.cursor_blink = False
         self._show_kind(TargetKind(self.values["kind"]))
+        self._show_check_fields(bool(self.values["check"]))
         self._check_schedule()
         self._check_env()
         self._start = self.form_values()  # every widget holds its value from the start
@@ -276,6 +279,7 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
         values["enabled"] = self.query_one("#enabled", Checkbox).value
         values["notify_retries"] = self.query_one("#notify_retries", Checkbox).value
         values["approval"] = self.query_one("#approval", Checkbox).value
+        values["check"] = self.query_one("#check", Checkbox).value
         return values
 
     # ------------------------------------------------------------ checking as you type
@@ -298,6 +302,21 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
     @on(Checkbox.Changed, "#approval")
     def _approval_changed(self) -> None:
         self.forget_problem("approval")
+
+    @on(Checkbox.Changed, "#check")
+    def _check_changed(self, event: Checkbox.Changed) -> None:
+        """A check runs nothing: it is a shell job whose command only names what runs elsewhere."""
+        self.forget_problem("check")
+        if event.value:
+            self.query_one("#kind-shell", RadioButton).value = True
+        self._show_check_fields(event.value)
+
+    def _show_check_fields(self, check: bool) -> None:
+        """A check's grace can be typed; where a command would run (cwd, env) is not asked."""
+        self.query_one("#command", Input).placeholder = CHECK_COMMAND_PLACEHOLDER if check else COMMAND_PLACEHOLDER
+        self.query_one("#grace", Input).disabled = not check
+        for field in ("cwd", "env"):
+            self.query_one(f"#{field}").parent.display = not check  # type: ignore[union-attr]
 
     @on(Checkbox.Changed, "#notify_retries")
     def _notices_changed(self) -> None:

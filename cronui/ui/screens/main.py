@@ -190,12 +190,12 @@ class MainScreen(MainKeys, SaysWhyNot, CronuiScreen):
         table = self.query_one(JobTable)
         paused = catalog.paused
         jobs = (
-            [j for j in catalog.jobs.values() if self.filter.matches_job(j, paused)]
+            [j for j in catalog.jobs.values() if self.filter.matches_job(j, paused, catalog.health_of(j.id))]
             if self.filter
             else list(catalog.jobs.values())
         )
         key = SORTS[table.sort_key or "name"]
-        jobs.sort(key=key, reverse=table.sort_reverse)  # type: ignore[arg-type]
+        jobs.sort(key=lambda j: key(j, catalog), reverse=table.sort_reverse)  # type: ignore[arg-type,return-value]
         table.running_jobs = self._running_jobs()
         table.set_rows(jobs)
         total = len(catalog)

@@ -13,7 +13,7 @@ from cronui.model import Job, RunStatus
 from cronui.schedule import ScheduleError, describe
 from cronui.ui.catalog import Catalog
 from cronui.ui.times import countdown
-from cronui.ui.widgets.status import MARK, strip_cells
+from cronui.ui.widgets.status import MARK, health_cell, strip_cells
 from cronui.ui.widgets.table import SPAN, Column, VirtualTable
 
 STATUS_WORD = {
@@ -28,14 +28,16 @@ STATUS_WORD = {
     RunStatus.AWAITING_APPROVAL: "approval",
 }
 
-SORTS: dict[str, Callable[[Job], object]] = {
-    "name": lambda j: j.name.casefold(),
-    "next": lambda j: (j.next_run_at is None or not j.enabled, j.next_run_at or 0, j.name),
-    "last": lambda j: (str(j.last_status or "~"), j.name),
-    "kind": lambda j: (str(j.kind), j.name),
-    "zone": lambda j: (j.timezone, j.name),
-    "schedule": lambda j: (j.schedule, j.name),
+SORTS: dict[str, Callable[[Job, Catalog], object]] = {
+    "name": lambda j, c: j.name.casefold(),
+    "next": lambda j, c: (j.next_run_at is None or not j.enabled, j.next_run_at or 0, j.name),
+    "health": lambda j, c: (c.health_rank(j.id), j.name),  # worst first
+    "last": lambda j, c: (str(j.last_status or "~"), j.name),
+    "kind": lambda j, c: (str(j.kind), j.name),
+    "zone": lambda j, c: (j.timezone, j.name),
+    "schedule": lambda j, c: (j.schedule, j.name),
 }
+"""The job list's orders, by the column they sort (`s` steps through them in this order)."""
 
 
 def reads_as(expr: str) -> str:
@@ -58,6 +60,7 @@ class JobTable(VirtualTable[Job]):
     BASE_COLUMNS: ClassVar[list[Column]] = [
         Column("mark", "", 1, priority=100),
         Column("name", "NAME", 18, priority=99),
+        Column("health", "HEALTH", 12, priority=85),
         Column("schedule", "SCHEDULE", 14, priority=60),
         Column("reads", "READS AS", 14, priority=30, flex=True),
         Column("zone", "ZONE", 13, priority=40),
@@ -132,6 +135,7 @@ class JobTable(VirtualTable[Job]):
         return [
             mark,
             name,
+            health_cell(self.catalog.health_of(job.id), self),
             Text(job.schedule, dim if not job.enabled else ""),
             Text(reads_as(job.schedule), dim),
             job.timezone,

@@ -48,6 +48,48 @@ STATUS_COLOURS: dict[str, str] = {
 """The theme variable that colours each status component class."""
 
 
+HEALTH_MARK: dict[str, str] = {
+    "ok": "✔",
+    "late": "!",
+    "overrun": "▲",
+    "failing": "✖",
+    "degraded": "▼",
+    "no_success": "∅",
+    "paused": "‖",
+    "never_ran": "·",
+}
+"""A job's health (model.alerts.HEALTHS) as one cell: marks that every terminal font draws one cell wide."""
+
+HEALTH_CLASS: dict[str, str] = {
+    "ok": "status--succeeded",
+    "failing": "status--failed",
+    "late": WARNING,
+    "overrun": WARNING,
+    "degraded": WARNING,
+    "no_success": WARNING,
+    "paused": DIM,
+    "never_ran": DIM,
+}
+"""The component class (so the theme's colour) of each health: red for failing, the warning colour for
+an expectation missed, dim for a job that is off or has not run yet."""
+
+
+def health_mark(health: str | None, styles: StatusStyles) -> Text:
+    """The health's mark and a space, in its colour (where there is no room for its word)."""
+    if health is None:
+        return Text("  ")
+    # the colour on the mark alone (a Text's own style would colour what is appended to it)
+    return Text().append(f"{HEALTH_MARK.get(health, '?')} ", styles.component_style(HEALTH_CLASS.get(health, DIM)))
+
+
+def health_cell(health: str | None, styles: StatusStyles) -> Text:
+    """`✔ ok`, `◷ late`, ... in the health's colour; nothing while the health is not known yet."""
+    if health is None:
+        return Text("")
+    style = styles.component_style(HEALTH_CLASS.get(health, DIM))
+    return Text(f"{HEALTH_MARK.get(health, '?')} {health.replace('_', ' ')}", style, no_wrap=True)
+
+
 def status_class(status: RunStatus | str | None) -> str:
     """The component class for a status or its text; anything else (no status, a milestone's name) is dim."""
     return STATUS_CLASS.get(status, DIM) if status is not None else DIM
