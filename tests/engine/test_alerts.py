@@ -5,10 +5,7 @@ backoff and holds nothing else up; a `${env:NAME}` channel is resolved only when
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 from collections.abc import Coroutine, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,40 +17,17 @@ from cronui.engine.clock import FakeClock
 from cronui.model import Delivery, Run, Trigger
 from cronui.model.alerts import FAILED, PENDING, SENT, AlertDefaults
 from cronui.store.sqlite import SQLiteStore
+from tests.alert_receivers import JsonReceiver as Receiver
+from tests.alert_receivers import json_receiver
 from tests.helpers import make_job
 
 T0 = 1_700_000_000_000
 
 
-class Receiver:
-    """A loopback HTTP server keeping the JSON bodies posted to it."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.auth: list[str | None] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                size = int(self.headers.get("Content-Length") or 0)
-                outer.bodies.append(json.loads(self.rfile.read(size) or b"{}"))
-                outer.auth.append(self.headers.get("Authorization"))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
+    with json_receiver() as r:
+        yield r
 
 
 class Harness:

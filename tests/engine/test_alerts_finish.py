@@ -133,7 +133,7 @@ async def test_the_finisher_decides_short_and_degraded_and_health_follows(engine
 
 
 async def test_results_and_failure_alerts_reach_apprise_channels_and_webhooks_alike(engine: Engine) -> None:
-    from tests.engine.test_alerts import Receiver
+    from tests.alert_receivers import JsonReceiver as Receiver
 
     apprise_side, webhook_side = Receiver(), Receiver()
     try:
