@@ -294,6 +294,11 @@ LATER: list[str] = [
     """
     CREATE INDEX runs_waiting_slot ON runs(scheduled_for) WHERE status IN ('pending', 'awaiting_approval');
     """,
+    # a check's late slot clears when a ping comes: the alerts' pass looks for one since the slot, one index
+    # seek per check
+    """
+    CREATE INDEX runs_job_pinged ON runs(job_id, queued_at) WHERE trigger = 'ping';
+    """,
 ]
 
 
