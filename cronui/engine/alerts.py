@@ -148,9 +148,11 @@ class Watcher:
             for c in found
             if c.action == "open"
         ]
-        opened = await self.store.open_alerts(opens) if opens else []
+        # closed first: a lapse of no_success that ended and began again is one episode closed, one opened
+        # (the store keeps one open at a time)
         gone = [c.episode_id for c in found if c.action == "close" and c.episode_id is not None]
         closed = await self.store.close_alerts("", "", now, ids=gone) if gone else []
+        opened = await self.store.open_alerts(opens) if opens else []
         return len(opened), len(closed)
 
     async def route(self, now: int) -> int:

@@ -123,7 +123,7 @@ EVALUATE_SOON += f"UNION ALL {_CLEARED}) found LIMIT ?"
 EPISODE_COLUMNS = "id, subject, kind, episode, job_id, text, data, opened_at, closed_at, run_id, since"
 _EPISODE_INSERT = (
     "INSERT INTO alert_episodes (subject, kind, episode, job_id, text, data, opened_at, run_id, since) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject, kind, episode) DO NOTHING RETURNING id"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
 )
 _UNROUTED = (
     f"SELECT e.{EPISODE_COLUMNS.replace(', ', ', e.')}, e.opened_routed, j.name, j.delivery, j.alert_on "
@@ -202,8 +202,9 @@ class SqlAlerts(SqlWrites):
         return [Candidate(r[0], AlertKind(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
     async def open_alerts(self, episodes: Sequence[AlertEpisode]) -> list[AlertEpisode]:
-        """Record episodes (one already recorded, by this node or another, is left alone); returns those this
-        call recorded, with their ids."""
+        """Record episodes (one already recorded, by this node or another, is left alone, and so is a second
+        open episode of a continuous kind for the same subject: ddl's `alert_episodes_one_open`); returns
+        those this call recorded, with their ids."""
         opened = []
         async with self.write() as tx:
             for e in episodes:
