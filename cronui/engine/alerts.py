@@ -30,6 +30,8 @@ from cronui.timefmt import human_span, iso_utc
 
 log = logging.getLogger(__name__)
 
+RECOVERED_TEXT = "recovered_text"  # an episode's data: what its recovery says, when it says its own
+
 PASS_EVERY_MS = 1000  # the evaluation runs at most this often (the scheduler's loop may wake more)
 PASS_LIMIT = 500  # conditions one pass records; the rest wait for the next
 # no_success is looked for at most this often: it is the one part of the pass that reads every watched job's
@@ -176,7 +178,7 @@ class Watcher:
     async def _send(self, s: AlertSend) -> None:
         try:
             title = f"cronui: {s.job_name or s.subject} {s.notice}"
-            text = s.text if s.notice != AlertKind.RECOVERED else _recovered(s)
+            text = s.text if s.notice != AlertKind.RECOVERED else s.data.get(RECOVERED_TEXT) or _recovered(s)
             body = {"job": s.job_name, "alert": text, "kind": s.notice, "subject": s.subject, "text": text}
             if s.format in ("slack",):
                 body = {"text": text}
@@ -207,6 +209,13 @@ class Watcher:
         if at is None:
             return None
         return max(at, self._last_pass + PASS_EVERY_MS, now + PASS_EVERY_MS // 4)
+
+    async def send_now(self) -> None:
+        """Route what is new and start the sends that are due now, between passes: a run's end that opened
+        or closed an episode is told at once, as a post right after the run was."""
+        now = self.clock.now_ms()
+        await self.route(now)
+        await self.start_sends(now)
 
     async def drain_now(self) -> None:
         """A pass now, whenever the last one was (tests; `cronui alerts` run by hand)."""

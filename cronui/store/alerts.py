@@ -132,7 +132,7 @@ _UNROUTED = (
 )
 SEND_COLUMNS = "id episode_id notice channel format created_at next_at attempts outcome answer sent_at".split()
 _SEND_SELECT = (
-    f"SELECT {', '.join('s.' + c for c in SEND_COLUMNS)}, e.subject, e.kind, e.text, e.job_id, j.name "
+    f"SELECT {', '.join('s.' + c for c in SEND_COLUMNS)}, e.subject, e.kind, e.text, e.job_id, j.name, e.data "
     "FROM alert_sends s JOIN alert_episodes e ON e.id = s.episode_id LEFT JOIN jobs j ON j.id = e.job_id"
 )
 
@@ -180,8 +180,10 @@ def _episode(row: Sequence[Any]) -> AlertEpisode:
 
 def _send(row: Sequence[Any]) -> AlertSend:
     values = dict(zip(SEND_COLUMNS, row[: len(SEND_COLUMNS)], strict=True))
-    subject, kind, text, job_id, job_name = row[len(SEND_COLUMNS) :]
-    return AlertSend(**values, subject=subject, kind=kind, text=text, job_id=job_id, job_name=job_name)
+    subject, kind, text, job_id, job_name, data = row[len(SEND_COLUMNS) :]
+    return AlertSend(
+        **values, subject=subject, kind=kind, text=text, job_id=job_id, job_name=job_name, data=json.loads(data or "{}")
+    )
 
 
 class SqlAlerts(SqlWrites):
@@ -249,6 +251,19 @@ class SqlAlerts(SqlWrites):
                 params.append(episode)
             rows = await tx.rows(sql + " RETURNING id", params)
         return [r[0] for r in rows]
+
+    async def close_alert_episode(
+        self, episode_id: int, now: int, data: dict[str, Any] | None = None, quiet: bool = False
+    ) -> bool:
+        """Close one open episode, its data replaced by `data` when given; `quiet`: its recovery is never
+        sent (one episode ended to make way for the next of the same condition). True when this call closed
+        it."""
+        row = await self.write_one(
+            "UPDATE alert_episodes SET closed_at = ?, data = COALESCE(?, data), "
+            "closed_routed = CASE WHEN ? = 1 THEN 1 ELSE closed_routed END WHERE id = ? AND closed_at IS NULL",
+            (now, None if data is None else json.dumps(data), 1 if quiet else 0, episode_id),
+        )
+        return bool(row)
 
     async def unrouted_alerts(self, limit: int = 100) -> list[Unrouted]:
         """Episodes whose opening or recovery no channel was chosen for yet."""
