@@ -126,7 +126,8 @@ _EPISODE_INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
 )
 _UNROUTED = (
-    f"SELECT e.{EPISODE_COLUMNS.replace(', ', ', e.')}, e.opened_routed, j.name, j.delivery, j.alert_on "
+    f"SELECT e.{EPISODE_COLUMNS.replace(', ', ', e.')}, e.opened_routed, j.name, j.delivery, j.alert_on, "
+    "e.closed_routed "
     "FROM alert_episodes e LEFT JOIN jobs j ON j.id = e.job_id "
     "WHERE e.opened_routed = 0 OR (e.closed_at IS NOT NULL AND e.closed_routed = 0) ORDER BY e.id LIMIT ?"
 )
@@ -275,7 +276,7 @@ class SqlAlerts(SqlWrites):
             on = None if row[14] is None else json.loads(row[14])
             if not row[11]:
                 out.append(Unrouted(e, str(e.kind), delivery, on))
-            if e.closed_at is not None:
+            if e.closed_at is not None and not row[15]:  # one closed quietly has no recovery to route
                 out.append(Unrouted(e, str(AlertKind.RECOVERED), delivery, on))
         return out
 

@@ -65,3 +65,20 @@ async def test_two_nodes_weighing_runs_at_once_open_one_degraded_episode(backend
             await close_alert(backend, job_subject(job.id), AlertKind.DEGRADED, now=at + 1)
     finally:
         await other.close()
+
+
+async def test_an_episode_closed_quietly_sends_no_recovery_and_one_closed_says_its_own(backend: Store) -> None:
+    assert await raise_alert(backend, "job:1", AlertKind.FAILURE, "10", "t", {"run_id": 10}, job_id=1, now=T0)
+    [first] = await backend.open_alert_episodes([1])
+    assert first.id is not None
+    assert await backend.close_alert_episode(first.id, T0 + 1, quiet=True)
+    assert not await backend.close_alert_episode(first.id, T0 + 2), "closed once"
+    assert await raise_alert(backend, "job:1", AlertKind.FAILURE, "11", "t", job_id=1, now=T0 + 3)
+    [second] = await backend.open_alert_episodes([1])
+    assert second.id is not None
+    assert await backend.close_alert_episode(second.id, T0 + 4, {"recovered_text": "back"})
+    notices = sorted((u.episode.episode, u.notice) for u in await backend.unrouted_alerts())
+    assert notices == [("10", "failure"), ("11", "failure"), ("11", "recovered")]
+    await backend.route_alert(second.id, "recovered", [("json://h/x", None)], T0 + 5)
+    [send] = await backend.take_alert_sends("n", T0 + 5, 60_000)
+    assert send.data == {"recovered_text": "back"}
