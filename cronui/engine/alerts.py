@@ -31,6 +31,8 @@ from cronui.timefmt import human_span, iso_utc
 
 log = logging.getLogger(__name__)
 
+RECOVERED_TEXT = "recovered_text"  # an episode's data: what its recovery says, when it says its own
+
 PASS_EVERY_MS = 1000  # the evaluation runs at most this often (the scheduler's loop may wake more)
 PASS_LIMIT = 500  # conditions one pass records; the rest wait for the next
 # no_success is looked for at most this often: it is the one part of the pass that reads every watched job's
@@ -149,9 +151,11 @@ class Watcher:
             for c in found
             if c.action == "open"
         ]
-        opened = await self.store.open_alerts(opens) if opens else []
+        # closed first: a lapse of no_success that ended and began again is one episode closed, one opened
+        # (the store keeps one open at a time)
         gone = [c.episode_id for c in found if c.action == "close" and c.episode_id is not None]
         closed = await self.store.close_alerts("", "", now, ids=gone) if gone else []
+        opened = await self.store.open_alerts(opens) if opens else []
         return len(opened), len(closed)
 
     async def route(self, now: int) -> int:
@@ -175,7 +179,7 @@ class Watcher:
     async def _send(self, s: AlertSend) -> None:
         try:
             title = f"cronui: {s.job_name or s.subject} {s.notice}"
-            text = s.text if s.notice != AlertKind.RECOVERED else _recovered(s)
+            text = s.text if s.notice != AlertKind.RECOVERED else s.data.get(RECOVERED_TEXT) or _recovered(s)
             body = {"job": s.job_name, "alert": text, "kind": s.notice, "subject": s.subject, "text": text}
             if s.format in ("slack",):
                 body = {"text": text}
@@ -208,6 +212,13 @@ class Watcher:
         if at is None:
             return None
         return max(at, self._last_pass + PASS_EVERY_MS, now + PASS_EVERY_MS // 4)
+
+    async def send_now(self) -> None:
+        """Route what is new and start the sends that are due now, between passes: a run's end that opened
+        or closed an episode is told at once, as a post right after the run was."""
+        now = self.clock.now_ms()
+        await self.route(now)
+        await self.start_sends(now)
 
     async def drain_now(self) -> None:
         """A pass now, whenever the last one was (tests; `cronui alerts` run by hand)."""

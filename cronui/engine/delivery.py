@@ -1,4 +1,5 @@
-"""Posting a run's result, and failure alerts, to webhooks (Slack, Discord, generic JSON).
+"""Posting a run's result to webhooks (Slack, Discord, generic JSON), and what a failure alert says
+(`decide_alert`; engine/failure_alerts.py records it as an episode, sent through the alerts' outbox).
 
 Delivery follows the final attempt of a run and has its own status, kept apart from the run's:
 `delivered` (the target answered 2xx — never claimed without one), `failed` (with the reason, after

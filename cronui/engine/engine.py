@@ -85,6 +85,7 @@ class Engine:
         self._alert_at: int | None = None  # when the next alert falls due, as the last alerts' pass found
         self._planned: int | None = None  # the wake-up the last pass returned
         self.watcher = Watcher(store, lambda: settings.alerts, self.clock, self.node, finisher.http, finisher.spawn)
+        finisher.send_alerts = self.watcher.send_now  # a run's failure alert goes out at once
         self.control = Control(
             store,
             settings,

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,7 +19,7 @@ import httpx
 
 from cronui import chains
 from cronui.config import Settings
-from cronui.engine import channels, delivery, infra, watching
+from cronui.engine import channels, delivery, failure_alerts, infra, watching
 from cronui.engine.approvals import APPROVAL_MILESTONES, waiting_event
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
@@ -41,6 +41,10 @@ RETRYABLE = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
 # chain conditions are matched here, off the event loop: linear in the output, but up to seconds for a
 # large pattern on a full output (see cronui.chains); two at a time, whatever else uses threads
 CONDITIONS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cronui-conditions")
+
+
+async def _nothing() -> None:
+    pass
 
 
 def retry_delay_ms(job: Job, attempt: int, rng: random.Random, retry_after_s: float | None = None) -> int:
@@ -146,6 +150,8 @@ class Finisher:
         self.writes = GroupCommit(store)
         self.deliveries: set[asyncio.Task[None]] = set()
         self.delivery_backoff_s = 1.0  # first pause between delivery attempts (then doubling)
+        # routes and starts the alerts' sends due now (the engine's Watcher.send_now); none: the next pass does
+        self.send_alerts: Callable[[], Awaitable[None]] = _nothing
 
     async def record(self, run: Run, job: Job, ctx: RunContext, outcome: Outcome, milestones: list[Milestone]) -> None:
         """Store an executed run's outcome, what the job carries to its next run, and what follows."""
@@ -227,14 +233,10 @@ class Finisher:
             log.warning("job %s chains to %s, which no longer exists", job.name, name)
         self._publish_finished(run, job, recorded.inserted, root, final=not retry, now=now)
         if not retry:
-            alert_state = None
-            if job.delivery.alert_target:
-                alert_state = await self.store.get_memory(job.id, "alert")
-            alert = delivery.decide_alert(
-                job, run, recorded.consecutive_failures, recorded.auto_disabled, alert_state, now
-            )
-            if deliver or alert:
-                self._spawn(self._deliver(run, job, deliver_text if deliver else None, alert))
+            # failures in a row (--alert-after) are weighed after the result is posted, in the same task
+            failures = (recorded.consecutive_failures, recorded.auto_disabled) if job.delivery.alert_target else None
+            if deliver or failures:
+                self._spawn(self._deliver(run, job, deliver_text if deliver else None, failures))
             if watching.watched(job, self.settings.alerts):
                 self._spawn(watching.after_run(self.store, job, run, self.settings.alerts, now))
         if recorded.auto_disabled:
@@ -284,8 +286,9 @@ class Finisher:
                 data = {"status": str(new.status), "reason": new.reason, "trigger": "chain", "by": run.id}
                 self.bus.publish(RunEvent(EventKind.FINISHED, now, new.id, new.job_id, data=data))
 
-    async def _deliver(self, run: Run, job: Job, text: str | None, alert: delivery.AlertDecision | None) -> None:
-        """Post the result (and an alert) after the final attempt; record delivery apart from the run."""
+    async def _deliver(self, run: Run, job: Job, text: str | None, failures: tuple[int, str | None] | None) -> None:
+        """Post the result after the final attempt and record delivery apart from the run; then open or close
+        the job's `failure` episode (--alert-after), its notice sent at once through the alerts' outbox."""
         assert run.id is not None and job.id is not None
         env = os.environ
         fmt = job.delivery.format or DEFAULT_DELIVERY_FORMAT
@@ -308,24 +311,19 @@ class Finisher:
                     run.id, result.status, result.reason, run.milestones, (run.node, run.fence)
                 )
                 self.bus.publish(RunEvent(EventKind.MILESTONE, now, run.id, job.id, job.name, name, data))
-            if alert is not None:
-                target = job.delivery.alert_target
-                assert target is not None  # delivery.decide_alert() asks for one
-                body = delivery.alert_payload(fmt, job, alert.text)
-                title = f"cronui: {job.name} alert"
-                sent = await channels.post_all(
-                    self.http(), target, body, alert.text, title, env, self.delivery_backoff_s
-                )
-                if sent.status == delivery.DELIVERED:
-                    await self.store.set_memory(job.id, "alert", alert.state, self.clock.now_ms())
-                else:
-                    log.warning("alert for %s not delivered: %s", job.name, sent.reason)
         except Exception:
             log.exception("delivery of run #%s failed unexpectedly", run.id)
             if text is not None:
                 await self.store.update_delivery(
                     run.id, delivery.FAILED, "internal error", run.milestones, (run.node, run.fence)
                 )
+        if failures is not None:
+            try:
+                now = self.clock.now_ms()
+                if await failure_alerts.record(self.store, job, run, failures[0], failures[1], now):
+                    await self.send_alerts()
+            except Exception:
+                log.exception("could not decide the failure alert of run #%s", run.id)
 
     def _spawn(self, posting: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(posting)

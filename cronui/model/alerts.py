@@ -93,3 +93,4 @@ class AlertSend:
     text: str = ""
     job_id: int | None = None
     job_name: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)  # its episode's (a failure's recovery says its own text)

@@ -12,11 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cronui.model import DEFAULT_GRACE_S
 from cronui.model.alerts import FAILED, PENDING, SENT, AlertDefaults, AlertEpisode, AlertKind, AlertSend
 from cronui.store.sql_writes import SqlWrites
 
 SUBJECT = "'job:' || CAST(j.id AS TEXT)"
 NONE = "CAST(NULL AS BIGINT)"  # typed, so that PostgreSQL matches the UNION's columns
+
+
+# a ping of the job at or after a moment (through the index of pings by job and time)
+PINGED = "SELECT 1 FROM runs r WHERE r.job_id = {job} AND r.trigger = 'ping' AND r.queued_at >= {since}"
 
 
 def _unseen(kind: str, episode: str) -> str:
@@ -40,13 +45,32 @@ _LATE_RUNS = (
     "AND NOT EXISTS (SELECT 1 FROM alert_episodes e WHERE e.subject = 'job:' || CAST(r.job_id AS TEXT) "
     "AND e.kind = 'late' AND e.episode = CAST(r.scheduled_for AS TEXT))"
 )
-# a slot not even written (no scheduler holds the lease): the job's next fire is long past
+# a check's grace is its `late` span when it sets no --alert-late of its own (over `[alerts] late`): a slot
+# with no ping within it is late whatever else is set
+CHECK_LATE_S = f"CASE WHEN j.is_check = 1 THEN COALESCE(j.grace_s, {DEFAULT_GRACE_S}) END"
+# a slot not even written (no scheduler holds the lease, or a check's slot still waiting for its ping): the
+# job's next fire is long past
 _LATE_JOBS = (
     f"SELECT 'open', 'late', j.id, j.name, CAST(j.next_run_at AS TEXT), j.next_run_at, {NONE}, {NONE} FROM jobs j "
     "WHERE j.deleted_at IS NULL AND j.enabled = 1 AND j.next_run_at <= ? "
-    "AND COALESCE(j.alert_late_s, ?) IS NOT NULL "
-    "AND j.next_run_at + CAST(COALESCE(j.alert_late_s, ?) * 1000 AS BIGINT) <= ? "
+    f"AND COALESCE(j.alert_late_s, {CHECK_LATE_S}, ?) IS NOT NULL "
+    f"AND j.next_run_at + CAST(COALESCE(j.alert_late_s, {CHECK_LATE_S}, ?) * 1000 AS BIGINT) <= ? "
     f"AND {_unseen('late', 'CAST(j.next_run_at AS TEXT)')}"
+)
+# a check's slot the scheduler recorded missed (its grace passed with no ping) before a pass saw it late, or
+# late only later (its --alert-late longer than its grace): its latest slot row (one index seek per check,
+# through the checks' own index), late once its span passed with no ping since
+_LATE_CHECKS = (
+    f"SELECT 'open', 'late', x.id, x.name, CAST(x.slot AS TEXT), x.slot, {NONE}, {NONE} FROM ("
+    f"SELECT j.id, j.name, COALESCE(j.alert_late_s, {CHECK_LATE_S}) AS span, (SELECT MAX(r.scheduled_for) "
+    "FROM runs r WHERE r.job_id = j.id AND r.trigger IN ('schedule', 'catchup')) AS slot "
+    "FROM jobs j WHERE j.deleted_at IS NULL AND j.enabled = 1 AND j.is_check = 1 AND j.next_run_at IS NOT NULL"
+    ") x WHERE x.slot + CAST(x.span * 1000 AS BIGINT) <= ? "
+    "AND EXISTS (SELECT 1 FROM runs r WHERE r.job_id = x.id AND r.scheduled_for = x.slot "
+    "AND r.trigger IN ('schedule', 'catchup') AND r.status = 'skipped' AND r.reason = 'missed') "
+    f"AND NOT EXISTS ({PINGED.format(job='x.id', since='x.slot')}) "
+    "AND NOT EXISTS (SELECT 1 FROM alert_episodes e WHERE e.subject = 'job:' || CAST(x.id AS TEXT) "
+    "AND e.kind = 'late' AND e.episode = CAST(x.slot AS TEXT))"
 )
 _OVERRUN = (
     "SELECT 'open', 'overrun', j.id, j.name, CAST(r.id AS TEXT), r.started_at, r.id, CAST(NULL AS BIGINT) "
@@ -76,34 +100,40 @@ _CLEARED = (
     "FROM alert_episodes e LEFT JOIN jobs j ON j.id = e.job_id "
     "WHERE e.closed_at IS NULL AND e.kind IN ('late', 'overrun', 'no_success') AND e.job_id IS NOT NULL AND ("
     "j.id IS NULL OR j.deleted_at IS NOT NULL "
-    "OR (e.kind = 'late' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.job_id = e.job_id "
+    "OR (e.kind = 'late' AND j.is_check = 0 AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.job_id = e.job_id "
     "AND r.scheduled_for = e.since AND r.status IN ('pending', 'awaiting_approval')) "
     "AND NOT (j.enabled = 1 AND COALESCE(j.next_run_at, -1) = e.since)) "
+    # a check's slot is never started: its late clears when a ping comes (its slot being recorded missed
+    # is no recovery), or when the check is paused
+    "OR (e.kind = 'late' AND j.is_check = 1 AND (j.enabled = 0 "
+    f"OR EXISTS ({PINGED.format(job='e.job_id', since='e.since')}))) "
     "OR (e.kind = 'overrun' AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = e.run_id AND r.status = 'running')) "
     "OR (e.kind = 'no_success' AND EXISTS (SELECT 1 FROM runs r WHERE r.job_id = e.job_id "
     "AND r.status = 'succeeded' AND r.finished_at > e.since)))"
 )
-EVALUATE = f"SELECT * FROM ({_LATE_RUNS} UNION ALL {_LATE_JOBS} UNION ALL {_OVERRUN} UNION ALL {_NO_SUCCESS} "
+_LATE = f"{_LATE_RUNS} UNION ALL {_LATE_JOBS} UNION ALL {_LATE_CHECKS}"
+EVALUATE = f"SELECT * FROM ({_LATE} UNION ALL {_OVERRUN} UNION ALL {_NO_SUCCESS} "
 EVALUATE += f"UNION ALL {_CLEARED}) found LIMIT ?"
 # without the lapses (no success for too long): the only part that looks at every watched job's runs, one
 # index seek each (about 5 ms per 10,000 jobs on SQLite, more on PostgreSQL), so the watcher asks for it
 # less often than for the rest (engine/alerts.py: LAPSES_EVERY_MS)
-EVALUATE_SOON = f"SELECT * FROM ({_LATE_RUNS} UNION ALL {_LATE_JOBS} UNION ALL {_OVERRUN} "
+EVALUATE_SOON = f"SELECT * FROM ({_LATE} UNION ALL {_OVERRUN} "
 EVALUATE_SOON += f"UNION ALL {_CLEARED}) found LIMIT ?"
 
 EPISODE_COLUMNS = "id, subject, kind, episode, job_id, text, data, opened_at, closed_at, run_id, since"
 _EPISODE_INSERT = (
     "INSERT INTO alert_episodes (subject, kind, episode, job_id, text, data, opened_at, run_id, since) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (subject, kind, episode) DO NOTHING RETURNING id"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
 )
 _UNROUTED = (
-    f"SELECT e.{EPISODE_COLUMNS.replace(', ', ', e.')}, e.opened_routed, j.name, j.delivery, j.alert_on "
+    f"SELECT e.{EPISODE_COLUMNS.replace(', ', ', e.')}, e.opened_routed, j.name, j.delivery, j.alert_on, "
+    "e.closed_routed "
     "FROM alert_episodes e LEFT JOIN jobs j ON j.id = e.job_id "
     "WHERE e.opened_routed = 0 OR (e.closed_at IS NOT NULL AND e.closed_routed = 0) ORDER BY e.id LIMIT ?"
 )
 SEND_COLUMNS = "id episode_id notice channel format created_at next_at attempts outcome answer sent_at".split()
 _SEND_SELECT = (
-    f"SELECT {', '.join('s.' + c for c in SEND_COLUMNS)}, e.subject, e.kind, e.text, e.job_id, j.name "
+    f"SELECT {', '.join('s.' + c for c in SEND_COLUMNS)}, e.subject, e.kind, e.text, e.job_id, j.name, e.data "
     "FROM alert_sends s JOIN alert_episodes e ON e.id = s.episode_id LEFT JOIN jobs j ON j.id = e.job_id"
 )
 
@@ -151,8 +181,10 @@ def _episode(row: Sequence[Any]) -> AlertEpisode:
 
 def _send(row: Sequence[Any]) -> AlertSend:
     values = dict(zip(SEND_COLUMNS, row[: len(SEND_COLUMNS)], strict=True))
-    subject, kind, text, job_id, job_name = row[len(SEND_COLUMNS) :]
-    return AlertSend(**values, subject=subject, kind=kind, text=text, job_id=job_id, job_name=job_name)
+    subject, kind, text, job_id, job_name, data = row[len(SEND_COLUMNS) :]
+    return AlertSend(
+        **values, subject=subject, kind=kind, text=text, job_id=job_id, job_name=job_name, data=json.loads(data or "{}")
+    )
 
 
 class SqlAlerts(SqlWrites):
@@ -165,7 +197,7 @@ class SqlAlerts(SqlWrites):
         `limit` of them (the rest are found by the next pass); without `lapses`, no_success is not looked
         for (its episodes still clear)."""
         d = defaults
-        params: list[Any] = [now, d.late_s, now, now, d.late_s, d.late_s, now]
+        params: list[Any] = [now, d.late_s, now, now, d.late_s, d.late_s, now, now]
         params += [now, d.overrun_s, d.overrun_s, now]
         if lapses:
             params += [d.no_success_s, d.no_success_s, now, now, d.no_success_s]
@@ -173,8 +205,9 @@ class SqlAlerts(SqlWrites):
         return [Candidate(r[0], AlertKind(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
     async def open_alerts(self, episodes: Sequence[AlertEpisode]) -> list[AlertEpisode]:
-        """Record episodes (one already recorded, by this node or another, is left alone); returns those this
-        call recorded, with their ids."""
+        """Record episodes (one already recorded, by this node or another, is left alone, and so is a second
+        open episode of a continuous kind for the same subject: ddl's `alert_episodes_one_open`); returns
+        those this call recorded, with their ids."""
         opened = []
         async with self.write() as tx:
             for e in episodes:
@@ -220,6 +253,19 @@ class SqlAlerts(SqlWrites):
             rows = await tx.rows(sql + " RETURNING id", params)
         return [r[0] for r in rows]
 
+    async def close_alert_episode(
+        self, episode_id: int, now: int, data: dict[str, Any] | None = None, quiet: bool = False
+    ) -> bool:
+        """Close one open episode, its data replaced by `data` when given; `quiet`: its recovery is never
+        sent (one episode ended to make way for the next of the same condition). True when this call closed
+        it."""
+        row = await self.write_one(
+            "UPDATE alert_episodes SET closed_at = ?, data = COALESCE(?, data), "
+            "closed_routed = CASE WHEN ? = 1 THEN 1 ELSE closed_routed END WHERE id = ? AND closed_at IS NULL",
+            (now, None if data is None else json.dumps(data), 1 if quiet else 0, episode_id),
+        )
+        return bool(row)
+
     async def unrouted_alerts(self, limit: int = 100) -> list[Unrouted]:
         """Episodes whose opening or recovery no channel was chosen for yet."""
         out = []
@@ -230,7 +276,7 @@ class SqlAlerts(SqlWrites):
             on = None if row[14] is None else json.loads(row[14])
             if not row[11]:
                 out.append(Unrouted(e, str(e.kind), delivery, on))
-            if e.closed_at is not None:
+            if e.closed_at is not None and not row[15]:  # one closed quietly has no recovery to route
                 out.append(Unrouted(e, str(AlertKind.RECOVERED), delivery, on))
         return out
 

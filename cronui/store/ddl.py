@@ -294,6 +294,22 @@ LATER: list[str] = [
     """
     CREATE INDEX runs_waiting_slot ON runs(scheduled_for) WHERE status IN ('pending', 'awaiting_approval');
     """,
+    # a check's late slot clears when a ping comes: the alerts' pass looks for one since the slot, one index
+    # seek per check
+    """
+    CREATE INDEX runs_job_pinged ON runs(job_id, queued_at) WHERE trigger = 'ping';
+    """,
+    # one open episode at a time of a continuous condition (a success rate too low, no success for too long,
+    # failures in a row, an endpoint down) per subject, whoever records it: two nodes that both see it open
+    # one. Of any already open twice, the newer are closed quietly (their recovery is not sent).
+    """
+    UPDATE alert_episodes SET closed_at = opened_at, closed_routed = 1
+        WHERE closed_at IS NULL AND kind IN ('degraded', 'no_success', 'failure', 'infra')
+        AND EXISTS (SELECT 1 FROM alert_episodes o WHERE o.subject = alert_episodes.subject
+            AND o.kind = alert_episodes.kind AND o.closed_at IS NULL AND o.id < alert_episodes.id);
+    CREATE UNIQUE INDEX alert_episodes_one_open ON alert_episodes(subject, kind)
+        WHERE closed_at IS NULL AND kind IN ('degraded', 'no_success', 'failure', 'infra');
+    """,
 ]
 
 

@@ -13,7 +13,8 @@ DAY = 86_400_000
 
 
 async def _episode(store: Store, job_id: int, name: str, at: int, closed: bool, send: str | None) -> int:
-    e = AlertEpisode(f"job:{job_id}", AlertKind.INFRA, name, f"{name} down", at, job_id)
+    # an endpoint each: one infra episode of a subject is open at a time
+    e = AlertEpisode(f"endpoint:https://{name}", AlertKind.INFRA, name, f"{name} down", at, job_id)
     [opened] = await store.open_alerts([e])
     assert opened.id is not None
     if closed:
