@@ -21,6 +21,7 @@ import os
 import random
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -30,12 +31,14 @@ from typing import Any
 
 import asyncpg
 
+sys.path.append(str(Path(__file__).resolve().parents[2]))  # tests.benchmarks
+
 from cronui.engine.alerts import PASS_EVERY_MS, Watcher
 from cronui.engine.clock import FakeClock
 from cronui.model.alerts import AlertDefaults
 from cronui.store.base import Store
 from cronui.store.postgres import PostgresStore, split_url
-from cronui.store.sqlite import SQLiteStore
+from tests.benchmarks.bench_store import seeded_sqlite
 
 NOW = 1_780_000_000_000
 MIN = 60_000
@@ -145,12 +148,7 @@ async def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
-        store = SQLiteStore(path)
-        await store.open()
-        await store.close()
-        t = time.perf_counter()
-        seed_sqlite(path, args.jobs, args.runs)
-        print(f"SQLite: seeded {args.jobs:,} jobs and {args.runs:,} runs in {time.perf_counter() - t:.1f} s")
+        store = await seeded_sqlite(path, args.jobs, args.runs, seed_sqlite, "SQLite: ")
         await store.open()
         try:
             await measure(store, "SQLite")

@@ -77,8 +77,8 @@ async def meanwhile(store: Any, done: asyncio.Event) -> tuple[float, float]:
 
 async def main() -> None:
     from cronui.config import Settings
-    from cronui.store.sqlite import SQLiteStore
     from tests.api.conftest import running_api
+    from tests.benchmarks.bench_store import seeded_sqlite
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1_000_000)
@@ -87,12 +87,7 @@ async def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
-        store = SQLiteStore(path)
-        await store.open()
-        await store.close()
-        t = time.perf_counter()
-        seed(path, args.jobs, args.runs)
-        print(f"seeded {args.jobs:,} jobs and {args.runs:,} runs in {time.perf_counter() - t:.1f} s")
+        await seeded_sqlite(path, args.jobs, args.runs, seed)
         settings = Settings(db=str(path), timezone="UTC", timezone_source="bench")
         settings.metrics.max_jobs = args.max_jobs
         async with running_api(settings) as api:
