@@ -26,7 +26,7 @@ from starlette.routing import Match
 from cronui.api import alerts, events, hooks, jobs, metrics, pings, runs, stats
 from cronui.api.common import PREFIX, ApiError, ApiState, Json, dependencies, error
 from cronui.api.guard import AllowedHosts, Guard
-from cronui.application.errors import BAD_INPUT, CONFLICTS, MISSING, first_line, problems
+from cronui.application.errors import BAD_INPUT, CONFLICTS, FORBIDDEN, MISSING, first_line, problems
 
 __all__ = ["ApiState", "create_app"]
 
@@ -57,6 +57,12 @@ def create_app(state: ApiState) -> FastAPI:
         @app.exception_handler(conflict)
         async def on_conflict(request: Request, e: Exception) -> Response:
             return error(409, first_line(e), problems(e))
+
+    for forbidden in FORBIDDEN:
+
+        @app.exception_handler(forbidden)
+        async def on_forbidden(request: Request, e: Exception) -> Response:
+            return error(403, first_line(e), problems(e))
 
     for bad_input in BAD_INPUT:
 

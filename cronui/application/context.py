@@ -3,8 +3,9 @@ scheduler) and the clock. Each face builds one `Cronui` for its store and passes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from cronui.application.caller import Caller, local
 from cronui.config import Settings
 from cronui.engine.clock import Clock, SystemClock
 from cronui.engine.control import Control
@@ -19,6 +20,11 @@ class Cronui:
     store: Store
     control: Control
     clock: Clock = field(default_factory=SystemClock)
+    caller: Caller = field(default_factory=local)  # who asks (owner, audit, scope, policy): the CLI's user by default
+
+    def as_caller(self, caller: Caller) -> Cronui:
+        """The same ground for another caller (the API and MCP build one per request from its token)."""
+        return replace(self, caller=caller)
 
     def now_ms(self) -> int:
         return self.clock.now_ms()

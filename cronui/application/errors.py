@@ -44,10 +44,23 @@ class Ended(ValueError):
         self.run = run
 
 
+class Forbidden(PermissionError):
+    """The caller's token lacks the scope a request needs (the API's 403), or the `[policy]` refuses what it
+    asks: the line names the scope needed, or the rule and its number."""
+
+    def __init__(self, message: str, rule: str | None = None) -> None:
+        super().__init__(message)
+        self.rule = rule
+        self.problems = [{"field": rule, "problem": message}] if rule else []
+
+
 CONFLICTS: tuple[type[Exception], ...] = (NotWaiting, DuplicateJobName, Ended)
 """What cannot be done to a thing in its present state: the API's 409."""
 
-REFUSALS: tuple[type[Exception], ...] = BAD_INPUT + MISSING + CONFLICTS
+FORBIDDEN: tuple[type[Exception], ...] = (Forbidden,)
+"""What the caller may not do (its scope, the policy): the API's 403."""
+
+REFUSALS: tuple[type[Exception], ...] = BAD_INPUT + MISSING + CONFLICTS + FORBIDDEN
 """Every refusal a face shows as one line (the CLI: on stderr, exit code 2), never as a traceback."""
 
 
@@ -61,6 +74,6 @@ def problems(e: Exception) -> list[dict[str, str]]:
     """The refusal field by field (`[{"field": ..., "problem": ...}]`), where it names a field."""
     if isinstance(e, JobError) and e.field is not None:
         return [{"field": e.field, "problem": e.problem}]
-    if isinstance(e, Invalid | NameTaken):
+    if isinstance(e, Invalid | NameTaken | Forbidden):
         return list(e.problems)
     return []

@@ -17,6 +17,7 @@ from textual.message_pump import MessagePump
 
 from cronui.application import jobs as job_cases
 from cronui.application import runs, stats, watch
+from cronui.application.caller import local
 from cronui.application.context import Cronui
 from cronui.application.errors import Ended
 from cronui.application.runs import InFlight as InFlightState  # what the live pane starts from
@@ -40,7 +41,9 @@ class EngineClient:
         self._store = store
         self._engine = engine
         self._control = engine.control
-        self._app = Cronui(engine.settings, store, engine.control, engine.clock)  # what the use cases work with
+        self._app = Cronui(
+            engine.settings, store, engine.control, engine.clock, local("tui")
+        )  # what the use cases work with
         self.manage = manage  # the client opens and closes the store (the CLI, snapshot tests)
         # In cluster mode a TUI views and controls; it runs jobs only when asked to (a laptop pointed at the
         # servers' database must not start running their shell jobs). With SQLite it schedules when nothing else does.
