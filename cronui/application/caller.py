@@ -71,3 +71,13 @@ def host_user() -> str:
 def local(origin: str = "cli") -> Caller:
     """The host's own user on the CLI or the TUI: admin, not held to the policy."""
     return Caller(origin, host_user(), Scope.ADMIN, limited=False)
+
+
+def require(caller: Caller, scope: Scope) -> None:
+    """Refuse (Forbidden, the API's 403) what the caller's scope does not cover, naming the scope needed."""
+    if not caller.may(scope):
+        from cronui.application.errors import Forbidden
+
+        raise Forbidden(
+            f"this needs the {scope.label} scope; the token {caller.who!r} has {caller.scope.label}", rule="scope"
+        )
