@@ -1,7 +1,9 @@
 """Each job's health in one query over every job (from its open alert episodes and its own state), and the
 latest finished runs' outcomes of one job (what `--alert-rate` weighs), bounded by SQL's LIMIT.
 
-Health, worst first: `paused` (disabled), `failing` (its latest runs failed, or a failure episode is open),
+Health, worst first: `paused` (disabled), `failing` (its latest runs failed, or a failure episode is open, or its last run
+failed for its infrastructure: an `infra` failure counts toward no alert or auto-disable, yet the job did not
+do its work),
 `late`, `overrun`, `no_success`, `degraded` (an open episode of that kind), `never_ran` (nothing finished
 yet), else `ok`.
 """
@@ -19,7 +21,8 @@ def _open(kind: str) -> str:
 
 HEALTH = (
     "SELECT j.id, CASE WHEN j.enabled = 0 THEN 'paused' "
-    "WHEN j.consecutive_failures > 0 OR COALESCE(o.failure, 0) = 1 THEN 'failing' "
+    "WHEN j.consecutive_failures > 0 OR COALESCE(o.failure, 0) = 1 "
+    "OR j.last_status IN ('failed', 'timed_out') THEN 'failing' "
     "WHEN COALESCE(o.late, 0) = 1 THEN 'late' WHEN COALESCE(o.overrun, 0) = 1 THEN 'overrun' "
     "WHEN COALESCE(o.no_success, 0) = 1 THEN 'no_success' WHEN COALESCE(o.degraded, 0) = 1 THEN 'degraded' "
     "WHEN j.last_status IS NULL THEN 'never_ran' ELSE 'ok' END "

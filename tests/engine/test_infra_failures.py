@@ -53,6 +53,8 @@ async def test_a_refused_target_is_an_infra_failure_that_neither_alerts_nor_disa
     fresh = await eng.control.job("pinger")
     assert fresh.enabled and fresh.auto_disabled is None and fresh.consecutive_failures == 0
     assert sink.requests == []  # no "failed N times in a row": the target is down, not the job
+    # yet the job did not do its work: its health says so until a run gets through
+    assert (await eng.store.job_health())[fresh.id] == "failing"
 
 
 async def test_a_job_failure_is_still_a_job_failure(eng, sink, settings):
@@ -65,6 +67,7 @@ async def test_a_job_failure_is_still_a_job_failure(eng, sink, settings):
     await eng.control.add_job(http_job("fine", f"{sink.url}/ok"))
     [ok] = await run_to_end(eng, "fine")
     assert ok.failure_kind is None and run_json(ok)["failure_kind"] is None
+    assert (await eng.store.job_health())[ok.job_id] == "ok"
 
 
 async def test_one_outage_is_one_event_for_every_job_calling_the_endpoint(eng, sink):
