@@ -15,8 +15,8 @@ EPILOG = """\
 auth: every /api/v1 request needs `Authorization: Bearer TOKEN`: a token from `cronui tokens add NAME
 --scope read|run|write|admin` (it may do what its scope allows: 403 otherwise), or the admin token from
 CRONUI_API_TOKEN or `[api] token` in the config (a ${env:NAME} reference is resolved). With no token set
-or made, only a loopback address may be listened on, and requests there need none. `POST /hooks/NAME` takes the job's own trigger
-token instead (`cronui jobs token NAME`).
+or made, only a loopback address may be listened on, and requests there need none. `POST /hooks/NAME`
+takes the job's own trigger token instead (`cronui jobs token NAME`).
 
 hosts: a request's Host must name the listen address (127.0.0.1, localhost, ::1; on 0.0.0.0 any IP
 address and this machine's name) or a name given with --allow-host or `[api] allowed_hosts` (behind a
