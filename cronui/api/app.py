@@ -3,7 +3,8 @@
 Objects are the CLI's `--json` ones (cronui.present, cronui.reports); writes go through the engine's
 `Control`, with the CLI's rules and messages. Errors are one JSON shape everywhere:
 `{"error": "the line the CLI would print", "problems": [{"field": ..., "problem": ...}]}` with 400 (bad
-input), 401, 403 (a Host or Origin not allowed), 404, 408, 409 (a duplicate name, a run already ended), 413,
+input), 401 (no token, or a wrong or expired one), 403 (a Host or Origin not allowed, a
+token without the scope a route needs), 404, 408, 409 (a duplicate name, a run already ended), 413,
 422 (a request of the wrong shape), 429 or 503 (event streams full); nothing is changed by a request that
 fails.
 
@@ -85,6 +86,7 @@ def create_app(state: ApiState) -> FastAPI:
             headers = {**(headers or {}), "Connection": "close"}
         return error(e.status_code, str(e.detail), headers=headers)
 
+    app.state.api = state  # what each request's use cases run over (cronui.api.common.request_application)
     checks = dependencies(state)
     routers = [
         resource.router(state, checks) for resource in (stats, jobs, runs, events, hooks, pings, alerts, metrics)
@@ -97,7 +99,7 @@ def create_app(state: ApiState) -> FastAPI:
     app.add_middleware(
         Guard,
         hosts=AllowedHosts(listen_host, [*api.allowed_hosts, *state.allowed_hosts]),
-        token=state.token,
+        authenticate=state.caller_for,
         max_body=api.max_body,
         hook_max_body=state.hook_max_bytes,
         max_streams=api.max_streams,

@@ -53,6 +53,7 @@ from cronui.model.records import (
 if TYPE_CHECKING:
     from cronui.store.alerts import Candidate, Unrouted
     from cronui.store.metrics import MetricsReading
+    from cronui.store.tokens import StoredToken
 
 
 class StoreError(Exception):
@@ -218,6 +219,14 @@ class Store(Protocol):
     ) -> list[tuple[AlertEpisode, list[AlertSend]]]: ...
     # `GET /metrics` (`metrics.py`): one aggregate query per family, the runs' one off the scheduler's connection
     async def metrics_reading(self, max_jobs: int) -> MetricsReading: ...
+
+    # API and MCP tokens (`tokens.py`): kept by the sha256 of their secret, never the secret
+    async def add_token(self, token: StoredToken, secret_sha256: str) -> bool: ...  # False: the name is taken
+    async def list_tokens(self) -> list[StoredToken]: ...
+    async def remove_token(self, name: str) -> bool: ...  # False: no such token
+    async def token_by_hash(self, secret_sha256: str) -> StoredToken | None: ...
+    async def has_tokens(self) -> bool: ...
+    async def touch_token(self, name: str, now: int, touch_ms: int) -> bool: ...  # last used, at most once per touch_ms
 
     # maintenance
     async def prune(
