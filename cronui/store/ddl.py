@@ -310,6 +310,10 @@ LATER: list[str] = [
     CREATE UNIQUE INDEX alert_episodes_one_open ON alert_episodes(subject, kind)
         WHERE closed_at IS NULL AND kind IN ('degraded', 'no_success', 'failure', 'infra');
     """,
+    # a job removed once a run of it ends for good (a follow-up scheduled "in 2h"): its runs stay
+    """
+    ALTER TABLE jobs ADD COLUMN delete_after_run INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
