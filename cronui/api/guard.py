@@ -11,8 +11,8 @@ waited for):
    name the public host).
 2. Origin, when a browser sends one: it must be the same origin as the Host the request was sent to (a
    page of this server), else 403: a cross-site page cannot use the API, even from a browser on this host.
-3. `/api/v1`, and `/metrics` unless `[metrics] public = true`: the API token (when one is set), before the
-   body is read: 401.
+3. `/api/v1`, a face mounted beside the API (`/mcp`), and `/metrics` unless `[metrics] public = true`: the
+   API token (when one is set), before the body is read: 401.
 4. The body: a Content-Length over the cap is 413 at once; a body without one (chunked) is counted as it
    arrives and cut at the cap (413). The API's cap is `[api] max_body`; hooks keep their own.
    A body that stops arriving for BODY_IDLE_S is 408.
@@ -116,6 +116,7 @@ class Guard:
         hook_max_body: int,
         max_streams: int,
         metrics_public: bool = False,
+        tokened: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.hosts = hosts
@@ -124,6 +125,7 @@ class Guard:
         self.hook_max_body = hook_max_body
         self.max_streams = max_streams
         self.metrics_public = metrics_public
+        self.tokened = tuple(tokened)  # other paths the token guards besides /api/v1 (a mounted face: /mcp)
         self.streams = 0  # event streams open now
         self.draining: set[asyncio.Task[None]] = set()  # see _drain
 
@@ -188,7 +190,9 @@ class Guard:
         if origin is not None and not _same_origin(origin, host):
             return 403, f"cross-origin request from {origin[:100]!r} refused", {}
         path: str = scope["path"]
-        tokened = path == PREFIX or path.startswith(PREFIX + "/") or (path == METRICS_PATH and not self.metrics_public)
+        tokened = any(path == p or path.startswith(p + "/") for p in (PREFIX, *self.tokened)) or (
+            path == METRICS_PATH and not self.metrics_public
+        )
         if self.token is not None and tokened:
             scheme, _, given = headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not same_token(given.strip(), self.token):
