@@ -15,7 +15,7 @@ from cronui.config import Settings
 from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.mcp.server import build_server
-from cronui.model import EventKind, MisfirePolicy, OverlapPolicy, RunStatus, TargetKind
+from cronui.model import EventKind, MisfirePolicy, OverlapPolicy, Run, RunStatus, TargetKind, Trigger
 from cronui.model.records import RunFilter
 from cronui.store.base import Store
 from tests.engine.servers import Sink
@@ -89,6 +89,20 @@ async def _why_not_run(engine: Engine, client: Client, clock: FakeClock, fake: F
     why = await call(client, said, "why_not_run", name="hourly")
     missed = next(r for r in why["reasons"] if r["reason"] == "missed")
     assert missed["evidence"]["slots"] >= 4 and missed["line"].startswith("missed while no scheduler ran")
+
+    # pinned to a label no live node carries; a gate that found nothing to do
+    await engine.control.add_job(make_job("train", "0 * * * *", node_label="gpu"))
+    why = await call(client, said, "why_not_run", name="train")
+    pinned = next(r for r in why["reasons"] if r["reason"] == "node_label")
+    assert pinned["line"] == "no live node has label 'gpu': train cannot run until one does"
+    quiet = await engine.control.add_job(make_job("quiet", "0 * * * *"))
+    now = clock.now_ms()
+    gate = "gate: the check found nothing to do"
+    skip = Run(quiet.id, Trigger.SCHEDULE, now, queued_at=now, status=RunStatus.SKIPPED, reason=gate, finished_at=now)  # type: ignore[arg-type]
+    skipped = await engine.store.insert_run(skip)
+    why = await call(client, said, "why_not_run", name="quiet")
+    gated = next(r for r in why["reasons"] if r["reason"] == "gate")
+    assert gated["evidence"]["run"] == skipped.id and gated["line"].endswith(f"was skipped: {gate}")  # type: ignore[union-attr]
 
     # the scheduler paused, and the job disabled
     await engine.control.pause()
