@@ -14,7 +14,8 @@ fails.
 - `metrics`  `GET /metrics` for Prometheus (the API's token unless `[metrics] public = true`)
 """
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -22,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Route
 
 from cronui.api import alerts, events, hooks, jobs, metrics, pings, runs, stats
 from cronui.api.common import PREFIX, ApiError, ApiState, Json, dependencies, error
@@ -33,7 +34,17 @@ __all__ = ["ApiState", "create_app"]
 
 
 def create_app(state: ApiState) -> FastAPI:
+    mounted = [mount(state.application()) for mount in state.mounts]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for _path, _asgi, started in mounted:
+                await stack.enter_async_context(started())
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="cronui",
         version="1",
         description="Jobs, runs, stats and the live event stream of a cronui scheduler.",
@@ -93,6 +104,8 @@ def create_app(state: ApiState) -> FastAPI:
     ]
     for router in routers:
         app.include_router(router)
+    for path, asgi, _ in mounted:  # every method of the path goes to the mounted app, as it answers them
+        app.router.routes.append(Route(path, asgi))
 
     listen_host = state.listen[0] if state.listen else "127.0.0.1"
     api = state.settings.api
@@ -104,6 +117,7 @@ def create_app(state: ApiState) -> FastAPI:
         hook_max_body=state.hook_max_bytes,
         max_streams=api.max_streams,
         metrics_public=state.settings.metrics.public,
+        tokened=[path for path, _, _ in mounted],
     )
     return app
 

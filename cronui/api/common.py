@@ -9,6 +9,7 @@ be listed, and one that is not needs admin, so a route added without a thought i
 # objects local to `dependencies` (the bearer scheme), and string annotations could not be resolved.
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -43,6 +44,12 @@ CHALLENGE = {"WWW-Authenticate": "Bearer"}
 METRICS_REUSE_S = 5.0  # a reading of the store for /metrics younger than this is shown again
 
 
+# Another face served beside the API (MCP at /mcp), built by the program's entry for the use cases' ground:
+# its path, its ASGI app and its lifespan (entered while the API serves). The guard covers it, token included.
+Mounted = tuple[str, Any, Callable[[], AbstractAsyncContextManager[Any]]]
+Mount = Callable[[Cronui], Mounted]
+
+
 @dataclass
 class ApiState:
     """What the endpoints work with: the store, the engine's Control, the settings and the API token."""
@@ -60,6 +67,7 @@ class ApiState:
     # the names a request's Host may give besides the listen address's own (`[api] allowed_hosts`, --allow-host)
     allowed_hosts: list[str] = field(default_factory=list)
     listen: tuple[str, int] | None = None  # the address served on (None: known from each request's socket)
+    mounts: list[Mount] = field(default_factory=list)  # other faces served beside the API (see Mount)
 
     def application(self) -> Cronui:
         """The use cases' common ground over this state (its caller the CLI's default): what a request's

@@ -122,6 +122,7 @@ class Guard:
         hook_max_body: int,
         max_streams: int,
         metrics_public: bool = False,
+        tokened: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.hosts = hosts
@@ -130,6 +131,7 @@ class Guard:
         self.hook_max_body = hook_max_body
         self.max_streams = max_streams
         self.metrics_public = metrics_public
+        self.tokened = tuple(tokened)  # other paths the token guards besides /api/v1 (a mounted face: /mcp)
         self.streams = 0  # event streams open now
         self.draining: set[asyncio.Task[None]] = set()  # see _drain
 
@@ -206,7 +208,7 @@ class Guard:
 
     def _tokened(self, path: str) -> bool:
         """Whether a request to `path` needs a token (see 3. above)."""
-        return any(path == p or path.startswith(p + "/") for p in (PREFIX, MCP_PATH)) or (
+        return any(path == p or path.startswith(p + "/") for p in (PREFIX, MCP_PATH, *self.tokened)) or (
             path == METRICS_PATH and not self.metrics_public
         )
 

@@ -201,6 +201,7 @@ class Finisher:
                 end.chain_to, held = chained(run, job)
             chain = "on_success" if run.status is RunStatus.SUCCEEDED else "on_failure"
             end.chain_approval = [name for name in end.chain_to if job.edge(chain, name).approval]
+            end.remove_job = job.delete_after_run  # a follow-up: removed with its run's end, its runs kept
             # recorded with the run, so its detail says why the chain did not fire
             run.milestones += [Milestone(CHAIN_NOT_FIRED, now, data) for data in held]
         deliver = not retry and delivery.wanted(job, run)
@@ -232,6 +233,8 @@ class Finisher:
                 self._spawn(self._deliver(run, job, deliver_text if deliver else None, failures))
             if watching.watched(job, self.settings.alerts):
                 self._spawn(watching.after_run(self.store, job, run, self.settings.alerts, now))
+        if recorded.removed_job:
+            self.bus.publish(RunEvent(EventKind.JOB_REMOVED, now, None, job.id, job.name, data={"after_run": run.id}))
         if recorded.auto_disabled:
             self.bus.publish(
                 RunEvent(

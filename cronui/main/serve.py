@@ -26,6 +26,8 @@ examples:
   cronui serve                                  http://127.0.0.1:8377/api/v1
   CRONUI_API_TOKEN=... cronui serve --listen 0.0.0.0:8377
   curl -H "Authorization: Bearer $CRONUI_API_TOKEN" http://127.0.0.1:8377/api/v1/jobs
+
+mcp: the MCP tools (as `cronui mcp` serves them over stdio) at /mcp, streamable HTTP, with the same token.
 """
 
 
@@ -59,7 +61,7 @@ async def _tokens_stored(app: Cronui) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     # the web stack (FastAPI, Hypercorn) loads only for `cronui serve`
-    from cronui.api.server import ListenFailed, listen_socket, serve
+    from cronui.api.server import ApiState, ListenFailed, listen_socket, serve
     from cronui.application.access import ListenError, api_token, is_loopback, parse_listen
 
     settings = settings_from(args)
@@ -82,4 +84,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         sock = listen_socket(host, port)
     except ListenFailed as e:
         raise UsageError(f"cronui serve: {e}") from None
-    return asyncio.run(serve(settings, sock, token, grace_s=grace, allowed_hosts=hosts))
+    from cronui.mcp.transports import http_mount
+
+    def with_mcp(state: ApiState) -> None:
+        state.mounts.append(http_mount)  # the MCP tools at /mcp, behind the same guard and token
+
+    return asyncio.run(serve(settings, sock, token, grace_s=grace, allowed_hosts=hosts, configure=with_mcp))

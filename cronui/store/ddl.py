@@ -324,6 +324,10 @@ LATER: list[str] = [
         policy TEXT
         );
     """,
+    # a job removed once a run of it ends for good (a follow-up scheduled "in 2h"): its runs stay
+    """
+    ALTER TABLE jobs ADD COLUMN delete_after_run INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
