@@ -17,7 +17,7 @@ from typing import Any
 
 from cronui.application.caller import Scope, require
 from cronui.application.context import Cronui
-from cronui.application.errors import Invalid
+from cronui.application.values import parse_count
 from cronui.jobfile.schema import EXPORT_DEFAULTS
 from cronui.jobfile.view import json_value, view
 from cronui.model import Job
@@ -72,16 +72,9 @@ async def record(app: Cronui, action: str, job: Job, details: dict[str, list[Any
 
 
 def read_limit(limit: int | str | None) -> int:
-    """`--limit` / `?limit=`: a whole number from 1 to MAX_LIMIT (DEFAULT_LIMIT when not given)."""
-    if limit is None:
-        return DEFAULT_LIMIT
-    try:
-        n = int(limit)
-    except (TypeError, ValueError):
-        raise Invalid(f"limit: expected a whole number from 1 to {MAX_LIMIT}, got {limit!r}") from None
-    if not 1 <= n <= MAX_LIMIT:
-        raise Invalid(f"limit: expected a whole number from 1 to {MAX_LIMIT}, got {n}")
-    return n
+    """`--limit` / `?limit=`: a whole number from 1 to MAX_LIMIT (DEFAULT_LIMIT when not given), in the words
+    every count is refused with."""
+    return DEFAULT_LIMIT if limit is None else parse_count(str(limit), "limit", MAX_LIMIT)
 
 
 async def audit_log(app: Cronui, job: str | None = None, limit: int | str | None = None) -> list[AuditEntry]:

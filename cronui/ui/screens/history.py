@@ -62,6 +62,7 @@ class HistoryScreen(CronuiScreen):
     def __init__(self, ctx: ScreenContext, job_name: str) -> None:
         super().__init__(ctx)
         self.job_name = job_name
+        self.entries: list[AuditEntry] | None = None  # None until read
 
     @property
     def where(self) -> str:
@@ -94,7 +95,7 @@ class HistoryScreen(CronuiScreen):
         spawn(self, self._load, "history", exclusive=True)
 
     async def _load(self) -> None:
-        entries = await self.ctx.client.job_history(self.job_name, self.limit)
+        entries = self.entries = await self.ctx.client.job_history(self.job_name, self.limit)
         pane = self.query_one("#history-pane")
         pane.border_title = f"History · {self.job_name} · {len(entries):,} change{'s' if len(entries) != 1 else ''}"
         widget = self.query_one("#history", StyledStatic)
