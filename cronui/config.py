@@ -100,6 +100,7 @@ class Retention:
     days: float = 30.0  # finished runs older than this are pruned
     runs_per_job: int = 1000  # and at most this many runs are kept per job
     event_hours: float = 6.0  # the live event log; finished runs keep their milestones on the run row
+    audit_days: float = 90.0  # the audit log of changes to jobs (`cronui audit`)
 
 
 @dataclass
@@ -236,6 +237,7 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "days": _number(bounds.RETENTION_DAYS),
         "runs_per_job": _whole(bounds.RETENTION_RUNS),
         "event_hours": _number(bounds.EVENT_HOURS),
+        "audit_days": _number(bounds.RETENTION_DAYS),
     },
     "lease": {"ttl": _number(bounds.LEASE_TTL), "renew": _number(bounds.LEASE_RENEW)},
     "cluster": {"max_running": _whole(bounds.POOL_SIZE)},

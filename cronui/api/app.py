@@ -10,7 +10,7 @@ fails.
 
 - `guard`   what every request must pass before anything reads it: Host, Origin, the token, the body's size
 - `docs`    what the OpenAPI document says (at /api/v1/openapi.json, with the token like all of /api/v1)
-- `jobs`, `runs`, `stats`, `events`, `hooks`, `pings`, `alerts`  the endpoints, by resource
+- `jobs`, `runs`, `stats`, `events`, `hooks`, `pings`, `alerts`, `audit`  the endpoints, by resource
 - `metrics`  `GET /metrics` for Prometheus (the API's token unless `[metrics] public = true`)
 """
 
@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
-from cronui.api import alerts, events, hooks, jobs, metrics, pings, runs, stats
+from cronui.api import alerts, audit, events, hooks, jobs, metrics, pings, runs, stats
 from cronui.api.common import PREFIX, ApiError, ApiState, Json, dependencies, error
 from cronui.api.guard import AllowedHosts, Guard
 from cronui.application.errors import BAD_INPUT, CONFLICTS, FORBIDDEN, MISSING, first_line, problems
@@ -100,7 +100,7 @@ def create_app(state: ApiState) -> FastAPI:
     app.state.api = state  # what each request's use cases run over (cronui.api.common.request_application)
     checks = dependencies(state)
     routers = [
-        resource.router(state, checks) for resource in (stats, jobs, runs, events, hooks, pings, alerts, metrics)
+        resource.router(state, checks) for resource in (stats, jobs, runs, events, hooks, pings, alerts, audit, metrics)
     ]
     for router in routers:
         app.include_router(router)

@@ -90,6 +90,7 @@ RUN_SCHEMA: dict[str, Any] = {
         "node": _maybe("string"),
         "retry_of": _maybe("integer"),
         "triggered_by": _maybe("integer"),
+        "requested_by": _maybe("string"),
         "http_status": _maybe("integer"),
         "tokens": _maybe(
             {
@@ -125,6 +126,7 @@ _JOB_HEAD = {
     "enabled": {"type": "boolean"},
     "next_run_at": _maybe(_TIME),
     "last_status": _maybe({"type": "string", "enum": [str(s) for s in RunStatus]}),
+    "owner": {"type": "string"},
 }
 JOB_HEAD_SCHEMA = _object(_JOB_HEAD)
 _HEALTH = {"type": "string", "enum": list(HEALTHS)}
@@ -250,6 +252,19 @@ ALERT_SCHEMA = _object(
         "opened_at": _maybe(_TIME),
         "closed_at": _maybe(_TIME),
         "sends": {"type": "array", "items": _SEND},
+    }
+)
+
+# one row of the audit log (`cronui audit --json`): who changed which job, when, and what ({key: [old, new]})
+AUDIT_SCHEMA = _object(
+    {
+        "id": {"type": "integer"},
+        "at": _maybe(_TIME),
+        "who": {"type": "string"},
+        "job": {"type": "string"},
+        "job_id": _maybe("integer"),
+        "action": {"type": "string"},
+        "changes": {"type": "object"},
     }
 )
 

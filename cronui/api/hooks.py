@@ -14,6 +14,7 @@ from cronui.api.common import CHALLENGE, ApiError, ApiState, Checks
 from cronui.api.docs import RUN_SCHEMA, answers, refused
 from cronui.application import jobs
 from cronui.application.access import hook_token_matches
+from cronui.application.caller import Caller, Scope
 from cronui.application.shapes import run_json
 from cronui.model.records import CapReached
 
@@ -45,7 +46,9 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         request_note = {"method": "POST", "url": f"/hooks/{job.name}", "payload": payload}
         try:
             # counted from the runs table as the run is inserted: every server on the database shares it
-            run = await jobs.run_now(app, job.name, request=request_note, cap=state.hook_limit)
+            # a run of trigger `hook`, asked for by `hook:NAME` (the job's own token)
+            caller = Caller("hook", job.name, Scope.RUN)
+            run = await jobs.run_now(app.as_caller(caller), job.name, request=request_note, cap=state.hook_limit)
         except CapReached as e:
             wait_s = max(1, math.ceil(e.wait_ms / 1000))
             raise ApiError(

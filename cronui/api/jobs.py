@@ -7,7 +7,7 @@ a change, keeps the value stored."""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 
 from cronui.api.common import PREFIX, ApiState, App, Checks, Json
@@ -35,11 +35,17 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         response_model=list[dict[str, Any]],
         summary="every job (`jobs list --json`)",
     )
-    async def list_jobs(app: App) -> Response:
+    async def list_jobs(
+        app: App,
+        owner: Annotated[
+            str | None, Query(description="only the jobs this caller created (`api:TOKEN`, `cli:USER@HOST`, `unknown`)")
+        ] = None,
+    ) -> Response:
         # the list's columns only, rendered straight to JSON: no target or delivery decoded, and the
         # 10,000 objects not walked again to validate them against the schema they were built for
         health = await watch.healths(app)
-        return Json([job_json(j, health=health.get(j.id, watch.OK)) for j in await jobs.job_heads(app)])
+        heads = await jobs.job_heads(app, owner)
+        return Json([job_json(j, health=health.get(j.id, watch.OK)) for j in heads])
 
     @r.post(
         f"{PREFIX}/jobs",

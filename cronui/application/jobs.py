@@ -6,6 +6,10 @@ A job reaches a use case either as a `Job` a face built (the CLI's options, the 
 job-file table (`read_entry`: the API's body, read with the job file's rules). Refusals keep the words each
 face has always shown: `NotFound` (no job named 'x'), `JobError` (a field and what is wrong with it),
 `Invalid` (an entry's problems field by field), `NameTaken` (the API's 409 for a name in use).
+
+Every write says who made it: a new job is owned by the caller (`app.caller.owner`; never changed by an
+edit, and no job-file key), and each change is written to the audit log in the transaction that makes it
+(`cronui.application.audit`). Run now records how it was asked for (`trigger`) and by whom (`requested_by`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from cronui.application.audit import auditor, creator
 from cronui.application.context import Cronui
 from cronui.application.errors import Invalid, NameTaken
 from cronui.application.reports import job_report
+from cronui.application.shapes import UNKNOWN_OWNER
 from cronui.application.watch import watch_report
 from cronui.jobfile.entry import EntryReader
 from cronui.jobfile.export import export_entry
@@ -23,7 +29,7 @@ from cronui.jobfile.plan import Plan, plan_apply
 from cronui.jobfile.schema import JobFile
 from cronui.jobs import JobError
 from cronui.masking import mask_entry, mask_text, mask_webhook, unmasked
-from cronui.model import Job, Milestone, Run, TargetKind
+from cronui.model import Job, Milestone, Run, TargetKind, Trigger
 from cronui.model.records import JobHead, RunCap, day_start
 from cronui.placement import unplaced_warnings
 from cronui.targets import TARGET_TYPES, AgentTarget
@@ -32,19 +38,31 @@ if TYPE_CHECKING:
     from cronui.engine.dispatcher import Dispatcher
 
 API_SOURCE = "api"  # a job added through the API says so (`source`), as the CLI's say "cli"
+# run now's trigger by where the caller came from (the CLI's and the TUI's user: manual)
+RUN_NOW_TRIGGERS = {"api": Trigger.API, "mcp": Trigger.MCP, "hook": Trigger.HOOK}
 
 # ---------------------------------------------------------------- reads
 
 
-async def list_jobs(app: Cronui) -> list[Job]:
-    """Every job, in full (the CLI's list, the TUI's table)."""
-    return await app.store.list_jobs()
+async def list_jobs(app: Cronui, owner: str | None = None) -> list[Job]:
+    """Every job, in full (the CLI's list, the TUI's table); with `owner`, only the jobs that caller created
+    (`unknown`: those created before owners were recorded)."""
+    listed = await app.store.list_jobs()
+    if owner is None:
+        return listed
+    wanted = None if owner == UNKNOWN_OWNER else owner
+    return [j for j in listed if j.owner == wanted]
 
 
-async def job_heads(app: Cronui) -> list[JobHead]:
+async def job_heads(app: Cronui, owner: str | None = None) -> list[JobHead]:
     """Every job with only what a list shows (`job_json` without `full`): no target or delivery decoded,
-    so 10,000 jobs are quick to answer."""
-    return await app.store.list_job_heads()
+    so 10,000 jobs are quick to answer. With `owner`, only the jobs that caller created (`unknown`: those
+    created before owners were recorded)."""
+    heads = await app.store.list_job_heads()
+    if owner is None:
+        return heads
+    wanted = None if owner == UNKNOWN_OWNER else owner
+    return [h for h in heads if h.owner == wanted]
 
 
 async def get_job(app: Cronui, name: str) -> Job:
@@ -154,13 +172,13 @@ def new_job(app: Cronui, name: str, schedule: str, kind: TargetKind, *, enabled:
 
 
 async def add_job(app: Cronui, job: Job) -> Job:
-    """Save a new job (validated: JobError names the field that is wrong)."""
-    return await app.control.add_job(job)
+    """Save a new job (validated: JobError names the field that is wrong), owned by the caller."""
+    return await app.control.add_job(creator(app, job), auditor(app))
 
 
 async def save_job(app: Cronui, job: Job) -> Job:
     """Save a changed job (one read with `get_job`); its next fire is worked out again from now."""
-    return await app.control.update_job(job)
+    return await app.control.update_job(job, audit=auditor(app))
 
 
 async def add_entry(app: Cronui, entry: Mapping[str, Any], source: str = API_SOURCE) -> Job:
@@ -188,17 +206,20 @@ async def edit_entry(app: Cronui, name: str, changes: Mapping[str, Any]) -> Job:
 
 async def remove_job(app: Cronui, name: str) -> Job:
     """Remove a job (its runs are kept; the name is free again). A job others chain to is refused."""
-    return await app.control.remove_job(name)
+    return await app.control.remove_job(name, auditor(app))
 
 
 async def set_enabled(app: Cronui, name: str, enabled: bool) -> Job:
-    return await app.control.set_enabled(name, enabled)
+    return await app.control.set_enabled(name, enabled, auditor(app))
 
 
 async def run_now(app: Cronui, name: str, *, request: dict[str, Any] | None = None, cap: RunCap | None = None) -> Run:
-    """Queue a manual run (for a job with approval, one waiting for it). `request` is the HTTP request that
-    asked (a hook), `cap` the hook runs a job may have in a window (CapReached beyond)."""
-    return await app.control.trigger(name, request=request, cap=cap)
+    """Queue a run now (for a job with approval, one waiting for it), its trigger by where the caller came
+    from (`manual` from the CLI or the TUI, `api`, `mcp`, `hook`) and who asked recorded with it. `request`
+    is the HTTP request that asked (a hook), `cap` the hook runs a job may have in a window (CapReached
+    beyond)."""
+    trigger = RUN_NOW_TRIGGERS.get(app.caller.origin, Trigger.MANUAL)
+    return await app.control.trigger(name, request=request, cap=cap, trigger=trigger, requested_by=app.caller.owner)
 
 
 async def apply_jobfile(app: Cronui, jobfile: JobFile, *, prune: bool, dry_run: bool) -> Plan:
@@ -207,13 +228,15 @@ async def apply_jobfile(app: Cronui, jobfile: JobFile, *, prune: bool, dry_run: 
     JobFileError names the file, the job and the key of each problem."""
     plan = plan_apply(jobfile, await app.store.list_jobs(), prune=prune)
     if not dry_run and not plan.empty:
-        await app.control.apply(plan.creates, [u.job for u in plan.updates], plan.removes)
+        await app.control.apply(
+            [creator(app, j) for j in plan.creates], [u.job for u in plan.updates], plan.removes, auditor(app)
+        )
     return plan
 
 
 async def add_jobs(app: Cronui, new: list[Job]) -> None:
     """Add many jobs at once (an imported crontab): all validated first, then saved together, or none."""
-    await app.control.apply(new, [], [])
+    await app.control.apply([creator(app, j) for j in new], [], [], auditor(app))
 
 
 # ---------------------------------------------------------------- job-file tables

@@ -18,6 +18,7 @@ from cronui.timefmt import iso_utc
 if TYPE_CHECKING:
     from cronui.application.runs import RunView
 
+UNKNOWN_OWNER = "unknown"  # the owner shown of a job created before owners were recorded
 TIME_KEYS = {"scheduled_for", "not_before", "deadline"}  # an event's data values that are instants
 
 
@@ -34,6 +35,8 @@ def job_json(job: Job | JobHead, *, full: bool = False, health: str | None = Non
         "enabled": job.enabled,
         "next_run_at": iso_utc(job.next_run_at),
         "last_status": str(job.last_status) if job.last_status else None,
+        # who created it (`cli:USER@HOST`, `api:TOKEN`, ...); `unknown` for a job older than owners
+        "owner": job.owner or UNKNOWN_OWNER,
     }
     if health is not None:
         out["health"] = health
@@ -105,6 +108,7 @@ def run_json(run: Run) -> dict[str, Any]:
         "node": run.node,
         "retry_of": run.retry_of,
         "triggered_by": run.triggered_by,
+        "requested_by": run.requested_by,  # who asked for it (run now), as a job's owner is named; null otherwise
         "http_status": run.http_status,
         "tokens": None
         if run.total_tokens is None

@@ -7,6 +7,7 @@
 - `files`   apply, export, import crontab: jobs as code
 - `system`  next, locate, status, pause/resume, db
 - `alerts`  alerts sent and their outcome; a test notice to a channel
+- `audit`   who changed which job, when, and what
 - `nodes`, `db` (copy), `service` (systemd), `completion` (shell tab completion)
 
 Command modules import `common` (and the layers below: the application, the engine, the model), never each

@@ -10,7 +10,7 @@ import asyncio
 import json
 from typing import TYPE_CHECKING, Any
 
-from cronui.application import jobs, watch
+from cronui.application import audit, jobs, watch
 from cronui.application.context import Cronui
 from cronui.application.shapes import job_json, run_json
 from cronui.cli.common import (
@@ -30,6 +30,7 @@ from cronui.cli.job_options import add_job_options, apply_job_options
 from cronui.config import Settings
 from cronui.masking import mask_webhook, masked_target
 from cronui.model import Job, Run, RunStatus, TargetKind
+from cronui.model.audit import TOKEN_CREATED, TOKEN_ROTATED
 from cronui.present import (
     JOB_LINE_HEADER,
     delivery_line,
@@ -58,7 +59,11 @@ def add_parsers(sub: Commands) -> None:
         description="Add a job. Example: cronui jobs add backup --schedule '30 2 * * *' --shell 'restic backup ~'",
     )
     add_job_options(add, editing=False)
-    command(jsub, "list", "list jobs", cmd_jobs_list).add_argument("--json", action="store_true")
+    listing = command(jsub, "list", "list jobs", cmd_jobs_list)
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument(
+        "--owner", metavar="OWNER", help="only the jobs OWNER created (cli:USER@HOST, api:TOKEN, ...; `unknown`)"
+    )
     _job_command(jsub, "show", "show one job", cmd_jobs_show).add_argument("--json", action="store_true")
     edit = _job_command(
         jsub,
@@ -128,7 +133,7 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
     async def body(app: Cronui) -> int:
-        listed = await jobs.list_jobs(app)
+        listed = await jobs.list_jobs(app, args.owner)
         await warn_unplaced(app, listed)
         health = await watch.healths(app)
         if args.json:
@@ -161,6 +166,7 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         say(f"{job.name}  ({job_state(job, await app.control.paused())})")
         say(f"  schedule   {job.schedule}  — {describe(job.schedule)} ({job.timezone})")
         say(f"  next run   {iso_utc(job.next_run_at) or '—'}")
+        say(f"  owner      {data['owner']}")
         say(f"  {job.kind!s:<10} {json.dumps(masked_target(to_dict(job.target)), ensure_ascii=False)}")
         say(
             f"  policies   overlap {job.overlap} (queue {job.queue_limit}) · misfire {job.misfire} "
@@ -264,6 +270,7 @@ def cmd_jobs_token(args: argparse.Namespace) -> int:
                 f"cronui: job {job.name!r} has a trigger token already; only its hash is kept, so it cannot be "
                 f"shown again: `cronui jobs token {job.name} --rotate` makes a new one (the old one stops working)"
             )
+        await audit.record(app, TOKEN_ROTATED if args.rotate else TOKEN_CREATED, job)
         print(token)
         return 0
 
@@ -290,7 +297,7 @@ async def _keep_lease(engine: Engine, every_s: float) -> None:
         await engine.renew()
 
 
-async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | None:
+async def _run_in_process(settings: Settings, store: Store, name: str, requested_by: str) -> Run | None:
     """No process schedules: take the lease, execute this one run (and its retries), release."""
     # the engine loads the dispatcher and its executors (httpx): only a run in this process pays for it
     from cronui.engine.engine import Engine
@@ -300,7 +307,7 @@ async def _run_in_process(settings: Settings, store: Store, name: str) -> Run | 
     try:
         if not await engine.try_acquire():
             return None
-        run = await engine.control.trigger(name)
+        run = await engine.control.trigger(name, requested_by=requested_by)
         assert run.id is not None
         engine.dispatcher.only_roots = {run.id}
         renewer = asyncio.create_task(_keep_lease(engine, settings.lease.renew))
@@ -385,7 +392,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
                     f"this database (start `cronui daemon --label {job.node_label}`); nothing was queued"
                 )
             if not store.multi_node and not elsewhere:
-                final = await _run_in_process(settings, store, args.name)
+                final = await _run_in_process(settings, store, args.name, app.caller.owner)
         if final is None:
             run = await jobs.run_now(app, args.name)
             assert run.id is not None

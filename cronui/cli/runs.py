@@ -121,6 +121,10 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             f"  node {run.node or '—'} · exit {run.exit_code if run.exit_code is not None else '—'}"
             + (f" · HTTP {run.http_status}" if run.http_status is not None else "")
         )
+        if run.requested_by or run.triggered_by:
+            asked = [f"requested by {run.requested_by}"] if run.requested_by else []
+            asked += [f"triggered by run #{run.triggered_by}"] if run.triggered_by else []
+            print(f"  {' · '.join(asked)}")
         if run.request:
             print(f"  request {run.request.get('method', '')} {run.request.get('url', '')}")
         usage = usage_line(run)

@@ -187,8 +187,8 @@ def cmd_db(args: argparse.Namespace) -> int:
             print(f"backed up to {args.path}")
             return 0
         r = settings.retention
-        res = await store.prune(SystemClock().now_ms(), r.days, r.runs_per_job, r.event_hours)
-        print(f"pruned {res.runs} runs and {res.events} events")
+        res = await store.prune(SystemClock().now_ms(), r.days, r.runs_per_job, r.event_hours, audit_days=r.audit_days)
+        print(f"pruned {res.runs} runs, {res.events} events and {res.audit} audit rows")
         return 0
 
     return with_store(args, body)

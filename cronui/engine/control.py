@@ -14,6 +14,7 @@ from cronui.engine.clock import Clock
 from cronui.engine.pings import Ping, record_ping
 from cronui.jobs import JobError, chain_problems, check_chain_graph, check_chains, job_errors, validate
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
+from cronui.model.audit import CHANGED, CREATED, DISABLED, ENABLED, REMOVED, AuditEntry, Auditor
 from cronui.model.records import ApprovalDecision, RunCap
 from cronui.schedule import parse
 from cronui.store.base import Store
@@ -32,6 +33,19 @@ class NotWaiting(ValueError):
 
 def _never_runs(job: Job) -> JobError:
     return JobError("schedule", f"{job.schedule!r} is in the past; it would never run")
+
+
+def _entries(audit: Auditor | None, *changes: tuple[str, Job | None, Job | None], now: int) -> list[AuditEntry]:
+    """The audit rows of these changes (action, before, after), as the caller's `audit` describes them; a
+    change that changed nothing it shows is left out."""
+    if audit is None:
+        return []
+    out = []
+    for action, old, new in changes:
+        entry = audit(action, old, new, now)
+        if entry.changes or action != CHANGED:
+            out.append(entry)
+    return out
 
 
 class Control:
@@ -125,33 +139,41 @@ class Control:
             if f.name not in ("updated_at", "next_run_at") and getattr(old, f.name) != getattr(job, f.name)
         ]
 
-    async def add_job(self, job: Job) -> Job:
+    async def add_job(self, job: Job, audit: Auditor | None = None) -> Job:
+        """Save a new job; `audit` describes it for the audit log, written in the same transaction."""
         now = self.clock.now_ms()
         self._prepare_new(job, now)
         await self._check_chains(job)
         if await self.store.get_job_by_name(job.name) is not None:
             raise JobError("name", f"a job named {job.name!r} already exists")
-        job = await self.store.create_job(job)
+        job = await self.store.create_job(job, _entries(audit, (CREATED, None, job), now=now))
         await self._emit(RunEvent(EventKind.JOB_CREATED, now, None, job.id, job.name, data={"source": job.source}))
         await self.wake()
         return job
 
-    async def update_job(self, job: Job, *, reschedule: bool = True) -> Job:
-        """Save an edited job. Its next fire is recomputed from now (slots are never replayed by an edit)."""
+    async def update_job(
+        self, job: Job, *, reschedule: bool = True, audit: Auditor | None = None, action: str = CHANGED
+    ) -> Job:
+        """Save an edited job. Its next fire is recomputed from now (slots are never replayed by an edit).
+        Its owner stays the one that created it; `audit` describes the change (`action`) for the audit log."""
         now = self.clock.now_ms()
         old = await self.store.get_job(job.id) if job.id is not None else None
         if old is None or old.deleted_at is not None:
             raise NotFound(f"no job named {job.name!r}")
+        job.owner = old.owner
         changed = self._prepare_update(job, old, now, reschedule)
         await self._check_chains(job)
-        job = await self.store.update_job(job)
+        job = await self.store.update_job(job, _entries(audit, (action, old, job), now=now))
         await self._emit(RunEvent(EventKind.JOB_UPDATED, now, None, job.id, job.name, data={"changed": changed}))
         await self.wake()
         return job
 
-    async def apply(self, creates: list[Job], updates: list[Job], removes: list[Job]) -> None:
+    async def apply(
+        self, creates: list[Job], updates: list[Job], removes: list[Job], audit: Auditor | None = None
+    ) -> None:
         """Save many jobs at once (a job file): every one is validated first, then all are written in
-        one transaction, or nothing is. Updates keep their next fire unless their schedule changed."""
+        one transaction with their audit rows, or nothing is. Updates keep their next fire unless their
+        schedule changed, and their owner."""
         now = self.clock.now_ms()
         live = {j.name: j for j in await self.store.list_jobs()}
         changed: dict[str, list[str]] = {}
@@ -164,6 +186,7 @@ class Control:
             old = live.get(job.name)
             if old is None or job.id != old.id:
                 raise NotFound(f"no job named {job.name!r}")
+            job.owner = old.owner
             try:
                 changed[job.name] = self._prepare_update(job, old, now, reschedule=False)
             except JobError as e:
@@ -172,7 +195,14 @@ class Control:
         final = {name: j for name, j in live.items() if name not in gone}
         final.update({j.name: j for j in (*updates, *creates)})
         check_chain_graph(final.values(), set(final))
-        await self.store.save_jobs(creates, updates, [j.id for j in removes if j.id is not None], now)
+        entries = _entries(
+            audit,
+            *((CREATED, None, j) for j in creates),
+            *((CHANGED, live[j.name], j) for j in updates),
+            *((REMOVED, j, None) for j in removes),
+            now=now,
+        )
+        await self.store.save_jobs(creates, updates, [j.id for j in removes if j.id is not None], now, entries)
         events = [
             *(RunEvent(EventKind.JOB_CREATED, now, None, j.id, j.name, data={"source": j.source}) for j in creates),
             *(
@@ -188,32 +218,40 @@ class Control:
                 await self._emit(ev)
         await self.wake()
 
-    async def set_enabled(self, name: str, enabled: bool) -> Job:
+    async def set_enabled(self, name: str, enabled: bool, audit: Auditor | None = None) -> Job:
         job = await self.job(name)
         if job.enabled == enabled and not job.auto_disabled:
             return job
         job.enabled = enabled
-        return await self.update_job(job)
+        return await self.update_job(job, audit=audit, action=ENABLED if enabled else DISABLED)
 
-    async def remove_job(self, name: str) -> Job:
+    async def remove_job(self, name: str, audit: Auditor | None = None) -> Job:
         job = await self.job(name)
         assert job.id is not None
         users = sorted(other for other, targets in (await self.store.chain_edges()).items() if name in targets)
         if users:
             raise JobError(f"{name!r} is chained from {', '.join(users)}: edit those first")
         now = self.clock.now_ms()
-        await self.store.remove_job(job.id, now)
+        await self.store.remove_job(job.id, now, _entries(audit, (REMOVED, job, None), now=now))
         await self._emit(RunEvent(EventKind.JOB_REMOVED, now, None, job.id, job.name))
         await self.wake()
         return job
 
     # ------------------------------------------------------------ runs
 
-    async def trigger(self, name: str, request: dict[str, Any] | None = None, cap: RunCap | None = None) -> Run:
-        """Run now: a pending manual run, which the scheduling process starts at once (for a job with
+    async def trigger(
+        self,
+        name: str,
+        request: dict[str, Any] | None = None,
+        cap: RunCap | None = None,
+        trigger: Trigger = Trigger.MANUAL,
+        requested_by: str | None = None,
+    ) -> Run:
+        """Run now: a pending run, which the scheduling process starts at once (for a job with
         `approval`, a run waiting for approval, or one skipped when too many wait already). `request` is the
         HTTP request that asked for it (`POST /hooks/NAME`), its body the run's payload; with `cap`, the
-        store refuses it (CapReached) when the job's hook runs reached it."""
+        store refuses it (CapReached) when the job's hook runs reached it. `trigger` says how it was asked
+        for (manual, api, mcp, hook) and `requested_by` who asked."""
         job = await self.job(name)
         assert job.id is not None
         if job.is_check:
@@ -222,11 +260,12 @@ class Control:
         run = await self.store.insert_run(
             Run(
                 job_id=job.id,
-                trigger=Trigger.MANUAL,
+                trigger=trigger,
                 scheduled_for=now,
                 queued_at=now,
                 not_before=now,
                 request=request,
+                requested_by=requested_by,
             ),
             cap,
         )
@@ -235,10 +274,10 @@ class Control:
         if run.status is RunStatus.AWAITING_APPROVAL:
             await self._emit(waiting_event(run, now))
         elif run.status is RunStatus.SKIPPED:  # too many of its runs wait for approval already
-            data = {"trigger": "manual", "status": str(run.status), "reason": run.reason}
+            data = {"trigger": str(trigger), "status": str(run.status), "reason": run.reason}
             await self._emit(RunEvent(EventKind.FINISHED, now, run.id, job.id, job.name, data=data))
         else:
-            await self._emit(RunEvent(EventKind.QUEUED, now, run.id, job.id, job.name, data={"trigger": "manual"}))
+            await self._emit(RunEvent(EventKind.QUEUED, now, run.id, job.id, job.name, data={"trigger": str(trigger)}))
         await self.wake()
         return run
 

@@ -49,7 +49,12 @@ class Pruner:
         r = self.settings.retention
         try:
             res = await self.store.prune(
-                self.clock.now_ms(), r.days, r.runs_per_job, r.event_hours, budget_s=PRUNE_BUDGET_S
+                self.clock.now_ms(),
+                r.days,
+                r.runs_per_job,
+                r.event_hours,
+                budget_s=PRUNE_BUDGET_S,
+                audit_days=r.audit_days,
             )
         except StoreFault as e:  # a passing fault: the next pass prunes what this one did not
             log.warning("retention pruning met a database fault; it runs again later: %s", e)
@@ -57,8 +62,14 @@ class Pruner:
         except Exception:
             log.exception("retention pruning failed")
             return
-        if res.runs or res.events or res.alerts:
-            log.info("retention: pruned %d runs, %d events and %d alert rows", res.runs, res.events, res.alerts)
+        if res.runs or res.events or res.alerts or res.audit:
+            log.info(
+                "retention: pruned %d runs, %d events, %d alert rows and %d audit rows",
+                res.runs,
+                res.events,
+                res.alerts,
+                res.audit,
+            )
         if not res.done:  # the budget ran out: carry on after the next lease renewal
             self._next = asyncio.get_running_loop().time() + self.settings.lease.renew
 

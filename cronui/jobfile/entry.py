@@ -210,6 +210,9 @@ class EntryReader:
     def unknown(self, table: Mapping[str, Any], known: Iterable[str], prefix: str = "") -> None:
         known = list(known)
         for key in table:
+            if key == "owner" and not prefix:  # shown by `jobs show` and the API, but set by no file
+                self.fail("owner", "not a job-file key: a job's owner is the caller that created it, and stays so")
+                continue
             if key not in known:
                 close = difflib.get_close_matches(key, known, n=1)
                 if close:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from cronui.cli import alerts, completion, db, files, jobs, nodes, pings, runs, service, system, tokens
+from cronui.cli import alerts, audit, completion, db, files, jobs, nodes, pings, runs, service, system, tokens
 from cronui.cli.common import CliParser, Handler, guarded
 from cronui.main import local, mcp_server, serve
 
@@ -60,6 +60,7 @@ def build_parser() -> CliParser:
     local.add_parsers(sub)
     nodes.add_parsers(sub)
     alerts.add_parsers(sub)
+    audit.add_parsers(sub)
     files.add_parsers(sub)
     serve.add_parsers(sub)
     tokens.add_parsers(sub)

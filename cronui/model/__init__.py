@@ -48,12 +48,20 @@ class FailureKind(enum.StrEnum):
 
 
 class Trigger(enum.StrEnum):
+    """How a run came to exist. Run now says who asked: `manual` from the CLI or the TUI, `api` through the
+    HTTP API, `mcp` through MCP, `hook` through `POST /hooks/NAME` (hook runs stored before this value
+    existed read `manual` with a request)."""
+
     SCHEDULE = "schedule"
     MANUAL = "manual"
+    API = "api"
+    MCP = "mcp"
+    HOOK = "hook"
     RETRY = "retry"
     CHAIN = "chain"
     CATCHUP = "catchup"
     PING = "ping"  # a check job's run, reported from outside (`cronui ping`, `cronui exec`, `/ping/NAME`)
+    BACKFILL = "backfill"  # a past slot run on request
 
 
 class OverlapPolicy(enum.StrEnum):
@@ -194,6 +202,9 @@ class Job:
     # removed (soft, its runs kept) once a run of it ends for good: a follow-up scheduled "in 2h" (MCP's
     # `schedule_followup`) leaves no job behind
     delete_after_run: bool = False
+    # who created it (`cli:USER@HOST`, `tui:USER@HOST`, `api:TOKEN`, `mcp:TOKEN`; None: created before owners
+    # were recorded); set once, never changed by an edit, and no job-file key
+    owner: str | None = None
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)
@@ -299,6 +310,9 @@ class Run:
     approval_default: str | None = None
     approval_notice: str | None = None  # the "needs approval" notice: None until sent (or found not needed)
     needs_approval: bool = field(default=False, compare=False)
+    # who asked for it (run now: `cli:USER@HOST`, `api:TOKEN`, `mcp:TOKEN`, `hook:JOB`); None for the runs
+    # the scheduler makes (a retry carries its first attempt's)
+    requested_by: str | None = None
 
     # What an agent run's milestones record, read back as the run's own fields.
 

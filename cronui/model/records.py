@@ -36,6 +36,7 @@ class PruneResult:
     events: int
     done: bool = True  # False: a time budget ran out first; the next pass carries on (store/pruning.py)
     alerts: int = 0  # alert sends and closed episodes past the retention days
+    audit: int = 0  # audit rows past `[retention] audit_days`
 
 
 @dataclass
@@ -103,6 +104,7 @@ class JobHead:
     auto_disabled: str | None
     next_run_at: int | None
     last_status: RunStatus | None
+    owner: str | None = None
 
 
 @dataclass

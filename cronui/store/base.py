@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cronui.model import Job, Lease, Milestone, Run, RunEvent, RunStatus
 from cronui.model.alerts import AlertDefaults, AlertEpisode, AlertSend
+from cronui.model.audit import AuditEntry
 from cronui.model.records import (
     ApprovalDecision,
     Claim,
@@ -94,11 +95,18 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     # jobs
-    async def create_job(self, job: Job) -> Job: ...
-    async def update_job(self, job: Job) -> Job: ...
-    async def remove_job(self, job_id: int, now: int) -> None: ...
+    # each with the audit rows of its changes, written in the same transaction (`audit.py`); a job's
+    # owner is written by its creation only
+    async def create_job(self, job: Job, audit: Sequence[AuditEntry] = ()) -> Job: ...
+    async def update_job(self, job: Job, audit: Sequence[AuditEntry] = ()) -> Job: ...
+    async def remove_job(self, job_id: int, now: int, audit: Sequence[AuditEntry] = ()) -> None: ...
     async def save_jobs(
-        self, creates: Sequence[Job], updates: Sequence[Job], removes: Sequence[int], now: int
+        self,
+        creates: Sequence[Job],
+        updates: Sequence[Job],
+        removes: Sequence[int],
+        now: int,
+        audit: Sequence[AuditEntry] = (),
     ) -> None: ...
     async def get_job(self, job_id: int) -> Job | None: ...
     async def get_job_by_name(self, name: str) -> Job | None: ...
@@ -228,9 +236,21 @@ class Store(Protocol):
     async def has_tokens(self) -> bool: ...
     async def touch_token(self, name: str, now: int, touch_ms: int) -> bool: ...  # last used, at most once per touch_ms
 
-    # maintenance
+    # the audit log (`audit.py`): newest first, bounded; rows about something other than a job's own row
+    async def list_audit(
+        self, job_name: str | None = None, limit: int = 50, before_id: int | None = None
+    ) -> list[AuditEntry]: ...
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None: ...
+
+    # maintenance (`audit_days`: audit rows older than this are pruned too; None keeps them)
     async def prune(
-        self, now: int, keep_days: float, runs_per_job: int, event_hours: float, budget_s: float | None = None
+        self,
+        now: int,
+        keep_days: float,
+        runs_per_job: int,
+        event_hours: float,
+        budget_s: float | None = None,
+        audit_days: float | None = None,
     ) -> PruneResult: ...
     async def check(self) -> list[str]: ...
     async def backup(self, path: str) -> None: ...

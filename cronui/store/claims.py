@@ -70,9 +70,10 @@ def _about(cost: float) -> str:
 
 
 # The cap's count: the job's hook runs in the window, newest first (a retry carries the request too, but it
-# is the same hook call's run again, so only manual runs count).
+# is the same hook call's run again, so only hook runs count: `hook`, and `manual` with a request as they
+# were stored before hook runs had a trigger of their own; the same terms as the partial index runs_hooked).
 CAPPED_RUNS = (
-    "SELECT queued_at FROM runs WHERE job_id = ? AND trigger = 'manual' AND request IS NOT NULL "
+    "SELECT queued_at FROM runs WHERE job_id = ? AND trigger IN ('manual', 'hook') AND request IS NOT NULL "
     "AND queued_at > ? ORDER BY queued_at DESC LIMIT ?"
 )
 

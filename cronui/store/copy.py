@@ -1,5 +1,5 @@
 """`cronui db copy`: a database's jobs, history (runs with their output, milestones and events), job
-memory and shared conversations, copied into another database — SQLite to PostgreSQL when one machine
+memory, shared conversations and the audit log, copied into another database — SQLite to PostgreSQL when one machine
 is outgrown, and back.
 
 Both stores are opened first, so each is at its current schema. Each table is then copied on the columns
@@ -21,9 +21,9 @@ from typing import Any, Protocol
 from cronui.store.base import Store, StoreError
 
 # in the order rows may be inserted (what a row refers to comes first); emptied in reverse
-TABLES = ("jobs", "runs", "run_events", "job_memory", "sessions")
+TABLES = ("jobs", "runs", "run_events", "job_memory", "sessions", "audit")
 # the tables whose `id` comes from a sequence, which must continue after the copied ids
-SEQUENCED = ("jobs", "runs", "run_events")
+SEQUENCED = ("jobs", "runs", "run_events", "audit")
 BATCH = 500  # rows read and written at a time (a run carries up to its output cap of text)
 NAMES = {
     "jobs": "jobs",
@@ -31,8 +31,9 @@ NAMES = {
     "run_events": "run events",
     "job_memory": "job memory entries",
     "sessions": "shared conversations",
+    "audit": "audit rows",
 }
-SAID_WHEN_ANY = frozenset({"sessions"})  # counted in the summary only when there are some
+SAID_WHEN_ANY = frozenset({"sessions", "audit"})  # counted in the summary only when there are some
 
 
 class TargetNotEmpty(StoreError):

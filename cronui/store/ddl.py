@@ -328,6 +328,27 @@ LATER: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN delete_after_run INTEGER NOT NULL DEFAULT 0;
     """,
+    # who did what: a job's owner (the caller that created it; NULL before owners were recorded), who asked
+    # for a run (`requested_by`), hook runs with a trigger of their own (`hook`; those stored before read
+    # `manual`, so the hook limit's index counts both), and the audit log of every change to a job
+    """
+    ALTER TABLE jobs ADD COLUMN owner TEXT;
+    CREATE INDEX jobs_owner ON jobs(owner) WHERE owner IS NOT NULL;
+    ALTER TABLE runs ADD COLUMN requested_by TEXT;
+    DROP INDEX runs_hooked;
+    CREATE INDEX runs_hooked ON runs(job_id, queued_at) WHERE trigger IN ('manual', 'hook') AND request IS NOT NULL;
+    CREATE TABLE audit (
+        id {ID},
+        at {BIGINT} NOT NULL,
+        who TEXT NOT NULL,
+        job_name TEXT NOT NULL,
+        job_id {BIGINT},
+        action TEXT NOT NULL,
+        changes TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX audit_at ON audit(at);
+    CREATE INDEX audit_job ON audit(job_name, id);
+    """,
 ]
 
 

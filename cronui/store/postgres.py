@@ -49,6 +49,7 @@ from cronui.model import Job, Run, RunEvent, RunStatus
 from cronui.model.records import Node, SlotWrite
 from cronui.redaction import redacted as redacted  # the API and older callers import it from here
 from cronui.store.alerts import SqlAlerts
+from cronui.store.audit import SqlAudit
 from cronui.store.base import DuplicateJobName, StoreError
 from cronui.store.ddl import migration_for
 from cronui.store.dialect import Dialect, Tx
@@ -96,7 +97,7 @@ class PgDialect(Dialect):
         return [list(pools), list(pools.values())]
 
 
-class PostgresStore(PgConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics, SqlTokens):
+class PostgresStore(PgConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics, SqlTokens, SqlAudit):
     """The store on a PostgreSQL server, for one node or many."""
 
     multi_node = True  # every node schedules: claims and slots are decided in the database

@@ -8,7 +8,8 @@ says that work is left (`PruneResult.done` false) for the next pass to carry on.
 
 What is pruned, as before: finished runs queued before `now - keep_days`; finished runs beyond the
 latest `runs_per_job` of their job (latest by id); run events older than `now - event_hours`. And alerts
-older than `keep_days`: sends that ended, then closed episodes with no send left (`cronui alerts`).
+older than `keep_days`: sends that ended, then closed episodes with no send left (`cronui alerts`). And audit
+rows older than `audit_days` (`[retention] audit_days`), when given.
 
 The SQL uses '?' placeholders (PostgreSQL's connection rewrites them) and only syntax both share.
 """
@@ -33,6 +34,7 @@ _CUTOFFS = (
 )
 _EXTRA_RUNS = f"DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE job_id = ? AND id <= ? AND {_FINAL} LIMIT ?)"
 _OLD_EVENTS = "DELETE FROM run_events WHERE id IN (SELECT id FROM run_events WHERE at < ? LIMIT ?)"
+_OLD_AUDIT = "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? LIMIT ?)"
 # alerts: sends that ended (sent, or failed for good) queued before the cutoff, then episodes closed before
 # it with no send left (an open episode, or one whose send is still tried, stays)
 _OLD_SENDS = (
@@ -53,7 +55,13 @@ class Batches(Protocol):
 
 
 async def prune(
-    db: Batches, now: int, keep_days: float, runs_per_job: int, event_hours: float, budget_s: float | None = None
+    db: Batches,
+    now: int,
+    keep_days: float,
+    runs_per_job: int,
+    event_hours: float,
+    budget_s: float | None = None,
+    audit_days: float | None = None,
 ) -> PruneResult:
     """Apply the retention policy in batches; with `budget_s`, stop between batches once that much time
     has gone and something was deleted, and report `done=False`."""
@@ -61,7 +69,7 @@ async def prune(
     result = PruneResult(runs=0, events=0, done=False)
 
     def out_of_time() -> bool:  # never before something was deleted: each pass gets somewhere
-        deleted = result.runs + result.events + result.alerts
+        deleted = result.runs + result.events + result.alerts + result.audit
         return deadline is not None and deleted > 0 and time.monotonic() >= deadline
 
     async def drain(sql: str, params: Sequence[Any], batch: int) -> bool:
@@ -72,6 +80,8 @@ async def prune(
                 result.events += n
             elif sql is _OLD_SENDS or sql is _OLD_EPISODES:
                 result.alerts += n
+            elif sql is _OLD_AUDIT:
+                result.audit += n
             else:
                 result.runs += n
             if n < batch:
@@ -89,5 +99,8 @@ async def prune(
             return result
     if out_of_time() or not await drain(_OLD_EVENTS, (now - int(event_hours * 3_600_000),), EVENT_BATCH):
         return result
+    if audit_days is not None:
+        if out_of_time() or not await drain(_OLD_AUDIT, (now - int(audit_days * 86_400_000),), EVENT_BATCH):
+            return result
     result.done = True
     return result

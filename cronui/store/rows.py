@@ -40,6 +40,7 @@ JOB_COLUMNS += "alert_late_s alert_overrun_s alert_short_s alert_no_success_s al
 JOB_COLUMNS.append("alert_on")  # the kinds its alerts are sent for (NULL: `[alerts] on`)
 JOB_COLUMNS += ["is_check", "grace_s"]  # checks: watched, never run (see Job.is_check)
 JOB_COLUMNS.append("delete_after_run")  # removed once a run of it ends for good (a follow-up)
+JOB_COLUMNS.append("owner")  # who created it: written once, never by an update (sql_writes.save_jobs)
 
 RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "
@@ -49,6 +50,7 @@ RUN_COLUMNS = (
 ).split()
 RUN_COLUMNS += "approval_deadline approval_default approval_notice".split()
 RUN_COLUMNS.append("failure_kind")  # infra | job on a failed run (model.FailureKind)
+RUN_COLUMNS.append("requested_by")  # who asked for it (run now): the caller's owner string
 
 EVENT_COLUMNS = "id run_id job_id at kind name data".split()
 
@@ -172,7 +174,7 @@ def jobs_from_rows(rows: Sequence[Any]) -> list[Job]:
 
 
 JOB_HEAD_SELECT = (
-    "SELECT id, name, schedule, timezone, kind, enabled, auto_disabled, next_run_at, last_status FROM jobs "
+    "SELECT id, name, schedule, timezone, kind, enabled, auto_disabled, next_run_at, last_status, owner FROM jobs "
     "WHERE deleted_at IS NULL ORDER BY name"
 )
 _target_kind = _member(TargetKind)
@@ -190,6 +192,7 @@ def job_head_from_row(row: Sequence[Any]) -> JobHead:
         row[6],
         row[7],
         _run_status(row[8]) if row[8] else None,
+        row[9],
     )
 
 

@@ -45,11 +45,11 @@ NEW_RUN_COLUMNS = (
 NEW_RUN_COLUMNS += "milestones approval_deadline approval_default".split()  # a run that waits for approval
 
 # What a retry or chained run is inserted with: a retry carries its first attempt's request (a hook's payload).
-FOLLOW_COLUMNS = [*NEW_RUN_COLUMNS, "request"]
+FOLLOW_COLUMNS = [*NEW_RUN_COLUMNS, "request", "requested_by"]
 
 # A run's columns that never change once it exists.
 _FIXED_RUN_COLUMNS = frozenset(
-    ("id", "job_id", "trigger", "scheduled_for", "attempt", "retry_of", "triggered_by", "queued_at")
+    ("id", "job_id", "trigger", "scheduled_for", "attempt", "retry_of", "triggered_by", "queued_at", "requested_by")
 )
 # What recording a run's end writes: everything but those, and the fence token (the end is fenced by it).
 END_COLUMNS = [c for c in RUN_COLUMNS if c not in _FIXED_RUN_COLUMNS and c != "fence"]
@@ -311,6 +311,7 @@ class SqlRuns(SqlWrites):
             end = ends[i]
             if end.retry is not None:
                 end.retry.request = end.run.request  # every attempt of a hook's run gets its payload
+                end.retry.requested_by = end.run.requested_by  # and says who asked, as the first did
                 follow.append((i, end.retry))
                 continue
             rec = results[i]

@@ -14,9 +14,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cronui.model import Job, Lease, Milestone, Run, RunStatus
+from cronui.model.audit import AuditEntry
 from cronui.model.records import ApprovalDecision, PruneResult
 from cronui.store import pruning
 from cronui.store.approvals import APPROVAL_DECIDE, UNNOTICED, decided_values
+from cronui.store.audit import insert_audit
 from cronui.store.base import StoreError
 from cronui.store.dialect import Tx
 from cronui.store.rows import RUN_SELECT, job_to_row, lease_from_row, milestones_to_json, run_from_row
@@ -69,22 +71,31 @@ class SqlWrites(SqlReads):
 
     # ------------------------------------------------------------ jobs
 
-    async def create_job(self, job: Job) -> Job:
-        await self.save_jobs([job], [], [], job.created_at)
+    async def create_job(self, job: Job, audit: Sequence[AuditEntry] = ()) -> Job:
+        await self.save_jobs([job], [], [], job.created_at, audit)
         return job
 
-    async def update_job(self, job: Job) -> Job:
-        await self.save_jobs([], [job], [], job.updated_at)
+    async def update_job(self, job: Job, audit: Sequence[AuditEntry] = ()) -> Job:
+        await self.save_jobs([], [job], [], job.updated_at, audit)
         return job
 
-    async def save_jobs(self, creates: Sequence[Job], updates: Sequence[Job], removes: Sequence[int], now: int) -> None:
-        """Create, update and remove many jobs in one transaction: all of them or none."""
+    async def save_jobs(
+        self,
+        creates: Sequence[Job],
+        updates: Sequence[Job],
+        removes: Sequence[int],
+        now: int,
+        audit: Sequence[AuditEntry] = (),
+    ) -> None:
+        """Create, update and remove many jobs in one transaction, with the audit rows that describe the
+        changes: all of them or none. A job's owner is written when it is created, never by an update."""
         async with self.write() as tx:
             for job_id in removes:
                 await self._remove_job(tx, job_id, now)
             for job in updates:
                 row = job_to_row(job)
                 job_id = row.pop("id")
+                row.pop("owner")
                 sets = ", ".join(f"{c} = ?" for c in row)
                 await self._job_statement(tx, job, f"UPDATE jobs SET {sets} WHERE id = ?", [*row.values(), job_id])
             for job in creates:
@@ -93,6 +104,7 @@ class SqlWrites(SqlReads):
                 marks = ", ".join("?" for _ in row)
                 sql = f"INSERT INTO jobs ({', '.join(row)}) VALUES ({marks}) RETURNING id"
                 job.id = (await self._job_statement(tx, job, sql, list(row.values())))[0]
+            await insert_audit(tx, audit, creates)
 
     async def _job_statement(self, tx: Tx, job: Job, sql: str, params: Sequence[Any]) -> Any:
         try:
@@ -103,9 +115,10 @@ class SqlWrites(SqlReads):
                 raise
             raise refused from None
 
-    async def remove_job(self, job_id: int, now: int) -> None:
+    async def remove_job(self, job_id: int, now: int, audit: Sequence[AuditEntry] = ()) -> None:
         async with self.write() as tx:
             await self._remove_job(tx, job_id, now)
+            await insert_audit(tx, audit)
 
     async def _remove_job(self, tx: Tx, job_id: int, now: int) -> None:
         """Soft delete: the row and its runs stay, the name is free again, pending runs are cancelled.
@@ -246,9 +259,15 @@ class SqlWrites(SqlReads):
     # ------------------------------------------------------------ maintenance
 
     async def prune(
-        self, now: int, keep_days: float, runs_per_job: int, event_hours: float, budget_s: float | None = None
+        self,
+        now: int,
+        keep_days: float,
+        runs_per_job: int,
+        event_hours: float,
+        budget_s: float | None = None,
+        audit_days: float | None = None,
     ) -> PruneResult:
-        return await pruning.prune(self, now, keep_days, runs_per_job, event_hours, budget_s)
+        return await pruning.prune(self, now, keep_days, runs_per_job, event_hours, budget_s, audit_days)
 
     async def delete_batch(self, sql: str, params: Sequence[Any]) -> int:
         return await self.write_one(sql, params)

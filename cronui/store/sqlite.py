@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from cronui.model import Job, Run, RunEvent, RunStatus
 from cronui.model.records import Node, SlotWrite
 from cronui.store.alerts import SqlAlerts
+from cronui.store.audit import SqlAudit
 from cronui.store.base import DuplicateJobName, StoreError
 from cronui.store.connection import SQLiteConnection
 from cronui.store.dialect import Dialect, Tx
@@ -35,7 +36,7 @@ NODE_UPSERT = (
 )
 
 
-class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics, SqlTokens):
+class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics, SqlTokens, SqlAudit):
     """The default store: one local SQLite file (mode 0600)."""
 
     multi_node = False  # one process schedules at a time (the scheduler lease)

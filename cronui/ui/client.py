@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 
 from textual.message_pump import MessagePump
 
+from cronui.application import audit, runs, stats, watch
 from cronui.application import jobs as job_cases
-from cronui.application import runs, stats, watch
 from cronui.application.caller import local
 from cronui.application.context import Cronui
 from cronui.application.errors import Ended
@@ -29,6 +29,7 @@ from cronui.engine.engine import Engine
 from cronui.jobs import JobError
 from cronui.model import Job, Lease, Milestone, Run, RunStatus, TargetKind
 from cronui.model.alerts import AlertSend
+from cronui.model.audit import AuditEntry
 from cronui.model.records import FleetBucket, JobStats, Node, RunFilter
 from cronui.store.base import Store
 from cronui.ui.bridge import EngineBridge
@@ -176,6 +177,10 @@ class EngineClient:
     async def healths(self) -> dict[int, str]:
         """Every job's health by its id (one query over all jobs)."""
         return await watch.healths(self._app)
+
+    async def job_history(self, name: str, limit: int) -> list[AuditEntry]:
+        """The job's changes from the audit log, newest first (by the name it had at each), secrets masked."""
+        return await audit.audit_log(self._app, name, limit)
 
     async def recent_alerts(self, limit: int = watch.ALERTS_PAGE) -> list[AlertSend]:
         """The latest alerts sent (or being sent), newest first, their channels masked."""

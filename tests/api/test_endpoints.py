@@ -299,7 +299,7 @@ async def test_running_a_job_and_reading_its_run_and_logs(api: Api) -> None:
     r = await api.client.post("/api/v1/jobs/hello/run")
     assert r.status_code == 202
     run_id = r.json()["id"]
-    assert r.json()["status"] == "pending" and r.json()["trigger"] == "manual"
+    assert r.json()["status"] == "pending" and r.json()["trigger"] == "api"  # asked through the API
     run = await api.final(run_id)
     assert run["status"] == "succeeded" and run["output"] == "out\n"
     logs = (await api.client.get(f"/api/v1/runs/{run_id}/logs")).json()

@@ -39,7 +39,8 @@ async def test_a_hook_with_the_jobs_token_runs_it_with_the_body_as_payload(
     r = await api.anon.post("/hooks/deploy", headers=bearer(secret), content='{"ref": "main"}\nline two')
     assert r.status_code == 202, r.text
     run = await api.final(r.json()["id"])
-    assert (run["status"], run["output"], run["trigger"]) == ("succeeded", '{"ref": "main"}\nline two', "manual")
+    assert (run["status"], run["output"], run["trigger"]) == ("succeeded", '{"ref": "main"}\nline two', "hook")
+    assert run["requested_by"] == "hook:deploy"
     # a run started otherwise has no payload
     run = await api.final((await api.client.post("/api/v1/jobs/deploy/run")).json()["id"])
     assert run["output"] == ""

@@ -93,8 +93,9 @@ async def test_api_job_list_is_byte_for_byte_what_it_was(settings: Settings) -> 
     assert r.content == expected.encode()
     assert (
         '{"id": 2, "name": "ping ☕ café", "schedule": "*/5 * * * *", "timezone": "Europe/Berlin", '
-        '"kind": "http", "enabled": false, "next_run_at": null, "last_status": null, "health": "paused"}'
-    ) in r.text
+        '"kind": "http", "enabled": false, "next_run_at": null, "last_status": null, "owner": "unknown", '
+        '"health": "paused"}'
+    ) in r.text  # `owner`: added with owners (a job stored by cronui's store alone has none: unknown)
     assert "\\u0085" in r.text and "\\u2028" in r.text and "☕" in r.text  # the odd names, escaped as before
 
 

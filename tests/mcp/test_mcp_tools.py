@@ -98,7 +98,7 @@ async def test_every_tool_answers_and_refuses_in_the_clis_words(
 
         # run_now with a payload; list_runs; get_run
         run = await call(client, said, "run_now", name="digest", payload={"ticket": 7})
-        assert run["job"] == "digest" and run["trigger"] == "manual"
+        assert run["job"] == "digest" and run["trigger"] == "mcp"  # asked through MCP
         runs = await call(client, said, "list_runs", job="digest")
         assert [r["id"] for r in runs["runs"]] == [run["id"]] and "output" not in runs["runs"][0]
         got = await call(client, said, "get_run", run_id=run["id"], tail=100)

@@ -70,6 +70,7 @@ class MainScreen(MainKeys, SaysWhyNot, CronuiScreen):
         "open",
         "approve_run",
         "reject_run",
+        "history",
     )
 
     @property
@@ -83,6 +84,14 @@ class MainScreen(MainKeys, SaysWhyNot, CronuiScreen):
         Binding("c", "clone_job", "Clone", id="clone-job", show=False, tooltip="A new job, a copy of the selected one"),
         Binding("space", "toggle_job", "On/off", id="toggle-job", tooltip="Enable or disable the selected job"),
         Binding("r", "run_now", "Run", id="run-now", tooltip="Run the selected job now"),
+        Binding(
+            "h",
+            "history",
+            "History",
+            id="job-history",
+            show=False,
+            tooltip="The selected job's history: who changed it, when, and what",
+        ),
         hidden(RUN_AGAIN),
         OPEN,
         replace(CANCEL_RUN, description="Cancel"),

@@ -13,6 +13,7 @@ from cronui.model import Job, Run, RunStatus
 from cronui.ui.filters import Filter, FilterError, parse_filter
 from cronui.ui.messages import ApproveRun, CancelRun, EditJob, OpenRun, RejectRun, RemoveJob, RunNow, SetEnabled
 from cronui.ui.screens.confirm import ConfirmScreen
+from cronui.ui.screens.history import HistoryScreen
 from cronui.ui.screens.why import run_why_not
 from cronui.ui.widgets.job_table import SORTS, JobTable
 from cronui.ui.widgets.live import LivePane
@@ -67,7 +68,7 @@ class MainKeys(_Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         job = self.job
         focused = self.focused
-        if action in ("edit_job", "clone_job", "toggle_job", "run_now", "delete_job"):
+        if action in ("edit_job", "clone_job", "toggle_job", "run_now", "delete_job", "history"):
             return job is not None and isinstance(focused, JobTable)
         if action == "run_again":
             return self._focused_run() is not None
@@ -89,7 +90,7 @@ class MainKeys(_Screen):
 
     def why_not(self, action: str) -> str | None:
         focused = self.focused
-        if action in ("edit_job", "clone_job", "toggle_job", "run_now", "delete_job"):
+        if action in ("edit_job", "clone_job", "toggle_job", "run_now", "delete_job", "history"):
             if self.job is None:
                 return "no job selected" + ("" if self.ctx.catalog.jobs else ": n makes one")
             if not isinstance(focused, JobTable):
@@ -172,6 +173,10 @@ class MainKeys(_Screen):
         job = self.job
         if job is not None:
             self.post_message(SetEnabled(job, not job.enabled or bool(job.auto_disabled)))
+
+    def action_history(self) -> None:
+        if self.job is not None:
+            self.app.push_screen(HistoryScreen(self.ctx, self.job.name))
 
     def action_run_now(self) -> None:
         if self.job is not None:

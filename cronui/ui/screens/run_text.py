@@ -48,6 +48,8 @@ def head_text(run: Run, job: Job | None, now: int, zone: str, styles: StatusStyl
     elif run.duration_ms is not None:
         line1.append(f" in {human_span(run.duration_ms)}", style)
     parts = [f"trigger {trigger_text(run, None) if run.attempt > 1 else run.trigger}"]
+    if run.requested_by:
+        parts.append(f"requested by {run.requested_by}")
     attempts = (job.max_retries + 1) if job else None
     parts.append(f"attempt {run.attempt}/{attempts}" if attempts else f"attempt {run.attempt}")
     parts.append(f"scheduled {full_time(run.scheduled_for, zone)}")
