@@ -1,9 +1,9 @@
 """Each job's health in one query over every job (from its open alert episodes and its own state), and the
 latest finished runs' outcomes of one job (what `--alert-rate` weighs), bounded by SQL's LIMIT.
 
-Health, worst first: `paused` (disabled), `failing` (its latest runs failed, or a failure episode is open, or its last run
-failed for its infrastructure: an `infra` failure counts toward no alert or auto-disable, yet the job did not
-do its work),
+Health, worst first: `paused` (disabled), `failing` (its latest runs failed, or a failure episode is open, or
+its last run failed for its infrastructure: an `infra` failure counts toward no alert or auto-disable, yet the
+job did not do its work),
 `late`, `overrun`, `no_success`, `degraded` (an open episode of that kind), `never_ran` (nothing finished
 yet), else `ok`.
 """
