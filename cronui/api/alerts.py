@@ -7,15 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from cronui.api.common import PREFIX, ApiState, Checks, whole
+from cronui.api.common import PREFIX, ApiState, App, Checks, whole
 from cronui.api.docs import ALERT_SCHEMA, answers, refused
 from cronui.application import alerts
-from cronui.application.context import Cronui
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
-    app = Cronui(state.settings, state.store, state.control, state.clock)
 
     @r.get(
         f"{PREFIX}/alerts",
@@ -24,6 +22,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="alerts recorded, newest first, with each send's outcome (`alerts --json`)",
     )
     async def list_alerts(
+        app: App,
         job: str | None = None,
         limit: Annotated[
             str | None,

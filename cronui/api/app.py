@@ -3,7 +3,8 @@
 Objects are the CLI's `--json` ones (cronui.present, cronui.reports); writes go through the engine's
 `Control`, with the CLI's rules and messages. Errors are one JSON shape everywhere:
 `{"error": "the line the CLI would print", "problems": [{"field": ..., "problem": ...}]}` with 400 (bad
-input), 401, 403 (a Host or Origin not allowed), 404, 408, 409 (a duplicate name, a run already ended), 413,
+input), 401 (no token, or a wrong or expired one), 403 (a Host or Origin not allowed, a
+token without the scope a route needs), 404, 408, 409 (a duplicate name, a run already ended), 413,
 422 (a request of the wrong shape), 429 or 503 (event streams full); nothing is changed by a request that
 fails.
 
@@ -13,7 +14,8 @@ fails.
 - `metrics`  `GET /metrics` for Prometheus (the API's token unless `[metrics] public = true`)
 """
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -21,7 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Route
 
 from cronui.api import alerts, events, hooks, jobs, metrics, pings, runs, stats
 from cronui.api.common import PREFIX, ApiError, ApiState, Json, dependencies, error
@@ -32,7 +34,17 @@ __all__ = ["ApiState", "create_app"]
 
 
 def create_app(state: ApiState) -> FastAPI:
+    mounted = [mount(state.application()) for mount in state.mounts]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            for _path, _asgi, started in mounted:
+                await stack.enter_async_context(started())
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="cronui",
         version="1",
         description="Jobs, runs, stats and the live event stream of a cronui scheduler.",
@@ -85,23 +97,27 @@ def create_app(state: ApiState) -> FastAPI:
             headers = {**(headers or {}), "Connection": "close"}
         return error(e.status_code, str(e.detail), headers=headers)
 
+    app.state.api = state  # what each request's use cases run over (cronui.api.common.request_application)
     checks = dependencies(state)
     routers = [
         resource.router(state, checks) for resource in (stats, jobs, runs, events, hooks, pings, alerts, metrics)
     ]
     for router in routers:
         app.include_router(router)
+    for path, asgi, _ in mounted:  # every method of the path goes to the mounted app, as it answers them
+        app.router.routes.append(Route(path, asgi))
 
     listen_host = state.listen[0] if state.listen else "127.0.0.1"
     api = state.settings.api
     app.add_middleware(
         Guard,
         hosts=AllowedHosts(listen_host, [*api.allowed_hosts, *state.allowed_hosts]),
-        token=state.token,
+        authenticate=state.caller_for,
         max_body=api.max_body,
         hook_max_body=state.hook_max_bytes,
         max_streams=api.max_streams,
         metrics_public=state.settings.metrics.public,
+        tokened=[path for path, _, _ in mounted],
     )
     return app
 

@@ -1,10 +1,15 @@
-"""What every resource's endpoints share: the server's state, the one error shape, the token and query
-checks every `/api/v1` endpoint depends on, and parameters read as the CLI reads them."""
+"""What every resource's endpoints share: the server's state, the one error shape, the token, scope and query
+checks every `/api/v1` endpoint depends on, the per-request use cases' ground (`App`: the `Cronui` of the
+request's caller), and parameters read as the CLI reads them.
+
+Which scope each route needs is said here once (`ROUTE_SCOPES`): a GET reads (read); any other method must
+be listed, and one that is not needs admin, so a route added without a thought is closed, not open."""
 
 # No `from __future__ import annotations` here: FastAPI reads the dependencies' annotations, which name
 # objects local to `dependencies` (the bearer scheme), and string annotations could not be resolved.
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -15,7 +20,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from cronui.application.access import same_token
+from cronui.application import tokens
+from cronui.application.access import is_loopback
+from cronui.application.caller import Caller, Scope, require
 from cronui.application.context import Cronui
 from cronui.application.runs import MAX_ID as MAX_RUN_ID
 from cronui.application.shapes import json_text
@@ -37,6 +44,12 @@ CHALLENGE = {"WWW-Authenticate": "Bearer"}
 METRICS_REUSE_S = 5.0  # a reading of the store for /metrics younger than this is shown again
 
 
+# Another face served beside the API (MCP at /mcp), built by the program's entry for the use cases' ground:
+# its path, its ASGI app and its lifespan (entered while the API serves). The guard covers it, token included.
+Mounted = tuple[str, Any, Callable[[], AbstractAsyncContextManager[Any]]]
+Mount = Callable[[Cronui], Mounted]
+
+
 @dataclass
 class ApiState:
     """What the endpoints work with: the store, the engine's Control, the settings and the API token."""
@@ -54,10 +67,56 @@ class ApiState:
     # the names a request's Host may give besides the listen address's own (`[api] allowed_hosts`, --allow-host)
     allowed_hosts: list[str] = field(default_factory=list)
     listen: tuple[str, int] | None = None  # the address served on (None: known from each request's socket)
+    mounts: list[Mount] = field(default_factory=list)  # other faces served beside the API (see Mount)
 
     def application(self) -> Cronui:
-        """The use cases' common ground over this state: every router hands it to `cronui.application`."""
+        """The use cases' common ground over this state (its caller the CLI's default): what a request's
+        own ground (`App`) is made from, with the request's caller."""
         return Cronui(self.settings, self.store, self.control, self.clock)
+
+    @property
+    def open_allowed(self) -> bool:
+        """Whether requests may come without a token when none is set or stored: on a loopback address only."""
+        return is_loopback(self.listen[0] if self.listen else "127.0.0.1")
+
+    async def caller_for(self, secret: str | None) -> Caller | None:
+        """Who a request with bearer `secret` is (None: none was sent); None: refused, 401."""
+        return await tokens.request_caller(
+            self.application(), secret, admin_token=self.token, open_allowed=self.open_allowed
+        )
+
+
+# What each route that does not only read needs (method, path as routed); a GET needs read, and any other
+# route not listed needs admin (`scope_needed`).
+ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
+    ("POST", f"{PREFIX}/jobs"): Scope.WRITE,
+    ("PATCH", f"{PREFIX}/jobs/{{name}}"): Scope.WRITE,
+    ("DELETE", f"{PREFIX}/jobs/{{name}}"): Scope.WRITE,
+    ("POST", f"{PREFIX}/jobs/{{name}}/run"): Scope.RUN,
+    ("POST", f"{PREFIX}/jobs/{{name}}/enable"): Scope.RUN,
+    ("POST", f"{PREFIX}/jobs/{{name}}/disable"): Scope.RUN,
+    ("POST", f"{PREFIX}/runs/{{run_id}}/cancel"): Scope.RUN,
+    ("POST", f"{PREFIX}/runs/{{run_id}}/approve"): Scope.RUN,
+    ("POST", f"{PREFIX}/runs/{{run_id}}/reject"): Scope.RUN,
+}
+READING = frozenset({"GET", "HEAD"})
+
+
+def scope_needed(method: str, path: str) -> Scope:
+    """The scope a route needs: listed in ROUTE_SCOPES, else read for a GET, else admin."""
+    listed = ROUTE_SCOPES.get((method, path))
+    if listed is not None:
+        return listed
+    return Scope.READ if method in READING else Scope.ADMIN
+
+
+def request_caller(request: Request) -> Caller:
+    """The caller the guard (cronui.api.guard) found for this request; a request it let through without
+    one is refused (401)."""
+    caller = request.scope.get("state", {}).get("caller")
+    if not isinstance(caller, Caller):
+        raise ApiError(401, UNAUTHORIZED, headers=CHALLENGE)
+    return caller
 
 
 class ApiError(Exception):
@@ -90,17 +149,25 @@ def error(status: int, message: str, problems: list[dict[str, str]] | None = Non
     return Json(body, status_code=status, **kw)
 
 
+UNAUTHORIZED = "missing, wrong or expired API token (Authorization: Bearer TOKEN)"
+
+
 @dataclass
 class Checks:
-    """The dependencies endpoints declare: `api` for every /api/v1 endpoint (the token, then the query's
-    names: nothing is told without the token), `known_query` alone for hooks (they take their own token)."""
+    """The dependencies endpoints declare: `api` for every /api/v1 endpoint (the token and its scope, then
+    the query's names: nothing is told without the token), `known_query` alone for hooks (they take their
+    own token)."""
 
     api: list[DependsParam]
     known_query: DependsParam
 
 
 def dependencies(state: ApiState) -> Checks:
-    bearer = HTTPBearer(auto_error=False, description="the API token: `[api] token` or CRONUI_API_TOKEN")
+    bearer = HTTPBearer(
+        auto_error=False,
+        description="a token from `cronui tokens add` (its scope: read, run, write or admin), or the admin API "
+        "token: `[api] token` or CRONUI_API_TOKEN",
+    )
     known: dict[int, set[str]] = {}  # per route: the query parameters it reads
 
     async def only_known_query(request: Request) -> None:
@@ -121,14 +188,28 @@ def dependencies(state: ApiState) -> Checks:
                 [{"field": name, "problem": "unknown query parameter"} for name in unknown],
             )
 
-    async def authorized(creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-        # checked before the request is read too (cronui.api.guard); here, the document learns of the scheme
-        if state.token is None:
-            return
-        if creds is None or not same_token(creds.credentials, state.token):
-            raise ApiError(401, "missing or wrong API token (Authorization: Bearer TOKEN)", headers=CHALLENGE)
+    async def authorized(
+        request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ) -> None:
+        """The token was checked before the request was read (cronui.api.guard; here the document learns
+        of the scheme); its scope is checked here, against the route's (`scope_needed`): 403 naming it."""
+        caller = request_caller(request)
+        route = request.scope.get("route")
+        if isinstance(route, APIRoute):
+            require(caller, scope_needed(request.method, route.path_format))
 
     return Checks([Depends(authorized), Depends(only_known_query)], Depends(only_known_query))
+
+
+def request_application(request: Request) -> Cronui:
+    """The use cases' ground of this request: the server's (`create_app` keeps its ApiState on the app as
+    `state.api`), with the request's caller (owner, audit, scope, policy)."""
+    state: ApiState = request.app.state.api
+    return state.application().as_caller(request_caller(request))
+
+
+# an endpoint's parameter: `app: App` is the use cases' ground with the request's caller
+App = Annotated[Cronui, Depends(request_application)]
 
 
 def _query_names(dependant: Dependant) -> set[str]:

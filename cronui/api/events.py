@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from cronui.api.common import MAX_ID, PREFIX, ApiState, Checks, whole
+from cronui.api.common import MAX_ID, PREFIX, ApiState, App, Checks, whole
 from cronui.api.docs import refused
 from cronui.application import runs
 from cronui.application.shapes import event_json, json_text
@@ -24,9 +24,9 @@ SSE_PING_S = 15  # an idle event stream sends a comment this often (proxies keep
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
-    app = state.application()
 
     async def stream_start(
+        app: App,
         job: str | None = None,
         last_event_id: Annotated[
             str | None, Header(description="resume after this event", json_schema_extra=whole(0, MAX_ID))

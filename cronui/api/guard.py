@@ -11,8 +11,12 @@ waited for):
    name the public host).
 2. Origin, when a browser sends one: it must be the same origin as the Host the request was sent to (a
    page of this server), else 403: a cross-site page cannot use the API, even from a browser on this host.
-3. `/api/v1`, and `/metrics` unless `[metrics] public = true`: the API token (when one is set), before the
-   body is read: 401.
+3. `/api/v1`, `/mcp`, and `/metrics` unless `[metrics] public = true`: a token, before the body is read:
+   the API token of the settings (admin) or one of `cronui tokens` (its scope), else 401 (a token removed
+   or expired too). With no API token set and none stored, a loopback server needs none (an admin caller
+   named `loopback`, as before tokens); on any other address a token is always needed. The caller found is
+   put in the request's state (`scope["state"]["caller"]`, `request.state.caller`): the routes check its
+   scope (cronui.api.common.ROUTE_SCOPES, 403) and run the use cases as it.
 4. The body: a Content-Length over the cap is 413 at once; a body without one (chunked) is counted as it
    arrives and cut at the cap (413). The API's cap is `[api] max_body`; hooks keep their own.
    A body that stops arriving for BODY_IDLE_S is 408.
@@ -27,7 +31,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 from sse_starlette.sse import SendTimeoutError
@@ -35,8 +39,9 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cronui.api.common import CHALLENGE, PREFIX, error
-from cronui.application.access import is_loopback, same_token
+from cronui.api.common import CHALLENGE, PREFIX, UNAUTHORIZED, error
+from cronui.application.access import is_loopback
+from cronui.application.caller import Caller
 
 log = logging.getLogger("cronui")
 
@@ -44,6 +49,7 @@ EVENTS_PATH = f"{PREFIX}/events"
 HOOKS_PREFIX = "/hooks/"
 PINGS_PREFIX = "/ping/"  # a check's pings: their body is capped as a hook's
 METRICS_PATH = "/metrics"
+MCP_PATH = "/mcp"  # the MCP server over streamable HTTP: the same tokens as the API
 BODY_IDLE_S = 30.0  # a request body that sends nothing for this long is given up on (408)
 DRAIN_S = 30.0  # how long an answered request's unread body may keep its connection (see _drain)
 STREAMS_RETRY_S = 5  # Retry-After of a refused event stream
@@ -111,19 +117,21 @@ class Guard:
         app: ASGIApp,
         *,
         hosts: AllowedHosts,
-        token: str | None,
+        authenticate: Callable[[str | None], Awaitable[Caller | None]],
         max_body: int,
         hook_max_body: int,
         max_streams: int,
         metrics_public: bool = False,
+        tokened: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.hosts = hosts
-        self.token = token
+        self.authenticate = authenticate  # a request's bearer secret (None: none sent) -> its caller, None: 401
         self.max_body = max_body
         self.hook_max_body = hook_max_body
         self.max_streams = max_streams
         self.metrics_public = metrics_public
+        self.tokened = tuple(tokened)  # other paths the token guards besides /api/v1 (a mounted face: /mcp)
         self.streams = 0  # event streams open now
         self.draining: set[asyncio.Task[None]] = set()  # see _drain
 
@@ -143,6 +151,15 @@ class Guard:
             await send(message)
 
         refusal = self._refusal(scope, headers)
+        if refusal is None and self._tokened(scope["path"]):
+            scheme, _, given = headers.get("authorization", "").partition(" ")
+            caller = await self.authenticate(given.strip() if scheme.lower() == "bearer" else None)
+            if caller is None:
+                refusal = 401, UNAUTHORIZED, CHALLENGE
+            else:  # a dict of this request's own: a server's lifespan state is shared by every request
+                scope["state"] = {**scope.get("state", {}), "caller": caller}
+        if refusal is None:
+            refusal = self._too_large(scope, headers)
         if refusal is not None:
             status, message, extra = refusal
             await error(status, message, headers={**extra, "Connection": "close"})(scope, receive, sent)
@@ -187,12 +204,16 @@ class Guard:
         origin = headers.get("origin")
         if origin is not None and not _same_origin(origin, host):
             return 403, f"cross-origin request from {origin[:100]!r} refused", {}
+        return None
+
+    def _tokened(self, path: str) -> bool:
+        """Whether a request to `path` needs a token (see 3. above)."""
+        return any(path == p or path.startswith(p + "/") for p in (PREFIX, MCP_PATH, *self.tokened)) or (
+            path == METRICS_PATH and not self.metrics_public
+        )
+
+    def _too_large(self, scope: Scope, headers: Headers) -> tuple[int, str, dict[str, str]] | None:
         path: str = scope["path"]
-        tokened = path == PREFIX or path.startswith(PREFIX + "/") or (path == METRICS_PATH and not self.metrics_public)
-        if self.token is not None and tokened:
-            scheme, _, given = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not same_token(given.strip(), self.token):
-                return 401, "missing or wrong API token (Authorization: Bearer TOKEN)", CHALLENGE
         cap = self.hook_max_body if path.startswith(HOOKS_PREFIX) else self.max_body
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:

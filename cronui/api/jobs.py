@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 from fastapi.responses import Response
 
-from cronui.api.common import PREFIX, ApiState, Checks, Json
+from cronui.api.common import PREFIX, ApiState, App, Checks, Json
 from cronui.api.docs import (
     JOB_HEAD_SCHEMA,
     JOB_LISTED_SCHEMA,
@@ -27,7 +27,6 @@ from cronui.application.shapes import job_json, run_json
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
-    app = state.application()
 
     @r.get(
         f"{PREFIX}/jobs",
@@ -36,7 +35,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         response_model=list[dict[str, Any]],
         summary="every job (`jobs list --json`)",
     )
-    async def list_jobs() -> Response:
+    async def list_jobs(app: App) -> Response:
         # the list's columns only, rendered straight to JSON: no target or delivery decoded, and the
         # 10,000 objects not walked again to validate them against the schema they were built for
         health = await watch.healths(app)
@@ -50,6 +49,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="add a job, given as in a job file",
     )
     async def add_job(
+        app: App,
         entry: Annotated[dict[str, Any], Body(description="one [[job]] table of a job file")],
     ) -> dict[str, Any]:
         return job_json(await jobs.add_entry(app, entry), full=True)
@@ -60,7 +60,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         responses={**refused(404), **answers(200, JOB_REPORT_SCHEMA)},
         summary="one job with its stats (`jobs show --json`)",
     )
-    async def get_job(name: str) -> dict[str, Any]:
+    async def get_job(app: App, name: str) -> dict[str, Any]:
         return await jobs.show_job(app, name)
 
     @r.patch(
@@ -70,7 +70,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="change a job: the job-file keys given replace its own",
     )
     async def edit_job(
-        name: str, changes: Annotated[dict[str, Any], Body(description="job-file keys and their new values")]
+        app: App, name: str, changes: Annotated[dict[str, Any], Body(description="job-file keys and their new values")]
     ) -> dict[str, Any]:
         return job_json(await jobs.edit_entry(app, name, changes), full=True)
 
@@ -80,7 +80,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         responses={**refused(400, 404), **answers(200, JOB_HEAD_SCHEMA)},
         summary="remove a job (its runs are kept)",
     )
-    async def remove_job(name: str) -> dict[str, Any]:
+    async def remove_job(app: App, name: str) -> dict[str, Any]:
         return job_json(await jobs.remove_job(app, name))
 
     @r.post(
@@ -90,7 +90,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         status_code=202,
         summary="run a job now",
     )
-    async def run_job(name: str) -> dict[str, Any]:
+    async def run_job(app: App, name: str) -> dict[str, Any]:
         return run_json(await jobs.run_now(app, name))
 
     @r.post(
@@ -99,7 +99,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         responses={**refused(404), **answers(200, JOB_SCHEMA)},
         summary="enable a job",
     )
-    async def enable_job(name: str) -> dict[str, Any]:
+    async def enable_job(app: App, name: str) -> dict[str, Any]:
         return job_json(await jobs.set_enabled(app, name, True), full=True)
 
     @r.post(
@@ -108,7 +108,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         responses={**refused(404), **answers(200, JOB_SCHEMA)},
         summary="disable a job",
     )
-    async def disable_job(name: str) -> dict[str, Any]:
+    async def disable_job(app: App, name: str) -> dict[str, Any]:
         return job_json(await jobs.set_enabled(app, name, False), full=True)
 
     return r

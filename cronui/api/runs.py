@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 
 from cronui import bounds
-from cronui.api.common import AS_DURATION, AS_STATUSES, MAX_ID, PREFIX, ApiError, ApiState, Checks, RunId, whole
+from cronui.api.common import AS_DURATION, AS_STATUSES, MAX_ID, PREFIX, ApiError, ApiState, App, Checks, RunId, whole
 from cronui.api.docs import LOGS_SCHEMA, RUN_SCHEMA, answers, refused
 from cronui.application import runs
 from cronui.application.shapes import logs_json, run_json
@@ -18,7 +18,6 @@ MAX_LIMIT = bounds.RUNS_PER_PAGE  # how many runs one request may ask for (`befo
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
-    app = state.application()
 
     @r.get(
         f"{PREFIX}/runs",
@@ -27,6 +26,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="runs, newest first (`runs list --json`)",
     )
     async def list_runs(
+        app: App,
         job: str | None = None,
         status: Annotated[list[str] | None, Query(description="repeatable", json_schema_extra=AS_STATUSES)] = None,
         since: Annotated[
@@ -48,7 +48,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         responses={**refused(400, 404), **answers(200, RUN_SCHEMA)},
         summary="one run (`runs show --json`)",
     )
-    async def get_run(run_id: RunId) -> dict[str, Any]:
+    async def get_run(app: App, run_id: RunId) -> dict[str, Any]:
         return run_json(await runs.find_run(app, run_id))
 
     @r.post(
@@ -57,7 +57,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         responses={**refused(400, 404, 409), **answers(200, RUN_SCHEMA)},
         summary="cancel a pending or running run",
     )
-    async def cancel_run(run_id: RunId) -> dict[str, Any]:
+    async def cancel_run(app: App, run_id: RunId) -> dict[str, Any]:
         return run_json(await runs.cancel(app, runs.parse_run_id(run_id)))
 
     @r.post(
@@ -66,7 +66,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         responses={**refused(400, 404, 409), **answers(200, RUN_SCHEMA)},
         summary="approve a run waiting for approval: it runs (409 when it is not waiting)",
     )
-    async def approve_run(request: Request, run_id: RunId) -> dict[str, Any]:
+    async def approve_run(app: App, request: Request, run_id: RunId) -> dict[str, Any]:
         return run_json(await runs.approve(app, runs.parse_run_id(run_id), decider(request)))
 
     @r.post(
@@ -76,6 +76,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="reject a run waiting for approval: it is skipped (409 when it is not waiting)",
     )
     async def reject_run(
+        app: App,
         request: Request,
         run_id: RunId,
         body: Annotated[dict[str, Any] | None, Body(description='{"reason": "why"} (optional)')] = None,
@@ -91,7 +92,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         responses={**refused(400, 404), **answers(200, LOGS_SCHEMA)},
         summary="a run's output so far",
     )
-    async def run_logs(run_id: RunId) -> dict[str, Any]:
+    async def run_logs(app: App, run_id: RunId) -> dict[str, Any]:
         return logs_json(await runs.run_view(app, runs.parse_run_id(run_id)))
 
     return r

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from cronui.api.common import AS_DURATION, PREFIX, ApiState, Checks
+from cronui.api.common import AS_DURATION, PREFIX, ApiState, App, Checks
 from cronui.api.docs import STATS_REPORT_SCHEMA, TIMELINE_SCHEMA, answers, refused
 from cronui.application import stats
 
@@ -14,7 +14,6 @@ from cronui.application import stats
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
-    app = state.application()
 
     @r.get(
         f"{PREFIX}/status",
@@ -22,7 +21,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         responses=refused(),
         summary="who schedules, what runs, what is next (`status --json`)",
     )
-    async def get_status() -> dict[str, Any]:
+    async def get_status(app: App) -> dict[str, Any]:
         return await stats.status(app)  # the database named without its password
 
     @r.get(
@@ -32,6 +31,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="finished runs per job and overall",
     )
     async def get_stats(
+        app: App,
         since: Annotated[
             str | None,
             Query(description="within this long, e.g. 7d (default: all time)", json_schema_extra=AS_DURATION),
@@ -46,6 +46,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         summary="runs per time bucket and status",
     )
     async def get_timeline(
+        app: App,
         job: str | None = None,
         since: Annotated[str, Query(description="how far back, e.g. 24h", json_schema_extra=AS_DURATION)] = "24h",
         bucket: Annotated[str, Query(description="the bucket's length, e.g. 1h", json_schema_extra=AS_DURATION)] = "1h",

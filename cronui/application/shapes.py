@@ -71,6 +71,7 @@ def job_json(job: Job | JobHead, *, full: bool = False, health: str | None = Non
             alert_on=job.alert_on,
             check=bool(job.is_check),  # watched, never run: pings report its runs
             grace_s=job.check_grace_s,  # a check's slot with no ping this long after it is missed (null: no check)
+            delete_after_run=bool(job.delete_after_run),  # removed once a run of it ends for good (a follow-up)
             created_at=iso_utc(job.created_at),
             updated_at=iso_utc(job.updated_at),
         )

@@ -9,7 +9,9 @@
 - `finishing.py`   what a run's end leads to: retry, chains, delivery; the job's counters are the store's
 - `writes.py`      the batched write path (group commit of run ends) and the durability rule
 - `faults.py`      database faults: backoff, and what the loop reports while one lasts
-- `delivery.py`    posting results and alerts to webhooks
+- `delivery.py`    posting results to webhooks, and what a failure alert says
+- `alerts.py`      alert episodes: the evaluation pass, routing, the outbox of sends; `failure_alerts.py`
+                   (--alert-after) and `job_notices.py` (a spent budget, a retry planned) record theirs
 - `control.py`     the writes any process may make (add, edit, run now, cancel, pause) and the wake-up
 - `events.py`      in-process pub/sub of RunEvents, persisted to the store in batches
 - `clock.py`       the injected clock (a fake one in tests runs a week in milliseconds)

@@ -80,12 +80,6 @@ def payload(fmt: str, job: Job, run: Run, text: str) -> dict[str, Any]:
     return {"text": message}
 
 
-def alert_payload(fmt: str, job: Job, text: str) -> dict[str, Any]:
-    if fmt == "json":
-        return {"job": job.name, "alert": text}
-    return {"content": text} if fmt == "discord" else {"text": text}
-
-
 async def post(
     client: httpx.AsyncClient,
     url: str,

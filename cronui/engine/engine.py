@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Mapping
 
 from cronui.config import Settings
-from cronui.engine import draining
+from cronui.engine import draining, failure_alerts
 from cronui.engine.alerts import PASS_EVERY_MS, Watcher
 from cronui.engine.approval_notices import Approvals
 from cronui.engine.clock import Clock, SystemClock
@@ -83,6 +83,7 @@ class Engine:
         self.approvals = Approvals(store, self.bus, finisher.http, finisher.spawn, lambda: finisher.delivery_backoff_s)
         self._watching: asyncio.Future[None] | None = None
         self._alert_at: int | None = None  # when the next alert falls due, as the last alerts' pass found
+        self._adopted = False  # the alert state jobs kept in memory before episodes: adopted at the first pass
         self._planned: int | None = None  # the wake-up the last pass returned
         self.watcher = Watcher(store, lambda: settings.alerts, self.clock, self.node, finisher.http, finisher.spawn)
         finisher.send_alerts = self.watcher.send_now  # a run's failure alert goes out at once
@@ -294,6 +295,9 @@ class Engine:
     async def _watch(self) -> None:
         """The alerts' pass (at most once a second); a failure in it is logged and never stops scheduling."""
         try:
+            if not self._adopted:
+                await failure_alerts.adopt_memory(self.store, self.clock.now_ms())
+                self._adopted = True
             await self.watcher.tick()
             # woken for the next alert too, not only at the next lease renewal: when it falls due before the
             # wake-up planned, the loop plans again (one pass more, once)

@@ -1,6 +1,7 @@
 """What follows a run's end: its outcome on the run row, then either a retry or (on the final attempt)
 the job's status, auto-disable and chained runs, all stored in one transaction; the events that say so;
-and the delivery of the result and of alerts, posted after the run is recorded.
+and the delivery of the result, posted after the run is recorded. Alerts (failures in a row, a retry planned,
+a spent budget) are episodes recorded here and sent at once through the alerts' outbox (engine/alerts.py).
 
 The dispatcher decides what starts and runs it; this module decides what its end means.
 """
@@ -19,7 +20,7 @@ import httpx
 
 from cronui import chains
 from cronui.config import Settings
-from cronui.engine import channels, delivery, failure_alerts, infra, watching
+from cronui.engine import channels, delivery, failure_alerts, infra, job_notices, watching
 from cronui.engine.approvals import APPROVAL_MILESTONES, waiting_event
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
@@ -27,15 +28,13 @@ from cronui.engine.executors.agent import CONVERSATION_KEY, SESSION_UNREAD
 from cronui.engine.executors.base import Outcome, RunContext
 from cronui.engine.writes import GroupCommit
 from cronui.model import EventKind, FailureKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
-from cronui.model.records import EndpointChange, RunEnd, day_start
+from cronui.model.records import EndpointChange, RunEnd
 from cronui.store.base import Store
 from cronui.store.faults import StoreFault
 from cronui.targets import DEFAULT_DELIVERY_FORMAT, AgentTarget
-from cronui.timefmt import human_span
 
 log = logging.getLogger(__name__)
 
-BUDGET_ALERT_KEY = "budget-alert"  # job memory: the UTC day (its start, epoch ms) its budget alert was sent
 CHAIN_NOT_FIRED = "chain-not-fired"  # a run's milestone: a chain edge held back by its condition
 RETRYABLE = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
 # chain conditions are matched here, off the event loop: linear in the output, but up to seconds for a
@@ -54,13 +53,6 @@ def retry_delay_ms(job: Job, attempt: int, rng: random.Random, retry_after_s: fl
     if retry_after_s is not None:
         delay = max(delay, retry_after_s)
     return int(min(delay, 86_400) * 1000)
-
-
-def retry_notice(run: Run, job: Job, delay_ms: int) -> str:
-    """'digest #41 failed, retry 1/3 in 30s: HTTP 503 ...' (the retry about to be made, of how many)."""
-    error = f": {run.error}" if run.error else ""
-    when = human_span(delay_ms, decimals=0)
-    return f"{job.name} #{run.id} {run.status}, retry {run.attempt}/{job.max_retries} in {when}{error}"
 
 
 def apply_outcome(run: Run, ctx: RunContext, outcome: Outcome, milestones: list[Milestone], now: int) -> None:
@@ -152,6 +144,7 @@ class Finisher:
         self.delivery_backoff_s = 1.0  # first pause between delivery attempts (then doubling)
         # routes and starts the alerts' sends due now (the engine's Watcher.send_now); none: the next pass does
         self.send_alerts: Callable[[], Awaitable[None]] = _nothing
+        self._budget_told: dict[int, int] = {}  # job id -> the UTC day its budget alert is recorded for
 
     async def record(self, run: Run, job: Job, ctx: RunContext, outcome: Outcome, milestones: list[Milestone]) -> None:
         """Store an executed run's outcome, what the job carries to its next run, and what follows."""
@@ -208,6 +201,7 @@ class Finisher:
                 end.chain_to, held = chained(run, job)
             chain = "on_success" if run.status is RunStatus.SUCCEEDED else "on_failure"
             end.chain_approval = [name for name in end.chain_to if job.edge(chain, name).approval]
+            end.remove_job = job.delete_after_run  # a follow-up: removed with its run's end, its runs kept
             # recorded with the run, so its detail says why the chain did not fire
             run.milestones += [Milestone(CHAIN_NOT_FIRED, now, data) for data in held]
         deliver = not retry and delivery.wanted(job, run)
@@ -227,7 +221,7 @@ class Finisher:
             self._spawn(self._alert_infra(recorded.endpoints))
         for data in held:
             self.bus.publish(RunEvent(EventKind.MILESTONE, now, run.id, job.id, job.name, CHAIN_NOT_FIRED, data))
-        if end.retry is not None and job.delivery.notify_retries and job.delivery.alert_target:
+        if end.retry is not None and job.delivery.notify_retries:
             self._spawn(self._notify_retry(run, job, end.retry.not_before - now))
         for name in recorded.missing_chains:
             log.warning("job %s chains to %s, which no longer exists", job.name, name)
@@ -239,6 +233,8 @@ class Finisher:
                 self._spawn(self._deliver(run, job, deliver_text if deliver else None, failures))
             if watching.watched(job, self.settings.alerts):
                 self._spawn(watching.after_run(self.store, job, run, self.settings.alerts, now))
+        if recorded.removed_job:
+            self.bus.publish(RunEvent(EventKind.JOB_REMOVED, now, None, job.id, job.name, data={"after_run": run.id}))
         if recorded.auto_disabled:
             self.bus.publish(
                 RunEvent(
@@ -333,27 +329,29 @@ class Finisher:
     spawn = _spawn  # other postings (approval notices) go with the deliveries: shutdown waits for them too
 
     async def _notify_retry(self, run: Run, job: Job, delay_ms: int) -> None:
-        """`--notify-retries`: say where alerts go that this attempt failed and when the next one runs."""
-        await self._alert(job, retry_notice(run, job, delay_ms))
+        """`--notify-retries`: tell where failures are told that this attempt failed and when the next one runs
+        (an alert of kind `failure`, sent at once through the outbox); a failure here is logged, never raised."""
+        try:
+            if await job_notices.retry_planned(self.store, run, job, delay_ms, self.clock.now_ms()):
+                await self.send_alerts()
+        except StoreFault as e:
+            log.warning("could not record the retry notice of run #%s (a database fault): %s", run.id, e)
+        except Exception:
+            log.exception("could not record the retry notice of run #%s", run.id)
 
     async def budget_alerts(self, runs: Sequence[Run]) -> None:
-        """Runs a spent daily budget turned away: one alert per job and UTC day where its alerts go. The day
-        is marked in the job's memory before the alert is posted, so every node sends it at most once."""
-        now = self.clock.now_ms()
-        today = day_start(now)
-        for job_id in dict.fromkeys(run.job_id for run in runs):
-            run = next(r for r in runs if r.job_id == job_id)
-            try:
-                job = await self.store.get_job(job_id)
-                if job is None or not job.delivery.alert_target:
-                    continue
-                if await self.store.get_memory(job_id, BUDGET_ALERT_KEY) == today:
-                    continue
-                await self.store.set_memory(job_id, BUDGET_ALERT_KEY, today, now)
-            except Exception:
-                log.exception("could not decide the budget alert for %s", run.job_name)
-                continue
-            self._spawn(self._alert(job, f"💸 {job.name}: run #{run.id} not started, {run.reason}"))
+        """Runs a spent daily budget turned away: one `budget` alert per job and UTC day, recorded once
+        whichever node turns them away, and sent at once through the outbox; a failure is logged, never
+        raised (the claim that turned them away stands)."""
+        if not runs:
+            return
+        try:
+            if await job_notices.budget_spent(self.store, runs, self.clock.now_ms(), self._budget_told):
+                await self.send_alerts()
+        except StoreFault as e:
+            log.warning("could not record the budget alerts (a database fault): %s", e)
+        except Exception:
+            log.exception("could not record the budget alerts")
 
     async def _alert_infra(self, changes: Sequence[EndpointChange]) -> None:
         """Open or close the endpoints' `infra` episodes; a store that fails here is logged, never raised."""
@@ -363,20 +361,6 @@ class Finisher:
             log.warning("could not record the infra alert of %s (a database fault): %s", _names(changes), e)
         except Exception:
             log.exception("could not record the infra alert of %s", _names(changes))
-
-    async def _alert(self, job: Job, text: str) -> None:
-        """Post one notice where the job's alerts go; a failure to post is logged, never raised."""
-        target = job.delivery.alert_target
-        assert target is not None
-        body = delivery.alert_payload(job.delivery.format or DEFAULT_DELIVERY_FORMAT, job, text)
-        try:
-            title = f"cronui: {job.name}"
-            sent = await channels.post_all(self.http(), target, body, text, title, os.environ, self.delivery_backoff_s)
-        except Exception:
-            log.exception("alert for %s failed unexpectedly", job.name)
-            return
-        if sent.status != delivery.DELIVERED:
-            log.warning("alert for %s not delivered: %s", job.name, sent.reason)
 
     async def wait_deliveries(self) -> None:
         while self.deliveries:

@@ -10,9 +10,9 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from cronui.cli import alerts, completion, db, files, jobs, nodes, pings, runs, service, system
+from cronui.cli import alerts, completion, db, files, jobs, nodes, pings, runs, service, system, tokens
 from cronui.cli.common import CliParser, Handler, guarded
-from cronui.main import local, serve
+from cronui.main import local, mcp_server, serve
 
 EPILOG = """\
 examples:
@@ -21,7 +21,8 @@ examples:
   cronui next '0 9 * * 1-5' --tz Europe/Berlin -n 3
   cronui next 'every 15m' --json
   cronui locate db
-  cronui serve                         the HTTP API (see `cronui serve --help`)
+  cronui serve                         the HTTP API (see `cronui serve --help`), and MCP at /mcp
+  cronui mcp                           MCP over stdio, for a desktop client or an agent runtime
   cronui service install --user        run it under systemd (a user unit), and read its log
   eval "$(cronui completion bash)"     tab completion of commands, options, job names, run ids
 
@@ -61,6 +62,8 @@ def build_parser() -> CliParser:
     alerts.add_parsers(sub)
     files.add_parsers(sub)
     serve.add_parsers(sub)
+    tokens.add_parsers(sub)
+    mcp_server.add_parsers(sub)
     service.add_parsers(sub)
     completion.add_parsers(sub)
     return p

@@ -6,15 +6,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from cronui.cli.common import Commands, UsageError, command, settings_from
+from cronui.application.context import Cronui
+from cronui.cli.common import Commands, UsageError, command, settings_from, with_app
 from cronui.config import host_names
 from cronui.jobs import parse_duration
 
 EPILOG = """\
-auth: every /api/v1 request needs `Authorization: Bearer TOKEN`, the token from CRONUI_API_TOKEN or
-`[api] token` in the config (a ${env:NAME} reference is resolved); with no token set, only a loopback
-address may be listened on, and requests need none. `POST /hooks/NAME` takes the job's own trigger
-token instead (`cronui jobs token NAME`).
+auth: every /api/v1 request needs `Authorization: Bearer TOKEN`: a token from `cronui tokens add NAME
+--scope read|run|write|admin` (it may do what its scope allows: 403 otherwise), or the admin token from
+CRONUI_API_TOKEN or `[api] token` in the config (a ${env:NAME} reference is resolved). With no token set
+or made, only a loopback address may be listened on, and requests there need none. `POST /hooks/NAME`
+takes the job's own trigger token instead (`cronui jobs token NAME`).
 
 hosts: a request's Host must name the listen address (127.0.0.1, localhost, ::1; on 0.0.0.0 any IP
 address and this machine's name) or a name given with --allow-host or `[api] allowed_hosts` (behind a
@@ -24,6 +26,8 @@ examples:
   cronui serve                                  http://127.0.0.1:8377/api/v1
   CRONUI_API_TOKEN=... cronui serve --listen 0.0.0.0:8377
   curl -H "Authorization: Bearer $CRONUI_API_TOKEN" http://127.0.0.1:8377/api/v1/jobs
+
+mcp: the MCP tools (as `cronui mcp` serves them over stdio) at /mcp, streamable HTTP, with the same token.
 """
 
 
@@ -50,9 +54,14 @@ def add_parsers(sub: Commands) -> None:
     )
 
 
+async def _tokens_stored(app: Cronui) -> int:
+    """1 when `cronui tokens add` made any token (a server off loopback then takes only tokens), else 0."""
+    return int(await app.store.has_tokens())
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # the web stack (FastAPI, Hypercorn) loads only for `cronui serve`
-    from cronui.api.server import ListenFailed, listen_socket, serve
+    from cronui.api.server import ApiState, ListenFailed, listen_socket, serve
     from cronui.application.access import ListenError, api_token, is_loopback, parse_listen
 
     settings = settings_from(args)
@@ -66,13 +75,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(f"cronui serve: --allow-host: {e}") from None
     token = api_token(settings)
-    if token is None and not is_loopback(host):
+    if token is None and not is_loopback(host) and not with_app(args, _tokens_stored):
         raise UsageError(
-            f"cronui serve: refusing to listen on {host} with no API token: set CRONUI_API_TOKEN or "
-            "[api] token in the config (or listen on 127.0.0.1)"
+            f"cronui serve: refusing to listen on {host} with no token: make one with `cronui tokens add`, "
+            "or set CRONUI_API_TOKEN or [api] token in the config (or listen on 127.0.0.1)"
         )
     try:
         sock = listen_socket(host, port)
     except ListenFailed as e:
         raise UsageError(f"cronui serve: {e}") from None
-    return asyncio.run(serve(settings, sock, token, grace_s=grace, allowed_hosts=hosts))
+    from cronui.mcp.transports import http_mount
+
+    def with_mcp(state: ApiState) -> None:
+        state.mounts.append(http_mount)  # the MCP tools at /mcp, behind the same guard and token
+
+    return asyncio.run(serve(settings, sock, token, grace_s=grace, allowed_hosts=hosts, configure=with_mcp))

@@ -191,6 +191,9 @@ class Job:
     # a slot with no ping `grace_s` after its time (None: DEFAULT_GRACE_S) is recorded missed
     is_check: bool = False
     grace_s: float | None = None
+    # removed (soft, its runs kept) once a run of it ends for good: a follow-up scheduled "in 2h" (MCP's
+    # `schedule_followup`) leaves no job behind
+    delete_after_run: bool = False
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)

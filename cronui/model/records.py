@@ -219,6 +219,8 @@ class RunEnd:
     # what this attempt learnt of the endpoints it called (origin -> why it could not be reached, or None when
     # it answered): the store keeps each endpoint's state and says when one goes down or comes back
     endpoints: Mapping[str, str | None] = field(default_factory=dict)
+    # the job is removed with this end (its `delete_after_run`): on the final attempt only, its runs kept
+    remove_job: bool = False
 
 
 @dataclass
@@ -259,6 +261,7 @@ class Recorded:
     auto_disabled: str | None = None  # the reason, when this end switched the job off
     missing_chains: list[str] = field(default_factory=list)  # chained names with no live job
     endpoints: list[EndpointChange] = field(default_factory=list)  # endpoints this end found down or back up
+    removed_job: bool = False  # this end removed its job (`delete_after_run`)
 
 
 @dataclass

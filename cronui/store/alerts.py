@@ -122,8 +122,13 @@ EVALUATE_SOON += f"UNION ALL {_CLEARED}) found LIMIT ?"
 
 EPISODE_COLUMNS = "id, subject, kind, episode, job_id, text, data, opened_at, closed_at, run_id, since"
 _EPISODE_INSERT = (
-    "INSERT INTO alert_episodes (subject, kind, episode, job_id, text, data, opened_at, run_id, since) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
+    "INSERT INTO alert_episodes (subject, kind, episode, job_id, text, data, opened_at, run_id, since, closed_at, "
+    "opened_routed, closed_routed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
+)
+# the alert state jobs kept in their memory before episodes kept it (engine/failure_alerts.py adopts it)
+_MEMORY_ALERTS = (
+    "SELECT m.job_id, m.key, m.value, j.name, CASE WHEN j.deleted_at IS NULL THEN 1 ELSE 0 END "
+    "FROM job_memory m JOIN jobs j ON j.id = m.job_id WHERE m.key {keys} ORDER BY m.job_id, m.key LIMIT ?"
 )
 _UNROUTED = (
     f"SELECT e.{EPISODE_COLUMNS.replace(', ', ', e.')}, e.opened_routed, j.name, j.delivery, j.alert_on, "
@@ -204,10 +209,12 @@ class SqlAlerts(SqlWrites):
         rows = await self.select_rows(EVALUATE if lapses else EVALUATE_SOON, [*params, limit])
         return [Candidate(r[0], AlertKind(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
-    async def open_alerts(self, episodes: Sequence[AlertEpisode]) -> list[AlertEpisode]:
+    async def open_alerts(self, episodes: Sequence[AlertEpisode], told: bool = False) -> list[AlertEpisode]:
         """Record episodes (one already recorded, by this node or another, is left alone, and so is a second
         open episode of a continuous kind for the same subject: ddl's `alert_episodes_one_open`); returns
-        those this call recorded, with their ids."""
+        those this call recorded, with their ids. An episode given its `closed_at` is a notice with no
+        recovery (a spent budget, a retry planned): its opening is routed, nothing when it closes. `told`:
+        their openings were told already (an alert state adopted from a job's memory), none is routed."""
         opened = []
         async with self.write() as tx:
             for e in episodes:
@@ -223,12 +230,22 @@ class SqlAlerts(SqlWrites):
                         e.opened_at,
                         e.run_id,
                         e.since,
+                        e.closed_at,
+                        1 if told else 0,
+                        0 if e.closed_at is None else 1,
                     ),
                 )
                 if row is not None:
                     e.id = row[0]
                     opened.append(e)
         return opened
+
+    async def memory_alerts(self, keys: Sequence[str], limit: int = 500) -> list[tuple[int, str, Any, str, bool]]:
+        """(job id, key, value, job name, job live) of the job memory entries under `keys`, at most `limit`
+        of them: alert state kept before episodes were, read (and then forgotten) by a scheduler that starts."""
+        among, values = self.dialect.in_list(list(keys))
+        rows = await self.select_rows(_MEMORY_ALERTS.format(keys=among), [*values, limit])
+        return [(r[0], r[1], json.loads(r[2]), r[3], bool(r[4])) for r in rows]
 
     async def close_alerts(
         self, subject: str, kind: str, now: int, episode: str | None = None, ids: Sequence[int] = ()

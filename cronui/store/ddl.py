@@ -310,6 +310,24 @@ LATER: list[str] = [
     CREATE UNIQUE INDEX alert_episodes_one_open ON alert_episodes(subject, kind)
         WHERE closed_at IS NULL AND kind IN ('degraded', 'no_success', 'failure', 'infra');
     """,
+    # API and MCP tokens with a scope (`cronui tokens`): the sha256 of each secret, never the secret; `policy`
+    # is a token's own `[policy]` overrides (JSON text), NULL for none
+    """
+    CREATE TABLE tokens (
+        id {ID},
+        name TEXT NOT NULL UNIQUE,
+        scope TEXT NOT NULL,
+        secret_sha256 TEXT NOT NULL UNIQUE,
+        created_at {BIGINT} NOT NULL,
+        expires_at {BIGINT},
+        last_used_at {BIGINT},
+        policy TEXT
+        );
+    """,
+    # a job removed once a run of it ends for good (a follow-up scheduled "in 2h"): its runs stay
+    """
+    ALTER TABLE jobs ADD COLUMN delete_after_run INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

@@ -60,6 +60,7 @@ from cronui.store.pg_connection import split_url as split_url
 from cronui.store.pg_schema import EVENT_SEQUENCE, MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE, expected_objects
 from cronui.store.rows import NODE_COLUMNS, event_to_row
 from cronui.store.sql_pings import SqlPings
+from cronui.store.tokens import SqlTokens
 
 # advisory lock classes (the second key is the schema's hash)
 LOCK_MIGRATE = 0x63726F01
@@ -95,7 +96,7 @@ class PgDialect(Dialect):
         return [list(pools), list(pools.values())]
 
 
-class PostgresStore(PgConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics):
+class PostgresStore(PgConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics, SqlTokens):
     """The store on a PostgreSQL server, for one node or many."""
 
     multi_node = True  # every node schedules: claims and slots are decided in the database

@@ -39,6 +39,7 @@ JOB_COLUMNS += "approval approval_timeout_s approval_default approval_max_waitin
 JOB_COLUMNS += "alert_late_s alert_overrun_s alert_short_s alert_no_success_s alert_rate_pct alert_rate_n".split()
 JOB_COLUMNS.append("alert_on")  # the kinds its alerts are sent for (NULL: `[alerts] on`)
 JOB_COLUMNS += ["is_check", "grace_s"]  # checks: watched, never run (see Job.is_check)
+JOB_COLUMNS.append("delete_after_run")  # removed once a run of it ends for good (a follow-up)
 
 RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "
@@ -113,6 +114,7 @@ JOB_CODECS: dict[str, Codec] = {
     "approval": (int, bool),
     "alert_on": (_or_none(_dump), lambda v: None if v is None else json.loads(v)),
     "is_check": (int, bool),
+    "delete_after_run": (int, bool),
 }
 
 RUN_CODECS: dict[str, Codec] = {

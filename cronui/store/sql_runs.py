@@ -58,6 +58,16 @@ END_COLUMNS = [c for c in RUN_COLUMNS if c not in _FIXED_RUN_COLUMNS and c != "f
 _RUN_KEY = "id job_id trigger scheduled_for attempt retry_of triggered_by".split()
 
 # parameters in one statement: within both SQLite's (32,766) and asyncpg's (32,767) limits
+
+# a job removed with its run's end (`delete_after_run`): as `remove_job` does it, once
+_CANCEL_WAITING = (
+    "UPDATE runs SET status = 'cancelled', reason = 'job removed', finished_at = ? "
+    "WHERE job_id = ? AND status IN ('pending', 'awaiting_approval')"
+)
+_REMOVE_JOB = (
+    "UPDATE jobs SET deleted_at = ?, enabled = 0, next_run_at = NULL, updated_at = ? "
+    "WHERE id = ? AND deleted_at IS NULL RETURNING id"
+)
 MAX_PARAMS = 32_000
 
 
@@ -258,6 +268,12 @@ class SqlRuns(SqlWrites):
                 ],
             )
             final = [i for i in live if ends[i].retry is None]
+            removing = [i for i in final if ends[i].remove_job]
+            # a job removed with its run's end: its other waiting runs first (runs before jobs, as every
+            # writer locks them), the job itself after its bookkeeping
+            gone = sorted({ends[i].run.job_id for i in removing})
+            now = max((ends[i].run.finished_at or 0 for i in removing), default=0)
+            await tx.many(_CANCEL_WAITING, [(now, job_id) for job_id in gone])
             counts = await self._bookkeeping(tx, [ends[i] for i in final])
             for i in live:
                 results[i] = Recorded()
@@ -265,6 +281,11 @@ class SqlRuns(SqlWrites):
                 rec = results[i]
                 assert rec is not None
                 rec.consecutive_failures, rec.auto_disabled = failures, disabled
+            removed = {row[0] for job_id in gone if (row := await tx.row(_REMOVE_JOB, (now, now, job_id))) is not None}
+            for i in removing:
+                rec = results[i]
+                assert rec is not None
+                rec.removed_job = ends[i].run.job_id in removed
             await record_endpoints(tx, self.dialect, ends, live, results)
             follow = await self._follow(tx, ends, live, results)
             inserted = {id(run) for run in await self._insert_runs(tx, [run for _, run in follow], FOLLOW_COLUMNS)}

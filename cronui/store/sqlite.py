@@ -25,6 +25,7 @@ from cronui.store.health import SqlHealth
 from cronui.store.metrics import SqlMetrics
 from cronui.store.rows import NODE_COLUMNS, event_to_row
 from cronui.store.sql_pings import SqlPings
+from cronui.store.tokens import SqlTokens
 from cronui.store.wakeup import SQLiteWakeups
 
 NODE_UPSERT = (
@@ -34,7 +35,7 @@ NODE_UPSERT = (
 )
 
 
-class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics):
+class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics, SqlTokens):
     """The default store: one local SQLite file (mode 0600)."""
 
     multi_node = False  # one process schedules at a time (the scheduler lease)

@@ -22,8 +22,8 @@ def test_refuses_a_non_loopback_address_without_a_token(capsys: pytest.CaptureFi
     code, out, err = cli(capsys, "--db", db, "serve", "--listen", "0.0.0.0:0")
     assert code == 2 and out == ""
     assert err == (
-        "cronui serve: refusing to listen on 0.0.0.0 with no API token: set CRONUI_API_TOKEN or [api] token "
-        "in the config (or listen on 127.0.0.1)\n"
+        "cronui serve: refusing to listen on 0.0.0.0 with no token: make one with `cronui tokens add`, or set "
+        "CRONUI_API_TOKEN or [api] token in the config (or listen on 127.0.0.1)\n"
     )
     for listen, message in (
         ("8377", "--listen: expected HOST:PORT"),

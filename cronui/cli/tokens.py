@@ -1,0 +1,102 @@
+"""`cronui tokens add|list|rm`: the API's and MCP's bearer tokens, each with a scope (read < run < write <
+admin) and an optional expiry. A token's secret is printed once, when it is made; only its hash is kept."""
+
+from __future__ import annotations
+
+import argparse
+
+from cronui.application import tokens
+from cronui.application.context import Cronui
+from cronui.cli.common import Commands, command, group, print_json, say, with_app
+from cronui.timefmt import human_span
+
+EPILOG = """\
+scopes: read (list, show, stats, events), run (+ run now, cancel, approve/reject, enable/disable),
+write (+ add, change, remove jobs), admin (everything). The API token of the config (CRONUI_API_TOKEN,
+[api] token) is an admin token.
+
+examples:
+  cronui tokens add ci-bot --scope run --expires 90d
+  curl -H "Authorization: Bearer cu_..." http://127.0.0.1:8377/api/v1/jobs
+  cronui tokens list --json
+  cronui tokens rm ci-bot
+"""
+
+
+def add_parsers(sub: Commands) -> None:
+    """Registers tokens (add, list, rm)."""
+    actions = group(
+        sub,
+        "tokens",
+        "bearer tokens for the HTTP API and MCP, each with a scope",
+        dest="tokens_command",
+        description="Bearer tokens for the HTTP API and MCP: read < run < write < admin.",
+    )
+    a = command(
+        actions,
+        "add",
+        "make a token and print its secret (shown this once)",
+        cmd_add,
+        description="Make a token NAME with a scope and print its secret: it is shown this once, and only its "
+        "hash is stored.",
+        epilog=EPILOG,
+    )
+    a.add_argument("name", metavar="NAME", help="what the token is called (in `tokens list`, jobs' owners, the audit)")
+    a.add_argument("--scope", required=True, metavar="SCOPE", help="read, run, write or admin")
+    a.add_argument("--expires", metavar="DUR", help="expire this long from now, e.g. 12h, 30d (default: never)")
+    a.add_argument("--json", action="store_true", help="print {name, scope, created_at, expires_at, secret}")
+    ls = command(actions, "list", "the tokens (never their secrets)", cmd_list)
+    ls.add_argument("--json", action="store_true", help="one JSON object per token, in a list")
+    rm = command(actions, "rm", "remove a token: its secret is refused from then on", cmd_rm)
+    rm.add_argument("name", metavar="NAME")
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    async def body(app: Cronui) -> int:
+        made = await tokens.add_token(app, args.name, args.scope, args.expires)
+        if args.json:
+            shown = tokens.token_json(made.token, app.now_ms())
+            print_json({k: shown[k] for k in ("name", "scope", "created_at", "expires_at")} | {"secret": made.secret})
+            return 0
+        until = tokens.token_json(made.token, app.now_ms())["expires_at"]
+        say(f"token {made.token.name!r} ({made.token.scope}" + (f", expires {until})" if until else ", never expires)"))
+        say("its secret, shown this once (send it as `Authorization: Bearer SECRET`):")
+        print(made.secret)
+        return 0
+
+    return with_app(args, body)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    async def body(app: Cronui) -> int:
+        now = app.now_ms()
+        found = await tokens.list_tokens(app)
+        if args.json:
+            print_json([tokens.token_json(t, now) for t in found])
+            return 0
+        if not found:
+            say("no tokens (make one with `cronui tokens add NAME --scope read|run|write|admin`)")
+            return 0
+        say(f"{'NAME':<24} {'SCOPE':<6} {'CREATED':<10} {'EXPIRES':<14} LAST USED")
+        for t in found:
+            created = f"{human_span(max(0, now - t.created_at))} ago"
+            if t.expires_at is None:
+                expires = "never"
+            elif tokens.expired(t, now):
+                expires = "expired"
+            else:
+                expires = f"in {human_span(t.expires_at - now)}"
+            used = "never" if t.last_used_at is None else f"{human_span(max(0, now - t.last_used_at))} ago"
+            say(f"{t.name:<24} {t.scope:<6} {created:<10} {expires:<14} {used}")
+        return 0
+
+    return with_app(args, body)
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    async def body(app: Cronui) -> int:
+        await tokens.remove_token(app, args.name)
+        say(f"removed token {args.name!r}")
+        return 0
+
+    return with_app(args, body)
