@@ -7,12 +7,13 @@ the refusal's one line, which the model reads and may correct.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from cronui.application import runs
+from cronui.application import followups, runs
 from cronui.application.caller import Caller, Scope
 from cronui.application.context import Cronui
-from cronui.application.errors import REFUSALS, first_line
+from cronui.application.errors import REFUSALS, Invalid, first_line
 from cronui.application.shapes import json_text, run_json
 from cronui.engine.engine import Engine
 from cronui.model import Job, Run
@@ -93,7 +94,7 @@ class AgentTools:
             if name == "get_run":
                 return True, await _get_run(app, arguments)
             if name == "schedule_followup":
-                return True, await _followup(app, job, run, arguments)
+                return True, await _followup(app, job, arguments)
         except REFUSALS as e:
             return False, first_line(e)
         return False, f"{name!r} is not a tool of this job (its tools: schedule_followup, list_runs, get_run)"
@@ -119,11 +120,18 @@ async def _get_run(app: Cronui, args: dict[str, Any]) -> str:
     return json_text(data, indent=None)
 
 
-async def _followup(app: Cronui, job: Job, run: Run, args: dict[str, Any]) -> str:
-    from cronui.application import followups
+async def _followup(app: Cronui, job: Job, args: dict[str, Any]) -> str:
+    given = [k for k in ("in", "at") if args.get(k)]
+    if len(given) != 1:
+        raise Invalid("when: give exactly one of `in` (like 2h) or `at` (an ISO time)")
+    when = f"{given[0]} {args[given[0]]}"
+    name = str(args["name"]) if args.get("name") else None
+    made = await followups.agent_followup(app, job, str(args.get("message") or ""), when, name)
+    return json_text({"name": made.name, "schedule": made.schedule, "next_run_at": _iso(made.next_run_at)}, indent=None)
 
-    made = await followups.agent_followup(app, job, run, args)
-    return json_text(made, indent=None)
+
+def _iso(ms: int | None) -> str | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
 
 
 def equip(engine: Engine, app: Cronui | None = None) -> None:

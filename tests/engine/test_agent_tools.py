@@ -12,11 +12,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from cronui.application.agent_tools import equip
+from cronui.config import Settings
+from cronui.engine.clock import FakeClock
 from cronui.engine.engine import Engine
 from cronui.engine.executors.agent.tools import MAX_TOOL_TURNS
 from cronui.model import Job, RunStatus, TargetKind
+from cronui.model.records import RunFilter
+from cronui.store.sqlite import SQLiteStore
 from tests.engine.servers import Request, Server, send
-from tests.helpers import run_to_end
+from tests.helpers import run_to_end, run_until, settle
 
 
 class ToolCaller(Server):
@@ -27,12 +31,22 @@ class ToolCaller(Server):
         body = req.json()
         results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
         usage = {"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}
-        if body["model"] == "loop" or not results:
+        last_user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+        if body["model"] == "planner":
+            if last_user == "Check the deploy again.":  # the follow-up's own run
+                message, finish = {"role": "assistant", "content": "Deploy healthy."}, "stop"
+            elif not results:
+                args = json.dumps({"message": "Check the deploy again.", "in": "2h"})
+                call = {"id": "c1", "type": "function", "function": {"name": "schedule_followup", "arguments": args}}
+                message, finish = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
+            else:
+                message, finish = {"role": "assistant", "content": f"Scheduled: {results[-1]}"}, "stop"
+        elif body["model"] == "loop" or not results:
             name, args = ("get_run", '{"id": 1}') if body["model"] == "loop" else ("list_runs", '{"limit": 5}')
             call = {"id": f"call_{len(results)}", "type": "function", "function": {"name": name, "arguments": args}}
             message = {"role": "assistant", "content": None, "tool_calls": [call]}
             finish = "tool_calls"
-        else:
+        else:  # lister, with a tool's result
             message = {"role": "assistant", "content": f"I saw {len(json.loads(results[-1]))} runs."}
             finish = "stop"
         answer = {"choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage}
@@ -112,3 +126,35 @@ async def test_a_refused_call_answers_the_model_with_the_refusal_line(eng: Engin
     assert not ok and "nosuch" in text
     ok, text = await toolbox.call(job, run, "rm_rf", {})
     assert not ok and text.startswith("'rm_rf' is not a tool of this job")
+
+
+async def test_a_followup_the_model_schedules_runs_at_its_time_and_is_removed(
+    store: SQLiteStore, settings: Settings, clock: FakeClock, caller: ToolCaller
+):
+    """The model answers with a schedule_followup call: a one-shot job of the same agent is made (in 2h, the
+    new message), it runs then, and it is removed after its run; the runs of both stay."""
+    engine = Engine(store, settings, clock)
+    equip(engine)
+    await engine.open()
+    assert await engine.try_acquire()
+    try:
+        await engine.control.add_job(tool_job("deploy-watch", caller, "planner", ["cronui"]))
+        await engine.control.trigger("deploy-watch")
+        await settle(engine)
+        [first] = await store.list_runs(RunFilter())
+        assert first.status is RunStatus.SUCCEEDED and first.output.startswith("Scheduled: ")
+        [follow] = [j for j in await store.list_jobs() if j.name != "deploy-watch"]
+        assert follow.name.startswith("followup-") and follow.delete_after_run and "followup" in follow.tags
+        assert follow.target.message == "Check the deploy again." and follow.target.tools == ["cronui"]
+        assert follow.next_run_at == clock.now_ms() // 1000 * 1000 + 2 * 3600 * 1000
+        await run_until(engine, clock, follow.next_run_at - 1000)
+        assert len(await store.list_runs(RunFilter())) == 1  # not before its time
+        await run_until(engine, clock, follow.next_run_at + 1000)
+        await engine.dispatcher.wait_idle()
+        later = [r for r in await store.list_runs(RunFilter()) if r.id != first.id]
+        assert [(r.job_name, r.status, r.output) for r in later] == [
+            (follow.name, RunStatus.SUCCEEDED, "Deploy healthy.")
+        ]
+        assert [j.name for j in await store.list_jobs()] == ["deploy-watch"]  # the follow-up is gone
+    finally:
+        await engine.close(grace_s=1.0)
