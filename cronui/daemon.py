@@ -29,6 +29,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from cronui.application.agent_tools import equip
 from cronui.application.shapes import event_json
 from cronui.config import Settings
 from cronui.engine.engine import Engine
@@ -153,6 +154,7 @@ async def run_daemon(
         log.error("cannot open the database: %s", e)
         return EXIT_DB_FAULT
     engine = Engine(store, settings)
+    equip(engine)  # the tools agent jobs may offer their models
     opened.append(engine)
     await engine.open()
     sub = engine.bus.subscribe()

@@ -44,6 +44,7 @@ from cronui.targets import (
     ShellTarget,
     conversation_problem,
     split_fallback,
+    tools_problem,
 )
 
 # \Z, not $: `$` also matches before a trailing newline, which let "name\n" through
@@ -448,6 +449,8 @@ def _agent_errors(t: AgentTarget) -> Iterator[JobError]:
         yield JobError("conversation", problem)
     yield from _present(_headers_error(t.headers, "agent-headers"))
     yield from _fallback_errors(t.fallbacks)
+    if (problem := tools_problem(t.tools)) is not None:
+        yield JobError("tools", problem)
     if t.gate is not None and (not isinstance(t.gate, str) or not t.gate.strip()):
         yield JobError("gate", "the check to run is empty (give a shell command, or leave the gate out)")
     if t.stream is not None and not isinstance(t.stream, bool):

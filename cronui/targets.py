@@ -88,6 +88,7 @@ class AgentTarget:
     gate: str | None = None  # a shell check run first: exit 0 asks the model, 1 skips the run
     max_cost_usd: float | None = None  # a streaming reply whose estimated cost passes this is stopped
     daily_budget_usd: float | None = None  # no run starts once the job's runs cost this today (UTC)
+    tools: list[str] = field(default_factory=list)  # toolsets offered to the model: "cronui" (its own schedules)
 
     # keys a stored target has that this version does not know (written by a newer one): kept, so
     # saving the job again loses nothing, and shown, so export can say it leaves them out
@@ -124,6 +125,19 @@ def conversation_problem(conversation: object) -> str | None:
             f"{name!r} is not a valid session name (letters, digits, '.', '_', '-'; up to 80; "
             "starting with a letter or digit)"
         )
+    return None
+
+
+TOOLSETS = ("cronui",)  # what an agent job may offer its model: "cronui" (follow-ups, its runs)
+
+
+def tools_problem(tools: object) -> str | None:
+    """What is wrong with a job's `tools` (a list of toolset names), or None."""
+    if not isinstance(tools, list) or not all(isinstance(t, str) for t in tools):
+        return f'expected a list of toolsets like ["cronui"], got {tools!r:.60}'
+    unknown = [t for t in tools if t not in TOOLSETS]
+    if unknown:
+        return f"{unknown[0]!r} is not a toolset cronui offers (known: {', '.join(TOOLSETS)})"
     return None
 
 

@@ -17,6 +17,7 @@ import hypercorn.asyncio
 from hypercorn.config import Config
 
 from cronui.api.app import ApiState, create_app
+from cronui.application.agent_tools import equip
 from cronui.config import Settings
 from cronui.engine.engine import Engine
 from cronui.store import make_store
@@ -61,6 +62,7 @@ async def serve(
     store = make_store(settings.db)
     await store.open()
     engine = Engine(store, settings)
+    equip(engine)  # the tools agent jobs may offer their models
     await engine.open()
     host, port = sock.getsockname()[:2]
     state = ApiState(settings, store, engine.control, token, clock=engine.clock)

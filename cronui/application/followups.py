@@ -7,6 +7,7 @@ any job; `when` is turned into an `at` time first, counted from now."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from cronui.application.errors import Invalid, NameTaken
 from cronui.application.jobs import API_SOURCE, add_job, read_entry
 from cronui.model import Job
 from cronui.schedule import ScheduleError, ScheduleKind, parse
+from cronui.targets import AgentTarget
 
 KINDS = ("agent", "http")  # a follow-up's target: never a shell command
 
@@ -43,6 +45,17 @@ def followup_name(now: int) -> str:
     return "followup-" + datetime.fromtimestamp(now / 1000, UTC).strftime("%Y%m%d-%H%M%S-") + f"{now % 1000:03d}"
 
 
+def once(app: Cronui, when: str, zone: str) -> str:
+    """`when` ("in 2h", "at 2026-11-23T09:00") as a one-shot schedule counted from now, or Invalid."""
+    try:
+        sched = parse(when, zone, now_ms=app.now_ms())
+    except ScheduleError as e:
+        raise _problem("when", str(e).splitlines()[0]) from None
+    if sched.kind is not ScheduleKind.ONCE:
+        raise _problem("when", f"expected 'in 2h' or 'at 2026-11-23T09:00' (once), got {when!r}")
+    return sched.expr
+
+
 def followup_entry(app: Cronui, f: Followup) -> dict[str, Any]:
     """The job-file table of a follow-up (its `when` as an `at` time), or Invalid naming what is wrong."""
     given = [k for k in KINDS if getattr(f, k) is not None]
@@ -50,16 +63,10 @@ def followup_entry(app: Cronui, f: Followup) -> dict[str, Any]:
         said = "both agent and http" if given else "neither agent nor http"
         raise _problem("agent", f"give exactly one of agent or http (a follow-up's target), got {said}")
     zone = f.timezone or app.settings.timezone
-    try:
-        sched = parse(f.when, zone, now_ms=app.now_ms())
-    except ScheduleError as e:
-        raise _problem("when", str(e).splitlines()[0]) from None
-    if sched.kind is not ScheduleKind.ONCE:
-        raise _problem("when", f"expected 'in 2h' or 'at 2026-11-23T09:00' (once), got {f.when!r}")
     kind = given[0]
     entry: dict[str, Any] = {
         "name": f.name if f.name is not None else followup_name(app.now_ms()),
-        "schedule": sched.expr,
+        "schedule": once(app, f.when, zone),
         "timezone": zone,
         kind: dict(getattr(f, kind)),
     }
@@ -78,3 +85,30 @@ async def schedule_followup(app: Cronui, f: Followup, source: str = API_SOURCE) 
     job = read_entry(app, entry, source)
     job.delete_after_run = True
     return await add_job(app, job)
+
+
+async def agent_followup(app: Cronui, job: Job, message: str, when: str, name: str | None = None) -> Job:
+    """What an agent run asks for with its `schedule_followup` tool: its own job once more at `when`, asking
+    `message`, removed once that run has ended. The follow-up keeps the job's model, key, tools and where
+    its results go; it is the caller's (the job's owner's) own job, held to the policy as any."""
+    if not isinstance(job.target, AgentTarget):
+        raise _problem("job", f"{job.name} is not an agent job")
+    if not message.strip():
+        raise _problem("message", "what the follow-up asks the model is empty")
+    made = Job(
+        name=name if name is not None else followup_name(app.now_ms()),
+        schedule=once(app, when, job.timezone),
+        timezone=job.timezone,
+        kind=job.kind,
+        target=dataclasses.replace(job.target, message=message),
+        delivery=dataclasses.replace(job.delivery),
+        description=f"a follow-up of {job.name}",
+        tags=sorted({*job.tags, "followup"}),
+        timeout_s=job.timeout_s,
+        pool=job.pool,
+        node_label=job.node_label,
+    )
+    made.delete_after_run = True
+    if await app.store.get_job_by_name(made.name) is not None:
+        raise NameTaken(made.name)
+    return await add_job(app, made)

@@ -71,6 +71,12 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     kind.add_argument("--temperature", metavar="T")
     kind.add_argument("--idle-timeout", metavar="S", help="agent: fail when no token arrives for this long (2m)")
     unattended = p.add_argument_group("running unattended")
+    kind.add_argument(
+        "--tools",
+        action="append",
+        metavar="TOOLSET",
+        help="agent: tools offered to the model: cronui (schedule follow-ups, read its runs; '' clears)",
+    )
     unattended.add_argument(
         "--fallback",
         action="append",
@@ -349,7 +355,7 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         job.kind = TargetKind.AGENT
         job.target = retarget(job.target, job.kind, base_url=a.agent)
     given = [a.model, a.message, a.system, a.api_key_env, a.conversation, a.max_tokens, a.temperature, a.idle_timeout]
-    given += [a.fallback, a.gate, a.max_cost, a.daily_budget]
+    given += [a.fallback, a.gate, a.max_cost, a.daily_budget, a.tools]
     if all(v is None for v in given):
         return
     t = job.target
@@ -371,6 +377,8 @@ def _apply_agent_options(job: Job, a: argparse.Namespace) -> None:
         )
     if (fallbacks := _names(a.fallback)) is not None:
         t.fallbacks = fallbacks
+    if (tools := _names(a.tools)) is not None:
+        t.tools = tools
     if a.gate is not None:
         t.gate = a.gate or None
     if a.max_cost is not None:

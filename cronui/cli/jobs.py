@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from cronui.application import audit, jobs, watch
+from cronui.application.agent_tools import equip
 from cronui.application.context import Cronui
 from cronui.application.shapes import job_json, run_json
 from cronui.cli.common import (
@@ -303,6 +304,7 @@ async def _run_in_process(settings: Settings, store: Store, name: str, requested
     from cronui.engine.engine import Engine
 
     engine = Engine(store, settings)
+    equip(engine)  # the tools agent jobs may offer their models
     await engine.open()
     try:
         if not await engine.try_acquire():

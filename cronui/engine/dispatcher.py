@@ -23,6 +23,7 @@ from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
 from cronui.engine.executors import agent, http, redirects, shell
 from cronui.engine.executors.agent import CONVERSATION_KEY, SESSION_UNREAD
+from cronui.engine.executors.agent.tools import Toolbox
 from cronui.engine.executors.base import MILESTONES_DROPPED, Outcome, RunContext, permanent_failure
 from cronui.engine.finishing import Finisher, apply_outcome
 from cronui.model import (
@@ -97,6 +98,7 @@ class Dispatcher:
         self.on_finished = on_finished
         self.only_roots: set[int] | None = None  # in-process `jobs run`: execute just these runs and retries
         self._http: httpx.AsyncClient | None = None
+        self.toolbox: Toolbox | None = None  # an agent's tools (the program hands its own; none: refused)
         self._left_behind: set[asyncio.Task[Outcome]] = set()  # executors that would not stop (logged)
         self.finisher = Finisher(
             store, bus, settings, clock, rng or random.Random(), lambda: self.http, self._retry_queued
@@ -314,6 +316,7 @@ class Dispatcher:
         )
         if job.kind is not TargetKind.SHELL:
             ctx.http = self.http
+            ctx.toolbox = self.toolbox
         return ctx
 
     async def _outcome(self, ctx: RunContext) -> Outcome:

@@ -402,6 +402,7 @@ class EntryReader:
             stream=self.boolean(table, "stream", "agent.stream"),
             keep_turns=self.integer(table, "keep_turns", "agent.keep_turns", bounds.KEEP_TURNS),
             fallbacks=self.names(table, "fallbacks", "agent.fallbacks") or [],
+            tools=self.names(table, "tools", "agent.tools") or [],
             gate=self.text(table, "gate", "agent.gate"),
             max_cost_usd=self.number(table, "max_cost", "agent.max_cost", bounds.MAX_COST),
             daily_budget_usd=self.number(table, "daily_budget", "agent.daily_budget", bounds.DAILY_BUDGET),

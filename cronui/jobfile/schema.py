@@ -66,6 +66,7 @@ AGENT_KEYS: dict[str, tuple[str, Any]] = {
     "gate": ("gate", None),
     "max_cost": ("max_cost_usd", None),
     "daily_budget": ("daily_budget_usd", None),
+    "tools": ("tools", []),
 }
 # The keys of a chain edge written as a table (`on_success = [{job = "publish", when = "contains:READY"}]`);
 # an edge's further options (`approval`) join here and in model.ChainEdge.
@@ -138,6 +139,7 @@ EXPORT_DEFAULTS: dict[str, Any] = {
     "agent.conversation": CONVERSATION,
     "agent.stream": True,
     "agent.fallbacks": [],
+    "agent.tools": [],
     "approval": False,
     "approval_timeout": DEFAULT_APPROVAL_TIMEOUT_S,
     "approval_default": REJECT,
@@ -173,6 +175,7 @@ _FIELD_TO_KEY = {
     "gate": "agent.gate",
     "max-cost": "agent.max_cost",
     "daily-budget": "agent.daily_budget",
+    "tools": "agent.tools",
     "deliver-to": "deliver_to",
     "deliver-format": "deliver_format",
     "alert-to": "alert_to",

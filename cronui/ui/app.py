@@ -22,6 +22,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
+from cronui.application.agent_tools import equip
 from cronui.config import Settings
 from cronui.engine.clock import Clock
 from cronui.engine.dispatcher import Executor
@@ -394,6 +395,7 @@ def make_app(
     the app."""
     if engine is None:
         engine = Engine(store, settings, clock, executors=executors)
+        equip(engine)  # the tools agent jobs may offer their models
     return CronuiApp(settings, store, engine, manage=manage, cursor_blink=cursor_blink, execute=execute)
 
 

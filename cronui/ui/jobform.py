@@ -57,6 +57,7 @@ TEXT_FIELDS += ["approval_timeout", "approval_default", "approval_max_waiting"] 
 # what the job is expected to do and which kinds of its alerts are sent ('': the config's `[alerts]`)
 WATCH_FIELDS = ["alert_late", "alert_overrun", "alert_short", "alert_no_success", "alert_rate", "alert_on"]
 TEXT_FIELDS += WATCH_FIELDS
+TEXT_FIELDS += ["tools"]  # what an agent job offers its model ("cronui")
 TEXT_FIELDS += ["grace"]  # a check's grace ('': the default); `check` itself is a checkbox
 
 
@@ -115,6 +116,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "message": agent.message,
         "system": agent.system or "",
         "fallbacks": " ".join(agent.fallbacks),
+        "tools": " ".join(agent.tools),
         "gate": agent.gate or "",
         "max_cost": "" if agent.max_cost_usd is None else f"{agent.max_cost_usd:g}",
         "stagger": "",  # the offset a stagger chose is part of the schedule (`0 9 * * * +137s`)
@@ -306,6 +308,7 @@ def _target(
         api_key_env=v["api_key_env"] or None,
         system=v["system"] or None,
         fallbacks=_words(v["fallbacks"]),
+        tools=_words(v["tools"]),
         gate=v["gate"] or None,
         max_cost_usd=max_cost,
         conversation=v["conversation"] or AgentTarget.conversation,

@@ -7,13 +7,16 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from cronui import secrets
 from cronui.config import Price
 from cronui.model import Job, Run, RunStatus
+
+if TYPE_CHECKING:
+    from cronui.engine.executors.agent.tools import Toolbox
 
 MILESTONE_CAP = 200  # milestones a job's own output may report per run; the rest are counted, not kept
 MILESTONES_DROPPED = "milestones-dropped"  # the last milestone of a run whose output reported more
@@ -101,6 +104,7 @@ class RunContext:
     stdout: CappedBuffer = field(init=False)
     stderr: CappedBuffer = field(init=False)
     secrets_used: list[str] = field(default_factory=list)
+    toolbox: Toolbox | None = None  # carries out an agent's tool calls (`tools = ["cronui"]`)
 
     milestone_cap: int = MILESTONE_CAP
     milestones_reported: int = 0  # kept, of those the job's output reported

@@ -80,6 +80,8 @@ def agent_fields(f: FieldMaker) -> ComposeResult:
             f.input("fallbacks", placeholder="MODEL or MODEL@BASE_URL, asked in order when one fails"),
         )
         yield f.error_line("fallbacks")
+        yield row("Tools", f.input("tools", placeholder="cronui: the model may schedule follow-ups, read runs"))
+        yield f.error_line("tools")
         yield row(
             "Gate",
             f.input("gate", placeholder="optional shell check: exit 0 asks, 1 skips"),

@@ -16,6 +16,7 @@ from cronui.engine.executors.agent.gate import run_gate
 from cronui.engine.executors.agent.history import carried, recorded_body
 from cronui.engine.executors.agent.reply import Reply
 from cronui.engine.executors.agent.sentinels import render_message, transient_reply, verdict
+from cronui.engine.executors.agent.tools import converse
 from cronui.engine.executors.base import (
     CappedBuffer,
     Outcome,
@@ -95,6 +96,10 @@ async def _run(ctx: RunContext, seen: dict[str, str | None]) -> Outcome:
     if spec.temperature is not None:
         body["temperature"] = float(spec.temperature)
     body.update(spec.extra)
+    if spec.tools:
+        if ctx.toolbox is None:
+            return permanent_failure(f"tools {', '.join(spec.tools)}: this program offers the model no tools")
+        body["tools"] = ctx.toolbox.specs(list(spec.tools))
     request = masked_request("POST", url, headers, None, ctx)
     request["body"] = recorded_body(body, ctx)  # the run row keeps the newest messages, each cut
     fields: dict[str, Any] = {"request": request}
@@ -142,6 +147,16 @@ async def _run(ctx: RunContext, seen: dict[str, str | None]) -> Outcome:
                 return chain_failed(answer, at, failed, len(ends))
             # the run's output is the reply of the model that answers, not what a failed one began
             ctx.stdout = CappedBuffer(ctx.output_cap, ctx.secrets_used)
+        if reply.tool_calls and spec.tools and ctx.toolbox is not None:
+
+            async def again(messages: list[dict[str, Any]]) -> Reply | Outcome:
+                ctx.stdout = CappedBuffer(ctx.output_cap, ctx.secrets_used)  # the output is the last reply
+                return await ask(ctx, asking, answered, {**body, "model": answered.model, "messages": messages})
+
+            final = await converse(ctx, ctx.toolbox, messages, reply, again)
+            if isinstance(final, Outcome):
+                return final
+            reply = final
     finally:
         if ctx.http is None:
             await asking.client.aclose()
