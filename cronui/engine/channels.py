@@ -150,22 +150,24 @@ class _Lines(logging.Handler):
 _SEND_LINES: ContextVar[list[str] | None] = ContextVar("cronui_send_lines", default=None)
 _LINES = _Lines()
 _LINES_LOCK = threading.Lock()
-_restore_level: int | None = None  # the apprise logger's level before the first send in flight raised it
+_restore: tuple[int, bool] = (logging.NOTSET, True)  # the apprise logger's level and propagation before the sends
 
 
 @contextmanager
 def _captured() -> Iterator[list[str]]:
     """What apprise logs for this send while the block runs, not what a send in another thread logs at the
-    same time (apprise's LogCapture keeps every thread's lines, and restores its level under the others)."""
-    global _restore_level
+    same time (apprise's LogCapture keeps every thread's lines, and restores its level under the others).
+    While sends are in flight apprise's lines stay with them: kept (masked) with each send and said by
+    cronui's own log when one fails, never in the process's log as apprise wrote them (unmasked, unstructured)."""
+    global _restore
     logger = logging.getLogger("apprise")
     with _LINES_LOCK:
         if _LINES.sending == 0:
+            _restore = (logger.level, logger.propagate)
             logger.addHandler(_LINES)
-            level = logger.getEffectiveLevel()
-            _restore_level = level if level > logging.INFO else None
-            if _restore_level is not None:
+            if logger.getEffectiveLevel() > logging.INFO:
                 logger.setLevel(logging.INFO)
+            logger.propagate = False
         _LINES.sending += 1
     lines: list[str] = []
     token = _SEND_LINES.set(lines)
@@ -177,8 +179,8 @@ def _captured() -> Iterator[list[str]]:
             _LINES.sending -= 1
             if _LINES.sending == 0:
                 logger.removeHandler(_LINES)
-                if _restore_level is not None:
-                    logger.setLevel(_restore_level)
+                logger.setLevel(_restore[0])
+                logger.propagate = _restore[1]
 
 
 def _apprise(url: str, title: str, text: str) -> tuple[bool, str]:

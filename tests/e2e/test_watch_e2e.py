@@ -165,6 +165,9 @@ def test_a_checks_alerts_reach_a_real_smtp_server_and_a_json_receiver_with_no_se
             outputs[f"log {Path(p.log_path).name}"] = Path(p.log_path).read_text()  # type: ignore[attr-defined]
         for where, text in outputs.items():
             assert SMTP_PASS not in text and HOOK_TOKEN not in text, where
+        daemon_log = outputs[f"log {Path(daemon.log_path).name}"]  # type: ignore[attr-defined]
+        assert '"event": "finished"' in daemon_log
+        assert "Sent Email" not in daemon_log and "Sent JSON" not in daemon_log, "apprise lines stay with the sends"
         db = Path(env["CRONUI_DB"])
         stored = b"".join(f.read_bytes() for f in db.parent.glob(db.name + "*"))
         assert stored and SMTP_PASS.encode() not in stored and HOOK_TOKEN.encode() not in stored
