@@ -42,14 +42,12 @@ def at_both(box: _Mailbox, hook: JsonReceiver, notice: str, says: str = "", coun
     return all(len(notices(got, notice, says)) >= count for got in received(box, hook).values())
 
 
-def alerts(env: dict[str, str]) -> list[dict[str, Any]]:
-    listed = json.loads(cronui(env, "alerts", "--json").stdout)
+def of_job(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [a for a in listed if a["job"] == JOB]
 
 
-def sends_match_what_was_received(env: dict[str, str], box: _Mailbox, hook: JsonReceiver) -> bool:
+def sends_match_what_was_received(listed: list[dict[str, Any]], box: _Mailbox, hook: JsonReceiver) -> bool:
     """Every send listed is sent, and each service got exactly the notices listed as sent to it."""
-    listed = alerts(env)
     sends = [s for a in listed for s in a["sends"]]
     if not sends or any(s["outcome"] != "sent" for s in sends):
         return False
@@ -123,8 +121,14 @@ def test_a_checks_alerts_reach_a_real_smtp_server_and_a_json_receiver_with_no_se
 
         # every send listed as sent, and what each service got is exactly that (later slots nobody pinged in
         # time are late too, each once, each at both)
-        wait_for(lambda: sends_match_what_was_received(env, box, hook), what="the sends listed as received")
-        listed = alerts(env)
+        seen: list[list[dict[str, Any]]] = []  # the listing that matched (the next late slot may come after it)
+
+        def all_received() -> bool:  # asked of the API (no process to start each time), as the CLI lists them
+            seen.append(of_job(httpx.get(f"{base}/api/v1/alerts", timeout=10).json()))
+            return sends_match_what_was_received(seen[-1], box, hook)
+
+        wait_for(all_received, what="the sends listed as received")
+        listed = seen[-1]
         kinds = Counter(a["kind"] for a in listed)
         assert set(kinds) == {"late", "failure"} and kinds["failure"] == 1, kinds
         [failure] = [a for a in listed if a["kind"] == "failure"]
@@ -156,6 +160,8 @@ def test_a_checks_alerts_reach_a_real_smtp_server_and_a_json_receiver_with_no_se
             done_by = {k: pool.submit(cronui, env, *argv) for k, argv in commands.items()}
             outputs = {f"cronui {k}": f.result().stdout for k, f in done_by.items()}
         outputs["api alerts"] = httpx.get(f"{base}/api/v1/alerts", timeout=10).text
+        by_id = {a["id"]: a for a in of_job(json.loads(outputs["cronui alerts --json"]))}
+        assert all(by_id[a["id"]] == a for a in listed), "`cronui alerts --json` lists each send, sent"
         outputs["api job"] = httpx.get(f"{base}/api/v1/jobs/{JOB}", timeout=10).text
         assert "${env:SMTP_PASS}" in outputs["cronui jobs show"]  # the channel is shown, its reference as written
         daemon.send_signal(signal.SIGTERM)
