@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -129,6 +132,57 @@ def url_parts(url: str) -> list[str]:
     return [p.split("=")[-1] for p in parts if len(p.split("=")[-1]) >= 6]
 
 
+class _Lines(logging.Handler):
+    """apprise's log lines, each kept for the send that logged it: the one whose context is current when the
+    line is logged (apprise's worker threads run a service in a copy of its caller's context)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(logging.Formatter("%(asctime)s - %(levelname)s - %(message)s"))
+        self.sending = 0  # sends in flight
+
+    def emit(self, record: logging.LogRecord) -> None:
+        lines = _SEND_LINES.get()
+        if lines is not None:
+            lines.append(self.format(record))
+
+
+_SEND_LINES: ContextVar[list[str] | None] = ContextVar("cronui_send_lines", default=None)
+_LINES = _Lines()
+_LINES_LOCK = threading.Lock()
+_restore: tuple[int, bool] = (logging.NOTSET, True)  # the apprise logger's level and propagation before the sends
+
+
+@contextmanager
+def _captured() -> Iterator[list[str]]:
+    """What apprise logs for this send while the block runs, not what a send in another thread logs at the
+    same time (apprise's LogCapture keeps every thread's lines, and restores its level under the others).
+    While sends are in flight apprise's lines stay with them: kept (masked) with each send and said by
+    cronui's own log when one fails, never in the process's log as apprise wrote them (unmasked, unstructured)."""
+    global _restore
+    logger = logging.getLogger("apprise")
+    with _LINES_LOCK:
+        if _LINES.sending == 0:
+            _restore = (logger.level, logger.propagate)
+            logger.addHandler(_LINES)
+            if logger.getEffectiveLevel() > logging.INFO:
+                logger.setLevel(logging.INFO)
+            logger.propagate = False
+        _LINES.sending += 1
+    lines: list[str] = []
+    token = _SEND_LINES.set(lines)
+    try:
+        yield lines
+    finally:
+        _SEND_LINES.reset(token)
+        with _LINES_LOCK:
+            _LINES.sending -= 1
+            if _LINES.sending == 0:
+                logger.removeHandler(_LINES)
+                logger.setLevel(_restore[0])
+                logger.propagate = _restore[1]
+
+
 def _apprise(url: str, title: str, text: str) -> tuple[bool, str]:
     """Send through apprise (in a thread: its plugins block) and return what it logged about it."""
     import apprise
@@ -136,7 +190,7 @@ def _apprise(url: str, title: str, text: str) -> tuple[bool, str]:
     notifier = apprise.Apprise()
     if not notifier.add(url):
         return False, "not a channel URL apprise knows"
-    with apprise.LogCapture(level=logging.INFO) as log:
+    with _captured() as lines:
         ok = bool(notifier.notify(body=text or title, title=title))
-        answer = log.getvalue().strip()
+    answer = "\n".join(lines).strip()
     return ok, answer or ("sent" if ok else "not sent")

@@ -11,7 +11,7 @@ from typing import Any
 from cronui.config import Settings
 from cronui.engine.approvals import decision_event, waiting_event
 from cronui.engine.clock import Clock
-from cronui.engine.pings import Ping, record_ping
+from cronui.engine.pings import Ping, record_ping, weigh
 from cronui.jobs import JobError, chain_problems, check_chain_graph, check_chains, job_errors, validate
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.model.audit import CHANGED, CREATED, DISABLED, ENABLED, REMOVED, AuditEntry, Auditor
@@ -286,7 +286,10 @@ class Control:
         job = await self.job(name)
         if not job.is_check:
             raise JobError("check", f"{job.name} is not a check: cronui runs it itself (add one with --check)")
-        return await record_ping(self.store, self.clock, job, ping, self._emit)
+        run = await record_ping(self.store, self.clock, job, ping, self._emit)
+        if await weigh(self.store, job, run, self.settings.alerts, self.clock.now_ms()):
+            await self.wake()  # its notice goes out now, not at the scheduler's next pass
+        return run
 
     async def approve(self, run_id: int, by: str) -> Run:
         """Approve a run waiting for approval: it becomes pending and runs (at its slot, if that is later)."""

@@ -7,20 +7,29 @@ oldest unanswered slot (`next_run_at`) and any after it up to the ping's time (a
 counts for it, for a clock a little fast) — the newest of them is the ping's, the older ones are recorded
 missed and the job's next fire moves past them, all in one store transaction (`Store.record_ping`). A slot
 no ping answers within the job's grace is recorded missed by the scheduler (`planning.py`).
+
+A ping's end tells the alerts what a run's final attempt does (`weigh`): failures in a row (`--alert-after`,
+engine/failure_alerts.py) and a short or a degraded run (engine/watching.py), in the pinging process; the
+process holding the scheduler sends the notices.
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from cronui.engine import failure_alerts, watching
 from cronui.engine.clock import Clock
 from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
+from cronui.model.alerts import AlertDefaults
 from cronui.model.records import DueJob, PingWrite
 from cronui.schedule import Schedule, ScheduleError, parse
 from cronui.store.base import Store, StoreError
+
+log = logging.getLogger(__name__)
 
 MESSAGE_CAP = 10_000  # characters of a ping's message kept (its tail: the end of a command's output)
 EARLY_MS = 60_000  # a ping this much before a slot answers it (at most a quarter of the slot's period)
@@ -130,3 +139,25 @@ async def record_ping(
             break
         job = fresh
     raise StoreError(f"job {job.name!r}: its ping could not be recorded (its schedule kept moving); try again")
+
+
+async def weigh(store: Store, job: Job, run: Run, defaults: AlertDefaults, now: int) -> bool:
+    """What a check's ping that ended a run tells its alerts, as a run's final attempt would: its `failure`
+    episode opened or closed (with the job's failures in a row as the store counted them with the ping), its
+    `short` and `degraded` ones. True when a `failure` episode was opened or closed (the scheduling process
+    is then woken to send its notice)."""
+    if not run.status.is_final or job.id is None:
+        return False
+    if watching.watched(job, defaults):
+        await watching.after_run(store, job, run, defaults, now)
+    if not job.delivery.alert_target:
+        return False
+    try:
+        counted = await store.get_job(job.id)
+        if counted is None:
+            return False
+        disabled = counted.auto_disabled if counted.auto_disabled != job.auto_disabled else None  # by this ping
+        return await failure_alerts.record(store, counted, run, counted.consecutive_failures, disabled, now)
+    except Exception:  # the ping is recorded: a failure to weigh it is logged, never the reporter's error
+        log.exception("could not decide the failure alert of run #%s of %s", run.id, job.name)
+        return False
