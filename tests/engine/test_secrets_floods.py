@@ -279,7 +279,9 @@ async def test_milestones_beyond_the_cap_are_counted_not_kept(real: Engine):
     assert run.milestones[-1].data == {"dropped": n - MILESTONE_CAP, "kept": MILESTONE_CAP}
     assert sum(ev.kind is EventKind.MILESTONE for ev in events) == MILESTONE_CAP + 3
     rows = await real.store.run_events(run_id)
-    assert len(rows) < MILESTONE_CAP + 50
+    # stored as the live view saw them: the kept milestones and the drop count, not one row per line (how
+    # many output chunks the rest makes depends on how the pipe was read, which load changes)
+    assert sum(r.kind is EventKind.MILESTONE for r in rows) == MILESTONE_CAP + 3
 
 
 async def test_an_overlong_line_is_never_a_milestone(real: Engine):
