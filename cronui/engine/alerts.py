@@ -124,7 +124,7 @@ class Watcher:
         """One pass when it is due: evaluate, route what is new, start sending what is due. True when a
         pass ran."""
         now = self.clock.now_ms()
-        if now - self._last_pass < PASS_EVERY_MS:
+        if 0 <= now - self._last_pass < PASS_EVERY_MS:  # a wall clock set back does not hold passes off
             return False
         self._last_pass = now
         await self.evaluate(now)
@@ -134,7 +134,7 @@ class Watcher:
 
     async def evaluate(self, now: int) -> tuple[int, int]:
         """The one query over every job, then the episodes it found opened or closed: (opened, closed)."""
-        lapses = now - self._last_lapses >= LAPSES_EVERY_MS
+        lapses = not 0 <= now - self._last_lapses < LAPSES_EVERY_MS  # (or the wall clock was set back)
         if lapses:
             self._last_lapses = now
         found = await self.store.alert_candidates(now, self.defaults(), PASS_LIMIT, lapses)

@@ -228,3 +228,14 @@ async def test_the_next_alert_deadline_includes_a_checks_next_slot_and_its_lates
         assert await store.next_alert_at(defaults) == t0 + 3_660_000, "alerted: the next slot's moment"
         await raise_alert(store, f"job:{check.id}", "late", str(t0 + 3_600_000), "late", None, check.id, now=t0)
         assert await store.next_alert_at(defaults) is None
+
+
+async def test_a_wall_clock_set_back_does_not_hold_the_alerts_passes_off(
+    engine: Engine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    passes = count_calls(monkeypatch, engine.store, "alert_candidates")
+    loop = Loop(engine, clock)
+    await loop.step()
+    clock.advance(-3600)  # an hour back (NTP, a hand-set clock): the next wake-up still has its pass
+    await loop.step()
+    assert len(passes) == 2
