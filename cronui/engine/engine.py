@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 FAULT_FIRST_RETRY_S = 0.25  # database faults: the first retry, doubling up to
 FAULT_MAX_RETRY_S = 5.0  # this (or the lease renewal interval, if shorter)
+# the next alert's deadline is looked up again at once (up to this many times in all) when a slot was planned
+# or a run started during the lookup (steps go on meanwhile: they start no second lookup)
+LOOKUPS_AT_ONCE = 2
 
 
 class Engine:
@@ -313,15 +316,19 @@ class Engine:
                 await failure_alerts.adopt_memory(self.store, self.clock.now_ms())
                 self._adopted = True
             ran = await self.watcher.tick()
-            seen = self._changes
-            if not ran and seen == self._looked_up:
-                return
-            # woken for the next alert too, not only at the next lease renewal: when it falls due before the
-            # wake-up planned, the loop plans again (one pass more, once)
-            self._alert_at = at = await self.watcher.next_deadline(self.clock.now_ms())
-            self._looked_up = seen
-            if self._changes != seen or (at is not None and (self._planned is None or at < self._planned)):
-                self._wake.set()  # (or something new came during the lookup: the next step looks again)
+            for _ in range(LOOKUPS_AT_ONCE):
+                seen = self._changes
+                if not ran and seen == self._looked_up:
+                    return
+                ran = False
+                # woken for the next alert too, not only at the next lease renewal: when it falls due before
+                # the wake-up planned, the loop plans again (one pass more, once)
+                self._alert_at = at = await self.watcher.next_deadline(self.clock.now_ms())
+                self._looked_up = seen
+                if at is not None and (self._planned is None or at < self._planned):
+                    self._wake.set()
+            if self._changes != self._looked_up:  # still more came meanwhile: the next step looks again
+                self._wake.set()
         except StoreFault as e:  # a passing fault (a connection cut, the write lock held): the next pass retries
             log.warning("the alerts' pass met a database fault; it runs again at the next wake-up: %s", e)
         except Exception:

@@ -157,6 +157,36 @@ async def test_a_checks_missed_slot_is_recorded_and_alerted_within_a_pass_of_its
         assert len(receiver.bodies) == 1 and "backup" in receiver.bodies[0]["message"]
 
 
+async def test_a_slot_planned_while_a_lookup_is_under_way_still_wakes_the_loop(
+    engine: Engine, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = await engine.control.add_job(make_job("gpu-report", "0 9 * * *", node_label="gpu", alert_late_s=5.0))
+    loop = Loop(engine, clock)
+    await loop.until(ms("2026-03-02T08:59:59.600Z"))
+    gate = asyncio.Event()
+    real = engine.store.next_alert_at
+
+    async def slow(defaults: AlertDefaults) -> int | None:
+        found = await real(defaults)  # read before the slot is planned, answered after
+        await gate.wait()
+        return found
+
+    monkeypatch.setattr(engine.store, "next_alert_at", slow)
+    engine._wake.clear()
+    await engine.step()  # its pass runs, then the lookup, held
+    clock.set(ms("2026-03-02T09:00:00Z"))
+    await engine.step()  # plans the slot meanwhile (and starts no second lookup)
+    monkeypatch.setattr(engine.store, "next_alert_at", real)
+    gate.set()
+    assert engine._watching is not None
+    await engine._watching
+    assert engine._wake.is_set(), "the loop plans again for the slot planned during the lookup"
+    await loop.until(ms("2026-03-02T09:00:30Z"))
+    [late] = await lates(engine, job)
+    due = ms("2026-03-02T09:00:05Z")
+    assert due <= late.opened_at <= due + SLACK_MS
+
+
 async def test_an_edit_that_sets_alert_late_on_a_waiting_slot_wakes_the_loop_for_it(
     engine: Engine, clock: FakeClock
 ) -> None:
