@@ -120,19 +120,21 @@ class Watcher:
         self._last_lapses = -LAPSES_EVERY_MS
         self._sending: set[int] = set()
 
-    async def tick(self) -> None:
-        """One pass when it is due: evaluate, route what is new, start sending what is due."""
+    async def tick(self) -> bool:
+        """One pass when it is due: evaluate, route what is new, start sending what is due. True when a
+        pass ran."""
         now = self.clock.now_ms()
-        if now - self._last_pass < PASS_EVERY_MS:
-            return
+        if 0 <= now - self._last_pass < PASS_EVERY_MS:  # a wall clock set back does not hold passes off
+            return False
         self._last_pass = now
         await self.evaluate(now)
         await self.route(now)
         await self.start_sends(now)
+        return True
 
     async def evaluate(self, now: int) -> tuple[int, int]:
         """The one query over every job, then the episodes it found opened or closed: (opened, closed)."""
-        lapses = now - self._last_lapses >= LAPSES_EVERY_MS
+        lapses = not 0 <= now - self._last_lapses < LAPSES_EVERY_MS  # (or the wall clock was set back)
         if lapses:
             self._last_lapses = now
         found = await self.store.alert_candidates(now, self.defaults(), PASS_LIMIT, lapses)
@@ -204,10 +206,11 @@ class Watcher:
             self._sending.discard(s.id)
 
     async def next_deadline(self, now: int) -> int | None:
-        """When the holder should wake for alerts: the moment the next waiting slot turns late or the next
-        running run overruns (no_success rides on the lease renewal's wake-ups: its spans are hours or days),
-        never sooner than the next pass may run, nor than a quarter of a pass from now (a pass under way has
-        not recorded what is due yet). None: nothing to wake for."""
+        """When the holder should wake for alerts: the moment the next waiting slot turns late, the next
+        running run overruns, or a check's slot with no ping turns late (its grace, or its own late span)
+        (no_success rides on the lease renewal's wake-ups: its spans are hours or days), never sooner than
+        the next pass may run, nor than a quarter of a pass from now (a pass under way has not recorded what
+        is due yet). None: nothing to wake for."""
         at = await self.store.next_alert_at(self.defaults())
         if at is None:
             return None

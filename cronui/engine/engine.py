@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 FAULT_FIRST_RETRY_S = 0.25  # database faults: the first retry, doubling up to
 FAULT_MAX_RETRY_S = 5.0  # this (or the lease renewal interval, if shorter)
+# the next alert's deadline is looked up again at once (up to this many times in all) when a slot was planned
+# or a run started during the lookup (steps go on meanwhile: they start no second lookup)
+LOOKUPS_AT_ONCE = 2
 
 
 class Engine:
@@ -82,9 +85,13 @@ class Engine:
         self.monitor = DeadMansSwitch(settings.monitor.ping_url, finisher.http, token=settings.monitor.ping_token)
         self.approvals = Approvals(store, self.bus, finisher.http, finisher.spawn, lambda: finisher.delivery_backoff_s)
         self._watching: asyncio.Future[None] | None = None
-        self._alert_at: int | None = None  # when the next alert falls due, as the last alerts' pass found
+        self._alert_at: int | None = None  # when the next alert falls due, as the last lookup found
         self._adopted = False  # the alert state jobs kept in memory before episodes: adopted at the first pass
         self._planned: int | None = None  # the wake-up the last pass returned
+        # what may bring the next alert nearer (a slot planned, a run started, a write from elsewhere) bumps
+        # this; the deadline is looked up again only after a pass or when it moved since the last lookup
+        self._changes = 0
+        self._looked_up = -1  # the value of `_changes` the last lookup saw
         self.watcher = Watcher(store, lambda: settings.alerts, self.clock, self.node, finisher.http, finisher.spawn)
         finisher.send_alerts = self.watcher.send_now  # a run's failure alert goes out at once
         self.control = Control(
@@ -139,6 +146,7 @@ class Engine:
 
     def poke_local(self) -> None:
         """Wake this process's loop (another process's notify through the store arrives here too)."""
+        self._changes += 1  # a job edited, a run triggered, a ping: the next alert may come sooner
         self._wake.set()
 
     # ------------------------------------------------------------ the lease
@@ -278,12 +286,17 @@ class Engine:
         paused = await self.store.get_state(PAUSED_KEY) is not None
         await self.approvals.expire(now)  # before the claim: a run its timeout approved starts in this pass
         due = on_time_first(await self.store.due_jobs(now), now)
+        # counted once written: a lookup begun after the count reads what it counts
+        planned = bool(due)  # slots planned: one may wait past its time (a check's be recorded missed)
+        started = 0  # runs started: one may overrun
         while due:
             due = await self.planner.materialize(due, now, paused)
             if due:  # what was planned starts now, before the rest of the catch-up is planned
-                await self.dispatcher.dispatch(paused)
+                started += await self.dispatcher.dispatch(paused)
         await self.approvals.send_notices()
-        await self.dispatcher.dispatch(paused)
+        started += await self.dispatcher.dispatch(paused)
+        if planned or started:
+            self._changes += 1
         if self._watching is None or self._watching.done():  # in a task of its own: it never delays a run
             self._watching = asyncio.ensure_future(self._watch())
         now = self.clock.now_ms()
@@ -293,16 +306,28 @@ class Engine:
         return self._planned
 
     async def _watch(self) -> None:
-        """The alerts' pass (at most once a second); a failure in it is logged and never stops scheduling."""
+        """The alerts' pass (at most once a second), then the next alert's deadline, looked up only when it
+        may have moved: after a pass that ran, or when a slot was planned, a run started or a write from
+        elsewhere came since the last lookup. A run's end or a step with nothing new cannot bring it nearer
+        (a deadline it leaves behind is one early wake-up, whose pass looks it up again), so the lookup does
+        not run once per step. A failure in either is logged and never stops scheduling."""
         try:
             if not self._adopted:
                 await failure_alerts.adopt_memory(self.store, self.clock.now_ms())
                 self._adopted = True
-            await self.watcher.tick()
-            # woken for the next alert too, not only at the next lease renewal: when it falls due before the
-            # wake-up planned, the loop plans again (one pass more, once)
-            self._alert_at = at = await self.watcher.next_deadline(self.clock.now_ms())
-            if at is not None and (self._planned is None or at < self._planned):
+            ran = await self.watcher.tick()
+            for _ in range(LOOKUPS_AT_ONCE):
+                seen = self._changes
+                if not ran and seen == self._looked_up:
+                    return
+                ran = False
+                # woken for the next alert too, not only at the next lease renewal: when it falls due before
+                # the wake-up planned, the loop plans again (one pass more, once)
+                self._alert_at = at = await self.watcher.next_deadline(self.clock.now_ms())
+                self._looked_up = seen
+                if at is not None and (self._planned is None or at < self._planned):
+                    self._wake.set()
+            if self._changes != self._looked_up:  # still more came meanwhile: the next step looks again
                 self._wake.set()
         except StoreFault as e:  # a passing fault (a connection cut, the write lock held): the next pass retries
             log.warning("the alerts' pass met a database fault; it runs again at the next wake-up: %s", e)

@@ -394,20 +394,49 @@ class SqlAlerts(SqlWrites):
         return [(e, sends.get(e.id or 0, [])) for e in episodes]
 
     async def next_alert_at(self, defaults: AlertDefaults) -> int | None:
-        """The earliest moment a slot waiting now turns late or a run running now overruns (of those not
-        alerted yet), so that the process holding the scheduler wakes for it: read through the waiting slots
-        and the running runs only, never every job's history."""
-        row = await self.select_one(
-            "SELECT MIN(t) FROM ("
-            "SELECT r.scheduled_for + CAST((SELECT COALESCE(j.alert_late_s, ?) FROM jobs j WHERE j.id = r.job_id "
-            "AND j.deleted_at IS NULL) * 1000 AS BIGINT) AS t FROM runs r "
-            "WHERE r.status IN ('pending', 'awaiting_approval') AND r.trigger IN ('schedule', 'catchup') "
-            "AND NOT EXISTS (SELECT 1 FROM alert_episodes e WHERE e.subject = 'job:' || CAST(r.job_id AS TEXT) "
-            "AND e.kind = 'late' AND e.episode = CAST(r.scheduled_for AS TEXT)) "
-            "UNION ALL SELECT r.started_at + CAST((SELECT COALESCE(j.alert_overrun_s, ?) FROM jobs j "
-            "WHERE j.id = r.job_id AND j.deleted_at IS NULL) * 1000 AS BIGINT) FROM runs r WHERE r.status = 'running' "
-            "AND NOT EXISTS (SELECT 1 FROM alert_episodes e WHERE e.subject = 'job:' || CAST(r.job_id AS TEXT) "
-            "AND e.kind = 'overrun' AND e.episode = CAST(r.id AS TEXT))) w",
-            (defaults.late_s, defaults.overrun_s),
-        )
+        """The earliest moment a slot waiting now turns late, a run running now overruns, or a check's slot
+        with no ping turns late (of those not alerted yet), so that the process holding the scheduler wakes
+        for it: read through the waiting slots, the running runs and the checks only (one index seek per
+        check, as the pass's own), never every job's history."""
+        row = await self.select_one(NEXT_ALERT_AT, (defaults.late_s, defaults.overrun_s))
         return None if row is None or row[0] is None else int(row[0])
+
+
+# When the next alert may fall due (`next_alert_at`): the parts of _LATE_RUNS, _OVERRUN, _LATE_JOBS and
+# _LATE_CHECKS that lie ahead, each moment one not alerted yet. A check's parts: its next slot late by its
+# span (a ping moves it on; after its grace the slot is recorded missed), and its latest slot, recorded
+# missed with no ping since, late by its span (which may outlast the grace).
+_WAITING_LATE = (
+    "SELECT r.scheduled_for + CAST((SELECT COALESCE(j.alert_late_s, ?) FROM jobs j WHERE j.id = r.job_id "
+    "AND j.deleted_at IS NULL) * 1000 AS BIGINT) AS t FROM runs r "
+    "WHERE r.status IN ('pending', 'awaiting_approval') AND r.trigger IN ('schedule', 'catchup') "
+    "AND NOT EXISTS (SELECT 1 FROM alert_episodes e WHERE e.subject = 'job:' || CAST(r.job_id AS TEXT) "
+    "AND e.kind = 'late' AND e.episode = CAST(r.scheduled_for AS TEXT))"
+)
+_RUNNING_OVERRUN = (
+    "SELECT r.started_at + CAST((SELECT COALESCE(j.alert_overrun_s, ?) FROM jobs j "
+    "WHERE j.id = r.job_id AND j.deleted_at IS NULL) * 1000 AS BIGINT) FROM runs r WHERE r.status = 'running' "
+    "AND NOT EXISTS (SELECT 1 FROM alert_episodes e WHERE e.subject = 'job:' || CAST(r.job_id AS TEXT) "
+    "AND e.kind = 'overrun' AND e.episode = CAST(r.id AS TEXT))"
+)
+_CHECKS_WATCHED = (
+    "FROM jobs j WHERE j.deleted_at IS NULL AND j.enabled = 1 AND j.is_check = 1 AND j.next_run_at IS NOT NULL"
+)
+_CHECK_NEXT_LATE = (
+    f"SELECT j.next_run_at + CAST(COALESCE(j.alert_late_s, {CHECK_LATE_S}) * 1000 AS BIGINT) {_CHECKS_WATCHED} "
+    f"AND {_unseen('late', 'CAST(j.next_run_at AS TEXT)')}"
+)
+_CHECK_MISSED_LATE = (
+    "SELECT x.slot + CAST(x.span * 1000 AS BIGINT) FROM ("
+    f"SELECT j.id, COALESCE(j.alert_late_s, {CHECK_LATE_S}) AS span, (SELECT MAX(r.scheduled_for) "
+    f"FROM runs r WHERE r.job_id = j.id AND r.trigger IN ('schedule', 'catchup')) AS slot {_CHECKS_WATCHED}"
+    ") x WHERE EXISTS (SELECT 1 FROM runs r WHERE r.job_id = x.id AND r.scheduled_for = x.slot "
+    "AND r.trigger IN ('schedule', 'catchup') AND r.status = 'skipped' AND r.reason = 'missed') "
+    f"AND NOT EXISTS ({PINGED.format(job='x.id', since='x.slot')}) "
+    "AND NOT EXISTS (SELECT 1 FROM alert_episodes e WHERE e.subject = 'job:' || CAST(x.id AS TEXT) "
+    "AND e.kind = 'late' AND e.episode = CAST(x.slot AS TEXT))"
+)
+NEXT_ALERT_AT = (
+    f"SELECT MIN(t) FROM ({_WAITING_LATE} UNION ALL {_RUNNING_OVERRUN} UNION ALL {_CHECK_NEXT_LATE} "
+    f"UNION ALL {_CHECK_MISSED_LATE}) w"
+)
