@@ -87,12 +87,12 @@ class JobListText:
     def __init__(self) -> None:
         self._pieces: dict[tuple[Any, ...], str] = {}
 
-    def render(self, heads: Iterable[JobHead], health: Mapping[int | None, str], default: str) -> str:
+    def render(self, heads: Iterable[JobHead], health: Mapping[int, str], default: str) -> str:
         kept = self._pieces
         pieces: dict[tuple[Any, ...], str] = {}
         parts: list[str] = []
         for head in heads:
-            shown = health.get(head.id, default)
+            shown = health.get(head.id, default) if head.id is not None else default
             key = (*vars(head).values(), shown)  # every field a head has, so a field added later counts too
             piece = kept.get(key)
             if piece is None:

@@ -25,7 +25,12 @@ async def test_several_statuses_are_listed_newest_first_as_one_list(backend: Sto
             )
     every = await backend.list_runs(RunFilter(limit=10_000))
     wanted = [RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED]
-    for since, before, limit in [(None, None, 100), (T0 + 500, None, 20), (T0 + 200, every[40].id, 15), (None, None, 1)]:
+    for since, before, limit in [
+        (None, None, 100),
+        (T0 + 500, None, 20),
+        (T0 + 200, every[40].id, 15),
+        (None, None, 1),
+    ]:
         got = await backend.list_runs(RunFilter(statuses=wanted, since=since, before_id=before, limit=limit))
         expected = [
             r
