@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
 
-from cronui.api.common import PREFIX, ApiState, App, Checks, Json
+from cronui.api.common import PREFIX, ApiState, App, Checks
 from cronui.api.docs import (
     JOB_HEAD_SCHEMA,
     JOB_LISTED_SCHEMA,
@@ -21,12 +21,13 @@ from cronui.api.docs import (
     refused,
 )
 from cronui.application import jobs, watch
-from cronui.application.shapes import job_json, run_json
+from cronui.application.shapes import JobListText, job_json, run_json
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:
     r = APIRouter()
     api = checks.api
+    listed = JobListText()
 
     @r.get(
         f"{PREFIX}/jobs",
@@ -41,11 +42,11 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
             str | None, Query(description="only the jobs this caller created (`api:TOKEN`, `cli:USER@HOST`, `unknown`)")
         ] = None,
     ) -> Response:
-        # the list's columns only, rendered straight to JSON: no target or delivery decoded, and the
-        # 10,000 objects not walked again to validate them against the schema they were built for
+        # the list's columns only, rendered straight to JSON text (each job's piece kept while it is the same):
+        # no target or delivery decoded, no object walked again to validate it against its schema
         health = await watch.healths(app)
-        heads = await jobs.job_heads(app, owner)
-        return Json([job_json(j, health=health.get(j.id, watch.OK)) for j in heads])
+        text = listed.render(await jobs.job_heads(app, owner), health, watch.OK)
+        return Response(text, media_type="application/json")
 
     @r.post(
         f"{PREFIX}/jobs",

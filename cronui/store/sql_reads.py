@@ -153,16 +153,26 @@ class SqlReads:
         if flt.job_id is not None:
             where.append("r.job_id = ?")
             params.append(flt.job_id)
-        if flt.statuses:
-            among, values = self.dialect.in_list([str(s) for s in flt.statuses])
-            where.append(f"r.status {among}")
-            params += values
         if flt.since is not None:
             where.append("r.queued_at >= ?")
             params.append(flt.since)
         if flt.before_id is not None:
             where.append("r.id < ?")
             params.append(flt.before_id)
+        statuses = list(dict.fromkeys(str(s) for s in flt.statuses))
+        if len(statuses) > 1 and flt.job_id is None:
+            # several statuses over every job (`:failed`): the newest of each status read along its own part of
+            # `runs_status_id` (status, id), stopping at the limit, then merged; one `status IN (...)` would
+            # collect every run of those statuses and sort them all to keep the newest few
+            branch = f"SELECT * FROM ({RUN_SELECT} WHERE {' AND '.join(['r.status = ?', *where])} "
+            branch += "ORDER BY r.id DESC LIMIT ?) AS s{n}"
+            sql = " UNION ALL ".join(branch.format(n=n) for n in range(len(statuses))) + " ORDER BY id DESC LIMIT ?"
+            merged = [p for status in statuses for p in (status, *params, flt.limit)]
+            return [run_from_row(r) for r in await self.select_rows(sql, (*merged, flt.limit))]
+        if statuses:
+            among, values = self.dialect.in_list(statuses)
+            where.append(f"r.status {among}")
+            params += values
         sql = RUN_SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY r.id DESC LIMIT ?"
         return [run_from_row(r) for r in await self.select_rows(sql, (*params, flt.limit))]
 

@@ -52,6 +52,7 @@ from cronui.ui.screens.base import CronuiScreen
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.main import MainScreen
 from cronui.ui.screens.nodes import NodeWatch
+from cronui.ui.screens.run_detail import prepare_styles
 from cronui.ui.status import header_state
 from cronui.ui.sync import ViewSync
 from cronui.ui.times import ZoneMode
@@ -211,6 +212,7 @@ class CronuiApp(AppRequests):
         self._engine_worker = spawn(self, self._run_engine, "engine", name="engine")
         spawn(self, self.bridge.run, "bridge", name="bridge")
         self.ready.set()
+        self.call_after_refresh(prepare_styles, self)  # the first run opened need not parse them
 
     async def _run_engine(self) -> None:
         await self.client.run_engine(self._stop)

@@ -28,6 +28,7 @@ class Catalog:
         self.paused = False
         self.loaded = False
         self._next: tuple[int, int] | None = None  # (next fire ms, job id), cached
+        self.version = 0  # counts the changes to the jobs or their health (what a list's order may depend on)
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -67,6 +68,7 @@ class Catalog:
 
     def _changed(self) -> None:
         self._next = None
+        self.version += 1
 
     def name_of(self, job_id: int | None) -> str:
         job = self.jobs.get(job_id) if job_id is not None else None
@@ -78,6 +80,8 @@ class Catalog:
         """Take in every job's health; True when any changed."""
         changed = dict(health) != self.health
         self.health = dict(health)
+        if changed:
+            self.version += 1
         return changed
 
     def health_of(self, job_id: int | None) -> str | None:

@@ -53,6 +53,13 @@ class Filter:
                 return [RunStatus(v) for v in t.values if v in RunStatus._value2member_map_]
         return []
 
+    def name_words(self) -> list[tuple[str, ...]] | None:
+        """Each term's values when every term is a positive match on the job's name (bare words, `name:`):
+        then a job matches when its casefolded name holds one value of each term. None otherwise."""
+        if any(t.negate or t.key not in ("", "name") for t in self.terms):
+            return None
+        return [t.values for t in self.terms]
+
     def matches_job(self, job: Job, paused: bool = False, health: str | None = None) -> bool:
         """`health`: the job's, as last read (None while not known: a `health:` term matches nothing)."""
         return all(_job_term(t, job, paused, health) != t.negate for t in self.terms)

@@ -115,3 +115,46 @@ def test_cli_job_list_and_show_are_byte_for_byte_what_they_were(
     assert backup["timeout_s"] is None
     # a literal credential shows masked, in every face's JSON (the stored value is "s3")
     assert backup["target"] == {"command": "tar c /x", "cwd": None, "env": {"API_TOKEN": MASK}}
+
+
+async def test_api_job_list_asked_again_shows_each_change(settings: Settings) -> None:
+    """The list keeps each job's JSON while the job is the same: a job changed in any column a list shows, or
+    in its health, removed or added, is shown as it now is, the next time the list is asked for."""
+    await seeded(Path(settings.db))
+    store = SQLiteStore(settings.db)
+    await store.open()
+
+    def rows_now() -> list[Any]:
+        con = sqlite3.connect(settings.db)
+        con.row_factory = sqlite3.Row
+        try:
+            return con.execute("SELECT * FROM jobs WHERE deleted_at IS NULL ORDER BY name").fetchall()
+        finally:
+            con.close()
+
+    def change(sql: str) -> None:
+        con = sqlite3.connect(settings.db)
+        with con:
+            con.execute(sql)
+        con.close()
+
+    try:
+        app = create_app(ApiState(settings, store, Control(store, settings, SystemClock()), token=None))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+            first = (await client.get("/api/v1/jobs")).content
+            assert first == reference_json_text(listed(rows_now()), indent=None).encode()
+            names = [j["name"] for j in json.loads(first)]
+            for sql in (
+                f"UPDATE jobs SET last_status = 'succeeded' WHERE name = '{names[0]}'",  # never_ran -> ok
+                f"UPDATE jobs SET consecutive_failures = 2 WHERE name = '{names[0]}'",  # health alone: failing
+                f"UPDATE jobs SET next_run_at = 1790000000123 WHERE name = '{names[-1]}'",
+                f"UPDATE jobs SET name = 'renamed', enabled = 0 WHERE name = '{names[1]}'",
+                f"UPDATE jobs SET deleted_at = 1 WHERE name = '{names[2]}'",
+            ):
+                change(sql)
+                again = (await client.get("/api/v1/jobs")).content
+                assert again == reference_json_text(listed(rows_now()), indent=None).encode(), sql
+                assert again != first
+                first = again
+    finally:
+        await store.close()

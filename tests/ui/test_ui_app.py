@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from cronui.schedule import PRESETS
 from cronui.store.sqlite import SQLiteStore
 from cronui.targets import DEFAULT_DELIVERY_FORMAT, Delivery, HttpTarget, ShellTarget, TargetKind
 from cronui.ui.app import CronuiApp, make_app
+from cronui.ui.messages import JobsChanged
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.help import HelpScreen
 from cronui.ui.screens.job_editor import JobEditor
@@ -120,6 +122,36 @@ async def test_filter_narrows_the_list_and_reports_bad_terms(app: CronuiApp) -> 
         assert prompt.has_focus
         await pilot.press("escape")  # clears it
         assert names(app) == ["nightly-backup", "research-digest", "sync-crm"]
+
+
+async def test_filter_of_names_and_a_changed_job_while_filtered(app: CronuiApp) -> None:
+    """Words alone match names as any filter does (any case, each word, `name:` any of its values), in the
+    list's order; a job that changes while the list is filtered is shown changed, and sorted anew."""
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        await type_text(pilot, "c")
+        assert names(app) == ["nightly-backup", "research-digest", "sync-crm"]
+        await type_text(pilot, "cr")
+        assert names(app) == ["sync-crm"]
+        prompt = main(app).query_one("#prompt", Input)
+        for text, shown in [
+            ("SYNC-C", ["sync-crm"]),
+            ("E I", ["research-digest"]),
+            ("name:digest,CRM", ["research-digest", "sync-crm"]),
+            ("-backup", ["research-digest", "sync-crm"]),
+            ("name:digest,crm y", ["sync-crm"]),
+        ]:
+            prompt.value = text
+            await pilot.pause()
+            assert names(app) == shown, text
+        prompt.value = "s"
+        await pilot.pause()
+        assert names(app) == ["research-digest", "sync-crm"]
+        job = app.catalog.by_name["research-digest"]
+        app.catalog.upsert(replace(job, name="zz-research"))
+        app.tell(JobsChanged())
+        await until(pilot, lambda: names(app) == ["sync-crm", "zz-research"], "the renamed job sorted last")
 
 
 async def test_sort_cycles_columns(app: CronuiApp) -> None:

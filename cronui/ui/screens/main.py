@@ -125,6 +125,8 @@ class MainScreen(MainKeys, SaysWhyNot, CronuiScreen):
     def __init__(self, ctx: ScreenContext) -> None:
         super().__init__(ctx)
         self.filter = Filter()
+        self._order: tuple[tuple[int, str, bool], list[Job]] | None = None  # see _ordered
+        self._names: list[str] | None = None  # the ordered jobs' names, casefolded (see _matching)
         self.job_runs = JobRuns(self, ctx.client, lambda: self.query_one(RunTable), self._job_info)
 
     def compose(self) -> ComposeResult:
@@ -197,14 +199,7 @@ class MainScreen(MainKeys, SaysWhyNot, CronuiScreen):
         """Fill the job list from the catalog, filtered and sorted."""
         catalog = self.ctx.catalog
         table = self.query_one(JobTable)
-        paused = catalog.paused
-        jobs = (
-            [j for j in catalog.jobs.values() if self.filter.matches_job(j, paused, catalog.health_of(j.id))]
-            if self.filter
-            else list(catalog.jobs.values())
-        )
-        key = SORTS[table.sort_key or "name"]
-        jobs.sort(key=lambda j: key(j, catalog), reverse=table.sort_reverse)  # type: ignore[arg-type,return-value]
+        jobs = self._matching(self._ordered(table))
         table.running_jobs = self._running_jobs()
         table.set_rows(jobs)
         total = len(catalog)
@@ -222,6 +217,33 @@ class MainScreen(MainKeys, SaysWhyNot, CronuiScreen):
                 else ("loading…" if not catalog.loaded else "no jobs yet — press n to add one")
             )
         self._job_info()
+
+    def _ordered(self, table: JobTable) -> list[Job]:
+        """Every job in the list's order; sorted again only once the jobs, their health or the order changed
+        (typing a filter filters this list, which keeps its order)."""
+        catalog = self.ctx.catalog
+        key = (catalog.version, table.sort_key or "name", table.sort_reverse)
+        if self._order is None or self._order[0] != key:
+            sort = SORTS[key[1]]
+            jobs = sorted(catalog.jobs.values(), key=lambda j: sort(j, catalog), reverse=key[2])  # type: ignore[arg-type,return-value]
+            self._order, self._names = (key, jobs), None
+        return self._order[1]
+
+    def _matching(self, jobs: list[Job]) -> list[Job]:
+        """The jobs the filter lets through, in their order (a filter of names only compares the names, kept
+        casefolded beside the order)."""
+        flt = self.filter
+        if not flt:
+            return list(jobs)
+        words = flt.name_words()
+        if words is not None:
+            if self._names is None:
+                self._names = [j.name.casefold() for j in jobs]
+            names = self._names
+            return [j for j, name in zip(jobs, names, strict=True) if all(any(v in name for v in w) for w in words)]
+        catalog = self.ctx.catalog
+        paused = catalog.paused
+        return [j for j in jobs if flt.matches_job(j, paused, catalog.health_of(j.id))]
 
     def _running_jobs(self) -> set[int]:
         return {r.job_id for r in self.ctx.inflight.runs.values() if r.status is RunStatus.RUNNING}

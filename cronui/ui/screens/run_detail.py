@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import ClassVar
 
 from textual import events
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 
@@ -50,6 +50,17 @@ from cronui.ui.widgets.timeline import TimelineView
 from cronui.ui.workers import OneAtATime
 
 NARROW = 100
+
+
+def prepare_styles(app: App[object]) -> None:
+    """Read the CSS of the widgets only this screen shows, once the app is up: Textual parses its whole
+    stylesheet again the first time a widget of a new kind is mounted, and that was part of the time the
+    first run opened took. Added as mounting adds it, so mounting them later finds it there already."""
+    sheet = app.stylesheet
+    for widget in (TimelineView(), OutputView()):
+        for read_from, css, tie_breaker, scope in widget._get_default_css():
+            sheet.add_source(css, read_from=read_from, is_default_css=True, tie_breaker=tie_breaker, scope=scope)
+    assert sheet.rules_map is not None  # parsed now
 
 
 class RunDetailScreen(ApprovalActions, SaysWhyNot, CronuiScreen):

@@ -48,7 +48,31 @@ def fitted(widgets: Iterable[Widget], width: int, compact: bool) -> list[Widget]
 
 
 class KeysFooter(Footer):
+    """Composed again only when what it shows changed: Textual's footer mounts its keys anew whenever the
+    screen's bindings are said to have changed (a cursor move, a focus change, every screen opened), and
+    mounting a dozen styled keys was most of the time a screen took to open."""
+
+    _composed: object = None  # what the keys now mounted were composed from (`_shows`)
+
+    def _shows(self) -> object:
+        """Everything the composed keys depend on: the width, the style and each binding shown."""
+        if not self._bindings_ready:
+            return None
+        app = self.app
+        keys = tuple(
+            (b.key, app.get_key_display(b), b.description, b.action, b.group, enabled, tooltip)
+            for _, b, enabled, tooltip in self.screen.active_bindings.values()
+            if b.show or b.key == app.COMMAND_PALETTE_BINDING
+        )
+        return (self.size.width, self.compact, self.show_command_palette, keys)
+
+    async def recompose(self) -> None:
+        if self._composed is not None and self.is_attached and self._shows() == self._composed:
+            return
+        await super().recompose()
+
     def compose(self) -> ComposeResult:
+        self._composed = self._shows()
         widgets = list(super().compose())
         width = self.size.width
         yield from fitted(widgets, width, self.compact) if width else widgets
