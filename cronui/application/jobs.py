@@ -10,6 +10,9 @@ face has always shown: `NotFound` (no job named 'x'), `JobError` (a field and wh
 Every write says who made it: a new job is owned by the caller (`app.caller.owner`; never changed by an
 edit, and no job-file key), and each change is written to the audit log in the transaction that makes it
 (`cronui.application.audit`). Run now records how it was asked for (`trigger`) and by whom (`requested_by`).
+
+A limited caller (an API or MCP token, an agent's tool call) is held to the `[policy]` here, before anything
+is written: every creation, change and run now of every face goes through these (`cronui.application.policy`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from cronui.application import policy
 from cronui.application.audit import auditor, creator
 from cronui.application.context import Cronui
 from cronui.application.errors import Invalid, NameTaken
@@ -172,12 +176,17 @@ def new_job(app: Cronui, name: str, schedule: str, kind: TargetKind, *, enabled:
 
 
 async def add_job(app: Cronui, job: Job) -> Job:
-    """Save a new job (validated: JobError names the field that is wrong), owned by the caller."""
+    """Save a new job (validated: JobError names the field that is wrong), owned by the caller; Forbidden
+    when the caller's policy does not allow it."""
+    await policy.check_creations(app, [job])
     return await app.control.add_job(creator(app, job), auditor(app))
 
 
 async def save_job(app: Cronui, job: Job) -> Job:
-    """Save a changed job (one read with `get_job`); its next fire is worked out again from now."""
+    """Save a changed job (one read with `get_job`); its next fire is worked out again from now. Forbidden
+    when the caller's policy does not allow the job as changed."""
+    if policy.policy_for(app) is not None:
+        await policy.check_changes(app, [(await job_by_id(app, job.id) if job.id is not None else None, job)])
     return await app.control.update_job(job, audit=auditor(app))
 
 
@@ -219,6 +228,8 @@ async def run_now(app: Cronui, name: str, *, request: dict[str, Any] | None = No
     is the HTTP request that asked (a hook), `cap` the hook runs a job may have in a window (CapReached
     beyond)."""
     trigger = RUN_NOW_TRIGGERS.get(app.caller.origin, Trigger.MANUAL)
+    if policy.policy_for(app) is not None:
+        await policy.check_run_now(app, await get_job(app, name))
     return await app.control.trigger(name, request=request, cap=cap, trigger=trigger, requested_by=app.caller.owner)
 
 
@@ -226,8 +237,13 @@ async def apply_jobfile(app: Cronui, jobfile: JobFile, *, prune: bool, dry_run: 
     """What a job file changes (creates, updates, and with `prune` removes the jobs it no longer holds),
     written in one transaction unless `dry_run`: every job is validated first, and all are saved or none.
     JobFileError names the file, the job and the key of each problem."""
-    plan = plan_apply(jobfile, await app.store.list_jobs(), prune=prune)
+    live = await app.store.list_jobs()
+    plan = plan_apply(jobfile, live, prune=prune)
     if not dry_run and not plan.empty:
+        if policy.policy_for(app) is not None:
+            before = {j.name: j for j in live}
+            await policy.check_creations(app, plan.creates)
+            await policy.check_changes(app, [(before.get(u.job.name), u.job) for u in plan.updates])
         await app.control.apply(
             [creator(app, j) for j in plan.creates], [u.job for u in plan.updates], plan.removes, auditor(app)
         )
@@ -236,6 +252,7 @@ async def apply_jobfile(app: Cronui, jobfile: JobFile, *, prune: bool, dry_run: 
 
 async def add_jobs(app: Cronui, new: list[Job]) -> None:
     """Add many jobs at once (an imported crontab): all validated first, then saved together, or none."""
+    await policy.check_creations(app, new)
     await app.control.apply([creator(app, j) for j in new], [], [], auditor(app))
 
 
