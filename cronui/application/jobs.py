@@ -26,6 +26,7 @@ from cronui.application.context import Cronui
 from cronui.application.errors import Invalid, NameTaken
 from cronui.application.reports import job_report
 from cronui.application.shapes import UNKNOWN_OWNER
+from cronui.application.tokens import token_policy
 from cronui.application.watch import watch_report
 from cronui.jobfile.entry import EntryReader
 from cronui.jobfile.export import export_entry
@@ -35,6 +36,7 @@ from cronui.jobs import JobError
 from cronui.masking import mask_entry, mask_text, mask_webhook, unmasked
 from cronui.model import Job, Milestone, Run, TargetKind, Trigger
 from cronui.model.records import JobHead, RunCap, day_start
+from cronui.owner_budget import held_owner
 from cronui.placement import unplaced_warnings
 from cronui.targets import TARGET_TYPES, AgentTarget
 
@@ -106,7 +108,8 @@ async def job_details(app: Cronui, name: str) -> tuple[Job, dict[str, Any]]:
 
 
 async def budget_report(app: Cronui, job: Job, now: int) -> dict[str, dict[str, float]]:
-    """An agent job's daily budgets (its own, `job`; all agent jobs', `all`): what today (UTC) cost of each."""
+    """An agent job's daily budgets (its own, `job`; its owner's of the `[policy]`, `owner`; all agent
+    jobs', `all`): what today (UTC) cost of each."""
     if not isinstance(job.target, AgentTarget) or job.id is None:
         return {}
     since = day_start(now)
@@ -114,10 +117,23 @@ async def budget_report(app: Cronui, job: Job, now: int) -> dict[str, dict[str, 
     if job.target.daily_budget_usd is not None:
         spent = await app.store.spent_since(since, job.id)
         out["job"] = {"spent_usd": round(spent, 6), "daily_usd": job.target.daily_budget_usd}
+    owner_budget = await owner_daily_usd(app, job.owner)
+    if owner_budget is not None and job.owner is not None:
+        spent = await app.store.owner_spent_since(job.owner, since)
+        out["owner"] = {"spent_usd": round(spent, 6), "daily_usd": owner_budget}
     if app.settings.budget.daily_usd is not None:
         spent = await app.store.spent_since(since)
         out["all"] = {"spent_usd": round(spent, 6), "daily_usd": app.settings.budget.daily_usd}
     return out
+
+
+async def owner_daily_usd(app: Cronui, owner: str | None) -> float | None:
+    """The `[policy]` daily budget the scheduler holds `owner`'s agent jobs to (its token's own, where it
+    overrides it), or None when it holds them to none."""
+    name = held_owner(owner)
+    if name is None:
+        return None
+    return app.settings.policy.merged(await token_policy(app, name)).daily_budget_usd
 
 
 async def session_report(app: Cronui, job: Job) -> dict[str, Any]:

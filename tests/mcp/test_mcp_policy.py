@@ -79,6 +79,11 @@ async def test_each_rule_is_a_tool_error_naming_it_and_its_number(
         line = "policy: daily_budget_usd: mcp:ci-bot's agent jobs cost $0.3500 today (UTC) (at most $0.3)"
         assert text.splitlines()[0] == line
         assert (await refused(c, said, "run_now", name="digest")).splitlines()[0] == line
+        # and why_not_run tells it: the scheduler skips the owner's agent runs too
+        [why] = [r for r in (await call(c, said, "why_not_run", name="digest"))["reasons"] if r["reason"] == "budget"]
+        assert why["line"] == (
+            "budget spent: $0.3500 today (UTC) of mcp:ci-bot's daily budget ([policy] daily_budget_usd), $0.3"
+        )
         assert [r.job_name for r in await backend.list_runs(RunFilter())] == ["spender-mcp-ci-bot"]
 
 
