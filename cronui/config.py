@@ -20,6 +20,7 @@ from cronui.bounds import Duration, Number, Whole, show
 from cronui.controls import has_control
 from cronui.model.alerts import AlertDefaults
 from cronui.placement import check_labels
+from cronui.policy import POLICY_KEYS, Policy
 from cronui.schedule import ScheduleError, get_zone, zone_known
 
 
@@ -203,6 +204,7 @@ class Settings:
     alerts: AlertDefaults = field(default_factory=AlertDefaults)  # `[alerts]`: what every job inherits
     monitor: Monitor = field(default_factory=Monitor)
     metrics: Metrics = field(default_factory=Metrics)  # `[metrics]`: what `GET /metrics` shows, and to whom
+    policy: Policy = field(default_factory=Policy)  # `[policy]`: what API and MCP callers may create
     config_file: Path | None = None
 
 
@@ -261,6 +263,7 @@ _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
     },
     "monitor": {"ping_url": _ping_url, "ping_token": _text},
     "metrics": {"max_jobs": _whole(bounds.METRICS_JOBS), "public": _flag},
+    "policy": POLICY_KEYS,
 }
 
 

@@ -1,22 +1,25 @@
 """The tools an agent job offers its model (`tools = ["cronui"]`): `schedule_followup`, `list_runs` and
 `get_run`, carried out as the job's owner would ask them — through the same use cases as every face, held
-to the `[policy]` (an agent's call is always limited, whoever owns its job) — and answered as JSON, or as
+to the `[policy]` (an agent's call is always limited, whoever owns its job; a job a token's caller made,
+with that token's own overrides) — and answered as JSON, or as
 the refusal's one line, which the model reads and may correct.
 
 `equip(engine)` hands them to an engine; each face that builds one calls it."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from cronui.application import followups, runs
+from cronui.application import followups, runs, tokens
 from cronui.application.caller import Caller, Scope
 from cronui.application.context import Cronui
 from cronui.application.errors import REFUSALS, Invalid, first_line
 from cronui.application.shapes import json_text, run_json
 from cronui.engine.engine import Engine
 from cronui.model import Job, Run
+from cronui.owner_budget import held_owner
 
 RUNS_LISTED = 20  # runs one list_runs call returns at most
 OUTPUT_TAIL = 2_000  # characters of a run's output get_run returns
@@ -87,7 +90,11 @@ class AgentTools:
         return list(_SPECS) if "cronui" in toolsets else []
 
     async def call(self, job: Job, run: Run, name: str, arguments: dict[str, Any]) -> tuple[bool, str]:
-        app = self.app.as_caller(agent_caller(job))
+        caller = agent_caller(job)
+        token = held_owner(caller.owner)
+        if token is not None:  # a job a token's caller made: its agent is held to that token's own policy too
+            caller = dataclasses.replace(caller, policy=await tokens.token_policy(self.app, token))
+        app = self.app.as_caller(caller)
         try:
             if name == "list_runs":
                 return True, await _list_runs(app, job, arguments)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import enum
 import getpass
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 ORIGINS = ("cli", "tui", "api", "mcp", "hook", "agent")
 
@@ -43,12 +45,14 @@ class Scope(enum.IntEnum):
 @dataclass(frozen=True)
 class Caller:
     """One request's caller. `limited`: held to the `[policy]` (API and MCP tokens); the host's own user
-    is not."""
+    is not. `policy`: a token's own overrides of the `[policy]` (checked values by key), merged over it for
+    this caller."""
 
     origin: str  # one of ORIGINS
     who: str  # USER@HOST for the host's user; a token's name for API and MCP callers
     scope: Scope = Scope.ADMIN
     limited: bool = False
+    policy: Mapping[str, Any] | None = None
 
     @property
     def owner(self) -> str:

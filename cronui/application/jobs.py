@@ -10,6 +10,9 @@ face has always shown: `NotFound` (no job named 'x'), `JobError` (a field and wh
 Every write says who made it: a new job is owned by the caller (`app.caller.owner`; never changed by an
 edit, and no job-file key), and each change is written to the audit log in the transaction that makes it
 (`cronui.application.audit`). Run now records how it was asked for (`trigger`) and by whom (`requested_by`).
+
+A limited caller (an API or MCP token, an agent's tool call) is held to the `[policy]` here, before anything
+is written: every creation, change and run now of every face goes through these (`cronui.application.policy`).
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from cronui.application import policy
 from cronui.application.audit import auditor, creator
 from cronui.application.context import Cronui
 from cronui.application.errors import Invalid, NameTaken
 from cronui.application.reports import job_report
 from cronui.application.shapes import UNKNOWN_OWNER
+from cronui.application.tokens import token_policy
 from cronui.application.watch import watch_report
 from cronui.jobfile.entry import EntryReader
 from cronui.jobfile.export import export_entry
@@ -31,6 +36,7 @@ from cronui.jobs import JobError
 from cronui.masking import mask_entry, mask_text, mask_webhook, unmasked
 from cronui.model import Job, Milestone, Run, TargetKind, Trigger
 from cronui.model.records import JobHead, RunCap, day_start
+from cronui.owner_budget import held_owner
 from cronui.placement import unplaced_warnings
 from cronui.targets import TARGET_TYPES, AgentTarget
 
@@ -102,7 +108,8 @@ async def job_details(app: Cronui, name: str) -> tuple[Job, dict[str, Any]]:
 
 
 async def budget_report(app: Cronui, job: Job, now: int) -> dict[str, dict[str, float]]:
-    """An agent job's daily budgets (its own, `job`; all agent jobs', `all`): what today (UTC) cost of each."""
+    """An agent job's daily budgets (its own, `job`; its owner's of the `[policy]`, `owner`; all agent
+    jobs', `all`): what today (UTC) cost of each."""
     if not isinstance(job.target, AgentTarget) or job.id is None:
         return {}
     since = day_start(now)
@@ -110,10 +117,23 @@ async def budget_report(app: Cronui, job: Job, now: int) -> dict[str, dict[str, 
     if job.target.daily_budget_usd is not None:
         spent = await app.store.spent_since(since, job.id)
         out["job"] = {"spent_usd": round(spent, 6), "daily_usd": job.target.daily_budget_usd}
+    owner_budget = await owner_daily_usd(app, job.owner)
+    if owner_budget is not None and job.owner is not None:
+        spent = await app.store.owner_spent_since(job.owner, since)
+        out["owner"] = {"spent_usd": round(spent, 6), "daily_usd": owner_budget}
     if app.settings.budget.daily_usd is not None:
         spent = await app.store.spent_since(since)
         out["all"] = {"spent_usd": round(spent, 6), "daily_usd": app.settings.budget.daily_usd}
     return out
+
+
+async def owner_daily_usd(app: Cronui, owner: str | None) -> float | None:
+    """The `[policy]` daily budget the scheduler holds `owner`'s agent jobs to (its token's own, where it
+    overrides it), or None when it holds them to none."""
+    name = held_owner(owner)
+    if name is None:
+        return None
+    return app.settings.policy.merged(await token_policy(app, name)).daily_budget_usd
 
 
 async def session_report(app: Cronui, job: Job) -> dict[str, Any]:
@@ -172,12 +192,17 @@ def new_job(app: Cronui, name: str, schedule: str, kind: TargetKind, *, enabled:
 
 
 async def add_job(app: Cronui, job: Job) -> Job:
-    """Save a new job (validated: JobError names the field that is wrong), owned by the caller."""
+    """Save a new job (validated: JobError names the field that is wrong), owned by the caller; Forbidden
+    when the caller's policy does not allow it."""
+    await policy.check_creations(app, [job])
     return await app.control.add_job(creator(app, job), auditor(app))
 
 
 async def save_job(app: Cronui, job: Job) -> Job:
-    """Save a changed job (one read with `get_job`); its next fire is worked out again from now."""
+    """Save a changed job (one read with `get_job`); its next fire is worked out again from now. Forbidden
+    when the caller's policy does not allow the job as changed."""
+    if policy.policy_for(app) is not None:
+        await policy.check_changes(app, [(await job_by_id(app, job.id) if job.id is not None else None, job)])
     return await app.control.update_job(job, audit=auditor(app))
 
 
@@ -219,6 +244,8 @@ async def run_now(app: Cronui, name: str, *, request: dict[str, Any] | None = No
     is the HTTP request that asked (a hook), `cap` the hook runs a job may have in a window (CapReached
     beyond)."""
     trigger = RUN_NOW_TRIGGERS.get(app.caller.origin, Trigger.MANUAL)
+    if policy.policy_for(app) is not None:
+        await policy.check_run_now(app, await get_job(app, name))
     return await app.control.trigger(name, request=request, cap=cap, trigger=trigger, requested_by=app.caller.owner)
 
 
@@ -226,8 +253,13 @@ async def apply_jobfile(app: Cronui, jobfile: JobFile, *, prune: bool, dry_run: 
     """What a job file changes (creates, updates, and with `prune` removes the jobs it no longer holds),
     written in one transaction unless `dry_run`: every job is validated first, and all are saved or none.
     JobFileError names the file, the job and the key of each problem."""
-    plan = plan_apply(jobfile, await app.store.list_jobs(), prune=prune)
+    live = await app.store.list_jobs()
+    plan = plan_apply(jobfile, live, prune=prune)
     if not dry_run and not plan.empty:
+        if policy.policy_for(app) is not None:
+            before = {j.name: j for j in live}
+            await policy.check_creations(app, plan.creates)
+            await policy.check_changes(app, [(before.get(u.job.name), u.job) for u in plan.updates])
         await app.control.apply(
             [creator(app, j) for j in plan.creates], [u.job for u in plan.updates], plan.removes, auditor(app)
         )
@@ -236,6 +268,7 @@ async def apply_jobfile(app: Cronui, jobfile: JobFile, *, prune: bool, dry_run: 
 
 async def add_jobs(app: Cronui, new: list[Job]) -> None:
     """Add many jobs at once (an imported crontab): all validated first, then saved together, or none."""
+    await policy.check_creations(app, new)
     await app.control.apply([creator(app, j) for j in new], [], [], auditor(app))
 
 

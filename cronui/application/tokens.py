@@ -10,14 +10,19 @@ The API token of the settings (`[api] token`, CRONUI_API_TOKEN) stays what it wa
 operator's own, not held to the policy; its caller is named `env` (owner `api:env`). With no API token set
 and no token stored, a server on a loopback address stays open as before: its requests' caller is
 `loopback` (admin, not limited), as anyone on this host could use the CLI instead.
+
+A token may carry its own `[policy]` overrides (`--policy KEY=VALUE`, the same keys; kept as JSON on the
+token): its caller carries them, and the policy's rules merge them over the `[policy]` for it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +33,17 @@ from cronui.application.context import Cronui
 from cronui.application.errors import Invalid
 from cronui.engine.control import NotFound
 from cronui.jobs import parse_duration
+from cronui.owner_budget import ENV_WHO as ENV_WHO  # the caller the settings' API token makes (owner `api:env`)
+from cronui.owner_budget import (
+    OPEN_WHO as OPEN_WHO,  # the caller of an open loopback server (no token set, none stored)
+)
+from cronui.policy import overrides_from_json, overrides_json, parse_overrides, shown
 from cronui.store.tokens import StoredToken
 from cronui.timefmt import iso_utc
 
 PREFIX = "cu_"  # what a stored token's secret starts with (so a scanner of leaked secrets can spot one)
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TOUCH_MS = 60_000  # a token's last use is written at most once a minute, not once per request
-ENV_WHO = "env"  # the caller the settings' API token makes (owner `api:env`)
-OPEN_WHO = "loopback"  # the caller of an open loopback server (no token set, none stored)
 EXPIRES = bounds.Duration(positive=True, hi=100 * 366 * bounds.DAY_S)
 
 
@@ -75,17 +83,40 @@ def parse_scope(text: str) -> Scope:
         raise Invalid(f"--scope: {problem}", [{"field": "scope", "problem": problem}]) from None
 
 
-async def add_token(ctx: Cronui, name: str, scope: str, expires: str | None = None) -> NewToken:
-    """Make a token named `name` with `scope`, expiring `expires` from now (a duration: 30d, 12h) or never.
-    Refused when the name is taken, the scope unknown or the duration wrong; nothing is written then."""
+def parse_policy(pairs: Sequence[str]) -> dict[str, Any] | None:
+    """`--policy KEY=VALUE` (repeatable) as the token's own overrides of the `[policy]`; None for none."""
+    if not pairs:
+        return None
+    try:
+        return parse_overrides(pairs)
+    except ValueError as e:
+        raise Invalid(f"--policy: {e}", [{"field": "policy", "problem": str(e)}]) from None
+
+
+def read_policy(token: StoredToken) -> dict[str, Any] | None:
+    """A stored token's own overrides, checked again (None: none). Text this version cannot read makes a
+    token that may not create anything (`ValueError`, for `authenticate` to refuse it)."""
+    if token.policy is None:
+        return None
+    return overrides_from_json(json.loads(token.policy)) or None
+
+
+async def add_token(
+    ctx: Cronui, name: str, scope: str, expires: str | None = None, policy: Sequence[str] = ()
+) -> NewToken:
+    """Make a token named `name` with `scope`, expiring `expires` from now (a duration: 30d, 12h) or never,
+    with its own `[policy]` overrides (`policy`: KEY=VALUE texts). Refused when the name is taken, the
+    scope unknown, the duration or an override wrong; nothing is written then."""
     parse_name(name)
     level = parse_scope(scope)
+    overrides = parse_policy(policy)
     now = ctx.now_ms()
     expires_at = None
     if expires is not None:
         expires_at = now + int(parse_duration(expires, "--expires", EXPIRES) * 1000)
     secret = PREFIX + secrets.token_urlsafe(32)
-    token = StoredToken(name, level.label, now, expires_at)
+    stored = None if overrides is None else json.dumps(overrides_json(overrides), separators=(",", ":"))
+    token = StoredToken(name, level.label, now, expires_at, policy=stored)
     if not await ctx.store.add_token(token, digest(secret)):
         raise Invalid(f"name: a token named {name!r} already exists", [{"field": "name", "problem": "exists"}])
     return NewToken(token, secret)
@@ -114,7 +145,38 @@ def token_json(token: StoredToken, now: int) -> dict[str, Any]:
         "expires_at": iso_utc(token.expires_at),
         "last_used_at": iso_utc(token.last_used_at),
         "expired": expired(token, now),
+        "policy": policy_json(token),
     }
+
+
+def policy_json(token: StoredToken) -> dict[str, Any] | None:
+    """A token's own overrides as `tokens list` shows them (None: the `[policy]` as it is)."""
+    try:
+        found = read_policy(token)
+    except ValueError:
+        return {"unreadable": token.policy}
+    return None if found is None else overrides_json(found)
+
+
+def policy_text(token: StoredToken) -> str:
+    """A token's own overrides in one line for a table: `kinds=agent,http,shell max_jobs_per_owner=50`."""
+    try:
+        found = read_policy(token)
+    except ValueError:
+        return "(unreadable)"
+    return " ".join(f"{k}={','.join(v) if k == 'kinds' else shown(k, v)}" for k, v in (found or {}).items())
+
+
+async def token_policy(ctx: Cronui, name: str) -> dict[str, Any] | None:
+    """The own overrides of the token named `name`, if there is one (an agent acting as its job's owner,
+    `api:NAME`, is held to that token's policy)."""
+    token = await ctx.store.token_by_name(name)
+    if token is None:
+        return None
+    try:
+        return read_policy(token)
+    except ValueError:
+        return None
 
 
 def _settings_token(ctx: Cronui, admin_token: str | _FromSettings | None) -> str | None:
@@ -148,9 +210,13 @@ async def authenticate(
         scope = Scope.parse(token.scope)
     except ValueError:
         return None  # a scope this version does not know (a newer cronui's): refused, never widened
+    try:
+        overrides = read_policy(token)
+    except ValueError:
+        return None  # overrides this version cannot read: refused, never widened
     if token.last_used_at is None or now - token.last_used_at >= TOUCH_MS:
         await ctx.store.touch_token(token.name, now, TOUCH_MS)
-    return Caller(origin, token.name, scope, limited=True)
+    return Caller(origin, token.name, scope, limited=True, policy=overrides)
 
 
 async def request_caller(

@@ -139,7 +139,10 @@ async def _budget_reasons(app: Cronui, job: Job, now: int) -> list[dict[str, Any
     out = []
     for which, budget in (await budget_report(app, job, now)).items():
         if budget["spent_usd"] >= budget["daily_usd"]:
-            whose = "the job's daily budget" if which == "job" else "[budget] daily_usd (all agent jobs)"
+            whose = {
+                "job": "the job's daily budget",
+                "owner": f"{job.owner}'s daily budget ([policy] daily_budget_usd)",
+            }.get(which, "[budget] daily_usd (all agent jobs)")
             out.append(
                 _reason(
                     "budget",

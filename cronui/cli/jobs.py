@@ -185,7 +185,9 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
                 f"{job.approval_default}s · at most {job.approval_max_waiting} waiting"
             )
         for scope, b in budget.items():
-            whose = "this job's daily budget" if scope == "job" else "all agent jobs' daily budget"
+            whose = {"job": "this job's daily budget", "owner": f"{job.owner}'s daily budget ([policy])"}.get(
+                scope, "all agent jobs' daily budget"
+            )
             say(f"  budget     ${b['spent_usd']:.4f} spent today (UTC) / ${b['daily_usd']:g} {whose}")
         if job.node_label:
             say(f"  placement  nodes with label {job.node_label}")

@@ -136,6 +136,7 @@ class Dispatcher:
             max_running=self.settings.cluster.max_running,
             labels=self.settings.node.labels,
             daily_budget_usd=self.settings.budget.daily_usd,
+            owner_daily_usd=self.settings.policy.daily_budget_usd,
         )
         lease_ms = int(self.settings.lease.ttl * 1000)
         claim = await self.store.claim(self.node, self.clock.now_ms(), lease_ms, limits)

@@ -7,6 +7,7 @@ is the one the API's guard authenticated from the bearer token."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from cronui.application import tokens
@@ -40,5 +41,5 @@ def http_caller(request: Any) -> Caller:
     state; until the guard knows callers, the API token's holder, an admin held to the policy."""
     found = getattr(getattr(request, "state", None), "caller", None)
     if isinstance(found, Caller):
-        return Caller(ORIGIN, found.who, found.scope, found.limited)
+        return dataclasses.replace(found, origin=ORIGIN)
     return Caller(ORIGIN, "api-token", Scope.ADMIN, limited=True)

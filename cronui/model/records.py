@@ -161,6 +161,9 @@ class ClaimLimits:
     max_running: int | None = None  # runs at once across every node of the database (None: no cap)
     daily_budget_usd: float | None = None  # what all agent runs together may cost per UTC day (None: no cap)
     labels: Collection[str] = ()  # this node's labels: a job pinned to another label is not its to start
+    # what one owner's agent runs may cost per UTC day (`[policy] daily_budget_usd`; a token's own override
+    # wins for its owners; None: no budget but those)
+    owner_daily_usd: float | None = None
 
 
 DAY_MS = 86_400_000

@@ -5,7 +5,8 @@ honours, the cap on a job's hook runs counted as each is inserted, and which run
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from cronui.model import REASON_BUDGET, REASON_OVERLAP, REASON_QUEUE_FULL, FailureKind, Job, RunStatus
@@ -13,26 +14,39 @@ from cronui.model.records import RunEnd
 from cronui.targets import AgentTarget
 
 
+@dataclass
+class OwnerBudgets:
+    """The owners' daily budgets of the `[policy]` (owner -> USD; `cronui.policy.owner_budgets`) and what
+    an owner's jobs' runs cost today (`spent(owner)`)."""
+
+    budgets: Mapping[str, float]
+    spent: Callable[[str], Awaitable[float]]
+
+
 async def budget_refusals(
     candidates: Sequence[tuple[int, Job]],
     daily_usd: float | None,
     spent: Callable[[int | None], Awaitable[float]],
     last_cost: Callable[[int], Awaitable[float]],
+    owners: OwnerBudgets | None = None,
 ) -> dict[int, str]:
     """The runs among `candidates` (run id, its job) that may not start because a daily budget would be
-    passed, with the reason to record: the job's own `daily_budget_usd`, then `daily_usd` for all agent
-    jobs together. A run starts only if what runs finished today cost (`spent(job_id or None)`) plus what
-    the job's last run cost (`last_cost(job_id)`, its estimate) stays within the budget; each run let
-    start adds that estimate, so a backlog (a catch-up) stops at the budget rather than past it."""
+    passed, with the reason to record: the job's own `daily_budget_usd`, then its owner's (`owners`, the
+    `[policy]`), then `daily_usd` for all agent jobs together. A run starts only if what runs finished today
+    cost (`spent(job_id or None)`, `owners.spent(owner)`) plus what the job's last run cost
+    (`last_cost(job_id)`, its estimate) stays within the budget; each run let start adds that estimate, so
+    a backlog (a catch-up) stops at the budget rather than past it."""
     refused: dict[int, str] = {}
     per_job: dict[int, float] = {}
+    per_owner: dict[str, float] = {}
     estimate: dict[int, float] = {}
     total: float | None = None
     for run_id, job in candidates:
         t = job.target
         if not isinstance(t, AgentTarget) or job.id is None:
             continue
-        if t.daily_budget_usd is None and daily_usd is None:
+        owner_budget = owners.budgets.get(job.owner) if owners is not None and job.owner is not None else None
+        if t.daily_budget_usd is None and daily_usd is None and owner_budget is None:
             continue
         if job.id not in estimate:
             estimate[job.id] = await last_cost(job.id)
@@ -44,6 +58,15 @@ async def budget_refusals(
                 refused[run_id] = (
                     f"{REASON_BUDGET}: ${per_job[job.id]:.4f} spent today (UTC){_about(cost)}, "
                     f"the job's daily budget is ${t.daily_budget_usd:g}"
+                )
+                continue
+        if owner_budget is not None and owners is not None and job.owner is not None:
+            if job.owner not in per_owner:
+                per_owner[job.owner] = await owners.spent(job.owner)
+            if _passes(per_owner[job.owner], cost, owner_budget):
+                refused[run_id] = (
+                    f"{REASON_BUDGET}: ${per_owner[job.owner]:.4f} spent today (UTC) by {job.owner}'s agent jobs"
+                    f"{_about(cost)}, its daily budget ([policy] daily_budget_usd) is ${owner_budget:g}"
                 )
                 continue
         if daily_usd is not None:
@@ -58,6 +81,8 @@ async def budget_refusals(
             total += cost
         if job.id in per_job:
             per_job[job.id] += cost
+        if job.owner in per_owner:
+            per_owner[job.owner] += cost
     return refused
 
 

@@ -349,6 +349,13 @@ LATER: list[str] = [
     CREATE INDEX audit_at ON audit(at);
     CREATE INDEX audit_job ON audit(job_name, id);
     """,
+    # the `[policy]`'s counts per owner: the jobs it created in a window (removed ones too: by created_at),
+    # and its live jobs
+    """
+    DROP INDEX jobs_owner;
+    CREATE INDEX jobs_owner ON jobs(owner, created_at) WHERE owner IS NOT NULL;
+    CREATE INDEX jobs_owner_live ON jobs(owner) WHERE deleted_at IS NULL AND owner IS NOT NULL;
+    """,
 ]
 
 

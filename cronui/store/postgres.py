@@ -55,6 +55,7 @@ from cronui.store.ddl import migration_for
 from cronui.store.dialect import Dialect, Tx
 from cronui.store.health import SqlHealth
 from cronui.store.metrics import SqlMetrics
+from cronui.store.owners import SqlOwners
 from cronui.store.pg_connection import MIGRATION_TIMEOUT_S, PgConnection, ident
 from cronui.store.pg_connection import fault_kind as fault_kind  # its home was here: callers import it from here
 from cronui.store.pg_connection import split_url as split_url
@@ -97,7 +98,7 @@ class PgDialect(Dialect):
         return [list(pools), list(pools.values())]
 
 
-class PostgresStore(PgConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics, SqlTokens, SqlAudit):
+class PostgresStore(PgConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics, SqlTokens, SqlAudit, SqlOwners):
     """The store on a PostgreSQL server, for one node or many."""
 
     multi_node = True  # every node schedules: claims and slots are decided in the database

@@ -12,8 +12,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from cronui.model import Run, RunStatus, Trigger
+from cronui.model import Job, Run, RunStatus, Trigger
 from cronui.model.records import CapReached, Claim, ClaimLimits, Recorded, RunCap, RunEnd, day_start
+from cronui.owner_budget import held_owner, owner_budgets
 from cronui.store.approvals import (
     APPROVAL_POLICY_SELECT,
     APPROVALS_WAITING,
@@ -26,6 +27,7 @@ from cronui.store.claims import (
     CLAIM_DUE,
     CLAIM_SKIPS,
     CLAIM_START,
+    OwnerBudgets,
     budget_refusals,
     failure_effect,
     fenced_live,
@@ -33,9 +35,11 @@ from cronui.store.claims import (
 )
 from cronui.store.dialect import Tx
 from cronui.store.endpoints import record_endpoints
+from cronui.store.owners import OWNER_SPENT
 from cronui.store.rows import RUN_CODECS, RUN_COLUMNS, job_from_row, run_to_row, to_row
 from cronui.store.sql_reads import LAST_COST, spent_query
 from cronui.store.sql_writes import MEMORY_DELETE, MEMORY_UPSERT, SESSION_UPSERT, SqlWrites
+from cronui.targets import AgentTarget
 
 # What a run that has just come to exist has (the other columns keep their defaults until it runs).
 NEW_RUN_COLUMNS = (
@@ -197,6 +201,7 @@ class SqlRuns(SqlWrites):
                 limits.daily_budget_usd,
                 lambda job_id: self._cost(tx, *spent_query(since, job_id)),
                 lambda job_id: self._cost(tx, LAST_COST, [job_id]),
+                await self._owner_budgets(tx, list(jobs.values()), limits.owner_daily_usd, since),
             )
             if refused:  # a daily budget is spent: skipped here, in the claim, so every node honours it
                 gone = await self._skip_runs(tx, [(i, str(RunStatus.SKIPPED), why) for i, why in refused.items()], now)
@@ -216,6 +221,21 @@ class SqlRuns(SqlWrites):
             runs = {run.id: run for run in await self._runs_by_id(tx, sorted(row[0] for row in started))}
             claim.started = [(runs[i], jobs[runs[i].job_id]) for i in ids if i in runs]
         return claim
+
+    async def _owner_budgets(
+        self, tx: Tx, jobs: Sequence[Job], daily_usd: float | None, since: int
+    ) -> OwnerBudgets | None:
+        """The `[policy]` daily budgets of the owners of these agent jobs that are held to one, each token's
+        own override read in this transaction; None when none is."""
+        owners = [j.owner for j in jobs if isinstance(j.target, AgentTarget) and held_owner(j.owner) is not None]
+        if not owners:
+            return None
+        among, names = self.dialect.in_list(sorted({held_owner(o) for o in owners} - {None}))
+        rows = await tx.rows(f"SELECT name, policy FROM tokens WHERE name {among} AND policy IS NOT NULL", names)
+        budgets = owner_budgets(owners, daily_usd, {row[0]: row[1] for row in rows})
+        if not budgets:
+            return None
+        return OwnerBudgets(budgets, lambda owner: self._cost(tx, OWNER_SPENT, [since, owner]))
 
     async def _cost(self, tx: Tx, sql: str, params: Sequence[Any]) -> float:
         row = await tx.row(sql, params)

@@ -24,6 +24,7 @@ from cronui.store.connection import SQLiteConnection
 from cronui.store.dialect import Dialect, Tx
 from cronui.store.health import SqlHealth
 from cronui.store.metrics import SqlMetrics
+from cronui.store.owners import SqlOwners
 from cronui.store.rows import NODE_COLUMNS, event_to_row
 from cronui.store.sql_pings import SqlPings
 from cronui.store.tokens import SqlTokens
@@ -36,7 +37,9 @@ NODE_UPSERT = (
 )
 
 
-class SQLiteStore(SQLiteWakeups, SQLiteConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics, SqlTokens, SqlAudit):
+class SQLiteStore(
+    SQLiteWakeups, SQLiteConnection, SqlAlerts, SqlHealth, SqlPings, SqlMetrics, SqlTokens, SqlAudit, SqlOwners
+):
     """The default store: one local SQLite file (mode 0600)."""
 
     multi_node = False  # one process schedules at a time (the scheduler lease)

@@ -69,6 +69,10 @@ class SqlTokens(SqlWrites):
         row = await self.select_one(f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE secret_sha256 = ?", (secret_sha256,))
         return None if row is None else _token(row)
 
+    async def token_by_name(self, name: str) -> StoredToken | None:
+        row = await self.select_one(f"SELECT {TOKEN_COLUMNS} FROM tokens WHERE name = ?", (name,))
+        return None if row is None else _token(row)
+
     async def has_tokens(self) -> bool:
         return await self.select_one("SELECT 1 FROM tokens LIMIT 1", ()) is not None
 

@@ -57,7 +57,9 @@ def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-# (method, path, body, the scope it needs); "a" is a job that exists, each write names a job of its own
+HTTP_URL = "http://127.0.0.1:9/"  # nothing listens: a run of it fails at once
+# (method, path, body, the scope it needs); "a" is a job that exists, each write names a job of its own (HTTP
+# jobs: a stored token is held to the [policy], which allows no shell job unless it names them)
 REQUESTS: list[tuple[str, str, dict[str, Any] | None, Scope]] = [
     ("GET", f"{PREFIX}/jobs", None, Scope.READ),
     ("GET", f"{PREFIX}/jobs/a", None, Scope.READ),
@@ -68,20 +70,23 @@ REQUESTS: list[tuple[str, str, dict[str, Any] | None, Scope]] = [
     ("POST", f"{PREFIX}/jobs/a/disable", None, Scope.RUN),
     ("POST", f"{PREFIX}/jobs/a/enable", None, Scope.RUN),
     ("POST", f"{PREFIX}/jobs/a/run", None, Scope.RUN),
-    ("POST", f"{PREFIX}/jobs", {"name": "new-{who}", "schedule": "@daily", "shell": "true"}, Scope.WRITE),
+    ("POST", f"{PREFIX}/jobs", {"name": "new-{who}", "schedule": "@daily", "http": {"url": HTTP_URL}}, Scope.WRITE),
     ("PATCH", f"{PREFIX}/jobs/a", {"description": "by {who}"}, Scope.WRITE),
 ]
 
 
 def _filled(body: dict[str, Any] | None, who: str) -> dict[str, Any] | None:
-    return None if body is None else {k: v.format(who=who) for k, v in body.items()}
+    return None if body is None else {k: v.format(who=who) if isinstance(v, str) else v for k, v in body.items()}
 
 
 async def test_each_scope_may_do_its_own_and_is_refused_the_next_naming_it(
     db_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     async with running_api(db_settings) as api:
-        await api.add("a", command="true")
+        r = await api.client.post(
+            f"{PREFIX}/jobs", json={"name": "a", "schedule": "every 1h", "http": {"url": HTTP_URL}}
+        )
+        assert r.status_code == 201, r.text
         secrets = {s: await add_token(capsys, db_settings, f"t-{s.label}", "--scope", s.label) for s in Scope}
         for held, secret in secrets.items():
             for method, path, body, needed in REQUESTS:

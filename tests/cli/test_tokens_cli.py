@@ -76,7 +76,7 @@ async def test_a_secret_is_printed_once_and_stored_only_as_its_hash(
     code, out, err = await run(capsys, "--db", db, "tokens", "add", "reader", "--scope", "read", "--json")
     assert code == 0, err
     made = json.loads(out)
-    assert set(made) == {"name", "scope", "created_at", "expires_at", "secret"}
+    assert set(made) == {"name", "scope", "created_at", "expires_at", "policy", "secret"}
     assert (made["name"], made["scope"], made["expires_at"]) == ("reader", "read", None)
     assert made["secret"].startswith("cu_") and made["secret"] != secret
 
@@ -89,7 +89,8 @@ async def test_a_secret_is_printed_once_and_stored_only_as_its_hash(
         ("ci-bot", "run", False, None),
         ("reader", "read", False, None),
     ]
-    assert all(set(t) == {"name", "scope", "created_at", "expires_at", "last_used_at", "expired"} for t in found)
+    keys = {"name", "scope", "created_at", "expires_at", "last_used_at", "expired", "policy"}
+    assert all(set(t) == keys and t["policy"] is None for t in found)
     assert secret not in json.dumps(found)
     text = await stored_text(db)
     assert secret not in text and made["secret"] not in text

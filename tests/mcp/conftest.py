@@ -78,8 +78,10 @@ async def refused(client: Client, said: Said, tool: str, **args: Any) -> str:
     return str(text)
 
 
-def stdio_params(db: Path, *extra: str) -> StdioServerParameters:
+def stdio_params(db: Path, *extra: str, env: dict[str, str] | None = None) -> StdioServerParameters:
+    """`cronui --db DB mcp EXTRA...` as a process, with `env` besides what it needs to start."""
     env = {
+        **(env or {}),
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", "/tmp"),
         "PYTHONPATH": ROOT,
@@ -92,8 +94,8 @@ def stdio_params(db: Path, *extra: str) -> StdioServerParameters:
 
 
 @contextlib.asynccontextmanager
-async def over_stdio(db: Path) -> AsyncIterator[Client]:
-    async with Client(stdio_params(db), read_timeout_seconds=30) as client:
+async def over_stdio(db: Path, env: dict[str, str] | None = None) -> AsyncIterator[Client]:
+    async with Client(stdio_params(db, env=env), read_timeout_seconds=30) as client:
         yield client
 
 

@@ -25,7 +25,8 @@ HEADER_SECRET = "Bearer zq8PL2vxT0mWc4RkY7nHs1GdJ5aF9eUb"
 @contextlib.asynccontextmanager
 async def connected(transport: str, settings: Settings, tmp_path: Path) -> AsyncIterator[Client]:
     if transport == "stdio":
-        async with over_stdio(tmp_path / "mcp.db") as client:
+        # stdio without --unlimited is held to the [policy]: this one names shell jobs among the kinds allowed
+        async with over_stdio(tmp_path / "mcp.db", env={"CRONUI_POLICY_KINDS": "agent,http,shell"}) as client:
             yield client
     else:
         async with over_http(settings) as (client, _):

@@ -37,6 +37,7 @@ MCP = Caller("mcp", "agent", Scope.RUN, limited=True)
 @pytest.fixture(params=BACKENDS)
 async def app(request: pytest.FixtureRequest, tmp_path: Path, settings: Settings) -> AsyncIterator[Cronui]:
     clock = FakeClock(ms("2026-03-02T08:59:30Z"))
+    settings.policy.kinds = ("agent", "http", "shell")  # the API caller here makes shell jobs: the policy names them
     async with fresh_store(request.param, tmp_path / "who.db") as store:
         yield Cronui(settings, store, Control(store, settings, clock), clock, local("cli"))
 
