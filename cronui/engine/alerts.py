@@ -24,6 +24,7 @@ import httpx
 from cronui.engine import channels
 from cronui.engine.clock import Clock
 from cronui.model.alerts import FAILED, SENT, AlertDefaults, AlertEpisode, AlertKind, AlertSend, job_subject
+from cronui.model.failures import RECOVERED_TEXT
 from cronui.store.alerts import Candidate
 from cronui.store.base import Store
 from cronui.store.faults import StoreFault
@@ -31,7 +32,6 @@ from cronui.timefmt import human_span, iso_utc
 
 log = logging.getLogger(__name__)
 
-RECOVERED_TEXT = "recovered_text"  # an episode's data: what its recovery says, when it says its own
 
 PASS_EVERY_MS = 1000  # the evaluation runs at most this often (the scheduler's loop may wake more)
 PASS_LIMIT = 500  # conditions one pass records; the rest wait for the next

@@ -247,7 +247,7 @@ class Control:
         job = await self.job(name)
         if not job.is_check:
             raise JobError("check", f"{job.name} is not a check: cronui runs it itself (add one with --check)")
-        return await record_ping(self.store, self.clock, job, ping, self._emit)
+        return await record_ping(self.store, self.clock, job, ping, self._emit, self.wake)
 
     async def approve(self, run_id: int, by: str) -> Run:
         """Approve a run waiting for approval: it becomes pending and runs (at its slot, if that is later)."""

@@ -5,8 +5,10 @@ A check is a job cronui watches but never runs. Each ping is a run with trigger 
 `interrupted`); an end with no open start is a run of its own. A ping also answers the job's slot: the
 oldest unanswered slot (`next_run_at`) and any after it up to the ping's time (a little before a slot
 counts for it, for a clock a little fast) — the newest of them is the ping's, the older ones are recorded
-missed and the job's next fire moves past them, all in one store transaction (`Store.record_ping`). A slot
-no ping answers within the job's grace is recorded missed by the scheduler (`planning.py`).
+missed and the job's next fire moves past them, all in one store transaction (`Store.record_ping`), which
+also weighs an end for the check's `--alert-after` (failed pings in a row open its `failure` episode, a
+success closes it). A slot no ping answers within the job's grace is recorded missed by the scheduler
+(`planning.py`).
 """
 
 from __future__ import annotations
@@ -108,10 +110,16 @@ def _events(run: Run, missed: int) -> list[RunEvent]:
 
 
 async def record_ping(
-    store: Store, clock: Clock, job: Job, ping: Ping, emit: Callable[[RunEvent], Awaitable[None]]
+    store: Store,
+    clock: Clock,
+    job: Job,
+    ping: Ping,
+    emit: Callable[[RunEvent], Awaitable[None]],
+    wake: Callable[[], Awaitable[None]] | None = None,
 ) -> Run:
     """Record `ping` for check `job` (read again and planned anew when a planner moved its next fire
-    meanwhile); the run as stored."""
+    meanwhile); the run as stored. When its end opened or closed the check's `failure` episode (decided in
+    the store's transaction), `wake` tells the process holding the scheduler, which sends the notice."""
     for _ in range(TRIES):
         try:
             schedule = parse(job.schedule, job.timezone) if job.enabled and job.next_run_at is not None else None
@@ -123,6 +131,8 @@ async def record_ping(
             stored.job_name = job.name
             for event in _events(stored, len(write.missed) if write.settles else 0):
                 await emit(event)
+            if write.alerted and wake is not None:
+                await wake()
             return stored
         assert job.id is not None
         fresh = await store.get_job(job.id)
