@@ -250,6 +250,7 @@ ALERT_SCHEMA = _object(
         "text": {"type": "string"},
         "opened_at": _maybe(_TIME),
         "closed_at": _maybe(_TIME),
+        "recovers": {"type": "boolean", "description": "false: a notice of a moment, which never recovers"},
         "sends": {"type": "array", "items": _SEND},
     }
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cronui.model import Job, Run
-from cronui.model.alerts import AlertEpisode, AlertKind, job_subject
+from cronui.model.alerts import RETRY_EPISODE, AlertEpisode, AlertKind, job_subject
 from cronui.model.records import DAY_MS, day_start
 from cronui.store.base import Store
 from cronui.timefmt import human_span
@@ -30,9 +30,9 @@ def retry_text(run: Run, job: Job, delay_ms: int) -> str:
 def retry_episode(run: Run, job: Job, delay_ms: int, now: int) -> AlertEpisode:
     assert job.id is not None
     data = {"run_id": run.id, "retry": run.attempt, "of": job.max_retries, "in_ms": delay_ms}
-    text = retry_text(run, job, delay_ms)
+    text, episode = retry_text(run, job, delay_ms), f"{RETRY_EPISODE}{run.id}"
     return AlertEpisode(
-        job_subject(job.id), AlertKind.FAILURE, f"retry:{run.id}", text, now, job.id, data, closed_at=now, run_id=run.id
+        job_subject(job.id), AlertKind.FAILURE, episode, text, now, job.id, data, closed_at=now, run_id=run.id
     )
 
 
