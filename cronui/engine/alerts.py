@@ -23,7 +23,16 @@ import httpx
 
 from cronui.engine import channels
 from cronui.engine.clock import Clock
-from cronui.model.alerts import FAILED, SENT, AlertDefaults, AlertEpisode, AlertKind, AlertSend, job_subject
+from cronui.model.alerts import (
+    FAILED,
+    NOTICE_FIELDS,
+    SENT,
+    AlertDefaults,
+    AlertEpisode,
+    AlertKind,
+    AlertSend,
+    job_subject,
+)
 from cronui.model.failures import RECOVERED_TEXT
 from cronui.store.alerts import Candidate
 from cronui.store.base import Store
@@ -186,7 +195,9 @@ class Watcher:
             elif s.format == "discord":
                 body = {"content": text}
             elif s.format == "json":
-                body = {"job": s.job_name, "alert": text, "kind": s.notice, "subject": s.subject}
+                extra = s.data.get(NOTICE_FIELDS) if s.notice != AlertKind.RECOVERED else None
+                body = {**(extra if isinstance(extra, dict) else {})}
+                body.update(job=s.job_name, alert=text, kind=s.notice, subject=s.subject)
             env = os.environ if self.env is None else self.env
             ok, answer = await channels.send(self.http(), s.channel, s.format, title, body, env)
             now = self.clock.now_ms()

@@ -80,13 +80,14 @@ class Engine:
         )
         finisher = self.dispatcher.finisher
         self.monitor = DeadMansSwitch(settings.monitor.ping_url, finisher.http, token=settings.monitor.ping_token)
-        self.approvals = Approvals(store, self.bus, finisher.http, finisher.spawn, lambda: finisher.delivery_backoff_s)
+        self.approvals = Approvals(store, self.bus)
         self._watching: asyncio.Future[None] | None = None
         self._alert_at: int | None = None  # when the next alert falls due, as the last alerts' pass found
         self._adopted = False  # the alert state jobs kept in memory before episodes: adopted at the first pass
         self._planned: int | None = None  # the wake-up the last pass returned
         self.watcher = Watcher(store, lambda: settings.alerts, self.clock, self.node, finisher.http, finisher.spawn)
         finisher.send_alerts = self.watcher.send_now  # a run's failure alert goes out at once
+        self.approvals.send_alerts = self.watcher.send_now  # and a run's "needs approval" notice
         self.control = Control(
             store,
             settings,
@@ -282,7 +283,7 @@ class Engine:
             due = await self.planner.materialize(due, now, paused)
             if due:  # what was planned starts now, before the rest of the catch-up is planned
                 await self.dispatcher.dispatch(paused)
-        await self.approvals.send_notices()
+        await self.approvals.send_notices(self.clock.now_ms())
         await self.dispatcher.dispatch(paused)
         if self._watching is None or self._watching.done():  # in a task of its own: it never delays a run
             self._watching = asyncio.ensure_future(self._watch())

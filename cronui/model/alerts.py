@@ -34,6 +34,7 @@ HEALTHS = ("paused", "failing", "late", "overrun", "no_success", "degraded", "ne
 # recovery is ever told; a retry notice (`--notify-retries`) rides as kind `failure`, its episode `retry:RUN`
 NOTICE_KINDS = (AlertKind.BUDGET, AlertKind.APPROVAL)
 RETRY_EPISODE = "retry:"
+NOTICE_FIELDS = "fields"  # an episode's data: what a JSON webhook gets besides the alert (a "needs approval"'s)
 
 
 def is_notice(kind: AlertKind | str, episode: str) -> bool:
