@@ -131,7 +131,7 @@ _JOB_HEAD = {
 JOB_HEAD_SCHEMA = _object(_JOB_HEAD)
 _HEALTH = {"type": "string", "enum": list(HEALTHS)}
 JOB_LISTED_SCHEMA = _object({**_JOB_HEAD, "health": _HEALTH})  # `jobs list --json`: with each job's health
-# the expectations and routing in force (the job's own or `[alerts]`'s) and which come from `[alerts]`
+# the expectations and routing in force (the job's own, `[alerts]`'s or a check's grace) and where they come from
 ALERTS_SCHEMA = _object(
     {
         **{f"{k}_s": _maybe("number") for k in ("late", "overrun", "short", "no_success")},
@@ -139,6 +139,7 @@ ALERTS_SCHEMA = _object(
         "on": _NAMES,
         "to": _NAMES,
         "inherited": _NAMES,
+        "from_grace": _NAMES,  # a check's late span is its grace unless it sets --alert-late
     }
 )
 JOB_SCHEMA = _object(
@@ -251,6 +252,7 @@ ALERT_SCHEMA = _object(
         "text": {"type": "string"},
         "opened_at": _maybe(_TIME),
         "closed_at": _maybe(_TIME),
+        "recovers": {"type": "boolean", "description": "false: a notice of a moment, which never recovers"},
         "sends": {"type": "array", "items": _SEND},
     }
 )

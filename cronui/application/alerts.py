@@ -22,7 +22,7 @@ from cronui.application.errors import Invalid
 from cronui.application.values import parse_count
 from cronui.engine import channels
 from cronui.masking import mask_channel, mask_text
-from cronui.model.alerts import AlertEpisode, AlertSend
+from cronui.model.alerts import AlertEpisode, AlertSend, is_notice
 from cronui.timefmt import iso_utc
 
 DEFAULT_LIMIT = 50  # episodes one listing shows
@@ -67,6 +67,9 @@ def alert_json(e: AlertEpisode, sends: list[AlertSend]) -> dict[str, Any]:
         "text": e.text,
         "opened_at": iso_utc(e.opened_at),
         "closed_at": iso_utc(e.closed_at),
+        # false: a notice of a moment (a budget spent, a retry planned, a run waiting for approval), told
+        # once; it is recorded closed (a budget's at the end of its day) and never recovers
+        "recovers": not is_notice(e.kind, e.episode),
         "sends": [send_json(s) for s in sends],
     }
 

@@ -4,7 +4,8 @@
 The `alerts` object of a job (the JSON contract): the values in force, the job's own or `[alerts]`'s —
 `late_s`, `overrun_s`, `short_s`, `no_success_s` (seconds or null), `rate` (`"PCT/N"` or null), `on` (the
 kinds sent; empty: every kind), `to` (the channels, masked) — and `inherited`, the names of those whose value
-comes from `[alerts]`.
+comes from `[alerts]`, and `from_grace`, those whose value is a check's grace (`late_s` of a check with no
+--alert-late of its own: a slot with no ping within its grace is late, whatever `[alerts] late` says).
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ def alerts_json(job: Job, defaults: AlertDefaults) -> dict[str, Any]:
     """A job's expectations and alert routing in force, and which of them it inherits (see the module)."""
     out: dict[str, Any] = {}
     inherited: list[str] = []
+    from_grace: list[str] = []
     for word, attr, default in SPANS:
         own = getattr(job, attr)
+        if own is None and word == "late" and job.is_check:  # a check's grace is its late span, over [alerts]
+            out["late_s"] = job.check_grace_s
+            from_grace.append("late_s")
+            continue
         out[f"{word}_s"] = own if own is not None else getattr(defaults, default)
         if own is None and out[f"{word}_s"] is not None:
             inherited.append(f"{word}_s")
@@ -47,11 +53,12 @@ def alerts_json(job: Job, defaults: AlertDefaults) -> dict[str, Any]:
     if not own_to and defaults.to:
         inherited.append("to")
     out["inherited"] = inherited
+    out["from_grace"] = from_grace
     return out
 
 
 def alerts_lines(data: dict[str, Any]) -> list[str]:
-    """`jobs show`'s lines of the `alerts` object: `late 10m (from [alerts])`, ..."""
+    """`jobs show`'s lines of the `alerts` object: `late 10m (from [alerts])`, `late 30m (the check's grace)`..."""
     inherited = set(data["inherited"])
     parts = []
     for word, _, _ in SPANS:
@@ -59,7 +66,9 @@ def alerts_lines(data: dict[str, Any]) -> list[str]:
         if value is not None:
             spec = duration_spec(value)
             shown = spec if isinstance(spec, str) else f"{spec:g}s"
-            parts.append(f"{word} {shown}" + (" (from [alerts])" if f"{word}_s" in inherited else ""))
+            source = " (from [alerts])" if f"{word}_s" in inherited else ""
+            source = " (the check's grace)" if f"{word}_s" in data["from_grace"] else source
+            parts.append(f"{word} {shown}{source}")
     if data["rate"] is not None:
         parts.append(f"rate {data['rate']}" + (" (from [alerts])" if "rate" in inherited else ""))
     lines = [" · ".join(parts)] if parts else []

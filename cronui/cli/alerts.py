@@ -57,8 +57,12 @@ def cmd_alerts(args: argparse.Namespace) -> int:
             say("no alerts recorded" + (f" for {args.job}" if args.job else ""))
             return 0
         for a in found:
-            closed = f" · recovered {a['closed_at']}" if a["closed_at"] else " · open"
-            say(f"#{a['id']} {a['kind']} {a['job'] or a['subject']} · opened {a['opened_at']}{closed}")
+            who = f"#{a['id']} {a['kind']} {a['job'] or a['subject']}"
+            if not a["recovers"]:  # a notice of a moment: nothing to recover from, whenever it was closed
+                say(f"{who} · notice at {a['opened_at']}")
+            else:
+                closed = f" · recovered {a['closed_at']}" if a["closed_at"] else " · open"
+                say(f"{who} · opened {a['opened_at']}{closed}")
             say(f"  {a['text']}")
             if not a["sends"]:
                 say("  (sent nowhere: no channel for it; see --alert-to and [alerts] to / on)")

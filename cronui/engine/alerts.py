@@ -23,7 +23,17 @@ import httpx
 
 from cronui.engine import channels
 from cronui.engine.clock import Clock
-from cronui.model.alerts import FAILED, SENT, AlertDefaults, AlertEpisode, AlertKind, AlertSend, job_subject
+from cronui.model.alerts import (
+    FAILED,
+    NOTICE_FIELDS,
+    SENT,
+    AlertDefaults,
+    AlertEpisode,
+    AlertKind,
+    AlertSend,
+    job_subject,
+)
+from cronui.model.failures import RECOVERED_TEXT
 from cronui.store.alerts import Candidate
 from cronui.store.base import Store
 from cronui.store.faults import StoreFault
@@ -31,7 +41,6 @@ from cronui.timefmt import human_span, iso_utc
 
 log = logging.getLogger(__name__)
 
-RECOVERED_TEXT = "recovered_text"  # an episode's data: what its recovery says, when it says its own
 
 PASS_EVERY_MS = 1000  # the evaluation runs at most this often (the scheduler's loop may wake more)
 PASS_LIMIT = 500  # conditions one pass records; the rest wait for the next
@@ -188,7 +197,9 @@ class Watcher:
             elif s.format == "discord":
                 body = {"content": text}
             elif s.format == "json":
-                body = {"job": s.job_name, "alert": text, "kind": s.notice, "subject": s.subject}
+                extra = s.data.get(NOTICE_FIELDS) if s.notice != AlertKind.RECOVERED else None
+                body = {**(extra if isinstance(extra, dict) else {})}
+                body.update(job=s.job_name, alert=text, kind=s.notice, subject=s.subject)
             env = os.environ if self.env is None else self.env
             ok, answer = await channels.send(self.http(), s.channel, s.format, title, body, env)
             now = self.clock.now_ms()

@@ -1,28 +1,34 @@
 """The scheduling process's part of approvals: the default applied to waiting runs past their deadline,
-and the "needs approval" notice posted where the job delivers (once, whichever node sends it)."""
+and the "needs approval" notice of each run that starts waiting — an alert episode of kind `approval` (one
+per run, recorded closed: a notice of a moment), routed and sent through the alerts' outbox like a budget
+notice (engine/job_notices.py): to the job's alert channels (`--alert-to`, else its delivery target, else
+`[alerts] to`), when `--alert-on` / `[alerts] on` lets `approval` through; once however many nodes see the
+run (the store hands each waiting run's notice to one of them, and the episode is unique on the run), retried
+with backoff, listed by `cronui alerts`. A JSON webhook gets the run, its deadline and the two commands
+beside the alert; every other channel the text, which names them too."""
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
-
-from cronui.engine import delivery
+from cronui.engine import job_notices
 from cronui.engine.approvals import decision_event
 from cronui.engine.events import EventBus
 from cronui.model import APPROVE, Job, Run
 from cronui.model.records import timeout_decision
 from cronui.store.base import Store
-from cronui.targets import DEFAULT_DELIVERY_FORMAT
 from cronui.timefmt import iso_utc
 
 log = logging.getLogger(__name__)
 
-NOTICE_DELIVERED = "delivered"
-NOTICE_NO_TARGET = "no delivery target"
+NOTICE_RECORDED = "recorded"  # the run's approval notice: an `approval` alert (`cronui alerts` says where it went)
+NOTICE_NO_JOB = "no job"
+
+
+async def _nothing() -> None:
+    pass
 
 
 def notice_text(job: Job, run: Run) -> str:
@@ -36,46 +42,30 @@ def notice_text(job: Job, run: Run) -> str:
     )
 
 
-def notice_payload(fmt: str, job: Job, run: Run) -> dict[str, Any]:
-    text = notice_text(job, run)
-    if fmt == "json":
-        return {
-            "job": job.name,
-            "run_id": run.id,
-            "needs_approval": True,
-            "trigger": str(run.trigger),
-            "scheduled_for": iso_utc(run.scheduled_for),
-            "deadline": iso_utc(run.approval_deadline),
-            "default": run.approval_default,
-            "approve": f"cronui runs approve {run.id}",
-            "reject": f"cronui runs reject {run.id} --reason TEXT",
-            "text": text,
-        }
-    return {"content": text} if fmt == "discord" else {"text": text}
-
-
-def notice_targets(job: Job) -> list[str]:
-    """Where the notice goes: the job's delivery target and its alert target (once each)."""
-    d = job.delivery
-    return list(dict.fromkeys(t for t in (d.to, d.alert_target) if t))
+def notice_fields(run: Run, text: str) -> dict[str, Any]:
+    """What a JSON webhook gets beside the alert: the run, its slot, its deadline and default, the two
+    commands that decide it, and the text (as `text`, where the notice had it before the outbox)."""
+    return {
+        "run_id": run.id,
+        "needs_approval": True,
+        "trigger": str(run.trigger),
+        "scheduled_for": iso_utc(run.scheduled_for),
+        "deadline": iso_utc(run.approval_deadline),
+        "default": run.approval_default,
+        "approve": f"cronui runs approve {run.id}",
+        "reject": f"cronui runs reject {run.id} --reason TEXT",
+        "text": text,
+    }
 
 
 class Approvals:
-    """The scheduling process's part: defaults applied at the deadline, notices sent once."""
+    """The scheduling process's part: defaults applied at the deadline, notices recorded once."""
 
-    def __init__(
-        self,
-        store: Store,
-        bus: EventBus,
-        http: Callable[[], httpx.AsyncClient],
-        spawn: Callable[[Coroutine[Any, Any, None]], None],
-        backoff_s: Callable[[], float],
-    ) -> None:
+    def __init__(self, store: Store, bus: EventBus) -> None:
         self.store = store
         self.bus = bus
-        self.http = http  # () -> httpx.AsyncClient, the dispatcher's shared client
-        self.spawn = spawn  # runs a posting in the background (the finisher's, so shutdown waits for it)
-        self.backoff_s = backoff_s  # () -> the first pause between delivery attempts
+        # routes and starts the alerts' sends due now (the engine's Watcher.send_now); none: the next pass does
+        self.send_alerts: Callable[[], Awaitable[None]] = _nothing
 
     async def expire(self, now: int) -> int:
         """Apply the default of every waiting run whose deadline has passed; returns how many this
@@ -88,25 +78,29 @@ class Approvals:
                 self.bus.publish(decision_event(done, now))
         return decided
 
-    async def send_notices(self) -> None:
-        """Post the "needs approval" notice of each waiting run not noticed yet (taken first, so one
-        process sends it)."""
-        for run in await self.store.take_approval_notices():
-            job = await self.store.get_job(run.job_id)
-            if job is None or not notice_targets(job):
-                assert run.id is not None
-                await self.store.note_approval_notice(run.id, NOTICE_NO_TARGET)
-                continue
-            self.spawn(self._post(job, run))
-
-    async def _post(self, job: Job, run: Run) -> None:
-        assert run.id is not None
-        fmt = job.delivery.format or DEFAULT_DELIVERY_FORMAT
-        body = notice_payload(fmt, job, run)
-        notes = []
-        for target in notice_targets(job):
-            sent = await delivery.post(self.http(), target, body, os.environ, backoff_s=self.backoff_s())
-            if sent.status != delivery.DELIVERED:
-                log.warning("approval notice for %s #%s not delivered: %s", job.name, run.id, sent.reason)
-                notes.append(f"{delivery.FAILED}: {sent.reason}")
-        await self.store.note_approval_notice(run.id, "; ".join(notes) or NOTICE_DELIVERED)
+    async def send_notices(self, now: int) -> int:
+        """Record the "needs approval" notice of each waiting run not noticed yet (taken first, so one
+        process records it) as an `approval` alert, and send what that opened; returns how many this call
+        recorded."""
+        runs = await self.store.take_approval_notices()
+        if not runs:
+            return 0
+        jobs: dict[int, Job | None] = {}
+        episodes = []
+        for run in runs:
+            if run.job_id not in jobs:
+                jobs[run.job_id] = await self.store.get_job(run.job_id)
+            job = jobs[run.job_id]
+            if job is not None:
+                text = notice_text(job, run)
+                episodes.append(job_notices.approval_episode(job, run, text, notice_fields(run, text), now))
+        opened = await self.store.open_alerts(episodes) if episodes else []
+        for run in runs:
+            assert run.id is not None
+            await self.store.note_approval_notice(run.id, NOTICE_RECORDED if jobs[run.job_id] else NOTICE_NO_JOB)
+        if opened:
+            try:
+                await self.send_alerts()
+            except Exception:  # recorded: the next pass of the alerts routes and sends it
+                log.exception("could not start sending the approval notices")
+        return len(opened)

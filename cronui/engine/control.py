@@ -286,7 +286,7 @@ class Control:
         job = await self.job(name)
         if not job.is_check:
             raise JobError("check", f"{job.name} is not a check: cronui runs it itself (add one with --check)")
-        run = await record_ping(self.store, self.clock, job, ping, self._emit)
+        run = await record_ping(self.store, self.clock, job, ping, self._emit, self.wake)
         if await weigh(self.store, job, run, self.settings.alerts, self.clock.now_ms()):
             await self.wake()  # its notice goes out now, not at the scheduler's next pass
         return run

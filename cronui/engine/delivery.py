@@ -1,5 +1,5 @@
-"""Posting a run's result to webhooks (Slack, Discord, generic JSON), and what a failure alert says
-(`decide_alert`; engine/failure_alerts.py records it as an episode, sent through the alerts' outbox).
+"""Posting a run's result to webhooks (Slack, Discord, generic JSON). What a failure alert says is the rule
+in cronui.model.failures (engine/failure_alerts.py records it as an episode, sent through the alerts' outbox).
 
 Delivery follows the final attempt of a run and has its own status, kept apart from the run's:
 `delivered` (the target answered 2xx — never claimed without one), `failed` (with the reason, after
@@ -18,8 +18,8 @@ import httpx
 
 from cronui import secrets
 from cronui.engine.executors import redirects
-from cronui.model import FailureKind, Job, Run, RunStatus
-from cronui.targets import DEFAULT_ALERT_AFTER, DEFAULT_ALERT_COOLDOWN_S
+from cronui.model import Job, Run, RunStatus
+from cronui.model.failures import FAILURES
 from cronui.timefmt import human_span, iso_utc
 
 DELIVERED = "delivered"
@@ -31,7 +31,6 @@ TEXT_CAP = {"slack": 3500, "discord": 1800, "json": 16_000}  # by format (target
 ATTEMPTS = 3
 ATTEMPT_DEADLINE_S = 30.0  # one whole attempt, redirects and a slow or endless answer included
 ANSWER_CAP = 64 * 1024  # at most this much of a target's answer is read; the rest is never wanted
-FAILURES = (RunStatus.FAILED, RunStatus.TIMED_OUT, RunStatus.INTERRUPTED)
 
 
 @dataclass
@@ -132,39 +131,3 @@ async def _attempt(client: httpx.AsyncClient, target: str, body: Mapping[str, An
             if read >= ANSWER_CAP:
                 break
         return resp.status_code, resp.reason_phrase
-
-
-@dataclass
-class AlertDecision:
-    text: str
-    state: dict[str, Any] | None  # the job's new alert state (None: clear it)
-
-
-def decide_alert(
-    job: Job, run: Run, failures: int, auto_disabled: str | None, state: dict[str, Any] | None, now: int
-) -> AlertDecision | None:
-    """One alert after N consecutive failures, then quiet for the cooldown; one "recovered" message
-    when the job next succeeds; an auto-disabled job always says so."""
-    d = job.delivery
-    if not d.alert_target:
-        return None
-    after = int(d.alert_after or DEFAULT_ALERT_AFTER)
-    cooldown_ms = int(float(d.alert_cooldown_s or DEFAULT_ALERT_COOLDOWN_S) * 1000)
-    state = state or {}
-    if run.status is RunStatus.SUCCEEDED:
-        if state.get("alerting"):
-            return AlertDecision(f"✅ {job.name} recovered: run #{run.id} succeeded", None)
-        return None
-    if run.status not in FAILURES or run.failure_kind is FailureKind.INFRA:  # infra: one alert per endpoint
-        return None
-    if auto_disabled:
-        return AlertDecision(
-            f"⛔ {job.name} was auto-disabled: {auto_disabled}", {"alerting": True, "last_alert_at": now}
-        )
-    if failures < after:
-        return None
-    last = state.get("last_alert_at")
-    if state.get("alerting") and last is not None and now - int(last) < cooldown_ms:
-        return None
-    text = f"🚨 {job.name} failed {failures} times in a row; last: {run.error or run.status} (run #{run.id})"
-    return AlertDecision(text, {"alerting": True, "last_alert_at": now})

@@ -83,7 +83,7 @@ class Engine:
         )
         finisher = self.dispatcher.finisher
         self.monitor = DeadMansSwitch(settings.monitor.ping_url, finisher.http, token=settings.monitor.ping_token)
-        self.approvals = Approvals(store, self.bus, finisher.http, finisher.spawn, lambda: finisher.delivery_backoff_s)
+        self.approvals = Approvals(store, self.bus)
         self._watching: asyncio.Future[None] | None = None
         self._alert_at: int | None = None  # when the next alert falls due, as the last lookup found
         self._adopted = False  # the alert state jobs kept in memory before episodes: adopted at the first pass
@@ -94,6 +94,7 @@ class Engine:
         self._looked_up = -1  # the value of `_changes` the last lookup saw
         self.watcher = Watcher(store, lambda: settings.alerts, self.clock, self.node, finisher.http, finisher.spawn)
         finisher.send_alerts = self.watcher.send_now  # a run's failure alert goes out at once
+        self.approvals.send_alerts = self.watcher.send_now  # and a run's "needs approval" notice
         self.control = Control(
             store,
             settings,
@@ -293,7 +294,7 @@ class Engine:
             due = await self.planner.materialize(due, now, paused)
             if due:  # what was planned starts now, before the rest of the catch-up is planned
                 started += await self.dispatcher.dispatch(paused)
-        await self.approvals.send_notices()
+        await self.approvals.send_notices(self.clock.now_ms())
         started += await self.dispatcher.dispatch(paused)
         if planned or started:
             self._changes += 1

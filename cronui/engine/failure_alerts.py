@@ -2,7 +2,8 @@
 every other kind: one episode after N failures in a row (its key: the run that made it N), quiet for the
 cooldown, then a new episode per repeat while the job keeps failing (the one before closed quietly: it
 recovered from nothing); an auto-disabled job always says so; the job's next success closes the episode,
-which sends its "recovered". What is said is decided by `delivery.decide_alert`, as before the outbox.
+which sends its "recovered". The rule is cronui.model.failures' (a check's pings apply it in the store's ping
+transaction), what it says as before the outbox.
 
 Before episodes, a job kept its alert state in its memory (`alert`: alerting since an alert at a moment;
 `budget-alert`: the day its budget alert went out). A scheduler that starts adopts what it finds there
@@ -15,10 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from cronui.engine import delivery, job_notices
-from cronui.engine.alerts import RECOVERED_TEXT, raise_alert
+from cronui.engine import job_notices
 from cronui.model import Job, Run
 from cronui.model.alerts import AlertEpisode, AlertKind, job_subject
+from cronui.model.failures import failure_step
 from cronui.model.records import day_start
 from cronui.store.base import Store
 from cronui.timefmt import iso_utc
@@ -32,23 +33,15 @@ async def record(store: Store, job: Job, run: Run, failures: int, auto_disabled:
     """Open or close the job's `failure` episode after its final attempt ended; True when one was opened or
     closed (its notice is then routed and sent)."""
     assert job.id is not None
-    episodes = [e for e in await store.open_alert_episodes([job.id]) if e.kind is AlertKind.FAILURE]
-    state = {"alerting": True, "last_alert_at": episodes[-1].opened_at} if episodes else None
-    decision = delivery.decide_alert(job, run, failures, auto_disabled, state, now)
-    if decision is None:
+    step = failure_step(job, run, failures, auto_disabled, await store.open_alert_episodes([job.id]), now)
+    if step is None:
         return False
     changed = False
-    for e in episodes:
-        assert e.id is not None
-        if decision.state is None:  # recovered
-            changed |= await store.close_alert_episode(e.id, now, {**e.data, RECOVERED_TEXT: decision.text})
-        else:  # a repeat, or the job auto-disabled: the one before makes way for it
-            await store.close_alert_episode(e.id, now, quiet=True)
-    if decision.state is not None:
-        data = {"run_id": run.id, "failures": failures, "auto_disabled": auto_disabled}
-        changed = await raise_alert(
-            store, job_subject(job.id), AlertKind.FAILURE, str(run.id), decision.text, data, job.id, now=now
-        )
+    for c in step.close:
+        closed = await store.close_alert_episode(c.episode_id, now, c.data, quiet=c.quiet)
+        changed |= closed and not c.quiet
+    if step.open is not None:
+        changed = bool(await store.open_alerts([step.open]))
     return changed
 
 

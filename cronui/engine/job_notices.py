@@ -1,7 +1,8 @@
 """Notices of a moment rather than of a condition that clears: a job's daily budget spent (kind `budget`, one
-per job and UTC day) and a retry planned (`--notify-retries`). Each is an alert episode recorded closed, with
-no recovery to tell, so its opening is routed and sent through the outbox like every alert's: once however
-many nodes record it, retried with backoff, listed by `cronui alerts`, routed by `--alert-on` / `[alerts] on`.
+per job and UTC day), a retry planned (`--notify-retries`) and a run waiting for approval (kind `approval`,
+one per run). Each is an alert episode recorded closed, with no recovery to tell, so its opening is routed and
+sent through the outbox like every alert's: once however many nodes record it, retried with backoff, listed
+by `cronui alerts`, routed by `--alert-on` / `[alerts] on`.
 
 A retry notice rides as kind `failure`: the kinds `--alert-on` and `[alerts] on` name are a fixed list, and a
 failed attempt is news of a failure, so it goes where failures go (`on = ["failure"]` keeps it, leaving
@@ -12,9 +13,10 @@ planned. Recorded closed, it never stands for the job's open `failure` episode (
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from cronui.model import Job, Run
-from cronui.model.alerts import AlertEpisode, AlertKind, job_subject
+from cronui.model.alerts import NOTICE_FIELDS, RETRY_EPISODE, AlertEpisode, AlertKind, job_subject
 from cronui.model.records import DAY_MS, day_start
 from cronui.store.base import Store
 from cronui.timefmt import human_span
@@ -30,9 +32,9 @@ def retry_text(run: Run, job: Job, delay_ms: int) -> str:
 def retry_episode(run: Run, job: Job, delay_ms: int, now: int) -> AlertEpisode:
     assert job.id is not None
     data = {"run_id": run.id, "retry": run.attempt, "of": job.max_retries, "in_ms": delay_ms}
-    text = retry_text(run, job, delay_ms)
+    text, episode = retry_text(run, job, delay_ms), f"{RETRY_EPISODE}{run.id}"
     return AlertEpisode(
-        job_subject(job.id), AlertKind.FAILURE, f"retry:{run.id}", text, now, job.id, data, closed_at=now, run_id=run.id
+        job_subject(job.id), AlertKind.FAILURE, episode, text, now, job.id, data, closed_at=now, run_id=run.id
     )
 
 
@@ -85,3 +87,13 @@ async def budget_spent(store: Store, runs: Sequence[Run], now: int, seen: dict[i
         del seen[stale]
     seen.update(dict.fromkeys(first, today))
     return len(opened)
+
+
+def approval_episode(job: Job, run: Run, text: str, fields: dict[str, Any], now: int) -> AlertEpisode:
+    """The "needs approval" notice of a waiting run: its episode is the run, and `fields` is what a JSON
+    webhook gets besides the alert (the run, its deadline, the two commands)."""
+    assert job.id is not None
+    data = {"run_id": run.id, NOTICE_FIELDS: fields}
+    return AlertEpisode(
+        job_subject(job.id), AlertKind.APPROVAL, str(run.id), text, now, job.id, data, closed_at=now, run_id=run.id
+    )

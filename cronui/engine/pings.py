@@ -5,12 +5,14 @@ A check is a job cronui watches but never runs. Each ping is a run with trigger 
 `interrupted`); an end with no open start is a run of its own. A ping also answers the job's slot: the
 oldest unanswered slot (`next_run_at`) and any after it up to the ping's time (a little before a slot
 counts for it, for a clock a little fast) — the newest of them is the ping's, the older ones are recorded
-missed and the job's next fire moves past them, all in one store transaction (`Store.record_ping`). A slot
-no ping answers within the job's grace is recorded missed by the scheduler (`planning.py`).
+missed and the job's next fire moves past them, all in one store transaction (`Store.record_ping`), which
+also weighs an end for the check's `--alert-after` (failed pings in a row open its `failure` episode, a
+success closes it). A slot no ping answers within the job's grace is recorded missed by the scheduler
+(`planning.py`).
 
-A ping's end tells the alerts what a run's final attempt does (`weigh`): failures in a row (`--alert-after`,
-engine/failure_alerts.py) and a short or a degraded run (engine/watching.py), in the pinging process; the
-process holding the scheduler sends the notices.
+A ping's end also tells the watched expectations what a run's final attempt does (`weigh`): a short or a
+degraded run (engine/watching.py), in the pinging process; the process holding the scheduler sends the
+notices.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from cronui.engine import failure_alerts, watching
+from cronui.engine import watching
 from cronui.engine.clock import Clock
 from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
@@ -117,10 +119,16 @@ def _events(run: Run, missed: int) -> list[RunEvent]:
 
 
 async def record_ping(
-    store: Store, clock: Clock, job: Job, ping: Ping, emit: Callable[[RunEvent], Awaitable[None]]
+    store: Store,
+    clock: Clock,
+    job: Job,
+    ping: Ping,
+    emit: Callable[[RunEvent], Awaitable[None]],
+    wake: Callable[[], Awaitable[None]] | None = None,
 ) -> Run:
     """Record `ping` for check `job` (read again and planned anew when a planner moved its next fire
-    meanwhile); the run as stored."""
+    meanwhile); the run as stored. When its end opened or closed the check's `failure` episode (decided in
+    the store's transaction), `wake` tells the process holding the scheduler, which sends the notice."""
     for _ in range(TRIES):
         try:
             schedule = parse(job.schedule, job.timezone) if job.enabled and job.next_run_at is not None else None
@@ -132,6 +140,8 @@ async def record_ping(
             stored.job_name = job.name
             for event in _events(stored, len(write.missed) if write.settles else 0):
                 await emit(event)
+            if write.alerted and wake is not None:
+                await wake()
             return stored
         assert job.id is not None
         fresh = await store.get_job(job.id)
@@ -142,22 +152,10 @@ async def record_ping(
 
 
 async def weigh(store: Store, job: Job, run: Run, defaults: AlertDefaults, now: int) -> bool:
-    """What a check's ping that ended a run tells its alerts, as a run's final attempt would: its `failure`
-    episode opened or closed (with the job's failures in a row as the store counted them with the ping), its
-    `short` and `degraded` ones. True when a `failure` episode was opened or closed (the scheduling process
-    is then woken to send its notice)."""
-    if not run.status.is_final or job.id is None:
+    """What a check's ping that ended a run tells its watched expectations, as a run's final attempt would:
+    its `short` and `degraded` episodes (its `failure` episode is weighed in the ping's own transaction).
+    True when the job is watched (the scheduling process is then woken to send what opened or closed)."""
+    if not run.status.is_final or job.id is None or not watching.watched(job, defaults):
         return False
-    if watching.watched(job, defaults):
-        await watching.after_run(store, job, run, defaults, now)
-    if not job.delivery.alert_target:
-        return False
-    try:
-        counted = await store.get_job(job.id)
-        if counted is None:
-            return False
-        disabled = counted.auto_disabled if counted.auto_disabled != job.auto_disabled else None  # by this ping
-        return await failure_alerts.record(store, counted, run, counted.consecutive_failures, disabled, now)
-    except Exception:  # the ping is recorded: a failure to weigh it is logged, never the reporter's error
-        log.exception("could not decide the failure alert of run #%s of %s", run.id, job.name)
-        return False
+    await watching.after_run(store, job, run, defaults, now)
+    return True

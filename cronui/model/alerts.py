@@ -30,6 +30,18 @@ EVALUATED = (AlertKind.LATE, AlertKind.OVERRUN, AlertKind.NO_SUCCESS)
 # a job's health, worst first (store/health.py decides it)
 HEALTHS = ("paused", "failing", "late", "overrun", "no_success", "degraded", "never_ran", "ok")
 
+# notices of a moment, not of a condition that clears: recorded closed (a budget's at the end of its day), no
+# recovery is ever told; a retry notice (`--notify-retries`) rides as kind `failure`, its episode `retry:RUN`
+NOTICE_KINDS = (AlertKind.BUDGET, AlertKind.APPROVAL)
+RETRY_EPISODE = "retry:"
+NOTICE_FIELDS = "fields"  # an episode's data: what a JSON webhook gets besides the alert (a "needs approval"'s)
+
+
+def is_notice(kind: AlertKind | str, episode: str) -> bool:
+    """Whether an episode is a notice of a moment (see NOTICE_KINDS), which never recovers."""
+    return kind in NOTICE_KINDS or (kind == AlertKind.FAILURE and episode.startswith(RETRY_EPISODE))
+
+
 SENT = "sent"
 FAILED = "failed"
 PENDING = "pending"

@@ -141,7 +141,8 @@ class PingWrite:
     when `closes` and one is there (its start time and id kept); otherwise `run` is a new row. When the ping
     answers a slot (`run.scheduled_for`), the job's next fire moves from `expected` to `next_run_at`
     (compare-and-set: None back when it moved meanwhile, to be planned again) and the slots it passed over
-    unpinged are written as `missed` rows."""
+    unpinged are written as `missed` rows. An end that is the check's final word on a run is weighed for its
+    `--alert-after` in the same transaction (model.failures); `alerted` is set to the notices that made."""
 
     run: Run
     closes: bool = False
@@ -149,6 +150,7 @@ class PingWrite:
     expected: int | None = None
     next_run_at: int | None = None
     missed: Sequence[Run] = ()
+    alerted: int = 0  # set by the store: failure episodes this ping opened, or closed with a recovery to tell
 
 
 @dataclass

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from cronui.model import DEFAULT_GRACE_S
-from cronui.model.alerts import FAILED, PENDING, SENT, AlertDefaults, AlertEpisode, AlertKind, AlertSend
+from cronui.model.alerts import FAILED, PENDING, SENT, AlertDefaults, AlertEpisode, AlertKind, AlertSend, job_subject
+from cronui.model.failures import FailureStep
+from cronui.store.dialect import Tx
 from cronui.store.sql_writes import SqlWrites
 
 SUBJECT = "'job:' || CAST(j.id AS TEXT)"
@@ -121,7 +123,7 @@ EVALUATE_SOON = f"SELECT * FROM ({_LATE} UNION ALL {_OVERRUN} "
 EVALUATE_SOON += f"UNION ALL {_CLEARED}) found LIMIT ?"
 
 EPISODE_COLUMNS = "id, subject, kind, episode, job_id, text, data, opened_at, closed_at, run_id, since"
-_EPISODE_INSERT = (
+EPISODE_INSERT = (
     "INSERT INTO alert_episodes (subject, kind, episode, job_id, text, data, opened_at, run_id, since, closed_at, "
     "opened_routed, closed_routed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id"
 )
@@ -141,6 +143,42 @@ _SEND_SELECT = (
     f"SELECT {', '.join('s.' + c for c in SEND_COLUMNS)}, e.subject, e.kind, e.text, e.job_id, j.name, e.data "
     "FROM alert_sends s JOIN alert_episodes e ON e.id = s.episode_id LEFT JOIN jobs j ON j.id = e.job_id"
 )
+
+
+# one open episode closed, its data replaced when given; quiet: its recovery is never routed
+CLOSE_EPISODE = (
+    "UPDATE alert_episodes SET closed_at = ?, data = COALESCE(?, data), "
+    "closed_routed = CASE WHEN ? = 1 THEN 1 ELSE closed_routed END WHERE id = ? AND closed_at IS NULL"
+)
+
+
+def close_values(episode_id: int, now: int, data: dict[str, Any] | None, quiet: bool) -> tuple[Any, ...]:
+    return (now, None if data is None else json.dumps(data), 1 if quiet else 0, episode_id)
+
+
+def episode_values(e: AlertEpisode, told: bool = False) -> tuple[Any, ...]:
+    """EPISODE_INSERT's parameters for `e` (`told`: its opening is not routed)."""
+    closed = 0 if e.closed_at is None else 1  # one recorded closed (a notice) has no recovery to route
+    row = (e.subject, str(e.kind), e.episode, e.job_id, e.text, json.dumps(e.data), e.opened_at, e.run_id, e.since)
+    return (*row, e.closed_at, 1 if told else 0, closed)
+
+
+async def write_failure_step(tx: Tx, step: FailureStep, now: int) -> int:
+    """Write a job's `failure` step (model.failures) in the caller's transaction; how many notices it made
+    (an episode opened, a recovery to tell): the process holding the scheduler routes and sends them."""
+    told = 0
+    for c in step.close:
+        changed = await tx.run(CLOSE_EPISODE, close_values(c.episode_id, now, c.data, c.quiet))
+        told += 1 if changed and not c.quiet else 0
+    if step.open is not None and await tx.row(EPISODE_INSERT, episode_values(step.open)) is not None:
+        told += 1
+    return told
+
+
+async def open_failure_episodes(tx: Tx, job_id: int) -> list[AlertEpisode]:
+    """The job's open `failure` episodes, read in the caller's transaction."""
+    sql = f"SELECT {EPISODE_COLUMNS} FROM alert_episodes WHERE subject = ? AND kind = 'failure' AND closed_at IS NULL"
+    return [episode_from_row(r) for r in await tx.rows(sql + " ORDER BY id", (job_subject(job_id),))]
 
 
 @dataclass
@@ -167,7 +205,7 @@ class Unrouted:
     on: list[str] | None = None  # the job's `--alert-on` (None: `[alerts] on`)
 
 
-def _episode(row: Sequence[Any]) -> AlertEpisode:
+def episode_from_row(row: Sequence[Any]) -> AlertEpisode:
     id_, subject, kind, episode, job_id, text, data, opened_at, closed_at, run_id, since = row[:11]
     return AlertEpisode(
         subject,
@@ -218,23 +256,7 @@ class SqlAlerts(SqlWrites):
         opened = []
         async with self.write() as tx:
             for e in episodes:
-                row = await tx.row(
-                    _EPISODE_INSERT,
-                    (
-                        e.subject,
-                        str(e.kind),
-                        e.episode,
-                        e.job_id,
-                        e.text,
-                        json.dumps(e.data),
-                        e.opened_at,
-                        e.run_id,
-                        e.since,
-                        e.closed_at,
-                        1 if told else 0,
-                        0 if e.closed_at is None else 1,
-                    ),
-                )
+                row = await tx.row(EPISODE_INSERT, episode_values(e, told))
                 if row is not None:
                     e.id = row[0]
                     opened.append(e)
@@ -276,18 +298,14 @@ class SqlAlerts(SqlWrites):
         """Close one open episode, its data replaced by `data` when given; `quiet`: its recovery is never
         sent (one episode ended to make way for the next of the same condition). True when this call closed
         it."""
-        row = await self.write_one(
-            "UPDATE alert_episodes SET closed_at = ?, data = COALESCE(?, data), "
-            "closed_routed = CASE WHEN ? = 1 THEN 1 ELSE closed_routed END WHERE id = ? AND closed_at IS NULL",
-            (now, None if data is None else json.dumps(data), 1 if quiet else 0, episode_id),
-        )
+        row = await self.write_one(CLOSE_EPISODE, close_values(episode_id, now, data, quiet))
         return bool(row)
 
     async def unrouted_alerts(self, limit: int = 100) -> list[Unrouted]:
         """Episodes whose opening or recovery no channel was chosen for yet."""
         out = []
         for row in await self.select_rows(_UNROUTED, (limit,)):
-            e = _episode(row)
+            e = episode_from_row(row)
             e.job_name = row[12]
             delivery = json.loads(row[13] or "{}")
             on = None if row[14] is None else json.loads(row[14])
@@ -367,7 +385,7 @@ class SqlAlerts(SqlWrites):
                 return []
             among, params = self.dialect.in_list(list(job_ids))
             sql += f" AND job_id {among}"
-        return [_episode(r) for r in await self.select_rows(sql + " ORDER BY id", params)]
+        return [episode_from_row(r) for r in await self.select_rows(sql + " ORDER BY id", params)]
 
     async def list_alert_episodes(
         self, limit: int = 50, job_id: int | None = None
@@ -382,7 +400,7 @@ class SqlAlerts(SqlWrites):
         )
         episodes = []
         for row in rows:
-            e = _episode(row)
+            e = episode_from_row(row)
             e.job_name = row[11]
             episodes.append(e)
         if not episodes:

@@ -40,6 +40,7 @@ def test_flags_set_expectations_and_show_marks_what_is_inherited(capsys, alerts_
         "on": ["late", "overrun"],
         "to": ["json://127.0.0.1:9/••••••••"],  # masked: a path may hold a token
         "inherited": ["late_s", "rate", "to"],
+        "from_grace": [],
     }
     assert data["health"] == "never_ran"
     assert (data["alert_overrun_s"], data["alert_late_s"], data["alert_on"]) == (7200.0, None, ["late", "overrun"])
@@ -51,6 +52,23 @@ def test_flags_set_expectations_and_show_marks_what_is_inherited(capsys, alerts_
     data = json.loads(cli(capsys, "jobs", "show", "nightly", "--json")[1])
     assert (data["alerts"]["overrun_s"], data["alerts"]["on"], data["alerts"]["rate"]) == (None, [], "50/20")
     assert data["alerts"]["inherited"] == ["late_s", "to"]
+
+
+def test_show_says_a_checks_grace_is_its_late_span_not_alerts_late(capsys, alerts_config: Path):
+    code, _, err = cli(capsys, "jobs", "add", "backup", "--check", "--schedule", "@daily", "--grace", "30m")
+    assert code == 0, err
+    code, out, err = cli(capsys, "jobs", "show", "backup")
+    assert code == 0, err
+    [line] = [ln for ln in out.splitlines() if ln.strip().startswith("alerts") and "late" in ln]
+    assert "late 30m (the check's grace)" in line and "(from [alerts])" not in line.split("·")[0], line
+    alerts = json.loads(cli(capsys, "jobs", "show", "backup", "--json")[1])["alerts"]
+    assert (alerts["late_s"], alerts["from_grace"], alerts["inherited"]) == (1800.0, ["late_s"], ["rate", "to"])
+    # its own --alert-late wins over its grace, and says so by saying nothing
+    code, _, err = cli(capsys, "jobs", "edit", "backup", "--alert-late", "1h")
+    assert code == 0, err
+    alerts = json.loads(cli(capsys, "jobs", "show", "backup", "--json")[1])["alerts"]
+    assert (alerts["late_s"], alerts["from_grace"]) == (3600.0, [])
+    assert "late 1h ·" in cli(capsys, "jobs", "show", "backup")[1]
 
 
 def test_export_writes_only_what_the_job_sets_and_apply_reads_it_back(capsys, alerts_config: Path, tmp_path: Path):

@@ -1,6 +1,6 @@
 """Approvals in the engine, on a fake clock: runs wait, a person's answer or the timeout's default decides
 them once, the cap on waiting runs, retries that do not ask again, manual and chained runs that wait,
-and the "needs approval" notice posted to a real loopback sink."""
+and the "needs approval" notice, an `approval` alert sent through the outbox to a real loopback sink."""
 
 from __future__ import annotations
 
@@ -152,30 +152,50 @@ async def test_an_edge_with_approval_makes_its_chained_run_wait_and_a_plain_edge
     assert (await engine.store.get_job_by_name("build")).edge("on_success", "deploy").approval  # type: ignore[union-attr]
 
 
-async def test_a_needs_approval_notice_is_posted_once_where_the_job_delivers(
+async def test_a_needs_approval_notice_is_an_approval_alert_sent_once_where_the_jobs_alerts_go(
     engine: Engine, clock: FakeClock, store, sink: Sink
 ):
     job = make_job("deploy", "0 9 * * *", approval=True, approval_timeout_s=1800)
     job.delivery = Delivery(mode="always", to=f"{sink.url}/ok", format="json", alert_to=f"{sink.url}/ok?alerts")
     await engine.control.add_job(job)
-    await engine.control.add_job(make_job("silent", "0 9 * * *", approval=True))  # no target: nothing posted
+    await engine.control.add_job(make_job("silent", "0 9 * * *", approval=True))  # no channel: sent nowhere
     clock.set(ms("2026-03-02T09:00:00Z"))
     await settle(engine)
     await engine.dispatcher.wait_deliveries()
     await settle(engine)  # a second pass sends nothing again
+    await engine.watcher.drain_now()
     await engine.dispatcher.wait_deliveries()
     [run] = await all_runs(store, (await store.get_job_by_name("deploy")).id)
-    bodies = [r.json() for r in sink.requests]
-    assert len(bodies) == 2  # the delivery target and the alert target, once each
-    body = bodies[0]
-    assert body["job"] == "deploy" and body["run_id"] == run.id and body["needs_approval"] is True
+    [req] = sink.requests  # where the job's alerts go (--alert-to), once
+    assert req.path == "/ok?alerts"
+    body = req.json()
+    assert body["job"] == "deploy" and body["kind"] == "approval" and body["run_id"] == run.id
+    assert body["needs_approval"] is True
     assert body["deadline"] == "2026-03-02T09:30:00.000Z" and body["default"] == "reject"
     assert body["approve"] == f"cronui runs approve {run.id}"
     assert body["reject"] == f"cronui runs reject {run.id} --reason TEXT"
+    assert body["alert"] == body["text"]
     assert body["text"].startswith(f"✋ deploy #{run.id} needs approval: until 2026-03-02T09:30:00.000Z")
-    assert (await store.get_run(run.id)).approval_notice == "delivered"
-    [silent] = await all_runs(store, (await store.get_job_by_name("silent")).id)
-    assert silent.approval_notice == "no delivery target"
+    assert (await store.get_run(run.id)).approval_notice == "recorded"
+    episodes = {e.job_name: (e, sends) for e, sends in await store.list_alert_episodes()}
+    notice, [send] = episodes["deploy"]
+    assert (str(notice.kind), notice.episode) == ("approval", str(run.id))
+    assert (send.notice, send.outcome) == ("approval", "sent")
+    silent, sends = episodes["silent"]
+    assert sends == [] and str(silent.kind) == "approval"
+
+
+async def test_a_needs_approval_notice_follows_alert_on(engine: Engine, clock: FakeClock, store, sink: Sink):
+    job = make_job("deploy", "0 9 * * *", approval=True, alert_on=["failure"])
+    job.delivery = Delivery(alert_to=f"{sink.url}/ok", format="json")
+    await engine.control.add_job(job)
+    clock.set(ms("2026-03-02T09:00:00Z"))
+    await settle(engine)
+    await engine.watcher.drain_now()
+    await engine.dispatcher.wait_deliveries()
+    assert sink.requests == [], "--alert-on failure leaves approval notices out"
+    [(episode, sends)] = await store.list_alert_episodes()
+    assert str(episode.kind) == "approval" and sends == []
 
 
 async def test_a_slack_notice_says_it_in_one_message(engine: Engine, clock: FakeClock, store, sink: Sink):

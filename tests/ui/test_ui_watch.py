@@ -10,20 +10,24 @@ import pytest
 from rich.console import Console
 from textual.widgets import Checkbox, Input
 
+from cronui.config import Settings
 from cronui.engine.alerts import raise_alert
 from cronui.engine.clock import FakeClock
+from cronui.engine.engine import Engine
 from cronui.model import TargetKind
-from cronui.model.alerts import FAILED, SENT, AlertKind, job_subject
+from cronui.model.alerts import FAILED, HEALTHS, SENT, AlertKind, job_subject
 from cronui.store.sqlite import SQLiteStore
-from cronui.ui.app import CronuiApp
+from cronui.ui.app import CronuiApp, make_app
 from cronui.ui.commands import run_command
 from cronui.ui.filters import FilterError, parse_filter
 from cronui.ui.screens.alerts import AlertsScreen
 from cronui.ui.screens.fleet import FleetScreen
 from cronui.ui.widgets.job_table import JobTable
+from cronui.ui.widgets.status import HEALTH_MARK
 from cronui.ui.widgets.styled import StyledStatic
 from cronui.ui.widgets.table import VirtualTable
-from tests.helpers import make_job
+from tests.helpers import make_job, ms
+from tests.helpers import settle as settle_engine
 from tests.ui.make_screenshots import settle
 from tests.ui.pilot import main, on_top, open_editor, until
 from tests.ui.test_ui_editor import fully_visible
@@ -119,6 +123,57 @@ async def test_the_overview_lists_the_worst_health_first(app: CronuiApp, store: 
         lines = [ln for ln in shown(app, "#fleet").splitlines() if ln.strip()]
         assert lines[0].split()[:2] == ["Job", "Health"]
         assert lines[1].split()[:3] == ["sync-crm", "!", "late"], lines
+
+
+def next_cell(app: CronuiApp, name: str) -> str:
+    """The NEXT cell of the job's row, as the job list shows it now."""
+    table = main(app).query_one(JobTable)
+    [row] = [j for j in table.rows if j.name == name]
+    return str(table.render_cells(row, 0)[[c.key for c in table.columns].index("next")])
+
+
+async def test_a_checks_slot_recorded_missed_moves_its_next_run_in_the_list(
+    app: CronuiApp, engine: Engine, clock: FakeClock
+) -> None:
+    """This process schedules: the planner's `missed` (a skip) reaches the row through the engine's events."""
+    await engine.control.add_job(make_job("backup", "0 * * * *", command="", is_check=True, grace_s=600))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        clock.set(ms("2026-03-02T09:05:00Z"))
+        main(app).query_one(JobTable).refresh()
+        assert next_cell(app, "backup") == "due", "within its grace the slot waits for its ping"
+        clock.set(ms("2026-03-02T09:10:01Z"))
+        await settle_engine(engine)  # the grace passed: the slot is recorded missed
+        await until(pilot, lambda: next_cell(app, "backup") == "in 49:59", "the next slot in the list")
+
+
+async def test_a_checks_slot_missed_by_another_process_moves_its_next_run_in_the_list(
+    settings: Settings, store: SQLiteStore, engine: Engine, clock: FakeClock
+) -> None:
+    """Another process schedules (the app is attached): the `missed` reaches the row through the event log."""
+    await engine.control.add_job(make_job("backup", "0 * * * *", command="", is_check=True, grace_s=600))
+    settings.lease.ttl = 7200.0  # the holder keeps its lease across the clock's jump: the app stays attached
+    assert await engine.try_acquire()
+    own = SQLiteStore(settings.db)
+    await own.open()
+    try:
+        app = make_app(settings, own, clock, cursor_blink=False)
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot, owning=False)
+            assert not app.engine.holding
+            clock.set(ms("2026-03-02T09:10:01Z"))
+            await settle_engine(engine)
+            await engine.bus.flush()
+            await until(pilot, lambda: next_cell(app, "backup") == "in 49:59", "the next slot in the list")
+            assert not app.engine.holding
+    finally:
+        await own.close()
+
+
+def test_every_health_label_keeps_a_gap_before_the_next_column() -> None:
+    width = next(c.width for c in JobTable.BASE_COLUMNS if c.key == "health")
+    longest = max(len(f"{HEALTH_MARK[h]} {h.replace('_', ' ')}") for h in HEALTHS)
+    assert width > longest, "'∅ no success' flush against SCHEDULE reads as one word"
 
 
 # ---------------------------------------------------------------- the alerts view

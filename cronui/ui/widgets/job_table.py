@@ -60,7 +60,8 @@ class JobTable(VirtualTable[Job]):
     BASE_COLUMNS: ClassVar[list[Column]] = [
         Column("mark", "", 1, priority=100),
         Column("name", "NAME", 18, priority=99),
-        Column("health", "HEALTH", 12, priority=85),
+        # the longest health ("∅ no success", 12 cells) and a cell to spare: never flush against SCHEDULE
+        Column("health", "HEALTH", 13, priority=85),
         Column("schedule", "SCHEDULE", 14, priority=60),
         Column("reads", "READS AS", 14, priority=30, flex=True),
         Column("zone", "ZONE", 13, priority=40),
