@@ -4,9 +4,10 @@ Both backends share the SQL ('?' placeholders, syntax both read).
 
 The runs' figures are a rollup (`run_tallies`, tallies_ddl.py): per (job, status, trigger, failure kind) how many runs
 ended, their tokens and cost, and both histograms' bucket counts. Every run that reaches a final status
-appends one row to `run_ends`, by a trigger, in the transaction that ends it — whichever path ends it (a
-finish, a skip, a cancel, a ping, a missed slot, an approval's timeout) — and an append never makes two
-writers wait for each other. `fold_run_ends` moves those rows into the rollup in batches (each scrape does,
+appends one row to `run_ends` in the transaction that ends it: a trigger on the update of its status, whichever
+path ends it (a finish, a skip, a cancel, a ping's end, an approval's timeout, a takeover's interruption), or
+the store as it inserts a run ended already (a missed slot, a ping with no start: `ended_rows`). An append never
+makes two writers wait for each other. `fold_run_ends` moves those rows into the rollup in batches (each scrape does,
 and each retention pass, so the queue stays short when nobody scrapes). Pruning runs leaves the rollup be:
 its figures are Prometheus counters of runs ended, never lowered (cronui.application.metrics).
 
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
-from cronui.model import Lease
+from cronui.model import Lease, Run
 from cronui.model.records import Node, PruneResult
 from cronui.store.health import HEALTH
 from cronui.store.sql_writes import SqlWrites
@@ -108,6 +109,26 @@ class MetricsReading:
     health: dict[int, str]  # every live job's health
     nodes: list[Node] = field(default_factory=list)
     lease: Lease | None = None
+
+
+def ended_rows(runs: Sequence[Run], columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """RUN_ENDS_INSERT's rows for the runs among `runs` inserted with a final status, of the `columns` that
+    were written (the others are NULL in the row)."""
+    written = set(columns)
+
+    def value(run: Run, column: str) -> Any:
+        return getattr(run, column) if column in written else None
+
+    out = []
+    for run in runs:
+        if not run.status.is_final:
+            continue
+        started = value(run, "started_at")
+        late = None if started is None else max(0, started - run.scheduled_for)
+        kind = value(run, "failure_kind")
+        key = (run.job_id, str(run.status), str(run.trigger), "" if kind is None else str(kind))
+        out.append((*key, value(run, "duration_ms"), late, value(run, "total_tokens"), value(run, "cost_usd")))
+    return out
 
 
 def _group(job_id: int, key: Sequence[Any], sums: Sequence[int]) -> RunGroup:

@@ -15,6 +15,7 @@ from prometheus_client.samples import Sample
 from cronui.api.app import ApiState
 from cronui.application import metrics
 from cronui.config import ConfigError, Settings, load_settings
+from cronui.model import FailureKind, Run, RunStatus, Trigger
 from cronui.store.metrics import Histogram, MetricsReading, RunGroup
 from tests.api.conftest import Api, running_api
 from tests.store.backends import BACKENDS, drop_schema, postgres_url
@@ -44,15 +45,15 @@ def value(samples: dict[str, list[Sample]], name: str, **labels: str) -> float |
 
 
 async def insert_runs(api: Api, rows: list[tuple[int, str, str, int | None, int | None, str | None]]) -> None:
-    """(job id, trigger, status, started late by ms (None: not started), duration_ms, failure_kind)"""
-    async with api.store.transaction() as db:
-        for i, (job_id, trigger, status, late, duration, kind) in enumerate(rows):
-            slot = NOW - 60_000 + i
-            await db.execute(
-                "INSERT INTO runs (job_id, trigger, scheduled_for, status, queued_at, started_at, duration_ms,"
-                " total_tokens, cost_usd, failure_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, trigger, slot, status, slot, None if late is None else slot + late, duration, 7, 0.5, kind),
-            )
+    """(job id, trigger, status, started late by ms (None: not started), duration_ms, failure_kind), inserted as
+    the store inserts a run (one ended already: a ping's, a missed slot's)."""
+    for i, (job_id, trigger, status, late, duration, kind) in enumerate(rows):
+        slot = NOW - 60_000 + i
+        run = Run(job_id=job_id, trigger=Trigger(trigger), scheduled_for=slot, queued_at=slot, status=RunStatus(status))
+        run.started_at, run.duration_ms = None if late is None else slot + late, duration
+        run.total_tokens, run.cost_usd = 7, 0.5
+        run.failure_kind = None if kind is None else FailureKind(kind)
+        assert await api.store.insert_run(run) is not None
 
 
 async def test_metrics_are_the_stores_runs_parsed_back(settings: Settings) -> None:

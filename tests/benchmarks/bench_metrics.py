@@ -5,8 +5,8 @@ meanwhile; and what the metrics' rollup costs the run write path. Prints numbers
 
 SQLite always; PostgreSQL too with `--postgres` or CRONUI_TEST_POSTGRES_URL set (a schema of its own, dropped
 afterwards). The database is seeded (runs of the last four days, so the server's retention keeps them; jobs due
-in a year, so nothing runs); the seeded runs' ends, queued by the run-end triggers, are folded into the rollup
-(timed: what the migration's seed does once on an upgrade). Then `cronui serve` runs in this process on a
+in a year, so nothing runs) as an older cronui left it, and the rollup is seeded from it by the migration's
+statements (timed: what an upgrade does once). Then `cronui serve` runs in this process on a
 loopback port. First 2 s without a scrape, for comparison, then scrapes, each timed: the first, the second,
 and the median of 10 more after 100 runs ended between each (the fold a scrape does in steady state).
 Meanwhile a `SELECT 1` is sent through the server's store every 10 ms (as the scheduler's statements are) and a
@@ -69,30 +69,53 @@ def run_rows(jobs: int, runs: int, now: int) -> Iterator[tuple[Any, ...]]:
 
 
 def seed(path: Path, jobs: int, runs: int) -> None:
+    """The history as an older cronui left it (the run-end triggers off while it is written), then the rollup
+    seeded from it as the migration does, timed."""
+    from cronui.store import ddl, tallies_ddl
+
     now = int(time.time() * 1000)
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode = WAL")
+    con.execute("DROP TRIGGER runs_ended")
     marks = ", ".join("?" for _ in JOB_COLUMNS)
     con.executemany(f"INSERT INTO jobs ({', '.join(JOB_COLUMNS)}) VALUES ({marks})", job_rows(jobs, now))
     marks = ", ".join("?" for _ in RUN_COLUMNS)
     con.executemany(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({marks})", run_rows(jobs, runs, now))
+    con.commit()
+    t = time.perf_counter()
+    for statement in ddl.typed([tallies_ddl.TALLY_SEED, tallies_ddl.TALLY_TOTALS], ddl.SQLITE_TYPES):
+        con.execute(statement)
+    con.commit()
+    print(f"SQLite: the migration's seed of the rollup from {runs:,} runs took {time.perf_counter() - t:.1f} s")
+    for statement in ddl.split_sql(tallies_ddl.SQLITE_TRIGGERS):
+        con.execute(statement)
     con.commit()
     con.execute("ANALYZE")
     con.close()
 
 
 async def seed_postgres(url: str, jobs: int, runs: int) -> None:
+    """As `seed`, on PostgreSQL (COPY, the triggers disabled meanwhile)."""
+    from cronui.store import ddl, tallies_ddl
     from cronui.store.postgres import split_url
 
     now = int(time.time() * 1000)
     dsn, schema = split_url(url)
-    con = await asyncpg.connect(dsn)
+    con = await asyncpg.connect(dsn, server_settings={"search_path": f'"{schema}"'})
     try:
+        await con.execute("ALTER TABLE runs DISABLE TRIGGER USER")
         await con.copy_records_to_table("jobs", records=job_rows(jobs, now), columns=JOB_COLUMNS, schema_name=schema)
         records = run_rows(jobs, runs, now)
         await con.copy_records_to_table("runs", records=records, columns=RUN_COLUMNS, schema_name=schema)
-        for table in ("jobs", "runs", "run_ends"):  # as autovacuum leaves a live database
-            await con.execute(f'VACUUM ANALYZE "{schema}".{table}')
+        await con.execute("ALTER TABLE runs ENABLE TRIGGER USER")
+        t = time.perf_counter()
+        async with con.transaction():
+            for statement in ddl.typed([tallies_ddl.TALLY_SEED, tallies_ddl.TALLY_TOTALS], ddl.PG_TYPES):
+                await con.execute(statement)
+        took = time.perf_counter() - t
+        print(f"PostgreSQL: the migration's seed of the rollup from {runs:,} runs took {took:.1f} s")
+        for table in ("jobs", "runs", "run_tallies"):  # as autovacuum leaves a live database
+            await con.execute(f"VACUUM ANALYZE {table}")
     finally:
         await con.close()
 
@@ -111,28 +134,19 @@ async def meanwhile(store: Any, done: asyncio.Event) -> tuple[float, float]:
     return longest_query, longest_stall
 
 
-def ended_rows(jobs: int, n: int, start: int) -> list[tuple[Any, ...]]:
-    """Runs that end with their insert, for the steady state between scrapes (the triggers queue their ends)."""
+def running_rows(jobs: int, n: int, start: int) -> list[tuple[Any, ...]]:
+    """Runs running, for the steady state between scrapes: they end by an update, as runs do."""
     now = int(time.time() * 1000)
     return [
-        (
-            (start + i) % jobs + 1,
-            "manual",
-            now + start + i,
-            "succeeded",
-            now,
-            now + 5,
-            now + 1005,
-            1000,
-            None,
-            None,
-            None,
-        )
+        ((start + i) % jobs + 1, "manual", now + start + i, "running", now, now + 5, None, None, None, None, None)
         for i in range(n)
     ]
 
 
-_INSERT_ENDED = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in RUN_COLUMNS)})"
+_INSERT = f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' for _ in RUN_COLUMNS)})"
+_END = (
+    "UPDATE runs SET status = 'succeeded', finished_at = started_at + 1000, duration_ms = 1000 WHERE status = 'running'"
+)
 
 
 async def scrapes(settings: Any, jobs: int, label: str) -> None:
@@ -153,8 +167,9 @@ async def scrapes(settings: Any, jobs: int, label: str) -> None:
         for attempt in range(12):
             if attempt >= 2:
                 async with state.store.transaction() as db:
-                    for row in ended_rows(jobs, 100, attempt * 100):
-                        await db.execute(_INSERT_ENDED, row)
+                    for row in running_rows(jobs, 100, attempt * 100):
+                        await db.execute(_INSERT, row)
+                    await db.execute(_END)
             done = asyncio.Event()
             watcher = asyncio.create_task(meanwhile(state.store, done))
             t = time.perf_counter()
@@ -173,16 +188,6 @@ async def scrapes(settings: Any, jobs: int, label: str) -> None:
                 f"{query_ms:.1f} ms, the longest loop stall {stall_ms:.1f} ms"
             )
         print(f"{label}GET /metrics after 100 runs ended, median of 10: {statistics.median(took_steady) * 1000:.0f} ms")
-
-
-async def folded(store: Any, label: str) -> None:
-    await store.open()
-    try:
-        t = time.perf_counter()
-        n = await store.fold_run_ends()
-        print(f"{label}folded the seeded runs' {n:,} ends into the rollup in {time.perf_counter() - t:.1f} s")
-    finally:
-        await store.close()
 
 
 async def write_path(make: Any, label: str, drop: list[str]) -> None:
@@ -240,17 +245,16 @@ async def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
-        store = await seeded_sqlite(path, args.jobs, args.runs, seed, "SQLite: ")
-        await folded(store, "SQLite: ")
+        await seeded_sqlite(path, args.jobs, args.runs, seed, "SQLite: ")
         settings = Settings(db=str(path), timezone="UTC", timezone_source="bench")
         settings.metrics.max_jobs = args.max_jobs
         await scrapes(settings, args.jobs, "SQLite: ")
-        sqlite_drop = ["DROP TRIGGER runs_born_ended", "DROP TRIGGER runs_ended"]
+        sqlite_drop = ["DROP TRIGGER runs_ended"]
         await write_path(lambda name: SQLiteStore(Path(tmp) / f"{name}.db"), "SQLite: ", sqlite_drop)
     if not args.postgres:
         print("PostgreSQL: skipped (set --postgres URL or CRONUI_TEST_POSTGRES_URL)")
         return
-    pg_drop = ["DROP TRIGGER runs_born_ended ON runs", "DROP TRIGGER runs_ended ON runs"]
+    pg_drop = ["DROP TRIGGER runs_ended ON runs"]
     sep = "&" if "?" in args.postgres else "?"
     urls = {
         part: f"{args.postgres}{sep}schema=cronui_bench_{uuid.uuid4().hex[:12]}"
@@ -263,7 +267,6 @@ async def main() -> None:
         t = time.perf_counter()
         await seed_postgres(urls["scrape"], args.jobs, args.runs)
         print(f"PostgreSQL: seeded {args.jobs:,} jobs and {args.runs:,} runs in {time.perf_counter() - t:.1f} s")
-        await folded(PostgresStore(urls["scrape"]), "PostgreSQL: ")
         settings = Settings(db=urls["scrape"], timezone="UTC", timezone_source="bench")
         settings.metrics.max_jobs = args.max_jobs
         await scrapes(settings, args.jobs, "PostgreSQL: ")
