@@ -215,12 +215,18 @@ class SqlMetrics(SqlWrites):
                 return folded
 
     async def prune(
-        self, now: int, keep_days: float, runs_per_job: int, event_hours: float, budget_s: float | None = None
+        self,
+        now: int,
+        keep_days: float,
+        runs_per_job: int,
+        event_hours: float,
+        budget_s: float | None = None,
+        audit_days: float | None = None,
     ) -> PruneResult:
         """Retention, after folding the run ends queued since the last scrape (the queue stays short
         when nothing scrapes `/metrics`)."""
         await self.fold_run_ends()
-        return await super().prune(now, keep_days, runs_per_job, event_hours, budget_s)
+        return await super().prune(now, keep_days, runs_per_job, event_hours, budget_s, audit_days)
 
     async def metrics_reading(self, max_jobs: int) -> MetricsReading:
         """What `GET /metrics` shows: per-job figures for the oldest `max_jobs` live jobs, the rest summed."""

@@ -110,8 +110,8 @@ async def test_runs_that_ended_are_counters_a_prune_and_a_restart_keep(kind: str
             for name in ("ok", "ok", "bad"):
                 await api.final((await api.client.post(f"/api/v1/jobs/{name}/run")).json()["id"])
             first = await scrape(api)
-            assert value(first, "cronui_runs_total", job="ok", status="succeeded", trigger="manual") == 2
-            assert value(first, "cronui_runs_total", job="bad", status="failed", trigger="manual") == 1
+            assert value(first, "cronui_runs_total", job="ok", status="succeeded", trigger="api") == 2
+            assert value(first, "cronui_runs_total", job="bad", status="failed", trigger="api") == 1
             assert value(first, "cronui_run_duration_seconds_count", job="ok") == 2
             res = await api.store.prune(NOW + 86_400_000 * 400, keep_days=1, runs_per_job=1, event_hours=1)
             assert res.runs == 3  # every run is gone from the history
@@ -119,7 +119,7 @@ async def test_runs_that_ended_are_counters_a_prune_and_a_restart_keep(kind: str
         async with running_api(settings, configure=fresh) as api:  # the server restarted
             assert ended(await scrape(api)) == ended(first)
             await api.final((await api.client.post("/api/v1/jobs/bad/run")).json()["id"])
-            assert value(await scrape(api), "cronui_runs_total", job="bad", status="failed", trigger="manual") == 2
+            assert value(await scrape(api), "cronui_runs_total", job="bad", status="failed", trigger="api") == 2
     finally:
         if url is not None:
             await drop_schema(url)
