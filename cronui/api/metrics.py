@@ -4,33 +4,20 @@ token unless `[metrics] public = true` (the guard checks it before anything is r
 A scrape reads the store once (cronui.application.metrics); scrapes that arrive while a reading is under
 way wait for that one, and a reading younger than `metrics_reuse_s` is shown again rather than read anew,
 so that several Prometheus servers (or an impatient one) cost the database one reading. The families are
-built and the text rendered in a thread: at a thousand jobs they are tens of thousands of lines.
+built and the text written in a thread: at a thousand jobs they are tens of thousands of lines.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
 
 import asyncio
-from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import Metric
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import Collector
 
 from cronui.api.common import ApiState, Checks
 from cronui.application import metrics
 
 METRICS_PATH = "/metrics"
-
-
-class _Families(Collector):
-    def __init__(self, families: list[Metric]) -> None:
-        self.families = families
-
-    def collect(self) -> Iterator[Metric]:
-        yield from self.families
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:
@@ -39,7 +26,7 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     reading: dict[str, object] = {}  # the latest: "at" (the loop's time), "families"
     lock = asyncio.Lock()
 
-    async def current() -> list[Metric]:
+    async def current() -> list[metrics.Family]:
         loop = asyncio.get_running_loop()
         async with lock:  # one reading at a time; those who waited take the one just made
             at = reading.get("at")
@@ -57,10 +44,8 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     @r.get(METRICS_PATH, dependencies=checked, include_in_schema=False)
     async def get_metrics(request: Request) -> Response:
         families = await current()
-        encode, content_type = choose_encoder(request.headers.get("accept", ""))
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Families(families))
-        body = await asyncio.to_thread(encode, registry)
-        return Response(body, media_type=content_type)
+        media = metrics.media_type(request.headers.get("accept", ""))
+        body = await asyncio.to_thread(metrics.exposition, families, media)
+        return Response(body, media_type=media)
 
     return r

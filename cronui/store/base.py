@@ -225,8 +225,10 @@ class Store(Protocol):
     async def list_alert_episodes(
         self, limit: int = 50, job_id: int | None = None
     ) -> list[tuple[AlertEpisode, list[AlertSend]]]: ...
-    # `GET /metrics` (`metrics.py`): one aggregate query per family, the runs' one off the scheduler's connection
+    # `GET /metrics` (`metrics.py`): the runs' rollup (after folding the run ends queued for it) and one small
+    # query per other family
     async def metrics_reading(self, max_jobs: int) -> MetricsReading: ...
+    async def fold_run_ends(self, batch: int = ...) -> int: ...
 
     # API and MCP tokens (`tokens.py`): kept by the sha256 of their secret, never the secret
     async def add_token(self, token: StoredToken, secret_sha256: str) -> bool: ...  # False: the name is taken

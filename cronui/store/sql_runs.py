@@ -35,10 +35,12 @@ from cronui.store.claims import (
 )
 from cronui.store.dialect import Tx
 from cronui.store.endpoints import record_endpoints
+from cronui.store.metrics import ended_rows
 from cronui.store.owners import OWNER_SPENT
 from cronui.store.rows import RUN_CODECS, RUN_COLUMNS, job_from_row, run_to_row, to_row
 from cronui.store.sql_reads import LAST_COST, spent_query
 from cronui.store.sql_writes import MEMORY_DELETE, MEMORY_UPSERT, SESSION_UPSERT, SqlWrites
+from cronui.store.tallies_ddl import RUN_ENDS_INSERT
 from cronui.targets import AgentTarget
 
 # What a run that has just come to exist has (the other columns keep their defaults until it runs).
@@ -122,6 +124,7 @@ class SqlRuns(SqlWrites):
                     run.id = row["id"]
                     inserted.append(run)
         inserted.sort(key=lambda r: r.id or 0)
+        await tx.many(RUN_ENDS_INSERT, ended_rows(inserted, cols))  # the metrics' rollup: runs inserted ended
         return inserted
 
     async def _ask_approvals(self, tx: Tx, runs: Sequence[Run]) -> None:

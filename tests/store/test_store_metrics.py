@@ -1,27 +1,35 @@
-"""What `GET /metrics` reads (store/metrics.py): aggregates per job, status, trigger and failure kind with both
-histograms, runs active per pool, alert sends, and the jobs past `max_jobs` summed as one — on both backends."""
+"""What `GET /metrics` reads (store/metrics.py): the runs that ended per job, status, trigger and failure kind with
+both histograms (a rollup kept as runs end: it counts each run once, whichever way it ended, and neither a prune
+nor a restart lowers it; the migration seeds it from the runs kept), runs active per pool, alert sends, and the
+jobs past `max_jobs` summed as one — on both backends."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from cronui.store.base import Store
-from cronui.store.metrics import DURATION_BOUNDS_S, LATENESS_BOUNDS_S, OTHER, RunGroup
-from tests.store.test_store import T0, new_job
+import pytest
 
-COLUMNS = "job_id, trigger, scheduled_for, status, queued_at, started_at, duration_ms, total_tokens, cost_usd"
+from cronui.model import FailureKind, RunStatus, Trigger
+from cronui.model.records import ClaimLimits, RunEnd, RunFilter
+from cronui.store import pg_schema, schema
+from cronui.store.base import Store
+from cronui.store.metrics import DURATION_BOUNDS_S, LATENESS_BOUNDS_S, OTHER, MetricsReading, RunGroup
+from cronui.store.postgres import PostgresStore
+from tests.store.backends import same_database
+from tests.store.test_store import T0, new_job, pending
 
 
 async def insert(store: Store, rows: list[tuple[Any, ...]]) -> None:
-    """Runs as (job_id, trigger, status, late_ms or None (not started), duration_ms, tokens, cost, failure_kind)."""
-    async with store.transaction() as db:
-        for i, (job_id, trigger, status, late, duration, tokens, cost, kind) in enumerate(rows):
-            slot = T0 + i * 1000
-            started = None if late is None else slot + late
-            await db.execute(
-                f"INSERT INTO runs ({COLUMNS}, failure_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, trigger, slot, status, slot, started, duration, tokens, cost, kind),
-            )
+    """Runs as (job_id, trigger, status, late_ms or None (not started), duration_ms, tokens, cost, failure_kind),
+    inserted as the store inserts a run (one ended already: a ping's, a missed slot's)."""
+    for i, (job_id, trigger, status, late, duration, tokens, cost, kind) in enumerate(rows):
+        slot = T0 + i * 1000
+        run = pending(job_id, slot, Trigger(trigger), status=RunStatus(status), duration_ms=duration)
+        run.started_at = None if late is None else slot + late
+        run.total_tokens, run.cost_usd = tokens, cost
+        run.failure_kind = None if kind is None else FailureKind(kind)
+        assert await store.insert_run(run) is not None
 
 
 def group(groups: list[RunGroup], job_id: int, status: str, trigger: str = "schedule", kind: str = "") -> RunGroup:
@@ -61,9 +69,8 @@ async def test_runs_are_summed_per_job_status_trigger_and_failure_kind(backend: 
     )
     slow = group(reading.runs, a.id, "failed", "manual", "job")
     assert slow.duration.count == 1 and slow.duration.buckets == [0] * len(DURATION_BOUNDS_S)
-    waiting = group(reading.runs, b.id, "pending")
-    assert (waiting.runs, waiting.duration.count, waiting.lateness.count) == (1, 0, 0)
-    assert sum(g.runs for g in reading.runs) == 5
+    assert not [g for g in reading.runs if g.job_id == b.id]  # a run still pending has not ended
+    assert sum(g.runs for g in reading.runs) == 4
 
 
 async def test_jobs_past_max_jobs_and_removed_ones_are_summed_as_one(backend: Store) -> None:
@@ -107,3 +114,125 @@ async def test_active_runs_per_pool_and_alert_sends_by_kind_and_outcome(backend:
     assert sorted(reading.active) == [("", "awaiting_approval", 1), ("gpu", "pending", 2), ("gpu", "running", 1)]
     assert sorted(reading.sends) == [("late", "failed", 1), ("late", "sent", 1), ("recovered", "sent", 1)]
     assert reading.health == {pooled.id: "never_ran", free.id: "late"}
+
+
+def tallied(reading: MetricsReading) -> dict[tuple[int, str, str], int]:
+    """Runs ended per (job, status, trigger)."""
+    out: dict[tuple[int, str, str], int] = {}
+    for g in reading.runs:
+        key = (g.job_id, g.status, g.trigger)
+        out[key] = out.get(key, 0) + g.runs
+    return out
+
+
+async def test_each_run_is_counted_once_as_it_ends_whichever_way_it_ends(backend: Store) -> None:
+    job = await new_job(backend, "a")
+    finished = await backend.insert_run(pending(job.id, T0))
+    skipped = await backend.insert_run(pending(job.id, T0 + 1, Trigger.MANUAL))
+    waiting = await backend.insert_run(pending(job.id, T0 + 2, Trigger.MANUAL))
+    [(finished, _)] = (await backend.claim("n", T0, 30_000, ClaimLimits(10, only_roots=[finished.id]))).started
+    assert tallied(await backend.metrics_reading(10)) == {}  # running and pending: not ended yet
+    finished.status, finished.started_at, finished.finished_at = RunStatus.FAILED, T0 + 1500, T0 + 4500
+    finished.duration_ms, finished.failure_kind = 3000, "job"
+    retry = pending(job.id, T0, Trigger.RETRY, attempt=2, retry_of=finished.id, not_before=T0 + 1000)
+    [recorded] = await backend.finish_runs([RunEnd(finished, retry=retry)])
+    assert (await backend.request_cancel(skipped.id, T0)).status is RunStatus.CANCELLED
+    # an end the fence refuses (written already) is not counted again
+    assert await backend.finish_runs([RunEnd(finished)]) == [None]
+    reading = await backend.metrics_reading(10)
+    assert tallied(reading) == {(job.id, "failed", "schedule"): 1, (job.id, "cancelled", "manual"): 1}
+    failed = group(reading.runs, job.id, "failed", kind="job")
+    assert (failed.duration.count, failed.duration.sum_ms, failed.lateness.sum_ms) == (1, 3000, 1500)
+    assert failed.duration.buckets[:4] == [0, 0, 0, 1]  # 3 s: over 1 s, under 5 s
+    # the retry, inserted pending by that end, ends too
+    [(again, _)] = (await backend.claim("n", T0 + 2000, 30_000, ClaimLimits(10, only_roots=[finished.id]))).started
+    assert again.id == recorded.inserted[0].id
+    again.status, again.finished_at = RunStatus.SUCCEEDED, T0 + 2500
+    await backend.finish_runs([RunEnd(again)])
+    assert (await backend.request_cancel(waiting.id, T0)).status is RunStatus.CANCELLED
+    assert tallied(await backend.metrics_reading(10)) == {
+        (job.id, "failed", "schedule"): 1,
+        (job.id, "succeeded", "retry"): 1,
+        (job.id, "cancelled", "manual"): 2,
+    }
+
+
+async def test_a_prune_and_a_restart_leave_the_counts_as_they_were(backend: Store) -> None:
+    job = await new_job(backend, "a")
+    day = 86_400_000
+    for i in range(6):
+        run = await backend.insert_run(pending(job.id, T0 + i * day))
+        run.status, run.duration_ms, run.total_tokens = RunStatus.SUCCEEDED, 100, 10
+        await backend.finish_runs([RunEnd(run)])
+    before = await backend.metrics_reading(10)
+    assert tallied(before) == {(job.id, "succeeded", "schedule"): 6}
+    res = await backend.prune(T0 + 6 * day, keep_days=2, runs_per_job=2, event_hours=1)
+    assert res.runs == 4 and len(await backend.list_runs(RunFilter(job_id=job.id))) == 2
+    after = await backend.metrics_reading(10)
+    assert after.runs == before.runs  # counters: what was pruned still ended once
+    await backend.close()
+    again = same_database(backend)
+    await again.open()
+    try:
+        assert (await again.metrics_reading(10)).runs == before.runs
+        run = await again.insert_run(pending(job.id, T0 + 7 * day))
+        run.status, run.duration_ms, run.total_tokens = RunStatus.SUCCEEDED, 100, 10
+        await again.finish_runs([RunEnd(run)])
+        ok = group((await again.metrics_reading(10)).runs, job.id, "succeeded")
+        assert (ok.runs, ok.tokens, ok.duration.count, ok.duration.sum_ms) == (7, 70, 7, 700)
+    finally:
+        await again.close()
+        await backend.open()  # the fixture closes it
+
+
+async def test_the_ends_of_runs_are_folded_once_by_stores_folding_at_the_same_time(backend: Store) -> None:
+    job = await new_job(backend, "a")
+    await insert(backend, [(job.id, "manual", "succeeded", 0, 10, 1, None, None)] * 500)
+    other = same_database(backend)
+    await other.open()
+    try:
+        folded = await asyncio.gather(*(s.fold_run_ends(batch=7) for s in (backend, other, backend, other)))
+        assert sum(folded) == 500
+        assert tallied(await other.metrics_reading(10)) == {(job.id, "succeeded", "manual"): 500}
+    finally:
+        await other.close()
+
+
+async def test_the_migration_seeds_the_counts_from_the_runs_kept_once(
+    backend: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = await new_job(backend, "a")
+    await insert(
+        backend,
+        [
+            (job.id, "schedule", "succeeded", 50, 200, 10, 0.25, None),
+            (job.id, "schedule", "failed", 0, 700, None, None, "infra"),
+            (job.id, "schedule", "running", 0, None, None, None, None),
+        ],
+    )
+    # the database as the version before the rollup left it: the rows of these runs, no rollup
+    async with backend.transaction() as db:
+        await db.execute("DROP TRIGGER runs_ended" + (" ON runs" if isinstance(backend, PostgresStore) else ""))
+        for table in ("run_tallies", "run_ends"):
+            await db.execute(f"DROP TABLE {table}")
+        if isinstance(backend, PostgresStore):
+            await db.execute("DROP FUNCTION cronui_run_ended()")
+            await db.execute(f"UPDATE cronui_schema SET version = {len(pg_schema.MIGRATIONS) - 1}")
+        else:
+            await db.execute(f"PRAGMA user_version = {len(schema.MIGRATIONS) - 1}")
+    await backend.close()
+    migrated = same_database(backend)
+    await migrated.open()
+    try:
+        assert await migrated.check() == []
+        reading = await migrated.metrics_reading(10)
+        assert tallied(reading) == {(job.id, "succeeded", "schedule"): 1, (job.id, "failed", "schedule"): 1}
+        ok = group(reading.runs, job.id, "succeeded")
+        assert (ok.tokens, ok.cost_usd, ok.duration.sum_ms, ok.lateness.sum_ms) == (10, 0.25, 200, 50)
+        assert group(reading.runs, job.id, "failed", kind="infra").duration.buckets[:3] == [0, 0, 1]
+        async with migrated.transaction() as db:  # the running one ends after the migration: counted then
+            await db.execute("UPDATE runs SET status = 'succeeded' WHERE status = 'running'")
+        assert tallied(await migrated.metrics_reading(10))[(job.id, "succeeded", "schedule")] == 2
+    finally:
+        await migrated.close()
+        await backend.open()
