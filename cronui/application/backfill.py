@@ -12,6 +12,7 @@ catch-up runs do, unless the job's overlap is `allow`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from cronui.application import policy
 from cronui.application.context import Cronui
@@ -24,6 +25,23 @@ from cronui.timefmt import iso_utc
 
 MAX_DEFAULT = 1000  # slots a backfill queues at most unless told more
 MAX_LIMIT = 100_000  # the most `--max` may say
+BODY_KEYS = ("from", "to", "dry_run", "max")  # the API's body
+
+BACKFILL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "job": {"type": "string"},
+        "from": {"type": "string", "format": "date-time"},
+        "to": {"type": "string", "format": "date-time"},
+        "slots": {"type": "integer", "description": "the window's slots"},
+        "first": {"type": ["string", "null"], "format": "date-time"},
+        "last": {"type": ["string", "null"], "format": "date-time"},
+        "dry_run": {"type": "boolean"},
+        "queued": {"type": "integer"},
+        "skipped": {"type": "integer", "description": "slots that ran, wait to, or are not yet due"},
+        "run_ids": {"type": "array", "items": {"type": "integer"}},
+    },
+}
 
 
 @dataclass
@@ -43,6 +61,25 @@ class Backfill:
         return 0 if self.dry_run else len(self.slots) - len(self.queued)
 
 
+def backfill_body(body: dict[str, Any]) -> tuple[str, str, bool, int]:
+    """The API's body read: (from, to, dry_run, max); Invalid names the first key that is wrong."""
+    unknown = sorted(set(body) - set(BODY_KEYS))
+    if unknown:
+        raise Invalid(f"{unknown[0]}: not a backfill key (expected {', '.join(BODY_KEYS)})")
+    start, end = body.get("from"), body.get("to")
+    for key, value in (("from", start), ("to", end)):
+        if not isinstance(value, str):
+            raise Invalid(f"{key}: expected an ISO-8601 time (e.g. 2026-11-23T09:00)")
+    dry_run = body.get("dry_run", False)
+    if not isinstance(dry_run, bool):
+        raise Invalid("dry_run: expected true or false")
+    most = body.get("max", MAX_DEFAULT)
+    if isinstance(most, bool) or not isinstance(most, int):
+        raise Invalid(f"max: expected a whole number from 1 to {MAX_LIMIT}")
+    assert isinstance(start, str) and isinstance(end, str)
+    return start, end, dry_run, most
+
+
 def window(app: Cronui, start: str, end: str, zone: str) -> tuple[int, int]:
     """The window's bounds as epoch ms (a time without an offset read in the job's zone); refused when it
     is empty or reaches past now."""
@@ -59,7 +96,7 @@ async def backfill(app: Cronui, name: str, start: str, end: str, *, dry_run: boo
     """Backfill `name`'s slots in [start, end] (ISO-8601 times); `most` slots at most, else Invalid and
     nothing queued. A dry run only counts them."""
     if not 1 <= most <= MAX_LIMIT:
-        raise Invalid(f"--max: expected a whole number from 1 to {MAX_LIMIT}, got {most}")
+        raise Invalid(f"max: expected a whole number from 1 to {MAX_LIMIT}, got {most}")
     job = await get_job(app, name)
     if job.is_check:
         raise Invalid(f"{job.name} is a check: cronui never runs it, so it has nothing to backfill")

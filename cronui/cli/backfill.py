@@ -26,7 +26,11 @@ def add_parser(jsub: Commands) -> None:
     p.add_argument("--to", dest="end", metavar="AT", required=True, help="the window's last instant (not after now)")
     p.add_argument("--dry-run", action="store_true", help="print the count and the first and last slots only")
     p.add_argument(
-        "--max", dest="most", metavar="N", default=str(MAX_DEFAULT), help=f"refuse a window of more slots ({MAX_DEFAULT})"
+        "--max",
+        dest="most",
+        metavar="N",
+        default=str(MAX_DEFAULT),
+        help=f"refuse a window of more slots ({MAX_DEFAULT})",
     )
     p.add_argument("--json", action="store_true")
 
