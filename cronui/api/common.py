@@ -93,6 +93,7 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("PATCH", f"{PREFIX}/jobs/{{name}}"): Scope.WRITE,
     ("DELETE", f"{PREFIX}/jobs/{{name}}"): Scope.WRITE,
     ("POST", f"{PREFIX}/jobs/{{name}}/run"): Scope.RUN,
+    ("POST", f"{PREFIX}/jobs/{{name}}/backfill"): Scope.RUN,
     ("POST", f"{PREFIX}/jobs/{{name}}/enable"): Scope.RUN,
     ("POST", f"{PREFIX}/jobs/{{name}}/disable"): Scope.RUN,
     ("POST", f"{PREFIX}/runs/{{run_id}}/cancel"): Scope.RUN,

@@ -21,6 +21,7 @@ from cronui.api.docs import (
     refused,
 )
 from cronui.application import jobs, watch
+from cronui.application.backfill import BACKFILL_SCHEMA, backfill, backfill_body, backfill_json
 from cronui.application.shapes import JobListText, job_json, run_json
 
 
@@ -99,6 +100,24 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     )
     async def run_job(app: App, name: str) -> dict[str, Any]:
         return run_json(await jobs.run_now(app, name))
+
+    @r.post(
+        f"{PREFIX}/jobs/{{name}}/backfill",
+        dependencies=api,
+        responses={**refused(400, 404), **answers(202, BACKFILL_SCHEMA)},
+        status_code=202,
+        summary="queue one run per past slot of a window (`jobs backfill`)",
+    )
+    async def backfill_job(
+        app: App,
+        name: str,
+        body: Annotated[
+            dict[str, Any],
+            Body(description='{"from": ISO-8601, "to": ISO-8601, "dry_run": false, "max": 1000}'),
+        ],
+    ) -> dict[str, Any]:
+        start, end, dry_run, most = backfill_body(body)
+        return backfill_json(await backfill(app, name, start, end, dry_run=dry_run, most=most))
 
     @r.post(
         f"{PREFIX}/jobs/{{name}}/enable",

@@ -14,6 +14,7 @@ from cronui.application import audit, jobs, watch
 from cronui.application.agent_tools import equip
 from cronui.application.context import Cronui
 from cronui.application.shapes import job_json, run_json
+from cronui.cli import backfill as backfill_cli
 from cronui.cli.common import (
     Commands,
     Handler,
@@ -89,6 +90,7 @@ def add_parsers(sub: Commands) -> None:
         " so it is shown once: --rotate replaces it (the old one stops working).",
     )
     token.add_argument("--rotate", action="store_true", help="replace the job's token with a new one")
+    backfill_cli.add_parser(jsub)
 
 
 async def warn_unplaced(app: Cronui, listed: list[Job]) -> None:

@@ -239,6 +239,39 @@ class Control:
 
     # ------------------------------------------------------------ runs
 
+    async def backfill(self, name: str, slots: list[int], requested_by: str | None = None) -> list[Run]:
+        """Queue a `backfill` run for each of these past slots of the job that has not run (the store skips
+        the others, in the transaction that inserts); they start through the claim like any run, one after
+        another unless the job's overlap is `allow`. The runs queued."""
+        job = await self.job(name)
+        assert job.id is not None
+        if job.is_check:
+            raise JobError("check", f"{job.name} is a check: cronui never runs it (report a run with `cronui ping`)")
+        now = self.clock.now_ms()
+        runs = [
+            Run(
+                job_id=job.id,
+                trigger=Trigger.BACKFILL,
+                scheduled_for=slot,
+                queued_at=now,
+                not_before=slot,
+                requested_by=requested_by,
+            )
+            for slot in slots
+        ]
+        queued = await self.store.insert_backfill(job.id, runs)
+        for run in queued:
+            assert run.id is not None
+            run.job_name = job.name
+            if run.status is RunStatus.AWAITING_APPROVAL:
+                await self._emit(waiting_event(run, now))
+            else:
+                data = {"trigger": str(Trigger.BACKFILL)}
+                await self._emit(RunEvent(EventKind.QUEUED, now, run.id, job.id, job.name, data=data))
+        if queued:
+            await self.wake()
+        return queued
+
     async def trigger(
         self,
         name: str,

@@ -124,10 +124,10 @@ WITH pend AS MATERIALIZED (
 
 # What the job's overlap policy turns away: with `skip`, every new run while one runs or waits ahead of
 # it; with `queue`, the runs beyond `queue_limit` waiting. Catch-up runs go one after another and new
-# slots wait behind them; retries are never turned away. Runs of a removed job are cancelled.
+# slots wait behind them (backfill runs likewise); retries are never turned away. Runs of a removed job are cancelled.
 CLAIM_SKIPS = """
 SELECT id, overlap, queue_limit, busy, busy_id, head_id, removed FROM due
-WHERE removed OR (trigger NOT IN ('retry', 'catchup') AND overlap != 'allow' AND NOT catching_up AND (
+WHERE removed OR (trigger NOT IN ('retry', 'catchup', 'backfill') AND overlap != 'allow' AND NOT catching_up AND (
     (overlap = 'skip' AND (busy > 0 OR k > 1))
     OR (overlap = 'queue' AND k > queue_limit + CASE WHEN busy = 0 THEN 1 ELSE 0 END)))"""
 

@@ -44,8 +44,8 @@ class Dialect:
         return f"IN ({', '.join('?' for _ in values)})", list(values)
 
     # the claim (claims.py): whether a job catches up, the labels a node offers, the pools' sizes
-    any_catchup = "MAX(trigger = 'catchup')"
-    catching_up = "MAX(COALESCE(b.catching_up, 0), MAX(r.trigger = 'catchup') OVER per_job)"
+    any_catchup = "MAX(trigger IN ('catchup', 'backfill'))"
+    catching_up = "MAX(COALESCE(b.catching_up, 0), MAX(r.trigger IN ('catchup', 'backfill')) OVER per_job)"
     not_labelled = "node_label NOT IN (SELECT value FROM json_each(?))"
     pool_sizes = "SELECT key AS pool, value AS size FROM json_each(?)"
 

@@ -83,8 +83,8 @@ class PgDialect(Dialect):
     for_update = " FOR UPDATE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
     db_now = DB_NOW
-    any_catchup = "bool_or(trigger = 'catchup')"
-    catching_up = "COALESCE(b.catching_up, false) OR bool_or(r.trigger = 'catchup') OVER per_job"
+    any_catchup = "bool_or(trigger IN ('catchup', 'backfill'))"
+    catching_up = "COALESCE(b.catching_up, false) OR bool_or(r.trigger IN ('catchup', 'backfill')) OVER per_job"
     not_labelled = "node_label <> ALL(?::text[])"
     pool_sizes = "SELECT * FROM unnest(?::text[], ?::bigint[]) AS s(pool, size)"
 

@@ -76,6 +76,13 @@ _REMOVE_JOB = (
 )
 MAX_PARAMS = 32_000
 
+# the slots of a window that ran or wait to (a skipped slot — missed in an outage, paused, over a budget —
+# may be backfilled)
+_TAKEN_SLOTS = (
+    "SELECT scheduled_for FROM runs WHERE job_id = ? AND scheduled_for BETWEEN ? AND ? "
+    "AND trigger IN ('schedule', 'catchup', 'backfill') AND status != 'skipped'"
+)
+
 
 class SqlRuns(SqlWrites):
     """Inserting, claiming and finishing runs, the same way on each engine."""
@@ -155,6 +162,23 @@ class SqlRuns(SqlWrites):
                     raise CapReached(cap, wait)
             inserted = await self._insert_runs(tx, [run], RUN_COLUMNS)
         return inserted[0] if inserted else None
+
+    async def insert_backfill(self, job_id: int, runs: Sequence[Run]) -> list[Run]:
+        """Insert backfill runs for past slots of one job, skipping each slot that has run or is queued
+        already (a schedule, catch-up or backfill run that was not skipped) and each at or after the job's
+        next fire (the scheduler's to plan). The job's row is locked first, so two backfills of one window
+        take turns and the second finds the first's runs: each slot is queued once."""
+        if not runs:
+            return []
+        async with self.write() as tx:
+            await self._lock_job(tx, job_id)
+            row = await tx.row("SELECT next_run_at FROM jobs WHERE id = ?", (job_id,))
+            upto = row[0] if row is not None and row[0] is not None else None
+            lo = min(r.scheduled_for for r in runs)
+            hi = max(r.scheduled_for for r in runs)
+            taken = {r[0] for r in await tx.rows(_TAKEN_SLOTS, (job_id, lo, hi))}
+            fresh = [r for r in runs if r.scheduled_for not in taken and (upto is None or r.scheduled_for < upto)]
+            return await self._insert_runs(tx, fresh, [*NEW_RUN_COLUMNS, "requested_by"])
 
     # ------------------------------------------------------------ the claim
 
