@@ -356,6 +356,12 @@ LATER: list[str] = [
     CREATE INDEX jobs_owner ON jobs(owner, created_at) WHERE owner IS NOT NULL;
     CREATE INDEX jobs_owner_live ON jobs(owner) WHERE deleted_at IS NULL AND owner IS NOT NULL;
     """,
+    # a job's retry rules (cronui.retry_rules): JSON lists of codes; NULL: none
+    """
+    ALTER TABLE jobs ADD COLUMN retry_on_exit TEXT;
+    ALTER TABLE jobs ADD COLUMN no_retry_on_exit TEXT;
+    ALTER TABLE jobs ADD COLUMN retry_on_status TEXT;
+    """,
 ]
 
 
