@@ -33,6 +33,7 @@ from cronui.controls import has_control
 from cronui.job_texts import text_problems
 from cronui.model import APPROVAL_DEFAULTS, CHAINS, Job
 from cronui.placement import check_label
+from cronui.retry_rules import rule_problems
 from cronui.schedule import ScheduleError, get_zone, parse
 from cronui.targets import (
     DELIVERY_FORMATS,
@@ -195,11 +196,11 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
         elif target == job.name:
             yield JobError(label, "a job cannot chain to itself")
     yield from edge_errors(job)
+    yield from (JobError(field, problem) for field, problem in rule_problems(job))  # cronui.retry_rules
 
 
 def edge_errors(job: Job) -> Iterator[JobError]:
-    """What is wrong with the options of the job's chain edges: a condition that is not one (see
-    cronui.chains), or options for an edge its chains do not name."""
+    """What is wrong with the options of the job's chain edges (a condition: see cronui.chains)."""
     for chain, edges in job.chain_options.items():
         names = getattr(job, chain) if chain in CHAINS else []
         for name, edge in edges.items():
@@ -250,8 +251,7 @@ _REQUIRED_NUMBERS = frozenset(
 
 
 def number_errors(job: Job) -> list[JobError]:
-    """Every number of `job` that is not finite or out of its bounds (see cronui.bounds), one error each.
-    `validate` refuses the first; a job stored before these checks existed is shown with all of them."""
+    """Every number of `job` not finite or out of its bounds (cronui.bounds), one error each (a stored job: all)."""
     errors: list[JobError] = []
     for field, bound, value in job_numbers(job):
         if value is None and field not in _REQUIRED_NUMBERS:

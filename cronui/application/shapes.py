@@ -13,6 +13,7 @@ from cronui.controls import escape_json_text
 from cronui.masking import masked_delivery, masked_target
 from cronui.model import Job, Run, RunEvent, RunStatus
 from cronui.model.records import JobHead
+from cronui.retry_rules import rules_json
 from cronui.targets import to_dict
 from cronui.timefmt import iso_utc
 
@@ -79,6 +80,7 @@ def job_json(job: Job | JobHead, *, full: bool = False, health: str | None = Non
             created_at=iso_utc(job.created_at),
             updated_at=iso_utc(job.updated_at),
         )
+        out.update(rules_json(job))  # retry_on_exit, no_retry_on_exit, retry_on_status (null: not set)
     return out
 
 

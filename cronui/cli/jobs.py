@@ -41,6 +41,7 @@ from cronui.present import (
     run_line,
     usage_line,
 )
+from cronui.retry_rules import rules_lines
 from cronui.schedule import describe
 from cronui.store import Store
 from cronui.targets import Delivery, to_dict
@@ -176,6 +177,8 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             f"(grace {human_span(job.misfire_grace_s * 1000)}) · retries {job.max_retries} "
             f"(delay {human_span(job.retry_delay_s * 1000)}) · timeout {human_span(job.timeout_s * 1000)}"
         )
+        for line in rules_lines(job):
+            say(f"  retry      {line}")
         if job.pool:
             say(f"  pool       {job.pool}")
         if job.check_grace_s is not None:

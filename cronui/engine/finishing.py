@@ -29,6 +29,7 @@ from cronui.engine.executors.base import Outcome, RunContext
 from cronui.engine.writes import GroupCommit
 from cronui.model import EventKind, FailureKind, Job, Milestone, Run, RunEvent, RunStatus, Trigger
 from cronui.model.records import EndpointChange, RunEnd
+from cronui.retry_rules import worth_retrying
 from cronui.store.base import Store
 from cronui.store.faults import StoreFault
 from cronui.targets import DEFAULT_DELIVERY_FORMAT, AgentTarget
@@ -153,7 +154,8 @@ class Finisher:
         if ctx.memory.get(SESSION_UNREAD):  # it never saw the session's history: it must not replace it
             memory = {k: v for k, v in memory.items() if k != CONVERSATION_KEY}
         text = outcome.deliver_text if outcome.deliver_text is not None else run.output
-        transient, suppress = outcome.transient, outcome.suppress_delivery
+        transient = worth_retrying(job, outcome.transient, outcome.exit_code, outcome.http_status)
+        suppress = outcome.suppress_delivery
         await self.finish(run, job, transient, outcome.retry_after_s, suppress, text, memory, outcome.endpoints)
 
     async def finish(

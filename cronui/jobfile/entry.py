@@ -15,6 +15,7 @@ from cronui.alert_options import SPANS, parse_kinds, parse_rate
 from cronui.bounds import Duration, Number, OutOfBounds, Whole
 from cronui.chains import when_problem
 from cronui.config import Settings
+from cronui.jobfile.entry_rules import read_rules
 from cronui.jobfile.schema import (
     AGENT_KEYS,
     EDGE_KEYS,
@@ -285,6 +286,7 @@ class EntryReader:
         )
         self.approval(job)
         self.watch(job)
+        read_rules(e, job, self.fail)  # retry_on_exit, no_retry_on_exit, retry_on_status
         job.is_check = check
         job.grace_s = self.duration(e, "grace", "grace", bounds.POSITIVE_DURATION)
         if schedule is not None and _RELATIVE_SCHEDULE.match(schedule):

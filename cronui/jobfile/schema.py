@@ -88,6 +88,8 @@ WATCH_KEYS = ("alert_late", "alert_overrun", "alert_short", "alert_no_success", 
 APPROVAL_KEYS = ("approval", "approval_timeout", "approval_default", "approval_max_waiting")
 # checks: watched, never run (`check = true`); a slot with no ping `grace` after it is missed
 CHECK_KEYS = ("check", "grace")
+# retry rules (cronui.retry_rules): lists of exit codes (shell) or statuses (http) worth a retry
+RULE_KEYS = ("retry_on_exit", "no_retry_on_exit", "retry_on_status")
 JOB_KEYS = (
     "name",
     "description",
@@ -116,6 +118,7 @@ JOB_KEYS = (
     *WATCH_KEYS,
     *APPROVAL_KEYS,
     *CHECK_KEYS,
+    *RULE_KEYS,
 )
 DURATION_KEYS = frozenset(
     {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger", "approval_timeout"}

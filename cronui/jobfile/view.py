@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cronui.alert_options import SPANS, rate_text
-from cronui.jobfile.schema import AGENT_KEYS, DELIVERY_KEYS, DURATION_KEYS, HTTP_KEYS, SHELL_KEYS
+from cronui.jobfile.schema import AGENT_KEYS, DELIVERY_KEYS, DURATION_KEYS, HTTP_KEYS, RULE_KEYS, SHELL_KEYS
 from cronui.masking import mask_entry, mask_text, mask_webhook
 from cronui.model import Job
 from cronui.secrets import MASK, REF
@@ -113,6 +113,7 @@ def view(job: Job) -> dict[str, Any]:
     )
     if job.grace_s is not None:
         out["grace"] = float(job.grace_s)
+    out.update({rule: list(getattr(job, rule)) for rule in RULE_KEYS if getattr(job, rule) is not None})
     return out
 
 

@@ -205,6 +205,10 @@ class Job:
     # who created it (`cli:USER@HOST`, `tui:USER@HOST`, `api:TOKEN`, `mcp:TOKEN`; None: created before owners
     # were recorded); set once, never changed by an edit, and no job-file key
     owner: str | None = None
+    # retry rules (cronui.retry_rules): which failed ends are retried; None: the executor's word on each
+    retry_on_exit: list[int] | None = None  # shell: retry only on these exit codes
+    no_retry_on_exit: list[int] | None = None  # shell: never retry on these exit codes
+    retry_on_status: list[int] | None = None  # http: retry only on these statuses
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)

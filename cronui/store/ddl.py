@@ -392,6 +392,12 @@ LATER: list[str] = [
     {tallies_ddl.TALLY_TOTALS};
     {{RUN_END_TRIGGERS}}
     """,
+    # a job's retry rules (cronui.retry_rules): JSON lists of codes; NULL: none
+    """
+    ALTER TABLE jobs ADD COLUMN retry_on_exit TEXT;
+    ALTER TABLE jobs ADD COLUMN no_retry_on_exit TEXT;
+    ALTER TABLE jobs ADD COLUMN retry_on_status TEXT;
+    """,
 ]
 
 

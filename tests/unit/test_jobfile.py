@@ -692,7 +692,7 @@ def jobs(draw: st.DrawFn) -> Job:
     on_success = draw(st.lists(st.sampled_from(["Next.A", "Next.B"]), unique=True, max_size=2))
     when = st.one_of(st.none(), st.sampled_from(["contains:READY", "regex:^ok$", 'contains:a "quoted" word']))
     conditions = {n: {"when": w} for n in on_success if (w := draw(when)) is not None}
-    return Job(
+    job = Job(
         name=draw(_names),
         schedule=draw(st.sampled_from(["@daily", "*/5 * * * *", "every 15m", "0 9 * * 1-5"])),
         timezone=draw(st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kolkata"])),
@@ -712,6 +712,15 @@ def jobs(draw: st.DrawFn) -> Job:
         on_success=on_success,
         chain_options={"on_success": conditions},
     )
+    # retry rules (cronui.retry_rules): each kind's own, unset or a list of codes
+    codes = st.one_of(st.none(), st.lists(st.integers(1, 255), min_size=1, max_size=3, unique=True).map(sorted))
+    if kind is TargetKind.SHELL:
+        job.retry_on_exit = draw(codes)
+        job.no_retry_on_exit = draw(codes) if job.retry_on_exit is None else None
+    elif kind is TargetKind.HTTP:
+        statuses = st.lists(st.integers(100, 599), min_size=1, max_size=3, unique=True).map(sorted)
+        job.retry_on_status = draw(st.one_of(st.none(), statuses))
+    return job
 
 
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
