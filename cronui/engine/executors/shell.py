@@ -44,6 +44,39 @@ def parse_milestone(line: str) -> tuple[str, dict[str, Any]] | None:
 # The shells of runs in flight in this process (the event loop waits for them; a sweep leaves them alone).
 LEADERS: set[int] = set()
 
+# The sweep that the runs ended so far in this pass of the loop wait for, not begun yet (one per loop).
+_next_sweep: asyncio.Future[None] | None = None
+_sweeps: set[asyncio.Task[None]] = set()
+
+
+def _sweep_after(grace_s: float) -> asyncio.Future[None]:
+    """A sweep of adopted strays that begins after this moment. Runs that end together share one: each sweep
+    reads our whole list of children, which names every run in flight."""
+    global _next_sweep
+    loop = asyncio.get_running_loop()
+    fut = _next_sweep
+    if fut is None or fut.get_loop() is not loop or fut.done():
+        fut = _next_sweep = loop.create_future()
+        task = loop.create_task(_sweep(fut, grace_s))
+        _sweeps.add(task)
+        task.add_done_callback(_sweeps.discard)
+    return fut
+
+
+async def _sweep(fut: asyncio.Future[None], grace_s: float) -> None:
+    global _next_sweep
+    if _next_sweep is fut:
+        _next_sweep = None  # a run ending from now on waits for the next sweep
+    try:
+        await strays.sweep(LEADERS, grace_s, every_thread=False)
+    except asyncio.CancelledError:
+        fut.cancel()
+        raise
+    except Exception as e:
+        fut.set_exception(e)
+    else:
+        fut.set_result(None)
+
 
 def _group_alive(pgid: int) -> bool:
     """Whether any live (non-zombie) process is left in the group.
@@ -279,7 +312,7 @@ async def run(ctx: RunContext) -> Outcome:
         if dog is not None:
             dog.release(execution)
         # what left the group (setsid, a double fork) and was adopted: stopped now its run is over
-        await asyncio.shield(strays.sweep(LEADERS, ctx.kill_grace_s, every_thread=False))
+        await asyncio.shield(_sweep_after(ctx.kill_grace_s))
 
 
 async def _supervise(

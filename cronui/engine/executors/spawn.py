@@ -38,6 +38,17 @@ def available() -> bool:
 _available: bool | None = None
 
 
+_DEVNULL: int | None = None
+
+
+def _devnull() -> int:
+    """One descriptor on /dev/null for every child's stdin (Popen's DEVNULL opens and closes one per child)."""
+    global _DEVNULL
+    if _DEVNULL is None:
+        _DEVNULL = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return _DEVNULL
+
+
 class Child:
     """A started process: its pid, its exit code once collected, and its two output pipes read into `on_data`
     (name, bytes) from the event loop's own callbacks, one read per wake-up."""
@@ -81,7 +92,7 @@ class Child:
         try:
             popen = subprocess.Popen(
                 argv,
-                stdin=subprocess.DEVNULL,
+                stdin=_devnull(),
                 stdout=out_w,
                 stderr=err_w,
                 cwd=cwd,
