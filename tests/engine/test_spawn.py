@@ -239,3 +239,36 @@ async def test_a_milestone_split_across_reads_is_reported_once():
     outcome = await r.task()
     assert outcome.status is RunStatus.SUCCEEDED
     assert [(n, d) for n, d in r.milestones if n == "late"] == [("late", {"n": "1"})]
+
+
+def shell_fds(r: Runner) -> dict[int, str]:
+    """The descriptors the shell held, as it listed them: fd -> what it is open on."""
+    found = {}
+    for line in r.ctx.stdout.text().splitlines():
+        name, arrow, target = line.partition(" -> ")
+        if arrow:
+            found[int(name.split()[-1])] = target
+    return found
+
+
+LIST_FDS = "ls -l /proc/$$/fd"  # while the shell waits for `ls`: its own descriptors, none of a pipeline
+
+
+@pytest.mark.parametrize("in_dir", [False, True], ids=["posix_spawn", "Popen with a working directory"])
+async def test_a_shell_holds_its_three_streams_and_its_mark_and_nothing_of_ours(tmp_path, monkeypatch, in_dir):
+    leak = os.open(os.devnull, os.O_RDONLY)
+    os.set_inheritable(leak, True)  # as if inherited by this process, or opened by a library without the flag
+    monkeypatch.setattr(spawn, "_prepared", False)
+    try:
+        r = Runner(LIST_FDS)
+        if in_dir:
+            r.ctx.job.target.cwd = str(tmp_path)
+        r.ctx.run.node = "host:1:abc"
+        outcome = await r.task()
+    finally:
+        os.close(leak)
+    assert outcome.status is RunStatus.SUCCEEDED, r.ctx.stderr.text()
+    fds = shell_fds(r)
+    assert fds[0] == "/dev/null" and fds[1].startswith("pipe:") and fds[2].startswith("pipe:")
+    others = {fd: target for fd, target in fds.items() if fd > 2}
+    assert list(others.values()) == [f"{containment.FD_PREFIX}{containment.mark('host:1:abc', None)} (deleted)"]

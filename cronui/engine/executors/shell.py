@@ -271,7 +271,7 @@ async def run(ctx: RunContext) -> Outcome:
         dog.hold(execution, leased=ctx.run.id is not None)
     lines = _Lines(ctx)
     on_data = _reader(ctx, lines)
-    argv = ("/bin/sh", "-c", command)
+    argv = ["/bin/sh", "-c", command]
     pass_fds = () if marker is None else (marker,)
     proc: _Child
     try:
