@@ -272,3 +272,17 @@ async def test_a_shell_holds_its_three_streams_and_its_mark_and_nothing_of_ours(
     assert fds[0] == "/dev/null" and fds[1].startswith("pipe:") and fds[2].startswith("pipe:")
     others = {fd: target for fd, target in fds.items() if fd > 2}
     assert list(others.values()) == [f"{containment.FD_PREFIX}{containment.mark('host:1:abc', None)} (deleted)"]
+
+
+async def test_a_spawn_that_fails_leaves_nothing_open(monkeypatch):
+    def refused(*args: object, **kw: object) -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")  # as fork does with no processes left
+
+    before = open_fds()
+    monkeypatch.setattr(os, "posix_spawn", refused)
+    r = Runner("true")
+    with pytest.raises(BlockingIOError):
+        await r.task()
+    assert r.milestones == []
+    assert open_fds() == before
+    assert containment.ACTIVE == {} and shell.LEADERS == set()
