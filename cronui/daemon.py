@@ -21,7 +21,6 @@ stay `running` in the database until the next scheduler's orphan recovery).
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
 import os
@@ -156,9 +155,6 @@ async def run_daemon(
     engine = Engine(store, settings)
     opened.append(engine)
     await engine.open()
-    # what start-up made (modules, settings, the engine) lives as long as the daemon: kept out of the
-    # collector's full passes, which at hundreds of runs a second walked all of it every few seconds
-    gc.freeze()
     sub = engine.bus.subscribe()
     writer = LogWriter(
         out,
