@@ -1,8 +1,8 @@
 """Starting a shell run's process at the machine's floor, and watching it from the event loop itself.
 
 `asyncio.create_subprocess_exec` costs about 0.77 ms a spawn on a small machine against about 0.5 ms for
-`os.posix_spawn` or `subprocess.Popen`: per process it builds a transport, a protocol and a pipe transport per stream, futures to
-connect them, and on Python 3.11 hands the pid to a child watcher. Here the child is started with
+`os.posix_spawn` or `subprocess.Popen`: per process it builds a transport, a protocol and a pipe transport
+per stream, futures to connect them, and on Python 3.11 hands the pid to a child watcher. Here the child is started with
 `os.posix_spawn` (vfork + exec in the C library; a session of its own, /dev/null and two pipes of ours as its
 standard streams, the run's marking descriptor kept open), the read ends of its pipes are watched by the loop
 with `add_reader`, and its exit is seen through a pidfd (Linux 5.3+) the loop watches too, then collected with
