@@ -1,24 +1,30 @@
-"""Throughput: N one-second shell jobs (`true`), cronui's daemon vs APScheduler 3.11, side by side. Prints numbers.
+"""Throughput: N one-second shell jobs, cronui's daemon vs APScheduler 3.11, side by side, each running the same
+body. Prints numbers.
 
     python tests/benchmarks/bench_throughput.py                      # N=200 jobs, a 10 s window
     python tests/benchmarks/bench_throughput.py --jobs 1000 --window 10 --json out.json
     python tests/benchmarks/bench_throughput.py --quick              # N=50, 5 s: does it work?
 
-Both sides run one after the other (never at once) as their own process, on the same clock, measured alike:
+The body (common.body): `/bin/sh -c 'date "+$CRONUI_SCHEDULED_FOR %s%N" >> "OUT/$CRONUI_JOB"'`, stdin from
+/dev/null, stdout and stderr on pipes read to the end, in a session of its own: each execution appends its slot
+and its own start (read by the child itself) to its job's file. Both sides run one after the other (never at
+once) as their own process, on the same clock, measured alike:
   - start, wait until ready (cronui: holds the scheduler lease; APScheduler: started), warm up 2 s;
-  - the window is W whole seconds from a second boundary s0: slots s0 .. s0+W-1, N x W runs due;
-  - CPU (utime+stime+cutime+cstime of the scheduler process, from /proc) and peak RSS (VmHWM) are read at the
-    window's edges; the scheduler is stopped with SIGTERM 1.5 s after the window (in-flight runs may finish);
-  - ran = runs of window slots that succeeded (exit 0) by then; on time = of those, the ones that started less
-    than 1 s after their slot (before the job's next slot); lateness = start - slot, in ms, where start is
-    cronui's started_at (the claim, just before the spawn) and APScheduler's entry into the job coroutine,
-    both read as epoch milliseconds (time.time_ns() // 10**6, cronui's SystemClock);
-  - backlog at stop = slots from s0 up to the SIGTERM that had not started; CPU per run = CPU seconds in the
-    window / runs that started inside it.
-cronui: `cronui apply` of a generated job file (`*/1 * * * * *`, shell `true`, UTC), CRONUI_MAX_CONCURRENT=N (>= 16),
-`--no-ui --log-format text`, stdout to /dev/null. It persists every run to SQLite; APScheduler keeps nothing.
-APScheduler: AsyncIOScheduler, CronTrigger(second="*"), max_instances=1, coalesce=False, misfire_grace_time=3600;
-each job spawns `/bin/sh -c true` like cronui's shell executor (own session, stdout/stderr piped and read).
+  - the window is W whole seconds from a second boundary s0: slots s0 .. s0+W-1, N x W slots due;
+  - CPU (utime+stime+cutime+cstime of the scheduler process from /proc: itself and its reaped children) and
+    peak RSS (VmHWM) are read at the window's edges; the scheduler is stopped with SIGTERM 1.5 s after the
+    window (in-flight runs may finish);
+  - executed = window slots with a line in their job's file (counted by the jobs; a slot twice is reported
+    as a duplicate); on time = executed by a child that started less than 1 s after its slot;
+  - lateness, child start = the child's own start - slot; lateness, scheduler = cronui's started_at (the
+    claim, just before the spawn) or APScheduler's entry into the job coroutine - slot (ms, epoch clock);
+  - persisted (cronui) = runs rows of window slots that succeeded: equal to executed when every run is kept;
+  - CPU per run = CPU seconds in the window / executions whose child started inside it.
+cronui: `cronui apply` of a generated job file (`*/1 * * * * *`, the body, UTC), CRONUI_MAX_CONCURRENT=N (>= 16),
+`cronui --no-ui --log-format text` as a subprocess, stdout to /dev/null. It persists every run to SQLite.
+APScheduler (persists nothing): AsyncIOScheduler, CronTrigger(second="*"), max_instances=1, coalesce=False,
+misfire_grace_time=3600; each job spawns the body with asyncio.create_subprocess_exec (what its users write),
+CRONUI_JOB and CRONUI_SCHEDULED_FOR set as cronui sets them.
 """
 
 from __future__ import annotations
@@ -36,11 +42,29 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from common import Daemon, Run, cpu_seconds, now, pct, peak_rss_mb, sleep_until, spawn_shell, stop_process
+from common import (
+    ChildStarts,
+    Daemon,
+    Run,
+    body,
+    cpu_seconds,
+    now,
+    pct,
+    peak_rss_mb,
+    read_child_starts,
+    sleep_until,
+    slot_text,
+    spawn_shell,
+    stop_process,
+)
 
 WARMUP_S = 2.0
 TAIL_S = 1.5  # stop mid-second, away from a slot boundary
 SKIPPED = {"skipped", "missed"}  # cronui: overlap policy skip; APScheduler: max_instances, misfire
+
+
+def load_average() -> float:
+    return os.getloadavg()[0]
 
 
 def measure(proc: subprocess.Popen[Any], window: int) -> dict[str, float]:
@@ -48,76 +72,79 @@ def measure(proc: subprocess.Popen[Any], window: int) -> dict[str, float]:
     time.sleep(WARMUP_S)
     s0 = math.ceil(time.time())
     sleep_until(s0)
-    c0 = cpu_seconds(proc.pid)
+    c0, load0 = cpu_seconds(proc.pid), load_average()
     sleep_until(s0 + window)
     c1, rss = cpu_seconds(proc.pid), peak_rss_mb(proc.pid)
     sleep_until(s0 + window + TAIL_S)
     stop = time.time()
     stop_process(proc)
-    return {"s0": s0, "cpu_s": c1 - c0, "rss_mb": rss, "stop": stop}
+    return {"s0": s0, "cpu_s": c1 - c0, "rss_mb": rss, "stop": stop, "load": load0}
 
 
-def metrics(records: list[Run], jobs: int, window: int, m: dict[str, float]) -> dict[str, Any]:
-    s0, s1, stop = m["s0"], m["s0"] + window, m["stop"]
+def metrics(records: list[Run], kids: ChildStarts, jobs: int, window: int, m: dict[str, float]) -> dict[str, Any]:
+    s0, s1 = m["s0"], m["s0"] + window
     in_window = [r for r in records if s0 <= r.slot < s1]
-    late = [round((r.start - r.slot) * 1000, 3) for r in in_window if r.start is not None]
-    spawn = [round((r.spawned - r.slot) * 1000, 3) for r in in_window if r.spawned is not None]
-    started_in_cpu_window = sum(1 for r in records if r.start is not None and s0 <= r.start < s1)
-    due_by_stop = jobs * (math.floor(stop) - int(s0) + 1)
-    by_stop = [r for r in records if s0 <= r.slot <= stop]
-    started_by_stop = sum(1 for r in by_stop if r.start is not None and r.start <= stop)
-    skipped_by_stop = sum(1 for r in by_stop if r.status in SKIPPED)
-    ran = sum(1 for r in in_window if r.status == "succeeded")
-    # on time: succeeded, and started before the job's next slot was due (less than 1 s late)
-    on_time = sum(1 for r in in_window if r.status == "succeeded" and r.start is not None and r.start - r.slot < 1)
+    claim = [round((r.start - r.slot) * 1000, 3) for r in in_window if r.start is not None]
+    child = kids.lateness_ms(s0, s1)
+    executed = kids.executed(s0, s1)
+    started_in_cpu_window = kids.started_between(s0, s1)
     return {
         "due": jobs * window,
-        "ran": ran,
-        "ran_pct": 100 * ran / (jobs * window),
-        "on_time": on_time,
-        "on_time_pct": 100 * on_time / (jobs * window),
+        "executed": executed,
+        "executed_pct": 100 * executed / (jobs * window),
+        "duplicates": kids.duplicates(s0, s1),
+        "on_time": sum(1 for late in child if late < 1000),
+        "child_p50_ms": pct(child, 0.5),
+        "child_p99_ms": pct(child, 0.99),
+        "child_max_ms": max(child, default=math.nan),
+        "claim_p50_ms": pct(claim, 0.5),
+        "claim_p99_ms": pct(claim, 0.99),
         "skipped": sum(1 for r in in_window if r.status in SKIPPED),
-        "late_p50_ms": pct(late, 0.5),
-        "late_p99_ms": pct(late, 0.99),
-        "late_max_ms": max(late, default=math.nan),
-        "spawn_p50_ms": pct(spawn, 0.5),
-        "spawn_p99_ms": pct(spawn, 0.99),
-        "backlog_at_stop": due_by_stop - started_by_stop - skipped_by_stop,
         "runs_started_in_window": started_in_cpu_window,
         "cpu_s": m["cpu_s"],
         "cpu_pct_of_core": 100 * m["cpu_s"] / window,
         "cpu_ms_per_run": 1000 * m["cpu_s"] / max(started_in_cpu_window, 1),
         "peak_rss_mb": m["rss_mb"],
+        "load_average": m["load"],
         "window_statuses": dict(Counter(r.status for r in in_window)),
     }
 
 
+def job_file(jobs: int, out: Path) -> str:
+    cmd = body(out)  # a TOML literal string: the body has no single quote
+    return "".join(
+        f'[[job]]\nname = "j{i:05d}"\nschedule = "*/1 * * * * *"\ntimezone = "UTC"\nshell = \'{cmd}\'\n\n'
+        for i in range(jobs)
+    )
+
+
 def bench_cronui(jobs: int, window: int, max_concurrent: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        out.mkdir()
         d = Daemon(Path(tmp), CRONUI_MAX_CONCURRENT=str(max_concurrent))
-        d.apply(
-            "".join(
-                f'[[job]]\nname = "j{i:05d}"\nschedule = "*/1 * * * * *"\ntimezone = "UTC"\nshell = "true"\n\n'
-                for i in range(jobs)
-            )
-        )
+        d.apply(job_file(jobs, out))
         d.start(log=False)
         assert d.proc is not None
         m = measure(d.proc, window)
         records = d.schedule_runs()
         with d.db() as con:
             pending = con.execute("SELECT count(*) FROM runs WHERE status = 'pending'").fetchone()[0]
-    out = metrics(records, jobs, window, m)
-    out["pending_rows_at_stop"] = pending
-    return out
+        result = metrics(records, read_child_starts(out), jobs, window, m)
+    s0, s1 = m["s0"], m["s0"] + window
+    result["persisted"] = sum(1 for r in records if s0 <= r.slot < s1 and r.status == "succeeded")
+    result["pending_rows_at_stop"] = pending
+    return result
 
 
 def bench_apscheduler(jobs: int, window: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out"
+        out.mkdir()
         dump, log = Path(tmp) / "runs.json", Path(tmp) / "peer.err"
         with open(log, "w") as err:  # APScheduler's own warnings (e.g. max_instances), like cronui's log
             proc = subprocess.Popen(
-                [sys.executable, __file__, "--peer", str(jobs), str(dump)],
+                [sys.executable, __file__, "--peer", str(jobs), str(dump), str(out)],
                 stdout=subprocess.PIPE,
                 stderr=err,
                 text=True,
@@ -127,10 +154,13 @@ def bench_apscheduler(jobs: int, window: int) -> dict[str, Any]:
                 raise SystemExit(f"APScheduler peer did not start: {log.read_text()[-2000:]}")
             m = measure(proc, window)
         data = json.loads(dump.read_text())
-    return metrics([Run(*r) for r in data["runs"]], jobs, window, m)
+        result = metrics([Run(*r) for r in data["runs"]], read_child_starts(out), jobs, window, m)
+    result["persisted"] = math.nan  # APScheduler keeps nothing
+    result["pending_rows_at_stop"] = math.nan
+    return result
 
 
-def peer(jobs: int, dump: str) -> None:
+def peer(jobs: int, dump: str, out: str) -> None:
     """The APScheduler side: run until SIGTERM, let in-flight runs finish, dump (slot, start, status) per run."""
     import asyncio
     from collections import deque
@@ -141,10 +171,13 @@ def peer(jobs: int, dump: str) -> None:
 
     runs: list[Run] = []
     slots: dict[str, deque[float]] = {}
+    command = body(Path(out))
+    base = dict(os.environ)
 
     async def job(job_id: str) -> None:
         start, slot = now(), slots[job_id].popleft()
-        spawned, rc = await spawn_shell("true")
+        env = {**base, "CRONUI_JOB": job_id, "CRONUI_SCHEDULED_FOR": slot_text(slot)}
+        spawned, rc = await spawn_shell(command, env)
         runs.append(Run(slot, start, "succeeded" if rc == 0 else "failed", spawned, now()))
 
     def on_event(ev: JobEvent) -> None:
@@ -189,23 +222,24 @@ def peer(jobs: int, dump: str) -> None:
 
 
 ROWS = [
-    ("due", "runs due in window (N x W)", "{:.0f}"),
-    ("ran", "ran (succeeded)", "{:.0f}"),
-    ("ran_pct", "ran, % of due", "{:.1f}"),
-    ("on_time", "ran on time (< 1 s late)", "{:.0f}"),
-    ("on_time_pct", "on time, % of due", "{:.1f}"),
-    ("late_p50_ms", "lateness p50 (ms)", "{:.1f}"),
-    ("late_p99_ms", "lateness p99 (ms)", "{:.1f}"),
-    ("late_max_ms", "lateness max (ms)", "{:.1f}"),
-    ("spawn_p50_ms", "process spawned - slot p50 (ms)", "{:.1f}"),
-    ("spawn_p99_ms", "process spawned - slot p99 (ms)", "{:.1f}"),
+    ("due", "slots due in window (N x W)", "{:.0f}"),
+    ("executed", "slots executed (counted by jobs)", "{:.0f}"),
+    ("executed_pct", "executed, % of due", "{:.1f}"),
+    ("duplicates", "executions beyond one per slot", "{:.0f}"),
+    ("persisted", "runs persisted (succeeded rows)", "{:.0f}"),
+    ("on_time", "child started < 1 s after slot", "{:.0f}"),
+    ("child_p50_ms", "lateness p50, child start (ms)", "{:.1f}"),
+    ("child_p99_ms", "lateness p99, child start (ms)", "{:.1f}"),
+    ("child_max_ms", "lateness max, child start (ms)", "{:.1f}"),
+    ("claim_p50_ms", "lateness p50, claim/entry (ms)", "{:.1f}"),
+    ("claim_p99_ms", "lateness p99, claim/entry (ms)", "{:.1f}"),
     ("skipped", "skipped (overlap/max_instances)", "{:.0f}"),
-    ("backlog_at_stop", "backlog at stop (due, not begun)", "{:.0f}"),
-    ("runs_started_in_window", "runs started in window", "{:.0f}"),
+    ("runs_started_in_window", "executions started in window", "{:.0f}"),
     ("cpu_s", "CPU s in window (+children)", "{:.2f}"),
     ("cpu_pct_of_core", "CPU % of one core", "{:.1f}"),
-    ("cpu_ms_per_run", "CPU ms per run", "{:.2f}"),
+    ("cpu_ms_per_run", "CPU ms per run (+children)", "{:.2f}"),
     ("peak_rss_mb", "peak RSS (MB)", "{:.1f}"),
+    ("load_average", "load average (1 min) at s0", "{:.2f}"),
 ]
 
 
@@ -214,6 +248,8 @@ def table(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
     for key, label, fmt in ROWS:
         a, b = ours[key], theirs[key]
         ratio = f"{a / b:.2f}" if b and not math.isnan(a) and not math.isnan(b) else "-"
+        if key == "persisted":
+            b = math.nan
         lines.append(f"{label:<32} {fmt.format(a):>10} {fmt.format(b):>12} {ratio:>7}")
     lines.append(f"window slots by status: cronui {ours['window_statuses']}; APScheduler {theirs['window_statuses']}")
     lines.append(f"cronui runs rows still pending at stop: {ours['pending_rows_at_stop']}")
@@ -221,8 +257,8 @@ def table(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--peer":
-        peer(int(sys.argv[2]), sys.argv[3])
+    if len(sys.argv) == 5 and sys.argv[1] == "--peer":
+        peer(int(sys.argv[2]), sys.argv[3], sys.argv[4])
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jobs", type=int, default=200, help="N one-second jobs (default 200)")
@@ -246,7 +282,7 @@ def main() -> None:
         "apscheduler_version": apscheduler.__version__,
     }
     print(
-        f"throughput · {jobs} one-second jobs (`true`) · window {window} s after {WARMUP_S:.0f} s warm-up · "
+        f"throughput · {jobs} one-second jobs (common.body) · window {window} s after {WARMUP_S:.0f} s warm-up · "
         f"cronui max_concurrent {max_concurrent} · {meta['cores']} cores · python {meta['python']} · "
         f"APScheduler {meta['apscheduler_version']}"
     )

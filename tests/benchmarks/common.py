@@ -15,10 +15,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from cronui.engine.clock import SystemClock
+from cronui.timefmt import iso_utc
 
 TICK = os.sysconf("SC_CLK_TCK")
 _CLOCK = SystemClock()
@@ -194,9 +196,55 @@ class Daemon:
         return [Run(slot / 1000, s(st), status, s(sp), s(fin)) for slot, st, status, sp, fin in rows]
 
 
-async def spawn_shell(command: str = "true") -> tuple[float, int]:
-    """Run `/bin/sh -c COMMAND` as cronui's shell executor does (own session, stdin from /dev/null, stdout and
-    stderr piped and read to the end). Returns (when the process was spawned, its exit code)."""
+def body(out_dir: Path) -> str:
+    """The job every side runs, as `/bin/sh -c BODY`: it appends one line, `<its slot> <its own start, epoch ns>`,
+    to the file named after its job in `out_dir`. The slot and the job come from CRONUI_SCHEDULED_FOR and
+    CRONUI_JOB (cronui sets them for every shell run; a peer sets them the same way), so one command text
+    serves every job and every side. `date` is the start the child reads itself (dash has no EPOCHREALTIME):
+    one exec more per run, the same on every side."""
+    return f'date "+$CRONUI_SCHEDULED_FOR %s%N" >> "{out_dir}/$CRONUI_JOB"'
+
+
+def slot_text(slot: float) -> str:
+    """A slot (epoch s) as cronui writes CRONUI_SCHEDULED_FOR."""
+    return iso_utc(round(slot * 1000)) or ""
+
+
+class ChildStarts(NamedTuple):
+    """What the jobs wrote: per (job, slot) the start each execution read itself (epoch s), in file order."""
+
+    starts: dict[tuple[str, float], list[float]]
+
+    def executed(self, s0: float, s1: float) -> int:
+        """Slots in [s0, s1) executed at least once."""
+        return sum(1 for (_, slot) in self.starts if s0 <= slot < s1)
+
+    def duplicates(self, s0: float, s1: float) -> int:
+        """Executions beyond the first of a slot in [s0, s1) (none, if exactly once per slot holds)."""
+        return sum(len(v) - 1 for (_, slot), v in self.starts.items() if s0 <= slot < s1)
+
+    def lateness_ms(self, s0: float, s1: float) -> list[float]:
+        """The child's own start minus its slot (ms), first execution of each slot in [s0, s1)."""
+        return [round((v[0] - slot) * 1000, 3) for (_, slot), v in self.starts.items() if s0 <= slot < s1]
+
+    def started_between(self, t0: float, t1: float) -> int:
+        """Executions whose child started in [t0, t1)."""
+        return sum(1 for v in self.starts.values() for t in v if t0 <= t < t1)
+
+
+def read_child_starts(out_dir: Path) -> ChildStarts:
+    starts: dict[tuple[str, float], list[float]] = {}
+    for f in out_dir.iterdir():
+        for line in f.read_text().splitlines():
+            iso, _, ns = line.partition(" ")
+            slot = datetime.fromisoformat(iso).timestamp()
+            starts.setdefault((f.name, slot), []).append(int(ns) / 1e9)
+    return ChildStarts(starts)
+
+
+async def spawn_shell(command: str = "true", env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run `/bin/sh -c COMMAND` the way a user of an asyncio scheduler does (own session, stdin from /dev/null,
+    stdout and stderr piped and read to the end). Returns (when the process was spawned, its exit code)."""
     p = await asyncio.create_subprocess_exec(
         "/bin/sh",
         "-c",
@@ -205,6 +253,7 @@ async def spawn_shell(command: str = "true") -> tuple[float, int]:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        env=env,
     )
     spawned = now()
     await p.communicate()

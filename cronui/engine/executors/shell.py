@@ -11,9 +11,10 @@ import asyncio
 import os
 import re
 import signal
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from cronui.engine.executors import children, containment, strays, watchdog
+from cronui.engine.executors import children, containment, spawn, strays, watchdog
 from cronui.engine.executors.base import Outcome, RunContext, hook_payload, milestone_request, permanent_failure
 from cronui.model import RunStatus
 from cronui.secrets import MissingSecret
@@ -42,6 +43,39 @@ def parse_milestone(line: str) -> tuple[str, dict[str, Any]] | None:
 
 # The shells of runs in flight in this process (the event loop waits for them; a sweep leaves them alone).
 LEADERS: set[int] = set()
+
+# The sweep that the runs ended so far in this pass of the loop wait for, not begun yet (one per loop).
+_next_sweep: asyncio.Future[None] | None = None
+_sweeps: set[asyncio.Task[None]] = set()
+
+
+def _sweep_after(grace_s: float) -> asyncio.Future[None]:
+    """A sweep of adopted strays that begins after this moment. Runs that end together share one: each sweep
+    reads our whole list of children, which names every run in flight."""
+    global _next_sweep
+    loop = asyncio.get_running_loop()
+    fut = _next_sweep
+    if fut is None or fut.get_loop() is not loop or fut.done():
+        fut = _next_sweep = loop.create_future()
+        task = loop.create_task(_sweep(fut, grace_s))
+        _sweeps.add(task)
+        task.add_done_callback(_sweeps.discard)
+    return fut
+
+
+async def _sweep(fut: asyncio.Future[None], grace_s: float) -> None:
+    global _next_sweep
+    if _next_sweep is fut:
+        _next_sweep = None  # a run ending from now on waits for the next sweep
+    try:
+        await strays.sweep(LEADERS, grace_s, every_thread=False)
+    except asyncio.CancelledError:
+        fut.cancel()
+        raise
+    except Exception as e:
+        fut.set_exception(e)
+    else:
+        fut.set_result(None)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -74,21 +108,23 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-async def _wait_exit(proc: asyncio.subprocess.Process, pumps: list[asyncio.Task[None]]) -> None:
-    """Until the shell itself has exited.
+class _Child(Protocol):
+    """A run's shell as the supervision sees it: spawn.Child (the loop's own readers and a pidfd) or, where
+    there are no pidfds, asyncio's process with a task per pipe (_AsyncioChild)."""
 
-    Usually its pipes close as it exits, and then Process.wait() returns at once. A background child
-    can hold the pipes open for as long as it likes, so the exit status is also polled (4 times a
-    second) rather than waiting for the pipes alone."""
-    both = asyncio.gather(*pumps, return_exceptions=True)
-    while proc.returncode is None:
-        done, _ = await asyncio.wait({both}, timeout=0.25)
-        if done:
-            await proc.wait()
-            return
+    pid: int
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait_exit(self) -> None: ...
+
+    async def wait_drained(self, timeout: float) -> None: ...
+
+    def close(self) -> None: ...
 
 
-async def stop_group(pgid: int, proc: asyncio.subprocess.Process, grace_s: float) -> None:
+async def stop_group(pgid: int, proc: _Child, grace_s: float) -> None:
     """SIGTERM the group, wait up to grace_s for it to go, then SIGKILL."""
     for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 2.0)):
         try:
@@ -119,31 +155,87 @@ def _report_milestones(lines: bytes, ctx: RunContext) -> None:
             ctx.reported_milestone(*found)
 
 
-async def _pump(stream: asyncio.StreamReader, name: str, ctx: RunContext) -> None:
-    partial = b""  # the line in progress, while it may still be a milestone line
-    overlong = False  # the line in progress is too long to be one
+class _Lines:
+    """The milestone lines of a run's stdout, fed in the pieces it arrives in."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.partial = b""  # the line in progress, while it may still be a milestone line
+        self.overlong = False  # the line in progress is too long to be one
+
+    def feed(self, chunk: bytes) -> None:
+        data = self.partial + chunk if self.partial else chunk
+        end = data.rfind(b"\n")
+        if end < 0:
+            self.partial = b"" if self.overlong else data
+        else:
+            lines, self.partial = data[:end], data[end + 1 :]
+            if self.overlong:  # the first line ends the overlong one
+                lines = lines.partition(b"\n")[2]
+                self.overlong = False
+            _report_milestones(lines, self.ctx)
+        if len(self.partial) > _MAX_LINE:
+            self.partial, self.overlong = b"", True
+
+    def end(self) -> None:
+        if self.partial:
+            _report_milestones(self.partial, self.ctx)
+            self.partial = b""
+
+
+def _reader(ctx: RunContext, lines: _Lines) -> Callable[[str, bytes], None]:
+    def on_data(name: str, chunk: bytes) -> None:
+        ctx.output(name, chunk)
+        if name == "stdout":
+            lines.feed(chunk)
+
+    return on_data
+
+
+async def _pump(stream: asyncio.StreamReader, name: str, on_data: Callable[[str, bytes], None]) -> None:
     while True:
         chunk = await stream.read(65536)
         if not chunk:
             break
-        ctx.output(name, chunk)
-        if name == "stdout":
-            data = partial + chunk
-            end = data.rfind(b"\n")
-            if end < 0:
-                partial = b"" if overlong else data
-            else:
-                lines, partial = data[:end], data[end + 1 :]
-                if overlong:  # the first line ends the overlong one
-                    lines = lines.partition(b"\n")[2]
-                    overlong = False
-                _report_milestones(lines, ctx)
-            if len(partial) > _MAX_LINE:
-                partial, overlong = b"", True
+        on_data(name, chunk)
         # read() returns at once while the pipe has data: a flooding job must still leave the loop to others
         await asyncio.sleep(0)
-    if partial:
-        _report_milestones(partial, ctx)
+
+
+class _AsyncioChild:
+    """asyncio's process and a task per pipe: the path where there are no pidfds."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, on_data: Callable[[str, bytes], None]) -> None:
+        assert proc.stdout is not None and proc.stderr is not None
+        self.proc = proc
+        self.pid = proc.pid
+        self.pumps = [
+            asyncio.create_task(_pump(proc.stdout, "stdout", on_data)),
+            asyncio.create_task(_pump(proc.stderr, "stderr", on_data)),
+        ]
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    async def wait_exit(self) -> None:
+        """Until the shell itself has exited. Usually its pipes close as it exits, and then Process.wait()
+        returns at once. A background child can hold the pipes open for as long as it likes, so the exit
+        status is also polled (4 times a second) rather than waiting for the pipes alone."""
+        both = asyncio.gather(*self.pumps, return_exceptions=True)
+        while self.proc.returncode is None:
+            done, _ = await asyncio.wait({both}, timeout=0.25)
+            if done:
+                await self.proc.wait()
+                return
+
+    async def wait_drained(self, timeout: float) -> None:
+        await asyncio.wait(self.pumps, timeout=timeout)
+        self.close()
+
+    def close(self) -> None:
+        for t in self.pumps:
+            t.cancel()
 
 
 async def run(ctx: RunContext) -> Outcome:
@@ -177,19 +269,28 @@ async def run(ctx: RunContext) -> Outcome:
     dog = watchdog.NODES.get(ctx.run.node or "")
     if dog is not None:  # told before the shell starts: a scheduler frozen from its first moment is covered
         dog.hold(execution, leased=ctx.run.id is not None)
+    lines = _Lines(ctx)
+    on_data = _reader(ctx, lines)
+    argv = ["/bin/sh", "-c", command]
+    pass_fds = () if marker is None else (marker,)
+    proc: _Child
     try:
-        proc = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            command,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-            pass_fds=() if marker is None else (marker,),
-        )
+        if spawn.available():
+            proc = spawn.Child.start(argv, cwd=cwd, env=env, pass_fds=pass_fds, on_data=on_data)
+        else:
+            proc = _AsyncioChild(
+                await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                    cwd=cwd,
+                    env=env,
+                    start_new_session=True,
+                    pass_fds=pass_fds,
+                ),
+                on_data,
+            )
     except BaseException:
         containment.ended(execution)
         if dog is not None:
@@ -204,39 +305,35 @@ async def run(ctx: RunContext) -> Outcome:
     ran = {"command": command, "cwd": cwd or os.getcwd(), "env": sorted(spec.env)}
     ctx.milestone("process-started", pid=proc.pid, request=milestone_request(ran, ctx))
     try:
-        return await _supervise(proc, ctx, execution, dog)
+        return await _supervise(proc, ctx, execution, dog, lines)
     finally:
         LEADERS.discard(proc.pid)
         containment.ended(execution)
         if dog is not None:
             dog.release(execution)
         # what left the group (setsid, a double fork) and was adopted: stopped now its run is over
-        await asyncio.shield(strays.sweep(LEADERS, ctx.kill_grace_s, every_thread=False))
+        await asyncio.shield(_sweep_after(ctx.kill_grace_s))
 
 
 async def _supervise(
-    proc: asyncio.subprocess.Process, ctx: RunContext, execution: str, dog: watchdog.Watchdog | None
+    proc: _Child, ctx: RunContext, execution: str, dog: watchdog.Watchdog | None, lines: _Lines
 ) -> Outcome:
-    """Until the shell has exited and its group is empty; the run's outcome."""
+    """Until the shell has exited and its group is empty; the run's outcome. However it is left (a timeout or
+    a cancel at any point), the whole group is stopped first and its pipes are read no further."""
     pgid = proc.pid  # start_new_session: the shell leads its own group
-    assert proc.stdout is not None and proc.stderr is not None
-    pumps = [
-        asyncio.create_task(_pump(proc.stdout, "stdout", ctx)),
-        asyncio.create_task(_pump(proc.stderr, "stderr", ctx)),
-    ]
     try:
-        await _wait_exit(proc, pumps)
-    except asyncio.CancelledError:
-        # timeout or cancel: stop the whole group before giving up the slot
-        await asyncio.shield(stop_group(pgid, proc, ctx.kill_grace_s))
-        for t in pumps:
-            t.cancel()
-        raise
-    if _group_alive(pgid):
-        await stop_group(pgid, proc, ctx.kill_grace_s)
-    _, pending = await asyncio.wait(pumps, timeout=2.0)
-    for t in pending:
-        t.cancel()
+        try:
+            await proc.wait_exit()
+        except asyncio.CancelledError:
+            # timeout or cancel: stop the whole group before giving up the slot
+            await asyncio.shield(stop_group(pgid, proc, ctx.kill_grace_s))
+            raise
+        if _group_alive(pgid):  # what the shell left running in its group
+            await asyncio.shield(stop_group(pgid, proc, ctx.kill_grace_s))
+        await proc.wait_drained(2.0)  # a process outside the group may hold the pipes: not for long
+        lines.end()
+    finally:
+        proc.close()
 
     rc = proc.returncode
     assert rc is not None

@@ -28,6 +28,8 @@ import time
 
 from cronui.engine.executors import containment
 
+BATCH_S = 0.01  # the longest the pipe is left unread while the scheduler is writing to it
+
 
 def now() -> float:
     return time.clock_gettime(time.CLOCK_BOOTTIME)  # as watchdog.now_boot (only started on Linux)
@@ -45,22 +47,30 @@ class Watch:
         self.scheduler = scheduler
         self.scheduler_session = _session(scheduler)
         self.holds: dict[str, tuple[bool, int]] = {}  # execution -> (leased, how many: test runs share one)
+        self.leased = 0  # how many of the holds are leased
         self.deadline: float | None = None
 
     def take(self, line: str) -> None:
         kind, _, rest = line.partition(" ")
         if kind == "H":
             flag, execution = rest.split(" ", 1)
-            self.holds[execution] = (flag == "1", self.holds.get(execution, (False, 0))[1] + 1)
+            self._set(execution, (flag == "1", self.holds.get(execution, (False, 0))[1] + 1))
         elif kind == "R":
-            leased, count = self.holds.pop(rest, (False, 1))
-            if count > 1:
-                self.holds[rest] = (leased, count - 1)
+            leased, count = self.holds.get(rest, (False, 1))
+            self._set(rest, (leased, count - 1) if count > 1 else None)
         elif kind == "D":
             self.deadline = float(rest)
 
+    def _set(self, execution: str, hold: tuple[bool, int] | None) -> None:
+        """Change a hold, keeping count of the leased ones (timeout() is asked at every wake-up: not a walk)."""
+        old = self.holds.pop(execution, None)
+        self.leased -= bool(old and old[0])
+        if hold is not None:
+            self.holds[execution] = hold
+            self.leased += hold[0]
+
     def timeout(self) -> float | None:
-        if self.deadline is None or not any(leased for leased, _ in self.holds.values()):
+        if self.deadline is None or not self.leased:
             return None
         return max(0.0, self.deadline - now())
 
@@ -74,7 +84,7 @@ class Watch:
             return
         count = self.stop(keep={ex for ex, (leased, _) in self.holds.items() if not leased})
         for execution in lapsed:
-            del self.holds[execution]
+            self._set(execution, None)
         runs = ", ".join(ex.rpartition("/")[2] for ex in lapsed)
         _say(self.node, f"lease not renewed by its deadline: stopped {count} process(es) of run(s) {runs}")
 
@@ -156,6 +166,12 @@ def main(argv: list[str]) -> None:
             for line in lines:
                 watch.take(line.decode("utf-8", "replace"))
         watch.lapse()
+        if ready and len(data) < 65536:
+            # a pause before the next read: what the scheduler writes meanwhile waits in the pipe and is read
+            # in one go (before the next look at the deadline), and a write finds no reader to wake: at
+            # hundreds of runs a second, a wake-up of this process per run start and end cost the scheduler
+            # more than the run's spawn
+            time.sleep(min(BATCH_S, watch.timeout() or BATCH_S))
 
 
 if __name__ == "__main__":
