@@ -20,6 +20,7 @@ from cronui.bounds import Duration, Number, Whole, show
 from cronui.controls import has_control
 from cronui.model.alerts import AlertDefaults
 from cronui.placement import check_labels
+from cronui.schedule.calendars import Calendar, parse_calendar
 from cronui.schedule import ScheduleError, get_zone, zone_known
 
 
@@ -203,6 +204,7 @@ class Settings:
     alerts: AlertDefaults = field(default_factory=AlertDefaults)  # `[alerts]`: what every job inherits
     monitor: Monitor = field(default_factory=Monitor)
     metrics: Metrics = field(default_factory=Metrics)  # `[metrics]`: what `GET /metrics` shows, and to whom
+    calendars: dict[str, Calendar] = field(default_factory=dict)  # `[calendars.NAME]`: days jobs skip or keep to
     config_file: Path | None = None
 
 
@@ -231,6 +233,7 @@ _MAPS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "pools": (_whole(bounds.POOL_SIZE), "pool name = limit"),
     "prices": (_price, "model = { input = ..., output = ... }"),
     "keys": (_text, "binding id = key"),
+    "calendars": (parse_calendar, 'NAME = { dates = [...], ranges = [[FIRST, LAST]], holidays = "DE" }'),
 }
 _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "retention": {

@@ -13,6 +13,7 @@ from cronui.engine.approvals import decision_event, waiting_event
 from cronui.engine.clock import Clock
 from cronui.engine.pings import Ping, record_ping, weigh
 from cronui.jobs import JobError, chain_problems, check_chain_graph, check_chains, job_errors, validate
+from cronui.jobs_calendars import calendar_problems, check_calendars
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.model.audit import CHANGED, CREATED, DISABLED, ENABLED, REMOVED, AuditEntry, Auditor
 from cronui.model.records import ApprovalDecision, RunCap
@@ -99,6 +100,7 @@ class Control:
 
     def _prepare_new(self, job: Job, now: int) -> None:
         validate(job, now, self.settings.pools)
+        check_calendars(job, self.settings.calendars)
         job.created_at = job.updated_at = now
         job.next_run_at = self._next_fire(job, now)
         if job.enabled and job.next_run_at is None:
@@ -110,6 +112,7 @@ class Control:
         now = self.clock.now_ms()
         probe = copy.deepcopy(job)  # validation normalizes fields: the caller's job stays as given
         errors = job_errors(probe, now, self.settings.pools)
+        errors.extend(calendar_problems(probe, self.settings.calendars))
         schedule_ok = not any(e.field in ("schedule", "timezone") for e in errors)  # both, to read its fires
         if job.id is None and schedule_ok and job.enabled and self._next_fire(probe, now) is None:
             errors.append(_never_runs(probe))
@@ -125,6 +128,7 @@ class Control:
     def _prepare_update(self, job: Job, old: Job, now: int, reschedule: bool) -> list[str]:
         """Validate an edited job and work out its next fire; returns the names of changed fields."""
         validate(job, now, self.settings.pools)
+        check_calendars(job, self.settings.calendars)
         if job.enabled and old.auto_disabled:
             job.auto_disabled = None
             job.consecutive_failures = 0

@@ -75,7 +75,7 @@ class Engine:
         self.started_at = self.clock.now_ms()
         self._beat_ok_at: int | None = None  # multi-node: the last heartbeat the database took
         self._skew_warned = False
-        self.planner = Planner(store, self.bus, self.clock)
+        self.planner = Planner(store, self.bus, self.clock, settings.calendars)
         lease = settings.lease
         self.watchdog = Watchdog(self.node, lease.ttl, lease.renew, settings.kill_grace)
         self.dispatcher = Dispatcher(

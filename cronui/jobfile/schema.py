@@ -88,6 +88,8 @@ WATCH_KEYS = ("alert_late", "alert_overrun", "alert_short", "alert_no_success", 
 APPROVAL_KEYS = ("approval", "approval_timeout", "approval_default", "approval_max_waiting")
 # checks: watched, never run (`check = true`); a slot with no ping `grace` after it is missed
 CHECK_KEYS = ("check", "grace")
+# calendars (`[calendars.NAME]` in the config): days whose slots are skipped, or the only days that run
+CALENDAR_KEYS = ("skip_calendar", "only_calendar")
 JOB_KEYS = (
     "name",
     "description",
@@ -116,6 +118,7 @@ JOB_KEYS = (
     *WATCH_KEYS,
     *APPROVAL_KEYS,
     *CHECK_KEYS,
+    *CALENDAR_KEYS,
 )
 DURATION_KEYS = frozenset(
     {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger", "approval_timeout"}

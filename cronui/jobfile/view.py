@@ -113,6 +113,9 @@ def view(job: Job) -> dict[str, Any]:
     )
     if job.grace_s is not None:
         out["grace"] = float(job.grace_s)
+    for key in ("skip_calendar", "only_calendar"):
+        if getattr(job, key):
+            out[key] = list(getattr(job, key))
     return out
 
 

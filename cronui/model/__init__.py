@@ -103,7 +103,8 @@ REASON_BUDGET = "budget"  # an agent run not started: its job's or all agent job
 REASON_DISABLED = "disabled"
 REASON_GATE = "gate"  # an agent job's gate said there is nothing to do (exit 1)
 REASON_REJECTED = "rejected"  # a run waiting for approval was rejected (by someone, or by its timeout)
-REASON_APPROVALS_FULL = "approvals full"  # a run not asked for: too many of the job's runs wait for approval
+REASON_APPROVALS_FULL = "approvals full"
+REASON_CALENDAR = "calendar"  # a slot on a day its calendars skip (`--skip-calendar`, `--only-calendar`)  # a run not asked for: too many of the job's runs wait for approval
 
 # Approvals: what a waiting run becomes when nobody decides before its deadline.
 APPROVE = "approve"
@@ -205,6 +206,13 @@ class Job:
     # who created it (`cli:USER@HOST`, `tui:USER@HOST`, `api:TOKEN`, `mcp:TOKEN`; None: created before owners
     # were recorded); set once, never changed by an edit, and no job-file key
     owner: str | None = None
+    # calendars (`[calendars.NAME]` in the config): a slot on a day of a skip calendar, or, when the job keeps
+    # to calendars, on a day of none of them, is recorded skipped (REASON_CALENDAR); days in the job's zone
+    skip_calendar: list[str] = field(default_factory=list)
+    only_calendar: list[str] = field(default_factory=list)
+    # a timed pause (`jobs pause NAME --for 2h`): its slots before this instant are recorded skipped (paused);
+    # state, not a setting: no job-file key, written by pause and resume only, never by an edit
+    paused_until: int | None = None
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)

@@ -349,6 +349,12 @@ LATER: list[str] = [
     CREATE INDEX audit_at ON audit(at);
     CREATE INDEX audit_job ON audit(job_name, id);
     """,
+    # calendars a job skips or keeps to (JSON lists of `[calendars.NAME]` names), and a job's timed pause
+    """
+    ALTER TABLE jobs ADD COLUMN skip_calendar TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE jobs ADD COLUMN only_calendar TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE jobs ADD COLUMN paused_until {BIGINT};
+    """,
 ]
 
 

@@ -41,6 +41,8 @@ JOB_COLUMNS.append("alert_on")  # the kinds its alerts are sent for (NULL: `[ale
 JOB_COLUMNS += ["is_check", "grace_s"]  # checks: watched, never run (see Job.is_check)
 JOB_COLUMNS.append("delete_after_run")  # removed once a run of it ends for good (a follow-up)
 JOB_COLUMNS.append("owner")  # who created it: written once, never by an update (sql_writes.save_jobs)
+JOB_COLUMNS += ["skip_calendar", "only_calendar"]  # calendar names (JSON lists): see Job.skip_calendar
+JOB_COLUMNS.append("paused_until")  # a timed pause: written by pause/resume only, never by an update
 
 RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "
@@ -117,6 +119,8 @@ JOB_CODECS: dict[str, Codec] = {
     "alert_on": (_or_none(_dump), lambda v: None if v is None else json.loads(v)),
     "is_check": (int, bool),
     "delete_after_run": (int, bool),
+    "skip_calendar": (_dump, _json_list),
+    "only_calendar": (_dump, _json_list),
 }
 
 RUN_CODECS: dict[str, Codec] = {
