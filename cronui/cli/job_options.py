@@ -27,6 +27,7 @@ from cronui.model import (
 )
 from cronui.schedule import ScheduleError
 from cronui.schedule.syntax import stagger
+from cronui.cli.calendar_options import add_calendar_options, apply_calendar_options
 from cronui.targets import (
     DEFAULT_ALERT_AFTER,
     DEFAULT_ALERT_COOLDOWN_S,
@@ -167,6 +168,7 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     else:
         p.add_argument("--disabled", action="store_true", help="create it disabled")
     p.add_argument("--json", action="store_true", help="print the job as JSON")
+    add_calendar_options(p)
 
 
 def _add_approval_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
@@ -297,6 +299,7 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.is_check = a.check
     if a.grace is not None:
         job.grace_s = parse_duration(a.grace, "--grace", bounds.POSITIVE_DURATION) if a.grace else None
+    apply_calendar_options(job, a)
 
 
 def _apply_when(job: Job, when: str | None) -> None:

@@ -14,6 +14,7 @@ from cronui.application import audit, jobs, watch
 from cronui.application.agent_tools import equip
 from cronui.application.context import Cronui
 from cronui.application.shapes import job_json, run_json
+from cronui.cli.fires import say_next_fires
 from cronui.cli.common import (
     Commands,
     Handler,
@@ -167,6 +168,7 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         say(f"{job.name}  ({job_state(job, await app.control.paused())})")
         say(f"  schedule   {job.schedule}  — {describe(job.schedule)} ({job.timezone})")
         say(f"  next run   {iso_utc(job.next_run_at) or '—'}")
+        say_next_fires(job, data["next_fires"], app.now_ms())
         say(f"  owner      {data['owner']}")
         say(f"  {job.kind!s:<10} {json.dumps(masked_target(to_dict(job.target)), ensure_ascii=False)}")
         say(

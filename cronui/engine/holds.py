@@ -5,14 +5,30 @@ usual, so a pause ends by itself: the first slot at or after its end runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from cronui.model import REASON_CALENDAR, REASON_PAUSED
-from cronui.model.records import DueJob
+from cronui.schedule import parse
 from cronui.schedule.calendars import Calendar, calendar_hold
 
+NEXT_FIRES = 5  # the fires `jobs show` and the editor list
 
-def slot_hold(job: DueJob, calendars: Mapping[str, Calendar]) -> Callable[[int], str | None] | None:
+
+class Held(Protocol):
+    """What holding a job's slots needs of it (a Job, or the store's DueJob)."""
+
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def skip_calendar(self) -> Sequence[str]: ...
+    @property
+    def only_calendar(self) -> Sequence[str]: ...
+    @property
+    def paused_until(self) -> int | None: ...
+
+
+def slot_hold(job: Held, calendars: Mapping[str, Calendar]) -> Callable[[int], str | None] | None:
     """The test of a slot (epoch ms) giving why it is held, or None when it runs; None when nothing holds
     any slot of the job."""
     on_calendar = calendar_hold(job.skip_calendar, job.only_calendar, job.timezone, calendars)
@@ -28,3 +44,12 @@ def slot_hold(job: DueJob, calendars: Mapping[str, Calendar]) -> Callable[[int],
         return None
 
     return hold
+
+
+def next_fires(
+    job: Held, schedule: str, calendars: Mapping[str, Calendar], now: int, n: int = NEXT_FIRES
+) -> list[tuple[int, str | None]]:
+    """The job's next `n` fires after `now`, each with why it will be skipped (None: it runs)."""
+    hold = slot_hold(job, calendars)
+    fires = parse(schedule, job.timezone, now_ms=now).next_n(now, n)
+    return [(at, None if hold is None else hold(at)) for at in fires]
