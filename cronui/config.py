@@ -20,8 +20,8 @@ from cronui.bounds import Duration, Number, Whole, show
 from cronui.controls import has_control
 from cronui.model.alerts import AlertDefaults
 from cronui.placement import check_labels
-from cronui.schedule.calendars import Calendar, parse_calendar
 from cronui.schedule import ScheduleError, get_zone, zone_known
+from cronui.schedule.calendars import Calendar, parse_calendar
 
 
 class ConfigError(ValueError):

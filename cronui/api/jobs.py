@@ -20,7 +20,8 @@ from cronui.api.docs import (
     answers,
     refused,
 )
-from cronui.application import jobs, watch
+from cronui.application import jobs, pauses, watch
+from cronui.application.errors import Invalid
 from cronui.application.shapes import job_json, run_json
 
 
@@ -116,5 +117,29 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     )
     async def disable_job(app: App, name: str) -> dict[str, Any]:
         return job_json(await jobs.set_enabled(app, name, False), full=True)
+
+    @r.post(
+        f"{PREFIX}/jobs/{{name}}/pause",
+        dependencies=api,
+        responses={**refused(400, 404), **answers(200, JOB_SCHEMA)},
+        summary='pause a job for a while: {"for": "2h"} or {"until": "2026-11-23T09:00"}; it resumes by itself',
+    )
+    async def pause_job(
+        app: App, name: str, body: Annotated[dict[str, Any], Body(description='{"for": "2h"} or {"until": ISO}')]
+    ) -> dict[str, Any]:
+        extra = sorted(set(body) - {"for", "until"})
+        if extra:
+            raise Invalid(f"{extra[0]}: unknown key (known: for, until)")
+        job = await pauses.pause_job(app, name, body.get("for"), body.get("until"), words=("for", "until"))
+        return job_json(job, full=True)
+
+    @r.post(
+        f"{PREFIX}/jobs/{{name}}/resume",
+        dependencies=api,
+        responses={**refused(404), **answers(200, JOB_SCHEMA)},
+        summary="end a job's timed pause now",
+    )
+    async def resume_job(app: App, name: str) -> dict[str, Any]:
+        return job_json(await pauses.resume_job(app, name), full=True)
 
     return r

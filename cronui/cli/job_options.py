@@ -14,6 +14,7 @@ from cronui import body_files, bounds
 from cronui.alert_options import DEFAULT_RATE_RUNS, KINDS, SPANS, parse_kinds, parse_rate
 from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.chains import when_problem
+from cronui.cli.calendar_options import add_calendar_options, apply_calendar_options
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import (
@@ -27,7 +28,6 @@ from cronui.model import (
 )
 from cronui.schedule import ScheduleError
 from cronui.schedule.syntax import stagger
-from cronui.cli.calendar_options import add_calendar_options, apply_calendar_options
 from cronui.targets import (
     DEFAULT_ALERT_AFTER,
     DEFAULT_ALERT_COOLDOWN_S,

@@ -11,6 +11,7 @@ from typing import Any
 from cronui.config import Settings
 from cronui.engine.approvals import decision_event, waiting_event
 from cronui.engine.clock import Clock
+from cronui.engine.pauses import PAUSED_KEY, PAUSED_UNTIL_KEY, PauseState, read_pause
 from cronui.engine.pings import Ping, record_ping, weigh
 from cronui.jobs import JobError, chain_problems, check_chain_graph, check_chains, job_errors, validate
 from cronui.jobs_calendars import calendar_problems, check_calendars
@@ -20,8 +21,6 @@ from cronui.model.records import ApprovalDecision, RunCap
 from cronui.schedule import parse
 from cronui.store.base import Store
 from cronui.store.wakeup import poke as poke  # a caller that knows an address may poke it directly
-
-PAUSED_KEY = "paused"
 
 
 class NotFound(LookupError):
@@ -329,16 +328,33 @@ class Control:
     # ------------------------------------------------------------ maintenance mode
 
     async def paused(self) -> bool:
-        return await self.store.get_state(PAUSED_KEY) is not None
+        return (await read_pause(self.store, self.clock.now_ms())).paused
 
-    async def pause(self) -> None:
+    async def pause_state(self) -> PauseState:
+        return await read_pause(self.store, self.clock.now_ms())
+
+    async def pause(self, until: int | None = None) -> None:
+        """Pause the scheduler: until `cronui resume`, or until `until` (epoch ms), when it resumes by itself."""
         now = self.clock.now_ms()
+        await self.store.set_state(PAUSED_UNTIL_KEY, None if until is None else str(until))
         await self.store.set_state(PAUSED_KEY, str(now))
-        await self._emit(RunEvent(EventKind.PAUSED, now))
+        await self._emit(RunEvent(EventKind.PAUSED, now, data={} if until is None else {"paused_until": until}))
         await self.wake()
 
     async def resume(self) -> None:
         now = self.clock.now_ms()
         await self.store.set_state(PAUSED_KEY, None)
+        await self.store.set_state(PAUSED_UNTIL_KEY, None)
         await self._emit(RunEvent(EventKind.RESUMED, now))
         await self.wake()
+
+    async def pause_job(self, name: str, until: int | None) -> Job:
+        """Hold a job's slots (recorded skipped: paused) until `until`; None ends its pause now."""
+        job = await self.job(name)
+        assert job.id is not None
+        now = self.clock.now_ms()
+        await self.store.set_job_pause(job.id, until)
+        job.paused_until = until
+        await self._emit(RunEvent(EventKind.JOB_UPDATED, now, None, job.id, job.name, data={"paused_until": until}))
+        await self.wake()
+        return job

@@ -43,7 +43,7 @@ class Planner:
         self.store = store
         self.bus = bus
         self.clock = clock
-        self.calendars = calendars or {}
+        self.calendars = calendars if calendars is not None else {}
         self.schedules: dict[int, tuple[str, str, Schedule]] = {}
 
     def schedule(self, job: Job | DueJob) -> Schedule:

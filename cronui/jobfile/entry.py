@@ -296,7 +296,10 @@ class EntryReader:
         if any(key != "timezone" for key, _ in self.problems):
             return None
         said = {key for key, _ in self.problems}
-        for problem in [*job_errors(job, self.now_ms, self.settings.pools), *calendar_problems(job, self.settings.calendars)]:
+        for problem in [
+            *job_errors(job, self.now_ms, self.settings.pools),
+            *calendar_problems(job, self.settings.calendars),
+        ]:
             if file_key(problem.field) not in said:
                 self.fail(file_key(problem.field), problem.problem)
         return None if self.problems else job

@@ -103,8 +103,8 @@ REASON_BUDGET = "budget"  # an agent run not started: its job's or all agent job
 REASON_DISABLED = "disabled"
 REASON_GATE = "gate"  # an agent job's gate said there is nothing to do (exit 1)
 REASON_REJECTED = "rejected"  # a run waiting for approval was rejected (by someone, or by its timeout)
-REASON_APPROVALS_FULL = "approvals full"
-REASON_CALENDAR = "calendar"  # a slot on a day its calendars skip (`--skip-calendar`, `--only-calendar`)  # a run not asked for: too many of the job's runs wait for approval
+REASON_APPROVALS_FULL = "approvals full"  # a run not asked for: too many of the job's runs wait for approval
+REASON_CALENDAR = "calendar"  # a slot on a day its calendars skip (`--skip-calendar`, `--only-calendar`)
 
 # Approvals: what a waiting run becomes when nobody decides before its deadline.
 APPROVE = "approve"

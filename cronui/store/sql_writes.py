@@ -116,6 +116,9 @@ class SqlWrites(SqlReads):
                 raise
             raise refused from None
 
+    async def set_job_pause(self, job_id: int, until: int | None) -> None:
+        await self.write_one("UPDATE jobs SET paused_until = ? WHERE id = ?", (until, job_id))
+
     async def remove_job(self, job_id: int, now: int, audit: Sequence[AuditEntry] = ()) -> None:
         async with self.write() as tx:
             await self._remove_job(tx, job_id, now)

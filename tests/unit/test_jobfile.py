@@ -15,11 +15,11 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from cronui.config import Settings
-from cronui.schedule.calendars import Calendar
 from cronui.engine.clock import FakeClock
 from cronui.engine.control import Control
 from cronui.jobfile import JobFile, dump_json, dump_toml, load_entries, parse_text, plan_apply, view
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.schedule.calendars import Calendar
 from cronui.store.sqlite import SQLiteStore
 from cronui.timefmt import duration_spec
 from tests.helpers import cli, live_jobs, ms
