@@ -136,7 +136,10 @@ def register(mcp: MCPServer, ground: Ground) -> None:
 
     @tool(mcp, ACTS)
     async def pause_job(
-        ctx: Context, name: str, for_: Annotated[str | None, Field(alias="for")] = None, until: str | None = None
+        ctx: Context,
+        name: str,
+        for_: Annotated[str | None, Field(alias="for")] = None,
+        until: str | None = None,
     ) -> dict[str, Any]:
         """Pause a job. With `for` ("2h", "30m") or `until` (ISO 8601, in the job's zone without an offset):
         its slots until then are skipped (recorded `skipped: paused`) and it resumes by itself. With neither:

@@ -31,9 +31,7 @@ def local_days(runs, zone: ZoneInfo, status: RunStatus) -> list[dt.date]:
 async def test_public_holidays_are_skipped_for_a_year_across_dst(engine, clock, store, settings):
     settings.calendars["de"] = parse_calendar({"holidays": "DE", "subdiv": "BY"})
     clock.set(ms("2026-12-31T12:00:00Z"))
-    job = await engine.control.add_job(
-        make_job("report", "0 9 * * *", timezone="Europe/Berlin", skip_calendar=["de"])
-    )
+    job = await engine.control.add_job(make_job("report", "0 9 * * *", timezone="Europe/Berlin", skip_calendar=["de"]))
     await run_until(engine, clock, ms("2027-12-31T12:00:00Z"))
     runs = await runs_of(store, job.id)
     public = sorted(d for d in holidays.country_holidays("DE", subdiv="BY", years=2027) if d.year == 2027)
@@ -111,7 +109,9 @@ async def test_a_job_paused_for_2h_resumes_by_itself(engine, clock, store, setti
 async def test_the_scheduler_paused_for_30m_resumes_by_itself_at_its_end(engine, clock, store, settings):
     app = Cronui(settings, store, engine.control, clock)
     clock.set(ms("2027-11-07T05:50:00Z"))  # New York falls back at 06:00 UTC
-    job = await engine.control.add_job(make_job("tick", "*/10 * * * *", timezone="America/New_York", overlap=OverlapPolicy.ALLOW))
+    job = await engine.control.add_job(
+        make_job("tick", "*/10 * * * *", timezone="America/New_York", overlap=OverlapPolicy.ALLOW)
+    )
     end = await pause_scheduler(app, "30m")
     assert end == ms("2027-11-07T06:20:00Z") and await engine.control.paused()
     manual = await engine.control.trigger("tick")
