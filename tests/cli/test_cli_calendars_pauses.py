@@ -47,7 +47,7 @@ def test_skip_calendar_strikes_out_the_next_fires_and_only_calendar_keeps_them(c
 
 
 def test_an_unknown_calendar_is_refused_in_one_line_and_nothing_is_saved(capsys, calendars_config, cli_db):
-    code, out, err = cli(capsys, "jobs", "add", "b", "--schedule", "@daily", "--shell", "true",
+    code, _, err = cli(capsys, "jobs", "add", "b", "--schedule", "@daily", "--shell", "true",
                          "--skip-calendar", "holidays")  # fmt: skip
     assert code == 2
     assert err.strip().splitlines() == [
