@@ -53,3 +53,21 @@ def next_fires(
     hold = slot_hold(job, calendars)
     fires = parse(schedule, job.timezone, now_ms=now).next_n(now, n)
     return [(at, None if hold is None else hold(at)) for at in fires]
+
+
+def fires_held(job: Held | None, zone: str, calendars: Mapping[str, Calendar]) -> Callable[[int], str | None] | None:
+    """For the editor's preview: why a fire of the job edited (None: a new job) will be skipped, judged in
+    `zone` (the zone the form holds)."""
+    if job is None:
+        return None
+    return slot_hold(_InZone(job, zone), calendars)
+
+
+class _InZone:
+    """A job's holds seen in another zone (the editor's, before it is saved)."""
+
+    def __init__(self, job: Held, zone: str) -> None:
+        self.timezone = zone
+        self.skip_calendar = job.skip_calendar
+        self.only_calendar = job.only_calendar
+        self.paused_until = job.paused_until
