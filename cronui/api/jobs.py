@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from cronui.api.common import PREFIX, ApiState, App, Checks, Json
 from cronui.api.docs import (
@@ -21,8 +22,15 @@ from cronui.api.docs import (
     refused,
 )
 from cronui.application import jobs, pauses, watch
-from cronui.application.errors import Invalid
 from cronui.application.shapes import job_json, run_json
+
+
+class PauseBody(BaseModel):
+    """How long a job's pause lasts: one of `for` or `until` (both or neither: 400)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    for_: str | None = Field(None, alias="for", description="a duration: 30m, 2h, 1d", examples=["2h"])
+    until: str | None = Field(None, description="ISO 8601; no offset: the job's zone", examples=["2026-12-24T18:00"])
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:
@@ -124,13 +132,8 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         responses={**refused(400, 404), **answers(200, JOB_SCHEMA)},
         summary='pause a job for a while: {"for": "2h"} or {"until": "2026-11-23T09:00"}; it resumes by itself',
     )
-    async def pause_job(
-        app: App, name: str, body: Annotated[dict[str, Any], Body(description='{"for": "2h"} or {"until": ISO}')]
-    ) -> dict[str, Any]:
-        extra = sorted(set(body) - {"for", "until"})
-        if extra:
-            raise Invalid(f"{extra[0]}: unknown key (known: for, until)")
-        job = await pauses.pause_job(app, name, body.get("for"), body.get("until"), words=("for", "until"))
+    async def pause_job(app: App, name: str, body: PauseBody) -> dict[str, Any]:
+        job = await pauses.pause_job(app, name, body.for_, body.until, words=("for", "until"))
         return job_json(job, full=True)
 
     @r.post(
