@@ -22,6 +22,7 @@ from cronui.model.alerts import AlertDefaults
 from cronui.placement import check_labels
 from cronui.policy import POLICY_KEYS, Policy
 from cronui.schedule import ScheduleError, get_zone, zone_known
+from cronui.schedule.calendars import Calendar, parse_calendar
 
 
 class ConfigError(ValueError):
@@ -205,6 +206,7 @@ class Settings:
     monitor: Monitor = field(default_factory=Monitor)
     metrics: Metrics = field(default_factory=Metrics)  # `[metrics]`: what `GET /metrics` shows, and to whom
     policy: Policy = field(default_factory=Policy)  # `[policy]`: what API and MCP callers may create
+    calendars: dict[str, Calendar] = field(default_factory=dict)  # `[calendars.NAME]`: days jobs skip or keep to
     config_file: Path | None = None
 
 
@@ -233,6 +235,7 @@ _MAPS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "pools": (_whole(bounds.POOL_SIZE), "pool name = limit"),
     "prices": (_price, "model = { input = ..., output = ... }"),
     "keys": (_text, "binding id = key"),
+    "calendars": (parse_calendar, 'NAME = { dates = [...], ranges = [[FIRST, LAST]], holidays = "DE" }'),
 }
 _SECTIONS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "retention": {

@@ -99,6 +99,8 @@ ROUTE_SCOPES: dict[tuple[str, str], Scope] = {
     ("POST", f"{PREFIX}/runs/{{run_id}}/cancel"): Scope.RUN,
     ("POST", f"{PREFIX}/runs/{{run_id}}/approve"): Scope.RUN,
     ("POST", f"{PREFIX}/runs/{{run_id}}/reject"): Scope.RUN,
+    ("POST", f"{PREFIX}/jobs/{{name}}/pause"): Scope.RUN,  # a timed pause: {"for": "2h"} or {"until": ...}
+    ("POST", f"{PREFIX}/jobs/{{name}}/resume"): Scope.RUN,
 }
 READING = frozenset({"GET", "HEAD"})
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from cronui.api.common import PREFIX, ApiState, App, Checks
 from cronui.api.docs import (
@@ -20,9 +21,17 @@ from cronui.api.docs import (
     answers,
     refused,
 )
-from cronui.application import jobs, watch
+from cronui.application import jobs, pauses, watch
 from cronui.application.backfill import BACKFILL_SCHEMA, backfill, backfill_body, backfill_json
 from cronui.application.shapes import JobListText, job_json, run_json
+
+
+class PauseBody(BaseModel):
+    """How long a job's pause lasts: one of `for` or `until` (both or neither: 400)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    for_: str | None = Field(None, alias="for", description="a duration: 30m, 2h, 1d", examples=["2h"])
+    until: str | None = Field(None, description="ISO 8601; no offset: the job's zone", examples=["2026-12-24T18:00"])
 
 
 def router(state: ApiState, checks: Checks) -> APIRouter:
@@ -136,5 +145,24 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     )
     async def disable_job(app: App, name: str) -> dict[str, Any]:
         return job_json(await jobs.set_enabled(app, name, False), full=True)
+
+    @r.post(
+        f"{PREFIX}/jobs/{{name}}/pause",
+        dependencies=api,
+        responses={**refused(400, 404), **answers(200, JOB_SCHEMA)},
+        summary='pause a job for a while: {"for": "2h"} or {"until": "2026-11-23T09:00"}; it resumes by itself',
+    )
+    async def pause_job(app: App, name: str, body: PauseBody) -> dict[str, Any]:
+        job = await pauses.pause_job(app, name, body.for_, body.until, words=("for", "until"))
+        return job_json(job, full=True)
+
+    @r.post(
+        f"{PREFIX}/jobs/{{name}}/resume",
+        dependencies=api,
+        responses={**refused(404), **answers(200, JOB_SCHEMA)},
+        summary="end a job's timed pause now",
+    )
+    async def resume_job(app: App, name: str) -> dict[str, Any]:
+        return job_json(await pauses.resume_job(app, name), full=True)
 
     return r

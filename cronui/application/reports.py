@@ -66,13 +66,15 @@ async def status_report(settings: Settings, store: Store, control: Control) -> d
     jobs = await store.list_jobs()
     counts = await store.run_counts([RunStatus.RUNNING, RunStatus.PENDING, RunStatus.AWAITING_APPROVAL])
     upcoming = sorted((j for j in jobs if j.enabled and j.next_run_at), key=lambda j: j.next_run_at or 0)
-    paused = await control.paused()
+    pause = await control.pause_state()
+    paused = pause.paused
     now = SystemClock().now_ms()
     data: dict[str, Any] = {
         "db": redacted(settings.db),
         "scheduler": None if not live or lease is None else _scheduler(lease, settings, now),
         "stalled": None if live or lease is None or not _alive(lease) else _scheduler(lease, settings, now),
         "paused": paused,
+        "paused_until": iso_utc(pause.until) if paused else None,  # a timed pause ends by itself then
         "jobs": len(jobs),
         "enabled": sum(1 for j in jobs if j.enabled),
         "running": counts[RunStatus.RUNNING],

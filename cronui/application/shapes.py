@@ -77,6 +77,9 @@ def job_json(job: Job | JobHead, *, full: bool = False, health: str | None = Non
             check=bool(job.is_check),  # watched, never run: pings report its runs
             grace_s=job.check_grace_s,  # a check's slot with no ping this long after it is missed (null: no check)
             delete_after_run=bool(job.delete_after_run),  # removed once a run of it ends for good (a follow-up)
+            skip_calendar=list(job.skip_calendar),  # `[calendars.NAME]` names: their days' slots are skipped
+            only_calendar=list(job.only_calendar),  # when any: the only days whose slots run
+            paused_until=iso_utc(job.paused_until),  # a timed pause: slots before it are skipped (null: none)
             created_at=iso_utc(job.created_at),
             updated_at=iso_utc(job.updated_at),
         )

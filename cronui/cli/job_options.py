@@ -14,6 +14,7 @@ from cronui import body_files, bounds
 from cronui.alert_options import DEFAULT_RATE_RUNS, KINDS, SPANS, parse_kinds, parse_rate
 from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.chains import when_problem
+from cronui.cli.calendar_options import add_calendar_options, apply_calendar_options
 from cronui.cli.retry_options import add_retry_options, apply_retry_options
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
@@ -169,6 +170,7 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
         p.add_argument("--disabled", action="store_true", help="create it disabled")
     p.add_argument("--json", action="store_true", help="print the job as JSON")
     add_retry_options(p)
+    add_calendar_options(p)
 
 
 def _add_approval_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
@@ -300,6 +302,7 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
     if a.grace is not None:
         job.grace_s = parse_duration(a.grace, "--grace", bounds.POSITIVE_DURATION) if a.grace else None
     apply_retry_options(job, a)
+    apply_calendar_options(job, a)
 
 
 def _apply_when(job: Job, when: str | None) -> None:

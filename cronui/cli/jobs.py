@@ -28,7 +28,9 @@ from cronui.cli.common import (
     warn,
     with_app,
 )
+from cronui.cli.fires import say_next_fires
 from cronui.cli.job_options import add_job_options, apply_job_options
+from cronui.cli.pauses import add_job_parsers as add_job_pause_parsers
 from cronui.config import Settings
 from cronui.masking import mask_webhook, masked_target
 from cronui.model import Job, Run, RunStatus, TargetKind
@@ -79,6 +81,7 @@ def add_parsers(sub: Commands) -> None:
     for verb, flag in (("enable", True), ("disable", False)):
         _job_command(jsub, verb, f"{verb} a job", cmd_jobs_enable, enable=flag)
     _job_command(jsub, "rm", "remove a job (its history is kept; the name is freed)", cmd_jobs_rm)
+    add_job_pause_parsers(jsub)
     run = _job_command(jsub, "run", "run a job now", cmd_jobs_run)
     run.add_argument("--wait", action="store_true", help="wait for the final attempt; exit 0 if it succeeded")
     run.add_argument("--json", action="store_true")
@@ -170,6 +173,7 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
         say(f"{job.name}  ({job_state(job, await app.control.paused())})")
         say(f"  schedule   {job.schedule}  — {describe(job.schedule)} ({job.timezone})")
         say(f"  next run   {iso_utc(job.next_run_at) or '—'}")
+        say_next_fires(job, data["next_fires"], app.now_ms())
         say(f"  owner      {data['owner']}")
         say(f"  {job.kind!s:<10} {json.dumps(masked_target(to_dict(job.target)), ensure_ascii=False)}")
         say(

@@ -8,7 +8,7 @@ import json
 import time
 
 from cronui import locations
-from cronui.application import stats, watch
+from cronui.application import pauses, stats, watch
 from cronui.application.context import Cronui
 from cronui.application.values import parse_count, parse_instant
 from cronui.cli.common import (
@@ -18,8 +18,10 @@ from cronui.cli.common import (
     print_json,
     say,
     settings_from,
+    with_app,
     with_store,
 )
+from cronui.cli.pauses import add_pause_options
 from cronui.config import Settings
 from cronui.engine.clock import SystemClock
 from cronui.engine.control import Control
@@ -59,7 +61,10 @@ def add_parsers(sub: Commands) -> Commands:
         action="store_true",
         help="exit 0 when every enabled job's health is ok, else 1, printing each that is not (NAME HEALTH)",
     )
-    command(sub, "pause", "maintenance: start nothing new (due slots are recorded skipped)", cmd_pause, pause=True)
+    pause = command(
+        sub, "pause", "maintenance: start nothing new (due slots are recorded skipped)", cmd_pause, pause=True
+    )
+    add_pause_options(pause)
     command(sub, "resume", "end maintenance", cmd_pause, pause=False)
 
     dsub = group(sub, "db", "database maintenance", dest="db_command")
@@ -142,7 +147,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             else:
                 who = "nothing (no scheduler running)"
             print(f"database   {data['db']}")
-            print(f"scheduler  {who}{' · PAUSED' if paused else ''}")
+            until = f" until {data['paused_until']}" if data.get("paused_until") else ""
+            print(f"scheduler  {who}{f' · PAUSED{until}' if paused else ''}")
             print(f"jobs       {data['jobs']} ({data['enabled']} enabled)")
             waiting = data["awaiting_approval"]
             print(
@@ -162,16 +168,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    async def body(settings: Settings, store: Store, control: Control) -> int:
+    async def body(app: Cronui) -> int:
         if args.pause:
-            await control.pause()
-            print("paused: nothing new starts; due slots are recorded as skipped (paused)")
+            end = await pauses.pause_scheduler(app, getattr(args, "span", None), getattr(args, "until", None))
+            until = "" if end is None else f" until {iso_in_zone(end, get_zone(app.settings.timezone))}"
+            print(f"paused{until}: nothing new starts; due slots are recorded as skipped (paused)")
         else:
-            await control.resume()
+            await app.control.resume()
             print("resumed")
         return 0
 
-    return with_store(args, body)
+    return with_app(args, body)
 
 
 def cmd_db(args: argparse.Namespace) -> int:

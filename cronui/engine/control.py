@@ -11,16 +11,16 @@ from typing import Any
 from cronui.config import Settings
 from cronui.engine.approvals import decision_event, waiting_event
 from cronui.engine.clock import Clock
+from cronui.engine.pauses import PAUSED_KEY, PAUSED_UNTIL_KEY, PauseState, read_pause
 from cronui.engine.pings import Ping, record_ping, weigh
 from cronui.jobs import JobError, chain_problems, check_chain_graph, check_chains, job_errors, validate
+from cronui.jobs_calendars import calendar_problems, check_calendars
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.model.audit import CHANGED, CREATED, DISABLED, ENABLED, REMOVED, AuditEntry, Auditor
 from cronui.model.records import ApprovalDecision, RunCap
 from cronui.schedule import parse
 from cronui.store.base import Store
 from cronui.store.wakeup import poke as poke  # a caller that knows an address may poke it directly
-
-PAUSED_KEY = "paused"
 
 
 class NotFound(LookupError):
@@ -99,6 +99,7 @@ class Control:
 
     def _prepare_new(self, job: Job, now: int) -> None:
         validate(job, now, self.settings.pools)
+        check_calendars(job, self.settings.calendars)
         job.created_at = job.updated_at = now
         job.next_run_at = self._next_fire(job, now)
         if job.enabled and job.next_run_at is None:
@@ -110,6 +111,7 @@ class Control:
         now = self.clock.now_ms()
         probe = copy.deepcopy(job)  # validation normalizes fields: the caller's job stays as given
         errors = job_errors(probe, now, self.settings.pools)
+        errors.extend(calendar_problems(probe, self.settings.calendars))
         schedule_ok = not any(e.field in ("schedule", "timezone") for e in errors)  # both, to read its fires
         if job.id is None and schedule_ok and job.enabled and self._next_fire(probe, now) is None:
             errors.append(_never_runs(probe))
@@ -125,6 +127,7 @@ class Control:
     def _prepare_update(self, job: Job, old: Job, now: int, reschedule: bool) -> list[str]:
         """Validate an edited job and work out its next fire; returns the names of changed fields."""
         validate(job, now, self.settings.pools)
+        check_calendars(job, self.settings.calendars)
         if job.enabled and old.auto_disabled:
             job.auto_disabled = None
             job.consecutive_failures = 0
@@ -358,16 +361,33 @@ class Control:
     # ------------------------------------------------------------ maintenance mode
 
     async def paused(self) -> bool:
-        return await self.store.get_state(PAUSED_KEY) is not None
+        return (await read_pause(self.store, self.clock.now_ms())).paused
 
-    async def pause(self) -> None:
+    async def pause_state(self) -> PauseState:
+        return await read_pause(self.store, self.clock.now_ms())
+
+    async def pause(self, until: int | None = None) -> None:
+        """Pause the scheduler: until `cronui resume`, or until `until` (epoch ms), when it resumes by itself."""
         now = self.clock.now_ms()
+        await self.store.set_state(PAUSED_UNTIL_KEY, None if until is None else str(until))
         await self.store.set_state(PAUSED_KEY, str(now))
-        await self._emit(RunEvent(EventKind.PAUSED, now))
+        await self._emit(RunEvent(EventKind.PAUSED, now, data={} if until is None else {"paused_until": until}))
         await self.wake()
 
     async def resume(self) -> None:
         now = self.clock.now_ms()
         await self.store.set_state(PAUSED_KEY, None)
+        await self.store.set_state(PAUSED_UNTIL_KEY, None)
         await self._emit(RunEvent(EventKind.RESUMED, now))
         await self.wake()
+
+    async def pause_job(self, name: str, until: int | None) -> Job:
+        """Hold a job's slots (recorded skipped: paused) until `until`; None ends its pause now."""
+        job = await self.job(name)
+        assert job.id is not None
+        now = self.clock.now_ms()
+        await self.store.set_job_pause(job.id, until)
+        job.paused_until = until
+        await self._emit(RunEvent(EventKind.JOB_UPDATED, now, None, job.id, job.name, data={"paused_until": until}))
+        await self.wake()
+        return job

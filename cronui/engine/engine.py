@@ -18,11 +18,11 @@ import uuid
 from collections.abc import Mapping
 
 from cronui.config import Settings
-from cronui.engine import draining, failure_alerts
+from cronui.engine import draining, failure_alerts, pauses
 from cronui.engine.alerts import PASS_EVERY_MS, Watcher
 from cronui.engine.approval_notices import Approvals
 from cronui.engine.clock import Clock, SystemClock
-from cronui.engine.control import PAUSED_KEY, Control
+from cronui.engine.control import Control
 from cronui.engine.dispatcher import Dispatcher, Executor
 from cronui.engine.events import EventBus
 from cronui.engine.executors import containment, strays
@@ -75,7 +75,7 @@ class Engine:
         self.started_at = self.clock.now_ms()
         self._beat_ok_at: int | None = None  # multi-node: the last heartbeat the database took
         self._skew_warned = False
-        self.planner = Planner(store, self.bus, self.clock)
+        self.planner = Planner(store, self.bus, self.clock, settings.calendars)
         lease = settings.lease
         self.watchdog = Watchdog(self.node, lease.ttl, lease.renew, settings.kill_grace)
         self.dispatcher = Dispatcher(
@@ -284,7 +284,8 @@ class Engine:
     async def step(self) -> int | None:
         """Materialize due slots and start what may start. Returns the next moment there is work."""
         now = self.clock.now_ms()
-        paused = await self.store.get_state(PAUSED_KEY) is not None
+        pause = await pauses.scheduler_pause(self.store, self.bus, now)
+        paused = pause.paused
         await self.approvals.expire(now)  # before the claim: a run its timeout approved starts in this pass
         due = on_time_first(await self.store.due_jobs(now), now)
         # counted once written: a lookup begun after the count reads what it counts
@@ -301,7 +302,7 @@ class Engine:
         if self._watching is None or self._watching.done():  # in a task of its own: it never delays a run
             self._watching = asyncio.ensure_future(self._watch())
         now = self.clock.now_ms()
-        wake = await self.store.next_wakeup(now)
+        wake = pauses.sooner(await self.store.next_wakeup(now), pause)
         alert_at = None if self._alert_at is None else max(self._alert_at, now + PASS_EVERY_MS // 4)
         self._planned = alert_at if wake is None else wake if alert_at is None else min(wake, alert_at)
         return self._planned

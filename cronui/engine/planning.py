@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
 from cronui.engine.approvals import waiting_event
 from cronui.engine.clock import Clock
 from cronui.engine.events import EventBus
+from cronui.engine.holds import slot_hold
 from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, RunEvent, RunStatus
 from cronui.model.records import DueJob, SlotWrite
 from cronui.schedule import Schedule, ScheduleError, parse
+from cronui.schedule.calendars import Calendar
 from cronui.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -34,10 +37,13 @@ def on_time_first(due: list[DueJob], now: int) -> list[DueJob]:
 class Planner:
     """Plans and stores due slots; keeps each job's parsed schedule while its text stays the same."""
 
-    def __init__(self, store: Store, bus: EventBus, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, bus: EventBus, clock: Clock, calendars: Mapping[str, Calendar] | None = None
+    ) -> None:
         self.store = store
         self.bus = bus
         self.clock = clock
+        self.calendars = calendars if calendars is not None else {}
         self.schedules: dict[int, tuple[str, str, Schedule]] = {}
 
     def schedule(self, job: Job | DueJob) -> Schedule:
@@ -64,11 +70,12 @@ class Planner:
             assert job.id is not None
             names[job.id] = job.name
             try:
+                hold = slot_hold(job, self.calendars)
                 if job.check_grace_s is None:
-                    plan = plan_slots(job, self.schedule(job), now, paused=paused)
+                    plan = plan_slots(job, self.schedule(job), now, paused=paused, hold=hold)
                 else:  # a check: its slots whose grace passed with no ping are missed
                     upto = now - int(job.check_grace_s * 1000)
-                    plan = plan_slots(job, self.schedule(job), upto, paused=paused, check=True)
+                    plan = plan_slots(job, self.schedule(job), upto, paused=paused, check=True, hold=hold)
             except ScheduleError as e:  # e.g. a zone the system no longer knows: never a crash loop
                 log.error("job %s: %s; it will not fire until edited", job.name, e)
                 writes.append(SlotWrite(job.id, job.next_run_at, [], None))

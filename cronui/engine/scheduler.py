@@ -6,6 +6,7 @@ with the job's next fire, so a slot becomes a run exactly once however often thi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -77,14 +78,24 @@ def _kth_newest(schedule: Schedule, after: int, now: int, k: int) -> int:
     return lo
 
 
-def plan_slots(job: Plannable, schedule: Schedule, now: int, *, paused: bool = False, check: bool = False) -> SlotPlan:
+def plan_slots(
+    job: Plannable,
+    schedule: Schedule,
+    now: int,
+    *,
+    paused: bool = False,
+    check: bool = False,
+    hold: Callable[[int], str | None] | None = None,
+) -> SlotPlan:
     """The runs for every slot of `job` from its next_run_at up to `now`, and its next fire after now.
     With `check` (a job cronui watches but never runs, called with `now` less its grace) every slot is one
     that no ping answered: each is recorded missed, none runs.
 
     The slots that fell due are counted, not walked (an every-second job down for two months has five
     million); only the newest ones rows are written for (catch-up runs, one `missed` row each) are
-    visited. Its cost is bounded whatever the outage, so planning never holds up the other jobs."""
+    visited. Its cost is bounded whatever the outage, so planning never holds up the other jobs.
+    `hold` says of a slot why it must not run (a calendar's day, the job's timed pause), or None: a held
+    slot is recorded skipped with that reason, and the others are planned as if it were not there."""
     plan = SlotPlan()
     first = job.next_run_at
     if first is None or first > now:
@@ -105,12 +116,25 @@ def plan_slots(job: Plannable, schedule: Schedule, now: int, *, paused: bool = F
         slot = schedule.next_after(slot)
     plan.next_run_at = slot
     plan.due = count
+    dropped = count - len(slots)
+    held: list[Run] = []
+    if hold is not None:
+        kept = []
+        for due in slots:
+            why = hold(due)
+            if why is None:
+                kept.append(due)
+            else:
+                held.append(_skipped(job, due, now, why))
+        slots = kept
 
     grace_ms = int(job.misfire_grace_s * 1000)
     to_run: list[tuple[int, Trigger]] = []
     if paused or check:
         rest = slots
         reason = REASON_PAUSED if paused else REASON_MISSED
+    elif not slots:  # every slot held
+        reason, rest = REASON_MISSED, []
     else:
         reason = REASON_MISSED
         latest = slots[-1]
@@ -131,13 +155,13 @@ def plan_slots(job: Plannable, schedule: Schedule, now: int, *, paused: bool = F
             rest = older
 
     # Slots that will not run: one row each for the newest MISSED_ROWS_CAP, one summary row for the rest.
-    dropped = count - len(slots)
     individual = rest[-MISSED_ROWS_CAP:]
     summarized = len(rest) - len(individual) + dropped
     if summarized:
         anchor = oldest_dropped if oldest_dropped is not None else rest[0]
         plan.runs.append(_skipped(job, anchor, now, reason, summarized))
     plan.runs.extend(_skipped(job, s, now, reason) for s in individual)
+    plan.runs.extend(held)
     plan.runs.extend(_pending(job, s, now, t) for s, t in to_run)
     plan.missed = len(rest) + dropped
     return plan

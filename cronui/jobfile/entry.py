@@ -28,6 +28,7 @@ from cronui.jobfile.schema import (
     file_key,
 )
 from cronui.jobs import JobError, job_errors, parse_duration
+from cronui.jobs_calendars import calendar_problems
 from cronui.model import (
     APPROVAL_DEFAULTS,
     DEFAULT_APPROVAL_MAX_WAITING,
@@ -289,13 +290,18 @@ class EntryReader:
         read_rules(e, job, self.fail)  # retry_on_exit, no_retry_on_exit, retry_on_status
         job.is_check = check
         job.grace_s = self.duration(e, "grace", "grace", bounds.POSITIVE_DURATION)
+        job.skip_calendar = self.names(e, "skip_calendar", "skip_calendar") or []
+        job.only_calendar = self.names(e, "only_calendar", "only_calendar") or []
         if schedule is not None and _RELATIVE_SCHEDULE.match(schedule):
             self.fail("schedule", f"{schedule!r} counts from when the file is applied; write 'at YYYY-MM-DDTHH:MM'")
         # a bad zone is no reason to hold back the job's other problems: the rules check the rest without it
         if any(key != "timezone" for key, _ in self.problems):
             return None
         said = {key for key, _ in self.problems}
-        for problem in job_errors(job, self.now_ms, self.settings.pools):
+        for problem in [
+            *job_errors(job, self.now_ms, self.settings.pools),
+            *calendar_problems(job, self.settings.calendars),
+        ]:
             if file_key(problem.field) not in said:
                 self.fail(file_key(problem.field), problem.problem)
         return None if self.problems else job

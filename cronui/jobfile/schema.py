@@ -90,6 +90,8 @@ APPROVAL_KEYS = ("approval", "approval_timeout", "approval_default", "approval_m
 CHECK_KEYS = ("check", "grace")
 # retry rules (cronui.retry_rules): lists of exit codes (shell) or statuses (http) worth a retry
 RULE_KEYS = ("retry_on_exit", "no_retry_on_exit", "retry_on_status")
+# calendars (`[calendars.NAME]` in the config): days whose slots are skipped, or the only days that run
+CALENDAR_KEYS = ("skip_calendar", "only_calendar")
 JOB_KEYS = (
     "name",
     "description",
@@ -119,6 +121,7 @@ JOB_KEYS = (
     *APPROVAL_KEYS,
     *CHECK_KEYS,
     *RULE_KEYS,
+    *CALENDAR_KEYS,
 )
 DURATION_KEYS = frozenset(
     {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger", "approval_timeout"}

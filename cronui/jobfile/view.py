@@ -114,6 +114,9 @@ def view(job: Job) -> dict[str, Any]:
     if job.grace_s is not None:
         out["grace"] = float(job.grace_s)
     out.update({rule: list(getattr(job, rule)) for rule in RULE_KEYS if getattr(job, rule) is not None})
+    for key in ("skip_calendar", "only_calendar"):
+        if getattr(job, key):
+            out[key] = list(getattr(job, key))
     return out
 
 

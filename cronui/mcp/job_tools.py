@@ -4,11 +4,12 @@ update_job, delete_job, schedule_followup) and switch them (pause_job, resume_jo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, MCPServer
+from pydantic import Field
 
-from cronui.application import jobs, watch
+from cronui.application import jobs, pauses, watch
 from cronui.application.caller import Scope
 from cronui.application.errors import Invalid
 from cronui.application.explain import DEFAULT_FIRES, ScheduleQuestion
@@ -134,11 +135,26 @@ def register(mcp: MCPServer, ground: Ground) -> None:
         return job_json(await schedule_followup_use(app, f), full=True)
 
     @tool(mcp, ACTS)
-    async def pause_job(ctx: Context, name: str) -> dict[str, Any]:
-        """Disable a job: it has no next run until resume_job."""
-        return job_json(await jobs.set_enabled(ground.app(ctx, Scope.RUN), name, False), full=True)
+    async def pause_job(
+        ctx: Context,
+        name: str,
+        for_: Annotated[str | None, Field(alias="for")] = None,
+        until: str | None = None,
+    ) -> dict[str, Any]:
+        """Pause a job. With `for` ("2h", "30m") or `until` (ISO 8601, in the job's zone without an offset):
+        its slots until then are skipped (recorded `skipped: paused`) and it resumes by itself. With neither:
+        disable it, so it has no next run until resume_job."""
+        app = ground.app(ctx, Scope.RUN)
+        if for_ is None and until is None:
+            return job_json(await jobs.set_enabled(app, name, False), full=True)
+        return job_json(await pauses.pause_job(app, name, for_, until, words=("for", "until")), full=True)
 
     @tool(mcp, ACTS)
     async def resume_job(ctx: Context, name: str) -> dict[str, Any]:
-        """Enable a job again: its next run is worked out from now."""
-        return job_json(await jobs.set_enabled(ground.app(ctx, Scope.RUN), name, True), full=True)
+        """Resume a job: end its timed pause, and enable it again if it was disabled (its next run is worked
+        out from now)."""
+        app = ground.app(ctx, Scope.RUN)
+        job = await pauses.resume_job(app, name)
+        if job.enabled and not job.auto_disabled:
+            return job_json(job, full=True)
+        return job_json(await jobs.set_enabled(app, name, True), full=True)

@@ -9,6 +9,7 @@ back as a tool error (`isError`) whose text is the line the CLI prints, then the
 from __future__ import annotations
 
 import functools
+import keyword
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -66,8 +67,8 @@ def tool(mcp: MCPServer, annotations: ToolAnnotations) -> Callable[[Tool], Tool]
     def register(fn: Tool) -> Tool:
         @functools.wraps(fn)
         async def answered(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await fn(*args, **kwargs)
+            try:  # an argument named as a Python keyword (`for`) is the parameter `for_`, its alias
+                return await fn(*args, **{f"{k}_" if keyword.iskeyword(k) else k: v for k, v in kwargs.items()})
             except REFUSALS as e:  # the words themselves: a ToolError's would be prefixed by the SDK
                 return CallToolResult(content=[TextContent(type="text", text=refusal_text(e))], is_error=True)
 

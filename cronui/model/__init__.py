@@ -104,6 +104,7 @@ REASON_DISABLED = "disabled"
 REASON_GATE = "gate"  # an agent job's gate said there is nothing to do (exit 1)
 REASON_REJECTED = "rejected"  # a run waiting for approval was rejected (by someone, or by its timeout)
 REASON_APPROVALS_FULL = "approvals full"  # a run not asked for: too many of the job's runs wait for approval
+REASON_CALENDAR = "calendar"  # a slot on a day its calendars skip (`--skip-calendar`, `--only-calendar`)
 
 # Approvals: what a waiting run becomes when nobody decides before its deadline.
 APPROVE = "approve"
@@ -209,6 +210,13 @@ class Job:
     retry_on_exit: list[int] | None = None  # shell: retry only on these exit codes
     no_retry_on_exit: list[int] | None = None  # shell: never retry on these exit codes
     retry_on_status: list[int] | None = None  # http: retry only on these statuses
+    # calendars (`[calendars.NAME]` in the config): a slot on a day of a skip calendar, or, when the job keeps
+    # to calendars, on a day of none of them, is recorded skipped (REASON_CALENDAR); days in the job's zone
+    skip_calendar: list[str] = field(default_factory=list)
+    only_calendar: list[str] = field(default_factory=list)
+    # a timed pause (`jobs pause NAME --for 2h`): its slots before this instant are recorded skipped (paused);
+    # state, not a setting: no job-file key, written by pause and resume only, never by an edit
+    paused_until: int | None = None
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)

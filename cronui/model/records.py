@@ -119,6 +119,9 @@ class DueJob:
     misfire: MisfirePolicy
     misfire_grace_s: float
     check_grace_s: float | None = None  # a check job's grace (its slots are only missed, never run)
+    skip_calendar: Sequence[str] = ()  # its calendars (Job.skip_calendar, Job.only_calendar)
+    only_calendar: Sequence[str] = ()
+    paused_until: int | None = None  # a timed pause: slots before it are recorded skipped (paused)
 
 
 @dataclass

@@ -398,6 +398,12 @@ LATER: list[str] = [
     ALTER TABLE jobs ADD COLUMN no_retry_on_exit TEXT;
     ALTER TABLE jobs ADD COLUMN retry_on_status TEXT;
     """,
+    # calendars a job skips or keeps to (JSON lists of `[calendars.NAME]` names), and a job's timed pause
+    """
+    ALTER TABLE jobs ADD COLUMN skip_calendar TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE jobs ADD COLUMN only_calendar TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE jobs ADD COLUMN paused_until {BIGINT};
+    """,
 ]
 
 

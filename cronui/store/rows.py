@@ -42,6 +42,8 @@ JOB_COLUMNS += ["is_check", "grace_s"]  # checks: watched, never run (see Job.is
 JOB_COLUMNS.append("delete_after_run")  # removed once a run of it ends for good (a follow-up)
 JOB_COLUMNS.append("owner")  # who created it: written once, never by an update (sql_writes.save_jobs)
 JOB_COLUMNS += ["retry_on_exit", "no_retry_on_exit", "retry_on_status"]  # retry rules (cronui.retry_rules)
+JOB_COLUMNS += ["skip_calendar", "only_calendar"]  # calendar names (JSON lists): see Job.skip_calendar
+JOB_COLUMNS.append("paused_until")  # a timed pause: written by pause/resume only, never by an update
 
 RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "
@@ -121,6 +123,8 @@ JOB_CODECS: dict[str, Codec] = {
     "retry_on_exit": (_or_none(_dump), lambda v: None if v is None else json.loads(v)),
     "no_retry_on_exit": (_or_none(_dump), lambda v: None if v is None else json.loads(v)),
     "retry_on_status": (_or_none(_dump), lambda v: None if v is None else json.loads(v)),
+    "skip_calendar": (_dump, _json_list),
+    "only_calendar": (_dump, _json_list),
 }
 
 RUN_CODECS: dict[str, Codec] = {

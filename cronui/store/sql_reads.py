@@ -40,6 +40,11 @@ def _grace(grace_s: float | None) -> float:
     return DEFAULT_GRACE_S if grace_s is None else grace_s
 
 
+def _names(text: str | None) -> list[str]:
+    """A stored JSON list of calendar names ([] for most jobs, without parsing it)."""
+    return [] if not text or text == "[]" else json.loads(text)
+
+
 # what the job's latest run with a known cost cost: a budget's estimate of its next run
 LAST_COST = "SELECT cost_usd FROM runs WHERE job_id = ? AND cost_usd IS NOT NULL ORDER BY id DESC LIMIT 1"
 
@@ -107,13 +112,17 @@ class SqlReads:
     async def due_jobs(self, now: int) -> list[DueJob]:
         # a check job is due once its slot's grace has passed without a ping (a ping moves its next fire on)
         rows = await self.select_rows(
-            "SELECT id, name, schedule, timezone, next_run_at, misfire, misfire_grace_s, is_check, grace_s "
+            "SELECT id, name, schedule, timezone, next_run_at, misfire, misfire_grace_s, is_check, grace_s, "
+            "skip_calendar, only_calendar, paused_until "
             f"FROM jobs WHERE deleted_at IS NULL AND enabled = 1 AND next_run_at <= ? "
             f"AND (is_check = 0 OR next_run_at + {CHECK_GRACE_MS} <= ?) ORDER BY next_run_at",
             (now, now),
         )
         return [
-            DueJob(r[0], r[1], r[2], r[3], r[4], MisfirePolicy(r[5]), r[6], _grace(r[8]) if r[7] else None)
+            DueJob(
+                *(r[0], r[1], r[2], r[3], r[4], MisfirePolicy(r[5]), r[6], _grace(r[8]) if r[7] else None),
+                *(_names(r[9]), _names(r[10]), r[11]),
+            )
             for r in rows
         ]
 

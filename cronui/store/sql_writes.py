@@ -96,6 +96,7 @@ class SqlWrites(SqlReads):
                 row = job_to_row(job)
                 job_id = row.pop("id")
                 row.pop("owner")
+                row.pop("paused_until")  # a timed pause is set by pause/resume (set_job_pause), not by an edit
                 sets = ", ".join(f"{c} = ?" for c in row)
                 await self._job_statement(tx, job, f"UPDATE jobs SET {sets} WHERE id = ?", [*row.values(), job_id])
             for job in creates:
@@ -114,6 +115,9 @@ class SqlWrites(SqlReads):
             if refused is None:
                 raise
             raise refused from None
+
+    async def set_job_pause(self, job_id: int, until: int | None) -> None:
+        await self.write_one("UPDATE jobs SET paused_until = ? WHERE id = ?", (until, job_id))
 
     async def remove_job(self, job_id: int, now: int, audit: Sequence[AuditEntry] = ()) -> None:
         async with self.write() as tx:

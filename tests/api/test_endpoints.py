@@ -24,6 +24,8 @@ ENDPOINTS = [
     ("POST", "/api/v1/jobs/a/run"),
     ("POST", "/api/v1/jobs/a/enable"),
     ("POST", "/api/v1/jobs/a/disable"),
+    ("POST", "/api/v1/jobs/a/pause"),
+    ("POST", "/api/v1/jobs/a/resume"),
     ("GET", "/api/v1/runs"),
     ("GET", "/api/v1/runs/1"),
     ("POST", "/api/v1/runs/1/cancel"),

@@ -70,6 +70,8 @@ REQUESTS: list[tuple[str, str, dict[str, Any] | None, Scope]] = [
     ("POST", f"{PREFIX}/jobs/a/disable", None, Scope.RUN),
     ("POST", f"{PREFIX}/jobs/a/enable", None, Scope.RUN),
     ("POST", f"{PREFIX}/jobs/a/run", None, Scope.RUN),
+    ("POST", f"{PREFIX}/jobs/a/pause", {"for": "2h"}, Scope.RUN),
+    ("POST", f"{PREFIX}/jobs/a/resume", None, Scope.RUN),
     ("POST", f"{PREFIX}/jobs", {"name": "new-{who}", "schedule": "@daily", "http": {"url": HTTP_URL}}, Scope.WRITE),
     ("PATCH", f"{PREFIX}/jobs/a", {"description": "by {who}"}, Scope.WRITE),
 ]

@@ -96,6 +96,10 @@ async def test_every_tool_answers_and_refuses_in_the_clis_words(
         why = await call(client, said, "why_not_run", name="digest")
         assert "disabled" in [r["reason"] for r in why["reasons"]]
         assert (await call(client, said, "resume_job", name="digest"))["enabled"] is True
+        paused = await call(client, said, "pause_job", name="digest", **{"for": "2h"})  # a timed pause
+        assert paused["enabled"] is True and paused["paused_until"] is not None
+        assert "for:" in await refused(client, said, "pause_job", name="digest", **{"for": "soon"})
+        assert (await call(client, said, "resume_job", name="digest"))["paused_until"] is None
 
         # run_now with a payload; list_runs; get_run
         run = await call(client, said, "run_now", name="digest", payload={"ticket": 7})

@@ -94,6 +94,8 @@ def reference_job(row: Any) -> Job:
             "chain_options": json.loads(values["chain_options"]),
             "last_status": RunStatus(values["last_status"]) if values["last_status"] else None,
             "approval": bool(values["approval"]),
+            "skip_calendar": json.loads(values["skip_calendar"]),
+            "only_calendar": json.loads(values["only_calendar"]),
         }
     )
 

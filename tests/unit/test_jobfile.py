@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import tomllib
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from cronui.engine.clock import FakeClock
 from cronui.engine.control import Control
 from cronui.jobfile import JobFile, dump_json, dump_toml, load_entries, parse_text, plan_apply, view
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.schedule.calendars import Calendar
 from cronui.store.sqlite import SQLiteStore
 from cronui.timefmt import duration_spec
 from tests.helpers import cli, live_jobs, ms
@@ -643,6 +645,9 @@ _description = st.text(
 _headers = st.dictionaries(st.from_regex(r"[A-Za-z][A-Za-z0-9.-]{0,10}", fullmatch=True), _header_value, max_size=3)
 
 
+CALENDARS = {"xmas": Calendar(frozenset({date(2026, 12, 24)})), "ops-freeze": Calendar(frozenset({date(2026, 12, 31)}))}
+
+
 @st.composite
 def jobs(draw: st.DrawFn) -> Job:
     kind = draw(st.sampled_from(list(TargetKind)))
@@ -711,6 +716,8 @@ def jobs(draw: st.DrawFn) -> Job:
         tags=draw(st.lists(st.from_regex(r"[a-z]{1,6}", fullmatch=True), max_size=3)),
         on_success=on_success,
         chain_options={"on_success": conditions},
+        skip_calendar=draw(st.lists(st.sampled_from(sorted(CALENDARS)), unique=True, max_size=2)),
+        only_calendar=draw(st.lists(st.sampled_from(sorted(CALENDARS)), unique=True, max_size=2)),
     )
     # retry rules (cronui.retry_rules): each kind's own, unset or a list of codes
     codes = st.one_of(st.none(), st.lists(st.integers(1, 255), min_size=1, max_size=3, unique=True).map(sorted))
@@ -731,6 +738,7 @@ def jobs(draw: st.DrawFn) -> Job:
 )
 def test_property_what_export_writes_apply_reads_back_the_same(job, as_json):
     settings = Settings(db="unused", timezone="America/Chicago", default_timeout=77, misfire_grace=11)
+    settings.calendars = CALENDARS
     text, warnings = (dump_json if as_json else dump_toml)([job])
     assert warnings == []
     data, headers = parse_text(text, "x", as_json=as_json)

@@ -26,6 +26,7 @@ from textual.widgets import Button, Checkbox, Input, Label, OptionList, RadioBut
 
 from cronui.config import Settings
 from cronui.engine.control import NotFound
+from cronui.engine.holds import fires_held
 from cronui.jobs import JobError
 from cronui.model import Job, TargetKind
 from cronui.schedule import PRESETS, Schedule, ScheduleError, all_zones, get_zone, parse
@@ -351,11 +352,13 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
             now = self.now_ms()
             text = Text()
             fires = sched.next_n(now, 5)
+            held = fires_held(self.job, zone, self.settings.calendars)  # a fire its calendars skip: struck out
             for i, ms in enumerate(fires):
                 text.append("Next" if i == 0 else "", "bold")
-                text.append(
-                    " " * (11 - (4 if i == 0 else 0)) + fire_time(ms, zone) + ("\n" if i < len(fires) - 1 else "")
-                )
+                text.append(" " * (11 - (4 if i == 0 else 0)))
+                why = held(ms) if held else None
+                text.append(fire_time(ms, zone), "strike dim" if why else "")
+                text.append((f"  skipped: {why}" if why else "") + ("\n" if i < len(fires) - 1 else ""))
             if not fires:
                 text.append("Next       never fires again", "bold")
             next_fires.update(text)

@@ -11,6 +11,7 @@ from textual.strip import Strip
 
 from cronui.model import Job, RunStatus
 from cronui.schedule import ScheduleError, describe
+from cronui.timefmt import human_span
 from cronui.ui.catalog import Catalog
 from cronui.ui.times import countdown
 from cronui.ui.widgets.status import MARK, health_cell, strip_cells
@@ -129,6 +130,8 @@ class JobTable(VirtualTable[Job]):
             nxt = Text("disabled", dim)
         elif paused:
             nxt = Text("paused", warn)
+        elif job.paused_until is not None and job.paused_until > self.now_ms():  # a timed pause: its time left
+            nxt = Text(f"paused · {human_span(job.paused_until - self.now_ms())} left", warn)
         elif job.next_run_at is None:
             nxt = Text("done", dim)
         else:
