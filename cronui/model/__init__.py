@@ -205,6 +205,10 @@ class Job:
     # who created it (`cli:USER@HOST`, `tui:USER@HOST`, `api:TOKEN`, `mcp:TOKEN`; None: created before owners
     # were recorded); set once, never changed by an edit, and no job-file key
     owner: str | None = None
+    # the window its schedule fires in (UTC ms, both inclusive; None: no bound): no slot before `starts_at`
+    # or after `ends_at`; a job past its end schedules nothing (cronui.schedule.multi)
+    starts_at: int | None = None
+    ends_at: int | None = None
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)

@@ -119,6 +119,8 @@ class DueJob:
     misfire: MisfirePolicy
     misfire_grace_s: float
     check_grace_s: float | None = None  # a check job's grace (its slots are only missed, never run)
+    starts_at: int | None = None  # the window its schedule fires in (see Job.starts_at)
+    ends_at: int | None = None
 
 
 @dataclass

@@ -349,6 +349,11 @@ LATER: list[str] = [
     CREATE INDEX audit_at ON audit(at);
     CREATE INDEX audit_job ON audit(job_name, id);
     """,
+    # the window a job's schedule fires in (`--starts` / `--ends`, UTC ms; NULL: no bound)
+    """
+    ALTER TABLE jobs ADD COLUMN starts_at {BIGINT};
+    ALTER TABLE jobs ADD COLUMN ends_at {BIGINT};
+    """,
 ]
 
 

@@ -41,6 +41,7 @@ JOB_COLUMNS.append("alert_on")  # the kinds its alerts are sent for (NULL: `[ale
 JOB_COLUMNS += ["is_check", "grace_s"]  # checks: watched, never run (see Job.is_check)
 JOB_COLUMNS.append("delete_after_run")  # removed once a run of it ends for good (a follow-up)
 JOB_COLUMNS.append("owner")  # who created it: written once, never by an update (sql_writes.save_jobs)
+JOB_COLUMNS += ["starts_at", "ends_at"]  # the window its schedule fires in (NULL: no bound)
 
 RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "

@@ -107,13 +107,14 @@ class SqlReads:
     async def due_jobs(self, now: int) -> list[DueJob]:
         # a check job is due once its slot's grace has passed without a ping (a ping moves its next fire on)
         rows = await self.select_rows(
-            "SELECT id, name, schedule, timezone, next_run_at, misfire, misfire_grace_s, is_check, grace_s "
+            "SELECT id, name, schedule, timezone, next_run_at, misfire, misfire_grace_s, is_check, grace_s, "
+            "starts_at, ends_at "
             f"FROM jobs WHERE deleted_at IS NULL AND enabled = 1 AND next_run_at <= ? "
             f"AND (is_check = 0 OR next_run_at + {CHECK_GRACE_MS} <= ?) ORDER BY next_run_at",
             (now, now),
         )
         return [
-            DueJob(r[0], r[1], r[2], r[3], r[4], MisfirePolicy(r[5]), r[6], _grace(r[8]) if r[7] else None)
+            DueJob(r[0], r[1], r[2], r[3], r[4], MisfirePolicy(r[5]), r[6], _grace(r[8]) if r[7] else None, r[9], r[10])
             for r in rows
         ]
 
