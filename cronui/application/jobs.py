@@ -21,6 +21,7 @@ from cronui.application.audit import auditor, creator
 from cronui.application.context import Cronui
 from cronui.application.errors import Invalid, NameTaken
 from cronui.application.reports import job_report
+from cronui.application.schedule_view import schedule_report
 from cronui.application.shapes import UNKNOWN_OWNER
 from cronui.application.watch import watch_report
 from cronui.jobfile.entry import EntryReader
@@ -82,6 +83,7 @@ async def show_job(app: Cronui, name: str) -> dict[str, Any]:
     job = await get_job(app, name)
     data = await job_report(app.store, job, app.now_ms())
     data.update(await watch_report(app, job))
+    data.update(schedule_report(job, app.now_ms()))
     return data
 
 
@@ -92,6 +94,7 @@ async def job_details(app: Cronui, name: str) -> tuple[Job, dict[str, Any]]:
     now = app.now_ms()
     data = await job_report(app.store, job, now)
     data.update(await watch_report(app, job))
+    data.update(schedule_report(job, now))
     budget = await budget_report(app, job, now)
     if budget:
         data["budget"] = budget

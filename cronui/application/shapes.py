@@ -8,6 +8,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from cronui.alert_options import rate_text
+from cronui.application.schedule_view import schedule_value, window_json
 from cronui.controls import escape_json_text
 from cronui.masking import masked_delivery, masked_target
 from cronui.model import Job, Run, RunEvent, RunStatus
@@ -29,7 +30,7 @@ def job_json(job: Job | JobHead, *, full: bool = False, health: str | None = Non
     out: dict[str, Any] = {
         "id": job.id,
         "name": job.name,
-        "schedule": job.schedule,
+        "schedule": schedule_value(job.schedule),  # a string, or a list of several
         "timezone": job.timezone,
         "kind": str(job.kind),
         "enabled": job.enabled,
@@ -75,6 +76,7 @@ def job_json(job: Job | JobHead, *, full: bool = False, health: str | None = Non
             check=bool(job.is_check),  # watched, never run: pings report its runs
             grace_s=job.check_grace_s,  # a check's slot with no ping this long after it is missed (null: no check)
             delete_after_run=bool(job.delete_after_run),  # removed once a run of it ends for good (a follow-up)
+            **window_json(job),  # starts / ends: the window its schedule fires in, wall times in its zone
             created_at=iso_utc(job.created_at),
             updated_at=iso_utc(job.updated_at),
         )

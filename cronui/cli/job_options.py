@@ -14,6 +14,7 @@ from cronui import body_files, bounds
 from cronui.alert_options import DEFAULT_RATE_RUNS, KINDS, SPANS, parse_kinds, parse_rate
 from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.chains import when_problem
+from cronui.cli.window_options import add_window_options, apply_window_options, schedule_text
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import (
@@ -26,7 +27,7 @@ from cronui.model import (
     TargetKind,
 )
 from cronui.schedule import ScheduleError
-from cronui.schedule.syntax import stagger
+from cronui.schedule.multi import stagger
 from cronui.targets import (
     DEFAULT_ALERT_AFTER,
     DEFAULT_ALERT_COOLDOWN_S,
@@ -43,7 +44,13 @@ from cronui.timefmt import duration_spec
 
 def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     req = not editing
-    p.add_argument("--schedule", required=req, metavar="EXPR", help="when it runs (see `cronui next --help`)")
+    p.add_argument(
+        "--schedule",
+        required=req,
+        action="append",
+        metavar="EXPR",
+        help="when it runs (repeatable; see `cronui next --help`)",
+    )
     p.add_argument("--tz", metavar="ZONE", help="IANA time zone (default: the config's, else the system's)")
     kind = p.add_argument_group("what it runs (one of --shell, --http, --agent)")
     kind.add_argument("--shell", metavar="CMD", help="run CMD with /bin/sh -c")
@@ -167,6 +174,7 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     else:
         p.add_argument("--disabled", action="store_true", help="create it disabled")
     p.add_argument("--json", action="store_true", help="print the job as JSON")
+    add_window_options(p)
 
 
 def _add_approval_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
@@ -238,7 +246,7 @@ def _number(text: str, option: str, bound: Number) -> float:
 
 def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> None:
     if a.schedule is not None:
-        job.schedule = a.schedule
+        job.schedule = schedule_text(a.schedule) or ""
     if a.tz is not None:
         job.timezone = a.tz
     if a.shell is not None:
@@ -297,6 +305,7 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.is_check = a.check
     if a.grace is not None:
         job.grace_s = parse_duration(a.grace, "--grace", bounds.POSITIVE_DURATION) if a.grace else None
+    apply_window_options(job, a)
 
 
 def _apply_when(job: Job, when: str | None) -> None:

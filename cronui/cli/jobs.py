@@ -28,6 +28,7 @@ from cronui.cli.common import (
     with_app,
 )
 from cronui.cli.job_options import add_job_options, apply_job_options
+from cronui.cli.window_options import schedule_lines, schedule_text
 from cronui.config import Settings
 from cronui.masking import mask_webhook, masked_target
 from cronui.model import Job, Run, RunStatus, TargetKind
@@ -40,7 +41,6 @@ from cronui.present import (
     run_line,
     usage_line,
 )
-from cronui.schedule import describe
 from cronui.store import Store
 from cronui.targets import Delivery, to_dict
 from cronui.timefmt import human_span, iso_utc
@@ -118,7 +118,14 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
             raise UsageError(
                 "cronui jobs add: say what to run with exactly one of --shell CMD, --http URL, --agent URL"
             )
-        job = jobs.new_job(app, args.name, args.schedule, TargetKind(kinds[0]), enabled=not args.disabled, source="cli")
+        job = jobs.new_job(
+            app,
+            args.name,
+            schedule_text(args.schedule) or "",
+            TargetKind(kinds[0]),
+            enabled=not args.disabled,
+            source="cli",
+        )
         apply_job_options(job, args, app.settings)
         job = await jobs.add_job(app, job)
         await warn_unplaced(app, [job])
@@ -165,8 +172,8 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             print_json(data)
             return 0
         say(f"{job.name}  ({job_state(job, await app.control.paused())})")
-        say(f"  schedule   {job.schedule}  — {describe(job.schedule)} ({job.timezone})")
-        say(f"  next run   {iso_utc(job.next_run_at) or '—'}")
+        for line in schedule_lines(job, {**data, **job_json(job, full=True)}):
+            say(line)
         say(f"  owner      {data['owner']}")
         say(f"  {job.kind!s:<10} {json.dumps(masked_target(to_dict(job.target)), ensure_ascii=False)}")
         say(

@@ -23,10 +23,10 @@ from cronui.store.wakeup import poke as poke  # a caller that knows an address m
 PAUSED_KEY = "paused"
 
 
-
 def _when(job: Job) -> tuple[str, str, int | None, int | None]:
     """What a job's fires depend on: a change to any of it plans its next fire again."""
     return job.schedule, job.timezone, job.starts_at, job.ends_at
+
 
 class NotFound(LookupError):
     pass
@@ -116,7 +116,13 @@ class Control:
         probe = copy.deepcopy(job)  # validation normalizes fields: the caller's job stays as given
         errors = job_errors(probe, now, self.settings.pools)
         schedule_ok = not any(e.field in ("schedule", "timezone") for e in errors)  # both, to read its fires
-        if job.id is None and schedule_ok and job.enabled and job.ends_at is None and self._next_fire(probe, now) is None:
+        if (
+            job.id is None
+            and schedule_ok
+            and job.enabled
+            and job.ends_at is None
+            and self._next_fire(probe, now) is None
+        ):
             errors.append(_never_runs(probe))
         other = await self.store.get_job_by_name(job.name)
         if other is not None and other.id != job.id:

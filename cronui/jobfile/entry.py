@@ -39,7 +39,7 @@ from cronui.model import (
     TargetKind,
 )
 from cronui.schedule import ScheduleError, get_zone
-from cronui.schedule.syntax import stagger
+from cronui.schedule.multi import stagger
 from cronui.secrets import REF
 from cronui.targets import (
     DELIVERY_FORMATS,

@@ -25,6 +25,7 @@ from cronui.schedule.plan import Schedule
 from cronui.schedule.plan import parse as parse_one
 from cronui.schedule.readings import describe as describe_one
 from cronui.schedule.syntax import ScheduleKind
+from cronui.schedule.syntax import stagger as stagger_one
 
 MAX_SPECS = 20  # a job's schedules at most
 UNION_WALK_CAP = 2000  # several schedules' fires are walked (to drop shared instants) up to this many
@@ -152,7 +153,7 @@ def parse(
         if all(part.expr != p.expr for p in parts):
             parts.append(part)
     if starts_ms is not None and ends_ms is not None and ends_ms < starts_ms:
-        raise ScheduleError("the end comes before the start")
+        raise ScheduleError("the window's end comes before its start (--ends before --starts)")
     kinds = {p.kind for p in parts}
     kind = ScheduleKind.CRON if ScheduleKind.CRON in kinds else next(iter(kinds))
     text = join_specs([p.expr for p in parts])
@@ -184,3 +185,12 @@ class Scheduled(Protocol):
 def job_schedule(job: Scheduled, now_ms: int | None = None) -> Schedule:
     """A job's schedule: every one of its schedules, inside its window."""
     return parse(job.schedule, job.timezone, now_ms, starts_ms=job.starts_at, ends_ms=job.ends_at)
+
+
+def stagger(text: str, name: str, window_s: float) -> str:
+    """Every schedule of a stored text moved by the job's fixed offset in `window_s` (see syntax.stagger)."""
+    try:
+        specs = split_specs(text)
+    except ScheduleError:
+        return text
+    return join_specs([stagger_one(spec, name, window_s) for spec in specs])

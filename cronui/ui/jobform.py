@@ -31,7 +31,7 @@ from cronui.model import (
     TargetKind,
 )
 from cronui.schedule import ScheduleError
-from cronui.schedule.syntax import stagger
+from cronui.schedule.multi import stagger
 from cronui.targets import (
     DEFAULT_DELIVERY_FORMAT,
     TARGET_TYPES,
