@@ -44,13 +44,8 @@ from cronui.timefmt import duration_spec
 
 def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     req = not editing
-    p.add_argument(
-        "--schedule",
-        required=req,
-        action="append",
-        metavar="EXPR",
-        help="when it runs (repeatable; see `cronui next --help`)",
-    )
+    when = "when it runs (repeatable: it runs at each; see `cronui next --help`)"
+    p.add_argument("--schedule", required=req, action="append", metavar="EXPR", help=when)
     p.add_argument("--tz", metavar="ZONE", help="IANA time zone (default: the config's, else the system's)")
     kind = p.add_argument_group("what it runs (one of --shell, --http, --agent)")
     kind.add_argument("--shell", metavar="CMD", help="run CMD with /bin/sh -c")

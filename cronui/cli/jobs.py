@@ -41,6 +41,7 @@ from cronui.present import (
     run_line,
     usage_line,
 )
+from cronui.schedule.multi import display
 from cronui.store import Store
 from cronui.targets import Delivery, to_dict
 from cronui.timefmt import human_span, iso_utc
@@ -133,7 +134,7 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
             print_json(job_json(job, full=True))
         else:
             when = iso_utc(job.next_run_at) or "never (disabled or done)"
-            print(f"added {job.name}: {job.schedule} ({job.timezone}); next run {when}")
+            print(f"added {job.name}: {display(job.schedule)} ({job.timezone}); next run {when}")
         return 0
 
     return with_app(args, body)
