@@ -26,6 +26,7 @@ from cronui.jobfile.schema import (
     RETRY_DELAY_S,
     file_key,
 )
+from cronui.jobfile.windows import read_schedule, read_window
 from cronui.jobs import JobError, job_errors, parse_duration
 from cronui.model import (
     APPROVAL_DEFAULTS,
@@ -227,7 +228,7 @@ class EntryReader:
         edges: dict[str, dict[str, ChainEdge]] = {}
         self.unknown(e, JOB_KEYS)
         name = self.text(e, "name", "name", required=True)
-        schedule = self.text(e, "schedule", "schedule", required=True)
+        schedule = read_schedule(self, e)  # a string, or a list of several
         window = self.duration(e, "stagger", "stagger")
         if window is not None and schedule is not None and name:
             try:
@@ -287,6 +288,7 @@ class EntryReader:
         self.watch(job)
         job.is_check = check
         job.grace_s = self.duration(e, "grace", "grace", bounds.POSITIVE_DURATION)
+        read_window(self, e, job)
         if schedule is not None and _RELATIVE_SCHEDULE.match(schedule):
             self.fail("schedule", f"{schedule!r} counts from when the file is applied; write 'at YYYY-MM-DDTHH:MM'")
         # a bad zone is no reason to hold back the job's other problems: the rules check the rest without it

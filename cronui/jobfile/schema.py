@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cronui.jobfile.windows import WINDOW_KEYS
 from cronui.model import (
     DEFAULT_APPROVAL_MAX_WAITING,
     DEFAULT_APPROVAL_TIMEOUT_S,
@@ -116,6 +117,7 @@ JOB_KEYS = (
     *WATCH_KEYS,
     *APPROVAL_KEYS,
     *CHECK_KEYS,
+    *WINDOW_KEYS,
 )
 DURATION_KEYS = frozenset(
     {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger", "approval_timeout"}
