@@ -8,20 +8,11 @@ from typing import Any
 from cronui.model import Job
 from cronui.schedule import ScheduleError, get_zone
 from cronui.schedule.dst import next_fires
-from cronui.schedule.multi import job_schedule, readings, split_specs
+from cronui.schedule.multi import job_schedule, readings
 from cronui.schedule.window import format_time, window_state
 from cronui.timefmt import iso_in_zone, iso_utc
 
 NEXT_FIRES = 5
-
-
-def schedule_value(text: str) -> str | list[str]:
-    """A stored schedule text as the JSON and job files show it: one schedule a string, several a list."""
-    try:
-        specs = split_specs(text)
-    except ScheduleError:
-        return text
-    return specs[0] if len(specs) == 1 else specs
 
 
 def window_json(job: Job) -> dict[str, Any]:

@@ -8,11 +8,12 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from cronui.alert_options import rate_text
-from cronui.application.schedule_view import schedule_value, window_json
+from cronui.application.schedule_view import window_json
 from cronui.controls import escape_json_text
 from cronui.masking import masked_delivery, masked_target
 from cronui.model import Job, Run, RunEvent, RunStatus
 from cronui.model.records import JobHead
+from cronui.schedule.multi import schedule_value
 from cronui.targets import to_dict
 from cronui.timefmt import iso_utc
 

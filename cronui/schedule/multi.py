@@ -67,6 +67,15 @@ def display(text: str) -> str:
         return text
 
 
+def schedule_value(text: str) -> str | list[str]:
+    """A stored schedule text as JSON and job files show it: one schedule a string, several a list."""
+    try:
+        specs = split_specs(text)
+    except ScheduleError:
+        return text
+    return specs[0] if len(specs) == 1 else specs
+
+
 def describe(text: str) -> str:
     """Plain English for a stored schedule text, every schedule's reading joined by '; '."""
     return "; ".join(describe_one(spec) for spec in split_specs(text))
