@@ -18,6 +18,7 @@ from cronui.engine.clock import FakeClock
 from cronui.engine.control import Control
 from cronui.jobfile import JobFile, dump_json, dump_toml, load_entries, parse_text, plan_apply, view
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.schedule.multi import join_specs
 from cronui.store.sqlite import SQLiteStore
 from cronui.timefmt import duration_spec
 from tests.helpers import cli, live_jobs, ms
@@ -692,7 +693,7 @@ def jobs(draw: st.DrawFn) -> Job:
     on_success = draw(st.lists(st.sampled_from(["Next.A", "Next.B"]), unique=True, max_size=2))
     when = st.one_of(st.none(), st.sampled_from(["contains:READY", "regex:^ok$", 'contains:a "quoted" word']))
     conditions = {n: {"when": w} for n in on_success if (w := draw(when)) is not None}
-    return Job(
+    job = Job(
         name=draw(_names),
         schedule=draw(st.sampled_from(["@daily", "*/5 * * * *", "every 15m", "0 9 * * 1-5"])),
         timezone=draw(st.sampled_from(["UTC", "Europe/Berlin", "Asia/Kolkata"])),
@@ -712,12 +713,35 @@ def jobs(draw: st.DrawFn) -> Job:
         on_success=on_success,
         chain_options={"on_success": conditions},
     )
+    # several schedules (a list in the file) and a window (wall times in the job's zone, an offset where needed)
+    several = draw(st.lists(st.sampled_from(["@daily", "*/5 * * * *", "every 15m", "0 11 * * 0,6"]), unique=True))
+    if len(several) > 1:
+        job.schedule = join_specs(several)
+    bound = st.one_of(st.none(), st.integers(ms("2020-01-01T00:00:00Z") // 1000, ms("2035-01-01T00:00:00Z") // 1000))
+    starts, ends = draw(bound), draw(bound)
+    if starts is not None and ends is not None and ends < starts:
+        starts, ends = ends, starts
+    job.starts_at = None if starts is None else starts * 1000
+    job.ends_at = None if ends is None else ends * 1000
+    return job
 
 
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(job=jobs(), as_json=st.booleans())
 @example(
     job=Job(name="a", schedule="@daily", timezone="UTC", kind=TargetKind.SHELL, target={"command": "x", "cwd": "\r\n"}),
+    as_json=False,
+)
+@example(  # the second pass of Berlin's repeated hour: written with its offset to read back the same
+    job=Job(
+        name="b",
+        schedule=join_specs(["0 9 * * 1-5", "0 11 * * 0,6"]),
+        timezone="Europe/Berlin",
+        kind=TargetKind.SHELL,
+        target={"command": "x"},
+        starts_at=ms("2026-10-25T01:30:00Z"),
+        ends_at=ms("2026-10-25T01:30:00Z"),
+    ),
     as_json=False,
 )
 def test_property_what_export_writes_apply_reads_back_the_same(job, as_json):
@@ -727,6 +751,7 @@ def test_property_what_export_writes_apply_reads_back_the_same(job, as_json):
     data, headers = parse_text(text, "x", as_json=as_json)
     (loaded,) = load_entries(data, "x", settings, ms("2026-03-02T08:59:30Z"), text=text, headers=headers)
     assert view(loaded.job) == view(job)
+    assert (loaded.job.schedule, loaded.job.starts_at, loaded.job.ends_at) == (job.schedule, job.starts_at, job.ends_at)
 
 
 def test_durations_are_written_in_the_largest_exact_unit():
