@@ -203,3 +203,9 @@ def stagger(text: str, name: str, window_s: float) -> str:
     except ScheduleError:
         return text
     return join_specs([stagger_one(spec, name, window_s) for spec in specs])
+
+
+def from_field(text: str) -> str:
+    """The stored text of schedules typed in one field, separated by ';' (as `display` writes them)."""
+    specs = [s.strip() for s in text.split(";") if s.strip()]
+    return join_specs(specs) if specs else ""
