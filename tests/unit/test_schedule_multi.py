@@ -56,9 +56,16 @@ def test_a_union_through_both_clock_changes_in_berlin():
     tz = "Europe/Berlin"
     union = parse(join_specs(["30 2 * * *", "30 * * * *"]), tz)
     spring = [local(t, tz) for t in walk(union, ms("2026-03-29T00:00:00Z"), ms("2026-03-29T03:00:00Z"))]
-    assert spring == ["2026-03-29 01:30+0100", "2026-03-29 03:00+0200", "2026-03-29 03:30+0200", "2026-03-29 04:30+0200"]
+    assert spring == [
+        "2026-03-29 01:30+0100",
+        "2026-03-29 03:00+0200",
+        "2026-03-29 03:30+0200",
+        "2026-03-29 04:30+0200",
+    ]
     fall = [local(t, tz) for t in walk(union, ms("2026-10-24T23:00:00Z"), ms("2026-10-25T02:30:00Z"))]
-    assert fall == ["2026-10-25 01:30+0200", "2026-10-25 02:30+0200", "2026-10-25 02:30+0100", "2026-10-25 03:30+0100"]
+    assert fall == ["2026-10-25 01:30+0200", "2026-10-25 02:30+0200", "2026-10-25 02:30+0100"] + [
+        "2026-10-25 03:30+0100"
+    ]
 
 
 def test_the_stored_text_is_one_string_for_one_schedule_and_a_json_list_for_several():
