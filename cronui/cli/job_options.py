@@ -14,7 +14,6 @@ from cronui import body_files, bounds
 from cronui.alert_options import DEFAULT_RATE_RUNS, KINDS, SPANS, parse_kinds, parse_rate
 from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.chains import when_problem
-from cronui.cli.window_options import add_window_options, apply_window_options, schedule_text
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import (
@@ -40,6 +39,7 @@ from cronui.targets import (
     retarget,
 )
 from cronui.timefmt import duration_spec
+from cronui.window_options import add_window_options, apply_window_options, schedule_text
 
 
 def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:

@@ -28,7 +28,6 @@ from cronui.cli.common import (
     with_app,
 )
 from cronui.cli.job_options import add_job_options, apply_job_options
-from cronui.cli.window_options import schedule_lines, schedule_text
 from cronui.config import Settings
 from cronui.masking import mask_webhook, masked_target
 from cronui.model import Job, Run, RunStatus, TargetKind
@@ -45,6 +44,7 @@ from cronui.schedule.multi import display
 from cronui.store import Store
 from cronui.targets import Delivery, to_dict
 from cronui.timefmt import human_span, iso_utc
+from cronui.window_options import schedule_lines, schedule_text
 
 if TYPE_CHECKING:
     from cronui.engine.engine import Engine
