@@ -149,7 +149,7 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
         zone = "UTC"  # the schedule's own problems are still found (and it is left as written)
     if not any(field == "schedule" for field, _ in texts):
         try:
-            sched = parse(job.schedule, zone, now_ms=now_ms)
+            sched = parse(job.schedule, zone, now_ms=now_ms, starts_ms=job.starts_at, ends_ms=job.ends_at)
         except ScheduleError as e:
             yield JobError("schedule", str(e))
         else:

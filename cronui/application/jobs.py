@@ -26,6 +26,7 @@ from cronui.application.context import Cronui
 from cronui.application.errors import Invalid, NameTaken
 from cronui.application.fires import fires_report
 from cronui.application.reports import job_report
+from cronui.application.schedule_view import schedule_report
 from cronui.application.shapes import UNKNOWN_OWNER
 from cronui.application.tokens import token_policy
 from cronui.application.watch import watch_report
@@ -90,6 +91,7 @@ async def show_job(app: Cronui, name: str) -> dict[str, Any]:
     data = await job_report(app.store, job, app.now_ms())
     data.update(await watch_report(app, job))
     data["next_fires"] = fires_report(app, job, app.now_ms())
+    data.update(schedule_report(job, app.now_ms()))
     return data
 
 
@@ -101,6 +103,7 @@ async def job_details(app: Cronui, name: str) -> tuple[Job, dict[str, Any]]:
     data = await job_report(app.store, job, now)
     data.update(await watch_report(app, job))
     data["next_fires"] = fires_report(app, job, now)
+    data.update(schedule_report(job, now))
     budget = await budget_report(app, job, now)
     if budget:
         data["budget"] = budget

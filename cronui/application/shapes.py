@@ -9,11 +9,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cronui.alert_options import rate_text
+from cronui.application.schedule_view import window_json
 from cronui.controls import escape_json_text
 from cronui.masking import masked_delivery, masked_target
 from cronui.model import Job, Run, RunEvent, RunStatus
 from cronui.model.records import JobHead
 from cronui.retry_rules import rules_json
+from cronui.schedule.multi import schedule_value
 from cronui.targets import to_dict
 from cronui.timefmt import iso_utc
 
@@ -31,7 +33,7 @@ def job_json(job: Job | JobHead, *, full: bool = False, health: str | None = Non
     out: dict[str, Any] = {
         "id": job.id,
         "name": job.name,
-        "schedule": job.schedule,
+        "schedule": schedule_value(job.schedule),  # a string, or a list of several
         "timezone": job.timezone,
         "kind": str(job.kind),
         "enabled": job.enabled,
@@ -80,6 +82,7 @@ def job_json(job: Job | JobHead, *, full: bool = False, health: str | None = Non
             skip_calendar=list(job.skip_calendar),  # `[calendars.NAME]` names: their days' slots are skipped
             only_calendar=list(job.only_calendar),  # when any: the only days whose slots run
             paused_until=iso_utc(job.paused_until),  # a timed pause: slots before it are skipped (null: none)
+            **window_json(job),  # starts / ends: the window its schedule fires in, wall times in its zone
             created_at=iso_utc(job.created_at),
             updated_at=iso_utc(job.updated_at),
         )

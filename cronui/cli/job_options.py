@@ -28,7 +28,7 @@ from cronui.model import (
     TargetKind,
 )
 from cronui.schedule import ScheduleError
-from cronui.schedule.syntax import stagger
+from cronui.schedule.multi import stagger
 from cronui.targets import (
     DEFAULT_ALERT_AFTER,
     DEFAULT_ALERT_COOLDOWN_S,
@@ -41,11 +41,13 @@ from cronui.targets import (
     retarget,
 )
 from cronui.timefmt import duration_spec
+from cronui.window_options import add_window_options, apply_window_options, schedule_text
 
 
 def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     req = not editing
-    p.add_argument("--schedule", required=req, metavar="EXPR", help="when it runs (see `cronui next --help`)")
+    when = "when it runs (repeatable: it runs at each; see `cronui next --help`)"
+    p.add_argument("--schedule", required=req, action="append", metavar="EXPR", help=when)
     p.add_argument("--tz", metavar="ZONE", help="IANA time zone (default: the config's, else the system's)")
     kind = p.add_argument_group("what it runs (one of --shell, --http, --agent)")
     kind.add_argument("--shell", metavar="CMD", help="run CMD with /bin/sh -c")
@@ -171,6 +173,7 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     p.add_argument("--json", action="store_true", help="print the job as JSON")
     add_retry_options(p)
     add_calendar_options(p)
+    add_window_options(p)
 
 
 def _add_approval_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
@@ -242,7 +245,7 @@ def _number(text: str, option: str, bound: Number) -> float:
 
 def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> None:
     if a.schedule is not None:
-        job.schedule = a.schedule
+        job.schedule = schedule_text(a.schedule) or ""
     if a.tz is not None:
         job.timezone = a.tz
     if a.shell is not None:
@@ -303,6 +306,7 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.grace_s = parse_duration(a.grace, "--grace", bounds.POSITIVE_DURATION) if a.grace else None
     apply_retry_options(job, a)
     apply_calendar_options(job, a)
+    apply_window_options(job, a)
 
 
 def _apply_when(job: Job, when: str | None) -> None:

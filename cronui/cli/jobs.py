@@ -44,10 +44,11 @@ from cronui.present import (
     usage_line,
 )
 from cronui.retry_rules import rules_lines
-from cronui.schedule import describe
+from cronui.schedule.multi import display
 from cronui.store import Store
 from cronui.targets import Delivery, to_dict
 from cronui.timefmt import human_span, iso_utc
+from cronui.window_options import schedule_lines, schedule_text
 
 if TYPE_CHECKING:
     from cronui.engine.engine import Engine
@@ -124,7 +125,14 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
             raise UsageError(
                 "cronui jobs add: say what to run with exactly one of --shell CMD, --http URL, --agent URL"
             )
-        job = jobs.new_job(app, args.name, args.schedule, TargetKind(kinds[0]), enabled=not args.disabled, source="cli")
+        job = jobs.new_job(
+            app,
+            args.name,
+            schedule_text(args.schedule) or "",
+            TargetKind(kinds[0]),
+            enabled=not args.disabled,
+            source="cli",
+        )
         apply_job_options(job, args, app.settings)
         job = await jobs.add_job(app, job)
         await warn_unplaced(app, [job])
@@ -132,7 +140,7 @@ def cmd_jobs_add(args: argparse.Namespace) -> int:
             print_json(job_json(job, full=True))
         else:
             when = iso_utc(job.next_run_at) or "never (disabled or done)"
-            print(f"added {job.name}: {job.schedule} ({job.timezone}); next run {when}")
+            print(f"added {job.name}: {display(job.schedule)} ({job.timezone}); next run {when}")
         return 0
 
     return with_app(args, body)
@@ -171,9 +179,10 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             print_json(data)
             return 0
         say(f"{job.name}  ({job_state(job, await app.control.paused())})")
-        say(f"  schedule   {job.schedule}  — {describe(job.schedule)} ({job.timezone})")
-        say(f"  next run   {iso_utc(job.next_run_at) or '—'}")
-        say_next_fires(job, data["next_fires"], app.now_ms())
+        for line in schedule_lines(job, {**data, **job_json(job, full=True)}):
+            say(line)
+        if job.skip_calendar or job.only_calendar or job.paused_until is not None:
+            say_next_fires(job, data["next_fires"], app.now_ms())  # with the fires its calendars skip struck out
         say(f"  owner      {data['owner']}")
         say(f"  {job.kind!s:<10} {json.dumps(masked_target(to_dict(job.target)), ensure_ascii=False)}")
         say(

@@ -18,9 +18,14 @@ from cronui.jobs_calendars import calendar_problems, check_calendars
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.model.audit import CHANGED, CREATED, DISABLED, ENABLED, REMOVED, AuditEntry, Auditor
 from cronui.model.records import ApprovalDecision, RunCap
-from cronui.schedule import parse
+from cronui.schedule.multi import job_schedule
 from cronui.store.base import Store
 from cronui.store.wakeup import poke as poke  # a caller that knows an address may poke it directly
+
+
+def _when(job: Job) -> tuple[str, str, int | None, int | None]:
+    """What a job's fires depend on: a change to any of it plans its next fire again."""
+    return job.schedule, job.timezone, job.starts_at, job.ends_at
 
 
 class NotFound(LookupError):
@@ -90,7 +95,7 @@ class Control:
     def _next_fire(self, job: Job, now: int) -> int | None:
         if not job.enabled:
             return None
-        return parse(job.schedule, job.timezone, now_ms=now).next_after(now)
+        return job_schedule(job, now).next_after(now)
 
     async def _check_chains(self, job: Job) -> None:
         targets = [*job.on_success, *job.on_failure]
@@ -102,7 +107,7 @@ class Control:
         check_calendars(job, self.settings.calendars)
         job.created_at = job.updated_at = now
         job.next_run_at = self._next_fire(job, now)
-        if job.enabled and job.next_run_at is None:
+        if job.enabled and job.next_run_at is None and job.ends_at is None:  # past its end: not an error
             raise _never_runs(job)
 
     async def problems(self, job: Job) -> list[JobError]:
@@ -113,7 +118,13 @@ class Control:
         errors = job_errors(probe, now, self.settings.pools)
         errors.extend(calendar_problems(probe, self.settings.calendars))
         schedule_ok = not any(e.field in ("schedule", "timezone") for e in errors)  # both, to read its fires
-        if job.id is None and schedule_ok and job.enabled and self._next_fire(probe, now) is None:
+        if (
+            job.id is None
+            and schedule_ok
+            and job.enabled
+            and job.ends_at is None
+            and self._next_fire(probe, now) is None
+        ):
             errors.append(_never_runs(probe))
         other = await self.store.get_job_by_name(job.name)
         if other is not None and other.id != job.id:
@@ -133,7 +144,7 @@ class Control:
             job.consecutive_failures = 0
         if not job.enabled:
             job.next_run_at = None
-        elif reschedule or old.next_run_at is None or (old.schedule, old.timezone) != (job.schedule, job.timezone):
+        elif reschedule or old.next_run_at is None or _when(old) != _when(job):
             job.next_run_at = self._next_fire(job, now)
         job.updated_at = now
         return [

@@ -28,7 +28,8 @@ from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.model.alerts import AlertDefaults
 from cronui.model.records import DueJob, PingWrite
-from cronui.schedule import Schedule, ScheduleError, parse
+from cronui.schedule import Schedule, ScheduleError
+from cronui.schedule.multi import job_schedule
 from cronui.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ def plan_ping(job: Job, schedule: Schedule | None, ping: Ping, now: int) -> Ping
     if now < first - early:
         return write  # its slot was answered already (a second ping) or recorded missed: history only
     due = DueJob(job.id, job.name, job.schedule, job.timezone, first, job.misfire, job.misfire_grace_s)
+    due.starts_at, due.ends_at = job.starts_at, job.ends_at
     plan = plan_slots(due, schedule, now + early, check=True)
     *missed, answered = plan.runs  # the newest slot is the ping's; a row is written for each older one
     for row in missed:
@@ -131,7 +133,7 @@ async def record_ping(
     the store's transaction), `wake` tells the process holding the scheduler, which sends the notice."""
     for _ in range(TRIES):
         try:
-            schedule = parse(job.schedule, job.timezone) if job.enabled and job.next_run_at is not None else None
+            schedule = job_schedule(job) if job.enabled and job.next_run_at is not None else None
         except ScheduleError:  # a zone this system no longer knows: the ping is kept, as history
             schedule = None
         write = plan_ping(job, schedule, ping, clock.now_ms())

@@ -19,8 +19,9 @@ from cronui.engine.holds import slot_hold
 from cronui.engine.scheduler import plan_slots
 from cronui.model import EventKind, Job, RunEvent, RunStatus
 from cronui.model.records import DueJob, SlotWrite
-from cronui.schedule import Schedule, ScheduleError, parse
+from cronui.schedule import Schedule, ScheduleError
 from cronui.schedule.calendars import Calendar
+from cronui.schedule.multi import job_schedule
 from cronui.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -44,15 +45,16 @@ class Planner:
         self.bus = bus
         self.clock = clock
         self.calendars = calendars if calendars is not None else {}
-        self.schedules: dict[int, tuple[str, str, Schedule]] = {}
+        self.schedules: dict[int, tuple[tuple[str, str, int | None, int | None], Schedule]] = {}
 
     def schedule(self, job: Job | DueJob) -> Schedule:
         assert job.id is not None
         cached = self.schedules.get(job.id)
-        if cached is None or cached[0] != job.schedule or cached[1] != job.timezone:
-            cached = (job.schedule, job.timezone, parse(job.schedule, job.timezone))
+        key = (job.schedule, job.timezone, job.starts_at, job.ends_at)
+        if cached is None or cached[0] != key:
+            cached = (key, job_schedule(job))
             self.schedules[job.id] = cached
-        return cached[2]
+        return cached[1]
 
     async def materialize(self, due: list[DueJob], now: int, paused: bool) -> list[DueJob]:
         """Plan due jobs' slots and store them in one transaction, each job's guarded by the next fire it

@@ -27,6 +27,7 @@ from cronui.jobfile.schema import (
     RETRY_DELAY_S,
     file_key,
 )
+from cronui.jobfile.windows import read_schedule, read_window
 from cronui.jobs import JobError, job_errors, parse_duration
 from cronui.jobs_calendars import calendar_problems
 from cronui.model import (
@@ -41,7 +42,7 @@ from cronui.model import (
     TargetKind,
 )
 from cronui.schedule import ScheduleError, get_zone
-from cronui.schedule.syntax import stagger
+from cronui.schedule.multi import stagger
 from cronui.secrets import REF
 from cronui.targets import (
     DELIVERY_FORMATS,
@@ -229,7 +230,7 @@ class EntryReader:
         edges: dict[str, dict[str, ChainEdge]] = {}
         self.unknown(e, JOB_KEYS)
         name = self.text(e, "name", "name", required=True)
-        schedule = self.text(e, "schedule", "schedule", required=True)
+        schedule = read_schedule(self, e)  # a string, or a list of several
         window = self.duration(e, "stagger", "stagger")
         if window is not None and schedule is not None and name:
             try:
@@ -292,6 +293,7 @@ class EntryReader:
         job.grace_s = self.duration(e, "grace", "grace", bounds.POSITIVE_DURATION)
         job.skip_calendar = self.names(e, "skip_calendar", "skip_calendar") or []
         job.only_calendar = self.names(e, "only_calendar", "only_calendar") or []
+        read_window(self, e, job)
         if schedule is not None and _RELATIVE_SCHEDULE.match(schedule):
             self.fail("schedule", f"{schedule!r} counts from when the file is applied; write 'at YYYY-MM-DDTHH:MM'")
         # a bad zone is no reason to hold back the job's other problems: the rules check the rest without it

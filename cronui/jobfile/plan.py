@@ -14,7 +14,7 @@ from cronui.jobfile.schema import AGENT_KEYS, DELIVERY_KEYS, HTTP_KEYS, JOB_KEYS
 from cronui.jobfile.view import view
 from cronui.jobs import chain_errors, chain_graph
 from cronui.model import Job
-from cronui.schedule import parse
+from cronui.schedule.multi import job_schedule
 
 
 @dataclass
@@ -108,7 +108,12 @@ def plan_apply(jobfile: JobFile, live: Sequence[Job], *, prune: bool) -> Plan:
         new = fj.job
         old = by_name.get(new.name)
         if old is None:
-            if new.enabled and jobfile.now_ms and parse(new.schedule, new.timezone).next_after(jobfile.now_ms) is None:
+            if (
+                new.enabled
+                and jobfile.now_ms
+                and new.ends_at is None
+                and job_schedule(new).next_after(jobfile.now_ms) is None
+            ):
                 past.append(
                     f"{fj.where(display)}: job {new.name!r}: schedule: {new.schedule!r} is in the past; it would "
                     "never run (enabled = false keeps it anyway)"

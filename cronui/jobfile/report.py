@@ -11,13 +11,14 @@ from cronui.jobfile.schema import SOURCE_PREFIX
 from cronui.jobfile.view import json_value, show_value
 from cronui.masking import mask_text
 from cronui.model import Job
+from cronui.schedule.multi import schedule_value
 
 
 def _summary(job: Job) -> str:
     what = mask_text(job.target.summary()).replace("\n", "\\n")
     if len(what) > 60:
         what = what[:57] + "..."
-    return f"{job.kind} {json.dumps(job.schedule)} ({job.timezone}): {what}"
+    return f"{job.kind} {json.dumps(schedule_value(job.schedule))} ({job.timezone}): {what}"
 
 
 def format_plan(plan: Plan) -> list[str]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cronui.jobfile.windows import WINDOW_KEYS
 from cronui.model import (
     DEFAULT_APPROVAL_MAX_WAITING,
     DEFAULT_APPROVAL_TIMEOUT_S,
@@ -122,6 +123,7 @@ JOB_KEYS = (
     *CHECK_KEYS,
     *RULE_KEYS,
     *CALENDAR_KEYS,
+    *WINDOW_KEYS,
 )
 DURATION_KEYS = frozenset(
     {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger", "approval_timeout"}

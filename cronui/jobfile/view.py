@@ -10,6 +10,7 @@ from typing import Any
 
 from cronui.alert_options import SPANS, rate_text
 from cronui.jobfile.schema import AGENT_KEYS, DELIVERY_KEYS, DURATION_KEYS, HTTP_KEYS, RULE_KEYS, SHELL_KEYS
+from cronui.jobfile.windows import schedule_view
 from cronui.masking import mask_entry, mask_text, mask_webhook
 from cronui.model import Job
 from cronui.secrets import MASK, REF
@@ -64,7 +65,7 @@ def view(job: Job) -> dict[str, Any]:
     out: dict[str, Any] = {
         "name": job.name,
         "description": job.description,
-        "schedule": job.schedule,
+        **schedule_view(job),  # schedule (a string, or a list of several), starts, ends
         "timezone": job.timezone,
         "enabled": job.enabled,
     }

@@ -217,6 +217,10 @@ class Job:
     # a timed pause (`jobs pause NAME --for 2h`): its slots before this instant are recorded skipped (paused);
     # state, not a setting: no job-file key, written by pause and resume only, never by an edit
     paused_until: int | None = None
+    # the window its schedule fires in (UTC ms, both inclusive; None: no bound): no slot before `starts_at`
+    # or after `ends_at`; a job past its end schedules nothing (cronui.schedule.multi)
+    starts_at: int | None = None
+    ends_at: int | None = None
 
     def __post_init__(self) -> None:
         self.kind = TargetKind(self.kind)

@@ -122,6 +122,8 @@ class DueJob:
     skip_calendar: Sequence[str] = ()  # its calendars (Job.skip_calendar, Job.only_calendar)
     only_calendar: Sequence[str] = ()
     paused_until: int | None = None  # a timed pause: slots before it are recorded skipped (paused)
+    starts_at: int | None = None  # the window its schedule fires in (see Job.starts_at)
+    ends_at: int | None = None
 
 
 @dataclass

@@ -12,11 +12,15 @@ boundary is a UTC epoch in integer milliseconds.
     syntax     which kind a text is (read once, cached)
     plan       Schedule and parse: next_after / next_n
     readings   plain English, presets and the syntax help
+    multi      several schedules per job (a JSON list) and a start/end window: `parse` and `describe`
+               here take a job's stored schedule text
+    dst        what a clock change does to a fire, in words for next-fires lists
 """
 
 from cronui.schedule.errors import ScheduleError
-from cronui.schedule.plan import Schedule, parse
-from cronui.schedule.readings import PRESETS, SYNTAX_HELP, Preset, describe
+from cronui.schedule.multi import describe, parse
+from cronui.schedule.plan import Schedule
+from cronui.schedule.readings import PRESETS, SYNTAX_HELP, Preset
 from cronui.schedule.syntax import ScheduleKind
 from cronui.schedule.zones import all_zones, get_zone, zone_known
 

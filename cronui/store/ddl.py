@@ -404,6 +404,11 @@ LATER: list[str] = [
     ALTER TABLE jobs ADD COLUMN only_calendar TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE jobs ADD COLUMN paused_until {BIGINT};
     """,
+    # the window a job's schedule fires in (`--starts` / `--ends`, UTC ms; NULL: no bound)
+    """
+    ALTER TABLE jobs ADD COLUMN starts_at {BIGINT};
+    ALTER TABLE jobs ADD COLUMN ends_at {BIGINT};
+    """,
 ]
 
 

@@ -44,6 +44,7 @@ JOB_COLUMNS.append("owner")  # who created it: written once, never by an update 
 JOB_COLUMNS += ["retry_on_exit", "no_retry_on_exit", "retry_on_status"]  # retry rules (cronui.retry_rules)
 JOB_COLUMNS += ["skip_calendar", "only_calendar"]  # calendar names (JSON lists): see Job.skip_calendar
 JOB_COLUMNS.append("paused_until")  # a timed pause: written by pause/resume only, never by an update
+JOB_COLUMNS += ["starts_at", "ends_at"]  # the window its schedule fires in (NULL: no bound)
 
 RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "

@@ -113,7 +113,7 @@ class SqlReads:
         # a check job is due once its slot's grace has passed without a ping (a ping moves its next fire on)
         rows = await self.select_rows(
             "SELECT id, name, schedule, timezone, next_run_at, misfire, misfire_grace_s, is_check, grace_s, "
-            "skip_calendar, only_calendar, paused_until "
+            "skip_calendar, only_calendar, paused_until, starts_at, ends_at "
             f"FROM jobs WHERE deleted_at IS NULL AND enabled = 1 AND next_run_at <= ? "
             f"AND (is_check = 0 OR next_run_at + {CHECK_GRACE_MS} <= ?) ORDER BY next_run_at",
             (now, now),
@@ -121,7 +121,7 @@ class SqlReads:
         return [
             DueJob(
                 *(r[0], r[1], r[2], r[3], r[4], MisfirePolicy(r[5]), r[6], _grace(r[8]) if r[7] else None),
-                *(_names(r[9]), _names(r[10]), r[11]),
+                *(_names(r[9]), _names(r[10]), r[11], r[12], r[13]),
             )
             for r in rows
         ]

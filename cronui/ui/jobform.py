@@ -31,7 +31,7 @@ from cronui.model import (
     TargetKind,
 )
 from cronui.schedule import ScheduleError
-from cronui.schedule.syntax import stagger
+from cronui.schedule.multi import display, from_field, stagger
 from cronui.targets import (
     DEFAULT_DELIVERY_FORMAT,
     TARGET_TYPES,
@@ -43,6 +43,7 @@ from cronui.targets import (
     retarget,
 )
 from cronui.timefmt import duration_field
+from cronui.ui.window_texts import WINDOW_FIELDS, read_window, window_texts
 
 T = TypeVar("T")
 
@@ -59,6 +60,7 @@ WATCH_FIELDS = ["alert_late", "alert_overrun", "alert_short", "alert_no_success"
 TEXT_FIELDS += WATCH_FIELDS
 TEXT_FIELDS += ["tools"]  # what an agent job offers its model ("cronui")
 TEXT_FIELDS += ["grace"]  # a check's grace ('': the default); `check` itself is a checkbox
+TEXT_FIELDS += WINDOW_FIELDS  # the window its schedule fires in: times in its zone ('': no bound)
 
 
 def _words(text: str) -> list[str]:
@@ -99,7 +101,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
     return {
         "name": job.name,
         "kind": job.kind,
-        "schedule": job.schedule,
+        "schedule": display(job.schedule),  # several schedules separated by ' ; '
         "timezone": job.timezone,
         "command": shell.command,
         "cwd": shell.cwd or "",
@@ -148,6 +150,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         **_watch_texts(job),
         "check": job.is_check,
         "grace": "" if job.grace_s is None else duration_field(job.grace_s),
+        **window_texts(job),
     }
 
 
@@ -342,7 +345,7 @@ def form_job(values: Mapping[str, Any], base: Job | None) -> tuple[Job, list[Job
         else Job(name="", schedule="", timezone="UTC", kind=kind, target=TARGET_TYPES[kind]())
     )
     job.name = str(values["name"]).strip()
-    job.schedule = str(values["schedule"]).strip()
+    job.schedule = from_field(str(values["schedule"]))  # several separated by ';'
     job.timezone = str(values["timezone"]).strip()
     v = {k: str(values.get(k, "")).strip() for k in TEXT_FIELDS}
     job.target = _target(kind, v, values, job.target if job.kind is kind else None, p)
@@ -391,6 +394,7 @@ def form_job(values: Mapping[str, Any], base: Job | None) -> tuple[Job, list[Job
     if base is None or enabled != base.enabled:
         job.enabled = enabled
     job.source = "tui" if base is None else job.source
+    p.errors += read_window(job, v)
     return job, p.errors
 
 

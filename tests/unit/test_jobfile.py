@@ -20,6 +20,7 @@ from cronui.engine.control import Control
 from cronui.jobfile import JobFile, dump_json, dump_toml, load_entries, parse_text, plan_apply, view
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
 from cronui.schedule.calendars import Calendar
+from cronui.schedule.multi import join_specs
 from cronui.store.sqlite import SQLiteStore
 from cronui.timefmt import duration_spec
 from tests.helpers import cli, live_jobs, ms
@@ -727,6 +728,16 @@ def jobs(draw: st.DrawFn) -> Job:
     elif kind is TargetKind.HTTP:
         statuses = st.lists(st.integers(100, 599), min_size=1, max_size=3, unique=True).map(sorted)
         job.retry_on_status = draw(st.one_of(st.none(), statuses))
+    # several schedules (a list in the file) and a window (wall times in the job's zone, an offset where needed)
+    several = draw(st.lists(st.sampled_from(["@daily", "*/5 * * * *", "every 15m", "0 11 * * 0,6"]), unique=True))
+    if len(several) > 1:
+        job.schedule = join_specs(several)
+    bound = st.one_of(st.none(), st.integers(ms("2020-01-01T00:00:00Z") // 1000, ms("2035-01-01T00:00:00Z") // 1000))
+    starts, ends = draw(bound), draw(bound)
+    if starts is not None and ends is not None and ends < starts:
+        starts, ends = ends, starts
+    job.starts_at = None if starts is None else starts * 1000
+    job.ends_at = None if ends is None else ends * 1000
     return job
 
 
@@ -734,6 +745,18 @@ def jobs(draw: st.DrawFn) -> Job:
 @given(job=jobs(), as_json=st.booleans())
 @example(
     job=Job(name="a", schedule="@daily", timezone="UTC", kind=TargetKind.SHELL, target={"command": "x", "cwd": "\r\n"}),
+    as_json=False,
+)
+@example(  # the second pass of Berlin's repeated hour: written with its offset to read back the same
+    job=Job(
+        name="b",
+        schedule=join_specs(["0 9 * * 1-5", "0 11 * * 0,6"]),
+        timezone="Europe/Berlin",
+        kind=TargetKind.SHELL,
+        target={"command": "x"},
+        starts_at=ms("2026-10-25T01:30:00Z"),
+        ends_at=ms("2026-10-25T01:30:00Z"),
+    ),
     as_json=False,
 )
 def test_property_what_export_writes_apply_reads_back_the_same(job, as_json):
@@ -744,6 +767,7 @@ def test_property_what_export_writes_apply_reads_back_the_same(job, as_json):
     data, headers = parse_text(text, "x", as_json=as_json)
     (loaded,) = load_entries(data, "x", settings, ms("2026-03-02T08:59:30Z"), text=text, headers=headers)
     assert view(loaded.job) == view(job)
+    assert (loaded.job.schedule, loaded.job.starts_at, loaded.job.ends_at) == (job.schedule, job.starts_at, job.ends_at)
 
 
 def test_durations_are_written_in_the_largest_exact_unit():

@@ -84,6 +84,8 @@ FIELD_WIDGETS = {
     "alert on": "alert_on",
     "check": "check",
     "grace": "grace",
+    "starts": "starts",
+    "ends": "ends",
 }
 
 # widget id -> the words the form shows beside it: what a problem with that field is called in the editor
@@ -141,6 +143,8 @@ LABELS = {
     "alert_on": "Alert on",
     "check": "Check",
     "grace": "Check grace",
+    "starts": "Starts",
+    "ends": "Ends",
     "tags": "Tags",
 }
 

@@ -30,6 +30,8 @@ from cronui.engine.holds import fires_held
 from cronui.jobs import JobError
 from cronui.model import Job, TargetKind
 from cronui.schedule import PRESETS, Schedule, ScheduleError, all_zones, get_zone, parse
+from cronui.schedule.dst import next_fires as fires_with_notes
+from cronui.schedule.multi import from_field
 from cronui.schedule.readings import preset_index
 from cronui.store import StoreError
 from cronui.ui.client import EngineClient
@@ -40,6 +42,7 @@ from cronui.ui.screens.editor_fields import FieldMaker, row
 from cronui.ui.screens.editor_kinds import CHECK_COMMAND_PLACEHOLDER, COMMAND_PLACEHOLDER, check_fields, kind_fields
 from cronui.ui.screens.editor_policies import about_fields, chain_and_delivery_fields, policy_fields
 from cronui.ui.screens.editor_problems import ShowsProblems
+from cronui.ui.screens.editor_window import window_fields, windowed
 from cronui.ui.screens.keys import KeysFollowState
 from cronui.ui.screens.test_run import TestRunScreen
 from cronui.ui.times import fire_time
@@ -229,6 +232,7 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
                             ),
                         )
                         yield Static("", id="zone-check", classes="check")
+                        yield from window_fields(fields)
                         yield Static("", id="next-fires")
                 yield Label("What", classes="section")
                 yield Static("", id="kind-note")
@@ -285,7 +289,7 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
 
     # ------------------------------------------------------------ checking as you type
 
-    @on(Input.Changed, "#schedule, #timezone")
+    @on(Input.Changed, "#schedule, #timezone, #starts, #ends")
     def _schedule_changed(self) -> None:
         self._check_schedule()
 
@@ -339,7 +343,7 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
             self.show_check(zone_check, f"✖ {e}", "bad", invalid="timezone")
             ok = False
         try:
-            sched = parse(expr, zone if ok else "UTC", now_ms=self.now_ms())
+            sched = parse(from_field(expr), zone if ok else "UTC", now_ms=self.now_ms())
             self.show_check(sched_check, f"✔ {sched.describe()}", "ok")
         except ScheduleError as e:
             self.show_check(sched_check, f"✖ {e}", "bad", invalid="schedule")
@@ -351,14 +355,19 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
         if ok and sched is not None:
             now = self.now_ms()
             text = Text()
-            fires = sched.next_n(now, 5)
+            sched = windowed(self, sched, zone)
+            fires = fires_with_notes(sched, now, 5)  # each with what a clock change does to it
             held = fires_held(self.job, zone, self.settings.calendars)  # a fire its calendars skip: struck out
-            for i, ms in enumerate(fires):
+            for i, (ms, note) in enumerate(fires):
                 text.append("Next" if i == 0 else "", "bold")
                 text.append(" " * (11 - (4 if i == 0 else 0)))
                 why = held(ms) if held else None
                 text.append(fire_time(ms, zone), "strike dim" if why else "")
-                text.append((f"  skipped: {why}" if why else "") + ("\n" if i < len(fires) - 1 else ""))
+                if why:
+                    text.append(f"  skipped: {why}")
+                if note:
+                    text.append(f" ({note})", "italic")
+                text.append("\n" if i < len(fires) - 1 else "")
             if not fires:
                 text.append("Next       never fires again", "bold")
             next_fires.update(text)

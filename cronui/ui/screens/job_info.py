@@ -11,6 +11,7 @@ from cronui.present import job_target_text
 from cronui.timefmt import human_span
 from cronui.ui.widgets.run_table import cost_text
 from cronui.ui.widgets.table import StatusStyles
+from cronui.ui.window_texts import window_words
 
 WEEK_MS = 7 * 86_400_000
 
@@ -42,7 +43,7 @@ def usage_text(stats: JobStats, week: JobStats | None) -> str:
     return " · ".join(parts)
 
 
-def job_info_text(job: Job, stats: JobStats | None, styles: StatusStyles) -> Text:
+def job_info_text(job: Job, stats: JobStats | None, styles: StatusStyles, now_ms: int | None = None) -> Text:
     """Two lines: the target; then auto-disabled or disabled (and how to undo it), or the stats."""
     dim = styles.component_style("status--dim")
     text = Text(no_wrap=True, overflow="ellipsis")
@@ -54,5 +55,6 @@ def job_info_text(job: Job, stats: JobStats | None, styles: StatusStyles) -> Tex
     elif not job.enabled:
         text.append("disabled — space enables it", styles.component_style("status--warning"))
     else:
-        text.append(stats_text(stats) if stats is not None else "", dim)
+        window = window_words(job, now_ms) if now_ms is not None else None  # "ends in 3 days"
+        text.append(" · ".join(filter(None, [window, stats_text(stats) if stats is not None else ""])), dim)
     return text

@@ -331,6 +331,6 @@ class MainScreen(MainKeys, SaysWhyNot, CronuiScreen):
             return
         pane.border_title = f"2 {job.name} · runs"
         stats = self._shown_stats()
-        text = job_info_text(job, stats[0] if stats else None, info)
+        text = job_info_text(job, stats[0] if stats else None, info, self.ctx.now_ms())
         info.update(text, layout=False)  # fixed height: no layout pass for every cursor move
         self._lower_titles()

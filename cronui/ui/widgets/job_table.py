@@ -11,11 +11,13 @@ from textual.strip import Strip
 
 from cronui.model import Job, RunStatus
 from cronui.schedule import ScheduleError, describe
+from cronui.schedule.multi import display
 from cronui.timefmt import human_span
 from cronui.ui.catalog import Catalog
 from cronui.ui.times import countdown
 from cronui.ui.widgets.status import MARK, health_cell, strip_cells
 from cronui.ui.widgets.table import SPAN, Column, VirtualTable
+from cronui.ui.window_texts import window_words
 
 STATUS_WORD = {
     RunStatus.SUCCEEDED: "ok",
@@ -133,15 +135,15 @@ class JobTable(VirtualTable[Job]):
         elif job.paused_until is not None and job.paused_until > self.now_ms():  # a timed pause: its time left
             nxt = Text(f"paused · {human_span(job.paused_until - self.now_ms())} left", warn)
         elif job.next_run_at is None:
-            nxt = Text("done", dim)
+            nxt = Text("ended" if job.ends_at is not None else "done", dim)
         else:
             nxt = countdown(job.next_run_at, self.now_ms())
         return [
             mark,
             name,
             health_cell(self.catalog.health_of(job.id), self),
-            Text(job.schedule, dim if not job.enabled else ""),
-            Text(reads_as(job.schedule), dim),
+            Text(display(job.schedule), dim if not job.enabled else ""),
+            Text(" · ".join(filter(None, [reads_as(job.schedule), window_words(job, self.now_ms())])), dim),
             job.timezone,
             str(job.kind),
             last,
