@@ -21,6 +21,7 @@ from cronui.api.docs import (
     refused,
 )
 from cronui.application import jobs, watch
+from cronui.application.errors import Invalid
 from cronui.application.shapes import job_json, run_json
 
 
@@ -92,12 +93,19 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     @r.post(
         f"{PREFIX}/jobs/{{name}}/run",
         dependencies=api,
-        responses={**refused(404), **answers(202, RUN_SCHEMA)},
+        responses={**refused(400, 404), **answers(202, RUN_SCHEMA)},
         status_code=202,
         summary="run a job now",
     )
-    async def run_job(app: App, name: str) -> dict[str, Any]:
-        return run_json(await jobs.run_now(app, name))
+    async def run_job(
+        app: App,
+        name: str,
+        body: Annotated[
+            dict[str, Any] | None,
+            Body(description='{"params": {"env": "prod"}} (optional): values for the job\'s params'),
+        ] = None,
+    ) -> dict[str, Any]:
+        return run_json(await jobs.run_now(app, name, params=run_body_params(body)))
 
     @r.post(
         f"{PREFIX}/jobs/{{name}}/enable",
@@ -118,3 +126,16 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         return job_json(await jobs.set_enabled(app, name, False), full=True)
 
     return r
+
+
+def run_body_params(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The `params` of a run's body: an object of NAME: VALUE (Invalid for anything else in the body)."""
+    if not body:
+        return None
+    extra = sorted(set(body) - {"params"})
+    if extra:
+        raise Invalid(f"{extra[0]}: unknown field (a run takes only params)", [{"field": extra[0], "problem": "unknown"}])
+    given = body.get("params")
+    if given is not None and not isinstance(given, dict):
+        raise Invalid("params: expected an object of NAME: VALUE", [{"field": "params", "problem": "type"}])
+    return given

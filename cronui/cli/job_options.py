@@ -14,6 +14,7 @@ from cronui import body_files, bounds
 from cronui.alert_options import DEFAULT_RATE_RUNS, KINDS, SPANS, parse_kinds, parse_rate
 from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.chains import when_problem
+from cronui.cli.params import add_param_decl_option, apply_param_decls
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import (
@@ -167,6 +168,7 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     else:
         p.add_argument("--disabled", action="store_true", help="create it disabled")
     p.add_argument("--json", action="store_true", help="print the job as JSON")
+    add_param_decl_option(p, editing=editing)  # run-time parameters
 
 
 def _add_approval_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
@@ -297,6 +299,7 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
         job.is_check = a.check
     if a.grace is not None:
         job.grace_s = parse_duration(a.grace, "--grace", bounds.POSITIVE_DURATION) if a.grace else None
+    apply_param_decls(job, a.param_decl)  # run-time parameters
 
 
 def _apply_when(job: Job, when: str | None) -> None:

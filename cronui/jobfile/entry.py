@@ -15,6 +15,7 @@ from cronui.alert_options import SPANS, parse_kinds, parse_rate
 from cronui.bounds import Duration, Number, OutOfBounds, Whole
 from cronui.chains import when_problem
 from cronui.config import Settings
+from cronui.jobfile.params import read_params
 from cronui.jobfile.schema import (
     AGENT_KEYS,
     EDGE_KEYS,
@@ -287,6 +288,7 @@ class EntryReader:
         self.watch(job)
         job.is_check = check
         job.grace_s = self.duration(e, "grace", "grace", bounds.POSITIVE_DURATION)
+        job.params = read_params(self)  # `[job.params]`
         if schedule is not None and _RELATIVE_SCHEDULE.match(schedule):
             self.fail("schedule", f"{schedule!r} counts from when the file is applied; write 'at YYYY-MM-DDTHH:MM'")
         # a bad zone is no reason to hold back the job's other problems: the rules check the rest without it

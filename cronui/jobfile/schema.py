@@ -88,6 +88,8 @@ WATCH_KEYS = ("alert_late", "alert_overrun", "alert_short", "alert_no_success", 
 APPROVAL_KEYS = ("approval", "approval_timeout", "approval_default", "approval_max_waiting")
 # checks: watched, never run (`check = true`); a slot with no ping `grace` after it is missed
 CHECK_KEYS = ("check", "grace")
+# run-time parameters (`[job.params]`): declared here, given by `jobs run --param K=V` (cronui.model.params)
+RUN_PARAM_KEYS = ("params",)
 JOB_KEYS = (
     "name",
     "description",
@@ -116,6 +118,7 @@ JOB_KEYS = (
     *WATCH_KEYS,
     *APPROVAL_KEYS,
     *CHECK_KEYS,
+    *RUN_PARAM_KEYS,
 )
 DURATION_KEYS = frozenset(
     {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger", "approval_timeout"}
@@ -182,6 +185,7 @@ _FIELD_TO_KEY = {
     "alert-after": "alert_after",
     "approval-timeout": "approval_timeout",
 }
+_FIELD_TO_KEY.update({"param": "params", "param-decl": "params"})  # run-time parameters
 
 
 def file_key(field: str | None) -> str:

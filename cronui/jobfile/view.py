@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cronui.alert_options import SPANS, rate_text
+from cronui.jobfile.params import params_view
 from cronui.jobfile.schema import AGENT_KEYS, DELIVERY_KEYS, DURATION_KEYS, HTTP_KEYS, SHELL_KEYS
 from cronui.masking import mask_entry, mask_text, mask_webhook
 from cronui.model import Job
@@ -113,6 +114,7 @@ def view(job: Job) -> dict[str, Any]:
     )
     if job.grace_s is not None:
         out["grace"] = float(job.grace_s)
+    out.update(params_view(job))
     return out
 
 

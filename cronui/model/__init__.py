@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from cronui.model.params import ParamDecl, decls_from_dict
 from cronui.targets import Delivery, Target, TargetKind, delivery_from_dict, target_from_dict
 
 __all__ = ["Delivery", "Target", "TargetKind"]  # the job's parts, from their own module
@@ -205,8 +206,11 @@ class Job:
     # who created it (`cli:USER@HOST`, `tui:USER@HOST`, `api:TOKEN`, `mcp:TOKEN`; None: created before owners
     # were recorded); set once, never changed by an edit, and no job-file key
     owner: str | None = None
+    # run-time parameters it declares (`[job.params]`, `--param-decl`): name -> its type, default, choices
+    params: dict[str, ParamDecl] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.params = decls_from_dict(self.params)
         self.kind = TargetKind(self.kind)
         if isinstance(self.target, dict):
             self.target = target_from_dict(self.kind, self.target)
@@ -313,6 +317,9 @@ class Run:
     # who asked for it (run now: `cli:USER@HOST`, `api:TOKEN`, `mcp:TOKEN`, `hook:JOB`); None for the runs
     # the scheduler makes (a retry carries its first attempt's)
     requested_by: str | None = None
+    # the values of its job's params it ran with (given when asked for, else the defaults, recorded when it
+    # starts); None: none recorded yet, or a job without params
+    params: dict[str, Any] | None = None
 
     # What an agent run's milestones record, read back as the run's own fields.
 

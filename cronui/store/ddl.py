@@ -349,6 +349,11 @@ LATER: list[str] = [
     CREATE INDEX audit_at ON audit(at);
     CREATE INDEX audit_job ON audit(job_name, id);
     """,
+    # run-time parameters: what a job declares (JSON) and the values a run ran with (JSON; NULL: none)
+    """
+    ALTER TABLE jobs ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE runs ADD COLUMN params TEXT;
+    """,
 ]
 
 

@@ -25,6 +25,7 @@ from cronui.model import (
     TargetKind,
     Trigger,
 )
+from cronui.model.params import decls_to_dict
 from cronui.model.records import JobHead, Node
 from cronui.targets import AgentTarget, to_dict
 
@@ -41,6 +42,7 @@ JOB_COLUMNS.append("alert_on")  # the kinds its alerts are sent for (NULL: `[ale
 JOB_COLUMNS += ["is_check", "grace_s"]  # checks: watched, never run (see Job.is_check)
 JOB_COLUMNS.append("delete_after_run")  # removed once a run of it ends for good (a follow-up)
 JOB_COLUMNS.append("owner")  # who created it: written once, never by an update (sql_writes.save_jobs)
+JOB_COLUMNS.append("params")  # the run-time parameters it declares, JSON (model.params)
 
 RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "
@@ -51,6 +53,7 @@ RUN_COLUMNS = (
 RUN_COLUMNS += "approval_deadline approval_default approval_notice".split()
 RUN_COLUMNS.append("failure_kind")  # infra | job on a failed run (model.FailureKind)
 RUN_COLUMNS.append("requested_by")  # who asked for it (run now): the caller's owner string
+RUN_COLUMNS.append("params")  # the values of its job's params it ran with, JSON (NULL: none recorded)
 
 EVENT_COLUMNS = "id run_id job_id at kind name data".split()
 
@@ -117,6 +120,7 @@ JOB_CODECS: dict[str, Codec] = {
     "alert_on": (_or_none(_dump), lambda v: None if v is None else json.loads(v)),
     "is_check": (int, bool),
     "delete_after_run": (int, bool),
+    "params": (lambda decls: _dump(decls_to_dict(decls)), lambda v: {} if v in (None, "{}") else json.loads(v)),
 }
 
 RUN_CODECS: dict[str, Codec] = {
@@ -127,6 +131,7 @@ RUN_CODECS: dict[str, Codec] = {
     "tool_calls": (_or_none(_dump), lambda v: json.loads(v) if v else []),
     "milestones": (milestones_to_json, milestones_from_json),
     "failure_kind": (_or_none(str), _or_none(FailureKind)),
+    "params": (_or_none(_dump), lambda v: json.loads(v) if v else None),
 }
 
 
