@@ -134,7 +134,9 @@ def run_body_params(body: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     extra = sorted(set(body) - {"params"})
     if extra:
-        raise Invalid(f"{extra[0]}: unknown field (a run takes only params)", [{"field": extra[0], "problem": "unknown"}])
+        raise Invalid(
+            f"{extra[0]}: unknown field (a run takes only params)", [{"field": extra[0], "problem": "unknown"}]
+        )
     given = body.get("params")
     if given is not None and not isinstance(given, dict):
         raise Invalid("params: expected an object of NAME: VALUE", [{"field": "params", "problem": "type"}])
