@@ -76,17 +76,17 @@ def convert(decl: ParamDecl, raw: Any, name: str) -> Any:
     value = _typed(decl.type, raw, name)
     if decl.choices is not None and value not in decl.choices:
         shown = ", ".join(show(c) for c in decl.choices)
-        raise ParamError(f"param {name}: {show(value)} is not one of {shown}")
+        raise ParamError(f"{name}: {show(value)} is not one of {shown}")
     return value
 
 
 def _typed(kind: str, raw: Any, name: str) -> Any:
     if isinstance(raw, str) and len(raw) > MAX_VALUE:
-        raise ParamError(f"param {name}: longer than {MAX_VALUE:,} characters")
+        raise ParamError(f"{name}: longer than {MAX_VALUE:,} characters")
     if kind == "str":
         if isinstance(raw, str):
             if "\x00" in raw:
-                raise ParamError(f"param {name}: contains a NUL character")
+                raise ParamError(f"{name}: contains a NUL character")
             return raw
         if isinstance(raw, int | float) and not isinstance(raw, bool):
             return str(raw)
@@ -114,9 +114,9 @@ def _typed(kind: str, raw: Any, name: str) -> Any:
                 if math.isfinite(number):
                     return number
     else:
-        raise ParamError(f"param {name}: unknown type {show(kind)} (expected one of {', '.join(PARAM_TYPES)})")
+        raise ParamError(f"{name}: unknown type {show(kind)} (expected one of {', '.join(PARAM_TYPES)})")
     expected = {"str": "a string", "bool": "true or false", "int": "a whole number", "float": "a number"}[kind]
-    raise ParamError(f"param {name}: expected {expected}, got {show(raw)}")
+    raise ParamError(f"{name}: expected {expected}, got {show(raw)}")
 
 
 def decl_problems(decls: Mapping[str, ParamDecl]) -> Iterator[str]:
@@ -125,17 +125,17 @@ def decl_problems(decls: Mapping[str, ParamDecl]) -> Iterator[str]:
         yield f"at most {MAX_PARAMS} params, got {len(decls)}"
     for name, decl in decls.items():
         if not isinstance(name, str) or not PARAM_NAME.match(name):
-            yield f"param {show(name)}: not a valid name (a letter or '_', then letters, digits, '_'; up to 64)"
+            yield f"{show(name)}: not a valid name (a letter or '_', then letters, digits, '_'; up to 64)"
             continue
         if decl.type not in PARAM_TYPES:
-            yield f"param {name}: unknown type {show(decl.type)} (expected one of {', '.join(PARAM_TYPES)})"
+            yield f"{name}: unknown type {show(decl.type)} (expected one of {', '.join(PARAM_TYPES)})"
             continue
         if decl.unknown:
-            yield f"param {name}: unknown key {sorted(decl.unknown)[0]!r} (known keys: {', '.join(PARAM_KEYS)})"
+            yield f"{name}: unknown key {sorted(decl.unknown)[0]!r} (known keys: {', '.join(PARAM_KEYS)})"
         try:
             if decl.choices is not None:
                 if not decl.choices:
-                    yield f"param {name}: choices must not be empty"
+                    yield f"{name}: choices must not be empty"
                     continue
                 decl.choices = [_typed(decl.type, c, f"{name} choice") for c in decl.choices]
             if decl.default is not None:
@@ -150,7 +150,7 @@ def resolve(decls: Mapping[str, ParamDecl], given: Mapping[str, Any]) -> dict[st
     unknown = [k for k in given if k not in decls]
     if unknown:
         declared = ", ".join(decls) or "none"
-        raise ParamError(f"unknown param {unknown[0]!r} (declared: {declared})")
+        raise ParamError(f"unknown name {unknown[0]!r} (declared: {declared})")
     values: dict[str, Any] = {}
     for name, decl in decls.items():
         if name in given:
@@ -158,7 +158,7 @@ def resolve(decls: Mapping[str, ParamDecl], given: Mapping[str, Any]) -> dict[st
         elif decl.default is not None:
             values[name] = decl.default
         else:
-            raise ParamError(f"param {name} is required (it has no default): give it a value")
+            raise ParamError(f"{name} is required (it has no default): give it a value")
     return values
 
 
@@ -173,7 +173,7 @@ def parse_pairs(pairs: list[str], option: str = "--param") -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise ParamError(f"{option}: expected NAME=VALUE, got {show(pair)}")
+            raise ParamError(f"expected {option} NAME=VALUE, got {show(pair)}")
         out[name.strip()] = value
     return out
 
@@ -230,6 +230,6 @@ def job_problems(job: Any) -> Iterator[str]:
     required = [name for name, decl in decls.items() if decl.required]
     if not found and required and job.enabled:
         yield (
-            f"param {required[0]} has no default, but the job runs on its schedule, which gives no values: "
+            f"{required[0]} has no default, but the job runs on its schedule, which gives no values: "
             "give it a default, or keep the job disabled and run it with --param"
         )
