@@ -43,6 +43,7 @@ from cronui.targets import (
     retarget,
 )
 from cronui.timefmt import duration_field
+from cronui.ui.param_field import params_text, parse_params
 
 T = TypeVar("T")
 
@@ -59,6 +60,7 @@ WATCH_FIELDS = ["alert_late", "alert_overrun", "alert_short", "alert_no_success"
 TEXT_FIELDS += WATCH_FIELDS
 TEXT_FIELDS += ["tools"]  # what an agent job offers its model ("cronui")
 TEXT_FIELDS += ["grace"]  # a check's grace ('': the default); `check` itself is a checkbox
+TEXT_FIELDS += ["params"]  # run-time parameters: `env=staging [staging|prod]; count:int=3` (ui/param_field.py)
 
 
 def _words(text: str) -> list[str]:
@@ -148,6 +150,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         **_watch_texts(job),
         "check": job.is_check,
         "grace": "" if job.grace_s is None else duration_field(job.grace_s),
+        "params": params_text(job.params),
     }
 
 
@@ -387,6 +390,7 @@ def form_job(values: Mapping[str, Any], base: Job | None) -> tuple[Job, list[Job
     job.grace_s = p.read(
         lambda: parse_duration(v["grace"], "grace", bounds.POSITIVE_DURATION) if v["grace"] else None, job.grace_s
     )
+    job.params = p.read(lambda: parse_params(v["params"]), job.params)
     enabled = bool(values.get("enabled", True))
     if base is None or enabled != base.enabled:
         job.enabled = enabled
