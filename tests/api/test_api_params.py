@@ -12,7 +12,10 @@ PARAMS = {"env": {"default": "staging", "choices": ["staging", "prod"]}, "count"
 
 async def test_a_run_asked_with_params_gets_them_and_shows_them(api: Api) -> None:
     job = await api.add("deploy", command='echo "$CRONUI_PARAM_env x$CRONUI_PARAM_count"', params=PARAMS)
-    assert job["params"] == {"count": {"type": "int", "default": 1}, "env": {"default": "staging", "choices": ["staging", "prod"]}}
+    assert job["params"] == {
+        "count": {"type": "int", "default": 1},
+        "env": {"default": "staging", "choices": ["staging", "prod"]},
+    }
     r = await api.client.post("/api/v1/jobs/deploy/run", json={"params": {"env": "prod", "count": 5}})
     assert r.status_code == 202, r.text
     assert r.json()["params"] == {"env": "prod", "count": 5}

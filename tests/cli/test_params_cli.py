@@ -70,7 +70,17 @@ def test_a_bad_value_exits_2_with_one_line_and_queues_nothing(capsys, cli_db: Pa
 
 
 def test_a_required_param_needs_a_disabled_job_and_a_value(capsys, cli_db: Path) -> None:
-    add = ["jobs", "add", "greet", "--schedule", "@daily", "--shell", "echo hi $CRONUI_PARAM_who", "--param-decl", "who"]
+    add = [
+        "jobs",
+        "add",
+        "greet",
+        "--schedule",
+        "@daily",
+        "--shell",
+        "echo hi $CRONUI_PARAM_who",
+        "--param-decl",
+        "who",
+    ]
     code, out, err = cli(capsys, *add)
     assert code == 2 and out == ""
     assert err == (
@@ -92,7 +102,10 @@ def test_edit_redeclares_one_param_and_an_empty_value_drops_them_all(capsys, cli
     shown = json.loads(cli(capsys, "jobs", "show", "j", "--json")[1])
     assert shown["params"] == {"a": {"default": "1"}, "b": {"type": "bool", "default": True}}
     code, _, err = cli(capsys, "jobs", "edit", "j", "--param-decl", "c:date=x")
-    assert code == 2 and err == "cronui: param-decl: 'c:date=x': unknown type 'date' (expected one of str, int, float, bool)\n"
+    assert (
+        code == 2
+        and err == "cronui: param-decl: 'c:date=x': unknown type 'date' (expected one of str, int, float, bool)\n"
+    )
     assert cli(capsys, "jobs", "edit", "j", "--param-decl", "")[0] == 0
     assert json.loads(cli(capsys, "jobs", "show", "j", "--json")[1])["params"] == {}
 

@@ -76,7 +76,11 @@ async def test_a_run_asked_with_values_gets_them_and_its_retries_keep_them(
         (3, RunStatus.SUCCEEDED),
     ]
     assert [a.params for a in attempts] == [{"env": "prod", "count": 7}] * 3
-    assert recorder.seen == [(1, {"env": "prod", "count": 7}), (2, {"env": "prod", "count": 7}), (3, {"env": "prod", "count": 7})]
+    assert recorder.seen == [
+        (1, {"env": "prod", "count": 7}),
+        (2, {"env": "prod", "count": 7}),
+        (3, {"env": "prod", "count": 7}),
+    ]
 
 
 @pytest.mark.parametrize(
