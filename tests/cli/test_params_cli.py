@@ -34,7 +34,8 @@ def runs(capsys: pytest.CaptureFixture[str]) -> list[dict]:
 def test_declared_on_the_command_line_given_to_a_run_and_shown(capsys, cli_db: Path) -> None:
     code, _, err = cli(
         capsys,
-        "jobs", "add", "deploy", "--schedule", "0 9 * * *", "--shell", 'echo "to $CRONUI_PARAM_env x$CRONUI_PARAM_count"',
+        "jobs", "add", "deploy", "--schedule", "0 9 * * *",
+        "--shell", 'echo "to $CRONUI_PARAM_env x$CRONUI_PARAM_count"',
         "--param-decl", "env=staging", "--param-decl", "count:int=1",
     )  # fmt: skip
     assert code == 0, err
