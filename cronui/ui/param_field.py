@@ -12,7 +12,7 @@ from cronui.jobs import JobError
 from cronui.model.params import PARAM_TYPES, ParamDecl, ParamError, convert, text
 
 _CHOICES = re.compile(r"\[([^\]]*)\]\s*$")
-PLACEHOLDER = "env=staging [staging|prod]; count:int=3; who (no default: required)"
+PLACEHOLDER = "env=staging [staging|prod]; count:int=3; who"
 
 
 def params_text(decls: dict[str, ParamDecl]) -> str:

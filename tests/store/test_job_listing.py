@@ -94,6 +94,7 @@ def reference_job(row: Any) -> Job:
             "chain_options": json.loads(values["chain_options"]),
             "last_status": RunStatus(values["last_status"]) if values["last_status"] else None,
             "approval": bool(values["approval"]),
+            "params": json.loads(values["params"]),  # run-time parameters
         }
     )
 
