@@ -14,7 +14,6 @@ from cronui import body_files, bounds
 from cronui.alert_options import DEFAULT_RATE_RUNS, KINDS, SPANS, parse_kinds, parse_rate
 from cronui.bounds import Number, OutOfBounds, Whole, show
 from cronui.chains import when_problem
-from cronui.cli.params import add_param_decl_option, apply_param_decls
 from cronui.config import Settings
 from cronui.jobs import JobError, parse_duration, parse_env_pairs
 from cronui.model import (
@@ -26,6 +25,7 @@ from cronui.model import (
     OverlapPolicy,
     TargetKind,
 )
+from cronui.param_options import add_param_decl_option, apply_param_decls
 from cronui.schedule import ScheduleError
 from cronui.schedule.syntax import stagger
 from cronui.targets import (

@@ -28,11 +28,11 @@ from cronui.cli.common import (
     with_app,
 )
 from cronui.cli.job_options import add_job_options, apply_job_options
-from cronui.cli.params import add_param_option, given_params
 from cronui.config import Settings
 from cronui.masking import mask_webhook, masked_target
 from cronui.model import Job, Run, RunStatus, TargetKind
 from cronui.model.audit import TOKEN_CREATED, TOKEN_ROTATED
+from cronui.param_options import add_param_option, given_params
 from cronui.present import (
     JOB_LINE_HEADER,
     declared_text,

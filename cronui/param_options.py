@@ -1,5 +1,5 @@
-"""The CLI's run-time parameter options: `jobs add/edit --param-decl NAME[:TYPE][=DEFAULT]` declares them,
-`jobs run --param K=V` gives a run their values (see cronui.model.params)."""
+"""The run-time parameter options of `cronui jobs` (beside `alert_options.py`): `jobs add/edit --param-decl
+NAME[:TYPE][=DEFAULT]` declares them, `jobs run --param K=V` gives a run their values (cronui.model.params)."""
 
 from __future__ import annotations
 
