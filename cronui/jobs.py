@@ -31,7 +31,7 @@ from cronui.chain_runs import ChainRuns, too_many_message
 from cronui.chains import when_problem
 from cronui.controls import has_control
 from cronui.job_texts import text_problems
-from cronui.model import APPROVAL_DEFAULTS, CHAINS, Job
+from cronui.model import APPROVAL_DEFAULTS, CHAINS, Job, params
 from cronui.placement import check_label
 from cronui.retry_rules import rule_problems
 from cronui.schedule import ScheduleError, get_zone, parse
@@ -130,8 +130,7 @@ def job_errors(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) ->
 
 
 def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> Iterator[JobError]:
-    """The problems of `job`, one per wrong value, lazily (a caller that stops at the first pays for no
-    more checks); the schedule is normalized on the way when it is valid."""
+    """The problems of `job`, one per wrong value, lazily; the schedule is normalized on the way when valid."""
     if not isinstance(job.name, str) or not NAME_RE.match(job.name):
         yield JobError(
             "name",
@@ -197,6 +196,7 @@ def problems(job: Job, now_ms: int, pools: Mapping[str, int] | None = None) -> I
             yield JobError(label, "a job cannot chain to itself")
     yield from edge_errors(job)
     yield from (JobError(field, problem) for field, problem in rule_problems(job))  # cronui.retry_rules
+    yield from (JobError("param", problem) for problem in params.job_problems(job))  # run-time parameters
 
 
 def edge_errors(job: Job) -> Iterator[JobError]:

@@ -7,10 +7,10 @@ import html
 import re
 from typing import Any
 
-from cronui.application.shapes import data_value
+from cronui.application.shapes import data_value, params_decl_json, params_json
 from cronui.controls import neutralise
 from cronui.masking import mask_text
-from cronui.model import EventKind, Job, Run, RunEvent, RunStatus
+from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, params
 from cronui.timefmt import human_span, iso_utc
 
 
@@ -150,3 +150,23 @@ def event_text(ev: RunEvent) -> str:
         detail = " ".join(f"{k}={data_value(k, v)}" for k, v in d.items())
     # job output and errors may hold escape sequences: shown visibly, never acted on by a terminal
     return neutralise(f"{ts}  {kind:<16} {who}  {detail}".rstrip())
+
+
+def params_text(values: dict[str, Any] | None) -> str:
+    """The values of a run's params in one line (`env=prod · count=5`), credentials masked; '' for none."""
+    shown = params_json(values) or {}
+    return " · ".join(f"{name}={neutralise(params.text(value))}" for name, value in shown.items())
+
+
+def declared_text(job: Job) -> str:
+    """The params a job declares in one line: `env=staging (staging|prod) · count:int (required)`."""
+    parts = []
+    for name, decl in params_decl_json(job).items():
+        kind = decl.get("type", "str")
+        part = name if kind == "str" else f"{name}:{kind}"
+        if "default" in decl:
+            part += f"={params.text(decl['default'])}"
+        if "choices" in decl:
+            part += f" ({'|'.join(params.text(c) for c in decl['choices'])})"
+        parts.append(neutralise(part + (" (required)" if "default" not in decl else "")))
+    return " · ".join(parts)

@@ -107,6 +107,7 @@ RUN_SCHEMA: dict[str, Any] = {
         "approval": {"type": ["object", "null"]},
     },
 }
+RUN_SCHEMA["properties"]["params"] = {"type": ["object", "null"]}  # the values of its job's params it ran with
 RUN_SCHEMA["required"] = list(RUN_SCHEMA["properties"])
 
 
@@ -145,6 +146,7 @@ ALERTS_SCHEMA = _object(
 JOB_SCHEMA = _object(
     {
         **_JOB_HEAD,
+        "params": {"type": "object"},  # the run-time parameters it declares: {"env": {"default": "staging"}}
         "description": {"type": "string"},
         "auto_disabled": _maybe("string"),
         "target": {"type": "object"},

@@ -23,6 +23,7 @@ from cronui.api.docs import (
 )
 from cronui.application import jobs, pauses, watch
 from cronui.application.backfill import BACKFILL_SCHEMA, backfill, backfill_body, backfill_json
+from cronui.application.errors import Invalid
 from cronui.application.shapes import JobListText, job_json, run_json
 
 
@@ -103,12 +104,19 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
     @r.post(
         f"{PREFIX}/jobs/{{name}}/run",
         dependencies=api,
-        responses={**refused(404), **answers(202, RUN_SCHEMA)},
+        responses={**refused(400, 404), **answers(202, RUN_SCHEMA)},
         status_code=202,
         summary="run a job now",
     )
-    async def run_job(app: App, name: str) -> dict[str, Any]:
-        return run_json(await jobs.run_now(app, name))
+    async def run_job(
+        app: App,
+        name: str,
+        body: Annotated[
+            dict[str, Any] | None,
+            Body(description='{"params": {"env": "prod"}} (optional): values for the job\'s params'),
+        ] = None,
+    ) -> dict[str, Any]:
+        return run_json(await jobs.run_now(app, name, params=run_body_params(body)))
 
     @r.post(
         f"{PREFIX}/jobs/{{name}}/backfill",
@@ -166,3 +174,18 @@ def router(state: ApiState, checks: Checks) -> APIRouter:
         return job_json(await pauses.resume_job(app, name), full=True)
 
     return r
+
+
+def run_body_params(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The `params` of a run's body: an object of NAME: VALUE (Invalid for anything else in the body)."""
+    if not body:
+        return None
+    extra = sorted(set(body) - {"params"})
+    if extra:
+        raise Invalid(
+            f"{extra[0]}: unknown field (a run takes only params)", [{"field": extra[0], "problem": "unknown"}]
+        )
+    given = body.get("params")
+    if given is not None and not isinstance(given, dict):
+        raise Invalid("params: expected an object of NAME: VALUE", [{"field": "params", "problem": "type"}])
+    return given

@@ -244,15 +244,24 @@ async def set_enabled(app: Cronui, name: str, enabled: bool) -> Job:
     return await app.control.set_enabled(name, enabled, auditor(app))
 
 
-async def run_now(app: Cronui, name: str, *, request: dict[str, Any] | None = None, cap: RunCap | None = None) -> Run:
+async def run_now(
+    app: Cronui,
+    name: str,
+    *,
+    request: dict[str, Any] | None = None,
+    cap: RunCap | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> Run:
     """Queue a run now (for a job with approval, one waiting for it), its trigger by where the caller came
     from (`manual` from the CLI or the TUI, `api`, `mcp`, `hook`) and who asked recorded with it. `request`
     is the HTTP request that asked (a hook), `cap` the hook runs a job may have in a window (CapReached
-    beyond)."""
+    beyond). `params`: values for the job's params (a bad, unknown or missing one is refused, nothing queued)."""
     trigger = RUN_NOW_TRIGGERS.get(app.caller.origin, Trigger.MANUAL)
     if policy.policy_for(app) is not None:
         await policy.check_run_now(app, await get_job(app, name))
-    return await app.control.trigger(name, request=request, cap=cap, trigger=trigger, requested_by=app.caller.owner)
+    return await app.control.trigger(
+        name, request=request, cap=cap, trigger=trigger, requested_by=app.caller.owner, params=params
+    )
 
 
 async def apply_jobfile(app: Cronui, jobfile: JobFile, *, prune: bool, dry_run: bool) -> Plan:

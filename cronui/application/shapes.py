@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from cronui.alert_options import rate_text
 from cronui.application.schedule_view import window_json
 from cronui.controls import escape_json_text
-from cronui.masking import masked_delivery, masked_target
+from cronui.masking import mask_entry, masked_delivery, masked_target
 from cronui.model import Job, Run, RunEvent, RunStatus
+from cronui.model.params import decls_to_dict
 from cronui.model.records import JobHead
 from cronui.retry_rules import rules_json
 from cronui.schedule.multi import schedule_value
@@ -87,6 +88,7 @@ def job_json(job: Job | JobHead, *, full: bool = False, health: str | None = Non
             updated_at=iso_utc(job.updated_at),
         )
         out.update(rules_json(job))  # retry_on_exit, no_retry_on_exit, retry_on_status (null: not set)
+        out["params"] = params_decl_json(job)  # run-time parameters: {"env": {"default": "staging", ...}}
     return out
 
 
@@ -129,6 +131,20 @@ class JobListText:
     def _key(head: JobHead, health: Mapping[int, str], default: str) -> tuple[Any, ...]:
         shown = health.get(head.id, default) if head.id is not None else default
         return (*vars(head).values(), shown)  # every field a head has, so a field added later counts too
+
+
+def params_decl_json(job: Job) -> dict[str, Any]:
+    """The params a job declares, as a job file writes them; a default that is a credential masked."""
+    out = decls_to_dict(job.params)
+    for name, decl in out.items():
+        if "default" in decl:
+            decl["default"] = mask_entry(name, decl["default"])
+    return out
+
+
+def params_json(values: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The values a run ran with (null: none recorded), each credential masked (by its name or shape)."""
+    return None if values is None else {name: mask_entry(name, value) for name, value in values.items()}
 
 
 def run_json(run: Run) -> dict[str, Any]:
@@ -174,6 +190,7 @@ def run_json(run: Run) -> dict[str, Any]:
         "tool_calls": run.tool_calls,
         "delivery_status": run.delivery_status,
         "approval": approval_json(run),
+        "params": params_json(run.params),  # the values of its job's params it ran with (null: none recorded)
     }
 
 

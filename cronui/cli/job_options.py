@@ -27,6 +27,7 @@ from cronui.model import (
     OverlapPolicy,
     TargetKind,
 )
+from cronui.param_options import add_param_decl_option, apply_param_decls
 from cronui.schedule import ScheduleError
 from cronui.schedule.multi import stagger
 from cronui.targets import (
@@ -174,6 +175,7 @@ def add_job_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
     add_retry_options(p)
     add_calendar_options(p)
     add_window_options(p)
+    add_param_decl_option(p, editing=editing)  # run-time parameters
 
 
 def _add_approval_options(p: argparse.ArgumentParser, *, editing: bool) -> None:
@@ -307,6 +309,7 @@ def apply_job_options(job: Job, a: argparse.Namespace, settings: Settings) -> No
     apply_retry_options(job, a)
     apply_calendar_options(job, a)
     apply_window_options(job, a)
+    apply_param_decls(job, a.param_decl)  # run-time parameters
 
 
 def _apply_when(job: Job, when: str | None) -> None:

@@ -35,8 +35,10 @@ from cronui.config import Settings
 from cronui.masking import mask_webhook, masked_target
 from cronui.model import Job, Run, RunStatus, TargetKind
 from cronui.model.audit import TOKEN_CREATED, TOKEN_ROTATED
+from cronui.param_options import add_param_option, given_params
 from cronui.present import (
     JOB_LINE_HEADER,
+    declared_text,
     delivery_line,
     job_line,
     job_state,
@@ -86,6 +88,7 @@ def add_parsers(sub: Commands) -> None:
     run = _job_command(jsub, "run", "run a job now", cmd_jobs_run)
     run.add_argument("--wait", action="store_true", help="wait for the final attempt; exit 0 if it succeeded")
     run.add_argument("--json", action="store_true")
+    add_param_option(run)  # --param K=V
     token = _job_command(
         jsub,
         "token",
@@ -194,6 +197,8 @@ def cmd_jobs_show(args: argparse.Namespace) -> int:
             say(f"  retry      {line}")
         if job.pool:
             say(f"  pool       {job.pool}")
+        if job.params:
+            say(f"  params     {declared_text(job)}")
         if job.check_grace_s is not None:
             grace = human_span(job.check_grace_s * 1000)
             say(f"  check      watched, not run: a slot with no ping within {grace} is missed")
@@ -318,7 +323,9 @@ async def _keep_lease(engine: Engine, every_s: float) -> None:
         await engine.renew()
 
 
-async def _run_in_process(settings: Settings, store: Store, name: str, requested_by: str) -> Run | None:
+async def _run_in_process(
+    settings: Settings, store: Store, name: str, requested_by: str, params: dict[str, Any] | None = None
+) -> Run | None:
     """No process schedules: take the lease, execute this one run (and its retries), release."""
     # the engine loads the dispatcher and its executors (httpx): only a run in this process pays for it
     from cronui.engine.engine import Engine
@@ -329,7 +336,7 @@ async def _run_in_process(settings: Settings, store: Store, name: str, requested
     try:
         if not await engine.try_acquire():
             return None
-        run = await engine.control.trigger(name, requested_by=requested_by)
+        run = await engine.control.trigger(name, requested_by=requested_by, params=params)
         assert run.id is not None
         engine.dispatcher.only_roots = {run.id}
         renewer = asyncio.create_task(_keep_lease(engine, settings.lease.renew))
@@ -376,7 +383,7 @@ async def _queue_for_approval(app: Cronui, args: argparse.Namespace) -> int:
             f"cronui: {args.name} waits for approval and nothing schedules this database to run it once approved "
             "(start `cronui daemon`, or leave out --wait); nothing was queued"
         )
-    run = await jobs.run_now(app, args.name)
+    run = await jobs.run_now(app, args.name, params=args.given_params)
     assert run.id is not None
     if run.status is RunStatus.SKIPPED:
         raise UsageError(f"cronui: run #{run.id} of {args.name} not queued: {run.reason}")
@@ -396,6 +403,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     async def body(app: Cronui) -> int:
         settings, store = app.settings, app.store
         job = await jobs.get_job(app, args.name)
+        args.given_params = given_params(job, args.param)  # refused here, before anything is queued
         paused = await app.control.paused()
         if paused and args.wait:
             raise UsageError("cronui: the scheduler is paused; nothing was queued (`cronui resume` first)")
@@ -414,9 +422,9 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
                     f"this database (start `cronui daemon --label {job.node_label}`); nothing was queued"
                 )
             if not store.multi_node and not elsewhere:
-                final = await _run_in_process(settings, store, args.name, app.caller.owner)
+                final = await _run_in_process(settings, store, args.name, app.caller.owner, args.given_params)
         if final is None:
-            run = await jobs.run_now(app, args.name)
+            run = await jobs.run_now(app, args.name, params=args.given_params)
             assert run.id is not None
             if not args.wait:
                 if paused:

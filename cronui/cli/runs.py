@@ -35,6 +35,7 @@ from cronui.present import (
     delivery_line,
     event_text,
     milestone_data_text,
+    params_text,
     run_line,
     usage_line,
 )
@@ -125,6 +126,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             asked = [f"requested by {run.requested_by}"] if run.requested_by else []
             asked += [f"triggered by run #{run.triggered_by}"] if run.triggered_by else []
             print(f"  {' · '.join(asked)}")
+        if run.params:
+            print(f"  params {params_text(run.params)}")
         if run.request:
             print(f"  request {run.request.get('method', '')} {run.request.get('url', '')}")
         usage = usage_line(run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from cronui.config import Settings
@@ -15,6 +15,7 @@ from cronui.engine.pauses import PAUSED_KEY, PAUSED_UNTIL_KEY, PauseState, read_
 from cronui.engine.pings import Ping, record_ping, weigh
 from cronui.jobs import JobError, chain_problems, check_chain_graph, check_chains, job_errors, validate
 from cronui.jobs_calendars import calendar_problems, check_calendars
+from cronui.jobs_params import run_params
 from cronui.model import EventKind, Job, Run, RunEvent, RunStatus, Trigger
 from cronui.model.audit import CHANGED, CREATED, DISABLED, ENABLED, REMOVED, AuditEntry, Auditor
 from cronui.model.records import ApprovalDecision, RunCap
@@ -293,16 +294,19 @@ class Control:
         cap: RunCap | None = None,
         trigger: Trigger = Trigger.MANUAL,
         requested_by: str | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> Run:
         """Run now: a pending run, which the scheduling process starts at once (for a job with
         `approval`, a run waiting for approval, or one skipped when too many wait already). `request` is the
         HTTP request that asked for it (`POST /hooks/NAME`), its body the run's payload; with `cap`, the
         store refuses it (CapReached) when the job's hook runs reached it. `trigger` says how it was asked
-        for (manual, api, mcp, hook) and `requested_by` who asked."""
+        for (manual, api, mcp, hook) and `requested_by` who asked; `params` the values of the job's params
+        (JobError for one not declared, a required one missing or a wrong value; nothing is queued)."""
         job = await self.job(name)
         assert job.id is not None
         if job.is_check:
             raise JobError("check", f"{job.name} is a check: cronui never runs it (report a run with `cronui ping`)")
+        values = run_params(job, params)
         now = self.clock.now_ms()
         run = await self.store.insert_run(
             Run(
@@ -313,6 +317,7 @@ class Control:
                 not_before=now,
                 request=request,
                 requested_by=requested_by,
+                params=values,
             ),
             cap,
         )

@@ -36,6 +36,7 @@ from cronui.model import (
     RunStatus,
     TargetKind,
     Trigger,
+    params,
 )
 from cronui.model.records import ClaimLimits, RunFilter
 from cronui.store.base import Store
@@ -329,6 +330,10 @@ class Dispatcher:
         job = ctx.job
         if job.is_check:  # a chained run of a check, or one queued before it became one: nothing to run
             return Outcome(RunStatus.SKIPPED, error=CHECK_NEVER_RUNS, transient=False)
+        if job.params:  # the values it was asked with, else the defaults: recorded with its end
+            ctx.run.params, missing = params.filled(job.params, ctx.run.params)
+            if missing:
+                return permanent_failure(missing)
         executor = self.executors.get(job.kind)
         if executor is None:
             return permanent_failure(f"no executor for {job.kind} jobs")

@@ -16,6 +16,7 @@ from cronui.bounds import Duration, Number, OutOfBounds, Whole
 from cronui.chains import when_problem
 from cronui.config import Settings
 from cronui.jobfile.entry_rules import read_rules
+from cronui.jobfile.params import read_params
 from cronui.jobfile.schema import (
     AGENT_KEYS,
     EDGE_KEYS,
@@ -294,6 +295,7 @@ class EntryReader:
         job.skip_calendar = self.names(e, "skip_calendar", "skip_calendar") or []
         job.only_calendar = self.names(e, "only_calendar", "only_calendar") or []
         read_window(self, e, job)
+        job.params = read_params(self)  # `[job.params]`
         if schedule is not None and _RELATIVE_SCHEDULE.match(schedule):
             self.fail("schedule", f"{schedule!r} counts from when the file is applied; write 'at YYYY-MM-DDTHH:MM'")
         # a bad zone is no reason to hold back the job's other problems: the rules check the rest without it

@@ -93,6 +93,8 @@ CHECK_KEYS = ("check", "grace")
 RULE_KEYS = ("retry_on_exit", "no_retry_on_exit", "retry_on_status")
 # calendars (`[calendars.NAME]` in the config): days whose slots are skipped, or the only days that run
 CALENDAR_KEYS = ("skip_calendar", "only_calendar")
+# run-time parameters (`[job.params]`): declared here, given by `jobs run --param K=V` (cronui.model.params)
+RUN_PARAM_KEYS = ("params",)
 JOB_KEYS = (
     "name",
     "description",
@@ -124,6 +126,7 @@ JOB_KEYS = (
     *RULE_KEYS,
     *CALENDAR_KEYS,
     *WINDOW_KEYS,
+    *RUN_PARAM_KEYS,
 )
 DURATION_KEYS = frozenset(
     {"timeout", "retry_delay", "misfire_grace", "alert_cooldown", "agent.idle_timeout", "stagger", "approval_timeout"}
@@ -190,6 +193,7 @@ _FIELD_TO_KEY = {
     "alert-after": "alert_after",
     "approval-timeout": "approval_timeout",
 }
+_FIELD_TO_KEY.update({"param": "params", "param-decl": "params"})  # run-time parameters
 
 
 def file_key(field: str | None) -> str:

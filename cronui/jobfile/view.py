@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cronui.alert_options import SPANS, rate_text
+from cronui.jobfile.params import params_view
 from cronui.jobfile.schema import AGENT_KEYS, DELIVERY_KEYS, DURATION_KEYS, HTTP_KEYS, RULE_KEYS, SHELL_KEYS
 from cronui.jobfile.windows import schedule_view
 from cronui.masking import mask_entry, mask_text, mask_webhook
@@ -118,6 +119,7 @@ def view(job: Job) -> dict[str, Any]:
     for key in ("skip_calendar", "only_calendar"):
         if getattr(job, key):
             out[key] = list(getattr(job, key))
+    out.update(params_view(job))
     return out
 
 

@@ -62,9 +62,12 @@ def register(mcp: MCPServer, ground: Ground) -> None:
         return data
 
     @tool(mcp, ACTS)
-    async def run_now(ctx: Context, name: str, payload: str | dict[str, Any] | None = None) -> dict[str, Any]:
+    async def run_now(
+        ctx: Context, name: str, payload: str | dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Run a job now (a job with approval: a run waiting for it). `payload`: what the run is given, as a
-        hook's body is (`{payload}` in an agent's message, CRONUI_PAYLOAD for a command): text or JSON."""
+        hook's body is (`{payload}` in an agent's message, CRONUI_PAYLOAD for a command): text or JSON.
+        `params`: values for the job's declared params ({"env": "prod"}); the others take their defaults."""
         app = ground.app(ctx, Scope.RUN)
         request = None
         if payload is not None:
@@ -72,7 +75,7 @@ def register(mcp: MCPServer, ground: Ground) -> None:
             if len(text.encode()) > MAX_PAYLOAD:
                 raise Invalid(f"payload: larger than {MAX_PAYLOAD:,} bytes", [{"field": "payload", "problem": "large"}])
             request = {"method": "MCP", "url": f"mcp:run_now/{name}", "payload": text}
-        return run_json(await jobs.run_now(app, name, request=request))
+        return run_json(await jobs.run_now(app, name, request=request, params=params))
 
     @tool(mcp, ACTS)
     async def approve_run(ctx: Context, run_id: int) -> dict[str, Any]:

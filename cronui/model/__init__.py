@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from cronui.model.params import ParamDecl, decls_from_dict
 from cronui.targets import Delivery, Target, TargetKind, delivery_from_dict, target_from_dict
 
 __all__ = ["Delivery", "Target", "TargetKind"]  # the job's parts, from their own module
@@ -221,8 +222,11 @@ class Job:
     # or after `ends_at`; a job past its end schedules nothing (cronui.schedule.multi)
     starts_at: int | None = None
     ends_at: int | None = None
+    # run-time parameters it declares (`[job.params]`, `--param-decl`): name -> its type, default, choices
+    params: dict[str, ParamDecl] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.params = decls_from_dict(self.params)
         self.kind = TargetKind(self.kind)
         if isinstance(self.target, dict):
             self.target = target_from_dict(self.kind, self.target)
@@ -329,6 +333,9 @@ class Run:
     # who asked for it (run now: `cli:USER@HOST`, `api:TOKEN`, `mcp:TOKEN`, `hook:JOB`); None for the runs
     # the scheduler makes (a retry carries its first attempt's)
     requested_by: str | None = None
+    # the values of its job's params it ran with (given when asked for, else the defaults, recorded when it
+    # starts); None: none recorded yet, or a job without params
+    params: dict[str, Any] | None = None
 
     # What an agent run's milestones record, read back as the run's own fields.
 

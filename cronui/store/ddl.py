@@ -409,6 +409,11 @@ LATER: list[str] = [
     ALTER TABLE jobs ADD COLUMN starts_at {BIGINT};
     ALTER TABLE jobs ADD COLUMN ends_at {BIGINT};
     """,
+    # run-time parameters: what a job declares (JSON) and the values a run ran with (JSON; NULL: none)
+    """
+    ALTER TABLE jobs ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE runs ADD COLUMN params TEXT;
+    """,
 ]
 
 

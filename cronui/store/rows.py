@@ -25,6 +25,7 @@ from cronui.model import (
     TargetKind,
     Trigger,
 )
+from cronui.model.params import decls_to_dict
 from cronui.model.records import JobHead, Node
 from cronui.targets import AgentTarget, to_dict
 
@@ -45,6 +46,7 @@ JOB_COLUMNS += ["retry_on_exit", "no_retry_on_exit", "retry_on_status"]  # retry
 JOB_COLUMNS += ["skip_calendar", "only_calendar"]  # calendar names (JSON lists): see Job.skip_calendar
 JOB_COLUMNS.append("paused_until")  # a timed pause: written by pause/resume only, never by an update
 JOB_COLUMNS += ["starts_at", "ends_at"]  # the window its schedule fires in (NULL: no bound)
+JOB_COLUMNS.append("params")  # the run-time parameters it declares, JSON (model.params)
 
 RUN_COLUMNS = (
     "id job_id trigger scheduled_for attempt retry_of triggered_by status reason missed_count queued_at "
@@ -55,6 +57,7 @@ RUN_COLUMNS = (
 RUN_COLUMNS += "approval_deadline approval_default approval_notice".split()
 RUN_COLUMNS.append("failure_kind")  # infra | job on a failed run (model.FailureKind)
 RUN_COLUMNS.append("requested_by")  # who asked for it (run now): the caller's owner string
+RUN_COLUMNS.append("params")  # the values of its job's params it ran with, JSON (NULL: none recorded)
 
 EVENT_COLUMNS = "id run_id job_id at kind name data".split()
 
@@ -126,6 +129,7 @@ JOB_CODECS: dict[str, Codec] = {
     "retry_on_status": (_or_none(_dump), lambda v: None if v is None else json.loads(v)),
     "skip_calendar": (_dump, _json_list),
     "only_calendar": (_dump, _json_list),
+    "params": (lambda decls: _dump(decls_to_dict(decls)), lambda v: {} if v in (None, "{}") else json.loads(v)),
 }
 
 RUN_CODECS: dict[str, Codec] = {
@@ -136,6 +140,7 @@ RUN_CODECS: dict[str, Codec] = {
     "tool_calls": (_or_none(_dump), lambda v: json.loads(v) if v else []),
     "milestones": (milestones_to_json, milestones_from_json),
     "failure_kind": (_or_none(str), _or_none(FailureKind)),
+    "params": (_or_none(_dump), lambda v: json.loads(v) if v else None),
 }
 
 

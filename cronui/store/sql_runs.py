@@ -51,7 +51,7 @@ NEW_RUN_COLUMNS = (
 NEW_RUN_COLUMNS += "milestones approval_deadline approval_default".split()  # a run that waits for approval
 
 # What a retry or chained run is inserted with: a retry carries its first attempt's request (a hook's payload).
-FOLLOW_COLUMNS = [*NEW_RUN_COLUMNS, "request", "requested_by"]
+FOLLOW_COLUMNS = [*NEW_RUN_COLUMNS, "request", "requested_by", "params"]
 
 # A run's columns that never change once it exists.
 _FIXED_RUN_COLUMNS = frozenset(
@@ -359,6 +359,7 @@ class SqlRuns(SqlWrites):
             if end.retry is not None:
                 end.retry.request = end.run.request  # every attempt of a hook's run gets its payload
                 end.retry.requested_by = end.run.requested_by  # and says who asked, as the first did
+                end.retry.params = end.run.params  # and runs with the same params
                 follow.append((i, end.retry))
                 continue
             rec = results[i]

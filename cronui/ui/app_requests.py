@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from platformdirs import user_pictures_path
 from textual.app import App
@@ -48,6 +48,7 @@ from cronui.ui.screens.help import HelpScreen
 from cronui.ui.screens.job_editor import JobEditor
 from cronui.ui.screens.nodes import NodesScreen
 from cronui.ui.screens.run_detail import RunDetailScreen
+from cronui.ui.screens.run_params import RunParamsScreen
 from cronui.ui.screens.runs import RunsScreen
 from cronui.ui.times import ZoneMode
 from cronui.ui.workers import spawn
@@ -95,13 +96,25 @@ class AppRequests(App[int]):
 
     def on_run_now(self, message: RunNow) -> None:
         name, asking = message.job.name, self.screen if message.open_it else None
+        if message.job.params and message.params is None:  # ask for its params first (a small form)
+            self.ask_params(message)
+            return
 
         def queued(run: Run) -> None:
             self.notify(f"queued run #{run.id} of {name}", timeout=3)
             if asking is not None and self.screen is asking and run.id is not None:
                 self.switch_screen(RunDetailScreen(self.ctx, run.id, follow=True))  # Esc: where it came from
 
-        self.act("run it", lambda: self.client.trigger(name), queued)
+        self.act("run it", lambda: self.client.trigger(name, message.params), queued)
+
+    def ask_params(self, message: RunNow) -> None:
+        """The run form of a job with params: Enter runs it with the values given, Escape runs nothing."""
+
+        def given(values: dict[str, Any] | None) -> None:
+            if values is not None:
+                self.on_run_now(RunNow(message.job, open_it=message.open_it, params=values))
+
+        self.push_screen(RunParamsScreen(message.job), given)
 
     def on_set_enabled(self, message: SetEnabled) -> None:
         name, enabled = message.job.name, message.enabled

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from textual.message_pump import MessagePump
 
@@ -217,8 +218,8 @@ class EngineClient:
     async def remove_job(self, name: str) -> Job:
         return await job_cases.remove_job(self._app, name)
 
-    async def trigger(self, name: str) -> Run:
-        return await job_cases.run_now(self._app, name)
+    async def trigger(self, name: str, params: dict[str, Any] | None = None) -> Run:
+        return await job_cases.run_now(self._app, name, params=params)
 
     async def cancel(self, run_id: int) -> Run:
         """Cancel the run; one that had already ended is returned as it ended (nothing to cancel)."""

@@ -43,6 +43,7 @@ from cronui.targets import (
     retarget,
 )
 from cronui.timefmt import duration_field
+from cronui.ui.param_field import params_text, parse_params
 from cronui.ui.window_texts import WINDOW_FIELDS, read_window, window_texts
 
 T = TypeVar("T")
@@ -61,6 +62,7 @@ TEXT_FIELDS += WATCH_FIELDS
 TEXT_FIELDS += ["tools"]  # what an agent job offers its model ("cronui")
 TEXT_FIELDS += ["grace"]  # a check's grace ('': the default); `check` itself is a checkbox
 TEXT_FIELDS += WINDOW_FIELDS  # the window its schedule fires in: times in its zone ('': no bound)
+TEXT_FIELDS += ["params"]  # run-time parameters: `env=staging [staging|prod]; count:int=3` (ui/param_field.py)
 
 
 def _words(text: str) -> list[str]:
@@ -151,6 +153,7 @@ def form_from_job(job: Job | None, settings: Settings) -> dict[str, Any]:
         "check": job.is_check,
         "grace": "" if job.grace_s is None else duration_field(job.grace_s),
         **window_texts(job),
+        "params": params_text(job.params),
     }
 
 
@@ -390,6 +393,7 @@ def form_job(values: Mapping[str, Any], base: Job | None) -> tuple[Job, list[Job
     job.grace_s = p.read(
         lambda: parse_duration(v["grace"], "grace", bounds.POSITIVE_DURATION) if v["grace"] else None, job.grace_s
     )
+    job.params = p.read(lambda: parse_params(v["params"]), job.params)
     enabled = bool(values.get("enabled", True))
     if base is None or enabled != base.enabled:
         job.enabled = enabled

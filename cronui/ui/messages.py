@@ -10,6 +10,8 @@ Up (a screen asks; the message bubbles to the app): `RunNow`, `SetEnabled`, `Rem
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.message import Message
 
 from cronui.model import Job, RunEvent
@@ -66,10 +68,11 @@ class SelectJob(Notice):
 class RunNow(Message):
     """Queue a run of the job; `open_it`: then show the new run in place of the screen that asked."""
 
-    def __init__(self, job: Job, *, open_it: bool = False) -> None:
+    def __init__(self, job: Job, *, open_it: bool = False, params: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.job = job
         self.open_it = open_it
+        self.params = params  # the values of its params (None: not asked yet; a job with params asks first)
 
 
 class SetEnabled(Message):

@@ -96,6 +96,7 @@ def reference_job(row: Any) -> Job:
             "approval": bool(values["approval"]),
             "skip_calendar": json.loads(values["skip_calendar"]),
             "only_calendar": json.loads(values["only_calendar"]),
+            "params": json.loads(values["params"]),  # run-time parameters
         }
     )
 

@@ -47,6 +47,7 @@ COMMON_FIELDS = [
     "deliver",
     "notify_retries",
     "tags",
+    "params",
 ]
 
 

@@ -19,6 +19,7 @@ from cronui.engine.clock import FakeClock
 from cronui.engine.control import Control
 from cronui.jobfile import JobFile, dump_json, dump_toml, load_entries, parse_text, plan_apply, view
 from cronui.model import Job, MisfirePolicy, OverlapPolicy, TargetKind
+from cronui.model.params import PARAM_TYPES, ParamDecl
 from cronui.schedule.calendars import Calendar
 from cronui.schedule.multi import join_specs
 from cronui.store.sqlite import SQLiteStore
@@ -738,7 +739,33 @@ def jobs(draw: st.DrawFn) -> Job:
         starts, ends = ends, starts
     job.starts_at = None if starts is None else starts * 1000
     job.ends_at = None if ends is None else ends * 1000
+    job.params = draw(_params(required_ok=not job.enabled))  # a scheduled (enabled) job's params all have defaults
     return job
+
+
+_PARAM_VALUES = {
+    "str": _text,
+    "int": st.integers(-(10**9), 10**9),
+    "float": st.floats(-1e9, 1e9, allow_nan=False, allow_infinity=False),
+    "bool": st.booleans(),
+}
+
+
+@st.composite
+def _params(draw: st.DrawFn, required_ok: bool) -> dict[str, ParamDecl]:
+    """Run-time parameters of every type, with or without a default (required: only on a disabled job) and
+    choices."""
+    out: dict[str, ParamDecl] = {}
+    names = draw(st.lists(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), unique=True, max_size=3))
+    for name in names:
+        kind = draw(st.sampled_from(PARAM_TYPES))
+        values = _PARAM_VALUES[kind]
+        default = None if required_ok and draw(st.booleans()) else draw(values)
+        choices = draw(st.one_of(st.none(), st.lists(values, min_size=1, max_size=3)))
+        if choices is not None and default is not None and default not in choices:
+            choices.append(default)
+        out[name] = ParamDecl(type=kind, default=default, choices=choices)
+    return out
 
 
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -21,7 +22,7 @@ from cronui.engine import infra
 from cronui.engine.executors import redirects
 from cronui.engine.executors.base import Outcome, RunContext, milestone_request, permanent_failure
 from cronui.engine.executors.pacing import DeadlinePassed, Pacer
-from cronui.model import RunStatus
+from cronui.model import RunStatus, params
 from cronui.secrets import MASK, MissingSecret
 from cronui.secrets import references as secret_refs
 from cronui.targets import HttpTarget
@@ -110,7 +111,8 @@ async def run(ctx: RunContext) -> Outcome:
         return permanent_failure(f"not an http job ({spec.kind})")
     method = (spec.method or "GET").upper()
     try:
-        url = ctx.resolve(spec.url)
+        values = ctx.run.params or {}  # {param.K}: filled in after ${env:}, so a value never names a secret
+        url = params.render(ctx.resolve(spec.url), {k: quote(params.text(v), safe="") for k, v in values.items()})
         headers = {k: ctx.resolve(v) for k, v in spec.headers.items()}
         raw_body = spec.body
         content: bytes | None = None
@@ -123,7 +125,7 @@ async def run(ctx: RunContext) -> Outcome:
             except ValueError as e:
                 return permanent_failure(f"body file: {e}")
         elif raw_body is not None:
-            content = ctx.resolve(str(raw_body)).encode()
+            content = params.render(ctx.resolve(str(raw_body)), values).encode()
     except MissingSecret as e:
         return permanent_failure(str(e))
     guard = redirect_guard(spec.headers, raw_body)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from cronui.engine.executors import children, containment, spawn, strays, watchdog
 from cronui.engine.executors.base import Outcome, RunContext, hook_payload, milestone_request, permanent_failure
-from cronui.model import RunStatus
+from cronui.model import RunStatus, params
 from cronui.secrets import MissingSecret
 from cronui.targets import ShellTarget
 from cronui.timefmt import iso_utc
@@ -257,6 +257,8 @@ async def run(ctx: RunContext) -> Outcome:
     env[b"CRONUI_JOB"] = os.fsencode(ctx.job.name)
     env[b"CRONUI_SCHEDULED_FOR"] = (iso_utc(ctx.run.scheduled_for) or "").encode()
     env[b"CRONUI_ATTEMPT"] = str(ctx.run.attempt).encode()
+    for key, value in params.environment(ctx.run.params or {}).items():  # CRONUI_PARAM_K
+        env[os.fsencode(key)] = os.fsencode(value)
     payload = hook_payload(ctx.run)
     if payload is not None:
         env[b"CRONUI_PAYLOAD"] = os.fsencode(payload)

@@ -148,6 +148,9 @@ LABELS = {
     "tags": "Tags",
 }
 
+FIELD_WIDGETS.update({"param": "params", "params": "params", "param decl": "params"})  # run-time parameters
+LABELS["params"] = "Params"
+
 # the line under the fields that share a row (schedule and zone have their own check lines)
 ERROR_LINES = {
     "kind": "name",

@@ -7,6 +7,7 @@ from textual.widgets import Checkbox, Label
 
 from cronui.model import APPROVAL_DEFAULTS, MisfirePolicy, OverlapPolicy
 from cronui.targets import DELIVERY_FORMATS, DELIVERY_MODES
+from cronui.ui.param_field import PLACEHOLDER as PARAMS_PLACEHOLDER
 from cronui.ui.screens.editor_fields import FieldMaker, row
 
 
@@ -111,3 +112,10 @@ def about_fields(f: FieldMaker) -> ComposeResult:
     yield f.error_line("tags")
     yield row("Notes", f.input("description", placeholder="what this job is for"))
     yield row("State", Checkbox("enabled", v["enabled"], id="enabled"))
+
+
+def param_fields(f: FieldMaker) -> ComposeResult:
+    """The run-time parameters the job declares (`r` then asks for their values)."""
+    yield Label("Parameters", classes="section")
+    yield row("Params", f.input("params", placeholder=PARAMS_PLACEHOLDER))
+    yield f.error_line("params")

@@ -40,7 +40,7 @@ from cronui.ui.screens.bindings import INTERRUPT
 from cronui.ui.screens.confirm import ConfirmScreen
 from cronui.ui.screens.editor_fields import FieldMaker, row
 from cronui.ui.screens.editor_kinds import CHECK_COMMAND_PLACEHOLDER, COMMAND_PLACEHOLDER, check_fields, kind_fields
-from cronui.ui.screens.editor_policies import about_fields, chain_and_delivery_fields, policy_fields
+from cronui.ui.screens.editor_policies import about_fields, chain_and_delivery_fields, param_fields, policy_fields
 from cronui.ui.screens.editor_problems import ShowsProblems
 from cronui.ui.screens.editor_window import window_fields, windowed
 from cronui.ui.screens.keys import KeysFollowState
@@ -241,6 +241,7 @@ class JobEditor(KeysFollowState, ShowsProblems, ModalScreen[Job | None]):
                 yield from policy_fields(fields)
                 yield from chain_and_delivery_fields(fields)
                 yield from about_fields(fields)
+                yield from param_fields(fields)
             yield Static("", id="env-warnings")
             yield Static("", id="editor-error")
             with Horizontal(classes="buttons"):

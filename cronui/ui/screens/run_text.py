@@ -14,7 +14,7 @@ from rich.text import Text
 
 from cronui.cost import context_text
 from cronui.model import REASON_GATE, FailureKind, Job, Milestone, Run, RunStatus, TargetKind
-from cronui.present import error_summary
+from cronui.present import error_summary, params_text
 from cronui.timefmt import human_span
 from cronui.ui.times import clock_span, full_time, lateness, same_day_time
 from cronui.ui.widgets.run_table import cost_text, trigger_text
@@ -50,6 +50,8 @@ def head_text(run: Run, job: Job | None, now: int, zone: str, styles: StatusStyl
     parts = [f"trigger {trigger_text(run, None) if run.attempt > 1 else run.trigger}"]
     if run.requested_by:
         parts.append(f"requested by {run.requested_by}")
+    if run.params:
+        parts.append(f"params {params_text(run.params)}")
     attempts = (job.max_retries + 1) if job else None
     parts.append(f"attempt {run.attempt}/{attempts}" if attempts else f"attempt {run.attempt}")
     parts.append(f"scheduled {full_time(run.scheduled_for, zone)}")

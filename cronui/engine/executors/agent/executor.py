@@ -27,7 +27,7 @@ from cronui.engine.executors.base import (
 )
 from cronui.engine.executors.http import masked_request, redirect_guard
 from cronui.engine.executors.pacing import Pacer
-from cronui.model import RunStatus
+from cronui.model import RunStatus, params
 from cronui.targets import DEFAULT_IDLE_TIMEOUT_S, DEFAULT_KEEP_TURNS, AgentTarget
 
 CONVERSATION_KEY = "conversation"
@@ -80,6 +80,7 @@ async def _run(ctx: RunContext, seen: dict[str, str | None]) -> Outcome:
         "last_output": ctx.last_output,
         "gate_output": gate_output,
         "payload": hook_payload(ctx.run) or "",  # the body of the hook request that started it
+        **{f"param.{k}": params.text(v) for k, v in (ctx.run.params or {}).items()},  # {param.K}
     }
     user_message = render_message(spec.message, values)
     persistent = spec.conversation == "persistent" or spec.session is not None  # its own history, or a session's

@@ -10,7 +10,7 @@ from cronui.engine.executors.agent.reply import Reply
 from cronui.engine.executors.base import Outcome, permanent_failure
 from cronui.model import RunStatus
 
-PLACEHOLDER = re.compile(r"\{(job|scheduled_for|last_output|gate_output|payload)\}")
+PLACEHOLDER = re.compile(r"\{(job|scheduled_for|last_output|gate_output|payload|param\.[A-Za-z_][A-Za-z0-9_]{0,63})\}")
 FAILED_SENTINEL = "TASK_FAILED"
 QUIET_SENTINELS = ("HEARTBEAT_OK", "NO_REPLY", "NO_FLUSH", "IDEMPOTENT_SKIP")
 # A sentinel is the reply's first token (then its end, whitespace or a colon) or starts its last line.
@@ -32,8 +32,9 @@ TRANSIENT_REPLY_MAX = 160  # characters: a longer reply is never taken for a gat
 
 
 def render_message(template: str, values: dict[str, str]) -> str:
-    """Substitute only the named placeholders; any other braces (JSON in a prompt) pass through."""
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+    """Substitute only the named placeholders, in one pass (a value's own braces are never read again); any
+    other braces (JSON in a prompt) pass through, and so does `{param.K}` for a K the run has no value of."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 def last_line(text: str) -> str:
