@@ -32,6 +32,8 @@ BEYOND_THE_SCHEMA = {
     ("GET", "/api/v1/runs"),
     ("GET", "/api/v1/stats"),
     ("GET", "/api/v1/timeline"),
+    ("POST", "/api/v1/jobs/{name}/run"),  # the params a job declares: names, types, choices
+    ("POST", "/api/v1/jobs/{name}/backfill"),  # a window of ISO times, not in the future, within --max slots
 }
 
 
